@@ -1,0 +1,168 @@
+"""``qmp_dispatch``: from a parsed request to a reply object.
+
+The checks run in QEMU's order (``qapi/qmp-dispatch.c``; facts §1.4):
+
+1. not an object -> ``QMP input must be a JSON object`` (no id);
+2. ``id`` is taken and echoed verbatim from here on;
+3. members, in QDict order: ``execute``/``exec-oob`` must be strings and
+   must not clash, ``arguments`` must be an object, nothing else allowed;
+   no command key -> ``QMP input lacks member 'execute'``;
+4. command lookup (CommandNotFound), compat policy, disabled, OOB support,
+   preconfig;
+5. arguments through the schema engine, then the handler.
+
+The negotiation-mode rewrite of CommandNotFound is the session's job.
+"""
+
+from __future__ import annotations
+
+from ..errors import COMMAND_NOT_FOUND, QMPError
+from ..qapi.defaults import default_value
+from ..qapi.visitor import validate_arguments
+from ..wire.qdict import wire_order
+
+from .. import log as _log
+
+default_log = _log.get("qmpserver.default")
+
+_NO_ID = object()
+
+
+class Context:
+    """What a handler sees: the instance, the session, and a way to defer work."""
+
+    __slots__ = ("instance", "session", "request", "after", "oob")
+
+    def __init__(self, instance, session, request, oob=False):
+        self.instance = instance
+        self.session = session
+        self.request = request
+        self.after: list = []
+        self.oob = oob
+
+    def defer(self, fn) -> None:
+        """Run ``fn`` after the reply is queued (QEMU's main loop work)."""
+        self.after.append(fn)
+
+
+def _check_envelope(req: dict, oob_enabled: bool):
+    """Step 3; returns (command name, is_oob)."""
+    exec_key = None
+    for key in wire_order(tuple(req)):
+        v = req[key]
+        if key == "execute" or (key == "exec-oob" and oob_enabled):
+            if type(v) is not str:
+                raise QMPError("QMP input member '%s' must be a string" % key)
+            if exec_key is not None:
+                raise QMPError("QMP input member '%s' clashes with '%s'" % (key, exec_key))
+            exec_key = key
+        elif key == "arguments":
+            if type(v) is not dict:
+                raise QMPError("QMP input member 'arguments' must be an object")
+        elif key != "id":
+            raise QMPError("QMP input member '%s' is unexpected" % key)
+    if exec_key is None:
+        raise QMPError("QMP input lacks member 'execute'")
+    cmd = req.get("execute")
+    if cmd is None:
+        return req["exec-oob"], True
+    return cmd, False
+
+
+def dispatch(table, request, session, oob_enabled: bool):
+    """Run one request against a command table; returns (reply | None, deferred)."""
+    if type(request) is not dict:
+        return {"error": {"class": "GenericError", "desc": "QMP input must be a JSON object"}}, ()
+    rid = request.get("id", _NO_ID) if "id" in request else _NO_ID
+    ctx = None
+    try:
+        name, oob = _check_envelope(request, oob_enabled)
+        entry = table.lookup(name)
+        if entry is None:
+            raise QMPError("The command %s has not been found" % name, COMMAND_NOT_FOUND)
+        cmd = entry.command
+        if cmd.features and table.policy is not None:
+            table.policy.input_ok(cmd.features, "command", name, COMMAND_NOT_FOUND)
+        if entry.disabled is not None:
+            raise QMPError("Command %s has been disabled%s" % (
+                name, (": " + entry.disabled) if entry.disabled else ""), COMMAND_NOT_FOUND)
+        if oob and not cmd.allow_oob:
+            raise QMPError("The command %s does not support OOB" % name)
+        instance = table.instance
+        if instance is not None and instance.preconfig and not cmd.allow_preconfig:
+            raise QMPError("The command '%s' is permitted only after machine initialization "
+                           "has completed" % name)
+        args = request.get("arguments")
+        if args is None:
+            args = {}
+        validate_arguments(cmd, args, table.policy)
+        ctx = Context(instance, session, request, oob)
+        handler = entry.handler
+        if handler is None:
+            result = table.unmodelled(cmd, args)
+        else:
+            result = handler(ctx, args)
+        if not cmd.success_response:
+            return None, ctx.after
+        reply = {"return": {} if result is None else result}
+    except QMPError as e:
+        reply = {"error": {"class": e.cls, "desc": e.desc}}
+    if rid is not _NO_ID:
+        reply["id"] = rid
+    return reply, (ctx.after if ctx is not None else ())
+
+
+class Entry:
+    __slots__ = ("command", "handler", "disabled")
+
+    def __init__(self, command, handler, disabled=None):
+        self.command = command
+        self.handler = handler
+        self.disabled = disabled
+
+
+class CommandTable:
+    """The commands one monitor can run: schema commands bound to handlers."""
+
+    def __init__(self, schema, handlers: dict, instance=None, policy=None, recorded=None):
+        self.schema = schema
+        self.instance = instance
+        self.policy = policy
+        self.recorded = recorded  # callable (name, args) -> reply dict | None
+        self.entries = {name: Entry(cmd, handlers.get(name)) for name, cmd in schema.commands.items()}
+        self.unmodelled_seen: set = set()
+
+    def lookup(self, name):
+        return self.entries.get(name)
+
+    def names(self):
+        return [n for n, e in self.entries.items() if e.disabled is None]
+
+    def unmodelled(self, cmd, args):
+        if self.recorded is not None:
+            rec = self.recorded(cmd.name, args)
+            if rec is not None:
+                if "error" in rec:
+                    raise QMPError(rec["error"].get("desc", ""), rec["error"].get("class", "GenericError"))
+                return rec.get("return")
+        if cmd.name not in self.unmodelled_seen:
+            self.unmodelled_seen.add(cmd.name)
+            default_log.info("command %s has no handler: answering the default of its return type",
+                             cmd.name)
+        return default_value(cmd.ret_type)
+
+
+class NegotiationTable:
+    """Capabilities-negotiation mode: only ``qmp_capabilities`` exists."""
+
+    def __init__(self, full: CommandTable):
+        self.full = full
+        self.instance = full.instance
+        self.policy = full.policy
+        self._entry = full.lookup("qmp_capabilities")
+
+    def lookup(self, name):
+        return self._entry if name == "qmp_capabilities" else None
+
+    def names(self):
+        return ["qmp_capabilities"]

@@ -1,0 +1,8 @@
+"""Extension points filled by topic modules (machine properties, CPU, MTE).
+
+A resolver is ``fn(instance, machine_state)``: it validates and resolves its
+part of the configuration and raises ``StartupError`` on failure.  Topic
+modules register themselves on import (see ``qmpserver.commands``).
+"""
+
+machine_resolvers: list = []

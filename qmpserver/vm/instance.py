@@ -1,0 +1,252 @@
+"""A simulated QEMU process: profile + machine + accelerator + CPU + run state.
+
+Run-state rules follow QEMU (``system/runstate.c``, ``system/cpus.c``):
+
+* ``-S`` starts in ``prelaunch``; ``-incoming`` in ``inmigrate``;
+* ``stop`` pauses a running VM (STOP event) and does nothing otherwise;
+* ``cont`` refuses states that need a reset, resumes everything else
+  (RESUME event), does nothing on a running VM;
+* a reset of a VM that is not running returns it to ``prelaunch``;
+* a guest shutdown emits SHUTDOWN and exits, or with ``-no-shutdown`` stops
+  in state ``shutdown`` (STOP);
+* ``quit`` and SIGTERM emit SHUTDOWN and exit.
+
+Events are encoded once and delivered to every negotiated session of every
+monitor.  Work QEMU does in its main loop after a command (RESET after
+``system_reset`` ...) runs after the reply, except for builds whose quirk
+table says the event precedes the reply (7.2).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+
+from ..errors import QMPError
+from ..wire.encode import message
+
+NEEDS_RESET = frozenset(("internal-error", "shutdown", "guest-panicked"))
+
+_ids = itertools.count(1)
+
+
+class Scheduler:
+    """Deferred callbacks; drivers replace it with their event loop's."""
+
+    def __init__(self):
+        self.pending: list = []
+
+    def call_later(self, delay, fn):
+        entry = [time.monotonic() + delay, fn, False]
+        self.pending.append(entry)
+        return _Handle(entry)
+
+    def run_due(self, now=None) -> int:
+        now = time.monotonic() if now is None else now
+        due = [e for e in self.pending if e[0] <= now and not e[2]]
+        self.pending = [e for e in self.pending if e not in due and not e[2]]
+        for e in due:
+            e[1]()
+        return len(due)
+
+
+class _Handle:
+    def __init__(self, entry):
+        self.entry = entry
+
+    def cancel(self):
+        self.entry[2] = True
+
+
+class Monitor:
+    """One QMP endpoint of an instance (a ``-qmp`` / ``-mon`` / listener)."""
+
+    def __init__(self, instance, label="monitor", pretty=False, oob=True, multi_client=False):
+        self.instance = instance
+        self.label = label
+        self.pretty = pretty
+        self.oob = oob
+        self.multi_client = multi_client
+        self.sessions: list = []
+        self.address = None  # set by the driver: "unix:/path" or "tcp:host:port"
+
+    def greeting(self):
+        return {"QMP": {"version": self.instance.version_info(),
+                        "capabilities": ["oob"] if self.oob else []}}
+
+    def command_table(self):
+        return self.instance.command_table
+
+    def attach(self, session):
+        self.sessions.append(session)
+
+    def detach(self, session):
+        if session in self.sessions:
+            self.sessions.remove(session)
+
+
+class Instance:
+    def __init__(self, profile, config, scheduler=None, clock=time.time):
+        from .config import InstanceConfig  # noqa: F401  (type only)
+        self.id = next(_ids)
+        self.profile = profile
+        self.build = profile.build
+        self.host = profile.host
+        self.config = config
+        self.name = config.name
+        self.uuid = config.uuid
+        self.clock = clock
+        self.scheduler = scheduler or Scheduler()
+        self.quirks = self.build.quirks
+        self.monitors: list = []
+        self.event_log: deque = deque(maxlen=1000)
+        self.listeners: list = []          # callables(event dict) for HTTP / transcripts
+        self.exit_listeners: list = []     # callables(reason) when the process would exit
+        self.terminated = None             # ShutdownCause once the instance has exited
+        self.preconfig = config.preconfig
+        self.autostart = not config.start_paused
+        self.state: dict = {}              # free-form per-topic state (migration, qom, ...)
+        self._table = None
+        # resolved machine/CPU (raises StartupError on impossible configurations)
+        from .machine import resolve
+        self.machine = resolve(self)
+        if config.incoming is not None:
+            self.runstate = "inmigrate"
+        elif config.preconfig or config.start_paused:
+            self.runstate = "prelaunch"
+        else:
+            self.runstate = "running"
+
+    # --- identity ------------------------------------------------------------
+
+    def version_info(self) -> dict:
+        major, minor, micro = self.build.version
+        return {"qemu": {"major": major, "minor": minor, "micro": micro}, "package": self.build.package}
+
+    @property
+    def accel(self) -> str:
+        return self.machine.accel
+
+    @property
+    def command_table(self):
+        if self._table is None:
+            from ..commands.registry import build_table
+            self._table = build_table(self)
+        return self._table
+
+    def add_monitor(self, **kw) -> Monitor:
+        m = Monitor(self, **kw)
+        self.monitors.append(m)
+        return m
+
+    # --- events ----------------------------------------------------------------
+
+    def emit(self, name: str, data=None) -> dict:
+        now = self.clock()
+        sec = int(now)
+        ev = {"timestamp": {"seconds": sec, "microseconds": int((now - sec) * 1e6)}, "event": name}
+        if data is not None:
+            ev["data"] = data
+        raw = message(ev)
+        for m in self.monitors:
+            for s in m.sessions:
+                s.send_event_bytes(raw, ev)
+        self.event_log.append(ev)
+        for fn in self.listeners:
+            fn(ev)
+        return ev
+
+    def main_loop(self, ctx, fn) -> None:
+        """Work QEMU's main loop does after a command handler returns."""
+        if "main-loop-events-before-reply" in self.quirks or ctx is None:
+            fn()
+        else:
+            ctx.defer(fn)
+
+    # --- run state ---------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.runstate == "running"
+
+    def set_runstate(self, state: str) -> None:
+        self.runstate = state
+
+    def vm_stop(self, state="paused") -> None:
+        if self.runstate == "running":
+            self.runstate = state
+            self.emit("STOP")
+
+    def vm_start(self) -> None:
+        if self.runstate == "running":
+            return
+        self.emit("RESUME")
+        self.runstate = "running"
+        self.preconfig = False
+
+    def stop(self) -> None:
+        if self.runstate == "inmigrate":
+            self.autostart = False
+        else:
+            self.vm_stop("paused")
+
+    def cont(self) -> None:
+        rs = self.runstate
+        if rs in NEEDS_RESET:
+            raise QMPError("Resetting the Virtual Machine is required")
+        if rs == "suspended":
+            return
+        if rs == "finish-migrate":
+            raise QMPError("Migration is not finalized yet")
+        if rs == "inmigrate":
+            self.autostart = True
+            return
+        self.vm_start()
+
+    def system_reset(self, cause="host-qmp-system-reset", ctx=None) -> None:
+        def do():
+            self.emit("RESET", {"guest": cause.startswith("guest"), "reason": cause})
+            if self.runstate not in ("running", "inmigrate", "finish-migrate"):
+                self.runstate = "prelaunch"
+            for fn in self.state.get("reset_hooks", ()):
+                fn()
+        self.main_loop(ctx, do)
+
+    def system_powerdown(self, ctx=None) -> None:
+        def do():
+            self.emit("POWERDOWN")
+            guest = self.config.guest
+            if guest.acpi and self.runstate == "running":
+                self.scheduler.call_later(guest.powerdown_delay, self._guest_acpi_poweroff)
+        self.main_loop(ctx, do)
+
+    def _guest_acpi_poweroff(self) -> None:
+        if self.terminated is None and self.runstate == "running":
+            self.shutdown("guest-shutdown")
+
+    def shutdown(self, cause: str, ctx=None, force_exit=False) -> None:
+        """A shutdown request as QEMU's main loop handles it."""
+        def do():
+            if self.terminated is not None:
+                return
+            self.emit("SHUTDOWN", {"guest": cause.startswith("guest"), "reason": cause})
+            if self.config.no_shutdown and not force_exit and cause.startswith("guest"):
+                self.vm_stop("shutdown")
+            else:
+                self.terminate(cause)
+        self.main_loop(ctx, do)
+
+    def quit(self, ctx=None) -> None:
+        self.shutdown("host-qmp-quit", ctx, force_exit=True)
+
+    def terminate(self, cause: str) -> None:
+        """The emulated process exits: sessions are closed after their output."""
+        if self.terminated is not None:
+            return
+        self.terminated = cause
+        for m in self.monitors:
+            for s in list(m.sessions):
+                s.closing = True
+        for fn in list(self.exit_listeners):
+            fn(cause)
