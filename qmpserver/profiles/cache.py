@@ -1,0 +1,123 @@
+"""Compile cache: a start-up loads a pickled, fully resolved profile.
+
+An entry records every source file it was compiled from (with mtime and
+size); it is used only while all of them are unchanged.  The cache lives in
+``$QMPSERVER_CACHE_DIR``, ``$XDG_CACHE_HOME/qmpserver`` or
+``~/.cache/qmpserver``, falling back to a private ``/tmp`` directory; only a
+directory owned by the current user and not writable by others is used (a
+pickle is code).  Without a usable directory, profiles are compiled on every
+start (correct, only slower).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+
+from .. import __version__
+
+_FORMAT = 3
+
+
+def _safe_dir(path: str) -> bool:
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not (st.st_mode & 0o022) and os.access(path, os.W_OK)
+
+
+def cache_dir() -> str | None:
+    cands = []
+    if os.environ.get("QMPSERVER_CACHE_DIR"):
+        if os.environ["QMPSERVER_CACHE_DIR"] == "off":
+            return None
+        cands.append(os.environ["QMPSERVER_CACHE_DIR"])
+    if os.environ.get("XDG_CACHE_HOME"):
+        cands.append(os.path.join(os.environ["XDG_CACHE_HOME"], "qmpserver"))
+    home = os.environ.get("HOME")
+    if home:
+        cands.append(os.path.join(home, ".cache", "qmpserver"))
+    cands.append(os.path.join(tempfile.gettempdir(), "qmpserver-cache-%d" % os.getuid()))
+    for c in cands:
+        if _safe_dir(c):
+            return c
+    return None
+
+
+def _stamp(paths) -> dict:
+    out = {}
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out[p] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            out[p] = None
+    return out
+
+
+def _fresh(stamps: dict) -> bool:
+    for p, st in stamps.items():
+        try:
+            s = os.stat(p)
+        except OSError:
+            if st is not None:
+                return False
+            continue
+        if st is None or st != (s.st_mtime_ns, s.st_size):
+            return False
+    return True
+
+
+def entry_key(path: str, roots) -> str:
+    h = hashlib.sha256("\0".join([__version__, sys.version, str(_FORMAT), path] + list(roots)).encode())
+    return h.hexdigest()[:32]
+
+
+def load_file(path: str):
+    """A compiled profile file (as written by ``save_file``) if still fresh."""
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("format") != _FORMAT or entry.get("version") != __version__:
+        return None
+    if not _fresh(entry["deps"]):
+        return None
+    return entry["profile"]
+
+
+def save_file(path: str, profile, deps) -> None:
+    entry = {"format": _FORMAT, "version": __version__, "deps": _stamp(sorted(deps)), "profile": profile}
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def cached_compile(path: str, roots):
+    from .loader import compile_profile
+    d = cache_dir()
+    file = os.path.join(d, entry_key(path, roots) + ".pickle") if d else None
+    if file:
+        prof = load_file(file)
+        if prof is not None:
+            return prof
+    prof, deps = compile_profile(path, roots)
+    deps = set(deps) | {path}
+    # touching the schema's introspection now makes the cached copy carry the encoded bytes
+    prof.build.schema.encoded_introspection(False)
+    if file:
+        save_file(file, prof, deps)
+    return prof

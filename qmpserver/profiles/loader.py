@@ -1,0 +1,445 @@
+"""Read, validate and resolve profile files into compiled objects.
+
+Store layout (built-ins in the repository's ``models/``; user directories from
+``--profile-dir`` and ``QMPSERVER_PROFILE_PATH`` are searched first, with the
+same layout or with files directly inside)::
+
+    hosts/<name>.yaml
+    builds/<name>/build.yaml   (+ schema.json, replies.json)
+    profiles/<name>.yaml
+
+Every error names the file, the field path and what was expected; YAML is
+loaded with the safe loader; ``extends`` cycles are detected.  Compilation
+(schema loading, derived host facts) happens once per set of source files:
+see :mod:`qmpserver.profiles.cache`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ..errors import UsageError
+from .model import PROPOSALS, Build, Host, Profile, index_replies, proposal_symbol
+
+_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_REPO_ROOT = os.path.dirname(_PKG_ROOT)
+
+
+def _data_root(sub: str) -> str:
+    """``models`` / ``schemas``: next to the package (source tree) or inside it (wheel)."""
+    for base in (_REPO_ROOT, os.path.join(_PKG_ROOT, "_data")):
+        p = os.path.join(base, sub)
+        if os.path.isdir(p):
+            return p
+    return os.path.join(_REPO_ROOT, sub)
+
+
+MODELS_DIR = _data_root("models")
+SCHEMAS_DIR = _data_root("schemas")
+
+DEFAULT_PROFILE = "default"
+
+
+class ProfileError(UsageError):
+    """A bad profile file: ``file: path: what was expected``."""
+
+    def __init__(self, file, path, message):
+        self.file = file
+        self.path = path
+        loc = "%s: %s" % (file, path) if path else str(file)
+        super().__init__("%s: %s" % (loc, message))
+
+
+# --- reading ------------------------------------------------------------------
+
+def read_yaml(path: str):
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - PyYAML is a dependency
+        raise UsageError("PyYAML is required to read %s" % path) from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.load(f, Loader=loader)
+    except OSError as e:
+        raise ProfileError(path, "", "cannot read: %s" % e.strerror) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ProfileError(path, where, "invalid YAML: %s" % problem) from None
+    if not isinstance(data, dict):
+        raise ProfileError(path, "", "expected a mapping at the top level")
+    return data
+
+
+def read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as e:
+        raise ProfileError(path, "", "cannot read: %s" % e.strerror) from None
+    except ValueError as e:
+        raise ProfileError(path, "", "invalid JSON: %s" % e) from None
+
+
+_validators: dict = {}
+
+
+def json_path(parts) -> str:
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += "[%d]" % p
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "(top level)"
+
+
+def validate(kind: str, data, file: str) -> None:
+    """Validate against ``schemas/<kind>.schema.json``; raise ProfileError."""
+    v = _validators.get(kind)
+    if v is None:
+        schema_file = os.path.join(SCHEMAS_DIR, "%s.schema.json" % kind)
+        if not os.path.exists(schema_file):
+            return
+        import jsonschema
+        schema = read_json(schema_file)
+        cls = jsonschema.validators.validator_for(schema)
+        v = _validators[kind] = cls(schema)
+    import jsonschema
+    errors = sorted(v.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors)
+    # report the deepest, most specific error
+    while err.context:
+        err = jsonschema.exceptions.best_match(err.context)
+    msg = err.message
+    if err.validator == "additionalProperties":
+        msg = "unknown field: " + msg.split("(")[-1].rstrip(")")
+    desc = err.schema.get("description") if isinstance(err.schema, dict) else None
+    if desc and err.validator in ("type", "enum", "pattern", "const", "minimum", "required"):
+        msg += " (expected: %s)" % desc
+    raise ProfileError(file, json_path(err.absolute_path), msg)
+
+
+# --- the store ------------------------------------------------------------------
+
+def search_roots(extra=()) -> list:
+    roots = [os.path.abspath(p) for p in extra]
+    env = os.environ.get("QMPSERVER_PROFILE_PATH")
+    if env:
+        roots.extend(os.path.abspath(p) for p in env.split(os.pathsep) if p)
+    roots.append(MODELS_DIR)
+    return roots
+
+
+def user_roots(extra=()) -> list:
+    return [r for r in search_roots(extra) if os.path.abspath(r) != os.path.abspath(MODELS_DIR)]
+
+
+def _candidates(kind: str, name: str, root: str):
+    if kind == "host":
+        yield os.path.join(root, "hosts", name + ".yaml")
+    elif kind == "build":
+        yield os.path.join(root, "builds", name, "build.yaml")
+        yield os.path.join(root, "builds", name + ".yaml")
+    else:
+        yield os.path.join(root, "profiles", name + ".yaml")
+    yield os.path.join(root, name + ".yaml")
+
+
+def find(kind: str, name: str, roots) -> str | None:
+    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    for root in roots:
+        for p in _candidates(kind, name, root):
+            if os.path.isfile(p):
+                return p
+    return None
+
+
+def list_names(kind: str, roots) -> list:
+    """(name, path, builtin) of every file of a kind, first match wins."""
+    seen = {}
+    sub = {"host": "hosts", "build": "builds", "profile": "profiles"}[kind]
+    for root in roots:
+        d = os.path.join(root, sub)
+        if not os.path.isdir(d):
+            continue
+        for entry in sorted(os.listdir(d)):
+            if kind == "build" and os.path.isfile(os.path.join(d, entry, "build.yaml")):
+                name, path = entry, os.path.join(d, entry, "build.yaml")
+            elif entry.endswith(".yaml"):
+                name, path = entry[:-5], os.path.join(d, entry)
+            else:
+                continue
+            seen.setdefault(name, (name, path, os.path.abspath(root) == os.path.abspath(MODELS_DIR)))
+    return sorted(seen.values())
+
+
+# --- resolution -------------------------------------------------------------------
+
+def deep_merge(base, over):
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = deep_merge(base[k], v) if k in base else v
+        return out
+    return over
+
+
+class _Resolver:
+    def __init__(self, roots):
+        self.roots = roots
+        self.deps: set = set()
+
+    def _read(self, path, kind):
+        self.deps.add(os.path.abspath(path))
+        data = read_yaml(path)
+        if data.get("kind") not in (None, kind, "qemu-build" if kind == "build" else kind):
+            raise ProfileError(path, "kind", "expected '%s', found '%s'" % (
+                "qemu-build" if kind == "build" else kind, data.get("kind")))
+        return data
+
+    def named(self, kind, name, referrer, field, chain=()):
+        path = find(kind, name, self.roots)
+        if path is None:
+            raise ProfileError(referrer, field, "unknown %s '%s' (searched: %s)" % (
+                kind, name, ", ".join(self.roots)))
+        return self.file(kind, path, chain)
+
+    def file(self, kind, path, chain=()):
+        path = os.path.abspath(path)
+        if path in chain:
+            cycle = " -> ".join(os.path.basename(p) for p in chain + (path,))
+            raise ProfileError(path, "extends", "cycle in 'extends': %s" % cycle)
+        data = self._read(path, kind)
+        data = self._absolutize(kind, data, path)
+        return self.inherit(kind, data, path, chain + (path,))
+
+    def _absolutize(self, kind, data, path):
+        """Make build file references absolute (they are relative to their build.yaml)."""
+        if kind != "build":
+            return data
+        base = os.path.dirname(path)
+        data = dict(data)
+        if isinstance(data.get("schema"), dict):
+            sch = dict(data["schema"])
+            for k in ("introspection", "qapi"):
+                if k in sch:
+                    sch[k] = self._resolve_ref(base, sch[k])
+            data["schema"] = sch
+        if isinstance(data.get("replies"), str):
+            data["replies"] = self._resolve_ref(base, data["replies"])
+        return data
+
+    @staticmethod
+    def _resolve_ref(base, ref):
+        if os.path.isabs(ref):
+            return ref
+        if ref.startswith("schemas/"):
+            return os.path.join(os.path.dirname(SCHEMAS_DIR), ref)
+        return os.path.normpath(os.path.join(base, ref))
+
+    def inherit(self, kind, data, path, chain):
+        validate({"host": "host", "build": "build", "profile": "profile"}[kind], data, path)
+        parent = data.get("extends")
+        if parent is None:
+            return data
+        base = self.named(kind, parent, path, "extends", chain)
+        merged = deep_merge(base, {k: v for k, v in data.items() if k != "extends"})
+        return merged
+
+    def part(self, kind, spec, referrer, field):
+        """A profile's host/build: a name, or an inline mapping (may ``extends`` a name)."""
+        if spec is None:
+            raise ProfileError(referrer, field, "missing: a profile needs a %s" % kind)
+        if isinstance(spec, str):
+            return self.named(kind, spec, referrer, field)
+        if not isinstance(spec, dict):
+            raise ProfileError(referrer, field, "expected a %s name or a mapping" % kind)
+        spec = dict(spec)
+        base_name = spec.pop("extends", None)
+        base = self.named(kind, base_name, referrer, field + ".extends") if base_name else {}
+        spec = self._absolutize(kind, spec, referrer)
+        merged = deep_merge(base, spec)
+        merged.setdefault("kind", "qemu-build" if kind == "build" else kind)
+        merged.setdefault("name", "%s-inline" % os.path.splitext(os.path.basename(referrer))[0])
+        validate(kind, merged, referrer)
+        return merged
+
+    def profile(self, path, chain=()):
+        path = os.path.abspath(path)
+        if path in chain:
+            cycle = " -> ".join(os.path.basename(p) for p in chain + (path,))
+            raise ProfileError(path, "extends", "cycle in 'extends': %s" % cycle)
+        data = self._read(path, "profile")
+        validate("profile", data, path)
+        parent = None
+        if "extends" in data:
+            ppath = find("profile", data["extends"], self.roots)
+            if ppath is None:
+                raise ProfileError(path, "extends", "unknown profile '%s'" % data["extends"])
+            parent = self.profile(ppath, chain + (path,))
+        merged = deep_merge(parent or {}, {k: v for k, v in data.items() if k != "extends"})
+        # host/build merge against the parent's (already resolved) parts
+        merged["host"] = self._merge_part("host", data.get("host"), parent, path)
+        merged["build"] = self._merge_part("build", data.get("build"), parent, path)
+        merged["_path"] = path
+        return merged
+
+    def _merge_part(self, kind, spec, parent, path):
+        if parent is None:
+            return self.part(kind, spec, path, kind)
+        pres = parent[kind]
+        if spec is None:
+            return pres
+        if isinstance(spec, str) or "extends" in spec:
+            return self.part(kind, spec, path, kind)
+        spec = self._absolutize(kind, spec, path)
+        merged = deep_merge(pres, spec)
+        validate(kind, merged, path)
+        return merged
+
+
+# --- compilation --------------------------------------------------------------------
+
+def _load_quirks(version, deps) -> list:
+    path = os.path.join(MODELS_DIR, "qemu-quirks.yaml")
+    if not os.path.exists(path):
+        return []
+    deps.add(path)
+    data = read_yaml(path)
+    v = tuple(version)
+    out = []
+
+    def parse(s):
+        parts = [int(x) for x in str(s).split(".")]
+        return tuple((parts + [0, 0])[:3])
+
+    for name, q in (data.get("quirks") or {}).items():
+        lo = parse(q["since"]) if "since" in q else (0, 0, 0)
+        hi = parse(q["before"]) if "before" in q else (1 << 30, 0, 0)
+        if lo <= v < hi:
+            out.append(name)
+    return out
+
+
+def build_symbols(data, version) -> set:
+    target = data["target"]
+    syms = {"TARGET_" + target.upper()}
+    if target == "aarch64":
+        syms.add("TARGET_ARM")
+    if target == "x86_64":
+        syms.add("TARGET_I386")
+    for acc in data.get("accelerators", ()):
+        syms.add("CONFIG_" + acc.upper())
+    major, minor = version[0], version[1]
+    for x in range(2, major + 1):
+        for y in range(0, 3):
+            if (x, y) <= (major, minor):
+                syms.add("QEMU_%d_%d" % (x, y))
+    for p in data.get("proposals", ()):
+        syms.add(proposal_symbol(p))
+    return syms
+
+
+def compile_build(data, deps) -> Build:
+    from ..qapi.introspect import from_introspection
+    from ..qapi.source import load_source
+    path = data.get("_path", "")
+    name = data["name"]
+    for key in ("version", "target"):
+        if key not in data:
+            raise ProfileError(path, key, "missing (a build needs a version and a target)")
+    version = tuple(int(x) for x in (str(data["version"]).split(".") + ["0", "0"])[:3])
+    sch = data.get("schema") or {"qapi": os.path.join(SCHEMAS_DIR, "qapi", "qemu.json")}
+    symbols = build_symbols(data, version)
+    if "introspection" in sch:
+        deps.add(sch["introspection"])
+        schema = from_introspection(read_json(sch["introspection"]), origin=sch["introspection"])
+        enabled = [p for p in data.get("proposals", ()) if p in PROPOSALS]
+        if enabled:
+            from ..qapi.overlay import overlay
+            prop_src = os.path.join(SCHEMAS_DIR, "qapi", "proposals.json")
+            deps.add(prop_src)
+            schema = overlay(schema, load_source(prop_src, symbols | _overlay_symbols(symbols)))
+    else:
+        src = sch["qapi"]
+        _add_tree_deps(src, deps)
+        schema = load_source(src, symbols)
+    replies = {}
+    if data.get("replies"):
+        deps.add(data["replies"])
+        doc = read_json(data["replies"])
+        if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
+            raise ProfileError(data["replies"], "entries", "expected {\"format\": 1, \"entries\": [...]}")
+        replies = index_replies(doc)
+    quirks = _load_quirks(version, deps)
+    return Build(name, data, schema, replies, quirks, path)
+
+
+def _overlay_symbols(symbols):
+    # the proposals file references upstream types only through its own definitions
+    return set()
+
+
+def _add_tree_deps(src, deps):
+    """Every file of a QAPI source tree (for cache invalidation)."""
+    d = os.path.dirname(src)
+    for f in os.listdir(d):
+        if f.endswith(".json"):
+            deps.add(os.path.join(d, f))
+
+
+def compile_host(data) -> Host:
+    derived = {}
+    if data.get("arch", "aarch64") == "aarch64" and data.get("kernel", {}).get("release"):
+        try:
+            from ..arch.arm64 import derive
+        except ImportError:
+            derive = None
+        if derive is not None:
+            derived = derive.host_derived(data)
+    data = dict(data)
+    data["derived"] = derived
+    return Host(data["name"], data, data.get("_path", ""))
+
+
+def resolve_spec(spec: str, roots):
+    """A profile name or a path to a profile file -> absolute path."""
+    if os.sep in spec or spec.endswith((".yaml", ".yml")):
+        if not os.path.isfile(spec):
+            raise ProfileError(spec, "", "no such profile file")
+        return os.path.abspath(spec)
+    path = find("profile", spec, roots)
+    if path is None:
+        raise UsageError("unknown profile '%s' (see 'qmpserver profiles list')" % spec)
+    return path
+
+
+def compile_profile(path: str, roots) -> tuple[Profile, set]:
+    r = _Resolver(roots)
+    data = r.profile(path)
+    deps = r.deps
+    host_data = data["host"]
+    build_data = data["build"]
+    host = compile_host(host_data)
+    build = compile_build(build_data, deps)
+    defaults = dict(data.get("defaults") or {})
+    prof = Profile(data["name"], data.get("summary", ""), host, build, defaults, path,
+                   {k: v for k, v in data.items() if k not in ("host", "build", "_path")})
+    return prof, deps
+
+
+def load_profile(spec: str | None = None, dirs=(), use_cache: bool = True) -> Profile:
+    """The compiled profile for a name or file (cached)."""
+    roots = search_roots(dirs)
+    path = resolve_spec(spec or os.environ.get("QMPSERVER_PROFILE") or DEFAULT_PROFILE, roots)
+    if use_cache:
+        from .cache import cached_compile
+        return cached_compile(path, roots)
+    return compile_profile(path, roots)[0]

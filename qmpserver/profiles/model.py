@@ -1,0 +1,141 @@
+"""Compiled profile objects: what the running server works from.
+
+Files (``models/hosts``, ``models/builds``, ``models/profiles``) are parsed,
+validated and resolved once by :mod:`qmpserver.profiles.loader`; the result
+is these plain objects, pickled in the compile cache so that a start-up never
+parses YAML or QAPI source.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..wire.qdict import to_insertion_order
+
+PROPOSALS = ("mte-version", "query-mte-capabilities", "cpu-idreg-props")
+
+
+def proposal_symbol(name: str) -> str:
+    return "PROPOSAL_" + name.upper().replace("-", "_")
+
+
+def canonical_args(args) -> str:
+    return json.dumps(args or {}, sort_keys=True, separators=(",", ":"))
+
+
+class Build:
+    """A QEMU build: version, target, accelerators, schema, recorded answers."""
+
+    def __init__(self, name, data, schema, replies, quirks, path=""):
+        self.name = name
+        self.data = data                       # build.yaml content (resolved)
+        v = str(data["version"]).split(".")
+        self.version = tuple(int(x) for x in (v + ["0", "0"])[:3])
+        self.package = data.get("package", "")
+        self.target = data["target"]
+        self.accelerators = frozenset(data.get("accelerators", ("tcg",)))
+        self.proposals = frozenset(data.get("proposals", ()))
+        self.schema = schema
+        self.quirks = frozenset(quirks)
+        self.path = path
+        self._replies = replies                # key -> {accel|None: entry}
+        self._machines = None
+
+    # recorded answers ---------------------------------------------------------
+
+    def recorded(self, name, args=None, accel=None):
+        """The recorded entry for (command, arguments[, accel]) or None."""
+        by_accel = self._replies.get(name + " " + canonical_args(args))
+        if by_accel is None:
+            return None
+        if accel in by_accel:
+            return by_accel[accel]
+        if None in by_accel:
+            return by_accel[None]
+        return next(iter(by_accel.values()))
+
+    def recorded_reply(self, name, args=None, accel=None):
+        return self.recorded(name, args, accel)
+
+    def recorded_return(self, name, args=None, accel=None, default=None):
+        e = self.recorded(name, args, accel)
+        if e is None or "return" not in e:
+            return default
+        return e["return"]
+
+    def recorded_calls(self, name):
+        """All recorded entries of one command (any arguments)."""
+        prefix = name + " "
+        out = []
+        for key, by_accel in self._replies.items():
+            if key.startswith(prefix):
+                out.extend(by_accel.values())
+        return out
+
+    # machines -------------------------------------------------------------------
+
+    def machines(self, accel=None) -> list:
+        return self.recorded_return("query-machines", None, accel, default=[]) or []
+
+    def canonical_machine(self, name: str):
+        if self._machines is None:
+            table = {}
+            for m in self.machines():
+                table.setdefault(m["name"], m["name"])
+                if "alias" in m:
+                    table.setdefault(m["alias"], m["name"])
+            self._machines = table
+        return self._machines.get(name)
+
+    def has_proposal(self, name: str) -> bool:
+        return name in self.proposals
+
+    def __repr__(self):
+        return "<Build %s %s>" % (self.name, ".".join(map(str, self.version)))
+
+
+class Host:
+    """A simulated host: CPU, kernel, KVM and its derived facts."""
+
+    def __init__(self, name, data, path=""):
+        self.name = name
+        self.data = data
+        self.path = path
+        self.arch = data.get("arch", "aarch64")
+        kvm = data.get("kvm") or {}
+        self.kvm = kvm
+        self.kvm_present = bool(kvm.get("present"))
+        self.derived = data.get("derived", {})   # writable masks, firmware registers ...
+
+    def arch_can_run_kvm(self, target: str) -> bool:
+        """KVM runs guests of the host's own architecture only."""
+        same = {"aarch64": ("aarch64", "arm"), "x86_64": ("x86_64", "i386")}
+        return target in same.get(self.arch, (self.arch,))
+
+    def __repr__(self):
+        return "<Host %s>" % self.name
+
+
+class Profile:
+    def __init__(self, name, summary, host: Host, build: Build, defaults: dict, path="",
+                 data=None):
+        self.name = name
+        self.summary = summary
+        self.host = host
+        self.build = build
+        self.defaults = defaults
+        self.path = path
+        self.data = data or {}
+
+    def __repr__(self):
+        return "<Profile %s: %s on %s>" % (self.name, self.build.name, self.host.name)
+
+
+def index_replies(doc) -> dict:
+    """Index a replies.json document by command + canonical arguments."""
+    out: dict = {}
+    for e in doc.get("entries", ()):
+        entry = {k: to_insertion_order(v) if k in ("return", "error") else v for k, v in e.items()}
+        key = e["execute"] + " " + canonical_args(e.get("arguments"))
+        out.setdefault(key, {})[e.get("accel")] = entry
+    return out
