@@ -511,3 +511,122 @@ def firmware_regs(kernel_release=None, host: Mapping[str, Any] | None = None, *,
             reg["overridden"] = True
         out.append(reg)
     return out
+
+
+# --------------------------------------------------------------------------
+# Host files
+
+_FIGURE_ROOTS = ("cpu", "kernel", "kvm", "idregs", "firmware")
+
+
+def _leaves(obj, prefix):
+    if isinstance(obj, Mapping) and obj:
+        for k, v in obj.items():
+            yield from _leaves(v, f"{prefix}.{k}")
+    elif isinstance(obj, Mapping):
+        return
+    else:
+        yield prefix
+
+
+def figure_paths(host: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of every figure (leaf) under cpu, kernel, kvm, idregs
+    and firmware; a list counts as one figure."""
+    out = []
+    for root in _FIGURE_ROOTS:
+        if root in host:
+            out.extend(_leaves(host[root], root))
+    return out
+
+
+def source_of(host: Mapping[str, Any], path: str) -> list[str] | None:
+    """Ref ids (or 'synthetic') covering ``path``: the longest entry of
+    ``sources.fields`` equal to ``path`` or a dotted prefix of it."""
+    fields = (host.get("sources") or {}).get("fields") or {}
+    parts = path.split(".")
+    for n in range(len(parts), 0, -1):
+        key = ".".join(parts[:n])
+        if key in fields:
+            v = fields[key]
+            return [v] if isinstance(v, str) else list(v)
+    return None
+
+
+def _schema():
+    import json
+    from pathlib import Path
+    p = Path(__file__).resolve().parents[3] / "schemas" / "host.schema.json"
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def validate_host(host: Any, *, file: str | None = None, schema: Mapping[str, Any] | None = None,
+                  table=None, caps=None) -> None:
+    """Check a parsed host file; raise :class:`DataError` (file, dotted path,
+    expectation) at the first problem.
+
+    JSON Schema validation runs when ``jsonschema`` is installed (imported
+    lazily); the semantic checks (known registers and capabilities, values
+    that fit, sources for every figure, capability/kernel consistency) always
+    run.
+    """
+    if not isinstance(host, Mapping):
+        raise DataError(file, "", "expected a mapping (a host profile)")
+    try:
+        import jsonschema  # noqa: F401
+    except ImportError:  # pragma: no cover - optional
+        jsonschema = None
+    if jsonschema is not None:
+        validator = jsonschema.Draft202012Validator(schema or _schema())
+        errors = sorted(validator.iter_errors(host), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+        if errors:
+            e = errors[0]
+            # prefer the deepest explanation of a failed if/then or oneOf
+            while e.context:
+                e = sorted(e.context, key=lambda c: -len(c.absolute_path))[0]
+            path = ".".join(str(p) for p in e.absolute_path)
+            raise DataError(file, path, e.message)
+    if file is not None:
+        from pathlib import Path
+        stem = Path(file).name.rsplit(".", 1)[0]
+        if host.get("name") != stem:
+            raise DataError(file, "name", f"expected {stem!r} (the file name), got {host.get('name')!r}")
+    table = _sr._table(table)
+    caps = caps if caps is not None else caps_table()
+    rel = parse_release(host_release(host))
+    for reg, val in (host.get("idregs") or {}).items():
+        if reg not in table["registers"]:
+            raise DataError(file, f"idregs.{reg}", "unknown register (see models/arm64/sysreg-fields.yaml)")
+        width = table["registers"][reg].get("width", 64)
+        if not isinstance(val, int) or isinstance(val, bool) or val < 0 or val >> width:
+            raise DataError(file, f"idregs.{reg}", f"expected a {width}-bit unsigned integer, got {val!r}")
+    cpu_midr = (host.get("cpu") or {}).get("midr")
+    idr = host.get("idregs") or {}
+    if cpu_midr is not None and "MIDR_EL1" in idr and idr["MIDR_EL1"] != cpu_midr:
+        raise DataError(file, "idregs.MIDR_EL1", f"expected cpu.midr ({cpu_midr:#x}), got {idr['MIDR_EL1']:#x}")
+    for name, val in ((host.get("kvm") or {}).get("caps") or {}).items():
+        if name not in caps["caps"]:
+            raise DataError(file, f"kvm.caps.{name}", "unknown capability (add it to models/arm64/kvm-caps.yaml)")
+        if val and rel < parse_release(caps["caps"][name]["since"]):
+            raise DataError(file, f"kvm.caps.{name}",
+                            f"expected 0: Linux {rel[0]}.{rel[1]} does not know this capability "
+                            f"(first in {caps['caps'][name]['since']})")
+    fw = firmware_table()
+    known_fw = {r["name"] for r in fw["registers"]}
+    for name in (host.get("firmware") or {}):
+        if name not in known_fw:
+            raise DataError(file, f"firmware.{name}", "unknown firmware register (see models/arm64/kvm-firmware-regs.yaml)")
+    refs = set(((host.get("sources") or {}).get("refs") or {}))
+    for key, v in ((host.get("sources") or {}).get("fields") or {}).items():
+        for i, r in enumerate([v] if isinstance(v, str) else v):
+            if r != "synthetic" and r not in refs:
+                raise DataError(file, f"sources.fields.{key}", f"{r!r} is neither a ref id of sources.refs nor 'synthetic'")
+    for path in figure_paths(host):
+        if not source_of(host, path):
+            raise DataError(file, path, "no source: add a sources.fields entry (this path or a prefix) naming a ref or 'synthetic'")
+
+
+def load_host(path) -> dict[str, Any]:
+    """Parse and validate a host file (clear :class:`DataError` on problems)."""
+    host = _sr.load_yaml(path)
+    validate_host(host, file=str(path))
+    return host
