@@ -1,0 +1,140 @@
+"""``qmpserver`` command line: serve, profiles, cpu, install-launcher.
+
+Errors in input (bad options, bad profile files, impossible configurations)
+print one clear line to stderr and exit with status 1; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import StartupError, UsageError
+
+
+def _die(msg: str, code: int = 1):
+    sys.stderr.write("qmpserver: %s\n" % msg)
+    raise SystemExit(code)
+
+
+def _instance_config(args):
+    from .launcher.opts import parse_cpu, parse_opts
+    from .vm.config import InstanceConfig
+    cfg = InstanceConfig()
+    for m in args.machine or ():
+        cfg.machine.update(parse_opts(m, "type"))
+    if args.accel:
+        cfg.accel = args.accel.split(":")
+    if args.cpu:
+        cfg.cpu, cfg.cpu_props = parse_cpu(args.cpu)
+    cfg.name = args.name
+    cfg.start_paused = args.S
+    cfg.no_shutdown = args.no_shutdown
+    return cfg
+
+
+def cmd_serve(args) -> int:
+    import asyncio
+    import signal
+    from .serve import Server
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    server = Server(loop, profile_dirs=args.profile_dir or (), multi_client=args.multi_client,
+                    socket_mode=int(args.socket_mode, 8))
+    stop = asyncio.Event()
+
+    async def main():
+        try:
+            inst = await server.create_instance(args.profile, _instance_config(args), args.qmp or ())
+        except StartupError as e:
+            for w in e.warnings:
+                sys.stderr.write("qmpserver: warning: %s\n" % w)
+            _die(e.message)
+        prof = inst.profile
+        for w in inst.config.warnings:
+            sys.stderr.write("qmpserver: warning: %s\n" % w)
+        addrs = ", ".join(m.address for m in inst.monitors)
+        print("qmpserver: profile '%s' (%s on %s, QEMU %s, accel %s)" % (
+            prof.name, prof.build.name, prof.host.name, ".".join(map(str, prof.build.version)), inst.accel))
+        print("qmpserver: QMP listening on %s" % addrs, flush=True)
+        http = None
+        if args.http:
+            from .http.app import start_http
+            http = await start_http(server, args.http, token=args.http_token)
+            print("qmpserver: HTTP API on %s" % http.url, flush=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if not args.keep_running:
+            server.on_change.append(lambda kind, i: (kind == "removed" and not server.instances) and stop.set())
+        await stop.wait()
+        server.close()
+        if http is not None:
+            await http.close()
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        server.close()
+        loop.close()
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="qmpserver", description="A mock QEMU that speaks QMP, answering from simulated host profiles.")
+    sub = p.add_subparsers(dest="command")
+
+    s = sub.add_parser("serve", help="run instances and serve QMP (the default command)")
+    s.add_argument("--profile", help="profile name or file (default: the embedded default profile)")
+    s.add_argument("--profile-dir", action="append", help="extra directory of profiles/hosts/builds (repeatable)")
+    s.add_argument("--qmp", action="append", metavar="ADDR", help="unix:PATH or tcp:HOST:PORT (repeatable)")
+    s.add_argument("--machine", "-M", action="append", metavar="OPTS", help="machine options, e.g. virt,mte-version=3")
+    s.add_argument("--accel", help="kvm, tcg or a fallback list kvm:tcg")
+    s.add_argument("--cpu", metavar="MODEL[,PROPS]", help="CPU model and properties")
+    s.add_argument("--name", help="VM name (query-name)")
+    s.add_argument("-S", action="store_true", help="start paused (prelaunch), like QEMU -S")
+    s.add_argument("--no-shutdown", action="store_true", help="stay in 'shutdown' after a guest shutdown")
+    s.add_argument("--http", metavar="HOST:PORT", help="start the HTTP control plane (aiohttp)")
+    s.add_argument("--http-token", help="bearer token required by the HTTP API")
+    s.add_argument("--multi-client", action="store_true", help="let several clients use a monitor at once")
+    s.add_argument("--socket-mode", default="600", help="mode of created unix sockets (octal, default 600)")
+    s.add_argument("--keep-running", action="store_true", help="keep serving after the last instance exits")
+    s.set_defaults(func=cmd_serve)
+
+    from .profiles import cli as profiles_cli
+    profiles_cli.add_parser(sub)
+    try:
+        from .arch.arm64 import cli as cpu_cli
+        cpu_cli.add_parser(sub)
+    except ImportError:
+        pass
+    try:
+        from .launcher import install
+        install.add_parser(sub)
+    except ImportError:
+        pass
+    return p
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv.insert(0, "serve")
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return args.func(args) or 0
+    except UsageError as e:
+        _die(str(e))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

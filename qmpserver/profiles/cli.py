@@ -1,0 +1,175 @@
+"""``qmpserver profiles list|show|validate|diff|capture|import-replies``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from ..errors import UsageError
+
+
+def add_parser(sub):
+    p = sub.add_parser("profiles", help="list, show, validate, compare, capture and import profiles")
+    p.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
+    ps = p.add_subparsers(dest="profiles_command")
+
+    ls = ps.add_parser("list", help="list profiles, hosts and builds")
+    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--kind", choices=("profile", "host", "build"), default="profile")
+    ls.set_defaults(func=cmd_list)
+
+    sh = ps.add_parser("show", help="show a resolved profile")
+    sh.add_argument("name")
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=cmd_show)
+
+    va = ps.add_parser("validate", help="validate profile, host or build files")
+    va.add_argument("files", nargs="+")
+    va.set_defaults(func=cmd_validate)
+
+    di = ps.add_parser("diff", help="guest-visible differences between two profiles (migration view)")
+    di.add_argument("a")
+    di.add_argument("b")
+    di.add_argument("--json", action="store_true")
+    di.add_argument("--accel", default="kvm")
+    di.set_defaults(func=cmd_diff)
+
+    ca = ps.add_parser("capture", help="record a real QEMU binary into a build (and host) profile")
+    ca.add_argument("--emulator", required=True)
+    ca.add_argument("--accel", choices=("kvm", "tcg"))
+    ca.add_argument("-o", "--output", required=True)
+    ca.add_argument("--name")
+    ca.set_defaults(func=cmd_capture)
+
+    im = ps.add_parser("import-replies", help="turn a libvirt .replies recording into a profile")
+    im.add_argument("file")
+    im.add_argument("-o", "--output", required=True)
+    im.add_argument("--name")
+    im.set_defaults(func=cmd_import)
+    p.set_defaults(func=lambda a: (p.print_help(), 1)[1])
+
+
+def _roots(args):
+    from .loader import search_roots
+    return search_roots(getattr(args, "profile_dir", None) or ())
+
+
+def cmd_list(args) -> int:
+    from .loader import list_names, read_yaml
+    rows = []
+    for name, path, builtin in list_names(args.kind, _roots(args)):
+        try:
+            summary = read_yaml(path).get("summary", "")
+        except UsageError as e:
+            summary = "INVALID: %s" % e
+        rows.append({"name": name, "summary": summary, "builtin": builtin, "path": path})
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+    else:
+        w = max([len(r["name"]) for r in rows] + [4])
+        for r in rows:
+            print("%-*s  %s%s" % (w, r["name"], r["summary"], "" if r["builtin"] else "  [user]"))
+    return 0
+
+
+def describe(prof) -> dict:
+    b, h = prof.build, prof.host
+    sch = b.schema
+    from ..commands.registry import HANDLERS, load_all
+    load_all()
+    unmodelled = sorted(n for n in sch.commands if n not in HANDLERS and b.recorded(n) is None)
+    return {
+        "name": prof.name, "summary": prof.summary, "file": prof.path,
+        "defaults": prof.defaults,
+        "build": {"name": b.name, "version": ".".join(map(str, b.version)), "package": b.package,
+                  "target": b.target, "accelerators": sorted(b.accelerators),
+                  "proposals": sorted(b.proposals), "quirks": sorted(b.quirks),
+                  "schema": {"origin": sch.origin, "commands": len(sch.commands), "events": len(sch.events)},
+                  "unmodelled_commands": unmodelled},
+        "host": {k: v for k, v in h.data.items() if k not in ("sources",)},
+    }
+
+
+def cmd_show(args) -> int:
+    from .loader import load_profile
+    prof = load_profile(args.name, getattr(args, "profile_dir", None) or ())
+    d = describe(prof)
+    if args.json:
+        json.dump(d, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    b, h = d["build"], d["host"]
+    print("profile   %s  %s" % (d["name"], d["summary"]))
+    print("file      %s" % d["file"])
+    print("defaults  %s" % ", ".join("%s=%s" % kv for kv in d["defaults"].items()))
+    print("build     %s: QEMU %s (%s), target %s, accelerators %s" % (
+        b["name"], b["version"], b["package"] or "no package", b["target"], ", ".join(b["accelerators"])))
+    print("          proposals: %s" % (", ".join(b["proposals"]) or "none (upstream behaviour)"))
+    print("          quirks: %s" % (", ".join(b["quirks"]) or "none"))
+    print("          schema: %d commands, %d events (%s)" % (
+        b["schema"]["commands"], b["schema"]["events"], b["schema"]["origin"]))
+    print("          commands answered with type defaults: %d" % len(b["unmodelled_commands"]))
+    print("host      %s: %s" % (h.get("name"), h.get("summary", "")))
+    kvm = h.get("kvm") or {}
+    print("          arch %s, kernel %s, KVM %s" % (
+        h.get("arch"), (h.get("kernel") or {}).get("release", "?"), "yes" if kvm.get("present") else "no"))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .loader import _Resolver, compile_build, compile_host, read_yaml, search_roots
+    roots = search_roots(getattr(args, "profile_dir", None) or ())
+    bad = 0
+    for f in args.files:
+        try:
+            data = read_yaml(f)
+            kind = {"qemu-build": "build"}.get(data.get("kind"), data.get("kind"))
+            r = _Resolver(roots)
+            if kind == "profile":
+                from .loader import compile_profile
+                compile_profile(os.path.abspath(f), roots)
+            elif kind == "host":
+                compile_host(dict(r.file("host", f), _path=f))
+            elif kind == "build":
+                compile_build(dict(r.file("build", f), _path=f), set())
+            else:
+                raise UsageError("%s: kind: expected 'profile', 'host' or 'qemu-build'" % f)
+            print("%s: ok" % f)
+        except UsageError as e:
+            bad += 1
+            sys.stderr.write("%s\n" % e)
+    return 1 if bad else 0
+
+
+def cmd_diff(args) -> int:
+    from .diff import diff_profiles, format_diff
+    from .loader import load_profile
+    dirs = getattr(args, "profile_dir", None) or ()
+    a, b = load_profile(args.a, dirs), load_profile(args.b, dirs)
+    result = diff_profiles(a, b)
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        print(format_diff(result))
+    return 0
+
+
+def cmd_capture(args) -> int:
+    from . import capture
+    argv = ["--emulator", args.emulator, "-o", args.output]
+    if args.accel:
+        argv += ["--accel", args.accel]
+    if args.name:
+        argv += ["--name", args.name]
+    return capture.main(argv) or 0
+
+
+def cmd_import(args) -> int:
+    from . import replies
+    argv = [args.file, "-o", args.output]
+    if args.name:
+        argv += ["--name", args.name]
+    return replies.main(argv) or 0

@@ -1,0 +1,102 @@
+"""The ``serve`` process: instances and their QMP endpoints on one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid as _uuid
+
+from .errors import StartupError, UsageError
+from .net.aio import AsyncScheduler, Endpoint
+from .net.endpoint import parse_address
+from .vm.config import GuestBehaviour, InstanceConfig
+from .vm.instance import Instance
+
+
+def default_socket_dir() -> str:
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    d = os.path.join(base, "qmpserver-%d" % os.getuid()) if not os.environ.get("XDG_RUNTIME_DIR") \
+        else os.path.join(base, "qmpserver")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    return d
+
+
+class Server:
+    """Owns instances; the HTTP API and the CLI create them through here."""
+
+    def __init__(self, loop=None, profile_dirs=(), multi_client=False, socket_mode=0o600):
+        self.loop = loop or asyncio.get_event_loop()
+        self.profile_dirs = list(profile_dirs)
+        self.multi_client = multi_client
+        self.socket_mode = socket_mode
+        self.instances: dict = {}      # id -> (instance, [endpoints])
+        self.on_change: list = []      # callbacks(kind, instance)
+        self.hooks: list = []          # per-session hooks (transcripts, faults, metrics)
+        self._profiles: dict = {}
+
+    def profile(self, spec):
+        from .profiles.loader import load_profile
+        key = spec or ""
+        p = self._profiles.get(key)
+        if p is None:
+            p = self._profiles[key] = load_profile(spec, self.profile_dirs)
+        return p
+
+    async def create_instance(self, profile_spec=None, config: InstanceConfig | None = None,
+                              qmp=(), profile=None):
+        """Create an instance and start its monitors; StartupError if QEMU would refuse."""
+        profile = profile or self.profile(profile_spec)
+        config = config or InstanceConfig()
+        if config.uuid is None:
+            config.uuid = str(_uuid.uuid4())
+        guest = profile.defaults.get("guest")
+        if guest:
+            config.guest = GuestBehaviour(**{**config.guest.__dict__, **guest})
+        inst = Instance(profile, config, scheduler=AsyncScheduler(self.loop))
+        addrs = [parse_address(a, self.socket_mode) if isinstance(a, str) else a for a in qmp]
+        if not addrs:
+            path = os.path.join(default_socket_dir(), "qmp-%d-%d.sock" % (os.getpid(), inst.id))
+            addrs = [parse_address("unix:" + path, self.socket_mode)]
+        endpoints = []
+        try:
+            for i, a in enumerate(addrs):
+                mon = inst.add_monitor(label="monitor%d" % i if i else "monitor", multi_client=self.multi_client)
+                ep = Endpoint(mon, a, hooks=self.hooks)
+                await ep.start(self.loop)
+                endpoints.append(ep)
+        except OSError as e:
+            for ep in endpoints:
+                ep.close()
+            raise UsageError("cannot listen on %s: %s" % (a, e.strerror or e)) from None
+        self.instances[inst.id] = (inst, endpoints)
+        inst.exit_listeners.append(lambda cause, inst=inst: self.loop.call_soon(self._exited, inst))
+        for fn in self.on_change:
+            fn("created", inst)
+        return inst
+
+    def _exited(self, inst):
+        self.remove_instance(inst.id, graceful=True)
+
+    def remove_instance(self, iid, graceful=False):
+        entry = self.instances.pop(iid, None)
+        if entry is None:
+            return False
+        inst, endpoints = entry
+        for ep in endpoints:
+            ep.close()
+        if inst.terminated is None:
+            inst.terminated = "removed"
+        for fn in self.on_change:
+            fn("removed", inst)
+        return True
+
+    def close(self):
+        for iid in list(self.instances):
+            inst = self.instances[iid][0]
+            if inst.terminated is None:
+                inst.shutdown("host-signal", force_exit=True)
+            self.remove_instance(iid)
+
+
+__all__ = ["Server", "StartupError", "UsageError"]
