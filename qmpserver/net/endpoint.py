@@ -146,6 +146,8 @@ class Admission:
             return None
         if conn in self.active:
             self.active.remove(conn)
+        if getattr(self.monitor.instance, "terminated", None) is not None:
+            return None   # the emulated process has exited: nobody is greeted any more
         if self.waiting and (self.monitor.multi_client or not self.active):
             nxt = self.waiting.pop(0)
             self.active.append(nxt)
