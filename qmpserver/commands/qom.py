@@ -1,0 +1,109 @@
+"""QOM commands: the tree (qom-list/get/set) and type/property listings.
+
+Type and property listings come from the build's recorded answers;
+topic modules adjust them through ``PROPERTY_OVERLAYS`` (e.g. the
+``mte-version`` machine property when that proposal is on).
+"""
+
+from __future__ import annotations
+
+from ..errors import DEVICE_NOT_FOUND, QMPError
+from ..vm import qom
+from .registry import command
+
+# fn(instance, typename, props) -> props  (for qom-list-properties and device-list-properties)
+PROPERTY_OVERLAYS: list = []
+# fn(instance, types) -> types  (for qom-list-types)
+TYPE_OVERLAYS: list = []
+
+
+@command("qom-list")
+def qom_list(ctx, args):
+    return qom.tree(ctx.instance).resolve(args["path"]).listing()
+
+
+@command("qom-get")
+def qom_get(ctx, args):
+    return qom.tree(ctx.instance).resolve(args["path"]).get(args["property"])
+
+
+@command("qom-set")
+def qom_set(ctx, args):
+    qom.tree(ctx.instance).resolve(args["path"]).set(args["property"], args["value"])
+
+
+def all_types(instance) -> list:
+    """Every QOM type with its parent, abstract ones included, best effort."""
+    b = instance.build
+    full = b.recorded_return("qom-list-types", {"abstract": True}, instance.accel)
+    if full is None:
+        full = b.recorded_return("qom-list-types", None, instance.accel, default=[]) or []
+    for fn in TYPE_OVERLAYS:
+        full = fn(instance, full)
+    return full
+
+
+def _implements(types, name, iface) -> bool:
+    parents = {t["name"]: t.get("parent") for t in types}
+    seen = set()
+    while name is not None and name not in seen:
+        if name == iface:
+            return True
+        seen.add(name)
+        name = parents.get(name)
+    return False
+
+
+@command("qom-list-types")
+def qom_list_types(ctx, args):
+    inst = ctx.instance
+    rec = inst.build.recorded("qom-list-types", args or None, inst.accel)
+    if rec is not None and "return" in rec and not TYPE_OVERLAYS:
+        return rec["return"]
+    types = all_types(inst)
+    abstract = args.get("abstract", False)
+    iface = args.get("implements")
+    out = []
+    for t in types:
+        if t.get("abstract") and not abstract:
+            continue
+        if iface is not None and not _implements(types, t["name"], iface):
+            continue
+        out.append(t if abstract else {k: v for k, v in t.items() if k != "abstract"})
+    return out
+
+
+def _type_known(inst, typename) -> bool:
+    return any(t["name"] == typename for t in all_types(inst))
+
+
+def _props(inst, cmd, typename):
+    rec = inst.build.recorded(cmd, {"typename": typename}, inst.accel)
+    if rec is not None and "error" in rec:
+        err = rec["error"]
+        props = None
+        error = QMPError(err.get("desc", ""), err.get("class", "GenericError"))
+    else:
+        props = rec["return"] if rec is not None else None
+        error = None
+    if props is None and error is None and _type_known(inst, typename):
+        props = []
+    for fn in PROPERTY_OVERLAYS:
+        props = fn(inst, typename, props)
+    if props is None:
+        if error is not None:
+            raise error
+        if cmd == "qom-list-properties":
+            raise QMPError("Class '%s' not found" % typename, DEVICE_NOT_FOUND)
+        raise QMPError("Device '%s' not found" % typename, DEVICE_NOT_FOUND)
+    return props
+
+
+@command("qom-list-properties")
+def qom_list_properties(ctx, args):
+    return _props(ctx.instance, "qom-list-properties", args["typename"])
+
+
+@command("device-list-properties")
+def device_list_properties(ctx, args):
+    return _props(ctx.instance, "device-list-properties", args["typename"])

@@ -1,0 +1,144 @@
+"""The QOM composition tree of an instance (``/machine``, ``/objects`` ...).
+
+Objects have a type, properties (with QOM type strings such as ``bool``,
+``string``, ``link<memory-backend>``) and children.  Topic modules attach
+objects and properties; ``qom-list``/``qom-get``/``qom-set`` work on the tree.
+Paths resolve like QEMU's ``object_resolve_path``: absolute, or a partial
+path matched anywhere (``Path 'x' is ambiguous`` when it matches twice).
+"""
+
+from __future__ import annotations
+
+from ..errors import DEVICE_NOT_FOUND, QMPError
+
+
+class Prop:
+    __slots__ = ("name", "type", "get", "set", "description")
+
+    def __init__(self, name, type_, get=None, set=None, description=None):
+        self.name = name
+        self.type = type_
+        self.get = get        # callable() -> JSON value, or None (write-only)
+        self.set = set        # callable(value) -> None (raise QMPError), or None (read-only)
+        self.description = description
+
+
+class QomObject:
+    def __init__(self, type_name: str, parent=None, name: str = ""):
+        self.type = type_name
+        self.parent = parent
+        self.name = name
+        self.props: dict = {}
+        self.children: dict = {}
+
+    # building ---------------------------------------------------------------
+
+    def add_prop(self, name, type_, get=None, set=None, description=None):
+        self.props[name] = Prop(name, type_, get, set, description)
+        return self
+
+    def add_value(self, name, type_, value, settable=False):
+        box = {"v": value}
+        setter = (lambda v: box.__setitem__("v", v)) if settable else None
+        return self.add_prop(name, type_, lambda: box["v"], setter)
+
+    def add_child(self, name, child):
+        child.parent = self
+        child.name = name
+        self.children[name] = child
+        return child
+
+    def remove_child(self, name):
+        return self.children.pop(name, None)
+
+    # paths -------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        parts = []
+        o = self
+        while o.parent is not None:
+            parts.append(o.name)
+            o = o.parent
+        return "/" + "/".join(reversed(parts))
+
+    def walk(self):
+        yield self
+        for c in self.children.values():
+            yield from c.walk()
+
+    def listing(self) -> list:
+        out = [{"name": "type", "type": "string"}]
+        for n, c in self.children.items():
+            out.append({"name": n, "type": "child<%s>" % c.type})
+        for p in self.props.values():
+            out.append({"name": p.name, "type": p.type})
+        return out
+
+    def get(self, prop: str):
+        if prop == "type":
+            return self.type
+        p = self.props.get(prop)
+        if p is None or p.get is None:
+            if prop in self.children:
+                return self.children[prop].path
+            raise QMPError("Property '%s.%s' not found" % (self.type, prop))
+        return p.get()
+
+    def set(self, prop: str, value):
+        p = self.props.get(prop)
+        if p is None:
+            raise QMPError("Property '%s.%s' not found" % (self.type, prop))
+        if p.set is None:
+            raise QMPError("Insufficient permission to perform this operation")
+        p.set(value)
+
+
+class QomTree:
+    def __init__(self, machine_type: str):
+        self.root = QomObject("container")
+        self.root.add_child("objects", QomObject("container"))
+        self.machine = self.root.add_child("machine", QomObject(machine_type))
+        self.root.add_child("chardevs", QomObject("container"))
+        for c in ("unattached", "peripheral", "peripheral-anon"):
+            self.machine.add_child(c, QomObject("container"))
+
+    def resolve(self, path: str) -> QomObject:
+        if path.startswith("/"):
+            o = self.root
+            for part in [p for p in path.split("/") if p]:
+                o = o.children.get(part)
+                if o is None:
+                    raise QMPError("Device '%s' not found" % path, DEVICE_NOT_FOUND)
+            return o
+        parts = [p for p in path.split("/") if p]
+        matches = []
+        for o in self.root.walk():
+            if o.name == parts[-1] if parts else False:
+                cur, ok = o, True
+                for part in reversed(parts[:-1]):
+                    cur = cur.parent
+                    if cur is None or cur.name != part:
+                        ok = False
+                        break
+                if ok:
+                    matches.append(o)
+        if len(matches) > 1:
+            raise QMPError("Path '%s' is ambiguous" % path)
+        if not matches:
+            raise QMPError("Device '%s' not found" % path, DEVICE_NOT_FOUND)
+        return matches[0]
+
+
+def tree(instance) -> QomTree:
+    """The instance's QOM tree, built on first use by the registered builders."""
+    t = instance.state.get("qom")
+    if t is None:
+        t = instance.state["qom"] = QomTree(instance.machine.qom_type)
+        for fn in BUILDERS:
+            fn(instance, t)
+    return t
+
+
+# fn(instance, tree): topic modules add their objects and properties
+BUILDERS: list = []
