@@ -1,0 +1,761 @@
+"""Capture a real QEMU binary into qmpserver's QEMU-build format.
+
+    python -m qmpserver.profiles.capture --emulator /usr/bin/qemu-system-aarch64 [--accel kvm|tcg]
+                                         -o models [--name NAME] [--machine virt] [--force]
+
+Launches the binary the way libvirt probes it (``-S -no-user-config -nodefaults -nographic
+-machine none,accel=<kvm:tcg|tcg> -qmp unix:<dir>/qmp.monitor,server=on,wait=off -pidfile
+<dir>/qmp.pid -daemonize``), asks everything libvirt asks and more, and kills it with SIGTERM.
+Like libvirt it runs an accelerated pass and, when KVM was found, a TCG pass.  Each pass also
+starts an *instance* (``-machine virt`` on Arm, the default machine elsewhere) for the answers
+that only make sense with a real machine (``qom-get /machine gic-version``, ``query-cpus-fast``…).
+
+Writes ``<o>/builds/<name>/`` (build.yaml, schema.json, replies.json) and, when KVM was in use,
+``<o>/hosts/<host name>.yaml`` and ``<o>/profiles/<name>.yaml`` with what QEMU (and this machine's
+uname/sysfs) revealed about the host.  Format: docs/capture-and-import.md.
+
+Self-contained: plain sockets and ``json`` to talk to QEMU, no other qmpserver module (the file
+writer is shared with :mod:`qmpserver.profiles.replies`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from qmpserver.profiles.replies import (
+    HV_PROPS,
+    FormatError,
+    Pass,
+    Record,
+    accelerators_from,
+    build_document,
+    check_name,
+    default_machine,
+    derive_host,
+    host_document,
+    make_entry,
+    merge_passes,
+    profile_document,
+    version_of,
+    write_build,
+    write_yaml,
+)
+
+# device-list-properties typenames libvirt probes (9.0 + 11.3 + the x86-only ones), in its order
+LIBVIRT_DEVICES = (
+    "virtio-blk-pci", "virtio-net-pci", "virtio-scsi-pci", "virtio-net-ccw", "virtio-scsi-ccw",
+    "vfio-pci", "scsi-hd", "ide-hd", "PIIX4_PM", "usb-redir", "usb-storage", "kvm-pit", "VGA",
+    "vmware-svga", "qxl", "virtio-gpu-pci", "virtio-gpu-device", "ICH9-LPC", "virtio-balloon-pci",
+    "virtio-balloon-ccw", "virtio-balloon-device", "intel-iommu", "mch", "nvdimm", "pcie-root-port",
+    "usb-host", "vhost-user-fs-device", "virtio-mem-pci", "virtio-iommu-pci",
+)
+# qom-list-properties typenames libvirt probes besides the CPU and machine types
+LIBVIRT_OBJECTS = ("memory-backend-file", "memory-backend-memfd")
+EXTRA_OBJECTS = ("memory-backend-ram",)
+# argument-less queries libvirt sends after query-cpu-definitions (when the command exists)
+LIBVIRT_QUERIES = (
+    "query-tpm-models", "query-tpm-types", "query-command-line-options",
+    "query-migrate-capabilities", "query-gic-capabilities", "query-sev-capabilities",
+    "query-sgx-capabilities",
+)
+# run-state queries, asked in the probe and in the instance (skipped when the command is absent)
+STATE_QUERIES = (
+    "query-status", "query-name", "query-uuid", "query-current-machine", "query-cpus-fast",
+    "query-hotpluggable-cpus", "query-iothreads", "query-migrate", "query-migrate-parameters",
+    "query-memdev", "query-memory-size-summary", "query-memory-devices", "query-chardev",
+    "query-chardev-backends", "query-display-options", "query-pci", "query-block",
+    "query-named-block-nodes", "query-block-jobs", "query-jobs", "query-balloon", "query-vnc",
+    "query-spice", "query-mice", "query-dump", "query-dump-guest-memory-capability", "query-fdsets",
+    "query-acpi-ospm-status", "query-replay", "query-yank", "query-colo-status",
+    "query-vcpu-dirty-limit", "query-dirty-rate", "query-pr-managers", "query-sev", "query-tpm",
+)
+ARM_MACHINE_PROPS = ("gic-version", "mte")
+EXPANSION_PROPS = (None, {"migratable": False}, HV_PROPS)
+# what libvirt passes through to the probed binary (virCommandAddEnvPassCommon), plus LC_ALL=C
+ENV_PASS = ("LD_PRELOAD", "LD_LIBRARY_PATH", "PATH", "HOME", "USER", "LOGNAME", "TMPDIR")
+MANDATORY = ("query-version", "query-target", "query-commands", "qom-list-types", "query-machines")
+
+
+class CaptureError(Exception):
+    """A one-line, user-facing reason the capture failed."""
+
+
+class QemuGone(CaptureError):
+    """The monitor connection died or stalled (QEMU crashed or hung)."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
+
+
+# --------------------------------------------------------------------------------------------
+# QMP over a unix socket
+
+
+class QMPClient:
+    """Minimal QMP client: compact JSON out, CRLF-terminated lines in, events skipped."""
+
+    def __init__(self, path: str, timeout: float):
+        self.timeout = timeout
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(path)
+        except OSError as exc:
+            self.sock.close()
+            raise CaptureError(f"cannot connect to the QMP socket {path}: {exc.strerror or exc}") from None
+        self.buf = b""
+        self.greeting = self._read()
+        if "QMP" not in self.greeting:
+            raise CaptureError(f"the monitor did not greet with QMP: {json.dumps(self.greeting)[:200]}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _line(self) -> bytes:
+        while b"\n" not in self.buf:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout:
+                raise QemuGone(f"QEMU sent nothing for {self.timeout:g}s") from None
+            except OSError as exc:
+                raise QemuGone(f"reading the QMP socket failed: {exc.strerror or exc}") from None
+            if not chunk:
+                raise QemuGone("QEMU closed the QMP connection (did it crash?)")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r")
+
+    def _read(self) -> dict:
+        while True:
+            line = self._line()
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                raise CaptureError(f"QEMU sent a line that is not JSON: {line[:200]!r}") from None
+            if not isinstance(obj, dict):
+                raise CaptureError(f"QEMU sent a non-object: {line[:200]!r}")
+            if "event" in obj:
+                continue
+            return obj
+
+    def execute(self, execute: str, arguments: dict | None = None) -> dict:
+        """Send one command; return {"return": v} or {"error": {...}} as received."""
+        msg: dict[str, Any] = {"execute": execute}
+        if arguments:
+            msg["arguments"] = arguments
+        try:
+            self.sock.sendall(json.dumps(msg, separators=(",", ":")).encode() + b"\r\n")
+        except OSError as exc:
+            raise QemuGone(f"sending {execute} failed: {exc.strerror or exc}") from None
+        what = execute + (" " + json.dumps(arguments) if arguments else "")
+        try:
+            reply = self._read()
+        except QemuGone as exc:
+            raise QemuGone(f"{exc} while waiting for the answer to {what}", exc.reason) from None
+        except CaptureError as exc:
+            raise CaptureError(f"{exc} while waiting for the answer to {what}") from None
+        if "return" in reply:
+            return {"return": reply["return"]}
+        if "error" in reply:
+            return {"error": reply["error"]}
+        raise CaptureError(f"unexpected reply to {execute}: {json.dumps(reply)[:200]}")
+
+
+# --------------------------------------------------------------------------------------------
+# launching QEMU like libvirt
+
+
+def check_emulator(path: str) -> str:
+    """Make sure `path` is an executable QEMU system emulator; return its -version banner line."""
+    p = Path(path)
+    if not p.exists():
+        raise CaptureError(f"{path}: no such file")
+    if p.is_dir() or not os.access(p, os.X_OK):
+        raise CaptureError(f"{path}: not an executable file")
+    try:
+        out = subprocess.run([str(p), "-version"], capture_output=True, timeout=30,
+                             env=_probe_env(), stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise CaptureError(f"{path}: `-version` did not finish within 30s; not a QEMU binary?") from None
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot run it: {exc.strerror or exc}") from None
+    text = out.stdout.decode("utf-8", "replace")
+    m = re.search(r"^QEMU emulator version .*$", text, re.M)
+    if out.returncode != 0 or not m:
+        first = (text.strip() or out.stderr.decode("utf-8", "replace").strip()).splitlines()[:1]
+        raise CaptureError(f"{path} does not look like a QEMU system emulator (`-version` printed "
+                           f"{first[0][:120]!r} and exited {out.returncode})" if first else
+                           f"{path} does not look like a QEMU system emulator (`-version` printed "
+                           f"nothing and exited {out.returncode})")
+    return m.group(0)
+
+
+def _probe_env() -> dict[str, str]:
+    env = {k: os.environ[k] for k in ENV_PASS if k in os.environ}
+    env["LC_ALL"] = "C"
+    return env
+
+
+def probe_argv(binary: str, machine: str, workdir: str, extra: tuple[str, ...] = ()) -> list[str]:
+    return [binary, "-S", "-no-user-config", "-nodefaults", "-nographic", "-machine", machine,
+            *extra, "-qmp", f"unix:{workdir}/qmp.monitor,server=on,wait=off",
+            "-pidfile", f"{workdir}/qmp.pid", "-daemonize"]
+
+
+class QemuDaemon:
+    """One daemonized QEMU, started and stopped the way libvirt does it."""
+
+    def __init__(self, binary: str, machine: str, extra: tuple[str, ...] = (), timeout: float = 30.0):
+        self.binary, self.machine, self.extra, self.timeout = binary, machine, extra, timeout
+        self.dir = tempfile.mkdtemp(prefix="qmp-")
+        self.argv = probe_argv(binary, machine, self.dir, extra)
+        self.pid: int | None = None
+        self.qmp: QMPClient | None = None
+        self.stderr = ""
+
+    def __enter__(self) -> "QemuDaemon":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        try:
+            run = subprocess.run(self.argv, capture_output=True, timeout=self.timeout,
+                                 env=_probe_env(), stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            self._adopt_pid()
+            raise CaptureError(f"{self.binary} did not daemonize within {self.timeout:g}s") from None
+        except OSError as exc:
+            raise CaptureError(f"cannot run {self.binary}: {exc.strerror or exc}") from None
+        self.stderr = run.stderr.decode("utf-8", "replace")
+        if run.returncode != 0:
+            self._adopt_pid()
+            lines = [ln for ln in self.stderr.splitlines() if ln.strip()]
+            why = lines[-1] if lines else "no message"
+            raise CaptureError(f"{self.binary} {self.launch} failed to start "
+                               f"(exit {run.returncode}): {why}")
+        sock = os.path.join(self.dir, "qmp.monitor")
+        deadline = time.monotonic() + self.timeout
+        while not os.path.exists(sock):
+            if time.monotonic() > deadline:
+                self._adopt_pid()
+                raise CaptureError(f"{self.binary} exited 0 but its QMP socket {sock} never appeared")
+            time.sleep(0.05)
+        if not self._adopt_pid():
+            raise CaptureError(f"{self.binary} did not write a usable pidfile {self.dir}/qmp.pid")
+        self.qmp = QMPClient(sock, self.timeout)
+        caps = self.qmp.execute("qmp_capabilities")
+        if "error" in caps:
+            raise CaptureError(f"qmp_capabilities failed: {caps['error'].get('desc')}")
+
+    def _adopt_pid(self) -> bool:
+        try:
+            text = Path(self.dir, "qmp.pid").read_text().strip()
+            self.pid = int(text)
+            return self.pid > 1
+        except (OSError, ValueError):
+            return False
+
+    @property
+    def launch(self) -> str:
+        """The distinguishing options, e.g. `-machine none,accel=tcg`."""
+        return shlex.join(["-machine", self.machine, *self.extra])
+
+    def restart(self) -> QMPClient:
+        """Replace a crashed or hung daemon by a fresh one with the same command line."""
+        self.stop()
+        self.dir = tempfile.mkdtemp(prefix="qmp-")
+        self.argv = probe_argv(self.binary, self.machine, self.dir, self.extra)
+        self.start()
+        assert self.qmp is not None
+        return self.qmp
+
+    def stop(self) -> None:
+        """SIGTERM the daemon (SIGKILL after 10s), remove the probe directory."""
+        if self.qmp:
+            self.qmp.close()
+            self.qmp = None
+        if self.pid and self.pid > 1:
+            _terminate(self.pid)
+            self.pid = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie nobody reaps (e.g. PID 1 in a container) counts as gone
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _terminate(pid: int) -> None:
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        if not _alive(pid):
+            return
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+# --------------------------------------------------------------------------------------------
+# recording
+
+
+class Recorder:
+    """Asks questions of one daemon and keeps (command, answer) records, each once.
+
+    When QEMU dies on an optional question, the daemon is relaunched, the question is left
+    unrecorded and a note is kept (`notes`).
+    """
+
+    def __init__(self, daemon: QemuDaemon):
+        self.daemon = daemon
+        assert daemon.qmp is not None
+        self.qmp: QMPClient = daemon.qmp
+        self.records: list[Record] = []
+        self.answers: dict[str, Any] = {}   # request key -> return value (None: error/died)
+        self.commands: set[str] | None = None
+        self.notes: list[str] = []
+
+    def has(self, command: str) -> bool:
+        return self.commands is None or command in self.commands
+
+    def ask(self, execute: str, arguments: dict | None = None, mandatory: bool = False) -> Any:
+        """Record the answer; return the return value (None on error, unless mandatory)."""
+        key = execute + json.dumps(arguments, sort_keys=True)
+        if key in self.answers:
+            return self.answers[key]
+        self.answers[key] = None
+        try:
+            outcome = self.qmp.execute(execute, arguments)
+        except QemuGone as exc:
+            if mandatory:
+                raise
+            what = execute + (" " + json.dumps(arguments) if arguments else "")
+            self.notes.append(f"{self.daemon.launch}: QEMU died on {what} ({exc.reason}); "
+                              f"not recorded, relaunched")
+            self.qmp = self.daemon.restart()
+            return None
+        self.records.append(Record(execute, arguments, outcome))
+        if "error" in outcome:
+            if mandatory:
+                err = outcome["error"]
+                raise CaptureError(f"QEMU refused mandatory command {execute}: "
+                                   f"{err.get('class')}: {err.get('desc')}")
+            return None
+        self.answers[key] = outcome["return"]
+        return outcome["return"]
+
+
+def _arch(target: Any) -> str | None:
+    """The arch of a query-target answer."""
+    return target.get("arch") if isinstance(target, dict) else None
+
+
+def _names(value: Any, key: str = "name") -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [v[key] for v in value if isinstance(v, dict) and isinstance(v.get(key), str)]
+
+
+def probe(rec: Recorder) -> dict:
+    """One `-machine none` probe: libvirt's questions, then the generous extras."""
+    found: dict[str, Any] = {"greeting": rec.qmp.greeting}
+    found["version"] = rec.ask("query-version", mandatory=True)
+    found["target"] = rec.ask("query-target", mandatory=True)
+    schema = rec.qmp.execute("query-qmp-schema")
+    if "error" in schema or not isinstance(schema.get("return"), list):
+        raise CaptureError(f"QEMU refused mandatory command query-qmp-schema: {schema.get('error')}")
+    found["schema"] = schema["return"]
+    rec.commands = set(_names(rec.ask("query-commands", mandatory=True)))
+    for q in ("query-kvm", "query-accelerators"):
+        if rec.has(q):
+            found[q] = rec.ask(q)
+    types = _names(rec.ask("qom-list-types", mandatory=True))
+    for dev in LIBVIRT_DEVICES:
+        rec.ask("device-list-properties", {"typename": dev})
+    for obj in LIBVIRT_OBJECTS + EXTRA_OBJECTS:
+        rec.ask("qom-list-properties", {"typename": obj})
+    machines = rec.ask("query-machines", mandatory=True)
+    if not isinstance(machines, list):
+        raise CaptureError("query-machines did not return a list")
+    cpu_defs = rec.ask("query-cpu-definitions") if rec.has("query-cpu-definitions") else None
+    cpu_types = _names(cpu_defs, "typename")
+    # libvirt's order: max CPU type, canonical virt machine, none-machine (+ generic-pc on x86)
+    for t in cpu_types:
+        if t.startswith("max-"):
+            rec.ask("qom-list-properties", {"typename": t})
+    virt = next((m["name"] for m in machines if isinstance(m, dict) and m.get("alias") == "virt"), None)
+    for t in ([f"{virt}-machine"] if virt else []) + ["none-machine"]:
+        rec.ask("qom-list-properties", {"typename": t})
+    if "generic-pc-machine" in types or _arch(found["target"]) in ("x86_64", "i386"):
+        rec.ask("qom-list-properties", {"typename": "generic-pc-machine"})
+    for q in LIBVIRT_QUERIES:
+        if rec.has(q):
+            rec.ask(q)
+    if rec.has("query-cpu-model-expansion"):
+        for model in ("host", "max"):
+            for typ in ("full", "static"):
+                for props in EXPANSION_PROPS:
+                    m: dict[str, Any] = {"name": model}
+                    if props:
+                        m["props"] = dict(props)
+                    rec.ask("query-cpu-model-expansion", {"type": typ, "model": m})
+    # beyond libvirt: every machine type, every CPU type, every CPU model expanded under TCG
+    for t in sorted(t for t in types if t.endswith("-machine")):
+        rec.ask("qom-list-properties", {"typename": t})
+    for t in cpu_types:
+        rec.ask("qom-list-properties", {"typename": t})
+    state(rec, found["target"])
+    return found
+
+
+def expand_all(rec: Recorder) -> None:
+    """TCG pass only: a full expansion of every CPU model query-cpu-definitions lists."""
+    if rec.has("query-cpu-model-expansion"):
+        for name in _names(find_return(rec.records, "query-cpu-definitions")):
+            rec.ask("query-cpu-model-expansion", {"type": "full", "model": {"name": name}})
+
+
+def state(rec: Recorder, target: Any) -> None:
+    """Run-state questions (in the probe and in the instance)."""
+    for q in STATE_QUERIES:
+        if rec.has(q):
+            rec.ask(q)
+    if _arch(target) in ("aarch64", "arm"):
+        for prop in ARM_MACHINE_PROPS:
+            rec.ask("qom-get", {"path": "/machine", "property": prop})
+
+
+def instance(rec: Recorder, target: Any) -> None:
+    """The instance launch: state questions plus every readable /machine property."""
+    rec.commands = set(_names(rec.qmp.execute("query-commands").get("return")))
+    state(rec, target)
+    props = rec.ask("qom-list", {"path": "/machine"})
+    for p in props if isinstance(props, list) else []:
+        if isinstance(p, dict) and isinstance(p.get("type"), str) \
+                and not p["type"].startswith(("child<", "link<")):
+            rec.ask("qom-get", {"path": "/machine", "property": p["name"]})
+
+
+def _pass_accel(found: dict) -> str:
+    acc = found.get("query-accelerators")
+    if isinstance(acc, dict) and isinstance(acc.get("enabled"), str):
+        return acc["enabled"]
+    kvm = found.get("query-kvm")
+    return "kvm" if isinstance(kvm, dict) and kvm.get("enabled") and kvm.get("present") else "tcg"
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr)
+
+
+def run_capture(binary: str, accel: str = "kvm", machine: str | None = None,
+                timeout: float = 30.0, quiet: bool = True) -> dict:
+    """Record `binary`; returns everything needed to write the build (see write_capture)."""
+    if accel not in ("kvm", "tcg"):
+        raise CaptureError(f"--accel must be kvm or tcg, not {accel!r}")
+    banner = check_emulator(binary)
+    passes: list[Pass] = []
+    instances: list[dict] = []
+    launches: dict[str, str] = {}
+    warnings: list[str] = []
+    first: dict | None = None
+    plan = ["kvm:tcg"] if accel == "kvm" else ["tcg"]
+    i = 0
+    while i < len(plan):
+        accel_opt = plan[i]
+        i += 1
+        with QemuDaemon(binary, f"none,accel={accel_opt}", timeout=timeout) as d:
+            _log(f"probe: {shlex.join(d.argv)}", quiet)
+            rec = Recorder(d)
+            found = probe(rec)
+            pass_accel = _pass_accel(found)
+            if pass_accel == "tcg":
+                expand_all(rec)
+        launches[f"probe-{pass_accel}"] = _template(d.argv, d.dir)
+        if first is None:
+            first = found
+            types = _names(find_return(rec.records, "qom-list-types"))
+            if pass_accel != "tcg" and "tcg-accel" in types:
+                plan.append("tcg")
+        elif found["schema"] != first["schema"]:
+            warnings.append(f"the {pass_accel} pass returned a different query-qmp-schema; kept the first")
+        records = rec.records
+        warnings.extend(rec.notes)
+        inst_machine = machine if machine is not None else _instance_machine(records, found["target"])
+        if inst_machine and inst_machine != "none":
+            inst, warn = _instance_launch(binary, inst_machine, pass_accel, found, timeout, quiet)
+            if inst:
+                launches[f"instance-{pass_accel}"] = inst.pop("launch")
+                instances.append(inst)
+            warnings.extend(warn)
+        passes.append(Pass(pass_accel, records))
+    assert first is not None
+    return {"binary": binary, "banner": banner, "first": first, "passes": passes,
+            "instances": instances, "launches": launches, "warnings": warnings}
+
+
+def find_return(records: list[Record], execute: str) -> Any:
+    for r in records:
+        if r.execute == execute and r.arguments is None:
+            return r.outcome.get("return")
+    return None
+
+
+def _template(argv: list[str], workdir: str) -> str:
+    return shlex.join(argv).replace(workdir, "<dir>")
+
+
+def _instance_machine(records: list[Record], target: Any) -> str | None:
+    return default_machine([make_entry(r) for r in records], _arch(target) or "")
+
+
+def _instance_launch(binary: str, machine: str, accel: str, found: dict, timeout: float,
+                     quiet: bool) -> tuple[dict | None, list[str]]:
+    """Start `-machine M,accel=A -cpu host|max` (else the machine's default CPU) and record it.
+
+    Returns ({machine, accel, cpu, entries, launch}, warnings)."""
+    warnings = []
+    cpu = "host" if accel == "kvm" else "max"
+    for extra in (("-cpu", cpu), ()):
+        try:
+            with QemuDaemon(binary, f"{machine},accel={accel}", extra, timeout) as d:
+                _log(f"instance: {shlex.join(d.argv)}", quiet)
+                rec = Recorder(d)
+                instance(rec, found["target"])
+                inst = {"machine": machine, "accel": accel, "cpu": extra[1] if extra else None,
+                        "entries": [make_entry(r) for r in rec.records],
+                        "launch": _template(d.argv, d.dir)}
+                return inst, warnings + rec.notes
+        except CaptureError as exc:
+            warnings.append(f"instance launch failed, "
+                            f"{'retrying with the default CPU' if extra else 'skipped'}: {exc}")
+    return None, warnings
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def local_host_facts(day: str, sysfs: str = "/sys/devices/system/cpu") -> tuple[str, dict, dict, dict]:
+    """(arch, {cpu, kernel}, field sources, refs) of the machine running the capture.
+
+    Only meaningful under KVM, where QEMU runs on this very host.  The MIDR comes from sysfs on
+    Arm hosts (cpu0; heterogeneous systems have several).
+    """
+    uname = os.uname()
+    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(uname.machine.lower(), uname.machine)
+    cpu: dict[str, Any] = {}
+    src = {"kernel.release": "uname"}
+    refs = {"uname": f"the capturing machine: uname -m {uname.machine}, uname -r {uname.release}, "
+                     f"os.cpu_count() {os.cpu_count()}, {day}"}
+    midr_path = Path(sysfs, "cpu0/regs/identification/midr_el1")
+    if arch == "aarch64" and midr_path.exists():
+        try:
+            midr = int(midr_path.read_text().strip(), 16)
+        except (OSError, ValueError):
+            midr = None
+        if midr is not None:
+            cpu["midr"] = midr
+            src["cpu.midr"] = "sysfs"
+            refs["sysfs"] = f"{midr_path} = {midr:#018x} on the capturing machine, {day}"
+    if os.cpu_count():
+        cpu["count"] = os.cpu_count()
+        src["cpu.count"] = "uname"
+    facts: dict[str, Any] = {"kernel": {"release": uname.release}}
+    if cpu:
+        facts["cpu"] = cpu
+    return arch, facts, src, refs
+
+
+def _dpkg_owner(binary: str) -> tuple[str, str] | None:
+    """(package, version) owning `binary`, when dpkg knows it."""
+    real = os.path.realpath(binary)
+    try:
+        out = subprocess.run(["dpkg-query", "-S", real], capture_output=True, text=True, timeout=20)
+        if out.returncode != 0:
+            return None
+        pkg = out.stdout.split(":", 1)[0].strip()
+        ver = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True,
+                             text=True, timeout=20)
+        if ver.returncode != 0 or not ver.stdout.strip():
+            return None
+        return pkg, ver.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _os_release() -> dict[str, str]:
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition("=")
+        if sep:
+            out[k.strip()] = v.strip().strip('"')
+    return out
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_capture(result: dict, out: Path, name: str | None, command: str, *,
+                  summary: str | None = None, force: bool = False,
+                  today: datetime.date | None = None) -> dict[str, Path]:
+    """Write the build (and, under KVM, host + profile) from run_capture's result."""
+    first = result["first"]
+    binary = result["binary"]
+    entries, warnings = merge_passes(result["passes"])
+    result["warnings"].extend(warnings)
+    try:
+        version, package = version_of(first["version"], binary)
+    except FormatError as exc:
+        raise CaptureError(str(exc)) from None
+    target = _arch(first["target"])
+    if not isinstance(target, str):
+        raise CaptureError(f"query-target did not name an architecture: {first['target']}")
+    major_minor = ".".join(version.split(".")[:2])
+    name = name or f"qemu-{version}-{target}"
+    try:
+        check_name(name)
+    except FormatError as exc:
+        raise CaptureError(str(exc)) from None
+    day = (today or datetime.datetime.now(datetime.timezone.utc).date()).isoformat()
+    owner = _dpkg_owner(binary)
+    osr = _os_release()
+    distro = " ".join(x for x in (osr.get("NAME", "").split(" ")[0], osr.get("VERSION_CODENAME")) if x)
+    if not summary:
+        summary = (f"{distro} {owner[0]} {owner[1]}" if owner and distro else
+                   f"QEMU {version} ({package or 'no package string'}), {binary}")
+    pkg_note = (f"; dpkg: {owner[0]} {owner[1]}" + (f" ({osr.get('PRETTY_NAME')})" if osr else "")
+                if owner else "")
+    refs = {
+        "capture": f"{command}, {day}",
+        "binary": f"{binary} (sha256 {_sha256(binary)}){pkg_note}; {result['banner']}",
+    }
+    for k, v in result["launches"].items():
+        refs[f"launch-{k}"] = v
+    if result["warnings"]:
+        refs["notes"] = " | ".join(result["warnings"])
+    accels = [p.accel for p in result["passes"]]
+    build = build_document(name=name, summary=summary, version=version, package=package,
+                           target=target, accelerators=accelerators_from(entries), passes=accels,
+                           refs=refs, ref="capture")
+    hdr = (f"Recorded from a real QEMU {major_minor} by qmpserver.profiles.capture; "
+           f"regenerate with the command in sources.refs.capture, do not edit by hand.")
+    root = Path(out)
+    paths = {"build": root / "builds" / name}
+    host_doc = prof_doc = None
+    if accels[0] == "kvm" and target in ("aarch64", "x86_64"):
+        fields, src = derive_host(entries, "kvm", target)
+        host_arch, local, local_src, local_refs = local_host_facts(day)
+        fields["cpu"] = {**fields.get("cpu", {}), **local.pop("cpu", {})}
+        fields.update(local)
+        host_doc = host_document(name, f"{host_arch} KVM host this capture ran on, as far as QEMU "
+                                 f"{version} and the machine itself reveal it", host_arch, fields,
+                                 {**src, **local_src}, {**refs, **local_refs}, "capture")
+        prof_doc = profile_document(name, f"{summary} on the KVM host it was captured on",
+                                    host_doc["name"], name, "kvm", default_machine(entries, target),
+                                    "host")
+        paths["host"] = root / "hosts" / f"{host_doc['name']}.yaml"
+        paths["profile"] = root / "profiles" / f"{name}.yaml"
+    for p in paths.values():
+        if p.exists() and not force:
+            raise CaptureError(f"{p} already exists (use --force to replace it)")
+    try:
+        write_build(root, name, build, first["schema"], entries, greeting=first["greeting"],
+                    force=force, header=hdr, instances=result["instances"])
+        if host_doc:
+            write_yaml(paths["host"], host_doc, hdr, force=force)
+            write_yaml(paths["profile"], prof_doc, hdr, force=force)
+    except (FormatError, OSError) as exc:
+        raise CaptureError(str(exc)) from None
+    result["entries"] = entries
+    return paths
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profiles.capture") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description="Record a real QEMU binary into qmpserver's "
+                                 "QEMU-build format, probing it the way libvirt does.")
+    ap.add_argument("--emulator", required=True, help="path of qemu-system-<arch>")
+    ap.add_argument("--accel", choices=("kvm", "tcg"), default="kvm",
+                    help="kvm (default): probe with accel=kvm:tcg, then a TCG pass if KVM was in "
+                         "use, like libvirt; tcg: a single TCG pass")
+    ap.add_argument("-o", "--output", required=True, type=Path,
+                    help="models-style root: writes builds/NAME/ (+ hosts/NAME.yaml, "
+                         "profiles/NAME.yaml under KVM)")
+    ap.add_argument("--name", help="build name (default qemu-<version>-<target>)")
+    ap.add_argument("--summary", help="one-line summary (default from dpkg, else the version)")
+    ap.add_argument("--machine", help="machine for the instance launches (default: virt on Arm, "
+                                      "the default machine elsewhere; 'none' to skip them)")
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per launch / per answer")
+    ap.add_argument("--force", action="store_true", help="replace existing output")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    args = ap.parse_args(argv)
+    command = shlex.join([*shlex.split(prog), *(sys.argv[1:] if argv is None else argv)])
+    try:
+        result = run_capture(args.emulator, args.accel, args.machine, args.timeout, args.quiet)
+        paths = write_capture(result, args.output, args.name, command, summary=args.summary,
+                              force=args.force)
+    except CaptureError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 1
+    for w in result["warnings"]:
+        print(f"{prog}: warning: {w}", file=sys.stderr)
+    n = len(result["entries"])
+    for kind, p in paths.items():
+        size = sum(f.stat().st_size for f in p.iterdir()) if p.is_dir() else p.stat().st_size
+        extra = f", {n} entries, passes {[pp.accel for pp in result['passes']]}" if kind == "build" else ""
+        print(f"{kind}: {p} ({size} bytes{extra})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
