@@ -48,6 +48,7 @@ class QMPProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.session = new_session(self.monitor, str(peer or ""))
         self.session.notify = self.schedule_flush
+        self.session.on_resume = lambda: asyncio.get_event_loop().call_soon(self.process)
         for h in self.hooks:
             h.on_session(self.session)
         if self.endpoint.admission.arrive(self):
@@ -82,6 +83,8 @@ class QMPProtocol(asyncio.Protocol):
 
     def process(self):
         s = self.session
+        if self.transport is None or self.transport.is_closing():
+            return
         s.pump()
         self.flush()
         self.update_reading()

@@ -90,6 +90,7 @@ class Connection:
         sock.setblocking(False)
         self.session = new_session(endpoint.monitor)
         self.session.notify = self.schedule_flush
+        self.session.on_resume = lambda: self.loop.call_soon(self._resumed)
         self.out = bytearray()
         self.active = False
         self.closed = False
@@ -144,6 +145,12 @@ class Connection:
         if self.closed:
             return
         self.write()
+
+    def _resumed(self):
+        if not self.closed:
+            self.session.pump()
+            self.out += self.session.take_output()
+            self.write()
 
     def schedule_flush(self):
         if not self.flush_scheduled:

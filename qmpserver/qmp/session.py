@@ -48,7 +48,8 @@ class Session:
         self.queue: deque = deque()
         self.outbox: list = []
         self.out_bytes = 0
-        self.hold = None          # set by a driver that must wait before the next in-band item
+        self.hold = None          # non-None: in-band execution waits (slow command, injected delay)
+        self.on_resume = None     # driver callback: re-process after resume()
         self.closing = False      # close the connection once the outbox is flushed
         self.connected = False
         self.pretty = getattr(monitor, "pretty", False)
@@ -121,6 +122,16 @@ class Session:
                 self._emit_out({"error": {"class": "GenericError", "desc": item.desc}})
             else:
                 self._run(item)
+
+    def suspend_inband(self, reason="hold") -> None:
+        """Stop executing in-band requests until :meth:`resume` (OOB still runs)."""
+        self.hold = reason
+
+    def resume(self) -> None:
+        """End a hold: queued in-band requests run again (the driver is told)."""
+        self.hold = None
+        if self.on_resume is not None:
+            self.on_resume()
 
     def next_inband(self):
         """Peek at the next in-band request (drivers use it for fault injection)."""

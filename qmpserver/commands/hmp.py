@@ -1,0 +1,103 @@
+"""``human-monitor-command``: a small HMP with QEMU's output format.
+
+Supported: ``info version|status|name|kvm|uuid|cpus|mte`` (``mte`` only with
+the MTE proposal), ``help``, ``info`` (list), ``stop``, ``cont``/``c``,
+``system_reset``, ``system_powerdown``, ``quit``/``q``.  Other commands
+answer ``unknown command: 'X'`` as QEMU does for names it does not know.
+Output lines end in CRLF, like QEMU's HMP-over-QMP.
+"""
+
+from __future__ import annotations
+
+from ..errors import QMPError
+from .registry import command
+
+_INFO_HELP = {
+    "version": "show the version of QEMU",
+    "status": "show the current VM status (running|paused)",
+    "name": "show the current VM name",
+    "kvm": "show KVM information",
+    "uuid": "show the current VM UUID",
+    "cpus": "show infos for each CPU",
+}
+
+_HELP = {
+    "cont|c": "resume emulation",
+    "help|? [cmd]": "show the help",
+    "info [subcommand]": "show various information about the system state",
+    "quit|q": "quit the emulator",
+    "stop|s": "stop emulation",
+    "system_powerdown": "send system power down event",
+    "system_reset": "reset the system",
+}
+
+
+def _status(inst) -> str:
+    running = inst.runstate == "running"
+    text = "VM status: %s" % ("running" if running else "paused")
+    if not running and inst.runstate != "paused":
+        text += " (%s)" % inst.runstate
+    return text + "\n"
+
+
+def _info(inst, what: str) -> str:
+    b = inst.build
+    if what == "version":
+        major, minor, micro = b.version
+        return "%d.%d.%d%s\n" % (major, minor, micro, b.package)
+    if what == "status":
+        return _status(inst)
+    if what == "name":
+        return ("%s\n" % inst.name) if inst.name is not None else ""
+    if what == "kvm":
+        if "kvm" not in b.accelerators:
+            return "kvm support: not compiled\n"
+        return "kvm support: %s\n" % ("enabled" if inst.accel == "kvm" else "disabled")
+    if what == "uuid":
+        return "%s\n" % (inst.uuid or "00000000-0000-0000-0000-000000000000")
+    if what == "cpus":
+        n = int(inst.machine.smp.get("cpus", 1) or 1) if inst.machine.smp else 1
+        return "".join("%s CPU #%d: thread_id=%d\n" % ("*" if i == 0 else " ", i, 1000 + i)
+                       for i in range(n))
+    raise KeyError(what)
+
+
+def run(inst, line: str) -> str:
+    words = line.split()
+    if not words:
+        return ""
+    cmd, rest = words[0], words[1:]
+    if cmd == "info":
+        if not rest:
+            return "".join("info %s  -- %s\n" % kv for kv in sorted(_INFO_HELP.items()))
+        try:
+            return _info(inst, rest[0])
+        except KeyError:
+            return "unknown command: 'info %s'\n" % rest[0]
+    if cmd in ("help", "?"):
+        return "".join("%s -- %s\n" % kv for kv in sorted(_HELP.items()))
+    if cmd in ("stop", "s"):
+        inst.stop()
+        return ""
+    if cmd in ("cont", "c"):
+        try:
+            inst.cont()
+        except QMPError as e:
+            return e.desc + "\n"
+        return ""
+    if cmd == "system_reset":
+        inst.system_reset("host-qmp-system-reset")
+        return ""
+    if cmd == "system_powerdown":
+        inst.system_powerdown()
+        return ""
+    if cmd in ("quit", "q"):
+        inst.quit()
+        return ""
+    return "unknown command: '%s'\n" % cmd
+
+
+@command("human-monitor-command")
+def human_monitor_command(ctx, args):
+    out = run(ctx.instance, args["command-line"])
+    return out.replace("\n", "\r\n")
