@@ -49,6 +49,7 @@ class QMPProtocol(asyncio.Protocol):
         self.session = new_session(self.monitor, str(peer or ""))
         self.session.notify = self.schedule_flush
         self.session.on_resume = lambda: asyncio.get_event_loop().call_soon(self.process)
+        self.session.on_delay = lambda d: asyncio.get_event_loop().call_later(d, self.session.resume)
         for h in self.hooks:
             h.on_session(self.session)
         if self.endpoint.admission.arrive(self):

@@ -91,6 +91,7 @@ class Connection:
         self.session = new_session(endpoint.monitor)
         self.session.notify = self.schedule_flush
         self.session.on_resume = lambda: self.loop.call_soon(self._resumed)
+        self.session.on_delay = lambda d: self.loop.call_later(d, self.session.resume)
         self.out = bytearray()
         self.active = False
         self.closed = False

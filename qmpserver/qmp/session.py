@@ -50,6 +50,9 @@ class Session:
         self.out_bytes = 0
         self.hold = None          # non-None: in-band execution waits (slow command, injected delay)
         self.on_resume = None     # driver callback: re-process after resume()
+        self.before_inband = None  # hook(session, request) -> seconds to wait before running it
+        self.on_delay = None      # driver callback(seconds): call resume() after that long
+        self._delayed = False
         self.closing = False      # close the connection once the outbox is flushed
         self.connected = False
         self.pretty = getattr(monitor, "pretty", False)
@@ -117,7 +120,16 @@ class Session:
             self._parse()
             if not self.queue or self.hold is not None or self.closing:
                 return
-            item = self.queue.popleft()
+            item = self.queue[0]
+            if self.before_inband is not None and not self._delayed and self.on_delay is not None:
+                delay = self.before_inband(self, item)
+                if delay:
+                    self._delayed = True
+                    self.hold = "delay"
+                    self.on_delay(delay)
+                    return
+            self._delayed = False
+            self.queue.popleft()
             if type(item) is JsonError:
                 self._emit_out({"error": {"class": "GenericError", "desc": item.desc}})
             else:

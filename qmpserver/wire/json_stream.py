@@ -152,7 +152,15 @@ _FAST = re.compile(
 _DQ_RUN = re.compile(rb'[^"\\\x00-\x1f\xfe\xff]+')
 _SQ_RUN = re.compile(rb"[^'\\\x00-\x1f\xfe\xff]+")
 _RECOVERY_RUN = re.compile(rb"[^\x00-\x08\x0a-\x1f\xfe\xff\[\]{}:,]+")
+_KEYWORD_RUN = re.compile(rb"[a-z]+")
+_DIGIT_RUN = re.compile(rb"[0-9]+")
 _STRUCT = {ord("{"): LCURLY, ord("}"): RCURLY, ord("["): LSQUARE, ord("]"): RSQUARE, ord(":"): COLON, ord(","): COMMA}
+
+
+# states whose runs of bytes can be taken in bulk (they only extend the token)
+_BULK = {IN_DQ_STRING: _DQ_RUN, IN_SQ_STRING: _SQ_RUN, IN_RECOVERY: _RECOVERY_RUN,
+         IN_KEYWORD: _KEYWORD_RUN, IN_DIGITS: _DIGIT_RUN, IN_MANTISSA_DIGITS: _DIGIT_RUN,
+         IN_EXP_DIGITS: _DIGIT_RUN}
 
 
 class JsonValue:
@@ -465,7 +473,8 @@ class JsonStream:
     (QEMU's suspended monitor) leaves the rest unread in ``buffered``.
     """
 
-    def __init__(self):
+    def __init__(self, fast: bool = True):
+        self.fast = fast        # False: byte state machine only (the reference, for tests)
         self._buf = bytearray()
         self._pos = 0
         self.state = IN_START
@@ -573,8 +582,9 @@ class JsonStream:
         end = len(buf)
         pos = self._pos
         fast = _FAST.match
+        use_fast = self.fast
         while pos < end:
-            if self.state == IN_START:
+            if use_fast and self.state == IN_START:
                 m = fast(buf, pos)
                 if m is not None:
                     group = m.lastgroup
@@ -601,9 +611,8 @@ class JsonStream:
                         return out.pop(0)
                     continue
             state = self.state
-            if state == IN_DQ_STRING or state == IN_SQ_STRING or state == IN_RECOVERY:
-                run = (_DQ_RUN if state == IN_DQ_STRING else
-                       _SQ_RUN if state == IN_SQ_STRING else _RECOVERY_RUN).match(buf, pos)
+            if use_fast and state in _BULK:
+                run = _BULK[state].match(buf, pos)
                 if run is not None:
                     stop = run.end()
                     if state == IN_RECOVERY:
@@ -650,4 +659,4 @@ class JsonStream:
 
     def reset(self) -> None:
         """Forget everything (a new connection on the same monitor)."""
-        self.__init__()
+        self.__init__(self.fast)
