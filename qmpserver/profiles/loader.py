@@ -379,7 +379,15 @@ def compile_build(data, deps) -> Build:
             raise ProfileError(data["replies"], "entries", "expected {\"format\": 1, \"entries\": [...]}")
         replies = index_replies(doc)
     quirks = _load_quirks(version, deps)
-    return Build(name, data, schema, replies, quirks, path)
+    build = Build(name, data, schema, replies, quirks, path)
+    build.derived = {}
+    try:
+        from ..arch.arm64 import derive
+    except ImportError:
+        derive = None
+    if derive is not None and hasattr(derive, "build_derived"):
+        build.derived = derive.build_derived(build, deps)
+    return build
 
 
 def _overlay_symbols(symbols):

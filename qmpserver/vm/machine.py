@@ -73,6 +73,8 @@ def resolve(instance) -> MachineState:
     props = {k: v for k, v in cfg.machine.items() if k not in ("type", "accel")}
     state = MachineState(canonical, mtype, accel, props, cpu, dict(cfg.cpu_props), dict(cfg.smp))
     from . import hooks
+    from ..commands.registry import load_all
+    load_all()  # topic modules register their resolvers on import
     for fn in hooks.machine_resolvers:
         fn(instance, state)
     return state
