@@ -52,7 +52,7 @@ class Server:
             config.uuid = str(_uuid.uuid4())
         guest = profile.defaults.get("guest")
         if guest:
-            config.guest = GuestBehaviour(**{**config.guest.__dict__, **guest})
+            config.guest = GuestBehaviour(**{**config.guest.as_dict(), **guest})
         inst = Instance(profile, config, scheduler=AsyncScheduler(self.loop))
         addrs = [parse_address(a, self.socket_mode) if isinstance(a, str) else a for a in qmp]
         if not addrs:

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from ..errors import COMMAND_NOT_FOUND, QMPError
+from ..wire.encode import RawJSON, dumps
 from .registry import command
+
+
+def _constant(inst, key, make):
+    """A reply that never changes for an instance, encoded once."""
+    cache = inst.state.setdefault("constant_replies", {})
+    v = cache.get(key)
+    if v is None:
+        v = cache[key] = RawJSON(dumps(make()))
+    return v
 
 
 @command("qmp_capabilities")
@@ -26,7 +36,7 @@ def qmp_capabilities(ctx, args):
 
 @command("query-version")
 def query_version(ctx, args):
-    return ctx.instance.version_info()
+    return _constant(ctx.instance, "query-version", ctx.instance.version_info)
 
 
 @command("query-commands")
@@ -64,7 +74,7 @@ def query_status(ctx, args):
 
 @command("query-target")
 def query_target(ctx, args):
-    return {"arch": ctx.instance.build.target}
+    return _constant(ctx.instance, "query-target", lambda: {"arch": ctx.instance.build.target})
 
 
 @command("query-kvm")

@@ -97,6 +97,7 @@ class Connection:
         self.closed = False
         self.pending = bytearray()
         self.flush_scheduled = False
+        self.events = selectors.EVENT_READ
         self.loop.sel.register(sock, selectors.EVENT_READ, self.on_event)
         for h in endpoint.hooks:
             h.on_session(self.session)
@@ -124,7 +125,9 @@ class Connection:
             ev |= selectors.EVENT_WRITE
         if ev == 0:
             ev = selectors.EVENT_WRITE if self.out else selectors.EVENT_READ
-        self.loop.sel.modify(self.sock, ev, self.on_event)
+        if ev != self.events:  # an epoll_ctl per message would cost a syscall each time
+            self.events = ev
+            self.loop.sel.modify(self.sock, ev, self.on_event)
 
     def on_event(self, mask):
         if mask & selectors.EVENT_READ:
@@ -139,10 +142,23 @@ class Connection:
             if data:
                 if not self.active:
                     self.pending += data
-                else:
-                    self.session.receive_data(data)
-                    self.session.pump()
-                    self.out += self.session.take_output()
+                    return
+                session = self.session
+                session.receive_data(data)
+                session.pump()
+                reply = session.take_output()
+                if reply and not self.out and not session.closing:
+                    # common case: answer straight away, no buffering, no epoll change
+                    try:
+                        n = self.sock.send(reply)
+                    except (BlockingIOError, InterruptedError):
+                        n = 0
+                    except OSError:
+                        return self.close()
+                    if n == len(reply) and not session.reading_suspended:
+                        return
+                    reply = reply[n:]
+                self.out += reply
         if self.closed:
             return
         self.write()

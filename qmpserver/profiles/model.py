@@ -35,11 +35,48 @@ class Build:
         self.target = data["target"]
         self.accelerators = frozenset(data.get("accelerators", ("tcg",)))
         self.proposals = frozenset(data.get("proposals", ()))
-        self.schema = schema
+        self._schema = schema
         self.quirks = frozenset(quirks)
         self.path = path
-        self._replies = replies                # key -> {accel|None: entry}
-        self._machines = None
+        self._replies_ = replies               # key -> {accel|None: entry}
+        self._bulk = None
+        # small tables start-up needs, computed at compile time (not from the bulk)
+        self._machines = {}
+        for m in self.machines():
+            self._machines.setdefault(m["name"], m["name"])
+            if "alias" in m:
+                self._machines.setdefault(m["alias"], m["name"])
+
+    # The schema and the recorded answers are most of a compiled profile; they
+    # are pickled as one nested blob and unpickled on first use, which is after
+    # the greeting (start-up only needs the version and the host).
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if self._bulk is None:
+            import _pickle
+            state["_bulk"] = _pickle.dumps((self._schema, self._replies_), protocol=5)
+        state["_schema"] = state["_replies_"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def _load_bulk(self):
+        import _pickle
+        self._schema, self._replies_ = _pickle.loads(self._bulk)
+
+    @property
+    def schema(self):
+        if self._schema is None:
+            self._load_bulk()
+        return self._schema
+
+    @property
+    def _replies(self):
+        if self._replies_ is None:
+            self._load_bulk()
+        return self._replies_
 
     # recorded answers ---------------------------------------------------------
 
@@ -78,13 +115,6 @@ class Build:
         return self.recorded_return("query-machines", None, accel, default=[]) or []
 
     def canonical_machine(self, name: str):
-        if self._machines is None:
-            table = {}
-            for m in self.machines():
-                table.setdefault(m["name"], m["name"])
-                if "alias" in m:
-                    table.setdefault(m["alias"], m["name"])
-            self._machines = table
         return self._machines.get(name)
 
     def has_proposal(self, name: str) -> bool:

@@ -158,8 +158,14 @@ class Schema:
     @property
     def introspection(self) -> list:
         if self._introspection is None:
-            from .introspect import generate
-            self._introspection = generate(self)
+            text = self._encoded.get(False)
+            if text is not None:  # cheaper than keeping the list in the compiled profile
+                import json
+                from ..wire.qdict import to_insertion_order
+                self._introspection = to_insertion_order(json.loads(text))
+            else:
+                from .introspect import generate
+                self._introspection = generate(self)
         return self._introspection
 
     def command(self, name: str):
@@ -178,7 +184,8 @@ class Schema:
         return text
 
     def __getstate__(self):
-        return (self.commands, self.events, self.types, self._introspection, self.origin,
+        intro = None if False in self._encoded else self._introspection
+        return (self.commands, self.events, self.types, intro, self.origin,
                 self._encoded, self.entity_order)
 
     def __setstate__(self, state):

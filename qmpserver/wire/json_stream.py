@@ -157,6 +157,54 @@ _DIGIT_RUN = re.compile(rb"[0-9]+")
 _STRUCT = {ord("{"): LCURLY, ord("}"): RCURLY, ord("["): LSQUARE, ord("]"): RSQUARE, ord(":"): COLON, ord(","): COMMA}
 
 
+# Whole-message fast path.  A top-level object made only of printable ASCII
+# without quotes-in-quotes tricks (no backslash, no single quote, no '%', no
+# control or non-ASCII byte) and nested at most three levels is matched by
+# brace structure alone: as no brace may appear inside its strings either,
+# the structure the regex sees is the real one.  It is then parsed by the C
+# json decoder; anything the decoder refuses, and anything QEMU would treat
+# differently (duplicate keys, NaN/Infinity, integers beyond uint64), falls
+# back to the exact lexer above.
+_INNER = rb"[^\x00-\x1f'\\{}\[\]\x7f-\xff%]*"
+_L1 = rb"(?:\{" + _INNER + rb"\}|\[" + _INNER + rb"\])"
+_L2 = rb"(?:\{(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\}|\[(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\])"
+_SIMPLE = re.compile(rb"[ \t\r\n]*(\{(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\})")
+
+
+class _NotSimple(Exception):
+    pass
+
+
+def _pairs(pairs):
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        raise _NotSimple
+    return d
+
+
+def _no_constant(name):
+    raise _NotSimple
+
+
+def _int(text):
+    v = int(text)
+    if not (_I64_MIN <= v <= _U64_MAX):
+        raise _NotSimple
+    return v
+
+
+_loads = None
+
+
+def _simple_loads(text: bytes):
+    global _loads
+    if _loads is None:
+        import json
+        _loads = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant,
+                                  parse_int=_int).decode
+    return _loads(text.decode("ascii"))
+
+
 # states whose runs of bytes can be taken in bulk (they only extend the token)
 _BULK = {IN_DQ_STRING: _DQ_RUN, IN_SQ_STRING: _SQ_RUN, IN_RECOVERY: _RECOVERY_RUN,
          IN_KEYWORD: _KEYWORD_RUN, IN_DIGITS: _DIGIT_RUN, IN_MANTISSA_DIGITS: _DIGIT_RUN,
@@ -584,6 +632,16 @@ class JsonStream:
         fast = _FAST.match
         use_fast = self.fast
         while pos < end:
+            if use_fast and self.state == IN_START and not self._tokens:
+                sm = _SIMPLE.match(buf, pos)
+                if sm is not None:
+                    try:
+                        value = _simple_loads(sm.group(1))
+                    except (ValueError, _NotSimple, RecursionError):
+                        value = _NotSimple
+                    if value is not _NotSimple:
+                        self._pos = sm.end()
+                        return JsonValue(value)
             if use_fast and self.state == IN_START:
                 m = fast(buf, pos)
                 if m is not None:
