@@ -34,11 +34,18 @@ def _instance_config(args):
     return cfg
 
 
+def _setup_logging(level: str) -> None:
+    import logging
+    logging.basicConfig(format="qmpserver: %(levelname)s: %(name)s: %(message)s",
+                        level=getattr(logging, level.upper(), logging.WARNING))
+
+
 def cmd_serve(args) -> int:
     import asyncio
     import signal
     from .serve import Server
 
+    _setup_logging(args.log_level)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     server = Server(loop, profile_dirs=args.profile_dir or (), multi_client=args.multi_client,
@@ -100,6 +107,8 @@ def build_parser():
     s.add_argument("--multi-client", action="store_true", help="let several clients use a monitor at once")
     s.add_argument("--socket-mode", default="600", help="mode of created unix sockets (octal, default 600)")
     s.add_argument("--keep-running", action="store_true", help="keep serving after the last instance exits")
+    s.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
+                   help="log level on stderr (warnings include commands answered with type defaults)")
     s.set_defaults(func=cmd_serve)
 
     from .profiles import cli as profiles_cli

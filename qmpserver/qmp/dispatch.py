@@ -147,8 +147,8 @@ class CommandTable:
                 return rec.get("return")
         if cmd.name not in self.unmodelled_seen:
             self.unmodelled_seen.add(cmd.name)
-            default_log.info("command %s has no handler: answering the default of its return type",
-                             cmd.name)
+            default_log.warning("command %s is not modelled and was not recorded for this build: "
+                                "answering the default of its return type", cmd.name)
         return default_value(cmd.ret_type)
 
 

@@ -134,3 +134,43 @@ def test_serve_default_profile_prints_where_it_listens():
         p.send_signal(2)
         p.wait(10)
     assert p.returncode == 0
+
+
+def test_tcp_listener_and_several_qmp_endpoints():
+    d = short_tmpdir("rs")
+    path = os.path.join(d, "q.sock")
+    p = subprocess.Popen([sys.executable, "-m", "qmpserver.cli", "serve", "--profile", "debian-7.2-tcg",
+                          "--qmp", "tcp:127.0.0.1:0", "--qmp", "unix:" + path, "-S"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while "QMP listening on" not in line:
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+        tcp = line.split("on ", 1)[1].split(",")[0].strip()
+        assert tcp.startswith("tcp:127.0.0.1:")
+        port = int(tcp.rsplit(":", 1)[1])
+        s = socket.create_connection(("127.0.0.1", port))
+        c = RawClient(s)
+        c.negotiate()
+        assert c.cmd("query-status")["return"]["status"] == "prelaunch"
+        u = RawClient(path)
+        u.negotiate()
+        # both monitors see the same instance: an event reaches both
+        c.send(b'{"execute":"cont"}')
+        assert [m.get("event") for m in c.read_n(2)][0] == "RESUME"
+        assert u.read()["event"] == "RESUME"
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
+def test_bad_command_line_is_one_clear_line():
+    p = subprocess.run([sys.executable, "-m", "qmpserver.cli", "serve", "--qmp", "tcp:nope"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert p.stderr.strip() == "qmpserver: invalid TCP port in 'tcp:nope' (expected tcp:HOST:PORT)"
+    p = subprocess.run([sys.executable, "-m", "qmpserver.cli", "serve", "--profile", "no-such-profile"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "unknown profile 'no-such-profile'" in p.stderr
+    assert "Traceback" not in p.stderr
