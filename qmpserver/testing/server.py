@@ -1,0 +1,453 @@
+"""Test-side handles on a qmpserver: in-process (a thread) or external (its HTTP API).
+
+Both kinds offer the same interface, used by the pytest plugin and usable on
+their own (unittest, behave, scripts)::
+
+    from qmpserver.testing.server import InProcessServer
+
+    with InProcessServer() as srv:
+        vm = srv.create("debian-7.2-tcg", machine="virt", paused=True)
+        print(vm.qmp_address)            # a path, or (host, port): QMPClient.connect() takes either
+        vm.emit_event("GUEST_PANICKED", {"action": "pause"})
+        vm.fault("fail", command="query-status", desc="boom")
+        vm.transcript()                  # every message, as the client saw it
+        vm.remove()
+
+:class:`InProcessServer` runs :class:`qmpserver.serve.Server` on an event loop
+in a daemon thread (so sync tests, async tests on any loop and subprocess
+clients all work) with the control plane attached; ``http()`` starts the HTTP
+API on that loop when a test wants it.  :class:`ExternalServer` drives an
+already running ``qmpserver serve --http`` (a container, another host) with
+``urllib``: instances are created through ``POST /api/v1/instances`` and
+removed after use.
+
+Unix sockets live in one short private directory (``/tmp/qmXXXXXX``; the
+``sun_path`` limit is 108 bytes); TCP listeners use port 0 and read the port
+back, so parallel workers (pytest-xdist) never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import shutil
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+
+from ..errors import StartupError, UsageError
+
+SUN_PATH_MAX = 107
+
+
+def short_socket_dir(prefix="qm") -> str:
+    """A private directory whose socket paths stay far below the 108-byte limit."""
+    bases = [os.environ.get("QMPSERVER_SOCKET_DIR"), "/tmp", tempfile.gettempdir()]
+    for base in bases:
+        if base and os.path.isdir(base) and os.access(base, os.W_OK) and len(base) < 60:
+            return tempfile.mkdtemp(prefix=prefix, dir=base)
+    raise UsageError("no short writable directory for unix sockets: set QMPSERVER_SOCKET_DIR")
+
+
+def _body(profile, options):
+    body = dict(options)
+    if profile is not None:
+        body["profile"] = profile
+    return body
+
+
+class InstanceHandle:
+    """One simulated QEMU, as a test sees it."""
+
+    def __init__(self, server, info):
+        self.server = server
+        self.info = info
+        self.id = info["id"]
+        self.removed = False
+
+    # --- addressing ---------------------------------------------------------------------
+
+    @property
+    def profile(self) -> str:
+        return self.info["profile"]
+
+    @property
+    def address(self) -> str:
+        """The first QMP listener: ``unix:PATH`` or ``tcp:HOST:PORT`` (reachable from the test)."""
+        return self.server.reachable(self.info["qmp"][0])["address"]
+
+    @property
+    def qmp_address(self):
+        """What ``QMPClient.connect()`` / ``QEMUMonitorProtocol()`` take: a path or ``(host, port)``."""
+        a = self.server.reachable(self.info["qmp"][0])
+        if "path" in a:
+            return a["path"]
+        return (a["host"], a["port"])
+
+    @property
+    def addresses(self) -> list:
+        return [self.server.reachable(a)["address"] for a in self.info["qmp"]]
+
+    # --- state ------------------------------------------------------------------------------
+
+    def refresh(self) -> dict:
+        self.info = self.server.describe(self.id)
+        return self.info
+
+    @property
+    def runstate(self) -> str:
+        return self.refresh()["runstate"]
+
+    @property
+    def instance(self):
+        """The live :class:`~qmpserver.vm.instance.Instance` (in-process servers only)."""
+        return self.server.instance(self.id)
+
+    # --- transcript -----------------------------------------------------------------------------
+
+    def transcript(self, since=0) -> list:
+        """Entries ``{seq, time, conn, dir, kind, msg}`` (greeting, commands, replies, events)."""
+        return self.server.transcript(self.id, since)
+
+    def replies(self) -> str:
+        """The transcript as a libvirt ``.replies`` file."""
+        return self.server.replies(self.id)
+
+    def clear_transcript(self) -> None:
+        self.server.clear_transcript(self.id)
+
+    def calls(self, command=None) -> list:
+        """Requests received (``{"execute": ..., "arguments": ...}``), optionally of one command."""
+        out = []
+        for e in self.transcript():
+            if e["dir"] == "in" and isinstance(e["msg"], dict):
+                name = e["msg"].get("execute", e["msg"].get("exec-oob"))
+                if command is None or name == command:
+                    out.append(e["msg"])
+        return out
+
+    def events(self, name=None) -> list:
+        return [e["msg"] for e in self.transcript()
+                if e["kind"] == "event" and (name is None or e["msg"].get("event") == name)]
+
+    def assert_called(self, command, times=None, with_args=None) -> list:
+        calls = self.calls(command)
+        if with_args is not None:
+            calls = [c for c in calls if c.get("arguments", {}) == with_args]
+        if times is None:
+            assert calls, "%s was never called%s" % (
+                command, "" if with_args is None else " with %r" % (with_args,))
+        else:
+            assert len(calls) == times, "%s called %d times, expected %d" % (command, len(calls), times)
+        return calls
+
+    # --- control ------------------------------------------------------------------------------------
+
+    def emit_event(self, name, data=None) -> dict:
+        """Send an event to the instance's clients (data validated against the build's schema)."""
+        body = {"event": name}
+        if data is not None:
+            body["data"] = data
+        return self.server.inject_event(self.id, body)
+
+    def fault(self, kind, **params) -> dict:
+        """Inject a fault: ``delay`` (seconds=), ``close``, ``fail`` (command=, class_=/desc=), ``oversize`` (bytes=)."""
+        body = {"kind": kind}
+        for k, v in params.items():
+            body["class" if k == "class_" else k] = v
+        return self.server.add_fault(self.id, body)
+
+    def clear_faults(self) -> None:
+        self.server.clear_faults(self.id)
+
+    def remove(self, force=False) -> None:
+        if not self.removed:
+            self.removed = True
+            self.server.remove(self.id, force)
+
+    def __repr__(self):
+        return "<InstanceHandle #%s %s %s>" % (self.id, self.info.get("profile"), self.info["qmp"][0]["address"])
+
+
+class InProcessServer:
+    """A :class:`qmpserver.serve.Server` with its control plane, on a loop in a daemon thread."""
+
+    def __init__(self, profile_dirs=(), multi_client=False, transcript_limit=None):
+        self.profile_dirs = list(profile_dirs)
+        self.multi_client = multi_client
+        self.transcript_limit = transcript_limit
+        self.loop = None
+        self.thread = None
+        self.server = None
+        self.control = None
+        self.socket_dir = None
+        self._http = None
+        self._n = itertools.count(1)
+
+    # --- life cycle -------------------------------------------------------------------------------
+
+    def start(self) -> "InProcessServer":
+        from ..http.control import DEFAULT_TRANSCRIPT_LIMIT, Control
+        from ..serve import Server
+        self.socket_dir = short_socket_dir()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="qmpserver", daemon=True)
+        self.thread.start()
+
+        async def setup():
+            self.server = Server(self.loop, profile_dirs=self.profile_dirs, multi_client=self.multi_client)
+            self.control = Control(self.server, transcript_limit=self.transcript_limit or DEFAULT_TRANSCRIPT_LIMIT)
+        self.call(setup())
+        return self
+
+    def close(self) -> None:
+        if self.loop is None:
+            return
+
+        async def teardown():
+            if self._http is not None:
+                await self._http.close()
+            self.server.close()
+            await asyncio.sleep(0)
+        try:
+            self.call(teardown(), timeout=10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+            self.loop = None
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def call(self, coro_or_fn, timeout=30):
+        """Run a coroutine or a function on the server's loop and return its result."""
+        if asyncio.iscoroutine(coro_or_fn):
+            return asyncio.run_coroutine_threadsafe(coro_or_fn, self.loop).result(timeout)
+
+        async def run():
+            return coro_or_fn()
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
+
+    def http(self, address="127.0.0.1:0", token=None):
+        """Start the HTTP API on this server (once); returns the handle with ``.url``."""
+        if self._http is None:
+            from ..http.app import start_http
+            self._http = self.call(start_http(self.server, address, token=token, control=self.control))
+        return self._http
+
+    @property
+    def url(self):
+        return self._http.url if self._http is not None else None
+
+    # --- instances ------------------------------------------------------------------------------------
+
+    def create(self, profile=None, transport="unix", **options) -> InstanceHandle:
+        """Start an instance; options are the API's (machine, accel, cpu, paused, incoming, qmp, ...).
+
+        Raises :class:`~qmpserver.errors.StartupError` with QEMU's message when QEMU would refuse.
+        """
+        from ..http.control import Unprocessable
+        body = _body(profile, options)
+        if "qmp" not in body:
+            if transport == "unix":
+                body["qmp"] = ["unix:" + os.path.join(self.socket_dir, "i%d.sock" % next(self._n))]
+            elif transport == "tcp":
+                body["qmp"] = ["tcp:127.0.0.1:0"]
+            else:
+                raise UsageError("transport: expected 'unix' or 'tcp'")
+
+        async def create():
+            try:
+                rec = await self.control.create(body)
+            except Unprocessable as e:
+                if e.detail.get("class") == "StartupError":
+                    raise StartupError(e.detail["message"], e.detail.get("warnings")) from None
+                raise
+            return self.control.describe(rec)
+        return InstanceHandle(self, self.call(create()))
+
+    def remove(self, iid, force=False) -> None:
+        from ..http.control import NotFound
+
+        def rm():
+            try:
+                self.control.remove(iid, force=force)
+            except NotFound:
+                pass
+        self.call(rm)
+
+    def reachable(self, addr: dict) -> dict:
+        return addr
+
+    def describe(self, iid) -> dict:
+        return self.call(lambda: self.control.describe(self.control.record(iid, include_removed=True)))
+
+    def instance(self, iid):
+        return self.control.record(iid, include_removed=True).instance
+
+    def transcript(self, iid, since=0) -> list:
+        from ..http.transcript import entry_json
+        return self.call(lambda: [entry_json(e) for e in
+                                  self.control.record(iid, include_removed=True).transcript.since(since)])
+
+    def replies(self, iid) -> str:
+        from ..http.transcript import to_replies
+        return self.call(lambda: to_replies(self.control.record(iid, include_removed=True).transcript.entries))
+
+    def clear_transcript(self, iid) -> None:
+        self.call(lambda: self.control.record(iid, include_removed=True).transcript.clear())
+
+    def inject_event(self, iid, body) -> dict:
+        return self.call(lambda: self.control.inject_event(iid, body))
+
+    def add_fault(self, iid, body) -> dict:
+        return self.call(lambda: self.control.add_fault(iid, body))
+
+    def clear_faults(self, iid) -> None:
+        self.call(lambda: self.control.remove_fault(iid))
+
+
+class APIError(Exception):
+    def __init__(self, status, error):
+        self.status = status
+        self.error = error or {}
+        super().__init__("HTTP %d: %s" % (status, self.error.get("message", self.error)))
+
+
+class ExternalServer:
+    """A running ``qmpserver serve --http`` driven through its API (``QMPSERVER_EXTERNAL``).
+
+    ``ports``: a range of TCP ports the server may listen on for new instances
+    (``QMPSERVER_EXTERNAL_PORTS=4500-4599``, e.g. published by a container);
+    without it instances listen on port 0 of the API's host.  Addresses the
+    server reports as ``0.0.0.0`` / ``::`` are reached through the API's host.
+    """
+
+    def __init__(self, url, token=None, ports=None, timeout=30):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.host = urllib.request.urlparse(self.url).hostname or "127.0.0.1"
+        self.ports = ports
+        self._port_iter = None
+        if ports:
+            lo, hi = ports
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+            n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+            k = int(worker[2:]) if worker[2:].isdigit() else 0
+            self._port_iter = itertools.cycle([p for p in range(lo, hi + 1) if (p - lo) % n == k])
+
+    @classmethod
+    def from_env(cls):
+        url = os.environ.get("QMPSERVER_EXTERNAL")
+        if not url:
+            return None
+        ports = os.environ.get("QMPSERVER_EXTERNAL_PORTS")
+        rng = None
+        if ports:
+            lo, _, hi = ports.partition("-")
+            rng = (int(lo), int(hi or lo))
+        return cls(url, os.environ.get("QMPSERVER_TOKEN") or os.environ.get("QMPSERVER_HTTP_TOKEN"), rng)
+
+    def start(self):
+        self.request("GET", "/healthz")
+        return self
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def request(self, method, path, body=None, raw=False):
+        data = None
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                payload = r.read()
+        except urllib.error.HTTPError as e:
+            payload = e.read()
+            try:
+                err = json.loads(payload).get("error")
+            except ValueError:
+                err = {"message": payload.decode(errors="replace")}
+            raise APIError(e.code, err) from None
+        return payload.decode() if raw else json.loads(payload)
+
+    def reachable(self, addr: dict) -> dict:
+        if "host" in addr and addr["host"] in ("0.0.0.0", "::", ""):
+            host = self.host
+            return {"address": "tcp:%s:%d" % ("[%s]" % host if ":" in host else host, addr["port"]),
+                    "host": host, "port": addr["port"]}
+        return addr
+
+    def create(self, profile=None, transport="tcp", **options) -> InstanceHandle:
+        body = _body(profile, options)
+        tries = 1
+        if "qmp" not in body:
+            if transport == "unix":
+                tries = 1
+            elif self._port_iter is not None:
+                tries = 20
+            else:
+                host = self.host if self.host not in ("localhost",) else "127.0.0.1"
+                body["qmp"] = ["tcp:%s:0" % ("[%s]" % host if ":" in host else host)]
+        for attempt in range(tries):
+            if self._port_iter is not None and "qmp" not in options and transport != "unix":
+                body["qmp"] = ["tcp:0.0.0.0:%d" % next(self._port_iter)]
+            try:
+                return InstanceHandle(self, self.request("POST", "/api/v1/instances", body))
+            except APIError as e:
+                if e.status == 422 and e.error.get("class") == "StartupError":
+                    raise StartupError(e.error["message"], e.error.get("warnings")) from None
+                if e.status == 400 and "cannot listen" in e.error.get("message", "") and attempt + 1 < tries:
+                    continue
+                raise
+
+    def remove(self, iid, force=False) -> None:
+        try:
+            self.request("DELETE", "/api/v1/instances/%d%s" % (iid, "?force=true" if force else ""))
+        except APIError as e:
+            if e.status != 404:
+                raise
+
+    def describe(self, iid) -> dict:
+        return self.request("GET", "/api/v1/instances/%d" % iid)
+
+    def instance(self, iid):
+        raise UsageError("the Instance object is only available in-process (this server is external)")
+
+    def transcript(self, iid, since=0) -> list:
+        return self.request("GET", "/api/v1/instances/%d/transcript?since=%d" % (iid, since))["entries"]
+
+    def replies(self, iid) -> str:
+        return self.request("GET", "/api/v1/instances/%d/transcript.replies" % iid, raw=True)
+
+    def clear_transcript(self, iid) -> None:
+        self.request("DELETE", "/api/v1/instances/%d/transcript" % iid)
+
+    def inject_event(self, iid, body) -> dict:
+        return self.request("POST", "/api/v1/instances/%d/events" % iid, body)
+
+    def add_fault(self, iid, body) -> dict:
+        return self.request("POST", "/api/v1/instances/%d/faults" % iid, body)
+
+    def clear_faults(self, iid) -> None:
+        self.request("DELETE", "/api/v1/instances/%d/faults" % iid)
