@@ -92,8 +92,13 @@ class _Side:
         self.sve = sorted(kv.get("sve_vector_lengths") or []) if self.kvm else []
         gic = kv.get("gic") or {}
         self.gic = sorted(int(k[1:]) for k, v in gic.items() if v and k.startswith("v")) if self.kvm else []
+        self.unknown = []
+        if self.kvm and not self.idregs:
+            self.unknown.append("%s: ID registers unknown (imported host: QMP does not reveal them)" % label)
+        if self.kvm and self.kernel in ("0.0", "0", ""):
+            self.unknown.append("%s: kernel release unknown (placeholder %r)" % (label, self.kernel))
         self.firmware = {}
-        if self.kvm:
+        if self.kvm and self.kernel not in ("0.0", "0", ""):
             try:
                 for r in kvm.firmware_regs(self.kernel, self.data):
                     self.firmware[r["name"]] = r
@@ -331,7 +336,10 @@ def _verdict(res: dict, a: _Side, b: _Side) -> dict:
                    res["sve"]["differs"] or res["gic"]["differs"] or a.view != b.view or
                    (a.view == "tcg" and a.build.version != b.build.version))
     ab, ba = not blockers["a_to_b"], not blockers["b_to_a"]
-    if not visible and ab and ba:
+    caveats = a.unknown + b.unknown
+    if not visible and ab and ba and caveats:
+        summary = "no known difference"
+    elif not visible and ab and ba:
         summary = "identical"
     elif ab and ba:
         summary = "both directions possible"
@@ -342,7 +350,8 @@ def _verdict(res: dict, a: _Side, b: _Side) -> dict:
     else:
         summary = "neither"
     return {"summary": summary, "identical": summary == "identical", "a_to_b": ab, "b_to_a": ba,
-            "a_to_b_blockers": blockers["a_to_b"], "b_to_a_blockers": blockers["b_to_a"]}
+            "a_to_b_blockers": blockers["a_to_b"], "b_to_a_blockers": blockers["b_to_a"],
+            "caveats": caveats}
 
 
 def diff_profiles(a, b) -> dict:
@@ -350,7 +359,7 @@ def diff_profiles(a, b) -> dict:
     sa, sb = _Side(a, "A"), _Side(b, "B")
     res: dict[str, Any] = {"a": sa.describe(), "b": sb.describe()}
     both = sa.kvm and sb.kvm
-    res["idregs"] = _idregs(sa, sb) if both else []
+    res["idregs"] = _idregs(sa, sb) if both and sa.idregs and sb.idregs else []
     if both:
         res["mte"], res["sve"], res["gic"] = _mte(sa, sb), _sve(sa, sb), _gic(sa, sb)
     else:
@@ -360,7 +369,7 @@ def diff_profiles(a, b) -> dict:
                         "a_to_b": True, "a_to_b_reason": None, "b_to_a": True, "b_to_a_reason": None,
                         "note": "not compared: %s" % " and ".join(
                             "%s runs TCG" % s.label for s in (sa, sb) if not s.kvm)}
-    res["firmware"] = _firmware(sa, sb) if both else []
+    res["firmware"] = _firmware(sa, sb) if both and sa.firmware and sb.firmware else []
     res["kvm_caps"] = _caps(sa, sb) if both else []
     res["build"] = {"a": sa.build.name, "b": sb.build.name, "differs": sa.build.name != sb.build.name,
                     "proposals_only_a": sorted(sa.build.proposals - sb.build.proposals),
@@ -410,8 +419,9 @@ def format_diff(result: dict) -> str:
     v = result["verdict"]
     lines.append("")
     lines.append("verdict: %s" % v["summary"])
-    for key, label in (("a_to_b_blockers", "A->B blocked by"), ("b_to_a_blockers", "B->A blocked by")):
-        for item in v[key]:
+    for key, label in (("a_to_b_blockers", "A->B blocked by"), ("b_to_a_blockers", "B->A blocked by"),
+                       ("caveats", "caveat:")):
+        for item in v.get(key, ()):
             lines.append("  %s %s" % (label, item))
     if result["idregs"]:
         lines.append("")
