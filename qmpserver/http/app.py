@@ -120,9 +120,12 @@ async def json_body(request, required=False):
     if ctype not in ("application/json", "application/octet-stream", "text/plain", "") and not ctype.endswith("+json"):
         raise web.HTTPUnsupportedMediaType(text="expected application/json, got %s" % ctype)
     try:
-        return json.loads(data)
+        value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise BodyError("the body is not valid JSON: %s" % e) from None
+    if type(value) is not dict:
+        raise BodyError("the body must be a JSON object")
+    return value
 
 
 def instance_id(request) -> int:

@@ -146,11 +146,15 @@ def config_from_body(body):
         body = {}
     if type(body) is not dict:
         raise BodyError("the body must be a JSON object")
-    for k in body:
+    for k, v in body.items():
         if k not in INSTANCE_FIELDS:
             raise BodyError("unknown field '%s' (expected one of: %s)" % (k, ", ".join(INSTANCE_FIELDS)))
+        if v is None:
+            raise BodyError("%s: null is not a value; leave the field out for the default" % k)
     cfg = InstanceConfig()
     profile = _opt_string(body, "profile")
+    if profile == "":
+        raise BodyError("profile: expected a profile name (leave the field out for the default)")
     cfg.name = _opt_string(body, "name")
     cfg.uuid = _opt_string(body, "uuid")
     m = body.get("machine")

@@ -21,19 +21,19 @@ PAGE = r"""<!DOCTYPE html>
   header h1 { font-size:1.1em; margin:0; }
   #status { color:var(--dim); }
   #status.live { color:var(--out); }
-  main { display:grid; grid-template-columns: minmax(420px, 45%) 1fr; height: calc(100vh - 3em); }
+  main { display:grid; grid-template-columns: minmax(480px, 50%) 1fr; height: calc(100vh - 3em); }
   section { overflow:auto; border-right:1px solid var(--line); }
   h2 { font-size:.95em; margin:.8em 1em .4em; color:var(--dim); font-weight:600; }
   table { border-collapse:collapse; width:100%; }
-  th, td { text-align:left; padding:.35em .7em; border-bottom:1px solid var(--line); white-space:nowrap; }
+  th, td { text-align:left; padding:.35em .55em; border-bottom:1px solid var(--line); white-space:nowrap; }
   th { color:var(--dim); font-weight:500; position:sticky; top:0; background:var(--panel); }
   tbody tr { cursor:pointer; }
   tbody tr:hover { background:var(--panel); }
   tbody tr.selected { background:var(--sel); }
-  td.addr { font-family:ui-monospace, monospace; font-size:.85em; }
+  td.addr { font-family:ui-monospace, monospace; font-size:.85em; white-space:normal; word-break:break-all; }
   .state-running { color:var(--out); } .state-paused, .state-prelaunch, .state-inmigrate { color:var(--ev); }
   #traffic { font-family:ui-monospace, SFMono-Regular, monospace; font-size:12.5px; padding:0 1em 1em; }
-  .msg { display:grid; grid-template-columns: 6.5em 2.5em 1.5em 1fr; gap:.5em; padding:.15em 0;
+  .msg { display:grid; grid-template-columns: 7.6em 2.2em 1.2em 1fr; gap:.5em; padding:.15em 0;
          border-bottom:1px dotted var(--line); }
   .msg .t, .msg .c { color:var(--dim); }
   .msg .text { white-space:pre-wrap; word-break:break-all; }
@@ -56,7 +56,7 @@ PAGE = r"""<!DOCTYPE html>
   <section>
     <h2>Instances</h2>
     <table id="instances">
-      <thead><tr><th>#</th><th>profile</th><th>QEMU</th><th>accel</th><th>machine</th><th>state</th>
+      <thead><tr><th>#</th><th>name</th><th>profile</th><th>QEMU</th><th>accel</th><th>machine</th><th>state</th>
         <th>clients</th><th>QMP</th></tr></thead>
       <tbody></tbody>
     </table>
@@ -94,9 +94,9 @@ function renderInstances() {
     const tr = el("tr");
     tr.dataset.id = id;
     if (id === selected) tr.classList.add("selected");
-    const cells = [id, i.profile, i.qemu, i.accel, i.machine.type, i.runstate, i.connections,
+    const cells = [id, i.name || "", i.profile, i.qemu, i.accel, i.machine.type, i.runstate, i.connections,
                    i.qmp.map(a => a.address).join(" ")];
-    cells.forEach((v, n) => { const td = el("td", n === 7 ? "addr" : (n === 5 ? "state-" + i.runstate : ""), String(v)); tr.appendChild(td); });
+    cells.forEach((v, n) => { const td = el("td", n === 8 ? "addr" : (n === 6 ? "state-" + i.runstate : ""), String(v)); tr.appendChild(td); });
     tr.addEventListener("click", () => select(id));
     tb.appendChild(tr);
   }
@@ -129,7 +129,7 @@ function select(id) {
   $("#traffic").textContent = "";
   $("#traffic").appendChild(el("div", "empty", "Waiting for traffic…"));
   $("#traffic-title").textContent = "Traffic of instance #" + id;
-  const a = $("#replies"); a.textContent = "export .replies"; a.href = "/api/v1/instances/" + id + "/transcript.replies";
+  const a = $("#replies"); a.textContent = "export .replies"; a.href = "#";
   renderInstances();
   if (ws) ws.send(JSON.stringify({subscribe: id, backlog: 200}));
 }
@@ -169,6 +169,16 @@ function connect() {
 }
 
 $("#clear").addEventListener("click", () => { $("#traffic").textContent = ""; });
+$("#replies").addEventListener("click", async (ev) => {
+  ev.preventDefault();
+  if (selected === null) return;
+  const r = await fetch("/api/v1/instances/" + selected + "/transcript.replies", {headers});
+  if (!r.ok) return;
+  const name = (r.headers.get("Content-Disposition") || "").replace(/.*filename="([^"]+)".*/, "$1") || "qmp.replies";
+  const url = URL.createObjectURL(await r.blob());
+  const link = el("a"); link.href = url; link.download = name; link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+});
 loadInstances().finally(connect);
 </script>
 </body>

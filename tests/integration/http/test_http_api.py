@@ -12,7 +12,7 @@ import pytest
 from qmpserver.errors import StartupError
 from qmpserver.testing.server import InProcessServer
 
-from conftest import PROFILE, Api
+from http_testutil import PROFILE, Api
 
 
 def qmp_connect(d):
