@@ -41,8 +41,16 @@ def query_version(ctx, args):
 
 @command("query-commands")
 def query_commands(ctx, args):
+    names = ctx.session.table.names()
+    recorded = ctx.instance.build.recorded_return("query-commands")
+    if recorded:
+        # a recording has QEMU's own registration order (e.g. 7.0 registers device_add last)
+        have = set(names)
+        order = [e["name"] for e in recorded if e.get("name") in have]
+        extra = [n for n in names if n not in set(order)]
+        return [{"name": n} for n in reversed(extra)] + [{"name": n} for n in order]
     # QEMU walks its command list in registration order and prepends
-    return [{"name": n} for n in reversed(ctx.session.table.names())]
+    return [{"name": n} for n in reversed(names)]
 
 
 @command("query-name")

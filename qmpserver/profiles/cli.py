@@ -32,7 +32,6 @@ def add_parser(sub):
     di.add_argument("a")
     di.add_argument("b")
     di.add_argument("--json", action="store_true")
-    di.add_argument("--accel", default="kvm")
     di.set_defaults(func=cmd_diff)
 
     ca = ps.add_parser("capture", help="record a real QEMU binary into a build (and host) profile")

@@ -447,6 +447,11 @@ def load_profile(spec: str | None = None, dirs=(), use_cache: bool = True) -> Pr
     """The compiled profile for a name or file (cached)."""
     roots = search_roots(dirs)
     path = resolve_spec(spec or os.environ.get("QMPSERVER_PROFILE") or DEFAULT_PROFILE, roots)
+    if spec and (os.sep in spec or spec.endswith((".yaml", ".yml"))):
+        # a profile given as a file finds its host and build next to it (the layout
+        # written by capture/import: DIR/profiles/P.yaml, DIR/hosts, DIR/builds)
+        here = os.path.dirname(path)
+        roots = [here, os.path.dirname(here)] + [r for r in roots if r not in (here, os.path.dirname(here))]
     if use_cache:
         from .cache import cached_compile
         return cached_compile(path, roots)

@@ -69,7 +69,8 @@ def resolve(instance) -> MachineState:
     canonical = build.canonical_machine(mtype)
     if canonical is None:
         raise StartupError("unsupported machine type\nUse -machine help to list supported machines")
-    cpu = cfg.cpu or instance.profile.defaults.get("cpu")
+    # QEMU creates no CPU for -machine none (libvirt's probe) unless -cpu is given
+    cpu = cfg.cpu or (instance.profile.defaults.get("cpu") if canonical != "none" else None)
     props = {k: v for k, v in cfg.machine.items() if k not in ("type", "accel")}
     state = MachineState(canonical, mtype, accel, props, cpu, dict(cfg.cpu_props), dict(cfg.smp))
     from . import hooks
