@@ -451,7 +451,8 @@ def load_profile(spec: str | None = None, dirs=(), use_cache: bool = True) -> Pr
         # a profile given as a file finds its host and build next to it (the layout
         # written by capture/import: DIR/profiles/P.yaml, DIR/hosts, DIR/builds)
         here = os.path.dirname(path)
-        roots = [here, os.path.dirname(here)] + [r for r in roots if r not in (here, os.path.dirname(here))]
+        local = os.path.dirname(here) if os.path.basename(here) == "profiles" else here
+        roots = [local] + [r for r in roots if r != local]
     if use_cache:
         from .cache import cached_compile
         return cached_compile(path, roots)
