@@ -1,0 +1,183 @@
+"""``qmpserver cpu``: what a host offers, without writing QMP.
+
+    qmpserver cpu expand --profile P [--accel kvm|tcg] MODEL[,key=value...]
+    qmpserver cpu baseline --profile A --profile B [--all]
+
+``expand`` starts the model as ``-cpu MODEL,key=value...`` would (same checks
+and texts) and prints its expansion as a table; ``SYSREG_*`` rows (proposal
+``cpu-idreg-props``) show the value's name and what KVM accepts.  ``baseline``
+computes the ``host`` model both profiles' hosts can run (as
+query-cpu-model-baseline does) and prints the fields that differ.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ...errors import UsageError
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("cpu", help="show CPU model expansions and baselines (aarch64)")
+    csub = p.add_subparsers(dest="cpu_command")
+    e = csub.add_parser("expand", help="expand a CPU model on a profile, as a table")
+    e.add_argument("--profile", required=True, help="profile name or file")
+    e.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
+    e.add_argument("--accel", choices=("kvm", "tcg"), help="accelerator (default: the profile's)")
+    e.add_argument("model", metavar="MODEL[,PROPS]", help="e.g. host, max,sve=off, host,SYSREG_ID_AA64ISAR0_EL1_AES=1")
+    e.set_defaults(func=cmd_expand)
+    b = csub.add_parser("baseline", help="the host model two profiles' hosts can both run")
+    b.add_argument("--profile", action="append", required=True, help="profile name or file (give two)")
+    b.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
+    b.add_argument("--all", action="store_true", help="list every property, not only the differing ones")
+    b.set_defaults(func=cmd_baseline)
+    p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
+
+
+def _profile(spec, dirs):
+    from ...profiles.loader import load_profile
+    return load_profile(spec, dirs or ())
+
+
+def _catalog(prof, accel, model=None, props=None):
+    from .cpu import Catalog
+    if prof.build.target != "aarch64":
+        raise UsageError("profile '%s': the build's target is %s, not aarch64" % (prof.name, prof.build.target))
+    if accel == "kvm":
+        if "kvm" not in prof.build.accelerators:
+            raise UsageError("profile '%s': the build has no KVM" % prof.name)
+        if not (prof.host.kvm_present and prof.host.arch_can_run_kvm("aarch64")):
+            raise UsageError("profile '%s': host '%s' cannot run aarch64 guests under KVM" % (prof.name, prof.host.name))
+    return Catalog(prof.build, prof.host, accel, model, props,
+                   sysreg_props=prof.build.has_proposal("cpu-idreg-props"))
+
+
+def _fmt(v) -> str:
+    if v is True:
+        return "on"
+    if v is False:
+        return "off"
+    return str(v)
+
+
+def _value_name(prop, v):
+    from . import sysreg as sr
+    try:
+        reg, field = sr.parse_property_name(prop)
+        return sr.value_name(reg, field, v) or ""
+    except sr.SysregError:
+        return ""
+
+
+def _accepted(e) -> str:
+    acc = e.get("accept")
+    if acc is None:
+        return e["policy"].replace("_", "-")
+    vals = [v for v in range(1 << e["width"]) if (acc >> v) & 1]
+    if len(vals) == 1:
+        return "only %d" % vals[0]
+    if vals == list(range(vals[0], vals[-1] + 1)):
+        return "%d-%d" % (vals[0], vals[-1])
+    return ",".join(str(v) for v in vals)
+
+
+def _table(rows, header, out):
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(header, widths)).rstrip()
+    out.write(line + "\n" + "  ".join("-" * w for w in widths) + "\n")
+    for r in rows:
+        out.write("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+
+
+def cmd_expand(args, out=None) -> int:
+    from ...launcher.opts import parse_cpu
+    from .cpu import CpuError
+    out = out or sys.stdout
+    prof = _profile(args.profile, args.profile_dir)
+    accel = args.accel or prof.defaults.get("accel", "tcg")
+    model, props = parse_cpu(args.model)
+    cat = _catalog(prof, accel, model, props)
+    if model not in cat.names:
+        raise UsageError("unable to find CPU model '%s'" % model)
+    try:
+        if model == "host" and not cat.kvm:
+            raise CpuError("The 'host' CPU type can only be used with KVM or HVF")
+        obj = cat.new(model)
+        obj.finalize()
+    except CpuError as e:
+        raise UsageError(e.startup_text().replace("\n", "; ")) from None
+    values = obj.output()
+    out.write("profile %s: QEMU %s (%s) on %s, accel %s\n" % (
+        prof.name, ".".join(map(str, prof.build.version)), prof.build.name, prof.host.name, accel))
+    out.write("model %s (%s)%s\n\n" % (model, obj.cls.typename,
+                                       ", -cpu " + args.model if props else ""))
+    if not values:
+        out.write("(no advertised properties)\n")
+        return 0
+    rows = []
+    for k, v in values.items():
+        e = obj.cls.sysreg.get(k)
+        if e is None:
+            rows.append((k, _fmt(v), "", ""))
+        else:
+            rows.append((k, _fmt(v), _value_name(k, v), "host %d, KVM accepts %s" % (e["host"], _accepted(e))))
+    _table(rows, ("property", "value", "meaning", "writable"), out)
+    return 0
+
+
+def cmd_baseline(args, out=None) -> int:
+    from . import baseline as B
+    out = out or sys.stdout
+    if len(args.profile) != 2:
+        raise UsageError("cpu baseline needs exactly two --profile options")
+    pa, pb = (_profile(s, args.profile_dir) for s in args.profile)
+    ca, cb = _catalog(pa, "kvm"), _catalog(pb, "kvm")
+    da = B._local_desc(ca, ca.expand_default("host"), pa.name)
+    db = B._local_desc(cb, cb.expand_default("host"), pb.name)
+    props, responsible = B.baseline(ca, da, db)
+    result, diff = B.compare(ca, da, db)
+    out.write("A: %s (%s, Linux %s)\nB: %s (%s, Linux %s)\n" % (
+        pa.name, pa.host.name, (pa.host.data.get("kernel") or {}).get("release", "?"),
+        pb.name, pb.host.name, (pb.host.data.get("kernel") or {}).get("release", "?")))
+    out.write("comparison A vs B: %s\n\n" % result)
+    keys = []
+    for k in list(da.bools) + [k for k in db.bools if k not in da.bools]:
+        keys.append(k)
+    sys_keys = B._sorted_fields(ca, set(da.sysreg) | set(db.sysreg))
+    rows = []
+    bad = set(responsible)
+    for k in keys + sys_keys:
+        cells = []
+        raw = []
+        for d in (da, db):
+            v = d.bools.get(k, d.sysreg.get(k))
+            if v is not None:
+                raw.append(v)
+                cells.append(_fmt(v))
+            elif d.known is not None and k in d.known:
+                raw.append(d.known[k])
+                cells.append("%d (fixed)" % d.known[k])
+            else:
+                raw.append(None)
+                cells.append("-")
+        base = props.get(k)
+        if k in bad:
+            note = "cannot be bridged"
+        elif base is not None and (base != raw[0] or base != raw[1]):
+            note = "lowered"
+        else:
+            note = ""
+        if not args.all and not note and raw[0] == raw[1]:
+            continue
+        rows.append((k, cells[0], cells[1], _fmt(base) if base is not None else "-", note))
+    if rows:
+        _table(rows, ("property", "A", "B", "baseline", ""), out)
+    else:
+        out.write("(the two hosts offer the same host model)\n")
+    if responsible:
+        out.write("\nno common model: %s cannot be bridged\n" % ", ".join(responsible))
+        return 1
+    out.write("\nbaseline: host with %d properties (query-cpu-model-baseline gives the full list)\n" % len(props))
+    return 0

@@ -1,0 +1,90 @@
+"""Test helpers: profiles for (host, build) pairs and a sans-IO QMP client."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from qmpserver.profiles.loader import load_profile
+from qmpserver.qmp.session import Session
+from qmpserver.vm.config import InstanceConfig
+from qmpserver.vm.instance import Instance
+
+# built-in aarch64 KVM hosts (models/hosts)
+KVM_HOSTS = ("altra-n1-6.8", "ampereone-a-mte-6.18", "axion-v2-6.17", "cix-p1-a720-mte3-6.12",
+             "grace-v2-6.8", "graviton2-n1-5.10", "graviton3-v1-6.1", "graviton4-v2-6.12")
+
+_DIR = tempfile.mkdtemp(prefix="qs-cpu-profiles-")
+_profiles: dict = {}
+
+
+def profile_for(host: str, build: str = "qmpserver", accel: str = "kvm", cpu: str = "host"):
+    """A compiled profile for ``host`` x ``build`` (a profile file written once in a tmp dir)."""
+    key = (host, build, accel, cpu)
+    p = _profiles.get(key)
+    if p is None:
+        name = "cputest-%s-%s-%s" % (host, build, accel)
+        path = os.path.join(_DIR, name + ".yaml")
+        with open(path, "w") as f:
+            f.write("kind: profile\nname: %s\nsummary: cpu test\nhost: %s\nbuild: %s\n"
+                    "defaults: {accel: %s, machine: virt, cpu: %s}\n" % (name, host, build, accel, cpu))
+        p = _profiles[key] = load_profile(path)
+    return p
+
+
+def make_instance(profile="debian-7.2-tcg", **cfg):
+    prof = load_profile(profile) if isinstance(profile, str) else profile
+    cfg.setdefault("start_paused", True)
+    return Instance(prof, InstanceConfig(**cfg))
+
+
+class Qmp:
+    """A negotiated in-process QMP session (no sockets)."""
+
+    def __init__(self, instance):
+        self.instance = instance
+        self.monitor = instance.add_monitor()
+        self.session = Session(self.monitor)
+        self.greeting = self.session.connect()
+        self.raw(b'{"execute":"qmp_capabilities"}')
+
+    def raw(self, data: bytes) -> list:
+        self.session.receive_data(data)
+        self.session.pump()
+        out = self.session.take_output()
+        return [json.loads(x) for x in out.split(b"\r\n") if x]
+
+    def raw_bytes(self, data: bytes) -> bytes:
+        self.session.receive_data(data)
+        self.session.pump()
+        return self.session.take_output()
+
+    def cmd(self, name, args=None):
+        msg = {"execute": name}
+        if args is not None:
+            msg["arguments"] = args
+        replies = [m for m in self.raw(json.dumps(msg).encode()) if "event" not in m]
+        assert len(replies) == 1, replies
+        return replies[0]
+
+    def expand(self, name, props=None, type_="full"):
+        model = {"name": name}
+        if props is not None:
+            model["props"] = props
+        return self.cmd("query-cpu-model-expansion", {"type": type_, "model": model})
+
+    def ok(self, name, args=None):
+        r = self.cmd(name, args)
+        assert "return" in r, r
+        return r["return"]
+
+    def props(self, name, props=None):
+        r = self.expand(name, props)
+        assert "return" in r, r
+        return r["return"]["model"].get("props", {})
+
+    def err(self, name, props=None):
+        r = self.expand(name, props)
+        assert "error" in r, r
+        return r["error"]["desc"]
