@@ -159,7 +159,8 @@ _STRUCT = {ord("{"): LCURLY, ord("}"): RCURLY, ord("["): LSQUARE, ord("]"): RSQU
 
 # Whole-message fast path.  A top-level object made only of printable ASCII
 # without quotes-in-quotes tricks (no backslash, no single quote, no '%', no
-# control or non-ASCII byte) and nested at most three levels is matched by
+# control or non-ASCII byte) and nested at most four levels (a CPU model's
+# props: message, arguments, model, props) is matched by
 # brace structure alone: as no brace may appear inside its strings either,
 # the structure the regex sees is the real one.  It is then parsed by the C
 # json decoder; anything the decoder refuses, and anything QEMU would treat
@@ -168,7 +169,8 @@ _STRUCT = {ord("{"): LCURLY, ord("}"): RCURLY, ord("["): LSQUARE, ord("]"): RSQU
 _INNER = rb"[^\x00-\x1f'\\{}\[\]\x7f-\xff%]*"
 _L1 = rb"(?:\{" + _INNER + rb"\}|\[" + _INNER + rb"\])"
 _L2 = rb"(?:\{(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\}|\[(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\])"
-_SIMPLE = re.compile(rb"[ \t\r\n]*(\{(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\})")
+_L3 = rb"(?:\{(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\}|\[(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\])"
+_SIMPLE = re.compile(rb"[ \t\r\n]*(\{(?:" + _INNER + _L3 + rb")*" + _INNER + rb"\})")
 
 
 class _NotSimple(Exception):
