@@ -24,8 +24,11 @@ def _unmodelled(inst, name, args):
 
 
 def _catalog(inst):
-    from ..arch.arm64.cpu import catalog_for
-    return catalog_for(inst)
+    cat = inst.state.get("arm-cpu")
+    if cat is None:
+        from ..arch.arm64.cpu import catalog_for
+        cat = catalog_for(inst)
+    return cat
 
 
 @command("query-cpu-definitions")
@@ -50,6 +53,10 @@ def query_cpu_model_expansion(ctx, args):
     model = args["model"]
     name = model["name"]
     cat = _catalog(inst)
+    if "props" not in model:
+        raw = cat._default_cache.get(("raw", name))   # only names that passed the checks
+        if raw is not None:
+            return raw
     from ..arch.arm64.cpu import CpuError
     try:
         cat.check_model(name)
