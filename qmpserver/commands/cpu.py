@@ -9,7 +9,7 @@ their recordings (or the return type's default), as for unmodelled commands.
 
 from __future__ import annotations
 
-from ..errors import QMPError, StartupError
+from ..errors import QMPError
 from ..wire.encode import RawJSON, dumps
 from .registry import command
 
@@ -110,10 +110,7 @@ def resolve_cpu(instance, machine_state):
     if not _arm(instance):
         return
     from ..arch.arm64.startup import validate
-    try:
-        validate(instance, machine_state)
-    except StartupError:
-        raise
+    validate(instance, machine_state)
 
 
 # --------------------------------------------------------------------------

@@ -61,7 +61,7 @@ class CpuClass:
     __slots__ = ("name", "typename", "kvm", "aarch64", "pmu", "sve_props", "sve_default", "sve_supported",
                  "kvm_sve", "pauth_props", "pauth_default", "kvm_pauth", "kvm_pmu", "kvm_steal",
                  "kvm_el1_32", "sme", "sve_max_vq_prop", "sysreg", "types", "advertised", "present",
-                 "host_probe_failed", "midr", "qom", "globals")
+                 "host_probe_failed", "midr", "qom", "globals", "sysreg_host")
 
     def __init__(self, name):
         self.name = name
@@ -89,6 +89,7 @@ class CpuClass:
         self.midr = None
         self.qom = None           # recorded qom-list-properties [(name, type)] or None
         self.globals = ()         # -cpu key=value pairs applying to this type
+        self.sysreg_host = {}     # SYSREG prop -> host value, in property order
 
     def finish(self, advertised_all):
         types = dict(self.types)
@@ -117,6 +118,7 @@ class CpuClass:
         self.types = types
         self.advertised = tuple(n for n in advertised_all if n in types)
         self.present = frozenset(types)
+        self.sysreg_host = {p: e["host"] for p, e in self.sysreg.items()}
 
 
 class Catalog:
@@ -281,13 +283,19 @@ class Catalog:
                         raise V.type_error(base + [n], "boolean")
                     obj.set(n, v)
             if c.sysreg:
-                for n in c.sysreg:
+                values = obj.sysreg
+                for n, e in c.sysreg.items():
                     if n in props:
                         consumed.append(n)
                         v = props[n]
                         if type(v) is not int or not (-(1 << 63) <= v <= U64):
                             raise V.type_error(base + [n], "uint64")
-                        obj.set(n, v & U64)
+                        v &= U64
+                        acc = e["accept"]
+                        if acc is not None and not (v >> e["width"]) and (acc >> v) & 1:
+                            values[n] = v          # fast path: a value KVM accepts
+                        else:
+                            obj._set_sysreg(e, v)  # checks again and raises the text
             if not self.unchecked and len(consumed) < len(props):
                 V.check_leftover(props, consumed, base)
             obj.finalize()
@@ -407,7 +415,7 @@ class CpuObject:
 
     # ---- finalisation ---------------------------------------------------------
 
-    def finalize(self, texts=None) -> None:
+    def finalize(self) -> None:
         """arm_cpu_finalize_features."""
         c = self.cls
         if self.aarch64:
@@ -570,10 +578,11 @@ class CpuObject:
     def output(self) -> dict:
         """The expansion's props: advertised (list order), then SYSREG_*."""
         out = {n: self.get(n) for n in self.cls.advertised}
-        if self.cls.sysreg:
-            sv = self.sysreg
-            for p, e in self.cls.sysreg.items():
-                out[p] = sv.get(p, e["host"])
+        c = self.cls
+        if c.sysreg:
+            out.update(c.sysreg_host)
+            if self.sysreg:
+                out.update(self.sysreg)
         return out
 
 

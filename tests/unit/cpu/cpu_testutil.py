@@ -26,9 +26,13 @@ def profile_for(host: str, build: str = "qmpserver", accel: str = "kvm", cpu: st
     if p is None:
         name = "cputest-%s-%s-%s" % (host, build, accel)
         path = os.path.join(_DIR, name + ".yaml")
+        if cpu is None:
+            name += "-nocpu"
+            path = os.path.join(_DIR, name + ".yaml")
         with open(path, "w") as f:
             f.write("kind: profile\nname: %s\nsummary: cpu test\nhost: %s\nbuild: %s\n"
-                    "defaults: {accel: %s, machine: virt, cpu: %s}\n" % (name, host, build, accel, cpu))
+                    "defaults: {accel: %s, machine: virt%s}\n"
+                    % (name, host, build, accel, "" if cpu is None else ", cpu: %s" % cpu))
         p = _profiles[key] = load_profile(path)
     return p
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-import pytest
+import pytest  # noqa: F401  (marks, fixtures)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

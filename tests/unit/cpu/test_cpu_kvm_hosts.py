@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from cpu_testutil import KVM_HOSTS, Qmp, make_instance, profile_for
-from qmpserver.arch.arm64 import kvm as K
 from qmpserver.arch.arm64 import sysreg as sr
 
 SNAP = Path(__file__).resolve().parent / "snapshots"
@@ -207,6 +206,13 @@ def test_kvm_startup_texts():
     assert c.props("max")["sve256"] is True
 
 
-def test_default_cpu_under_kvm_is_max():
-    inst = make_instance(profile_for("graviton4-v2-6.12", "qemu-11.1"), cpu=None)
-    assert inst.machine.cpu_model in ("host", "max")   # the profile default or virt's 'max'
+def test_default_cpu_of_virt():
+    """Without -cpu, virt 11.x uses max under KVM and cortex-a15 under TCG (virt_get_default_cpu_type)."""
+    kvm = make_instance(profile_for("graviton4-v2-6.12", "qemu-11.1", cpu=None))
+    assert kvm.machine.cpu_model == "max"
+    tcg = make_instance(profile_for("graviton4-v2-6.12", "qemu-11.1", accel="tcg", cpu=None))
+    assert tcg.machine.cpu_model == "cortex-a15"
+    c = Qmp(tcg)
+    assert c.ok("qom-get", {"path": "/machine/unattached/device[0]", "property": "type"}) == "cortex-a15-arm-cpu"
+    old = make_instance("debian-7.2-tcg", cpu=None)
+    assert old.machine.cpu_model in ("max", "cortex-a15")   # the profile's default (max) wins

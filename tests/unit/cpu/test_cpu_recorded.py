@@ -110,7 +110,6 @@ def test_libvirt_recordings_cpu_commands(imported, name, monkeypatch):
     root, srcs = imported
     monkeypatch.setenv("QMPSERVER_PROFILE_PATH", str(root))
     passes = _passes(srcs[name].read_text())
-    profiles = sorted((root / "profiles").glob("*.yaml"))
     builds_dir = root / "builds"
     stem = None
     for d in builds_dir.iterdir():
