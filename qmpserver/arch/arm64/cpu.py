@@ -61,7 +61,7 @@ class CpuClass:
     __slots__ = ("name", "typename", "kvm", "aarch64", "pmu", "sve_props", "sve_default", "sve_supported",
                  "kvm_sve", "pauth_props", "pauth_default", "kvm_pauth", "kvm_pmu", "kvm_steal",
                  "kvm_el1_32", "sme", "sve_max_vq_prop", "sysreg", "types", "advertised", "present",
-                 "host_probe_failed", "midr", "qom", "globals", "sysreg_host")
+                 "host_probe_failed", "midr", "qom", "globals", "sysreg_host", "sysreg_fast")
 
     def __init__(self, name):
         self.name = name
@@ -90,6 +90,7 @@ class CpuClass:
         self.qom = None           # recorded qom-list-properties [(name, type)] or None
         self.globals = ()         # -cpu key=value pairs applying to this type
         self.sysreg_host = {}     # SYSREG prop -> host value, in property order
+        self.sysreg_fast = {}     # SYSREG prop -> (accepted-values bitmap, 1 << width)
 
     def finish(self, advertised_all):
         types = dict(self.types)
@@ -119,6 +120,9 @@ class CpuClass:
         self.advertised = tuple(n for n in advertised_all if n in types)
         self.present = frozenset(types)
         self.sysreg_host = {p: e["host"] for p, e in self.sysreg.items()}
+        # policy-only fields (no enumerated bitmap) never take the fast path
+        self.sysreg_fast = {p: (e["accept"] if e.get("accept") is not None else 0, 1 << e["width"])
+                            for p, e in self.sysreg.items()}
 
 
 class Catalog:
@@ -284,18 +288,16 @@ class Catalog:
                     obj.set(n, v)
             if c.sysreg:
                 values = obj.sysreg
-                for n, e in c.sysreg.items():
-                    if n in props:
-                        consumed.append(n)
-                        v = props[n]
-                        if type(v) is not int or not (-(1 << 63) <= v <= U64):
-                            raise V.type_error(base + [n], "uint64")
-                        v &= U64
-                        acc = e["accept"]
-                        if acc is not None and not (v >> e["width"]) and (acc >> v) & 1:
-                            values[n] = v          # fast path: a value KVM accepts
-                        else:
-                            obj._set_sysreg(e, v)  # checks again and raises the text
+                fast = c.sysreg_fast
+                for n in [n for n in c.sysreg if n in props]:
+                    consumed.append(n)
+                    v = props[n]
+                    if type(v) is int and 0 <= v < fast[n][1] and (fast[n][0] >> v) & 1:
+                        values[n] = v              # fast path: a value KVM accepts
+                        continue
+                    if type(v) is not int or not (-(1 << 63) <= v <= U64):
+                        raise V.type_error(base + [n], "uint64")
+                    obj._set_sysreg(c.sysreg[n], v & U64)   # checks again and raises the text
             if not self.unchecked and len(consumed) < len(props):
                 V.check_leftover(props, consumed, base)
             obj.finalize()
