@@ -60,8 +60,6 @@ def choose_accel(instance) -> tuple[str, list]:
 def resolve(instance) -> MachineState:
     cfg = instance.config
     build = instance.build
-    accel, warnings = choose_accel(instance)
-    cfg.warnings.extend(warnings)
     mtype = cfg.machine.get("type") or instance.profile.defaults.get("machine")
     if not mtype:
         raise StartupError("No machine specified, and there is no default\n"
@@ -72,10 +70,21 @@ def resolve(instance) -> MachineState:
     # QEMU creates no CPU for -machine none (libvirt's probe) unless -cpu is given
     cpu = cfg.cpu or (instance.profile.defaults.get("cpu") if canonical != "none" else None)
     props = {k: v for k, v in cfg.machine.items() if k not in ("type", "accel")}
-    state = MachineState(canonical, mtype, accel, props, cpu, dict(cfg.cpu_props), dict(cfg.smp))
+    state = MachineState(canonical, mtype, None, props, cpu, dict(cfg.cpu_props), dict(cfg.smp))
     from . import hooks
     from ..commands.registry import load_all
     load_all()  # topic modules register their resolvers on import
-    for fn in hooks.machine_resolvers:
-        fn(instance, state)
+    try:
+        # -machine properties are applied before the accelerator is configured (vl.c)
+        for fn in getattr(hooks, "property_resolvers", ()):
+            fn(instance, state)
+        accel, warnings = choose_accel(instance)
+        cfg.warnings.extend(warnings)
+        state.accel = accel
+        for fn in hooks.machine_resolvers:
+            fn(instance, state)
+    except StartupError as e:
+        # every warning printed so far comes before the error
+        e.warnings = list(cfg.warnings) + [w for w in e.warnings if w not in cfg.warnings]
+        raise
     return state

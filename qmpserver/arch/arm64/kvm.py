@@ -207,6 +207,7 @@ def _state(kernel_release, *, host=None, imp_id_regs=None, table=None, rules=Non
             if rel >= parse_release(row["release"]):
                 for reg, names in (row.get("add") or {}).items():
                     _apply(state, reg, {"add": names}, table, f"legacy[{i}].add.{reg}", file)
+        _host_overrides(state, host, table)
         return rel, state
     imp = _imp_id_enabled(host, imp_id_regs)
     for i, row in enumerate(rules.get("releases") or []):
@@ -219,7 +220,21 @@ def _state(kernel_release, *, host=None, imp_id_regs=None, table=None, rules=Non
             regs = ch.get("regs") or [ch.get("reg")]
             for reg in regs:
                 _apply(state, reg, ch, table, where, file)
+    _host_overrides(state, host, table)
     return rel, state
+
+
+def _host_overrides(state, host, table) -> None:
+    """A host file's ``kvm.writable`` changes (same syntax as a release's
+    ``changes``), applied last: models a kernel that is not upstream, e.g.
+    one that lets userspace lower ID_AA64PFR1_EL1.MTE."""
+    if not isinstance(host, Mapping):
+        return
+    changes = (host.get("kvm") or {}).get("writable") or []
+    file = host.get("_path") or host.get("name") or "host"
+    for j, ch in enumerate(changes):
+        for reg in ch.get("regs") or [ch.get("reg")]:
+            _apply(state, reg, ch, table, f"kvm.writable[{j}]", file)
 
 
 def _zero_aarch32(host, rules) -> bool:
