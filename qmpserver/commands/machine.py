@@ -1,0 +1,236 @@
+"""Machine commands: machine types, GIC and MTE capabilities, vCPUs, memory.
+
+* ``query-machines`` and ``query-command-line-options`` come from the
+  build's recordings; with the ``mte-version`` proposal the ``machine``
+  option lists ``mte-version`` next to ``mte``;
+* ``query-gic-capabilities`` is computed from the host profile
+  (:mod:`qmpserver.arch.arm64.gic`), ``query-mte-capabilities`` (proposal
+  ``query-mte-capabilities``; without it the command is not in the schema,
+  CommandNotFound) from host and build (:mod:`qmpserver.arch.arm64.mte`);
+* ``query-hotpluggable-cpus``, ``query-cpus-fast``, ``query-current-machine``,
+  ``query-memory-size-summary`` describe the running machine.
+
+Importing this module registers the ``virt`` machine's resolvers, QOM
+builder and property overlay (:mod:`qmpserver.vm.virt`).  For
+``device_add`` of memory devices, :func:`memory_hotplug_allowed` /
+:func:`check_memory_hotplug` give the ``virt`` pre-plug verdict.
+"""
+
+from __future__ import annotations
+
+from ..errors import QMPError
+from ..vm import virt
+from ..vm.virt import check_memory_hotplug, memory_hotplug_allowed, memory_hotplug_error  # noqa: F401
+from .registry import command
+
+virt.register()
+
+
+# --- shaping results like the build's QAPI types -----------------------------------------------
+
+def fit(qtype, value):
+    """Order (and filter) ``value`` by the members of a QAPI type, recursively:
+    dicts are built in member order (the order QEMU's output visitor inserts
+    them), members the build's schema lacks are dropped."""
+    kind = getattr(qtype, "kind", None)
+    if kind == "array" and isinstance(value, list):
+        return [fit(qtype.element, v) for v in value]
+    if kind == "object" and isinstance(value, dict):
+        members = list(qtype.members)
+        if qtype.tag is not None and value.get(qtype.tag) in qtype.variants:
+            members += [m for m in qtype.variants[value[qtype.tag]].members if m.name not in qtype.member_map]
+        return {m.name: fit(m.type, value[m.name]) for m in members if m.name in value}
+    return value
+
+
+def ret_type(instance, name):
+    cmd = instance.build.schema.command(name)
+    return cmd.ret_type if cmd is not None else None
+
+
+def shaped(instance, name, value):
+    t = ret_type(instance, name)
+    return fit(t, value) if t is not None else value
+
+
+# --- machine types and options --------------------------------------------------------------
+
+@command("query-machines")
+def query_machines(ctx, args):
+    inst = ctx.instance
+    rec = inst.build.recorded("query-machines", args or None, inst.accel)
+    if rec is None and args:
+        rec = inst.build.recorded("query-machines", None, inst.accel)
+    if rec is None:
+        return []
+    if "error" in rec:
+        raise QMPError(rec["error"].get("desc", ""), rec["error"].get("class", "GenericError"))
+    return rec["return"]
+
+
+def _mte_option_param():
+    from ..arch.arm64 import mte
+    # CommandLineParameterInfo members in QAPI order: name, type, help
+    return {"name": "mte-version", "type": "string", "help": mte.DESCRIPTION}
+
+
+@command("query-command-line-options")
+def query_command_line_options(ctx, args):
+    inst = ctx.instance
+    build = inst.build
+    option = args.get("option")
+    rec = build.recorded("query-command-line-options", args or None, inst.accel)
+    if rec is not None and "error" in rec:
+        raise QMPError(rec["error"].get("desc", ""), rec["error"].get("class", "GenericError"))
+    if rec is not None:
+        result = rec["return"]
+    else:
+        full = build.recorded_return("query-command-line-options", None, inst.accel, default=[]) or []
+        if option is None:
+            result = full
+        else:
+            result = [o for o in full if o.get("option") == option]
+            if not result:
+                raise QMPError("invalid option name: %s" % option)
+    if not build.has_proposal("mte-version"):
+        return result
+    out = []
+    for entry in result:
+        if entry.get("option") == "machine":
+            params = list(entry.get("parameters") or ())
+            names = [p.get("name") for p in params]
+            if "mte-version" not in names:
+                at = names.index("mte") + 1 if "mte" in names else 0
+                params.insert(at, _mte_option_param())
+            entry = dict(entry)
+            entry["parameters"] = params
+        out.append(entry)
+    return out
+
+
+# --- GIC and MTE ----------------------------------------------------------------------------
+
+@command("query-gic-capabilities")
+def query_gic_capabilities(ctx, args):
+    from ..arch.arm64 import gic
+    inst = ctx.instance
+    return gic.capabilities(inst.host, inst.accel)
+
+
+@command("query-mte-capabilities")
+def query_mte_capabilities(ctx, args):
+    from ..arch.arm64 import mte
+    inst = ctx.instance
+    return shaped(inst, "query-mte-capabilities", mte.capabilities(inst.host, inst.build))
+
+
+# --- vCPUs ----------------------------------------------------------------------------------
+
+def _machine_info(inst):
+    return next((m for m in inst.build.machines() if m.get("name") == inst.machine.type), {})
+
+
+@command("query-hotpluggable-cpus")
+def query_hotpluggable_cpus(ctx, args):
+    inst = ctx.instance
+    if not _machine_info(inst).get("hotpluggable-cpus", False):
+        if "hotpluggable-cpus-feature-disabled" in inst.build.quirks:
+            raise QMPError("The feature 'query-hotpluggable-cpus' is not enabled")
+        raise QMPError("machine does not support hot-plugging CPUs")
+    rec = inst.build.recorded("query-hotpluggable-cpus", None, inst.accel)
+    return rec.get("return", []) if rec else []
+
+
+def _topology(inst) -> dict:
+    smp = dict(getattr(inst.machine, "smp", None) or {})
+    cpus = int(smp.get("cpus") or 1)
+    out = {"cpus": cpus}
+    for k in ("sockets", "dies", "clusters", "cores", "threads"):
+        out[k] = int(smp.get(k) or 1)
+    if "sockets" not in smp:
+        out["sockets"] = max(1, cpus // (out["dies"] * out["clusters"] * out["cores"] * out["threads"]))
+    out["maxcpus"] = int(smp.get("maxcpus") or cpus)
+    return out
+
+
+def _thread_id(inst, key):
+    try:
+        from .devices import _thread_id as tid
+    except ImportError:  # pragma: no cover - devices topic absent
+        import os
+        ids = inst.state.setdefault("thread_ids", {})
+        return ids.setdefault(key, os.getpid() + 1 + len(ids))
+    return tid(inst, key)
+
+
+@command("query-cpus-fast")
+def query_cpus_fast(ctx, args):
+    inst = ctx.instance
+    ms = inst.machine
+    if ms.type == "none" and not ms.cpu_model:
+        return []
+    topo = _topology(inst)
+    threads, cores, clusters, dies = topo["threads"], topo["cores"], topo["clusters"], topo["dies"]
+    is_virt = virt.is_virt(ms.type)
+    model = ms.cpu_model or (virt.default_cpu(inst, ms) if is_virt else None)
+    out = []
+    for i in range(topo["cpus"]):
+        # CpuInstanceProperties in QAPI order; virt reports socket/cluster/core/thread
+        props = {}
+        if not is_virt:
+            props["node-id"] = 0
+        props["socket-id"] = i // (threads * cores * clusters * dies)
+        if is_virt:
+            props["cluster-id"] = (i // (threads * cores)) % clusters
+        props["core-id"] = (i // threads) % cores
+        props["thread-id"] = i % threads
+        # CpuInfoFast in QAPI order (qom-type only where the schema has it)
+        entry = {"cpu-index": i}
+        if model:
+            entry["qom-type"] = model + "-arm-cpu" if inst.build.target in ("aarch64", "arm") else model
+        entry["qom-path"] = "/machine/unattached/device[%d]" % i
+        entry["thread-id"] = _thread_id(inst, "vcpu:%d" % i)
+        entry["props"] = props
+        entry["target"] = inst.build.target
+        out.append(entry)
+    return shaped(inst, "query-cpus-fast", out)
+
+
+# --- the running machine -------------------------------------------------------------------
+
+@command("query-current-machine")
+def query_current_machine(ctx, args):
+    inst = ctx.instance
+    # virt (and every Arm board) has no suspend-to-RAM wakeup
+    return shaped(inst, "query-current-machine",
+                  {"wakeup-suspend-support": bool(inst.state.get("wakeup_suspend", False))})
+
+
+def _plugged_memory(inst) -> int:
+    total = 0
+    objs = inst.state.get("objects") or {}
+    for d in inst.state.get("devices") or ():
+        driver = d.get("driver", "") if isinstance(d, dict) else ""
+        if driver not in ("pc-dimm", "nvdimm", "virtio-mem-pci", "virtio-mem"):
+            continue
+        opts = d.get("options") or d.get("props") or d
+        size = opts.get("size") or d.get("size")
+        if size is None:
+            be = objs.get(opts.get("memdev")) or {}
+            size = be.get("size") if isinstance(be, dict) else None
+        try:
+            total += int(size or 0)
+        except (TypeError, ValueError):
+            pass
+    return total
+
+
+@command("query-memory-size-summary")
+def query_memory_size_summary(ctx, args):
+    inst = ctx.instance
+    if inst.machine.type == "none":
+        base = 0
+    else:
+        base = (inst.state.get("memory") or {}).get("size") or inst.config.memory or (128 << 20)
+    # MemoryInfo in QAPI order
+    return {"base-memory": base, "plugged-memory": _plugged_memory(inst)}

@@ -1,0 +1,503 @@
+"""The Arm ``virt`` machine: ``-machine`` properties, machine init, QOM.
+
+Three steps, in QEMU's order (``softmmu/vl.c`` then ``hw/arm/virt.c``):
+
+1. :func:`apply_properties` (a property resolver, before the accelerator
+   is chosen, like ``qemu_apply_machine_options``): every ``-machine`` key,
+   in QDict order, must be a property of the machine type (``Property
+   'virt-7.2-machine.foo' not found``) and its value must pass the property
+   setter (``Parameter 'mte' expects 'on' or 'off'``, ``Invalid gic-version
+   value`` ...).  Types come from the build's recorded ``qom-list-properties
+   <type>-machine``; ``mte-version`` exists only with the ``mte-version``
+   proposal, and using ``mte`` then prints its deprecation warning.  The
+   raw strings in ``machine_state.props`` are replaced by typed values.
+2. :func:`board_init` (a machine resolver, after the accelerator and the
+   CPU model name): GIC version, vCPU limit, TrustZone / virtualization
+   under KVM, MTE (:mod:`qmpserver.arch.arm64.mte` owns those rules), the
+   KVM MTE migration blocker.  Failures are start-up errors.
+3. :func:`build_qom`: ``/machine`` with every property of the type and its
+   resolved value (``qom-get /machine gic-version`` -> ``"3"``,
+   ``mte-version`` -> ``"2"``), and the ``qom-list-properties`` overlay
+   adding ``mte-version`` next to ``mte``.
+
+The registration (hooks, QOM builder, overlay) is done by
+``qmpserver.commands.machine`` on import.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import QMPError, StartupError
+
+VIRT_RE = re.compile(r"^virt-\d+\.\d+$")
+LEGACY_ACCEL_OPTS = ("kernel-irqchip", "kvm-shadow-mem", "igd-passthru")
+ON_OFF_AUTO = ("on", "off", "auto")
+
+# Values qom-get reports for properties nobody set (QEMU 7.2.22 -M virt,
+# observed 2026-11-21 with qom-get on every /machine property); others get the
+# zero of their type.
+_DEFAULTS = {
+    "dump-guest-core": True, "mem-merge": True, "its": True, "highmem": True,
+    "dtb-randomness": True, "dtb-kaslr-seed": True, "iommu": "none", "acpi": "auto",
+    "x-oem-table-id": "BXPC    ", "x-oem-id": "BOCHS ", "highmem-redists": True,
+    "highmem-ecam": True, "highmem-mmio": True, "compact-highmem": True,
+    "boot": {"order": ""},
+}
+_TYPE_ZERO = {"bool": False, "string": "", "str": "", "int": 0, "OnOffAuto": "auto"}
+
+# Properties of virt when the build recorded none for the type (e.g. a build
+# from QAPI source without replies): the ones qmpserver models.
+_FALLBACK = [
+    ("mte", "bool", "Set on/off to enable/disable emulating a guest CPU which implements the ARM "
+                    "Memory Tagging Extension"),
+    ("gic-version", "string", "Set GIC version. Valid values are 2, 3, 4, host and max"),
+    ("virtualization", "bool", None), ("secure", "bool", None), ("its", "bool", None),
+    ("highmem", "bool", None), ("iommu", "string", None), ("acpi", "OnOffAuto", None),
+    ("ras", "bool", None), ("usb", "bool", None), ("graphics", "bool", None),
+    ("dump-guest-core", "bool", None), ("mem-merge", "bool", None),
+    ("memory-backend", "link<memory-backend>", None), ("firmware", "string", None),
+    ("pflash0", "str", None), ("pflash1", "str", None), ("kernel", "string", None),
+    ("initrd", "string", None), ("append", "string", None), ("dtb", "string", None),
+    ("suppress-vmdesc", "bool", None), ("nvdimm", "bool", None), ("hmat", "bool", None),
+    ("dtb-randomness", "bool", None),
+]
+
+
+def is_virt(machine_type: str | None) -> bool:
+    return bool(machine_type) and (machine_type == "virt" or bool(VIRT_RE.match(machine_type)))
+
+
+def _fail(instance, message: str):
+    raise StartupError(message, list(instance.config.warnings))
+
+
+# --- the property table ---------------------------------------------------------------------
+
+def recorded_properties(instance, qom_type: str):
+    """``qom-list-properties <qom_type>`` as the build recorded it (None if not)."""
+    return instance.build.recorded_return("qom-list-properties", {"typename": qom_type})
+
+
+def property_list(instance, qom_type: str, machine_type: str) -> list | None:
+    """The machine type's properties (dicts name/type/description) with the
+    proposal overlay applied; None when nothing is known about the type."""
+    props = recorded_properties(instance, qom_type)
+    if props is None and is_virt(machine_type):
+        props = [{"name": n, "type": t, **({"description": d} if d else {})} for n, t, d in _FALLBACK]
+    if props is None:
+        return None
+    return overlay_properties(instance, qom_type, props)
+
+
+def overlay_properties(instance, typename, props):
+    """PROPERTY_OVERLAYS hook: ``mte-version`` right after ``mte`` on every
+    virt machine type when the build has the proposal."""
+    if props is None or not instance.build.has_proposal("mte-version"):
+        return props
+    if not (typename == "virt-machine" or (typename.startswith("virt-") and typename.endswith("-machine"))):
+        return props
+    names = [p.get("name") for p in props]
+    if "mte" not in names or "mte-version" in names:
+        return props
+    from ..arch.arm64 import mte
+    out = list(props)
+    # ObjectPropertyInfo members in QAPI order: name, type, description
+    out.insert(names.index("mte") + 1, {"name": "mte-version", "type": "string", "description": mte.DESCRIPTION})
+    return out
+
+
+# --- step 1: -machine properties -------------------------------------------------------------
+
+def _parse_bool(name, v):
+    if isinstance(v, bool):
+        return v
+    if v in ("on", "yes", "true", "y"):
+        return True
+    if v in ("off", "no", "false", "n"):
+        return False
+    raise ValueError("Parameter '%s' expects 'on' or 'off'" % name)
+
+
+def _parse_int(name, v):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    try:
+        s = str(v).strip()
+        return int(s, 0) if s[:2].lower() == "0x" else int(s)
+    except ValueError:
+        raise ValueError("Parameter '%s' expects integer" % name) from None
+
+
+def convert(instance, qom_type: str, name: str, typ: str, value):
+    """One ``-machine key=value`` through the property's setter: the typed
+    value, or ValueError with QEMU's text."""
+    from ..arch.arm64 import gic, mte
+    if typ == "bool":
+        return _parse_bool(name, value)
+    if typ == "int" or typ.startswith(("uint", "int")):
+        return _parse_int(name, value)
+    if typ == "OnOffAuto":
+        if value not in ON_OFF_AUTO:
+            raise ValueError("Parameter '%s' does not accept value '%s'" % (name, value))
+        return value
+    if typ.startswith("child<"):
+        raise ValueError("Property '%s.%s' is not writable" % (qom_type, name))
+    if not isinstance(value, str):
+        return value
+    if name == "gic-version":
+        try:
+            return gic.parse(value, gic.accepted_values(_description(instance, qom_type, name)))
+        except gic.GicError as e:
+            raise ValueError(e.message) from None
+    if name == "mte-version":
+        try:
+            return mte.parse_version(value)
+        except mte.MteError as e:
+            raise ValueError(e.message) from None
+    if name == "iommu" and value not in ("none", "smmuv3"):
+        raise ValueError("Invalid iommu value\nValid values are none, smmuv3.")
+    if name == "nvdimm-persistence" and value not in ("cpu", "mem-ctrl"):
+        raise ValueError("-machine nvdimm-persistence=%s: unsupported option" % value)
+    return value
+
+
+def _description(instance, qom_type, name):
+    for p in property_list(instance, qom_type, qom_type[:-len("-machine")]) or ():
+        if p.get("name") == name:
+            return p.get("description")
+    return None
+
+
+def apply_properties(instance, ms) -> None:
+    """Property resolver: validate and type the ``-machine`` options."""
+    from ..wire.qdict import wire_order
+    qom_type = ms.qom_type
+    table = property_list(instance, qom_type, ms.type)
+    known = {p["name"]: p for p in table} if table is not None else None
+    raw = {}
+    for k, v in (ms.props or {}).items():
+        raw[k.replace("_", "-")] = v          # keyval_dashify
+    typed, accel_opts = {}, {}
+    proposal = instance.build.has_proposal("mte-version")
+    for key in wire_order(tuple(raw)):
+        value = raw[key]
+        if key in LEGACY_ACCEL_OPTS:
+            accel_opts[key] = value
+            continue
+        if known is None:
+            typed[key] = value
+            continue
+        p = known.get(key)
+        if p is None:
+            _fail(instance, "Property '%s.%s' not found" % (qom_type, key))
+        try:
+            typed[key] = convert(instance, qom_type, key, p.get("type", "string"), value)
+        except ValueError as e:
+            _fail(instance, str(e))
+        if key == "mte" and proposal and is_virt(ms.type):
+            from ..arch.arm64 import mte
+            instance.config.warnings.append(mte.DEPRECATED)
+    ms.props = {k: typed[k] for k in raw if k in typed}
+    ms.accel_opts = accel_opts
+
+
+# --- step 2: machine init --------------------------------------------------------------------
+
+def _cpu_known(instance, model) -> bool:
+    """False when the CPU model resolver will reject the model's name (QEMU
+    checks -cpu before machine init, so its error must come first)."""
+    bd = (getattr(instance.build, "derived", None) or {}).get("arm_cpu") or {}
+    defs = bd.get("definitions")
+    if not defs or model is None:
+        return True
+    return model in {d.get("name") for d in defs}
+
+
+def default_cpu(instance, ms) -> str:
+    bd = (getattr(instance.build, "derived", None) or {}).get("arm_cpu") or {}
+    d = (bd.get("virt") or {}).get("default")
+    if isinstance(d, dict):
+        d = d.get("tcg" if ms.accel == "tcg" else "other")
+    if d:
+        return d
+    from ..arch.arm64 import mte
+    return mte.default_cpu(instance.build, ms.type) or "cortex-a15"
+
+
+def _max_cpus(ms) -> int:
+    smp = getattr(ms, "smp", None) or {}
+    for key in ("maxcpus", "cpus"):
+        v = smp.get(key)
+        if v not in (None, ""):
+            try:
+                return max(1, int(v))
+            except (TypeError, ValueError):
+                pass
+    return 1
+
+
+def _kernel_irqchip(instance, ms) -> bool:
+    v = (getattr(ms, "accel_opts", None) or {}).get("kernel-irqchip")
+    if v is None:
+        v = (instance.config.accel_props or {}).get("kernel-irqchip")
+    return v not in ("off", False, "no", "false")
+
+
+class VirtState:
+    """What machine init settled on (``instance.state["virt"]``)."""
+
+    __slots__ = ("gic", "mte", "requested_mte", "secure", "virtualization", "cpu_model")
+
+    def __init__(self, gic, mte, requested_mte, secure, virtualization, cpu_model):
+        self.gic = gic                      # 2, 3, 4 (5 for x-5)
+        self.mte = mte                      # 0 (none), 2, 3
+        self.requested_mte = requested_mte  # none|2|3|host|max (after aliasing)
+        self.secure = secure
+        self.virtualization = virtualization
+        self.cpu_model = cpu_model
+
+
+def board_init(instance, ms) -> None:
+    """Machine resolver: ``machvirt_init``'s checks in QEMU's order."""
+    if not is_virt(ms.type):
+        return
+    from ..arch.arm64 import gic, mte
+    build, host, accel = instance.build, instance.host, ms.accel
+    p = ms.props
+    cpu = ms.cpu_model or default_cpu(instance, ms)
+    if not _cpu_known(instance, cpu):
+        return                              # the CPU resolver reports the model first
+    legacy = gic.LEGACY_QUIRK in build.quirks
+    virtualization = bool(p.get("virtualization", False))
+    secure = bool(p.get("secure", False))
+    max_cpus = _max_cpus(ms)
+    try:
+        version, warns = gic.resolve(p.get("gic-version"), accel, host, build,
+                                     virtualization=virtualization,
+                                     kernel_irqchip=_kernel_irqchip(instance, ms), max_cpus=max_cpus)
+    except gic.GicError as e:
+        _fail(instance, e.message)
+    instance.config.warnings.extend(warns)
+    highmem = bool(p.get("highmem", True))
+    redists = highmem and bool(p.get("highmem-redists", True))
+    limit = gic.max_cpus_for(version, redists)
+    if max_cpus > limit:
+        msg = ("Number of SMP CPUs requested (%d) exceeds max CPUs supported by machine 'mach-virt' (%d)"
+               % (max_cpus, limit))
+        if not legacy and version != 2 and not redists:
+            msg += "\nTry 'highmem-redists=on' for more CPUs"
+        _fail(instance, msg)
+    if secure and accel in ("kvm", "hvf"):
+        _fail(instance, "mach-virt: %s does not support providing Security extensions (TrustZone) "
+                        "to the guest CPU" % ("KVM" if accel == "kvm" else "HVF"))
+    if virtualization and accel in ("kvm", "hvf"):
+        if legacy or accel == "hvf":
+            _fail(instance, "mach-virt: %s does not support providing Virtualization extensions "
+                            "to the guest CPU" % ("KVM" if accel == "kvm" else "HVF"))
+        if int(((host.kvm or {}).get("caps") or {}).get("KVM_CAP_ARM_EL2", 0)) <= 0:
+            _fail(instance, "mach-virt: host kernel KVM does not support providing Virtualization "
+                            "extensions to the guest CPU")
+    try:
+        if build.has_proposal("mte-version"):
+            value = mte.requested(p.get("mte"), p.get("mte-version"), accel)
+        else:
+            value = mte.alias(bool(p.get("mte", False)), accel)
+        level = mte.resolve(host, build, accel, cpu, value)
+    except mte.MteError as e:
+        _fail(instance, e.message)
+    p["gic-version"] = version
+    p["mte"] = bool(level)
+    if build.has_proposal("mte-version"):
+        p["mte-version"] = str(level) if level else "none"
+    instance.state["virt"] = VirtState(version, level, value, secure, virtualization, cpu)
+    blocker = mte.migration_blocker(accel, level)
+    if blocker:
+        instance.state.setdefault("migration_blockers", []).append(blocker)
+
+
+def state(instance) -> VirtState | None:
+    return instance.state.get("virt")
+
+
+# --- memory hotplug (the virt pre-plug handler) -------------------------------------------
+
+def _firmware_loaded(instance) -> bool:
+    props = instance.machine.props or {}
+    if props.get("firmware") or props.get("pflash0"):
+        return True
+    for entry in instance.config.options or ():
+        name, value = (entry if isinstance(entry, (tuple, list)) and len(entry) == 2 else (entry, ""))
+        name = str(name).lstrip("-")
+        if name in ("bios", "pflash"):
+            return True
+        if name == "drive" and "if=pflash" in str(value):
+            return True
+    return False
+
+
+def memory_hotplug_error(instance) -> str | None:
+    """Why ``virt`` refuses a memory device (pc-dimm, nvdimm) at pre-plug,
+    or None: QEMU checks the ACPI GED first (it exists only with ACPI on and
+    firmware loaded), then MTE."""
+    if not is_virt(instance.machine.type):
+        return None
+    props = instance.machine.props or {}
+    if props.get("acpi", "auto") == "off" or not _firmware_loaded(instance):
+        return "memory hotplug is not enabled: missing acpi-ged device"
+    v = state(instance)
+    if v is not None and v.mte:
+        return "memory hotplug is not enabled: MTE is enabled"
+    return None
+
+
+def memory_hotplug_allowed(instance) -> bool:
+    return memory_hotplug_error(instance) is None
+
+
+def check_memory_hotplug(instance) -> None:
+    """Raise QEMU's GenericError when the machine refuses memory hotplug."""
+    why = memory_hotplug_error(instance)
+    if why:
+        raise QMPError(why)
+
+
+# --- step 3: QOM ----------------------------------------------------------------------------
+
+def _topology(ms, config) -> dict:
+    smp = dict(getattr(ms, "smp", None) or {})
+    cpus = int(smp.get("cpus") or 1)
+    out = {"cpus": cpus}
+    for k in ("drawers", "books", "sockets", "dies", "clusters", "modules", "cores", "threads"):
+        out[k] = int(smp.get(k) or (cpus if k == "sockets" else 1))
+    out["maxcpus"] = int(smp.get("maxcpus") or cpus)
+    return out
+
+
+def _initial(instance, name, typ):
+    ms = instance.machine
+    props = ms.props or {}
+    if name in props:
+        v = props[name]
+        if name == "memory-backend" and v:
+            return "/objects/%s" % v
+        return v
+    if name == "memory":
+        return {"size": instance.config.memory}
+    if name == "smp":
+        return _topology(ms, instance.config)
+    if name == "memory-backend":
+        rid = next((m.get("default-ram-id") for m in instance.build.machines() if m.get("name") == ms.type), None)
+        return "/objects/%s" % rid if rid and instance.config.memory else ""
+    if name in _DEFAULTS and is_virt(ms.type):
+        return _DEFAULTS[name]
+    return _TYPE_ZERO.get(typ, "" if typ.startswith("link<") else None)
+
+
+def _schema_fit(instance, type_name, value):
+    """Order/filter a struct value like the build's QAPI type (qom-get of
+    ``smp`` lists only the members the version has)."""
+    if not isinstance(value, dict):
+        return value
+    t = instance.build.schema.types.get(type_name)
+    members = getattr(t, "members", None)
+    if not members:
+        return {k: v for k, v in value.items() if k in ("cpus", "sockets", "dies", "clusters", "cores",
+                                                        "threads", "maxcpus")} \
+            if type_name == "SMPConfiguration" else value
+    return {m.name: value[m.name] for m in members if m.name in value}
+
+
+def _setter(instance, qom_type, name, typ, values):
+    from ..arch.arm64 import gic, mte
+    proposal = instance.build.has_proposal("mte-version")
+
+    def set_(value):
+        if typ == "bool":
+            if not isinstance(value, bool):
+                raise QMPError("Invalid parameter type for '%s', expected: boolean" % name)
+        elif typ == "int":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise QMPError("Invalid parameter type for '%s', expected: integer" % name)
+        elif typ in ("string", "str", "OnOffAuto"):
+            if not isinstance(value, str):
+                raise QMPError("Invalid parameter type for '%s', expected: string" % name)
+            if typ == "OnOffAuto" and value not in ON_OFF_AUTO:
+                raise QMPError("Parameter '%s' does not accept value '%s'" % (name, value))
+            if name == "gic-version":
+                try:
+                    gic.parse(value, gic.accepted_values(_description(instance, qom_type, name)))
+                except gic.GicError:
+                    raise QMPError(gic.INVALID) from None
+            if name == "iommu" and value not in ("none", "smmuv3"):
+                raise QMPError("Invalid iommu value")
+            if name == "mte-version":
+                try:
+                    mte.parse_version(value)
+                except mte.MteError:
+                    raise QMPError(mte.INVALID) from None
+        if proposal and name in ("mte", "mte-version") and is_virt(instance.machine.type):
+            # the proposal's guarantee: what qom-get reports is what the guest has
+            if value != values[name]:
+                raise QMPError("Property '%s' cannot be changed after machine initialization" % name)
+            return
+        values[name] = value
+    return set_
+
+
+def build_qom(instance, tree) -> None:
+    """QOM builder: ``/machine``'s properties with their resolved values."""
+    ms = instance.machine
+    plist = property_list(instance, ms.qom_type, ms.type)
+    if not plist:
+        return
+    from .qom import QomObject
+    from ..arch.arm64 import gic
+    m = tree.machine
+    values = instance.state.setdefault("machine_qom", {})
+    for p in plist:
+        name, typ = p["name"], p.get("type", "string")
+        if name == "type":
+            continue
+        if typ.startswith("child<"):
+            if name not in m.children:
+                m.add_child(name, QomObject(typ[len("child<"):-1]))
+            continue
+        if name in m.props:
+            continue
+        values[name] = _initial(instance, name, typ)
+        if name == "gic-version":
+            get = (lambda: gic.qom_value(values["gic-version"]))
+        elif typ in ("SMPConfiguration", "MemorySizeConfiguration", "BootConfiguration"):
+            get = (lambda n=name, t=typ: _schema_fit(instance, t, values[n]))
+        else:
+            get = (lambda n=name: values[n])
+        m.add_prop(name, typ, get, _setter(instance, ms.qom_type, name, typ, values),
+                   p.get("description"))
+    if is_virt(ms.type) and "fw_cfg" not in m.children:
+        m.add_child("fw_cfg", QomObject("fw_cfg_mem"))
+
+
+_registered = False
+
+
+def register() -> None:
+    """Install the resolvers, the QOM builder and the property overlay (once)."""
+    global _registered
+    if _registered:
+        return
+    from . import hooks, qom
+    from ..commands import qom as qom_cmds
+    props = getattr(hooks, "property_resolvers", None)
+    if props is not None:
+        if apply_properties not in props:
+            props.append(apply_properties)
+    elif apply_properties not in hooks.machine_resolvers:
+        hooks.machine_resolvers.insert(0, apply_properties)
+    if board_init not in hooks.machine_resolvers:
+        hooks.machine_resolvers.append(board_init)
+    if build_qom not in qom.BUILDERS:
+        qom.BUILDERS.append(build_qom)
+    if overlay_properties not in qom_cmds.PROPERTY_OVERLAYS:
+        qom_cmds.PROPERTY_OVERLAYS.append(overlay_properties)
+    _registered = True
