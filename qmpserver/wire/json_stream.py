@@ -143,7 +143,7 @@ _FAST = re.compile(
   | (?P<st>[{}\[\]:,])
   | (?P<str>"(?:[^"\\\x00-\x1f\xfe\xff]|\\[\x20-\xfd])*"
           |'(?:[^'\\\x00-\x1f\xfe\xff]|\\[\x20-\xfd])*')
-  | (?P<num>-?(?:0|[1-9][0-9]*)(?P<frac>(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)(?=[ \t\r\n,:{}\[\]"']))
+  | (?P<num>-?(?:0(?P<zfrac>\.[0-9]+(?:[eE][-+]?[0-9]+)?)?|[1-9][0-9]*(?P<frac>(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))(?=[ \t\r\n,:{}\[\]"']))
   | (?P<kw>[a-z]+(?=[^a-z]))
     """,
     re.X,
@@ -198,8 +198,16 @@ def _int(text):
 _loads = None
 
 
+# QEMU's lexer allows no exponent right after a bare 0 ("0e1" is 0 then a keyword),
+# JSON does: such text (or anything that looks like it, even inside a string) goes
+# to the exact lexer.
+_ZERO_EXP = re.compile(rb"(?:^|[^0-9.])0[eE]")
+
+
 def _simple_loads(text: bytes):
     global _loads
+    if _ZERO_EXP.search(text):
+        raise _NotSimple
     if _loads is None:
         import json
         _loads = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant,
@@ -662,7 +670,7 @@ class JsonStream:
                         elif group == "str":
                             self._process_token(STRING, text)
                         elif group == "num":
-                            self._process_token(FLOAT if m.group("frac") else INTEGER, text)
+                            self._process_token(FLOAT if (m.group("frac") or m.group("zfrac")) else INTEGER, text)
                         else:
                             self._process_token(KEYWORD, text)
                     pos = m.end()

@@ -113,3 +113,10 @@ def test_random_streams_then_valid_request_in_random_chunks():
         cuts = sorted(rnd.sample(range(len(data)), 4))
         chunks = [data[i:j] for i, j in zip([0] + cuts, cuts + [len(data)])]
         assert messages(data, chunks=chunks)[-1] == ("v", {"execute": "x"})
+
+
+def test_no_exponent_after_a_bare_zero():
+    """QEMU lexes 0e1 as 0 followed by the keyword e1 (found by hypothesis on 0e0{)."""
+    for data in (b"0e0{", b'{"a":0e1}', b'{"a":-0E1}', b"[0e0]", b'{"a":"0e1"}'):
+        assert _same(messages(data + b" "), messages(data + b" ", fast=False)), data
+    assert messages(b'{"a":0e1}') == [("e", "JSON parse error, expected separator in dict")]
