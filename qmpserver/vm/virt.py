@@ -389,9 +389,19 @@ def _initial(instance, name, typ):
     if name == "memory-backend":
         rid = next((m.get("default-ram-id") for m in instance.build.machines() if m.get("name") == ms.type), None)
         return "/objects/%s" % rid if rid and instance.config.memory else ""
+    if name == "graphics":
+        return not _option_given(instance, "nographic")
     if name in _DEFAULTS and is_virt(ms.type):
         return _DEFAULTS[name]
     return _TYPE_ZERO.get(typ, "" if typ.startswith("link<") else None)
+
+
+def _option_given(instance, name) -> bool:
+    for entry in instance.config.options or ():
+        opt = entry[0] if isinstance(entry, (tuple, list)) and entry else entry
+        if isinstance(opt, str) and opt.lstrip("-") == name:
+            return True
+    return False
 
 
 def _schema_fit(instance, type_name, value):
@@ -476,6 +486,12 @@ def build_qom(instance, tree) -> None:
                    p.get("description"))
     if is_virt(ms.type) and "fw_cfg" not in m.children:
         m.add_child("fw_cfg", QomObject("fw_cfg_mem"))
+    v = state(instance)
+    if v is not None and v.mte and ms.accel == "tcg":
+        # machvirt_init: the tag memory TCG CPUs link to (and its secure twin)
+        m.add_child("tag-memory[0]", QomObject("memory-region"))
+        if v.secure:
+            m.add_child("secure-tag-memory[0]", QomObject("memory-region"))
 
 
 _registered = False
