@@ -33,6 +33,8 @@ IDLE = [
     ("migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True},
                                                     {"capability": "xbzrle", "state": True}]}),
     ("query-migrate-capabilities", None),
+    ("migrate-set-capabilities", {"capabilities": [{"capability": "zero-copy-send", "state": True}]}),
+    ("migrate-set-capabilities", {"capabilities": [{"capability": "postcopy-preempt", "state": True}]}),
     ("migrate-pause", None),
     ("migrate-recover", {"uri": "tcp:127.0.0.1:0"}),
     ("migrate-start-postcopy", None),
