@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -90,7 +91,14 @@ def start_instance(cmd, qmp_path, timeout=30.0):
         if proc.poll() is not None:
             return proc, proc.stderr.read()
         if os.path.exists(qmp_path):
-            return proc, None
+            probe = socket.socket(socket.AF_UNIX)
+            try:
+                probe.connect(qmp_path)        # bound is not yet listening
+                return proc, None
+            except OSError:
+                pass
+            finally:
+                probe.close()
         time.sleep(0.01)
     proc.kill()
     raise RuntimeError("qmpserver serve did not start: %s" % " ".join(cmd))

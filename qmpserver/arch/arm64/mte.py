@@ -154,6 +154,7 @@ def tcg_cpu_level(build, cpu_model: str | None) -> int:
 
 
 _host_cache: dict = {}
+_MTE_PROP = "SYSREG_ID_AA64PFR1_EL1_MTE"
 
 
 def _host_data(host) -> dict:
@@ -168,20 +169,31 @@ def host_level(host) -> int:
 
 
 def _facts(host) -> dict:
-    derived = getattr(host, "derived", None) or {}
-    if "mte" in derived and isinstance(derived["mte"], dict) and "level" in derived["mte"]:
-        return derived["mte"]
+    """The host's MTE facts: KVM_CAP_ARM_MTE, ID_AA64PFR1_EL1.MTE and which
+    lower values KVM accepts.  Taken from the compile-time derivation
+    (``host.derived["arm_cpu"]``, :mod:`qmpserver.arch.arm64.derive`) when
+    the profile has it, so a start-up parses no YAML; computed (and cached)
+    otherwise."""
     data = _host_data(host)
     key = (data.get("name"), getattr(host, "path", ""), id(data))
     got = _host_cache.get(key)
-    if got is None:
-        kvm = data.get("kvm") or {}
-        cap = bool(kvm.get("present")) and int((kvm.get("caps") or {}).get("KVM_CAP_ARM_MTE", 0)) > 0
+    if got is not None:
+        return got
+    kvm = data.get("kvm") or {}
+    cap = bool(kvm.get("present")) and int((kvm.get("caps") or {}).get("KVM_CAP_ARM_MTE", 0) or 0) > 0
+    arm = (getattr(host, "derived", None) or {}).get("arm_cpu") or {}
+    if "field_values" in arm:
+        level = int(arm["field_values"].get(_MTE_PROP, 0))
+        entry = next((e for e in arm.get("sysreg") or () if e.get("prop") == _MTE_PROP), None)
+        accept = entry.get("accept") if entry else 0
+        got = {"cap": cap, "level": level, "accept": accept if accept is not None else 0}
+    else:
         level = 0
         if data.get("idregs"):
             from . import sysreg
             level = sysreg.mte_level(data)
-        got = _host_cache[key] = {"cap": cap, "level": level, "lower": {}}
+        got = {"cap": cap, "level": level, "lower": {}}
+    _host_cache[key] = got
     return got
 
 
@@ -190,7 +202,11 @@ def kvm_lower_refusal(host, version: int) -> str | None:
     level (None: it accepts): the host kernel must let userspace lower
     ID_AA64PFR1_EL1.MTE (KVM_SET_ONE_REG), see :mod:`qmpserver.arch.arm64.kvm`."""
     facts = _facts(host)
-    memo = facts.setdefault("lower", {})
+    if "accept" in facts:
+        if facts["accept"] & (1 << version):
+            return None
+        return "ID_AA64PFR1_EL1.MTE: not writable on this host's kernel"
+    memo = facts["lower"]
     if version in memo:
         return memo[version]
     from . import kvm
