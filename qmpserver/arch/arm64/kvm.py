@@ -207,7 +207,6 @@ def _state(kernel_release, *, host=None, imp_id_regs=None, table=None, rules=Non
             if rel >= parse_release(row["release"]):
                 for reg, names in (row.get("add") or {}).items():
                     _apply(state, reg, {"add": names}, table, f"legacy[{i}].add.{reg}", file)
-        _host_overrides(state, host, table)
         return rel, state
     imp = _imp_id_enabled(host, imp_id_regs)
     for i, row in enumerate(rules.get("releases") or []):
@@ -226,8 +225,9 @@ def _state(kernel_release, *, host=None, imp_id_regs=None, table=None, rules=Non
 
 def _host_overrides(state, host, table) -> None:
     """A host file's ``kvm.writable`` changes (same syntax as a release's
-    ``changes``), applied last: models a kernel that is not upstream, e.g.
-    one that lets userspace lower ID_AA64PFR1_EL1.MTE."""
+    ``changes``), applied after the release rows of a kernel with the
+    writable-ID-register framework (6.7+): models a kernel that is not
+    upstream, e.g. one that lets userspace lower ID_AA64PFR1_EL1.MTE."""
     if not isinstance(host, Mapping):
         return
     changes = (host.get("kvm") or {}).get("writable") or []
