@@ -27,7 +27,7 @@ from aiohttp import WSMsgType, web
 from ..errors import UsageError
 from ..profiles.loader import ProfileError
 from .control import BodyError, Control, NotFound, Unprocessable
-from .transcript import entry_json, kind_of, to_replies, wire_text
+from .transcript import entry_json, text_of, to_replies
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 WS_TEXT_LIMIT = 64 * 1024           # longer messages are cut in the live view
@@ -200,7 +200,8 @@ async def transcript(request):
         raise BodyError("since: expected a sequence number")
     entries = [entry_json(e) for e in rec.transcript.since(int(since))]
     return web.json_response({"instance": rec.instance.id, "dropped": rec.transcript.dropped,
-                              "limit": rec.transcript.limit, "entries": entries})
+                              "limit": rec.transcript.limit, "bytes": rec.transcript.bytes,
+                              "entries": entries})
 
 
 async def clear_transcript(request):
@@ -314,12 +315,12 @@ async def validate_profile(request):
 # --- WebSocket: live traffic ------------------------------------------------------------------
 
 def _traffic_message(rec, entry):
-    seq, t, conn, direction, obj = entry
-    text = wire_text(obj, WS_TEXT_LIMIT + 1)
+    seq, t, conn, direction, kind, data = entry
     msg = {"type": "traffic", "instance": rec.instance.id, "seq": seq, "time": t, "conn": conn,
-           "dir": direction, "kind": kind_of(direction, obj), "text": text[:WS_TEXT_LIMIT]}
-    if len(text) > WS_TEXT_LIMIT:
+           "dir": direction, "kind": kind, "text": text_of(data, WS_TEXT_LIMIT)}
+    if len(data) > WS_TEXT_LIMIT + 2:
         msg["truncated"] = True
+        msg["size"] = len(data)
     return msg
 
 

@@ -27,7 +27,7 @@ import time
 from ..errors import QMPError, StartupError, UsageError
 from .faults import FaultError, Faults
 from .metrics import Metrics
-from .transcript import Transcript
+from .transcript import DEFAULT_BUDGET, Budget, Transcript, encode_request, kind_of
 
 DEFAULT_TRANSCRIPT_LIMIT = 500      # messages kept per instance
 GRAVEYARD = 64                      # removed instances whose records stay readable
@@ -54,9 +54,9 @@ class InstanceRecord:
 
     __slots__ = ("instance", "transcript", "faults", "conn_ids", "subscribers", "created", "removed")
 
-    def __init__(self, instance, limit):
+    def __init__(self, instance, limit, budget=None):
         self.instance = instance
-        self.transcript = Transcript(limit)
+        self.transcript = Transcript(limit, budget)
         self.faults = Faults(instance)
         self.conn_ids = itertools.count(1)
         self.subscribers: list = []     # fn(record, entry) for live views
@@ -88,15 +88,26 @@ class Recorder:
             self.name = name if type(name) is str else None
             if rec.faults.active and rec.faults.take_close(self.name):
                 self.close_after = True
-        elif type(obj) is dict and ("return" in obj or "error" in obj):
-            self.metrics.command(self.record.instance, self.name, obj.get("error"),
-                                 time.perf_counter() - self.started if self.started else None)
-            self.started = 0.0
-            self.name = None
-            if self.close_after:
-                self.close_after = False
-                self.session.closing = True
-        entry = rec.transcript.add(self.conn, direction, obj)
+            kind = "command"
+            data = encode_request(obj)
+        else:
+            kind = kind_of(direction, obj)
+            # the session calls its observers right after queueing the encoded message: keep
+            # those exact bytes (no second encoding; shared pre-encoded replies stay shared)
+            outbox = self.session.outbox
+            data = outbox[-1] if outbox and type(outbox[-1]) is bytes else None
+            if data is None:
+                from ..wire.encode import message
+                data = message(obj)
+            if kind == "reply":
+                self.metrics.command(rec.instance, self.name, obj.get("error"),
+                                     time.perf_counter() - self.started if self.started else None)
+                self.started = 0.0
+                self.name = None
+                if self.close_after:
+                    self.close_after = False
+                    self.session.closing = True
+        entry = rec.transcript.add(self.conn, direction, kind, data)
         if rec.subscribers:
             for fn in list(rec.subscribers):
                 fn(rec, entry)
@@ -244,9 +255,11 @@ def address_info(addr: str) -> dict:
 
 
 class Control:
-    def __init__(self, server, transcript_limit=DEFAULT_TRANSCRIPT_LIMIT, store=None):
+    def __init__(self, server, transcript_limit=DEFAULT_TRANSCRIPT_LIMIT, store=None,
+                 transcript_budget=DEFAULT_BUDGET):
         self.server = server
         self.transcript_limit = transcript_limit
+        self.budget = Budget(transcript_budget)
         self.records: dict = {}                            # id -> InstanceRecord
         self.graveyard: collections.OrderedDict = collections.OrderedDict()
         self.metrics = Metrics(self)
@@ -263,7 +276,7 @@ class Control:
     # --- server callbacks ---------------------------------------------------------
 
     def _adopt(self, inst, limit=None):
-        rec = InstanceRecord(inst, self.transcript_limit if limit is None else limit)
+        rec = InstanceRecord(inst, self.transcript_limit if limit is None else limit, self.budget)
         self.records[inst.id] = rec
         self.metrics.created += 1
         inst.listeners.append(self.metrics.event)
@@ -280,7 +293,7 @@ class Control:
             rec.removed = time.time()
             self.graveyard[inst.id] = rec
             while len(self.graveyard) > GRAVEYARD:
-                self.graveyard.popitem(last=False)
+                self.graveyard.popitem(last=False)[1].transcript.release()
         for fn in list(self.watchers):
             fn(kind, rec)
 
@@ -302,12 +315,24 @@ class Control:
         return self._store
 
     def profile(self, spec):
+        """The compiled profile of a name: shared with the server (one copy in memory), except
+        for profiles of the user store, which can change under a running server."""
         key = spec or ""
         p = self._profiles.get(key)
-        if p is None:
+        if p is not None:
+            return p
+        if spec and self._in_store(spec):
             from ..profiles.loader import load_profile
             p = self._profiles[key] = load_profile(spec, self.server.profile_dirs)
-        return p
+            return p
+        return self.server.profile(spec)
+
+    def _in_store(self, spec) -> bool:
+        import os
+        from ..profiles.store import NAME_RE
+        if not NAME_RE.match(spec) or ".." in spec:
+            return False
+        return os.path.isfile(self.store.path("profile", spec))
 
     def forget_profiles(self):
         """A stored profile changed: resolve names again on next use."""

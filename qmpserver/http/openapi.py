@@ -125,7 +125,7 @@ SCHEMAS = {
     "Transcript": {
         "type": "object", "required": ["instance", "dropped", "limit", "entries"],
         "properties": {"instance": {"type": "integer"}, "dropped": {"type": "integer"},
-                       "limit": {"type": "integer"},
+                       "limit": {"type": "integer"}, "bytes": {"type": "integer"},
                        "entries": {"type": "array", "items": _ref("TranscriptEntry")}},
     },
     "EventInjection": {

@@ -8,14 +8,15 @@ import pytest
 
 from qmpserver.http.faults import DEFAULT_OVERSIZE, FaultError, oversize_value, parse_fault
 from qmpserver.http.metrics import Metrics
-from qmpserver.http.transcript import Transcript, entry_json, pairs, to_replies, wire_text
+from qmpserver.http.transcript import (Budget, Transcript, encode_request, entry_json, kind_of, pairs, text_of,
+                                       to_replies)
 from qmpserver.wire.encode import RawJSON, message
 
 
-def make(entries):
-    t = Transcript(100)
+def make(entries, limit=100, budget=None):
+    t = Transcript(limit, budget)
     for conn, d, obj in entries:
-        t.add(conn, d, obj)
+        t.add(conn, d, kind_of(d, obj), encode_request(obj) if d == "in" else message(obj))
     return t
 
 
@@ -61,21 +62,35 @@ def test_pairs_match_by_id_across_oob_overtaking():
     assert [(c["id"], r["id"]) for c, r in pairs(t.entries)] == [(1, 1), (2, 2)]
 
 
-def test_wire_text_limits():
-    big = {"return": RawJSON('"' + "x" * 1000 + '"'), "id": "z"}
-    assert wire_text(big) == '{"return": "' + "x" * 1000 + '", "id": "z"}'
-    assert len(wire_text(big, 50)) <= 61
-    assert wire_text({"event": "X", "timestamp": {"seconds": 1, "microseconds": 0}}).startswith("{")
+def test_text_limits():
+    big = message({"return": RawJSON('"' + "x" * 1000 + '"'), "id": "z"})
+    assert text_of(big) == '{"return": "' + "x" * 1000 + '", "id": "z"}'
+    assert len(text_of(big, 50)) == 50
+    assert text_of(message({"event": "X", "timestamp": {"seconds": 1, "microseconds": 0}})).startswith("{")
 
 
 def test_transcript_bound_and_disabled():
-    t = Transcript(2)
-    for i in range(5):
-        t.add(1, "in", {"execute": "x%d" % i})
-    assert [e[4]["execute"] for e in t.entries] == ["x3", "x4"] and t.dropped == 3
+    t = make([(1, "in", {"execute": "x%d" % i}) for i in range(5)], limit=2)
+    assert [entry_json(e)["msg"]["execute"] for e in t.entries] == ["x3", "x4"] and t.dropped == 3
     off = Transcript(0)
-    off.add(1, "in", {})
-    assert len(off.entries) == 0
+    off.add(1, "in", "command", b"{}")
+    assert len(off.entries) == 0 and off.dropped == 1
+
+
+def test_shared_byte_budget():
+    budget = Budget(10000)
+    a = make([(1, "in", {"execute": "a", "arguments": {"pad": "x" * 900}}) for _ in range(5)], budget=budget)
+    b = Transcript(100, budget)
+    assert budget.used == a.bytes and budget.members == 2
+    for _ in range(20):
+        b.add(1, "in", "command", b"y" * 1000)
+    # over budget: the recording transcript shrinks to its fair share (10000 / 2)
+    assert b.bytes <= 5000 and budget.used == a.bytes + b.bytes
+    assert len(a.entries) == 5
+    b.release()
+    assert budget.used == a.bytes and budget.members == 1
+    a.clear()
+    assert budget.used == 0
 
 
 def test_metrics_text_format():
