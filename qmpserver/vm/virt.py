@@ -84,7 +84,13 @@ def property_list(instance, qom_type: str, machine_type: str) -> list | None:
     proposal overlay applied; None when nothing is known about the type."""
     props = recorded_properties(instance, qom_type)
     if props is None and is_virt(machine_type):
-        props = [{"name": n, "type": t, **({"description": d} if d else {})} for n, t, d in _FALLBACK]
+        # versioned virt types share virt-machine's class properties: use the
+        # newest one the build recorded, else the properties qmpserver models
+        latest = instance.build.canonical_machine("virt")
+        if latest:
+            props = recorded_properties(instance, latest + "-machine")
+        if props is None:
+            props = [{"name": n, "type": t, **({"description": d} if d else {})} for n, t, d in _FALLBACK]
     if props is None:
         return None
     return overlay_properties(instance, qom_type, props)
@@ -93,9 +99,17 @@ def property_list(instance, qom_type: str, machine_type: str) -> list | None:
 def overlay_properties(instance, typename, props):
     """PROPERTY_OVERLAYS hook: ``mte-version`` right after ``mte`` on every
     virt machine type when the build has the proposal."""
-    if props is None or not instance.build.has_proposal("mte-version"):
+    if props is None:
         return props
     if not (typename == "virt-machine" or (typename.startswith("virt-") and typename.endswith("-machine"))):
+        return props
+    if props == [] and typename != "virt-machine":
+        # a versioned type the build did not record: it has virt-machine's properties
+        latest = instance.build.canonical_machine("virt")
+        rec = recorded_properties(instance, latest + "-machine") if latest else None
+        if rec:
+            props = rec
+    if not instance.build.has_proposal("mte-version"):
         return props
     names = [p.get("name") for p in props]
     if "mte" not in names or "mte-version" in names:

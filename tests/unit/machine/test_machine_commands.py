@@ -197,3 +197,13 @@ def test_non_virt_machines_are_left_alone():
     assert not isinstance(inst, StartupError)
     assert virt.memory_hotplug_error(inst) is None
     assert inst.state.get("virt") is None
+
+
+def test_unrecorded_virt_versions_have_virt_machine_properties():
+    c = q("qmpserver-tcg", "virt-10.0,highmem-redists=off,mte-version=2", "tcg")
+    assert c.cmd("qom-get", path="/machine", property="mte-version") == "2"
+    names = [p["name"] for p in c.cmd("qom-list-properties", typename="virt-10.0-machine")]
+    assert "highmem-redists" in names and names.index("mte-version") == names.index("mte") + 1
+    assert c.send("qom-list-properties", typename="virt-99.0-machine")["error"]["class"] == "DeviceNotFound"
+    e = start("qmpserver-tcg", "virt-10.0,nope=1", "tcg", "max")
+    assert e.message == "Property 'virt-10.0-machine.nope' not found"
