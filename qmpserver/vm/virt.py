@@ -218,14 +218,23 @@ def apply_properties(instance, ms) -> None:
 
 # --- step 2: machine init --------------------------------------------------------------------
 
-def _cpu_known(instance, model) -> bool:
-    """False when the CPU model resolver will reject the model's name (QEMU
-    checks -cpu before machine init, so its error must come first)."""
+def _cpu_known(instance, model, accel) -> bool:
+    """False when the CPU resolver will reject the model before machine init
+    (unknown name; not in virt's CPU list): QEMU reports that first, so the
+    GIC/MTE checks leave it to that resolver."""
     bd = (getattr(instance.build, "derived", None) or {}).get("arm_cpu") or {}
     defs = bd.get("definitions")
     if not defs or model is None:
         return True
-    return model in {d.get("name") for d in defs}
+    if model not in {d.get("name") for d in defs}:
+        return False
+    v = bd.get("virt") or {}
+    valid = v.get("valid")
+    if valid and model not in valid:
+        return False
+    if accel != "tcg" and model in (v.get("tcg_only") or ()):
+        return False
+    return True
 
 
 def default_cpu(instance, ms) -> str:
@@ -280,7 +289,7 @@ def board_init(instance, ms) -> None:
     build, host, accel = instance.build, instance.host, ms.accel
     p = ms.props
     cpu = ms.cpu_model or default_cpu(instance, ms)
-    if not _cpu_known(instance, cpu):
+    if not _cpu_known(instance, cpu, accel):
         return                              # the CPU resolver reports the model first
     legacy = gic.LEGACY_QUIRK in build.quirks
     virtualization = bool(p.get("virtualization", False))

@@ -138,6 +138,11 @@ STARTUP = [
     ["-machine", "virt,kernel-irqchip=on"],
     ["-machine", "none,mte=on"],
     ["-machine", "virt", "-nographic"],
+    ["-machine", "virt,mte=on", "-cpu", "cortex-m4"],
+    ["-machine", "virt,gic-version=host", "-cpu", "cortex-m4"],
+    ["-machine", "virt,mte=on", "-cpu", "host"],
+    ["-machine", "virt,mte=on", "-cpu", "a64fx"],
+    ["-machine", "virt,mte=on", "-cpu", "cortex-a15"],
 ]
 
 
