@@ -19,7 +19,7 @@ if command -v apt-get >/dev/null; then
   $SUDO apt-get install -y -qq --no-install-recommends \
     qemu-system-arm qemu-system-x86 \
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
-    chromium podman runc debootstrap uidmap fuse-overlayfs slirp4netns \
+    chromium podman runc debootstrap docker-compose uidmap fuse-overlayfs slirp4netns \
     gcc libc6-dev python3-venv ca-certificates >/dev/null
 fi
 

@@ -78,12 +78,13 @@ async def errors_middleware(request, handler):
     except UsageError as e:
         from ..profiles.store import StoreError
         if isinstance(e, StoreError):
-            status = {"invalid-name": 400, "not-found": 404, "read-only": 403, "invalid": 422}[e.reason]
+            status = {"invalid-name": 400, "not-found": 404, "read-only": 403, "invalid": 422,
+                      "io": 500}[e.reason]
             extra = {}
             if e.reason == "invalid":
                 extra = {"file": getattr(e, "file", ""), "path": getattr(e, "path", "")}
-            return error_response(status, _HTTP_CLASSES[status] if e.reason != "invalid" else "ProfileError",
-                                  str(e), **extra)
+            cls = {"invalid": "ProfileError", "io": "StoreError"}.get(e.reason) or _HTTP_CLASSES[status]
+            return error_response(status, cls, str(e), **extra)
         return error_response(400, "BadRequest", str(e))
 
 

@@ -6,7 +6,8 @@ Layout (the loader's, see :mod:`qmpserver.profiles.loader`)::
     ROOT/hosts/<name>.yaml
 
 ``ROOT`` is the first ``--profile-dir`` of the server, else
-``$QMPSERVER_PROFILE_STORE``, else ``$XDG_DATA_HOME/qmpserver`` (default
+``$QMPSERVER_PROFILE_STORE``, else the first directory of
+``$QMPSERVER_PROFILE_PATH``, else ``$XDG_DATA_HOME/qmpserver`` (default
 ``~/.local/share/qmpserver``); it is searched before the built-ins.
 
 Rules:
@@ -37,7 +38,7 @@ KINDS = {"profile": "profiles", "host": "hosts"}
 
 
 class StoreError(UsageError):
-    """``reason``: ``invalid-name``, ``not-found``, ``read-only`` or ``invalid``."""
+    """``reason``: ``invalid-name``, ``not-found``, ``read-only``, ``invalid`` or ``io``."""
 
     def __init__(self, message, reason):
         super().__init__(message)
@@ -55,6 +56,9 @@ def default_root() -> str:
     env = os.environ.get("QMPSERVER_PROFILE_STORE")
     if env:
         return os.path.abspath(env)
+    path = [p for p in os.environ.get("QMPSERVER_PROFILE_PATH", "").split(os.pathsep) if p]
+    if path:
+        return os.path.abspath(path[0])
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(base, "qmpserver")
 
@@ -76,8 +80,8 @@ class Store:
         """The store of a running server; makes sure the server's loader searches it first."""
         dirs = server.profile_dirs
         root = os.path.abspath(root or (dirs[0] if dirs else default_root()))
-        if root not in [os.path.abspath(d) for d in dirs]:
-            dirs.insert(0, root)
+        if root not in loader.search_roots(dirs):
+            dirs.insert(0, root)    # (already searched: leave the roots, and the compile cache keys, alone)
         return cls(root, [d for d in dirs])
 
     # --- paths ------------------------------------------------------------------------
@@ -204,6 +208,12 @@ class Store:
         return self._write(kind, name, content, keep=True)
 
     def _write(self, kind, name, content, keep):
+        try:
+            return self._write_checked(kind, name, content, keep)
+        except OSError as e:
+            raise StoreError("cannot write to the store %s: %s" % (self.root, e.strerror or e), "io") from None
+
+    def _write_checked(self, kind, name, content, keep):
         path = self.path(kind, name)
         if keep and self.is_builtin(kind, name):
             raise StoreError("built-in %s '%s' is read-only; store yours under another name" % (kind, name),
@@ -240,7 +250,10 @@ class Store:
                 raise StoreError("%s '%s' is not in the store %s (it is %s); only stored files "
                                  "can be deleted" % (kind, name, self.root, other), "read-only")
             raise StoreError("no %s '%s' in the store" % (kind, name), "not-found")
-        os.unlink(path)
+        try:
+            os.unlink(path)
+        except OSError as e:
+            raise StoreError("cannot delete %s: %s" % (path, e.strerror or e), "io") from None
         _fsync_dir(os.path.dirname(path))
         return path
 

@@ -110,8 +110,9 @@ def test_atomic_replace_keeps_readers_consistent(store, monkeypatch):
     def boom(src, dst):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(mod.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match="No space left on device") as ei:
         store.put("profile", "mine", GOOD.replace("a user profile", "changed"))
+    assert ei.value.reason == "io"
     assert "a user profile" in open(os.path.join(store.root, "profiles", "mine.yaml")).read()
     assert sorted(os.listdir(os.path.join(store.root, "profiles"))) == ["mine.yaml"]
 
@@ -125,3 +126,13 @@ def test_for_server_puts_the_store_first_in_the_search_path(tmp_path, monkeypatc
     s.put("profile", "mine", GOOD)
     from qmpserver.profiles.loader import load_profile
     assert load_profile("mine", S.profile_dirs, use_cache=False).summary.startswith("a user profile")
+
+
+def test_profile_path_names_the_store(tmp_path, monkeypatch):
+    """In the container the store is $QMPSERVER_PROFILE_PATH: already searched, roots unchanged."""
+    class S:
+        profile_dirs = []
+    monkeypatch.delenv("QMPSERVER_PROFILE_STORE", raising=False)
+    monkeypatch.setenv("QMPSERVER_PROFILE_PATH", str(tmp_path / "p"))
+    s = Store.for_server(S)
+    assert s.root == str(tmp_path / "p") and S.profile_dirs == []
