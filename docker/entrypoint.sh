@@ -5,12 +5,13 @@
 # The HTTP API listens beyond loopback in a container, so it needs a bearer token:
 # QMPSERVER_HTTP_TOKEN, or one generated here and printed once.
 set -eu
+case "${1:-}" in
+    profiles|cpu|install-launcher|-h|--help) exec qmpserver "$@" ;;
+    serve) shift ;;
+esac
 if [ -z "${QMPSERVER_HTTP_TOKEN:-}" ]; then
     QMPSERVER_HTTP_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
     export QMPSERVER_HTTP_TOKEN
     echo "qmpserver: generated HTTP bearer token: ${QMPSERVER_HTTP_TOKEN} (set QMPSERVER_HTTP_TOKEN to choose one)"
 fi
-case "${1:-}" in
-    serve|profiles|cpu|install-launcher|-h|--help) exec qmpserver "$@" ;;
-    *) exec qmpserver serve "$@" ;;
-esac
+exec qmpserver serve "$@"

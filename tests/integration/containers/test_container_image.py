@@ -252,3 +252,12 @@ def test_compose_hosts_start_as_written(run, podman, image):
         for n in list(locals().get("names", {}).values()):
             podman("rm", "-f", "-t", "0", n, check=False)
         podman("volume", "rm", "-f", vol, check=False)
+
+
+def test_entrypoint_subcommands_and_generated_token(run, podman, image):
+    out = podman("run", "--rm", "--network", "none", image, "profiles", "list", "--json").stdout
+    assert "default" in [p["name"] for p in json.loads(out)]
+    name = run("-p", "127.0.0.1::4444", image)
+    wait_greeting(*host_port(podman, name, 4444))
+    logs = podman("logs", name).stdout
+    assert "generated HTTP bearer token: " in logs and "HTTP API on http://0.0.0.0:8080" in logs
