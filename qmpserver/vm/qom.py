@@ -86,11 +86,13 @@ class QomObject:
         return p.get()
 
     def set(self, prop: str, value):
+        if prop == "type" or (prop in self.children and prop not in self.props):
+            raise QMPError("Property '%s.%s' is not writable" % (self.type, prop))
         p = self.props.get(prop)
         if p is None:
             raise QMPError("Property '%s.%s' not found" % (self.type, prop))
         if p.set is None:
-            raise QMPError("Insufficient permission to perform this operation")
+            raise QMPError("Property '%s.%s' is not writable" % (self.type, prop))
         p.set(value)
 
 

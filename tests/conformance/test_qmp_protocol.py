@@ -103,6 +103,13 @@ SCENARIOS = [
     ("hmp", [NEG] + [b'{"execute":"human-monitor-command","arguments":{"command-line":"%s"}}' % c
                      for c in (b"info version", b"info status", b"info bogus", b"bogus", b"", b"info name")],
      None),
+    ("qom", [NEG] + [b'{"execute":"qom-set","arguments":{"path":"%s","property":"%s","value":"x"}}' % pv
+                     for pv in ((b"/machine", b"type"), (b"/machine", b"nope"), (b"/machine/peripheral", b"type"),
+                                (b"/nope", b"type"))]
+     + [b'{"execute":"qom-get","arguments":{"path":"%s","property":"%s"}}' % pv
+        for pv in ((b"/machine", b"gic-version"), (b"/machine", b"mte"), (b"machine", b"mte"), (b"/nope", b"x"),
+                   (b"/machine", b"nope"), (b"/machine/peripheral", b"type"))],
+     None),
     ("misc", [NEG, b'{"execute":"device-list-properties","arguments":{"typename":"nonexistent"},"id":9}',
               b'{"execute":"qom-list-properties","arguments":{"typename":"nonexistent"}}',
               b'{"execute":"query-kvm"}', b'{"execute":"query-target"}', b'{"execute":"query-name"}'],
