@@ -346,6 +346,12 @@ async def websocket(request):
         push(("instance", kind, rec))
 
     async def sender():
+        try:
+            await send_loop()
+        except (ConnectionError, RuntimeError):
+            pass        # the browser went away; the receiving side cleans up
+
+    async def send_loop():
         while True:
             item = await queue.get()
             if item[0] == "traffic":

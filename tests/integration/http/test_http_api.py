@@ -544,3 +544,68 @@ def test_transcript_keeps_the_exact_bytes_sent(srv, make):
     assert outs[1:] == lines
     assert outs[0].startswith(b'{"QMP": ') and outs[0].endswith(b"\r\n")
     del greeting_line
+
+
+def test_websocket_protocol(secured):
+    """Auth as the first message, subscribe with backlog, live traffic, instance changes."""
+    import asyncio
+
+    import aiohttp
+    h = secured.create(PROFILE, name="ws")
+
+    async def main():
+        async with aiohttp.ClientSession() as cs:
+            async with cs.ws_connect(secured.url.replace("http", "ws") + "/api/v1/ws") as ws:
+                assert (await ws.receive_json())["type"] == "hello"
+                await ws.send_json({"auth": "wrong-token"})
+                msg = await ws.receive()
+                assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                assert ws.close_code == 4401
+            async with cs.ws_connect(secured.url.replace("http", "ws") + "/api/v1/ws") as ws:
+                hello = await ws.receive_json()
+                assert hello == {"type": "hello", "auth_required": True}
+                await ws.send_json({"auth": "s3cret-token"})
+                ready = await ws.receive_json()
+                assert ready["type"] == "ready" and h.id in [i["id"] for i in ready["instances"]]
+                await ws.send_json({"subscribe": 999999})
+                assert (await ws.receive_json())["type"] == "error"
+                await ws.send_json({"subscribe": h.id, "backlog": 10})
+                assert (await ws.receive_json()) == {"type": "subscribed", "instance": h.id}
+            return True
+
+    def connect_and_talk():
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(h.qmp_address)
+        f = s.makefile("rwb")
+        f.readline()
+        qmp(f, {"execute": "qmp_capabilities"})
+        return s
+
+    async def live():
+        async with aiohttp.ClientSession() as cs:
+            async with cs.ws_connect(secured.url.replace("http", "ws") + "/api/v1/ws") as ws:
+                await ws.receive_json()
+                await ws.send_json({"auth": "s3cret-token"})
+                await ws.receive_json()
+                await ws.send_json({"subscribe": h.id, "backlog": 0})
+                await ws.receive_json()
+                s = await asyncio.get_running_loop().run_in_executor(None, connect_and_talk)
+                got = []
+                while len(got) < 3:
+                    m = await asyncio.wait_for(ws.receive_json(), 5)
+                    if m["type"] == "traffic":
+                        got.append((m["dir"], m["kind"], m["conn"]))
+                assert got == [("out", "greeting", 1), ("in", "command", 1), ("out", "reply", 1)]
+                s.close()
+                other = await asyncio.get_running_loop().run_in_executor(None, lambda: secured.create(PROFILE))
+                while True:
+                    m = await asyncio.wait_for(ws.receive_json(), 5)
+                    if m["type"] == "instance":
+                        assert m["event"] == "created" and m["instance"]["id"] == other.id
+                        break
+                await asyncio.get_running_loop().run_in_executor(None, other.remove)
+    try:
+        asyncio.run(main())
+        asyncio.run(live())
+    finally:
+        h.remove()
