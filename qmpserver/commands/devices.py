@@ -116,13 +116,113 @@ def _is_a(types, name, ancestor) -> bool:
     return False
 
 
-def is_device_type(inst, name, types=None) -> bool:
+# Recorded type lists (``qom-list-types`` without ``abstract``) name each type's
+# parent but leave abstract types out, so a chain stops at its first abstract
+# ancestor.  These roots say what such an ancestor is; an unknown one counts
+# as a device class unless a user-creatable object or a machine descends from it.
+_NOT_DEVICE_ROOTS = frozenset((
+    "object", "bus", "virtio-bus", "machine", "chardev", "chardev-fd", "chardev-spice",
+    "qio-channel", "iommu-memory-region", "tpm-backend", "memory-backend", "secret_common",
+    "authz", "rng-backend", "tls-creds", "event-loop-base", "can-host", "pr-manager",
+    "netfilter", "accel", "interface"))
+# abstract roots whose devices are not user-creatable (``-device`` refuses them)
+_NOT_PLUGGABLE_ROOTS = frozenset((
+    "sys-bus-device", "arm-cpu", "aarch64-cpu", "x86_64-cpu", "i386-cpu", "cpu",
+    "pci-host-bridge", "pcie-host-bridge", "arm-gicv3-common", "arm-gicv3-its-common",
+    "arm_gic_common", "arm-smmu", "arm-sse", "aspeed-soc", "bcm283x", "npcm7xx", "fw_cfg",
+    "pl050", "pxa2xx-timer", "common-omap-intc", "imx.ccm", "allwinner-rtc",
+    "allwinner-sdhost", "aspeed.adc", "aspeed.gpio", "aspeed.i2c", "aspeed.scu", "aspeed.sdmc",
+    "aspeed.smc", "aspeed.timer", "aspeed.wdt", "aspeed.xdma", "npcm7xx-otp", "ps2-device",
+    "microdrive", "pcie-slot", "pcie-port", "pci-host"))
+# abstract device classes deeper than any recorded chain reaches
+_KNOWN_ABSTRACT_DEVICES = ("device", "virtio-pci", "cpu", "pci-device", "sys-bus-device",
+                           "usb-device", "virtio-device", "scsi-device", "isa-device")
+_PLUGGABLE_SYSBUS = frozenset(("ramfb", "tpm-tis-device", "platform-bus-device",
+                               "virtio-iommu-device", "guest-loader"))
+# bus a device class needs (dc->bus_type) -> drivers providing such a bus
+_BUS_OF_ROOT = {
+    "usb-device": "usb-bus", "usb-hid": "usb-bus", "usb-serial-dev": "usb-bus",
+    "usb-storage-dev": "usb-bus", "u2f-key": "usb-bus",
+    "scsi-device": "SCSI", "scsi-disk-base": "SCSI",
+    "virtio-serial-port": "virtio-serial-bus", "ccid-card": "ccid-bus", "hda-audio": "HDA",
+    "ide-device": "IDE", "i2c-slave": "i2c-bus", "smbus-device": "i2c-bus",
+    "pmbus-device": "i2c-bus", "isa-device": "ISA", "ipack-device": "IndustryPack",
+    "ssi-peripheral": "SSI", "aux-slave": "aux-bus",
+}
+_BUS_PROVIDERS_BY_TYPE = {
+    "usb-bus": ("qemu-xhci", "nec-usb-xhci", "usb-ehci", "ich9-usb-ehci1", "ich9-usb-ehci2",
+                "ich9-usb-uhci1", "pci-ohci", "piix3-usb-uhci", "piix4-usb-uhci", "sysbus-ohci"),
+    "SCSI": ("virtio-scsi-pci", "virtio-scsi-device", "lsi53c895a", "lsi53c810", "megasas",
+             "megasas-gen2", "mptsas1068", "am53c974", "dc390", "pvscsi", "usb-bot"),
+    "virtio-serial-bus": ("virtio-serial-pci", "virtio-serial-device",
+                          "virtio-serial-pci-non-transitional", "virtio-serial-pci-transitional"),
+    "ccid-bus": ("usb-ccid",),
+    "HDA": ("intel-hda", "ich9-intel-hda"),
+    "IDE": ("ich9-ahci", "piix3-ide", "piix4-ide", "via-ide", "cmd646-ide"),
+}
+
+
+def _chain(types, name):
+    """``name`` and its recorded ancestors, ending at the first unlisted one."""
+    out = []
+    seen = set()
+    while name is not None and name not in seen:
+        out.append(name)
+        seen.add(name)
+        t = types.get(name)
+        if t is None:
+            break
+        name = t.get("parent")
+    return out
+
+
+def _user_creatable_objects(inst):
+    cmd = inst.build.schema.command("object-add")
+    at = cmd.arg_type if cmd is not None else None
+    return set(at.variants) if at is not None and at.variants else set()
+
+
+def _abstract_roots(inst, types):
+    """Unlisted (abstract) parents -> True if a device class."""
+    cache = inst.state.get("_abstract_roots")
+    if cache is not None:
+        return cache
+    objs = _user_creatable_objects(inst)
+    roots = {}
+    for name in types:
+        ch = _chain(types, name)
+        root = ch[-1]
+        if root in types:
+            continue
+        dev = roots.get(root, True)
+        if (root in _NOT_DEVICE_ROOTS or root.endswith(("-machine", "-bus")) or
+                root.startswith("chardev") or name in objs or name.endswith("-machine")):
+            dev = False
+        roots[root] = dev
+    for name in _KNOWN_ABSTRACT_DEVICES:
+        roots.setdefault(name, True)
+    inst.state["_abstract_roots"] = roots
+    return roots
+
+
+def classify(inst, name, types=None):
+    """-> (kind, root): kind is None (unknown), 'abstract', 'device', 'other'."""
     types = types if types is not None else known_types(inst)
+    roots = _abstract_roots(inst, types)
     if name not in types:
-        return False
-    # recordings of non-abstract types only may lack 'device' itself
-    t = types[name]
-    return _is_a(types, name, "device") or ("device" not in types and t.get("parent") is not None)
+        if roots.get(name):
+            return "abstract", name
+        return None, None
+    ch = _chain(types, name)
+    root = ch[-1] if ch[-1] not in types else None
+    if "device" in ch or (root is not None and roots.get(root)):
+        return "device", root
+    return "other", root
+
+
+def is_device_type(inst, name, types=None) -> bool:
+    kind, _ = classify(inst, name, types)
+    return kind in ("device", "abstract")
 
 
 def _device_props(inst, driver):
@@ -641,30 +741,49 @@ def _check_prop_value(inst, driver, name, value):
             raise QMPError("Property '%s.memdev' can't find value '%s'" % (driver, value))
 
 
+def _needed_bus(inst, driver, root):
+    """The bus type a device class plugs into, when the machine may lack it."""
+    if root in _BUS_OF_ROOT:
+        return _BUS_OF_ROOT[root]
+    return None
+
+
 def add_device(inst, dev, cli=False, json_form=False):
-    """``qdev_device_add``: validate and plug; returns the device record."""
+    """``qdev_device_add``: validate and plug; returns the device record.
+
+    Order of QEMU's checks: the class (unknown / abstract / not pluggable), the
+    bus, the id, the properties, then what realize refuses."""
     dev = dict(dev)
     driver = dev.pop("driver", None)
     if driver is None:
         raise QMPError("Parameter 'driver' is missing")
     types = known_types(inst)
-    t = types.get(driver)
-    if t is None or not is_device_type(inst, driver, types):
+    kind, root = classify(inst, driver, types)
+    if kind not in ("device", "abstract"):
         raise QMPError("'%s' is not a valid device model name" % driver)
-    if t.get("abstract"):
+    if kind == "abstract" or types.get(driver, {}).get("abstract"):
         raise QMPError("Parameter 'driver' expects a non-abstract device type")
-    did = dev.pop("id", None)
+    if root in _NOT_PLUGGABLE_ROOTS and driver not in _PLUGGABLE_SYSBUS:
+        raise QMPError("Parameter 'driver' expects a pluggable device type")
+    bus = dev.pop("bus", None)
     devs = device_list(inst)
+    if bus is not None:
+        if bus not in _buses(inst):
+            raise QMPError("Bus '%s' not found" % bus)
+    else:
+        need = _needed_bus(inst, driver, root)
+        if need is not None:
+            providers = _BUS_PROVIDERS_BY_TYPE.get(need, ())
+            if not any(d["driver"] in providers for d in devs):
+                raise QMPError("No '%s' bus found for device '%s'" % (need, driver))
+    did = dev.pop("id", None)
     if did is not None:
         from ..launcher.opts import _id_wellformed
         if not _id_wellformed(did):
             raise QMPError("Parameter 'id' expects an identifier")
         if any(d["id"] == did for d in devs):
-            raise QMPError("Duplicate device ID '%s'" % did if (cli and json_form) or not cli
+            raise QMPError("Duplicate device ID '%s'" % did if cli and json_form
                            else "Duplicate ID '%s' for device" % did)
-    bus = dev.pop("bus", None)
-    if bus is not None and bus not in _buses(inst):
-        raise QMPError("Bus '%s' not found" % bus)
     known = _device_props(inst, driver)
     if known is not None:
         names = {p["name"] for p in known}

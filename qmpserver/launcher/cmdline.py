@@ -113,7 +113,7 @@ class Launch:
         self.chardevs: dict = {}               # id -> ChardevSpec, in order
         self.monitors: list = []               # MonitorSpec in order
         self.objects: list = []                # (dict, loc)
-        self.devices: list = []                # (dict, loc)
+        self.devices: list = []                # (dict, loc, JSON form)
         self.blockdevs: list = []              # (dict, loc)
         self.netdevs: list = []                # (dict, loc, legacy raw)
         self.audiodevs: list = []
@@ -404,9 +404,8 @@ class Cmdline:
 
     def opt_chardev(self, arg, loc):
         g = self.qopts("chardev", arg, loc)
-        if g.help or g.opts.get("backend") == "help":
-            raise Exit(0, "Available chardev backend types: \n" +
-                       "".join("  %s\n" % b for b in CHARDEV_BACKENDS))
+        if g.help:
+            g.opts["backend"] = "help"     # listed when the chardevs are created
         self.launch.chardevs[g.id if g.id is not None else object()] = ChardevSpec(
             g.id, g.opts.get("backend"), g.opts, loc)
 
@@ -546,10 +545,6 @@ class Cmdline:
                     obj.setdefault(k, raw[k])
         except QemuOptsError as e:
             raise _opts_error(e, loc) from None
-        if isinstance(obj, dict) and obj.get("id") is not None:
-            for o, oloc in L.objects:
-                if o.get("id") == obj["id"] and arg.startswith("{"):
-                    raise Diag("Duplicate ID '%s' for object" % obj["id"], loc)
         L.objects.append((obj, loc))
         L.config.objects.append(obj)
 
@@ -572,7 +567,7 @@ class Cmdline:
             if g.help or dev.get("driver") == "help":
                 from .help import device_help
                 raise Exit(0, device_help(self.profile, dev.get("driver") if g.help else None))
-        L.devices.append((dev, loc))
+        L.devices.append((dev, loc, arg.startswith("{")))
         L.config.devices.append(dev)
 
     def opt_blockdev(self, arg, loc):

@@ -110,27 +110,30 @@ class _FakeInstance:
 
 
 def _props_help(typename, props) -> str:
+    """``object_property_help`` lines, sorted, under ``<type> options:``."""
     rows = []
     for p in props:
-        if p["name"] == "type":
+        if p["name"] == "type" or str(p.get("type", "")).startswith("child<"):
             continue
-        left = "%s=<%s>" % (p["name"], p.get("type", ""))
-        desc = p.get("description", "")
-        if "default-value" in p:
-            desc = (desc + " " if desc else " ") + "(default: %s)" % _default_text(p["default-value"])
-        rows.append("  %-20s - %s" % (left, desc) if desc else "  %s" % left)
+        line = "  %s=<%s>" % (p["name"], p.get("type", ""))
+        desc = p.get("description")
+        has_default = "default-value" in p
+        if desc or has_default:
+            line = line.ljust(24) + " - "
+        if desc:
+            line += desc
+        if has_default:
+            line += " (default: %s)" % _default_text(p["default-value"])
+        rows.append(line)
     rows.sort()
-    return "%s options:\n%s\n" % (typename, "\n".join(rows)) if rows else "There are no options for %s.\n" % typename
+    if not rows:
+        return "There are no options for %s.\n" % typename
+    return "%s options:\n%s\n" % (typename, "\n".join(rows))
 
 
 def _default_text(v):
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, str):
-        return '"%s"' % v
-    return str(v)
+    from ..wire.encode import dumps
+    return dumps(v)
 
 
 def accel_help(profile) -> str:
@@ -145,12 +148,25 @@ def cpu_help(profile, accel=None) -> str:
         defs = []
         for e in b.recorded_calls("query-cpu-definitions"):
             defs = e.get("return") or defs
-    names = sorted(d["name"] for d in defs)
+    # arm_cpu_list sorts by type name ("pxa270-a0-arm-cpu" < "pxa270-arm-cpu")
+    names = [d["name"] for d in sorted(defs, key=lambda d: d.get("typename", d["name"]))]
     return "Available CPUs:\n" + "".join("  %s\n" % n for n in names)
 
 
+# display backends of Debian's 7.2 build, in the order ``-display help`` prints them
+DISPLAY_BACKENDS = ("none", "gtk", "sdl", "egl-headless", "curses", "spice-app", "dbus")
+# chardev backends, in the order ``-chardev help`` prints them (QOM class order)
+CHARDEV_HELP_ORDER = ("stdio", "vc", "serial", "pipe", "pty", "testdev", "null", "ringbuf",
+                      "wctablet", "qemu-vdagent", "msmouse", "socket", "udp", "file", "mux",
+                      "parallel", "memory")
+
+
 def display_help() -> str:
-    return "Available display backend types:\nnone\n"
+    return "Available display backend types:\n" + "".join("%s\n" % d for d in DISPLAY_BACKENDS)
+
+
+def chardev_help() -> str:
+    return "Available chardev backend types: \n" + "".join("  %s\n" % c for c in CHARDEV_HELP_ORDER)
 
 
 def object_help(profile, qom_type=None) -> str:

@@ -191,7 +191,7 @@ class Runner:
         if L.cpu_option is not None and L.cpu_option[0] == "help":
             from .help import cpu_help
             raise Exit(0, cpu_help(self.profile))
-        for dev, loc in L.devices:
+        for dev, loc, _json in L.devices:
             if dev.get("driver") == "help":
                 from .help import device_help
                 raise Exit(0, device_help(self.profile))

@@ -88,7 +88,8 @@ class Reporter:
     def diag(self, d: Diag) -> None:
         for text, loc, hint in d.before:
             self.error(text, loc, hint)
-        self.error(d.text, d.loc, d.hint)
+        if d.text:                     # an empty text: the messages were printed already
+            self.error(d.text, d.loc, d.hint)
 
 
 def program_name(argv0: str, target: str = "aarch64") -> str:

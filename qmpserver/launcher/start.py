@@ -93,6 +93,8 @@ def build_instance(runner, L):
         for w in e.warnings:
             rep.warning(w)
         first, _, rest = e.message.partition("\n")
+        if L.incoming is not None and first == "unknown migration protocol: %s" % L.incoming[0]:
+            first = "-incoming %s: %s" % (L.incoming[0], first)   # error_reportf_err's prefix
         raise Diag(first, hint=rest) from None
     runner.instance = inst
     for w in cfg.warnings:
@@ -114,9 +116,8 @@ def build_instance(runner, L):
     for obj, loc in L.objects:
         try:
             devices.add_object(inst, obj, cli=True)
-        except QMPError as e:
-            raise Diag(e.desc, loc if not str(obj.get("qom-type", "")).startswith("memory-backend-")
-                       else None) from None
+        except QMPError as e:      # object_option_foreach_add reports without a location
+            raise Diag(e.desc) from None
     # qemu_create_late_backends: netdevs, monitors
     for nd, loc, legacy in L.netdevs:
         try:
@@ -139,9 +140,9 @@ def build_instance(runner, L):
                        "for any other purposes. Change the object's 'id' to something else" % ram_id)
 
     # qemu_create_cli_devices
-    for dev, loc in L.devices:
+    for dev, loc, json_form in L.devices:
         try:
-            devices.add_device(inst, dev, cli=True)
+            devices.add_device(inst, dev, cli=True, json_form=json_form)
         except QMPError as e:
             raise Diag(e.desc, loc) from None
 
@@ -346,6 +347,10 @@ def create_chardevs(runner, L, inst):
     out = {}
     for key, spec in L.chardevs.items():
         loc = spec.loc
+        if spec.backend == "help":
+            from .help import chardev_help
+            from .report import Exit
+            raise Exit(0, chardev_help())
         if spec.id is None:
             raise Diag("chardev: no id specified", loc)
         backend = spec.backend

@@ -18,6 +18,8 @@ as sizes (what QEMU declares them as).
 
 from __future__ import annotations
 
+import re
+
 from ..qapi.model import AlternateType, ArrayType, BuiltinType, EnumType, ObjectType
 from .opts import QemuOptsError, strtosz
 
@@ -222,5 +224,10 @@ def json_visit(t, value):
     try:
         validate_value(t, value)
     except QMPError as e:
-        raise QemuOptsError(e.desc) from None
+        desc = e.desc
+        # a recorded schema only says 'int'; QEMU's size members say uint64
+        m = re.match(r"Invalid parameter type for '((?:[^.']+\.)*([^.']+))', expected: integer$", desc)
+        if m and (m.group(2) in _SIZE_NAMES or m.group(2).endswith("-size")):
+            desc = "Parameter '%s' expects uint64" % m.group(1)
+        raise QemuOptsError(desc) from None
     return value

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Record what Debian's qemu-system-aarch64 prints for each launcher test input.
+
+    python3 tests/unit/launcher/launcher_record_cases.py [--emulator PATH]
+
+Writes ``launcher_cmdline_cases.py`` next to this file: per case the exit
+status (or ``"started"``) and stderr, normalised by :func:`normalise`.  The
+tests use it as the oracle for the launcher, and re-check it against the real
+binary when one is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pprint
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from launcher_cmdline_inputs import INPUTS  # noqa: E402
+
+_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z ", re.M)
+
+
+def normalise(text: str, tmp: str) -> str:
+    text = text.replace(tmp, "{tmp}")
+    text = _TS.sub("{ts} ", text)
+    lines = [ln for ln in text.splitlines() if "terminating on signal" not in ln]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def expand(argv, tmp):
+    return [a.replace("{tmp}", tmp) for a in argv]
+
+
+def run_case(cmd, argv, timeout=2.0, env=None):
+    """-> (rc | "started", stderr) for one command line, in a fresh short temp dir."""
+    tmp = tempfile.mkdtemp(prefix="qc", dir="/tmp")
+    try:
+        args = expand(argv, tmp)
+        p = subprocess.Popen(cmd + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=env, start_new_session=True)
+        try:
+            _, err = p.communicate(timeout=timeout)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            _, err = p.communicate()
+            rc = "started"
+        return rc, normalise(err.decode("utf-8", "replace"), tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_started(cmd, argv, env=None, timeout=10.0):
+    """Run with -daemonize -pidfile appended: -> (rc, stderr); the daemon is killed."""
+    tmp = tempfile.mkdtemp(prefix="qd", dir="/tmp")
+    try:
+        pid = os.path.join(tmp, "daemon.pid")
+        args = expand(argv, tmp) + ["-daemonize", "-pidfile", pid]
+        p = subprocess.run(cmd + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, env=env, timeout=timeout)
+        if os.path.exists(pid):
+            try:
+                n = int(open(pid).read())
+                os.kill(n, signal.SIGKILL)
+                for _ in range(200):
+                    try:
+                        os.kill(n, 0)
+                    except ProcessLookupError:
+                        break
+                    time.sleep(0.01)
+            except (ValueError, OSError):
+                pass
+        rc = "started" if p.returncode == 0 else p.returncode
+        return rc, normalise(p.stderr.decode("utf-8", "replace"), tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--emulator", default="/usr/bin/qemu-system-aarch64")
+    ap.add_argument("-o", default=os.path.join(HERE, "launcher_cmdline_cases.py"))
+    a = ap.parse_args()
+    version = subprocess.run([a.emulator, "-version"], capture_output=True, text=True).stdout
+    cases = {}
+    for cid, argv in INPUTS:
+        rc, err = run_case([a.emulator], argv)
+        if rc == "started":
+            rc2, err2 = run_started([a.emulator], argv)
+            # -sandbox spawn=deny kills a daemonizing QEMU (SIGSYS at fork): keep
+            # what the foreground run showed
+            if not (isinstance(rc2, int) and rc2 < 0):
+                rc, err = rc2, err2
+        cases[cid] = {"rc": rc, "stderr": err}
+        print("%-32s %s" % (cid, rc), file=sys.stderr)
+    with open(a.o, "w") as f:
+        f.write('"""Recorded by launcher_record_cases.py from:\n%s"""\n\n' % version.strip())
+        f.write("# flake8: noqa\nCASES = ")
+        f.write(pprint.pformat(cases, width=110, sort_dicts=False))
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
