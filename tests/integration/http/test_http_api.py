@@ -272,18 +272,34 @@ def test_fault_delay(api, make):
     d = make()
     s, f = negotiated(d)
     status, _, fault = api("POST", "/api/v1/instances/%d/faults" % d["id"],
-                           {"kind": "delay", "seconds": 0.3, "command": "query-status"})
+                           {"kind": "delay", "seconds": 1.0, "command": "query-status"})
     assert status == 201 and fault["kind"] == "delay" and fault["remaining"] == 1
     t0 = time.monotonic()
-    qmp(f, {"execute": "query-name"})
-    assert time.monotonic() - t0 < 0.2
+    qmp(f, {"execute": "query-name"})                 # another command: not delayed
+    assert time.monotonic() - t0 < 0.8
     t0 = time.monotonic()
     assert qmp(f, {"execute": "query-status"})["return"]["status"] == "running"
-    assert time.monotonic() - t0 >= 0.29
+    assert time.monotonic() - t0 >= 0.99
     t0 = time.monotonic()
-    qmp(f, {"execute": "query-status"})
-    assert time.monotonic() - t0 < 0.2
+    qmp(f, {"execute": "query-status"})               # used up
+    assert time.monotonic() - t0 < 0.8
     assert api("GET", "/api/v1/instances/%d/faults" % d["id"])[2] == {"faults": []}
+    s.close()
+
+
+def test_fault_delay_keeps_in_band_order_and_lets_oob_through(api, make):
+    d = make()
+    s, f = qmp_connect(d)
+    f.write(b'{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}\n')
+    f.flush()
+    assert json.loads(f.readline()) == {"return": {}}
+    api("POST", "/api/v1/instances/%d/faults" % d["id"], {"kind": "delay", "seconds": 0.5, "command": "query-name"})
+    f.write(b'{"execute": "query-name", "id": 1}{"execute": "query-status", "id": 2}'
+            b'{"exec-oob": "query-yank", "id": 3}')
+    f.flush()
+    ids = [json.loads(f.readline()).get("id") for _ in range(3)]
+    # out-of-band overtakes the delayed request; in-band stays serial behind it
+    assert ids == [3, 1, 2]
     s.close()
 
 
