@@ -259,6 +259,9 @@ def register_chardev(inst, label, cd) -> None:
 def _chardev_filename(cd):
     mon = getattr(cd, "monitor", None)
     if mon is not None and mon.sessions:
+        name = getattr(cd, "connected_name", None)
+        if name:
+            return name
         addr = getattr(mon, "address", None) or ""
         return addr if "server=on" in addr or not getattr(cd, "listening", False) else addr + ",server=on"
     return cd.disconnected
@@ -741,6 +744,19 @@ def _check_prop_value(inst, driver, name, value):
             raise QMPError("Property '%s.memdev' can't find value '%s'" % (driver, value))
 
 
+_PCI_ROOTS = ("pci-device", "virtio-pci", "base-pci-bridge", "pcie-root-port-base", "pcie-port",
+              "pci-vga", "pci-xhci", "pci-ehci-usb", "pci-uhci-usb", "e1000-base", "megasas-base",
+              "intel-hda-generic", "ivshmem-common")
+
+
+def _is_pci(inst, driver, types):
+    ch = _chain(types, driver)
+    root = ch[-1]
+    if root in _PCI_ROOTS or root.endswith("-pci-base") or root.endswith("-pci-base-type"):
+        return True
+    return driver.endswith("-pci") or "pci" in root
+
+
 def _needed_bus(inst, driver, root):
     """The bus type a device class plugs into, when the machine may lack it."""
     if root in _BUS_OF_ROOT:
@@ -776,6 +792,12 @@ def add_device(inst, dev, cli=False, json_form=False):
             providers = _BUS_PROVIDERS_BY_TYPE.get(need, ())
             if not any(d["driver"] in providers for d in devs):
                 raise QMPError("No '%s' bus found for device '%s'" % (need, driver))
+        elif _root_bus(inst) is not None and _is_pci(inst, driver, types):
+            bus = _root_bus(inst)
+    # after machine init every device_add is a hotplug; the root bus of virt
+    # (pcie.0) is not hotpluggable
+    if not cli and bus is not None and bus == _root_bus(inst):
+        raise QMPError("Bus '%s' does not support hotplugging" % bus)
     did = dev.pop("id", None)
     if did is not None:
         from ..launcher.opts import _id_wellformed
@@ -799,11 +821,6 @@ def add_device(inst, dev, cli=False, json_form=False):
     chr_prop = _NEEDS_CHARDEV.get(driver)
     if chr_prop is not None and chr_prop not in dev:
         raise QMPError("chardev property not set")
-    if not cli and inst.runstate != "prelaunch" and driver in ("pcie-root-port", "pcie-pci-bridge") \
-            and bus in (None, _root_bus(inst)):
-        raise QMPError("Bus '%s' does not support hotplugging" % _root_bus(inst))
-    if bus is None and _root_bus(inst) is not None and "pci" in driver:
-        bus = _root_bus(inst)
     qom = _qom()
     tree = _tree(inst)
     obj = qom.QomObject(driver)

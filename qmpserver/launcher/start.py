@@ -28,6 +28,11 @@ class _HostView:
 
 
 def build_instance(runner, L):
+    import signal
+    # QEMU's termination signals are blocked from here on and collected by a
+    # thread (install_signals): one arriving while sockets are being set up is
+    # handled like one arriving later
+    signal.pthread_sigmask(signal.SIG_BLOCK, TERM_SIGNALS)
     profile = runner.profile
     build = profile.build
     rep = runner.rep
@@ -159,8 +164,39 @@ def build_instance(runner, L):
     for w in devices.net_check_clients(inst):
         rep.warning(w)
 
+    _guard_handlers(runner, inst)
     install_signals(runner, inst, loop)
     inst.exit_listeners.append(lambda cause: _on_exit(runner, cause))
+
+
+def _guard_handlers(runner, inst):
+    """A bug in a handler must not kill the emulated QEMU (libvirt would see the
+    monitor close mid-command): unexpected exceptions become a GenericError
+    reply and a traceback on stderr (the domain log under libvirt)."""
+    from ..errors import QMPError as _QMPError
+
+    def wrap(name, fn):
+        def guarded(ctx, args):
+            try:
+                return fn(ctx, args)
+            except _QMPError:
+                raise
+            except Exception as e:   # noqa: BLE001 - the process must survive
+                import traceback
+                runner.rep._write("qmpserver: internal error in %s:\n%s" % (
+                    name, traceback.format_exc()))
+                raise _QMPError("internal error in qmpserver: %s: %s" % (type(e).__name__, e)) from None
+        return guarded
+
+    # the launcher process runs one instance: wrap the registry's handlers before
+    # the instance builds its command table (which waits for the first command)
+    from ..commands.registry import HANDLERS
+    for name, fn in list(HANDLERS.items()):
+        if not getattr(fn, "_qmpserver_guarded", False):
+            g = wrap(name, fn)
+            g._qmpserver_guarded = True
+            HANDLERS[name] = g
+    _ = inst
 
 
 class _LazyMachine(dict):
@@ -455,7 +491,24 @@ def _open_socket_chardev(runner, cd, loc):
         server = listening
         wait = server and bool(o.get("wait", True))
     cd.wait = wait
+    cd.connected_name = _connected_name(cd.sock, cd.listening)
     _ = runner
+
+
+def _connected_name(sock, listening):
+    """``qemu_chr_compute_filename`` once a client is connected (local address)."""
+    srv = ",server=on" if listening else ""
+    try:
+        local = sock.getsockname()
+    except OSError:
+        return None
+    if sock.family == socket.AF_UNIX:
+        path = local if isinstance(local, str) else local.decode("utf-8", "replace")
+        return "unix:%s%s" % (path, srv)
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        host = "[%s]" % local[0] if sock.family == socket.AF_INET6 else local[0]
+        return "tcp:%s:%s%s" % (host, local[1], srv)
+    return None
 
 
 def create_monitors(runner, L, inst, chardevs):
@@ -513,6 +566,13 @@ def _blocking_accept(lsock):
 
 # -- signals and exit -------------------------------------------------------------------------------
 
+def _term_signals():
+    import signal
+    return frozenset((signal.SIGINT, signal.SIGHUP, signal.SIGTERM))
+
+
+TERM_SIGNALS = _term_signals()
+
 def install_signals(runner, inst, loop):
     """QEMU's ``termsig_handler``: SIGINT/SIGHUP/SIGTERM with the sender's pid.
 
@@ -522,7 +582,7 @@ def install_signals(runner, inst, loop):
     import selectors
     import signal
     import _thread
-    sigs = {signal.SIGINT, signal.SIGHUP, signal.SIGTERM}
+    sigs = TERM_SIGNALS
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     r, w = os.pipe()
     os.set_blocking(r, False)

@@ -19,6 +19,12 @@ from .model import (AlternateType, ArrayType, BuiltinType, Command, EnumType, Ev
                     ObjectType, Schema)
 
 
+# commands QEMU declares with 'gen': false (hand-written marshallers that take
+# more than their declared members, e.g. device_add's device properties);
+# introspection does not say so
+HAND_WRITTEN = frozenset(("device_add",))
+
+
 def generate(schema: Schema) -> list:
     trees: list = []
     used: list = []
@@ -182,7 +188,8 @@ def from_introspection(info, origin: str = "recorded introspection") -> Schema:
             arg = get(ent["arg-type"])
             ret = get(ent["ret-type"])
             commands[ent["name"]] = Command(ent["name"], arg, ret, allow_oob=bool(ent.get("allow-oob")),
-                                            allow_preconfig=True, features=feats)
+                                            allow_preconfig=True, features=feats,
+                                            gen=ent["name"] not in HAND_WRITTEN)
             order.append(("command", ent["name"]))
         elif meta == "event":
             events[ent["name"]] = Event(ent["name"], get(ent["arg-type"]), feats)
