@@ -178,6 +178,7 @@ def install(profile_spec, directory, name=None, python=None, profile_dirs=(), co
         return exe, False, notes
     if copy_package:
         _copy_package(lib)
+    _precompile(py, os.path.join(paths[0], "qmpserver"))
     prof.build.schema.encoded_introspection(False)   # stored encoded in the compiled file
     cache.save_file(compiled, prof, ())              # frozen: no dependency checks at start-up
     os.chmod(compiled, 0o644)
@@ -187,6 +188,17 @@ def install(profile_spec, directory, name=None, python=None, profile_dirs=(), co
     _atomic_write(conf, (json.dumps(cfg, indent=2) + "\n").encode(), 0o644)
     _atomic_write(exe, text.encode(), 0o755)
     return exe, True, notes
+
+
+def _precompile(python, package_dir):
+    """Byte-compile the package for the launcher's interpreter: libvirt's QEMU user
+    cannot write ``__pycache__``, and compiling every module at each start is slow."""
+    import subprocess
+    try:
+        subprocess.run([python, "-IS", "-m", "compileall", "-q", package_dir],
+                       capture_output=True, timeout=300)
+    except (OSError, subprocess.SubprocessError):
+        pass
 
 
 def _copy_package(lib):

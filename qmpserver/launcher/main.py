@@ -156,7 +156,14 @@ class Runner:
             self.loop.run()
         finally:
             self.cleanup()
-        return self.exit_code
+        # QEMU's exit is immediate; the interpreter's own teardown (module and
+        # object finalisation) would make libvirt wait for the process longer
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os._exit(self.exit_code)
 
     # -- before daemonizing --------------------------------------------------------------
 

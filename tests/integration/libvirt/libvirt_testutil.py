@@ -116,18 +116,19 @@ def exclusive():
 
 
 @contextlib.contextmanager
-def monitor_log():
+def monitor_log(emulator=None):
     """libvirtd's monitor traffic (``log_filters="1:qemu.qemu_monitor"``) while the block runs;
-    yields a callable returning the (command, reply) pairs logged so far."""
+    yields a callable returning the (monitor, command, reply) triples logged so far
+    (of ``emulator``'s probes only, when given)."""
     log = tempfile.mktemp(prefix="qmps-libvirtd-", suffix=".log", dir="/tmp")
     adm = ["virt-admin", "-c", "libvirtd:///system"]
     old_f = subprocess.run(adm + ["daemon-log-filters"], capture_output=True, text=True).stdout
     old_o = subprocess.run(adm + ["daemon-log-outputs"], capture_output=True, text=True).stdout
     subprocess.run(adm + ["daemon-log-outputs", "1:file:%s" % log], check=True, capture_output=True)
-    subprocess.run(adm + ["daemon-log-filters", "1:qemu.qemu_monitor 3:*"], check=True,
-                   capture_output=True)
+    subprocess.run(adm + ["daemon-log-filters", "1:qemu.qemu_monitor 1:qemu.qemu_process 3:*"],
+                   check=True, capture_output=True)
     try:
-        yield lambda: parse_monitor_log(log)
+        yield lambda: parse_monitor_log(log, emulator)
     finally:
         f = _setting(old_f)
         o = _setting(old_o)
@@ -142,50 +143,74 @@ def _setting(text: str) -> str:
     return m.group(1).strip() if m else ""
 
 
+_LINE = re.compile(r"^\S+ \S+: (\d+): \w+ : (\w+):\d+ : (.*)$")
 _SEND = re.compile(r"QEMU_MONITOR_SEND_MSG: mon=(0x[0-9a-f]+) msg=(\{.*\})\s*(?:fd=-?\d+)?\s*$")
 _RECV = re.compile(r"QEMU_MONITOR_RECV_REPLY: mon=(0x[0-9a-f]+) reply=(\{.*\})\s*$")
 
 
-def parse_monitor_log(path):
-    """[(monitor, command dict, reply dict)] in order."""
+def parse_monitor_log(path, emulator=None):
+    """[(monitor, command dict, reply dict)] in order.
+
+    With ``emulator``, only the probe conversations of that binary: libvirt's
+    worker thread logs ``qemuProcessQMPConnectMonitor ... emulator=E`` and then
+    sends every command of that probe itself (other domains and probes running
+    at the same time use other monitors)."""
     pairs = []
     pending = {}
+    mine = set()
+    probing = {}        # thread -> emulator of the probe it runs
     try:
         text = open(path, encoding="utf-8", errors="replace").read()
     except OSError:
         return pairs
     for line in text.splitlines():
-        m = _SEND.search(line)
+        m = _LINE.match(line)
         if m:
+            tid, func, rest = m.groups()
+            if func == "qemuProcessQMPConnectMonitor":
+                em = re.search(r"emulator=([^,]+),", rest)
+                probing[tid] = em.group(1) if em else None
+            elif func == "qemuProcessQMPStop":
+                probing.pop(tid, None)
+        m2 = _SEND.search(line)
+        if m2:
+            mon = m2.group(1)
+            if emulator is not None and m and probing.get(m.group(1)) == emulator:
+                mine.add(mon)
             try:
-                pending[m.group(1)] = json.loads(m.group(2))
+                pending[mon] = json.loads(m2.group(2))
             except ValueError:
                 pass
             continue
-        m = _RECV.search(line)
-        if m and m.group(1) in pending:
+        m2 = _RECV.search(line)
+        if m2 and m2.group(1) in pending:
             try:
-                reply = json.loads(m.group(2))
+                reply = json.loads(m2.group(2))
             except ValueError:
                 continue
-            pairs.append((m.group(1), pending.pop(m.group(1)), reply))
+            pairs.append((m2.group(1), pending.pop(m2.group(1)), reply))
+    if emulator is not None:
+        pairs = [p for p in pairs if p[0] in mine]
     return pairs
 
 
 def domain_xml(name, emulator, qemu_args=(), dtype="qemu", cpu="max"):
+    """A minimal aarch64 virt domain; ``cpu=None`` is ``<cpu mode='maximum'/>``."""
     args = "".join("<qemu:arg value='%s'/>" % a for a in qemu_args)
     cmdline = "<qemu:commandline>%s</qemu:commandline>" % args if args else ""
+    cpu_xml = ("<cpu mode='maximum'/>" if cpu is None else
+               "<cpu mode='custom' match='exact'><model fallback='forbid'>%s</model></cpu>" % cpu)
     return """<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>%s</name>
   <uuid>%s</uuid>
   <memory unit='MiB'>128</memory>
   <vcpu>1</vcpu>
   <os><type arch='aarch64' machine='virt'>hvm</type></os>
-  <cpu mode='custom' match='exact'><model fallback='forbid'>%s</model></cpu>
+  %s
   <devices><emulator>%s</emulator></devices>
   %s
 </domain>
-""" % (dtype, name, uuid.uuid4(), cpu, emulator, cmdline)
+""" % (dtype, name, uuid.uuid4(), cpu_xml, emulator, cmdline)
 
 
 @contextlib.contextmanager

@@ -101,7 +101,7 @@ _ALLOWED = {
 def _probe(exe):
     os.utime(exe)          # a new ctime: libvirt re-probes
     time.sleep(0.01)
-    with lt.exclusive(), lt.monitor_log() as pairs:
+    with lt.exclusive(), lt.monitor_log(exe) as pairs:
         p = lt.domcaps(exe)
         assert p.returncode == 0, p.stderr
         got = pairs()
@@ -215,6 +215,61 @@ def test_mte_version_accepted_shows_in_qom(launchers, version):
         r = lt.monitor_command(name, {"execute": "qom-get", "arguments": {"path": "/machine",
                                                                           "property": "mte-version"}})
         assert r.get("return") == version, r
+
+
+def _kvm_profiles():
+    """(a KVM profile without MTE in KVM, a KVM profile whose host has MTE3), with the proposals."""
+    from qmpserver.profiles.loader import load_profile
+    no_mte = mte3 = None
+    for name, kvm in PROFILES:
+        if not kvm:
+            continue
+        p = load_profile(name)
+        if not p.build.has_proposal("mte-version"):
+            continue
+        caps = p.host.kvm.get("caps") or {}
+        has = bool(caps.get("KVM_CAP_ARM_MTE"))
+        if not has and no_mte is None:
+            no_mte = name
+        if has and mte3 is None:
+            try:
+                from qmpserver.arch.arm64 import mte as _mte
+                level = _mte.host_level(p.host) if hasattr(_mte, "host_level") else None
+            except Exception:
+                level = None
+            if level in (None, 3):
+                mte3 = name
+    return no_mte, mte3
+
+
+def test_kvm_domain_mte_version_exactly_or_error(launchers):
+    """libvirt runs an aarch64 KVM domain (maximum CPU) on the launcher: the host decides."""
+    no_mte, mte3 = _kvm_profiles()
+    if no_mte is None or mte3 is None:
+        pytest.skip("needs built-in KVM profiles with and without MTE")
+    exe = launchers(no_mte)
+    args = ["-S", "-nodefaults", "-display", "none", "-machine", "virt", "-accel", "kvm",
+            "-cpu", "max", "-machine", "mte-version=2"]
+    rc, err = lt.launcher_stderr(exe, args)
+    assert rc == 1
+    message = err.strip().splitlines()[-1].split("qemu-system-aarch64: ", 1)[1]
+    name = "qmps-kvm-nomte-%d" % os.getpid()
+    xml = lt.domain_xml(name, exe, ["-machine", "mte-version=2"], dtype="kvm", cpu=None)
+    with lt.defined_domain(name, xml):
+        p = lt.virsh("start", name)
+        assert p.returncode != 0
+        assert message in p.stderr
+    exe = launchers(mte3)
+    name = "qmps-kvm-mte3-%d" % os.getpid()
+    xml = lt.domain_xml(name, exe, ["-machine", "mte-version=3"], dtype="kvm", cpu=None)
+    with lt.defined_domain(name, xml):
+        p = lt.virsh("start", name)
+        assert p.returncode == 0, p.stderr
+        assert lt.monitor_command(name, {"execute": "query-kvm"})["return"] == {"enabled": True,
+                                                                                "present": True}
+        r = lt.monitor_command(name, {"execute": "qom-get", "arguments": {"path": "/machine",
+                                                                          "property": "mte-version"}})
+        assert r.get("return") == "3", r
 
 
 def test_launcher_runs_as_qemu_user_with_empty_environment(launchers):
