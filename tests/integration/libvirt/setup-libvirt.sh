@@ -7,6 +7,9 @@
 # --restart   stop a libvirtd this script started earlier and start it again
 #
 # What it does, each step idempotent:
+#   * installs python3-yaml when /usr/bin/python3 lacks it (a launcher installed for the
+#     libvirt-qemu user may run on the system interpreter; some topic data is YAML read
+#     on first use);
 #   * creates the `libvirt-qemu` group and user libvirt runs QEMU as (Debian's default);
 #   * writes `stdio_handler = "file"` into /etc/libvirt/qemu.conf (there is no virtlogd here);
 #   * starts `libvirtd` in the background (no systemd), pid in /run/libvirtd.pid,
@@ -31,7 +34,14 @@ fi
 if [ "$install" = 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq qemu-system-arm libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients >/dev/null
+    apt-get install -y -qq qemu-system-arm libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
+        python3-yaml >/dev/null
+fi
+
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import yaml' 2>/dev/null \
+        && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-yaml >/dev/null 2>&1 \
+        || echo "setup-libvirt.sh: could not install python3-yaml (continuing)" >&2
 fi
 
 if ! command -v libvirtd >/dev/null 2>&1 && [ ! -x /usr/sbin/libvirtd ]; then
