@@ -66,12 +66,13 @@ _cache: dict[str, Mapping[str, Any]] = {}
 
 
 def models_dir() -> Path:
-    """Directory holding the YAML models (``$QMPSERVER_MODELS`` or the
-    ``models/`` directory of the source tree)."""
+    """Directory holding the YAML models (``$QMPSERVER_MODELS``, else the one the
+    profile loader uses: the source tree's ``models/`` or an installed wheel's copy)."""
     env = os.environ.get("QMPSERVER_MODELS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "models"
+    from ...profiles.loader import MODELS_DIR
+    return Path(MODELS_DIR)
 
 
 def load_yaml(path: str | os.PathLike) -> Any:
