@@ -10,8 +10,8 @@ Writes, in ``--dir``:
   checked against its source files at start-up: the launcher starts fast and
   never needs to read YAML).
 
-Re-running the command with a changed profile (or changed profile files)
-rewrites the three files, which changes the executable's ctime: libvirt then
+Re-running the command with a changed profile (or changed profile files, or
+a changed qmpserver) rewrites the three files, which changes the executable's ctime: libvirt then
 re-probes (its capabilities cache is keyed on the path and validated by
 ctime).  Re-running with nothing changed leaves them untouched.
 
@@ -116,6 +116,20 @@ def script_text(python: str, name: str, profile_name: str, paths: list, extra: l
     ) % (python, name, profile_name, paths, extra, SUFFIX)
 
 
+def _package_stamp() -> list:
+    """(file, mtime, size) of the package's sources: new code may answer differently,
+    and the compiled profile holds objects of its classes."""
+    root = os.path.join(_package_root(), "qmpserver")
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for f in sorted(files):
+            if f.endswith(".py"):
+                st = os.stat(os.path.join(d, f))
+                out.append((os.path.relpath(os.path.join(d, f), root), st.st_mtime_ns, st.st_size))
+    return out
+
+
 def _fingerprint(*parts) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -167,7 +181,7 @@ def install(profile_spec, directory, name=None, python=None, profile_dirs=(), co
     spec_out = path if os.sep in profile_spec or profile_spec.endswith((".yaml", ".yml")) else profile_spec
     stamps = cache._stamp(sorted(deps))
     fp = _fingerprint(__version__, sys.version_info[:2], spec_out, text, stamps,
-                      [os.path.abspath(d) for d in profile_dirs], copy_package)
+                      [os.path.abspath(d) for d in profile_dirs], copy_package, _package_stamp())
     old = None
     try:
         with open(conf, encoding="utf-8") as f:

@@ -217,6 +217,62 @@ def test_mte_version_accepted_shows_in_qom(launchers, version):
         assert r.get("return") == version, r
 
 
+_HOTPLUG_DOMAIN = """<domain type='qemu'>
+  <name>%s</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>2</vcpu>
+  <os><type arch='aarch64' machine='virt'>hvm</type></os>
+  <cpu mode='custom' match='exact'><model fallback='forbid'>max</model></cpu>
+  <devices>
+    <emulator>%s</emulator>
+    <controller type='pci' model='pcie-root'/>
+    <controller type='pci' model='pcie-root-port'/>
+    <controller type='pci' model='pcie-root-port'/>
+    <controller type='pci' model='pcie-root-port'/>
+    <interface type='user'><model type='virtio'/></interface>
+  </devices>
+</domain>
+"""
+
+
+def test_hotplug_rng_and_interface(launchers):
+    """virsh attach-device/detach-device: object-add + device_add, device_del ->
+    DEVICE_DELETED -> object-del; the NIC from the command line detaches too."""
+    exe = launchers(DEBIAN)
+    name = "qmps-hotplug-%d" % os.getpid()
+    rng = lt.world_dir("qmps-rng")
+    path = os.path.join(rng, "rng.xml")
+    with open(path, "w") as f:
+        f.write("<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>\n")
+    try:
+        with lt.defined_domain(name, _HOTPLUG_DOMAIN % (name, exe)):
+            p = lt.virsh("start", name)
+            assert p.returncode == 0, p.stderr
+            cpus = lt.monitor_command(name, {"execute": "query-cpus-fast"})["return"]
+            assert [c["cpu-index"] for c in cpus] == [0, 1]
+            p = lt.virsh("attach-device", name, path, "--live")
+            assert p.returncode == 0, p.stderr
+            assert "<rng model='virtio'>" in lt.virsh("dumpxml", name).stdout
+            p = lt.virsh("detach-device", name, path, "--live")
+            assert p.returncode == 0, p.stderr
+            end = time.monotonic() + 10
+            while "<rng" in lt.virsh("dumpxml", name).stdout and time.monotonic() < end:
+                time.sleep(0.1)
+            assert "<rng" not in lt.virsh("dumpxml", name).stdout
+            objs = lt.monitor_command(name, {"execute": "qom-list", "arguments": {"path": "/objects"}})
+            assert not any(o["name"].startswith("objrng") for o in objs["return"])
+            assert "user" in lt.virsh("domiflist", name).stdout
+            p = lt.virsh("detach-interface", name, "user", "--live")
+            assert p.returncode == 0, p.stderr
+            end = time.monotonic() + 10
+            while "user" in lt.virsh("domiflist", name).stdout and time.monotonic() < end:
+                time.sleep(0.1)
+            assert "user" not in lt.virsh("domiflist", name).stdout
+    finally:
+        import shutil
+        shutil.rmtree(rng, ignore_errors=True)
+
+
 def _kvm_profiles():
     """(a KVM profile without MTE in KVM, a KVM profile whose host has MTE3), with the proposals."""
     from qmpserver.profiles.loader import load_profile
