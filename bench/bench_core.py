@@ -195,12 +195,13 @@ def main(argv=None):
     ap.add_argument("--starts", type=int, default=15)
     ap.add_argument("--profile", default="debian-7.2-tcg")
     ap.add_argument("--qemu", default=shutil.which("qemu-system-aarch64"))
-    ap.add_argument("--mock-cmd", help="override the mock command (a shell-like string)")
+    ap.add_argument("--mock-cmd", help="the mock executable (and leading arguments), e.g. a launcher written "
+                                        "by 'qmpserver install-launcher'; QEMU's arguments are appended")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     if not a.qemu:
         sys.exit("qemu-system-aarch64 not found: install Debian's qemu-system-arm")
-    mock_cmd = a.mock_cmd.split() if a.mock_cmd else mock_command(a.profile)
+    mock_cmd = a.mock_cmd.split() + QEMU_ARGS if a.mock_cmd else mock_command(a.profile)
     # warm the compile cache once so start-up measures a normal start
     subprocess.run([sys.executable, "-m", "qmpserver.cli", "profiles", "show", a.profile],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -201,12 +201,19 @@ _loads = None
 # QEMU's lexer allows no exponent right after a bare 0 ("0e1" is 0 then a keyword),
 # JSON does: such text (or anything that looks like it, even inside a string) goes
 # to the exact lexer.
-_ZERO_EXP = re.compile(rb"(?:^|[^0-9.])0[eE]")
+def _zero_exponent(text: bytes) -> bool:
+    for pat in (b"0e", b"0E"):   # bytes.find is far cheaper than a regex search here
+        i = text.find(pat)
+        while i >= 0:
+            if i == 0 or text[i - 1] not in b"0123456789.":
+                return True
+            i = text.find(pat, i + 1)
+    return False
 
 
 def _simple_loads(text: bytes):
     global _loads
-    if _ZERO_EXP.search(text):
+    if _zero_exponent(text):
         raise _NotSimple
     if _loads is None:
         import json
