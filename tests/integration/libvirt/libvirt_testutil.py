@@ -40,16 +40,30 @@ def libvirt_ready() -> str | None:
     """None when libvirtd answers on qemu:///system, else why not (after trying to start it)."""
     if shutil.which("virsh") is None or not (shutil.which("libvirtd") or os.path.exists("/usr/sbin/libvirtd")):
         return "libvirt (virsh, libvirtd) is not installed"
-    if virsh("version", timeout=30).returncode == 0:
+    # `virsh uri`, not `version`: version looks up the default emulator's capabilities,
+    # which may mean probing it (slow when several tests start at once)
+    if virsh("uri", timeout=60).returncode == 0 and _kvm_group_ok():
         return None
     if os.geteuid() != 0:
         return "libvirtd is not running and the tests are not root (run %s as root)" % SETUP
-    p = subprocess.run(["sh", SETUP], capture_output=True, text=True, timeout=600)
+    with exclusive():
+        p = subprocess.run(["sh", SETUP], capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         return "setup-libvirt.sh failed: %s%s" % (p.stdout, p.stderr)
-    if virsh("version", timeout=30).returncode == 0:
+    if virsh("uri", timeout=60).returncode == 0:
         return None
     return "libvirtd does not answer on %s" % URI
+
+
+def _kvm_group_ok() -> bool:
+    """setup-libvirt.sh puts libvirt-qemu in group kvm (see there); re-run it when not."""
+    import grp
+    if not os.path.exists("/dev/kvm") or os.geteuid() != 0:
+        return True
+    try:
+        return "libvirt-qemu" in grp.getgrnam("kvm").gr_mem
+    except KeyError:
+        return True
 
 
 def world_dir(prefix="qmps-lv") -> str:
@@ -266,8 +280,18 @@ def qmp_query(emulator, args, commands):
             if os.path.exists(sock) or p.poll() is not None:
                 break
             time.sleep(0.01)
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sock)
+        s = None
+        for _ in range(1000):          # bound is not yet listening: retry a refused connect
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(sock)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                s.close()
+                s = None
+                time.sleep(0.01)
+        if s is None:
+            raise AssertionError("cannot connect to %s: %s" % (sock, p.stderr.read() if p.poll() is not None else ""))
         f = s.makefile("rwb")
         f.readline()
         out = []

@@ -61,6 +61,15 @@ if ! getent passwd libvirt-qemu >/dev/null; then
     echo "setup-libvirt.sh: created user libvirt-qemu"
 fi
 
+# Debian puts libvirt-qemu in group kvm: without /dev/kvm access as the QEMU user, libvirt
+# finds its cached capabilities of the native qemu-system-x86_64 stale (KVM usability
+# changed) and re-probes that binary on every lookup, `virsh version` included
+if [ -c /dev/kvm ] && getent group kvm >/dev/null && ! id -nG libvirt-qemu | grep -qw kvm; then
+    usermod -a -G kvm libvirt-qemu
+    echo "setup-libvirt.sh: added libvirt-qemu to group kvm"
+    restart=1
+fi
+
 # qemu.conf: no virtlogd here, so QEMU's stdio goes to files
 mkdir -p /etc/libvirt
 conf=/etc/libvirt/qemu.conf
@@ -90,7 +99,7 @@ if ! running; then
 fi
 
 i=0
-until virsh -c qemu:///system version >/dev/null 2>&1; do
+until virsh -c qemu:///system uri >/dev/null 2>&1; do
     i=$((i + 1))
     if [ $i -ge 100 ]; then
         echo "setup-libvirt.sh: libvirtd does not answer on qemu:///system" >&2
