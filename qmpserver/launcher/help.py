@@ -95,7 +95,7 @@ def machine_help(profile, mtype=None) -> str:
             props = fn(_FakeInstance(profile, canonical), typename, props) or props
     except Exception:   # overlays are best effort here: help must never fail
         pass
-    return _props_help(typename, props)
+    return _props_help(typename, props, children=False)
 
 
 class _FakeInstance:
@@ -109,11 +109,12 @@ class _FakeInstance:
         self.state = {}
 
 
-def _props_help(typename, props) -> str:
-    """``object_property_help`` lines, sorted, under ``<type> options:``."""
+def _props_help(typename, props, children=True) -> str:
+    """``object_property_help`` lines, sorted, under ``<type> options:`` (a machine's
+    help leaves out its child containers, a device's lists them)."""
     rows = []
     for p in props:
-        if p["name"] == "type" or str(p.get("type", "")).startswith("child<"):
+        if p["name"] == "type" or (not children and str(p.get("type", "")).startswith("child<")):
             continue
         line = "  %s=<%s>" % (p["name"], p.get("type", ""))
         desc = p.get("description")

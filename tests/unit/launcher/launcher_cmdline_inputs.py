@@ -246,6 +246,17 @@ INPUTS = [
     ("append-without-kernel", V + ["-append", "console=ttyAMA0"]),
     ("initrd-without-kernel", V + ["-initrd", "/dev/null"]),
     ("preconfig", V + ["--preconfig"]),
+    # help and version (stdout compared too)
+    ("version", ["-version"]),
+    ("version-double-dash", ["--version"]),
+    ("accel-help", ["-accel", "help"]),
+    ("cpu-help", ["-cpu", "help"]),
+    ("display-help", ["-display", "help"]),
+    ("chardev-help", V + ["-chardev", "help"]),
+    ("chardev-help-no-machine", ["-chardev", "help"]),
+    ("device-props-help", V + ["-device", "virtio-net-pci,help"]),
+    ("version-after-error", ["-m", "abc", "-version"]),
+    ("version-before-error", ["-version", "-m", "abc"]),
     # libvirt's domain command line (fd monitor replaced by a path)
     ("libvirt-domain", [
         "-name", "guest=mocktest,debug-threads=on", "-S",

@@ -32,18 +32,22 @@ def _env():
     return env
 
 
-def _run(cmd, argv, expected_rc, env=None):
-    if expected_rc == "started":
-        return run_started(cmd, argv, env=env)
-    return run_case(cmd, argv, timeout=15.0, env=env)
+def _run(cmd, argv, expected, env=None):
+    if expected["rc"] == "started":
+        return run_started(cmd, argv, env=env) + (None,)
+    if "stdout" in expected:
+        return run_case(cmd, argv, timeout=15.0, env=env, stdout=True)
+    return run_case(cmd, argv, timeout=15.0, env=env) + (None,)
 
 
 @pytest.mark.parametrize("cid,argv", INPUTS, ids=[c for c, _ in INPUTS])
 def test_launcher_prints_what_qemu_prints(cid, argv):
     exp = CASES[cid]
-    rc, err = _run(MOCK, argv, exp["rc"], _env())
+    rc, err, out = _run(MOCK, argv, exp, _env())
     assert err == exp["stderr"]
     assert rc == exp["rc"]
+    if "stdout" in exp:
+        assert out == exp["stdout"]
 
 
 def _real_available():
@@ -62,9 +66,12 @@ def test_recording_matches_real_qemu(cid, argv):
     exp = CASES[cid]
     if exp["rc"] == "started" and cid in ("sandbox-libvirt", "libvirt-domain"):
         rc, err = run_case([REAL], argv)        # -sandbox spawn=deny cannot daemonize
+        out = None
     else:
-        rc, err = _run([REAL], argv, exp["rc"])
+        rc, err, out = _run([REAL], argv, exp)
     assert (rc, err) == (exp["rc"], exp["stderr"])
+    if "stdout" in exp:
+        assert out == exp["stdout"]
 
 
 def test_every_input_is_recorded():
