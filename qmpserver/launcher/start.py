@@ -164,39 +164,8 @@ def build_instance(runner, L):
     for w in devices.net_check_clients(inst):
         rep.warning(w)
 
-    _guard_handlers(runner, inst)
     install_signals(runner, inst, loop)
     inst.exit_listeners.append(lambda cause: _on_exit(runner, cause))
-
-
-def _guard_handlers(runner, inst):
-    """A bug in a handler must not kill the emulated QEMU (libvirt would see the
-    monitor close mid-command): unexpected exceptions become a GenericError
-    reply and a traceback on stderr (the domain log under libvirt)."""
-    from ..errors import QMPError as _QMPError
-
-    def wrap(name, fn):
-        def guarded(ctx, args):
-            try:
-                return fn(ctx, args)
-            except _QMPError:
-                raise
-            except Exception as e:   # noqa: BLE001 - the process must survive
-                import traceback
-                runner.rep._write("qmpserver: internal error in %s:\n%s" % (
-                    name, traceback.format_exc()))
-                raise _QMPError("internal error in qmpserver: %s: %s" % (type(e).__name__, e)) from None
-        return guarded
-
-    # the launcher process runs one instance: wrap the registry's handlers before
-    # the instance builds its command table (which waits for the first command)
-    from ..commands.registry import HANDLERS
-    for name, fn in list(HANDLERS.items()):
-        if not getattr(fn, "_qmpserver_guarded", False):
-            g = wrap(name, fn)
-            g._qmpserver_guarded = True
-            HANDLERS[name] = g
-    _ = inst
 
 
 class _LazyMachine(dict):

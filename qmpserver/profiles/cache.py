@@ -111,6 +111,24 @@ def save_file(path: str, profile, deps) -> None:
             pass
 
 
+def compile_code() -> set:
+    """The code a compiled profile depends on (its classes and everything that derives it).
+
+    A changed compiler must not meet an old pickle; stamping these files costs a few
+    dozen stat calls per start (well under a millisecond).
+    """
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = set()
+    for sub in ("qapi", "profiles", os.path.join("arch", "arm64")):
+        d = os.path.join(pkg, sub)
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        out.update(os.path.join(d, n) for n in names if n.endswith(".py"))
+    return out
+
+
 def cached_compile(path: str, roots):
     from .loader import compile_profile
     d = cache_dir()
@@ -120,10 +138,7 @@ def cached_compile(path: str, roots):
         if prof is not None:
             return prof
     prof, deps = compile_profile(path, roots)
-    # the pickled classes: a changed definition must not meet an old pickle
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = {os.path.join(here, "model.py"), os.path.join(os.path.dirname(here), "qapi", "model.py")}
-    deps = set(deps) | {path} | code
+    deps = set(deps) | {path} | compile_code()
     # touching the schema's introspection now makes the cached copy carry the encoded bytes
     prof.build.schema.encoded_introspection(False)
     if file:

@@ -98,10 +98,16 @@ def dispatch(table, request, session, oob_enabled: bool):
         validate_arguments(cmd, args, table.policy)
         ctx = Context(instance, session, request, oob)
         handler = entry.handler
-        if handler is None:
-            result = table.unmodelled(cmd, args)
-        else:
-            result = handler(ctx, args)
+        try:
+            if handler is None:
+                result = table.unmodelled(cmd, args)
+            else:
+                result = handler(ctx, args)
+        except QMPError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug must not take the emulated QEMU down
+            _log.get("qmpserver.dispatch").exception("internal error in %s", name)
+            raise QMPError("internal error in qmpserver: %s: %s" % (type(e).__name__, e)) from None
         if not cmd.success_response:
             return None, ctx.after
         reply = {"return": {} if result is None else result}
