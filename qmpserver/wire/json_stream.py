@@ -137,7 +137,7 @@ def _build_table() -> list[list[int]]:
 _TABLE = _build_table()
 
 # Fast path: well-formed tokens whose end is certain from the buffer alone.
-_FAST = re.compile(
+_FAST_PATTERN = (
     rb"""
     (?P<ws>[ \t\r\n]+)
   | (?P<st>[{}\[\]:,])
@@ -145,9 +145,8 @@ _FAST = re.compile(
           |'(?:[^'\\\x00-\x1f\xfe\xff]|\\[\x20-\xfd])*')
   | (?P<num>-?(?:0(?P<zfrac>\.[0-9]+(?:[eE][-+]?[0-9]+)?)?|[1-9][0-9]*(?P<frac>(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))(?=[ \t\r\n,:{}\[\]"']))
   | (?P<kw>[a-z]+(?=[^a-z]))
-    """,
-    re.X,
-)
+    """)
+_FAST = None     # compiled on first use: ~1 ms of start-up, before the greeting
 # Bulk runs inside string bodies and during recovery (no state change).
 _DQ_RUN = re.compile(rb'[^"\\\x00-\x1f\xfe\xff]+')
 _SQ_RUN = re.compile(rb"[^'\\\x00-\x1f\xfe\xff]+")
@@ -170,7 +169,14 @@ _INNER = rb"[^\x00-\x1f'\\{}\[\]\x7f-\xff%]*"
 _L1 = rb"(?:\{" + _INNER + rb"\}|\[" + _INNER + rb"\])"
 _L2 = rb"(?:\{(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\}|\[(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\])"
 _L3 = rb"(?:\{(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\}|\[(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\])"
-_SIMPLE = re.compile(rb"[ \t\r\n]*(\{(?:" + _INNER + _L3 + rb")*" + _INNER + rb"\})")
+_SIMPLE_PATTERN = rb"[ \t\r\n]*(\{(?:" + _INNER + _L3 + rb")*" + _INNER + rb"\})"
+_SIMPLE = None   # compiled on first use
+
+
+def _compile_patterns() -> None:
+    global _FAST, _SIMPLE
+    _FAST = re.compile(_FAST_PATTERN, re.X)
+    _SIMPLE = re.compile(_SIMPLE_PATTERN)
 
 
 class _NotSimple(Exception):
@@ -646,6 +652,8 @@ class JsonStream:
         buf = self._buf
         end = len(buf)
         pos = self._pos
+        if _FAST is None:
+            _compile_patterns()
         fast = _FAST.match
         use_fast = self.fast
         while pos < end:
