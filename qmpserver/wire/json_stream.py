@@ -223,9 +223,20 @@ def _simple_loads(text: bytes):
         raise _NotSimple
     if _loads is None:
         import json
-        _loads = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant,
-                                  parse_int=_int).decode
-    return _loads(text.decode("ascii"))
+        dec = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int)
+        try:   # the C scanner directly: the regex already proved the text is one object
+            from json.scanner import c_make_scanner
+            scan = c_make_scanner(dec)
+        except (ImportError, TypeError):  # pragma: no cover - pure-Python json
+            scan = dec.scan_once
+
+        def _loads(t, scan=scan):
+            s = t.decode("ascii")
+            obj, end = scan(s, 0)
+            if end != len(s):
+                raise _NotSimple
+            return obj
+    return _loads(text)
 
 
 # states whose runs of bytes can be taken in bulk (they only extend the token)
@@ -662,7 +673,7 @@ class JsonStream:
                 if sm is not None:
                     try:
                         value = _simple_loads(sm.group(1))
-                    except (ValueError, _NotSimple, RecursionError):
+                    except Exception:  # noqa: BLE001 - any doubt: the exact lexer decides
                         value = _NotSimple
                     if value is not _NotSimple:
                         self._pos = sm.end()
