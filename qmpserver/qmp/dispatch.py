@@ -47,6 +47,13 @@ class Context:
 
 def _check_envelope(req: dict, oob_enabled: bool):
     """Step 3; returns (command name, is_oob)."""
+    # the usual shapes (execute [+ arguments] [+ id], right types) cannot fail
+    ex = req.get("execute")
+    if type(ex) is str:
+        args = req.get("arguments", _NO_ID)
+        if args is _NO_ID or type(args) is dict:
+            if len(req) == 1 + (args is not _NO_ID) + ("id" in req):
+                return ex, False
     exec_key = None
     for key in wire_order(tuple(req)):
         v = req[key]
@@ -73,7 +80,7 @@ def dispatch(table, request, session, oob_enabled: bool):
     """Run one request against a command table; returns (reply | None, deferred)."""
     if type(request) is not dict:
         return {"error": {"class": "GenericError", "desc": "QMP input must be a JSON object"}}, ()
-    rid = request.get("id", _NO_ID) if "id" in request else _NO_ID
+    rid = request.get("id", _NO_ID)
     ctx = None
     try:
         name, oob = _check_envelope(request, oob_enabled)

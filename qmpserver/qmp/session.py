@@ -116,7 +116,19 @@ class Session:
 
     def pump(self) -> None:
         """Parse what can be parsed and run queued in-band work."""
+        stream = self.stream
         while True:
+            if not self.queue and self.hold is None and not self.closing and self.before_inband is None:
+                # Nothing queued or held: the next message would be queued and run at
+                # once, so run it directly (the common case, on every request).
+                msg = stream.next_message()
+                if msg is None:
+                    return
+                if type(msg) is JsonError:
+                    self._emit_out({"error": {"class": "GenericError", "desc": msg.desc}})
+                else:
+                    self._run(msg.value)
+                continue
             self._parse()
             if not self.queue or self.hold is not None or self.closing:
                 return
