@@ -32,6 +32,7 @@ Usage (sans-IO)::
 from __future__ import annotations
 
 import re
+import sys
 
 MAX_TOKEN_SIZE = 64 << 20
 MAX_TOKEN_COUNT = 2 << 20
@@ -165,7 +166,9 @@ _STRUCT = {ord("{"): LCURLY, ord("}"): RCURLY, ord("["): LSQUARE, ord("]"): RSQU
 # json decoder; anything the decoder refuses, and anything QEMU would treat
 # differently (duplicate keys, NaN/Infinity, integers beyond uint64), falls
 # back to the exact lexer above.
-_INNER = rb"[^\x00-\x1f'\\{}\[\]\x7f-\xff%]*"
+# possessive where supported (3.11+): without it the engine backtracks through
+# every byte of a long flat object before giving up on a nested alternative
+_INNER = rb"[^\x00-\x1f'\\{}\[\]\x7f-\xff%]*" + (b"+" if sys.version_info >= (3, 11) else b"")
 _L1 = rb"(?:\{" + _INNER + rb"\}|\[" + _INNER + rb"\])"
 _L2 = rb"(?:\{(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\}|\[(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\])"
 _L3 = rb"(?:\{(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\}|\[(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\])"
@@ -217,13 +220,24 @@ def _zero_exponent(text: bytes) -> bool:
     return False
 
 
+# An integer of at most 19 digits always fits int64/uint64; a longer run of digits
+# (anywhere, even in a string) sends the message to the exact lexer, which knows
+# QEMU's int64 -> uint64 -> double rule.  Cheaper than a Python hook per integer.
+_DIGIT_MAP = bytes(48 if 48 <= c <= 57 else 45 if c == 45 else 32 for c in range(256))
+
+
+def _long_digits(text: bytes) -> bool:
+    t = text.translate(_DIGIT_MAP)
+    return b"0" * 20 in t or b"-" + b"0" * 19 in t
+
+
 def _simple_loads(text: bytes):
     global _loads
-    if _zero_exponent(text):
+    if _zero_exponent(text) or _long_digits(text):
         raise _NotSimple
     if _loads is None:
         import json
-        dec = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant, parse_int=_int)
+        dec = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant)
         try:   # the C scanner directly: the regex already proved the text is one object
             from json.scanner import c_make_scanner
             scan = c_make_scanner(dec)
