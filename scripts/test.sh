@@ -28,7 +28,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test,http]'
+# the test stack pinned to a set known to work together (scripts/test-constraints.txt)
+.venv/bin/python -m pip install -q -c scripts/test-constraints.txt -e '.[test,http]'
 
 if [ -x tests/integration/libvirt/setup-libvirt.sh ] || [ -f tests/integration/libvirt/setup-libvirt.sh ]; then
   $SUDO bash tests/integration/libvirt/setup-libvirt.sh
