@@ -53,6 +53,9 @@ def cmd_serve(args) -> int:
     stop = asyncio.Event()
 
     async def main():
+        # before anything listens: a SIGTERM must always clean up the sockets
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         try:
             inst = await server.create_instance(args.profile, _instance_config(args), args.qmp or ())
         except StartupError as e:
@@ -71,8 +74,6 @@ def cmd_serve(args) -> int:
             from .http.app import start_http
             http = await start_http(server, args.http, token=args.http_token)
             print("qmpserver: HTTP API on %s" % http.url, flush=True)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         if not args.keep_running:
             server.on_change.append(lambda kind, i: (kind == "removed" and not server.instances) and stop.set())
         await stop.wait()
