@@ -94,26 +94,16 @@ def _tree(inst):
 
 def known_types(inst) -> dict:
     """name -> {name, parent[, abstract]} of every QOM type the build knows."""
-    cache = inst.state.get("_types")
-    if cache is None:
-        try:
-            from .qom import all_types
-            types = all_types(inst)
-        except Exception:      # a build without recorded types
-            types = inst.build.recorded_return("qom-list-types", None, None, default=[]) or []
-        cache = inst.state["_types"] = {t["name"]: t for t in types}
-    return cache
+    try:
+        return _qom_cmds().type_index(inst)
+    except Exception:      # a build without recorded types
+        types = inst.build.recorded_return("qom-list-types", None, None, default=[]) or []
+        return inst.state.setdefault("_types", {t["name"]: t for t in types})
 
 
-def _is_a(types, name, ancestor) -> bool:
-    seen = set()
-    while name is not None and name not in seen:
-        if name == ancestor:
-            return True
-        seen.add(name)
-        t = types.get(name)
-        name = t.get("parent") if t else None
-    return False
+def _qom_cmds():
+    from . import qom
+    return qom
 
 
 # Recorded type lists (``qom-list-types`` without ``abstract``) name each type's

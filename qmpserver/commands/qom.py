@@ -43,15 +43,28 @@ def all_types(instance) -> list:
     return full
 
 
-def _implements(types, name, iface) -> bool:
-    parents = {t["name"]: t.get("parent") for t in types}
+def type_index(instance) -> dict:
+    """name -> {name, parent[, abstract]} of every type the build knows (cached)."""
+    index = instance.state.get("_types")
+    if index is None:
+        index = instance.state["_types"] = {t["name"]: t for t in all_types(instance)}
+    return index
+
+
+def is_a(index: dict, name, ancestor) -> bool:
+    """True if type ``name`` is ``ancestor`` or derives from it (QOM's parent chain)."""
     seen = set()
     while name is not None and name not in seen:
-        if name == iface:
+        if name == ancestor:
             return True
         seen.add(name)
-        name = parents.get(name)
+        t = index.get(name)
+        name = t.get("parent") if t else None
     return False
+
+
+def _implements(types, name, iface) -> bool:
+    return is_a({t["name"]: t for t in types}, name, iface)
 
 
 @command("qom-list-types")
