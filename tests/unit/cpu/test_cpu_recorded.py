@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from cpu_testutil import Qmp, make_instance
 from qmpserver.profiles.loader import MODELS_DIR, load_profile
+from tests.support.recordings import split_passes
 
 CPU_CMDS = ("query-cpu-model-expansion", "query-cpu-definitions", "query-cpu-model-baseline",
             "query-cpu-model-comparison")
@@ -71,24 +71,6 @@ def _recording(name):
     return gzip.decompress((BUNDLED / (name + ".gz")).read_bytes()).decode()
 
 
-def _passes(text):
-    dec = json.JSONDecoder()
-    objs, i = [], 0
-    ws = re.compile(r"\S")
-    while True:
-        m = ws.search(text, i)
-        if not m:
-            break
-        obj, i = dec.raw_decode(text, m.start())
-        objs.append(obj)
-    passes = []
-    for cmd, reply in zip(objs[::2], objs[1::2]):
-        if cmd["execute"] == "qmp_capabilities":
-            passes.append([])
-        passes[-1].append((cmd, reply))
-    return passes
-
-
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
     root = tmp_path_factory.mktemp("cpu-replies")
@@ -109,7 +91,7 @@ def test_libvirt_recordings_cpu_commands(imported, name, monkeypatch):
     import yaml
     root, srcs = imported
     monkeypatch.setenv("QMPSERVER_PROFILE_PATH", str(root))
-    passes = _passes(srcs[name].read_text())
+    passes = split_passes(srcs[name].read_text())
     builds_dir = root / "builds"
     stem = None
     for d in builds_dir.iterdir():

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from qmpserver.profiles import replies as R
 from qmpserver.vm.config import InstanceConfig
 from tests.support.client import RawClient
 from tests.support.mock import MockServer
+from tests.support.recordings import split_passes
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[2].parent / "shared" / "data" / "libvirt-replies"
@@ -57,25 +57,6 @@ def recordings():
             gz = BUNDLED / (name + ".gz")
             out.append((name, gzip.decompress(gz.read_bytes()).decode("utf-8")))
     return out
-
-
-def split_passes(text: str) -> list[list[tuple[dict, dict]]]:
-    """The recording as passes of (command, reply) pairs (each qmp_capabilities starts one)."""
-    dec = json.JSONDecoder()
-    objs, i = [], 0
-    ws = re.compile(r"\S")
-    while True:
-        m = ws.search(text, i)
-        if not m:
-            break
-        obj, i = dec.raw_decode(text, m.start())
-        objs.append(obj)
-    passes: list = []
-    for cmd, reply in zip(objs[::2], objs[1::2]):
-        if cmd["execute"] == "qmp_capabilities":
-            passes.append([])
-        passes[-1].append((cmd, reply))
-    return passes
 
 
 def _exception(name, accel, cmd):
