@@ -80,26 +80,25 @@ def _not_supported(inst, what):
     raise QMPError("CPU model %s is not supported on this target" % what)
 
 
-@command("query-cpu-model-comparison")
-def query_cpu_model_comparison(ctx, args):
+def _model_pair(ctx, args, command, what, op):
+    """Comparison and baseline: modelled for Arm with the proposal, else upstream's answer."""
     inst = ctx.instance
     if not _arm(inst):
-        return _unmodelled(inst, "query-cpu-model-comparison", args)
+        return _unmodelled(inst, command, args)
     if not inst.build.has_proposal("cpu-idreg-props"):
-        _not_supported(inst, "comparison")
+        _not_supported(inst, what)
     from ..arch.arm64 import baseline
-    return baseline.qmp_compare(_catalog(inst), args["modela"], args["modelb"])
+    return getattr(baseline, op)(_catalog(inst), args["modela"], args["modelb"])
+
+
+@command("query-cpu-model-comparison")
+def query_cpu_model_comparison(ctx, args):
+    return _model_pair(ctx, args, "query-cpu-model-comparison", "comparison", "qmp_compare")
 
 
 @command("query-cpu-model-baseline")
 def query_cpu_model_baseline(ctx, args):
-    inst = ctx.instance
-    if not _arm(inst):
-        return _unmodelled(inst, "query-cpu-model-baseline", args)
-    if not inst.build.has_proposal("cpu-idreg-props"):
-        _not_supported(inst, "baseline")
-    from ..arch.arm64 import baseline
-    return baseline.qmp_baseline(_catalog(inst), args["modela"], args["modelb"])
+    return _model_pair(ctx, args, "query-cpu-model-baseline", "baseline", "qmp_baseline")
 
 
 # --------------------------------------------------------------------------
