@@ -449,46 +449,23 @@ class Cmdline:
                 raise Diag("VNC requires a display argument vnc=<display>", loc)
             self.launch.display = {"type": "vnc", "vnc": arg[4:]}
             return
-        t = self.schema_type("query-display-options", ret=True)
-        try:
-            if arg.startswith("{"):
-                from .visit import json_visit, parse_json_option
-                value = parse_json_option(arg)
-                if t is not None:
-                    json_visit(t, value)
-            else:
-                from .visit import keyval_visit
-                d, help_ = keyval_parse(arg, "type")
-                value = keyval_visit(t, d, []) if t is not None else d
-        except QemuOptsError as e:
-            raise _opts_error(e, loc) from None
-        self.launch.display = value
+        self.launch.display = self.structured(arg, loc, self.schema_type("query-display-options", ret=True),
+                                              "type")
 
     def opt_vnc(self, arg, loc):
         self.launch.display = {"type": "vnc", "vnc": arg}
 
     def opt_compat(self, arg, loc):
-        from .visit import keyval_visit, parse_json_option
-        from ..qapi.model import BuiltinType, EnumType, Member, ObjectType
+        from ..qapi.model import EnumType, Member, ObjectType
         inp = EnumType("CompatPolicyInput", ("accept", "reject", "crash"))
         outp = EnumType("CompatPolicyOutput", ("accept", "hide"))
         members = [Member("deprecated-input", inp, True), Member("deprecated-output", outp, True)]
         if tuple(self.build.version) >= (6, 2, 0):
             members += [Member("unstable-input", inp, True), Member("unstable-output", outp, True)]
-        t = ObjectType("CompatPolicy", members)
-        try:
-            if arg.startswith("{"):
-                from .visit import json_visit
-                value = json_visit(t, parse_json_option(arg))
-            else:
-                d, _ = keyval_parse(arg, None)
-                value = keyval_visit(t, d, [])
-        except QemuOptsError as e:
-            raise _opts_error(e, loc) from None
+        value = self.structured(arg, loc, ObjectType("CompatPolicy", members), None)
         c = self.launch.config.compat
         for k, v in value.items():
             setattr(c, k.replace("-", "_"), v)
-        _ = BuiltinType
 
     def opt_audiodev(self, arg, loc):
         from ..qapi.model import BuiltinType, EnumType, Member, ObjectType
@@ -570,19 +547,23 @@ class Cmdline:
         L.devices.append((dev, loc, arg.startswith("{")))
         L.config.devices.append(dev)
 
-    def opt_blockdev(self, arg, loc):
+    def structured(self, arg, loc, t, implied):
+        """An option given as JSON (``{...}``) or as keyval, visited against schema type ``t``
+        (``None``: a recorded schema without it, taken as given)."""
         from .visit import json_visit, keyval_visit, parse_json_option
-        t = self.schema_type("blockdev-add")
         try:
             if arg.startswith("{"):
                 value = parse_json_option(arg)
                 if t is not None:
                     json_visit(t, value)
-            else:
-                d, _ = keyval_parse(arg, "driver")
-                value = keyval_visit(t, d, []) if t is not None else d
+                return value
+            d, _ = keyval_parse(arg, implied)
+            return keyval_visit(t, d, []) if t is not None else d
         except QemuOptsError as e:
             raise _opts_error(e, loc) from None
+
+    def opt_blockdev(self, arg, loc):
+        value = self.structured(arg, loc, self.schema_type("blockdev-add"), "driver")
         self.launch.blockdevs.append((value, loc))
 
     def opt_netdev(self, arg, loc):
@@ -594,19 +575,8 @@ class Cmdline:
                 modern = d.get("type") in ("stream", "dgram")
             except QemuOptsError:
                 modern = False
-        t = self.schema_type("netdev_add")
-        from .visit import json_visit, keyval_visit, parse_json_option
         if modern:
-            try:
-                if arg.startswith("{"):
-                    value = parse_json_option(arg)
-                    if t is not None:
-                        json_visit(t, value)
-                else:
-                    d, _ = keyval_parse(arg, "type")
-                    value = keyval_visit(t, d, []) if t is not None else d
-            except QemuOptsError as e:
-                raise _opts_error(e, loc) from None
+            value = self.structured(arg, loc, self.schema_type("netdev_add"), "type")
             L.netdevs.append((value, loc, None))
         else:
             g = self.qopts("netdev", arg, loc)
