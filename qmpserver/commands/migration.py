@@ -1,7 +1,7 @@
 """Live migration: status, blockers, a plausible state machine, tunables.
 
-What QEMU does (``migration/migration.c``, 7.2 read at
-/work/src-ref/qemu-7.2.0; behaviour observed on Debian's 7.2.22):
+What QEMU does (``migration/migration.c`` of QEMU v7.2.0, qemu.git;
+behaviour observed on Debian's 7.2.22):
 
 * ``query-migrate`` lists ``blocked-reasons`` whenever a blocker exists
   (KVM + MTE adds ``Live migration disabled due to MTE enabled``, see

@@ -622,6 +622,32 @@ def _dpkg_owner(binary: str) -> tuple[str, str] | None:
         return None
 
 
+# the Debian packages whose contents shape what a QEMU binary answers: the emulators, their
+# loadable modules (qemu-system-gui holds ui-gtk/ui-sdl and virtio-gpu-gl, which appear in
+# `-display help` and qom-list-types only when installed), firmware, and libvirt beside them
+PACKAGE_PATTERNS = ("qemu-*", "libvirt-*")
+
+
+def installed_packages(patterns: tuple[str, ...] = PACKAGE_PATTERNS) -> dict[str, str]:
+    """{package: version} of every installed Debian package matching `patterns` ({} without dpkg).
+
+    Recorded in a build's ``sources.packages`` so that the exact environment an oracle was taken
+    in can be reinstalled (scripts/test.sh) and a different one named (tests/support/oracle_env.py).
+    """
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\n",
+                              *patterns], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    found = {}
+    for line in out.stdout.splitlines():
+        status, _, rest = line.partition("\t")
+        pkg, _, ver = rest.partition("\t")
+        if status.startswith("ii") and pkg and ver:        # installed, not merely known
+            found[pkg] = ver
+    return dict(sorted(found.items()))
+
+
 def _os_release() -> dict[str, str]:
     try:
         text = Path("/etc/os-release").read_text()
@@ -685,6 +711,9 @@ def write_capture(result: dict, out: Path, name: str | None, command: str, *,
     build = build_document(name=name, summary=summary, version=version, package=package,
                            target=target, accelerators=accelerators_from(entries), passes=accels,
                            refs=refs, ref="capture")
+    packages = installed_packages()
+    if packages:
+        build["sources"]["packages"] = packages
     hdr = (f"Recorded from a real QEMU {major_minor} by qmpserver.profiles.capture; "
            f"regenerate with the command in sources.refs.capture, do not edit by hand.")
     root = Path(out)

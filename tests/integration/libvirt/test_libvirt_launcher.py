@@ -26,6 +26,8 @@ import pytest
 
 import libvirt_testutil as lt
 
+from tests.support.oracle_env import require_recorded_packages
+
 pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(600)]
 
 
@@ -126,6 +128,7 @@ def test_probe_conversation_equals_real_qemu(launchers):
         if lt.require_peers():
             pytest.fail("%s is required" % lt.REAL_QEMU)
         pytest.skip("Debian's qemu-system-aarch64 is not installed")
+    require_recorded_packages(what="the Debian 7.2 build behind the launcher")
     mock = _probe(launchers(DEBIAN))
     real = _probe(lt.REAL_QEMU)
     assert [c for c, _ in mock] == [c for c, _ in real]

@@ -21,6 +21,8 @@ from launcher_cmdline_cases import CASES  # noqa: E402
 from launcher_cmdline_inputs import INPUTS  # noqa: E402
 from launcher_record_cases import run_case, run_started  # noqa: E402
 
+from tests.support.oracle_env import require_recorded_packages  # noqa: E402
+
 REAL = "/usr/bin/qemu-system-aarch64"
 MOCK = [sys.executable, "-m", "qmpserver.launcher.main", "--profile", "debian-7.2-tcg"]
 
@@ -63,6 +65,8 @@ def _real_available():
 def test_recording_matches_real_qemu(cid, argv):
     if not _real_available():
         pytest.skip("Debian's qemu-system-aarch64 is not installed")
+    # recorded with the binary of the committed Debian build, in its package set
+    require_recorded_packages(what="launcher_cmdline_cases.py")
     exp = CASES[cid]
     if exp["rc"] == "started" and cid in ("sandbox-libvirt", "libvirt-domain"):
         rc, err = run_case([REAL], argv)        # -sandbox spawn=deny cannot daemonize

@@ -15,6 +15,7 @@ import yaml
 from capture_testutil import REPO, need, real_binary
 from qmpserver.profiles import capture as C
 from qmpserver.profiles import replies as R
+from tests.support.oracle_env import require_recorded_packages
 
 pytestmark = pytest.mark.realqemu
 
@@ -113,6 +114,7 @@ def test_committed_build_matches_fresh_capture(aarch64):
         if os.environ.get("QMPSERVER_REQUIRE_REAL_PEERS") == "1":
             pytest.fail(msg)
         pytest.skip(msg)
+    require_recorded_packages(COMMITTED, what="models/builds/qemu-7.2-debian")
     for key in ("kind", "name", "summary", "version", "package", "target", "accelerators", "schema",
                 "replies", "proposals"):
         assert committed[key] == build[key], key

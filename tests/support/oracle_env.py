@@ -1,0 +1,60 @@
+"""The package set an oracle was recorded with, against the one installed here.
+
+Debian's QEMU loads optional modules (display back-ends, OpenGL devices, block drivers) from
+separate packages; what `-display help`, `qom-list-types` or libvirt's probe see depends on which
+of them are installed.  A build captured by ``qmpserver.profiles.capture`` lists in
+``sources.packages`` every ``qemu-*``/``libvirt-*`` package (with its version) that was installed
+when it was recorded; ``scripts/test.sh`` installs that set.  Tests whose oracle is such a
+recording call :func:`require_recorded_packages` first, so that a different environment fails (or
+skips, outside CI) with one line naming the differing packages instead of a long diff.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qmpserver.profiles.capture import PACKAGE_PATTERNS, installed_packages
+from tests.support.peers import REQUIRE
+
+REPO = Path(__file__).resolve().parents[2]
+DEBIAN_72 = REPO / "models" / "builds" / "qemu-7.2-debian"
+
+
+def recorded_packages(build_dir: Path = DEBIAN_72) -> dict[str, str]:
+    doc = yaml.safe_load((Path(build_dir) / "build.yaml").read_text())
+    return dict(doc.get("sources", {}).get("packages") or {})
+
+
+def package_differences(recorded: dict[str, str], installed: dict[str, str]) -> list[str]:
+    """One phrase per package that is missing, extra or of another version (sorted by name)."""
+    out = []
+    for pkg in sorted(set(recorded) | set(installed)):
+        want, have = recorded.get(pkg), installed.get(pkg)
+        if want == have:
+            continue
+        if have is None:
+            out.append(f"{pkg} {want} is not installed")
+        elif want is None:
+            out.append(f"{pkg} {have} is installed but was not when recorded")
+        else:
+            out.append(f"{pkg} is {have}, recorded with {want}")
+    return out
+
+
+def require_recorded_packages(build_dir: Path = DEBIAN_72, what: str = "this oracle") -> None:
+    """Fail (CI) or skip unless the installed qemu-*/libvirt-* packages are those recorded."""
+    recorded = recorded_packages(build_dir)
+    if not recorded:
+        pytest.fail(f"{build_dir}/build.yaml has no sources.packages: recapture it")
+    diff = package_differences(recorded, installed_packages(PACKAGE_PATTERNS))
+    if not diff:
+        return
+    msg = (f"{what} was recorded with other Debian packages than are installed here: "
+           + "; ".join(diff) + " (bash scripts/test.sh installs the recorded set; after a "
+           "Debian update, recapture with the command in sources.refs.capture)")
+    if REQUIRE:
+        pytest.fail(msg, pytrace=False)
+    pytest.skip(msg)
