@@ -19,6 +19,12 @@
 #    tests use loopback and unix sockets only; privileged for libvirtd, debootstrap and the
 #    nested podman of the container tests, whose storage is a volume so overlay is not
 #    stacked on overlay), as root, stdin from /dev/null:  CI=true bash .ci/run PYTEST-ARGS.
+#    The machine's own network settings come along, as a CI machine of this kind has them:
+#    the extra CA certificates in /usr/local/share/ca-certificates (an egress proxy that
+#    re-signs TLS) are added to the container's trust store before the run, and the
+#    certificate/proxy environment variables that are set here (SSL_CERT_FILE, PIP_CERT,
+#    REQUESTS_CA_BUNDLE, *_proxy, ...) are passed on.  Nothing of this machine's Python or
+#    pip configuration is (no local indexes, no wheel caches).
 #
 # Prints the wall time; exits with .ci/run's status.  Needs root and podman (+ debootstrap
 # for the first run).
@@ -87,9 +93,18 @@ say "clone of $(git -C "$WORK/main" log -1 --format='%h %s' | cut -c1-80)"
 RUN=("${ENG[@]}" run --rm --privileged --network host --hostname qmpserver-ci
      -v "$WORK:/ci" -v "$SHARED:/ci/shared:ro" -v "$WORK/containers:/var/lib/containers"
      -e CI=true -e TERM=dumb -w /ci/main)
-INNER='bash .ci/run "$@" </dev/null; rc=$?; echo "ci-in-container: .ci/run exited $rc" >&2; exit $rc'
+for var in SSL_CERT_FILE SSL_CERT_DIR PIP_CERT REQUESTS_CA_BUNDLE CURL_CA_BUNDLE GIT_SSL_CAINFO \
+           http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+    if [ -n "${!var:-}" ]; then RUN+=(-e "$var=${!var}"); fi
+done
+PREP=true
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    RUN+=(-v /usr/local/share/ca-certificates:/ci/extra-ca:ro)
+    PREP='mkdir -p /usr/local/share/ca-certificates && cp /ci/extra-ca/*.crt /usr/local/share/ca-certificates/ && cat /ci/extra-ca/*.crt >> /etc/ssl/certs/ca-certificates.crt'
+fi
+INNER="$PREP"' && bash .ci/run "$@" </dev/null; rc=$?; echo "ci-in-container: .ci/run exited $rc" >&2; exit $rc'
 if [ "$SHELL_AFTER" = 1 ]; then
-    INNER='bash .ci/run "$@" </dev/null; echo ".ci/run exited $?"; exec bash'
+    INNER="$PREP"' && bash .ci/run "$@" </dev/null; echo ".ci/run exited $?"; exec bash'
     RUN+=(-it)
 fi
 start=$(date +%s)
