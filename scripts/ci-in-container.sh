@@ -60,6 +60,7 @@ COMMIT="$(git -C "$ROOT" rev-parse --verify "$REV^{commit}")"
 ENG=(podman --runtime "${PODMAN_RUNTIME:-runc}")
 CONF_DIR="$(mktemp -d)"
 WORK="$(mktemp -d /var/tmp/qmpserver-ci.XXXXXX)"
+chmod 0755 "$WORK"      # libvirt runs the launcher (and the venv's python) as libvirt-qemu
 cleanup() {
     rm -rf "$CONF_DIR"
     if [ "$KEEP" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi

@@ -19,6 +19,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if str(item.fspath).startswith(here):
             item.add_marker(pytest.mark.container)
+            # the first test of each worker waits for the session's image build (debootstrap of
+            # the base image, the wheelhouse, the image): minutes on a fresh 2-core machine
+            item.add_marker(pytest.mark.timeout(900))
 
 
 @pytest.fixture(scope="session")
