@@ -96,6 +96,7 @@ def test_stream_memory_is_bounded_by_the_token_limit():
     assert any(isinstance(e, JsonError) and e.desc == "JSON token size limit exceeded" for e in errors)
 
 
+@pytest.mark.timeout(600)   # 4 MB through the exact lexer: ~15 s of CPU, a minute on a loaded machine
 def test_token_count_limit():
     s = JsonStream()
     s.feed(b"[" + b"1," * ((2 << 20) + 1))
