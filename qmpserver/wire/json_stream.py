@@ -769,7 +769,7 @@ class JsonStream:
         self._pos = pos
         return None
 
-    def flush(self):
+    def flush(self) -> JsonValue | JsonError | None:
         """End of input (QEMU's flush): complete or fail what is pending."""
         if self.state != IN_START:
             # the NUL flush byte terminates tokens needing lookahead
@@ -789,4 +789,4 @@ class JsonStream:
 
     def reset(self) -> None:
         """Forget everything (a new connection on the same monitor)."""
-        self.__init__(self.fast)
+        self.__init__(self.fast)  # type: ignore[misc]  # re-initialise in place; no subclass overrides __init__
