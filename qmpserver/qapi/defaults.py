@@ -30,10 +30,15 @@ from __future__ import annotations
 
 from .model import AlternateType, ArrayType, BuiltinType, EnumType, ObjectType
 
-_BUILTIN = {"string": "", "int": 0, "number": 0.0, "boolean": False, "null": None}
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..wire import JSON
+    from .model import Type
+
+_BUILTIN: dict[str, JSON] = {"string": "", "int": 0, "number": 0.0, "boolean": False, "null": None}
 
 
-def default_value(t, _depth: int = 0):
+def default_value(t: Type | None, _depth: int = 0) -> JSON:
     if t is None:
         return {}
     if _depth > 32:  # recursive types always have a way out through arrays/optionals
@@ -47,7 +52,7 @@ def default_value(t, _depth: int = 0):
     if isinstance(t, AlternateType):
         return default_value(t.alternatives[0], _depth + 1) if t.alternatives else None
     if isinstance(t, ObjectType):
-        out = {}
+        out: dict[str, JSON] = {}
         for m in t.members:
             if not m.optional:
                 out[m.name] = default_value(m.type, _depth + 1)

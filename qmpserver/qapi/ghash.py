@@ -11,6 +11,10 @@ tombstones) and its in-place resize.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
 MIN_SHIFT = 3
 _PRIME_MOD = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749,
               65521, 131071, 262139, 524287, 1048573, 2097143, 4194301, 8388593, 16777213,
@@ -28,28 +32,28 @@ def g_str_hash(key: str) -> int:
 
 
 class GHashTable:
-    def __init__(self):
+    def __init__(self) -> None:
         self._set_shift(MIN_SHIFT)
         self.hashes = [UNUSED] * self.size
-        self.keys: list = [None] * self.size
+        self.keys: list[str | None] = [None] * self.size
         self.nnodes = 0
         self.noccupied = 0
 
-    def _set_shift(self, shift):
+    def _set_shift(self, shift: int) -> None:
         self.size = 1 << shift
         self.mod = _PRIME_MOD[shift]
         self.mask = self.size - 1
 
-    def _index(self, h):
+    def _index(self, h: int) -> int:
         return (h * 11) % self.mod
 
-    def _lookup(self, key):
+    def _lookup(self, key: str) -> tuple[int, int]:
         h = g_str_hash(key)
         if h < 2:
             h = 2
         i = self._index(h)
         step = 0
-        tomb = None
+        tomb: int | None = None
         while self.hashes[i] != UNUSED:
             nh = self.hashes[i]
             if nh == h and self.keys[i] == key:
@@ -60,7 +64,7 @@ class GHashTable:
             i = (i + step) & self.mask
         return (tomb if tomb is not None else i), h
 
-    def insert(self, key):
+    def insert(self, key: str) -> None:
         i, h = self._lookup(key)
         old = self.hashes[i]
         if old >= 2:
@@ -72,7 +76,7 @@ class GHashTable:
             self.noccupied += 1
             self._maybe_resize()
 
-    def remove(self, key):
+    def remove(self, key: str) -> None:
         i, h = self._lookup(key)
         if self.hashes[i] < 2:
             return
@@ -81,12 +85,12 @@ class GHashTable:
         self.nnodes -= 1
         self._maybe_resize()
 
-    def _maybe_resize(self):
+    def _maybe_resize(self) -> None:
         size, nocc = self.size, self.noccupied
         if (size > self.nnodes * 4 and size > 1 << MIN_SHIFT) or size <= nocc + nocc // 16:
             self._resize()
 
-    def _resize(self):
+    def _resize(self) -> None:
         old_size = self.size
         want = int(self.nnodes * 1.333)
         shift = 0
@@ -126,13 +130,13 @@ class GHashTable:
             del self.keys[self.size:]
         self.noccupied = self.nnodes
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str | None]:
         for h, k in zip(self.hashes, self.keys):
             if h >= 2:
                 yield k
 
 
-def first_leftover(keys_in_qdict_order, removed_in_order):
+def first_leftover(keys_in_qdict_order: Iterable[str], removed_in_order: Iterable[str]) -> str | None:
     """The key QEMU reports as unexpected, or None if nothing is left."""
     removed = set(removed_in_order)
     if all(k in removed for k in keys_in_qdict_order):
@@ -142,6 +146,6 @@ def first_leftover(keys_in_qdict_order, removed_in_order):
         t.insert(k)
     for k in removed_in_order:
         t.remove(k)
-    for k in t:
-        return k
+    for left in t:   # occupied slots only: a key, never None
+        return left
     return None

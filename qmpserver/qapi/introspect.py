@@ -18,6 +18,14 @@ from ..errors import UsageError
 from .model import (AlternateType, ArrayType, BuiltinType, Command, EnumType, Event, Member,
                     ObjectType, Schema)
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from ..wire import JSON, JSONObject
+    from .model import Type
+
 
 # commands QEMU declares with 'gen': false (hand-written marshallers that take
 # more than their declared members, e.g. device_add's device properties);
@@ -25,21 +33,21 @@ from .model import (AlternateType, ArrayType, BuiltinType, Command, EnumType, Ev
 HAND_WRITTEN = frozenset(("device_add",))
 
 
-def generate(schema: Schema) -> list:
-    trees: list = []
-    used: list = []
-    used_ids: set = set()
-    names: dict = {}
+def generate(schema: Schema) -> list[JSON]:
+    trees: list[JSON] = []
+    used: list[Type] = []
+    used_ids: set[str] = set()
+    names: dict[str, str] = {}   # type name -> its mask
     int_type = schema.types.get("int") or BuiltinType("int", "int")
     int_list = ArrayType("intList", int_type)
 
-    def mask(name):
+    def mask(name: str) -> str:
         n = names.get(name)
         if n is None:
             n = names[name] = "%d" % len(names)
         return n
 
-    def use(t):
+    def use(t: Type) -> str:
         if t.json_type == "int" and isinstance(t, BuiltinType):
             t = int_type
         elif isinstance(t, ArrayType) and t.element.json_type == "int" and isinstance(t.element, BuiltinType):
@@ -54,7 +62,7 @@ def generate(schema: Schema) -> list:
             return "[" + use(t.element) + "]"
         return mask(t.name)
 
-    def tree(name, meta, obj, features=()):
+    def tree(name: str, meta: str, obj: JSONObject, features: Iterable[str] = ()) -> None:
         if meta not in ("command", "event", "builtin", "array"):
             name = mask(name)
         obj["name"] = name
@@ -68,7 +76,7 @@ def generate(schema: Schema) -> list:
     for meta, name in schema.entity_order:
         if meta == "command":
             c = schema.commands[name]
-            obj = {"arg-type": use(c.arg_type or empty), "ret-type": use(c.ret_type or empty)}
+            obj: JSONObject = {"arg-type": use(c.arg_type or empty), "ret-type": use(c.ret_type or empty)}
             if c.allow_oob:
                 obj["allow-oob"] = True
             tree(name, "command", obj, c.features)
@@ -83,13 +91,13 @@ def generate(schema: Schema) -> list:
         if isinstance(t, BuiltinType):
             tree(t.name, "builtin", {"json-type": t.json_type})
         elif isinstance(t, EnumType):
-            members = []
+            members: list[JSONObject] = []
             for v in t.members:
-                m = {"name": v}
+                mo: JSONObject = {"name": v}
                 f = t.member_features.get(v)
                 if f:
-                    m["features"] = list(f)
-                members.append({k: m[k] for k in sorted(m)})
+                    mo["features"] = list(f)
+                members.append({k: mo[k] for k in sorted(mo)})
             tree(t.name, "enum", {"members": members, "values": list(t.members)}, t.features)
         elif isinstance(t, ArrayType):
             elem = use(t.element)
@@ -97,7 +105,7 @@ def generate(schema: Schema) -> list:
         elif isinstance(t, ObjectType):
             members = []
             for m in t.members:
-                o = {"name": m.name, "type": use(m.type)}
+                o: JSONObject = {"name": m.name, "type": use(m.type)}
                 if m.optional:
                     o["default"] = None
                 if m.features:
@@ -113,9 +121,9 @@ def generate(schema: Schema) -> list:
     return trees
 
 
-def zap_deprecated(info: list) -> list:
+def zap_deprecated(info: list[JSON]) -> list[JSON]:
     """What ``-compat deprecated-output=hide`` leaves of an introspection list."""
-    out = []
+    out: list[JSON] = []
     for ent in info:
         if "deprecated" in ent.get("features", ()):
             continue
@@ -130,20 +138,23 @@ class IntrospectionError(UsageError):
     pass
 
 
-def from_introspection(info, origin: str = "recorded introspection") -> Schema:
+def from_introspection(info: JSON, origin: str = "recorded introspection") -> Schema:
     """Build a model from a ``query-qmp-schema`` return value."""
     if not isinstance(info, list):
         raise IntrospectionError("%s: expected a list of SchemaInfo objects" % origin)
-    by_name = {}
+    by_name: dict[str, JSONObject] = {}
     for i, ent in enumerate(info):
         if not isinstance(ent, dict) or not isinstance(ent.get("name"), str) or "meta-type" not in ent:
             raise IntrospectionError("%s: entry %d is not a SchemaInfo object" % (origin, i))
         key = (ent["meta-type"] in ("command", "event"), ent["name"])
         if ent["meta-type"] not in ("command", "event"):
             by_name[ent["name"]] = ent
-    types: dict = {}
+    types: dict[str, Type] = {}
 
-    def get(name):
+    # Returns a model Type, typed Any: which one the recorded meta-type says, and
+    # the checker cannot know that an arg-type or a union branch is an ObjectType
+    # (QEMU qapi/introspect.json: they name object types).
+    def get(name: str) -> Any:
         t = types.get(name)
         if t is not None:
             return t
@@ -163,7 +174,8 @@ def from_introspection(info, origin: str = "recorded introspection") -> Schema:
             mf = {m["name"]: tuple(m["features"]) for m in ent.get("members", ()) if m.get("features")}
             t = types[name] = EnumType(name, vals, feats, mf)
         elif meta == "array":
-            t = types[name] = ArrayType(name, None)
+            # registered before its element is resolved, which may refer back to it
+            t = types[name] = ArrayType(name, None)  # type: ignore[arg-type]  # element set just below
             t.element = get(ent["element-type"])
         elif meta == "alternate":
             t = types[name] = AlternateType(name, (), feats)
@@ -180,7 +192,9 @@ def from_introspection(info, origin: str = "recorded introspection") -> Schema:
             raise IntrospectionError("%s: type '%s' has unknown meta-type '%s'" % (origin, name, meta))
         return t
 
-    commands, events, order = {}, {}, []
+    commands: dict[str, Command] = {}
+    events: dict[str, Event] = {}
+    order: list[tuple[str, str]] = []
     for ent in info:
         meta = ent["meta-type"]
         feats = tuple(ent.get("features", ()))

@@ -12,6 +12,12 @@ checks.  A schema loaded from introspection only knows ``int``.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ..wire import JSON
+
 # json types of the built-in QAPI types
 BUILTIN_JSON_TYPES = {
     "str": "string", "number": "number", "int": "int", "int8": "int", "int16": "int",
@@ -25,12 +31,12 @@ class Type:
     __slots__ = ("name", "json_type", "features")
     kind = "type"
 
-    def __init__(self, name: str, json_type: str, features=()):
+    def __init__(self, name: str, json_type: str, features: Iterable[str] = ()):
         self.name = name
         self.json_type = json_type
         self.features = tuple(features)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<%s %s>" % (type(self).__name__, self.name)
 
 
@@ -47,7 +53,8 @@ class EnumType(Type):
     __slots__ = ("members", "values", "member_features")
     kind = "enum"
 
-    def __init__(self, name, members, features=(), member_features=None):
+    def __init__(self, name: str, members: Iterable[str], features: Iterable[str] = (),
+                 member_features: dict[str, tuple[str, ...]] | None = None):
         super().__init__(name, "string", features)
         self.members = tuple(members)
         self.values = frozenset(self.members)
@@ -58,7 +65,7 @@ class ArrayType(Type):
     __slots__ = ("element",)
     kind = "array"
 
-    def __init__(self, name, element):
+    def __init__(self, name: str, element: Type):
         super().__init__(name, "array")
         self.element = element
 
@@ -66,13 +73,13 @@ class ArrayType(Type):
 class Member:
     __slots__ = ("name", "type", "optional", "features")
 
-    def __init__(self, name, type_, optional=False, features=()):
+    def __init__(self, name: str, type_: Type, optional: bool = False, features: Iterable[str] = ()):
         self.name = name
         self.type = type_
         self.optional = optional
         self.features = tuple(features)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Member %s%s: %s>" % ("*" if self.optional else "", self.name, self.type.name)
 
 
@@ -86,7 +93,8 @@ class ObjectType(Type):
     __slots__ = ("members", "tag", "variants", "member_map")
     kind = "object"
 
-    def __init__(self, name, members=(), features=(), tag=None, variants=None):
+    def __init__(self, name: str, members: Iterable[Member] = (), features: Iterable[str] = (),
+                 tag: str | None = None, variants: dict[str, ObjectType] | None = None):
         super().__init__(name, "object", features)
         self.members = tuple(members)
         self.tag = tag
@@ -98,7 +106,7 @@ class AlternateType(Type):
     __slots__ = ("alternatives",)
     kind = "alternate"
 
-    def __init__(self, name, alternatives, features=()):
+    def __init__(self, name: str, alternatives: Iterable[Type], features: Iterable[str] = ()):
         super().__init__(name, "value", features)
         self.alternatives = tuple(alternatives)
 
@@ -107,8 +115,10 @@ class Command:
     __slots__ = ("name", "arg_type", "ret_type", "allow_oob", "allow_preconfig",
                  "features", "gen", "boxed", "success_response", "coroutine")
 
-    def __init__(self, name, arg_type, ret_type, allow_oob=False, allow_preconfig=False,
-                 features=(), gen=True, boxed=False, success_response=True, coroutine=False):
+    def __init__(self, name: str, arg_type: ObjectType | None, ret_type: Type | None,
+                 allow_oob: bool = False, allow_preconfig: bool = False, features: Iterable[str] = (),
+                 gen: bool = True, boxed: bool = False, success_response: bool = True,
+                 coroutine: bool = False):
         self.name = name
         self.arg_type = arg_type          # ObjectType (possibly empty)
         self.ret_type = ret_type          # Type or None (no 'returns')
@@ -120,20 +130,26 @@ class Command:
         self.success_response = success_response
         self.coroutine = coroutine
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Command %s>" % self.name
 
 
 class Event:
     __slots__ = ("name", "arg_type", "features")
 
-    def __init__(self, name, arg_type, features=()):
+    def __init__(self, name: str, arg_type: ObjectType | None, features: Iterable[str] = ()):
         self.name = name
         self.arg_type = arg_type
         self.features = tuple(features)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Event %s>" % self.name
+
+
+if TYPE_CHECKING:
+    # what a compiled profile pickles of a Schema (see Schema.__getstate__)
+    _SchemaState = tuple[dict[str, Command], dict[str, Event], dict[str, Type], list[JSON] | None,
+                         str, dict[bool, str], list[tuple[str, str]]]
 
 
 class Schema:
@@ -143,8 +159,9 @@ class Schema:
     verbatim for a recorded schema, generated for a source schema.
     """
 
-    def __init__(self, commands: dict, events: dict, types: dict, introspection=None,
-                 origin: str = "", entity_order=None):
+    def __init__(self, commands: dict[str, Command], events: dict[str, Event], types: dict[str, Type],
+                 introspection: list[JSON] | None = None, origin: str = "",
+                 entity_order: list[tuple[str, str]] | None = None):
         self.commands = commands
         self.events = events
         self.types = types
@@ -153,10 +170,10 @@ class Schema:
         self.entity_order = entity_order or (
             [("command", n) for n in commands] + [("event", n) for n in events])
         self._introspection = introspection
-        self._encoded: dict = {}
+        self._encoded: dict[bool, str] = {}   # hide_deprecated -> encoded introspection
 
     @property
-    def introspection(self) -> list:
+    def introspection(self) -> list[JSON]:
         if self._introspection is None:
             text = self._encoded.get(False)
             if text is not None:  # cheaper than keeping the list in the compiled profile
@@ -168,7 +185,7 @@ class Schema:
                 self._introspection = generate(self)
         return self._introspection
 
-    def command(self, name: str):
+    def command(self, name: str) -> Command | None:
         return self.commands.get(name)
 
     def encoded_introspection(self, hide_deprecated: bool = False) -> str:
@@ -183,11 +200,11 @@ class Schema:
             text = self._encoded[hide_deprecated] = dumps(value)
         return text
 
-    def __getstate__(self):
+    def __getstate__(self) -> _SchemaState:
         intro = None if False in self._encoded else self._introspection
         return (self.commands, self.events, self.types, intro, self.origin,
                 self._encoded, self.entity_order)
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: _SchemaState) -> None:
         (self.commands, self.events, self.types, self._introspection, self.origin,
          self._encoded, self.entity_order) = state

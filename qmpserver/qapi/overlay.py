@@ -10,8 +10,12 @@ from __future__ import annotations
 from .introspect import generate
 from .model import Schema
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..wire import JSON, JSONObject
 
-def _max_number(info) -> int:
+
+def _max_number(info: list[JSON]) -> int:
     best = -1
     for e in info:
         n = e["name"]
@@ -24,13 +28,15 @@ def overlay(base: Schema, extra: Schema) -> Schema:
     info = list(base.introspection)
     names = {e["name"] for e in info}
     offset = _max_number(info) + 1
-    empty = next((e["name"] for e in info if e.get("meta-type") == "object" and not e.get("members")
-                  and "tag" not in e), None)
+    empty: str | None = next((e["name"] for e in info
+                              if e.get("meta-type") == "object" and not e.get("members") and "tag" not in e),
+                             None)
     gen = generate(extra)
-    gen_empty = next((e["name"] for e in gen if e.get("meta-type") == "object" and not e.get("members")
-                      and "tag" not in e), None)
+    gen_empty: str | None = next((e["name"] for e in gen
+                                  if e.get("meta-type") == "object" and not e.get("members") and "tag" not in e),
+                                 None)
 
-    def rename(n):
+    def rename(n: str) -> str:
         if n == gen_empty and empty is not None:
             return empty
         if n.isdigit():
@@ -39,7 +45,7 @@ def overlay(base: Schema, extra: Schema) -> Schema:
             return "[" + rename(n[1:-1]) + "]"
         return n
 
-    def fix(e):
+    def fix(e: JSONObject) -> JSONObject:
         e = dict(e)
         if e["meta-type"] not in ("command", "event"):
             e["name"] = rename(e["name"])
@@ -54,7 +60,8 @@ def overlay(base: Schema, extra: Schema) -> Schema:
 
     # new commands/events go after the recorded ones, new types at the end
     split = max((i + 1 for i, e in enumerate(info) if e["meta-type"] in ("command", "event")), default=0)
-    entities, new_types = [], []
+    entities: list[JSON] = []
+    new_types: list[JSON] = []
     for e in gen:
         e = fix(e)
         if e["name"] in names:

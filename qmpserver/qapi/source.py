@@ -20,6 +20,14 @@ from ..errors import UsageError
 from .model import (BUILTIN_JSON_TYPES, AlternateType, ArrayType, BuiltinType, Command,
                     EnumType, Event, Member, ObjectType, Schema)
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Container, Iterable
+    from typing import NoReturn
+
+    from ..wire import JSON, JSONObject
+    from .model import Type
+
 
 class SchemaSourceError(UsageError):
     pass
@@ -31,10 +39,10 @@ _TOKEN = re.compile(r"""
 """, re.X)
 
 
-def parse_expressions(text: str, fname: str) -> list[tuple[dict, int]]:
+def parse_expressions(text: str, fname: str) -> list[tuple[JSONObject, int]]:
     """Parse the expressions of one file: [(expr, line)]."""
     pos = 0
-    toks: list[tuple[str, object, int]] = []
+    toks: list[tuple[str, JSON, int]] = []   # (kind, scalar value, line)
     line = 1
     n = len(text)
     while pos < n:
@@ -54,7 +62,7 @@ def parse_expressions(text: str, fname: str) -> list[tuple[dict, int]]:
 
     i = 0
 
-    def value():
+    def value() -> JSON:
         nonlocal i
         if i >= len(toks):
             raise SchemaSourceError("%s: unexpected end of file" % fname)
@@ -63,7 +71,7 @@ def parse_expressions(text: str, fname: str) -> list[tuple[dict, int]]:
         if kind in ("s", "v"):
             return v
         if kind == "{":
-            d = {}
+            d: JSONObject = {}
             if toks[i][0] == "}":
                 i += 1
                 return d
@@ -85,7 +93,7 @@ def parse_expressions(text: str, fname: str) -> list[tuple[dict, int]]:
                 if sep != ",":
                     raise SchemaSourceError("%s:%d: expected ',' or '}'" % (fname, toks[i - 1][2]))
         if kind == "[":
-            out = []
+            out: list[JSON] = []
             if toks[i][0] == "]":
                 i += 1
                 return out
@@ -99,7 +107,7 @@ def parse_expressions(text: str, fname: str) -> list[tuple[dict, int]]:
                     raise SchemaSourceError("%s:%d: expected ',' or ']'" % (fname, toks[i - 1][2]))
         raise SchemaSourceError("%s:%d: unexpected %r" % (fname, ln, v))
 
-    exprs = []
+    exprs: list[tuple[JSONObject, int]] = []
     try:
         while i < len(toks):
             ln = toks[i][2]
@@ -112,7 +120,7 @@ def parse_expressions(text: str, fname: str) -> list[tuple[dict, int]]:
     return exprs
 
 
-def eval_cond(cond, symbols) -> bool:
+def eval_cond(cond: JSON, symbols: Container[str]) -> bool:
     if cond is None:
         return True
     if isinstance(cond, str):
@@ -128,8 +136,8 @@ def eval_cond(cond, symbols) -> bool:
     raise SchemaSourceError("invalid 'if' condition %r" % (cond,))
 
 
-def _features(spec, symbols) -> tuple:
-    out = []
+def _features(spec: JSON, symbols: Container[str]) -> tuple[str, ...]:
+    out: list[str] = []
     for f in spec or ():
         if isinstance(f, str):
             out.append(f)
@@ -139,18 +147,18 @@ def _features(spec, symbols) -> tuple:
 
 
 class _Builder:
-    def __init__(self, symbols):
+    def __init__(self, symbols: Container[str]):
         self.symbols = symbols
-        self.defs: dict[str, tuple[str, dict, str]] = {}   # name -> (meta, expr, where)
-        self.types: dict[str, object] = {}
+        self.defs: dict[str, tuple[str, JSONObject, str]] = {}   # name -> (meta, expr, where)
+        self.types: dict[str, Type] = {}
         for name, jt in BUILTIN_JSON_TYPES.items():
             self.types[name] = BuiltinType(name, jt)
-        self.types["q_empty"] = ObjectType("q_empty")
+        self.empty = self.types["q_empty"] = ObjectType("q_empty")
 
-    def err(self, where, msg):
+    def err(self, where: str, msg: str) -> NoReturn:
         raise SchemaSourceError("%s: %s" % (where, msg))
 
-    def ref(self, spec, where):
+    def ref(self, spec: JSON, where: str) -> Type:
         """Resolve a type reference: a name or a one-element list."""
         if isinstance(spec, list):
             if len(spec) != 1 or not isinstance(spec[0], str):
@@ -171,14 +179,14 @@ class _Builder:
             self.err(where, "unknown type '%s'" % spec)
         return self.build(spec, *d)
 
-    def members(self, data, owner, where) -> list[Member]:
+    def members(self, data: JSON, owner: str, where: str) -> list[Member]:
         if not isinstance(data, dict):
             self.err(where, "'data' of %s must be an object" % owner)
         out = []
         for key, spec in data.items():
             optional = key.startswith("*")
             name = key[1:] if optional else key
-            feats = ()
+            feats: tuple[str, ...] = ()
             if isinstance(spec, dict):
                 if not eval_cond(spec.get("if"), self.symbols):
                     continue
@@ -187,16 +195,17 @@ class _Builder:
             out.append(Member(name, self.ref(spec, "%s member '%s'" % (where, name)), optional, feats))
         return out
 
-    def implicit(self, name, data, where) -> ObjectType:
+    def implicit(self, name: str, data: JSON, where: str) -> ObjectType:
         t = ObjectType(name, self.members(data, name, where))
         self.types[name] = t
         return t
 
-    def build(self, name, meta, expr, where):
+    def build(self, name: str, meta: str, expr: JSONObject, where: str) -> Type:
         sym = self.symbols
         feats = _features(expr.get("features"), sym)
         if meta == "enum":
-            values, mfeats = [], {}
+            values: list[str] = []
+            mfeats: dict[str, tuple[str, ...]] = {}
             for v in expr.get("data", ()):
                 if isinstance(v, dict):
                     if not eval_cond(v.get("if"), sym):
@@ -204,12 +213,12 @@ class _Builder:
                     mfeats[v["name"]] = _features(v.get("features"), sym)
                     v = v["name"]
                 values.append(v)
-            t = EnumType(name, values, feats, mfeats)
-            self.types[name] = t
-            return t
+            et = EnumType(name, values, feats, mfeats)
+            self.types[name] = et
+            return et
         if meta == "alternate":
-            t = AlternateType(name, (), feats)
-            self.types[name] = t
+            at = AlternateType(name, (), feats)
+            self.types[name] = at
             alts = []
             for branch, spec in expr.get("data", {}).items():
                 if isinstance(spec, dict):
@@ -217,13 +226,14 @@ class _Builder:
                         continue
                     spec = spec["type"]
                 alts.append(self.ref(spec, "%s branch '%s'" % (where, branch)))
-            t.alternatives = tuple(alts)
-            return t
+            at.alternatives = tuple(alts)
+            return at
         if meta in ("struct", "union"):
             t = ObjectType(name, (), feats)
             self.types[name] = t
             members: list[Member] = []
             base = expr.get("base")
+            base_t: Type
             if isinstance(base, dict):
                 base_t = self.implicit("q_obj_%s-base" % name, base, where)
                 members.extend(base_t.members)
@@ -239,22 +249,23 @@ class _Builder:
                 tag = expr.get("discriminator")
                 t.members = tuple(members)
                 by_name = {m.name: m for m in members}
-                if tag not in by_name or not isinstance(by_name[tag].type, EnumType):
+                tag_type = by_name[tag].type if tag in by_name else None
+                if not isinstance(tag_type, EnumType):
                     self.err(where, "union '%s' needs a discriminator naming an enum member of its base" % name)
-                variants = {}
+                variants: dict[str, ObjectType] = {}
                 for case, spec in expr.get("data", {}).items():
                     if isinstance(spec, dict):
                         if not eval_cond(spec.get("if"), sym):
                             continue
                         spec = spec["type"]
-                    if case not in by_name[tag].type.values:
+                    if case not in tag_type.values:
                         continue  # its enum value is compiled out
                     vt = self.ref(spec, "%s branch '%s'" % (where, case))
                     if not isinstance(vt, ObjectType):
                         self.err(where, "branch '%s' must be a struct" % case)
                     variants[case] = vt
-                empty = self.types["q_empty"]
-                for value in by_name[tag].type.members:
+                empty = self.empty
+                for value in tag_type.members:
                     variants.setdefault(value, empty)
                 t.tag = tag
                 t.variants = variants
@@ -263,7 +274,7 @@ class _Builder:
         self.err(where, "'%s' is not a type" % name)
 
 
-def _read(path):
+def _read(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
@@ -271,13 +282,13 @@ def _read(path):
         raise SchemaSourceError("cannot read schema file %s: %s" % (path, e.strerror)) from None
 
 
-def load_source(path: str, symbols) -> Schema:
+def load_source(path: str, symbols: Iterable[str]) -> Schema:
     """Load a QAPI schema tree rooted at ``path`` for a build with ``symbols``."""
     symbols = frozenset(symbols)
-    modules: dict[str, list] = {}
-    seen = set()
+    modules: dict[str, list[tuple[JSONObject, str]]] = {}
+    seen: set[str] = set()
 
-    def walk(p):
+    def walk(p: str) -> None:
         p = os.path.normpath(p)
         if p in seen:
             return
@@ -293,7 +304,7 @@ def load_source(path: str, symbols) -> Schema:
 
     walk(path)
     b = _Builder(symbols)
-    entities = []
+    entities: list[tuple[str, str, JSONObject, str]] = []
     metas = ("enum", "struct", "union", "alternate", "command", "event")
     for exprs in modules.values():
         for expr, where in exprs:
@@ -310,11 +321,13 @@ def load_source(path: str, symbols) -> Schema:
                     raise SchemaSourceError("%s: '%s' is already defined" % (where, name))
                 b.defs[name] = (meta, expr, where)
 
-    commands, events = {}, {}
-    empty = b.types["q_empty"]
+    commands: dict[str, Command] = {}
+    events: dict[str, Event] = {}
+    empty = b.empty
     for meta, name, expr, where in entities:
         feats = _features(expr.get("features"), symbols)
         data = expr.get("data")
+        arg: Type
         if data is None:
             arg = empty
         elif isinstance(data, dict):
@@ -337,7 +350,7 @@ def load_source(path: str, symbols) -> Schema:
             features=feats, gen=expr.get("gen", True), boxed=bool(expr.get("boxed")),
             success_response=expr.get("success-response", True), coroutine=bool(expr.get("coroutine")))
     # entity order for introspection: commands and events interleaved as defined
-    order = {}
+    order: dict[tuple[str, str], int] = {}
     for meta, name, _e, _w in entities:
         order[(meta, name)] = len(order)
     return Schema(commands, events, b.types, origin=path, entity_order=list(order))

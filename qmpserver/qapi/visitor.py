@@ -22,6 +22,17 @@ from ..wire.qdict import wire_order
 from .ghash import first_leftover
 from .model import AlternateType, ArrayType, BuiltinType, EnumType, ObjectType
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Sequence
+    from typing import Any
+
+    from ..wire import JSON, JSONObject
+    from .model import Command, Member, Type
+
+    # where a visitor stands: member names and list indexes from the top
+    PathItem = str | int
+
 _I64_MIN, _I64_MAX, _U64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
 
 _SIZED = {
@@ -31,9 +42,10 @@ _SIZED = {
 }
 
 
-def full_name(path) -> str:
+def full_name(path: Iterable[PathItem]) -> str:
     """Render a visitor path: names joined by '.', list indexes as [N]."""
     out = ""
+    p: Any   # str or int: the checker does not narrow the else branch of `type(p) is int`
     for p in path:
         if type(p) is int:
             out += "[%d]" % p
@@ -44,19 +56,19 @@ def full_name(path) -> str:
     return out or "<anonymous>"
 
 
-def type_error(path, expected: str) -> QMPError:
+def type_error(path: Iterable[PathItem], expected: str) -> QMPError:
     return QMPError("Invalid parameter type for '%s', expected: %s" % (full_name(path), expected))
 
 
-def missing(path) -> QMPError:
+def missing(path: Iterable[PathItem]) -> QMPError:
     return QMPError("Parameter '%s' is missing" % full_name(path))
 
 
-def unexpected(path) -> QMPError:
+def unexpected(path: Iterable[PathItem]) -> QMPError:
     return QMPError("Parameter '%s' is unexpected" % full_name(path))
 
 
-def check_leftover(d: dict, consumed: list, path) -> None:
+def check_leftover(d: JSONObject, consumed: list[str], path: Iterable[PathItem]) -> None:
     """``visit_check_struct``: fail on the key QEMU would report first."""
     if len(consumed) >= len(d):
         return
@@ -70,14 +82,14 @@ class Policy:
 
     __slots__ = ("deprecated_input", "deprecated_output", "unstable_input", "unstable_output")
 
-    def __init__(self, deprecated_input="accept", deprecated_output="accept",
-                 unstable_input="accept", unstable_output="accept"):
+    def __init__(self, deprecated_input: str = "accept", deprecated_output: str = "accept",
+                 unstable_input: str = "accept", unstable_output: str = "accept"):
         self.deprecated_input = deprecated_input
         self.deprecated_output = deprecated_output
         self.unstable_input = unstable_input
         self.unstable_output = unstable_output
 
-    def input_ok(self, features, kind: str, name: str, cls="GenericError"):
+    def input_ok(self, features: Collection[str], kind: str, name: str, cls: str = "GenericError") -> None:
         """Raise if ``features`` are refused; ``kind`` is command/parameter/value."""
         if self.deprecated_input != "accept" and "deprecated" in features:
             raise QMPError("Deprecated %s %s disabled by policy" % (kind, name), cls)
@@ -88,8 +100,13 @@ class Policy:
 DEFAULT_POLICY = Policy()
 
 
-def _visit(t, v, name, path, policy):
-    """Visit value ``v`` of type ``t``; ``name`` is the short member name."""
+def _visit(t: Any, v: JSON, name: PathItem | None, path: list[PathItem], policy: Policy) -> None:
+    """Visit value ``v`` of type ``t``; ``name`` is the short member name.
+
+    ``t`` is a model :class:`Type`, typed ``Any`` because the dispatch below
+    tests its exact class once (``tt``) and the checker cannot narrow ``t``
+    through that alias.
+    """
     tt = type(t)
     if tt is BuiltinType:
         jt = t.json_type
@@ -155,7 +172,7 @@ def _visit(t, v, name, path, policy):
     raise AssertionError("unknown type %r" % (t,))
 
 
-def _qtype_matches(t, v) -> bool:
+def _qtype_matches(t: Type, v: JSON) -> bool:
     jt = t.json_type
     tv = type(v)
     if jt == "string":
@@ -173,7 +190,8 @@ def _qtype_matches(t, v) -> bool:
     return True
 
 
-def _visit_alternate(t, v, name, path, policy):
+def _visit_alternate(t: AlternateType, v: JSON, name: PathItem | None, path: list[PathItem],
+                     policy: Policy) -> None:
     for alt in t.alternatives:
         if _qtype_matches(alt, v):
             _visit(alt, v, name, path, policy)
@@ -183,19 +201,21 @@ def _visit_alternate(t, v, name, path, policy):
     raise QMPError("Invalid parameter type for '%s', expected: %s" % (name or "null", t.name))
 
 
-def visit_object(t: ObjectType, d: dict, path, policy=DEFAULT_POLICY) -> None:
+def visit_object(t: ObjectType, d: JSONObject, path: list[PathItem], policy: Policy = DEFAULT_POLICY) -> None:
     """Visit ``d`` as members of ``t`` (start_struct already done)."""
-    consumed = []
+    consumed: list[str] = []
     _visit_members(t.members, d, path, policy, consumed)
     if t.tag is not None:
-        variant = t.variants.get(d.get(t.tag))
+        tag_value: JSON = d.get(t.tag)   # absent (None) or any JSON; a non-string finds no variant
+        variant = t.variants.get(tag_value)
         if variant is not None and variant.members:
             _visit_members(variant.members, d, path, policy, consumed)
     if len(consumed) < len(d):
         check_leftover(d, consumed, path)
 
 
-def _visit_members(members, d, path, policy, consumed):
+def _visit_members(members: Iterable[Member], d: JSONObject, path: list[PathItem], policy: Policy,
+                   consumed: list[str]) -> None:
     for m in members:
         name = m.name
         if name in d:
@@ -207,7 +227,7 @@ def _visit_members(members, d, path, policy, consumed):
             raise missing(path + [name])
 
 
-def validate_arguments(cmd, args: dict, policy=DEFAULT_POLICY) -> dict:
+def validate_arguments(cmd: Command, args: JSONObject, policy: Policy = DEFAULT_POLICY) -> JSONObject:
     """Validate the ``arguments`` of a command like its QAPI marshaller."""
     if not cmd.gen:  # hand-written marshaller: the handler checks its input
         return args
@@ -220,6 +240,6 @@ def validate_arguments(cmd, args: dict, policy=DEFAULT_POLICY) -> dict:
     return args
 
 
-def validate_value(t, value, path=(), policy=DEFAULT_POLICY) -> None:
+def validate_value(t: Type, value: JSON, path: Sequence[PathItem] = (), policy: Policy = DEFAULT_POLICY) -> None:
     """Validate any value against a type (event data, injected replies)."""
     _visit(t, value, path[-1] if path else None, list(path), policy)

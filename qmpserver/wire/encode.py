@@ -20,13 +20,18 @@ import re
 
 from .qdict import wire_order
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import JSON
+
 try:  # the C encoder directly: importing the json package costs ~1.5 ms at start-up
     import _json
 
-    _make = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ",
-                               False, False, True)
+    # default=None: no fallback hook (values are JSON); typeshed wants a callable
+    _make = _json.make_encoder(None, None, _json.encode_basestring_ascii, None,  # type: ignore[arg-type]
+                               ": ", ", ", False, False, True)
 
-    def _c_encoder(value) -> str:
+    def _c_encoder(value: JSON, /) -> str:
         if type(value) is str:
             return _json.encode_basestring_ascii(value)
         return "".join(_make(value, 0))
@@ -39,7 +44,7 @@ except (ImportError, AttributeError, TypeError):  # pragma: no cover - pure-Pyth
 _HEX_ESCAPE = re.compile(r"(\\+)u([0-9a-f]{4})")
 
 
-def _upper_hex(m: re.Match) -> str:
+def _upper_hex(m: re.Match[str]) -> str:
     slashes = m.group(1)
     if len(slashes) % 2:  # an escape, not an escaped backslash followed by 'u'
         return slashes + "u" + m.group(2).upper()
@@ -50,13 +55,13 @@ class _HasFloat(Exception):
     pass
 
 
-def _reorder(value):
+def _reorder(value: JSON) -> JSON:
     """Copy of ``value`` with every dict in wire order; raises on floats."""
     t = type(value)
     if t is dict:
         keys = tuple(value)
         order = wire_order(keys)
-        out = {}
+        out: dict[str, JSON] = {}
         for k in order:
             v = value[k]
             tv = type(v)
@@ -67,21 +72,21 @@ def _reorder(value):
             out[k] = v
         return out
     if t is list:
-        out = []
+        items: list[JSON] = []
         for v in value:
             tv = type(v)
             if tv is dict or tv is list:
                 v = _reorder(v)
             elif tv is float:
                 raise _HasFloat
-            out.append(v)
-        return out
+            items.append(v)
+        return items
     if t is float:
         raise _HasFloat
     return value
 
 
-def dumps(value) -> str:
+def dumps(value: JSON) -> str:
     """Compact QEMU-style JSON text for ``value`` (no line ending)."""
     try:
         text = _c_encoder(_reorder(value))
@@ -100,7 +105,7 @@ class RawJSON(str):
     __slots__ = ()
 
 
-def message(value, pretty: bool = False) -> bytes:
+def message(value: JSON, pretty: bool = False) -> bytes:
     """One QMP message on the wire: JSON text plus CRLF line ending(s)."""
     if type(value) is dict and type(value.get("return")) is RawJSON:
         if pretty:
@@ -109,7 +114,7 @@ def message(value, pretty: bool = False) -> bytes:
             value = dict(value)
             value["return"] = to_insertion_order(json.loads(value["return"]))
         else:
-            text = '{"return": ' + value["return"]
+            text: str = '{"return": ' + value["return"]
             if "id" in value:
                 text += ', "id": ' + dumps(value["id"])
             return (text + "}\r\n").encode("ascii")
@@ -124,7 +129,7 @@ _SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r":
 _NEEDS_ESCAPE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
 
 
-def _escape_char(m: re.Match) -> str:
+def _escape_char(m: re.Match[str]) -> str:
     ch = m.group(0)
     s = _SHORT.get(ch)
     if s is not None:
@@ -142,13 +147,13 @@ def quote(s: str) -> str:
     return '"' + _NEEDS_ESCAPE.sub(_escape_char, s) + '"'
 
 
-def format_number(v) -> str:
+def format_number(v: float) -> str:
     if type(v) is float:
         return "%.17g" % v
     return str(int(v))
 
 
-def _write(value, indent: int | None) -> str:
+def _write(value: JSON, indent: int | None) -> str:
     """Pure-Python writer; ``indent`` None = compact, else the current depth."""
     t = type(value)
     if value is None:
@@ -189,6 +194,6 @@ def _write(value, indent: int | None) -> str:
     raise TypeError("cannot encode %r" % (value,))
 
 
-def dumps_reference(value) -> str:
+def dumps_reference(value: JSON) -> str:
     """The pure-Python compact writer (used by tests to check the fast path)."""
     return _write(value, None)

@@ -34,6 +34,16 @@ from __future__ import annotations
 import re
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import NoReturn
+
+    from . import JSON
+
+    # a lexed token: (token type, its text)
+    Token = tuple[int, bytes]
+
 MAX_TOKEN_SIZE = 64 << 20
 MAX_TOKEN_COUNT = 2 << 20
 MAX_NESTING = 1 << 10
@@ -67,11 +77,11 @@ LOOKAHEAD = 0x80
 def _build_table() -> list[list[int]]:
     t = [[JSON_ERROR] * 256 for _ in range(N_STATES)]
 
-    def rng(state, lo, hi, val):
+    def rng(state: int, lo: int, hi: int, val: int) -> None:
         for c in range(lo, hi + 1):
             t[state][c] = val
 
-    def terminal(state, tok):
+    def terminal(state: int, tok: int) -> None:
         rng(state, 0, 0xFF, tok | LOOKAHEAD)
 
     # error recovery: skip until structural, control (but TAB) or 0xFE/0xFF
@@ -147,7 +157,12 @@ _FAST_PATTERN = (
   | (?P<num>-?(?:0(?P<zfrac>\.[0-9]+(?:[eE][-+]?[0-9]+)?)?|[1-9][0-9]*(?P<frac>(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))(?=[ \t\r\n,:{}\[\]"']))
   | (?P<kw>[a-z]+(?=[^a-z]))
     """)
-_FAST = None     # compiled on first use: ~1 ms of start-up, before the greeting
+# _FAST and _SIMPLE are compiled on first use (~1 ms of start-up, before the
+# greeting); typed as patterns since every user calls _compile_patterns() first.
+if TYPE_CHECKING:
+    _FAST: re.Pattern[bytes]
+else:
+    _FAST = None
 # Bulk runs inside string bodies and during recovery (no state change).
 _DQ_RUN = re.compile(rb'[^"\\\x00-\x1f\xfe\xff]+')
 _SQ_RUN = re.compile(rb"[^'\\\x00-\x1f\xfe\xff]+")
@@ -173,7 +188,10 @@ _L1 = rb"(?:\{" + _INNER + rb"\}|\[" + _INNER + rb"\])"
 _L2 = rb"(?:\{(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\}|\[(?:" + _INNER + _L1 + rb")*" + _INNER + rb"\])"
 _L3 = rb"(?:\{(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\}|\[(?:" + _INNER + _L2 + rb")*" + _INNER + rb"\])"
 _SIMPLE_PATTERN = rb"[ \t\r\n]*(\{(?:" + _INNER + _L3 + rb")*" + _INNER + rb"\})"
-_SIMPLE = None   # compiled on first use
+if TYPE_CHECKING:
+    _SIMPLE: re.Pattern[bytes]
+else:
+    _SIMPLE = None   # compiled on first use
 
 
 def _compile_patterns() -> None:
@@ -186,25 +204,25 @@ class _NotSimple(Exception):
     pass
 
 
-def _pairs(pairs):
+def _pairs(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
     d = dict(pairs)
     if len(d) != len(pairs):
         raise _NotSimple
     return d
 
 
-def _no_constant(name):
+def _no_constant(name: str) -> NoReturn:
     raise _NotSimple
 
 
-def _int(text):
+def _int(text: str) -> int:
     v = int(text)
     if not (_I64_MIN <= v <= _U64_MAX):
         raise _NotSimple
     return v
 
 
-_loads = None
+_loads: Callable[[bytes], JSON] | None = None
 
 
 # QEMU's lexer allows no exponent right after a bare 0 ("0e1" is 0 then a keyword),
@@ -231,25 +249,29 @@ def _long_digits(text: bytes) -> bool:
     return b"0" * 20 in t or b"-" + b"0" * 19 in t
 
 
-def _simple_loads(text: bytes):
+def _simple_loads(text: bytes) -> JSON:
     global _loads
     if _zero_exponent(text) or _long_digits(text):
         raise _NotSimple
     if _loads is None:
         import json
         dec = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant)
+        scan: Callable[[str, int], tuple[JSON, int]]
         try:   # the C scanner directly: the regex already proved the text is one object
-            from json.scanner import c_make_scanner
+            # (json.scanner re-exports _json's scanner as c_make_scanner, or None;
+            # typeshed knows it only as make_scanner)
+            from json.scanner import c_make_scanner  # type: ignore[attr-defined]
             scan = c_make_scanner(dec)
         except (ImportError, TypeError):  # pragma: no cover - pure-Python json
-            scan = dec.scan_once
+            scan = dec.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__, not in typeshed
 
-        def _loads(t, scan=scan):
+        def _loads_scan(t: bytes, scan: Callable[[str, int], tuple[JSON, int]] = scan) -> JSON:
             s = t.decode("ascii")
             obj, end = scan(s, 0)
             if end != len(s):
                 raise _NotSimple
             return obj
+        _loads = _loads_scan
     return _loads(text)
 
 
@@ -264,10 +286,10 @@ class JsonValue:
 
     __slots__ = ("value",)
 
-    def __init__(self, value):
+    def __init__(self, value: JSON):
         self.value = value
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "JsonValue(%r)" % (self.value,)
 
 
@@ -279,7 +301,7 @@ class JsonError:
     def __init__(self, desc: str):
         self.desc = desc
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "JsonError(%r)" % (self.desc,)
 
 
@@ -428,7 +450,7 @@ _I64_MIN = -(1 << 63)
 _U64_MAX = (1 << 64) - 1
 
 
-def _parse_number(tok: bytes, kind: int):
+def _parse_number(tok: bytes, kind: int) -> int | float:
     if kind == INTEGER:
         v = int(tok)
         if _I64_MIN <= v <= _U64_MAX:
@@ -442,23 +464,23 @@ def _parse_number(tok: bytes, kind: int):
 class _Parser:
     __slots__ = ("toks", "pos")
 
-    def __init__(self, toks):
+    def __init__(self, toks: list[Token]):
         self.toks = toks
         self.pos = 0
 
-    def peek(self):
+    def peek(self) -> Token | None:
         if self.pos < len(self.toks):
             return self.toks[self.pos]
         return None
 
-    def pop(self):
+    def pop(self) -> Token | None:
         if self.pos < len(self.toks):
             t = self.toks[self.pos]
             self.pos += 1
             return t
         return None
 
-    def value(self):
+    def value(self) -> JSON:
         tok = self.peek()
         if tok is None:
             raise _ParseError("premature EOI")
@@ -485,7 +507,7 @@ class _Parser:
             raise _ParseError("invalid keyword '%s'" % qemu_text(w))
         raise _ParseError("expecting value")
 
-    def pair(self, d):
+    def pair(self, d: dict[str, JSON]) -> None:
         if self.peek() is None:
             raise _ParseError("premature EOI")
         key = self.value()
@@ -501,9 +523,9 @@ class _Parser:
             raise _ParseError("duplicate key")
         d[key] = val
 
-    def obj(self):
+    def obj(self) -> dict[str, JSON]:
         self.pos += 1
-        d = {}
+        d: dict[str, JSON] = {}
         peek = self.peek()
         if peek is None:
             raise _ParseError("premature EOI")
@@ -523,9 +545,9 @@ class _Parser:
                 raise _ParseError("premature EOI")
         return d
 
-    def array(self):
+    def array(self) -> list[JSON]:
         self.pos += 1
-        out = []
+        out: list[JSON] = []
         peek = self.peek()
         if peek is None:
             raise _ParseError("premature EOI")
@@ -546,7 +568,7 @@ class _Parser:
         return out
 
 
-def parse_tokens(tokens):
+def parse_tokens(tokens: list[Token]) -> JsonValue | JsonError:
     """Parse one message's tokens; returns JsonValue or JsonError."""
     p = _Parser(tokens)
     try:
@@ -575,11 +597,11 @@ class JsonStream:
         self._pos = 0
         self.state = IN_START
         self._token = bytearray()
-        self._tokens: list = []
+        self._tokens: list[Token] = []
         self._token_size = 0
         self._brace = 0
         self._bracket = 0
-        self._out: list = []
+        self._out: list[JsonValue | JsonError] = []
 
     # input
 
@@ -601,7 +623,7 @@ class JsonStream:
 
     # streamer
 
-    def _reset(self):
+    def _reset(self) -> None:
         self._brace = 0
         self._bracket = 0
         self._tokens = []
@@ -670,7 +692,7 @@ class JsonStream:
             token.clear()
             self.state = IN_START
 
-    def next_message(self):
+    def next_message(self) -> JsonValue | JsonError | None:
         out = self._out
         if out:
             return out.pop(0)
@@ -747,7 +769,7 @@ class JsonStream:
         self._pos = pos
         return None
 
-    def flush(self):
+    def flush(self) -> JsonValue | JsonError | None:
         """End of input (QEMU's flush): complete or fail what is pending."""
         if self.state != IN_START:
             # the NUL flush byte terminates tokens needing lookahead
@@ -767,4 +789,4 @@ class JsonStream:
 
     def reset(self) -> None:
         """Forget everything (a new connection on the same monitor)."""
-        self.__init__(self.fast)
+        self.__init__(self.fast)  # type: ignore[misc]  # re-initialise in place; no subclass overrides __init__

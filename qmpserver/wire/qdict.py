@@ -14,10 +14,14 @@ which is the order QEMU's output visitor inserts them.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import JSON
+
 BUCKETS = 512
 
 _bucket_cache: dict[str, int] = {}
-_order_cache: dict[tuple, tuple] = {}
+_order_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def _key_bytes(key: str) -> bytes:
@@ -46,7 +50,7 @@ def bucket(key: str) -> int:
     return b
 
 
-def wire_order(keys: tuple) -> tuple:
+def wire_order(keys: tuple[str, ...]) -> tuple[str, ...]:
     """Return ``keys`` (given in insertion order) in QEMU's iteration order."""
     order = _order_cache.get(keys)
     if order is None:
@@ -58,17 +62,17 @@ def wire_order(keys: tuple) -> tuple:
     return order
 
 
-def insertion_order(keys: tuple) -> tuple:
+def insertion_order(keys: tuple[str, ...]) -> tuple[str, ...]:
     """Inverse of :func:`wire_order` for keys seen in QEMU's output order.
 
     A recording of real QEMU output lists colliding keys most-recent-first;
     turning that back into insertion order lets :func:`wire_order` reproduce
     the recorded bytes exactly.
     """
-    groups: dict[int, list] = {}
+    groups: dict[int, list[str]] = {}
     for k in keys:
         groups.setdefault(bucket(k), []).append(k)
-    out = []
+    out: list[str] = []
     for k in keys:
         g = groups.get(bucket(k))
         if g is not None:
@@ -77,7 +81,7 @@ def insertion_order(keys: tuple) -> tuple:
     return tuple(out)
 
 
-def to_insertion_order(value):
+def to_insertion_order(value: JSON) -> JSON:
     """Recursively rewrite dicts recorded from QEMU output into insertion order."""
     if isinstance(value, dict):
         keys = insertion_order(tuple(value))
