@@ -270,23 +270,29 @@ class Connection:
             self.pending += data
             return
         self.session.receive_data(data)
-        self.process()
+        self._process()     # the driver just read: the transport is open
 
     def process(self) -> None:
         """Pump the session, write its output, follow what it wants next."""
-        if not self._is_open():
-            return
+        if self._is_open():
+            self._process()
+
+    def _process(self) -> None:
         s = self.session
         want = s.pump()
         out = s.take_output()
         if out:
             self._write(out)
+        if want or self.want or self.write_blocked or not self.reading:
+            self._follow(want)
+        # else: reading, and nothing changed (the request path)
+
+    def _follow(self, want: int) -> None:
         self.want = want
-        if want:
-            if want & WAIT:
-                self._call_later(s.wait_seconds, self._resumed)
-            if want & CLOSE:
-                self._close_when_flushed()
+        if want & WAIT:
+            self._call_later(self.session.wait_seconds, self._resumed)
+        if want & CLOSE:
+            self._close_when_flushed()
         self._flow()
 
     def _flow(self) -> None:

@@ -198,7 +198,7 @@ class Session:
         One answer path: each in-band item is taken either straight from the
         stream (fast path: nothing queued, held or gated, so the item would be
         queued and taken back at once) or from the head of the queue, then
-        answered by :meth:`_answer`.  With OOB negotiated the fast path answers
+        answered by :meth:`_run`.  With OOB negotiated the fast path answers
         an in-band request before parsing the OOB ones that follow it in the
         same read; the slow path (a gate installed) parses first, so those OOB
         replies overtake it.  Without OOB both paths give the same bytes
@@ -212,13 +212,10 @@ class Session:
                 msg = stream.next_message()
                 if msg is None:
                     break
-                if type(msg) is JsonError:
-                    item: Any = msg
-                else:
-                    item = msg.value
-                    if type(item) is dict and "exec-oob" in item and "execute" not in item:
-                        self._run(item)
-                        continue
+                item: Any = msg if type(msg) is JsonError else msg.value
+                if type(item) is dict and "exec-oob" in item and "execute" not in item:
+                    self._run(item)       # out-of-band: executed as soon as parsed
+                    continue
             else:
                 self._parse()
                 if not queue or self._held or self.closing:
@@ -235,7 +232,7 @@ class Session:
                         break
                 self._gated = False
                 queue.popleft()
-            self._answer(item)
+            self._run(item)
         if self.closing:
             return want | CLOSE
         if len(queue) >= (QUEUE_LEN_MAX if self.oob_enabled else 1):
@@ -253,13 +250,11 @@ class Session:
         """End a hold: queued in-band requests run at the next ``pump()``."""
         self._held = False
 
-    def _answer(self, item: Any) -> None:
-        if type(item) is JsonError:
-            self._emit_out({"error": {"class": "GenericError", "desc": item.desc}})
-        else:
-            self._run(item)
-
     def _run(self, request: Any) -> None:
+        """Answer one item: a JSON error as such, a request through ``dispatch``."""
+        if type(request) is JsonError:
+            self._emit_out({"error": {"class": "GenericError", "desc": request.desc}})
+            return
         for obs in self._observers:
             obs("in", request, None)
         assert self.table is not None, "connect() first"
