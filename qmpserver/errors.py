@@ -26,9 +26,6 @@ class QMPError(Exception):
         self.desc = desc
         self.cls = cls
 
-    def to_wire(self) -> dict:
-        return {"class": self.cls, "desc": self.desc}
-
     def __repr__(self):
         return "QMPError(%r, %r)" % (self.desc, self.cls)
 

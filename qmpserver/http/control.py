@@ -23,11 +23,15 @@ from __future__ import annotations
 import collections
 import itertools
 import time
+from typing import TYPE_CHECKING, Any
 
 from ..errors import QMPError, StartupError, UsageError
 from .faults import FaultError, Faults
 from .metrics import Metrics
 from .transcript import DEFAULT_BUDGET, Budget, Transcript, encode_request, kind_of
+
+if TYPE_CHECKING:
+    from ..qmp.session import Session
 
 DEFAULT_TRANSCRIPT_LIMIT = 500      # messages kept per instance
 GRAVEYARD = 64                      # removed instances whose records stay readable
@@ -78,7 +82,7 @@ class Recorder:
         self.name = None
         self.close_after = False
 
-    def __call__(self, direction, obj):
+    def __call__(self, direction: str, obj: Any, data: bytes | None) -> None:
         rec = self.record
         if direction == "in":
             self.started = time.perf_counter()
@@ -92,13 +96,8 @@ class Recorder:
             data = encode_request(obj)
         else:
             kind = kind_of(direction, obj)
-            # the session calls its observers right after queueing the encoded message: keep
-            # those exact bytes (no second encoding; shared pre-encoded replies stay shared)
-            outbox = self.session.outbox
-            data = outbox[-1] if outbox and type(outbox[-1]) is bytes else None
-            if data is None:
-                from ..wire.encode import message
-                data = message(obj)
+            # ``data`` is the exact bytes queued (no second encoding; shared pre-encoded
+            # replies stay shared)
             if kind == "reply":
                 self.metrics.command(rec.instance, self.name, obj.get("error"),
                                      time.perf_counter() - self.started if self.started else None)
@@ -106,7 +105,7 @@ class Recorder:
                 self.name = None
                 if self.close_after:
                     self.close_after = False
-                    self.session.closing = True
+                    self.session.close()
         entry = rec.transcript.add(self.conn, direction, kind, data)
         if rec.subscribers:
             for fn in list(rec.subscribers):
@@ -297,12 +296,12 @@ class Control:
         for fn in list(self.watchers):
             fn(kind, rec)
 
-    def on_session(self, session):
+    def on_session(self, session: Session) -> None:
         """Server hook: a new QMP connection."""
         rec = self.records.get(session.monitor.instance.id)
         if rec is None:
             return
-        session.observers.append(Recorder(rec, next(rec.conn_ids), session, self.metrics))
+        session.observe(Recorder(rec, next(rec.conn_ids), session, self.metrics))
         rec.faults.attach(session)
 
     # --- profiles -------------------------------------------------------------------

@@ -6,9 +6,10 @@ until removed (``permanent``).  Kinds:
 
 ``delay``     hold the request ``seconds`` before running it (in-band requests;
               the reply, and every later in-band reply, comes that much later,
-              like a slow QEMU main loop).  Uses the session's
-              ``before_inband`` hook, which the asyncio driver honours with a
-              timer; the sans-IO core stays free of timers.
+              like a slow QEMU main loop).  The session's in-band gate
+              (``Session.gate_inband``) asks :meth:`Faults.gate` before each
+              in-band request; the session answers ``WAIT`` and the driver
+              resumes it after the delay (the sans-IO core has no timers).
 ``close``     run the request, send its reply, then close the connection (a
               QEMU that exits or crashes right after a command).
 ``fail``      answer the command with ``{"error": {"class": C, "desc": D}}``
@@ -18,18 +19,31 @@ until removed (``permanent``).  Kinds:
               default 10 MiB + 1, one byte over qemu.qmp's and libvirt's
               limit): ``{"return": "xxxx..."}``.
 
-``fail`` and ``oversize`` wrap the instance's command table: the monitor's
-``command_table()`` returns a :class:`FaultTable` that answers lookups of a
-faulted command with a substitute entry (installed on first use, never
+``fail`` and ``oversize`` wrap each monitor's command table
+(``Monitor.wrap_command_table``) in a :class:`FaultTable` that answers lookups
+of a faulted command with a substitute entry (installed on first use, never
 removed; without matching faults it returns the original entries).
+
+The layer takes part in the driver contract of :mod:`qmpserver.qmp.session`
+as an endpoint hook: the control plane hands it each new session
+(:meth:`Faults.attach`), and it acts only through the session's and the
+monitor's methods.
 """
 
 from __future__ import annotations
 
 import itertools
 import weakref
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ERROR_CLASSES, QMPError
+from ..qmp.dispatch import Context, Entry
+from ..wire.encode import RawJSON, dumps
+
+if TYPE_CHECKING:
+    from ..qmp.dispatch import Table
+    from ..qmp.session import Session
+    from ..vm.instance import Instance
 
 KINDS = ("delay", "close", "fail", "oversize")
 DEFAULT_OVERSIZE = 10 * 1024 * 1024 + 2
@@ -46,7 +60,8 @@ class FaultError(ValueError):
 class Fault:
     __slots__ = ("id", "kind", "command", "remaining", "seconds", "cls", "desc", "size", "hits")
 
-    def __init__(self, kind, command=None, count=1, seconds=0.0, cls="GenericError", desc="", size=0):
+    def __init__(self, kind: str, command: str | None = None, count: int | None = 1, seconds: float = 0.0,
+                 cls: str = "GenericError", desc: str = "", size: int = 0) -> None:
         self.id = next(_ids)
         self.kind = kind
         self.command = command
@@ -57,11 +72,11 @@ class Fault:
         self.size = size
         self.hits = 0
 
-    def matches(self, name) -> bool:
+    def matches(self, name: str | None) -> bool:
         return self.command is None or self.command == name
 
-    def describe(self) -> dict:
-        d = {"id": self.id, "kind": self.kind, "command": self.command,
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "kind": self.kind, "command": self.command,
              "remaining": self.remaining, "permanent": self.remaining is None, "hits": self.hits}
         if self.kind == "delay":
             d["seconds"] = self.seconds
@@ -73,7 +88,7 @@ class Fault:
         return d
 
 
-def parse_fault(body, schema) -> Fault:
+def parse_fault(body: Any, schema: Any) -> Fault:
     """Check an API body; FaultError names the field and what was expected."""
     if type(body) is not dict:
         raise FaultError("the body must be a JSON object with a 'kind'")
@@ -100,7 +115,7 @@ def parse_fault(body, schema) -> Fault:
         raise FaultError("count: expected a positive integer")
     f = Fault(kind, command, None if permanent else count)
     if kind == "delay":
-        s = body.get("seconds")
+        s: Any = body.get("seconds")
         if type(s) not in (int, float) or not 0 < s <= MAX_DELAY:
             raise FaultError("seconds: expected a delay in seconds (0 < seconds <= %d)" % MAX_DELAY)
         f.seconds = float(s)
@@ -127,10 +142,10 @@ def parse_fault(body, schema) -> Fault:
 class Faults:
     """The faults of one instance and the hooks that apply them."""
 
-    def __init__(self, instance):
+    def __init__(self, instance: Instance) -> None:
         self.instance = instance
-        self.list: list = []
-        self.sessions = weakref.WeakSet()
+        self.list: list[Fault] = []
+        self.sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         self.delay_hooked = False
         self.table_hooked = False
 
@@ -140,7 +155,7 @@ class Faults:
 
     # --- management ----------------------------------------------------------------
 
-    def add(self, body) -> Fault:
+    def add(self, body: Any) -> Fault:
         f = parse_fault(body, self.instance.build.schema)
         self.list.append(f)
         if f.kind == "delay":
@@ -149,15 +164,15 @@ class Faults:
             self._hook_table()
         return f
 
-    def remove(self, fid=None) -> int:
+    def remove(self, fid: int | None = None) -> int:
         before = len(self.list)
         self.list = [f for f in self.list if fid is not None and f.id != fid]
         return before - len(self.list)
 
-    def describe(self) -> list:
+    def describe(self) -> list[dict[str, Any]]:
         return [f.describe() for f in self.list]
 
-    def _take(self, kinds, name):
+    def _take(self, kinds: tuple[str, ...], name: str | None) -> Fault | None:
         for f in self.list:
             if f.kind in kinds and f.matches(name):
                 f.hits += 1
@@ -168,7 +183,7 @@ class Faults:
                 return f
         return None
 
-    def _has(self, kinds, name) -> bool:
+    def _has(self, kinds: tuple[str, ...], name: str) -> bool:
         for f in self.list:
             if f.kind in kinds and f.matches(name):
                 return True
@@ -176,64 +191,53 @@ class Faults:
 
     # --- sessions --------------------------------------------------------------------
 
-    def attach(self, session) -> None:
+    def attach(self, session: Session) -> None:
         """A new connection of the instance."""
         self.sessions.add(session)
         if self.delay_hooked:
-            self._hook_session(session)
+            session.gate_inband(self.gate)
 
-    def _hook_session(self, session):
-        if hasattr(session, "before_inband"):
-            session.before_inband = self._before_inband
-
-    def _hook_delay(self):
+    def _hook_delay(self) -> None:
+        # sessions get the gate only once a delay fault exists: without a gate the
+        # session answers straight from the stream (its fast path)
         if not self.delay_hooked:
             self.delay_hooked = True
             for s in list(self.sessions):
-                self._hook_session(s)
+                s.gate_inband(self.gate)
 
-    def _before_inband(self, session, item):
+    def gate(self, session: Session, item: Any) -> float:
+        """The in-band gate: seconds to hold ``item`` (0: run it now)."""
         if not self.list:
             return 0
         name = item.get("execute", item.get("exec-oob")) if type(item) is dict else None
         f = self._take(("delay",), name)
         return f.seconds if f is not None else 0
 
-    def take_close(self, name) -> bool:
+    def take_close(self, name: str | None) -> bool:
         return self._take(("close",), name) is not None
 
     # --- command table -----------------------------------------------------------------
 
-    def _hook_table(self):
+    def _hook_table(self) -> None:
         if self.table_hooked:
             return
         self.table_hooked = True
-        from ..qmp.dispatch import NegotiationTable
         for mon in self.instance.monitors:
-            orig = mon.command_table()
-            proxy = FaultTable(orig, self)
-            mon.command_table = (lambda p=proxy: p)
-            for s in list(self.sessions):
-                if s.monitor is not mon:
-                    continue
-                if s.table is orig:
-                    s.table = proxy
-                elif type(s.table) is NegotiationTable and s.table.full is orig:
-                    s.table.full = proxy
+            mon.wrap_command_table(lambda table: FaultTable(table, self))
 
 
 class FaultTable:
     """A command table that substitutes faulted commands; everything else is delegated."""
 
-    def __init__(self, table, faults):
+    def __init__(self, table: Table, faults: Faults) -> None:
         self._table = table
         self._faults = faults
-        self._subs: dict = {}
+        self._subs: dict[str, Entry] = {}
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._table, name)
 
-    def lookup(self, name):
+    def lookup(self, name: str) -> Entry | None:
         entry = self._table.lookup(name)
         if entry is None or not self._faults.list or not self._faults._has(("fail", "oversize"), name):
             return entry
@@ -242,11 +246,10 @@ class FaultTable:
             sub = self._subs[name] = self._substitute(name, entry)
         return sub
 
-    def _substitute(self, name, entry):
-        from ..qmp.dispatch import Entry
+    def _substitute(self, name: str, entry: Entry) -> Entry:
         faults, table = self._faults, self._table
 
-        def handler(ctx, args):
+        def handler(ctx: Context, args: dict[str, Any]) -> Any:
             f = faults._take(("fail", "oversize"), name)
             if f is None:    # consumed in the meantime: behave normally
                 if entry.handler is not None:
@@ -259,9 +262,8 @@ class FaultTable:
         return Entry(entry.command, handler, entry.disabled)
 
 
-def oversize_value(size, request):
+def oversize_value(size: int, request: Any) -> RawJSON:
     """A ``return`` value (pre-encoded) making the whole reply line exactly ``size`` bytes."""
-    from ..wire.encode import RawJSON, dumps
     overhead = len('{"return": ""}\r\n')
     if type(request) is dict and "id" in request:
         overhead += len(', "id": ') + len(dumps(request["id"]))

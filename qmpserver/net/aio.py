@@ -1,10 +1,10 @@
 """asyncio driver: serves many instances and monitors in one process.
 
-Each accepted connection gets a :class:`QMPProtocol` that moves bytes
-between its transport and a sans-IO :class:`~qmpserver.qmp.session.Session`.
-Flow control: reading pauses while the session would not read (QEMU's
-suspended monitor) or while the transport's write buffer is above its high
-water mark (a client that does not read cannot grow the server).
+Each accepted connection gets a :class:`QMPProtocol`, the asyncio side of a
+:class:`~qmpserver.net.endpoint.Connection` (which holds the session and the
+logic both drivers share).  Write pressure comes from the transport: above
+its high-water mark asyncio calls ``pause_writing`` and reading stops, so a
+client that does not read cannot grow the server.
 """
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from .endpoint import Admission, cleanup, is_listening, listen_socket, new_session
+from .endpoint import Connection, Listener
+from .endpoint import cleanup, is_listening, listen_socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from ..vm.instance import Monitor
+    from .endpoint import Address
 
 WRITE_HIGH_WATER = 1 << 20
 
@@ -20,134 +28,87 @@ WRITE_HIGH_WATER = 1 << 20
 class AsyncScheduler:
     """Instance scheduler backed by the event loop."""
 
-    def __init__(self, loop):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
 
-    def call_later(self, delay, fn):
+    def call_later(self, delay: float, fn: Callable[[], object]) -> asyncio.TimerHandle:
         return self.loop.call_later(delay, fn)
 
 
-class QMPProtocol(asyncio.Protocol):
-    def __init__(self, endpoint):
-        self.endpoint = endpoint
-        self.monitor = endpoint.monitor
-        self.transport = None
-        self.session = None
-        self.active = False
-        self.write_paused = False
-        self.read_paused = False
-        self.flush_scheduled = False
-        self.pending = bytearray()   # bytes received while waiting for admission
-        self.hooks = endpoint.hooks
+class QMPProtocol(Connection, asyncio.Protocol):
+    def __init__(self, endpoint: Endpoint) -> None:
+        Connection.__init__(self, endpoint)
+        self.transport: asyncio.Transport | None = None
 
-    # connection -------------------------------------------------------------
+    # transport primitives -------------------------------------------------------
 
-    def connection_made(self, transport):
+    def _write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def _set_reading(self, on: bool) -> None:
+        assert self.transport is not None
+        if on:
+            self.transport.resume_reading()
+        else:
+            self.transport.pause_reading()
+
+    def _close_when_flushed(self) -> None:
+        assert self.transport is not None
+        self.transport.close()      # asyncio writes the buffered output first
+
+    def _is_open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        asyncio.get_running_loop().call_soon(fn)
+
+    def _call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        asyncio.get_running_loop().call_later(delay, fn)
+
+    # asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        peer = transport.get_extra_info("peername")
-        self.session = new_session(self.monitor, str(peer or ""))
-        self.session.notify = self.schedule_flush
-        self.session.on_resume = lambda: asyncio.get_event_loop().call_soon(self.process)
-        self.session.on_delay = lambda d: asyncio.get_event_loop().call_later(d, self.session.resume)
-        for h in self.hooks:
-            h.on_session(self.session)
-        if self.endpoint.admission.arrive(self):
-            self.activate()
+        self.opened()
 
-    def activate(self):
-        self.active = True
-        data = self.session.connect()
-        self.transport.write(data)
-        if self.pending:
-            data = bytes(self.pending)
-            self.pending.clear()
-            self.data_received(data)
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost()
 
-    def connection_lost(self, exc):
-        self.session.disconnect()
-        nxt = self.endpoint.admission.leave(self)
-        if nxt is not None and nxt.transport is not None and not nxt.transport.is_closing():
-            nxt.activate()
+    def data_received(self, data: bytes) -> None:
+        self.data_in(data)
 
-    # input -------------------------------------------------------------------
-
-    def data_received(self, data):
-        if not self.active:
-            self.pending += data
-            return
-        self.session.receive_data(data)
-        self.process()
-
-    def eof_received(self):
+    def eof_received(self) -> bool:
         return False
 
-    def process(self):
-        s = self.session
-        if self.transport is None or self.transport.is_closing():
-            return
-        s.pump()
-        self.flush()
-        self.update_reading()
+    def pause_writing(self) -> None:
+        self.write_blocked = True
+        self._flow()
 
-    def update_reading(self):
-        t = self.transport
-        if t is None or t.is_closing():
-            return
-        want_pause = self.write_paused or self.session.reading_suspended
-        if want_pause and not self.read_paused:
-            t.pause_reading()
-            self.read_paused = True
-        elif not want_pause and self.read_paused:
-            t.resume_reading()
-            self.read_paused = False
+    def resume_writing(self) -> None:
+        self.writable()
 
-    # output ------------------------------------------------------------------
-
-    def schedule_flush(self):
-        if not self.flush_scheduled:
-            self.flush_scheduled = True
-            asyncio.get_event_loop().call_soon(self._scheduled_flush)
-
-    def _scheduled_flush(self):
-        self.flush_scheduled = False
-        self.flush()
-
-    def flush(self):
-        t = self.transport
-        if t is None or t.is_closing():
-            return
-        data = self.session.take_output()
-        if data:
-            t.write(data)
-        if self.session.closing:
-            t.close()
-
-    def pause_writing(self):
-        self.write_paused = True
-        self.update_reading()
-
-    def resume_writing(self):
-        self.write_paused = False
-        self.update_reading()
-        if self.session.stream.buffered and not self.session.reading_suspended:
-            self.process()
+    def shutdown(self) -> None:
+        """The endpoint closes: write what is pending, then close."""
+        if self._is_open():
+            self._write(self.session.take_output())
+            self._close_when_flushed()
 
 
-class Endpoint:
+class Endpoint(Listener):
     """A listening monitor address bound to an asyncio server."""
 
-    def __init__(self, monitor, address, hooks=()):
-        self.monitor = monitor
-        self.address = address
-        self.admission = Admission(monitor)
-        self.server = None
-        self.hooks = list(hooks)
+    def __init__(self, monitor: Monitor, address: Address, hooks: Any = ()) -> None:
+        super().__init__(monitor, address, hooks)
+        self.server: asyncio.AbstractServer | None = None
 
-    async def start(self, loop=None):
+    async def start(self, loop: asyncio.AbstractEventLoop | None = None) -> Endpoint:
         loop = loop or asyncio.get_running_loop()
         addr = self.address
         if addr.kind == "unix-connect":
+            assert addr.path is not None
             await loop.create_unix_connection(lambda: QMPProtocol(self), addr.path)
             return self
         sock = listen_socket(addr)
@@ -161,11 +122,10 @@ class Endpoint:
         self.monitor.address = str(addr)
         return self
 
-    def close(self):
+    def close(self) -> None:
         if self.server is not None:
             self.server.close()
         for conn in list(self.admission.active) + list(self.admission.waiting):
-            if conn.transport is not None:
-                conn.flush()
-                conn.transport.close()
+            assert isinstance(conn, QMPProtocol)
+            conn.shutdown()
         cleanup(self.address)

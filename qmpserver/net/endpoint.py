@@ -1,7 +1,8 @@
 """Monitor endpoints: addresses, sockets and QEMU's one-client-at-a-time rule.
 
 Driver-agnostic: :mod:`qmpserver.net.aio` (asyncio, for ``serve``) and
-:mod:`qmpserver.net.sel` (selectors, for the lean launcher) both use it.
+:mod:`qmpserver.net.sel` (epoll, for the lean launcher) both use it, and it
+holds the connection handling they share.
 
 Addresses::
 
@@ -14,6 +15,29 @@ Addresses::
 A monitor serves one client at a time, as QEMU does: a second connection is
 accepted by the kernel but gets no greeting until the first one closes.
 ``multi_client`` lifts that for test convenience.
+
+Connection handling shared by both drivers (the driver contract)
+----------------------------------------------------------------
+
+A driver (:mod:`qmpserver.net.aio` on asyncio, :mod:`qmpserver.net.sel` on
+epoll) subclasses :class:`Connection` and supplies the transport
+primitives; everything else -- admission, greeting, input while waiting,
+pumping the session, write pressure, paused input, holds, wake-ups, closing --
+happens here, against the session contract of :mod:`qmpserver.qmp.session`:
+
+``_write(data)``           send or buffer bytes; set ``write_blocked`` while the
+                           unsent output is above the driver's high-water mark
+``_set_reading(on)``       start/stop reading the socket
+``_close_when_flushed()``  close once the buffered output is written
+``_is_open()``             False once the transport is closing or closed
+``_call_soon(fn)``, ``_call_later(seconds, fn)``  the driver's event loop
+
+A driver calls :meth:`Connection.opened` once set up, :meth:`Connection.data_in`
+with each chunk read, :meth:`Connection.writable` when its output drained below
+the high-water mark, and :meth:`Connection.lost` when the connection is gone.
+
+Endpoint hooks (the HTTP control plane's transcript and fault injection) get
+``on_session(session)`` for each new connection, before its greeting.
 """
 
 from __future__ import annotations
@@ -23,11 +47,23 @@ import socket
 import stat
 
 from ..errors import UsageError
-from ..qmp.session import Session
+from ..qmp.session import CLOSE, PAUSED, READ, WAIT, Session
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+    from typing import Any, Callable, Protocol
+
+    from ..vm.instance import Monitor
+
+    class SessionHook(Protocol):
+        def on_session(self, session: Session) -> None: ...
 
 
 class Address:
-    def __init__(self, kind, path=None, host=None, port=None, fd=None, mode=0o600):
+    """A parsed monitor address (``kind``: unix, tcp, fd, unix-connect)."""
+
+    def __init__(self, kind: str, path: str | None = None, host: str | None = None,
+                 port: int | None = None, fd: int | None = None, mode: int = 0o600) -> None:
         self.kind = kind
         self.path = path
         self.host = host
@@ -35,15 +71,13 @@ class Address:
         self.fd = fd
         self.mode = mode
 
-    def __str__(self):
-        if self.kind == "unix":
-            return "unix:" + self.path
+    def __str__(self) -> str:
         if self.kind == "tcp":
-            host = self.host
+            host = self.host or ""
             return "tcp:%s:%s" % ("[%s]" % host if ":" in host else host, self.port)
         if self.kind == "fd":
-            return "fd:%d" % self.fd
-        return "unix-connect:" + self.path
+            return "fd:%d" % (self.fd or 0)
+        return "%s:%s" % (self.kind, self.path)
 
 
 def parse_address(spec: str, mode: int = 0o600) -> Address:
@@ -77,6 +111,7 @@ def listen_socket(addr: Address) -> socket.socket:
     """Create (or adopt) the listening socket of an address."""
     if addr.kind == "unix":
         path = addr.path
+        assert path is not None
         try:
             st = os.lstat(path)
             if stat.S_ISSOCK(st.st_mode):
@@ -101,6 +136,7 @@ def listen_socket(addr: Address) -> socket.socket:
         s.listen(16)
         addr.port = s.getsockname()[1]
     elif addr.kind == "fd":
+        assert addr.fd is not None
         s = socket.socket(fileno=addr.fd)
     else:
         raise UsageError("cannot listen on %s" % addr)
@@ -116,7 +152,8 @@ def is_listening(s: socket.socket) -> bool:
 
 
 def cleanup(addr: Address) -> None:
-    if addr.kind == "unix":
+    """Remove a unix socket the endpoint created."""
+    if addr.kind == "unix" and addr.path is not None:
         try:
             os.unlink(addr.path)
         except OSError:
@@ -126,12 +163,12 @@ def cleanup(addr: Address) -> None:
 class Admission:
     """Who may talk to a monitor: one active client, the rest wait."""
 
-    def __init__(self, monitor):
+    def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
-        self.active = []
-        self.waiting = []
+        self.active: list[Connection] = []
+        self.waiting: list[Connection] = []
 
-    def arrive(self, conn) -> bool:
+    def arrive(self, conn: Connection) -> bool:
         """A new connection; True if it becomes active now."""
         if self.monitor.multi_client or not self.active:
             self.active.append(conn)
@@ -139,14 +176,14 @@ class Admission:
         self.waiting.append(conn)
         return False
 
-    def leave(self, conn):
+    def leave(self, conn: Connection) -> Connection | None:
         """A connection closed; returns the waiting one to activate, if any."""
         if conn in self.waiting:
             self.waiting.remove(conn)
             return None
         if conn in self.active:
             self.active.remove(conn)
-        if getattr(self.monitor.instance, "terminated", None) is not None:
+        if self.monitor.instance.terminated is not None:
             return None   # the emulated process has exited: nobody is greeted any more
         if self.waiting and (self.monitor.multi_client or not self.active):
             nxt = self.waiting.pop(0)
@@ -155,5 +192,133 @@ class Admission:
         return None
 
 
-def new_session(monitor, peer="") -> Session:
-    return Session(monitor, peer)
+_NOT_READING = PAUSED | CLOSE
+
+
+class Listener:
+    """What both drivers' endpoints share: a monitor, its address, admission and hooks."""
+
+    def __init__(self, monitor: Monitor, address: Address, hooks: Any = ()) -> None:
+        self.monitor = monitor
+        self.address = address
+        self.admission = Admission(monitor)
+        self.hooks: list[SessionHook] = list(hooks)
+
+
+class Connection:
+    """One client connection of a monitor: a sans-IO session plus the shared driver logic."""
+
+    def __init__(self, endpoint: Listener) -> None:
+        self.endpoint = endpoint
+        self.session = Session(endpoint.monitor, wakeup=self.wake)
+        self.active = False            # admitted: greeted, its input is handled
+        self.pending = bytearray()     # input received while waiting for admission
+        self.reading = True            # the transport is being read
+        self.write_blocked = False     # unsent output above the driver's high-water mark
+        self.woken = False             # a process() is scheduled by wake()
+        self.want = READ               # the session's last answer (qmp.session READ/PAUSED/CLOSE)
+
+    # --- transport primitives (per driver) --------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _set_reading(self, on: bool) -> None:
+        raise NotImplementedError
+
+    def _close_when_flushed(self) -> None:
+        raise NotImplementedError
+
+    def _is_open(self) -> bool:
+        raise NotImplementedError
+
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        raise NotImplementedError
+
+    def _call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        raise NotImplementedError
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def opened(self) -> None:
+        """The transport is up: hooks see the session, then admission decides."""
+        for h in self.endpoint.hooks:
+            h.on_session(self.session)
+        if self.endpoint.admission.arrive(self):
+            self.activate()
+
+    def activate(self) -> None:
+        """Admitted (now or after the previous client left): greet, then handle what came."""
+        self.active = True
+        self._write(self.session.connect())
+        if self.pending:
+            data = bytes(self.pending)
+            self.pending.clear()
+            self.data_in(data)
+
+    def lost(self) -> None:
+        """The connection is gone; the next waiting client of the monitor is admitted."""
+        self.session.disconnect()
+        nxt = self.endpoint.admission.leave(self)
+        if nxt is not None and nxt._is_open():
+            nxt.activate()
+
+    # --- input ------------------------------------------------------------------------------
+
+    def data_in(self, data: bytes) -> None:
+        if not self.active:
+            self.pending += data
+            return
+        self.session.receive_data(data)
+        self._process()     # the driver just read: the transport is open
+
+    def process(self) -> None:
+        """Pump the session, write its output, follow what it wants next."""
+        if self._is_open():
+            self._process()
+
+    def _process(self) -> None:
+        s = self.session
+        want = s.pump()
+        out = s.take_output()
+        if out:
+            self._write(out)
+        if want or self.want or self.write_blocked or not self.reading:
+            self._follow(want)
+        # else: reading, and nothing changed (the request path)
+
+    def _follow(self, want: int) -> None:
+        self.want = want
+        if want & WAIT:
+            self._call_later(self.session.wait_seconds, self._resumed)
+        if want & CLOSE:
+            self._close_when_flushed()
+        self._flow()
+
+    def _flow(self) -> None:
+        """Read unless the session paused input or the client does not read its output."""
+        reading = not (self.want & _NOT_READING) and not self.write_blocked
+        if reading != self.reading and self._is_open():
+            self.reading = reading
+            self._set_reading(reading)
+
+    def _resumed(self) -> None:
+        self.session.resume()
+        self.process()
+
+    # --- output -----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """The session has output or work outside a pump (an event, the process exiting)."""
+        if not self.woken:
+            self.woken = True
+            self._call_soon(self._woken)
+
+    def _woken(self) -> None:
+        self.woken = False
+        self.process()
+
+    def writable(self) -> None:
+        """The driver's output drained below its high-water mark."""
+        self.write_blocked = False
+        self.process()

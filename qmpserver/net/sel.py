@@ -9,33 +9,47 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import select
 import selectors
 import socket
 import time
 
-from .endpoint import Admission, cleanup, is_listening, listen_socket, new_session
+from .endpoint import Connection as BaseConnection
+from .endpoint import Listener
+from .endpoint import cleanup, is_listening, listen_socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+    from typing import Any, Callable, Union
+
+    FileLike = Union[int, socket.socket]
+
+    from ..vm.instance import Monitor
+    from .endpoint import Address
 
 READ_CHUNK = 1 << 16
 WRITE_HIGH_WATER = 1 << 20
 
 
 class SelScheduler:
-    def __init__(self, loop):
+    """Instance scheduler backed by the loop."""
+
+    def __init__(self, loop: Loop) -> None:
         self.loop = loop
 
-    def call_later(self, delay, fn):
+    def call_later(self, delay: float, fn: Callable[[], object]) -> _Timer:
         return self.loop.call_later(delay, fn)
 
 
 class _Timer:
     __slots__ = ("when", "fn", "cancelled")
 
-    def __init__(self, when, fn):
+    def __init__(self, when: float, fn: Callable[[], object]) -> None:
         self.when = when
         self.fn = fn
         self.cancelled = False
 
-    def cancel(self):
+    def cancel(self) -> None:
         self.cancelled = True
 
 
@@ -46,31 +60,30 @@ class _Epoll:
     path every microsecond counts.  Callbacks still get ``selectors`` masks.
     """
 
-    def __init__(self):
-        import select
+    def __init__(self) -> None:
         self._ep = select.epoll()
-        self._IN, self._OUT = select.EPOLLIN, select.EPOLLOUT
-        self._ERR = select.EPOLLERR | select.EPOLLHUP
-        self.callbacks: dict = {}
+        self.IN, self.OUT = select.EPOLLIN, select.EPOLLOUT
+        self.ERR = select.EPOLLERR | select.EPOLLHUP
+        self.callbacks: dict[int, Callable[[int], object]] = {}
 
     @staticmethod
-    def _fd(fileobj):
+    def _fd(fileobj: FileLike) -> int:
         return fileobj if isinstance(fileobj, int) else fileobj.fileno()
 
-    def _flags(self, events):
-        return (self._IN if events & selectors.EVENT_READ else 0) | (self._OUT if events & selectors.EVENT_WRITE else 0)
+    def _flags(self, events: int) -> int:
+        return (self.IN if events & selectors.EVENT_READ else 0) | (self.OUT if events & selectors.EVENT_WRITE else 0)
 
-    def register(self, fileobj, events, data):
+    def register(self, fileobj: FileLike, events: int, data: Callable[[int], object]) -> None:
         fd = self._fd(fileobj)
         self._ep.register(fd, self._flags(events))
         self.callbacks[fd] = data
 
-    def modify(self, fileobj, events, data):
+    def modify(self, fileobj: FileLike, events: int, data: Callable[[int], object]) -> None:
         fd = self._fd(fileobj)
         self._ep.modify(fd, self._flags(events))
         self.callbacks[fd] = data
 
-    def unregister(self, fileobj):
+    def unregister(self, fileobj: FileLike) -> None:
         fd = self._fd(fileobj)
         if self.callbacks.pop(fd, None) is None:
             raise KeyError(fd)
@@ -79,30 +92,32 @@ class _Epoll:
         except (OSError, ValueError):
             pass
 
-    def poll(self, timeout):
+    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
         return self._ep.poll(-1 if timeout is None else timeout)
 
 
 class Loop:
-    def __init__(self):
+    """The launcher's event loop: epoll, ``call_soon`` callbacks and timers."""
+
+    def __init__(self) -> None:
         self.sel = _Epoll()
-        self.timers: list = []
+        self.timers: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
-        self.soon: list = []
+        self.soon: list[Callable[[], object]] = []
         self.stopped = False
 
-    def call_later(self, delay, fn):
+    def call_later(self, delay: float, fn: Callable[[], object]) -> _Timer:
         t = _Timer(time.monotonic() + delay, fn)
         heapq.heappush(self.timers, (t.when, next(self._seq), t))
         return t
 
-    def call_soon(self, fn):
+    def call_soon(self, fn: Callable[[], object]) -> None:
         self.soon.append(fn)
 
-    def stop(self):
+    def stop(self) -> None:
         self.stopped = True
 
-    def run(self):
+    def run(self) -> None:
         while not self.stopped:
             while self.soon:
                 batch, self.soon = self.soon, []
@@ -110,7 +125,7 @@ class Loop:
                     fn()
             if self.stopped:
                 break
-            timeout = None
+            timeout: float | None = None
             if self.timers:
                 timeout = max(0.0, self.timers[0][0] - time.monotonic())
             try:
@@ -118,7 +133,7 @@ class Loop:
             except InterruptedError:
                 events = []
             callbacks = self.sel.callbacks
-            IN, OUT, ERR = self.sel._IN, self.sel._OUT, self.sel._ERR
+            IN, OUT, ERR = self.sel.IN, self.sel.OUT, self.sel.ERR
             for fd, ev in events:
                 cb = callbacks.get(fd)
                 if cb is not None:
@@ -130,54 +145,82 @@ class Loop:
                     t.fn()
 
 
-class Connection:
-    def __init__(self, endpoint, sock):
-        self.endpoint = endpoint
+class Connection(BaseConnection):
+    """The epoll side of a connection: a non-blocking socket and an output buffer.
+
+    The request path is the common case to keep short: a read, one
+    ``pump()``, one ``send()`` of the whole answer, and no ``epoll_ctl`` while
+    nothing changes (interest is only modified when reading or writing starts
+    or stops)."""
+
+    def __init__(self, endpoint: Endpoint, sock: socket.socket) -> None:
+        BaseConnection.__init__(self, endpoint)
         self.loop = endpoint.loop
         self.sock = sock
         sock.setblocking(False)
-        self.session = new_session(endpoint.monitor)
-        self.session.notify = self.schedule_flush
-        self.session.on_resume = lambda: self.loop.call_soon(self._resumed)
-        self.session.on_delay = lambda d: self.loop.call_later(d, self.session.resume)
-        self.out = bytearray()
-        self.active = False
+        self.out = bytearray()         # output the socket did not take yet
         self.closed = False
-        self.pending = bytearray()
-        self.flush_scheduled = False
+        self.close_pending = False     # close once ``out`` is written
         self.events = selectors.EVENT_READ
         self.loop.sel.register(sock, selectors.EVENT_READ, self.on_event)
-        for h in endpoint.hooks:
-            h.on_session(self.session)
-        if endpoint.admission.arrive(self):
-            self.activate()
+        self.opened()
 
-    def activate(self):
-        self.active = True
-        self.out += self.session.connect()
-        if self.pending:
-            data = bytes(self.pending)
-            self.pending.clear()
-            self.session.receive_data(data)
-            self.session.pump()
-            self.out += self.session.take_output()
-        self.write()
+    # transport primitives -------------------------------------------------------
 
-    def interest(self):
+    def _write(self, data: bytes) -> None:
+        if not self.out:
+            # common case: answer straight away, no buffering, no epoll change
+            try:
+                n = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError:
+                return self.close()
+            if n == len(data):
+                return
+            data = data[n:]
+        self.out += data
+        self.write_blocked = len(self.out) >= WRITE_HIGH_WATER
+        self._interest()
+
+    def _set_reading(self, on: bool) -> None:
+        self._interest()
+
+    def _close_when_flushed(self) -> None:
+        if self.closed:
+            return
+        self.close_pending = True
+        if not self.out:
+            self.close()
+        else:
+            self._interest()
+
+    def _is_open(self) -> bool:
+        return not self.closed
+
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        self.loop.call_soon(fn)
+
+    def _call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        self.loop.call_later(delay, fn)
+
+    # epoll ----------------------------------------------------------------------------
+
+    def _interest(self) -> None:
         if self.closed:
             return
         ev = 0
-        if not (self.session.reading_suspended and self.active) and len(self.out) < WRITE_HIGH_WATER:
+        if self.reading and not self.close_pending:
             ev |= selectors.EVENT_READ
         if self.out:
             ev |= selectors.EVENT_WRITE
         if ev == 0:
-            ev = selectors.EVENT_WRITE if self.out else selectors.EVENT_READ
+            ev = selectors.EVENT_READ   # input is kept in the stream, not parsed, until resumed
         if ev != self.events:  # an epoll_ctl per message would cost a syscall each time
             self.events = ev
             self.loop.sel.modify(self.sock, ev, self.on_event)
 
-    def on_event(self, mask):
+    def on_event(self, mask: int) -> None:
         if mask & selectors.EVENT_READ:
             try:
                 data = self.sock.recv(READ_CHUNK)
@@ -188,60 +231,23 @@ class Connection:
             if data == b"":
                 return self.close()
             if data:
-                if not self.active:
-                    self.pending += data
-                    return
-                session = self.session
-                session.receive_data(data)
-                session.pump()
-                reply = session.take_output()
-                if reply and not self.out and not session.closing:
-                    # common case: answer straight away, no buffering, no epoll change
-                    try:
-                        n = self.sock.send(reply)
-                    except (BlockingIOError, InterruptedError):
-                        n = 0
-                    except OSError:
-                        return self.close()
-                    if n == len(reply) and not session.reading_suspended:
-                        return
-                    reply = reply[n:]
-                self.out += reply
-        if self.closed:
+                self.data_in(data)
+        if self.closed or not self.out:
             return
-        self.write()
-
-    def _resumed(self):
-        if not self.closed:
-            self.session.pump()
-            self.out += self.session.take_output()
-            self.write()
-
-    def schedule_flush(self):
-        if not self.flush_scheduled:
-            self.flush_scheduled = True
-            self.loop.call_soon(self._flush)
-
-    def _flush(self):
-        self.flush_scheduled = False
-        if not self.closed:
-            self.out += self.session.take_output()
-            self.write()
-
-    def write(self):
-        if self.out:
-            try:
-                n = self.sock.send(self.out)
-                del self.out[:n]
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError:
-                return self.close()
-        if self.session.closing and not self.out:
+        try:
+            n = self.sock.send(self.out)
+            del self.out[:n]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
             return self.close()
-        self.interest()
+        if self.close_pending and not self.out:
+            return self.close()
+        if self.write_blocked and len(self.out) < WRITE_HIGH_WATER:
+            self.writable()
+        self._interest()
 
-    def close(self):
+    def close(self) -> None:
         if self.closed:
             return
         self.closed = True
@@ -250,24 +256,31 @@ class Connection:
         except (KeyError, ValueError):
             pass
         self.sock.close()
-        self.session.disconnect()
-        nxt = self.endpoint.admission.leave(self)
-        if nxt is not None and not nxt.closed:
-            nxt.activate()
+        self.lost()
+
+    def shutdown(self) -> None:
+        """The endpoint closes (the process exits): write what is pending, then close."""
+        self.out += self.session.take_output()
+        try:
+            self.sock.setblocking(True)
+            self.sock.settimeout(0.5)
+            if self.out:
+                self.sock.sendall(self.out)
+        except OSError:
+            pass
+        self.close()
 
 
-class Endpoint:
-    def __init__(self, loop, monitor, address, hooks=()):
+class Endpoint(Listener):
+    def __init__(self, loop: Loop, monitor: Monitor, address: Address, hooks: Any = ()) -> None:
+        super().__init__(monitor, address, hooks)
         self.loop = loop
-        self.monitor = monitor
-        self.address = address
-        self.admission = Admission(monitor)
-        self.hooks = list(hooks)
-        self.lsock = None
+        self.lsock: socket.socket | None = None
 
-    def start(self):
+    def start(self) -> Endpoint:
         addr = self.address
         if addr.kind == "unix-connect":
+            assert addr.path is not None
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.connect(addr.path)
             Connection(self, s)
@@ -281,7 +294,8 @@ class Endpoint:
         self.monitor.address = str(addr)
         return self
 
-    def on_accept(self, mask):
+    def on_accept(self, mask: int) -> None:
+        assert self.lsock is not None
         try:
             conn, _ = self.lsock.accept()
         except (BlockingIOError, InterruptedError):
@@ -290,17 +304,10 @@ class Endpoint:
             return
         Connection(self, conn)
 
-    def close(self):
+    def close(self) -> None:
         for c in list(self.admission.active) + list(self.admission.waiting):
-            c.out += c.session.take_output()
-            try:
-                c.sock.setblocking(True)
-                c.sock.settimeout(0.5)
-                if c.out:
-                    c.sock.sendall(c.out)
-            except OSError:
-                pass
-            c.close()
+            assert isinstance(c, Connection)
+            c.shutdown()
         if self.lsock is not None:
             try:
                 self.loop.sel.unregister(self.lsock)

@@ -1,6 +1,6 @@
 """``qmp_dispatch``: from a parsed request to a reply object.
 
-The checks run in QEMU's order (``qapi/qmp-dispatch.c``; facts §1.4):
+The checks run in QEMU's order (QEMU ``qapi/qmp-dispatch.c``: ``qmp_dispatch``):
 
 1. not an object -> ``QMP input must be a JSON object`` (no id);
 2. ``id`` is taken and echoed verbatim from here on;
@@ -23,6 +23,32 @@ from ..wire.qdict import wire_order
 
 from .. import log as _log
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+    from typing import Any, Callable, Protocol, Sequence, Union
+
+    from ..qapi.model import Command, Schema
+    from ..qapi.visitor import Policy
+    from ..vm.instance import Instance
+    from .session import Session
+
+    #: a handler: (context, validated arguments) -> the "return" value (None means {})
+    Handler = Callable[["Context", dict[str, Any]], Any]
+    #: recorded replies of the build: (command name, arguments) -> reply dict or None
+    Recorded = Callable[[str, dict[str, Any]], Union[dict[str, Any], None]]
+
+    class Table(Protocol):
+        """What dispatch needs of a command table (:class:`CommandTable`,
+        :class:`NegotiationTable`, the fault layer's wrapper)."""
+
+        @property
+        def instance(self) -> Instance | None: ...
+        @property
+        def policy(self) -> Policy | None: ...
+        def lookup(self, name: str) -> Entry | None: ...
+        def names(self) -> list[str]: ...
+        def unmodelled(self, cmd: Command, args: dict[str, Any]) -> Any: ...
+
 default_log = _log.get("qmpserver.default")
 
 _NO_ID = object()
@@ -33,19 +59,20 @@ class Context:
 
     __slots__ = ("instance", "session", "request", "after", "oob")
 
-    def __init__(self, instance, session, request, oob=False):
+    def __init__(self, instance: Any, session: Session | None, request: dict[str, Any],
+                 oob: bool = False) -> None:
         self.instance = instance
         self.session = session
         self.request = request
-        self.after: list = []
+        self.after: list[Callable[[], None]] = []
         self.oob = oob
 
-    def defer(self, fn) -> None:
+    def defer(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` after the reply is queued (QEMU's main loop work)."""
         self.after.append(fn)
 
 
-def _check_envelope(req: dict, oob_enabled: bool):
+def _check_envelope(req: dict[str, Any], oob_enabled: bool) -> tuple[str, bool]:
     """Step 3; returns (command name, is_oob)."""
     # the usual shapes (execute [+ arguments] [+ id], right types) cannot fail
     ex = req.get("execute")
@@ -70,18 +97,21 @@ def _check_envelope(req: dict, oob_enabled: bool):
             raise QMPError("QMP input member '%s' is unexpected" % key)
     if exec_key is None:
         raise QMPError("QMP input lacks member 'execute'")
-    cmd = req.get("execute")
+    cmd: str | None = req.get("execute")
     if cmd is None:
-        return req["exec-oob"], True
+        oob_cmd: str = req["exec-oob"]
+        return oob_cmd, True
     return cmd, False
 
 
-def dispatch(table, request, session, oob_enabled: bool):
+def dispatch(table: Table, request: Any, session: Session | None,
+             oob_enabled: bool) -> tuple[dict[str, Any] | None, Sequence[Callable[[], None]]]:
     """Run one request against a command table; returns (reply | None, deferred)."""
     if type(request) is not dict:
         return {"error": {"class": "GenericError", "desc": "QMP input must be a JSON object"}}, ()
     rid = request.get("id", _NO_ID)
-    ctx = None
+    ctx: Context | None = None
+    reply: dict[str, Any]
     try:
         name, oob = _check_envelope(request, oob_enabled)
         entry = table.lookup(name)
@@ -126,9 +156,12 @@ def dispatch(table, request, session, oob_enabled: bool):
 
 
 class Entry:
+    """A command of a table: its schema definition, its handler (None: unmodelled) and,
+    when disabled, the reason (``""`` for none given)."""
+
     __slots__ = ("command", "handler", "disabled")
 
-    def __init__(self, command, handler, disabled=None):
+    def __init__(self, command: Command, handler: Handler | None, disabled: str | None = None) -> None:
         self.command = command
         self.handler = handler
         self.disabled = disabled
@@ -137,21 +170,24 @@ class Entry:
 class CommandTable:
     """The commands one monitor can run: schema commands bound to handlers."""
 
-    def __init__(self, schema, handlers: dict, instance=None, policy=None, recorded=None):
+    def __init__(self, schema: Schema, handlers: dict[str, Handler], instance: Instance | None = None,
+                 policy: Policy | None = None, recorded: Recorded | None = None) -> None:
         self.schema = schema
         self.instance = instance
         self.policy = policy
-        self.recorded = recorded  # callable (name, args) -> reply dict | None
+        self.recorded = recorded  # the build's recorded replies (owned by profiles)
         self.entries = {name: Entry(cmd, handlers.get(name)) for name, cmd in schema.commands.items()}
-        self.unmodelled_seen: set = set()
+        self.unmodelled_seen: set[str] = set()
 
-    def lookup(self, name):
+    def lookup(self, name: str) -> Entry | None:
         return self.entries.get(name)
 
-    def names(self):
+    def names(self) -> list[str]:
         return [n for n, e in self.entries.items() if e.disabled is None]
 
-    def unmodelled(self, cmd, args):
+    def unmodelled(self, cmd: Command, args: dict[str, Any]) -> Any:
+        """A command without a handler: the build's recorded reply for these arguments (the
+        lookup, accelerator included, is the profile's), else the default of its return type."""
         if self.recorded is not None:
             rec = self.recorded(cmd.name, args)
             if rec is not None:
@@ -168,14 +204,17 @@ class CommandTable:
 class NegotiationTable:
     """Capabilities-negotiation mode: only ``qmp_capabilities`` exists."""
 
-    def __init__(self, full: CommandTable):
+    def __init__(self, full: Table) -> None:
         self.full = full
         self.instance = full.instance
         self.policy = full.policy
         self._entry = full.lookup("qmp_capabilities")
 
-    def lookup(self, name):
+    def lookup(self, name: str) -> Entry | None:
         return self._entry if name == "qmp_capabilities" else None
 
-    def names(self):
+    def names(self) -> list[str]:
         return ["qmp_capabilities"]
+
+    def unmodelled(self, cmd: Command, args: dict[str, Any]) -> Any:
+        return self.full.unmodelled(cmd, args)

@@ -1,17 +1,47 @@
-"""One QMP connection, sans-IO.
+"""One QMP connection, sans-IO, in the shape of h11.
 
 The session owns the JSON stream, the negotiation state, the in-band request
-queue and an outbox of encoded messages.  A driver (the asyncio server, a
-test, a sync client) feeds it bytes and writes out what it produces::
+queue and an outbox of encoded messages; it never touches a socket, a timer
+or an event loop.  A driver feeds it bytes, asks it to work, writes out what
+it produced and honours what it says it wants next::
 
-    s = Session(monitor)
-    out = s.connect()              # the greeting, negotiation mode reset
+    s = Session(monitor, wakeup=conn.wake)
+    transport.write(s.connect())      # the greeting; negotiation mode
     s.receive_data(data)
-    s.pump()                       # parse, dispatch, queue replies/events
+    want = s.pump()                   # parse, dispatch, queue replies/events
     transport.write(s.take_output())
-    if s.reading_suspended: pause reading
+    # want == READ: keep reading; else bits of PAUSED, CLOSE, WAIT (below)
 
-QEMU's rules reproduced here (``monitor/qmp.c``, facts §1.3, §1.10):
+The driver contract (:mod:`qmpserver.net.endpoint` implements it once for both
+drivers, asyncio and epoll):
+
+* **input**: ``receive_data(bytes)`` then ``pump()``; bytes may be split
+  anywhere.  ``pump()`` returns what the session wants next, a combination of
+  :data:`READ` (0), :data:`PAUSED`, :data:`CLOSE` and :data:`WAIT`.
+* **output**: ``take_output()`` after every ``pump()`` and after a wake-up;
+  the driver's own write pressure (a client that does not read) is the
+  driver's business: it stops reading until its buffer drains.
+* **paused input** (:data:`PAUSED`): QEMU's monitor is suspended; do not read
+  until a later ``pump()`` stops saying so.  Bytes already received are kept.
+* **hold** (:data:`WAIT`, returned once per hold): in-band execution waits;
+  call ``resume()`` after ``wait_seconds`` and ``pump()`` again.  OOB
+  requests still run meanwhile.
+* **close** (:data:`CLOSE`): the emulated QEMU closes the connection: write the
+  output, then close.  ``disconnect()`` when the connection is gone.
+* **wake-up**: output or work can appear outside ``pump()`` (an event of the
+  instance, the process exiting); the session then calls the ``wakeup``
+  callable it was built with, and the driver soon pumps and writes.
+
+Hooks of the layers above (the HTTP control plane's transcript, fault
+injection) are installed through methods, never by assignment:
+``observe(fn)`` sees every request and every encoded message, ``gate_inband(fn)``
+may hold an in-band request for some seconds before it runs, ``close()`` ends
+the connection after the pending output, ``replace_table()`` swaps the command
+table under a live connection.
+
+QEMU's rules reproduced here (QEMU ``monitor/qmp.c``: ``handle_qmp_command``,
+``monitor_qmp_dispatcher_co``, ``monitor_qmp_can_read``;
+``qapi/qmp-dispatch.c``):
 
 * before ``qmp_capabilities`` only that command exists, and every
   CommandNotFound desc is rewritten to ``Expecting capabilities negotiation
@@ -20,7 +50,7 @@ QEMU's rules reproduced here (``monitor/qmp.c``, facts §1.3, §1.10):
   they are parsed; everything else, JSON errors included, is queued in-band
   and answered strictly in order;
 * without OOB the monitor stops reading once one request is queued; with OOB
-  it stops when 8 are queued;
+  it stops when 8 (``QMP_REQ_QUEUE_LEN_MAX``) are queued;
 * events reach only negotiated sessions.
 """
 
@@ -33,36 +63,68 @@ from ..wire.encode import message
 from ..wire.json_stream import JsonError, JsonStream
 from .dispatch import NegotiationTable, dispatch
 
-QUEUE_LEN_MAX = 8
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+    from typing import Any, Callable, Protocol, Union
+
+    from .dispatch import Table
+
+    class MonitorLike(Protocol):
+        """What a session needs of its monitor (``qmpserver.vm.instance.Monitor``)."""
+
+        pretty: bool
+        oob: bool
+
+        def greeting(self) -> dict[str, Any]: ...
+        def command_table(self) -> Table: ...
+        def attach(self, session: Session) -> None: ...
+        def detach(self, session: Session) -> None: ...
+
+    #: observe(direction, obj, data): "in" with the request (data None) or "out" with the
+    #: message and its encoded bytes
+    Observer = Callable[[str, Any, Union[bytes, None]], None]
+    #: gate(session, item) -> seconds to hold the in-band item (a request or a JsonError)
+    Gate = Callable[["Session", Any], float]
+
+QUEUE_LEN_MAX = 8          # QMP_REQ_QUEUE_LEN_MAX, monitor/monitor-internal.h
 NEGOTIATION_DESC = "Expecting capabilities negotiation with 'qmp_capabilities'"
+
+# What the session wants next (``pump()``'s answer; bits, READ is none of them).
+READ = 0       # keep reading
+PAUSED = 1     # QEMU would not read now (in-band queue full): stop reading until told
+CLOSE = 2      # write the pending output, then close the connection
+WAIT = 4       # a hold started: call resume() after wait_seconds, then pump()
 
 
 class Session:
-    def __init__(self, monitor, peer: str = ""):
+    """One connection's protocol state; see the module docstring for the driver contract."""
+
+    __slots__ = ("monitor", "stream", "table", "negotiated", "oob_enabled", "queue", "outbox",
+                 "closing", "connected", "pretty", "wait_seconds", "_held", "_gated",
+                 "_gate", "_observers", "_wakeup", "__weakref__")
+
+    def __init__(self, monitor: MonitorLike, wakeup: Callable[[], None] | None = None) -> None:
         self.monitor = monitor
-        self.peer = peer
         self.stream = JsonStream()
-        self.table = None
+        self.table: Table | None = None
         self.negotiated = False
         self.oob_enabled = False
-        self.queue: deque = deque()
-        self.outbox: list = []
-        self.out_bytes = 0
-        self.hold = None          # non-None: in-band execution waits (slow command, injected delay)
-        self.on_resume = None     # driver callback: re-process after resume()
-        self.before_inband = None  # hook(session, request) -> seconds to wait before running it
-        self.on_delay = None      # driver callback(seconds): call resume() after that long
-        self._delayed = False
-        self.closing = False      # close the connection once the outbox is flushed
+        self.queue: deque[Any] = deque()       # in-band requests (dicts, other values, JsonError)
+        self.outbox: list[bytes] = []
+        self.closing = False                   # close once the outbox is written
         self.connected = False
-        self.pretty = getattr(monitor, "pretty", False)
-        self.observers: list = []  # callbacks(direction, payload) for transcripts
-        self.notify = None         # driver callback: output is waiting outside a pump()
+        self.pretty: bool = monitor.pretty
+        self.wait_seconds = 0.0                # the current hold, when pump() said WAIT
+        self._held = False                     # in-band execution waits for resume()
+        self._gated = False                    # the queue's head has been through the gate
+        self._gate: Gate | None = None
+        self._observers: list[Observer] = []
+        self._wakeup = wakeup
 
     # --- connection ---------------------------------------------------------
 
     def connect(self) -> bytes:
-        """Connection opened: reset to negotiation mode and greet."""
+        """Connection opened: reset to negotiation mode and return the greeting."""
         self.stream = JsonStream()
         self.queue.clear()
         self.negotiated = False
@@ -70,38 +132,54 @@ class Session:
         self.table = NegotiationTable(self.monitor.command_table())
         self.connected = True
         self.monitor.attach(self)
-        greeting = self.monitor.greeting()
-        self._emit_out(greeting)
+        self._emit_out(self.monitor.greeting())
         return self.take_output()
 
     def disconnect(self) -> None:
+        """The connection is gone (closed by either side)."""
         if self.connected:
             self.connected = False
             self.queue.clear()
             self.monitor.detach(self)
 
-    # --- input -----------------------------------------------------------------
+    def close(self) -> None:
+        """Close after the pending output (the emulated QEMU exits or drops the client)."""
+        self.closing = True
+        if self._wakeup is not None:
+            self._wakeup()
+
+    # --- hooks of the layers above -----------------------------------------
+
+    def observe(self, fn: Observer) -> None:
+        """Call ``fn(direction, obj, data)`` for every request run and every message queued."""
+        self._observers.append(fn)
+
+    def gate_inband(self, fn: Gate | None) -> None:
+        """Ask ``fn(session, item)`` before each in-band item runs; seconds > 0 hold it."""
+        self._gate = fn
+
+    def replace_table(self, old: Table, new: Table) -> None:
+        """The monitor's command table ``old`` became ``new`` (fault injection wraps it)."""
+        table = self.table
+        if table is old:
+            self.table = new
+        elif type(table) is NegotiationTable and table.full is old:
+            table.full = new
+
+    # --- input and execution --------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
+        """Bytes from the client, split anywhere; ``pump()`` handles them."""
         self.stream.feed(data)
 
-    @property
-    def reading_suspended(self) -> bool:
-        """True while QEMU would not read from this connection."""
-        if self.closing:
-            return True
-        if not self.oob_enabled:
-            return len(self.queue) > 0
-        return len(self.queue) >= QUEUE_LEN_MAX
-
-    @property
-    def wants_input(self) -> bool:
-        return not self.reading_suspended and self.stream.buffered == 0
+    def _queue_limit(self) -> int:
+        return QUEUE_LEN_MAX if self.oob_enabled else 1
 
     def _parse(self) -> None:
+        """Read as QEMU's monitor does: OOB runs at once, the rest queues until the limit."""
         stream = self.stream
         queue = self.queue
-        while not self.reading_suspended:
+        while not self.closing and len(queue) < self._queue_limit():
             msg = stream.next_message()
             if msg is None:
                 return
@@ -114,64 +192,78 @@ class Session:
             else:
                 queue.append(value)
 
-    def pump(self) -> None:
-        """Parse what can be parsed and run queued in-band work."""
+    def pump(self) -> int:
+        """Parse what can be parsed, run the in-band work that may run; return what is wanted.
+
+        One answer path: each in-band item is taken either straight from the
+        stream (fast path: nothing queued, held or gated, so the item would be
+        queued and taken back at once) or from the head of the queue, then
+        answered by :meth:`_run`.  With OOB negotiated the fast path answers
+        an in-band request before parsing the OOB ones that follow it in the
+        same read; the slow path (a gate installed) parses first, so those OOB
+        replies overtake it.  Without OOB both paths give the same bytes
+        (``tests/unit/qmp/test_session_properties.py``).
+        """
         stream = self.stream
+        queue = self.queue
+        want = READ
         while True:
-            if not self.queue and self.hold is None and not self.closing and self.before_inband is None:
-                # Nothing queued or held: the next message would be queued and run at
-                # once, so run it directly (the common case, on every request).
+            if not queue and not self._held and not self.closing and self._gate is None:
                 msg = stream.next_message()
                 if msg is None:
-                    return
-                if type(msg) is JsonError:
-                    self._emit_out({"error": {"class": "GenericError", "desc": msg.desc}})
-                else:
-                    self._run(msg.value)
-                continue
-            self._parse()
-            if not self.queue or self.hold is not None or self.closing:
-                return
-            item = self.queue[0]
-            if self.before_inband is not None and not self._delayed and self.on_delay is not None:
-                delay = self.before_inband(self, item)
-                if delay:
-                    self._delayed = True
-                    self.hold = "delay"
-                    self.on_delay(delay)
-                    return
-            self._delayed = False
-            self.queue.popleft()
-            if type(item) is JsonError:
-                self._emit_out({"error": {"class": "GenericError", "desc": item.desc}})
+                    break
+                item: Any = msg if type(msg) is JsonError else msg.value
+                if type(item) is dict and "exec-oob" in item and "execute" not in item:
+                    self._run(item)       # out-of-band: executed as soon as parsed
+                    continue
             else:
-                self._run(item)
+                self._parse()
+                if not queue or self._held or self.closing:
+                    break
+                item = queue[0]
+                gate = self._gate
+                if gate is not None and not self._gated:
+                    seconds = gate(self, item)
+                    if seconds:
+                        self._gated = True
+                        self._held = True
+                        self.wait_seconds = seconds
+                        want = WAIT
+                        break
+                self._gated = False
+                queue.popleft()
+            self._run(item)
+        if self.closing:
+            return want | CLOSE
+        if len(queue) >= (QUEUE_LEN_MAX if self.oob_enabled else 1):
+            return want | PAUSED
+        return want
 
-    def suspend_inband(self, reason="hold") -> None:
-        """Stop executing in-band requests until :meth:`resume` (OOB still runs)."""
-        self.hold = reason
+    @property
+    def want(self) -> int:
+        """What the session wants now, without a hold request (READ, PAUSED or CLOSE)."""
+        if self.closing:
+            return CLOSE
+        return PAUSED if len(self.queue) >= self._queue_limit() else READ
 
     def resume(self) -> None:
-        """End a hold: queued in-band requests run again (the driver is told)."""
-        self.hold = None
-        if self.on_resume is not None:
-            self.on_resume()
+        """End a hold: queued in-band requests run at the next ``pump()``."""
+        self._held = False
 
-    def next_inband(self):
-        """Peek at the next in-band request (drivers use it for fault injection)."""
-        return self.queue[0] if self.queue else None
-
-    # --- execution ----------------------------------------------------------
-
-    def _run(self, request) -> None:
-        for obs in self.observers:
-            obs("in", request)
+    def _run(self, request: Any) -> None:
+        """Answer one item: a JSON error as such, a request through ``dispatch``."""
+        if type(request) is JsonError:
+            self._emit_out({"error": {"class": "GenericError", "desc": request.desc}})
+            return
+        for obs in self._observers:
+            obs("in", request, None)
+        assert self.table is not None, "connect() first"
         reply, after = dispatch(self.table, request, self, self.oob_enabled)
         if reply is not None:
             if type(self.table) is NegotiationTable:
                 err = reply.get("error")
                 if err is not None and err.get("class") == COMMAND_NOT_FOUND:
-                    del err["desc"]
+                    del err["desc"]          # re-inserted: QDict order follows insertion
                     err["desc"] = NEGOTIATION_DESC
             self._emit_out(reply)
         for fn in after:
@@ -185,37 +277,29 @@ class Session:
 
     # --- output -----------------------------------------------------------------
 
-    def _emit_out(self, obj) -> None:
+    def _emit_out(self, obj: Any) -> None:
         data = message(obj, self.pretty)
         self.outbox.append(data)
-        self.out_bytes += len(data)
-        for obs in self.observers:
-            obs("out", obj)
+        for obs in self._observers:
+            obs("out", obj, data)
 
-    def send_event_bytes(self, data: bytes, obj) -> None:
-        """Deliver an already-encoded event (shared by all sessions)."""
+    def send_event_bytes(self, data: bytes, obj: Any) -> None:
+        """Deliver an already-encoded event (shared by all sessions); wakes the driver."""
         if not self.negotiated or not self.connected:
             return
         if self.pretty:
             data = message(obj, True)
         self.outbox.append(data)
-        self.out_bytes += len(data)
-        for obs in self.observers:
-            obs("out", obj)
-        if self.notify is not None:
-            self.notify()
-
-    def send_raw(self, data: bytes) -> None:
-        """Queue arbitrary bytes (fault injection)."""
-        self.outbox.append(data)
-        self.out_bytes += len(data)
-        if self.notify is not None:
-            self.notify()
+        for obs in self._observers:
+            obs("out", obj, data)
+        if self._wakeup is not None:
+            self._wakeup()
 
     def take_output(self) -> bytes:
-        if not self.outbox:
+        """The bytes to send, in order; empties the outbox."""
+        outbox = self.outbox
+        if not outbox:
             return b""
-        data = b"".join(self.outbox) if len(self.outbox) > 1 else self.outbox[0]
-        self.outbox.clear()
-        self.out_bytes = 0
+        data = b"".join(outbox) if len(outbox) > 1 else outbox[0]
+        outbox.clear()
         return data

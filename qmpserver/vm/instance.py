@@ -26,6 +26,13 @@ from collections import deque
 from ..errors import QMPError
 from ..wire.encode import message
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+    from typing import Any, Callable
+
+    from ..qmp.dispatch import Table
+    from ..qmp.session import Session
+
 NEEDS_RESET = frozenset(("internal-error", "shutdown", "guest-panicked"))
 
 _ids = itertools.count(1)
@@ -60,30 +67,49 @@ class _Handle:
 
 
 class Monitor:
-    """One QMP endpoint of an instance (a ``-qmp`` / ``-mon`` / listener)."""
+    """One QMP endpoint of an instance (a ``-qmp`` / ``-mon`` / listener) and its sessions."""
 
-    def __init__(self, instance, label="monitor", pretty=False, oob=True, multi_client=False):
+    def __init__(self, instance: Instance, label: str = "monitor", pretty: bool = False,
+                 oob: bool = True, multi_client: bool = False) -> None:
         self.instance = instance
         self.label = label
         self.pretty = pretty
         self.oob = oob
         self.multi_client = multi_client
-        self.sessions: list = []
-        self.address = None  # set by the driver: "unix:/path" or "tcp:host:port"
+        self.sessions: list[Session] = []          # connected sessions (Session.connect)
+        self.address: str | None = None  # set by the driver: "unix:/path" or "tcp:host:port"
+        self._table: Table | None = None   # a wrapper of the instance's table (fault injection)
 
-    def greeting(self):
+    def greeting(self) -> dict[str, Any]:
         return {"QMP": {"version": self.instance.version_info(),
                         "capabilities": ["oob"] if self.oob else []}}
 
-    def command_table(self):
-        return self.instance.command_table
+    def command_table(self) -> Table:
+        return self._table if self._table is not None else self.instance.command_table
 
-    def attach(self, session):
+    def wrap_command_table(self, wrap: Callable[[Table], Table]) -> None:
+        """Put ``wrap(table)`` in front of this monitor's command table, live sessions too."""
+        old = self.command_table()
+        new = self._table = wrap(old)
+        for s in self.sessions:
+            s.replace_table(old, new)
+
+    def attach(self, session: Session) -> None:
         self.sessions.append(session)
 
-    def detach(self, session):
+    def detach(self, session: Session) -> None:
         if session in self.sessions:
             self.sessions.remove(session)
+
+    def deliver_event(self, data: bytes, event: dict[str, Any]) -> None:
+        """An event, encoded once, to every session (each drops it before negotiation)."""
+        for s in self.sessions:
+            s.send_event_bytes(data, event)
+
+    def close_sessions(self) -> None:
+        """The emulated process exits: each connection closes after its pending output."""
+        for s in list(self.sessions):
+            s.close()
 
 
 class Instance:
@@ -150,8 +176,7 @@ class Instance:
             ev["data"] = data
         raw = message(ev)
         for m in self.monitors:
-            for s in m.sessions:
-                s.send_event_bytes(raw, ev)
+            m.deliver_event(raw, ev)
         self.event_log.append(ev)
         for fn in self.listeners:
             fn(ev)
@@ -246,7 +271,6 @@ class Instance:
             return
         self.terminated = cause
         for m in self.monitors:
-            for s in list(m.sessions):
-                s.closing = True
+            m.close_sessions()
         for fn in list(self.exit_listeners):
             fn(cause)

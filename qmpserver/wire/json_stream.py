@@ -768,25 +768,3 @@ class JsonStream:
                 return out.pop(0)
         self._pos = pos
         return None
-
-    def flush(self) -> JsonValue | JsonError | None:
-        """End of input (QEMU's flush): complete or fail what is pending."""
-        if self.state != IN_START:
-            # the NUL flush byte terminates tokens needing lookahead
-            consumed_guard = 0
-            while self.state != IN_START and consumed_guard < 4:
-                consumed_guard += 1
-                nxt = _TABLE[self.state][0]
-                if nxt & LOOKAHEAD and (nxt & ~LOOKAHEAD) >= JSON_MIN:
-                    self._process_token(nxt & ~LOOKAHEAD, bytes(self._token))
-                self._token.clear()
-                self.state = IN_START
-        if self._tokens:
-            toks = self._tokens
-            self._reset()
-            self._out.append(parse_tokens(toks))
-        return self._out.pop(0) if self._out else None
-
-    def reset(self) -> None:
-        """Forget everything (a new connection on the same monitor)."""
-        self.__init__(self.fast)  # type: ignore[misc]  # re-initialise in place; no subclass overrides __init__

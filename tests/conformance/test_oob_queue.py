@@ -1,7 +1,7 @@
 """OOB, in-band queueing and flow control (facts §1.10, checklist 63-66).
 
 A slow in-band command is made by delaying ``query-iothreads`` with the
-session's ``before_inband`` hook (the same hook fault injection uses).
+session's in-band gate (``Session.gate_inband``, the hook fault injection uses).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _slow(mock, inst, seconds=0.3, command="query-iothreads"):
     def install():
         for m in inst.monitors:
             for s in m.sessions:
-                s.before_inband = hook
+                s.gate_inband(hook)
     return install
 
 
