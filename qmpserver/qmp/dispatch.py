@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..errors import COMMAND_NOT_FOUND, QMPError
 from ..qapi.defaults import default_value
-from ..qapi.visitor import validate_arguments
+from ..qapi.visitor import DEFAULT_POLICY, validate_arguments
 from ..wire.qdict import wire_order
 
 from .. import log as _log
@@ -132,7 +132,7 @@ def dispatch(table: Table, request: Any, session: Session | None,
         args = request.get("arguments")
         if args is None:
             args = {}
-        validate_arguments(cmd, args, table.policy)
+        validate_arguments(cmd, args, table.policy if table.policy is not None else DEFAULT_POLICY)
         ctx = Context(instance, session, request, oob)
         handler = entry.handler
         try:

@@ -183,7 +183,7 @@ class Session:
             msg = stream.next_message()
             if msg is None:
                 return
-            if type(msg) is JsonError:
+            if isinstance(msg, JsonError):
                 queue.append(msg)
                 continue
             value = msg.value
@@ -212,7 +212,7 @@ class Session:
                 msg = stream.next_message()
                 if msg is None:
                     break
-                item: Any = msg if type(msg) is JsonError else msg.value
+                item: Any = msg if isinstance(msg, JsonError) else msg.value
                 if type(item) is dict and "exec-oob" in item and "execute" not in item:
                     self._run(item)       # out-of-band: executed as soon as parsed
                     continue
