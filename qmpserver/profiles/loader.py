@@ -16,113 +16,44 @@ see :mod:`qmpserver.profiles.cache`.
 
 from __future__ import annotations
 
-import json
 import os
 
+from .. import models
 from ..errors import UsageError
+from ..models import MODELS_DIR, SCHEMAS_DIR, json_path
 from .model import PROPOSALS, Build, Host, Profile, index_replies, proposal_symbol
 
-_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_REPO_ROOT = os.path.dirname(_PKG_ROOT)
-
-
-def _data_root(sub: str) -> str:
-    """``models`` / ``schemas``: next to the package (source tree) or inside it (wheel)."""
-    for base in (_REPO_ROOT, os.path.join(_PKG_ROOT, "_data")):
-        p = os.path.join(base, sub)
-        if os.path.isdir(p):
-            return p
-    return os.path.join(_REPO_ROOT, sub)
-
-
-MODELS_DIR = _data_root("models")
-SCHEMAS_DIR = _data_root("schemas")
+__all__ = [
+    "MODELS_DIR", "SCHEMAS_DIR", "DEFAULT_PROFILE", "ProfileError", "read_yaml", "read_json",
+    "json_path", "validate", "search_roots", "user_roots", "find", "list_names", "deep_merge",
+    "build_symbols", "compile_build", "compile_host", "resolve_spec", "compile_profile",
+    "compile_code", "load_profile",
+]
 
 DEFAULT_PROFILE = "default"
 
 
-class ProfileError(UsageError):
+class ProfileError(models.DataFileError):
     """A bad profile file: ``file: path: what was expected``."""
 
-    def __init__(self, file, path, message):
+    def __init__(self, file: str, path: str, message: str) -> None:
+        super().__init__(file, path, message)
         self.file = file
-        self.path = path
-        loc = "%s: %s" % (file, path) if path else str(file)
-        super().__init__("%s: %s" % (loc, message))
 
 
-# --- reading ------------------------------------------------------------------
+# --- reading (qmpserver.models reads; errors here are ProfileErrors) ----------------
 
-def read_yaml(path: str):
-    try:
-        import yaml
-    except ImportError:  # pragma: no cover - PyYAML is a dependency
-        raise UsageError("PyYAML is required to read %s" % path) from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=loader)
-    except OSError as e:
-        raise ProfileError(path, "", "cannot read: %s" % e.strerror) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ProfileError(path, where, "invalid YAML: %s" % problem) from None
-    if not isinstance(data, dict):
-        raise ProfileError(path, "", "expected a mapping at the top level")
-    return data
+def read_yaml(path: str) -> dict:
+    return models.read_yaml(path, error=ProfileError)
 
 
 def read_json(path: str):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except OSError as e:
-        raise ProfileError(path, "", "cannot read: %s" % e.strerror) from None
-    except ValueError as e:
-        raise ProfileError(path, "", "invalid JSON: %s" % e) from None
-
-
-_validators: dict = {}
-
-
-def json_path(parts) -> str:
-    out = ""
-    for p in parts:
-        if isinstance(p, int):
-            out += "[%d]" % p
-        else:
-            out += ("." if out else "") + str(p)
-    return out or "(top level)"
+    return models.read_json(path, error=ProfileError)
 
 
 def validate(kind: str, data, file: str) -> None:
     """Validate against ``schemas/<kind>.schema.json``; raise ProfileError."""
-    v = _validators.get(kind)
-    if v is None:
-        schema_file = os.path.join(SCHEMAS_DIR, "%s.schema.json" % kind)
-        if not os.path.exists(schema_file):
-            return
-        import jsonschema
-        schema = read_json(schema_file)
-        cls = jsonschema.validators.validator_for(schema)
-        v = _validators[kind] = cls(schema)
-    import jsonschema
-    errors = sorted(v.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if not errors:
-        return
-    err = jsonschema.exceptions.best_match(errors)
-    # report the deepest, most specific error
-    while err.context:
-        err = jsonschema.exceptions.best_match(err.context)
-    msg = err.message
-    if err.validator == "additionalProperties":
-        msg = "unknown field: " + msg.split("(")[-1].rstrip(")")
-    desc = err.schema.get("description") if isinstance(err.schema, dict) else None
-    if desc and err.validator in ("type", "enum", "pattern", "const", "minimum", "required"):
-        msg += " (expected: %s)" % desc
-    raise ProfileError(file, json_path(err.absolute_path), msg)
+    models.check_schema(kind, data, file, error=ProfileError)
 
 
 # --- the store ------------------------------------------------------------------
@@ -195,6 +126,8 @@ class _Resolver:
     def __init__(self, roots):
         self.roots = roots
         self.deps: set = set()
+        # kind -> the file the last resolved part of that kind came from (error messages)
+        self.origin: dict[str, str] = {}
 
     def _read(self, path, kind):
         self.deps.add(os.path.abspath(path))
@@ -218,7 +151,9 @@ class _Resolver:
             raise ProfileError(path, "extends", "cycle in 'extends': %s" % cycle)
         data = self._read(path, kind)
         data = self._absolutize(kind, data, path)
-        return self.inherit(kind, data, path, chain + (path,))
+        data = self.inherit(kind, data, path, chain + (path,))
+        self.origin[kind] = path
+        return data
 
     def _absolutize(self, kind, data, path):
         """Make build file references absolute (they are relative to their build.yaml)."""
@@ -269,6 +204,7 @@ class _Resolver:
         merged.setdefault("kind", "qemu-build" if kind == "build" else kind)
         merged.setdefault("name", "%s-inline" % os.path.splitext(os.path.basename(referrer))[0])
         validate(kind, merged, referrer)
+        self.origin[kind] = referrer
         return merged
 
     def profile(self, path, chain=()):
@@ -302,6 +238,7 @@ class _Resolver:
         spec = self._absolutize(kind, spec, path)
         merged = deep_merge(pres, spec)
         validate(kind, merged, path)
+        self.origin[kind] = path
         return merged
 
 
@@ -347,7 +284,18 @@ def build_symbols(data, version) -> set:
     return syms
 
 
+def _steps():
+    """The per-architecture compile steps (:mod:`qmpserver.arch.steps`).
+
+    Imported here, not at the top: this module is on the launcher's start-up path
+    (``load_profile``), which loads the compiled cache and must not import the arm64
+    derivation (derive, kvm, sysreg, pathlib, typing: ~6 ms measured)."""
+    from ..arch import steps
+    return steps
+
+
 def compile_build(data, deps) -> Build:
+    # lazy like _steps(): the QAPI source/introspection readers are compile-time only
     from ..qapi.introspect import from_introspection
     from ..qapi.source import load_source
     path = data.get("_path", "")
@@ -366,7 +314,8 @@ def compile_build(data, deps) -> Build:
             from ..qapi.overlay import overlay
             prop_src = os.path.join(SCHEMAS_DIR, "qapi", "proposals.json")
             deps.add(prop_src)
-            schema = overlay(schema, load_source(prop_src, symbols | _overlay_symbols(symbols)))
+            # the proposals file references upstream types only through its own definitions
+            schema = overlay(schema, load_source(prop_src, symbols))
     else:
         src = sch["qapi"]
         _add_tree_deps(src, deps)
@@ -380,19 +329,9 @@ def compile_build(data, deps) -> Build:
         replies = index_replies(doc)
     quirks = _load_quirks(version, deps)
     build = Build(name, data, schema, replies, quirks, path)
-    build.derived = {}
-    try:
-        from ..arch.arm64 import derive
-    except ImportError:
-        derive = None
-    if derive is not None and hasattr(derive, "build_derived"):
-        build.derived = derive.build_derived(build, deps)
+    step = _steps().BUILD_STEPS.get(build.target)
+    build.derived = step(build, deps) if step is not None else {}
     return build
-
-
-def _overlay_symbols(symbols):
-    # the proposals file references upstream types only through its own definitions
-    return set()
 
 
 def _add_tree_deps(src, deps):
@@ -403,15 +342,20 @@ def _add_tree_deps(src, deps):
             deps.add(os.path.join(d, f))
 
 
-def compile_host(data) -> Host:
-    derived = {}
-    if data.get("arch", "aarch64") == "aarch64" and data.get("kernel", {}).get("release"):
+def compile_host(data, file: str | None = None) -> Host:
+    """A resolved host mapping -> Host: the architecture's semantic checks (errors name
+    ``file``, default the mapping's ``_path``), then its derived facts."""
+    arch = data.get("arch", "aarch64")
+    file = file or data.get("_path") or data.get("name", "host")
+    steps = _steps()
+    check = steps.HOST_CHECKS.get(arch)
+    if check is not None:
         try:
-            from ..arch.arm64 import derive
-        except ImportError:
-            derive = None
-        if derive is not None:
-            derived = derive.host_derived(data)
+            check({k: v for k, v in data.items() if k != "_path"}, file)
+        except models.DataFileError as e:
+            raise ProfileError(e.file, e.path, e.expectation) from None
+    step = steps.HOST_STEPS.get(arch)
+    derived = step(data) if step is not None else {}
     data = dict(data)
     data["derived"] = derived
     return Host(data["name"], data, data.get("_path", ""))
@@ -435,7 +379,7 @@ def compile_profile(path: str, roots) -> tuple[Profile, set]:
     deps = r.deps
     host_data = data["host"]
     build_data = data["build"]
-    host = compile_host(host_data)
+    host = compile_host(host_data, r.origin.get("host"))
     build = compile_build(build_data, deps)
     defaults = dict(data.get("defaults") or {})
     prof = Profile(data["name"], data.get("summary", ""), host, build, defaults, path,
@@ -453,7 +397,34 @@ def load_profile(spec: str | None = None, dirs=(), use_cache: bool = True) -> Pr
         here = os.path.dirname(path)
         local = os.path.dirname(here) if os.path.basename(here) == "profiles" else here
         roots = [local] + [r for r in roots if r != local]
-    if use_cache:
-        from .cache import cached_compile
-        return cached_compile(path, roots)
-    return compile_profile(path, roots)[0]
+    if not use_cache:
+        return compile_profile(path, roots)[0]
+    file = models.compiled_file(path, roots)
+    if file:
+        prof = models.load_compiled(file)
+        if prof is not None:
+            return prof
+    prof, deps = compile_profile(path, roots)
+    # touching the schema's introspection now makes the cached copy carry the encoded bytes
+    prof.build.schema.encoded_introspection(False)
+    if file:
+        models.save_compiled(file, prof, set(deps) | {path} | compile_code())
+    return prof
+
+
+def compile_code() -> set:
+    """The code a compiled profile depends on (its classes and everything that derives it).
+
+    A changed compiler must not meet an old pickle; stamping these files costs a few
+    dozen stat calls per start (well under a millisecond).
+    """
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = {os.path.join(pkg, "models.py")}
+    for sub in ("qapi", "profiles", "arch", os.path.join("arch", "arm64")):
+        d = os.path.join(pkg, sub)
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        out.update(os.path.join(d, n) for n in names if n.endswith(".py"))
+    return out

@@ -3,9 +3,8 @@ SYSREG_<REG>_<FIELD> property names and feature helpers.
 
 Everything here is a pure function over plain dicts (the parsed
 ``models/arm64/sysreg-fields.yaml``).  Nothing parses YAML at import time:
-``load_yaml`` imports PyYAML lazily, and the default data is fetched through
-:func:`data`, whose provider can be replaced (``set_data_provider``) by the
-profile loader once it routes loading through its compiled cache.
+the data sets are read through :func:`qmpserver.models.data` on first use,
+and :func:`data`'s provider can be replaced (``set_data_provider``).
 
 Functions that need the table take it as an optional ``table=`` keyword;
 when omitted the default table is used.
@@ -16,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
+
+from ... import models
 
 __all__ = [
     "DataError", "SysregError",
@@ -31,20 +32,13 @@ __all__ = [
 ]
 
 
-class DataError(ValueError):
+class DataError(models.DataFileError):
     """A data file (or an in-memory dict standing for one) is wrong.
 
     The message names the file, the dotted path of the offending value and
     what was expected, e.g.
     ``models/hosts/x.yaml: idregs.ID_AA64PFR0_EL1: expected an integer, got 'abc'``.
     """
-
-    def __init__(self, file: str | os.PathLike | None, path: str, expectation: str):
-        self.file = str(file) if file is not None else "<data>"
-        self.path = path
-        self.expectation = expectation
-        where = f"{self.file}: {path}" if path else self.file
-        super().__init__(f"{where}: {expectation}")
 
 
 class SysregError(ValueError):
@@ -66,37 +60,22 @@ _cache: dict[str, Mapping[str, Any]] = {}
 
 
 def models_dir() -> Path:
-    """Directory holding the YAML models (``$QMPSERVER_MODELS``, else the one the
-    profile loader uses: the source tree's ``models/`` or an installed wheel's copy)."""
-    env = os.environ.get("QMPSERVER_MODELS")
-    if env:
-        return Path(env)
-    from ...profiles.loader import MODELS_DIR
-    return Path(MODELS_DIR)
+    """The models directory (:data:`qmpserver.models.MODELS_DIR`)."""
+    return Path(models.MODELS_DIR)
 
 
-def load_yaml(path: str | os.PathLike) -> Any:
-    """Parse a YAML file with PyYAML's safe loader (imported lazily).
-
-    Raises :class:`DataError` (file + expectation) for a missing file or a
-    syntax error instead of letting a traceback escape.
-    """
-    import yaml  # lazy: keep start-up lean
-
-    p = Path(path)
+def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A YAML file read by :func:`qmpserver.models.read_yaml`, failures worded as
+    this module always has (``file not found``, ``not valid YAML (line ...)``)."""
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(p, "", "file not found") from None
-    except OSError as e:
-        raise DataError(p, "", f"cannot be read ({e.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        loc = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise DataError(p, "", f"not valid YAML ({loc}{problem})") from None
+        return models.read_yaml(path, error=DataError)
+    except DataError as e:
+        if not os.path.exists(path):
+            raise DataError(path, "", "file not found") from None
+        if e.expectation.startswith("invalid YAML: "):
+            where = e.path + ": " if e.path else ""
+            raise DataError(path, "", f"not valid YAML ({where}{e.expectation[len('invalid YAML: '):]})") from None
+        raise
 
 
 def set_data_provider(provider: Callable[[str], Mapping[str, Any]] | None) -> None:
@@ -121,13 +100,8 @@ def data(name: str) -> Mapping[str, Any]:
         return got
     if name not in DATA_FILES:
         raise SysregError(f"unknown data set {name!r}; expected one of {sorted(DATA_FILES)}")
-    if _provider is not None:
-        got = _provider(name)
-    else:
-        path = models_dir() / DATA_FILES[name]
-        got = load_yaml(path)
-        if not isinstance(got, dict):
-            raise DataError(path, "", "expected a mapping at the top level")
+    got = _provider(name) if _provider is not None else models.read_yaml(
+        models_dir() / DATA_FILES[name], error=DataError)
     _cache[name] = got
     return got
 
