@@ -46,7 +46,7 @@ __all__ = [
     "MODELS_DIR", "SCHEMAS_DIR", "DataFileError",
     "read_yaml", "read_json", "json_path", "check_schema", "data",
     "cache_dir", "compiled_file", "stamp", "load_compiled", "save_compiled",
-    "ACCEL_DEPENDENT", "reply_key", "pick_recorded",
+    "ACCEL_DEPENDENT", "arguments_key", "reply_key", "pick_recorded",
 ]
 
 _PKG_ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -314,10 +314,16 @@ ACCEL_DEPENDENT: frozenset[str] = frozenset({
 })
 
 
+def arguments_key(arguments: Mapping[str, Any] | None) -> str:
+    """Recorded arguments as compared: member order does not matter, and no arguments equals
+    ``{}`` (QEMU's qmp_dispatch() in qapi/qmp-dispatch.c visits a missing "arguments" as an
+    empty dict)."""
+    return json.dumps(arguments or {}, sort_keys=True, separators=(",", ":"))
+
+
 def reply_key(execute: str, arguments: Mapping[str, Any] | None) -> str:
-    """The lookup key of a recorded request: arguments compare regardless of member order,
-    and no arguments equals ``{}`` (QEMU's dispatcher treats both alike)."""
-    return execute + " " + json.dumps(arguments or {}, sort_keys=True, separators=(",", ":"))
+    """The lookup key of a recorded request (command and :func:`arguments_key`)."""
+    return execute + " " + arguments_key(arguments)
 
 
 def pick_recorded(execute: str, by_accel: Mapping[str | None, Any], accel: str | None) -> Any:
