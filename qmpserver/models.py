@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # typing is not otherwise imported on the launcher's path (an
 
 __all__ = [
     "MODELS_DIR", "SCHEMAS_DIR", "DataFileError",
-    "read_yaml", "read_json", "json_path", "check_schema", "data",
+    "parse_yaml", "read_yaml", "read_json", "json_path", "check_schema", "data",
     "cache_dir", "compiled_file", "stamp", "load_compiled", "save_compiled",
     "ACCEL_DEPENDENT", "arguments_key", "reply_key", "pick_recorded",
 ]
@@ -85,29 +85,35 @@ class DataFileError(UsageError, ValueError):
 # --- reading --------------------------------------------------------------------
 
 
-def read_yaml(path: str | os.PathLike[str], error: type[DataFileError] = DataFileError) -> dict[str, Any]:
-    """A YAML file whose top level is a mapping (PyYAML's safe loader, C version when built).
-
-    Problems raise ``error(file, where, expectation)``: unreadable file, bad
-    YAML (with line and column), a top level that is not a mapping.
-    """
+def parse_yaml(text: str, file: str, error: type[DataFileError] = DataFileError) -> dict[str, Any]:
+    """YAML text whose top level is a mapping (PyYAML's safe loader, C version when built);
+    ``file`` names it in errors: bad YAML (with line and column), a top level that is not a
+    mapping."""
     import yaml  # lazy: a start from the compiled cache never parses YAML (~10 ms to import)
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is an optional build
+    try:
+        doc = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)  # only MarkedYAMLError has a position
+        where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise error(file, where, "invalid YAML: %s" % problem) from None
+    if not isinstance(doc, dict):
+        raise error(file, "", "expected a mapping at the top level")
+    return doc
+
+
+def read_yaml(path: str | os.PathLike[str], error: type[DataFileError] = DataFileError) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (:func:`parse_yaml`); an unreadable file
+    raises ``error(file, "", "cannot read: ...")``."""
     p = os.fspath(path)
     try:
         with open(p, encoding="utf-8") as f:
-            doc = yaml.load(f, Loader=loader)
+            text = f.read()
     except OSError as e:
         raise error(p, "", "cannot read: %s" % e.strerror) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise error(p, where, "invalid YAML: %s" % problem) from None
-    if not isinstance(doc, dict):
-        raise error(p, "", "expected a mapping at the top level")
-    return doc
+    return parse_yaml(text, p, error)
 
 
 def read_json(path: str | os.PathLike[str], error: type[DataFileError] = DataFileError) -> Any:

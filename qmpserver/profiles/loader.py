@@ -8,10 +8,16 @@ same layout or with files directly inside)::
     builds/<name>/build.yaml   (+ schema.json, replies.json)
     profiles/<name>.yaml
 
-Every error names the file, the field path and what was expected; YAML is
-loaded with the safe loader; ``extends`` cycles are detected.  Compilation
-(schema loading, derived host facts) happens once per set of source files:
-see :mod:`qmpserver.profiles.cache`.
+Every error names the file, the field path and what was expected; files are
+read by :mod:`qmpserver.models`; ``extends`` cycles are detected.
+
+The compile pipeline, in order: resolve the profile and its host and build
+(``extends``, inline parts; JSON Schema of every file), check the host with its
+architecture's semantic rules, derive the host's facts, load the build's schema
+and recorded replies, derive the build's facts.  The per-architecture checks and
+derivations are the rows of :mod:`qmpserver.arch.steps`.  It runs once per set of
+source files: :func:`load_profile` keeps the result in the compile cache of
+:mod:`qmpserver.models`, and a start-up only loads that pickle.
 """
 
 from __future__ import annotations
@@ -22,6 +28,14 @@ from .. import models
 from ..errors import UsageError
 from ..models import MODELS_DIR, SCHEMAS_DIR, json_path
 from .model import PROPOSALS, Build, Host, Profile, index_replies, proposal_symbol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # this module is on the launcher's path, which does not import typing
+    from collections.abc import Iterable, Iterator
+    from types import ModuleType
+    from typing import Any
+
+    Doc = dict[str, Any]
 
 __all__ = [
     "MODELS_DIR", "SCHEMAS_DIR", "DEFAULT_PROFILE", "ProfileError", "read_yaml", "read_json",
@@ -43,22 +57,22 @@ class ProfileError(models.DataFileError):
 
 # --- reading (qmpserver.models reads; errors here are ProfileErrors) ----------------
 
-def read_yaml(path: str) -> dict:
+def read_yaml(path: str) -> Doc:
     return models.read_yaml(path, error=ProfileError)
 
 
-def read_json(path: str):
+def read_json(path: str) -> Any:
     return models.read_json(path, error=ProfileError)
 
 
-def validate(kind: str, data, file: str) -> None:
+def validate(kind: str, data: Any, file: str) -> None:
     """Validate against ``schemas/<kind>.schema.json``; raise ProfileError."""
     models.check_schema(kind, data, file, error=ProfileError)
 
 
 # --- the store ------------------------------------------------------------------
 
-def search_roots(extra=()) -> list:
+def search_roots(extra: Iterable[str] = ()) -> list[str]:
     roots = [os.path.abspath(p) for p in extra]
     env = os.environ.get("QMPSERVER_PROFILE_PATH")
     if env:
@@ -67,11 +81,11 @@ def search_roots(extra=()) -> list:
     return roots
 
 
-def user_roots(extra=()) -> list:
+def user_roots(extra: Iterable[str] = ()) -> list[str]:
     return [r for r in search_roots(extra) if os.path.abspath(r) != os.path.abspath(MODELS_DIR)]
 
 
-def _candidates(kind: str, name: str, root: str):
+def _candidates(kind: str, name: str, root: str) -> Iterator[str]:
     if kind == "host":
         yield os.path.join(root, "hosts", name + ".yaml")
     elif kind == "build":
@@ -82,7 +96,7 @@ def _candidates(kind: str, name: str, root: str):
     yield os.path.join(root, name + ".yaml")
 
 
-def find(kind: str, name: str, roots) -> str | None:
+def find(kind: str, name: str, roots: Iterable[str]) -> str | None:
     if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
         return None
     for root in roots:
@@ -92,9 +106,9 @@ def find(kind: str, name: str, roots) -> str | None:
     return None
 
 
-def list_names(kind: str, roots) -> list:
+def list_names(kind: str, roots: Iterable[str]) -> list[tuple[str, str, bool]]:
     """(name, path, builtin) of every file of a kind, first match wins."""
-    seen = {}
+    seen: dict[str, tuple[str, str, bool]] = {}
     sub = {"host": "hosts", "build": "builds", "profile": "profiles"}[kind]
     for root in roots:
         d = os.path.join(root, sub)
@@ -113,7 +127,7 @@ def list_names(kind: str, roots) -> list:
 
 # --- resolution -------------------------------------------------------------------
 
-def deep_merge(base, over):
+def deep_merge(base: Any, over: Any) -> Any:
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
         for k, v in over.items():
@@ -123,13 +137,13 @@ def deep_merge(base, over):
 
 
 class _Resolver:
-    def __init__(self, roots):
+    def __init__(self, roots: list[str]) -> None:
         self.roots = roots
-        self.deps: set = set()
+        self.deps: set[str] = set()
         # kind -> the file the last resolved part of that kind came from (error messages)
         self.origin: dict[str, str] = {}
 
-    def _read(self, path, kind):
+    def _read(self, path: str, kind: str) -> Doc:
         self.deps.add(os.path.abspath(path))
         data = read_yaml(path)
         if data.get("kind") not in (None, kind, "qemu-build" if kind == "build" else kind):
@@ -137,14 +151,14 @@ class _Resolver:
                 "qemu-build" if kind == "build" else kind, data.get("kind")))
         return data
 
-    def named(self, kind, name, referrer, field, chain=()):
+    def named(self, kind: str, name: str, referrer: str, field: str, chain: tuple[str, ...] = ()) -> Doc:
         path = find(kind, name, self.roots)
         if path is None:
             raise ProfileError(referrer, field, "unknown %s '%s' (searched: %s)" % (
                 kind, name, ", ".join(self.roots)))
         return self.file(kind, path, chain)
 
-    def file(self, kind, path, chain=()):
+    def file(self, kind: str, path: str, chain: tuple[str, ...] = ()) -> Doc:
         path = os.path.abspath(path)
         if path in chain:
             cycle = " -> ".join(os.path.basename(p) for p in chain + (path,))
@@ -155,7 +169,7 @@ class _Resolver:
         self.origin[kind] = path
         return data
 
-    def _absolutize(self, kind, data, path):
+    def _absolutize(self, kind: str, data: Doc, path: str) -> Doc:
         """Make build file references absolute (they are relative to their build.yaml)."""
         if kind != "build":
             return data
@@ -172,14 +186,14 @@ class _Resolver:
         return data
 
     @staticmethod
-    def _resolve_ref(base, ref):
+    def _resolve_ref(base: str, ref: str) -> str:
         if os.path.isabs(ref):
             return ref
         if ref.startswith("schemas/"):
             return os.path.join(os.path.dirname(SCHEMAS_DIR), ref)
         return os.path.normpath(os.path.join(base, ref))
 
-    def inherit(self, kind, data, path, chain):
+    def inherit(self, kind: str, data: Doc, path: str, chain: tuple[str, ...]) -> Doc:
         validate({"host": "host", "build": "build", "profile": "profile"}[kind], data, path)
         parent = data.get("extends")
         if parent is None:
@@ -188,7 +202,7 @@ class _Resolver:
         merged = deep_merge(base, {k: v for k, v in data.items() if k != "extends"})
         return merged
 
-    def part(self, kind, spec, referrer, field):
+    def part(self, kind: str, spec: Any, referrer: str, field: str) -> Doc:
         """A profile's host/build: a name, or an inline mapping (may ``extends`` a name)."""
         if spec is None:
             raise ProfileError(referrer, field, "missing: a profile needs a %s" % kind)
@@ -207,7 +221,7 @@ class _Resolver:
         self.origin[kind] = referrer
         return merged
 
-    def profile(self, path, chain=()):
+    def profile(self, path: str, chain: tuple[str, ...] = ()) -> Doc:
         path = os.path.abspath(path)
         if path in chain:
             cycle = " -> ".join(os.path.basename(p) for p in chain + (path,))
@@ -227,7 +241,7 @@ class _Resolver:
         merged["_path"] = path
         return merged
 
-    def _merge_part(self, kind, spec, parent, path):
+    def _merge_part(self, kind: str, spec: Any, parent: Doc | None, path: str) -> Doc:
         if parent is None:
             return self.part(kind, spec, path, kind)
         pres = parent[kind]
@@ -244,7 +258,7 @@ class _Resolver:
 
 # --- compilation --------------------------------------------------------------------
 
-def _load_quirks(version, deps) -> list:
+def _load_quirks(version: tuple[int, ...], deps: set[str]) -> list[str]:
     path = os.path.join(MODELS_DIR, "qemu-quirks.yaml")
     if not os.path.exists(path):
         return []
@@ -253,7 +267,7 @@ def _load_quirks(version, deps) -> list:
     v = tuple(version)
     out = []
 
-    def parse(s):
+    def parse(s: Any) -> tuple[int, ...]:
         parts = [int(x) for x in str(s).split(".")]
         return tuple((parts + [0, 0])[:3])
 
@@ -265,7 +279,7 @@ def _load_quirks(version, deps) -> list:
     return out
 
 
-def build_symbols(data, version) -> set:
+def build_symbols(data: Doc, version: tuple[int, ...]) -> set[str]:
     target = data["target"]
     syms = {"TARGET_" + target.upper()}
     if target == "aarch64":
@@ -284,7 +298,7 @@ def build_symbols(data, version) -> set:
     return syms
 
 
-def _steps():
+def _steps() -> ModuleType:
     """The per-architecture compile steps (:mod:`qmpserver.arch.steps`).
 
     Imported here, not at the top: this module is on the launcher's start-up path
@@ -294,7 +308,7 @@ def _steps():
     return steps
 
 
-def compile_build(data, deps) -> Build:
+def compile_build(data: Doc, deps: set[str]) -> Build:
     # lazy like _steps(): the QAPI source/introspection readers are compile-time only
     from ..qapi.introspect import from_introspection
     from ..qapi.source import load_source
@@ -334,7 +348,7 @@ def compile_build(data, deps) -> Build:
     return build
 
 
-def _add_tree_deps(src, deps):
+def _add_tree_deps(src: str, deps: set[str]) -> None:
     """Every file of a QAPI source tree (for cache invalidation)."""
     d = os.path.dirname(src)
     for f in os.listdir(d):
@@ -342,7 +356,7 @@ def _add_tree_deps(src, deps):
             deps.add(os.path.join(d, f))
 
 
-def compile_host(data, file: str | None = None) -> Host:
+def compile_host(data: Doc, file: str | None = None) -> Host:
     """A resolved host mapping -> Host: the architecture's semantic checks (errors name
     ``file``, default the mapping's ``_path``), then its derived facts."""
     arch = data.get("arch", "aarch64")
@@ -361,7 +375,7 @@ def compile_host(data, file: str | None = None) -> Host:
     return Host(data["name"], data, data.get("_path", ""))
 
 
-def resolve_spec(spec: str, roots):
+def resolve_spec(spec: str, roots: Iterable[str]) -> str:
     """A profile name or a path to a profile file -> absolute path."""
     if os.sep in spec or spec.endswith((".yaml", ".yml")):
         if not os.path.isfile(spec):
@@ -373,7 +387,7 @@ def resolve_spec(spec: str, roots):
     return path
 
 
-def compile_profile(path: str, roots) -> tuple[Profile, set]:
+def compile_profile(path: str, roots: list[str]) -> tuple[Profile, set[str]]:
     r = _Resolver(roots)
     data = r.profile(path)
     deps = r.deps
@@ -387,7 +401,7 @@ def compile_profile(path: str, roots) -> tuple[Profile, set]:
     return prof, deps
 
 
-def load_profile(spec: str | None = None, dirs=(), use_cache: bool = True) -> Profile:
+def load_profile(spec: str | None = None, dirs: Iterable[str] = (), use_cache: bool = True) -> Profile:
     """The compiled profile for a name or file (cached)."""
     roots = search_roots(dirs)
     path = resolve_spec(spec or os.environ.get("QMPSERVER_PROFILE") or DEFAULT_PROFILE, roots)
@@ -412,7 +426,7 @@ def load_profile(spec: str | None = None, dirs=(), use_cache: bool = True) -> Pr
     return prof
 
 
-def compile_code() -> set:
+def compile_code() -> set[str]:
     """The code a compiled profile depends on (its classes and everything that derives it).
 
     A changed compiler must not meet an old pickle; stamping these files costs a few

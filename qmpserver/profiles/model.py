@@ -35,6 +35,7 @@ class Build:
         self.path = path
         self._replies_ = replies               # key -> {accel|None: entry}
         self._bulk = None
+        self.derived: dict = {}                # the target's compile step (qmpserver.arch.steps)
         # small tables start-up needs, computed at compile time (not from the bulk)
         self._machines = {}
         for m in self.machines():

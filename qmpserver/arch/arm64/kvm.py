@@ -209,7 +209,7 @@ def _imp_id_enabled(host, imp_id_regs) -> bool:
 
 
 def _state(kernel_release, *, host=None, imp_id_regs=None, table=None, rules=None) -> tuple[Release, dict[str, _Rule]]:
-    table = _sr._table(table)
+    table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
     file = "models/arm64/kvm-writable.yaml"
     rel = parse_release(kernel_release)
@@ -262,7 +262,7 @@ def writable_fields(kernel_release=None, host: Mapping[str, Any] | None = None, 
     lists the legacy per-field lowering paths."""
     if kernel_release is None:
         kernel_release = host_release(host)
-    table = _sr._table(table)
+    table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
     rel, state = _state(kernel_release, host=host, imp_id_regs=imp_id_regs, table=table, rules=rules)
     out = {}
@@ -291,7 +291,7 @@ def writable_masks(kernel_release=None, host: Mapping[str, Any] | None = None, *
     """
     if kernel_release is None:
         kernel_release = host_release(host)
-    table = _sr._table(table)
+    table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
     rel = parse_release(kernel_release)
     if rel < parse_release(rules["ioctl"]["since"]):
@@ -315,7 +315,7 @@ def writable_mask_array(kernel_release=None, host=None, **kw) -> list[int] | Non
     masks = writable_masks(kernel_release, host, **kw)
     if not masks:
         return None
-    table = _sr._table(kw.get("table"))
+    table = _sr.table_or_default(kw.get("table"))
     arr = [0] * 192
     for name, m in masks.items():
         arr[table["registers"][name]["mask_index"]] = m
@@ -397,7 +397,7 @@ def check_field_write(reg: str, field: str, host_value: int, requested: int, ker
     other ID registers some rules look at (AArch32 EL0, MTE for MTE_frac) and
     the WRITABLE_IMP_ID_REGS capability; ``nv`` = the vCPU has EL2.
     """
-    table = _sr._table(table)
+    table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
     f = _sr.field(reg, field, table)
     host_value = _fv(host_value, f, f"{reg}.{field}: host value")
@@ -478,7 +478,7 @@ def check_field_write(reg: str, field: str, host_value: int, requested: int, ker
 def check_register_write(reg: str, host_value: int, requested: int, kernel, **kw) -> str | None:
     """Whole-register version of :func:`check_field_write`: bits outside
     named fields must equal the host value; every field is checked."""
-    table = _sr._table(kw.get("table"))
+    table = _sr.table_or_default(kw.get("table"))
     covered = _sr.register_mask(reg, table)
     if (host_value ^ requested) & ~covered:
         return f"{reg}: bits outside its fields differ from the host value ({requested:#x} vs {host_value:#x})"
@@ -614,27 +614,23 @@ def validate_host(host: Any, *, file: str | None = None, schema: Mapping[str, An
     """Check a parsed host file on its own (tools and tests); raise :class:`DataError`
     (file, dotted path, expectation) at the first problem.
 
-    JSON Schema validation (``schemas/host.schema.json``) when ``jsonschema`` is
-    installed, the file name (``name`` must equal it when ``file`` is given), then
+    JSON Schema validation (``schemas/host.schema.json``), the file name (``name`` must equal it when ``file`` is given), then
     :func:`check_host`.  The profile loader runs the schema and :func:`check_host`
     itself on every host it compiles.
     """
     if not isinstance(host, Mapping):
         raise DataError(file, "", "expected a mapping (a host profile)")
-    try:
-        import jsonschema  # lazy: optional, and ~50 ms to import
-    except ImportError:  # pragma: no cover - optional
-        jsonschema = None
-    if jsonschema is not None:
-        validator = jsonschema.Draft202012Validator(schema or _schema())
-        errors = sorted(validator.iter_errors(host), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-        if errors:
-            e = errors[0]
-            # prefer the deepest explanation of a failed if/then or oneOf
-            while e.context:
-                e = sorted(e.context, key=lambda c: -len(c.absolute_path))[0]
-            path = ".".join(str(p) for p in e.absolute_path)
-            raise DataError(file, path, e.message)
+    import jsonschema  # lazy: a dependency, but ~50 ms to import and only tools validate
+
+    validator = jsonschema.Draft202012Validator(schema or _schema())
+    errors = sorted(validator.iter_errors(host), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        e = errors[0]
+        # prefer the deepest explanation of a failed if/then or oneOf
+        while e.context:
+            e = sorted(e.context, key=lambda c: -len(c.absolute_path))[0]
+        path = ".".join(str(p) for p in e.absolute_path)
+        raise DataError(file, path, e.message)
     if file is not None:
         stem = Path(file).name.rsplit(".", 1)[0]
         if host.get("name") != stem:
@@ -648,7 +644,7 @@ def check_host(host: Mapping[str, Any], file: str | None, *, table: Mapping[str,
     whose values fit, ``cpu.midr`` equal to ``idregs.MIDR_EL1``, capabilities the kernel
     release knows (``models/arm64/kvm-caps.yaml``), known firmware registers, and a
     source for every figure.  Raise :class:`DataError` (file, dotted path, expectation)."""
-    table = _sr._table(table)
+    table = _sr.table_or_default(table)
     caps = caps if caps is not None else caps_table()
     release = host_release(host)
     rel = parse_release(release)

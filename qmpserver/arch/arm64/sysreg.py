@@ -21,7 +21,7 @@ from ... import models
 __all__ = [
     "DataError", "SysregError",
     "load_yaml", "models_dir", "data", "set_data_provider", "clear_data_cache",
-    "sysreg_table", "register", "register_names", "fields", "field", "field_names",
+    "sysreg_table", "table_or_default", "register", "register_names", "fields", "field", "field_names",
     "field_mask", "field_width", "register_mask", "decode", "encode", "get_field", "set_field",
     "value_name", "value_of", "signed_value",
     "property_name", "parse_property_name",
@@ -111,7 +111,8 @@ def sysreg_table() -> Mapping[str, Any]:
     return data("sysreg-fields")
 
 
-def _table(table: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def table_or_default(table: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``table``, or the default field table when None (the ``table=`` keyword's rule)."""
     return sysreg_table() if table is None else table
 
 
@@ -119,7 +120,7 @@ def _table(table: Mapping[str, Any] | None) -> Mapping[str, Any]:
 # Registers and fields
 
 def register(reg: str, table: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
-    regs = _table(table)["registers"]
+    regs = table_or_default(table)["registers"]
     try:
         return regs[reg]
     except KeyError:
@@ -127,7 +128,7 @@ def register(reg: str, table: Mapping[str, Any] | None = None) -> Mapping[str, A
 
 
 def register_names(table: Mapping[str, Any] | None = None) -> list[str]:
-    return list(_table(table)["registers"])
+    return list(table_or_default(table)["registers"])
 
 
 def fields(reg: str, table: Mapping[str, Any] | None = None) -> list[Mapping[str, Any]]:
@@ -233,7 +234,7 @@ def parse_property_name(prop: str, table: Mapping[str, Any] | None = None) -> tu
     if not isinstance(prop, str) or not prop.startswith(PROPERTY_PREFIX):
         raise SysregError(f"{prop!r} is not a SYSREG_<REG>_<FIELD> property name")
     rest = prop[len(PROPERTY_PREFIX):]
-    for reg in sorted(_table(table)["registers"], key=len, reverse=True):
+    for reg in sorted(table_or_default(table)["registers"], key=len, reverse=True):
         if rest.startswith(reg + "_"):
             name = rest[len(reg) + 1:]
             if name in field_names(reg, table):
@@ -261,7 +262,7 @@ def feature_range_index(encoding: Iterable[int]) -> int | None:
 
 def register_by_encoding(encoding: Iterable[int], table: Mapping[str, Any] | None = None) -> str | None:
     enc = list(encoding)
-    for name, reg in _table(table)["registers"].items():
+    for name, reg in table_or_default(table)["registers"].items():
         if list(reg["encoding"]) == enc:
             return name
     return None
