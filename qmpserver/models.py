@@ -305,7 +305,8 @@ def save_compiled(path: str, obj: Any, deps: Iterable[str]) -> None:
 # Answers that may change with the accelerator in use.  An entry for one of these recorded in
 # one pass only keeps that pass's ``accel`` tag, and is never served for another accelerator:
 # e.g. a ``host`` expansion recorded under KVM is an error under TCG in QEMU
-# (target/arm/arm-qmp-cmds.c: "The CPU type 'host' requires KVM").
+# (QEMU qmp_query_cpu_model_expansion(), target/arm/arm-qmp-cmds.c, target/arm/monitor.c
+# before 8.0: "The CPU type 'host' requires KVM").
 ACCEL_DEPENDENT: frozenset[str] = frozenset({
     "query-kvm",
     "query-accelerators",

@@ -46,7 +46,7 @@ _ENUM_WIDTH = 8
 # --------------------------------------------------------------------------
 # host
 
-def _field_table(table, rules) -> list:
+def _field_table(table: Any, rules: Any) -> list[tuple[str, str, str, int, int, str, bool]]:
     """[(prop, reg, field, lsb, width, policy, signed)] for every named field."""
     out = []
     for reg, rd in table["registers"].items():
@@ -187,12 +187,12 @@ def _read_models(deps: set[str] | None) -> dict[str, Any]:
     return models.read_yaml(path, error=sr.DataError)
 
 
-def _vtuple(s) -> tuple:
+def _vtuple(s: Any) -> tuple[int, ...]:
     parts = [int(x) for x in str(s).split(".")]
     return tuple((parts + [0, 0, 0])[:3])
 
 
-def _pick_versioned(entries: dict, version) -> object:
+def _pick_versioned(entries: dict[Any, Any], version: tuple[int, ...]) -> Any:
     """The entry with the greatest key <= version (else the smallest key)."""
     keys = sorted(entries, key=_vtuple)
     best = keys[0]
@@ -202,7 +202,7 @@ def _pick_versioned(entries: dict, version) -> object:
     return entries[best]
 
 
-def _recorded_defs(build):
+def _recorded_defs(build: Any) -> list[str] | None:
     rec = build.recorded("query-cpu-definitions", None, None)
     if rec is None:
         for e in build.recorded_calls("query-cpu-definitions"):
@@ -214,7 +214,7 @@ def _recorded_defs(build):
     return [d["name"] for d in rec["return"]]
 
 
-def _recorded_expansion(build, name):
+def _recorded_expansion(build: Any, name: str) -> dict[str, Any] | None:
     """Props of a recorded no-props TCG expansion of ``name`` (or None)."""
     args = {"type": "full", "model": {"name": name}}
     for accel in ("tcg", None):
@@ -224,7 +224,7 @@ def _recorded_expansion(build, name):
     return None
 
 
-def _recorded_qom_props(build, typename, accel="tcg"):
+def _recorded_qom_props(build: Any, typename: str, accel: str = "tcg") -> list[tuple[str, str]] | None:
     """A recorded qom-list-properties of ``typename``, preferably of ``accel``'s pass
     (under KVM, 'max' is 'host' and has other properties)."""
     e = build.recorded("qom-list-properties", {"typename": typename}, accel)
@@ -238,7 +238,7 @@ def _recorded_qom_props(build, typename, accel="tcg"):
 _NOT_SETTABLE = ("type", "realized", "hotplugged", "hotpluggable", "parent_bus")
 
 
-def _settable(props) -> dict:
+def _settable(props: list[tuple[str, str]]) -> dict[str, str]:
     out = {}
     for name, typ in props:
         if name in _NOT_SETTABLE or typ.startswith(("link<", "child<")):
@@ -247,7 +247,7 @@ def _settable(props) -> dict:
     return out
 
 
-def _cntfrq(c: dict, version) -> dict:
+def _cntfrq(c: dict[str, Any], version: tuple[int, ...]) -> dict[str, Any]:
     modern = "gigahertz_since" in c and tuple(version) >= _vtuple(c["gigahertz_since"])
     return {"default": int(c.get("legacy", 62500000)),
             "models": {m: int(c.get("gigahertz", 1000000000)) for m in (c.get("gigahertz_models") or ())}
