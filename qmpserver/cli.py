@@ -116,7 +116,8 @@ def build_parser():
     profiles_cli.add_parser(sub)
     try:
         from .arch.arm64 import cli as cpu_cli
-        cpu_cli.add_parser(sub)
+        from .profiles.loader import load_profile
+        cpu_cli.add_parser(sub, load_profile)
     except ImportError:
         pass
     try:

@@ -14,8 +14,8 @@ Writes ``<o>/builds/<name>/`` (build.yaml, schema.json, replies.json) and, when 
 ``<o>/hosts/<host name>.yaml`` and ``<o>/profiles/<name>.yaml`` with what QEMU (and this machine's
 uname/sysfs) revealed about the host.  Format: docs/capture-and-import.md.
 
-Self-contained: plain sockets and ``json`` to talk to QEMU, no other qmpserver module (the file
-writer is shared with :mod:`qmpserver.profiles.replies`).
+Self-contained: plain sockets and ``json`` to talk to QEMU; of qmpserver only the file writer
+shared with :mod:`qmpserver.profiles.replies` and the request keys of :mod:`qmpserver.models`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from qmpserver.models import reply_key
 from qmpserver.profiles.replies import (
     HV_PROPS,
     FormatError,
@@ -357,7 +358,7 @@ class Recorder:
 
     def ask(self, execute: str, arguments: dict | None = None, mandatory: bool = False) -> Any:
         """Record the answer; return the return value (None on error, unless mandatory)."""
-        key = execute + json.dumps(arguments, sort_keys=True)
+        key = reply_key(execute, arguments)
         if key in self.answers:
             return self.answers[key]
         self.answers[key] = None

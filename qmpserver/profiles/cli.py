@@ -51,7 +51,7 @@ def add_parser(sub):
 
 def _roots(args):
     from .loader import search_roots
-    return search_roots(getattr(args, "profile_dir", None) or ())
+    return search_roots(args.profile_dir or ())
 
 
 def cmd_list(args) -> int:
@@ -93,7 +93,7 @@ def describe(prof) -> dict:
 
 def cmd_show(args) -> int:
     from .loader import load_profile
-    prof = load_profile(args.name, getattr(args, "profile_dir", None) or ())
+    prof = load_profile(args.name, args.profile_dir or ())
     d = describe(prof)
     if args.json:
         json.dump(d, sys.stdout, indent=2, default=str)
@@ -119,7 +119,7 @@ def cmd_show(args) -> int:
 
 def cmd_validate(args) -> int:
     from .loader import _Resolver, compile_build, compile_host, read_yaml, search_roots
-    roots = search_roots(getattr(args, "profile_dir", None) or ())
+    roots = search_roots(args.profile_dir or ())
     bad = 0
     for f in args.files:
         try:
@@ -145,7 +145,7 @@ def cmd_validate(args) -> int:
 def cmd_diff(args) -> int:
     from .diff import diff_profiles, format_diff
     from .loader import load_profile
-    dirs = getattr(args, "profile_dir", None) or ()
+    dirs = args.profile_dir or ()
     a, b = load_profile(args.a, dirs), load_profile(args.b, dirs)
     result = diff_profiles(a, b)
     if args.json:

@@ -37,6 +37,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..arch.arm64 import kvm
+from ..arch.arm64 import sysreg as sr
+
 # ID-register fields a vCPU feature switches off (KVM hides them when the
 # feature is not requested).  Lowering such a field to 0 is always possible.
 # Source: Linux arch/arm64/kvm/sys_regs.c (read_sanitised_id_aa64pfr0/zfr0/
@@ -73,7 +76,6 @@ def _feature_off(reg: str, field: str) -> str | None:
 
 class _Side:
     def __init__(self, prof, label):
-        from ..arch.arm64 import kvm
         self.label = label
         self.prof = prof
         self.host = prof.host
@@ -95,10 +97,10 @@ class _Side:
         self.unknown = []
         if self.kvm and not self.idregs:
             self.unknown.append("%s: ID registers unknown (imported host: QMP does not reveal them)" % label)
-        if self.kvm and self.kernel in ("0.0", "0", ""):
+        if self.kvm and not kvm.release_known(self.kernel):
             self.unknown.append("%s: kernel release unknown (placeholder %r)" % (label, self.kernel))
         self.firmware = {}
-        if self.kvm and self.kernel not in ("0.0", "0", ""):
+        if self.kvm and kvm.release_known(self.kernel):
             try:
                 for r in kvm.firmware_regs(self.kernel, self.data):
                     self.firmware[r["name"]] = r
@@ -106,7 +108,6 @@ class _Side:
                 self.firmware = {}
 
     def field_value(self, reg, f):
-        from ..arch.arm64 import sysreg as sr
         v = sr.get_field(reg, int(self.idregs.get(reg, 0)), f["name"])
         if (reg, f["name"]) in _MTE_FIELDS and not self.mte_cap:
             return 0            # KVM hides MTE unless the VM enables KVM_CAP_ARM_MTE
@@ -124,7 +125,6 @@ class _Side:
 
 def _accepts(dst: _Side, reg: str, field: str, dst_value: int, wanted: int) -> str | None:
     """None when KVM on ``dst`` presents ``wanted`` for reg.field, else why not."""
-    from ..arch.arm64 import kvm
     if wanted == dst_value:
         return None
     if wanted == 0 and _feature_off(reg, field):
@@ -137,7 +137,6 @@ def _accepts(dst: _Side, reg: str, field: str, dst_value: int, wanted: int) -> s
 
 def _order(f: dict, a: int, b: int) -> str | None:
     """'a' or 'b': the side with more of the feature; None for unordered kinds."""
-    from ..arch.arm64 import sysreg as sr
     kind = f.get("kind", "field")
     if kind == "unsigned":
         return "a" if a > b else "b"
@@ -147,7 +146,6 @@ def _order(f: dict, a: int, b: int) -> str | None:
 
 
 def _value_text(reg, name, v):
-    from ..arch.arm64 import sysreg as sr
     try:
         n = sr.value_name(reg, name, v)
     except Exception:
@@ -156,7 +154,6 @@ def _value_text(reg, name, v):
 
 
 def _idregs(a: _Side, b: _Side) -> list:
-    from ..arch.arm64 import sysreg as sr
     table = sr.sysreg_table()
     out = []
     for reg, rd in table["registers"].items():
@@ -198,7 +195,6 @@ def _idregs(a: _Side, b: _Side) -> list:
 
 
 def _mte(a: _Side, b: _Side) -> dict:
-    from ..arch.arm64 import sysreg as sr
     la = sr.mte_level(a.idregs) if a.kvm and a.mte_cap else 0
     lb = sr.mte_level(b.idregs) if b.kvm and b.mte_cap else 0
     res = {"a": {"level": la, "kvm_cap": a.mte_cap}, "b": {"level": lb, "kvm_cap": b.mte_cap},

@@ -8,126 +8,71 @@ same layout or with files directly inside)::
     builds/<name>/build.yaml   (+ schema.json, replies.json)
     profiles/<name>.yaml
 
-Every error names the file, the field path and what was expected; YAML is
-loaded with the safe loader; ``extends`` cycles are detected.  Compilation
-(schema loading, derived host facts) happens once per set of source files:
-see :mod:`qmpserver.profiles.cache`.
+Every error names the file, the field path and what was expected; files are
+read by :mod:`qmpserver.models`; ``extends`` cycles are detected.
+
+The compile pipeline, in order: resolve the profile and its host and build
+(``extends``, inline parts; JSON Schema of every file), check the host with its
+architecture's semantic rules, derive the host's facts, load the build's schema
+and recorded replies, derive the build's facts.  The per-architecture checks and
+derivations are the rows of :mod:`qmpserver.arch.steps`.  It runs once per set of
+source files: :func:`load_profile` keeps the result in the compile cache of
+:mod:`qmpserver.models`, and a start-up only loads that pickle.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
+from .. import models
 from ..errors import UsageError
+from ..models import MODELS_DIR, SCHEMAS_DIR, json_path
 from .model import PROPOSALS, Build, Host, Profile, index_replies, proposal_symbol
 
-_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_REPO_ROOT = os.path.dirname(_PKG_ROOT)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # this module is on the launcher's path, which does not import typing
+    from collections.abc import Iterable, Iterator
+    from types import ModuleType
+    from typing import Any
 
+    Doc = dict[str, Any]
 
-def _data_root(sub: str) -> str:
-    """``models`` / ``schemas``: next to the package (source tree) or inside it (wheel)."""
-    for base in (_REPO_ROOT, os.path.join(_PKG_ROOT, "_data")):
-        p = os.path.join(base, sub)
-        if os.path.isdir(p):
-            return p
-    return os.path.join(_REPO_ROOT, sub)
-
-
-MODELS_DIR = _data_root("models")
-SCHEMAS_DIR = _data_root("schemas")
+__all__ = [
+    "MODELS_DIR", "SCHEMAS_DIR", "DEFAULT_PROFILE", "ProfileError", "read_yaml", "read_json",
+    "json_path", "validate", "search_roots", "user_roots", "find", "list_names", "deep_merge",
+    "build_symbols", "compile_build", "compile_host", "resolve_spec", "compile_profile",
+    "compile_code", "load_profile",
+]
 
 DEFAULT_PROFILE = "default"
 
 
-class ProfileError(UsageError):
+class ProfileError(models.DataFileError):
     """A bad profile file: ``file: path: what was expected``."""
 
-    def __init__(self, file, path, message):
+    def __init__(self, file: str, path: str, message: str) -> None:
+        super().__init__(file, path, message)
         self.file = file
-        self.path = path
-        loc = "%s: %s" % (file, path) if path else str(file)
-        super().__init__("%s: %s" % (loc, message))
 
 
-# --- reading ------------------------------------------------------------------
+# --- reading (qmpserver.models reads; errors here are ProfileErrors) ----------------
 
-def read_yaml(path: str):
-    try:
-        import yaml
-    except ImportError:  # pragma: no cover - PyYAML is a dependency
-        raise UsageError("PyYAML is required to read %s" % path) from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=loader)
-    except OSError as e:
-        raise ProfileError(path, "", "cannot read: %s" % e.strerror) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ProfileError(path, where, "invalid YAML: %s" % problem) from None
-    if not isinstance(data, dict):
-        raise ProfileError(path, "", "expected a mapping at the top level")
-    return data
+def read_yaml(path: str) -> Doc:
+    return models.read_yaml(path, error=ProfileError)
 
 
-def read_json(path: str):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except OSError as e:
-        raise ProfileError(path, "", "cannot read: %s" % e.strerror) from None
-    except ValueError as e:
-        raise ProfileError(path, "", "invalid JSON: %s" % e) from None
+def read_json(path: str) -> Any:
+    return models.read_json(path, error=ProfileError)
 
 
-_validators: dict = {}
-
-
-def json_path(parts) -> str:
-    out = ""
-    for p in parts:
-        if isinstance(p, int):
-            out += "[%d]" % p
-        else:
-            out += ("." if out else "") + str(p)
-    return out or "(top level)"
-
-
-def validate(kind: str, data, file: str) -> None:
+def validate(kind: str, data: Any, file: str) -> None:
     """Validate against ``schemas/<kind>.schema.json``; raise ProfileError."""
-    v = _validators.get(kind)
-    if v is None:
-        schema_file = os.path.join(SCHEMAS_DIR, "%s.schema.json" % kind)
-        if not os.path.exists(schema_file):
-            return
-        import jsonschema
-        schema = read_json(schema_file)
-        cls = jsonschema.validators.validator_for(schema)
-        v = _validators[kind] = cls(schema)
-    import jsonschema
-    errors = sorted(v.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if not errors:
-        return
-    err = jsonschema.exceptions.best_match(errors)
-    # report the deepest, most specific error
-    while err.context:
-        err = jsonschema.exceptions.best_match(err.context)
-    msg = err.message
-    if err.validator == "additionalProperties":
-        msg = "unknown field: " + msg.split("(")[-1].rstrip(")")
-    desc = err.schema.get("description") if isinstance(err.schema, dict) else None
-    if desc and err.validator in ("type", "enum", "pattern", "const", "minimum", "required"):
-        msg += " (expected: %s)" % desc
-    raise ProfileError(file, json_path(err.absolute_path), msg)
+    models.check_schema(kind, data, file, error=ProfileError)
 
 
 # --- the store ------------------------------------------------------------------
 
-def search_roots(extra=()) -> list:
+def search_roots(extra: Iterable[str] = ()) -> list[str]:
     roots = [os.path.abspath(p) for p in extra]
     env = os.environ.get("QMPSERVER_PROFILE_PATH")
     if env:
@@ -136,11 +81,11 @@ def search_roots(extra=()) -> list:
     return roots
 
 
-def user_roots(extra=()) -> list:
+def user_roots(extra: Iterable[str] = ()) -> list[str]:
     return [r for r in search_roots(extra) if os.path.abspath(r) != os.path.abspath(MODELS_DIR)]
 
 
-def _candidates(kind: str, name: str, root: str):
+def _candidates(kind: str, name: str, root: str) -> Iterator[str]:
     if kind == "host":
         yield os.path.join(root, "hosts", name + ".yaml")
     elif kind == "build":
@@ -151,7 +96,7 @@ def _candidates(kind: str, name: str, root: str):
     yield os.path.join(root, name + ".yaml")
 
 
-def find(kind: str, name: str, roots) -> str | None:
+def find(kind: str, name: str, roots: Iterable[str]) -> str | None:
     if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
         return None
     for root in roots:
@@ -161,9 +106,9 @@ def find(kind: str, name: str, roots) -> str | None:
     return None
 
 
-def list_names(kind: str, roots) -> list:
+def list_names(kind: str, roots: Iterable[str]) -> list[tuple[str, str, bool]]:
     """(name, path, builtin) of every file of a kind, first match wins."""
-    seen = {}
+    seen: dict[str, tuple[str, str, bool]] = {}
     sub = {"host": "hosts", "build": "builds", "profile": "profiles"}[kind]
     for root in roots:
         d = os.path.join(root, sub)
@@ -182,7 +127,7 @@ def list_names(kind: str, roots) -> list:
 
 # --- resolution -------------------------------------------------------------------
 
-def deep_merge(base, over):
+def deep_merge(base: Any, over: Any) -> Any:
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
         for k, v in over.items():
@@ -192,11 +137,13 @@ def deep_merge(base, over):
 
 
 class _Resolver:
-    def __init__(self, roots):
+    def __init__(self, roots: list[str]) -> None:
         self.roots = roots
-        self.deps: set = set()
+        self.deps: set[str] = set()
+        # kind -> the file the last resolved part of that kind came from (error messages)
+        self.origin: dict[str, str] = {}
 
-    def _read(self, path, kind):
+    def _read(self, path: str, kind: str) -> Doc:
         self.deps.add(os.path.abspath(path))
         data = read_yaml(path)
         if data.get("kind") not in (None, kind, "qemu-build" if kind == "build" else kind):
@@ -204,23 +151,25 @@ class _Resolver:
                 "qemu-build" if kind == "build" else kind, data.get("kind")))
         return data
 
-    def named(self, kind, name, referrer, field, chain=()):
+    def named(self, kind: str, name: str, referrer: str, field: str, chain: tuple[str, ...] = ()) -> Doc:
         path = find(kind, name, self.roots)
         if path is None:
             raise ProfileError(referrer, field, "unknown %s '%s' (searched: %s)" % (
                 kind, name, ", ".join(self.roots)))
         return self.file(kind, path, chain)
 
-    def file(self, kind, path, chain=()):
+    def file(self, kind: str, path: str, chain: tuple[str, ...] = ()) -> Doc:
         path = os.path.abspath(path)
         if path in chain:
             cycle = " -> ".join(os.path.basename(p) for p in chain + (path,))
             raise ProfileError(path, "extends", "cycle in 'extends': %s" % cycle)
         data = self._read(path, kind)
         data = self._absolutize(kind, data, path)
-        return self.inherit(kind, data, path, chain + (path,))
+        data = self.inherit(kind, data, path, chain + (path,))
+        self.origin[kind] = path
+        return data
 
-    def _absolutize(self, kind, data, path):
+    def _absolutize(self, kind: str, data: Doc, path: str) -> Doc:
         """Make build file references absolute (they are relative to their build.yaml)."""
         if kind != "build":
             return data
@@ -237,14 +186,14 @@ class _Resolver:
         return data
 
     @staticmethod
-    def _resolve_ref(base, ref):
+    def _resolve_ref(base: str, ref: str) -> str:
         if os.path.isabs(ref):
             return ref
         if ref.startswith("schemas/"):
             return os.path.join(os.path.dirname(SCHEMAS_DIR), ref)
         return os.path.normpath(os.path.join(base, ref))
 
-    def inherit(self, kind, data, path, chain):
+    def inherit(self, kind: str, data: Doc, path: str, chain: tuple[str, ...]) -> Doc:
         validate({"host": "host", "build": "build", "profile": "profile"}[kind], data, path)
         parent = data.get("extends")
         if parent is None:
@@ -253,7 +202,7 @@ class _Resolver:
         merged = deep_merge(base, {k: v for k, v in data.items() if k != "extends"})
         return merged
 
-    def part(self, kind, spec, referrer, field):
+    def part(self, kind: str, spec: Any, referrer: str, field: str) -> Doc:
         """A profile's host/build: a name, or an inline mapping (may ``extends`` a name)."""
         if spec is None:
             raise ProfileError(referrer, field, "missing: a profile needs a %s" % kind)
@@ -269,9 +218,10 @@ class _Resolver:
         merged.setdefault("kind", "qemu-build" if kind == "build" else kind)
         merged.setdefault("name", "%s-inline" % os.path.splitext(os.path.basename(referrer))[0])
         validate(kind, merged, referrer)
+        self.origin[kind] = referrer
         return merged
 
-    def profile(self, path, chain=()):
+    def profile(self, path: str, chain: tuple[str, ...] = ()) -> Doc:
         path = os.path.abspath(path)
         if path in chain:
             cycle = " -> ".join(os.path.basename(p) for p in chain + (path,))
@@ -291,7 +241,7 @@ class _Resolver:
         merged["_path"] = path
         return merged
 
-    def _merge_part(self, kind, spec, parent, path):
+    def _merge_part(self, kind: str, spec: Any, parent: Doc | None, path: str) -> Doc:
         if parent is None:
             return self.part(kind, spec, path, kind)
         pres = parent[kind]
@@ -302,12 +252,13 @@ class _Resolver:
         spec = self._absolutize(kind, spec, path)
         merged = deep_merge(pres, spec)
         validate(kind, merged, path)
+        self.origin[kind] = path
         return merged
 
 
 # --- compilation --------------------------------------------------------------------
 
-def _load_quirks(version, deps) -> list:
+def _load_quirks(version: tuple[int, ...], deps: set[str]) -> list[str]:
     path = os.path.join(MODELS_DIR, "qemu-quirks.yaml")
     if not os.path.exists(path):
         return []
@@ -316,7 +267,7 @@ def _load_quirks(version, deps) -> list:
     v = tuple(version)
     out = []
 
-    def parse(s):
+    def parse(s: Any) -> tuple[int, ...]:
         parts = [int(x) for x in str(s).split(".")]
         return tuple((parts + [0, 0])[:3])
 
@@ -328,7 +279,7 @@ def _load_quirks(version, deps) -> list:
     return out
 
 
-def build_symbols(data, version) -> set:
+def build_symbols(data: Doc, version: tuple[int, ...]) -> set[str]:
     target = data["target"]
     syms = {"TARGET_" + target.upper()}
     if target == "aarch64":
@@ -347,7 +298,18 @@ def build_symbols(data, version) -> set:
     return syms
 
 
-def compile_build(data, deps) -> Build:
+def _steps() -> ModuleType:
+    """The per-architecture compile steps (:mod:`qmpserver.arch.steps`).
+
+    Imported here, not at the top: this module is on the launcher's start-up path
+    (``load_profile``), which loads the compiled cache and must not import the arm64
+    derivation (derive, kvm, sysreg, pathlib, typing: ~6 ms measured)."""
+    from ..arch import steps
+    return steps
+
+
+def compile_build(data: Doc, deps: set[str]) -> Build:
+    # lazy like _steps(): the QAPI source/introspection readers are compile-time only
     from ..qapi.introspect import from_introspection
     from ..qapi.source import load_source
     path = data.get("_path", "")
@@ -366,7 +328,8 @@ def compile_build(data, deps) -> Build:
             from ..qapi.overlay import overlay
             prop_src = os.path.join(SCHEMAS_DIR, "qapi", "proposals.json")
             deps.add(prop_src)
-            schema = overlay(schema, load_source(prop_src, symbols | _overlay_symbols(symbols)))
+            # the proposals file references upstream types only through its own definitions
+            schema = overlay(schema, load_source(prop_src, symbols))
     else:
         src = sch["qapi"]
         _add_tree_deps(src, deps)
@@ -380,22 +343,12 @@ def compile_build(data, deps) -> Build:
         replies = index_replies(doc)
     quirks = _load_quirks(version, deps)
     build = Build(name, data, schema, replies, quirks, path)
-    build.derived = {}
-    try:
-        from ..arch.arm64 import derive
-    except ImportError:
-        derive = None
-    if derive is not None and hasattr(derive, "build_derived"):
-        build.derived = derive.build_derived(build, deps)
+    step = _steps().BUILD_STEPS.get(build.target)
+    build.derived = step(build, deps) if step is not None else {}
     return build
 
 
-def _overlay_symbols(symbols):
-    # the proposals file references upstream types only through its own definitions
-    return set()
-
-
-def _add_tree_deps(src, deps):
+def _add_tree_deps(src: str, deps: set[str]) -> None:
     """Every file of a QAPI source tree (for cache invalidation)."""
     d = os.path.dirname(src)
     for f in os.listdir(d):
@@ -403,21 +356,26 @@ def _add_tree_deps(src, deps):
             deps.add(os.path.join(d, f))
 
 
-def compile_host(data) -> Host:
-    derived = {}
-    if data.get("arch", "aarch64") == "aarch64" and data.get("kernel", {}).get("release"):
+def compile_host(data: Doc, file: str | None = None) -> Host:
+    """A resolved host mapping -> Host: the architecture's semantic checks (errors name
+    ``file``, default the mapping's ``_path``), then its derived facts."""
+    arch = data.get("arch", "aarch64")
+    file = file or data.get("_path") or data.get("name", "host")
+    steps = _steps()
+    check = steps.HOST_CHECKS.get(arch)
+    if check is not None:
         try:
-            from ..arch.arm64 import derive
-        except ImportError:
-            derive = None
-        if derive is not None:
-            derived = derive.host_derived(data)
+            check({k: v for k, v in data.items() if k != "_path"}, file)
+        except models.DataFileError as e:
+            raise ProfileError(e.file, e.path, e.expectation) from None
+    step = steps.HOST_STEPS.get(arch)
+    derived = step(data) if step is not None else {}
     data = dict(data)
     data["derived"] = derived
     return Host(data["name"], data, data.get("_path", ""))
 
 
-def resolve_spec(spec: str, roots):
+def resolve_spec(spec: str, roots: Iterable[str]) -> str:
     """A profile name or a path to a profile file -> absolute path."""
     if os.sep in spec or spec.endswith((".yaml", ".yml")):
         if not os.path.isfile(spec):
@@ -429,13 +387,13 @@ def resolve_spec(spec: str, roots):
     return path
 
 
-def compile_profile(path: str, roots) -> tuple[Profile, set]:
+def compile_profile(path: str, roots: list[str]) -> tuple[Profile, set[str]]:
     r = _Resolver(roots)
     data = r.profile(path)
     deps = r.deps
     host_data = data["host"]
     build_data = data["build"]
-    host = compile_host(host_data)
+    host = compile_host(host_data, r.origin.get("host"))
     build = compile_build(build_data, deps)
     defaults = dict(data.get("defaults") or {})
     prof = Profile(data["name"], data.get("summary", ""), host, build, defaults, path,
@@ -443,7 +401,7 @@ def compile_profile(path: str, roots) -> tuple[Profile, set]:
     return prof, deps
 
 
-def load_profile(spec: str | None = None, dirs=(), use_cache: bool = True) -> Profile:
+def load_profile(spec: str | None = None, dirs: Iterable[str] = (), use_cache: bool = True) -> Profile:
     """The compiled profile for a name or file (cached)."""
     roots = search_roots(dirs)
     path = resolve_spec(spec or os.environ.get("QMPSERVER_PROFILE") or DEFAULT_PROFILE, roots)
@@ -453,7 +411,34 @@ def load_profile(spec: str | None = None, dirs=(), use_cache: bool = True) -> Pr
         here = os.path.dirname(path)
         local = os.path.dirname(here) if os.path.basename(here) == "profiles" else here
         roots = [local] + [r for r in roots if r != local]
-    if use_cache:
-        from .cache import cached_compile
-        return cached_compile(path, roots)
-    return compile_profile(path, roots)[0]
+    if not use_cache:
+        return compile_profile(path, roots)[0]
+    file = models.compiled_file(path, roots)
+    if file:
+        prof = models.load_compiled(file)
+        if prof is not None:
+            return prof
+    prof, deps = compile_profile(path, roots)
+    # touching the schema's introspection now makes the cached copy carry the encoded bytes
+    prof.build.schema.encoded_introspection(False)
+    if file:
+        models.save_compiled(file, prof, set(deps) | {path} | compile_code())
+    return prof
+
+
+def compile_code() -> set[str]:
+    """The code a compiled profile depends on (its classes and everything that derives it).
+
+    A changed compiler must not meet an old pickle; stamping these files costs a few
+    dozen stat calls per start (well under a millisecond).
+    """
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = {os.path.join(pkg, "models.py")}
+    for sub in ("qapi", "profiles", "arch", os.path.join("arch", "arm64")):
+        d = os.path.join(pkg, sub)
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        out.update(os.path.join(d, n) for n in names if n.endswith(".py"))
+    return out

@@ -8,8 +8,7 @@ parses YAML or QAPI source.
 
 from __future__ import annotations
 
-import json
-
+from ..models import pick_recorded, reply_key
 from ..wire.qdict import to_insertion_order
 
 PROPOSALS = ("mte-version", "query-mte-capabilities", "cpu-idreg-props")
@@ -17,10 +16,6 @@ PROPOSALS = ("mte-version", "query-mte-capabilities", "cpu-idreg-props")
 
 def proposal_symbol(name: str) -> str:
     return "PROPOSAL_" + name.upper().replace("-", "_")
-
-
-def canonical_args(args) -> str:
-    return json.dumps(args or {}, sort_keys=True, separators=(",", ":"))
 
 
 class Build:
@@ -40,6 +35,7 @@ class Build:
         self.path = path
         self._replies_ = replies               # key -> {accel|None: entry}
         self._bulk = None
+        self.derived: dict = {}                # the target's compile step (qmpserver.arch.steps)
         # small tables start-up needs, computed at compile time (not from the bulk)
         self._machines = {}
         for m in self.machines():
@@ -80,19 +76,18 @@ class Build:
 
     # recorded answers ---------------------------------------------------------
 
-    def recorded(self, name, args=None, accel=None):
-        """The recorded entry for (command, arguments[, accel]) or None."""
-        by_accel = self._replies.get(name + " " + canonical_args(args))
+    def recorded(self, name: str, args: dict | None = None, accel: str | None = None) -> dict | None:
+        """The recorded entry for (command, arguments) under ``accel``, or None.
+
+        :func:`qmpserver.models.pick_recorded` decides: never an answer recorded under
+        another accelerator when the answer depends on it."""
+        by_accel = self._replies.get(reply_key(name, args))
         if by_accel is None:
             return None
-        if accel in by_accel:
-            return by_accel[accel]
-        if None in by_accel:
-            return by_accel[None]
-        return next(iter(by_accel.values()))
+        return pick_recorded(name, by_accel, accel)
 
-    def recorded_reply(self, name, args=None, accel=None):
-        return self.recorded(name, args, accel)
+    # qmp/dispatch.py's CommandTable (not this module's owner) calls it by this name
+    recorded_reply = recorded
 
     def recorded_return(self, name, args=None, accel=None, default=None):
         e = self.recorded(name, args, accel)
@@ -166,6 +161,5 @@ def index_replies(doc) -> dict:
     out: dict = {}
     for e in doc.get("entries", ()):
         entry = {k: to_insertion_order(v) if k in ("return", "error") else v for k, v in e.items()}
-        key = e["execute"] + " " + canonical_args(e.get("arguments"))
-        out.setdefault(key, {})[e.get("accel")] = entry
+        out.setdefault(reply_key(e["execute"], e.get("arguments")), {})[e.get("accel")] = entry
     return out

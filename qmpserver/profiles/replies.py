@@ -14,7 +14,8 @@ Importing a libvirt recording (``tests/qemucapabilitiesdata/*.replies``)::
 writes ``models/builds/NAME/``, plus ``models/hosts/NAME.yaml`` and ``models/profiles/NAME.yaml``
 when the recording has an accelerated (KVM/HVF) pass.
 
-Self-contained on purpose: only the standard library and PyYAML, no other qmpserver module.
+Self-contained on purpose: only the standard library, PyYAML and :mod:`qmpserver.models`
+(stdlib only itself), which owns how recorded entries are keyed and looked up.
 """
 
 from __future__ import annotations
@@ -31,23 +32,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
-FORMAT = 1
+from qmpserver.models import ACCEL_DEPENDENT, arguments_key, pick_recorded
 
-# Answers that may change with the accelerator in use.  An entry for one of these that was
-# recorded in only one pass keeps that pass's `accel` tag, so nobody serves it for the other
-# accelerator believing it was observed there.
-ACCEL_DEPENDENT = frozenset({
-    "query-kvm",
-    "query-accelerators",
-    "query-cpu-definitions",
-    "query-cpu-model-expansion",
-    "query-cpu-model-baseline",
-    "query-cpu-model-comparison",
-    "query-machines",
-    "query-cpus-fast",
-    "query-hotpluggable-cpus",
-    "qom-get",
-})
+FORMAT = 1
 
 HV_PROPS = {"migratable": False, "hv-passthrough": True}
 
@@ -84,13 +71,6 @@ class Pass(NamedTuple):
 # entries
 
 
-def arguments_key(arguments: dict | None) -> str:
-    """Key for comparing argument objects regardless of member order."""
-    if not arguments:
-        return ""
-    return json.dumps(arguments, sort_keys=True, separators=(",", ":"))
-
-
 def make_entry(rec: Record, accel: str | None = None) -> dict:
     entry: dict[str, Any] = {"execute": rec.execute}
     if rec.arguments:
@@ -123,7 +103,8 @@ def merge_passes(passes: list[Pass]) -> tuple[list[dict], list[str]]:
                 order.append(key)
             if p.accel in per:
                 if per[p.accel].outcome != rec.outcome:
-                    warnings.append(f"{rec.execute} {arguments_key(rec.arguments)} asked twice in the "
+                    shown = arguments_key(rec.arguments) if rec.arguments else ""
+                    warnings.append(f"{rec.execute} {shown} asked twice in the "
                                     f"{p.accel} pass with different answers; kept the first")
                 continue
             per[p.accel] = rec
@@ -146,22 +127,16 @@ def find_entry(entries: Iterable[dict], execute: str, arguments: dict | None = N
                accel: str | None = None) -> dict | None:
     """Look an answer up the way consumers are meant to (docs/capture-and-import.md).
 
-    Order: the entry tagged with `accel`, then the untagged one, then one recorded under another
+    Order (:func:`qmpserver.models.pick_recorded`): the entry tagged with `accel`, then the
+    untagged one, then, unless the command is ACCEL_DEPENDENT, one recorded under another
     accelerator.
     """
     want = arguments_key(arguments)
-    exact = untagged = other = None
+    by_accel: dict[str | None, dict] = {}
     for e in entries:
-        if e["execute"] != execute or arguments_key(e.get("arguments")) != want:
-            continue
-        tag = e.get("accel")
-        if tag is None:
-            untagged = untagged or e
-        elif tag == accel:
-            exact = exact or e
-        else:
-            other = other or e
-    return exact or untagged or other
+        if e["execute"] == execute and arguments_key(e.get("arguments")) == want:
+            by_accel.setdefault(e.get("accel"), e)
+    return pick_recorded(execute, by_accel, accel)
 
 
 def accelerators_from(entries: list[dict]) -> list[str]:

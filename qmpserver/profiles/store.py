@@ -30,6 +30,7 @@ import os
 import re
 import tempfile
 
+from .. import models
 from ..errors import UsageError
 from . import loader
 
@@ -144,14 +145,10 @@ class Store:
         text = None
         if isinstance(content, (bytes, str)):
             text = content.decode("utf-8") if isinstance(content, bytes) else content
-            import yaml
             try:
-                data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-            except yaml.YAMLError as e:
-                mark = getattr(e, "problem_mark", None)
-                where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
-                raise invalid(name + ".yaml", where,
-                              "invalid YAML: %s" % (getattr(e, "problem", None) or e)) from None
+                data = models.parse_yaml(text, name + ".yaml")
+            except models.DataFileError as e:
+                raise invalid(e.file, e.path, e.expectation) from None
         else:
             data = content
         if not isinstance(data, dict):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from ...errors import QMPError
 from .cpu import SVE_NAMES, SVE_VQ, U64, CpuError
+from .kvm import policy_accepts
 
 __all__ = ["Desc", "resolve", "baseline", "compare", "qmp_baseline", "qmp_compare", "COMPLETE_KEYS"]
 
@@ -173,11 +174,9 @@ def _accepts(desc: Desc, info, prop, v) -> bool:
         acc = e.get("accept")
         if acc is not None:
             return bool((acc >> v) & 1) if v < (1 << e["width"]) else False
-        from .derive import _policy_accepts
-        return _policy_accepts(e["policy"], e["signed"], e["width"], e["host"], v)
+        return policy_accepts(e["policy"], e["signed"], e["width"], e["host"], v)
     limit = desc.sysreg[prop]
-    from .derive import _policy_accepts
-    return _policy_accepts(info[5], info[6], info[4], limit, v)
+    return policy_accepts(info[5], info[6], info[4], limit, v)
 
 
 def _bridge(info, a: int, b: int):

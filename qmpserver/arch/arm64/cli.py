@@ -13,13 +13,19 @@ query-cpu-model-baseline does) and prints the fields that differ.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from ...errors import UsageError
 
 __all__ = ["add_parser"]
 
+# (spec, dirs) -> a compiled profile; given by the top-level CLI (qmpserver/cli.py), which
+# sits above both arch/ and profiles/: the arch layer never imports the profile loader
+ProfileLoader = Callable[[str, Any], Any]
 
-def add_parser(sub) -> None:
+
+def add_parser(sub: Any, load_profile: ProfileLoader) -> None:
     p = sub.add_parser("cpu", help="show CPU model expansions and baselines (aarch64)")
     csub = p.add_subparsers(dest="cpu_command")
     e = csub.add_parser("expand", help="expand a CPU model on a profile, as a table")
@@ -27,18 +33,17 @@ def add_parser(sub) -> None:
     e.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
     e.add_argument("--accel", choices=("kvm", "tcg"), help="accelerator (default: the profile's)")
     e.add_argument("model", metavar="MODEL[,PROPS]", help="e.g. host, max,sve=off, host,SYSREG_ID_AA64ISAR0_EL1_AES=1")
-    e.set_defaults(func=cmd_expand)
+    e.set_defaults(func=cmd_expand, load_profile=load_profile)
     b = csub.add_parser("baseline", help="the host model two profiles' hosts can both run")
     b.add_argument("--profile", action="append", required=True, help="profile name or file (give two)")
     b.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
     b.add_argument("--all", action="store_true", help="list every property, not only the differing ones")
-    b.set_defaults(func=cmd_baseline)
+    b.set_defaults(func=cmd_baseline, load_profile=load_profile)
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
 
 
-def _profile(spec, dirs):
-    from ...profiles.loader import load_profile
-    return load_profile(spec, dirs or ())
+def _profile(args: Any, spec: str) -> Any:
+    return args.load_profile(spec, args.profile_dir or ())
 
 
 def _catalog(prof, accel, model=None, props=None):
@@ -95,7 +100,7 @@ def cmd_expand(args, out=None) -> int:
     from ...launcher.opts import parse_cpu
     from .cpu import CpuError
     out = out or sys.stdout
-    prof = _profile(args.profile, args.profile_dir)
+    prof = _profile(args, args.profile)
     accel = args.accel or prof.defaults.get("accel", "tcg")
     model, props = parse_cpu(args.model)
     cat = _catalog(prof, accel, model, props)
@@ -132,7 +137,7 @@ def cmd_baseline(args, out=None) -> int:
     out = out or sys.stdout
     if len(args.profile) != 2:
         raise UsageError("cpu baseline needs exactly two --profile options")
-    pa, pb = (_profile(s, args.profile_dir) for s in args.profile)
+    pa, pb = (_profile(args, s) for s in args.profile)
     ca, cb = _catalog(pa, "kvm"), _catalog(pb, "kvm")
     da = B._local_desc(ca, ca.expand_default("host"), pa.name)
     db = B._local_desc(cb, cb.expand_default("host"), pb.name)

@@ -1,9 +1,11 @@
 """Compile-time derivations for aarch64 CPU models (cached with the profile).
 
-``host_derived(host_dict)`` is called by ``profiles.loader.compile_host`` for
-every aarch64 host; ``build_derived(build, deps)`` by
-``profiles.loader.compile_build``.  Both run once per set of source files
-(the result is pickled in the compile cache); nothing here runs per request.
+The aarch64 steps of the profile compile pipeline (registered in
+:mod:`qmpserver.arch.steps`, called by ``profiles.loader.compile_host`` /
+``compile_build``): ``host_derived(host_dict)`` for every aarch64 host,
+``build_derived(build, deps)`` for every build.  Both run once per set of
+source files (the result is pickled in the compile cache); nothing here runs
+per request.  Data files are read through :mod:`qmpserver.models`.
 
 Host side (``Host.derived["arm_cpu"]``):
 
@@ -23,6 +25,11 @@ properties, the advertised list and the version-dependent texts.
 from __future__ import annotations
 
 import os
+from typing import Any
+
+from ... import models
+from . import kvm as K
+from . import sysreg as sr
 
 __all__ = ["host_derived", "build_derived", "CPU_MODELS_FILE"]
 
@@ -36,25 +43,10 @@ _SKIP_CLASSES = ("per-vcpu",)
 _ENUM_WIDTH = 8
 
 
-def _models_dir() -> str:
-    from ...profiles.loader import MODELS_DIR
-    return MODELS_DIR
-
-
 # --------------------------------------------------------------------------
 # host
 
-def _policy(reg: str, f: dict, rules) -> tuple[str, bool]:
-    pol = rules.get("policies") or {}
-    over = (pol.get("fields") or {}).get("%s.%s" % (reg, f["name"]))
-    kind = f.get("kind", "field")
-    default = (pol.get("default_by_kind") or {}).get(kind, "exact")
-    if over:
-        return over.get("policy", default), bool(over.get("signed", kind == "signed"))
-    return default, kind == "signed"
-
-
-def _field_table(table, rules) -> list:
+def _field_table(table: Any, rules: Any) -> list[tuple[str, str, str, int, int, str, bool]]:
     """[(prop, reg, field, lsb, width, policy, signed)] for every named field."""
     out = []
     for reg, rd in table["registers"].items():
@@ -62,13 +54,12 @@ def _field_table(table, rules) -> list:
             continue
         for f in rd.get("fields") or ():
             width = f["msb"] - f["lsb"] + 1
-            policy, signed = _policy(reg, f, rules)
+            policy, signed = K.field_policy(reg, f, rules)
             out.append(("SYSREG_%s_%s" % (reg, f["name"]), reg, f["name"], f["lsb"], width, policy, signed))
     return out
 
 
-def _kvm_facts(host: dict) -> dict:
-    from . import sysreg as sr
+def _kvm_facts(host: dict[str, Any]) -> dict[str, Any]:
     kvm = host.get("kvm") or {}
     caps = kvm.get("caps") or {}
     present = bool(kvm.get("present"))
@@ -101,10 +92,8 @@ def _kvm_facts(host: dict) -> dict:
     }
 
 
-def _sysreg_props(host: dict, table, rules) -> list:
+def _sysreg_props(host: dict[str, Any], table: Any, rules: Any) -> list[dict[str, Any]]:
     """The SYSREG_* properties of ``host`` (proposal cpu-idreg-props)."""
-    from . import kvm as K
-    from . import sysreg as sr
     release = K.host_release(host)
     rel = K.parse_release(release)
     if rel < K.parse_release(rules["ioctl"]["since"]):
@@ -124,7 +113,7 @@ def _sysreg_props(host: dict, table, rules) -> list:
                 continue
             width = f["msb"] - f["lsb"] + 1
             hv = (value >> f["lsb"]) & ((1 << width) - 1)
-            policy, signed = _policy(reg, f, rules)
+            policy, signed = K.field_policy(reg, f, rules)
             entry = {"prop": "SYSREG_%s_%s" % (reg, name), "reg": reg, "field": name,
                      "lsb": f["lsb"], "width": width, "host": hv,
                      "policy": policy, "signed": signed, "accept": None, "reasons": {}}
@@ -136,7 +125,7 @@ def _sysreg_props(host: dict, table, rules) -> list:
                     why = K.check_field_write(reg, name, hv, v, rel, host=host, table=table, rules=rules)
                     if why is None:
                         accept |= 1 << v
-                    elif not _policy_accepts(policy, signed, width, hv, v):
+                    elif not K.policy_accepts(policy, signed, width, hv, v):
                         continue            # the policy text explains it
                     else:
                         reasons[v] = why    # a special rule refused it
@@ -149,29 +138,16 @@ def _sysreg_props(host: dict, table, rules) -> list:
     return out
 
 
-def _policy_accepts(policy: str, signed: bool, width: int, host: int, v: int) -> bool:
-    if v == host or policy == "any":
-        return True
-    if policy == "exact":
-        return False
-    if signed:
-        half = 1 << (width - 1)
-        a = v - (1 << width) if v & half else v
-        b = host - (1 << width) if host & half else host
-    else:
-        a, b = v, host
-    if policy == "lower_safe":
-        return a <= b
-    if policy in ("higher_safe", "higher_or_zero_safe"):
-        return a >= b or (policy == "higher_or_zero_safe" and v == 0)
-    return False
+# cpu.py (not of this module's owner) still reaches for the old private name
+_policy_accepts = K.policy_accepts
 
 
-def host_derived(host: dict) -> dict:
-    """Everything the aarch64 CPU code needs from one host, computed once."""
-    from . import sysreg as sr
+def host_derived(host: dict[str, Any]) -> dict[str, Any]:
+    """Everything the aarch64 CPU code needs from one host, computed once (nothing for a
+    host file that gives no kernel release)."""
+    if not (host.get("kernel") or {}).get("release"):
+        return {}
     table = sr.sysreg_table()
-    from . import kvm as K
     rules = K.writable_rules()
     facts = _kvm_facts(host)
     fields = _field_table(table, rules)
@@ -198,26 +174,25 @@ def host_derived(host: dict) -> dict:
 # --------------------------------------------------------------------------
 # build
 
-def _read_models(deps) -> dict:
-    from ...profiles.loader import read_yaml
-    path = os.path.join(_models_dir(), CPU_MODELS_FILE)
+def _read_models(deps: set[str] | None) -> dict[str, Any]:
+    path = os.path.join(models.MODELS_DIR, CPU_MODELS_FILE)
     if deps is not None:
         deps.add(path)
         # the host derivation reads the arm64 tables: invalidate on their change
-        arm = os.path.join(_models_dir(), "arm64")
+        arm = os.path.join(models.MODELS_DIR, "arm64")
         if os.path.isdir(arm):
             for f in os.listdir(arm):
                 if f.endswith(".yaml"):
                     deps.add(os.path.join(arm, f))
-    return read_yaml(path)
+    return models.read_yaml(path, error=sr.DataError)
 
 
-def _vtuple(s) -> tuple:
+def _vtuple(s: Any) -> tuple[int, ...]:
     parts = [int(x) for x in str(s).split(".")]
     return tuple((parts + [0, 0, 0])[:3])
 
 
-def _pick_versioned(entries: dict, version) -> object:
+def _pick_versioned(entries: dict[Any, Any], version: tuple[int, ...]) -> Any:
     """The entry with the greatest key <= version (else the smallest key)."""
     keys = sorted(entries, key=_vtuple)
     best = keys[0]
@@ -227,7 +202,7 @@ def _pick_versioned(entries: dict, version) -> object:
     return entries[best]
 
 
-def _recorded_defs(build):
+def _recorded_defs(build: Any) -> list[str] | None:
     rec = build.recorded("query-cpu-definitions", None, None)
     if rec is None:
         for e in build.recorded_calls("query-cpu-definitions"):
@@ -239,7 +214,7 @@ def _recorded_defs(build):
     return [d["name"] for d in rec["return"]]
 
 
-def _recorded_expansion(build, name):
+def _recorded_expansion(build: Any, name: str) -> dict[str, Any] | None:
     """Props of a recorded no-props TCG expansion of ``name`` (or None)."""
     args = {"type": "full", "model": {"name": name}}
     for accel in ("tcg", None):
@@ -249,7 +224,7 @@ def _recorded_expansion(build, name):
     return None
 
 
-def _recorded_qom_props(build, typename, accel="tcg"):
+def _recorded_qom_props(build: Any, typename: str, accel: str = "tcg") -> list[tuple[str, str]] | None:
     """A recorded qom-list-properties of ``typename``, preferably of ``accel``'s pass
     (under KVM, 'max' is 'host' and has other properties)."""
     e = build.recorded("qom-list-properties", {"typename": typename}, accel)
@@ -263,7 +238,7 @@ def _recorded_qom_props(build, typename, accel="tcg"):
 _NOT_SETTABLE = ("type", "realized", "hotplugged", "hotpluggable", "parent_bus")
 
 
-def _settable(props) -> dict:
+def _settable(props: list[tuple[str, str]]) -> dict[str, str]:
     out = {}
     for name, typ in props:
         if name in _NOT_SETTABLE or typ.startswith(("link<", "child<")):
@@ -272,14 +247,14 @@ def _settable(props) -> dict:
     return out
 
 
-def _cntfrq(c: dict, version) -> dict:
+def _cntfrq(c: dict[str, Any], version: tuple[int, ...]) -> dict[str, Any]:
     modern = "gigahertz_since" in c and tuple(version) >= _vtuple(c["gigahertz_since"])
     return {"default": int(c.get("legacy", 62500000)),
             "models": {m: int(c.get("gigahertz", 1000000000)) for m in (c.get("gigahertz_models") or ())}
             if modern else {}}
 
 
-def build_derived(build, deps=None) -> dict:
+def build_derived(build: Any, deps: set[str] | None = None) -> dict[str, Any]:
     """The CPU catalogue of one aarch64 build (``Build.derived['arm_cpu']``)."""
     if build.target != "aarch64":
         return {}

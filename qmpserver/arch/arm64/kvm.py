@@ -9,18 +9,21 @@ No YAML is parsed at import time.
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any, Mapping
 
+from ... import models
 from . import sysreg as _sr
 from .sysreg import DataError, SysregError
 
 __all__ = [
-    "parse_release", "release_at_least", "host_release",
+    "parse_release", "release_at_least", "host_release", "PLACEHOLDER_RELEASES", "release_known",
     "writable_rules", "firmware_table", "caps_table",
     "writable_fields", "writable_masks", "writable_mask_array", "writable_properties",
-    "check_field_write", "check_register_write",
-    "firmware_regs", "cap_number", "cap_known", "host_cap",
+    "field_policy", "policy_accepts", "check_field_write", "check_register_write",
+    "firmware_regs", "cap_number", "cap_known", "host_cap", "validate_host", "check_host", "load_host",
 ]
 
 Release = tuple[int, int, int]
@@ -43,6 +46,16 @@ def parse_release(release: str | Release | Mapping[str, Any]) -> Release:
     if not m:
         raise SysregError(f"kernel release {release!r}: expected MAJOR.MINOR[.PATCH][-suffix], e.g. '6.12.0'")
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+# kernel.release of an imported host, whose kernel QMP does not reveal (docs/profiles.md,
+# "Imported hosts"): no release-dependent KVM behaviour is assumed
+PLACEHOLDER_RELEASES = ("0.0", "0", "")
+
+
+def release_known(release: str) -> bool:
+    """False for the placeholder release of an imported host."""
+    return str(release) not in PLACEHOLDER_RELEASES
 
 
 def release_at_least(release, ref) -> bool:
@@ -196,7 +209,7 @@ def _imp_id_enabled(host, imp_id_regs) -> bool:
 
 
 def _state(kernel_release, *, host=None, imp_id_regs=None, table=None, rules=None) -> tuple[Release, dict[str, _Rule]]:
-    table = _sr._table(table)
+    table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
     file = "models/arm64/kvm-writable.yaml"
     rel = parse_release(kernel_release)
@@ -249,7 +262,7 @@ def writable_fields(kernel_release=None, host: Mapping[str, Any] | None = None, 
     lists the legacy per-field lowering paths."""
     if kernel_release is None:
         kernel_release = host_release(host)
-    table = _sr._table(table)
+    table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
     rel, state = _state(kernel_release, host=host, imp_id_regs=imp_id_regs, table=table, rules=rules)
     out = {}
@@ -278,7 +291,7 @@ def writable_masks(kernel_release=None, host: Mapping[str, Any] | None = None, *
     """
     if kernel_release is None:
         kernel_release = host_release(host)
-    table = _sr._table(table)
+    table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
     rel = parse_release(kernel_release)
     if rel < parse_release(rules["ioctl"]["since"]):
@@ -302,7 +315,7 @@ def writable_mask_array(kernel_release=None, host=None, **kw) -> list[int] | Non
     masks = writable_masks(kernel_release, host, **kw)
     if not masks:
         return None
-    table = _sr._table(kw.get("table"))
+    table = _sr.table_or_default(kw.get("table"))
     arr = [0] * 192
     for name, m in masks.items():
         arr[table["registers"][name]["mask_index"]] = m
@@ -326,7 +339,12 @@ def writable_properties(kernel_release=None, host=None, **kw) -> list[str]:
 # --------------------------------------------------------------------------
 # KVM_SET_ONE_REG acceptance
 
-def _policy(reg: str, f: Mapping[str, Any], rules) -> tuple[str, bool]:
+def field_policy(reg: str, f: Mapping[str, Any], rules: Mapping[str, Any]) -> tuple[str, bool]:
+    """``(policy, signed)`` of field ``f`` of ``reg``: how KVM compares a requested value with
+    the host's (``exact``, ``lower_safe``, ``higher_safe``, ``higher_or_zero_safe``, ``any``;
+    Linux arch/arm64/kvm/sys_regs.c, arm64_check_features() through the
+    arch/arm64/kernel/cpufeature.c ftr_bits tables), from ``policies`` of
+    ``models/arm64/kvm-writable.yaml``."""
     pol = rules.get("policies") or {}
     over = (pol.get("fields") or {}).get(f"{reg}.{f['name']}")
     kind = f.get("kind", "field")
@@ -334,6 +352,26 @@ def _policy(reg: str, f: Mapping[str, Any], rules) -> tuple[str, bool]:
     if over:
         return over.get("policy", default), bool(over.get("signed", kind == "signed"))
     return default, kind == "signed"
+
+
+def policy_accepts(policy: str, signed: bool, width: int, host: int, v: int) -> bool:
+    """Whether ``policy`` alone lets a ``width``-bit field hold ``v`` when the host has ``host``
+    (special rules aside; :func:`check_field_write` applies those and words refusals)."""
+    if v == host or policy == "any":
+        return True
+    if policy == "exact":
+        return False
+    if signed:
+        half = 1 << (width - 1)
+        a = v - (1 << width) if v & half else v
+        b = host - (1 << width) if host & half else host
+    else:
+        a, b = v, host
+    if policy == "lower_safe":
+        return a <= b
+    if policy in ("higher_safe", "higher_or_zero_safe"):
+        return a >= b or (policy == "higher_or_zero_safe" and v == 0)
+    return False
 
 
 def _special(reg: str, name: str, rel: Release, rules) -> list[Mapping[str, Any]]:
@@ -359,7 +397,7 @@ def check_field_write(reg: str, field: str, host_value: int, requested: int, ker
     other ID registers some rules look at (AArch32 EL0, MTE for MTE_frac) and
     the WRITABLE_IMP_ID_REGS capability; ``nv`` = the vCPU has EL2.
     """
-    table = _sr._table(table)
+    table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
     f = _sr.field(reg, field, table)
     host_value = _fv(host_value, f, f"{reg}.{field}: host value")
@@ -417,7 +455,7 @@ def check_field_write(reg: str, field: str, host_value: int, requested: int, ker
         if kind == "refused_with_nv" and nv:
             return f"{reg}.{field}: cannot be changed for a vCPU with EL2 (nested virtualisation)"
 
-    policy, signed = _policy(reg, f, rules)
+    policy, signed = field_policy(reg, f, rules)
     if policy == "any":
         return None
     if policy == "exact":
@@ -440,7 +478,7 @@ def check_field_write(reg: str, field: str, host_value: int, requested: int, ker
 def check_register_write(reg: str, host_value: int, requested: int, kernel, **kw) -> str | None:
     """Whole-register version of :func:`check_field_write`: bits outside
     named fields must equal the host value; every field is checked."""
-    table = _sr._table(kw.get("table"))
+    table = _sr.table_or_default(kw.get("table"))
     covered = _sr.register_mask(reg, table)
     if (host_value ^ requested) & ~covered:
         return f"{reg}: bits outside its fields differ from the host value ({requested:#x} vs {host_value:#x})"
@@ -567,47 +605,50 @@ def source_of(host: Mapping[str, Any], path: str) -> list[str] | None:
     return None
 
 
-def _schema():
-    import json
-    from pathlib import Path
-    p = Path(__file__).resolve().parents[3] / "schemas" / "host.schema.json"
-    return json.loads(p.read_text(encoding="utf-8"))
+def _schema() -> Any:
+    return models.read_json(os.path.join(models.SCHEMAS_DIR, "host.schema.json"), error=DataError)
 
 
 def validate_host(host: Any, *, file: str | None = None, schema: Mapping[str, Any] | None = None,
-                  table=None, caps=None) -> None:
-    """Check a parsed host file; raise :class:`DataError` (file, dotted path,
-    expectation) at the first problem.
+                  table: Mapping[str, Any] | None = None, caps: Mapping[str, Any] | None = None) -> None:
+    """Check a parsed host file on its own (tools and tests); raise :class:`DataError`
+    (file, dotted path, expectation) at the first problem.
 
-    JSON Schema validation runs when ``jsonschema`` is installed (imported
-    lazily); the semantic checks (known registers and capabilities, values
-    that fit, sources for every figure, capability/kernel consistency) always
-    run.
+    JSON Schema validation (``schemas/host.schema.json``), the file name (``name`` must equal it when ``file`` is given), then
+    :func:`check_host`.  The profile loader runs the schema and :func:`check_host`
+    itself on every host it compiles.
     """
     if not isinstance(host, Mapping):
         raise DataError(file, "", "expected a mapping (a host profile)")
-    try:
-        import jsonschema  # noqa: F401
-    except ImportError:  # pragma: no cover - optional
-        jsonschema = None
-    if jsonschema is not None:
-        validator = jsonschema.Draft202012Validator(schema or _schema())
-        errors = sorted(validator.iter_errors(host), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-        if errors:
-            e = errors[0]
-            # prefer the deepest explanation of a failed if/then or oneOf
-            while e.context:
-                e = sorted(e.context, key=lambda c: -len(c.absolute_path))[0]
-            path = ".".join(str(p) for p in e.absolute_path)
-            raise DataError(file, path, e.message)
+    import jsonschema  # lazy: a dependency, but ~50 ms to import and only tools validate
+
+    validator = jsonschema.Draft202012Validator(schema or _schema())
+    errors = sorted(validator.iter_errors(host), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        e = errors[0]
+        # prefer the deepest explanation of a failed if/then or oneOf
+        while e.context:
+            e = sorted(e.context, key=lambda c: -len(c.absolute_path))[0]
+        path = ".".join(str(p) for p in e.absolute_path)
+        raise DataError(file, path, e.message)
     if file is not None:
-        from pathlib import Path
         stem = Path(file).name.rsplit(".", 1)[0]
         if host.get("name") != stem:
             raise DataError(file, "name", f"expected {stem!r} (the file name), got {host.get('name')!r}")
-    table = _sr._table(table)
+    check_host(host, file, table=table, caps=caps)
+
+
+def check_host(host: Mapping[str, Any], file: str | None, *, table: Mapping[str, Any] | None = None,
+               caps: Mapping[str, Any] | None = None) -> None:
+    """The semantic checks of an aarch64 host file beyond its JSON Schema: known registers
+    whose values fit, ``cpu.midr`` equal to ``idregs.MIDR_EL1``, capabilities the kernel
+    release knows (``models/arm64/kvm-caps.yaml``), known firmware registers, and a
+    source for every figure.  Raise :class:`DataError` (file, dotted path, expectation)."""
+    table = _sr.table_or_default(table)
     caps = caps if caps is not None else caps_table()
-    rel = parse_release(host_release(host))
+    release = host_release(host)
+    rel = parse_release(release)
+    known = release_known(release)  # an imported host's recorded caps stand without a release
     for reg, val in (host.get("idregs") or {}).items():
         if reg not in table["registers"]:
             raise DataError(file, f"idregs.{reg}", "unknown register (see models/arm64/sysreg-fields.yaml)")
@@ -621,7 +662,7 @@ def validate_host(host: Any, *, file: str | None = None, schema: Mapping[str, An
     for name, val in ((host.get("kvm") or {}).get("caps") or {}).items():
         if name not in caps["caps"]:
             raise DataError(file, f"kvm.caps.{name}", "unknown capability (add it to models/arm64/kvm-caps.yaml)")
-        if val and rel < parse_release(caps["caps"][name]["since"]):
+        if val and known and rel < parse_release(caps["caps"][name]["since"]):
             raise DataError(file, f"kvm.caps.{name}",
                             f"expected 0: Linux {rel[0]}.{rel[1]} does not know this capability "
                             f"(first in {caps['caps'][name]['since']})")

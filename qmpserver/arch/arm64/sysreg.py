@@ -3,9 +3,8 @@ SYSREG_<REG>_<FIELD> property names and feature helpers.
 
 Everything here is a pure function over plain dicts (the parsed
 ``models/arm64/sysreg-fields.yaml``).  Nothing parses YAML at import time:
-``load_yaml`` imports PyYAML lazily, and the default data is fetched through
-:func:`data`, whose provider can be replaced (``set_data_provider``) by the
-profile loader once it routes loading through its compiled cache.
+the data sets are read through :func:`qmpserver.models.data` on first use,
+and :func:`data`'s provider can be replaced (``set_data_provider``).
 
 Functions that need the table take it as an optional ``table=`` keyword;
 when omitted the default table is used.
@@ -17,10 +16,12 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from ... import models
+
 __all__ = [
     "DataError", "SysregError",
     "load_yaml", "models_dir", "data", "set_data_provider", "clear_data_cache",
-    "sysreg_table", "register", "register_names", "fields", "field", "field_names",
+    "sysreg_table", "table_or_default", "register", "register_names", "fields", "field", "field_names",
     "field_mask", "field_width", "register_mask", "decode", "encode", "get_field", "set_field",
     "value_name", "value_of", "signed_value",
     "property_name", "parse_property_name",
@@ -31,20 +32,13 @@ __all__ = [
 ]
 
 
-class DataError(ValueError):
+class DataError(models.DataFileError):
     """A data file (or an in-memory dict standing for one) is wrong.
 
     The message names the file, the dotted path of the offending value and
     what was expected, e.g.
     ``models/hosts/x.yaml: idregs.ID_AA64PFR0_EL1: expected an integer, got 'abc'``.
     """
-
-    def __init__(self, file: str | os.PathLike | None, path: str, expectation: str):
-        self.file = str(file) if file is not None else "<data>"
-        self.path = path
-        self.expectation = expectation
-        where = f"{self.file}: {path}" if path else self.file
-        super().__init__(f"{where}: {expectation}")
 
 
 class SysregError(ValueError):
@@ -66,37 +60,22 @@ _cache: dict[str, Mapping[str, Any]] = {}
 
 
 def models_dir() -> Path:
-    """Directory holding the YAML models (``$QMPSERVER_MODELS``, else the one the
-    profile loader uses: the source tree's ``models/`` or an installed wheel's copy)."""
-    env = os.environ.get("QMPSERVER_MODELS")
-    if env:
-        return Path(env)
-    from ...profiles.loader import MODELS_DIR
-    return Path(MODELS_DIR)
+    """The models directory (:data:`qmpserver.models.MODELS_DIR`)."""
+    return Path(models.MODELS_DIR)
 
 
-def load_yaml(path: str | os.PathLike) -> Any:
-    """Parse a YAML file with PyYAML's safe loader (imported lazily).
-
-    Raises :class:`DataError` (file + expectation) for a missing file or a
-    syntax error instead of letting a traceback escape.
-    """
-    import yaml  # lazy: keep start-up lean
-
-    p = Path(path)
+def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A YAML file read by :func:`qmpserver.models.read_yaml`, failures worded as
+    this module always has (``file not found``, ``not valid YAML (line ...)``)."""
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(p, "", "file not found") from None
-    except OSError as e:
-        raise DataError(p, "", f"cannot be read ({e.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        loc = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise DataError(p, "", f"not valid YAML ({loc}{problem})") from None
+        return models.read_yaml(path, error=DataError)
+    except DataError as e:
+        if not os.path.exists(path):
+            raise DataError(path, "", "file not found") from None
+        if e.expectation.startswith("invalid YAML: "):
+            where = e.path + ": " if e.path else ""
+            raise DataError(path, "", f"not valid YAML ({where}{e.expectation[len('invalid YAML: '):]})") from None
+        raise
 
 
 def set_data_provider(provider: Callable[[str], Mapping[str, Any]] | None) -> None:
@@ -121,13 +100,8 @@ def data(name: str) -> Mapping[str, Any]:
         return got
     if name not in DATA_FILES:
         raise SysregError(f"unknown data set {name!r}; expected one of {sorted(DATA_FILES)}")
-    if _provider is not None:
-        got = _provider(name)
-    else:
-        path = models_dir() / DATA_FILES[name]
-        got = load_yaml(path)
-        if not isinstance(got, dict):
-            raise DataError(path, "", "expected a mapping at the top level")
+    got = _provider(name) if _provider is not None else models.read_yaml(
+        models_dir() / DATA_FILES[name], error=DataError)
     _cache[name] = got
     return got
 
@@ -137,7 +111,8 @@ def sysreg_table() -> Mapping[str, Any]:
     return data("sysreg-fields")
 
 
-def _table(table: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def table_or_default(table: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``table``, or the default field table when None (the ``table=`` keyword's rule)."""
     return sysreg_table() if table is None else table
 
 
@@ -145,7 +120,7 @@ def _table(table: Mapping[str, Any] | None) -> Mapping[str, Any]:
 # Registers and fields
 
 def register(reg: str, table: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
-    regs = _table(table)["registers"]
+    regs = table_or_default(table)["registers"]
     try:
         return regs[reg]
     except KeyError:
@@ -153,7 +128,7 @@ def register(reg: str, table: Mapping[str, Any] | None = None) -> Mapping[str, A
 
 
 def register_names(table: Mapping[str, Any] | None = None) -> list[str]:
-    return list(_table(table)["registers"])
+    return list(table_or_default(table)["registers"])
 
 
 def fields(reg: str, table: Mapping[str, Any] | None = None) -> list[Mapping[str, Any]]:
@@ -259,7 +234,7 @@ def parse_property_name(prop: str, table: Mapping[str, Any] | None = None) -> tu
     if not isinstance(prop, str) or not prop.startswith(PROPERTY_PREFIX):
         raise SysregError(f"{prop!r} is not a SYSREG_<REG>_<FIELD> property name")
     rest = prop[len(PROPERTY_PREFIX):]
-    for reg in sorted(_table(table)["registers"], key=len, reverse=True):
+    for reg in sorted(table_or_default(table)["registers"], key=len, reverse=True):
         if rest.startswith(reg + "_"):
             name = rest[len(reg) + 1:]
             if name in field_names(reg, table):
@@ -287,7 +262,7 @@ def feature_range_index(encoding: Iterable[int]) -> int | None:
 
 def register_by_encoding(encoding: Iterable[int], table: Mapping[str, Any] | None = None) -> str | None:
     enc = list(encoding)
-    for name, reg in _table(table)["registers"].items():
+    for name, reg in table_or_default(table)["registers"].items():
         if list(reg["encoding"]) == enc:
             return name
     return None

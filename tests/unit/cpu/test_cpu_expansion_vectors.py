@@ -1,4 +1,5 @@
-"""query-cpu-model-expansion on Arm: every check of qemu-qmp-facts §2.3 (order, texts),
+"""query-cpu-model-expansion on Arm: every check of QEMU's qmp_query_cpu_model_expansion()
+(target/arm/monitor.c in 7.2, target/arm/arm-qmp-cmds.c since 8.0; order, texts),
 the SVE vectors of tests/qtest/arm-cpu-features.c, pauth rules, the 7.2 vs 11.x
 differences.  TCG profiles: debian-7.2-tcg (QEMU 7.2) and qemu-11.1-tcg (QEMU 11.1)."""
 
@@ -124,7 +125,7 @@ def test_empty_props_same_as_none(prof):
     assert c.props("max", {}) == c.props("max")
 
 
-# --- SVE vectors (tests/qtest/arm-cpu-features.c, qemu-qmp-facts §2.3) --------------------
+# --- SVE vectors (QEMU tests/qtest/arm-cpu-features.c, target/arm/cpu64.c) ----------------
 
 SVE_VECTORS = [
     ({"sve": False}, 0),
