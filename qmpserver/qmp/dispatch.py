@@ -29,13 +29,18 @@ if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-u
 
     from ..qapi.model import Command, Schema
     from ..qapi.visitor import Policy
-    from ..vm.instance import Instance
     from .session import Session
 
     #: a handler: (context, validated arguments) -> the "return" value (None means {})
     Handler = Callable[["Context", dict[str, Any]], Any]
     #: recorded replies of the build: (command name, arguments) -> reply dict or None
     Recorded = Callable[[str, dict[str, Any]], Union[dict[str, Any], None]]
+
+    class Instance(Protocol):
+        """What dispatch needs of the instance a table serves (``qmpserver.vm.instance.Instance``;
+        named here, not imported: qmp/ sits below vm/)."""
+
+        preconfig: bool
 
     class Table(Protocol):
         """What dispatch needs of a command table (:class:`CommandTable`,
