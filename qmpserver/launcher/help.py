@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from ..errors import QMPError
+from ..vm.state import Caches, CpuState
 
 
 def _captured(build, name):
@@ -106,7 +107,8 @@ class _FakeInstance:
         self.build = profile.build
         self.host = profile.host
         self.accel = profile.defaults.get("accel", "tcg")
-        self.state = {}
+        self.cpu = CpuState()
+        self.caches = Caches()
 
 
 def _props_help(typename, props, children=True) -> str:
