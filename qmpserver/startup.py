@@ -135,7 +135,8 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     cfg = inst.config
     build = inst.build
     # 1. qemu_create_machine
-    canonical, alias = select_machine(build, cfg.machine.get("type"), io.default_machine(inst))
+    # the default is looked up only when needed (it reads the build's recorded machine list)
+    canonical, alias = select_machine(build, cfg.machine.get("type") or io.default_machine(inst), None)
     # QEMU creates no CPU for -machine none (libvirt's probe) unless -cpu is given
     props = {k: v for k, v in cfg.machine.items() if k not in ("type", "accel")}
     ms = MachineState(canonical, alias, None, props, None, dict(cfg.cpu_props), dict(cfg.smp))

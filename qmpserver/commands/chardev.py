@@ -27,11 +27,8 @@ class _QmpChardev:
 def register_chardev(inst, label, cd) -> None:
     inst.backends.chardevs[label] = cd
     inst.backends.children("chardevs").insert(label)
-    t = qom.tree(inst)
-    cont = t.root.children.get("chardevs")
-    if cont is not None:
-        backend = getattr(getattr(cd, "spec", None), "backend", None) or getattr(cd, "backend", "socket")
-        cont.add_child(label, qom.QomObject("chardev-" + backend))
+    if inst.qom is not None:       # else the tree, when first built, lists every chardev
+        qom.add_chardev(inst.qom, label, cd)
 
 
 def _chardev_filename(cd):

@@ -446,6 +446,12 @@ class Cmdline:
                 raise Diag("VNC requires a display argument vnc=<display>", loc)
             self.launch.display = {"type": "vnc", "vnc": arg[4:]}
             return
+        if arg == "none":
+            # DisplayType 'none' exists in every build and the keyval visit of a
+            # bare implied value gives just {type}: no need to load the build's
+            # schema (about 30 ms) before the greeting for the common case
+            self.launch.display = {"type": "none"}
+            return
         self.launch.display = self.structured(arg, loc, self.schema_type("query-display-options", ret=True),
                                               "type")
 

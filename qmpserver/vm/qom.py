@@ -139,9 +139,22 @@ def _cpu_objects(instance, t) -> None:
         arm64_startup.add_cpu_objects(instance, t)
 
 
-# fn(instance, tree), in order: the board's /machine properties and children,
-# then the vCPU objects under /machine/unattached
-BUILDERS = (virt.build_qom, _cpu_objects)
+def add_chardev(t, label, cd) -> None:
+    """``/chardevs/<label>`` of type ``chardev-<backend>``."""
+    cont = t.root.children.get("chardevs")
+    if cont is not None:
+        backend = getattr(getattr(cd, "spec", None), "backend", None) or getattr(cd, "backend", "socket")
+        cont.add_child(label, QomObject("chardev-" + backend))
+
+
+def _chardevs(instance, t) -> None:
+    for label, cd in instance.backends.chardevs.items():
+        add_chardev(t, label, cd)
+
+
+# fn(instance, tree), in order: the chardevs created before the tree was first
+# needed, the board's /machine properties and children, the vCPU objects
+BUILDERS = (_chardevs, virt.build_qom, _cpu_objects)
 
 
 def tree(instance) -> QomTree:

@@ -186,11 +186,15 @@ def apply_properties(instance, ms) -> None:
     """Validate and type the ``-machine`` options (start-up phase 2)."""
     from ..wire.qdict import wire_order
     qom_type = ms.qom_type
-    table = property_list(instance, qom_type, ms.type)
-    known = {p["name"]: p for p in table} if table is not None else None
     raw = {}
     for k, v in (ms.props or {}).items():
         raw[k.replace("_", "-")] = v          # keyval_dashify
+    if not raw:
+        ms.props = {}
+        ms.accel_opts = {}
+        return                                # nothing to check: the build's recordings stay unread
+    table = property_list(instance, qom_type, ms.type)
+    known = {p["name"]: p for p in table} if table is not None else None
     typed, accel_opts = {}, {}
     proposal = instance.build.has_proposal("mte-version")
     for key in wire_order(tuple(raw)):
