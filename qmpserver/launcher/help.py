@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 
 from ..errors import QMPError
-from ..vm.state import Caches, CpuState
 
 
 def _captured(build, name):
@@ -106,6 +105,7 @@ class _FakeInstance:
         self.profile = profile
         self.build = profile.build
         self.host = profile.host
+        from ..vm.state import Caches, CpuState  # lazy: machine help only, not -version
         self.accel = profile.defaults.get("accel", "tcg")
         self.cpu = CpuState()
         self.caches = Caches()

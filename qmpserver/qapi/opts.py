@@ -37,7 +37,6 @@ from __future__ import annotations
 import re
 
 from ..errors import QMPError
-from ..wire import json_stream as J
 from .model import AlternateType, ArrayType, BuiltinType, EnumType, ObjectType
 from .visitor import validate_value
 
@@ -631,6 +630,7 @@ def _opts_scalar(name, t, value):
 
 def parse_json_option(text: str):
     """``qobject_from_json`` with QEMU's error texts (the lexer is flushed at the end)."""
+    from ..wire import json_stream as J  # lazy: JSON-form options only; keeps -version lean
     s = J.JsonStream()
     s.feed(text.encode("utf-8", "surrogateescape"))
     msgs = []
