@@ -111,9 +111,9 @@ def in_process_baseline(rounds):
     from qmpserver.arch.arm64.cpu import catalog_for
     from qmpserver.profiles.loader import load_profile
     from qmpserver.vm.config import InstanceConfig
-    from qmpserver.vm.instance import Instance
-    a = Instance(load_profile(KVM_PROFILE), InstanceConfig(start_paused=True))
-    b = Instance(load_profile(OTHER_PROFILE), InstanceConfig(start_paused=True))
+    from qmpserver.startup import start
+    a = start(load_profile(KVM_PROFILE), InstanceConfig(start_paused=True))
+    b = start(load_profile(OTHER_PROFILE), InstanceConfig(start_paused=True))
     cat = catalog_for(a)
     other = dict(catalog_for(b).expand_default("host"))
     other["SYSREG_ID_AA64ISAR0_EL1_AES"] = 1     # the other host: one field lower
@@ -130,13 +130,13 @@ def in_process_requests(rounds, requests):
     from qmpserver.profiles.loader import load_profile
     from qmpserver.qmp.session import Session
     from qmpserver.vm.config import InstanceConfig
-    from qmpserver.vm.instance import Instance
+    from qmpserver.startup import start
     out = {}
     sessions = {}
     for key, profile, req in requests:
         s = sessions.get(profile)
         if s is None:
-            inst = Instance(load_profile(profile), InstanceConfig(start_paused=True))
+            inst = start(load_profile(profile), InstanceConfig(start_paused=True))
             s = sessions[profile] = Session(inst.add_monitor())
             s.connect()
             s.receive_data(b'{"execute":"qmp_capabilities"}')

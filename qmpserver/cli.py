@@ -19,7 +19,7 @@ def _die(msg: str, code: int = 1):
 
 
 def _instance_config(args):
-    from .launcher.opts import parse_cpu, parse_opts
+    from .qapi.opts import parse_cpu, parse_opts
     from .vm.config import InstanceConfig
     cfg = InstanceConfig()
     for m in args.machine or ():

@@ -11,7 +11,7 @@ from .errors import StartupError, UsageError
 from .net.aio import AsyncScheduler, Endpoint
 from .net.endpoint import parse_address
 from .vm.config import GuestBehaviour, InstanceConfig
-from .vm.instance import Instance
+from .startup import start
 
 
 def default_socket_dir() -> str:
@@ -53,7 +53,7 @@ class Server:
         guest = profile.defaults.get("guest")
         if guest:
             config.guest = GuestBehaviour(**{**config.guest.as_dict(), **guest})
-        inst = Instance(profile, config, scheduler=AsyncScheduler(self.loop))
+        inst = start(profile, config, scheduler=AsyncScheduler(self.loop))
         addrs = [parse_address(a, self.socket_mode) if isinstance(a, str) else a for a in qmp]
         if not addrs:
             path = os.path.join(default_socket_dir(), "qmp-%d-%d.sock" % (os.getpid(), inst.id))

@@ -9,7 +9,7 @@ from .registry import command
 
 def _constant(inst, key, make):
     """A reply that never changes for an instance, encoded once."""
-    cache = inst.state.setdefault("constant_replies", {})
+    cache = inst.caches.constant_replies
     v = cache.get(key)
     if v is None:
         v = cache[key] = RawJSON(dumps(make()))
@@ -120,7 +120,7 @@ def system_powerdown(ctx, args):
 @command("system_wakeup")
 def system_wakeup(ctx, args):
     inst = ctx.instance
-    if not inst.state.get("wakeup_suspend", False):
+    if not inst.machine.wakeup_suspend:
         raise QMPError("wake-up from suspend is not supported by this guest")
     if inst.runstate == "suspended":
         inst.runstate = "running"

@@ -1,14 +1,16 @@
 """CPU model commands for aarch64: query-cpu-definitions,
 query-cpu-model-expansion, query-cpu-model-baseline/-comparison (proposal
-``cpu-idreg-props``), the ``-cpu`` start-up checks, the CPU QOM objects.
+``cpu-idreg-props``).
 
 QEMU's semantics live in :mod:`qmpserver.arch.arm64.cpu`; this module only
-binds them to QMP, start-up and QOM.  Builds of other targets answer from
+binds them to QMP (the ``-cpu`` start-up checks are
+:mod:`qmpserver.arch.arm64.startup`'s, called by the start-up pipeline).  Builds of other targets answer from
 their recordings (or the return type's default), as for unmodelled commands.
 """
 
 from __future__ import annotations
 
+from ..arch.arm64.cpu import CpuError, catalog_for
 from ..errors import QMPError
 from ..wire.encode import RawJSON, dumps
 from .registry import command
@@ -24,11 +26,7 @@ def _unmodelled(inst, name, args):
 
 
 def _catalog(inst):
-    cat = inst.state.get("arm-cpu")
-    if cat is None:
-        from ..arch.arm64.cpu import catalog_for
-        cat = catalog_for(inst)
-    return cat
+    return inst.cpu.catalog or catalog_for(inst)
 
 
 @command("query-cpu-definitions")
@@ -57,7 +55,6 @@ def query_cpu_model_expansion(ctx, args):
         raw = cat._default_cache.get(("raw", name))   # only names that passed the checks
         if raw is not None:
             return raw
-    from ..arch.arm64.cpu import CpuError
     try:
         cat.check_model(name)
         if "props" not in model:
@@ -87,6 +84,7 @@ def _model_pair(ctx, args, command, what, op):
         return _unmodelled(inst, command, args)
     if not inst.build.has_proposal("cpu-idreg-props"):
         _not_supported(inst, what)
+    # lazy: the baseline/comparison rules are off the launcher's start-up path
     from ..arch.arm64 import baseline
     return getattr(baseline, op)(_catalog(inst), args["modela"], args["modelb"])
 
@@ -99,45 +97,3 @@ def query_cpu_model_comparison(ctx, args):
 @command("query-cpu-model-baseline")
 def query_cpu_model_baseline(ctx, args):
     return _model_pair(ctx, args, "query-cpu-model-baseline", "baseline", "qmp_baseline")
-
-
-# --------------------------------------------------------------------------
-# start-up: -cpu MODEL,key=value,...
-
-def resolve_cpu(instance, machine_state):
-    """machine_resolvers hook: QEMU's -cpu checks, in QEMU's order."""
-    if not _arm(instance):
-        return
-    from ..arch.arm64.startup import validate
-    validate(instance, machine_state)
-
-
-# --------------------------------------------------------------------------
-# QOM: CPU objects and type property lists
-
-def build_qom(instance, tree):
-    if not _arm(instance):
-        return
-    from ..arch.arm64.startup import add_cpu_objects
-    add_cpu_objects(instance, tree)
-
-
-def property_overlay(instance, typename, props):
-    if not _arm(instance) or not typename.endswith("-arm-cpu"):
-        return props
-    from ..arch.arm64.startup import qom_type_properties
-    return qom_type_properties(instance, typename, props)
-
-
-def _register():
-    from ..vm import hooks, qom
-    from . import qom as qom_cmds
-    if resolve_cpu not in hooks.machine_resolvers:
-        hooks.machine_resolvers.append(resolve_cpu)
-    if build_qom not in qom.BUILDERS:
-        qom.BUILDERS.append(build_qom)
-    if property_overlay not in qom_cmds.PROPERTY_OVERLAYS:
-        qom_cmds.PROPERTY_OVERLAYS.append(property_overlay)
-
-
-_register()

@@ -10,9 +10,7 @@
 * ``query-hotpluggable-cpus``, ``query-cpus-fast``, ``query-current-machine``,
   ``query-memory-size-summary`` describe the running machine.
 
-Importing this module registers the ``virt`` machine's resolvers, QOM
-builder and property overlay (:mod:`qmpserver.vm.virt`).  For
-``device_add`` of memory devices, :func:`memory_hotplug_allowed` /
+For ``device_add`` of memory devices, :func:`memory_hotplug_allowed` /
 :func:`check_memory_hotplug` give the ``virt`` pre-plug verdict.
 """
 
@@ -22,9 +20,6 @@ from ..errors import QMPError
 from ..vm import virt
 from ..vm.virt import check_memory_hotplug, memory_hotplug_allowed, memory_hotplug_error  # noqa: F401
 from .registry import command
-
-virt.register()
-
 
 # --- shaping results like the build's QAPI types -----------------------------------------------
 
@@ -141,35 +136,13 @@ def query_hotpluggable_cpus(ctx, args):
     return rec.get("return", []) if rec else []
 
 
-def _topology(inst) -> dict:
-    smp = dict(getattr(inst.machine, "smp", None) or {})
-    cpus = int(smp.get("cpus") or 1)
-    out = {"cpus": cpus}
-    for k in ("sockets", "dies", "clusters", "cores", "threads"):
-        out[k] = int(smp.get(k) or 1)
-    if "sockets" not in smp:
-        out["sockets"] = max(1, cpus // (out["dies"] * out["clusters"] * out["cores"] * out["threads"]))
-    out["maxcpus"] = int(smp.get("maxcpus") or cpus)
-    return out
-
-
-def _thread_id(inst, key):
-    try:
-        from .devices import _thread_id as tid
-    except ImportError:  # pragma: no cover - devices topic absent
-        import os
-        ids = inst.state.setdefault("thread_ids", {})
-        return ids.setdefault(key, os.getpid() + 1 + len(ids))
-    return tid(inst, key)
-
-
 @command("query-cpus-fast")
 def query_cpus_fast(ctx, args):
     inst = ctx.instance
     ms = inst.machine
     if ms.type == "none" and not ms.cpu_model:
         return []
-    topo = _topology(inst)
+    topo = inst.machine.smp
     threads, cores, clusters, dies = topo["threads"], topo["cores"], topo["clusters"], topo["dies"]
     is_virt = virt.is_virt(ms.type)
     model = ms.cpu_model or (virt.default_cpu(inst, ms) if is_virt else None)
@@ -189,7 +162,7 @@ def query_cpus_fast(ctx, args):
         if model:
             entry["qom-type"] = model + "-arm-cpu" if inst.build.target in ("aarch64", "arm") else model
         entry["qom-path"] = "/machine/unattached/device[%d]" % i
-        entry["thread-id"] = _thread_id(inst, "vcpu:%d" % i)
+        entry["thread-id"] = inst.threads.id_for("vcpu:%d" % i)
         entry["props"] = props
         entry["target"] = inst.build.target
         out.append(entry)
@@ -201,15 +174,14 @@ def query_cpus_fast(ctx, args):
 @command("query-current-machine")
 def query_current_machine(ctx, args):
     inst = ctx.instance
-    # virt (and every Arm board) has no suspend-to-RAM wakeup
     return shaped(inst, "query-current-machine",
-                  {"wakeup-suspend-support": bool(inst.state.get("wakeup_suspend", False))})
+                  {"wakeup-suspend-support": inst.machine.wakeup_suspend})
 
 
 def _plugged_memory(inst) -> int:
     total = 0
-    objs = inst.state.get("objects") or {}
-    for d in inst.state.get("devices") or ():
+    objs = inst.backends.objects
+    for d in inst.backends.devices:
         driver = d.get("driver", "") if isinstance(d, dict) else ""
         if driver not in ("pc-dimm", "nvdimm", "virtio-mem-pci", "virtio-mem"):
             continue
@@ -231,6 +203,6 @@ def query_memory_size_summary(ctx, args):
     if inst.machine.type == "none":
         base = 0
     else:
-        base = (inst.state.get("memory") or {}).get("size") or inst.config.memory or (128 << 20)
+        base = inst.memory.size
     # MemoryInfo in QAPI order
     return {"base-memory": base, "plugged-memory": _plugged_memory(inst)}

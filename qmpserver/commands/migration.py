@@ -113,7 +113,7 @@ _listeners: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
 
 
 class Migration:
-    """Per-instance migration state (``instance.state["migration"]``)."""
+    """Per-instance migration state (``instance.migration``; this module is its owner)."""
 
     def __init__(self, inst):
         self.status = "none"            # source side
@@ -132,15 +132,15 @@ class Migration:
 
 
 def mig(inst) -> Migration:
-    m = inst.state.get("migration")
+    m = inst.migration
     if m is None:
-        m = inst.state["migration"] = Migration(inst)
+        m = inst.migration = Migration(inst)
     return m
 
 
 def blockers(inst) -> list:
     """Active migration blockers, most recent first (QEMU prepends them)."""
-    return list(reversed(inst.state.get("migration_blockers") or ()))
+    return list(reversed(inst.migration_blockers))
 
 
 def _shape(inst, cmd, value):
@@ -536,24 +536,3 @@ def migrate_incoming(ctx, args):
     if inst.runstate != "inmigrate":
         raise QMPError("'-incoming' was not specified on the command line")
     start_incoming(inst, uri)
-
-
-def incoming_resolver(instance, ms) -> None:
-    """Machine resolver: ``-incoming URI`` (not ``defer``) starts listening."""
-    uri = instance.config.incoming
-    if not uri or uri == "defer":
-        return
-    try:
-        start_incoming(instance, uri)
-    except QMPError as e:
-        from ..errors import StartupError
-        raise StartupError(e.desc, list(instance.config.warnings)) from None
-
-
-def _register():
-    from ..vm import hooks
-    if incoming_resolver not in hooks.machine_resolvers:
-        hooks.machine_resolvers.append(incoming_resolver)
-
-
-_register()

@@ -1,20 +1,27 @@
 """QOM commands: the tree (qom-list/get/set) and type/property listings.
 
-Type and property listings come from the build's recorded answers;
-topic modules adjust them through ``PROPERTY_OVERLAYS`` (e.g. the
-``mte-version`` machine property when that proposal is on).
+Type and property listings come from the build's recorded answers,
+adjusted by the overlays listed in ``PROPERTY_OVERLAYS`` (the
+``mte-version`` machine property when that proposal is on, the ``SYSREG_*``
+properties of Arm CPU types).
 """
 
 from __future__ import annotations
 
+from ..arch.arm64 import startup as arm64_startup
 from ..errors import DEVICE_NOT_FOUND, QMPError
-from ..vm import qom
+from ..vm import qom, virt
 from .registry import command
 
-# fn(instance, typename, props) -> props  (for qom-list-properties and device-list-properties)
-PROPERTY_OVERLAYS: list = []
-# fn(instance, types) -> types  (for qom-list-types)
-TYPE_OVERLAYS: list = []
+
+def _arm_cpu_properties(instance, typename, props):
+    if instance.build.target != "aarch64" or not typename.endswith("-arm-cpu"):
+        return props
+    return arm64_startup.qom_type_properties(instance, typename, props)
+
+
+# fn(instance, typename, props) -> props, in order (qom-list-properties, device-list-properties)
+PROPERTY_OVERLAYS = (virt.overlay_properties, _arm_cpu_properties)
 
 
 @command("qom-list")
@@ -38,16 +45,14 @@ def all_types(instance) -> list:
     full = b.recorded_return("qom-list-types", {"abstract": True}, instance.accel)
     if full is None:
         full = b.recorded_return("qom-list-types", None, instance.accel, default=[]) or []
-    for fn in TYPE_OVERLAYS:
-        full = fn(instance, full)
     return full
 
 
 def type_index(instance) -> dict:
     """name -> {name, parent[, abstract]} of every type the build knows (cached)."""
-    index = instance.state.get("_types")
+    index = instance.caches.types
     if index is None:
-        index = instance.state["_types"] = {t["name"]: t for t in all_types(instance)}
+        index = instance.caches.types = {t["name"]: t for t in all_types(instance)}
     return index
 
 
@@ -71,7 +76,7 @@ def _implements(types, name, iface) -> bool:
 def qom_list_types(ctx, args):
     inst = ctx.instance
     rec = inst.build.recorded("qom-list-types", args or None, inst.accel)
-    if rec is not None and "return" in rec and not TYPE_OVERLAYS:
+    if rec is not None and "return" in rec:
         return rec["return"]
     types = all_types(inst)
     abstract = args.get("abstract", False)

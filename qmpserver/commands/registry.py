@@ -1,4 +1,4 @@
-"""Command handlers, registered by name.
+"""Command handlers, registered by name, from an explicit list of topic modules.
 
 A handler is ``fn(ctx, args) -> result``: ``ctx.instance`` is the instance,
 ``args`` the validated arguments (a dict).  It returns the ``return`` value
@@ -6,21 +6,57 @@ or raises ``QMPError``; it never parses JSON or formats argument errors (the
 schema engine did that).  Whether a command exists at all is decided by the
 build's schema: a handler without a schema command is never reachable, a
 schema command without a handler answers its recorded or default value.
+
+Every command has exactly one handler: :func:`command` refuses a second
+registration of a name, so which module answers never depends on import
+order.  The topic modules are listed in :data:`MODULES`; the file name says
+what each answers.
 """
 
 from __future__ import annotations
 
 import importlib
 
-HANDLERS: dict = {}
+from ..qmp.dispatch import CommandTable
 
-# topic modules holding handlers; imported once, when the first table is built
-MODULES = ("core", "introspection", "hmp", "qom", "machine", "cpu", "migration", "devices", "misc")
+TYPE_CHECKING = False   # typing is not imported on the launcher's path
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+HANDLERS: dict[str, Callable[..., Any]] = {}
+
+# topic modules holding handlers (qmpserver/commands/<name>.py); imported once,
+# when the first command table is built
+MODULES = (
+    "core",           # qmp_capabilities, run state: stop/cont/system_*/quit, query-status ...
+    "introspection",  # query-qmp-schema, query-commands, query-version ...
+    "hmp",            # human-monitor-command
+    "qom",            # qom-list/get/set, qom-list-types, qom-/device-list-properties
+    "machine",        # query-machines, GIC/MTE capabilities, vCPUs, memory summary
+    "cpu",            # query-cpu-definitions, -model-expansion, -baseline, -comparison
+    "migration",      # migrate*, capabilities, parameters, blockers
+    "chardev",        # query-chardev, chardev-add/-remove, query-chardev-backends
+    "objects",        # object-add/-del, query-iothreads, query-memdev
+    "block",          # blockdev-add/-del, query-block, query-named-block-nodes
+    "netdev",         # netdev_add/_del, set_link
+    "device",         # device_add/_del
+    "fd",             # getfd, closefd, add-fd, remove-fd, query-fdsets
+    "display",        # query-display-options, query-vnc, set_password, expire_password
+    "balloon",        # query-balloon, balloon
+)
 _loaded = False
 
 
-def command(name: str):
-    def deco(fn):
+class DuplicateCommand(RuntimeError):
+    """Two handlers for one command name: a programming error, caught at import."""
+
+
+def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        other = HANDLERS.get(name)
+        if other is not None and other is not fn:
+            raise DuplicateCommand("command %r registered twice: %s.%s and %s.%s" % (
+                name, other.__module__, other.__qualname__, fn.__module__, fn.__qualname__))
         HANDLERS[name] = fn
         return fn
     return deco
@@ -31,16 +67,11 @@ def load_all() -> None:
     if _loaded:
         return
     for mod in MODULES:
-        try:
-            importlib.import_module("qmpserver.commands." + mod)
-        except ModuleNotFoundError as e:
-            if e.name != "qmpserver.commands." + mod:
-                raise
+        importlib.import_module("qmpserver.commands." + mod)
     _loaded = True
 
 
-def build_table(instance):
-    from ..qmp.dispatch import CommandTable
+def build_table(instance: Any) -> Any:
     load_all()
     build = instance.build
     return CommandTable(build.schema, HANDLERS, instance=instance, policy=instance.config.compat,

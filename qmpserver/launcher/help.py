@@ -105,8 +105,10 @@ class _FakeInstance:
         self.profile = profile
         self.build = profile.build
         self.host = profile.host
+        from ..vm.state import Caches, CpuState  # lazy: machine help only, not -version
         self.accel = profile.defaults.get("accel", "tcg")
-        self.state = {}
+        self.cpu = CpuState()
+        self.caches = Caches()
 
 
 def _props_help(typename, props, children=True) -> str:

@@ -76,6 +76,11 @@ class Reporter:
             parts.append(hint if hint.endswith("\n") else hint + "\n")
         self._write("".join(parts))
 
+    def bare(self, text: str) -> None:
+        """A line without QEMU's prefix, as a library prints it (``fprintf(stderr, ...)``
+        in ``kvm_init`` for a missing ``/dev/kvm``)."""
+        self._write(text + "\n")
+
     def error(self, text, loc=None, hint=""):
         self.line("error", text, loc, hint)
 

@@ -1,10 +1,11 @@
-"""From a parsed command line to a running instance, in QEMU 7.2's order.
+"""From a parsed command line to a running instance.
 
-``qemu_create_machine`` (machine type, ``-m``, ``-rtc``), default devices,
-``-smp``/``-boot``, ``configure_accelerators``, the instance itself
-(machine properties, CPU, MTE/GIC: ``StartupError``), chardevs, netdevs,
-monitors, the memory backend, ``-device``, ``-incoming``, then the warnings
-QEMU prints once the machine is done (unused globals, NICs without peer).
+The launcher turns argv into an ``InstanceConfig`` and runs the start-up
+pipeline (:mod:`qmpserver.startup`, QEMU 7.2's ``qemu_init`` order) with
+:class:`LauncherIO`, its part of that pipeline: what QEMU reads while
+creating the machine (``-m``, ``-rtc``, default devices), its accelerator
+messages, the sockets behind chardevs and monitors, the termination signals,
+and QEMU-style error output.
 """
 
 from __future__ import annotations
@@ -13,18 +14,63 @@ import os
 import socket
 import stat
 
-from ..errors import QMPError, StartupError
+from ..commands import chardev
+from ..errors import StartupError
+from ..net.sel import Loop, SelScheduler
+from ..qapi.opts import CHARDEV_ALIASES, CHARDEV_BACKENDS, bool_word, parse_cpu
+from ..startup import BackendError, StartupIO, start
+from ..vm.config import GuestBehaviour
+from ..vm.machine import (ACCEL_PROPS, FALLING_BACK, INIT_FAILED, INVALID, NO_KVM_MODULE,
+                          accel_available, default_accelerators)
 from .report import Diag
 
-HINT_MACHINE = "Use -machine help to list supported machines"
+class LauncherIO(StartupIO):
+    """The launcher's part of the start-up pipeline: QEMU's own default machine,
+    the options QEMU reads while creating the machine, its accelerator
+    messages, sockets for chardevs and monitors, warnings on stderr."""
 
+    def __init__(self, runner, L):
+        self.runner = runner
+        self.L = L
+        self.minfo = None
 
-class _HostView:
-    def __init__(self, profile):
-        self.build = profile.build
-        self.host = profile.host
-        self.profile = profile
-        self.config = None
+    def default_machine(self, inst):
+        build = inst.build
+        return next((m["name"] for m in build.machines() if m.get("is-default")), None)
+
+    def machine_selected(self, inst, ms):
+        # qemu_create_machine (-m, -rtc), qemu_create_default_devices
+        L, cfg = self.L, inst.config
+        # the build's recorded answers are loaded on first use; the machine list
+        # is read only when a check needs it, so a plain start stays before that load
+        self.minfo = _LazyMachine(inst.build, ms.type)
+        cfg.memory, cfg.maxmem, cfg.slots = memory_options(L)
+        configure_rtc(L)
+        if L.daemonize and L.nographic and (L.default_parallel or L.default_serial or L.default_monitor):
+            raise Diag("-nographic cannot be used with -daemonize")
+        if L.cpu_option is None and ms.type != "none":
+            dct = self.minfo.get("default-cpu-type")
+            if dct:
+                cfg.cpu = _model_of(dct)
+
+    def configure_accelerators(self, inst):
+        return choose_accelerator(self.runner, self.L)
+
+    def machine_created(self, inst):
+        runner = self.runner
+        runner.instance = inst
+        inst.threads.real = True     # one instance per process: vCPU threads are real threads
+        for w in inst.config.warnings:
+            runner.rep.warning(w)
+
+    def create_chardevs(self, inst):
+        create_chardevs(self.runner, self.L, inst)
+
+    def create_monitors(self, inst):
+        create_monitors(self.runner, self.L, inst, self.runner.chardevs)
+
+    def warn(self, inst, text):
+        self.runner.rep.warning(text)
 
 
 def build_instance(runner, L):
@@ -34,66 +80,31 @@ def build_instance(runner, L):
     # handled like one arriving later
     signal.pthread_sigmask(signal.SIG_BLOCK, TERM_SIGNALS)
     profile = runner.profile
-    build = profile.build
     rep = runner.rep
     cfg = L.config
     md = L.machine_dict
 
-    # -- qemu_create_machine ---------------------------------------------------------------
-    # The build's recorded answers are loaded on first use; the machine list is
-    # read only when a check needs it, so a plain start stays before that load.
-    mtype = md.get("type")
-    if mtype is None:
-        mtype = next((m["name"] for m in build.machines() if m.get("is-default")), None)
-        if mtype is None:
-            raise Diag("No machine specified, and there is no default", hint=HINT_MACHINE)
-    canonical = build.canonical_machine(mtype)
-    if canonical is None:
-        raise Diag("unsupported machine type", hint=HINT_MACHINE)
-    minfo = _LazyMachine(build, canonical)
-    cfg.memory, maxmem, slots = memory_options(L)
-    L.maxmem, L.slots = maxmem, slots
-    configure_rtc(L)
-
-    # -- qemu_create_default_devices ------------------------------------------------------------
-    if L.daemonize and L.nographic and (L.default_parallel or L.default_serial or L.default_monitor):
-        raise Diag("-nographic cannot be used with -daemonize")
-
-    # -- qemu_apply_machine_options: -smp, -boot ---------------------------------------------
-    from ..commands import misc
-    try:
-        cfg.smp = misc.parse_smp(minfo, md.get("smp") or {}, warn=rep.warning)
-        L.boot = misc.parse_boot(md.get("boot") or {})
-    except QMPError as e:
-        raise Diag(e.desc) from None
-
-    # -- configure_accelerators ------------------------------------------------------------------
-    accel, props = choose_accelerator(runner, L)
-    cfg.accel = [accel]
-    cfg.accel_props = {accel: props}
-
+    # argv -> InstanceConfig (the pipeline does the rest, in QEMU's order)
     cfg.machine = {k: v for k, v in md.items() if k not in ("accel", "smp", "boot")}
-    cfg.machine["type"] = mtype
+    cfg.smp = dict(md.get("smp") or {})
+    cfg.boot = dict(md.get("boot") or {})
     if L.cpu_option is not None:
-        from .opts import parse_cpu
         cfg.cpu, cfg.cpu_props = parse_cpu(L.cpu_option[0])
-    elif canonical != "none":
-        dct = minfo.get("default-cpu-type")
-        if dct:
-            cfg.cpu = _model_of(dct)
     guest = profile.defaults.get("guest")
     if guest:
-        from ..vm.config import GuestBehaviour
         cfg.guest = GuestBehaviour(**{**cfg.guest.__dict__, **guest})
-
-    # -- the instance (machine properties, CPU, board) -------------------------------------------
-    from ..commands.registry import load_all
-    from ..net.sel import Loop, SelScheduler
-    from ..vm.instance import Instance
-    load_all()        # topic modules register their machine resolvers on import
+    cfg.blockdevs = list(L.blockdevs)
+    cfg.objects = list(L.objects)
+    cfg.netdevs = [(nd, loc, legacy is not None) for nd, loc, legacy in L.netdevs]
+    cfg.devices = list(L.devices)
+    cfg.add_fds = [g.opts for g, _loc in L.add_fds]
+    cfg.globals = list(L.globals)
+    cfg.display = L.display
     loop = runner.loop = Loop()
     try:
-        inst = Instance(profile, cfg, scheduler=SelScheduler(loop))
+        inst = start(profile, cfg, scheduler=SelScheduler(loop), io=LauncherIO(runner, L))
+    except BackendError as e:
+        raise Diag(e.message, e.loc) from None
     except StartupError as e:
         for w in e.warnings:
             rep.warning(w)
@@ -101,69 +112,6 @@ def build_instance(runner, L):
         if L.incoming is not None and first == "unknown migration protocol: %s" % L.incoming[0]:
             first = "-incoming %s: %s" % (L.incoming[0], first)   # error_reportf_err's prefix
         raise Diag(first, hint=rest) from None
-    runner.instance = inst
-    for w in cfg.warnings:
-        rep.warning(w)
-    inst.state["launcher"] = L
-    inst.state["boot"] = L.boot
-    inst.state["memory"] = {"size": cfg.memory, "maxmem": maxmem, "slots": slots}
-    inst.state["display"] = L.display
-    inst.state["rtc"] = L.rtc.opts if L.rtc is not None else {}
-
-    from ..commands import devices
-    # chardevs (qemu_create_early_backends) and blockdevs
-    chardevs = create_chardevs(runner, L, inst)
-    for bd, loc in L.blockdevs:
-        try:
-            devices.add_blockdev(inst, bd)
-        except QMPError as e:
-            raise Diag(e.desc, loc) from None
-    for obj, loc in L.objects:
-        try:
-            devices.add_object(inst, obj, cli=True)
-        except QMPError as e:      # object_option_foreach_add reports without a location
-            raise Diag(e.desc) from None
-    # qemu_create_late_backends: netdevs, monitors
-    for nd, loc, legacy in L.netdevs:
-        try:
-            devices.add_netdev(inst, nd, legacy=legacy is not None)
-        except QMPError as e:
-            raise Diag(e.desc, loc) from None
-    create_monitors(runner, L, inst, chardevs)
-
-    # qemu_resolve_machine_memdev, board init
-    memdev = cfg.machine.get("memory-backend")
-    objs = devices.objects(inst)
-    if memdev is not None:
-        o = objs.get(memdev)
-        if o is None or not str(o.get("qom-type", "")).startswith("memory-backend"):
-            raise Diag("Memory backend '%s' not found" % memdev)
-    elif objs:
-        ram_id = minfo.get("default-ram-id")
-        if ram_id and ram_id in objs:
-            raise Diag("object name '%s' is reserved for the default RAM backend, it can't be used "
-                       "for any other purposes. Change the object's 'id' to something else" % ram_id)
-
-    # qemu_create_cli_devices
-    for dev, loc, json_form in L.devices:
-        try:
-            devices.add_device(inst, dev, cli=True, json_form=json_form)
-        except QMPError as e:
-            raise Diag(e.desc, loc) from None
-
-    if L.incoming is not None:
-        uri, loc = L.incoming
-        if uri != "defer" and not uri.startswith(("tcp:", "rdma:", "unix:", "exec:", "fd:")):
-            raise Diag("-incoming %s: unknown migration protocol: %s" % (uri, uri))
-
-    # qemu_machine_creation_done: warnings
-    known = devices.known_types(inst)
-    for drv, prop, _val in L.globals:
-        if not devices.is_device_type(inst, drv, known):
-            rep.warning("global %s.%s has invalid class name" % (drv, prop))
-    for w in devices.net_check_clients(inst):
-        rep.warning(w)
-
     install_signals(runner, inst, loop)
     inst.exit_listeners.append(lambda cause: _on_exit(runner, cause))
 
@@ -259,18 +207,10 @@ def configure_rtc(L):
 
 # -- accelerators ----------------------------------------------------------------------------
 
-ACCEL_PROPS = {
-    "tcg": ("thread", "tb-size", "split-wx", "one-insn-per-tb"),
-    "kvm": ("kernel-irqchip", "kvm-shadow-mem", "dirty-ring-size", "eager-split-size",
-            "notify-vmexit", "notify-window", "xen-version", "xen-gnttab-max-frames",
-            "xen-evtchn-max-pirq", "device", "honor-guest-pat"),
-    "qtest": (),
-}
-
-
 def choose_accelerator(runner, L):
-    """``configure_accelerators`` / ``do_configure_accelerator`` with QEMU's messages."""
-    from ..vm.machine import _accel_available
+    """``configure_accelerators`` / ``do_configure_accelerator`` with QEMU's messages
+    (the rules and texts are :mod:`qmpserver.vm.machine`'s; this prints them the
+    way QEMU does, as errors, while it tries each accelerator)."""
     build = runner.build
     rep = runner.rep
     md_accel = L.machine_dict.get("accel")
@@ -284,44 +224,37 @@ def choose_accelerator(runner, L):
                 entries.append((a, {}, None))
             else:
                 init_failed = True
-                rep.error("invalid accelerator %s" % a)
+                rep.error(INVALID % a)
     elif L.accel_opts:
         entries = list(L.accel_opts)
     else:
-        have_tcg, have_kvm = "tcg" in build.accelerators, "kvm" in build.accelerators
-        if have_tcg and have_kvm:
-            order = ("kvm", "tcg") if os.path.basename(runner.prog0).endswith("kvm") else ("tcg", "kvm")
-        elif have_kvm:
-            order = ("kvm",)
-        elif have_tcg:
-            order = ("tcg",)
-        else:
+        order = default_accelerators(build, os.path.basename(runner.prog0))
+        if not order:
             raise Diag("No accelerator selected and no default accelerator available")
         entries = [(a, {}, None) for a in order]
-    view = _HostView(runner.profile)
     chosen = None
     for name, props, loc in entries:
         if name not in build.accelerators:
             init_failed = True
-            rep.error("invalid accelerator %s" % name, loc)
+            rep.error(INVALID % name, loc)
             continue
         known = ACCEL_PROPS.get(name, ())
         for k in props:
             if k not in known:
                 raise Diag("Property '%s-accel.%s' not found" % (name, k), loc)
-        if _accel_available(view, name):
+        if accel_available(build, runner.profile.host, name):
             chosen = (name, props)
             break
         init_failed = True
         if name == "kvm":
-            rep._write("Could not access KVM kernel module: No such file or directory\n")
-        rep.error("failed to initialize %s: No such file or directory" % name, loc)
+            rep.bare(NO_KVM_MODULE)
+        rep.error(INIT_FAILED % name, loc)
     if chosen is None:
         if not init_failed:
             rep.error("no accelerator found")
         raise Diag("")
     if init_failed:
-        rep.error("falling back to %s" % chosen[0])
+        rep.error(FALLING_BACK % chosen[0])
     return chosen
 
 
@@ -347,8 +280,6 @@ def _socket_err(e):
 
 
 def create_chardevs(runner, L, inst):
-    from ..commands import devices
-    rep = runner.rep
     out = {}
     for key, spec in L.chardevs.items():
         loc = spec.loc
@@ -361,8 +292,7 @@ def create_chardevs(runner, L, inst):
         backend = spec.backend
         if backend is None:
             raise Diag('chardev: "%s" missing backend' % spec.id, loc)
-        from .cmdline import _CHARDEV_ALIASES, CHARDEV_BACKENDS
-        backend = _CHARDEV_ALIASES.get(backend, backend)
+        backend = CHARDEV_ALIASES.get(backend, backend)
         if backend not in CHARDEV_BACKENDS and backend not in ("parallel", "serial"):
             raise Diag("'%s' is not a valid char driver name" % spec.backend, loc)
         cd = Chardev(spec)
@@ -373,9 +303,8 @@ def create_chardevs(runner, L, inst):
         else:
             cd.disconnected = backend
         out[spec.id] = cd
-        devices.register_chardev(inst, spec.id, cd)
+        chardev.register_chardev(inst, spec.id, cd)
     runner.chardevs = out
-    _ = rep
     return out
 
 
@@ -461,7 +390,6 @@ def _open_socket_chardev(runner, cd, loc):
         wait = server and bool(o.get("wait", True))
     cd.wait = wait
     cd.connected_name = _connected_name(cd.sock, cd.listening)
-    _ = runner
 
 
 def _connected_name(sock, listening):
@@ -494,7 +422,7 @@ def create_monitors(runner, L, inst, chardevs):
         cd = chardevs.get(ms.chardev)
         if cd is None:
             raise Diag('chardev "%s" not found' % ms.chardev, loc)
-        pretty = ms.pretty in ("on", "yes", "true", "y")
+        pretty = bool_word(ms.pretty) is True
         if mode is None:
             mode = "readline"
         if mode == "readline":

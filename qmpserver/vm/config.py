@@ -1,9 +1,16 @@
 """What an instance is asked to be: the parsed form of a QEMU command line.
 
-The launcher, ``qmpserver serve`` and the HTTP API all build an
-``InstanceConfig`` and hand it to :class:`qmpserver.vm.instance.Instance`,
-which validates it (one place owns each rule) and raises ``StartupError``
-with QEMU's message when QEMU would refuse to start.
+The launcher, ``qmpserver serve``, the HTTP API and the pytest plugin all
+build an ``InstanceConfig`` and hand it to the start-up pipeline
+(:func:`qmpserver.startup.start`), which validates it in QEMU's order (one
+place owns each rule) and raises ``StartupError`` with QEMU's message when
+QEMU would refuse to start.
+
+The backend lists (``chardevs`` aside, which only the launcher creates, as
+sockets) take either option dicts or, from the launcher, tuples that carry
+the command-line location for error messages: ``blockdevs`` ``(opts, loc)``,
+``objects`` ``(opts, loc)``, ``netdevs`` ``(opts, loc, legacy)``, ``devices``
+``(opts, loc, json_form)``.
 
 (Plain classes rather than dataclasses: importing ``dataclasses`` costs ~7 ms
 of the launcher's start-up.)
@@ -19,14 +26,14 @@ class GuestBehaviour:
 
     __slots__ = ("acpi", "powerdown_delay")
 
-    def __init__(self, acpi: bool = True, powerdown_delay: float = 0.05):
+    def __init__(self, acpi: bool = True, powerdown_delay: float = 0.05) -> None:
         self.acpi = acpi                        # shuts down when the ACPI power button is pressed
         self.powerdown_delay = powerdown_delay  # seconds between POWERDOWN and its SHUTDOWN
 
     def as_dict(self) -> dict:
         return {"acpi": self.acpi, "powerdown_delay": self.powerdown_delay}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "GuestBehaviour(%r, %r)" % (self.acpi, self.powerdown_delay)
 
 
@@ -38,21 +45,29 @@ class InstanceConfig:
         "accel_props": dict,
         "cpu": None,            # -cpu model
         "cpu_props": dict,      # -cpu model,prop=value,...
-        "smp": dict,
-        "memory": 128 << 20,
+        "smp": dict,            # -smp options (strings or ints); completed by the pipeline
+        "boot": dict,           # -boot / -machine boot.* options
+        "memory": 128 << 20,   # -m size (bytes)
+        "maxmem": None,         # -m maxmem (bytes; None: the ram size)
+        "slots": 0,             # -m slots
         "start_paused": False,  # -S
         "no_shutdown": False,   # -no-shutdown
         "preconfig": False,     # --preconfig
         "incoming": None,       # -incoming URI
         "compat": Policy,
         "guest": GuestBehaviour,
-        "devices": list,        # -device option dicts
-        "objects": list,        # -object option dicts
+        "blockdevs": list,      # -blockdev options
+        "objects": list,        # -object options
+        "netdevs": list,        # -netdev / -net options
+        "devices": list,        # -device options
+        "add_fds": list,        # -add-fd option dicts (fd, set, opaque)
+        "globals": list,        # -global (driver, property, value)
+        "display": None,        # -display / -vnc: DisplayOptions dict
         "options": list,        # every option as given, for the record
         "warnings": list,       # start-up warnings printed to stderr
     }
 
-    def __init__(self, **kw):
+    def __init__(self, **kw: object) -> None:
         for name, default in self.FIELDS.items():
             if name in kw:
                 value = kw.pop(name)
@@ -64,5 +79,5 @@ class InstanceConfig:
         if kw:
             raise TypeError("unknown InstanceConfig field(s): %s" % ", ".join(sorted(kw)))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "InstanceConfig(%s)" % ", ".join("%s=%r" % (k, getattr(self, k)) for k in self.FIELDS)

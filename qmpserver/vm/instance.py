@@ -22,9 +22,15 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
+TYPE_CHECKING = False   # typing is not imported on the launcher's path
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from ..errors import QMPError
 from ..wire.encode import message
+from .config import InstanceConfig
+from .machine import MachineState
+from .state import Backends, Caches, CpuState, Memory, Threads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
@@ -113,8 +119,12 @@ class Monitor:
 
 
 class Instance:
-    def __init__(self, profile, config, scheduler=None, clock=time.time):
-        from .config import InstanceConfig  # noqa: F401  (type only)
+    """A simulated QEMU process.  Built bare here; :func:`qmpserver.startup.start`
+    runs QEMU's start-up phases on it (machine, accelerator, CPU, backends) and
+    fills the typed state below, one owner per topic."""
+
+    def __init__(self, profile: Any, config: InstanceConfig, scheduler: Any = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.id = next(_ids)
         self.profile = profile
         self.build = profile.build
@@ -132,11 +142,20 @@ class Instance:
         self.terminated = None             # ShutdownCause once the instance has exited
         self.preconfig = config.preconfig
         self.autostart = not config.start_paused
-        self.state: dict = {}              # free-form per-topic state (migration, qom, ...)
         self._table = None
-        # resolved machine/CPU (raises StartupError on impossible configurations)
-        from .machine import resolve
-        self.machine = resolve(self)
+        self.table_factory: Callable[[Instance], Any] | None = None   # set by the start-up pipeline
+        # typed state, one owner each (see qmpserver.vm.state and the pipeline)
+        self.machine: MachineState = None  # type: ignore[assignment]  # startup: machine phases
+        self.board: Any = None             # vm/virt.py board_init: what machine init settled on
+        self.cpu = CpuState()              # arch/<target>/startup.py
+        self.memory = Memory(config.memory or (128 << 20), config.maxmem, config.slots)
+        self.backends = Backends()         # commands/{chardev,objects,block,netdev,device,fd}.py
+        self.threads = Threads()           # vCPU / iothread ids
+        self.qom: Any = None               # vm/qom.py: the QOM tree, built on first use
+        self.migration: Any = None         # commands/migration.py: the migration state machine
+        self.migration_blockers: list[str] = []   # start-up phases (vm/virt.py: MTE under KVM)
+        self.abi: Any = None               # the guest ABI the pipeline settled on (vm/abi.py)
+        self.caches = Caches()             # memo tables of derived answers
         if config.incoming is not None:
             self.runstate = "inmigrate"
         elif config.preconfig or config.start_paused:
@@ -155,10 +174,12 @@ class Instance:
         return self.machine.accel
 
     @property
-    def command_table(self):
+    def command_table(self) -> Any:
+        """The command table, built on first use by the factory the pipeline set."""
         if self._table is None:
-            from ..commands.registry import build_table
-            self._table = build_table(self)
+            if self.table_factory is None:
+                raise RuntimeError("instance not started by qmpserver.startup.start()")
+            self._table = self.table_factory(self)
         return self._table
 
     def add_monitor(self, **kw) -> Monitor:
@@ -234,8 +255,6 @@ class Instance:
             self.emit("RESET", {"guest": cause.startswith("guest"), "reason": cause})
             if self.runstate not in ("running", "inmigrate", "finish-migrate"):
                 self.runstate = "prelaunch"
-            for fn in self.state.get("reset_hooks", ()):
-                fn()
         self.main_loop(ctx, do)
 
     def system_powerdown(self, ctx=None) -> None:

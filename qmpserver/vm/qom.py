@@ -9,7 +9,9 @@ path matched anywhere (``Path 'x' is ambiguous`` when it matches twice).
 
 from __future__ import annotations
 
+from ..arch.arm64 import startup as arm64_startup
 from ..errors import DEVICE_NOT_FOUND, QMPError
+from . import virt
 
 
 class Prop:
@@ -132,15 +134,34 @@ class QomTree:
         return matches[0]
 
 
+def _cpu_objects(instance, t) -> None:
+    if instance.build.target == "aarch64":
+        arm64_startup.add_cpu_objects(instance, t)
+
+
+def add_chardev(t, label, cd) -> None:
+    """``/chardevs/<label>`` of type ``chardev-<backend>``."""
+    cont = t.root.children.get("chardevs")
+    if cont is not None:
+        backend = getattr(getattr(cd, "spec", None), "backend", None) or getattr(cd, "backend", "socket")
+        cont.add_child(label, QomObject("chardev-" + backend))
+
+
+def _chardevs(instance, t) -> None:
+    for label, cd in instance.backends.chardevs.items():
+        add_chardev(t, label, cd)
+
+
+# fn(instance, tree), in order: the chardevs created before the tree was first
+# needed, the board's /machine properties and children, the vCPU objects
+BUILDERS = (_chardevs, virt.build_qom, _cpu_objects)
+
+
 def tree(instance) -> QomTree:
-    """The instance's QOM tree, built on first use by the registered builders."""
-    t = instance.state.get("qom")
+    """The instance's QOM tree, built on first use by :data:`BUILDERS`."""
+    t = instance.qom
     if t is None:
-        t = instance.state["qom"] = QomTree(instance.machine.qom_type)
+        t = instance.qom = QomTree(instance.machine.qom_type)
         for fn in BUILDERS:
             fn(instance, t)
     return t
-
-
-# fn(instance, tree): topic modules add their objects and properties
-BUILDERS: list = []

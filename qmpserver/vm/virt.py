@@ -2,8 +2,8 @@
 
 Three steps, in QEMU's order (``softmmu/vl.c`` then ``hw/arm/virt.c``):
 
-1. :func:`apply_properties` (a property resolver, before the accelerator
-   is chosen, like ``qemu_apply_machine_options``): every ``-machine`` key,
+1. :func:`apply_properties` (before the accelerator is chosen, like
+   ``qemu_apply_machine_options``): every ``-machine`` key,
    in QDict order, must be a property of the machine type (``Property
    'virt-7.2-machine.foo' not found``) and its value must pass the property
    setter (``Parameter 'mte' expects 'on' or 'off'``, ``Invalid gic-version
@@ -11,8 +11,7 @@ Three steps, in QEMU's order (``softmmu/vl.c`` then ``hw/arm/virt.c``):
    <type>-machine``; ``mte-version`` exists only with the ``mte-version``
    proposal, and using ``mte`` then prints its deprecation warning.  The
    raw strings in ``machine_state.props`` are replaced by typed values.
-2. :func:`board_init` (a machine resolver, after the accelerator and the
-   CPU model name): GIC version, vCPU limit, TrustZone / virtualization
+2. :func:`board_init` (after the accelerator and the CPU model name): GIC version, vCPU limit, TrustZone / virtualization
    under KVM, MTE (:mod:`qmpserver.arch.arm64.mte` owns those rules), the
    KVM MTE migration blocker.  Failures are start-up errors.
 3. :func:`build_qom`: ``/machine`` with every property of the type and its
@@ -20,8 +19,10 @@ Three steps, in QEMU's order (``softmmu/vl.c`` then ``hw/arm/virt.c``):
    ``mte-version`` -> ``"2"``), and the ``qom-list-properties`` overlay
    adding ``mte-version`` next to ``mte``.
 
-The registration (hooks, QOM builder, overlay) is done by
-``qmpserver.commands.machine`` on import.
+The start-up pipeline (:mod:`qmpserver.startup`) calls steps 1 and 2 in
+that order; :mod:`qmpserver.vm.qom` lists :func:`build_qom` among its
+builders and :mod:`qmpserver.commands.qom` :func:`overlay_properties` among
+its property overlays.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from __future__ import annotations
 import re
 
 from ..errors import QMPError, StartupError
+from ..qapi.opts import parse_bool
+from . import smp as _smp
 
 VIRT_RE = re.compile(r"^virt-\d+\.\d+$")
 LEGACY_ACCEL_OPTS = ("kernel-irqchip", "kvm-shadow-mem", "igd-passthru")
@@ -126,11 +129,7 @@ def overlay_properties(instance, typename, props):
 def _parse_bool(name, v):
     if isinstance(v, bool):
         return v
-    if v in ("on", "yes", "true", "y"):
-        return True
-    if v in ("off", "no", "false", "n"):
-        return False
-    raise ValueError("Parameter '%s' expects 'on' or 'off'" % name)
+    return parse_bool(v, name)        # QemuOptsError is a ValueError
 
 
 def _parse_int(name, v):
@@ -184,14 +183,18 @@ def _description(instance, qom_type, name):
 
 
 def apply_properties(instance, ms) -> None:
-    """Property resolver: validate and type the ``-machine`` options."""
+    """Validate and type the ``-machine`` options (start-up phase 2)."""
     from ..wire.qdict import wire_order
     qom_type = ms.qom_type
-    table = property_list(instance, qom_type, ms.type)
-    known = {p["name"]: p for p in table} if table is not None else None
     raw = {}
     for k, v in (ms.props or {}).items():
         raw[k.replace("_", "-")] = v          # keyval_dashify
+    if not raw:
+        ms.props = {}
+        ms.accel_opts = {}
+        return                                # nothing to check: the build's recordings stay unread
+    table = property_list(instance, qom_type, ms.type)
+    known = {p["name"]: p for p in table} if table is not None else None
     typed, accel_opts = {}, {}
     proposal = instance.build.has_proposal("mte-version")
     for key in wire_order(tuple(raw)):
@@ -219,9 +222,9 @@ def apply_properties(instance, ms) -> None:
 # --- step 2: machine init --------------------------------------------------------------------
 
 def _cpu_known(instance, model, accel) -> bool:
-    """False when the CPU resolver will reject the model before machine init
-    (unknown name; not in virt's CPU list): QEMU reports that first, so the
-    GIC/MTE checks leave it to that resolver."""
+    """False when the CPU step will reject the model (unknown name; not in
+    virt's CPU list): QEMU reports that first, so the GIC/MTE checks leave it
+    to that step."""
     bd = (getattr(instance.build, "derived", None) or {}).get("arm_cpu") or {}
     defs = bd.get("definitions")
     if not defs or model is None:
@@ -249,26 +252,19 @@ def default_cpu(instance, ms) -> str:
 
 
 def _max_cpus(ms) -> int:
-    smp = getattr(ms, "smp", None) or {}
-    for key in ("maxcpus", "cpus"):
-        v = smp.get(key)
-        if v not in (None, ""):
-            try:
-                return max(1, int(v))
-            except (TypeError, ValueError):
-                pass
-    return 1
+    return max(1, ms.smp["maxcpus"])
 
 
-def _kernel_irqchip(instance, ms) -> bool:
-    v = (getattr(ms, "accel_opts", None) or {}).get("kernel-irqchip")
+def kernel_irqchip(instance, ms) -> bool:
+    """The GIC is emulated in the kernel (KVM) unless ``kernel-irqchip=off``."""
+    v = ms.accel_opts.get("kernel-irqchip")
     if v is None:
         v = (instance.config.accel_props or {}).get("kernel-irqchip")
     return v not in ("off", False, "no", "false")
 
 
 class VirtState:
-    """What machine init settled on (``instance.state["virt"]``)."""
+    """What machine init settled on (``instance.board``)."""
 
     __slots__ = ("gic", "mte", "requested_mte", "secure", "virtualization", "cpu_model")
 
@@ -282,7 +278,7 @@ class VirtState:
 
 
 def board_init(instance, ms) -> None:
-    """Machine resolver: ``machvirt_init``'s checks in QEMU's order."""
+    """``machvirt_init``'s checks in QEMU's order (start-up phase 4)."""
     if not is_virt(ms.type):
         return
     from ..arch.arm64 import gic, mte
@@ -290,7 +286,7 @@ def board_init(instance, ms) -> None:
     p = ms.props
     cpu = ms.cpu_model or default_cpu(instance, ms)
     if not _cpu_known(instance, cpu, accel):
-        return                              # the CPU resolver reports the model first
+        return                              # the CPU step reports the model first
     legacy = gic.LEGACY_QUIRK in build.quirks
     virtualization = bool(p.get("virtualization", False))
     secure = bool(p.get("secure", False))
@@ -298,7 +294,7 @@ def board_init(instance, ms) -> None:
     try:
         version, warns = gic.resolve(p.get("gic-version"), accel, host, build,
                                      virtualization=virtualization,
-                                     kernel_irqchip=_kernel_irqchip(instance, ms), max_cpus=max_cpus)
+                                     kernel_irqchip=kernel_irqchip(instance, ms), max_cpus=max_cpus)
     except gic.GicError as e:
         _fail(instance, e.message)
     instance.config.warnings.extend(warns)
@@ -333,14 +329,14 @@ def board_init(instance, ms) -> None:
     p["mte"] = bool(level)
     if build.has_proposal("mte-version"):
         p["mte-version"] = str(level) if level else "none"
-    instance.state["virt"] = VirtState(version, level, value, secure, virtualization, cpu)
+    instance.board = VirtState(version, level, value, secure, virtualization, cpu)
     blocker = mte.migration_blocker(accel, level)
     if blocker:
-        instance.state.setdefault("migration_blockers", []).append(blocker)
+        instance.migration_blockers.append(blocker)
 
 
 def state(instance) -> VirtState | None:
-    return instance.state.get("virt")
+    return instance.board
 
 
 # --- memory hotplug (the virt pre-plug handler) -------------------------------------------
@@ -387,19 +383,20 @@ def check_memory_hotplug(instance) -> None:
 
 # --- step 3: QOM ----------------------------------------------------------------------------
 
-def _topology(ms, config) -> dict:
-    smp = dict(getattr(ms, "smp", None) or {})
-    cpus = int(smp.get("cpus") or 1)
-    out = {"cpus": cpus}
-    for k in ("drawers", "books", "sockets", "dies", "clusters", "modules", "cores", "threads"):
-        out[k] = int(smp.get(k) or (cpus if k == "sockets" else 1))
-    out["maxcpus"] = int(smp.get("maxcpus") or cpus)
-    return out
+# /machine properties the guest ABI describes: qom-get reads them from there
+_FROM_ABI = {
+    "gic-version": lambda a: a.gic,
+    "mte": lambda a: a.mte != "none",
+    "mte-version": lambda a: a.mte,
+}
 
 
 def _initial(instance, name, typ):
     ms = instance.machine
     props = ms.props or {}
+    a = instance.abi
+    if name in _FROM_ABI and a is not None and a.gic is not None and name in props:
+        return _FROM_ABI[name](a)
     if name in props:
         v = props[name]
         if name == "memory-backend" and v:
@@ -408,7 +405,7 @@ def _initial(instance, name, typ):
     if name == "memory":
         return {"size": instance.config.memory}
     if name == "smp":
-        return _topology(ms, instance.config)
+        return _smp.qom_value(ms.smp)
     if name == "memory-backend":
         rid = next((m.get("default-ram-id") for m in instance.build.machines() if m.get("name") == ms.type), None)
         return "/objects/%s" % rid if rid and instance.config.memory else ""
@@ -487,7 +484,7 @@ def build_qom(instance, tree) -> None:
     from .qom import QomObject
     from ..arch.arm64 import gic
     m = tree.machine
-    values = instance.state.setdefault("machine_qom", {})
+    values: dict = {}
     for p in plist:
         name, typ = p["name"], p.get("type", "string")
         if name == "type":
@@ -515,28 +512,3 @@ def build_qom(instance, tree) -> None:
         m.add_child("tag-memory[0]", QomObject("memory-region"))
         if v.secure:
             m.add_child("secure-tag-memory[0]", QomObject("memory-region"))
-
-
-_registered = False
-
-
-def register() -> None:
-    """Install the resolvers, the QOM builder and the property overlay (once)."""
-    global _registered
-    if _registered:
-        return
-    from . import hooks, qom
-    from ..commands import qom as qom_cmds
-    props = getattr(hooks, "property_resolvers", None)
-    if props is not None:
-        if apply_properties not in props:
-            props.append(apply_properties)
-    elif apply_properties not in hooks.machine_resolvers:
-        hooks.machine_resolvers.insert(0, apply_properties)
-    if board_init not in hooks.machine_resolvers:
-        hooks.machine_resolvers.append(board_init)
-    if build_qom not in qom.BUILDERS:
-        qom.BUILDERS.append(build_qom)
-    if overlay_properties not in qom_cmds.PROPERTY_OVERLAYS:
-        qom_cmds.PROPERTY_OVERLAYS.append(overlay_properties)
-    _registered = True

@@ -14,10 +14,10 @@ import subprocess
 import pytest
 
 from qmpserver.errors import StartupError
-from qmpserver.launcher.opts import parse_cpu
+from qmpserver.qapi.opts import parse_cpu
 from qmpserver.profiles.loader import load_profile
 from qmpserver.vm.config import InstanceConfig
-from qmpserver.vm.instance import Instance
+from qmpserver.startup import start
 from tests.support.client import RawClient
 from tests.support.mock import MockServer
 from tests.support.peers import RealQemu, need_binary
@@ -128,7 +128,7 @@ def real_stderr(cpu: str) -> str:
 def our_stderr(cpu: str) -> str:
     model, props = parse_cpu(cpu)
     try:
-        Instance(load_profile(PROFILE), InstanceConfig(start_paused=True, cpu=model, cpu_props=props,
+        start(load_profile(PROFILE), InstanceConfig(start_paused=True, cpu=model, cpu_props=props,
                                                        options=[("-cpu", cpu)]))
     except StartupError as e:
         return "qemu-system-aarch64: " + e.message

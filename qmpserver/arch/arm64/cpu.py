@@ -693,11 +693,11 @@ def parse_string(name: str, text: str, typ: str):
 # --------------------------------------------------------------------------
 
 def catalog_for(instance) -> Catalog:
-    """The instance's catalogue (built on first use, kept in instance.state)."""
-    cat = instance.state.get("arm-cpu")
+    """The instance's catalogue (built on first use, kept in ``instance.cpu.catalog``)."""
+    cat = instance.cpu.catalog
     if cat is None:
         m = instance.machine
         cat = Catalog(instance.build, instance.host, m.accel, m.cpu_model, m.cpu_props,
                       sysreg_props=instance.build.has_proposal("cpu-idreg-props"))
-        instance.state["arm-cpu"] = cat
+        instance.cpu.catalog = cat
     return cat

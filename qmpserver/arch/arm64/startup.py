@@ -98,7 +98,7 @@ def validate(instance, ms) -> None:
         _virt_check(instance, ms, bd, model)
     cat = Catalog(build, instance.host, ms.accel, model, ms.cpu_props,
                   sysreg_props=build.has_proposal("cpu-idreg-props"))
-    instance.state["arm-cpu"] = cat
+    instance.cpu.catalog = cat
     try:
         obj = cat.new(model)
         if obj.cls.host_probe_failed:
@@ -106,27 +106,11 @@ def validate(instance, ms) -> None:
         obj.finalize()
     except CpuError as e:
         raise StartupError(e.startup_text()) from None
-    instance.state["arm-cpu-realized"] = obj
+    instance.cpu.realized = obj
 
 
 # --------------------------------------------------------------------------
 # QOM
-
-def _ncpus(ms, config=None) -> int:
-    smp = getattr(ms, "smp", None) or {}
-    if not smp and config is not None:
-        smp = (getattr(config, "machine", None) or {}).get("smp") or getattr(config, "smp", None) or {}
-    if not isinstance(smp, dict):
-        smp = {"cpus": smp}
-    for key in ("cpus", ""):
-        v = smp.get(key)
-        if v is not None:
-            try:
-                return max(1, int(v))
-            except (TypeError, ValueError):
-                pass
-    return 1
-
 
 _DEFAULTS = {"bool": False, "string": "", "str": ""}
 
@@ -187,15 +171,15 @@ def _synth_props(c) -> list:
 def add_cpu_objects(instance, tree) -> None:
     """/machine/unattached/device[N] for every vCPU (type <model>-arm-cpu)."""
     from ...vm.qom import QomObject
-    obj = instance.state.get("arm-cpu-realized")
-    cat = instance.state.get("arm-cpu")
+    obj = instance.cpu.realized
+    cat = instance.cpu.catalog
     if obj is None or cat is None:
         return
     unattached = tree.machine.children.get("unattached")
     if unattached is None:
         return
     c = obj.cls
-    ncpus = _ncpus(instance.machine, instance.config)
+    ncpus = max(1, instance.machine.smp["cpus"])
     rec = instance.build.recorded_return("qom-list-properties", {"typename": c.typename}, instance.accel)
     plist = [(p["name"], p["type"]) for p in rec] if rec else _synth_props(c)
     names = {n for n, _ in plist}
@@ -222,7 +206,7 @@ def add_cpu_objects(instance, tree) -> None:
 def qom_type_properties(instance, typename, props):
     """PROPERTY_OVERLAYS hook for '<model>-arm-cpu' types."""
     from .cpu import catalog_for
-    cat = instance.state.get("arm-cpu")
+    cat = instance.cpu.catalog
     if cat is None:
         try:
             cat = catalog_for(instance)

@@ -109,12 +109,15 @@ def test_startup_errors_carry_qemus_message(make):
 
 def test_startup_error_from_a_machine_resolver(make, monkeypatch):
     """Whatever a topic module refuses (e.g. an impossible mte-version) comes back verbatim as 422."""
-    from qmpserver.vm import hooks
+    from qmpserver.vm import virt
+    board_init = virt.board_init
 
     def refuse(instance, state):
+        board_init(instance, state)
         if instance.config.name == "refuse-me":
             raise StartupError("MTE version 3 is not supported by this host", ["mte-version=3 requested"])
-    monkeypatch.setattr(hooks, "machine_resolvers", hooks.machine_resolvers + [refuse])
+    # a machine-creation step of the start-up pipeline (qmpserver/startup.py) refuses
+    monkeypatch.setattr(virt, "board_init", refuse)
     err = make({"name": "refuse-me"}, expect=422)["error"]
     assert err["message"] == "MTE version 3 is not supported by this host"
     assert err["warnings"] == ["mte-version=3 requested"]

@@ -9,7 +9,7 @@ import tempfile
 from qmpserver.profiles.loader import load_profile
 from qmpserver.qmp.session import Session
 from qmpserver.vm.config import InstanceConfig
-from qmpserver.vm.instance import Instance
+from qmpserver.startup import start
 
 # built-in aarch64 KVM hosts (models/hosts)
 KVM_HOSTS = ("altra-n1-6.8", "ampereone-a-mte-6.18", "axion-v2-6.17", "cix-p1-a720-mte3-6.12",
@@ -40,7 +40,7 @@ def profile_for(host: str, build: str = "qmpserver", accel: str = "kvm", cpu: st
 def make_instance(profile="debian-7.2-tcg", **cfg):
     prof = load_profile(profile) if isinstance(profile, str) else profile
     cfg.setdefault("start_paused", True)
-    return Instance(prof, InstanceConfig(**cfg))
+    return start(prof, InstanceConfig(**cfg))
 
 
 class Qmp:

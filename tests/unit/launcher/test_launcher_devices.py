@@ -1,4 +1,4 @@
-"""commands/devices.py and commands/misc.py, sans-IO on an in-process instance."""
+"""commands/{device,netdev,fd,display,balloon}.py, vm/smp.py and -boot, sans-IO on an in-process instance."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import time
 
 import pytest
 
-from qmpserver.commands import devices, misc
+from qmpserver.commands import device, netdev
 from qmpserver.commands.registry import load_all
 from qmpserver.errors import QMPError
+from qmpserver.qapi.opts import parse_boot
 from qmpserver.profiles.loader import load_profile
 from qmpserver.qmp.session import Session
 from qmpserver.vm.config import InstanceConfig
-from qmpserver.vm.instance import Instance
+from qmpserver.startup import start
+from qmpserver.vm import smp as vm_smp
 
 
 class Harness:
@@ -22,7 +24,7 @@ class Harness:
         cfg.setdefault("machine", {"type": "virt"})
         cfg.setdefault("accel", ["tcg"])
         cfg.setdefault("cpu", "max")
-        self.inst = Instance(load_profile("debian-7.2-tcg"), InstanceConfig(**cfg))
+        self.inst = start(load_profile("debian-7.2-tcg"), InstanceConfig(**cfg))
         self.mon = self.inst.add_monitor()
         self.s = Session(self.mon)
         self.s.connect()
@@ -71,7 +73,7 @@ def err(reply):
 
 def test_device_add_lists_under_peripheral_and_del_emits_device_deleted(h):
     # a root port from the command line (cold plug); hotplug goes below it
-    devices.add_device(h.inst, {"driver": "pcie-root-port", "id": "rp1", "chassis": "1"}, cli=True)
+    device.add_device(h.inst, {"driver": "pcie-root-port", "id": "rp1", "chassis": "1"}, cli=True)
     assert err(h.cmd("device_add", {"driver": "pcie-root-port", "id": "rp2", "chassis": 2})) == (
         "GenericError", "Bus 'pcie.0' does not support hotplugging")
     assert h.cmd("device_add", {"driver": "virtio-rng-pci", "id": "rng0", "bus": "rp1"}) == {"return": {}}
@@ -102,7 +104,7 @@ def test_device_add_errors_in_qemu_order(h):
         "GenericError", "No 'usb-bus' bus found for device 'usb-tablet'")
     assert err(h.cmd("device_add", {"driver": "virtio-net-pci", "bus": "pci.9"})) == (
         "GenericError", "Bus 'pci.9' not found")
-    devices.add_device(h.inst, {"driver": "pcie-root-port", "id": "rp1", "chassis": "1"}, cli=True)
+    device.add_device(h.inst, {"driver": "pcie-root-port", "id": "rp1", "chassis": "1"}, cli=True)
     assert err(h.cmd("device_add", {"driver": "virtio-net-pci", "bus": "rp1", "foo": "bar"})) == (
         "GenericError", "Property 'virtio-net-pci.foo' not found")
     assert err(h.cmd("device_add", {"driver": "virtio-net-pci", "bus": "rp1", "netdev": "nosuch"})) == (
@@ -112,7 +114,7 @@ def test_device_add_errors_in_qemu_order(h):
 
 
 def test_device_on_root_bus_cannot_be_unplugged(h):
-    devices.add_device(h.inst, {"driver": "virtio-rng-pci", "id": "r0"}, cli=True)
+    device.add_device(h.inst, {"driver": "virtio-rng-pci", "id": "r0"}, cli=True)
     assert err(h.cmd("device_add", {"driver": "virtio-rng-pci", "id": "r1"})) == (
         "GenericError", "Bus 'pcie.0' does not support hotplugging")
     assert err(h.cmd("device_del", {"id": "r0"})) == (
@@ -123,16 +125,16 @@ def test_netdev_and_nic(h):
     assert h.cmd("netdev_add", {"type": "user", "id": "n1"}) == {"return": {}}
     assert err(h.cmd("netdev_add", {"type": "user", "id": "n1"})) == (
         "GenericError", "Duplicate ID 'n1' for netdev")
-    assert devices.net_check_clients(h.inst) == ["netdev n1 has no peer"]
+    assert netdev.net_check_clients(h.inst) == ["netdev n1 has no peer"]
     for i in (1, 2):
-        devices.add_device(h.inst, {"driver": "pcie-root-port", "id": "rp%d" % i, "chassis": str(i)},
+        device.add_device(h.inst, {"driver": "pcie-root-port", "id": "rp%d" % i, "chassis": str(i)},
                            cli=True)
     assert h.cmd("device_add", {"driver": "virtio-net-pci", "netdev": "n1", "id": "net0",
                                 "bus": "rp1"}) == {"return": {}}
     assert err(h.cmd("device_add", {"driver": "virtio-net-pci", "netdev": "n1", "id": "net1",
                                     "bus": "rp2"})) == (
         "GenericError", "Property 'virtio-net-device.netdev' can't take value 'n1', it's in use")
-    assert devices.net_check_clients(h.inst) == []
+    assert netdev.net_check_clients(h.inst) == []
     assert h.cmd("set_link", {"name": "net0", "up": False}) == {"return": {}}
     assert h.cmd("netdev_del", {"id": "n1"}) == {"return": {}}
     assert err(h.cmd("netdev_del", {"id": "n1"})) == ("DeviceNotFound", "Device 'n1' not found")
@@ -163,7 +165,7 @@ def test_blockdev_nodes_and_query_block(h):
     nodes = h.cmd("query-named-block-nodes", {"flat": True})["return"]
     assert [n["node-name"] for n in nodes] == ["disk0"]
     assert nodes[0]["drv"] == "null-co" and nodes[0]["image"]["virtual-size"] == 1 << 30
-    devices.add_device(h.inst, {"driver": "pcie-root-port", "id": "rp1", "chassis": "1"}, cli=True)
+    device.add_device(h.inst, {"driver": "pcie-root-port", "id": "rp1", "chassis": "1"}, cli=True)
     assert h.cmd("device_add", {"driver": "virtio-blk-pci", "drive": "disk0", "id": "vd0",
                                 "bus": "rp1"}) == {"return": {}}
     blk = h.cmd("query-block")["return"]
@@ -195,7 +197,7 @@ def test_fds_and_display(h):
 
 
 def test_query_cpus_fast_follows_smp():
-    h = Harness(smp=misc.parse_smp({"name": "virt-7.2", "cpu-max": 512},
+    h = Harness(smp=vm_smp.parse_smp({"name": "virt-7.2", "cpu-max": 512},
                                    {"cpus": "4", "sockets": "1", "clusters": "2", "cores": "2"}))
     cpus = h.cmd("query-cpus-fast")["return"]
     assert [c["cpu-index"] for c in cpus] == [0, 1, 2, 3]
@@ -228,7 +230,7 @@ VIRT = {"name": "virt-7.2", "cpu-max": 512}
     ({"cpus": "4", "clusters": "2"}, (4, 1, 2, 2, 1, 4)),
 ])
 def test_parse_smp_completes_topology(smp, expected):
-    r = misc.parse_smp(VIRT, smp)
+    r = vm_smp.parse_smp(VIRT, smp)
     assert (r["cpus"], r["sockets"], r["clusters"], r["cores"], r["threads"], r["maxcpus"]) == expected
 
 
@@ -245,23 +247,23 @@ def test_parse_smp_completes_topology(smp, expected):
 ])
 def test_parse_smp_errors(smp, text):
     with pytest.raises(QMPError) as e:
-        misc.parse_smp(VIRT, smp)
+        vm_smp.parse_smp(VIRT, smp)
     assert e.value.desc == text
 
 
 def test_parse_smp_zero_warns():
     warnings = []
-    misc.parse_smp(VIRT, {"cpus": "0"}, warn=warnings.append)
+    vm_smp.parse_smp(VIRT, {"cpus": "0"}, warn=warnings.append)
     assert warnings == ["Deprecated CPU topology (considered invalid): CPU topology parameters must be "
                         "greater than zero"]
 
 
 def test_parse_boot():
-    assert misc.parse_boot({"strict": "on", "order": "c", "splash-time": "5"}) == {
+    assert parse_boot({"strict": "on", "order": "c", "splash-time": "5"}) == {
         "strict": True, "order": "c", "splash-time": 5}
     with pytest.raises(QMPError) as e:
-        misc.parse_boot({"strict": "maybe"})
+        parse_boot({"strict": "maybe"})
     assert e.value.desc == "Parameter 'boot.strict' expects 'on' or 'off'"
     with pytest.raises(QMPError) as e:
-        misc.parse_boot({"foo": "1"})
+        parse_boot({"foo": "1"})
     assert e.value.desc == "Parameter 'boot.foo' is unexpected"

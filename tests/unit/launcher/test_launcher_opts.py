@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qmpserver.launcher.opts import (OptsList, QemuOptsError, keyval_merge, keyval_parse,
+from qmpserver.qapi.opts import (OptsList, QemuOptsError, keyval_merge, keyval_parse,
                                      parse_cpu, parse_opts, qemu_opts_parse, split_commas, strtosz)
 
 

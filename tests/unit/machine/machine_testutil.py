@@ -11,11 +11,11 @@ from pathlib import Path
 import yaml
 
 from qmpserver.errors import StartupError
-from qmpserver.launcher.opts import parse_opts
+from qmpserver.qapi.opts import parse_opts
 from qmpserver.profiles.loader import load_profile
 from qmpserver.qmp.session import Session
 from qmpserver.vm.config import InstanceConfig
-from qmpserver.vm.instance import Instance
+from qmpserver.startup import start as start_instance
 
 ROOT = Path(__file__).resolve().parents[3]
 MATRIX_FILE = ROOT / "tests" / "data" / "mte-matrix.yaml"
@@ -55,7 +55,7 @@ def start(profile_name, machine="virt", accel=None, cpu=None, **cfg):
     config = InstanceConfig(machine=opts, accel=[accel] if isinstance(accel, str) else list(accel or ()),
                             cpu=cpu, **cfg)
     try:
-        return Instance(prof, config)
+        return start_instance(prof, config)
     except StartupError as e:
         return e
 

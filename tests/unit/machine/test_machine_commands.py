@@ -196,7 +196,7 @@ def test_non_virt_machines_are_left_alone():
     inst = start("qemu-11.1-tcg", "none", "tcg", None)
     assert not isinstance(inst, StartupError)
     assert virt.memory_hotplug_error(inst) is None
-    assert inst.state.get("virt") is None
+    assert inst.board is None
 
 
 def test_unrecorded_virt_versions_have_virt_machine_properties():

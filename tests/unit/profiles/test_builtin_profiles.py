@@ -85,9 +85,9 @@ def test_profile_loads(path):
 @pytest.mark.parametrize("name", NAMES)
 def test_profile_starts_an_instance(name):
     from qmpserver.vm.config import InstanceConfig
-    from qmpserver.vm.instance import Instance
+    from qmpserver.startup import start
     prof = load_profile(name)
-    inst = Instance(prof, InstanceConfig(start_paused=True))
+    inst = start(prof, InstanceConfig(start_paused=True))
     assert inst.machine.accel == prof.defaults["accel"]
     assert inst.machine.type == prof.build.canonical_machine(prof.defaults["machine"])
 

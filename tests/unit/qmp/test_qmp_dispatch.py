@@ -8,13 +8,13 @@ from qmpserver.commands import registry
 from qmpserver.profiles.loader import load_profile
 from qmpserver.qmp.session import Session
 from qmpserver.vm.config import InstanceConfig
-from qmpserver.vm.instance import Instance
+from qmpserver.startup import start
 
 
 def _session(monkeypatch, name, fn):
     registry.load_all()
     monkeypatch.setitem(registry.HANDLERS, name, fn)
-    inst = Instance(load_profile("debian-7.2-tcg"), InstanceConfig(start_paused=True))
+    inst = start(load_profile("debian-7.2-tcg"), InstanceConfig(start_paused=True))
     s = Session(inst.add_monitor())
     s.connect()
     s.receive_data(b'{"execute":"qmp_capabilities"}')

@@ -1,0 +1,81 @@
+"""The aarch64 part of the guest ABI (:class:`qmpserver.vm.abi.GuestABI`).
+
+From what the start-up pipeline settled on, never from the command line again:
+
+* CPU: the realized vCPU (:mod:`.startup`).  Under KVM the ``host`` model (and
+  ``max``, which is ``host`` there) shows the host's ID registers, field by
+  field, as the host profile gives them (``Host.derived["arm_cpu"]``), with
+  the ``SYSREG_<REG>_<FIELD>`` properties that lowered a field applied
+  (QEMU's ``kvm_arm_set_writable_idregs`` writes them before the first
+  KVM_RUN).  A TCG model's registers are QEMU's model code, of which the
+  models directory knows only MIDR: the other fields are absent (None).
+* SVE vector lengths and PMU: the vCPU's ``sve<N>`` and ``pmu`` properties.
+* MTE and GIC: what board init settled on (``instance.board``, hw/arm/virt.c);
+  the GIC is in-kernel under KVM unless ``kernel-irqchip=off``.
+* Firmware pseudo-registers (KVM_REG_ARM_FW*, Linux
+  Documentation/virt/kvm/arm/fw-pseudo-registers.rst) and the PSCI version:
+  the host kernel's, under KVM only (:func:`.kvm.firmware_regs`, read on
+  first use because it reads a data file).
+"""
+
+from __future__ import annotations
+
+from ...vm.abi import GuestABI
+from ...vm.virt import kernel_irqchip
+from .cpu import SVE_NAMES, SVE_VQ
+
+TYPE_CHECKING = False   # typing is not imported on the launcher's path
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def _idregs(instance: Any, obj: Any) -> dict[str, int] | None:
+    """``REG.FIELD -> value`` the guest reads, or None when the models do not know."""
+    if instance.machine.accel != "kvm" or obj.cls.name not in ("host", "max"):
+        return None
+    hd = (getattr(instance.host, "derived", None) or {}).get("arm_cpu") or {}
+    values = hd.get("field_values")
+    if not values:
+        return None
+    lowered = obj.sysreg
+    return {"%s.%s" % (reg, name): lowered.get(prop, values[prop])
+            for prop, reg, name, _lsb, _width, _pol, _sig in hd.get("fields") or ()}
+
+
+def _midr(instance: Any, obj: Any) -> int | None:
+    if instance.machine.accel == "kvm" and obj.cls.name in ("host", "max"):
+        hd = (getattr(instance.host, "derived", None) or {}).get("arm_cpu") or {}
+        midr = (hd.get("kvm") or {}).get("midr")
+        return int(midr) if midr else None
+    return int(obj.cls.midr) if obj.cls.midr is not None else None
+
+
+def _firmware(instance: Any) -> dict[str, int] | None:
+    if instance.machine.accel != "kvm" or not instance.host.kvm_present:
+        return None
+    from . import kvm  # lazy: reads models/arm64/kvm-firmware-regs.yaml (see GuestABI.firmware)
+    return {r["name"]: int(r["default"]) for r in kvm.firmware_regs(None, instance.host.data)}
+
+
+def describe(instance: Any) -> GuestABI:
+    """The guest ABI of a started aarch64 instance."""
+    ms = instance.machine
+    board = instance.board
+    obj = instance.cpu.realized
+    kw: dict[str, Any] = {}
+    if obj is not None:
+        c = obj.cls
+        kw["cpu_model"] = c.name
+        kw["midr"] = _midr(instance, obj)
+        kw["idregs"] = _idregs(instance, obj)
+        kw["sve_vector_lengths"] = ([128 * SVE_VQ[n] for n in SVE_NAMES if obj.get(n)]
+                                    if c.sve_props or c.kvm_sve else None)
+        kw["pmu"] = bool(obj.get("pmu")) if c.pmu else False
+    elif ms.cpu_model is not None:
+        kw["cpu_model"] = ms.cpu_model
+    if board is not None:
+        kw["mte"] = str(board.mte) if board.mte else "none"
+        kw["gic"] = board.gic
+        kw["gic_in_kernel"] = ms.accel == "kvm" and kernel_irqchip(instance, ms)
+    return GuestABI(instance.build.target, ms.type, ms.accel,
+                    firmware_source=lambda: _firmware(instance), **kw)

@@ -1,0 +1,115 @@
+"""Chardevs: what ``-chardev`` and ``chardev-add`` create, ``query-chardev``,
+``chardev-remove``, ``query-chardev-backends`` (QEMU 7.2 ``chardev/char.c``).
+
+State: ``instance.backends.chardevs`` (label -> chardev record; the launcher's
+sockets or a :class:`_QmpChardev`).
+"""
+
+from __future__ import annotations
+
+from ..errors import QMPError
+from ..qapi.opts import CHARDEV_BACKENDS
+from ..vm import qom
+from .registry import command
+
+
+class _QmpChardev:
+    """A chardev created by ``chardev-add`` (not backed by a socket of ours)."""
+
+    def __init__(self, label, backend, filename):
+        self.id = label
+        self.backend = backend
+        self.disconnected = filename
+        self.monitor = None
+        self.listening = False
+
+
+def register_chardev(inst, label, cd) -> None:
+    inst.backends.chardevs[label] = cd
+    inst.backends.children("chardevs").insert(label)
+    if inst.qom is not None:       # else the tree, when first built, lists every chardev
+        qom.add_chardev(inst.qom, label, cd)
+
+
+def _chardev_filename(cd):
+    mon = getattr(cd, "monitor", None)
+    if mon is not None and mon.sessions:
+        name = getattr(cd, "connected_name", None)
+        if name:
+            return name
+        addr = getattr(mon, "address", None) or ""
+        return addr if "server=on" in addr or not getattr(cd, "listening", False) else addr + ",server=on"
+    return cd.disconnected
+
+
+@command("query-chardev")
+def query_chardev(ctx, args):
+    inst = ctx.instance
+    cds = inst.backends.chardevs
+    out = []
+    for label in inst.backends.child_order("chardevs", cds):   # object_child_foreach + PREPEND
+        cd = cds[label]
+        # ChardevInfo members in QAPI order: label, filename, frontend-open
+        out.append({"label": label, "filename": _chardev_filename(cd),
+                    "frontend-open": getattr(cd, "monitor", None) is not None})
+    out.reverse()
+    return out
+
+
+@command("chardev-add")
+def chardev_add(ctx, args):
+    inst = ctx.instance
+    label = args["id"]
+    if label in inst.backends.chardevs:
+        raise QMPError("Chardev '%s' already exists" % label)
+    backend = args.get("backend") or {}
+    btype = backend.get("type", "null")
+    data = backend.get("data") or {}
+    if btype == "socket":
+        addr = (data.get("addr") or {})
+        at = addr.get("type")
+        ad = addr.get("data") or {}
+        srv = ",server=on" if data.get("server") else ""
+        if at == "unix":
+            name = "disconnected:unix:%s%s" % (ad.get("path", ""), srv)
+        elif at == "inet":
+            name = "disconnected:tcp:%s:%s%s" % (ad.get("host", ""), ad.get("port", ""), srv)
+        elif at == "fd":
+            name = "disconnected:fd:%s%s" % (ad.get("str", ""), srv)
+        else:
+            name = "disconnected:socket"
+    elif btype in ("file", "pipe"):
+        name = data.get("out", data.get("device", ""))
+    else:
+        name = btype
+    register_chardev(inst, label, _QmpChardev(label, btype, name))
+    ret = {}
+    if btype == "pty":
+        ret["pty"] = "/dev/pts/%d" % (10 + len(inst.backends.chardevs))
+    return ret
+
+
+@command("chardev-remove")
+def chardev_remove(ctx, args):
+    inst = ctx.instance
+    label = args["id"]
+    cds = inst.backends.chardevs
+    cd = cds.get(label)
+    if cd is None:
+        raise QMPError("Chardev '%s' not found" % label)
+    if getattr(cd, "monitor", None) is not None or any(
+            d["props"].get("chardev") == label for d in inst.backends.devices):
+        raise QMPError("Chardev '%s' is busy" % label)
+    del cds[label]
+    inst.backends.children("chardevs").remove(label)
+    cont = qom.tree(inst).root.children.get("chardevs")
+    if cont is not None:
+        cont.remove_child(label)
+
+
+@command("query-chardev-backends")
+def query_chardev_backends(ctx, args):
+    rec = ctx.instance.build.recorded_return("query-chardev-backends", None, ctx.instance.accel)
+    if rec is not None:
+        return rec
+    return [{"name": n} for n in CHARDEV_BACKENDS]
