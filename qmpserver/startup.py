@@ -243,8 +243,8 @@ def creation_done(inst: Instance, io: StartupIO) -> None:
     for w in netdev.net_check_clients(inst):
         io.warn(inst, w)
     describe = ABI_DESCRIBERS.get(inst.build.target)
-    inst.abi = describe(inst) if describe is not None else GuestABI(
-        inst.build.target, inst.machine.type, inst.machine.accel, cpu_model=inst.machine.cpu_model)
+    fields = describe(inst) if describe is not None else {"cpu_model": inst.machine.cpu_model}
+    inst.abi = GuestABI(inst.build.target, inst.machine.type, inst.machine.accel, **fields)
 
 
 __all__ = ["BackendError", "StartupIO", "start"]

@@ -71,8 +71,15 @@ def load_all() -> None:
     _loaded = True
 
 
+def unmodelled(build: Any) -> list[str]:
+    """Commands of the build's schema that no handler models and no recording answers: they
+    get the default of their return type, with a log line (``profiles show``, the HTTP API)."""
+    load_all()
+    return sorted(n for n in build.schema.commands if n not in HANDLERS and build.recorded(n) is None)
+
+
 def build_table(instance: Any) -> Any:
     load_all()
     build = instance.build
     return CommandTable(build.schema, HANDLERS, instance=instance, policy=instance.config.compat,
-                        recorded=lambda n, a: build.recorded_reply(n, a, instance.accel))
+                        recorded=lambda n, a: build.recorded(n, a, instance.accel))

@@ -24,8 +24,10 @@ import os
 
 from aiohttp import WSMsgType, web
 
+from ..commands.registry import unmodelled
 from ..errors import UsageError
 from ..profiles.loader import ProfileError
+from ..profiles.model import describe
 from .control import BodyError, Control, NotFound, Unprocessable
 from .transcript import entry_json, text_of, to_replies
 
@@ -254,11 +256,11 @@ async def list_profiles(request):
 
 
 async def show_profile(request):
-    from ..profiles.cli import describe
     c = control(request)
     name = profile_name(request)
     path, _data, text = c.store.read("profile", name)
-    d = describe(c.profile(name))
+    prof = c.profile(name)
+    d = describe(prof, unmodelled(prof.build))
     d["builtin"] = c.store.is_builtin("profile", name) and os.path.dirname(path) != c.store._dir("profile")
     d["writable"] = os.path.dirname(path) == c.store._dir("profile")
     d["source"] = text
@@ -297,7 +299,6 @@ async def delete_profile(request):
 
 
 async def validate_profile(request):
-    from ..profiles.cli import describe
     c = control(request)
     name = profile_name(request)
     content = await _profile_content(request, required=False)
@@ -309,7 +310,7 @@ async def validate_profile(request):
         prof = compile_profile(path, c.store.roots())[0]
     else:
         prof = c.store.validate("profile", name, content)
-    return web.json_response({"name": name, "valid": True, "profile": describe(prof)},
+    return web.json_response({"name": name, "valid": True, "profile": describe(prof, unmodelled(prof.build))},
                              dumps=lambda o: json.dumps(o, default=str))
 
 

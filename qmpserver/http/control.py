@@ -150,7 +150,7 @@ def config_from_body(body):
     ``-accel`` fallback lists, ``-cpu``); object forms are turned into the
     same option strings first, so the instance sees what QEMU would.
     """
-    from ..launcher.opts import parse_cpu, parse_opts
+    from ..qapi.opts import parse_cpu, parse_opts
     from ..vm.config import InstanceConfig
     if body is None:
         body = {}

@@ -150,7 +150,7 @@ def install(profile_spec, directory, name=None, python=None, profile_dirs=(), co
             force=False):
     """Install (or refresh) a launcher; returns (executable path, changed, notes)."""
     from .. import __version__
-    from ..profiles import cache
+    from ..models import save_compiled, stamp
     from ..profiles.loader import compile_profile, resolve_spec, search_roots
     roots = search_roots(profile_dirs)
     path = resolve_spec(profile_spec, roots)
@@ -179,7 +179,7 @@ def install(profile_spec, directory, name=None, python=None, profile_dirs=(), co
     extra = [p for p in _site_dirs(py) if p not in paths]
     text = script_text(py, name, prof.name, paths, extra)
     spec_out = path if os.sep in profile_spec or profile_spec.endswith((".yaml", ".yml")) else profile_spec
-    stamps = cache._stamp(sorted(deps))
+    stamps = stamp(sorted(deps))
     fp = _fingerprint(__version__, sys.version_info[:2], spec_out, text, stamps,
                       [os.path.abspath(d) for d in profile_dirs], copy_package, _package_stamp())
     old = None
@@ -194,7 +194,7 @@ def install(profile_spec, directory, name=None, python=None, profile_dirs=(), co
         _copy_package(lib)
     _precompile(py, os.path.join(paths[0], "qmpserver"))
     prof.build.schema.encoded_introspection(False)   # stored encoded in the compiled file
-    cache.save_file(compiled, prof, ())              # frozen: no dependency checks at start-up
+    save_compiled(compiled, prof, ())              # frozen: no dependency checks at start-up
     os.chmod(compiled, 0o644)
     cfg = {"profile": spec_out, "compiled": os.path.basename(compiled),
            "profile_dirs": [os.path.abspath(d) for d in profile_dirs],

@@ -36,11 +36,11 @@ from .report import Diag, Exit, Reporter, program_name
 
 
 def load_compiled(path):
-    """A compiled profile file written by ``install-launcher`` (``cache.save_file``).
+    """A compiled profile file written by ``install-launcher`` (``models.save_compiled``).
 
-    Read with ``_pickle`` directly: importing :mod:`qmpserver.profiles.cache`
+    Read with ``_pickle`` directly: importing :mod:`qmpserver.models`' cache part
     (hashlib, tempfile, pickle) costs more than the load itself.  Anything
-    unexpected falls back to ``cache.load_file``."""
+    unexpected falls back to ``models.load_compiled``."""
     import _pickle
     from .. import __version__
     try:
@@ -54,8 +54,8 @@ def load_compiled(path):
             and not entry.get("deps")
             and entry.get("profile") is not None):
         return entry["profile"]
-    from ..profiles import cache
-    return cache.load_file(path)
+    from ..models import load_compiled as load_checked   # lazy: see the docstring
+    return load_checked(path)
 
 
 def _load_profile(spec, cfg):

@@ -6,7 +6,9 @@ import json
 import os
 import sys
 
+from ..commands.registry import unmodelled
 from ..errors import UsageError
+from .model import describe
 
 
 def add_parser(sub):
@@ -73,28 +75,10 @@ def cmd_list(args) -> int:
     return 0
 
 
-def describe(prof) -> dict:
-    b, h = prof.build, prof.host
-    sch = b.schema
-    from ..commands.registry import HANDLERS, load_all
-    load_all()
-    unmodelled = sorted(n for n in sch.commands if n not in HANDLERS and b.recorded(n) is None)
-    return {
-        "name": prof.name, "summary": prof.summary, "file": prof.path,
-        "defaults": prof.defaults,
-        "build": {"name": b.name, "version": ".".join(map(str, b.version)), "package": b.package,
-                  "target": b.target, "accelerators": sorted(b.accelerators),
-                  "proposals": sorted(b.proposals), "quirks": sorted(b.quirks),
-                  "schema": {"origin": sch.origin, "commands": len(sch.commands), "events": len(sch.events)},
-                  "unmodelled_commands": unmodelled},
-        "host": {k: v for k, v in h.data.items() if k not in ("sources",)},
-    }
-
-
 def cmd_show(args) -> int:
     from .loader import load_profile
     prof = load_profile(args.name, args.profile_dir or ())
-    d = describe(prof)
+    d = describe(prof, unmodelled(prof.build))
     if args.json:
         json.dump(d, sys.stdout, indent=2, default=str)
         print()

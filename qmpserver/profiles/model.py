@@ -11,6 +11,10 @@ from __future__ import annotations
 from ..models import pick_recorded, reply_key
 from ..wire.qdict import to_insertion_order
 
+TYPE_CHECKING = False   # typing is not imported on the launcher's path
+if TYPE_CHECKING:
+    from typing import Any
+
 PROPOSALS = ("mte-version", "query-mte-capabilities", "cpu-idreg-props")
 
 
@@ -86,9 +90,6 @@ class Build:
             return None
         return pick_recorded(name, by_accel, accel)
 
-    # qmp/dispatch.py's CommandTable (not this module's owner) calls it by this name
-    recorded_reply = recorded
-
     def recorded_return(self, name, args=None, accel=None, default=None):
         e = self.recorded(name, args, accel)
         if e is None or "return" not in e:
@@ -163,3 +164,20 @@ def index_replies(doc) -> dict:
         entry = {k: to_insertion_order(v) if k in ("return", "error") else v for k, v in e.items()}
         out.setdefault(reply_key(e["execute"], e.get("arguments")), {})[e.get("accel")] = entry
     return out
+
+
+def describe(prof: Any, unmodelled: list[str]) -> dict[str, Any]:
+    """What ``profiles show`` and ``GET /api/v1/profiles/NAME`` say about a profile; the
+    caller passes the build's unmodelled commands (the command registry knows them)."""
+    b, h = prof.build, prof.host
+    sch = b.schema
+    return {
+        "name": prof.name, "summary": prof.summary, "file": prof.path,
+        "defaults": prof.defaults,
+        "build": {"name": b.name, "version": ".".join(map(str, b.version)), "package": b.package,
+                  "target": b.target, "accelerators": sorted(b.accelerators),
+                  "proposals": sorted(b.proposals), "quirks": sorted(b.quirks),
+                  "schema": {"origin": sch.origin, "commands": len(sch.commands), "events": len(sch.events)},
+                  "unmodelled_commands": unmodelled},
+        "host": {k: v for k, v in h.data.items() if k not in ("sources",)},
+    }

@@ -136,7 +136,7 @@ class QomTree:
 
 def _cpu_objects(instance, t) -> None:
     if instance.build.target == "aarch64":
-        arm64_startup.add_cpu_objects(instance, t)
+        arm64_startup.add_cpu_objects(instance, t, QomObject)
 
 
 def add_chardev(t, label, cd) -> None:

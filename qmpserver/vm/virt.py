@@ -255,14 +255,6 @@ def _max_cpus(ms) -> int:
     return max(1, ms.smp["maxcpus"])
 
 
-def kernel_irqchip(instance, ms) -> bool:
-    """The GIC is emulated in the kernel (KVM) unless ``kernel-irqchip=off``."""
-    v = ms.accel_opts.get("kernel-irqchip")
-    if v is None:
-        v = (instance.config.accel_props or {}).get("kernel-irqchip")
-    return v not in ("off", False, "no", "false")
-
-
 class VirtState:
     """What machine init settled on (``instance.board``)."""
 
@@ -294,7 +286,7 @@ def board_init(instance, ms) -> None:
     try:
         version, warns = gic.resolve(p.get("gic-version"), accel, host, build,
                                      virtualization=virtualization,
-                                     kernel_irqchip=kernel_irqchip(instance, ms), max_cpus=max_cpus)
+                                     kernel_irqchip=gic.kernel_irqchip(instance, ms), max_cpus=max_cpus)
     except gic.GicError as e:
         _fail(instance, e.message)
     instance.config.warnings.extend(warns)

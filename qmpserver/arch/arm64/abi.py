@@ -1,4 +1,4 @@
-"""The aarch64 part of the guest ABI (:class:`qmpserver.vm.abi.GuestABI`).
+"""The aarch64 fields of the guest ABI (:class:`qmpserver.vm.abi.GuestABI`).
 
 From what the start-up pipeline settled on, never from the command line again:
 
@@ -20,9 +20,8 @@ From what the start-up pipeline settled on, never from the command line again:
 
 from __future__ import annotations
 
-from ...vm.abi import GuestABI
-from ...vm.virt import kernel_irqchip
 from .cpu import SVE_NAMES, SVE_VQ
+from .gic import kernel_irqchip
 
 TYPE_CHECKING = False   # typing is not imported on the launcher's path
 if TYPE_CHECKING:
@@ -57,8 +56,9 @@ def _firmware(instance: Any) -> dict[str, int] | None:
     return {r["name"]: int(r["default"]) for r in kvm.firmware_regs(None, instance.host.data)}
 
 
-def describe(instance: Any) -> GuestABI:
-    """The guest ABI of a started aarch64 instance."""
+def describe(instance: Any) -> dict[str, Any]:
+    """The aarch64 fields of a started instance's guest ABI (keyword arguments of
+    :class:`qmpserver.vm.abi.GuestABI`, which vm/ builds: arch/ does not know vm/'s types)."""
     ms = instance.machine
     board = instance.board
     obj = instance.cpu.realized
@@ -77,5 +77,5 @@ def describe(instance: Any) -> GuestABI:
         kw["mte"] = str(board.mte) if board.mte else "none"
         kw["gic"] = board.gic
         kw["gic_in_kernel"] = ms.accel == "kvm" and kernel_irqchip(instance, ms)
-    return GuestABI(instance.build.target, ms.type, ms.accel,
-                    firmware_source=lambda: _firmware(instance), **kw)
+    kw["firmware_source"] = lambda: _firmware(instance)
+    return kw

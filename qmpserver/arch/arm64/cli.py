@@ -97,7 +97,7 @@ def _table(rows, header, out):
 
 
 def cmd_expand(args, out=None) -> int:
-    from ...launcher.opts import parse_cpu
+    from ...qapi.opts import parse_cpu
     from .cpu import CpuError
     out = out or sys.stdout
     prof = _profile(args, args.profile)

@@ -607,8 +607,8 @@ def _texts_of(c: CpuClass) -> str:
 
 
 def _policy_ok(e, value: int) -> bool:
-    from .derive import _policy_accepts
-    return _policy_accepts(e["policy"], e["signed"], e["width"], e["host"], value)
+    from .kvm import policy_accepts
+    return policy_accepts(e["policy"], e["signed"], e["width"], e["host"], value)
 
 
 def sysreg_refusal(e, value: int) -> str:

@@ -138,9 +138,6 @@ def _sysreg_props(host: dict[str, Any], table: Any, rules: Any) -> list[dict[str
     return out
 
 
-# cpu.py (not of this module's owner) still reaches for the old private name
-_policy_accepts = K.policy_accepts
-
 
 def host_derived(host: dict[str, Any]) -> dict[str, Any]:
     """Everything the aarch64 CPU code needs from one host, computed once (nothing for a

@@ -168,9 +168,11 @@ def _synth_props(c) -> list:
     return out
 
 
-def add_cpu_objects(instance, tree) -> None:
-    """/machine/unattached/device[N] for every vCPU (type <model>-arm-cpu)."""
-    from ...vm.qom import QomObject
+def add_cpu_objects(instance, tree, QomObject) -> None:
+    """/machine/unattached/device[N] for every vCPU (type <model>-arm-cpu).
+
+    ``QomObject`` is the QOM tree's object class (:class:`qmpserver.vm.qom.QomObject`), given by
+    the tree's builder: arch/ sits below vm/ and does not import it."""
     obj = instance.cpu.realized
     cat = instance.cpu.catalog
     if obj is None or cat is None:

@@ -1,4 +1,4 @@
-"""QemuOpts and keyval parsing (launcher/opts.py) with QEMU 7.2's semantics and texts."""
+"""QemuOpts and keyval parsing (qapi/opts.py) with QEMU 7.2's semantics and texts."""
 
 from __future__ import annotations
 
