@@ -207,16 +207,51 @@ class CommandTable:
 
 
 class NegotiationTable:
-    """Capabilities-negotiation mode: only ``qmp_capabilities`` exists."""
+    """Capabilities-negotiation mode: only ``qmp_capabilities`` exists.
 
-    def __init__(self, full: Table) -> None:
-        self.full = full
-        self.instance = full.instance
-        self.policy = full.policy
-        self._entry = full.lookup("qmp_capabilities")
+    The full table is built on the first request, not before the greeting: QEMU sends the
+    greeting as soon as the client connects (monitor/qmp.c, monitor_qmp_event CHR_EVENT_OPENED),
+    and building a table (the build's schema, every handler module) is most of a launcher's
+    start-up.  ``make`` returns the full table (the monitor's ``command_table``).
+    """
+
+    def __init__(self, make: Callable[[], Table]) -> None:
+        self._full: Table | None = None
+        self._make: Callable[[], Table] | None = make
+        self._entry: Entry | None = None
+        self._looked_up = False
+
+    @property
+    def full(self) -> Table:
+        if self._full is None:
+            assert self._make is not None
+            self._full = self._make()
+            self._make = None
+        return self._full
+
+    @full.setter
+    def full(self, table: Table) -> None:
+        self._full, self._make, self._looked_up = table, None, False
+
+    @property
+    def instance(self) -> Instance | None:
+        return self.full.instance
+
+    @property
+    def policy(self) -> Policy | None:
+        return self.full.policy
+
+    @property
+    def built(self) -> bool:
+        """Whether the full table exists yet (``replace_table`` need not build it)."""
+        return self._full is not None
 
     def lookup(self, name: str) -> Entry | None:
-        return self._entry if name == "qmp_capabilities" else None
+        if name != "qmp_capabilities":
+            return None
+        if not self._looked_up:
+            self._entry, self._looked_up = self.full.lookup("qmp_capabilities"), True
+        return self._entry
 
     def names(self) -> list[str]:
         return ["qmp_capabilities"]

@@ -129,7 +129,7 @@ class Session:
         self.queue.clear()
         self.negotiated = False
         self.oob_enabled = False
-        self.table = NegotiationTable(self.monitor.command_table())
+        self.table = NegotiationTable(self.monitor.command_table)   # built on the first request
         self.connected = True
         self.monitor.attach(self)
         self._emit_out(self.monitor.greeting())
@@ -163,7 +163,7 @@ class Session:
         table = self.table
         if table is old:
             self.table = new
-        elif type(table) is NegotiationTable and table.full is old:
+        elif type(table) is NegotiationTable and table.built and table.full is old:
             table.full = new
 
     # --- input and execution --------------------------------------------------------

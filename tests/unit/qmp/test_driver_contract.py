@@ -14,11 +14,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qmpserver.commands import registry
 from qmpserver.net.endpoint import Address, Connection, Listener
 from qmpserver.profiles.loader import load_profile
 from qmpserver.vm.config import InstanceConfig
-from qmpserver.vm.instance import Instance
+from qmpserver.startup import start
 
 
 class FakeConn(Connection):
@@ -63,8 +62,7 @@ class FakeConn(Connection):
 
 
 def _endpoint(**kw):
-    registry.load_all()
-    inst = Instance(load_profile("debian-7.2-tcg"), InstanceConfig(start_paused=True))
+    inst = start(load_profile("debian-7.2-tcg"), InstanceConfig(start_paused=True))
     return inst, Listener(inst.add_monitor(**kw), Address("unix", path="/nonexistent"))
 
 

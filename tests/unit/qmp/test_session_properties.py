@@ -13,10 +13,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qmpserver.commands import registry
 from qmpserver.profiles.loader import load_profile
 from qmpserver.qmp.session import CLOSE, PAUSED, READ, WAIT, Session
 from qmpserver.vm.config import InstanceConfig
+from qmpserver.startup import start
 from qmpserver.vm.instance import Instance
 
 OOB_NEG = b'{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}'
@@ -48,8 +48,7 @@ _inst = None
 def _instance() -> Instance:
     global _inst
     if _inst is None:
-        registry.load_all()
-        _inst = Instance(load_profile("debian-7.2-tcg"), InstanceConfig(start_paused=True))
+        _inst = start(load_profile("debian-7.2-tcg"), InstanceConfig(start_paused=True))
     return _inst
 
 
