@@ -4,7 +4,7 @@ Input is a stream of JSON values with no delimiter; a value is complete when
 its braces and brackets balance (or, for a scalar, when its token ends).  The
 behaviour reproduced here, including error texts and recovery, is that of
 QEMU's ``qobject/json-lexer.c``, ``json-streamer.c`` and ``json-parser.c``
-(facts in ``reference/qemu-qmp-facts.md`` §1.9):
+(QEMU 7.2; limits MAX_TOKEN_SIZE, MAX_TOKEN_COUNT and MAX_NESTING in json-streamer.c):
 
 * extensions: single-quoted strings and the ``\\'`` escape; ``%`` is an error
   (interpolation is off on monitors);

@@ -2,8 +2,8 @@
 
 QEMU keeps objects in a ``QDict``: a hash table of 512 buckets, iterated by
 ascending bucket, and within a bucket the most recently inserted key first.
-The bucket of a key is ``tdb_hash(key) % 512`` (see
-``reference/qemu-qmp-facts.md`` §1.1).  Reproducing that makes our output
+The bucket of a key is ``tdb_hash(key) % 512`` (QEMU ``qobject/qdict.c``:
+``QDICT_BUCKET_MAX`` and ``tdb_hash``; the output visitor walks the buckets in order).  Reproducing that makes our output
 byte-for-byte identical to QEMU's, including for objects a client sent us
 (echoed ``id`` values) and objects recorded from a real QEMU.
 

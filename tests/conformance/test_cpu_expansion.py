@@ -3,7 +3,8 @@ qemu-system-aarch64 7.2 (TCG) and to qmpserver on the profile captured from it
 (debian-7.2-tcg); replies must be byte-identical.  Also the start-up texts of -cpu
 (stderr of the real binary vs qmpserver's StartupError).
 
-Covers qemu-qmp-facts §2.3/§2.4 and §7 items 36-50 for everything TCG can show.
+Covers QEMU target/arm/arm-qmp-cmds.c (monitor.c before 8.0): qmp_query_cpu_model_expansion and
+the property setters it calls, for everything TCG can show.
 """
 
 from __future__ import annotations

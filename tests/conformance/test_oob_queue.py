@@ -1,4 +1,4 @@
-"""OOB, in-band queueing and flow control (facts §1.10, checklist 63-66).
+"""OOB, in-band queueing and flow control (QEMU monitor/qmp.c: QMP_REQ_QUEUE_LEN_MAX, monitor suspend/resume).
 
 A slow in-band command is made by delaying ``query-iothreads`` with the
 session's in-band gate (``Session.gate_inband``, the hook fault injection uses).

@@ -9,7 +9,8 @@ timestamps are checked for shape, then masked).  Scenarios with an
 ``expect`` list are also checked against that hand-written expectation, so
 they mean something even where real QEMU is not installed.
 
-Covers reference/qemu-qmp-facts.md §7 items 1-35 and 58-72 (issue 2 scope).
+Covers the QMP wire behaviour of QEMU 7.2: docs/interop/qmp-spec.txt, monitor/qmp.c (greeting,
+negotiation, queueing), qapi/qmp-dispatch.c (envelope checks and their order) and qobject/json-*.c.
 """
 
 from __future__ import annotations

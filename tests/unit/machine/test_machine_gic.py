@@ -2,8 +2,8 @@
 
 TCG behaviour of 7.2 is checked against the real binary in
 tests/conformance/test_machine_virt.py; KVM and the 8.0+ rule set cannot be run
-here, so these vectors follow hw/arm/virt.c (reference/qemu-qmp-facts.md §3.3;
-the 8.0 "Consolidate GIC finalize logic" patch; 7.2 source)."""
+here, so these vectors follow QEMU hw/arm/virt.c (finalize_gic_version at 7.2 and
+after the 8.0 "Consolidate GIC finalize logic" patch)."""
 
 from __future__ import annotations
 
