@@ -33,6 +33,10 @@ from ..errors import QMPError, StartupError
 from ..qapi.opts import parse_bool
 from . import smp as _smp
 
+TYPE_CHECKING = False   # typing is not imported on the launcher's path
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn
+
 VIRT_RE = re.compile(r"^virt-\d+\.\d+$")
 LEGACY_ACCEL_OPTS = ("kernel-irqchip", "kvm-shadow-mem", "igd-passthru")
 ON_OFF_AUTO = ("on", "off", "auto")
@@ -68,21 +72,23 @@ _FALLBACK = [
 
 
 def is_virt(machine_type: str | None) -> bool:
-    return bool(machine_type) and (machine_type == "virt" or bool(VIRT_RE.match(machine_type)))
+    return bool(machine_type) and (machine_type == "virt" or bool(VIRT_RE.match(machine_type or "")))
 
 
-def _fail(instance, message: str):
+def _fail(instance: Any, message: str) -> NoReturn:
     raise StartupError(message, list(instance.config.warnings))
 
 
 # --- the property table ---------------------------------------------------------------------
 
-def recorded_properties(instance, qom_type: str):
+def recorded_properties(instance: Any, qom_type: str) -> list[dict[str, Any]] | None:
     """``qom-list-properties <qom_type>`` as the build recorded it (None if not)."""
-    return instance.build.recorded_return("qom-list-properties", {"typename": qom_type})
+    rec: list[dict[str, Any]] | None = instance.build.recorded_return("qom-list-properties",
+                                                                      {"typename": qom_type})
+    return rec
 
 
-def property_list(instance, qom_type: str, machine_type: str) -> list | None:
+def property_list(instance: Any, qom_type: str, machine_type: str) -> list[dict[str, Any]] | None:
     """The machine type's properties (dicts name/type/description) with the
     proposal overlay applied; None when nothing is known about the type."""
     props = recorded_properties(instance, qom_type)
@@ -99,7 +105,8 @@ def property_list(instance, qom_type: str, machine_type: str) -> list | None:
     return overlay_properties(instance, qom_type, props)
 
 
-def overlay_properties(instance, typename, props):
+def overlay_properties(instance: Any, typename: str, props: list[dict[str, Any]] | None
+                       ) -> list[dict[str, Any]] | None:
     """PROPERTY_OVERLAYS hook: ``mte-version`` right after ``mte`` on every
     virt machine type when the build has the proposal."""
     if props is None:
@@ -126,13 +133,13 @@ def overlay_properties(instance, typename, props):
 
 # --- step 1: -machine properties -------------------------------------------------------------
 
-def _parse_bool(name, v):
+def _parse_bool(name: str, v: Any) -> bool:
     if isinstance(v, bool):
         return v
     return parse_bool(v, name)        # QemuOptsError is a ValueError
 
 
-def _parse_int(name, v):
+def _parse_int(name: str, v: Any) -> int:
     if isinstance(v, int) and not isinstance(v, bool):
         return v
     try:
@@ -142,7 +149,7 @@ def _parse_int(name, v):
         raise ValueError("Parameter '%s' expects integer" % name) from None
 
 
-def convert(instance, qom_type: str, name: str, typ: str, value):
+def convert(instance: Any, qom_type: str, name: str, typ: str, value: Any) -> Any:
     """One ``-machine key=value`` through the property's setter: the typed
     value, or ValueError with QEMU's text."""
     from ..arch.arm64 import gic, mte
@@ -175,18 +182,18 @@ def convert(instance, qom_type: str, name: str, typ: str, value):
     return value
 
 
-def _description(instance, qom_type, name):
+def _description(instance: Any, qom_type: str, name: str) -> str | None:
     for p in property_list(instance, qom_type, qom_type[:-len("-machine")]) or ():
         if p.get("name") == name:
             return p.get("description")
     return None
 
 
-def apply_properties(instance, ms) -> None:
+def apply_properties(instance: Any, ms: Any) -> None:
     """Validate and type the ``-machine`` options (start-up phase 2)."""
     from ..wire.qdict import wire_order
     qom_type = ms.qom_type
-    raw = {}
+    raw: dict[str, Any] = {}
     for k, v in (ms.props or {}).items():
         raw[k.replace("_", "-")] = v          # keyval_dashify
     if not raw:
@@ -195,7 +202,8 @@ def apply_properties(instance, ms) -> None:
         return                                # nothing to check: the build's recordings stay unread
     table = property_list(instance, qom_type, ms.type)
     known = {p["name"]: p for p in table} if table is not None else None
-    typed, accel_opts = {}, {}
+    typed: dict[str, Any] = {}
+    accel_opts: dict[str, Any] = {}
     proposal = instance.build.has_proposal("mte-version")
     for key in wire_order(tuple(raw)):
         value = raw[key]
@@ -221,7 +229,7 @@ def apply_properties(instance, ms) -> None:
 
 # --- step 2: machine init --------------------------------------------------------------------
 
-def _cpu_known(instance, model, accel) -> bool:
+def _cpu_known(instance: Any, model: str | None, accel: str) -> bool:
     """False when the CPU step will reject the model (unknown name; not in
     virt's CPU list): QEMU reports that first, so the GIC/MTE checks leave it
     to that step."""
@@ -240,19 +248,19 @@ def _cpu_known(instance, model, accel) -> bool:
     return True
 
 
-def default_cpu(instance, ms) -> str:
+def default_cpu(instance: Any, ms: Any) -> str:
     bd = (getattr(instance.build, "derived", None) or {}).get("arm_cpu") or {}
     d = (bd.get("virt") or {}).get("default")
     if isinstance(d, dict):
         d = d.get("tcg" if ms.accel == "tcg" else "other")
     if d:
-        return d
+        return str(d)
     from ..arch.arm64 import mte
     return mte.default_cpu(instance.build, ms.type) or "cortex-a15"
 
 
-def _max_cpus(ms) -> int:
-    return max(1, ms.smp["maxcpus"])
+def _max_cpus(ms: Any) -> int:
+    return max(1, int(ms.smp["maxcpus"]))
 
 
 class VirtState:
@@ -260,7 +268,8 @@ class VirtState:
 
     __slots__ = ("gic", "mte", "requested_mte", "secure", "virtualization", "cpu_model")
 
-    def __init__(self, gic, mte, requested_mte, secure, virtualization, cpu_model):
+    def __init__(self, gic: int, mte: int, requested_mte: str | None, secure: bool, virtualization: bool,
+                 cpu_model: str | None) -> None:
         self.gic = gic                      # 2, 3, 4 (5 for x-5)
         self.mte = mte                      # 0 (none), 2, 3
         self.requested_mte = requested_mte  # none|2|3|host|max (after aliasing)
@@ -269,7 +278,7 @@ class VirtState:
         self.cpu_model = cpu_model
 
 
-def board_init(instance, ms) -> None:
+def board_init(instance: Any, ms: Any) -> None:
     """``machvirt_init``'s checks in QEMU's order (start-up phase 4)."""
     if not is_virt(ms.type):
         return
@@ -327,13 +336,14 @@ def board_init(instance, ms) -> None:
         instance.migration_blockers.append(blocker)
 
 
-def state(instance) -> VirtState | None:
-    return instance.board
+def state(instance: Any) -> VirtState | None:
+    board: VirtState | None = instance.board
+    return board
 
 
 # --- memory hotplug (the virt pre-plug handler) -------------------------------------------
 
-def _firmware_loaded(instance) -> bool:
+def _firmware_loaded(instance: Any) -> bool:
     props = instance.machine.props or {}
     if props.get("firmware") or props.get("pflash0"):
         return True
@@ -347,7 +357,7 @@ def _firmware_loaded(instance) -> bool:
     return False
 
 
-def memory_hotplug_error(instance) -> str | None:
+def memory_hotplug_error(instance: Any) -> str | None:
     """Why ``virt`` refuses a memory device (pc-dimm, nvdimm) at pre-plug,
     or None: QEMU checks the ACPI GED first (it exists only with ACPI on and
     firmware loaded), then MTE."""
@@ -362,11 +372,11 @@ def memory_hotplug_error(instance) -> str | None:
     return None
 
 
-def memory_hotplug_allowed(instance) -> bool:
+def memory_hotplug_allowed(instance: Any) -> bool:
     return memory_hotplug_error(instance) is None
 
 
-def check_memory_hotplug(instance) -> None:
+def check_memory_hotplug(instance: Any) -> None:
     """Raise QEMU's GenericError when the machine refuses memory hotplug."""
     why = memory_hotplug_error(instance)
     if why:
@@ -383,7 +393,7 @@ _FROM_ABI = {
 }
 
 
-def _initial(instance, name, typ):
+def _initial(instance: Any, name: str, typ: str) -> Any:
     ms = instance.machine
     props = ms.props or {}
     a = instance.abi
@@ -408,7 +418,7 @@ def _initial(instance, name, typ):
     return _TYPE_ZERO.get(typ, "" if typ.startswith("link<") else None)
 
 
-def _option_given(instance, name) -> bool:
+def _option_given(instance: Any, name: str) -> bool:
     for entry in instance.config.options or ():
         opt = entry[0] if isinstance(entry, (tuple, list)) and entry else entry
         if isinstance(opt, str) and opt.lstrip("-") == name:
@@ -416,7 +426,7 @@ def _option_given(instance, name) -> bool:
     return False
 
 
-def _schema_fit(instance, type_name, value):
+def _schema_fit(instance: Any, type_name: str, value: Any) -> Any:
     """Order/filter a struct value like the build's QAPI type (qom-get of
     ``smp`` lists only the members the version has)."""
     if not isinstance(value, dict):
@@ -430,11 +440,12 @@ def _schema_fit(instance, type_name, value):
     return {m.name: value[m.name] for m in members if m.name in value}
 
 
-def _setter(instance, qom_type, name, typ, values):
+def _setter(instance: Any, qom_type: str, name: str, typ: str, values: dict[str, Any]
+            ) -> Callable[[Any], None]:
     from ..arch.arm64 import gic, mte
     proposal = instance.build.has_proposal("mte-version")
 
-    def set_(value):
+    def set_(value: Any) -> None:
         if typ == "bool":
             if not isinstance(value, bool):
                 raise QMPError("Invalid parameter type for '%s', expected: boolean" % name)
@@ -467,7 +478,7 @@ def _setter(instance, qom_type, name, typ, values):
     return set_
 
 
-def build_qom(instance, tree) -> None:
+def build_qom(instance: Any, tree: Any) -> None:
     """QOM builder: ``/machine``'s properties with their resolved values."""
     ms = instance.machine
     plist = property_list(instance, ms.qom_type, ms.type)
@@ -476,7 +487,7 @@ def build_qom(instance, tree) -> None:
     from .qom import QomObject
     from ..arch.arm64 import gic
     m = tree.machine
-    values: dict = {}
+    values: dict[str, Any] = {}
     for p in plist:
         name, typ = p["name"], p.get("type", "string")
         if name == "type":
@@ -488,6 +499,7 @@ def build_qom(instance, tree) -> None:
         if name in m.props:
             continue
         values[name] = _initial(instance, name, typ)
+        get: Callable[..., Any]
         if name == "gic-version":
             get = (lambda: gic.qom_value(values["gic-version"]))
         elif typ in ("SMPConfiguration", "MemorySizeConfiguration", "BootConfiguration"):

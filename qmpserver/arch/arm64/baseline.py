@@ -26,6 +26,10 @@ from ...errors import QMPError
 from .cpu import SVE_NAMES, SVE_VQ, U64, CpuError
 from .kvm import policy_accepts
 
+TYPE_CHECKING = False   # typing is not imported on the launcher's path
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["Desc", "resolve", "baseline", "compare", "qmp_baseline", "qmp_compare", "COMPLETE_KEYS"]
 
 COMPLETE_KEYS = frozenset(("aarch64", "sve", "kvm-no-adjvtime", "kvm-steal-time", "pauth") + SVE_NAMES)
@@ -253,7 +257,7 @@ def baseline(cat, a: Desc, b: Desc):
             if ov is None or ov != v or hv != v:
                 responsible.append(p)
     # the result must be what both sides accept (each local catalogue checks it once)
-    seen = []
+    seen: list[Any] = []
     for side in (a, b):
         if side.local and not responsible and not any(side.cat is s for s in seen):
             seen.append(side.cat)

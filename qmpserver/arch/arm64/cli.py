@@ -123,11 +123,11 @@ def cmd_expand(args, out=None) -> int:
         return 0
     rows = []
     for k, v in values.items():
-        e = obj.cls.sysreg.get(k)
-        if e is None:
+        field = obj.cls.sysreg.get(k)
+        if field is None:
             rows.append((k, _fmt(v), "", ""))
         else:
-            rows.append((k, _fmt(v), _value_name(k, v), "host %d, KVM accepts %s" % (e["host"], _accepted(e))))
+            rows.append((k, _fmt(v), _value_name(k, v), "host %d, KVM accepts %s" % (field["host"], _accepted(field))))
     _table(rows, ("property", "value", "meaning", "writable"), out)
     return 0
 

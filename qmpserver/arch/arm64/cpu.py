@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import re
 
+TYPE_CHECKING = False   # typing is not imported on the launcher's path
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["CpuError", "Catalog", "CpuObject", "catalog_for", "SVE_NAMES", "POW2_MAP"]
 
 ARM_MAX_VQ = 16
@@ -328,8 +332,8 @@ class CpuObject:
         self.algos = dict.fromkeys(PAUTH_ALGOS, False)
         self.no_adjvtime = False
         self.steal = "auto"
-        self.sysreg = {}
-        self.other = {}
+        self.sysreg: dict[str, Any] = {}
+        self.other: dict[str, Any] = {}
 
     # ---- setters ----------------------------------------------------------
 

@@ -62,9 +62,11 @@ def release_at_least(release, ref) -> bool:
     return parse_release(release) >= parse_release(ref)
 
 
-def host_release(host: Mapping[str, Any]) -> str:
+def host_release(host: Mapping[str, Any] | None) -> str:
+    if host is None:
+        raise SysregError("host None: no kernel.release")
     try:
-        return host["kernel"]["release"]
+        return str(host["kernel"]["release"])
     except (KeyError, TypeError):
         raise SysregError(f"host {host.get('name', '?') if isinstance(host, Mapping) else host!r}: no kernel.release") from None
 
@@ -330,7 +332,7 @@ def writable_properties(kernel_release=None, host=None, **kw) -> list[str]:
         return []
     if kernel_release is None and host is not None and parse_release(host_release(host)) < (6, 7, 0):
         return []
-    out = []
+    out: list[Any] = []
     for reg, names in writable_fields(kernel_release, host, **kw).items():
         out.extend(f"SYSREG_{reg}_{n}" for n in names)
     return out
