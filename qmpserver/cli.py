@@ -12,8 +12,12 @@ import sys
 
 from .errors import StartupError, UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
-def _die(msg: str, code: int = 1):
+
+def _die(msg: str, code: int = 1) -> NoReturn:
     sys.stderr.write("qmpserver: %s\n" % msg)
     raise SystemExit(code)
 

@@ -70,7 +70,7 @@ class Server:
                 ep.close()
             raise UsageError("cannot listen on %s: %s" % (a, e.strerror or e)) from None
         self.instances[inst.id] = (inst, endpoints)
-        inst.exit_listeners.append(lambda cause, inst=inst: self.loop.call_soon(self._exited, inst))
+        inst.exit_listeners.append(lambda cause, inst=inst: self.loop.call_soon(self._exited, inst))  # type: ignore[misc]  # default-argument lambda
         for fn in self.on_change:
             fn("created", inst)
         return inst

@@ -244,7 +244,7 @@ def creation_done(inst: Instance, io: StartupIO) -> None:
         io.warn(inst, w)
     describe = ABI_DESCRIBERS.get(inst.build.target)
     fields = describe(inst) if describe is not None else {"cpu_model": inst.machine.cpu_model}
-    inst.abi = GuestABI(inst.build.target, inst.machine.type, inst.machine.accel, **fields)
+    inst.abi = GuestABI(inst.build.target, inst.machine.type, inst.accel, **fields)
 
 
 __all__ = ["BackendError", "StartupIO", "start"]

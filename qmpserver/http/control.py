@@ -31,6 +31,7 @@ from .metrics import Metrics
 from .transcript import DEFAULT_BUDGET, Budget, Transcript, encode_request, kind_of
 
 if TYPE_CHECKING:
+    import builtins
     from ..qmp.session import Session
 
 DEFAULT_TRANSCRIPT_LIMIT = 500      # messages kept per instance
@@ -243,7 +244,7 @@ def startup_detail(e: StartupError, profile=None) -> dict:
 
 
 def address_info(addr: str) -> dict:
-    out = {"address": addr}
+    out: dict[str, Any] = {"address": addr}
     if addr.startswith("unix:"):
         out["path"] = addr[5:]
     elif addr.startswith("tcp:"):
@@ -298,7 +299,7 @@ class Control:
 
     def on_session(self, session: Session) -> None:
         """Server hook: a new QMP connection."""
-        rec = self.records.get(session.monitor.instance.id)
+        rec = self.records.get(session.monitor.instance.id)  # type: ignore[attr-defined]  # the server's monitors are vm.instance.Monitor
         if rec is None:
             return
         session.observe(Recorder(rec, next(rec.conn_ids), session, self.metrics))
@@ -441,7 +442,7 @@ class Control:
         except FaultError as e:
             raise BodyError(str(e)) from None
 
-    def faults(self, iid) -> list:
+    def faults(self, iid) -> builtins.list:   # builtins: the method list() shadows the type here
         return self.record(iid).faults.describe()
 
     def remove_fault(self, iid, fid=None) -> int:

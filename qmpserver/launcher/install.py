@@ -96,11 +96,11 @@ def _site_dirs(python: str) -> list:
         except (OSError, subprocess.SubprocessError):
             out = ""
         cands = out.splitlines()
-    out = []
+    dirs: list[str] = []
     for p in cands:
-        if p and ("site-packages" in p or "dist-packages" in p) and os.path.isdir(p) and p not in out:
-            out.append(p)
-    return out
+        if p and ("site-packages" in p or "dist-packages" in p) and os.path.isdir(p) and p not in dirs:
+            dirs.append(p)
+    return dirs
 
 
 def script_text(python: str, name: str, profile_name: str, paths: list, extra: list) -> str:

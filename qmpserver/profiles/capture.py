@@ -553,7 +553,7 @@ def _instance_launch(binary: str, machine: str, accel: str, found: dict, timeout
     """Start `-machine M,accel=A -cpu host|max` (else the machine's default CPU) and record it.
 
     Returns ({machine, accel, cpu, entries, launch}, warnings)."""
-    warnings = []
+    warnings: list[str] = []
     cpu = "host" if accel == "kvm" else "max"
     for extra in (("-cpu", cpu), ()):
         try:
@@ -741,7 +741,7 @@ def write_capture(result: dict, out: Path, name: str | None, command: str, *,
                     force=force, header=hdr, instances=result["instances"])
         if host_doc:
             write_yaml(paths["host"], host_doc, hdr, force=force)
-            write_yaml(paths["profile"], prof_doc, hdr, force=force)
+            write_yaml(paths["profile"], prof_doc, hdr, force=force)  # type: ignore[arg-type]  # set with host_doc
     except (FormatError, OSError) as exc:
         raise CaptureError(str(exc)) from None
     result["entries"] = entries

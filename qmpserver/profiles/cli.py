@@ -108,7 +108,7 @@ def cmd_validate(args) -> int:
     for f in args.files:
         try:
             data = read_yaml(f)
-            kind = {"qemu-build": "build"}.get(data.get("kind"), data.get("kind"))
+            kind = {"qemu-build": "build"}.get(data.get("kind"), data.get("kind"))  # type: ignore[arg-type]  # no kind (None): None
             r = _Resolver(roots)
             if kind == "profile":
                 from .loader import compile_profile

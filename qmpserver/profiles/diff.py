@@ -280,7 +280,7 @@ def _firmware(a: _Side, b: _Side) -> list:
                 row[key] = False
                 row[key + "_reason"] = "destination kernel has no %s" % name
             else:
-                why = _fw_accepts(dst, sv)
+                why = _fw_accepts(dst, sv)  # type: ignore[arg-type]  # kvm.firmware_regs gives every register a default
                 row[key], row[key + "_reason"] = why is None, why
         out.append(row)
     return out
@@ -298,7 +298,7 @@ def _caps(a: _Side, b: _Side) -> list:
 # --- the verdict -----------------------------------------------------------------------
 
 def _verdict(res: dict, a: _Side, b: _Side) -> dict:
-    blockers = {"a_to_b": [], "b_to_a": []}
+    blockers: dict[str, list[str]] = {"a_to_b": [], "b_to_a": []}
     if a.view != b.view or (a.view == "tcg"):
         if a.view == "tcg" and b.view == "tcg":
             va, vb = a.build.version, b.build.version
@@ -449,8 +449,8 @@ def format_diff(result: dict) -> str:
     if result["kvm_caps"]:
         lines.append("")
         lines.append("KVM capabilities (notes):")
-        rows = [(r["cap"], r["a"], r["b"]) for r in result["kvm_caps"]]
-        lines.extend("  " + ln for ln in _table(rows, ("capability", "A", "B")))
+        cap_rows = [(r["cap"], r["a"], r["b"]) for r in result["kvm_caps"]]
+        lines.extend("  " + ln for ln in _table(cap_rows, ("capability", "A", "B")))
     k = result["kernel"]
     lines.append("")
     lines.append("kernel: A %s, B %s%s" % (k["a"], k["b"], "" if k["differs"] else " - same"))

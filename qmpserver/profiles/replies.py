@@ -475,7 +475,7 @@ def parse_replies(text: str, filename: str = "<replies>") -> list[Pass]:
     """
     dec = json.JSONDecoder()
     objs: list[tuple[int, Any]] = []
-    i = _WS.match(text, 0).end()
+    i = _WS.match(text, 0).end()  # type: ignore[union-attr]  # \s* always matches
     while i < len(text):
         try:
             obj, end = dec.raw_decode(text, i)
@@ -483,7 +483,7 @@ def parse_replies(text: str, filename: str = "<replies>") -> list[Pass]:
             raise FormatError(f"{filename}:{_line_of(text, i)}: object #{len(objs) + 1}: invalid "
                               f"JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
         objs.append((i, obj))
-        i = _WS.match(text, end).end()
+        i = _WS.match(text, end).end()  # type: ignore[union-attr]  # \s* always matches
     if not objs:
         raise FormatError(f"{filename}: no JSON objects (empty file?)")
 
@@ -624,7 +624,7 @@ def import_replies(path: Path, out: Path, name: str | None = None, force: bool =
     write_build(root, name, build, schema, entries, force=force, header=hdr)
     if host_doc:
         write_yaml(paths["host"], host_doc, hdr, force=force)
-        write_yaml(paths["profile"], prof_doc, hdr, force=force)
+        write_yaml(paths["profile"], prof_doc, hdr, force=force)  # type: ignore[arg-type]  # set with host_doc
     for w in warnings:
         print(f"warning: {path.name}: {w}", file=sys.stderr)
     return paths

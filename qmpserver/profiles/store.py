@@ -41,6 +41,9 @@ KINDS = {"profile": "profiles", "host": "hosts"}
 class StoreError(UsageError):
     """``reason``: ``invalid-name``, ``not-found``, ``read-only``, ``invalid`` or ``io``."""
 
+    file: object   # set by invalid(): the file and the path in it
+    path: object
+
     def __init__(self, message, reason):
         super().__init__(message)
         self.reason = reason

@@ -130,10 +130,10 @@ class GHashTable:
             del self.keys[self.size:]
         self.noccupied = self.nnodes
 
-    def __iter__(self) -> Iterator[str | None]:
+    def __iter__(self) -> Iterator[str]:
         for h, k in zip(self.hashes, self.keys):
             if h >= 2:
-                yield k
+                yield k  # type: ignore[misc]  # a live slot (hash >= 2) always holds its key
 
 
 def first_leftover(keys_in_qdict_order: Iterable[str], removed_in_order: Iterable[str]) -> str | None:

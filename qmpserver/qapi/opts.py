@@ -40,6 +40,15 @@ from ..errors import QMPError
 from .model import AlternateType, ArrayType, BuiltinType, EnumType, ObjectType
 from .visitor import validate_value
 
+TYPE_CHECKING = False   # typing is not imported on the launcher's path
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
+
+    from ..wire import JSON
+    from ..wire.json_stream import JsonError, JsonValue
+    from .model import Member, Type
+
 
 # -chardev backend names of QEMU 7.2 (chardev/char.c, its -chardev help) and
 # the legacy names it maps (chardev/char.c: chardev_alias_table)
@@ -53,9 +62,11 @@ class OptsError(ValueError):
     pass
 
 
-def split_commas(s: str) -> list:
+def split_commas(s: str) -> list[str]:
     """Split on single commas; ``,,`` stands for a literal comma."""
-    out, cur, i = [], [], 0
+    out: list[str] = []
+    cur: list[str] = []
+    i = 0
     while i < len(s):
         c = s[i]
         if c == ",":
@@ -72,9 +83,9 @@ def split_commas(s: str) -> list:
     return out
 
 
-def parse_opts(s: str, implied: str | None = None) -> dict:
+def parse_opts(s: str, implied: str | None = None) -> dict[str, str]:
     """Parse a QemuOpts string into an ordered dict (later keys win, like QEMU)."""
-    out: dict = {}
+    out: dict[str, str] = {}
     for i, part in enumerate(split_commas(s)):
         if part == "" and i > 0:
             continue
@@ -89,11 +100,11 @@ def parse_opts(s: str, implied: str | None = None) -> dict:
     return out
 
 
-def parse_cpu(s: str):
+def parse_cpu(s: str) -> tuple[str, dict[str, str]]:
     """``-cpu model,prop=value,+feat,-feat`` -> (model, props)."""
     parts = split_commas(s)
     model = parts[0]
-    props: dict = {}
+    props: dict[str, str] = {}
     for p in parts[1:]:
         if not p:
             continue
@@ -120,7 +131,7 @@ SIZE_HINT = ("Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera
 class QemuOptsError(OptsError):
     """An option string QEMU refuses: ``message`` plus optional hint lines."""
 
-    def __init__(self, message: str, hint: str = ""):
+    def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -130,14 +141,15 @@ class OptsList:
     """A ``QemuOptsList``: ``desc`` maps name -> type (string|bool|number|size);
     ``desc=None`` accepts any parameter (as lists with an empty description do)."""
 
-    def __init__(self, name, implied=None, desc=None, merge=False):
+    def __init__(self, name: str, implied: str | None = None, desc: dict[str, str] | None = None,
+                 merge: bool = False) -> None:
         self.name = name
         self.implied = implied
         self.desc = desc
         self.merge = merge
-        self.groups: list = []          # parsed QemuOpts, each {"id": .., "opts": {..}}
+        self.groups: list[dict[str, Any]] = []   # parsed QemuOpts, each {"id": .., "parsed": Parsed}
 
-    def find(self, id_):
+    def find(self, id_: str | None) -> dict[str, Any] | None:
         for g in self.groups:
             if g["id"] == id_:
                 return g
@@ -168,7 +180,7 @@ def parse_bool(value: str, name: str) -> bool:
 _SUFFIXES = {"B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
 
 
-def strtosz(text: str, default_suffix: str = "B"):
+def strtosz(text: str, default_suffix: str = "B") -> int | None:
     """``qemu_strtosz``: a size with an optional suffix; None if malformed, -1 if too large."""
     s = text.strip(" \t\n")
     if s != text.lstrip(" \t\n") or not s:
@@ -219,9 +231,10 @@ def strtosz(text: str, default_suffix: str = "B"):
     return total
 
 
-def _parse_typed(name, typ, value):
+def _parse_typed(name: str, typ: str, value: str) -> bool | int | str:
     if typ == "bool":
         return parse_bool(value, name)
+    v: int | None
     if typ == "number":
         try:
             v = int(value, 0)
@@ -241,9 +254,9 @@ def _parse_typed(name, typ, value):
     return value
 
 
-def _get_opt_value(s: str, i: int):
+def _get_opt_value(s: str, i: int) -> tuple[str, int]:
     """Read a value up to a single comma (``,,`` is a literal comma)."""
-    out = []
+    out: list[str] = []
     n = len(s)
     while i < n:
         c = s[i]
@@ -258,7 +271,8 @@ def _get_opt_value(s: str, i: int):
     return "".join(out), i
 
 
-def _name_value(s: str, i: int, firstname, warn_on_flag, warnings):
+def _name_value(s: str, i: int, firstname: str | None, warn_on_flag: bool,
+                warnings: list[tuple[str, str]]) -> tuple[str, str, int, bool]:
     """``get_opt_name_value``: -> (name, value, next index, is_help)."""
     j = i
     n = len(s)
@@ -305,25 +319,26 @@ class Parsed:
 
     __slots__ = ("id", "opts", "raw", "order", "help", "warnings")
 
-    def __init__(self, id_):
+    def __init__(self, id_: str | None) -> None:
         self.id = id_
-        self.opts: dict = {}
-        self.raw: dict = {}
-        self.order: list = []
+        self.opts: dict[str, Any] = {}
+        self.raw: dict[str, str] = {}
+        self.order: list[str] = []
         self.help = False
-        self.warnings: list = []
+        self.warnings: list[tuple[str, str]] = []
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:
         return self.opts.get(name, default)
 
 
 def qemu_opts_parse(lst: OptsList, params: str, permit_abbrev: bool = False,
-                    warn_on_flag: bool = True, store: bool = True, warnings=None) -> Parsed:
+                    warn_on_flag: bool = True, store: bool = True,
+                    warnings: list[tuple[str, str]] | None = None) -> Parsed:
     """``qemu_opts_parse_noisily``: raises QemuOptsError.  Warnings (short-form
     booleans) are appended as (text, hint) pairs to ``warnings`` as they occur
     (so they survive an error later in the same string), else to ``.warnings``."""
     # opts_parse_id: the first 'id=' parameter
-    id_ = None
+    id_: str | None = None
     i = 0
     while i < len(params):
         name, value, i, _ = _name_value(params, i, None, False, [])
@@ -338,7 +353,7 @@ def qemu_opts_parse(lst: OptsList, params: str, permit_abbrev: bool = False,
         if old is not None:
             if not lst.merge:
                 raise QemuOptsError("Duplicate ID '%s' for %s" % (id_, lst.name))
-            group = old["parsed"]
+            group: Parsed | None = old["parsed"]
         else:
             group = None
     elif lst.merge:
@@ -347,7 +362,7 @@ def qemu_opts_parse(lst: OptsList, params: str, permit_abbrev: bool = False,
     else:
         group = None
     fresh = group is None
-    if fresh:
+    if group is None:
         group = Parsed(id_)
     if warnings is None:
         warnings = group.warnings
@@ -388,12 +403,13 @@ def _qapi_name_len(s: str, i: int) -> int:
     return j - i
 
 
-def keyval_parse(params: str, implied_key=None, into=None):
+def keyval_parse(params: str, implied_key: str | None = None, into: dict[str, Any] | None = None
+                 ) -> tuple[dict[str, Any], bool]:
     """``keyval_parse``: -> (dict of nested dicts/strings, help wanted).
 
     Raises QemuOptsError with QEMU's texts (``Expected '=' after parameter 'x'``,
     ``Invalid parameter 'x'``, ``Parameters 'x.*' used inconsistently``)."""
-    out = {} if into is None else into
+    out: dict[str, Any] = {} if into is None else into
     help_ = False
     i = 0
     n = len(params)
@@ -417,7 +433,7 @@ def keyval_parse(params: str, implied_key=None, into=None):
         implied_key = None
         # key fragments
         k = i
-        parts = []
+        parts: list[str] = []
         while True:
             ln = _qapi_name_len(params, k)
             if ln == 0 or ln > 127:
@@ -442,7 +458,7 @@ def keyval_parse(params: str, implied_key=None, into=None):
     return out, help_
 
 
-def _keyval_put(d, parts, value, key_text):
+def _keyval_put(d: dict[str, Any], parts: list[str], value: str, key_text: str) -> None:
     cur = d
     for idx, p in enumerate(parts[:-1]):
         nxt = cur.get(p)
@@ -458,7 +474,7 @@ def _keyval_put(d, parts, value, key_text):
     cur[last] = value
 
 
-def keyval_merge(dest: dict, src: dict) -> dict:
+def keyval_merge(dest: dict[str, Any], src: dict[str, Any]) -> dict[str, Any]:
     """``keyval_merge``: nested merge, later values win."""
     for k, v in src.items():
         if isinstance(v, dict) and isinstance(dest.get(k), dict):
@@ -474,21 +490,21 @@ def keyval_merge(dest: dict, src: dict) -> dict:
 _SIZE_NAMES = ("size", "align", "offset")
 
 
-def _is_size(name, t) -> bool:
+def _is_size(name: str, t: Type) -> bool:
     ct = getattr(t, "c_type", "")
     if ct == "size":
         return True
     return ct in ("introspected-int", "int", "uint64") and (name in _SIZE_NAMES or name.endswith("-size"))
 
 
-def _full(path):
+def _full(path: Sequence[str]) -> str:
     out = ""
     for p in path:
         out = p if not out else out + "." + p
     return out
 
 
-def _parse_int(text):
+def _parse_int(text: str) -> int | None:
     try:
         return int(text, 0) if text[:2].lower() in ("0x", "0o", "0b") else int(text, 10)
     except ValueError:
@@ -497,10 +513,11 @@ def _parse_int(text):
 
 # --- keyval visitor -------------------------------------------------------------------
 
-def keyval_visit(t, value, path):
+def keyval_visit(t: Any, value: Any, path: list[str]) -> Any:
+    # ``t`` is Any: the branches dispatch on type(t) identity, which the checker does not narrow
     """Visit a keyval tree (nested dicts of strings) as type ``t``; returns typed value."""
     name = _full(path)
-    short = path[-1] if path else None
+    short = path[-1] if path else ""   # the root is an object (a dict), never a scalar
     tt = type(t)
     if tt is ObjectType:
         if not isinstance(value, dict):
@@ -547,11 +564,11 @@ def keyval_visit(t, value, path):
     return value
 
 
-def _keyval_object(t, d, path):
-    out = {}
-    consumed = set()
+def _keyval_object(t: ObjectType, d: dict[str, Any], path: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    consumed: set[str] = set()
 
-    def members(ms):
+    def members(ms: Iterable[Member]) -> None:
         for m in ms:
             if m.name in d:
                 consumed.add(m.name)
@@ -561,7 +578,8 @@ def _keyval_object(t, d, path):
 
     members(t.members)
     if t.tag is not None:
-        v = t.variants.get(out.get(t.tag))
+        tag_value: JSON = out.get(t.tag)   # absent (None) finds no variant
+        v = t.variants.get(tag_value)
         if v is not None:
             members(v.members)
     for k in d:
@@ -572,12 +590,12 @@ def _keyval_object(t, d, path):
 
 # --- opts visitor -----------------------------------------------------------------------
 
-def opts_visit(t: ObjectType, raw: dict, order=None):
+def opts_visit(t: ObjectType, raw: dict[str, str], order: list[str] | None = None) -> dict[str, Any]:
     """Visit a QemuOpts group (name -> string) as object type ``t``."""
-    out = {}
-    consumed = set()
+    out: dict[str, Any] = {}
+    consumed: set[str] = set()
 
-    def members(ms):
+    def members(ms: Iterable[Member]) -> None:
         for m in ms:
             if m.name in raw:
                 consumed.add(m.name)
@@ -587,7 +605,8 @@ def opts_visit(t: ObjectType, raw: dict, order=None):
 
     members(t.members)
     if t.tag is not None:
-        v = t.variants.get(out.get(t.tag))
+        tag_value: JSON = out.get(t.tag)   # absent (None) finds no variant
+        v = t.variants.get(tag_value)
         if v is not None:
             members(v.members)
     for k in (order or raw):
@@ -596,7 +615,8 @@ def opts_visit(t: ObjectType, raw: dict, order=None):
     return out
 
 
-def _opts_scalar(name, t, value):
+def _opts_scalar(name: str, t: Any, value: str) -> Any:
+    # ``t`` is Any: the branches dispatch on type(t) identity, which the checker does not narrow
     tt = type(t)
     if tt is EnumType:
         if value not in t.values:
@@ -628,12 +648,12 @@ def _opts_scalar(name, t, value):
 
 # --- JSON ---------------------------------------------------------------------------------
 
-def parse_json_option(text: str):
+def parse_json_option(text: str) -> JSON:
     """``qobject_from_json`` with QEMU's error texts (the lexer is flushed at the end)."""
     from ..wire import json_stream as J  # lazy: JSON-form options only; keeps -version lean
     s = J.JsonStream()
     s.feed(text.encode("utf-8", "surrogateescape"))
-    msgs = []
+    msgs: list[JsonValue | JsonError] = []
     while True:
         m = s.next_message()
         if m is None:
@@ -654,10 +674,10 @@ def parse_json_option(text: str):
         raise QemuOptsError(first.desc)
     if len(msgs) > 1:
         raise QemuOptsError("Expecting at most one JSON value")
-    return first.value
+    return first.value  # type: ignore[union-attr]  # a JsonError raised above (type() is not narrowed)
 
 
-def json_visit(t, value):
+def json_visit(t: Type, value: JSON) -> JSON:
     """The QMP input visitor over a parsed JSON option."""
     try:
         validate_value(t, value)
@@ -677,10 +697,10 @@ _BOOT = (("order", "str"), ("once", "str"), ("menu", "bool"), ("splash", "str"),
          ("splash-time", "int"), ("reboot-timeout", "int"), ("strict", "bool"))
 
 
-def parse_boot(boot: dict) -> dict:
+def parse_boot(boot: dict[str, Any]) -> dict[str, Any]:
     """``-machine boot.*`` / ``-boot``: ``BootConfiguration`` through the keyval visitor
     (QEMU 7.2 ``softmmu/vl.c`` qemu_apply_machine_options); raises QMPError."""
-    out = {}
+    out: dict[str, Any] = {}
     names = [n for n, _ in _BOOT]
     for name, typ in _BOOT:
         if name not in boot:

@@ -42,7 +42,7 @@ import pytest
 try:  # pragma: no cover - depends on the environment
     import pytest_asyncio
 except ImportError:  # pragma: no cover
-    pytest_asyncio = None
+    pytest_asyncio = None  # type: ignore[assignment]
 
 
 def pytest_addoption(parser):

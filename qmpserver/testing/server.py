@@ -420,6 +420,7 @@ class ExternalServer:
                 if e.status == 400 and "cannot listen" in e.error.get("message", "") and attempt + 1 < tries:
                     continue
                 raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def remove(self, iid, force=False) -> None:
         try:

@@ -20,6 +20,10 @@ from __future__ import annotations
 
 from ..qapi.visitor import Policy
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class GuestBehaviour:
     """The simulated guest OS (there is none; this is what it would do)."""
@@ -30,7 +34,7 @@ class GuestBehaviour:
         self.acpi = acpi                        # shuts down when the ACPI power button is pressed
         self.powerdown_delay = powerdown_delay  # seconds between POWERDOWN and its SHUTDOWN
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"acpi": self.acpi, "powerdown_delay": self.powerdown_delay}
 
     def __repr__(self) -> str:
@@ -38,7 +42,36 @@ class GuestBehaviour:
 
 
 class InstanceConfig:
-    FIELDS = {
+    # the fields' types, for the checker (__init__ sets them from FIELDS)
+    name: str | None
+    uuid: str | None
+    machine: dict[str, Any]
+    accel: list[str]
+    accel_props: dict[str, Any]
+    cpu: str | None
+    cpu_props: dict[str, Any]
+    smp: dict[str, Any]
+    boot: dict[str, Any]
+    memory: int
+    maxmem: int | None
+    slots: int
+    start_paused: bool
+    no_shutdown: bool
+    preconfig: bool
+    incoming: str | None
+    compat: Policy
+    guest: GuestBehaviour
+    blockdevs: list[Any]
+    objects: list[Any]
+    netdevs: list[Any]
+    devices: list[Any]
+    add_fds: list[dict[str, Any]]
+    globals: list[tuple[str, str, str]]
+    display: dict[str, Any] | None
+    options: list[tuple[str, str]]
+    warnings: list[str]
+
+    FIELDS: dict[str, object] = {
         "name": None, "uuid": None,
         "machine": dict,        # merged -machine options; 'type' is the machine
         "accel": list,          # accelerators to try in order, e.g. ['kvm', 'tcg']

@@ -22,9 +22,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
-if TYPE_CHECKING:
-    from typing import Any, Callable
 
 from ..errors import QMPError
 from ..wire.encode import message
@@ -36,8 +33,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
     from typing import Any, Callable
 
-    from ..qmp.dispatch import Table
+    from ..qmp.dispatch import Context, Table
     from ..qmp.session import Session
+    from .qom import QomTree
 
 NEEDS_RESET = frozenset(("internal-error", "shutdown", "guest-panicked"))
 
@@ -47,15 +45,15 @@ _ids = itertools.count(1)
 class Scheduler:
     """Deferred callbacks; drivers replace it with their event loop's."""
 
-    def __init__(self):
-        self.pending: list = []
+    def __init__(self) -> None:
+        self.pending: list[list[Any]] = []   # [due time, callback, cancelled]
 
-    def call_later(self, delay, fn):
+    def call_later(self, delay: float, fn: Callable[[], object]) -> _Handle:
         entry = [time.monotonic() + delay, fn, False]
         self.pending.append(entry)
         return _Handle(entry)
 
-    def run_due(self, now=None) -> int:
+    def run_due(self, now: float | None = None) -> int:
         now = time.monotonic() if now is None else now
         due = [e for e in self.pending if e[0] <= now and not e[2]]
         self.pending = [e for e in self.pending if e not in due and not e[2]]
@@ -65,10 +63,10 @@ class Scheduler:
 
 
 class _Handle:
-    def __init__(self, entry):
+    def __init__(self, entry: list[Any]) -> None:
         self.entry = entry
 
-    def cancel(self):
+    def cancel(self) -> None:
         self.entry[2] = True
 
 
@@ -135,14 +133,14 @@ class Instance:
         self.clock = clock
         self.scheduler = scheduler or Scheduler()
         self.quirks = self.build.quirks
-        self.monitors: list = []
-        self.event_log: deque = deque(maxlen=1000)
-        self.listeners: list = []          # callables(event dict) for HTTP / transcripts
-        self.exit_listeners: list = []     # callables(reason) when the process would exit
-        self.terminated = None             # ShutdownCause once the instance has exited
+        self.monitors: list[Monitor] = []
+        self.event_log: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.listeners: list[Callable[[dict[str, Any]], object]] = []   # for HTTP / transcripts
+        self.exit_listeners: list[Callable[[str], object]] = []  # (reason) when the process would exit
+        self.terminated: str | None = None  # ShutdownCause once the instance has exited
         self.preconfig = config.preconfig
         self.autostart = not config.start_paused
-        self._table = None
+        self._table: Any = None
         self.table_factory: Callable[[Instance], Any] | None = None   # set by the start-up pipeline
         # typed state, one owner each (see qmpserver.vm.state and the pipeline)
         self.machine: MachineState = None  # type: ignore[assignment]  # startup: machine phases
@@ -151,7 +149,7 @@ class Instance:
         self.memory = Memory(config.memory or (128 << 20), config.maxmem, config.slots)
         self.backends = Backends()         # commands/{chardev,objects,block,netdev,device,fd}.py
         self.threads = Threads()           # vCPU / iothread ids
-        self.qom: Any = None               # vm/qom.py: the QOM tree, built on first use
+        self.qom: QomTree | None = None    # vm/qom.py: the QOM tree, built on first use
         self.migration: Any = None         # commands/migration.py: the migration state machine
         self.migration_blockers: list[str] = []   # start-up phases (vm/virt.py: MTE under KVM)
         self.abi: Any = None               # the guest ABI the pipeline settled on (vm/abi.py)
@@ -165,13 +163,13 @@ class Instance:
 
     # --- identity ------------------------------------------------------------
 
-    def version_info(self) -> dict:
+    def version_info(self) -> dict[str, Any]:
         major, minor, micro = self.build.version
         return {"qemu": {"major": major, "minor": minor, "micro": micro}, "package": self.build.package}
 
     @property
     def accel(self) -> str:
-        return self.machine.accel
+        return self.machine.accel  # type: ignore[return-value]  # set by the pipeline before any command
 
     @property
     def command_table(self) -> Any:
@@ -182,17 +180,17 @@ class Instance:
             self._table = self.table_factory(self)
         return self._table
 
-    def add_monitor(self, **kw) -> Monitor:
+    def add_monitor(self, **kw: Any) -> Monitor:
         m = Monitor(self, **kw)
         self.monitors.append(m)
         return m
 
     # --- events ----------------------------------------------------------------
 
-    def emit(self, name: str, data=None) -> dict:
+    def emit(self, name: str, data: Any = None) -> dict[str, Any]:
         now = self.clock()
         sec = int(now)
-        ev = {"timestamp": {"seconds": sec, "microseconds": int((now - sec) * 1e6)}, "event": name}
+        ev: dict[str, Any] = {"timestamp": {"seconds": sec, "microseconds": int((now - sec) * 1e6)}, "event": name}
         if data is not None:
             ev["data"] = data
         raw = message(ev)
@@ -203,7 +201,7 @@ class Instance:
             fn(ev)
         return ev
 
-    def main_loop(self, ctx, fn) -> None:
+    def main_loop(self, ctx: Context | None, fn: Callable[[], None]) -> None:
         """Work QEMU's main loop does after a command handler returns."""
         if "main-loop-events-before-reply" in self.quirks or ctx is None:
             fn()
@@ -219,7 +217,7 @@ class Instance:
     def set_runstate(self, state: str) -> None:
         self.runstate = state
 
-    def vm_stop(self, state="paused") -> None:
+    def vm_stop(self, state: str = "paused") -> None:
         if self.runstate == "running":
             self.runstate = state
             self.emit("STOP")
@@ -250,15 +248,15 @@ class Instance:
             return
         self.vm_start()
 
-    def system_reset(self, cause="host-qmp-system-reset", ctx=None) -> None:
-        def do():
+    def system_reset(self, cause: str = "host-qmp-system-reset", ctx: Context | None = None) -> None:
+        def do() -> None:
             self.emit("RESET", {"guest": cause.startswith("guest"), "reason": cause})
             if self.runstate not in ("running", "inmigrate", "finish-migrate"):
                 self.runstate = "prelaunch"
         self.main_loop(ctx, do)
 
-    def system_powerdown(self, ctx=None) -> None:
-        def do():
+    def system_powerdown(self, ctx: Context | None = None) -> None:
+        def do() -> None:
             self.emit("POWERDOWN")
             guest = self.config.guest
             if guest.acpi and self.runstate == "running":
@@ -269,9 +267,9 @@ class Instance:
         if self.terminated is None and self.runstate == "running":
             self.shutdown("guest-shutdown")
 
-    def shutdown(self, cause: str, ctx=None, force_exit=False) -> None:
+    def shutdown(self, cause: str, ctx: Context | None = None, force_exit: bool = False) -> None:
         """A shutdown request as QEMU's main loop handles it."""
-        def do():
+        def do() -> None:
             if self.terminated is not None:
                 return
             self.emit("SHUTDOWN", {"guest": cause.startswith("guest"), "reason": cause})
@@ -281,7 +279,7 @@ class Instance:
                 self.terminate(cause)
         self.main_loop(ctx, do)
 
-    def quit(self, ctx=None) -> None:
+    def quit(self, ctx: Context | None = None) -> None:
         self.shutdown("host-qmp-quit", ctx, force_exit=True)
 
     def terminate(self, cause: str) -> None:

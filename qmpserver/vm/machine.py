@@ -25,13 +25,13 @@ class MachineState:
     __slots__ = ("type", "alias", "accel", "props", "accel_opts", "cpu_model", "cpu_props", "smp",
                  "wakeup_suspend")
 
-    def __init__(self, type_name: str, alias: str, accel: str | None, props: dict,
-                 cpu_model: str | None, cpu_props: dict, smp: dict) -> None:
+    def __init__(self, type_name: str, alias: str, accel: str | None, props: dict[str, Any],
+                 cpu_model: str | None, cpu_props: dict[str, Any], smp: dict[str, Any]) -> None:
         self.type = type_name            # canonical machine type, e.g. 'virt-11.1'
         self.alias = alias               # the name it was asked as, e.g. 'virt'
         self.accel = accel               # 'kvm' | 'tcg' | 'qtest' | ...
         self.props = props               # resolved machine properties (qom-get /machine)
-        self.accel_opts: dict = {}       # legacy -machine accelerator options (kernel-irqchip ...)
+        self.accel_opts: dict[str, Any] = {}       # legacy -machine accelerator options (kernel-irqchip ...)
         self.cpu_model = cpu_model
         self.cpu_props = cpu_props
         self.smp = smp                   # the complete -smp topology (vm/smp.py)

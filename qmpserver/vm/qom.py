@@ -13,11 +13,22 @@ from ..arch.arm64 import startup as arm64_startup
 from ..errors import DEVICE_NOT_FOUND, QMPError
 from . import virt
 
+TYPE_CHECKING = False   # typing is not imported on the launcher's path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    from .instance import Instance
+
+    Getter = Callable[[], Any]
+    Setter = Callable[[Any], None]
+
 
 class Prop:
     __slots__ = ("name", "type", "get", "set", "description")
 
-    def __init__(self, name, type_, get=None, set=None, description=None):
+    def __init__(self, name: str, type_: str, get: Getter | None = None, set: Setter | None = None,
+                 description: str | None = None) -> None:
         self.name = name
         self.type = type_
         self.get = get        # callable() -> JSON value, or None (write-only)
@@ -26,31 +37,32 @@ class Prop:
 
 
 class QomObject:
-    def __init__(self, type_name: str, parent=None, name: str = ""):
+    def __init__(self, type_name: str, parent: QomObject | None = None, name: str = "") -> None:
         self.type = type_name
         self.parent = parent
         self.name = name
-        self.props: dict = {}
-        self.children: dict = {}
+        self.props: dict[str, Prop] = {}
+        self.children: dict[str, QomObject] = {}
 
     # building ---------------------------------------------------------------
 
-    def add_prop(self, name, type_, get=None, set=None, description=None):
+    def add_prop(self, name: str, type_: str, get: Getter | None = None, set: Setter | None = None,
+                 description: str | None = None) -> QomObject:
         self.props[name] = Prop(name, type_, get, set, description)
         return self
 
-    def add_value(self, name, type_, value, settable=False):
+    def add_value(self, name: str, type_: str, value: Any, settable: bool = False) -> QomObject:
         box = {"v": value}
         setter = (lambda v: box.__setitem__("v", v)) if settable else None
         return self.add_prop(name, type_, lambda: box["v"], setter)
 
-    def add_child(self, name, child):
+    def add_child(self, name: str, child: QomObject) -> QomObject:
         child.parent = self
         child.name = name
         self.children[name] = child
         return child
 
-    def remove_child(self, name):
+    def remove_child(self, name: str) -> QomObject | None:
         return self.children.pop(name, None)
 
     # paths -------------------------------------------------------------------
@@ -58,18 +70,18 @@ class QomObject:
     @property
     def path(self) -> str:
         parts = []
-        o = self
+        o: QomObject = self
         while o.parent is not None:
             parts.append(o.name)
             o = o.parent
         return "/" + "/".join(reversed(parts))
 
-    def walk(self):
+    def walk(self) -> Iterator[QomObject]:
         yield self
         for c in self.children.values():
             yield from c.walk()
 
-    def listing(self) -> list:
+    def listing(self) -> list[dict[str, str]]:
         out = [{"name": "type", "type": "string"}]
         for n, c in self.children.items():
             out.append({"name": n, "type": "child<%s>" % c.type})
@@ -77,7 +89,7 @@ class QomObject:
             out.append({"name": p.name, "type": p.type})
         return out
 
-    def get(self, prop: str):
+    def get(self, prop: str) -> Any:
         if prop == "type":
             return self.type
         p = self.props.get(prop)
@@ -87,7 +99,7 @@ class QomObject:
             raise QMPError("Property '%s.%s' not found" % (self.type, prop))
         return p.get()
 
-    def set(self, prop: str, value):
+    def set(self, prop: str, value: Any) -> None:
         if prop == "type" or (prop in self.children and prop not in self.props):
             raise QMPError("Property '%s.%s' is not writable" % (self.type, prop))
         p = self.props.get(prop)
@@ -99,7 +111,7 @@ class QomObject:
 
 
 class QomTree:
-    def __init__(self, machine_type: str):
+    def __init__(self, machine_type: str) -> None:
         self.root = QomObject("container")
         self.root.add_child("objects", QomObject("container"))
         self.machine = self.root.add_child("machine", QomObject(machine_type))
@@ -111,9 +123,10 @@ class QomTree:
         if path.startswith("/"):
             o = self.root
             for part in [p for p in path.split("/") if p]:
-                o = o.children.get(part)
-                if o is None:
+                child = o.children.get(part)
+                if child is None:
                     raise QMPError("Device '%s' not found" % path, DEVICE_NOT_FOUND)
+                o = child
             return o
         parts = [p for p in path.split("/") if p]
         matches = []
@@ -121,10 +134,11 @@ class QomTree:
             if o.name == parts[-1] if parts else False:
                 cur, ok = o, True
                 for part in reversed(parts[:-1]):
-                    cur = cur.parent
-                    if cur is None or cur.name != part:
+                    parent = cur.parent
+                    if parent is None or parent.name != part:
                         ok = False
                         break
+                    cur = parent
                 if ok:
                     matches.append(o)
         if len(matches) > 1:
@@ -134,20 +148,20 @@ class QomTree:
         return matches[0]
 
 
-def _cpu_objects(instance, t) -> None:
+def _cpu_objects(instance: Instance, t: QomTree) -> None:
     if instance.build.target == "aarch64":
         arm64_startup.add_cpu_objects(instance, t, QomObject)
 
 
-def add_chardev(t, label, cd) -> None:
+def add_chardev(t: QomTree, label: str, cd: Any) -> None:
     """``/chardevs/<label>`` of type ``chardev-<backend>``."""
     cont = t.root.children.get("chardevs")
     if cont is not None:
-        backend = getattr(getattr(cd, "spec", None), "backend", None) or getattr(cd, "backend", "socket")
+        backend: str = getattr(getattr(cd, "spec", None), "backend", "") or getattr(cd, "backend", "socket")
         cont.add_child(label, QomObject("chardev-" + backend))
 
 
-def _chardevs(instance, t) -> None:
+def _chardevs(instance: Instance, t: QomTree) -> None:
     for label, cd in instance.backends.chardevs.items():
         add_chardev(t, label, cd)
 
@@ -157,7 +171,7 @@ def _chardevs(instance, t) -> None:
 BUILDERS = (_chardevs, virt.build_qom, _cpu_objects)
 
 
-def tree(instance) -> QomTree:
+def tree(instance: Instance) -> QomTree:
     """The instance's QOM tree, built on first use by :data:`BUILDERS`."""
     t = instance.qom
     if t is None:

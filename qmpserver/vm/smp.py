@@ -14,7 +14,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False   # typing is not imported on the launcher's path
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Any, Callable
 
 from ..errors import QMPError
 
@@ -32,7 +32,8 @@ def _smp_props(machine_name: str) -> tuple[bool, bool]:
     return False, False
 
 
-def parse_smp(minfo: dict, smp: dict, warn: Callable[[str], None] | None = None) -> dict:
+def parse_smp(minfo: dict[str, Any], smp: dict[str, Any], warn: Callable[[str], None] | None = None
+              ) -> dict[str, Any]:
     """``machine_parse_smp_config``: strings or ints in, the complete topology out.
 
     Raises QMPError with QEMU's text.  ``minfo`` is the machine's
@@ -120,12 +121,12 @@ def parse_smp(minfo: dict, smp: dict, warn: Callable[[str], None] | None = None)
 
 
 
-def is_complete(smp: dict) -> bool:
+def is_complete(smp: dict[str, Any]) -> bool:
     """True for a topology :func:`parse_smp` produced (every member an int)."""
     return all(type(smp.get(k)) is int for k in SMP_KEYS)
 
 
-def qom_value(smp: dict) -> dict:
+def qom_value(smp: dict[str, Any]) -> dict[str, Any]:
     """``SMPConfiguration`` as ``qom-get /machine smp`` reports it (every member
     any QEMU version has; the build's schema keeps those it knows)."""
     out = {"cpus": smp["cpus"]}

@@ -29,11 +29,11 @@ class Backends:
 
     def __init__(self) -> None:
         self.chardevs: dict[str, Any] = {}        # label -> chardev record
-        self.objects: dict[str, dict] = {}        # id -> -object / object-add options
-        self.block: dict[str, dict] = {}          # node-name -> blockdev options
-        self.netdevs: dict[str, dict] = {}        # id -> netdev options
-        self.devices: list[dict] = []             # device records, in creation order
-        self.fdsets: dict[int, list[dict]] = {}   # -add-fd sets
+        self.objects: dict[str, dict[str, Any]] = {}        # id -> -object / object-add options
+        self.block: dict[str, dict[str, Any]] = {}          # node-name -> blockdev options
+        self.netdevs: dict[str, dict[str, Any]] = {}        # id -> netdev options
+        self.devices: list[dict[str, Any]] = []             # device records, in creation order
+        self.fdsets: dict[int, list[dict[str, Any]]] = {}   # -add-fd sets
         self._children: dict[str, GHashTable] = {}
 
     def children(self, container: str) -> GHashTable:
@@ -110,7 +110,7 @@ class Caches:
     __slots__ = ("types", "abstract_roots", "constant_replies")
 
     def __init__(self) -> None:
-        self.types: dict[str, dict] | None = None          # commands/qom.py: type_index
+        self.types: dict[str, dict[str, Any]] | None = None          # commands/qom.py: type_index
         self.abstract_roots: dict[str, bool] | None = None  # commands/device.py
         self.constant_replies: dict[Any, Any] = {}         # commands/core.py
 
