@@ -110,8 +110,8 @@ def in_process_baseline(rounds):
     from qmpserver.arch.arm64 import baseline as B
     from qmpserver.arch.arm64.cpu import catalog_for
     from qmpserver.profiles.loader import load_profile
-    from qmpserver.vm.config import InstanceConfig
     from qmpserver.startup import start
+    from qmpserver.vm.config import InstanceConfig
     a = start(load_profile(KVM_PROFILE), InstanceConfig(start_paused=True))
     b = start(load_profile(OTHER_PROFILE), InstanceConfig(start_paused=True))
     cat = catalog_for(a)
@@ -129,8 +129,8 @@ def in_process_requests(rounds, requests):
     """Per-request cost through a sans-IO session (parse, dispatch, handler, encode), no socket."""
     from qmpserver.profiles.loader import load_profile
     from qmpserver.qmp.session import Session
-    from qmpserver.vm.config import InstanceConfig
     from qmpserver.startup import start
+    from qmpserver.vm.config import InstanceConfig
     out = {}
     sessions = {}
     for key, profile, req in requests:

@@ -7,7 +7,6 @@ print one clear line to stderr and exit with status 1; never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .errors import StartupError, UsageError
@@ -47,6 +46,7 @@ def _setup_logging(level: str) -> None:
 def cmd_serve(args) -> int:
     import asyncio
     import signal
+
     from .serve import Server
 
     _setup_logging(args.log_level)

@@ -10,8 +10,8 @@ import uuid as _uuid
 from .errors import StartupError, UsageError
 from .net.aio import AsyncScheduler, Endpoint
 from .net.endpoint import parse_address
-from .vm.config import GuestBehaviour, InstanceConfig
 from .startup import start
+from .vm.config import GuestBehaviour, InstanceConfig
 
 
 def default_socket_dir() -> str:

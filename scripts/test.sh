@@ -4,8 +4,8 @@
 #   bash scripts/test.sh [pytest arguments]
 #
 # Installs Debian's real peers (QEMU, libvirt, chromium, podman) with apt (root or sudo),
-# the project with its test extras into .venv, prepares libvirt and runs pytest in
-# parallel. Tests that need a real peer skip when it is absent, unless
+# the project with its test and lint extras into .venv, runs scripts/lint.sh (ruff, mypy),
+# prepares libvirt and runs pytest in parallel. Tests that need a real peer skip when it is absent, unless
 # QMPSERVER_REQUIRE_REAL_PEERS=1 (CI sets it), which turns those skips into failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +49,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 # the test stack pinned to a set known to work together (scripts/test-constraints.txt)
-.venv/bin/python -m pip install -q -c scripts/test-constraints.txt -e '.[test,http]'
+.venv/bin/python -m pip install -q -c scripts/test-constraints.txt -e '.[test,http,lint]'
+
+# lint, format check and types first (pyproject.toml [tool.ruff], [tool.mypy]); seconds
+bash scripts/lint.sh
 
 if [ -x tests/integration/libvirt/setup-libvirt.sh ] || [ -f tests/integration/libvirt/setup-libvirt.sh ]; then
   $SUDO bash tests/integration/libvirt/setup-libvirt.sh

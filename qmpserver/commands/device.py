@@ -20,7 +20,6 @@ from .objects import qom_type_of
 from .qom import type_index
 from .registry import command
 
-
 # --- QOM types ---------------------------------------------------------------------------------
 
 def known_types(inst) -> dict:

@@ -32,6 +32,7 @@ from .transcript import DEFAULT_BUDGET, Budget, Transcript, encode_request, kind
 
 if TYPE_CHECKING:
     import builtins
+
     from ..qmp.session import Session
 
 DEFAULT_TRANSCRIPT_LIMIT = 500      # messages kept per instance
@@ -329,6 +330,7 @@ class Control:
 
     def _in_store(self, spec) -> bool:
         import os
+
         from ..profiles.store import NAME_RE
         if not NAME_RE.match(spec) or ".." in spec:
             return False

@@ -16,10 +16,20 @@ by :mod:`qmpserver.launcher.main` in QEMU's order, partly through
 
 from __future__ import annotations
 
+from ..qapi.opts import (
+    OptsList,
+    QemuOptsError,
+    json_visit,
+    keyval_merge,
+    keyval_parse,
+    keyval_visit,
+    opts_visit,
+    parse_cpu,
+    parse_json_option,
+    qemu_opts_parse,
+)
 from ..vm.config import InstanceConfig
 from . import options as _options
-from ..qapi.opts import (OptsList, QemuOptsError, json_visit, keyval_merge, keyval_parse, keyval_visit,
-                         opts_visit, parse_cpu, parse_json_option, qemu_opts_parse)
 from .report import Diag, Exit
 
 # --- QemuOpts lists (qemu-options / vl.c) -------------------------------------------------

@@ -42,6 +42,7 @@ def load_compiled(path):
     (hashlib, tempfile, pickle) costs more than the load itself.  Anything
     unexpected falls back to ``models.load_compiled``."""
     import _pickle
+
     from .. import __version__
     try:
         with open(path, "rb") as f:
@@ -54,7 +55,7 @@ def load_compiled(path):
             and not entry.get("deps")
             and entry.get("profile") is not None):
         return entry["profile"]
-    from ..models import load_compiled as load_checked   # lazy: see the docstring
+    from ..models import load_compiled as load_checked  # lazy: see the docstring
     return load_checked(path)
 
 

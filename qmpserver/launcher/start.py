@@ -20,9 +20,17 @@ from ..net.sel import Loop, SelScheduler
 from ..qapi.opts import CHARDEV_ALIASES, CHARDEV_BACKENDS, bool_word, parse_cpu
 from ..startup import BackendError, StartupIO, start
 from ..vm.config import GuestBehaviour
-from ..vm.machine import (ACCEL_PROPS, FALLING_BACK, INIT_FAILED, INVALID, NO_KVM_MODULE,
-                          accel_available, default_accelerators)
+from ..vm.machine import (
+    ACCEL_PROPS,
+    FALLING_BACK,
+    INIT_FAILED,
+    INVALID,
+    NO_KVM_MODULE,
+    accel_available,
+    default_accelerators,
+)
 from .report import Diag
+
 
 class LauncherIO(StartupIO):
     """The launcher's part of the start-up pipeline: QEMU's own default machine,
@@ -476,9 +484,9 @@ def install_signals(runner, inst, loop):
     The signals are blocked and a thread waits for them with ``sigwaitinfo`` (the
     sender's pid is not available to a Python signal handler); it wakes the loop
     through a pipe."""
+    import _thread
     import selectors
     import signal
-    import _thread
     sigs = TERM_SIGNALS
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     r, w = os.pipe()

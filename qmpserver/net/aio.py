@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from .endpoint import Connection, Listener
-from .endpoint import cleanup, is_listening, listen_socket
+from .endpoint import Connection, Listener, cleanup, is_listening, listen_socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

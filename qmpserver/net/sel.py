@@ -15,8 +15,7 @@ import socket
 import time
 
 from .endpoint import Connection as BaseConnection
-from .endpoint import Listener
-from .endpoint import cleanup, is_listening, listen_socket
+from .endpoint import Listener, cleanup, is_listening, listen_socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it

@@ -15,8 +15,7 @@ a schema recorded from a real QEMU validates arguments with the same engine.
 from __future__ import annotations
 
 from ..errors import UsageError
-from .model import (AlternateType, ArrayType, BuiltinType, Command, EnumType, Event, Member,
-                    ObjectType, Schema)
+from .model import AlternateType, ArrayType, BuiltinType, Command, EnumType, Event, Member, ObjectType, Schema
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -146,7 +145,6 @@ def from_introspection(info: JSON, origin: str = "recorded introspection") -> Sc
     for i, ent in enumerate(info):
         if not isinstance(ent, dict) or not isinstance(ent.get("name"), str) or "meta-type" not in ent:
             raise IntrospectionError("%s: entry %d is not a SchemaInfo object" % (origin, i))
-        key = (ent["meta-type"] in ("command", "event"), ent["name"])
         if ent["meta-type"] not in ("command", "event"):
             by_name[ent["name"]] = ent
     types: dict[str, Type] = {}

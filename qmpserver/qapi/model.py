@@ -178,6 +178,7 @@ class Schema:
             text = self._encoded.get(False)
             if text is not None:  # cheaper than keeping the list in the compiled profile
                 import json
+
                 from ..wire.qdict import to_insertion_order
                 self._introspection = to_insertion_order(json.loads(text))
             else:

@@ -17,8 +17,18 @@ import os
 import re
 
 from ..errors import UsageError
-from .model import (BUILTIN_JSON_TYPES, AlternateType, ArrayType, BuiltinType, Command,
-                    EnumType, Event, Member, ObjectType, Schema)
+from .model import (
+    BUILTIN_JSON_TYPES,
+    AlternateType,
+    ArrayType,
+    BuiltinType,
+    Command,
+    EnumType,
+    Event,
+    Member,
+    ObjectType,
+    Schema,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

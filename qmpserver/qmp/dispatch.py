@@ -16,12 +16,11 @@ The negotiation-mode rewrite of CommandNotFound is the session's job.
 
 from __future__ import annotations
 
+from .. import log as _log
 from ..errors import COMMAND_NOT_FOUND, QMPError
 from ..qapi.defaults import default_value
 from ..qapi.visitor import DEFAULT_POLICY, validate_arguments
 from ..wire.qdict import wire_order
-
-from .. import log as _log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it

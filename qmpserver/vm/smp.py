@@ -12,12 +12,11 @@ newer QEMU versions, which the build's schema then filters).
 
 from __future__ import annotations
 
+from ..errors import QMPError
+
 TYPE_CHECKING = False   # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any, Callable
-
-from ..errors import QMPError
-
 
 SMP_KEYS = ("cpus", "sockets", "dies", "clusters", "cores", "threads", "maxcpus")
 ONE = {"cpus": 1, "sockets": 1, "dies": 1, "clusters": 1, "cores": 1, "threads": 1, "maxcpus": 1}

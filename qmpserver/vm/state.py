@@ -9,11 +9,12 @@ the launcher's start-up, see :mod:`qmpserver.vm.config`.)
 from __future__ import annotations
 
 import os
+
+from ..qapi.ghash import GHashTable
+
 TYPE_CHECKING = False   # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
-
-from ..qapi.ghash import GHashTable
 
 
 class Backends:

@@ -484,8 +484,8 @@ def build_qom(instance: Any, tree: Any) -> None:
     plist = property_list(instance, ms.qom_type, ms.type)
     if not plist:
         return
-    from .qom import QomObject
     from ..arch.arm64 import gic
+    from .qom import QomObject
     m = tree.machine
     values: dict[str, Any] = {}
     for p in plist:

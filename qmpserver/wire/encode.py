@@ -109,8 +109,9 @@ def message(value: JSON, pretty: bool = False) -> bytes:
     """One QMP message on the wire: JSON text plus CRLF line ending(s)."""
     if type(value) is dict and type(value.get("return")) is RawJSON:
         if pretty:
-            from .qdict import to_insertion_order
             import json
+
+            from .qdict import to_insertion_order
             value = dict(value)
             value["return"] = to_insertion_order(json.loads(value["return"]))
         else:

@@ -15,10 +15,10 @@ import subprocess
 import pytest
 
 from qmpserver.errors import StartupError
-from qmpserver.qapi.opts import parse_cpu
 from qmpserver.profiles.loader import load_profile
-from qmpserver.vm.config import InstanceConfig
+from qmpserver.qapi.opts import parse_cpu
 from qmpserver.startup import start
+from qmpserver.vm.config import InstanceConfig
 from tests.support.client import RawClient
 from tests.support.mock import MockServer
 from tests.support.peers import RealQemu, need_binary

@@ -20,7 +20,6 @@ import time
 import urllib.request
 
 import pytest
-
 from container_testutil import ROOT, free_port_range, need, wait_greeting
 
 TOKEN = "container-test-token"
@@ -54,6 +53,7 @@ def profile_with(proposal):
 
 def test_qmp_over_tcp_with_the_testcontainers_module(image, docker_host, podman):
     from qemu.qmp import QMPClient
+
     from qmpserver.testing.containers import QMPServerContainer
     profile = profile_with("query-mte-capabilities")
     with QMPServerContainer(image, profile=profile) as c:

@@ -8,11 +8,10 @@ import socket
 import time
 
 import pytest
+from http_testutil import PROFILE, Api
 
 from qmpserver.errors import StartupError
 from qmpserver.testing.server import InProcessServer
-
-from http_testutil import PROFILE, Api
 
 
 def qmp_connect(d):
@@ -354,6 +353,7 @@ def test_fault_oversize(api, make):
 def test_fault_oversize_default_breaks_qemu_qmp(make, api):
     """The default size is one byte over qemu.qmp's (and libvirt's) 10 MiB message limit."""
     import asyncio
+
     from qemu.qmp import QMPClient
     d = make({"qmp": ["tcp:127.0.0.1:0"]})
     api("POST", "/api/v1/instances/%d/faults" % d["id"], {"kind": "oversize", "command": "query-name"})
@@ -457,6 +457,7 @@ def test_bearer_token(secured):
 
 def test_token_required_beyond_loopback(monkeypatch):
     import asyncio
+
     from qmpserver.errors import UsageError
     from qmpserver.http.app import start_http
     from qmpserver.serve import Server

@@ -22,9 +22,8 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
-
 import libvirt_testutil as lt
+import pytest
 
 from tests.support.oracle_env import require_recorded_packages
 

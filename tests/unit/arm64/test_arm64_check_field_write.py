@@ -2,7 +2,8 @@
 
 import pytest
 
-from qmpserver.arch.arm64 import kvm, sysreg as sr
+from qmpserver.arch.arm64 import kvm
+from qmpserver.arch.arm64 import sysreg as sr
 
 
 def _host(name):

@@ -7,7 +7,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from qmpserver.arch.arm64 import kvm, sysreg as sr
+from qmpserver.arch.arm64 import kvm
+from qmpserver.arch.arm64 import sysreg as sr
 
 HOSTS_DIR = sr.models_dir() / "hosts"
 SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "schemas" / "host.schema.json").read_text())

@@ -3,7 +3,8 @@ the hex masks printed in arm-host-facts section 2.2."""
 
 import pytest
 
-from qmpserver.arch.arm64 import kvm, sysreg as sr
+from qmpserver.arch.arm64 import kvm
+from qmpserver.arch.arm64 import sysreg as sr
 
 # (release, register) -> mask printed in section 2.2
 EXPECTED = {

@@ -8,8 +8,8 @@ import tempfile
 
 from qmpserver.profiles.loader import load_profile
 from qmpserver.qmp.session import Session
-from qmpserver.vm.config import InstanceConfig
 from qmpserver.startup import start
+from qmpserver.vm.config import InstanceConfig
 
 # built-in aarch64 KVM hosts (models/hosts)
 KVM_HOSTS = ("altra-n1-6.8", "ampereone-a-mte-6.18", "axion-v2-6.17", "cix-p1-a720-mte3-6.12",

@@ -9,10 +9,9 @@ from __future__ import annotations
 import time
 
 import pytest  # noqa: F401  (marks, fixtures)
+from cpu_testutil import Qmp, make_instance, profile_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from cpu_testutil import Qmp, make_instance, profile_for
 
 SVE = ["sve%d" % (128 * vq) for vq in range(1, 17)]
 NOT_BRIDGED = "No compatible CPU model could be created as these properties cannot be bridged: "

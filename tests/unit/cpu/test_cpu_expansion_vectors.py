@@ -6,7 +6,6 @@ differences.  TCG profiles: debian-7.2-tcg (QEMU 7.2) and qemu-11.1-tcg (QEMU 11
 from __future__ import annotations
 
 import pytest
-
 from cpu_testutil import Qmp, make_instance
 
 SVE = ["sve%d" % (128 * vq) for vq in range(1, 17)]
@@ -211,7 +210,7 @@ def test_pauth_rules(prof):
 
 def test_pauth_texts_8_x():
     """8.0 <= v < 10.0: pauth-qarma3 but no pauth-qarma5 (libvirt's 8.2 recording)."""
-    from qmpserver.arch.arm64.cpu import CpuClass, CpuObject, CpuError
+    from qmpserver.arch.arm64.cpu import CpuClass, CpuError, CpuObject
     c = CpuClass("max")
     c.aarch64 = True
     c.pauth_props = ("pauth", "pauth-impdef", "pauth-qarma3")
@@ -234,6 +233,7 @@ def test_pauth_texts_8_x():
 def test_max_bytes_7_2_match_recording():
     """Byte-level: our encoded max expansion is the one recorded from QEMU 7.2."""
     import json
+
     from qmpserver.profiles.loader import load_profile
     from qmpserver.wire.encode import dumps
     c = q(V72)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from cpu_testutil import KVM_HOSTS, Qmp, make_instance, profile_for
+
 from qmpserver.arch.arm64 import kvm as K
 from qmpserver.arch.arm64 import sysreg as sr
 from qmpserver.errors import StartupError

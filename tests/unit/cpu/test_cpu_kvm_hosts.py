@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from cpu_testutil import KVM_HOSTS, Qmp, make_instance, profile_for
+
 from qmpserver.arch.arm64 import sysreg as sr
 
 SNAP = Path(__file__).resolve().parent / "snapshots"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from cpu_testutil import Qmp, make_instance, profile_for
+
 from qmpserver.errors import UsageError
 
 

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cpu_testutil import Qmp, make_instance
+
 from qmpserver.profiles.loader import MODELS_DIR, load_profile
 from tests.support.recordings import split_passes
 

@@ -8,8 +8,16 @@ import pytest
 
 from qmpserver.http.faults import DEFAULT_OVERSIZE, FaultError, oversize_value, parse_fault
 from qmpserver.http.metrics import Metrics
-from qmpserver.http.transcript import (Budget, Transcript, encode_request, entry_json, kind_of, pairs, text_of,
-                                       to_replies)
+from qmpserver.http.transcript import (
+    Budget,
+    Transcript,
+    encode_request,
+    entry_json,
+    kind_of,
+    pairs,
+    text_of,
+    to_replies,
+)
 from qmpserver.wire.encode import RawJSON, message
 
 

@@ -10,12 +10,12 @@ import pytest
 from qmpserver.commands import device, netdev
 from qmpserver.commands.registry import load_all
 from qmpserver.errors import QMPError
-from qmpserver.qapi.opts import parse_boot
 from qmpserver.profiles.loader import load_profile
+from qmpserver.qapi.opts import parse_boot
 from qmpserver.qmp.session import Session
-from qmpserver.vm.config import InstanceConfig
 from qmpserver.startup import start
 from qmpserver.vm import smp as vm_smp
+from qmpserver.vm.config import InstanceConfig
 
 
 class Harness:

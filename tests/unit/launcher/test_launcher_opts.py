@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from qmpserver.qapi.opts import (OptsList, QemuOptsError, keyval_merge, keyval_parse,
-                                     parse_cpu, parse_opts, qemu_opts_parse, split_commas, strtosz)
+from qmpserver.qapi.opts import (
+    OptsList,
+    QemuOptsError,
+    keyval_merge,
+    keyval_parse,
+    parse_cpu,
+    parse_opts,
+    qemu_opts_parse,
+    split_commas,
+    strtosz,
+)
 
 
 def test_existing_helpers_unchanged():

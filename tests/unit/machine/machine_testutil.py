@@ -11,11 +11,11 @@ from pathlib import Path
 import yaml
 
 from qmpserver.errors import StartupError
-from qmpserver.qapi.opts import parse_opts
 from qmpserver.profiles.loader import load_profile
+from qmpserver.qapi.opts import parse_opts
 from qmpserver.qmp.session import Session
-from qmpserver.vm.config import InstanceConfig
 from qmpserver.startup import start as start_instance
+from qmpserver.vm.config import InstanceConfig
 
 ROOT = Path(__file__).resolve().parents[3]
 MATRIX_FILE = ROOT / "tests" / "data" / "mte-matrix.yaml"

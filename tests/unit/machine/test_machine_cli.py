@@ -19,7 +19,6 @@ import tempfile
 import time
 
 import pytest
-
 from machine_testutil import matrix, parse_cell, profile, store
 
 

@@ -5,8 +5,8 @@ the proposals)."""
 from __future__ import annotations
 
 import pytest
-
 from machine_testutil import Qmp, start
+
 from qmpserver.arch.arm64 import mte
 from qmpserver.commands import machine as machine_cmds
 from qmpserver.errors import StartupError

@@ -10,8 +10,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-
 from machine_testutil import Qmp, start
+
 from qmpserver.arch.arm64 import gic
 from qmpserver.errors import StartupError
 

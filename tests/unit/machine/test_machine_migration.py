@@ -4,8 +4,8 @@ the 8.2+ URI texts, parameters shaped by the build's schema."""
 from __future__ import annotations
 
 import pytest
-
 from machine_testutil import Qmp, start
+
 from qmpserver.commands import migration
 from qmpserver.errors import StartupError
 

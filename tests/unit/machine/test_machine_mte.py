@@ -8,8 +8,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-
 from machine_testutil import Qmp, profile, start
+
 from qmpserver.arch.arm64 import mte
 from qmpserver.errors import StartupError
 

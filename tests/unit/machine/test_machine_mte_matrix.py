@@ -5,8 +5,8 @@ answers and query-mte-capabilities compared with the table."""
 from __future__ import annotations
 
 import pytest
-
 from machine_testutil import Qmp, cases, matrix, parse_cell, profile, start
+
 from qmpserver.errors import StartupError
 from qmpserver.profiles.loader import MODELS_DIR, list_names, search_roots
 

@@ -84,8 +84,8 @@ def test_profile_loads(path):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_profile_starts_an_instance(name):
-    from qmpserver.vm.config import InstanceConfig
     from qmpserver.startup import start
+    from qmpserver.vm.config import InstanceConfig
     prof = load_profile(name)
     inst = start(prof, InstanceConfig(start_paused=True))
     assert inst.machine.accel == prof.defaults["accel"]

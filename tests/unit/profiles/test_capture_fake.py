@@ -6,8 +6,8 @@ import os
 
 import pytest
 import yaml
-
 from capture_testutil import schema_validator
+
 from qmpserver.profiles import capture as C
 from qmpserver.profiles import replies as R
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 import yaml
-
 from capture_testutil import schema_validator
+
 from qmpserver.profiles import replies as R
 
 HOST_82 = {"sve768": False, "sve128": False, "sve1024": False, "sve1280": False, "sve896": False,

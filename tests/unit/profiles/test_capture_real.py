@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 import yaml
-
 from capture_testutil import REPO, need, real_binary
+
 from qmpserver.profiles import capture as C
 from qmpserver.profiles import replies as R
 from tests.support.oracle_env import require_recorded_packages

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from qmpserver.net.endpoint import Address, Connection, Listener
 from qmpserver.profiles.loader import load_profile
-from qmpserver.vm.config import InstanceConfig
 from qmpserver.startup import start
+from qmpserver.vm.config import InstanceConfig
 
 
 class FakeConn(Connection):

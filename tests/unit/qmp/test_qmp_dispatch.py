@@ -7,8 +7,8 @@ import json
 from qmpserver.commands import registry
 from qmpserver.profiles.loader import load_profile
 from qmpserver.qmp.session import Session
-from qmpserver.vm.config import InstanceConfig
 from qmpserver.startup import start
+from qmpserver.vm.config import InstanceConfig
 
 
 def _session(monkeypatch, name, fn):

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from qmpserver.profiles.loader import load_profile
 from qmpserver.qmp.session import CLOSE, PAUSED, READ, WAIT, Session
-from qmpserver.vm.config import InstanceConfig
 from qmpserver.startup import start
+from qmpserver.vm.config import InstanceConfig
 from qmpserver.vm.instance import Instance
 
 OOB_NEG = b'{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}'
