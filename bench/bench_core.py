@@ -40,8 +40,14 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QEMU_ARGS = ["-S", "-nodefaults", "-machine", "virt", "-cpu", "max", "-accel", "tcg", "-display", "none"]
-TARGETS = {"start_to_greeting_ms": 2.0, "seq_query_version_us": 0.2, "seq_cpu_expansion_us": 0.1,
-           "pipelined_query_version_us": 0.1, "query_qmp_schema_ms": 0.05, "rss_mb": 0.5}
+TARGETS = {
+    "start_to_greeting_ms": 2.0,
+    "seq_query_version_us": 0.2,
+    "seq_cpu_expansion_us": 0.1,
+    "pipelined_query_version_us": 0.1,
+    "query_qmp_schema_ms": 0.05,
+    "rss_mb": 0.5,
+}
 Q_VERSION = b'{"execute":"query-version"}'
 Q_EXPAND = b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full","model":{"name":"max"}}}'
 Q_SCHEMA = b'{"execute":"query-qmp-schema"}'
@@ -96,8 +102,9 @@ def rtt(path, mode, n, req: bytes) -> float:
     """Microseconds per request over n requests (a fresh connection each time)."""
     tool = rtt_tool()
     if tool:
-        out = subprocess.run([tool, path, mode, str(n), req.decode()], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [tool, path, mode, str(n), req.decode()], capture_output=True, text=True, check=True
+        )
         return float(out.stdout)
     c = Client(path)
     c.line()
@@ -120,8 +127,12 @@ def rtt(path, mode, n, req: bytes) -> float:
 def launch(cmd, path):
     """Start a server; returns (process, milliseconds until its greeting arrived)."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd + ["-qmp", "unix:%s,server=on,wait=off" % path], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        cmd + ["-qmp", "unix:%s,server=on,wait=off" % path],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     while True:
         try:
             s = socket.socket(socket.AF_UNIX)
@@ -219,15 +230,21 @@ def main(argv=None):
     ap.add_argument("--starts", type=int, default=21, help="launches per side for start-up")
     ap.add_argument("--profile", default="debian-7.2-tcg")
     ap.add_argument("--qemu", default=shutil.which("qemu-system-aarch64"))
-    ap.add_argument("--mock-cmd", help="the mock executable (and leading arguments), e.g. a launcher written "
-                                        "by 'qmpserver install-launcher'; QEMU's arguments are appended")
+    ap.add_argument(
+        "--mock-cmd",
+        help="the mock executable (and leading arguments), e.g. a launcher written "
+        "by 'qmpserver install-launcher'; QEMU's arguments are appended",
+    )
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     if not a.qemu:
         sys.exit("qemu-system-aarch64 not found: install Debian's qemu-system-arm")
     mock_cmd = a.mock_cmd.split() + QEMU_ARGS if a.mock_cmd else mock_command(a.profile)
-    subprocess.run([sys.executable, "-m", "qmpserver.cli", "profiles", "show", a.profile],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)   # warm the compile cache
+    subprocess.run(
+        [sys.executable, "-m", "qmpserver.cli", "profiles", "show", a.profile],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # warm the compile cache
     result, samples, notes = run({"qemu": [a.qemu] + QEMU_ARGS, "mock": mock_cmd}, a.rounds, a.reps, a.starts)
     real, mock = result["qemu"], result["mock"]
     rows = []
@@ -235,9 +252,13 @@ def main(argv=None):
     for k, target in TARGETS.items():
         ratio = mock[k] / real[k] if real[k] else float("nan")
         rows.append({"metric": k, "qemu": real[k], "qmpserver": mock[k], "ratio": ratio, "target": target})
-        print("%-28s %12.2f %12.2f %8.3f %6s %s" % (k, real[k], mock[k], ratio, "<=%g" % target,
-                                                    "ok" if ratio <= target else "MISS"))
-    print("client: %s; %d alternating repetitions" % ("C (bench/qmp_rtt.c)" if rtt_tool() else "Python", a.reps))
+        print(
+            "%-28s %12.2f %12.2f %8.3f %6s %s"
+            % (k, real[k], mock[k], ratio, "<=%g" % target, "ok" if ratio <= target else "MISS")
+        )
+    print(
+        "client: %s; %d alternating repetitions" % ("C (bench/qmp_rtt.c)" if rtt_tool() else "Python", a.reps)
+    )
     for side, note in notes.items():
         print("note (%s): %s" % (side, note))
     if a.json:

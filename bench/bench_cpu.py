@@ -65,7 +65,7 @@ def rtt(path, req: bytes, n: int) -> float:
 
 
 def start(cmd, path):
-    p, _ = core.launch(cmd, path)   # its greeting client is closed: the timing client gets in
+    p, _ = core.launch(cmd, path)  # its greeting client is closed: the timing client gets in
     return p
 
 
@@ -85,8 +85,12 @@ def serve(profile, path, qemu_args):
     cmd, kind = mock_cmd(profile, qemu_args)
     if kind == "launcher":
         return start(cmd, path)
-    p = subprocess.Popen(cmd + ["--qmp", "unix:" + path], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        cmd + ["--qmp", "unix:" + path],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 30
     while not os.path.exists(path):
         if p.poll() is not None:
@@ -112,11 +116,12 @@ def in_process_baseline(rounds):
     from qmpserver.profiles.loader import load_profile
     from qmpserver.startup import start
     from qmpserver.vm.config import InstanceConfig
+
     a = start(load_profile(KVM_PROFILE), InstanceConfig(start_paused=True))
     b = start(load_profile(OTHER_PROFILE), InstanceConfig(start_paused=True))
     cat = catalog_for(a)
     other = dict(catalog_for(b).expand_default("host"))
-    other["SYSREG_ID_AA64ISAR0_EL1_AES"] = 1     # the other host: one field lower
+    other["SYSREG_ID_AA64ISAR0_EL1_AES"] = 1  # the other host: one field lower
     args = ({"name": "host"}, {"name": "host", "props": other})
     B.qmp_baseline(cat, *args)
     t = time.perf_counter()
@@ -131,6 +136,7 @@ def in_process_requests(rounds, requests):
     from qmpserver.qmp.session import Session
     from qmpserver.startup import start
     from qmpserver.vm.config import InstanceConfig
+
     out = {}
     sessions = {}
     for key, profile, req in requests:
@@ -164,12 +170,17 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if not a.qemu:
         sys.exit("qemu-system-aarch64 not found: install Debian's qemu-system-arm")
-    for prof in ("debian-7.2-tcg", KVM_PROFILE):   # warm the compile cache
-        subprocess.run([sys.executable, "-m", "qmpserver.cli", "profiles", "show", prof],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for prof in ("debian-7.2-tcg", KVM_PROFILE):  # warm the compile cache
+        subprocess.run(
+            [sys.executable, "-m", "qmpserver.cli", "profiles", "show", prof],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     d = tempfile.mkdtemp(prefix="bcpu", dir="/tmp")
-    res = {"client": "C (bench/qmp_rtt.c)" if core.rtt_tool() else "Python",
-           "mock": mock_cmd(KVM_PROFILE, KVM_ARGS)[1]}
+    res = {
+        "client": "C (bench/qmp_rtt.c)" if core.rtt_tool() else "Python",
+        "mock": mock_cmd(KVM_PROFILE, KVM_ARGS)[1],
+    }
     procs = []
     try:
         real = os.path.join(d, "real.sock")
@@ -186,22 +197,34 @@ def main(argv=None):
         full = one_reply(kvm, enc(HOST))["return"]["model"]["props"]
         res["sysreg_props"] = sum(1 for k in full if k.startswith("SYSREG_"))
         res["mock_host_us"] = rtt(kvm, enc(HOST), a.rounds)
-        with_input = {"execute": "query-cpu-model-expansion",
-                      "arguments": {"type": "full", "model": {"name": "host", "props": {
-                          k: v for k, v in full.items() if k.startswith("SYSREG_")}}}}
+        with_input = {
+            "execute": "query-cpu-model-expansion",
+            "arguments": {
+                "type": "full",
+                "model": {
+                    "name": "host",
+                    "props": {k: v for k, v in full.items() if k.startswith("SYSREG_")},
+                },
+            },
+        }
         assert "return" in one_reply(kvm, enc(with_input))
         res["mock_host_all_sysreg_input_us"] = rtt(kvm, enc(with_input), a.rounds // 4)
 
-        res["in_process"] = in_process_requests(a.rounds, [
-            ("query-version", "debian-7.2-tcg", b'{"execute":"query-version"}'),
-            ("max expansion (7.2)", "debian-7.2-tcg", enc(MAX)),
-            ("host expansion (6.18)", KVM_PROFILE, enc(HOST)),
-            ("host, every SYSREG_* as input", KVM_PROFILE, enc(with_input)),
-        ])
+        res["in_process"] = in_process_requests(
+            a.rounds,
+            [
+                ("query-version", "debian-7.2-tcg", b'{"execute":"query-version"}'),
+                ("max expansion (7.2)", "debian-7.2-tcg", enc(MAX)),
+                ("host expansion (6.18)", KVM_PROFILE, enc(HOST)),
+                ("host, every SYSREG_* as input", KVM_PROFILE, enc(with_input)),
+            ],
+        )
         per, other = in_process_baseline(max(50, a.rounds // 10))
         res["baseline_in_process_us"] = per
-        bl = {"execute": "query-cpu-model-baseline",
-              "arguments": {"modela": {"name": "host"}, "modelb": {"name": "host", "props": other}}}
+        bl = {
+            "execute": "query-cpu-model-baseline",
+            "arguments": {"modela": {"name": "host"}, "modelb": {"name": "host", "props": other}},
+        }
         r = one_reply(kvm, enc(bl))
         assert "return" in r, r
         res["baseline_wire_us"] = rtt(kvm, enc(bl), a.rounds // 4)
@@ -214,14 +237,22 @@ def main(argv=None):
     ref = res["real_max_us"]
     print("%-44s %12s %8s %10s" % ("metric", "us", "ratio", "target"))
     print("%-44s %12.1f %8s %10s" % ("real QEMU 7.2: max expansion (TCG)", ref, "1", "-"))
-    for key, label in (("mock_max_us", "qmpserver: max expansion (TCG, 7.2)"),
-                       ("mock_host_us", "qmpserver: host, %d SYSREG_* listed (6.18)" % res["sysreg_props"]),
-                       ("mock_host_all_sysreg_input_us", "qmpserver: host, every SYSREG_* as input")):
+    for key, label in (
+        ("mock_max_us", "qmpserver: max expansion (TCG, 7.2)"),
+        ("mock_host_us", "qmpserver: host, %d SYSREG_* listed (6.18)" % res["sysreg_props"]),
+        ("mock_host_all_sysreg_input_us", "qmpserver: host, every SYSREG_* as input"),
+    ):
         ratio = res[key] / ref
-        print("%-44s %12.1f %8.3f %10s %s" % (label, res[key], ratio, "<=0.1", "ok" if ratio <= 0.1 else "MISS"))
-    for key, label in (("baseline_in_process_us", "baseline of two hosts (computation)"),
-                       ("baseline_wire_us", "baseline of two hosts (round trip)")):
-        print("%-44s %12.1f %8s %10s %s" % (label, res[key], "", "<=1000", "ok" if res[key] <= 1000 else "MISS"))
+        print(
+            "%-44s %12.1f %8.3f %10s %s" % (label, res[key], ratio, "<=0.1", "ok" if ratio <= 0.1 else "MISS")
+        )
+    for key, label in (
+        ("baseline_in_process_us", "baseline of two hosts (computation)"),
+        ("baseline_wire_us", "baseline of two hosts (round trip)"),
+    ):
+        print(
+            "%-44s %12.1f %8s %10s %s" % (label, res[key], "", "<=1000", "ok" if res[key] <= 1000 else "MISS")
+        )
     print("\nin-process (sans-IO session: parse, dispatch, handler, encode; no socket):")
     for k, v in res["in_process"].items():
         print("  %-42s %10.1f us" % (k, v))

@@ -49,9 +49,24 @@ def touch_ctime(path):
 def probe_once(uri, emulator):
     touch_ctime(emulator)
     t0 = time.perf_counter()
-    p = subprocess.run(["virsh", "-c", uri, "domcapabilities", "--emulatorbin", emulator,
-                        "--arch", "aarch64", "--machine", "virt", "--virttype", "qemu"],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            "virsh",
+            "-c",
+            uri,
+            "domcapabilities",
+            "--emulatorbin",
+            emulator,
+            "--arch",
+            "aarch64",
+            "--machine",
+            "virt",
+            "--virttype",
+            "qemu",
+        ],
+        capture_output=True,
+        text=True,
+    )
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         raise SystemExit("domcapabilities failed for %s: %s" % (emulator, p.stderr.strip()))
@@ -66,6 +81,7 @@ def _ts(line):
     if not m:
         return None
     import datetime
+
     return datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp()
 
 
@@ -108,6 +124,7 @@ def main(argv=None):
     if not os.path.exists(a.real):
         raise SystemExit("%s is not installed" % a.real)
     from qmpserver.launcher.install import install
+
     work = tempfile.mkdtemp(prefix="qmps-bench-", dir="/tmp")
     os.chmod(work, 0o755)
     log = os.path.join(work, "libvirtd.log")
@@ -123,12 +140,19 @@ def main(argv=None):
         os.chmod(os.path.join(work, "real"), 0o755)
         os.chmod(os.path.join(work, "mock"), 0o755)
         if a.detail:
-            old = [subprocess.run(adm + [c], capture_output=True, text=True).stdout
-                   for c in ("daemon-log-filters", "daemon-log-outputs")]
+            old = [
+                subprocess.run(adm + [c], capture_output=True, text=True).stdout
+                for c in ("daemon-log-filters", "daemon-log-outputs")
+            ]
             subprocess.run(adm + ["daemon-log-outputs", "1:file:%s" % log], check=True)
-            subprocess.run(adm + ["daemon-log-filters",
-                                  "1:qemu.qemu_monitor 1:qemu.qemu_process 1:qemu.qemu_capabilities "
-                                  "1:util.process 3:*"], check=True)
+            subprocess.run(
+                adm
+                + [
+                    "daemon-log-filters",
+                    "1:qemu.qemu_monitor 1:qemu.qemu_process 1:qemu.qemu_capabilities 1:util.process 3:*",
+                ],
+                check=True,
+            )
         # one warm-up probe each (page cache, libvirt's own lazy init)
         probe_once(a.uri, launcher)
         probe_once(a.uri, real)
@@ -147,15 +171,24 @@ def main(argv=None):
                         parts[key].append(s)
         med = {k: statistics.median(v) for k, v in times.items()}
         ratio = med["launcher"] / med["qemu"]
-        print("libvirt %s, domcapabilities with a fresh cache, %d rounds" % (
-            subprocess.run(["virsh", "-v"], capture_output=True, text=True).stdout.strip(), a.rounds))
+        print(
+            "libvirt %s, domcapabilities with a fresh cache, %d rounds"
+            % (subprocess.run(["virsh", "-v"], capture_output=True, text=True).stdout.strip(), a.rounds)
+        )
         print("%-24s %10s %10s" % ("", "median s", "min s"))
         for k, label in (("qemu", "real QEMU"), ("launcher", "launcher (%s)" % a.profile)):
             print("%-24s %10.3f %10.3f" % (label, med[k], min(times[k])))
-        print("ratio launcher/QEMU      %10.3f   target <= 1.0 %s" % (ratio, "ok" if ratio <= 1.0 else "MISS"))
+        print(
+            "ratio launcher/QEMU      %10.3f   target <= 1.0 %s" % (ratio, "ok" if ratio <= 1.0 else "MISS")
+        )
         print("same domcapabilities XML (path aside): %s" % (xml["qemu"] == xml["launcher"]))
-        result = {"rounds": a.rounds, "seconds": times, "median": med, "ratio": ratio,
-                  "same_xml": xml["qemu"] == xml["launcher"]}
+        result = {
+            "rounds": a.rounds,
+            "seconds": times,
+            "median": med,
+            "ratio": ratio,
+            "same_xml": xml["qemu"] == xml["launcher"],
+        }
         if a.detail and parts["qemu"] and parts["launcher"]:
             print("%-24s %10s %13s %10s" % ("median parts (s)", "launch", "conversation", "teardown"))
             busy = {}

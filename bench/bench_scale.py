@@ -50,6 +50,7 @@ TARGETS = {"create_s": 5.0, "rss_mb": 250.0, "p99_ms": 10.0}
 
 # --- server side ---------------------------------------------------------------------------------
 
+
 def proc_mem(pid) -> dict:
     out = {}
     with open("/proc/%d/status" % pid) as f:
@@ -68,9 +69,21 @@ def start_server(args, trace_file=None):
         if args.profile:
             cmd += ["--profile", args.profile]
     else:
-        cmd = [sys.executable, "-m", "qmpserver.cli", "serve", "--http", "127.0.0.1:0", "--keep-running",
-               "--log-level", "error"] if _has_log_level() else \
-              [sys.executable, "-m", "qmpserver.cli", "serve", "--http", "127.0.0.1:0", "--keep-running"]
+        cmd = (
+            [
+                sys.executable,
+                "-m",
+                "qmpserver.cli",
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--keep-running",
+                "--log-level",
+                "error",
+            ]
+            if _has_log_level()
+            else [sys.executable, "-m", "qmpserver.cli", "serve", "--http", "127.0.0.1:0", "--keep-running"]
+        )
         if args.profile:
             cmd += ["--profile", args.profile]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
@@ -90,8 +103,13 @@ def start_server(args, trace_file=None):
 
 def _has_log_level():
     try:
-        out = subprocess.run([sys.executable, "-m", "qmpserver.cli", "serve", "--help"], capture_output=True,
-                             text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT)).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "qmpserver.cli", "serve", "--help"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=ROOT),
+        ).stdout
     except OSError:
         return False
     return "--log-level" in out
@@ -100,6 +118,7 @@ def _has_log_level():
 def serve_traced(trace_file, profile):
     """The server of ``--trace-memory``: serve + HTTP under tracemalloc; SIGUSR1 writes the top sites."""
     import tracemalloc
+
     tracemalloc.start(1)
     sys.path.insert(0, ROOT)
     from qmpserver.http.app import start_http
@@ -108,7 +127,7 @@ def serve_traced(trace_file, profile):
     async def main():
         loop = asyncio.get_running_loop()
         server = Server(loop)
-        prof = server.profile(profile)   # load the profile (and its lazily loaded parts) first
+        prof = server.profile(profile)  # load the profile (and its lazily loaded parts) first
         prof.build.schema
         inst = await server.create_instance(profile, None, ["tcp:127.0.0.1:0"])
         inst.command_table
@@ -121,7 +140,8 @@ def serve_traced(trace_file, profile):
 
         def dump():
             snap = tracemalloc.take_snapshot().filter_traces(
-                [tracemalloc.Filter(False, tracemalloc.__file__)])
+                [tracemalloc.Filter(False, tracemalloc.__file__)]
+            )
             stats = snap.compare_to(base, "lineno")
             total = sum(s.size_diff for s in stats)
             lines = ["total allocated since the baseline: %.1f MB" % (total / 1e6)]
@@ -138,22 +158,27 @@ def serve_traced(trace_file, profile):
                 lines.append("%8.1f MB  %s" % (size / 1e6, fn))
             with open(trace_file, "w") as f:
                 f.write("\n".join(lines) + "\n")
+
         loop.add_signal_handler(signal.SIGUSR1, dump)
         loop.add_signal_handler(signal.SIGTERM, done.set)
         await done.wait()
         server.close()
         await h.close()
+
     asyncio.run(main())
 
 
 # --- client side -----------------------------------------------------------------------------------
 
+
 async def create_all(url, n, profile, concurrency):
     import aiohttp
+
     body = {"profile": profile} if profile else {}
     sem = asyncio.Semaphore(concurrency)
     out = [None] * n
     async with aiohttp.ClientSession() as cs:
+
         async def one(i):
             async with sem:
                 async with cs.post(url + "/api/v1/instances", json=body) as r:
@@ -161,6 +186,7 @@ async def create_all(url, n, profile, concurrency):
                     if r.status != 201:
                         raise SystemExit("create failed: %s %s" % (r.status, d))
                     out[i] = d
+
         t0 = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))
         return out, time.perf_counter() - t0
@@ -197,8 +223,9 @@ async def connect(d):
 
 
 def request_bytes(model):
-    return json.dumps({"execute": "query-cpu-model-expansion",
-                       "arguments": {"type": "full", "model": {"name": model}}}).encode()
+    return json.dumps(
+        {"execute": "query-cpu-model-expansion", "arguments": {"type": "full", "model": {"name": model}}}
+    ).encode()
 
 
 def percentile(xs, p):
@@ -230,6 +257,7 @@ async def steady_load(clients, payload, rate, duration):
             if b'"error"' in line[:12]:
                 errors += 1
             nxt += period
+
     await asyncio.gather(*(run(c) for c in clients))
     return lat, errors
 
@@ -237,10 +265,12 @@ async def steady_load(clients, payload, rate, duration):
 async def burst(clients, payload, rounds=3):
     lat = []
     for _ in range(rounds):
+
         async def one(c):
             t0 = time.perf_counter()
             await c.call(payload)
             lat.append(time.perf_counter() - t0)
+
         await asyncio.gather(*(one(c) for c in clients))
         await asyncio.sleep(0.2)
     return lat
@@ -263,7 +293,7 @@ async def drive(args, pid, url):
     t0 = time.perf_counter()
     clients = []
     for i in range(0, len(infos), 100):
-        clients += await asyncio.gather(*(connect(d) for d in infos[i:i + 100]))
+        clients += await asyncio.gather(*(connect(d) for d in infos[i : i + 100]))
     res["connect_s"] = time.perf_counter() - t0
     model = args.model or infos[0]["cpu"]["model"] or "max"
     payload = request_bytes(model)
@@ -299,9 +329,18 @@ def report(res, out=sys.stdout):
         if target is not None:
             verdict = "  (target <= %s%s: %s)" % (target, unit, "ok" if value <= target else "MISSED")
         out.write("%-44s %10.2f %s%s\n" % (label, value, unit, verdict))
-    out.write("qmpserver scale bench: %d instances, profile %s, query-cpu-model-expansion of '%s' "
-              "(%d-byte reply%s)\n" % (res["instances"], res["profile"], res["model"], res["reply_bytes"],
-                                       ", an error reply" if res["reply_is_error"] else ""))
+
+    out.write(
+        "qmpserver scale bench: %d instances, profile %s, query-cpu-model-expansion of '%s' "
+        "(%d-byte reply%s)\n"
+        % (
+            res["instances"],
+            res["profile"],
+            res["model"],
+            res["reply_bytes"],
+            ", an error reply" if res["reply_is_error"] else "",
+        )
+    )
     line("create all through the API", res["create_s"], "s", TARGETS["create_s"])
     line("  per instance", res["create_per_instance_ms"], "ms")
     line("connect + negotiate all clients", res["connect_s"], "s")
@@ -310,8 +349,10 @@ def report(res, out=sys.stdout):
     line("RSS with all clients connected", res["rss_connected_mb"], "MB")
     line("RSS after the load", res["rss_mb"], "MB", TARGETS["rss_mb"])
     line("  per instance (+ its client)", res["rss_per_instance_kb"], "KB")
-    out.write("%-44s %10d requests at %.0f/s, %d errors\n" % ("steady load", res["requests"],
-                                                             res["throughput_rps"], res["errors"]))
+    out.write(
+        "%-44s %10d requests at %.0f/s, %d errors\n"
+        % ("steady load", res["requests"], res["throughput_rps"], res["errors"])
+    )
     line("  p50 round trip", res["p50_ms"], "ms")
     line("  p90 round trip", res["p90_ms"], "ms")
     line("  p99 round trip", res["p99_ms"], "ms", TARGETS["p99_ms"])
@@ -331,14 +372,19 @@ def main(argv=None):
     ap.add_argument("--concurrency", type=int, default=4, help="concurrent creation requests (default 4)")
     ap.add_argument("--json", help="write the figures to this file")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    ap.add_argument("--trace-memory", action="store_true", help="run the server under tracemalloc and "
-                    "print where its memory goes (slower; timings not comparable)")
+    ap.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="run the server under tracemalloc and "
+        "print where its memory goes (slower; timings not comparable)",
+    )
     ap.add_argument("--serve-traced", metavar="FILE", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.serve_traced:
         return serve_traced(args.serve_traced, args.profile)
     try:
         import resource
+
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         need = args.instances * 2 + 200
         if soft < need:

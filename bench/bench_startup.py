@@ -39,8 +39,12 @@ QEMU_ARGS = ["-S", "-nodefaults", "-machine", "virt", "-cpu", "max", "-accel", "
 def greeting_ms(cmd: list[str], path: str) -> float:
     """Start ``cmd`` with a QMP socket; milliseconds until its greeting arrived."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd + ["-qmp", "unix:%s,server=on,wait=off" % path], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        cmd + ["-qmp", "unix:%s,server=on,wait=off" % path],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         while True:
             s = socket.socket(socket.AF_UNIX)
@@ -72,8 +76,9 @@ def run_ms(cmd: list[str]) -> tuple[float, float]:
     """(wall ms, child CPU ms) of a command run to completion."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=True)
+    subprocess.run(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+    )
     wall = (time.perf_counter() - t0) * 1000
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) * 1000
@@ -84,8 +89,11 @@ def install_launcher(profile: str, where: str) -> list[str]:
     """The launcher libvirt would run for ``profile`` (written into ``where``)."""
     exe = shutil.which("qmpserver")
     cmd = [exe] if exe else [sys.executable, "-c", "from qmpserver.cli import main; main()"]
-    subprocess.run(cmd + ["install-launcher", "--profile", profile, "--dir", where, "--name", "qemu-mock"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        cmd + ["install-launcher", "--profile", profile, "--dir", where, "--name", "qemu-mock"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return [os.path.join(where, "qemu-mock")]
 
 
@@ -98,13 +106,15 @@ def interpreter_of(launcher: str) -> str:
 def run(sides: dict[str, list[str]], starts: int, python: str) -> dict[str, dict[str, list[float]]]:
     d = tempfile.mkdtemp(prefix="bs", dir="/tmp")
     samples: dict[str, dict[str, list[float]]] = {
-        s: {"start_to_greeting_ms": [], "version_ms": [], "version_cpu_ms": []} for s in sides}
+        s: {"start_to_greeting_ms": [], "version_ms": [], "version_cpu_ms": []} for s in sides
+    }
     samples["python -I -S"] = {"version_ms": [], "version_cpu_ms": []}
     try:
         for i in range(starts):
             for s, cmd in sides.items():
-                samples[s]["start_to_greeting_ms"].append(greeting_ms(cmd + QEMU_ARGS,
-                                                                      os.path.join(d, "%s%d.sock" % (s, i))))
+                samples[s]["start_to_greeting_ms"].append(
+                    greeting_ms(cmd + QEMU_ARGS, os.path.join(d, "%s%d.sock" % (s, i)))
+                )
                 wall, cpu = run_ms(cmd + ["-version"])
                 samples[s]["version_ms"].append(wall)
                 samples[s]["version_cpu_ms"].append(cpu)
@@ -121,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--starts", type=int, default=30, help="samples per side (default 30)")
     ap.add_argument("--profile", default="debian-7.2-tcg")
     ap.add_argument("--qemu", default=shutil.which("qemu-system-aarch64") or "qemu-system-aarch64")
-    ap.add_argument("--mock-cmd", help="the mock executable (and leading arguments); default: a launcher "
-                                       "written by 'qmpserver install-launcher' into a temporary directory")
+    ap.add_argument(
+        "--mock-cmd",
+        help="the mock executable (and leading arguments); default: a launcher "
+        "written by 'qmpserver install-launcher' into a temporary directory",
+    )
     ap.add_argument("--json", help="write the samples here")
     a = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="bsl", dir="/tmp")
@@ -135,9 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     med = {s: {k: statistics.median(v) for k, v in m.items() if v} for s, m in samples.items()}
     print("%-22s %10s %10s %14s" % ("", "greeting", "-version", "-version CPU"))
     for s, m in med.items():
-        print("%-22s %10s %10s %14s" % (
-            s, "%.1f ms" % m["start_to_greeting_ms"] if "start_to_greeting_ms" in m else "-",
-            "%.1f ms" % m["version_ms"], "%.1f ms" % m["version_cpu_ms"]))
+        print(
+            "%-22s %10s %10s %14s"
+            % (
+                s,
+                "%.1f ms" % m["start_to_greeting_ms"] if "start_to_greeting_ms" in m else "-",
+                "%.1f ms" % m["version_ms"],
+                "%.1f ms" % m["version_cpu_ms"],
+            )
+        )
     ratio = med["mock"]["start_to_greeting_ms"] / med["qemu"]["start_to_greeting_ms"]
     print("start-to-greeting mock/QEMU: %.2fx (target <= 1.0x)" % ratio)
     if a.json:

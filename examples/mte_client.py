@@ -47,8 +47,16 @@ async def capabilities(path: str):
     await qmp.connect(path)
     try:
         version = await qmp.execute("query-version")
-        log("connected to %s (QEMU %d.%d.%d, %s)" % (path, version["qemu"]["major"], version["qemu"]["minor"],
-                                                      version["qemu"]["micro"], version["package"]))
+        log(
+            "connected to %s (QEMU %d.%d.%d, %s)"
+            % (
+                path,
+                version["qemu"]["major"],
+                version["qemu"]["minor"],
+                version["qemu"]["micro"],
+                version["package"],
+            )
+        )
         try:
             return await qmp.execute("query-mte-capabilities")
         except ExecuteError as e:
@@ -69,13 +77,25 @@ def choose(caps, wanted=None, accel=None):
             if entry[how] and wanted in (None, entry["version"]):
                 return entry["version"], acc
     if wanted is not None and accel is not None:
-        return wanted, accel          # let the second instance say why not
+        return wanted, accel  # let the second instance say why not
     return None
 
 
 def serve_command(profile, machine, accel, qmp_path):
-    cmd = [sys.executable, "-m", "qmpserver.cli", "serve", "--qmp", "unix:" + qmp_path,
-           "--machine", machine, "--accel", accel, "--cpu", "host" if accel == "kvm" else "max"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "qmpserver.cli",
+        "serve",
+        "--qmp",
+        "unix:" + qmp_path,
+        "--machine",
+        machine,
+        "--accel",
+        accel,
+        "--cpu",
+        "host" if accel == "kvm" else "max",
+    ]
     if profile:
         cmd[4:4] = ["--profile", profile]
     return cmd
@@ -84,8 +104,9 @@ def serve_command(profile, machine, accel, qmp_path):
 def start_instance(cmd, qmp_path, timeout=30.0):
     """Start ``qmpserver serve``; (process, None) once its socket listens, or
     (process, stderr) when it refused to start."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -93,7 +114,7 @@ def start_instance(cmd, qmp_path, timeout=30.0):
         if os.path.exists(qmp_path):
             probe = socket.socket(socket.AF_UNIX)
             try:
-                probe.connect(qmp_path)        # bound is not yet listening
+                probe.connect(qmp_path)  # bound is not yet listening
                 return proc, None
             except OSError:
                 pass
@@ -119,9 +140,15 @@ async def prove(path: str, version: int) -> bool:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("socket", nargs="?", help="QMP unix socket of a running instance (default: start one)")
-    p.add_argument("--profile", help="profile of that instance, used for the second one (default: embedded default)")
-    p.add_argument("--version", type=int, choices=(2, 3), help="MTE version to ask for (default: the best offered)")
-    p.add_argument("--accel", choices=("kvm", "tcg"), help="accelerator of the second instance (default: chosen)")
+    p.add_argument(
+        "--profile", help="profile of that instance, used for the second one (default: embedded default)"
+    )
+    p.add_argument(
+        "--version", type=int, choices=(2, 3), help="MTE version to ask for (default: the best offered)"
+    )
+    p.add_argument(
+        "--accel", choices=("kvm", "tcg"), help="accelerator of the second instance (default: chosen)"
+    )
     args = p.parse_args(argv)
 
     tmp = tempfile.mkdtemp(prefix="mte-client-", dir="/tmp")
@@ -130,8 +157,11 @@ def main(argv=None) -> int:
         path = args.socket
         if path is None:
             path = os.path.join(tmp, "first.sock")
-            first, err = start_instance([sys.executable, "-m", "qmpserver.cli", "serve", "--qmp", "unix:" + path]
-                                        + (["--profile", args.profile] if args.profile else []), path)
+            first, err = start_instance(
+                [sys.executable, "-m", "qmpserver.cli", "serve", "--qmp", "unix:" + path]
+                + (["--profile", args.profile] if args.profile else []),
+                path,
+            )
             if err is not None:
                 log("the first instance did not start: %s" % err.strip())
                 return 1
@@ -143,15 +173,19 @@ def main(argv=None) -> int:
             log("  MTE%d: emulated=%s kernel=%s" % (c["version"], c["emulated"], c["kernel"]))
         pick = choose(caps, args.version, args.accel)
         if pick is None:
-            log("no MTE version to offer a guest%s" % (
-                "" if args.version is None else " as MTE%d" % args.version))
+            log(
+                "no MTE version to offer a guest%s"
+                % ("" if args.version is None else " as MTE%d" % args.version)
+            )
             return 1
         version, accel = pick
         machine = "virt,mte-version=%d" % version
         second = os.path.join(tmp, "second.sock")
         cmd = serve_command(args.profile, machine, accel, second)
-        log("starting: qmpserver serve%s --machine %s --accel %s" % (
-            " --profile " + args.profile if args.profile else "", machine, accel))
+        log(
+            "starting: qmpserver serve%s --machine %s --accel %s"
+            % (" --profile " + args.profile if args.profile else "", machine, accel)
+        )
         proc, err = start_instance(cmd, second)
         if err is not None:
             log("refused (exit %d): %s" % (proc.returncode, err.strip()))

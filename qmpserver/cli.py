@@ -24,6 +24,7 @@ def _die(msg: str, code: int = 1) -> NoReturn:
 def _instance_config(args):
     from .qapi.opts import parse_cpu, parse_opts
     from .vm.config import InstanceConfig
+
     cfg = InstanceConfig()
     for m in args.machine or ():
         cfg.machine.update(parse_opts(m, "type"))
@@ -39,8 +40,11 @@ def _instance_config(args):
 
 def _setup_logging(level: str) -> None:
     import logging
-    logging.basicConfig(format="qmpserver: %(levelname)s: %(name)s: %(message)s",
-                        level=getattr(logging, level.upper(), logging.WARNING))
+
+    logging.basicConfig(
+        format="qmpserver: %(levelname)s: %(name)s: %(message)s",
+        level=getattr(logging, level.upper(), logging.WARNING),
+    )
 
 
 def cmd_serve(args) -> int:
@@ -52,8 +56,12 @@ def cmd_serve(args) -> int:
     _setup_logging(args.log_level)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    server = Server(loop, profile_dirs=args.profile_dir or (), multi_client=args.multi_client,
-                    socket_mode=int(args.socket_mode, 8))
+    server = Server(
+        loop,
+        profile_dirs=args.profile_dir or (),
+        multi_client=args.multi_client,
+        socket_mode=int(args.socket_mode, 8),
+    )
     stop = asyncio.Event()
 
     async def main():
@@ -70,16 +78,21 @@ def cmd_serve(args) -> int:
         for w in inst.config.warnings:
             sys.stderr.write("qmpserver: warning: %s\n" % w)
         addrs = ", ".join(m.address for m in inst.monitors)
-        print("qmpserver: profile '%s' (%s on %s, QEMU %s, accel %s)" % (
-            prof.name, prof.build.name, prof.host.name, ".".join(map(str, prof.build.version)), inst.accel))
+        print(
+            "qmpserver: profile '%s' (%s on %s, QEMU %s, accel %s)"
+            % (prof.name, prof.build.name, prof.host.name, ".".join(map(str, prof.build.version)), inst.accel)
+        )
         print("qmpserver: QMP listening on %s" % addrs, flush=True)
         http = None
         if args.http:
             from .http.app import start_http
+
             http = await start_http(server, args.http, token=args.http_token)
             print("qmpserver: HTTP API on %s" % http.url, flush=True)
         if not args.keep_running:
-            server.on_change.append(lambda kind, i: (kind == "removed" and not server.instances) and stop.set())
+            server.on_change.append(
+                lambda kind, i: (kind == "removed" and not server.instances) and stop.set()
+            )
         await stop.wait()
         server.close()
         if http is not None:
@@ -94,14 +107,20 @@ def cmd_serve(args) -> int:
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="qmpserver", description="A mock QEMU that speaks QMP, answering from simulated host profiles.")
+    p = argparse.ArgumentParser(
+        prog="qmpserver", description="A mock QEMU that speaks QMP, answering from simulated host profiles."
+    )
     sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("serve", help="run instances and serve QMP (the default command)")
     s.add_argument("--profile", help="profile name or file (default: the embedded default profile)")
-    s.add_argument("--profile-dir", action="append", help="extra directory of profiles/hosts/builds (repeatable)")
+    s.add_argument(
+        "--profile-dir", action="append", help="extra directory of profiles/hosts/builds (repeatable)"
+    )
     s.add_argument("--qmp", action="append", metavar="ADDR", help="unix:PATH or tcp:HOST:PORT (repeatable)")
-    s.add_argument("--machine", "-M", action="append", metavar="OPTS", help="machine options, e.g. virt,mte-version=3")
+    s.add_argument(
+        "--machine", "-M", action="append", metavar="OPTS", help="machine options, e.g. virt,mte-version=3"
+    )
     s.add_argument("--accel", help="kvm, tcg or a fallback list kvm:tcg")
     s.add_argument("--cpu", metavar="MODEL[,PROPS]", help="CPU model and properties")
     s.add_argument("--name", help="VM name (query-name)")
@@ -112,20 +131,27 @@ def build_parser():
     s.add_argument("--multi-client", action="store_true", help="let several clients use a monitor at once")
     s.add_argument("--socket-mode", default="600", help="mode of created unix sockets (octal, default 600)")
     s.add_argument("--keep-running", action="store_true", help="keep serving after the last instance exits")
-    s.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
-                   help="log level on stderr (warnings include commands answered with type defaults)")
+    s.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("debug", "info", "warning", "error"),
+        help="log level on stderr (warnings include commands answered with type defaults)",
+    )
     s.set_defaults(func=cmd_serve)
 
     from .profiles import cli as profiles_cli
+
     profiles_cli.add_parser(sub)
     try:
         from .arch.arm64 import cli as cpu_cli
         from .profiles.loader import load_profile
+
         cpu_cli.add_parser(sub, load_profile)
     except ImportError:
         pass
     try:
         from .launcher import install
+
         install.add_parser(sub)
     except ImportError:
         pass

@@ -16,6 +16,7 @@ class _LazyLogger:
     def _get(self):
         if self._logger is None:
             import logging
+
             self._logger = logging.getLogger(self._name)
         return self._logger
 

@@ -43,10 +43,24 @@ if TYPE_CHECKING:  # typing is not otherwise imported on the launcher's path (an
     Stamps = dict[str, "tuple[int, int] | None"]
 
 __all__ = [
-    "MODELS_DIR", "SCHEMAS_DIR", "DataFileError",
-    "parse_yaml", "read_yaml", "read_json", "json_path", "check_schema", "data",
-    "cache_dir", "compiled_file", "stamp", "load_compiled", "save_compiled",
-    "ACCEL_DEPENDENT", "arguments_key", "reply_key", "pick_recorded",
+    "MODELS_DIR",
+    "SCHEMAS_DIR",
+    "DataFileError",
+    "parse_yaml",
+    "read_yaml",
+    "read_json",
+    "json_path",
+    "check_schema",
+    "data",
+    "cache_dir",
+    "compiled_file",
+    "stamp",
+    "load_compiled",
+    "save_compiled",
+    "ACCEL_DEPENDENT",
+    "arguments_key",
+    "reply_key",
+    "pick_recorded",
 ]
 
 _PKG_ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -160,8 +174,7 @@ def check_schema(kind: str, doc: Any, file: str, error: type[DataFileError] = Da
         v = _validators[kind] = cls(schema)
     import jsonschema  # already imported above (a cached validator means it is)
 
-    errors = sorted(v.iter_errors(doc),
-                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(v.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if not errors:
         return
     err = jsonschema.exceptions.best_match(errors)
@@ -307,18 +320,20 @@ def save_compiled(path: str, obj: Any, deps: Iterable[str]) -> None:
 # e.g. a ``host`` expansion recorded under KVM is an error under TCG in QEMU
 # (QEMU qmp_query_cpu_model_expansion(), target/arm/arm-qmp-cmds.c, target/arm/monitor.c
 # before 8.0: "The CPU type 'host' requires KVM").
-ACCEL_DEPENDENT: frozenset[str] = frozenset({
-    "query-kvm",
-    "query-accelerators",
-    "query-cpu-definitions",
-    "query-cpu-model-expansion",
-    "query-cpu-model-baseline",
-    "query-cpu-model-comparison",
-    "query-machines",
-    "query-cpus-fast",
-    "query-hotpluggable-cpus",
-    "qom-get",
-})
+ACCEL_DEPENDENT: frozenset[str] = frozenset(
+    {
+        "query-kvm",
+        "query-accelerators",
+        "query-cpu-definitions",
+        "query-cpu-model-expansion",
+        "query-cpu-model-baseline",
+        "query-cpu-model-comparison",
+        "query-machines",
+        "query-cpus-fast",
+        "query-hotpluggable-cpus",
+        "qom-get",
+    }
+)
 
 
 def arguments_key(arguments: Mapping[str, Any] | None) -> str:

@@ -16,8 +16,11 @@ from .vm.config import GuestBehaviour, InstanceConfig
 
 def default_socket_dir() -> str:
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    d = os.path.join(base, "qmpserver-%d" % os.getuid()) if not os.environ.get("XDG_RUNTIME_DIR") \
+    d = (
+        os.path.join(base, "qmpserver-%d" % os.getuid())
+        if not os.environ.get("XDG_RUNTIME_DIR")
         else os.path.join(base, "qmpserver")
+    )
     os.makedirs(d, mode=0o700, exist_ok=True)
     return d
 
@@ -30,21 +33,23 @@ class Server:
         self.profile_dirs = list(profile_dirs)
         self.multi_client = multi_client
         self.socket_mode = socket_mode
-        self.instances: dict = {}      # id -> (instance, [endpoints])
-        self.on_change: list = []      # callbacks(kind, instance)
-        self.hooks: list = []          # per-session hooks (transcripts, faults, metrics)
+        self.instances: dict = {}  # id -> (instance, [endpoints])
+        self.on_change: list = []  # callbacks(kind, instance)
+        self.hooks: list = []  # per-session hooks (transcripts, faults, metrics)
         self._profiles: dict = {}
 
     def profile(self, spec):
         from .profiles.loader import load_profile
+
         key = spec or ""
         p = self._profiles.get(key)
         if p is None:
             p = self._profiles[key] = load_profile(spec, self.profile_dirs)
         return p
 
-    async def create_instance(self, profile_spec=None, config: InstanceConfig | None = None,
-                              qmp=(), profile=None):
+    async def create_instance(
+        self, profile_spec=None, config: InstanceConfig | None = None, qmp=(), profile=None
+    ):
         """Create an instance and start its monitors; StartupError if QEMU would refuse."""
         profile = profile or self.profile(profile_spec)
         config = config or InstanceConfig()
@@ -61,7 +66,9 @@ class Server:
         endpoints = []
         try:
             for i, a in enumerate(addrs):
-                mon = inst.add_monitor(label="monitor%d" % i if i else "monitor", multi_client=self.multi_client)
+                mon = inst.add_monitor(
+                    label="monitor%d" % i if i else "monitor", multi_client=self.multi_client
+                )
                 ep = Endpoint(mon, a, hooks=self.hooks)
                 await ep.start(self.loop)
                 endpoints.append(ep)

@@ -45,7 +45,7 @@ from .vm.instance import Instance
 from .vm.machine import MachineState, choose_accel, select_machine
 from .vm.state import Memory
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
@@ -106,8 +106,9 @@ def _entries(items: list, width: int, default: Any = None) -> list[tuple]:
     return out
 
 
-def start(profile: Any, config: InstanceConfig, scheduler: Any = None, io: StartupIO | None = None
-          ) -> Instance:
+def start(
+    profile: Any, config: InstanceConfig, scheduler: Any = None, io: StartupIO | None = None
+) -> Instance:
     """Build and start an instance; StartupError with QEMU's message if QEMU would refuse."""
     io = io or _DEFAULT_IO
     inst = Instance(profile, config, scheduler)
@@ -125,6 +126,7 @@ def start(profile: Any, config: InstanceConfig, scheduler: Any = None, io: Start
 
 
 # --- phases 1-4: the machine ------------------------------------------------------------------
+
 
 def machine_info(build: Any, name: str) -> dict:
     """The machine's ``query-machines`` entry (``{"name": name}`` if not recorded)."""
@@ -148,9 +150,11 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     # 2. qemu_apply_machine_options: -smp, -boot, then the other properties
     if not smp.is_complete(ms.smp):
         try:
-            ms.smp = smp.parse_smp(machine_info(build, canonical) if ms.smp else {"name": canonical},
-                                   {k: v for k, v in ms.smp.items() if k != ""},
-                                   warn=lambda w: io.warn(inst, w))
+            ms.smp = smp.parse_smp(
+                machine_info(build, canonical) if ms.smp else {"name": canonical},
+                {k: v for k, v in ms.smp.items() if k != ""},
+                warn=lambda w: io.warn(inst, w),
+            )
         except QMPError as e:
             raise StartupError(e.desc, list(cfg.warnings)) from None
     if cfg.boot:
@@ -185,6 +189,7 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
 
 # --- phase 5: backends --------------------------------------------------------------------------
 
+
 def create_backends(inst: Instance, io: StartupIO) -> None:
     cfg = inst.config
     io.create_chardevs(inst)
@@ -196,7 +201,7 @@ def create_backends(inst: Instance, io: StartupIO) -> None:
     for opts, _loc in _entries(cfg.objects, 2):
         try:
             objects.add_object(inst, opts, cli=True)
-        except QMPError as e:      # object_option_foreach_add reports without a location
+        except QMPError as e:  # object_option_foreach_add reports without a location
             raise BackendError(e.desc) from None
     # qemu_create_late_backends: netdevs, monitors
     for opts, loc, legacy in _entries(cfg.netdevs, 3, False):
@@ -215,9 +220,10 @@ def create_backends(inst: Instance, io: StartupIO) -> None:
     elif objs:
         ram_id = machine_info(inst.build, inst.machine.type).get("default-ram-id")
         if ram_id and ram_id in objs:
-            raise BackendError("object name '%s' is reserved for the default RAM backend, it can't be "
-                               "used for any other purposes. Change the object's 'id' to something else"
-                               % ram_id)
+            raise BackendError(
+                "object name '%s' is reserved for the default RAM backend, it can't be "
+                "used for any other purposes. Change the object's 'id' to something else" % ram_id
+            )
     # qemu_create_cli_devices
     for opts, loc, json_form in _entries(cfg.devices, 3, False):
         try:
@@ -232,6 +238,7 @@ def create_backends(inst: Instance, io: StartupIO) -> None:
 
 
 # --- phase 6: qemu_machine_creation_done -----------------------------------------------------
+
 
 def creation_done(inst: Instance, io: StartupIO) -> None:
     cfg = inst.config

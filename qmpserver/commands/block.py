@@ -69,12 +69,28 @@ def _block_device_info(nodes, name):
     ro = bool(o.get("read-only", False))
     image = {"filename": filename, "format": drv, "virtual-size": size, "dirty-flag": False}
     # BlockDeviceInfo members in QAPI order (7.2)
-    return {"file": filename, "node-name": name, "ro": ro, "drv": drv, "backing_file_depth": 0,
-            "encrypted": False, "detect_zeroes": o.get("detect-zeroes", "off"),
-            "bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0,
-            "image": image, "write_threshold": 0,
-            "cache": {"writeback": True, "direct": bool((o.get("cache") or {}).get("direct", False)),
-                      "no-flush": bool((o.get("cache") or {}).get("no-flush", False))}}
+    return {
+        "file": filename,
+        "node-name": name,
+        "ro": ro,
+        "drv": drv,
+        "backing_file_depth": 0,
+        "encrypted": False,
+        "detect_zeroes": o.get("detect-zeroes", "off"),
+        "bps": 0,
+        "bps_rd": 0,
+        "bps_wr": 0,
+        "iops": 0,
+        "iops_rd": 0,
+        "iops_wr": 0,
+        "image": image,
+        "write_threshold": 0,
+        "cache": {
+            "writeback": True,
+            "direct": bool((o.get("cache") or {}).get("direct", False)),
+            "no-flush": bool((o.get("cache") or {}).get("no-flush", False)),
+        },
+    }
 
 
 @command("query-named-block-nodes")
@@ -94,10 +110,19 @@ def query_block(ctx, args):
         drive = d["props"].get("drive")
         if drive is None or drive not in nodes:
             continue
-        qdev = d["path"] + ("/virtio-backend" if d["driver"].startswith("virtio-") and
-                            d["driver"].endswith("-pci") else "")
+        qdev = d["path"] + (
+            "/virtio-backend" if d["driver"].startswith("virtio-") and d["driver"].endswith("-pci") else ""
+        )
         # BlockInfo members in QAPI order
-        out.append({"device": "", "qdev": qdev, "type": "unknown", "removable": False,
-                    "locked": False, "inserted": _block_device_info(nodes, drive)})
+        out.append(
+            {
+                "device": "",
+                "qdev": qdev,
+                "type": "unknown",
+                "removable": False,
+                "locked": False,
+                "inserted": _block_device_info(nodes, drive),
+            }
+        )
     out.reverse()
     return out

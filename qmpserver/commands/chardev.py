@@ -27,7 +27,7 @@ class _QmpChardev:
 def register_chardev(inst, label, cd) -> None:
     inst.backends.chardevs[label] = cd
     inst.backends.children("chardevs").insert(label)
-    if inst.qom is not None:       # else the tree, when first built, lists every chardev
+    if inst.qom is not None:  # else the tree, when first built, lists every chardev
         qom.add_chardev(inst.qom, label, cd)
 
 
@@ -47,11 +47,16 @@ def query_chardev(ctx, args):
     inst = ctx.instance
     cds = inst.backends.chardevs
     out = []
-    for label in inst.backends.child_order("chardevs", cds):   # object_child_foreach + PREPEND
+    for label in inst.backends.child_order("chardevs", cds):  # object_child_foreach + PREPEND
         cd = cds[label]
         # ChardevInfo members in QAPI order: label, filename, frontend-open
-        out.append({"label": label, "filename": _chardev_filename(cd),
-                    "frontend-open": getattr(cd, "monitor", None) is not None})
+        out.append(
+            {
+                "label": label,
+                "filename": _chardev_filename(cd),
+                "frontend-open": getattr(cd, "monitor", None) is not None,
+            }
+        )
     out.reverse()
     return out
 
@@ -66,7 +71,7 @@ def chardev_add(ctx, args):
     btype = backend.get("type", "null")
     data = backend.get("data") or {}
     if btype == "socket":
-        addr = (data.get("addr") or {})
+        addr = data.get("addr") or {}
         at = addr.get("type")
         ad = addr.get("data") or {}
         srv = ",server=on" if data.get("server") else ""
@@ -98,7 +103,8 @@ def chardev_remove(ctx, args):
     if cd is None:
         raise QMPError("Chardev '%s' not found" % label)
     if getattr(cd, "monitor", None) is not None or any(
-            d["props"].get("chardev") == label for d in inst.backends.devices):
+        d["props"].get("chardev") == label for d in inst.backends.devices
+    ):
         raise QMPError("Chardev '%s' is busy" % label)
     del cds[label]
     inst.backends.children("chardevs").remove(label)

@@ -20,8 +20,7 @@ def _constant(inst, key, make):
 def qmp_capabilities(ctx, args):
     session = ctx.session
     if session.negotiated:
-        raise QMPError("Capabilities negotiation is already complete, command ignored",
-                       COMMAND_NOT_FOUND)
+        raise QMPError("Capabilities negotiation is already complete, command ignored", COMMAND_NOT_FOUND)
     enable = args.get("enable") or []
     offered = {"oob"} if session.monitor.oob else set()
     missing = []

@@ -52,7 +52,7 @@ def query_cpu_model_expansion(ctx, args):
     name = model["name"]
     cat = _catalog(inst)
     if "props" not in model:
-        raw = cat._default_cache.get(("raw", name))   # only names that passed the checks
+        raw = cat._default_cache.get(("raw", name))  # only names that passed the checks
         if raw is not None:
             return raw
     try:
@@ -86,6 +86,7 @@ def _model_pair(ctx, args, command, what, op):
         _not_supported(inst, what)
     # lazy: the baseline/comparison rules are off the launcher's start-up path
     from ..arch.arm64 import baseline
+
     return getattr(baseline, op)(_catalog(inst), args["modela"], args["modelb"])
 
 

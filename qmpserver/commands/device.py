@@ -22,6 +22,7 @@ from .registry import command
 
 # --- QOM types ---------------------------------------------------------------------------------
 
+
 def known_types(inst) -> dict:
     """name -> {name, parent[, abstract]} of every QOM type the build knows."""
     return type_index(inst)
@@ -31,42 +32,142 @@ def known_types(inst) -> dict:
 # parent but leave abstract types out, so a chain stops at its first abstract
 # ancestor.  These roots say what such an ancestor is; an unknown one counts
 # as a device class unless a user-creatable object or a machine descends from it.
-_NOT_DEVICE_ROOTS = frozenset((
-    "object", "bus", "virtio-bus", "machine", "chardev", "chardev-fd", "chardev-spice",
-    "qio-channel", "iommu-memory-region", "tpm-backend", "memory-backend", "secret_common",
-    "authz", "rng-backend", "tls-creds", "event-loop-base", "can-host", "pr-manager",
-    "netfilter", "accel", "interface"))
+_NOT_DEVICE_ROOTS = frozenset(
+    (
+        "object",
+        "bus",
+        "virtio-bus",
+        "machine",
+        "chardev",
+        "chardev-fd",
+        "chardev-spice",
+        "qio-channel",
+        "iommu-memory-region",
+        "tpm-backend",
+        "memory-backend",
+        "secret_common",
+        "authz",
+        "rng-backend",
+        "tls-creds",
+        "event-loop-base",
+        "can-host",
+        "pr-manager",
+        "netfilter",
+        "accel",
+        "interface",
+    )
+)
 # abstract roots whose devices are not user-creatable (``-device`` refuses them)
-_NOT_PLUGGABLE_ROOTS = frozenset((
-    "sys-bus-device", "arm-cpu", "aarch64-cpu", "x86_64-cpu", "i386-cpu", "cpu",
-    "pci-host-bridge", "pcie-host-bridge", "arm-gicv3-common", "arm-gicv3-its-common",
-    "arm_gic_common", "arm-smmu", "arm-sse", "aspeed-soc", "bcm283x", "npcm7xx", "fw_cfg",
-    "pl050", "pxa2xx-timer", "common-omap-intc", "imx.ccm", "allwinner-rtc",
-    "allwinner-sdhost", "aspeed.adc", "aspeed.gpio", "aspeed.i2c", "aspeed.scu", "aspeed.sdmc",
-    "aspeed.smc", "aspeed.timer", "aspeed.wdt", "aspeed.xdma", "npcm7xx-otp", "ps2-device",
-    "microdrive", "pcie-slot", "pcie-port", "pci-host"))
+_NOT_PLUGGABLE_ROOTS = frozenset(
+    (
+        "sys-bus-device",
+        "arm-cpu",
+        "aarch64-cpu",
+        "x86_64-cpu",
+        "i386-cpu",
+        "cpu",
+        "pci-host-bridge",
+        "pcie-host-bridge",
+        "arm-gicv3-common",
+        "arm-gicv3-its-common",
+        "arm_gic_common",
+        "arm-smmu",
+        "arm-sse",
+        "aspeed-soc",
+        "bcm283x",
+        "npcm7xx",
+        "fw_cfg",
+        "pl050",
+        "pxa2xx-timer",
+        "common-omap-intc",
+        "imx.ccm",
+        "allwinner-rtc",
+        "allwinner-sdhost",
+        "aspeed.adc",
+        "aspeed.gpio",
+        "aspeed.i2c",
+        "aspeed.scu",
+        "aspeed.sdmc",
+        "aspeed.smc",
+        "aspeed.timer",
+        "aspeed.wdt",
+        "aspeed.xdma",
+        "npcm7xx-otp",
+        "ps2-device",
+        "microdrive",
+        "pcie-slot",
+        "pcie-port",
+        "pci-host",
+    )
+)
 # abstract device classes deeper than any recorded chain reaches
-_KNOWN_ABSTRACT_DEVICES = ("device", "virtio-pci", "cpu", "pci-device", "sys-bus-device",
-                           "usb-device", "virtio-device", "scsi-device", "isa-device")
-_PLUGGABLE_SYSBUS = frozenset(("ramfb", "tpm-tis-device", "platform-bus-device",
-                               "virtio-iommu-device", "guest-loader"))
+_KNOWN_ABSTRACT_DEVICES = (
+    "device",
+    "virtio-pci",
+    "cpu",
+    "pci-device",
+    "sys-bus-device",
+    "usb-device",
+    "virtio-device",
+    "scsi-device",
+    "isa-device",
+)
+_PLUGGABLE_SYSBUS = frozenset(
+    ("ramfb", "tpm-tis-device", "platform-bus-device", "virtio-iommu-device", "guest-loader")
+)
 # bus a device class needs (dc->bus_type) -> drivers providing such a bus
 _BUS_OF_ROOT = {
-    "usb-device": "usb-bus", "usb-hid": "usb-bus", "usb-serial-dev": "usb-bus",
-    "usb-storage-dev": "usb-bus", "u2f-key": "usb-bus",
-    "scsi-device": "SCSI", "scsi-disk-base": "SCSI",
-    "virtio-serial-port": "virtio-serial-bus", "ccid-card": "ccid-bus", "hda-audio": "HDA",
-    "ide-device": "IDE", "i2c-slave": "i2c-bus", "smbus-device": "i2c-bus",
-    "pmbus-device": "i2c-bus", "isa-device": "ISA", "ipack-device": "IndustryPack",
-    "ssi-peripheral": "SSI", "aux-slave": "aux-bus",
+    "usb-device": "usb-bus",
+    "usb-hid": "usb-bus",
+    "usb-serial-dev": "usb-bus",
+    "usb-storage-dev": "usb-bus",
+    "u2f-key": "usb-bus",
+    "scsi-device": "SCSI",
+    "scsi-disk-base": "SCSI",
+    "virtio-serial-port": "virtio-serial-bus",
+    "ccid-card": "ccid-bus",
+    "hda-audio": "HDA",
+    "ide-device": "IDE",
+    "i2c-slave": "i2c-bus",
+    "smbus-device": "i2c-bus",
+    "pmbus-device": "i2c-bus",
+    "isa-device": "ISA",
+    "ipack-device": "IndustryPack",
+    "ssi-peripheral": "SSI",
+    "aux-slave": "aux-bus",
 }
 _BUS_PROVIDERS_BY_TYPE = {
-    "usb-bus": ("qemu-xhci", "nec-usb-xhci", "usb-ehci", "ich9-usb-ehci1", "ich9-usb-ehci2",
-                "ich9-usb-uhci1", "pci-ohci", "piix3-usb-uhci", "piix4-usb-uhci", "sysbus-ohci"),
-    "SCSI": ("virtio-scsi-pci", "virtio-scsi-device", "lsi53c895a", "lsi53c810", "megasas",
-             "megasas-gen2", "mptsas1068", "am53c974", "dc390", "pvscsi", "usb-bot"),
-    "virtio-serial-bus": ("virtio-serial-pci", "virtio-serial-device",
-                          "virtio-serial-pci-non-transitional", "virtio-serial-pci-transitional"),
+    "usb-bus": (
+        "qemu-xhci",
+        "nec-usb-xhci",
+        "usb-ehci",
+        "ich9-usb-ehci1",
+        "ich9-usb-ehci2",
+        "ich9-usb-uhci1",
+        "pci-ohci",
+        "piix3-usb-uhci",
+        "piix4-usb-uhci",
+        "sysbus-ohci",
+    ),
+    "SCSI": (
+        "virtio-scsi-pci",
+        "virtio-scsi-device",
+        "lsi53c895a",
+        "lsi53c810",
+        "megasas",
+        "megasas-gen2",
+        "mptsas1068",
+        "am53c974",
+        "dc390",
+        "pvscsi",
+        "usb-bot",
+    ),
+    "virtio-serial-bus": (
+        "virtio-serial-pci",
+        "virtio-serial-device",
+        "virtio-serial-pci-non-transitional",
+        "virtio-serial-pci-transitional",
+    ),
     "ccid-bus": ("usb-ccid",),
     "HDA": ("intel-hda", "ich9-intel-hda"),
     "IDE": ("ich9-ahci", "piix3-ide", "piix4-ide", "via-ide", "cmd646-ide"),
@@ -106,8 +207,13 @@ def _abstract_roots(inst, types):
         if root in types:
             continue
         dev = roots.get(root, True)
-        if (root in _NOT_DEVICE_ROOTS or root.endswith(("-machine", "-bus")) or
-                root.startswith("chardev") or name in objs or name.endswith("-machine")):
+        if (
+            root in _NOT_DEVICE_ROOTS
+            or root.endswith(("-machine", "-bus"))
+            or root.startswith("chardev")
+            or name in objs
+            or name.endswith("-machine")
+        ):
             dev = False
         roots[root] = dev
     for name in _KNOWN_ABSTRACT_DEVICES:
@@ -145,18 +251,37 @@ def _device_props(inst, driver):
 
 
 # devices that refuse to realize without a backend (QEMU 7.2 texts)
-_NEEDS_DRIVE = {"virtio-blk-pci": "drive property not set", "virtio-blk-device": "drive property not set",
-                "scsi-hd": "drive property not set", "scsi-block": "drive property not set",
-                "usb-storage": "drive property not set", "ide-hd": "No drive specified"}
+_NEEDS_DRIVE = {
+    "virtio-blk-pci": "drive property not set",
+    "virtio-blk-device": "drive property not set",
+    "scsi-hd": "drive property not set",
+    "scsi-block": "drive property not set",
+    "usb-storage": "drive property not set",
+    "ide-hd": "No drive specified",
+}
 _NEEDS_CHARDEV = {"virtserialport": "chardev", "virtconsole": "chardev"}
 
 # devices whose id names a bus they provide ("<id>" or "<id>.0")
 _BUS_PROVIDERS = {
-    "pcie-root-port": "", "ioh3420": "", "xio3130-downstream": "", "x3130-upstream": "",
-    "pcie-pci-bridge": "", "pci-bridge": "", "pxb-pcie": "", "pxb": "",
-    "virtio-scsi-pci": ".0", "virtio-scsi-device": ".0", "virtio-serial-pci": ".0",
-    "virtio-serial-device": ".0", "qemu-xhci": ".0", "nec-usb-xhci": ".0", "usb-ehci": ".0",
-    "ich9-usb-ehci1": ".0", "pci-ohci": ".0", "lsi53c895a": ".0", "megasas": ".0",
+    "pcie-root-port": "",
+    "ioh3420": "",
+    "xio3130-downstream": "",
+    "x3130-upstream": "",
+    "pcie-pci-bridge": "",
+    "pci-bridge": "",
+    "pxb-pcie": "",
+    "pxb": "",
+    "virtio-scsi-pci": ".0",
+    "virtio-scsi-device": ".0",
+    "virtio-serial-pci": ".0",
+    "virtio-serial-device": ".0",
+    "qemu-xhci": ".0",
+    "nec-usb-xhci": ".0",
+    "usb-ehci": ".0",
+    "ich9-usb-ehci1": ".0",
+    "pci-ohci": ".0",
+    "lsi53c895a": ".0",
+    "megasas": ".0",
 }
 _ROOT_BUS = {"virt": "pcie.0"}
 
@@ -190,7 +315,7 @@ def _inner_virtio(driver):
         base = driver[:-4]
         for suffix in ("-non-transitional", "-transitional"):
             if base.endswith(suffix):
-                base = base[:-len(suffix)]
+                base = base[: -len(suffix)]
         return base + "-device"
     return driver
 
@@ -202,14 +327,16 @@ def _check_prop_value(inst, driver, name, value):
             raise QMPError("Property '%s.netdev' can't find value '%s'" % (_inner_virtio(driver), value))
         for d in inst.backends.devices:
             if d["props"].get("netdev") == value:
-                raise QMPError("Property '%s.netdev' can't take value '%s', it's in use" % (
-                    _inner_virtio(driver), value))
+                raise QMPError(
+                    "Property '%s.netdev' can't take value '%s', it's in use" % (_inner_virtio(driver), value)
+                )
     elif name == "drive":
         if value not in inst.backends.block:
             raise QMPError("Property '%s.drive' can't find value '%s'" % (_inner_virtio(driver), value))
         if node_user(inst, value) is not None:
-            raise QMPError("Property '%s.drive' can't take value '%s', it's in use" % (
-                _inner_virtio(driver), value))
+            raise QMPError(
+                "Property '%s.drive' can't take value '%s', it's in use" % (_inner_virtio(driver), value)
+            )
     elif name == "chardev":
         if value not in inst.backends.chardevs:
             raise QMPError("Property '%s.chardev' can't find value '%s'" % (driver, value))
@@ -223,9 +350,21 @@ def _check_prop_value(inst, driver, name, value):
             raise QMPError("Property '%s.memdev' can't find value '%s'" % (driver, value))
 
 
-_PCI_ROOTS = ("pci-device", "virtio-pci", "base-pci-bridge", "pcie-root-port-base", "pcie-port",
-              "pci-vga", "pci-xhci", "pci-ehci-usb", "pci-uhci-usb", "e1000-base", "megasas-base",
-              "intel-hda-generic", "ivshmem-common")
+_PCI_ROOTS = (
+    "pci-device",
+    "virtio-pci",
+    "base-pci-bridge",
+    "pcie-root-port-base",
+    "pcie-port",
+    "pci-vga",
+    "pci-xhci",
+    "pci-ehci-usb",
+    "pci-uhci-usb",
+    "e1000-base",
+    "megasas-base",
+    "intel-hda-generic",
+    "ivshmem-common",
+)
 
 
 def _is_pci(inst, driver, types):
@@ -282,8 +421,11 @@ def add_device(inst, dev, cli=False, json_form=False):
         if not id_wellformed(did):
             raise QMPError("Parameter 'id' expects an identifier")
         if any(d["id"] == did for d in devs):
-            raise QMPError("Duplicate device ID '%s'" % did if cli and json_form
-                           else "Duplicate ID '%s' for device" % did)
+            raise QMPError(
+                "Duplicate device ID '%s'" % did
+                if cli and json_form
+                else "Duplicate ID '%s' for device" % did
+            )
     known = _device_props(inst, driver)
     if known is not None:
         names = {p["name"] for p in known}
@@ -321,8 +463,15 @@ def add_device(inst, dev, cli=False, json_form=False):
     if driver.startswith("virtio-") and driver.endswith("-pci"):
         obj.add_child("virtio-backend", qom.QomObject(_inner_virtio(driver)))
     count = sum(1 for d in devs if d["driver"] == driver)
-    rec = {"id": did, "driver": driver, "bus": bus, "props": dict(dev), "path": obj.path,
-           "net_name": did if did is not None else "%s.%d" % (driver, count), "unplugging": False}
+    rec = {
+        "id": did,
+        "driver": driver,
+        "bus": bus,
+        "props": dict(dev),
+        "path": obj.path,
+        "net_name": did if did is not None else "%s.%d" % (driver, count),
+        "unplugging": False,
+    }
     devs.append(rec)
     return rec
 
@@ -364,8 +513,12 @@ def _finish_unplug(inst, d):
     if inst.terminated is not None or d not in inst.backends.devices:
         return
     for child in list(inst.backends.devices):
-        if child is not d and child["bus"] is not None and d["id"] is not None and \
-                child["bus"].startswith(d["id"]):
+        if (
+            child is not d
+            and child["bus"] is not None
+            and d["id"] is not None
+            and child["bus"].startswith(d["id"])
+        ):
             _finish_unplug(inst, child)
     inst.backends.devices.remove(d)
     tree = qom.tree(inst)

@@ -57,5 +57,11 @@ def query_vnc(ctx, args):
     except ValueError:
         port = 5900
     # VncInfo members in QAPI order
-    return {"enabled": True, "host": host or "0.0.0.0", "family": "ipv4", "service": str(port),
-            "auth": "none", "clients": []}
+    return {
+        "enabled": True,
+        "host": host or "0.0.0.0",
+        "family": "ipv4",
+        "service": str(port),
+        "auth": "none",
+        "clients": [],
+    }

@@ -57,8 +57,7 @@ def _info(inst, what: str) -> str:
         return "%s\n" % (inst.uuid or "00000000-0000-0000-0000-000000000000")
     if what == "cpus":
         n = int(inst.machine.smp.get("cpus", 1) or 1) if inst.machine.smp else 1
-        return "".join("%s CPU #%d: thread_id=%d\n" % ("*" if i == 0 else " ", i, 1000 + i)
-                       for i in range(n))
+        return "".join("%s CPU #%d: thread_id=%d\n" % ("*" if i == 0 else " ", i, 1000 + i) for i in range(n))
     raise KeyError(what)
 
 

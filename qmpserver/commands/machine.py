@@ -23,6 +23,7 @@ from .registry import command
 
 # --- shaping results like the build's QAPI types -----------------------------------------------
 
+
 def fit(qtype, value):
     """Order (and filter) ``value`` by the members of a QAPI type, recursively:
     dicts are built in member order (the order QEMU's output visitor inserts
@@ -50,6 +51,7 @@ def shaped(instance, name, value):
 
 # --- machine types and options --------------------------------------------------------------
 
+
 @command("query-machines")
 def query_machines(ctx, args):
     inst = ctx.instance
@@ -65,6 +67,7 @@ def query_machines(ctx, args):
 
 def _mte_option_param():
     from ..arch.arm64 import mte
+
     # CommandLineParameterInfo members in QAPI order: name, type, help
     return {"name": "mte-version", "type": "string", "help": mte.DESCRIPTION}
 
@@ -105,9 +108,11 @@ def query_command_line_options(ctx, args):
 
 # --- GIC and MTE ----------------------------------------------------------------------------
 
+
 @command("query-gic-capabilities")
 def query_gic_capabilities(ctx, args):
     from ..arch.arm64 import gic
+
     inst = ctx.instance
     return gic.capabilities(inst.host, inst.accel)
 
@@ -115,11 +120,13 @@ def query_gic_capabilities(ctx, args):
 @command("query-mte-capabilities")
 def query_mte_capabilities(ctx, args):
     from ..arch.arm64 import mte
+
     inst = ctx.instance
     return shaped(inst, "query-mte-capabilities", mte.capabilities(inst.host, inst.build))
 
 
 # --- vCPUs ----------------------------------------------------------------------------------
+
 
 def _machine_info(inst):
     return next((m for m in inst.build.machines() if m.get("name") == inst.machine.type), {})
@@ -171,11 +178,11 @@ def query_cpus_fast(ctx, args):
 
 # --- the running machine -------------------------------------------------------------------
 
+
 @command("query-current-machine")
 def query_current_machine(ctx, args):
     inst = ctx.instance
-    return shaped(inst, "query-current-machine",
-                  {"wakeup-suspend-support": inst.machine.wakeup_suspend})
+    return shaped(inst, "query-current-machine", {"wakeup-suspend-support": inst.machine.wakeup_suspend})
 
 
 def _plugged_memory(inst) -> int:

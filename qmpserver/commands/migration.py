@@ -38,26 +38,61 @@ import weakref
 from ..errors import QMPError
 from .registry import command
 
-RUNNING = frozenset(("setup", "active", "cancelling", "postcopy-active", "postcopy-paused",
-                     "postcopy-recover", "postcopy-recover-setup", "pre-switchover", "device",
-                     "wait-unplug", "colo"))
+RUNNING = frozenset(
+    (
+        "setup",
+        "active",
+        "cancelling",
+        "postcopy-active",
+        "postcopy-paused",
+        "postcopy-recover",
+        "postcopy-recover-setup",
+        "pre-switchover",
+        "device",
+        "wait-unplug",
+        "colo",
+    )
+)
 ACTIVE_MSG = "There's a migration process in progress"
-STEP = 0.004      # seconds between simulated migration phases
+STEP = 0.004  # seconds between simulated migration phases
 
 # QEMU's MigrationParameters defaults (7.2 recording; later members from
 # migration/options.c), for builds that recorded no query-migrate-parameters.
 PARAM_DEFAULTS = {
-    "announce-initial": 50, "announce-max": 550, "announce-rounds": 5, "announce-step": 100,
-    "compress-level": 1, "compress-threads": 8, "compress-wait-thread": True,
-    "decompress-threads": 2, "throttle-trigger-threshold": 50, "cpu-throttle-initial": 20,
-    "cpu-throttle-increment": 10, "cpu-throttle-tailslow": False, "tls-creds": "",
-    "tls-hostname": "", "tls-authz": "", "max-bandwidth": 134217728,
-    "avail-switchover-bandwidth": 0, "downtime-limit": 300, "x-checkpoint-delay": 20000,
-    "block-incremental": False, "multifd-channels": 2, "xbzrle-cache-size": 67108864,
-    "max-postcopy-bandwidth": 0, "max-cpu-throttle": 99, "multifd-compression": "none",
-    "multifd-zlib-level": 1, "multifd-qatzip-level": 1, "multifd-zstd-level": 1,
-    "x-vcpu-dirty-limit-period": 1000, "vcpu-dirty-limit": 1, "mode": "normal",
-    "zero-page-detection": "multifd", "direct-io": False, "cpr-exec-command": [],
+    "announce-initial": 50,
+    "announce-max": 550,
+    "announce-rounds": 5,
+    "announce-step": 100,
+    "compress-level": 1,
+    "compress-threads": 8,
+    "compress-wait-thread": True,
+    "decompress-threads": 2,
+    "throttle-trigger-threshold": 50,
+    "cpu-throttle-initial": 20,
+    "cpu-throttle-increment": 10,
+    "cpu-throttle-tailslow": False,
+    "tls-creds": "",
+    "tls-hostname": "",
+    "tls-authz": "",
+    "max-bandwidth": 134217728,
+    "avail-switchover-bandwidth": 0,
+    "downtime-limit": 300,
+    "x-checkpoint-delay": 20000,
+    "block-incremental": False,
+    "multifd-channels": 2,
+    "xbzrle-cache-size": 67108864,
+    "max-postcopy-bandwidth": 0,
+    "max-cpu-throttle": 99,
+    "multifd-compression": "none",
+    "multifd-zlib-level": 1,
+    "multifd-qatzip-level": 1,
+    "multifd-zstd-level": 1,
+    "x-vcpu-dirty-limit-period": 1000,
+    "vcpu-dirty-limit": 1,
+    "mode": "normal",
+    "zero-page-detection": "multifd",
+    "direct-io": False,
+    "cpr-exec-command": [],
 }
 
 # migrate_params_check (7.2): (parameter, ok(value, merged), QEMU name, expectation)
@@ -65,23 +100,51 @@ _PARAM_CHECKS = (
     ("compress-level", lambda v, p: v <= 9, "compress_level", "a value between 0 and 9"),
     ("compress-threads", lambda v, p: v >= 1, "compress_threads", "a value between 1 and 255"),
     ("decompress-threads", lambda v, p: v >= 1, "decompress_threads", "a value between 1 and 255"),
-    ("throttle-trigger-threshold", lambda v, p: 1 <= v <= 100, "throttle_trigger_threshold",
-     "an integer in the range of 1 to 100"),
-    ("cpu-throttle-initial", lambda v, p: 1 <= v <= 99, "cpu_throttle_initial",
-     "an integer in the range of 1 to 99"),
-    ("cpu-throttle-increment", lambda v, p: 1 <= v <= 99, "cpu_throttle_increment",
-     "an integer in the range of 1 to 99"),
-    ("max-bandwidth", lambda v, p: v <= (1 << 64) - 1, "max_bandwidth",
-     "an integer in the range of 0 to SIZE_MAX bytes/second"),
-    ("downtime-limit", lambda v, p: v <= 2000 * 1000, "downtime_limit",
-     "an integer in the range of 0 to (2000 * 1000) ms"),
+    (
+        "throttle-trigger-threshold",
+        lambda v, p: 1 <= v <= 100,
+        "throttle_trigger_threshold",
+        "an integer in the range of 1 to 100",
+    ),
+    (
+        "cpu-throttle-initial",
+        lambda v, p: 1 <= v <= 99,
+        "cpu_throttle_initial",
+        "an integer in the range of 1 to 99",
+    ),
+    (
+        "cpu-throttle-increment",
+        lambda v, p: 1 <= v <= 99,
+        "cpu_throttle_increment",
+        "an integer in the range of 1 to 99",
+    ),
+    (
+        "max-bandwidth",
+        lambda v, p: v <= (1 << 64) - 1,
+        "max_bandwidth",
+        "an integer in the range of 0 to SIZE_MAX bytes/second",
+    ),
+    (
+        "downtime-limit",
+        lambda v, p: v <= 2000 * 1000,
+        "downtime_limit",
+        "an integer in the range of 0 to (2000 * 1000) ms",
+    ),
     ("multifd-channels", lambda v, p: v >= 1, "multifd_channels", "a value between 1 and 255"),
     ("multifd-zlib-level", lambda v, p: v <= 9, "multifd_zlib_level", "a value between 0 and 9"),
     ("multifd-zstd-level", lambda v, p: v <= 20, "multifd_zstd_level", "a value between 0 and 20"),
-    ("xbzrle-cache-size", lambda v, p: v >= 4096 and v & (v - 1) == 0, "xbzrle_cache_size",
-     "a power of two no less than the target page size"),
-    ("max-cpu-throttle", lambda v, p: p.get("cpu-throttle-initial", 20) <= v <= 99, "max_cpu_throttle",
-     "an integer in the range of cpu_throttle_initial to 99"),
+    (
+        "xbzrle-cache-size",
+        lambda v, p: v >= 4096 and v & (v - 1) == 0,
+        "xbzrle_cache_size",
+        "a power of two no less than the target page size",
+    ),
+    (
+        "max-cpu-throttle",
+        lambda v, p: p.get("cpu-throttle-initial", 20) <= v <= 99,
+        "max_cpu_throttle",
+        "an integer in the range of cpu_throttle_initial to 99",
+    ),
     ("announce-initial", lambda v, p: v <= 100000, "announce_initial", "a value between 0 and 100000"),
     ("announce-max", lambda v, p: v <= 100000, "announce_max", "a value between 0 and 100000"),
     ("announce-rounds", lambda v, p: v <= 1000, "announce_rounds", "a value between 0 and 1000"),
@@ -92,6 +155,7 @@ _PARAM_CHECKS = (
 def _real_connect(kind: str, address) -> str | None:
     """Try to reach a migration destination; None when something listens."""
     import socket
+
     try:
         if kind == "unix":
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -116,8 +180,8 @@ class Migration:
     """Per-instance migration state (``instance.migration``; this module is its owner)."""
 
     def __init__(self, inst):
-        self.status = "none"            # source side
-        self.incoming_status = "none"   # destination side
+        self.status = "none"  # source side
+        self.incoming_status = "none"  # destination side
         self.incoming_started = False
         self.incoming_uri = None
         self.caps: dict = {}
@@ -145,6 +209,7 @@ def blockers(inst) -> list:
 
 def _shape(inst, cmd, value):
     from .machine import shaped
+
     return shaped(inst, cmd, value)
 
 
@@ -164,6 +229,7 @@ def _later(inst, m, delay, fn):
 
 
 # --- capabilities and parameters -----------------------------------------------------------
+
 
 def _capability_list(inst) -> list:
     rec = inst.build.recorded_return("query-migrate-capabilities", None, inst.accel)
@@ -228,27 +294,40 @@ def migrate_set_parameters(ctx, args):
     for name, ok, qname, expect in _PARAM_CHECKS:
         if name in args and isinstance(args[name], int) and not ok(args[name], merged):
             raise QMPError("Parameter '%s' expects %s" % (qname, expect))
-    if m.caps.get("zero-copy-send") and (merged.get("multifd-compression", "none") != "none"
-                                         or merged.get("tls-creds")):
+    if m.caps.get("zero-copy-send") and (
+        merged.get("multifd-compression", "none") != "none" or merged.get("tls-creds")
+    ):
         raise QMPError("Zero copy only available for non-compressed non-TLS multifd migration")
     m.params = merged
 
 
 # --- query-migrate -------------------------------------------------------------------------
 
+
 def _ram(inst, m, done: bool) -> dict:
-    total = int(inst.config.memory or (128 << 20)) + (128 << 20) + 139264   # RAM + 2 pflash + ROMs
+    total = int(inst.config.memory or (128 << 20)) + (128 << 20) + 139264  # RAM + 2 pflash + ROMs
     page = 4096
     elapsed = max(1, m.times.get("total", 1))
     transferred = 614808 if done else 300000
     # MigrationStats members in QAPI order (the schema drops what a version lacks)
     return {
-        "transferred": transferred, "remaining": 0 if done else total // 2, "total": total,
-        "duplicate": (total // page) - 6 if done else (total // page) // 2, "skipped": 0,
-        "normal": 6, "normal-bytes": 6 * page, "dirty-pages-rate": 0,
-        "mbps": round(transferred * 8 / 1e6 / (elapsed / 1000.0), 14), "dirty-sync-count": 2 if done else 1,
-        "postcopy-requests": 0, "page-size": page, "multifd-bytes": 0, "pages-per-second": 0,
-        "precopy-bytes": transferred, "downtime-bytes": 0, "postcopy-bytes": 0,
+        "transferred": transferred,
+        "remaining": 0 if done else total // 2,
+        "total": total,
+        "duplicate": (total // page) - 6 if done else (total // page) // 2,
+        "skipped": 0,
+        "normal": 6,
+        "normal-bytes": 6 * page,
+        "dirty-pages-rate": 0,
+        "mbps": round(transferred * 8 / 1e6 / (elapsed / 1000.0), 14),
+        "dirty-sync-count": 2 if done else 1,
+        "postcopy-requests": 0,
+        "page-size": page,
+        "multifd-bytes": 0,
+        "pages-per-second": 0,
+        "precopy-bytes": transferred,
+        "downtime-bytes": 0,
+        "postcopy-bytes": 0,
         "dirty-sync-missed-zero-copy": 0,
     }
 
@@ -260,7 +339,7 @@ def query_migrate(ctx, args):
     info = {}
     status = m.status
     if status == "none" and m.incoming_status != "none":
-        info["status"] = m.incoming_status           # fill_destination_migration_info
+        info["status"] = m.incoming_status  # fill_destination_migration_info
     elif status in ("setup", "failed", "cancelled", "cancelling", "wait-unplug", "colo"):
         info["status"] = status
         if status == "failed" and m.error_desc:
@@ -341,6 +420,7 @@ def _normal(uri: str) -> str:
 
 
 # --- outgoing ------------------------------------------------------------------------------
+
 
 @command("migrate")
 def migrate(ctx, args):
@@ -453,6 +533,7 @@ def migrate_cancel(ctx, args):
         _set_status(inst, m, "cancelled")
         if peer is not None:
             _incoming_failed(peer)
+
     inst.main_loop(ctx, done)
 
 
@@ -499,6 +580,7 @@ def migrate_recover(ctx, args):
 
 
 # --- incoming ------------------------------------------------------------------------------
+
 
 def start_incoming(inst, uri: str) -> None:
     """``qemu_start_incoming_migration``: listen (register) on ``uri``."""

@@ -57,8 +57,19 @@ def set_link(ctx, args):
     raise QMPError("Device '%s' not found" % name, DEVICE_NOT_FOUND)
 
 
-_NIC_HINTS = ("net", "e1000", "rtl8139", "ne2k", "pcnet", "vmxnet", "i8255", "igb", "tulip",
-              "smc91c111", "lan9118")
+_NIC_HINTS = (
+    "net",
+    "e1000",
+    "rtl8139",
+    "ne2k",
+    "pcnet",
+    "vmxnet",
+    "i8255",
+    "igb",
+    "tulip",
+    "smc91c111",
+    "lan9118",
+)
 
 
 def _is_nic(driver):

@@ -38,7 +38,7 @@ def add_object(inst, obj, cli=False):
             continue
         o.add_value(k, qom_type_of(v), v)
     t.root.children["objects"].add_child(oid, o)
-    _ = cli      # -object and object-add create alike
+    _ = cli  # -object and object-add create alike
 
 
 def qom_type_of(v):
@@ -89,16 +89,21 @@ def query_iothreads(ctx, args):
     inst = ctx.instance
     out = []
     objs = inst.backends.objects
-    for oid in inst.backends.child_order("objects", objs):     # object_child_foreach + APPEND
+    for oid in inst.backends.child_order("objects", objs):  # object_child_foreach + APPEND
         o = objs[oid]
         if o.get("qom-type") != "iothread":
             continue
         # IOThreadInfo members in QAPI order
-        out.append({"id": oid, "thread-id": inst.threads.id_for("iothread:" + oid),
-                    "poll-max-ns": int(o.get("poll-max-ns", 32768)),
-                    "poll-grow": int(o.get("poll-grow", 0)),
-                    "poll-shrink": int(o.get("poll-shrink", 0)),
-                    "aio-max-batch": int(o.get("aio-max-batch", 0))})
+        out.append(
+            {
+                "id": oid,
+                "thread-id": inst.threads.id_for("iothread:" + oid),
+                "poll-max-ns": int(o.get("poll-max-ns", 32768)),
+                "poll-grow": int(o.get("poll-grow", 0)),
+                "poll-shrink": int(o.get("poll-shrink", 0)),
+                "aio-max-batch": int(o.get("aio-max-batch", 0)),
+            }
+        )
     return out
 
 
@@ -112,10 +117,9 @@ def query_memdev(ctx, args):
         if ram_id and ram_id not in objs:
             # the default RAM backend, created at board init after the -object ones
             inst.backends.children("objects").insert(ram_id)
-            objs[ram_id] = {"qom-type": "memory-backend-ram",
-                            "size": inst.config.memory or (128 << 20)}
+            objs[ram_id] = {"qom-type": "memory-backend-ram", "size": inst.config.memory or (128 << 20)}
     out = []
-    for oid in inst.backends.child_order("objects", objs):     # object_child_foreach + PREPEND
+    for oid in inst.backends.child_order("objects", objs):  # object_child_foreach + PREPEND
         o = objs[oid]
         if str(o.get("qom-type", "")).startswith("memory-backend"):
             out.append(_memdev_info(oid, o))
@@ -127,7 +131,16 @@ def _memdev_info(oid, o):
     def b(k, default):
         v = o.get(k, default)
         return v if isinstance(v, bool) else bool_word(str(v)) is True
+
     # Memdev members in QAPI order
-    return {"id": oid, "size": int(o.get("size", 0)), "merge": b("merge", True), "dump": b("dump", True),
-            "prealloc": b("prealloc", False), "share": b("share", False), "reserve": b("reserve", True),
-            "host-nodes": list(o.get("host-nodes", [])), "policy": o.get("policy", "default")}
+    return {
+        "id": oid,
+        "size": int(o.get("size", 0)),
+        "merge": b("merge", True),
+        "dump": b("dump", True),
+        "prealloc": b("prealloc", False),
+        "share": b("share", False),
+        "reserve": b("reserve", True),
+        "host-nodes": list(o.get("host-nodes", [])),
+        "policy": o.get("policy", "default"),
+    }

@@ -19,7 +19,7 @@ import importlib
 
 from ..qmp.dispatch import CommandTable
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any, Callable
 
@@ -28,21 +28,21 @@ HANDLERS: dict[str, Callable[..., Any]] = {}
 # topic modules holding handlers (qmpserver/commands/<name>.py); imported once,
 # when the first command table is built
 MODULES = (
-    "core",           # qmp_capabilities, run state: stop/cont/system_*/quit, query-status ...
+    "core",  # qmp_capabilities, run state: stop/cont/system_*/quit, query-status ...
     "introspection",  # query-qmp-schema, query-commands, query-version ...
-    "hmp",            # human-monitor-command
-    "qom",            # qom-list/get/set, qom-list-types, qom-/device-list-properties
-    "machine",        # query-machines, GIC/MTE capabilities, vCPUs, memory summary
-    "cpu",            # query-cpu-definitions, -model-expansion, -baseline, -comparison
-    "migration",      # migrate*, capabilities, parameters, blockers
-    "chardev",        # query-chardev, chardev-add/-remove, query-chardev-backends
-    "objects",        # object-add/-del, query-iothreads, query-memdev
-    "block",          # blockdev-add/-del, query-block, query-named-block-nodes
-    "netdev",         # netdev_add/_del, set_link
-    "device",         # device_add/_del
-    "fd",             # getfd, closefd, add-fd, remove-fd, query-fdsets
-    "display",        # query-display-options, query-vnc, set_password, expire_password
-    "balloon",        # query-balloon, balloon
+    "hmp",  # human-monitor-command
+    "qom",  # qom-list/get/set, qom-list-types, qom-/device-list-properties
+    "machine",  # query-machines, GIC/MTE capabilities, vCPUs, memory summary
+    "cpu",  # query-cpu-definitions, -model-expansion, -baseline, -comparison
+    "migration",  # migrate*, capabilities, parameters, blockers
+    "chardev",  # query-chardev, chardev-add/-remove, query-chardev-backends
+    "objects",  # object-add/-del, query-iothreads, query-memdev
+    "block",  # blockdev-add/-del, query-block, query-named-block-nodes
+    "netdev",  # netdev_add/_del, set_link
+    "device",  # device_add/_del
+    "fd",  # getfd, closefd, add-fd, remove-fd, query-fdsets
+    "display",  # query-display-options, query-vnc, set_password, expire_password
+    "balloon",  # query-balloon, balloon
 )
 _loaded = False
 
@@ -55,10 +55,13 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         other = HANDLERS.get(name)
         if other is not None and other is not fn:
-            raise DuplicateCommand("command %r registered twice: %s.%s and %s.%s" % (
-                name, other.__module__, other.__qualname__, fn.__module__, fn.__qualname__))
+            raise DuplicateCommand(
+                "command %r registered twice: %s.%s and %s.%s"
+                % (name, other.__module__, other.__qualname__, fn.__module__, fn.__qualname__)
+            )
         HANDLERS[name] = fn
         return fn
+
     return deco
 
 
@@ -81,5 +84,10 @@ def unmodelled(build: Any) -> list[str]:
 def build_table(instance: Any) -> Any:
     load_all()
     build = instance.build
-    return CommandTable(build.schema, HANDLERS, instance=instance, policy=instance.config.compat,
-                        recorded=lambda n, a: build.recorded(n, a, instance.accel))
+    return CommandTable(
+        build.schema,
+        HANDLERS,
+        instance=instance,
+        policy=instance.config.compat,
+        recorded=lambda n, a: build.recorded(n, a, instance.accel),
+    )

@@ -32,8 +32,8 @@ from .control import BodyError, Control, NotFound, Unprocessable
 from .transcript import entry_json, text_of, to_replies
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
-WS_TEXT_LIMIT = 64 * 1024           # longer messages are cut in the live view
-WS_QUEUE = 2000                     # per WebSocket; beyond it traffic is dropped (counted)
+WS_TEXT_LIMIT = 64 * 1024  # longer messages are cut in the live view
+WS_QUEUE = 2000  # per WebSocket; beyond it traffic is dropped (counted)
 PUBLIC = ("/healthz", "/", "/dashboard", "/api/v1/openapi.json", "/api/v1/ws")
 
 CONTROL = web.AppKey("control", Control)
@@ -42,15 +42,23 @@ TOKEN = web.AppKey("token", object)
 
 # --- errors ---------------------------------------------------------------------------
 
+
 def error_response(status, cls, message, **extra):
     err = {"class": cls, "message": message}
     err.update(extra)
     return web.json_response({"error": err}, status=status)
 
 
-_HTTP_CLASSES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-                 405: "MethodNotAllowed", 413: "PayloadTooLarge", 415: "UnsupportedMediaType",
-                 422: "Unprocessable"}
+_HTTP_CLASSES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "Unprocessable",
+}
 
 
 @web.middleware
@@ -60,8 +68,11 @@ async def errors_middleware(request, handler):
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        resp = error_response(e.status, _HTTP_CLASSES.get(e.status, "HTTPError"),
-                              e.text if e.text and not e.text.startswith(str(e.status)) else e.reason)
+        resp = error_response(
+            e.status,
+            _HTTP_CLASSES.get(e.status, "HTTPError"),
+            e.text if e.text and not e.text.startswith(str(e.status)) else e.reason,
+        )
         for h in ("Allow", "WWW-Authenticate"):
             if h in e.headers:
                 resp.headers[h] = e.headers[h]
@@ -79,9 +90,11 @@ async def errors_middleware(request, handler):
         return error_response(422, "ProfileError", str(e), file=str(e.file), path=e.path)
     except UsageError as e:
         from ..profiles.store import StoreError
+
         if isinstance(e, StoreError):
-            status = {"invalid-name": 400, "not-found": 404, "read-only": 403, "invalid": 422,
-                      "io": 500}[e.reason]
+            status = {"invalid-name": 400, "not-found": 404, "read-only": 403, "invalid": 422, "io": 500}[
+                e.reason
+            ]
             extra = {}
             if e.reason == "invalid":
                 extra = {"file": getattr(e, "file", ""), "path": getattr(e, "path", "")}
@@ -113,6 +126,7 @@ async def headers_middleware(request, handler):
 
 # --- helpers --------------------------------------------------------------------------------
 
+
 async def json_body(request, required=False):
     data = await request.read()
     if not data.strip():
@@ -120,7 +134,9 @@ async def json_body(request, required=False):
             raise BodyError("a JSON body is required")
         return None
     ctype = request.content_type
-    if ctype not in ("application/json", "application/octet-stream", "text/plain", "") and not ctype.endswith("+json"):
+    if ctype not in ("application/json", "application/octet-stream", "text/plain", "") and not ctype.endswith(
+        "+json"
+    ):
         raise web.HTTPUnsupportedMediaType(text="expected application/json, got %s" % ctype)
     try:
         value = json.loads(data)
@@ -144,32 +160,40 @@ def control(request) -> Control:
 
 def profile_name(request):
     from ..profiles.store import check_name
+
     return check_name(request.match_info["name"])
 
 
 # --- handlers: status ---------------------------------------------------------------------------
+
 
 async def healthz(request):
     return web.json_response(control(request).health())
 
 
 async def metrics(request):
-    return web.Response(text=control(request).metrics.render(),
-                        content_type="text/plain", charset="utf-8",
-                        headers={"X-Prometheus-Format": "0.0.4"})
+    return web.Response(
+        text=control(request).metrics.render(),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Prometheus-Format": "0.0.4"},
+    )
 
 
 async def openapi(request):
     from .openapi import document
+
     return web.json_response(document(request.app[TOKEN] is not None))
 
 
 async def dashboard(request):
     from .dashboard import PAGE
+
     return web.Response(text=PAGE, content_type="text/html", charset="utf-8")
 
 
 # --- handlers: instances -----------------------------------------------------------------------
+
 
 async def list_instances(request):
     return web.json_response({"instances": control(request).list()})
@@ -202,9 +226,15 @@ async def transcript(request):
     if not since.isdigit():
         raise BodyError("since: expected a sequence number")
     entries = [entry_json(e) for e in rec.transcript.since(int(since))]
-    return web.json_response({"instance": rec.instance.id, "dropped": rec.transcript.dropped,
-                              "limit": rec.transcript.limit, "bytes": rec.transcript.bytes,
-                              "entries": entries})
+    return web.json_response(
+        {
+            "instance": rec.instance.id,
+            "dropped": rec.transcript.dropped,
+            "limit": rec.transcript.limit,
+            "bytes": rec.transcript.bytes,
+            "entries": entries,
+        }
+    )
 
 
 async def clear_transcript(request):
@@ -218,8 +248,12 @@ async def transcript_replies(request):
     rec = control(request).record(instance_id(request), include_removed=True)
     b = rec.instance.build
     fname = "caps_%s_%s.replies" % (".".join(map(str, b.version)), b.target)
-    return web.Response(text=to_replies(rec.transcript.entries), content_type="text/plain", charset="utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="%s"' % fname})
+    return web.Response(
+        text=to_replies(rec.transcript.entries),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="%s"' % fname},
+    )
 
 
 async def inject_event(request):
@@ -250,9 +284,11 @@ async def delete_fault(request):
 
 # --- handlers: profiles ---------------------------------------------------------------------------
 
+
 async def list_profiles(request):
-    return web.json_response({"store": control(request).store.root,
-                              "profiles": control(request).store.list("profile")})
+    return web.json_response(
+        {"store": control(request).store.root, "profiles": control(request).store.list("profile")}
+    )
 
 
 async def show_profile(request):
@@ -286,8 +322,9 @@ async def put_profile(request):
     existed = os.path.exists(c.store.path("profile", name))
     path = c.store.put("profile", name, content)
     c.forget_profiles()
-    return web.json_response({"name": name, "path": path, "created": not existed},
-                             status=200 if existed else 201)
+    return web.json_response(
+        {"name": name, "path": path, "created": not existed}, status=200 if existed else 201
+    )
 
 
 async def delete_profile(request):
@@ -304,22 +341,34 @@ async def validate_profile(request):
     content = await _profile_content(request, required=False)
     if content is None:
         from ..profiles.loader import compile_profile
+
         path = c.store.find("profile", name)
         if path is None:
             raise NotFound("no profile '%s'" % name)
         prof = compile_profile(path, c.store.roots())[0]
     else:
         prof = c.store.validate("profile", name, content)
-    return web.json_response({"name": name, "valid": True, "profile": describe(prof, unmodelled(prof.build))},
-                             dumps=lambda o: json.dumps(o, default=str))
+    return web.json_response(
+        {"name": name, "valid": True, "profile": describe(prof, unmodelled(prof.build))},
+        dumps=lambda o: json.dumps(o, default=str),
+    )
 
 
 # --- WebSocket: live traffic ------------------------------------------------------------------
 
+
 def _traffic_message(rec, entry):
     seq, t, conn, direction, kind, data = entry
-    msg = {"type": "traffic", "instance": rec.instance.id, "seq": seq, "time": t, "conn": conn,
-           "dir": direction, "kind": kind, "text": text_of(data, WS_TEXT_LIMIT)}
+    msg = {
+        "type": "traffic",
+        "instance": rec.instance.id,
+        "seq": seq,
+        "time": t,
+        "conn": conn,
+        "dir": direction,
+        "kind": kind,
+        "text": text_of(data, WS_TEXT_LIMIT),
+    }
     if len(data) > WS_TEXT_LIMIT + 2:
         msg["truncated"] = True
         msg["size"] = len(data)
@@ -350,7 +399,7 @@ async def websocket(request):
         try:
             await send_loop()
         except (ConnectionError, RuntimeError):
-            pass        # the browser went away; the receiving side cleans up
+            pass  # the browser went away; the receiving side cleans up
 
     async def send_loop():
         while True:
@@ -436,9 +485,11 @@ async def websocket(request):
 
 # --- application ------------------------------------------------------------------------------
 
+
 def make_app(control_obj: Control, token=None, max_body=DEFAULT_MAX_BODY) -> web.Application:
-    app = web.Application(client_max_size=max_body,
-                          middlewares=[headers_middleware, errors_middleware, auth_middleware])
+    app = web.Application(
+        client_max_size=max_body, middlewares=[headers_middleware, errors_middleware, auth_middleware]
+    )
     app[CONTROL] = control_obj
     app[TOKEN] = token
     r = app.router
@@ -508,8 +559,15 @@ class HTTPHandle:
         await self.runner.cleanup()
 
 
-async def start_http(server, address="127.0.0.1:8080", token=None, *, control=None,
-                     max_body=DEFAULT_MAX_BODY, transcript_limit=None) -> HTTPHandle:
+async def start_http(
+    server,
+    address="127.0.0.1:8080",
+    token=None,
+    *,
+    control=None,
+    max_body=DEFAULT_MAX_BODY,
+    transcript_limit=None,
+) -> HTTPHandle:
     """Serve the control plane of ``server`` on ``address`` (in the running loop)."""
     host, port = parse_bind(address)
     if token is None:
@@ -517,8 +575,10 @@ async def start_http(server, address="127.0.0.1:8080", token=None, *, control=No
     if token is not None and (not token.strip() or len(token) < 8):
         raise UsageError("the HTTP bearer token must be at least 8 characters")
     if token is None and not is_loopback(host):
-        raise UsageError("HTTP on %s is reachable beyond this machine: give a bearer token "
-                         "(--http-token or QMPSERVER_HTTP_TOKEN), or bind 127.0.0.1" % host)
+        raise UsageError(
+            "HTTP on %s is reachable beyond this machine: give a bearer token "
+            "(--http-token or QMPSERVER_HTTP_TOKEN), or bind 127.0.0.1" % host
+        )
     if control is None:
         kw = {} if transcript_limit is None else {"transcript_limit": transcript_limit}
         control = Control(server, **kw)

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
     from ..qmp.session import Session
 
-DEFAULT_TRANSCRIPT_LIMIT = 500      # messages kept per instance
-GRAVEYARD = 64                      # removed instances whose records stay readable
+DEFAULT_TRANSCRIPT_LIMIT = 500  # messages kept per instance
+GRAVEYARD = 64  # removed instances whose records stay readable
 
 
 class BodyError(UsageError):
@@ -65,7 +65,7 @@ class InstanceRecord:
         self.transcript = Transcript(limit, budget)
         self.faults = Faults(instance)
         self.conn_ids = itertools.count(1)
-        self.subscribers: list = []     # fn(record, entry) for live views
+        self.subscribers: list = []  # fn(record, entry) for live views
         self.created = time.time()
         self.removed = None
 
@@ -101,8 +101,12 @@ class Recorder:
             # ``data`` is the exact bytes queued (no second encoding; shared pre-encoded
             # replies stay shared)
             if kind == "reply":
-                self.metrics.command(rec.instance, self.name, obj.get("error"),
-                                     time.perf_counter() - self.started if self.started else None)
+                self.metrics.command(
+                    rec.instance,
+                    self.name,
+                    obj.get("error"),
+                    time.perf_counter() - self.started if self.started else None,
+                )
                 self.started = 0.0
                 self.name = None
                 if self.close_after:
@@ -141,8 +145,22 @@ def _opt_value(v, where):
     raise BodyError("%s: expected a string, a number or a boolean" % where)
 
 
-INSTANCE_FIELDS = ("profile", "name", "uuid", "machine", "accel", "cpu", "smp", "memory",
-                   "paused", "no_shutdown", "preconfig", "incoming", "qmp", "transcript")
+INSTANCE_FIELDS = (
+    "profile",
+    "name",
+    "uuid",
+    "machine",
+    "accel",
+    "cpu",
+    "smp",
+    "memory",
+    "paused",
+    "no_shutdown",
+    "preconfig",
+    "incoming",
+    "qmp",
+    "transcript",
+)
 
 
 def config_from_body(body):
@@ -154,6 +172,7 @@ def config_from_body(body):
     """
     from ..qapi.opts import parse_cpu, parse_opts
     from ..vm.config import InstanceConfig
+
     if body is None:
         body = {}
     if type(body) is not dict:
@@ -224,8 +243,9 @@ def config_from_body(body):
         raise BodyError("qmp: expected an array of addresses (unix:PATH, tcp:HOST:PORT)")
     for a in qmp:
         if not a.startswith(("unix:", "tcp:")):
-            raise BodyError("qmp: '%s': only unix:PATH and tcp:HOST:PORT listeners can be created "
-                            "through the API" % a)
+            raise BodyError(
+                "qmp: '%s': only unix:PATH and tcp:HOST:PORT listeners can be created through the API" % a
+            )
     limit = body.get("transcript", DEFAULT_TRANSCRIPT_LIMIT)
     if type(limit) is not int or limit < 0:
         raise BodyError("transcript: expected the number of messages to keep (0 = none)")
@@ -240,8 +260,12 @@ def startup_detail(e: StartupError, profile=None) -> dict:
     prog = emulator_name(profile) if profile is not None else "qemu-system-aarch64"
     lines = ["%s: warning: %s" % (prog, w) for w in e.warnings]
     lines.append("%s: %s" % (prog, e.message))
-    return {"class": "StartupError", "message": e.message, "warnings": list(e.warnings),
-            "stderr": "\n".join(lines) + "\n"}
+    return {
+        "class": "StartupError",
+        "message": e.message,
+        "warnings": list(e.warnings),
+        "stderr": "\n".join(lines) + "\n",
+    }
 
 
 def address_info(addr: str) -> dict:
@@ -256,15 +280,16 @@ def address_info(addr: str) -> dict:
 
 
 class Control:
-    def __init__(self, server, transcript_limit=DEFAULT_TRANSCRIPT_LIMIT, store=None,
-                 transcript_budget=DEFAULT_BUDGET):
+    def __init__(
+        self, server, transcript_limit=DEFAULT_TRANSCRIPT_LIMIT, store=None, transcript_budget=DEFAULT_BUDGET
+    ):
         self.server = server
         self.transcript_limit = transcript_limit
         self.budget = Budget(transcript_budget)
-        self.records: dict = {}                            # id -> InstanceRecord
+        self.records: dict = {}  # id -> InstanceRecord
         self.graveyard: collections.OrderedDict = collections.OrderedDict()
         self.metrics = Metrics(self)
-        self.watchers: list = []                           # fn(kind, record) created/removed
+        self.watchers: list = []  # fn(kind, record) created/removed
         self.started = time.time()
         self._profiles: dict = {}
         self._store = store
@@ -312,6 +337,7 @@ class Control:
     def store(self):
         if self._store is None:
             from ..profiles.store import Store
+
             self._store = Store.for_server(self.server)
         return self._store
 
@@ -324,6 +350,7 @@ class Control:
             return p
         if spec and self._in_store(spec):
             from ..profiles.loader import load_profile
+
             p = self._profiles[key] = load_profile(spec, self.server.profile_dirs)
             return p
         return self.server.profile(spec)
@@ -332,6 +359,7 @@ class Control:
         import os
 
         from ..profiles.store import NAME_RE
+
         if not NAME_RE.match(spec) or ".." in spec:
             return False
         return os.path.isfile(self.store.path("profile", spec))
@@ -366,7 +394,7 @@ class Control:
         rec = self.record(iid)
         inst = rec.instance
         if not force and inst.terminated is None:
-            inst.shutdown("host-signal", force_exit=True)   # SIGTERM: SHUTDOWN, then exit
+            inst.shutdown("host-signal", force_exit=True)  # SIGTERM: SHUTDOWN, then exit
         self.server.remove_instance(iid)
         return rec
 
@@ -405,7 +433,7 @@ class Control:
     def inject_event(self, iid, body) -> dict:
         rec = self.record(iid)
         if type(body) is not dict:
-            raise BodyError("the body must be a JSON object {\"event\": NAME, \"data\": {...}}")
+            raise BodyError('the body must be a JSON object {"event": NAME, "data": {...}}')
         for k in body:
             if k not in ("event", "data"):
                 raise BodyError("unknown field '%s' (expected event, data)" % k)
@@ -415,8 +443,10 @@ class Control:
         inst = rec.instance
         ev = inst.build.schema.events.get(name)
         if ev is None:
-            raise Unprocessable("event %s is not in the schema of QEMU %s (%s)" % (
-                name, ".".join(map(str, inst.build.version)), inst.build.name))
+            raise Unprocessable(
+                "event %s is not in the schema of QEMU %s (%s)"
+                % (name, ".".join(map(str, inst.build.version)), inst.build.name)
+            )
         data = body.get("data")
         t = ev.arg_type
         has_members = t is not None and (getattr(t, "members", None) or getattr(t, "tag", None))
@@ -429,6 +459,7 @@ class Control:
                 data = None
             else:
                 from ..qapi.visitor import validate_value
+
                 try:
                     validate_value(t, data)
                 except QMPError as e:
@@ -444,7 +475,7 @@ class Control:
         except FaultError as e:
             raise BodyError(str(e)) from None
 
-    def faults(self, iid) -> builtins.list:   # builtins: the method list() shadows the type here
+    def faults(self, iid) -> builtins.list:  # builtins: the method list() shadows the type here
         return self.record(iid).faults.describe()
 
     def remove_fault(self, iid, fid=None) -> int:
@@ -457,5 +488,8 @@ class Control:
     # --- status -------------------------------------------------------------------------------
 
     def health(self) -> dict:
-        return {"status": "ok", "instances": len(self.records),
-                "uptime": round(time.time() - self.started, 3)}
+        return {
+            "status": "ok",
+            "instances": len(self.records),
+            "uptime": round(time.time() - self.started, 3),
+        }

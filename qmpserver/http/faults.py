@@ -60,12 +60,20 @@ class FaultError(ValueError):
 class Fault:
     __slots__ = ("id", "kind", "command", "remaining", "seconds", "cls", "desc", "size", "hits")
 
-    def __init__(self, kind: str, command: str | None = None, count: int | None = 1, seconds: float = 0.0,
-                 cls: str = "GenericError", desc: str = "", size: int = 0) -> None:
+    def __init__(
+        self,
+        kind: str,
+        command: str | None = None,
+        count: int | None = 1,
+        seconds: float = 0.0,
+        cls: str = "GenericError",
+        desc: str = "",
+        size: int = 0,
+    ) -> None:
         self.id = next(_ids)
         self.kind = kind
         self.command = command
-        self.remaining = count          # None: permanent
+        self.remaining = count  # None: permanent
         self.seconds = seconds
         self.cls = cls
         self.desc = desc
@@ -76,8 +84,14 @@ class Fault:
         return self.command is None or self.command == name
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"id": self.id, "kind": self.kind, "command": self.command,
-             "remaining": self.remaining, "permanent": self.remaining is None, "hits": self.hits}
+        d: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "command": self.command,
+            "remaining": self.remaining,
+            "permanent": self.remaining is None,
+            "hits": self.hits,
+        }
         if self.kind == "delay":
             d["seconds"] = self.seconds
         elif self.kind == "fail":
@@ -133,8 +147,14 @@ def parse_fault(body: Any, schema: Any) -> Fault:
             raise FaultError("bytes: expected a reply size in bytes (64 to %d)" % MAX_OVERSIZE)
         f.size = n
     for k in ("seconds", "class", "desc", "bytes"):
-        if k in body and not (k == "seconds" and kind == "delay" or k in ("class", "desc") and kind == "fail"
-                              or k == "bytes" and kind == "oversize"):
+        if k in body and not (
+            k == "seconds"
+            and kind == "delay"
+            or k in ("class", "desc")
+            and kind == "fail"
+            or k == "bytes"
+            and kind == "oversize"
+        ):
             raise FaultError("%s: not a parameter of a '%s' fault" % (k, kind))
     return f
 
@@ -251,7 +271,7 @@ class FaultTable:
 
         def handler(ctx: Context, args: dict[str, Any]) -> Any:
             f = faults._take(("fail", "oversize"), name)
-            if f is None:    # consumed in the meantime: behave normally
+            if f is None:  # consumed in the meantime: behave normally
                 if entry.handler is not None:
                     return entry.handler(ctx, args)
                 return table.unmodelled(entry.command, args)

@@ -82,11 +82,16 @@ class Metrics:
         for name in sorted(self.commands):
             out.append('qmpserver_commands_total{command="%s"} %d' % (_escape(name), self.commands[name]))
         head("qmpserver_command_errors_total", "counter", "QMP error replies, by command and error class.")
-        for (name, cls) in sorted(self.errors):
-            out.append('qmpserver_command_errors_total{command="%s",class="%s"} %d' % (
-                _escape(name), _escape(cls), self.errors[(name, cls)]))
-        head("qmpserver_command_duration_seconds", "histogram",
-             "Time from a request's dispatch to its reply being queued.")
+        for name, cls in sorted(self.errors):
+            out.append(
+                'qmpserver_command_errors_total{command="%s",class="%s"} %d'
+                % (_escape(name), _escape(cls), self.errors[(name, cls)])
+            )
+        head(
+            "qmpserver_command_duration_seconds",
+            "histogram",
+            "Time from a request's dispatch to its reply being queued.",
+        )
         acc = 0
         for le, n in zip(BUCKETS, self.buckets):
             acc += n

@@ -35,38 +35,76 @@ from .report import Diag, Exit
 # --- QemuOpts lists (qemu-options / vl.c) -------------------------------------------------
 
 _CHARDEV_DESC = {
-    "backend": "string", "path": "string", "host": "string", "port": "string", "fd": "string",
-    "local": "string", "localaddr": "string", "localport": "string", "to": "number",
-    "ipv4": "bool", "ipv6": "bool", "wait": "bool", "server": "bool", "delay": "bool",
-    "nodelay": "bool", "reconnect": "number", "telnet": "bool", "tn3270": "bool",
-    "tls-creds": "string", "tls-authz": "string", "websocket": "bool", "width": "number",
-    "height": "number", "cols": "number", "rows": "number", "mux": "bool", "signal": "bool",
-    "name": "string", "debug": "number", "size": "size", "chardev": "string", "append": "bool",
-    "logfile": "string", "logappend": "bool", "mouse": "bool", "clipboard": "bool",
-    "tight": "bool", "abstract": "bool",
+    "backend": "string",
+    "path": "string",
+    "host": "string",
+    "port": "string",
+    "fd": "string",
+    "local": "string",
+    "localaddr": "string",
+    "localport": "string",
+    "to": "number",
+    "ipv4": "bool",
+    "ipv6": "bool",
+    "wait": "bool",
+    "server": "bool",
+    "delay": "bool",
+    "nodelay": "bool",
+    "reconnect": "number",
+    "telnet": "bool",
+    "tn3270": "bool",
+    "tls-creds": "string",
+    "tls-authz": "string",
+    "websocket": "bool",
+    "width": "number",
+    "height": "number",
+    "cols": "number",
+    "rows": "number",
+    "mux": "bool",
+    "signal": "bool",
+    "name": "string",
+    "debug": "number",
+    "size": "size",
+    "chardev": "string",
+    "append": "bool",
+    "logfile": "string",
+    "logappend": "bool",
+    "mouse": "bool",
+    "clipboard": "bool",
+    "tight": "bool",
+    "abstract": "bool",
 }
 
 
 # audio drivers of Debian's 7.2 build (its -help lists them)
 AUDIO_DRIVERS = ("none", "alsa", "oss", "pa", "sdl", "sndio", "spice", "dbus", "wav")
 
-DISPLAY_TYPES_7_2 = ("default", "none", "gtk", "sdl", "egl-headless", "curses", "cocoa",
-                     "spice-app", "dbus")
+DISPLAY_TYPES_7_2 = ("default", "none", "gtk", "sdl", "egl-headless", "curses", "cocoa", "spice-app", "dbus")
 
 
 def _lists():
     return {
-        "memory": OptsList("memory", "size", {"size": "size", "slots": "number", "maxmem": "size"},
-                           merge=True),
-        "name": OptsList("name", "guest", {"guest": "string", "process": "string",
-                                           "debug-threads": "bool"}, merge=True),
-        "rtc": OptsList("rtc", None, {"base": "string", "clock": "string", "driftfix": "string"},
-                        merge=True),
+        "memory": OptsList(
+            "memory", "size", {"size": "size", "slots": "number", "maxmem": "size"}, merge=True
+        ),
+        "name": OptsList(
+            "name", "guest", {"guest": "string", "process": "string", "debug-threads": "bool"}, merge=True
+        ),
+        "rtc": OptsList("rtc", None, {"base": "string", "clock": "string", "driftfix": "string"}, merge=True),
         "msg": OptsList("msg", None, {"timestamp": "bool", "guest-name": "bool"}, merge=True),
         "overcommit": OptsList("overcommit", None, {"mem-lock": "bool", "cpu-pm": "bool"}, merge=True),
-        "sandbox": OptsList("sandbox", "enable", {
-            "enable": "bool", "obsolete": "string", "elevateprivileges": "string",
-            "spawn": "string", "resourcecontrol": "string"}, merge=True),
+        "sandbox": OptsList(
+            "sandbox",
+            "enable",
+            {
+                "enable": "bool",
+                "obsolete": "string",
+                "elevateprivileges": "string",
+                "spawn": "string",
+                "resourcecontrol": "string",
+            },
+            merge=True,
+        ),
         "accel": OptsList("accel", "accel", None),
         "chardev": OptsList("chardev", "backend", _CHARDEV_DESC),
         "mon": OptsList("mon", "chardev", {"mode": "string", "chardev": "string", "pretty": "bool"}),
@@ -74,8 +112,12 @@ def _lists():
         "object": OptsList("object", "qom-type", None),
         "netdev": OptsList("netdev", "type", None),
         "global": OptsList("global", None, {"driver": "string", "property": "string", "value": "string"}),
-        "action": OptsList("action", None, {"reboot": "string", "shutdown": "string",
-                                            "panic": "string", "watchdog": "string"}, merge=True),
+        "action": OptsList(
+            "action",
+            None,
+            {"reboot": "string", "shutdown": "string", "panic": "string", "watchdog": "string"},
+            merge=True,
+        ),
         "add-fd": OptsList("add-fd", None, {"fd": "number", "set": "number", "opaque": "string"}),
     }
 
@@ -85,10 +127,10 @@ class ChardevSpec:
 
     def __init__(self, id_, backend, opts, loc, compat=False):
         self.id = id_
-        self.backend = backend      # 'socket', 'stdio', ...
-        self.opts = opts            # name -> typed value
+        self.backend = backend  # 'socket', 'stdio', ...
+        self.opts = opts  # name -> typed value
         self.loc = loc
-        self.compat = compat        # from -qmp/-monitor (compat syntax)
+        self.compat = compat  # from -qmp/-monitor (compat syntax)
 
 
 class MonitorSpec:
@@ -108,23 +150,23 @@ class Launch:
 
     def __init__(self):
         self.config = InstanceConfig()
-        self.config.memory = None              # None: the machine's default
-        self.machine_dict: dict = {}           # merged -machine keyval (type, accel, smp, boot ...)
+        self.config.memory = None  # None: the machine's default
+        self.machine_dict: dict = {}  # merged -machine keyval (type, accel, smp, boot ...)
         self.machine_loc = None
-        self.accel_opts: list = []             # [(name, props, loc)] from -accel
+        self.accel_opts: list = []  # [(name, props, loc)] from -accel
         self.cpu_option = None
-        self.memory = None                     # Parsed -m group
+        self.memory = None  # Parsed -m group
         self.memory_loc = None
         self.pidfile = None
         self.daemonize = False
-        self.chardevs: dict = {}               # id -> ChardevSpec, in order
-        self.monitors: list = []               # MonitorSpec in order
-        self.objects: list = []                # (dict, loc)
-        self.devices: list = []                # (dict, loc, JSON form)
-        self.blockdevs: list = []              # (dict, loc)
-        self.netdevs: list = []                # (dict, loc, legacy raw)
+        self.chardevs: dict = {}  # id -> ChardevSpec, in order
+        self.monitors: list = []  # MonitorSpec in order
+        self.objects: list = []  # (dict, loc)
+        self.devices: list = []  # (dict, loc, JSON form)
+        self.blockdevs: list = []  # (dict, loc)
+        self.netdevs: list = []  # (dict, loc, legacy raw)
         self.audiodevs: list = []
-        self.globals: list = []                # (driver, property, value)
+        self.globals: list = []  # (driver, property, value)
         self.display = None
         self.nographic = False
         self.nodefaults = False
@@ -143,7 +185,7 @@ class Launch:
         self.loadvm = None
         self.help_cpu = False
         self.kernel = None
-        self.warnings: list = []               # (text, loc, hint) printed in order
+        self.warnings: list = []  # (text, loc, hint) printed in order
         self.add_fds: list = []
 
 
@@ -217,7 +259,7 @@ class Cmdline:
         self.lists = _lists()
         self.launch = Launch()
         self.monitor_index = 0
-        self._warn = warn        # callable(text, loc, hint) printing a warning at once
+        self._warn = warn  # callable(text, loc, hint) printing a warning at once
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -230,8 +272,9 @@ class Cmdline:
     def qopts(self, listname, arg, loc, permit_abbrev=True, warn_on_flag=True, store=True):
         warnings = []
         try:
-            return qemu_opts_parse(self.lists[listname], arg, permit_abbrev, warn_on_flag, store,
-                                   warnings=warnings)
+            return qemu_opts_parse(
+                self.lists[listname], arg, permit_abbrev, warn_on_flag, store, warnings=warnings
+            )
         except QemuOptsError as e:
             raise _opts_error(e, loc) from None
         finally:
@@ -264,12 +307,14 @@ class Cmdline:
 
     def opt_h(self, arg, loc):
         from .help import usage
+
         raise Exit(0, usage(self.profile))
 
     opt_help = opt_h
 
     def opt_version(self, arg, loc):
         from .help import version_text
+
         raise Exit(0, version_text(self.profile))
 
     def opt_machine(self, arg, loc):
@@ -283,6 +328,7 @@ class Cmdline:
             L.machine_loc = loc
         if help_:
             from .help import machine_help
+
             raise Exit(0, machine_help(self.profile, L.machine_dict.get("type")))
 
     opt_M = opt_machine
@@ -292,6 +338,7 @@ class Cmdline:
         name = g.opts.get("accel")
         if name is None or name == "help" or g.help:
             from .help import accel_help
+
             raise Exit(0, accel_help(self.profile))
         props = {k: v for k, v in g.opts.items() if k != "accel"}
         self.launch.accel_opts.append((name, props, loc))
@@ -406,20 +453,22 @@ class Cmdline:
         L = self.launch
         g = self.qopts("mon", arg, loc)
         L.default_monitor = False
-        L.monitors.append(MonitorSpec(g.id, g.opts.get("chardev"), g.raw.get("mode"),
-                                      g.raw.get("pretty"), loc, dict(g.raw)))
+        L.monitors.append(
+            MonitorSpec(g.id, g.opts.get("chardev"), g.raw.get("mode"), g.raw.get("pretty"), loc, dict(g.raw))
+        )
 
     def opt_chardev(self, arg, loc):
         g = self.qopts("chardev", arg, loc)
         if g.help:
-            g.opts["backend"] = "help"     # listed when the chardevs are created
+            g.opts["backend"] = "help"  # listed when the chardevs are created
         self.launch.chardevs[g.id if g.id is not None else object()] = ChardevSpec(
-            g.id, g.opts.get("backend"), g.opts, loc)
+            g.id, g.opts.get("backend"), g.opts, loc
+        )
 
     def opt_msg(self, arg, loc):
         g = self.qopts("msg", arg, loc, permit_abbrev=False)
         self.launch.msg = g
-        if self.reporter is not None:     # configure_msg: applies from here on
+        if self.reporter is not None:  # configure_msg: applies from here on
             self.reporter.timestamp = bool(g.opts.get("timestamp", False))
 
     def opt_rtc(self, arg, loc):
@@ -438,9 +487,10 @@ class Cmdline:
 
     def opt_global(self, arg, loc):
         import re
+
         m = re.match(r"([^.=]{1,63})\.([^=]{1,63})=", arg)
         if m:
-            self.launch.globals.append((m.group(1), m.group(2), arg[m.end():]))
+            self.launch.globals.append((m.group(1), m.group(2), arg[m.end() :]))
             return
         g = self.qopts("global", arg, loc, permit_abbrev=False)
         if not all(k in g.opts for k in ("driver", "property", "value")):
@@ -450,6 +500,7 @@ class Cmdline:
     def opt_display(self, arg, loc):
         if arg == "help":
             from .help import display_help
+
             raise Exit(0, display_help())
         if arg.startswith("vnc"):
             if not arg.startswith("vnc="):
@@ -462,14 +513,16 @@ class Cmdline:
             # schema (about 30 ms) before the greeting for the common case
             self.launch.display = {"type": "none"}
             return
-        self.launch.display = self.structured(arg, loc, self.schema_type("query-display-options", ret=True),
-                                              "type")
+        self.launch.display = self.structured(
+            arg, loc, self.schema_type("query-display-options", ret=True), "type"
+        )
 
     def opt_vnc(self, arg, loc):
         self.launch.display = {"type": "vnc", "vnc": arg}
 
     def opt_compat(self, arg, loc):
         from ..qapi.model import EnumType, Member, ObjectType
+
         inp = EnumType("CompatPolicyInput", ("accept", "reject", "crash"))
         outp = EnumType("CompatPolicyOutput", ("accept", "hide"))
         members = [Member("deprecated-input", inp, True), Member("deprecated-output", outp, True)]
@@ -482,10 +535,16 @@ class Cmdline:
 
     def opt_audiodev(self, arg, loc):
         from ..qapi.model import BuiltinType, EnumType, Member, ObjectType
+
         drv = EnumType("AudiodevDriver", AUDIO_DRIVERS)
-        t = ObjectType("Audiodev", [Member("id", BuiltinType("str", "string")),
-                                    Member("timer-period", BuiltinType("uint32", "int"), True),
-                                    Member("driver", drv)])
+        t = ObjectType(
+            "Audiodev",
+            [
+                Member("id", BuiltinType("str", "string")),
+                Member("timer-period", BuiltinType("uint32", "int"), True),
+                Member("driver", drv),
+            ],
+        )
         try:
             if arg.startswith("{"):
                 d = parse_json_option(arg)
@@ -519,17 +578,19 @@ class Cmdline:
                 g = self.qopts("object", arg, loc)
                 if g.help:
                     from .help import object_help
+
                     raise Exit(0, object_help(self.profile, g.raw.get("qom-type")))
                 if "qom-type" not in g.raw:
                     raise QemuOptsError("Parameter 'qom-type' is missing")
                 if g.raw.get("qom-type") == "help":
                     from .help import object_help
+
                     raise Exit(0, object_help(self.profile, None))
                 raw = dict(g.raw)
                 if g.id is not None:
                     raw["id"] = g.id
                 obj = opts_visit(t, raw, g.order) if t is not None else raw
-                for k in raw:          # keep members the schema does not know as given
+                for k in raw:  # keep members the schema does not know as given
                     obj.setdefault(k, raw[k])
         except QemuOptsError as e:
             raise _opts_error(e, loc) from None
@@ -553,6 +614,7 @@ class Cmdline:
                 dev["id"] = g.id
             if g.help or dev.get("driver") == "help":
                 from .help import device_help
+
                 raise Exit(0, device_help(self.profile, dev.get("driver") if g.help else None))
         L.devices.append((dev, loc, arg.startswith("{")))
         L.config.devices.append(dev)
@@ -621,8 +683,11 @@ class Cmdline:
         def extra(params, firstname, opts):
             lst = OptsList("chardev", None, _CHARDEV_DESC)
             try:
-                g = qemu_opts_parse(lst, params, firstname is not None, False, store=False) \
-                    if firstname is None else _parse_with_first(lst, params, firstname)
+                g = (
+                    qemu_opts_parse(lst, params, firstname is not None, False, store=False)
+                    if firstname is None
+                    else _parse_with_first(lst, params, firstname)
+                )
             except QemuOptsError as e:
                 raise fail(e) from None
             opts.update(g.opts)
@@ -640,12 +705,14 @@ class Cmdline:
             return ChardevSpec(label, "vc", {"backend": "vc"}, loc, True)
         for prefix, backend in (("file:", "file"), ("pipe:", "pipe")):
             if filename.startswith(prefix):
-                return ChardevSpec(label, backend, {"backend": backend, "path": filename[len(prefix):]},
-                                   loc, True)
+                return ChardevSpec(
+                    label, backend, {"backend": backend, "path": filename[len(prefix) :]}, loc, True
+                )
         for prefix in ("tcp:", "telnet:", "tn3270:", "websocket:"):
             if filename.startswith(prefix):
-                p = filename[len(prefix):]
+                p = filename[len(prefix) :]
                 import re
+
                 m = re.match(r"([^:]{1,64}):([^,]{1,32})", p)
                 if m:
                     host, port, pos = m.group(1), m.group(2), m.end()
@@ -655,8 +722,8 @@ class Cmdline:
                         raise fail()
                     host, port, pos = "", m.group(1), m.end()
                 opts = {"backend": "socket", "host": host, "port": port}
-                if p[pos:pos + 1] == ",":
-                    extra(p[pos + 1:], None, opts)
+                if p[pos : pos + 1] == ",":
+                    extra(p[pos + 1 :], None, opts)
                 if prefix != "tcp:":
                     opts[prefix[:-1]] = True
                 return ChardevSpec(label, "socket", opts, loc, True)
@@ -668,8 +735,11 @@ class Cmdline:
             return ChardevSpec(label, "socket", opts, loc, True)
         if filename.startswith("/dev/"):
             return ChardevSpec(label, "serial", {"backend": "serial", "path": filename}, loc, True)
-        raise Diag("parse error: %s" % filename, loc,
-                   before=[("'%s' is not a valid char driver" % filename, loc, "")])
+        raise Diag(
+            "parse error: %s" % filename,
+            loc,
+            before=[("'%s' is not a valid char driver" % filename, loc, "")],
+        )
 
 
 def parse_argv(profile, args, warn=None) -> Launch:

@@ -37,6 +37,7 @@ def _read_json(path):
     except OSError:
         return None
     import json
+
     try:
         data = json.loads(text)
     except ValueError:
@@ -95,8 +96,9 @@ def _absolutize(data, base):
         out["profile"] = os.path.join(base, prof)
     dirs = out.get("profile_dirs")
     if isinstance(dirs, list):
-        out["profile_dirs"] = [d if os.path.isabs(d) else os.path.join(base, d) for d in dirs
-                               if isinstance(d, str)]
+        out["profile_dirs"] = [
+            d if os.path.isabs(d) else os.path.join(base, d) for d in dirs if isinstance(d, str)
+        ]
     return out
 
 
@@ -112,7 +114,7 @@ def extract_profile_flag(args):
             i += 2
             continue
         if a.startswith("--profile="):
-            spec = a[len("--profile="):]
+            spec = a[len("--profile=") :]
             i += 1
             continue
         out.append(a)

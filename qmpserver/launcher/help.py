@@ -38,9 +38,11 @@ def version_text(profile) -> str:
     b = profile.build
     pkg = " (%s)" % b.package if b.package else ""
     year = 2015 + b.version[0] if b.version[0] >= 7 else 2022
-    return ("QEMU emulator version %s%s\n"
-            "Copyright (c) 2003-%d Fabrice Bellard and the QEMU Project developers\n"
-            % (_version_string(b), pkg, year))
+    return (
+        "QEMU emulator version %s%s\n"
+        "Copyright (c) 2003-%d Fabrice Bellard and the QEMU Project developers\n"
+        % (_version_string(b), pkg, year)
+    )
 
 
 def usage(profile) -> str:
@@ -50,14 +52,24 @@ def usage(profile) -> str:
         return text
     prog = "qemu-system-" + b.target
     from .options import TABLE
-    lines = [version_text(profile).rstrip("\n"),
-             "usage: %s [options] [disk_image]" % prog, "",
-             "'disk_image' is a raw hard disk image for IDE hard disk 0", "",
-             "Options (qmpserver stand-in; see docs/launcher.md):"]
+
+    lines = [
+        version_text(profile).rstrip("\n"),
+        "usage: %s [options] [disk_image]" % prog,
+        "",
+        "'disk_image' is a raw hard disk image for IDE hard disk 0",
+        "",
+        "Options (qmpserver stand-in; see docs/launcher.md):",
+    ]
     for name in sorted(TABLE):
         lines.append("-%s%s" % (name, " arg" if TABLE[name] else ""))
-    lines += ["", "During emulation, the following keys are useful:",
-              "ctrl-alt-f      toggle full screen", "", ""]
+    lines += [
+        "",
+        "During emulation, the following keys are useful:",
+        "ctrl-alt-f      toggle full screen",
+        "",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -81,8 +93,17 @@ def machine_help(profile, mtype=None) -> str:
             desc = _machine_desc(m)
             if "alias" in m:
                 out.append("%-20s %s (alias of %s)" % (m["alias"], desc, m["name"]))
-            out.append(("%-20s %s%s%s" % (m["name"], desc, " (default)" if m.get("is-default") else "",
-                                          " (deprecated)" if m.get("deprecated") else "")).rstrip())
+            out.append(
+                (
+                    "%-20s %s%s%s"
+                    % (
+                        m["name"],
+                        desc,
+                        " (default)" if m.get("is-default") else "",
+                        " (deprecated)" if m.get("deprecated") else "",
+                    )
+                ).rstrip()
+            )
         return "\n".join(out) + "\n"
     canonical = b.canonical_machine(mtype)
     if canonical is None:
@@ -91,9 +112,10 @@ def machine_help(profile, mtype=None) -> str:
     props = b.recorded_return("qom-list-properties", {"typename": typename}, None, default=[]) or []
     try:
         from ..commands import qom as _qom
+
         for fn in _qom.PROPERTY_OVERLAYS:
             props = fn(_FakeInstance(profile, canonical), typename, props) or props
-    except Exception:   # overlays are best effort here: help must never fail
+    except Exception:  # overlays are best effort here: help must never fail
         pass
     return _props_help(typename, props, children=False)
 
@@ -106,6 +128,7 @@ class _FakeInstance:
         self.build = profile.build
         self.host = profile.host
         from ..vm.state import Caches, CpuState  # lazy: machine help only, not -version
+
         self.accel = profile.defaults.get("accel", "tcg")
         self.cpu = CpuState()
         self.caches = Caches()
@@ -136,6 +159,7 @@ def _props_help(typename, props, children=True) -> str:
 
 def _default_text(v):
     from ..wire.encode import dumps
+
     return dumps(v)
 
 
@@ -159,9 +183,25 @@ def cpu_help(profile, accel=None) -> str:
 # display backends of Debian's 7.2 build, in the order ``-display help`` prints them
 DISPLAY_BACKENDS = ("none", "gtk", "sdl", "egl-headless", "curses", "spice-app", "dbus")
 # chardev backends, in the order ``-chardev help`` prints them (QOM class order)
-CHARDEV_HELP_ORDER = ("stdio", "vc", "serial", "pipe", "pty", "testdev", "null", "ringbuf",
-                      "wctablet", "qemu-vdagent", "msmouse", "socket", "udp", "file", "mux",
-                      "parallel", "memory")
+CHARDEV_HELP_ORDER = (
+    "stdio",
+    "vc",
+    "serial",
+    "pipe",
+    "pty",
+    "testdev",
+    "null",
+    "ringbuf",
+    "wctablet",
+    "qemu-vdagent",
+    "msmouse",
+    "socket",
+    "udp",
+    "file",
+    "mux",
+    "parallel",
+    "memory",
+)
 
 
 def display_help() -> str:
@@ -176,8 +216,10 @@ def object_help(profile, qom_type=None) -> str:
     cmd = profile.build.schema.command("object-add")
     types = sorted(cmd.arg_type.variants) if cmd is not None and cmd.arg_type is not None else []
     if qom_type and qom_type != "help":
-        props = profile.build.recorded_return("qom-list-properties", {"typename": qom_type}, None,
-                                              default=[]) or []
+        props = (
+            profile.build.recorded_return("qom-list-properties", {"typename": qom_type}, None, default=[])
+            or []
+        )
         return _props_help(qom_type, props).replace("options:", "options:", 1)
     return "List of user creatable objects:\n" + "".join("  %s\n" % t for t in types)
 

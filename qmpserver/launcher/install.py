@@ -67,9 +67,14 @@ def choose_python(explicit=None) -> tuple[str, str | None]:
     sysp = "/usr/bin/python3"
     if os.path.exists(sysp) and _world_usable(sysp):
         import subprocess
+
         try:
-            v = subprocess.run([sysp, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+            v = subprocess.run(
+                [sysp, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             v = ""
         if v == "%d.%d" % sys.version_info[:2]:
@@ -79,6 +84,7 @@ def choose_python(explicit=None) -> tuple[str, str | None]:
 
 def _package_root() -> str:
     import qmpserver
+
     return os.path.dirname(os.path.dirname(os.path.abspath(qmpserver.__file__)))
 
 
@@ -89,10 +95,19 @@ def _site_dirs(python: str) -> list:
         cands = list(sys.path)
     else:
         import subprocess
+
         try:
-            out = subprocess.run([python, "-c", "import site, sys; print('\\n'.join("
-                                  "site.getsitepackages() + [site.getusersitepackages()]))"],
-                                 capture_output=True, text=True, timeout=10).stdout
+            out = subprocess.run(
+                [
+                    python,
+                    "-c",
+                    "import site, sys; print('\\n'.join("
+                    "site.getsitepackages() + [site.getusersitepackages()]))",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             out = ""
         cands = out.splitlines()
@@ -146,12 +161,14 @@ def _atomic_write(path, data: bytes, mode: int):
     os.replace(tmp, path)
 
 
-def install(profile_spec, directory, name=None, python=None, profile_dirs=(), copy_package=False,
-            force=False):
+def install(
+    profile_spec, directory, name=None, python=None, profile_dirs=(), copy_package=False, force=False
+):
     """Install (or refresh) a launcher; returns (executable path, changed, notes)."""
     from .. import __version__
     from ..models import save_compiled, stamp
     from ..profiles.loader import compile_profile, resolve_spec, search_roots
+
     roots = search_roots(profile_dirs)
     path = resolve_spec(profile_spec, roots)
     prof, deps = compile_profile(path, roots)
@@ -180,8 +197,16 @@ def install(profile_spec, directory, name=None, python=None, profile_dirs=(), co
     text = script_text(py, name, prof.name, paths, extra)
     spec_out = path if os.sep in profile_spec or profile_spec.endswith((".yaml", ".yml")) else profile_spec
     stamps = stamp(sorted(deps))
-    fp = _fingerprint(__version__, sys.version_info[:2], spec_out, text, stamps,
-                      [os.path.abspath(d) for d in profile_dirs], copy_package, _package_stamp())
+    fp = _fingerprint(
+        __version__,
+        sys.version_info[:2],
+        spec_out,
+        text,
+        stamps,
+        [os.path.abspath(d) for d in profile_dirs],
+        copy_package,
+        _package_stamp(),
+    )
     old = None
     try:
         with open(conf, encoding="utf-8") as f:
@@ -193,12 +218,16 @@ def install(profile_spec, directory, name=None, python=None, profile_dirs=(), co
     if copy_package:
         _copy_package(lib)
     _precompile(py, os.path.join(paths[0], "qmpserver"))
-    prof.build.schema.encoded_introspection(False)   # stored encoded in the compiled file
-    save_compiled(compiled, prof, ())              # frozen: no dependency checks at start-up
+    prof.build.schema.encoded_introspection(False)  # stored encoded in the compiled file
+    save_compiled(compiled, prof, ())  # frozen: no dependency checks at start-up
     os.chmod(compiled, 0o644)
-    cfg = {"profile": spec_out, "compiled": os.path.basename(compiled),
-           "profile_dirs": [os.path.abspath(d) for d in profile_dirs],
-           "qmpserver": __version__, "fingerprint": fp}
+    cfg = {
+        "profile": spec_out,
+        "compiled": os.path.basename(compiled),
+        "profile_dirs": [os.path.abspath(d) for d in profile_dirs],
+        "qmpserver": __version__,
+        "fingerprint": fp,
+    }
     _atomic_write(conf, (json.dumps(cfg, indent=2) + "\n").encode(), 0o644)
     _atomic_write(exe, text.encode(), 0o755)
     return exe, True, notes
@@ -208,15 +237,18 @@ def _precompile(python, package_dir):
     """Byte-compile the package for the launcher's interpreter: libvirt's QEMU user
     cannot write ``__pycache__``, and compiling every module at each start is slow."""
     import subprocess
+
     try:
-        subprocess.run([python, "-IS", "-m", "compileall", "-q", package_dir],
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [python, "-IS", "-m", "compileall", "-q", package_dir], capture_output=True, timeout=300
+        )
     except (OSError, subprocess.SubprocessError):
         pass
 
 
 def _copy_package(lib):
     import compileall
+
     src = os.path.join(_package_root(), "qmpserver")
     dst = os.path.join(lib, "qmpserver")
     if os.path.exists(lib):
@@ -230,8 +262,9 @@ def _copy_package(lib):
 
 
 def cmd_install(args) -> int:
-    exe, changed, notes = install(args.profile, args.dir, args.name, args.python,
-                                  args.profile_dir or (), args.copy_package, args.force)
+    exe, changed, notes = install(
+        args.profile, args.dir, args.name, args.python, args.profile_dir or (), args.copy_package, args.force
+    )
     for n in notes:
         sys.stderr.write("qmpserver: note: %s\n" % n)
     print("%s %s (profile %s)" % ("installed" if changed else "up to date:", exe, args.profile))
@@ -243,15 +276,19 @@ def add_parser(subparsers):
         "install-launcher",
         help="write a qemu-system-* stand-in (executable + config + compiled profile) for libvirt",
         description="Write an executable that behaves like qemu-system-<arch> on a profile, "
-                    "for libvirt's <emulator> or --emulatorbin. Works with an empty environment; "
-                    "re-run after changing the profile (the executable's ctime then changes, so "
-                    "libvirt re-probes).")
+        "for libvirt's <emulator> or --emulatorbin. Works with an empty environment; "
+        "re-run after changing the profile (the executable's ctime then changes, so "
+        "libvirt re-probes).",
+    )
     p.add_argument("--profile", required=True, help="profile name or file")
     p.add_argument("--name", help="executable name (default: qemu-system-<target of the profile>)")
     p.add_argument("--dir", required=True, help="directory to write into (created if missing)")
     p.add_argument("--python", help="interpreter for the shebang (default: see docs/launcher.md)")
     p.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
-    p.add_argument("--copy-package", action="store_true",
-                   help="copy the qmpserver package next to the launcher (byte-compiled)")
+    p.add_argument(
+        "--copy-package",
+        action="store_true",
+        help="copy the qmpserver package next to the launcher (byte-compiled)",
+    )
     p.add_argument("--force", action="store_true", help="rewrite even when nothing changed")
     p.set_defaults(func=cmd_install)

@@ -44,6 +44,7 @@ def load_compiled(path):
     import _pickle
 
     from .. import __version__
+
     try:
         with open(path, "rb") as f:
             entry = _pickle.load(f)
@@ -51,11 +52,16 @@ def load_compiled(path):
         return None
     except Exception:
         entry = None
-    if (type(entry) is dict and entry.get("format") == 3 and entry.get("version") == __version__
-            and not entry.get("deps")
-            and entry.get("profile") is not None):
+    if (
+        type(entry) is dict
+        and entry.get("format") == 3
+        and entry.get("version") == __version__
+        and not entry.get("deps")
+        and entry.get("profile") is not None
+    ):
         return entry["profile"]
     from ..models import load_compiled as load_checked  # lazy: see the docstring
+
     return load_checked(path)
 
 
@@ -68,6 +74,7 @@ def _load_profile(spec, cfg):
     if spec is None and cfg:
         if cfg.get("_error"):
             from ..errors import UsageError
+
             raise UsageError(cfg["_error"])
         compiled = cfg.get("compiled")
         if compiled:
@@ -77,6 +84,7 @@ def _load_profile(spec, cfg):
         spec = cfg.get("profile")
         dirs = cfg.get("profile_dirs") or ()
     from ..profiles.loader import load_profile
+
     return load_profile(spec, dirs)
 
 
@@ -93,8 +101,9 @@ def main(argv=None, config=None) -> int:
         cfg = find_config(prog0)
     try:
         profile = _load_profile(spec, cfg)
-    except Exception as e:   # a bad profile must never give a traceback
+    except Exception as e:  # a bad profile must never give a traceback
         from ..errors import UsageError
+
         msg = str(e) if isinstance(e, UsageError) else "cannot load profile: %s" % e
         sys.stderr.write("%s: qmpserver: %s\n" % (program_name(prog0), msg))
         return 1
@@ -123,6 +132,7 @@ class Runner:
 
     def run(self, args) -> int:
         from .cmdline import Cmdline
+
         rep = self.rep
         try:
             L = Cmdline(self.profile, warn=rep.warning, reporter=rep).parse(args)
@@ -183,9 +193,12 @@ class Runner:
     def early_options(self, L):
         s = L.sandbox
         if s is not None and s.opts.get("enable"):
-            allowed = {"obsolete": ("allow", "deny"),
-                       "elevateprivileges": ("allow", "deny", "children"),
-                       "spawn": ("allow", "deny"), "resourcecontrol": ("allow", "deny")}
+            allowed = {
+                "obsolete": ("allow", "deny"),
+                "elevateprivileges": ("allow", "deny", "children"),
+                "spawn": ("allow", "deny"),
+                "resourcecontrol": ("allow", "deny"),
+            }
             for key, values in allowed.items():
                 v = s.opts.get(key)
                 if v is not None and v not in values:
@@ -198,10 +211,12 @@ class Runner:
     def help_options(self, L):
         if L.cpu_option is not None and L.cpu_option[0] == "help":
             from .help import cpu_help
+
             raise Exit(0, cpu_help(self.profile))
         for dev, loc, _json in L.devices:
             if dev.get("driver") == "help":
                 from .help import device_help
+
                 raise Exit(0, device_help(self.profile))
 
     def daemonize(self):
@@ -228,6 +243,7 @@ class Runner:
             os._exit(0)
         os.umask(0o027)
         import signal
+
         for sig in (signal.SIGTSTP, signal.SIGTTOU, signal.SIGTTIN):
             signal.signal(sig, signal.SIG_IGN)
         self.daemon_pipe = w
@@ -236,6 +252,7 @@ class Runner:
     def write_pidfile(self, path):
         """``qemu_write_pidfile``: create 0600, lock, truncate, write "PID\\n"; kept open."""
         import fcntl
+
         while True:
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -264,6 +281,7 @@ class Runner:
 
     def start(self, L):
         from .start import build_instance
+
         build_instance(self, L)
 
     def setup_post(self):
@@ -297,7 +315,7 @@ class Runner:
                 pass
         self.endpoints = []
         for cd in (getattr(self, "chardevs", None) or {}).values():
-            if cd.unix_path is not None:      # char_socket_finalize unlinks what it bound
+            if cd.unix_path is not None:  # char_socket_finalize unlinks what it bound
                 try:
                     os.unlink(cd.unix_path)
                 except OSError:

@@ -36,9 +36,11 @@ version win2k-hack xen-attach xen-domid-restrict
 """.split()
 
 # not available for an aarch64 (or arm) target
-_OTHER_TARGETS = frozenset("""
+_OTHER_TARGETS = frozenset(
+    """
 acpitable g no-fd-bootchk no-hpet prom-env win2k-hack xen-attach xen-domid xen-domid-restrict
-""".split())
+""".split()
+)
 
 # version ranges, option -> version: only facts checked against a real binary
 # belong here; newer builds accept the 7.2 table plus ``run-with``

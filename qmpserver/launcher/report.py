@@ -23,7 +23,7 @@ class Diag(Exception):
         self.loc = tuple(loc) if loc else None
         self.hint = hint
         self.code = code
-        self.before = list(before)     # (text, loc, hint) error lines printed first
+        self.before = list(before)  # (text, loc, hint) error lines printed first
 
 
 class Exit(Exception):
@@ -46,7 +46,7 @@ class Reporter:
         self.prog = prog
         self.stream = stream
         self.timestamp = False
-        self.guest_name = None      # set when -msg guest-name=on and -name guest=... are given
+        self.guest_name = None  # set when -msg guest-name=on and -name guest=... are given
 
     def _write(self, text: str) -> None:
         stream = self.stream or sys.stderr
@@ -93,7 +93,7 @@ class Reporter:
     def diag(self, d: Diag) -> None:
         for text, loc, hint in d.before:
             self.error(text, loc, hint)
-        if d.text:                     # an empty text: the messages were printed already
+        if d.text:  # an empty text: the messages were printed already
             self.error(d.text, d.loc, d.hint)
 
 

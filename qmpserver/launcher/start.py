@@ -67,7 +67,7 @@ class LauncherIO(StartupIO):
     def machine_created(self, inst):
         runner = self.runner
         runner.instance = inst
-        inst.threads.real = True     # one instance per process: vCPU threads are real threads
+        inst.threads.real = True  # one instance per process: vCPU threads are real threads
         for w in inst.config.warnings:
             runner.rep.warning(w)
 
@@ -83,6 +83,7 @@ class LauncherIO(StartupIO):
 
 def build_instance(runner, L):
     import signal
+
     # QEMU's termination signals are blocked from here on and collected by a
     # thread (install_signals): one arriving while sockets are being set up is
     # handled like one arriving later
@@ -118,7 +119,7 @@ def build_instance(runner, L):
             rep.warning(w)
         first, _, rest = e.message.partition("\n")
         if L.incoming is not None and first == "unknown migration protocol: %s" % L.incoming[0]:
-            first = "-incoming %s: %s" % (L.incoming[0], first)   # error_reportf_err's prefix
+            first = "-incoming %s: %s" % (L.incoming[0], first)  # error_reportf_err's prefix
         raise Diag(first, hint=rest) from None
     install_signals(runner, inst, loop)
     inst.exit_listeners.append(lambda cause: _on_exit(runner, cause))
@@ -154,7 +155,7 @@ class _LazyMachine(dict):
 def _model_of(typename: str) -> str:
     for suffix in ("-arm-cpu", "-x86_64-cpu", "-i386-cpu", "-cpu"):
         if typename.endswith(suffix):
-            return typename[:-len(suffix)]
+            return typename[: -len(suffix)]
     return typename
 
 
@@ -184,11 +185,15 @@ def memory_options(L):
         mx = g.opts["maxmem"]
         slots = g.opts.get("slots", 0)
         if mx < size:
-            raise Diag("invalid value of maxmem: maximum memory size (0x%x) must be at least the "
-                       "initial memory size (0x%x)" % (mx, size))
+            raise Diag(
+                "invalid value of maxmem: maximum memory size (0x%x) must be at least the "
+                "initial memory size (0x%x)" % (mx, size)
+            )
         if slots and mx == size:
-            raise Diag("invalid value of maxmem: memory slots were specified but maximum memory size "
-                       "(0x%x) is equal to the initial memory size (0x%x)" % (mx, size))
+            raise Diag(
+                "invalid value of maxmem: memory slots were specified but maximum memory size "
+                "(0x%x) is equal to the initial memory size (0x%x)" % (mx, size)
+            )
         maxmem = mx
     elif g is not None and "slots" in g.opts:
         raise Diag("slots specified but no max-size")
@@ -200,11 +205,11 @@ def configure_rtc(L):
     if g is None:
         return
     import re
+
     base = g.opts.get("base")
     if base is not None and base not in ("utc", "localtime"):
         if not (re.fullmatch(r"\d+-\d+-\d+T\d+:\d+:\d+", base) or re.fullmatch(r"\d+-\d+-\d+", base)):
-            raise Diag("invalid datetime format",
-                       hint="valid formats: '2006-06-17T16:01:21' or '2006-06-17'")
+            raise Diag("invalid datetime format", hint="valid formats: '2006-06-17T16:01:21' or '2006-06-17'")
     clock = g.opts.get("clock")
     if clock is not None and clock not in ("host", "rt", "vm"):
         raise Diag("invalid option value '%s'" % clock)
@@ -214,6 +219,7 @@ def configure_rtc(L):
 
 
 # -- accelerators ----------------------------------------------------------------------------
+
 
 def choose_accelerator(runner, L):
     """``configure_accelerators`` / ``do_configure_accelerator`` with QEMU's messages
@@ -268,6 +274,7 @@ def choose_accelerator(runner, L):
 
 # -- chardevs and monitors -------------------------------------------------------------------------
 
+
 class Chardev:
     """A created chardev: its socket (listening or connected) and QEMU's filename texts."""
 
@@ -276,10 +283,10 @@ class Chardev:
         self.id = spec.id
         self.sock = None
         self.listening = False
-        self.unix_path = None          # created by us: unlinked at exit
+        self.unix_path = None  # created by us: unlinked at exit
         self.disconnected = "disconnected:socket"
         self.connected_name = None
-        self.address = None            # net.endpoint.Address for the endpoint
+        self.address = None  # net.endpoint.Address for the endpoint
         self.monitor = None
 
 
@@ -294,6 +301,7 @@ def create_chardevs(runner, L, inst):
         if spec.backend == "help":
             from .help import chardev_help
             from .report import Exit
+
             raise Exit(0, chardev_help())
         if spec.id is None:
             raise Diag("chardev: no id specified", loc)
@@ -355,8 +363,9 @@ def _open_socket_chardev(runner, cd, loc):
     elif host is not None:
         cd.disconnected = "disconnected:tcp:%s:%s%s" % (host, port, srv)
         try:
-            infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
-                                       flags=socket.AI_PASSIVE if server else 0)
+            infos = socket.getaddrinfo(
+                host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE if server else 0
+            )
         except socket.gaierror as e:
             raise Diag("address resolution failed for %s:%s: %s" % (host, port, e.strerror), loc) from None
         fam, typ, proto, _, sa = infos[0]
@@ -419,6 +428,7 @@ def _connected_name(sock, listening):
 def create_monitors(runner, L, inst, chardevs):
     from ..net.endpoint import Address
     from ..net.sel import Connection, Endpoint
+
     rep = runner.rep
     for ms in L.monitors:
         loc = ms.loc
@@ -436,9 +446,9 @@ def create_monitors(runner, L, inst, chardevs):
         if mode == "readline":
             if pretty:
                 raise Diag("'pretty' is not compatible with HMP monitors", loc)
-            continue          # HMP is not spoken; the chardev stays as created
+            continue  # HMP is not spoken; the chardev stays as created
         if cd.sock is None:
-            continue          # QMP on stdio/pty/...: not served by the stand-in
+            continue  # QMP on stdio/pty/...: not served by the stand-in
         mon = inst.add_monitor(label=ms.chardev, pretty=pretty)
         cd.monitor = mon
         sock = cd.sock
@@ -471,12 +481,15 @@ def _blocking_accept(lsock):
 
 # -- signals and exit -------------------------------------------------------------------------------
 
+
 def _term_signals():
     import signal
+
     return frozenset((signal.SIGINT, signal.SIGHUP, signal.SIGTERM))
 
 
 TERM_SIGNALS = _term_signals()
+
 
 def install_signals(runner, inst, loop):
     """QEMU's ``termsig_handler``: SIGINT/SIGHUP/SIGTERM with the sender's pid.
@@ -487,6 +500,7 @@ def install_signals(runner, inst, loop):
     import _thread
     import selectors
     import signal
+
     sigs = TERM_SIGNALS
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     r, w = os.pipe()
@@ -547,4 +561,5 @@ def _on_exit(runner, cause):
                 pass
         runner.endpoints = []
         loop.stop()
+
     loop.call_soon(finish)

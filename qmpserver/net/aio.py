@@ -54,7 +54,7 @@ class QMPProtocol(Connection, asyncio.Protocol):
 
     def _close_when_flushed(self) -> None:
         assert self.transport is not None
-        self.transport.close()      # asyncio writes the buffered output first
+        self.transport.close()  # asyncio writes the buffered output first
 
     def _is_open(self) -> bool:
         return self.transport is not None and not self.transport.is_closing()

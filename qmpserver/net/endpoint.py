@@ -50,7 +50,7 @@ from ..errors import UsageError
 from ..qmp.session import CLOSE, PAUSED, READ, WAIT, Session
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up path avoids it
     from typing import Any, Callable, Protocol
 
     from ..vm.instance import Monitor
@@ -62,8 +62,15 @@ if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-u
 class Address:
     """A parsed monitor address (``kind``: unix, tcp, fd, unix-connect)."""
 
-    def __init__(self, kind: str, path: str | None = None, host: str | None = None,
-                 port: int | None = None, fd: int | None = None, mode: int = 0o600) -> None:
+    def __init__(
+        self,
+        kind: str,
+        path: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        fd: int | None = None,
+        mode: int = 0o600,
+    ) -> None:
         self.kind = kind
         self.path = path
         self.host = host
@@ -115,7 +122,7 @@ def listen_socket(addr: Address) -> socket.socket:
         try:
             st = os.lstat(path)
             if stat.S_ISSOCK(st.st_mode):
-                os.unlink(path)   # a stale socket, as QEMU does
+                os.unlink(path)  # a stale socket, as QEMU does
         except FileNotFoundError:
             pass
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -184,7 +191,7 @@ class Admission:
         if conn in self.active:
             self.active.remove(conn)
         if self.monitor.instance.terminated is not None:
-            return None   # the emulated process has exited: nobody is greeted any more
+            return None  # the emulated process has exited: nobody is greeted any more
         if self.waiting and (self.monitor.multi_client or not self.active):
             nxt = self.waiting.pop(0)
             self.active.append(nxt)
@@ -211,12 +218,12 @@ class Connection:
     def __init__(self, endpoint: Listener) -> None:
         self.endpoint = endpoint
         self.session = Session(endpoint.monitor, wakeup=self.wake)
-        self.active = False            # admitted: greeted, its input is handled
-        self.pending = bytearray()     # input received while waiting for admission
-        self.reading = True            # the transport is being read
-        self.write_blocked = False     # unsent output above the driver's high-water mark
-        self.woken = False             # a process() is scheduled by wake()
-        self.want = READ               # the session's last answer (qmp.session READ/PAUSED/CLOSE)
+        self.active = False  # admitted: greeted, its input is handled
+        self.pending = bytearray()  # input received while waiting for admission
+        self.reading = True  # the transport is being read
+        self.write_blocked = False  # unsent output above the driver's high-water mark
+        self.woken = False  # a process() is scheduled by wake()
+        self.want = READ  # the session's last answer (qmp.session READ/PAUSED/CLOSE)
 
     # --- transport primitives (per driver) --------------------------------------------
 
@@ -270,7 +277,7 @@ class Connection:
             self.pending += data
             return
         self.session.receive_data(data)
-        self._process()     # the driver just read: the transport is open
+        self._process()  # the driver just read: the transport is open
 
     def process(self) -> None:
         """Pump the session, write its output, follow what it wants next."""

@@ -18,7 +18,7 @@ from .endpoint import Connection as BaseConnection
 from .endpoint import Listener, cleanup, is_listening, listen_socket
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up path avoids it
     from typing import Any, Callable, Union
 
     FileLike = Union[int, socket.socket]
@@ -70,7 +70,9 @@ class _Epoll:
         return fileobj if isinstance(fileobj, int) else fileobj.fileno()
 
     def _flags(self, events: int) -> int:
-        return (self.IN if events & selectors.EVENT_READ else 0) | (self.OUT if events & selectors.EVENT_WRITE else 0)
+        return (self.IN if events & selectors.EVENT_READ else 0) | (
+            self.OUT if events & selectors.EVENT_WRITE else 0
+        )
 
     def register(self, fileobj: FileLike, events: int, data: Callable[[int], object]) -> None:
         fd = self._fd(fileobj)
@@ -136,7 +138,10 @@ class Loop:
             for fd, ev in events:
                 cb = callbacks.get(fd)
                 if cb is not None:
-                    cb((selectors.EVENT_READ if ev & (IN | ERR) else 0) | (selectors.EVENT_WRITE if ev & OUT else 0))
+                    cb(
+                        (selectors.EVENT_READ if ev & (IN | ERR) else 0)
+                        | (selectors.EVENT_WRITE if ev & OUT else 0)
+                    )
             now = time.monotonic()
             while self.timers and self.timers[0][0] <= now:
                 _, _, t = heapq.heappop(self.timers)
@@ -157,9 +162,9 @@ class Connection(BaseConnection):
         self.loop = endpoint.loop
         self.sock = sock
         sock.setblocking(False)
-        self.out = bytearray()         # output the socket did not take yet
+        self.out = bytearray()  # output the socket did not take yet
         self.closed = False
-        self.close_pending = False     # close once ``out`` is written
+        self.close_pending = False  # close once ``out`` is written
         self.events = selectors.EVENT_READ
         self.loop.sel.register(sock, selectors.EVENT_READ, self.on_event)
         self.opened()
@@ -214,7 +219,7 @@ class Connection(BaseConnection):
         if self.out:
             ev |= selectors.EVENT_WRITE
         if ev == 0:
-            ev = selectors.EVENT_READ   # input is kept in the stream, not parsed, until resumed
+            ev = selectors.EVENT_READ  # input is kept in the stream, not parsed, until resumed
         if ev != self.events:  # an epoll_ctl per message would cost a syscall each time
             self.events = ev
             self.loop.sel.modify(self.sock, ev, self.on_event)
@@ -315,4 +320,3 @@ class Endpoint(Listener):
             self.lsock.close()
             if self.address.kind != "fd":
                 cleanup(self.address)
-

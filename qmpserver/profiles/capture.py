@@ -59,31 +59,87 @@ from qmpserver.profiles.replies import (
 
 # device-list-properties typenames libvirt probes (9.0 + 11.3 + the x86-only ones), in its order
 LIBVIRT_DEVICES = (
-    "virtio-blk-pci", "virtio-net-pci", "virtio-scsi-pci", "virtio-net-ccw", "virtio-scsi-ccw",
-    "vfio-pci", "scsi-hd", "ide-hd", "PIIX4_PM", "usb-redir", "usb-storage", "kvm-pit", "VGA",
-    "vmware-svga", "qxl", "virtio-gpu-pci", "virtio-gpu-device", "ICH9-LPC", "virtio-balloon-pci",
-    "virtio-balloon-ccw", "virtio-balloon-device", "intel-iommu", "mch", "nvdimm", "pcie-root-port",
-    "usb-host", "vhost-user-fs-device", "virtio-mem-pci", "virtio-iommu-pci",
+    "virtio-blk-pci",
+    "virtio-net-pci",
+    "virtio-scsi-pci",
+    "virtio-net-ccw",
+    "virtio-scsi-ccw",
+    "vfio-pci",
+    "scsi-hd",
+    "ide-hd",
+    "PIIX4_PM",
+    "usb-redir",
+    "usb-storage",
+    "kvm-pit",
+    "VGA",
+    "vmware-svga",
+    "qxl",
+    "virtio-gpu-pci",
+    "virtio-gpu-device",
+    "ICH9-LPC",
+    "virtio-balloon-pci",
+    "virtio-balloon-ccw",
+    "virtio-balloon-device",
+    "intel-iommu",
+    "mch",
+    "nvdimm",
+    "pcie-root-port",
+    "usb-host",
+    "vhost-user-fs-device",
+    "virtio-mem-pci",
+    "virtio-iommu-pci",
 )
 # qom-list-properties typenames libvirt probes besides the CPU and machine types
 LIBVIRT_OBJECTS = ("memory-backend-file", "memory-backend-memfd")
 EXTRA_OBJECTS = ("memory-backend-ram",)
 # argument-less queries libvirt sends after query-cpu-definitions (when the command exists)
 LIBVIRT_QUERIES = (
-    "query-tpm-models", "query-tpm-types", "query-command-line-options",
-    "query-migrate-capabilities", "query-gic-capabilities", "query-sev-capabilities",
+    "query-tpm-models",
+    "query-tpm-types",
+    "query-command-line-options",
+    "query-migrate-capabilities",
+    "query-gic-capabilities",
+    "query-sev-capabilities",
     "query-sgx-capabilities",
 )
 # run-state queries, asked in the probe and in the instance (skipped when the command is absent)
 STATE_QUERIES = (
-    "query-status", "query-name", "query-uuid", "query-current-machine", "query-cpus-fast",
-    "query-hotpluggable-cpus", "query-iothreads", "query-migrate", "query-migrate-parameters",
-    "query-memdev", "query-memory-size-summary", "query-memory-devices", "query-chardev",
-    "query-chardev-backends", "query-display-options", "query-pci", "query-block",
-    "query-named-block-nodes", "query-block-jobs", "query-jobs", "query-balloon", "query-vnc",
-    "query-spice", "query-mice", "query-dump", "query-dump-guest-memory-capability", "query-fdsets",
-    "query-acpi-ospm-status", "query-replay", "query-yank", "query-colo-status",
-    "query-vcpu-dirty-limit", "query-dirty-rate", "query-pr-managers", "query-sev", "query-tpm",
+    "query-status",
+    "query-name",
+    "query-uuid",
+    "query-current-machine",
+    "query-cpus-fast",
+    "query-hotpluggable-cpus",
+    "query-iothreads",
+    "query-migrate",
+    "query-migrate-parameters",
+    "query-memdev",
+    "query-memory-size-summary",
+    "query-memory-devices",
+    "query-chardev",
+    "query-chardev-backends",
+    "query-display-options",
+    "query-pci",
+    "query-block",
+    "query-named-block-nodes",
+    "query-block-jobs",
+    "query-jobs",
+    "query-balloon",
+    "query-vnc",
+    "query-spice",
+    "query-mice",
+    "query-dump",
+    "query-dump-guest-memory-capability",
+    "query-fdsets",
+    "query-acpi-ospm-status",
+    "query-replay",
+    "query-yank",
+    "query-colo-status",
+    "query-vcpu-dirty-limit",
+    "query-dirty-rate",
+    "query-pr-managers",
+    "query-sev",
+    "query-tpm",
 )
 ARM_MACHINE_PROPS = ("gic-version", "mte")
 EXPANSION_PROPS = (None, {"migratable": False}, HV_PROPS)
@@ -192,8 +248,9 @@ def check_emulator(path: str) -> str:
     if p.is_dir() or not os.access(p, os.X_OK):
         raise CaptureError(f"{path}: not an executable file")
     try:
-        out = subprocess.run([str(p), "-version"], capture_output=True, timeout=30,
-                             env=_probe_env(), stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            [str(p), "-version"], capture_output=True, timeout=30, env=_probe_env(), stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:
         raise CaptureError(f"{path}: `-version` did not finish within 30s; not a QEMU binary?") from None
     except OSError as exc:
@@ -202,10 +259,13 @@ def check_emulator(path: str) -> str:
     m = re.search(r"^QEMU emulator version .*$", text, re.M)
     if out.returncode != 0 or not m:
         first = (text.strip() or out.stderr.decode("utf-8", "replace").strip()).splitlines()[:1]
-        raise CaptureError(f"{path} does not look like a QEMU system emulator (`-version` printed "
-                           f"{first[0][:120]!r} and exited {out.returncode})" if first else
-                           f"{path} does not look like a QEMU system emulator (`-version` printed "
-                           f"nothing and exited {out.returncode})")
+        raise CaptureError(
+            f"{path} does not look like a QEMU system emulator (`-version` printed "
+            f"{first[0][:120]!r} and exited {out.returncode})"
+            if first
+            else f"{path} does not look like a QEMU system emulator (`-version` printed "
+            f"nothing and exited {out.returncode})"
+        )
     return m.group(0)
 
 
@@ -216,9 +276,21 @@ def _probe_env() -> dict[str, str]:
 
 
 def probe_argv(binary: str, machine: str, workdir: str, extra: tuple[str, ...] = ()) -> list[str]:
-    return [binary, "-S", "-no-user-config", "-nodefaults", "-nographic", "-machine", machine,
-            *extra, "-qmp", f"unix:{workdir}/qmp.monitor,server=on,wait=off",
-            "-pidfile", f"{workdir}/qmp.pid", "-daemonize"]
+    return [
+        binary,
+        "-S",
+        "-no-user-config",
+        "-nodefaults",
+        "-nographic",
+        "-machine",
+        machine,
+        *extra,
+        "-qmp",
+        f"unix:{workdir}/qmp.monitor,server=on,wait=off",
+        "-pidfile",
+        f"{workdir}/qmp.pid",
+        "-daemonize",
+    ]
 
 
 class QemuDaemon:
@@ -245,8 +317,13 @@ class QemuDaemon:
 
     def start(self) -> None:
         try:
-            run = subprocess.run(self.argv, capture_output=True, timeout=self.timeout,
-                                 env=_probe_env(), stdin=subprocess.DEVNULL)
+            run = subprocess.run(
+                self.argv,
+                capture_output=True,
+                timeout=self.timeout,
+                env=_probe_env(),
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             self._adopt_pid()
             raise CaptureError(f"{self.binary} did not daemonize within {self.timeout:g}s") from None
@@ -257,8 +334,7 @@ class QemuDaemon:
             self._adopt_pid()
             lines = [ln for ln in self.stderr.splitlines() if ln.strip()]
             why = lines[-1] if lines else "no message"
-            raise CaptureError(f"{self.binary} {self.launch} failed to start "
-                               f"(exit {run.returncode}): {why}")
+            raise CaptureError(f"{self.binary} {self.launch} failed to start (exit {run.returncode}): {why}")
         sock = os.path.join(self.dir, "qmp.monitor")
         deadline = time.monotonic() + self.timeout
         while not os.path.exists(sock):
@@ -349,7 +425,7 @@ class Recorder:
         assert daemon.qmp is not None
         self.qmp: QMPClient = daemon.qmp
         self.records: list[Record] = []
-        self.answers: dict[str, Any] = {}   # request key -> return value (None: error/died)
+        self.answers: dict[str, Any] = {}  # request key -> return value (None: error/died)
         self.commands: set[str] | None = None
         self.notes: list[str] = []
 
@@ -368,16 +444,18 @@ class Recorder:
             if mandatory:
                 raise
             what = execute + (" " + json.dumps(arguments) if arguments else "")
-            self.notes.append(f"{self.daemon.launch}: QEMU died on {what} ({exc.reason}); "
-                              f"not recorded, relaunched")
+            self.notes.append(
+                f"{self.daemon.launch}: QEMU died on {what} ({exc.reason}); not recorded, relaunched"
+            )
             self.qmp = self.daemon.restart()
             return None
         self.records.append(Record(execute, arguments, outcome))
         if "error" in outcome:
             if mandatory:
                 err = outcome["error"]
-                raise CaptureError(f"QEMU refused mandatory command {execute}: "
-                                   f"{err.get('class')}: {err.get('desc')}")
+                raise CaptureError(
+                    f"QEMU refused mandatory command {execute}: {err.get('class')}: {err.get('desc')}"
+                )
             return None
         self.answers[key] = outcome["return"]
         return outcome["return"]
@@ -469,8 +547,11 @@ def instance(rec: Recorder, target: Any) -> None:
     state(rec, target)
     props = rec.ask("qom-list", {"path": "/machine"})
     for p in props if isinstance(props, list) else []:
-        if isinstance(p, dict) and isinstance(p.get("type"), str) \
-                and not p["type"].startswith(("child<", "link<")):
+        if (
+            isinstance(p, dict)
+            and isinstance(p.get("type"), str)
+            and not p["type"].startswith(("child<", "link<"))
+        ):
             rec.ask("qom-get", {"path": "/machine", "property": p["name"]})
 
 
@@ -487,8 +568,9 @@ def _log(msg: str, quiet: bool) -> None:
         print(msg, file=sys.stderr)
 
 
-def run_capture(binary: str, accel: str = "kvm", machine: str | None = None,
-                timeout: float = 30.0, quiet: bool = True) -> dict:
+def run_capture(
+    binary: str, accel: str = "kvm", machine: str | None = None, timeout: float = 30.0, quiet: bool = True
+) -> dict:
     """Record `binary`; returns everything needed to write the build (see write_capture)."""
     if accel not in ("kvm", "tcg"):
         raise CaptureError(f"--accel must be kvm or tcg, not {accel!r}")
@@ -529,8 +611,15 @@ def run_capture(binary: str, accel: str = "kvm", machine: str | None = None,
             warnings.extend(warn)
         passes.append(Pass(pass_accel, records))
     assert first is not None
-    return {"binary": binary, "banner": banner, "first": first, "passes": passes,
-            "instances": instances, "launches": launches, "warnings": warnings}
+    return {
+        "binary": binary,
+        "banner": banner,
+        "first": first,
+        "passes": passes,
+        "instances": instances,
+        "launches": launches,
+        "warnings": warnings,
+    }
 
 
 def find_return(records: list[Record], execute: str) -> Any:
@@ -548,8 +637,9 @@ def _instance_machine(records: list[Record], target: Any) -> str | None:
     return default_machine([make_entry(r) for r in records], _arch(target) or "")
 
 
-def _instance_launch(binary: str, machine: str, accel: str, found: dict, timeout: float,
-                     quiet: bool) -> tuple[dict | None, list[str]]:
+def _instance_launch(
+    binary: str, machine: str, accel: str, found: dict, timeout: float, quiet: bool
+) -> tuple[dict | None, list[str]]:
     """Start `-machine M,accel=A -cpu host|max` (else the machine's default CPU) and record it.
 
     Returns ({machine, accel, cpu, entries, launch}, warnings)."""
@@ -561,13 +651,18 @@ def _instance_launch(binary: str, machine: str, accel: str, found: dict, timeout
                 _log(f"instance: {shlex.join(d.argv)}", quiet)
                 rec = Recorder(d)
                 instance(rec, found["target"])
-                inst = {"machine": machine, "accel": accel, "cpu": extra[1] if extra else None,
-                        "entries": [make_entry(r) for r in rec.records],
-                        "launch": _template(d.argv, d.dir)}
+                inst = {
+                    "machine": machine,
+                    "accel": accel,
+                    "cpu": extra[1] if extra else None,
+                    "entries": [make_entry(r) for r in rec.records],
+                    "launch": _template(d.argv, d.dir),
+                }
                 return inst, warnings + rec.notes
         except CaptureError as exc:
-            warnings.append(f"instance launch failed, "
-                            f"{'retrying with the default CPU' if extra else 'skipped'}: {exc}")
+            warnings.append(
+                f"instance launch failed, {'retrying with the default CPU' if extra else 'skipped'}: {exc}"
+            )
     return None, warnings
 
 
@@ -585,8 +680,10 @@ def local_host_facts(day: str, sysfs: str = "/sys/devices/system/cpu") -> tuple[
     arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(uname.machine.lower(), uname.machine)
     cpu: dict[str, Any] = {}
     src = {"kernel.release": "uname"}
-    refs = {"uname": f"the capturing machine: uname -m {uname.machine}, uname -r {uname.release}, "
-                     f"os.cpu_count() {os.cpu_count()}, {day}"}
+    refs = {
+        "uname": f"the capturing machine: uname -m {uname.machine}, uname -r {uname.release}, "
+        f"os.cpu_count() {os.cpu_count()}, {day}"
+    }
     midr_path = Path(sysfs, "cpu0/regs/identification/midr_el1")
     if arch == "aarch64" and midr_path.exists():
         try:
@@ -614,8 +711,9 @@ def _dpkg_owner(binary: str) -> tuple[str, str] | None:
         if out.returncode != 0:
             return None
         pkg = out.stdout.split(":", 1)[0].strip()
-        ver = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True,
-                             text=True, timeout=20)
+        ver = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True, timeout=20
+        )
         if ver.returncode != 0 or not ver.stdout.strip():
             return None
         return pkg, ver.stdout.strip()
@@ -636,15 +734,19 @@ def installed_packages(patterns: tuple[str, ...] = PACKAGE_PATTERNS) -> dict[str
     in can be reinstalled (scripts/test.sh) and a different one named (tests/support/oracle_env.py).
     """
     try:
-        out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\n",
-                              *patterns], capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\n", *patterns],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return {}
     found = {}
     for line in out.stdout.splitlines():
         status, _, rest = line.partition("\t")
         pkg, _, ver = rest.partition("\t")
-        if status.startswith("ii") and pkg and ver:        # installed, not merely known
+        if status.startswith("ii") and pkg and ver:  # installed, not merely known
             found[pkg] = ver
     return dict(sorted(found.items()))
 
@@ -670,9 +772,16 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def write_capture(result: dict, out: Path, name: str | None, command: str, *,
-                  summary: str | None = None, force: bool = False,
-                  today: datetime.date | None = None) -> dict[str, Path]:
+def write_capture(
+    result: dict,
+    out: Path,
+    name: str | None,
+    command: str,
+    *,
+    summary: str | None = None,
+    force: bool = False,
+    today: datetime.date | None = None,
+) -> dict[str, Path]:
     """Write the build (and, under KVM, host + profile) from run_capture's result."""
     first = result["first"]
     binary = result["binary"]
@@ -696,10 +805,14 @@ def write_capture(result: dict, out: Path, name: str | None, command: str, *,
     osr = _os_release()
     distro = " ".join(x for x in (osr.get("NAME", "").split(" ")[0], osr.get("VERSION_CODENAME")) if x)
     if not summary:
-        summary = (f"{distro} {owner[0]} {owner[1]}" if owner and distro else
-                   f"QEMU {version} ({package or 'no package string'}), {binary}")
-    pkg_note = (f"; dpkg: {owner[0]} {owner[1]}" + (f" ({osr.get('PRETTY_NAME')})" if osr else "")
-                if owner else "")
+        summary = (
+            f"{distro} {owner[0]} {owner[1]}"
+            if owner and distro
+            else f"QEMU {version} ({package or 'no package string'}), {binary}"
+        )
+    pkg_note = (
+        f"; dpkg: {owner[0]} {owner[1]}" + (f" ({osr.get('PRETTY_NAME')})" if osr else "") if owner else ""
+    )
     refs = {
         "capture": f"{command}, {day}",
         "binary": f"{binary} (sha256 {_sha256(binary)}){pkg_note}; {result['banner']}",
@@ -709,14 +822,24 @@ def write_capture(result: dict, out: Path, name: str | None, command: str, *,
     if result["warnings"]:
         refs["notes"] = " | ".join(result["warnings"])
     accels = [p.accel for p in result["passes"]]
-    build = build_document(name=name, summary=summary, version=version, package=package,
-                           target=target, accelerators=accelerators_from(entries), passes=accels,
-                           refs=refs, ref="capture")
+    build = build_document(
+        name=name,
+        summary=summary,
+        version=version,
+        package=package,
+        target=target,
+        accelerators=accelerators_from(entries),
+        passes=accels,
+        refs=refs,
+        ref="capture",
+    )
     packages = installed_packages()
     if packages:
         build["sources"]["packages"] = packages
-    hdr = (f"Recorded from a real QEMU {major_minor} by qmpserver.profiles.capture; "
-           f"regenerate with the command in sources.refs.capture, do not edit by hand.")
+    hdr = (
+        f"Recorded from a real QEMU {major_minor} by qmpserver.profiles.capture; "
+        f"regenerate with the command in sources.refs.capture, do not edit by hand."
+    )
     root = Path(out)
     paths = {"build": root / "builds" / name}
     host_doc = prof_doc = None
@@ -725,20 +848,42 @@ def write_capture(result: dict, out: Path, name: str | None, command: str, *,
         host_arch, local, local_src, local_refs = local_host_facts(day)
         fields["cpu"] = {**fields.get("cpu", {}), **local.pop("cpu", {})}
         fields.update(local)
-        host_doc = host_document(name, f"{host_arch} KVM host this capture ran on, as far as QEMU "
-                                 f"{version} and the machine itself reveal it", host_arch, fields,
-                                 {**src, **local_src}, {**refs, **local_refs}, "capture")
-        prof_doc = profile_document(name, f"{summary} on the KVM host it was captured on",
-                                    host_doc["name"], name, "kvm", default_machine(entries, target),
-                                    "host")
+        host_doc = host_document(
+            name,
+            f"{host_arch} KVM host this capture ran on, as far as QEMU "
+            f"{version} and the machine itself reveal it",
+            host_arch,
+            fields,
+            {**src, **local_src},
+            {**refs, **local_refs},
+            "capture",
+        )
+        prof_doc = profile_document(
+            name,
+            f"{summary} on the KVM host it was captured on",
+            host_doc["name"],
+            name,
+            "kvm",
+            default_machine(entries, target),
+            "host",
+        )
         paths["host"] = root / "hosts" / f"{host_doc['name']}.yaml"
         paths["profile"] = root / "profiles" / f"{name}.yaml"
     for p in paths.values():
         if p.exists() and not force:
             raise CaptureError(f"{p} already exists (use --force to replace it)")
     try:
-        write_build(root, name, build, first["schema"], entries, greeting=first["greeting"],
-                    force=force, header=hdr, instances=result["instances"])
+        write_build(
+            root,
+            name,
+            build,
+            first["schema"],
+            entries,
+            greeting=first["greeting"],
+            force=force,
+            header=hdr,
+            instances=result["instances"],
+        )
         if host_doc:
             write_yaml(paths["host"], host_doc, hdr, force=force)
             write_yaml(paths["profile"], prof_doc, hdr, force=force)  # type: ignore[arg-type]  # set with host_doc
@@ -749,19 +894,33 @@ def write_capture(result: dict, out: Path, name: str | None, command: str, *,
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profiles.capture") -> int:
-    ap = argparse.ArgumentParser(prog=prog, description="Record a real QEMU binary into qmpserver's "
-                                 "QEMU-build format, probing it the way libvirt does.")
+    ap = argparse.ArgumentParser(
+        prog=prog,
+        description="Record a real QEMU binary into qmpserver's "
+        "QEMU-build format, probing it the way libvirt does.",
+    )
     ap.add_argument("--emulator", required=True, help="path of qemu-system-<arch>")
-    ap.add_argument("--accel", choices=("kvm", "tcg"), default="kvm",
-                    help="kvm (default): probe with accel=kvm:tcg, then a TCG pass if KVM was in "
-                         "use, like libvirt; tcg: a single TCG pass")
-    ap.add_argument("-o", "--output", required=True, type=Path,
-                    help="models-style root: writes builds/NAME/ (+ hosts/NAME.yaml, "
-                         "profiles/NAME.yaml under KVM)")
+    ap.add_argument(
+        "--accel",
+        choices=("kvm", "tcg"),
+        default="kvm",
+        help="kvm (default): probe with accel=kvm:tcg, then a TCG pass if KVM was in "
+        "use, like libvirt; tcg: a single TCG pass",
+    )
+    ap.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        help="models-style root: writes builds/NAME/ (+ hosts/NAME.yaml, profiles/NAME.yaml under KVM)",
+    )
     ap.add_argument("--name", help="build name (default qemu-<version>-<target>)")
     ap.add_argument("--summary", help="one-line summary (default from dpkg, else the version)")
-    ap.add_argument("--machine", help="machine for the instance launches (default: virt on Arm, "
-                                      "the default machine elsewhere; 'none' to skip them)")
+    ap.add_argument(
+        "--machine",
+        help="machine for the instance launches (default: virt on Arm, "
+        "the default machine elsewhere; 'none' to skip them)",
+    )
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds per launch / per answer")
     ap.add_argument("--force", action="store_true", help="replace existing output")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -769,8 +928,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profile
     command = shlex.join([*shlex.split(prog), *(sys.argv[1:] if argv is None else argv)])
     try:
         result = run_capture(args.emulator, args.accel, args.machine, args.timeout, args.quiet)
-        paths = write_capture(result, args.output, args.name, command, summary=args.summary,
-                              force=args.force)
+        paths = write_capture(result, args.output, args.name, command, summary=args.summary, force=args.force)
     except CaptureError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1

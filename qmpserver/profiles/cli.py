@@ -53,11 +53,13 @@ def add_parser(sub):
 
 def _roots(args):
     from .loader import search_roots
+
     return search_roots(args.profile_dir or ())
 
 
 def cmd_list(args) -> int:
     from .loader import list_names, read_yaml
+
     rows = []
     for name, path, builtin in list_names(args.kind, _roots(args)):
         try:
@@ -77,6 +79,7 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     from .loader import load_profile
+
     prof = load_profile(args.name, args.profile_dir or ())
     d = describe(prof, unmodelled(prof.build))
     if args.json:
@@ -87,22 +90,29 @@ def cmd_show(args) -> int:
     print("profile   %s  %s" % (d["name"], d["summary"]))
     print("file      %s" % d["file"])
     print("defaults  %s" % ", ".join("%s=%s" % kv for kv in d["defaults"].items()))
-    print("build     %s: QEMU %s (%s), target %s, accelerators %s" % (
-        b["name"], b["version"], b["package"] or "no package", b["target"], ", ".join(b["accelerators"])))
+    print(
+        "build     %s: QEMU %s (%s), target %s, accelerators %s"
+        % (b["name"], b["version"], b["package"] or "no package", b["target"], ", ".join(b["accelerators"]))
+    )
     print("          proposals: %s" % (", ".join(b["proposals"]) or "none (upstream behaviour)"))
     print("          quirks: %s" % (", ".join(b["quirks"]) or "none"))
-    print("          schema: %d commands, %d events (%s)" % (
-        b["schema"]["commands"], b["schema"]["events"], b["schema"]["origin"]))
+    print(
+        "          schema: %d commands, %d events (%s)"
+        % (b["schema"]["commands"], b["schema"]["events"], b["schema"]["origin"])
+    )
     print("          commands answered with type defaults: %d" % len(b["unmodelled_commands"]))
     print("host      %s: %s" % (h.get("name"), h.get("summary", "")))
     kvm = h.get("kvm") or {}
-    print("          arch %s, kernel %s, KVM %s" % (
-        h.get("arch"), (h.get("kernel") or {}).get("release", "?"), "yes" if kvm.get("present") else "no"))
+    print(
+        "          arch %s, kernel %s, KVM %s"
+        % (h.get("arch"), (h.get("kernel") or {}).get("release", "?"), "yes" if kvm.get("present") else "no")
+    )
     return 0
 
 
 def cmd_validate(args) -> int:
     from .loader import _Resolver, compile_build, compile_host, read_yaml, search_roots
+
     roots = search_roots(args.profile_dir or ())
     bad = 0
     for f in args.files:
@@ -112,6 +122,7 @@ def cmd_validate(args) -> int:
             r = _Resolver(roots)
             if kind == "profile":
                 from .loader import compile_profile
+
                 compile_profile(os.path.abspath(f), roots)
             elif kind == "host":
                 compile_host(dict(r.file("host", f), _path=f))
@@ -129,6 +140,7 @@ def cmd_validate(args) -> int:
 def cmd_diff(args) -> int:
     from .diff import diff_profiles, format_diff
     from .loader import load_profile
+
     dirs = args.profile_dir or ()
     a, b = load_profile(args.a, dirs), load_profile(args.b, dirs)
     result = diff_profiles(a, b)
@@ -142,6 +154,7 @@ def cmd_diff(args) -> int:
 
 def cmd_capture(args) -> int:
     from . import capture
+
     argv = ["--emulator", args.emulator, "-o", args.output]
     if args.accel:
         argv += ["--accel", args.accel]
@@ -152,6 +165,7 @@ def cmd_capture(args) -> int:
 
 def cmd_import(args) -> int:
     from . import replies
+
     argv = [args.file, "-o", args.output]
     if args.name:
         argv += ["--name", args.name]

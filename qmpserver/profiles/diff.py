@@ -74,6 +74,7 @@ def _feature_off(reg: str, field: str) -> str | None:
 
 # --- one side ---------------------------------------------------------------------
 
+
 class _Side:
     def __init__(self, prof, label):
         self.label = label
@@ -83,9 +84,12 @@ class _Side:
         self.data = dict(prof.host.data)
         self.kernel = str((self.data.get("kernel") or {}).get("release", "0.0"))
         accel = (prof.defaults or {}).get("accel", "kvm")
-        self.kvm = (accel == "kvm" and self.host.kvm_present
-                    and self.host.arch_can_run_kvm(self.build.target)
-                    and self.host.arch == "aarch64")
+        self.kvm = (
+            accel == "kvm"
+            and self.host.kvm_present
+            and self.host.arch_can_run_kvm(self.build.target)
+            and self.host.arch == "aarch64"
+        )
         self.view = "kvm" if self.kvm else "tcg"
         kv = self.data.get("kvm") or {}
         self.caps = dict(kv.get("caps") or {})
@@ -104,24 +108,29 @@ class _Side:
             try:
                 for r in kvm.firmware_regs(self.kernel, self.data):
                     self.firmware[r["name"]] = r
-            except Exception:   # a host without a usable release: no firmware registers known
+            except Exception:  # a host without a usable release: no firmware registers known
                 self.firmware = {}
 
     def field_value(self, reg, f):
         v = sr.get_field(reg, int(self.idregs.get(reg, 0)), f["name"])
         if (reg, f["name"]) in _MTE_FIELDS and not self.mte_cap:
-            return 0            # KVM hides MTE unless the VM enables KVM_CAP_ARM_MTE
+            return 0  # KVM hides MTE unless the VM enables KVM_CAP_ARM_MTE
         return v
 
     def describe(self) -> dict:
         return {
-            "profile": self.prof.name, "host": self.host.name, "build": self.build.name,
-            "qemu": ".".join(map(str, self.build.version)), "kernel": self.kernel,
-            "view": self.view, "proposals": sorted(self.build.proposals),
+            "profile": self.prof.name,
+            "host": self.host.name,
+            "build": self.build.name,
+            "qemu": ".".join(map(str, self.build.version)),
+            "kernel": self.kernel,
+            "view": self.view,
+            "proposals": sorted(self.build.proposals),
         }
 
 
 # --- comparisons ---------------------------------------------------------------------
+
 
 def _accepts(dst: _Side, reg: str, field: str, dst_value: int, wanted: int) -> str | None:
     """None when KVM on ``dst`` presents ``wanted`` for reg.field, else why not."""
@@ -131,7 +140,7 @@ def _accepts(dst: _Side, reg: str, field: str, dst_value: int, wanted: int) -> s
         return None
     try:
         return kvm.check_field_write(reg, field, dst_value, wanted, dst.kernel, host=dst.data)
-    except Exception as e:   # a value the table cannot take
+    except Exception as e:  # a value the table cannot take
         return str(e)
 
 
@@ -170,35 +179,51 @@ def _idregs(a: _Side, b: _Side) -> list:
             b_to_a = _accepts(a, reg, name, va, vb)
             higher = _order(f, va, vb)
             if higher is None:
-                bridge = ("%s values have no order: a common model needs the same value" %
-                          f.get("kind", "field"))
+                bridge = "%s values have no order: a common model needs the same value" % f.get(
+                    "kind", "field"
+                )
             else:
                 side = a if higher == "a" else b
                 low = vb if higher == "a" else va
                 hv = va if higher == "a" else vb
                 why = _accepts(side, reg, name, hv, low)
                 if why is None:
-                    how = (_feature_off(reg, name) if low == 0 and _feature_off(reg, name)
-                           else sr.property_name(reg, name) + "=%d" % low)
+                    how = (
+                        _feature_off(reg, name)
+                        if low == 0 and _feature_off(reg, name)
+                        else sr.property_name(reg, name) + "=%d" % low
+                    )
                     bridge = "lower on %s (%s): %s" % (higher.upper(), side.host.name, how)
                 else:
                     bridge = "cannot lower on %s: %s" % (higher.upper(), why)
-            out.append({
-                "register": reg, "field": name, "kind": f.get("kind", "field"),
-                "a": va, "b": vb, "a_text": _value_text(reg, name, va),
-                "b_text": _value_text(reg, name, vb), "higher": higher,
-                "a_to_b": a_to_b is None, "a_to_b_reason": a_to_b,
-                "b_to_a": b_to_a is None, "b_to_a_reason": b_to_a,
-                "bridge": bridge,
-            })
+            out.append(
+                {
+                    "register": reg,
+                    "field": name,
+                    "kind": f.get("kind", "field"),
+                    "a": va,
+                    "b": vb,
+                    "a_text": _value_text(reg, name, va),
+                    "b_text": _value_text(reg, name, vb),
+                    "higher": higher,
+                    "a_to_b": a_to_b is None,
+                    "a_to_b_reason": a_to_b,
+                    "b_to_a": b_to_a is None,
+                    "b_to_a_reason": b_to_a,
+                    "bridge": bridge,
+                }
+            )
     return out
 
 
 def _mte(a: _Side, b: _Side) -> dict:
     la = sr.mte_level(a.idregs) if a.kvm and a.mte_cap else 0
     lb = sr.mte_level(b.idregs) if b.kvm and b.mte_cap else 0
-    res = {"a": {"level": la, "kvm_cap": a.mte_cap}, "b": {"level": lb, "kvm_cap": b.mte_cap},
-           "differs": la != lb or a.mte_cap != b.mte_cap}
+    res = {
+        "a": {"level": la, "kvm_cap": a.mte_cap},
+        "b": {"level": lb, "kvm_cap": b.mte_cap},
+        "differs": la != lb or a.mte_cap != b.mte_cap,
+    }
     for src, dst, key in ((la, lb, "a_to_b"), (lb, la, "b_to_a")):
         if src == dst or src == 0:
             res[key], res[key + "_reason"] = True, None
@@ -206,10 +231,15 @@ def _mte(a: _Side, b: _Side) -> dict:
             res[key], res[key + "_reason"] = False, "destination has no MTE for KVM guests"
         else:
             res[key] = False
-            res[key + "_reason"] = ("MTE level %d cannot be presented by an MTE%d host "
-                                    "(ID_AA64PFR1_EL1.MTE is not writable)" % (src, dst))
-    res["note"] = ("a guest without MTE (mte=off / mte-version=none) moves either way"
-                   if la != lb and (la or lb) else None)
+            res[key + "_reason"] = (
+                "MTE level %d cannot be presented by an MTE%d host "
+                "(ID_AA64PFR1_EL1.MTE is not writable)" % (src, dst)
+            )
+    res["note"] = (
+        "a guest without MTE (mte=off / mte-version=none) moves either way"
+        if la != lb and (la or lb)
+        else None
+    )
     return res
 
 
@@ -219,8 +249,9 @@ def _sve(a: _Side, b: _Side) -> dict:
     for src, dst, key in ((sa, sb, "a_to_b"), (sb, sa, "b_to_a")):
         missing = sorted(src - dst)
         res[key] = not missing
-        res[key + "_reason"] = ("destination lacks vector length(s) %s" %
-                                ", ".join(map(str, missing))) if missing else None
+        res[key + "_reason"] = (
+            ("destination lacks vector length(s) %s" % ", ".join(map(str, missing))) if missing else None
+        )
     common = sorted(sa & sb)
     res["common"] = common
     return res
@@ -235,9 +266,14 @@ def _gic(a: _Side, b: _Side) -> dict:
         used = max(src)
         ok = used in dst
         res[key] = ok
-        res[key + "_reason"] = None if ok else (
-            "the guest's GICv%d is not in the destination's kernel (it has %s)" %
-            (used, ", ".join("v%d" % v for v in dst) or "none"))
+        res[key + "_reason"] = (
+            None
+            if ok
+            else (
+                "the guest's GICv%d is not in the destination's kernel (it has %s)"
+                % (used, ", ".join("v%d" % v for v in dst) or "none")
+            )
+        )
     common = sorted(set(a.gic) & set(b.gic))
     res["common"] = common
     return res
@@ -255,8 +291,11 @@ def _fw_accepts(entry: dict, value: int) -> str | None:
             ok = value in impl
         return None if ok else "value %#x not implemented there" % value
     if how == "compatible":
-        return None if value <= entry.get("default", 0) else (
-            "level %d above the destination's %d" % (value, entry.get("default", 0)))
+        return (
+            None
+            if value <= entry.get("default", 0)
+            else ("level %d above the destination's %d" % (value, entry.get("default", 0)))
+        )
     if isinstance(how, dict) and "bits" in how:
         extra = value & ~int(how["bits"])
         return None if not extra else "bits %#x not settable there" % extra
@@ -297,20 +336,27 @@ def _caps(a: _Side, b: _Side) -> list:
 
 # --- the verdict -----------------------------------------------------------------------
 
+
 def _verdict(res: dict, a: _Side, b: _Side) -> dict:
     blockers: dict[str, list[str]] = {"a_to_b": [], "b_to_a": []}
     if a.view != b.view or (a.view == "tcg"):
         if a.view == "tcg" and b.view == "tcg":
             va, vb = a.build.version, b.build.version
             if va > vb:
-                blockers["a_to_b"].append("QEMU %s -> %s: no migration to an older QEMU" % (
-                    res["a"]["qemu"], res["b"]["qemu"]))
+                blockers["a_to_b"].append(
+                    "QEMU %s -> %s: no migration to an older QEMU" % (res["a"]["qemu"], res["b"]["qemu"])
+                )
             if vb > va:
-                blockers["b_to_a"].append("QEMU %s -> %s: no migration to an older QEMU" % (
-                    res["b"]["qemu"], res["a"]["qemu"]))
+                blockers["b_to_a"].append(
+                    "QEMU %s -> %s: no migration to an older QEMU" % (res["b"]["qemu"], res["a"]["qemu"])
+                )
         else:
             msg = "accelerator: %s runs %s, %s runs %s (a guest keeps its accelerator's CPU model)" % (
-                "A", a.view.upper(), "B", b.view.upper())
+                "A",
+                a.view.upper(),
+                "B",
+                b.view.upper(),
+            )
             blockers["a_to_b"].append(msg)
             blockers["b_to_a"].append(msg)
     for r in res["idregs"]:
@@ -328,9 +374,15 @@ def _verdict(res: dict, a: _Side, b: _Side) -> dict:
         for key in ("a_to_b", "b_to_a"):
             if not r[key]:
                 blockers[key].append("%s: %s" % (r["register"], r[key + "_reason"]))
-    visible = bool(res["idregs"] or res["firmware"] or res["mte"]["differs"] or
-                   res["sve"]["differs"] or res["gic"]["differs"] or a.view != b.view or
-                   (a.view == "tcg" and a.build.version != b.build.version))
+    visible = bool(
+        res["idregs"]
+        or res["firmware"]
+        or res["mte"]["differs"]
+        or res["sve"]["differs"]
+        or res["gic"]["differs"]
+        or a.view != b.view
+        or (a.view == "tcg" and a.build.version != b.build.version)
+    )
     ab, ba = not blockers["a_to_b"], not blockers["b_to_a"]
     caveats = a.unknown + b.unknown
     if not visible and ab and ba and caveats:
@@ -345,9 +397,15 @@ def _verdict(res: dict, a: _Side, b: _Side) -> dict:
         summary = "B->A possible"
     else:
         summary = "neither"
-    return {"summary": summary, "identical": summary == "identical", "a_to_b": ab, "b_to_a": ba,
-            "a_to_b_blockers": blockers["a_to_b"], "b_to_a_blockers": blockers["b_to_a"],
-            "caveats": caveats}
+    return {
+        "summary": summary,
+        "identical": summary == "identical",
+        "a_to_b": ab,
+        "b_to_a": ba,
+        "a_to_b_blockers": blockers["a_to_b"],
+        "b_to_a_blockers": blockers["b_to_a"],
+        "caveats": caveats,
+    }
 
 
 def diff_profiles(a, b) -> dict:
@@ -361,21 +419,33 @@ def diff_profiles(a, b) -> dict:
     else:
         # a TCG guest's CPU is the build's emulated model: nothing host-specific to compare
         for key in ("mte", "sve", "gic"):
-            res[key] = {"a": None, "b": None, "differs": sa.view != sb.view,
-                        "a_to_b": True, "a_to_b_reason": None, "b_to_a": True, "b_to_a_reason": None,
-                        "note": "not compared: %s" % " and ".join(
-                            "%s runs TCG" % s.label for s in (sa, sb) if not s.kvm)}
+            res[key] = {
+                "a": None,
+                "b": None,
+                "differs": sa.view != sb.view,
+                "a_to_b": True,
+                "a_to_b_reason": None,
+                "b_to_a": True,
+                "b_to_a_reason": None,
+                "note": "not compared: %s"
+                % " and ".join("%s runs TCG" % s.label for s in (sa, sb) if not s.kvm),
+            }
     res["firmware"] = _firmware(sa, sb) if both and sa.firmware and sb.firmware else []
     res["kvm_caps"] = _caps(sa, sb) if both else []
-    res["build"] = {"a": sa.build.name, "b": sb.build.name, "differs": sa.build.name != sb.build.name,
-                    "proposals_only_a": sorted(sa.build.proposals - sb.build.proposals),
-                    "proposals_only_b": sorted(sb.build.proposals - sa.build.proposals)}
+    res["build"] = {
+        "a": sa.build.name,
+        "b": sb.build.name,
+        "differs": sa.build.name != sb.build.name,
+        "proposals_only_a": sorted(sa.build.proposals - sb.build.proposals),
+        "proposals_only_b": sorted(sb.build.proposals - sa.build.proposals),
+    }
     res["kernel"] = {"a": sa.kernel, "b": sb.kernel, "differs": sa.kernel != sb.kernel}
     res["verdict"] = _verdict(res, sa, sb)
     return res
 
 
 # --- text ---------------------------------------------------------------------------
+
 
 def _yn(ok):
     return "yes" if ok else "NO"
@@ -391,17 +461,34 @@ def _table(rows, header) -> list:
 
 def _hw_lines(result) -> list:
     m, s, g = result["mte"], result["sve"], result["gic"]
-    lines = ["MTE: A level %d (KVM_CAP_ARM_MTE %d), B level %d (KVM_CAP_ARM_MTE %d)%s" % (
-        m["a"]["level"], m["a"]["kvm_cap"], m["b"]["level"], m["b"]["kvm_cap"],
-        "" if m["differs"] else " - same")]
+    lines = [
+        "MTE: A level %d (KVM_CAP_ARM_MTE %d), B level %d (KVM_CAP_ARM_MTE %d)%s"
+        % (
+            m["a"]["level"],
+            m["a"]["kvm_cap"],
+            m["b"]["level"],
+            m["b"]["kvm_cap"],
+            "" if m["differs"] else " - same",
+        )
+    ]
     if m.get("note"):
         lines.append("  note: " + m["note"])
-    lines.append("SVE vector lengths: A %s, B %s%s" % (
-        ",".join(map(str, s["a"])) or "none", ",".join(map(str, s["b"])) or "none",
-        "" if s["differs"] else " - same"))
-    lines.append("GIC in kernel: A %s, B %s%s" % (
-        ",".join("v%d" % x for x in g["a"]) or "none", ",".join("v%d" % x for x in g["b"]) or "none",
-        "" if g["differs"] else " - same"))
+    lines.append(
+        "SVE vector lengths: A %s, B %s%s"
+        % (
+            ",".join(map(str, s["a"])) or "none",
+            ",".join(map(str, s["b"])) or "none",
+            "" if s["differs"] else " - same",
+        )
+    )
+    lines.append(
+        "GIC in kernel: A %s, B %s%s"
+        % (
+            ",".join("v%d" % x for x in g["a"]) or "none",
+            ",".join("v%d" % x for x in g["b"]) or "none",
+            "" if g["differs"] else " - same",
+        )
+    )
     return lines
 
 
@@ -409,21 +496,43 @@ def format_diff(result: dict) -> str:
     a, b = result["a"], result["b"]
     lines = []
     for k, s in (("A", a), ("B", b)):
-        lines.append("%s  %s: host %s, build %s (QEMU %s), kernel %s, %s view%s" % (
-            k, s["profile"], s["host"], s["build"], s["qemu"], s["kernel"], s["view"].upper(),
-            ", proposals: " + ", ".join(s["proposals"]) if s["proposals"] else ""))
+        lines.append(
+            "%s  %s: host %s, build %s (QEMU %s), kernel %s, %s view%s"
+            % (
+                k,
+                s["profile"],
+                s["host"],
+                s["build"],
+                s["qemu"],
+                s["kernel"],
+                s["view"].upper(),
+                ", proposals: " + ", ".join(s["proposals"]) if s["proposals"] else "",
+            )
+        )
     v = result["verdict"]
     lines.append("")
     lines.append("verdict: %s" % v["summary"])
-    for key, label in (("a_to_b_blockers", "A->B blocked by"), ("b_to_a_blockers", "B->A blocked by"),
-                       ("caveats", "caveat:")):
+    for key, label in (
+        ("a_to_b_blockers", "A->B blocked by"),
+        ("b_to_a_blockers", "B->A blocked by"),
+        ("caveats", "caveat:"),
+    ):
         for item in v.get(key, ()):
             lines.append("  %s %s" % (label, item))
     if result["idregs"]:
         lines.append("")
         lines.append("ID-register fields (%d differ):" % len(result["idregs"]))
-        rows = [("%s.%s" % (r["register"], r["field"]), r["a_text"], r["b_text"],
-                 _yn(r["a_to_b"]), _yn(r["b_to_a"]), r["bridge"]) for r in result["idregs"]]
+        rows = [
+            (
+                "%s.%s" % (r["register"], r["field"]),
+                r["a_text"],
+                r["b_text"],
+                _yn(r["a_to_b"]),
+                _yn(r["b_to_a"]),
+                r["bridge"],
+            )
+            for r in result["idregs"]
+        ]
         lines.extend("  " + ln for ln in _table(rows, ("field", "A", "B", "A->B", "B->A", "common model")))
     m = result["mte"]
     lines.append("")
@@ -434,17 +543,34 @@ def format_diff(result: dict) -> str:
     bd = result.get("build") or {}
     if bd.get("differs"):
         lines.append("")
-        lines.append("build: A %s, B %s%s%s" % (
-            bd["a"], bd["b"],
-            "; proposals only on A: " + ", ".join(bd["proposals_only_a"]) if bd["proposals_only_a"] else "",
-            "; proposals only on B: " + ", ".join(bd["proposals_only_b"]) if bd["proposals_only_b"] else ""))
+        lines.append(
+            "build: A %s, B %s%s%s"
+            % (
+                bd["a"],
+                bd["b"],
+                "; proposals only on A: " + ", ".join(bd["proposals_only_a"])
+                if bd["proposals_only_a"]
+                else "",
+                "; proposals only on B: " + ", ".join(bd["proposals_only_b"])
+                if bd["proposals_only_b"]
+                else "",
+            )
+        )
     if result["firmware"]:
         lines.append("")
         lines.append("firmware registers:")
         fmt = lambda x: "-" if x is None else "%#x" % x  # noqa: E731
-        rows = [(r["register"], fmt(r["a"]), fmt(r["b"]), _yn(r["a_to_b"]), _yn(r["b_to_a"]),
-                 r.get("a_to_b_reason") or r.get("b_to_a_reason") or r.get("note") or "")
-                for r in result["firmware"]]
+        rows = [
+            (
+                r["register"],
+                fmt(r["a"]),
+                fmt(r["b"]),
+                _yn(r["a_to_b"]),
+                _yn(r["b_to_a"]),
+                r.get("a_to_b_reason") or r.get("b_to_a_reason") or r.get("note") or "",
+            )
+            for r in result["firmware"]
+        ]
         lines.extend("  " + ln for ln in _table(rows, ("register", "A", "B", "A->B", "B->A", "why")))
     if result["kvm_caps"]:
         lines.append("")

@@ -38,10 +38,26 @@ if TYPE_CHECKING:  # this module is on the launcher's path, which does not impor
     Doc = dict[str, Any]
 
 __all__ = [
-    "MODELS_DIR", "SCHEMAS_DIR", "DEFAULT_PROFILE", "ProfileError", "read_yaml", "read_json",
-    "json_path", "validate", "search_roots", "user_roots", "find", "list_names", "deep_merge",
-    "build_symbols", "compile_build", "compile_host", "resolve_spec", "compile_profile",
-    "compile_code", "load_profile",
+    "MODELS_DIR",
+    "SCHEMAS_DIR",
+    "DEFAULT_PROFILE",
+    "ProfileError",
+    "read_yaml",
+    "read_json",
+    "json_path",
+    "validate",
+    "search_roots",
+    "user_roots",
+    "find",
+    "list_names",
+    "deep_merge",
+    "build_symbols",
+    "compile_build",
+    "compile_host",
+    "resolve_spec",
+    "compile_profile",
+    "compile_code",
+    "load_profile",
 ]
 
 DEFAULT_PROFILE = "default"
@@ -57,6 +73,7 @@ class ProfileError(models.DataFileError):
 
 # --- reading (qmpserver.models reads; errors here are ProfileErrors) ----------------
 
+
 def read_yaml(path: str) -> Doc:
     return models.read_yaml(path, error=ProfileError)
 
@@ -71,6 +88,7 @@ def validate(kind: str, data: Any, file: str) -> None:
 
 
 # --- the store ------------------------------------------------------------------
+
 
 def search_roots(extra: Iterable[str] = ()) -> list[str]:
     roots = [os.path.abspath(p) for p in extra]
@@ -127,6 +145,7 @@ def list_names(kind: str, roots: Iterable[str]) -> list[tuple[str, str, bool]]:
 
 # --- resolution -------------------------------------------------------------------
 
+
 def deep_merge(base: Any, over: Any) -> Any:
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
@@ -147,15 +166,19 @@ class _Resolver:
         self.deps.add(os.path.abspath(path))
         data = read_yaml(path)
         if data.get("kind") not in (None, kind, "qemu-build" if kind == "build" else kind):
-            raise ProfileError(path, "kind", "expected '%s', found '%s'" % (
-                "qemu-build" if kind == "build" else kind, data.get("kind")))
+            raise ProfileError(
+                path,
+                "kind",
+                "expected '%s', found '%s'" % ("qemu-build" if kind == "build" else kind, data.get("kind")),
+            )
         return data
 
     def named(self, kind: str, name: str, referrer: str, field: str, chain: tuple[str, ...] = ()) -> Doc:
         path = find(kind, name, self.roots)
         if path is None:
-            raise ProfileError(referrer, field, "unknown %s '%s' (searched: %s)" % (
-                kind, name, ", ".join(self.roots)))
+            raise ProfileError(
+                referrer, field, "unknown %s '%s' (searched: %s)" % (kind, name, ", ".join(self.roots))
+            )
         return self.file(kind, path, chain)
 
     def file(self, kind: str, path: str, chain: tuple[str, ...] = ()) -> Doc:
@@ -258,6 +281,7 @@ class _Resolver:
 
 # --- compilation --------------------------------------------------------------------
 
+
 def _load_quirks(version: tuple[int, ...], deps: set[str]) -> list[str]:
     path = os.path.join(MODELS_DIR, "qemu-quirks.yaml")
     if not os.path.exists(path):
@@ -305,6 +329,7 @@ def _steps() -> ModuleType:
     (``load_profile``), which loads the compiled cache and must not import the arm64
     derivation (derive, kvm, sysreg, pathlib, typing: ~6 ms measured)."""
     from ..arch import steps
+
     return steps
 
 
@@ -312,6 +337,7 @@ def compile_build(data: Doc, deps: set[str]) -> Build:
     # lazy like _steps(): the QAPI source/introspection readers are compile-time only
     from ..qapi.introspect import from_introspection
     from ..qapi.source import load_source
+
     path = data.get("_path", "")
     name = data["name"]
     for key in ("version", "target"):
@@ -326,6 +352,7 @@ def compile_build(data: Doc, deps: set[str]) -> Build:
         enabled = [p for p in data.get("proposals", ()) if p in PROPOSALS]
         if enabled:
             from ..qapi.overlay import overlay
+
             prop_src = os.path.join(SCHEMAS_DIR, "qapi", "proposals.json")
             deps.add(prop_src)
             # the proposals file references upstream types only through its own definitions
@@ -339,7 +366,7 @@ def compile_build(data: Doc, deps: set[str]) -> Build:
         deps.add(data["replies"])
         doc = read_json(data["replies"])
         if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
-            raise ProfileError(data["replies"], "entries", "expected {\"format\": 1, \"entries\": [...]}")
+            raise ProfileError(data["replies"], "entries", 'expected {"format": 1, "entries": [...]}')
         replies = index_replies(doc)
     quirks = _load_quirks(version, deps)
     build = Build(name, data, schema, replies, quirks, path)
@@ -396,8 +423,15 @@ def compile_profile(path: str, roots: list[str]) -> tuple[Profile, set[str]]:
     host = compile_host(host_data, r.origin.get("host"))
     build = compile_build(build_data, deps)
     defaults = dict(data.get("defaults") or {})
-    prof = Profile(data["name"], data.get("summary", ""), host, build, defaults, path,
-                   {k: v for k, v in data.items() if k not in ("host", "build", "_path")})
+    prof = Profile(
+        data["name"],
+        data.get("summary", ""),
+        host,
+        build,
+        defaults,
+        path,
+        {k: v for k, v in data.items() if k not in ("host", "build", "_path")},
+    )
     return prof, deps
 
 

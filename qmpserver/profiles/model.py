@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..models import pick_recorded, reply_key
 from ..wire.qdict import to_insertion_order
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
@@ -27,7 +27,7 @@ class Build:
 
     def __init__(self, name, data, schema, replies, quirks, path=""):
         self.name = name
-        self.data = data                       # build.yaml content (resolved)
+        self.data = data  # build.yaml content (resolved)
         v = str(data["version"]).split(".")
         self.version = tuple(int(x) for x in (v + ["0", "0"])[:3])
         self.package = data.get("package", "")
@@ -37,9 +37,9 @@ class Build:
         self._schema = schema
         self.quirks = frozenset(quirks)
         self.path = path
-        self._replies_ = replies               # key -> {accel|None: entry}
+        self._replies_ = replies  # key -> {accel|None: entry}
         self._bulk = None
-        self.derived: dict = {}                # the target's compile step (qmpserver.arch.steps)
+        self.derived: dict = {}  # the target's compile step (qmpserver.arch.steps)
         # small tables start-up needs, computed at compile time (not from the bulk)
         self._machines = {}
         for m in self.machines():
@@ -55,6 +55,7 @@ class Build:
         state = dict(self.__dict__)
         if self._bulk is None:
             import _pickle
+
             state["_bulk"] = _pickle.dumps((self._schema, self._replies_), protocol=5)
         state["_schema"] = state["_replies_"] = None
         return state
@@ -64,6 +65,7 @@ class Build:
 
     def _load_bulk(self):
         import _pickle
+
         self._schema, self._replies_ = _pickle.loads(self._bulk)
 
     @property
@@ -131,7 +133,7 @@ class Host:
         kvm = data.get("kvm") or {}
         self.kvm = kvm
         self.kvm_present = bool(kvm.get("present"))
-        self.derived = data.get("derived", {})   # writable masks, firmware registers ...
+        self.derived = data.get("derived", {})  # writable masks, firmware registers ...
 
     def arch_can_run_kvm(self, target: str) -> bool:
         """KVM runs guests of the host's own architecture only."""
@@ -143,8 +145,7 @@ class Host:
 
 
 class Profile:
-    def __init__(self, name, summary, host: Host, build: Build, defaults: dict, path="",
-                 data=None):
+    def __init__(self, name, summary, host: Host, build: Build, defaults: dict, path="", data=None):
         self.name = name
         self.summary = summary
         self.host = host
@@ -172,12 +173,20 @@ def describe(prof: Any, unmodelled: list[str]) -> dict[str, Any]:
     b, h = prof.build, prof.host
     sch = b.schema
     return {
-        "name": prof.name, "summary": prof.summary, "file": prof.path,
+        "name": prof.name,
+        "summary": prof.summary,
+        "file": prof.path,
         "defaults": prof.defaults,
-        "build": {"name": b.name, "version": ".".join(map(str, b.version)), "package": b.package,
-                  "target": b.target, "accelerators": sorted(b.accelerators),
-                  "proposals": sorted(b.proposals), "quirks": sorted(b.quirks),
-                  "schema": {"origin": sch.origin, "commands": len(sch.commands), "events": len(sch.events)},
-                  "unmodelled_commands": unmodelled},
+        "build": {
+            "name": b.name,
+            "version": ".".join(map(str, b.version)),
+            "package": b.package,
+            "target": b.target,
+            "accelerators": sorted(b.accelerators),
+            "proposals": sorted(b.proposals),
+            "quirks": sorted(b.quirks),
+            "schema": {"origin": sch.origin, "commands": len(sch.commands), "events": len(sch.events)},
+            "unmodelled_commands": unmodelled,
+        },
         "host": {k: v for k, v in h.data.items() if k not in ("sources",)},
     }

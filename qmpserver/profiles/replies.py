@@ -42,11 +42,11 @@ HV_PROPS = {"migratable": False, "hv-passthrough": True}
 # explanations go to the host file's sources.notes.
 SYNTHETIC_WHY = {
     "kvm.caps.KVM_CAP_STEAL_TIME": "mirrors QEMU's kvm-steal-time, which reports the property "
-                                   "default (auto -> true) without asking KVM",
+    "default (auto -> true) without asking KVM",
     "kvm.caps.KVM_CAP_ARM_PTRAUTH_ADDRESS": "0 from pauth=false, which does not say which PTRAUTH "
-                                            "cap is missing",
+    "cap is missing",
     "kvm.caps.KVM_CAP_ARM_PTRAUTH_GENERIC": "0 from pauth=false, which does not say which PTRAUTH "
-                                            "cap is missing",
+    "cap is missing",
 }
 
 
@@ -59,12 +59,12 @@ class Record(NamedTuple):
 
     execute: str
     arguments: dict | None
-    outcome: dict          # {"return": value} or {"error": {...}}, exactly as received
+    outcome: dict  # {"return": value} or {"error": {...}}, exactly as received
 
 
 class Pass(NamedTuple):
-    accel: str             # accelerator actually in use: kvm, hvf or tcg
-    records: list          # list[Record]
+    accel: str  # accelerator actually in use: kvm, hvf or tcg
+    records: list  # list[Record]
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,8 +104,10 @@ def merge_passes(passes: list[Pass]) -> tuple[list[dict], list[str]]:
             if p.accel in per:
                 if per[p.accel].outcome != rec.outcome:
                     shown = arguments_key(rec.arguments) if rec.arguments else ""
-                    warnings.append(f"{rec.execute} {shown} asked twice in the "
-                                    f"{p.accel} pass with different answers; kept the first")
+                    warnings.append(
+                        f"{rec.execute} {shown} asked twice in the "
+                        f"{p.accel} pass with different answers; kept the first"
+                    )
                 continue
             per[p.accel] = rec
     entries = []
@@ -123,8 +125,9 @@ def merge_passes(passes: list[Pass]) -> tuple[list[dict], list[str]]:
     return entries, warnings
 
 
-def find_entry(entries: Iterable[dict], execute: str, arguments: dict | None = None,
-               accel: str | None = None) -> dict | None:
+def find_entry(
+    entries: Iterable[dict], execute: str, arguments: dict | None = None, accel: str | None = None
+) -> dict | None:
     """Look an answer up the way consumers are meant to (docs/capture-and-import.md).
 
     Order (:func:`qmpserver.models.pick_recorded`): the entry tagged with `accel`, then the
@@ -160,8 +163,9 @@ def version_of(value: Any, where: str) -> tuple[str, str]:
         if not isinstance(package, str):
             raise TypeError("package")
     except (KeyError, TypeError, ValueError) as exc:
-        raise FormatError(f"{where}: query-version answer is not QEMU-shaped ({exc!s}): "
-                          f"{json.dumps(value)[:200]}") from None
+        raise FormatError(
+            f"{where}: query-version answer is not QEMU-shaped ({exc!s}): {json.dumps(value)[:200]}"
+        ) from None
     return version, package
 
 
@@ -171,8 +175,9 @@ def default_machine(entries: list[dict], target: str) -> str | None:
     machines = e.get("return") if e else None
     if not isinstance(machines, list):
         return None
-    if target in ("aarch64", "arm") and any(m.get("alias") == "virt" or m.get("name") == "virt"
-                                            for m in machines):
+    if target in ("aarch64", "arm") and any(
+        m.get("alias") == "virt" or m.get("name") == "virt" for m in machines
+    ):
         return "virt"
     for m in machines:
         if m.get("is-default"):
@@ -207,9 +212,11 @@ def derive_host(entries: list[dict], accel: str, target: str) -> tuple[dict, dic
 
     host_exp = None
     if kvm["present"]:
-        for args in ({"type": "full", "model": {"name": "host"}},
-                     {"type": "full", "model": {"name": "host", "props": HV_PROPS}},
-                     {"type": "static", "model": {"name": "host"}}):
+        for args in (
+            {"type": "full", "model": {"name": "host"}},
+            {"type": "full", "model": {"name": "host", "props": HV_PROPS}},
+            {"type": "static", "model": {"name": "host"}},
+        ):
             e = find_entry(entries, "query-cpu-model-expansion", args, accel=accel)
             if e and e.get("accel", accel) == accel and isinstance(e.get("return"), dict):
                 props = e["return"].get("model", {}).get("props")
@@ -223,8 +230,9 @@ def derive_host(entries: list[dict], accel: str, target: str) -> tuple[dict, dic
         if "sve" in host_exp:
             caps["KVM_CAP_ARM_SVE"] = int(bool(host_exp["sve"]))
             src["kvm.caps.KVM_CAP_ARM_SVE"] = "recording"
-            lengths = sorted(int(k[3:]) for k, v in host_exp.items()
-                             if re.fullmatch(r"sve\d+", k) and v is True)
+            lengths = sorted(
+                int(k[3:]) for k, v in host_exp.items() if re.fullmatch(r"sve\d+", k) and v is True
+            )
             kvm["sve_vector_lengths"] = lengths
             src["kvm.sve_vector_lengths"] = "recording"
         if "pauth" in host_exp:
@@ -240,8 +248,13 @@ def derive_host(entries: list[dict], accel: str, target: str) -> tuple[dict, dic
             src["kvm.caps.KVM_CAP_STEAL_TIME"] = "synthetic"
     if host_exp is not None and target in ("x86_64", "i386"):
         # the host CPU's CPUID identity, as QEMU passes it through to `-cpu host`
-        for qname, hname in (("vendor", "vendor"), ("model-id", "model_name"), ("family", "family"),
-                             ("model", "model"), ("stepping", "stepping")):
+        for qname, hname in (
+            ("vendor", "vendor"),
+            ("model-id", "model_name"),
+            ("family", "family"),
+            ("model", "model"),
+            ("stepping", "stepping"),
+        ):
             if qname in host_exp:
                 v = host_exp[qname]
                 cpu[hname] = v.strip() if isinstance(v, str) else v
@@ -263,15 +276,19 @@ def derive_host(entries: list[dict], accel: str, target: str) -> tuple[dict, dic
     return fields, src
 
 
-UNKNOWN = ("not revealed by QMP: a placeholder so that the file passes schemas/host.schema.json; "
-           "replace it if you know the real value")
+UNKNOWN = (
+    "not revealed by QMP: a placeholder so that the file passes schemas/host.schema.json; "
+    "replace it if you know the real value"
+)
 PLACEHOLDERS = {
     "aarch64": (("midr", 0), ("implementer", "unknown"), ("part", "unknown"), ("count", 1)),
     "x86_64": (("vendor", None), ("model_name", "unknown"), ("count", 1)),
 }
 
-CPU_ORDER = {"aarch64": ("midr", "implementer", "part", "count"),
-             "x86_64": ("vendor", "model_name", "family", "model", "stepping", "count")}
+CPU_ORDER = {
+    "aarch64": ("midr", "implementer", "part", "count"),
+    "x86_64": ("vendor", "model_name", "family", "model", "stepping", "count"),
+}
 
 
 def host_name(name: str) -> str:
@@ -279,8 +296,16 @@ def host_name(name: str) -> str:
     return re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.") or "host"
 
 
-def host_document(name: str, summary: str, arch: str, fields: dict, src: dict,
-                  refs: dict[str, str], ref: str, notes: dict[str, str] | None = None) -> dict:
+def host_document(
+    name: str,
+    summary: str,
+    arch: str,
+    fields: dict,
+    src: dict,
+    refs: dict[str, str],
+    ref: str,
+    notes: dict[str, str] | None = None,
+) -> dict:
     """A host-format document (schemas/host.schema.json) from derived `fields`.
 
     `src` maps dotted field paths to "recording" (replaced by `ref`), another ref id, or
@@ -302,8 +327,15 @@ def host_document(name: str, summary: str, arch: str, fields: dict, src: dict,
         kernel["release"] = "0.0"
         src["kernel.release"] = "synthetic"
         notes["kernel.release"] = UNKNOWN + " (0.0: no release-dependent KVM feature is assumed)"
-    doc: dict[str, Any] = {"kind": "host", "name": host_name(name), "summary": summary, "arch": arch,
-                           "cpu": cpu, "kernel": kernel, "kvm": fields["kvm"]}
+    doc: dict[str, Any] = {
+        "kind": "host",
+        "name": host_name(name),
+        "summary": summary,
+        "arch": arch,
+        "cpu": cpu,
+        "kernel": kernel,
+        "kvm": fields["kvm"],
+    }
     if arch == "aarch64":
         doc["idregs"] = {}
         notes.setdefault("idregs", "not revealed by QMP (no ID-register values in the recording)")
@@ -317,14 +349,21 @@ def host_document(name: str, summary: str, arch: str, fields: dict, src: dict,
     return doc
 
 
-def profile_document(name: str, summary: str, host: str, build: str, accel: str,
-                     machine: str | None, cpu: str) -> dict:
+def profile_document(
+    name: str, summary: str, host: str, build: str, accel: str, machine: str | None, cpu: str
+) -> dict:
     defaults: dict[str, Any] = {"accel": accel}
     if machine:
         defaults["machine"] = machine
     defaults["cpu"] = cpu
-    return {"kind": "profile", "name": name, "summary": summary, "host": host, "build": build,
-            "defaults": defaults}
+    return {
+        "kind": "profile",
+        "name": name,
+        "summary": summary,
+        "host": host,
+        "build": build,
+        "defaults": defaults,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,8 +373,7 @@ def profile_document(name: str, summary: str, host: str, build: str, accel: str,
 def _dump_yaml(doc: dict, header: str | None) -> str:
     import yaml  # only the writers need it
 
-    text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000,
-                          allow_unicode=True)
+    text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True)
     if header:
         text = "".join(f"# {line}\n" for line in header.splitlines()) + text
     return text
@@ -363,8 +401,9 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def replies_text(entries: list[dict], greeting: dict | None = None,
-                 instances: list[dict] | None = None) -> str:
+def replies_text(
+    entries: list[dict], greeting: dict | None = None, instances: list[dict] | None = None
+) -> str:
     """replies.json: one entry per line, values exactly as received."""
 
     def lines(items: list[dict], indent: str) -> str:
@@ -378,8 +417,9 @@ def replies_text(entries: list[dict], greeting: dict | None = None,
         parts = []
         for inst in instances:
             head = {k: v for k, v in inst.items() if k != "entries"}
-            parts.append("  " + json.dumps(head)[:-1] + ', "entries": [\n'
-                         + lines(inst["entries"], "    ") + "  ]}")
+            parts.append(
+                "  " + json.dumps(head)[:-1] + ', "entries": [\n' + lines(inst["entries"], "    ") + "  ]}"
+            )
         text += ',\n "instances": [\n' + ",\n".join(parts) + "\n ]"
     return text + "}\n"
 
@@ -394,9 +434,17 @@ def check_name(name: str) -> str:
     return name
 
 
-def write_build(root: Path, name: str, build_yaml: dict, schema: list, entries: list[dict],
-                greeting: dict | None = None, force: bool = False, header: str | None = None,
-                instances: list[dict] | None = None) -> Path:
+def write_build(
+    root: Path,
+    name: str,
+    build_yaml: dict,
+    schema: list,
+    entries: list[dict],
+    greeting: dict | None = None,
+    force: bool = False,
+    header: str | None = None,
+    instances: list[dict] | None = None,
+) -> Path:
     """Write `root/builds/<name>/`; all-or-nothing (built in a temp dir, then renamed)."""
     check_name(name)
     builds = Path(root) / "builds"
@@ -411,8 +459,7 @@ def write_build(root: Path, name: str, build_yaml: dict, schema: list, entries: 
     try:
         (tmp / "build.yaml").write_text(_dump_yaml(build_yaml, header), encoding="utf-8")
         (tmp / "schema.json").write_text(schema_text(schema), encoding="utf-8")
-        (tmp / "replies.json").write_text(replies_text(entries, greeting, instances),
-                                          encoding="utf-8")
+        (tmp / "replies.json").write_text(replies_text(entries, greeting, instances), encoding="utf-8")
         if target.exists():
             old = builds / f".{name}.old"
             shutil.rmtree(old, ignore_errors=True)
@@ -426,9 +473,18 @@ def write_build(root: Path, name: str, build_yaml: dict, schema: list, entries: 
     return target
 
 
-def build_document(*, name: str, summary: str, version: str, package: str, target: str,
-                   accelerators: list[str], passes: list[str], refs: dict[str, str],
-                   ref: str) -> dict:
+def build_document(
+    *,
+    name: str,
+    summary: str,
+    version: str,
+    package: str,
+    target: str,
+    accelerators: list[str],
+    passes: list[str],
+    refs: dict[str, str],
+    ref: str,
+) -> dict:
     return {
         "kind": "qemu-build",
         "name": name,
@@ -480,8 +536,10 @@ def parse_replies(text: str, filename: str = "<replies>") -> list[Pass]:
         try:
             obj, end = dec.raw_decode(text, i)
         except json.JSONDecodeError as exc:
-            raise FormatError(f"{filename}:{_line_of(text, i)}: object #{len(objs) + 1}: invalid "
-                              f"JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            raise FormatError(
+                f"{filename}:{_line_of(text, i)}: object #{len(objs) + 1}: invalid "
+                f"JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            ) from None
         objs.append((i, obj))
         i = _WS.match(text, end).end()  # type: ignore[union-attr]  # \s* always matches
     if not objs:
@@ -494,22 +552,26 @@ def parse_replies(text: str, filename: str = "<replies>") -> list[Pass]:
     for n in range(0, len(objs), 2):
         cmd = objs[n][1]
         if not isinstance(cmd, dict) or not isinstance(cmd.get("execute"), str):
-            raise FormatError(f"{where(n)}: expected a command (an object with \"execute\"), got "
-                              f"{json.dumps(cmd)[:120]}")
+            raise FormatError(
+                f'{where(n)}: expected a command (an object with "execute"), got {json.dumps(cmd)[:120]}'
+            )
         args = cmd.get("arguments")
         if args is not None and not isinstance(args, dict):
-            raise FormatError(f"{where(n)}: \"arguments\" of {cmd['execute']} is not an object")
+            raise FormatError(f'{where(n)}: "arguments" of {cmd["execute"]} is not an object')
         if n + 1 >= len(objs):
             raise FormatError(f"{where(n)}: command {cmd['execute']} has no reply (file ends)")
         rep = objs[n + 1][1]
         if not isinstance(rep, dict) or ("return" in rep) == ("error" in rep):
-            raise FormatError(f"{where(n + 1)}: expected the reply to {cmd['execute']} (an object "
-                              f"with \"return\" or \"error\"), got {json.dumps(rep)[:120]}")
+            raise FormatError(
+                f"{where(n + 1)}: expected the reply to {cmd['execute']} (an object "
+                f'with "return" or "error"), got {json.dumps(rep)[:120]}'
+            )
         if "id" in cmd and "id" in rep and cmd["id"] != rep["id"]:
-            raise FormatError(f"{where(n + 1)}: reply id {rep['id']!r} does not match command id "
-                              f"{cmd['id']!r}")
+            raise FormatError(
+                f"{where(n + 1)}: reply id {rep['id']!r} does not match command id {cmd['id']!r}"
+            )
         if "error" in rep and not (isinstance(rep["error"], dict) and "class" in rep["error"]):
-            raise FormatError(f"{where(n + 1)}: error reply without a \"class\"")
+            raise FormatError(f'{where(n + 1)}: error reply without a "class"')
         if cmd["execute"] == "qmp_capabilities":
             if "error" in rep:
                 raise FormatError(f"{where(n + 1)}: qmp_capabilities failed: {rep['error']}")
@@ -520,8 +582,9 @@ def parse_replies(text: str, filename: str = "<replies>") -> list[Pass]:
         outcome = {"return": rep["return"]} if "return" in rep else {"error": rep["error"]}
         passes[-1].append(Record(cmd["execute"], args, outcome))
     if len(passes) > 2:
-        raise FormatError(f"{filename}: {len(passes)} probe passes (qmp_capabilities) where libvirt "
-                          "records at most two")
+        raise FormatError(
+            f"{filename}: {len(passes)} probe passes (qmp_capabilities) where libvirt records at most two"
+        )
 
     first = passes[0]
 
@@ -547,8 +610,9 @@ def parse_replies(text: str, filename: str = "<replies>") -> list[Pass]:
     return result
 
 
-def import_replies(path: Path, out: Path, name: str | None = None, force: bool = False,
-                   today: datetime.date | None = None) -> dict[str, Path]:
+def import_replies(
+    path: Path, out: Path, name: str | None = None, force: bool = False, today: datetime.date | None = None
+) -> dict[str, Path]:
     """Import one .replies file; returns the written paths by kind (build, host, profile)."""
     path = Path(path)
     try:
@@ -587,15 +651,27 @@ def import_replies(path: Path, out: Path, name: str | None = None, force: bool =
     day = (today or datetime.datetime.now(datetime.timezone.utc).date()).isoformat()
     digest = hashlib.sha256(raw).hexdigest()
     ref = "replies"
-    refs = {ref: f"libvirt tests/qemucapabilitiesdata/{path.name} (sha256 {digest}, {len(raw)} bytes), "
-                 f"recorded by libvirt's qemucapsprobe; imported with "
-                 f"`python -m qmpserver.profiles.replies {path.name}` on {day}"}
+    refs = {
+        ref: f"libvirt tests/qemucapabilitiesdata/{path.name} (sha256 {digest}, {len(raw)} bytes), "
+        f"recorded by libvirt's qemucapsprobe; imported with "
+        f"`python -m qmpserver.profiles.replies {path.name}` on {day}"
+    }
     accels = [p.accel for p in passes]
-    summary = (f"QEMU {version} ({package or 'empty package string'}), qemu-system-{target}, "
-               f"from libvirt's {path.name}")
-    build = build_document(name=name, summary=summary, version=version, package=package,
-                           target=target, accelerators=accelerators_from(entries), passes=accels,
-                           refs=refs, ref=ref)
+    summary = (
+        f"QEMU {version} ({package or 'empty package string'}), qemu-system-{target}, "
+        f"from libvirt's {path.name}"
+    )
+    build = build_document(
+        name=name,
+        summary=summary,
+        version=version,
+        package=package,
+        target=target,
+        accelerators=accelerators_from(entries),
+        passes=accels,
+        refs=refs,
+        ref=ref,
+    )
     hdr = f"Imported from libvirt's {path.name} by qmpserver.profiles.replies; do not edit by hand."
     root = Path(out)
 
@@ -604,14 +680,26 @@ def import_replies(path: Path, out: Path, name: str | None = None, force: bool =
     if accel1 != "tcg" and target in ("aarch64", "x86_64"):
         fields, src = derive_host(entries, accel1, target)
         kind = "KVM" if fields["kvm"]["present"] else accel1.upper() + " (no KVM)"
-        host_doc = host_document(name, f"{target} {kind} host behind libvirt's {path.name}, as far as "
-                                 f"QMP reveals it", target, fields, src, refs, ref,
-                                 {"arch": f"the target's, since an accelerated pass ({accel1}) "
-                                          "runs only on a native host"})
+        host_doc = host_document(
+            name,
+            f"{target} {kind} host behind libvirt's {path.name}, as far as QMP reveals it",
+            target,
+            fields,
+            src,
+            refs,
+            ref,
+            {"arch": f"the target's, since an accelerated pass ({accel1}) runs only on a native host"},
+        )
         has_kvm = fields["kvm"]["present"]
-        prof_doc = profile_document(name, f"{summary}, on the host it was recorded on",
-                                    host_doc["name"], name, "kvm" if has_kvm else "tcg",
-                                    default_machine(entries, target), "host" if has_kvm else "max")
+        prof_doc = profile_document(
+            name,
+            f"{summary}, on the host it was recorded on",
+            host_doc["name"],
+            name,
+            "kvm" if has_kvm else "tcg",
+            default_machine(entries, target),
+            "host" if has_kvm else "max",
+        )
 
     # refuse before writing anything
     paths = {"build": root / "builds" / name}
@@ -631,11 +719,19 @@ def import_replies(path: Path, out: Path, name: str | None = None, force: bool =
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profiles.replies") -> int:
-    ap = argparse.ArgumentParser(prog=prog, description="Import a libvirt .replies recording into "
-                                 "qmpserver's QEMU-build format (+ host and profile files).")
+    ap = argparse.ArgumentParser(
+        prog=prog,
+        description="Import a libvirt .replies recording into "
+        "qmpserver's QEMU-build format (+ host and profile files).",
+    )
     ap.add_argument("replies", type=Path, help="a libvirt caps_*.replies file")
-    ap.add_argument("-o", "--output", type=Path, required=True,
-                    help="models-style root: writes builds/NAME/, hosts/NAME.yaml, profiles/NAME.yaml")
+    ap.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="models-style root: writes builds/NAME/, hosts/NAME.yaml, profiles/NAME.yaml",
+    )
     ap.add_argument("--name", help="build/host/profile name (default: libvirt-<file stem>)")
     ap.add_argument("--force", action="store_true", help="replace existing files")
     args = ap.parse_args(argv)

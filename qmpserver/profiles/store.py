@@ -41,7 +41,7 @@ KINDS = {"profile": "profiles", "host": "hosts"}
 class StoreError(UsageError):
     """``reason``: ``invalid-name``, ``not-found``, ``read-only``, ``invalid`` or ``io``."""
 
-    file: object   # set by invalid(): the file and the path in it
+    file: object  # set by invalid(): the file and the path in it
     path: object
 
     def __init__(self, message, reason):
@@ -69,8 +69,11 @@ def default_root() -> str:
 
 def check_name(name) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
-        raise StoreError("invalid name %r: use letters, digits, '.', '_' and '-' (at most 128, "
-                         "starting with a letter or digit)" % (name,), "invalid-name")
+        raise StoreError(
+            "invalid name %r: use letters, digits, '.', '_' and '-' (at most 128, "
+            "starting with a letter or digit)" % (name,),
+            "invalid-name",
+        )
     return name
 
 
@@ -85,7 +88,7 @@ class Store:
         dirs = server.profile_dirs
         root = os.path.abspath(root or (dirs[0] if dirs else default_root()))
         if root not in loader.search_roots(dirs):
-            dirs.insert(0, root)    # (already searched: leave the roots, and the compile cache keys, alone)
+            dirs.insert(0, root)  # (already searched: leave the roots, and the compile cache keys, alone)
         return cls(root, [d for d in dirs])
 
     # --- paths ------------------------------------------------------------------------
@@ -124,8 +127,16 @@ class Store:
                 valid = True
             except UsageError as e:
                 summary, valid = str(e), False
-            rows.append({"name": name, "summary": summary, "builtin": builtin, "path": path,
-                         "writable": os.path.dirname(path) == self._dir(kind), "valid": valid})
+            rows.append(
+                {
+                    "name": name,
+                    "summary": summary,
+                    "builtin": builtin,
+                    "path": path,
+                    "writable": os.path.dirname(path) == self._dir(kind),
+                    "valid": valid,
+                }
+            )
         return rows
 
     def find(self, kind, name):
@@ -165,14 +176,18 @@ class Store:
             data = {"kind": want, **data}
             changed = True
         if data.get("name", name) != name:
-            raise invalid(name + ".yaml", "name", "'%s' differs from the name it is stored "
-                          "under ('%s')" % (data.get("name"), name))
+            raise invalid(
+                name + ".yaml",
+                "name",
+                "'%s' differs from the name it is stored under ('%s')" % (data.get("name"), name),
+            )
         if "name" not in data:
             items = list(data.items())
             data = dict(items[:1] + [("name", name)] + items[1:])
             changed = True
         if text is None or changed:
             import yaml
+
             text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         return data, text
 
@@ -211,13 +226,16 @@ class Store:
         try:
             return self._write_checked(kind, name, content, keep)
         except OSError as e:
-            raise StoreError("cannot write to the store %s: %s" % (self.root, e.strerror or e), "io") from None
+            raise StoreError(
+                "cannot write to the store %s: %s" % (self.root, e.strerror or e), "io"
+            ) from None
 
     def _write_checked(self, kind, name, content, keep):
         path = self.path(kind, name)
         if keep and self.is_builtin(kind, name):
-            raise StoreError("built-in %s '%s' is read-only; store yours under another name" % (kind, name),
-                             "read-only")
+            raise StoreError(
+                "built-in %s '%s' is read-only; store yours under another name" % (kind, name), "read-only"
+            )
         data, text = self.parse(kind, name, content)
         d = os.path.dirname(path)
         os.makedirs(d, exist_ok=True)
@@ -247,8 +265,11 @@ class Store:
                 raise StoreError("built-in %s '%s' is read-only" % (kind, name), "read-only")
             other = self.find(kind, name)
             if other is not None:
-                raise StoreError("%s '%s' is not in the store %s (it is %s); only stored files "
-                                 "can be deleted" % (kind, name, self.root, other), "read-only")
+                raise StoreError(
+                    "%s '%s' is not in the store %s (it is %s); only stored files "
+                    "can be deleted" % (kind, name, self.root, other),
+                    "read-only",
+                )
             raise StoreError("no %s '%s' in the store" % (kind, name), "not-found")
         try:
             os.unlink(path)

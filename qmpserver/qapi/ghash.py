@@ -16,9 +16,40 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
 MIN_SHIFT = 3
-_PRIME_MOD = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749,
-              65521, 131071, 262139, 524287, 1048573, 2097143, 4194301, 8388593, 16777213,
-              33554393, 67108859, 134217689, 268435399, 536870909, 1073741789, 2147483647]
+_PRIME_MOD = [
+    1,
+    2,
+    3,
+    7,
+    13,
+    31,
+    61,
+    127,
+    251,
+    509,
+    1021,
+    2039,
+    4093,
+    8191,
+    16381,
+    32749,
+    65521,
+    131071,
+    262139,
+    524287,
+    1048573,
+    2097143,
+    4194301,
+    8388593,
+    16777213,
+    33554393,
+    67108859,
+    134217689,
+    268435399,
+    536870909,
+    1073741789,
+    2147483647,
+]
 UNUSED, TOMBSTONE = 0, 1
 
 
@@ -126,8 +157,8 @@ class GHashTable:
                     break
                 h, key = replaced, rkey
         if self.size < old_size:
-            del self.hashes[self.size:]
-            del self.keys[self.size:]
+            del self.hashes[self.size :]
+            del self.keys[self.size :]
         self.noccupied = self.nnodes
 
     def __iter__(self) -> Iterator[str]:
@@ -146,6 +177,6 @@ def first_leftover(keys_in_qdict_order: Iterable[str], removed_in_order: Iterabl
         t.insert(k)
     for k in removed_in_order:
         t.remove(k)
-    for left in t:   # occupied slots only: a key, never None
+    for left in t:  # occupied slots only: a key, never None
         return left
     return None

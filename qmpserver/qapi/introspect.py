@@ -36,7 +36,7 @@ def generate(schema: Schema) -> list[JSON]:
     trees: list[JSON] = []
     used: list[Type] = []
     used_ids: set[str] = set()
-    names: dict[str, str] = {}   # type name -> its mask
+    names: dict[str, str] = {}  # type name -> its mask
     int_type = schema.types.get("int") or BuiltinType("int", "int")
     int_list = ArrayType("intList", int_type)
 
@@ -165,7 +165,9 @@ def from_introspection(info: JSON, origin: str = "recorded introspection") -> Sc
         meta = ent["meta-type"]
         feats = tuple(ent.get("features", ()))
         if meta == "builtin":
-            t = BuiltinType(name, ent.get("json-type", "value"), c_type="introspected-" + ent.get("json-type", "value"))
+            t = BuiltinType(
+                name, ent.get("json-type", "value"), c_type="introspected-" + ent.get("json-type", "value")
+            )
             types[name] = t
         elif meta == "enum":
             vals = [m["name"] for m in ent["members"]] if "members" in ent else list(ent.get("values", ()))
@@ -180,8 +182,10 @@ def from_introspection(info: JSON, origin: str = "recorded introspection") -> Sc
             t.alternatives = tuple(get(m["type"]) for m in ent.get("members", ()))
         elif meta == "object":
             t = types[name] = ObjectType(name, (), feats)
-            t.members = tuple(Member(m["name"], get(m["type"]), "default" in m, tuple(m.get("features", ())))
-                              for m in ent.get("members", ()))
+            t.members = tuple(
+                Member(m["name"], get(m["type"]), "default" in m, tuple(m.get("features", ())))
+                for m in ent.get("members", ())
+            )
             t.member_map = {m.name: m for m in t.members}
             if "tag" in ent:
                 t.tag = ent["tag"]
@@ -199,9 +203,15 @@ def from_introspection(info: JSON, origin: str = "recorded introspection") -> Sc
         if meta == "command":
             arg = get(ent["arg-type"])
             ret = get(ent["ret-type"])
-            commands[ent["name"]] = Command(ent["name"], arg, ret, allow_oob=bool(ent.get("allow-oob")),
-                                            allow_preconfig=True, features=feats,
-                                            gen=ent["name"] not in HAND_WRITTEN)
+            commands[ent["name"]] = Command(
+                ent["name"],
+                arg,
+                ret,
+                allow_oob=bool(ent.get("allow-oob")),
+                allow_preconfig=True,
+                features=feats,
+                gen=ent["name"] not in HAND_WRITTEN,
+            )
             order.append(("command", ent["name"]))
         elif meta == "event":
             events[ent["name"]] = Event(ent["name"], get(ent["arg-type"]), feats)

@@ -20,9 +20,21 @@ if TYPE_CHECKING:
 
 # json types of the built-in QAPI types
 BUILTIN_JSON_TYPES = {
-    "str": "string", "number": "number", "int": "int", "int8": "int", "int16": "int",
-    "int32": "int", "int64": "int", "uint8": "int", "uint16": "int", "uint32": "int",
-    "uint64": "int", "size": "int", "bool": "boolean", "null": "null", "any": "value",
+    "str": "string",
+    "number": "number",
+    "int": "int",
+    "int8": "int",
+    "int16": "int",
+    "int32": "int",
+    "int64": "int",
+    "uint8": "int",
+    "uint16": "int",
+    "uint32": "int",
+    "uint64": "int",
+    "size": "int",
+    "bool": "boolean",
+    "null": "null",
+    "any": "value",
     "QType": "string",
 }
 
@@ -53,8 +65,13 @@ class EnumType(Type):
     __slots__ = ("members", "values", "member_features")
     kind = "enum"
 
-    def __init__(self, name: str, members: Iterable[str], features: Iterable[str] = (),
-                 member_features: dict[str, tuple[str, ...]] | None = None):
+    def __init__(
+        self,
+        name: str,
+        members: Iterable[str],
+        features: Iterable[str] = (),
+        member_features: dict[str, tuple[str, ...]] | None = None,
+    ):
         super().__init__(name, "string", features)
         self.members = tuple(members)
         self.values = frozenset(self.members)
@@ -93,8 +110,14 @@ class ObjectType(Type):
     __slots__ = ("members", "tag", "variants", "member_map")
     kind = "object"
 
-    def __init__(self, name: str, members: Iterable[Member] = (), features: Iterable[str] = (),
-                 tag: str | None = None, variants: dict[str, ObjectType] | None = None):
+    def __init__(
+        self,
+        name: str,
+        members: Iterable[Member] = (),
+        features: Iterable[str] = (),
+        tag: str | None = None,
+        variants: dict[str, ObjectType] | None = None,
+    ):
         super().__init__(name, "object", features)
         self.members = tuple(members)
         self.tag = tag
@@ -112,16 +135,35 @@ class AlternateType(Type):
 
 
 class Command:
-    __slots__ = ("name", "arg_type", "ret_type", "allow_oob", "allow_preconfig",
-                 "features", "gen", "boxed", "success_response", "coroutine")
+    __slots__ = (
+        "name",
+        "arg_type",
+        "ret_type",
+        "allow_oob",
+        "allow_preconfig",
+        "features",
+        "gen",
+        "boxed",
+        "success_response",
+        "coroutine",
+    )
 
-    def __init__(self, name: str, arg_type: ObjectType | None, ret_type: Type | None,
-                 allow_oob: bool = False, allow_preconfig: bool = False, features: Iterable[str] = (),
-                 gen: bool = True, boxed: bool = False, success_response: bool = True,
-                 coroutine: bool = False):
+    def __init__(
+        self,
+        name: str,
+        arg_type: ObjectType | None,
+        ret_type: Type | None,
+        allow_oob: bool = False,
+        allow_preconfig: bool = False,
+        features: Iterable[str] = (),
+        gen: bool = True,
+        boxed: bool = False,
+        success_response: bool = True,
+        coroutine: bool = False,
+    ):
         self.name = name
-        self.arg_type = arg_type          # ObjectType (possibly empty)
-        self.ret_type = ret_type          # Type or None (no 'returns')
+        self.arg_type = arg_type  # ObjectType (possibly empty)
+        self.ret_type = ret_type  # Type or None (no 'returns')
         self.allow_oob = allow_oob
         self.allow_preconfig = allow_preconfig
         self.features = tuple(features)
@@ -148,8 +190,15 @@ class Event:
 
 if TYPE_CHECKING:
     # what a compiled profile pickles of a Schema (see Schema.__getstate__)
-    _SchemaState = tuple[dict[str, Command], dict[str, Event], dict[str, Type], list[JSON] | None,
-                         str, dict[bool, str], list[tuple[str, str]]]
+    _SchemaState = tuple[
+        dict[str, Command],
+        dict[str, Event],
+        dict[str, Type],
+        list[JSON] | None,
+        str,
+        dict[bool, str],
+        list[tuple[str, str]],
+    ]
 
 
 class Schema:
@@ -159,18 +208,25 @@ class Schema:
     verbatim for a recorded schema, generated for a source schema.
     """
 
-    def __init__(self, commands: dict[str, Command], events: dict[str, Event], types: dict[str, Type],
-                 introspection: list[JSON] | None = None, origin: str = "",
-                 entity_order: list[tuple[str, str]] | None = None):
+    def __init__(
+        self,
+        commands: dict[str, Command],
+        events: dict[str, Event],
+        types: dict[str, Type],
+        introspection: list[JSON] | None = None,
+        origin: str = "",
+        entity_order: list[tuple[str, str]] | None = None,
+    ):
         self.commands = commands
         self.events = events
         self.types = types
         self.origin = origin
         # ("command"|"event", name) in definition order (introspection order)
         self.entity_order = entity_order or (
-            [("command", n) for n in commands] + [("event", n) for n in events])
+            [("command", n) for n in commands] + [("event", n) for n in events]
+        )
         self._introspection = introspection
-        self._encoded: dict[bool, str] = {}   # hide_deprecated -> encoded introspection
+        self._encoded: dict[bool, str] = {}  # hide_deprecated -> encoded introspection
 
     @property
     def introspection(self) -> list[JSON]:
@@ -180,9 +236,11 @@ class Schema:
                 import json
 
                 from ..wire.qdict import to_insertion_order
+
                 self._introspection = to_insertion_order(json.loads(text))
             else:
                 from .introspect import generate
+
                 self._introspection = generate(self)
         return self._introspection
 
@@ -194,18 +252,26 @@ class Schema:
         text = self._encoded.get(hide_deprecated)
         if text is None:
             from ..wire.encode import dumps
+
             value = self.introspection
             if hide_deprecated:
                 from .introspect import zap_deprecated
+
                 value = zap_deprecated(value)
             text = self._encoded[hide_deprecated] = dumps(value)
         return text
 
     def __getstate__(self) -> _SchemaState:
         intro = None if False in self._encoded else self._introspection
-        return (self.commands, self.events, self.types, intro, self.origin,
-                self._encoded, self.entity_order)
+        return (self.commands, self.events, self.types, intro, self.origin, self._encoded, self.entity_order)
 
     def __setstate__(self, state: _SchemaState) -> None:
-        (self.commands, self.events, self.types, self._introspection, self.origin,
-         self._encoded, self.entity_order) = state
+        (
+            self.commands,
+            self.events,
+            self.types,
+            self._introspection,
+            self.origin,
+            self._encoded,
+            self.entity_order,
+        ) = state

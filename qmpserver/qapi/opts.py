@@ -40,7 +40,7 @@ from ..errors import QMPError
 from .model import AlternateType, ArrayType, BuiltinType, EnumType, ObjectType
 from .visitor import validate_value
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
@@ -52,9 +52,29 @@ if TYPE_CHECKING:
 
 # -chardev backend names of QEMU 7.2 (chardev/char.c, its -chardev help) and
 # the legacy names it maps (chardev/char.c: chardev_alias_table)
-CHARDEV_BACKENDS = ("braille", "dbus", "file", "memory", "msmouse", "mux", "null", "parallel",
-                    "pipe", "pty", "ringbuf", "serial", "socket", "spiceport", "spicevmc",
-                    "stdio", "testdev", "tty", "udp", "vc", "wctablet")
+CHARDEV_BACKENDS = (
+    "braille",
+    "dbus",
+    "file",
+    "memory",
+    "msmouse",
+    "mux",
+    "null",
+    "parallel",
+    "pipe",
+    "pty",
+    "ringbuf",
+    "serial",
+    "socket",
+    "spiceport",
+    "spicevmc",
+    "stdio",
+    "testdev",
+    "tty",
+    "udp",
+    "vc",
+    "wctablet",
+)
 CHARDEV_ALIASES = {"tty": "serial", "parport": "parallel", "memory": "ringbuf"}
 
 
@@ -124,8 +144,9 @@ def parse_cpu(s: str) -> tuple[str, dict[str, str]]:
 # ``Invalid parameter 'x'``, ``Parameter 'x' expects 'on' or 'off'``, the
 # short-form boolean deprecation warning, ``Duplicate ID 'x' for <list>``.
 
-SIZE_HINT = ("Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
-             "and exabytes, respectively.")
+SIZE_HINT = (
+    "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\nand exabytes, respectively."
+)
 
 
 class QemuOptsError(OptsError):
@@ -141,13 +162,14 @@ class OptsList:
     """A ``QemuOptsList``: ``desc`` maps name -> type (string|bool|number|size);
     ``desc=None`` accepts any parameter (as lists with an empty description do)."""
 
-    def __init__(self, name: str, implied: str | None = None, desc: dict[str, str] | None = None,
-                 merge: bool = False) -> None:
+    def __init__(
+        self, name: str, implied: str | None = None, desc: dict[str, str] | None = None, merge: bool = False
+    ) -> None:
         self.name = name
         self.implied = implied
         self.desc = desc
         self.merge = merge
-        self.groups: list[dict[str, Any]] = []   # parsed QemuOpts, each {"id": .., "parsed": Parsed}
+        self.groups: list[dict[str, Any]] = []  # parsed QemuOpts, each {"id": .., "parsed": Parsed}
 
     def find(self, id_: str | None) -> dict[str, Any] | None:
         for g in self.groups:
@@ -157,8 +179,16 @@ class OptsList:
 
 
 # qapi_bool_parse (qapi/qapi-util.c): the only words QEMU reads as booleans
-_BOOL_WORDS = {"on": True, "yes": True, "true": True, "y": True,
-               "off": False, "no": False, "false": False, "n": False}
+_BOOL_WORDS = {
+    "on": True,
+    "yes": True,
+    "true": True,
+    "y": True,
+    "off": False,
+    "no": False,
+    "false": False,
+    "n": False,
+}
 
 
 def bool_word(value: object) -> bool | None:
@@ -173,8 +203,6 @@ def parse_bool(value: str, name: str) -> bool:
     if b is None:
         raise QemuOptsError("Parameter '%s' expects 'on' or 'off'" % name)
     return b
-
-
 
 
 _SUFFIXES = {"B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
@@ -248,8 +276,7 @@ def _parse_typed(name: str, typ: str, value: str) -> bool | int | str:
         if v == -1:
             raise QemuOptsError("Value '%s' is too large for parameter '%s'" % (value, name))
         if v is None:
-            raise QemuOptsError("Parameter '%s' expects a non-negative number below 2^64" % name,
-                                SIZE_HINT)
+            raise QemuOptsError("Parameter '%s' expects a non-negative number below 2^64" % name, SIZE_HINT)
         return v
     return value
 
@@ -271,8 +298,9 @@ def _get_opt_value(s: str, i: int) -> tuple[str, int]:
     return "".join(out), i
 
 
-def _name_value(s: str, i: int, firstname: str | None, warn_on_flag: bool,
-                warnings: list[tuple[str, str]]) -> tuple[str, str, int, bool]:
+def _name_value(
+    s: str, i: int, firstname: str | None, warn_on_flag: bool, warnings: list[tuple[str, str]]
+) -> tuple[str, str, int, bool]:
     """``get_opt_name_value``: -> (name, value, next index, is_help)."""
     j = i
     n = len(s)
@@ -295,8 +323,11 @@ def _name_value(s: str, i: int, firstname: str | None, warn_on_flag: bool,
                 value = "on"
                 is_help = name == "help"
             if not is_help and warn_on_flag:
-                hint = ("Please use nodelay=%s instead" % ("on" if prefix else "off")
-                        if name == "delay" else "Please use %s=%s instead" % (name, value))
+                hint = (
+                    "Please use nodelay=%s instead" % ("on" if prefix else "off")
+                    if name == "delay"
+                    else "Please use %s=%s instead" % (name, value)
+                )
                 warnings.append(("short-form boolean option '%s%s' deprecated" % (prefix, name), hint))
     else:
         name = s[i:j]
@@ -331,9 +362,14 @@ class Parsed:
         return self.opts.get(name, default)
 
 
-def qemu_opts_parse(lst: OptsList, params: str, permit_abbrev: bool = False,
-                    warn_on_flag: bool = True, store: bool = True,
-                    warnings: list[tuple[str, str]] | None = None) -> Parsed:
+def qemu_opts_parse(
+    lst: OptsList,
+    params: str,
+    permit_abbrev: bool = False,
+    warn_on_flag: bool = True,
+    store: bool = True,
+    warnings: list[tuple[str, str]] | None = None,
+) -> Parsed:
     """``qemu_opts_parse_noisily``: raises QemuOptsError.  Warnings (short-form
     booleans) are appended as (text, hint) pairs to ``warnings`` as they occur
     (so they survive an error later in the same string), else to ``.warnings``."""
@@ -347,8 +383,10 @@ def qemu_opts_parse(lst: OptsList, params: str, permit_abbrev: bool = False,
             break
     if id_ is not None:
         if not id_wellformed(id_):
-            raise QemuOptsError("Parameter 'id' expects an identifier",
-                                "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.")
+            raise QemuOptsError(
+                "Parameter 'id' expects an identifier",
+                "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.",
+            )
         old = lst.find(id_)
         if old is not None:
             if not lst.merge:
@@ -392,6 +430,7 @@ def qemu_opts_parse(lst: OptsList, params: str, permit_abbrev: bool = False,
 
 # --- keyval (util/keyval.c) ---------------------------------------------------------
 
+
 def _qapi_name_len(s: str, i: int) -> int:
     """Length of a QAPI name fragment at s[i:] (letters, digits, '-', '_'; first a letter)."""
     n = len(s)
@@ -403,8 +442,9 @@ def _qapi_name_len(s: str, i: int) -> int:
     return j - i
 
 
-def keyval_parse(params: str, implied_key: str | None = None, into: dict[str, Any] | None = None
-                 ) -> tuple[dict[str, Any], bool]:
+def keyval_parse(
+    params: str, implied_key: str | None = None, into: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], bool]:
     """``keyval_parse``: -> (dict of nested dicts/strings, help wanted).
 
     Raises QemuOptsError with QEMU's texts (``Expected '=' after parameter 'x'``,
@@ -440,9 +480,9 @@ def keyval_parse(params: str, implied_key: str | None = None, into: dict[str, An
                 end = k
                 while end < n and params[end] not in "=,":
                     end += 1
-                bad = params[i:end] if end > i else params[i:i + 1]
+                bad = params[i:end] if end > i else params[i : i + 1]
                 raise QemuOptsError("Invalid parameter '%s'" % bad)
-            parts.append(params[k:k + ln])
+            parts.append(params[k : k + ln])
             k += ln
             if k < n and params[k] == ".":
                 k += 1
@@ -453,7 +493,7 @@ def keyval_parse(params: str, implied_key: str | None = None, into: dict[str, An
         value, k = _get_opt_value(params, k + 1)
         if k < n and params[k] == ",":
             k += 1
-        _keyval_put(out, parts, value, params[i:i + sum(len(p) for p in parts) + len(parts) - 1])
+        _keyval_put(out, parts, value, params[i : i + sum(len(p) for p in parts) + len(parts) - 1])
         i = k
     return out, help_
 
@@ -465,7 +505,7 @@ def _keyval_put(d: dict[str, Any], parts: list[str], value: str, key_text: str) 
         if nxt is None:
             nxt = cur[p] = {}
         elif not isinstance(nxt, dict):
-            raise QemuOptsError("Parameters '%s.*' used inconsistently" % ".".join(parts[:idx + 1]))
+            raise QemuOptsError("Parameters '%s.*' used inconsistently" % ".".join(parts[: idx + 1]))
         cur = nxt
     last = parts[-1]
     old = cur.get(last)
@@ -513,20 +553,25 @@ def _parse_int(text: str) -> int | None:
 
 # --- keyval visitor -------------------------------------------------------------------
 
+
 def keyval_visit(t: Any, value: Any, path: list[str]) -> Any:
     # ``t`` is Any: the branches dispatch on type(t) identity, which the checker does not narrow
     """Visit a keyval tree (nested dicts of strings) as type ``t``; returns typed value."""
     name = _full(path)
-    short = path[-1] if path else ""   # the root is an object (a dict), never a scalar
+    short = path[-1] if path else ""  # the root is an object (a dict), never a scalar
     tt = type(t)
     if tt is ObjectType:
         if not isinstance(value, dict):
-            raise QemuOptsError("Parameter '%s' is missing" % name if value is None
-                                else "Invalid parameter type for '%s', expected: object" % name)
+            raise QemuOptsError(
+                "Parameter '%s' is missing" % name
+                if value is None
+                else "Invalid parameter type for '%s', expected: object" % name
+            )
         return _keyval_object(t, value, path)
     if isinstance(value, dict):
-        raise QemuOptsError("Invalid parameter type for '%s', expected: %s" % (
-            name, "array" if tt is ArrayType else "scalar"))
+        raise QemuOptsError(
+            "Invalid parameter type for '%s', expected: %s" % (name, "array" if tt is ArrayType else "scalar")
+        )
     if tt is EnumType:
         if value not in t.values:
             raise QemuOptsError("Parameter '%s' does not accept value '%s'" % (name, value))
@@ -578,7 +623,7 @@ def _keyval_object(t: ObjectType, d: dict[str, Any], path: list[str]) -> dict[st
 
     members(t.members)
     if t.tag is not None:
-        tag_value: JSON = out.get(t.tag)   # absent (None) finds no variant
+        tag_value: JSON = out.get(t.tag)  # absent (None) finds no variant
         v = t.variants.get(tag_value)
         if v is not None:
             members(v.members)
@@ -589,6 +634,7 @@ def _keyval_object(t: ObjectType, d: dict[str, Any], path: list[str]) -> dict[st
 
 
 # --- opts visitor -----------------------------------------------------------------------
+
 
 def opts_visit(t: ObjectType, raw: dict[str, str], order: list[str] | None = None) -> dict[str, Any]:
     """Visit a QemuOpts group (name -> string) as object type ``t``."""
@@ -605,11 +651,11 @@ def opts_visit(t: ObjectType, raw: dict[str, str], order: list[str] | None = Non
 
     members(t.members)
     if t.tag is not None:
-        tag_value: JSON = out.get(t.tag)   # absent (None) finds no variant
+        tag_value: JSON = out.get(t.tag)  # absent (None) finds no variant
         v = t.variants.get(tag_value)
         if v is not None:
             members(v.members)
-    for k in (order or raw):
+    for k in order or raw:
         if k not in consumed and k != "id":
             raise QemuOptsError("Invalid parameter '%s'" % k)
     return out
@@ -635,8 +681,10 @@ def _opts_scalar(name: str, t: Any, value: str) -> Any:
             v = _parse_int(value)
             if v is None:
                 ct = getattr(t, "c_type", "")
-                raise QemuOptsError("Parameter '%s' expects %s" % (
-                    name, "a uint64 value" if ct.startswith("uint") else "an int64 value"))
+                raise QemuOptsError(
+                    "Parameter '%s' expects %s"
+                    % (name, "a uint64 value" if ct.startswith("uint") else "an int64 value")
+                )
             return v
         if jt == "number":
             try:
@@ -648,9 +696,11 @@ def _opts_scalar(name: str, t: Any, value: str) -> Any:
 
 # --- JSON ---------------------------------------------------------------------------------
 
+
 def parse_json_option(text: str) -> JSON:
     """``qobject_from_json`` with QEMU's error texts (the lexer is flushed at the end)."""
     from ..wire import json_stream as J  # lazy: JSON-form options only; keeps -version lean
+
     s = J.JsonStream()
     s.feed(text.encode("utf-8", "surrogateescape"))
     msgs: list[JsonValue | JsonError] = []
@@ -693,8 +743,15 @@ def json_visit(t: Type, value: JSON) -> JSON:
 
 # --- -boot -----------------------------------------------------------------------------
 
-_BOOT = (("order", "str"), ("once", "str"), ("menu", "bool"), ("splash", "str"),
-         ("splash-time", "int"), ("reboot-timeout", "int"), ("strict", "bool"))
+_BOOT = (
+    ("order", "str"),
+    ("once", "str"),
+    ("menu", "bool"),
+    ("splash", "str"),
+    ("splash-time", "int"),
+    ("reboot-timeout", "int"),
+    ("strict", "bool"),
+)
 
 
 def parse_boot(boot: dict[str, Any]) -> dict[str, Any]:

@@ -28,13 +28,23 @@ def overlay(base: Schema, extra: Schema) -> Schema:
     info = list(base.introspection)
     names = {e["name"] for e in info}
     offset = _max_number(info) + 1
-    empty: str | None = next((e["name"] for e in info
-                              if e.get("meta-type") == "object" and not e.get("members") and "tag" not in e),
-                             None)
+    empty: str | None = next(
+        (
+            e["name"]
+            for e in info
+            if e.get("meta-type") == "object" and not e.get("members") and "tag" not in e
+        ),
+        None,
+    )
     gen = generate(extra)
-    gen_empty: str | None = next((e["name"] for e in gen
-                                  if e.get("meta-type") == "object" and not e.get("members") and "tag" not in e),
-                                 None)
+    gen_empty: str | None = next(
+        (
+            e["name"]
+            for e in gen
+            if e.get("meta-type") == "object" and not e.get("members") and "tag" not in e
+        ),
+        None,
+    )
 
     def rename(n: str) -> str:
         if n == gen_empty and empty is not None:
@@ -77,5 +87,11 @@ def overlay(base: Schema, extra: Schema) -> Schema:
     for k, t in extra.types.items():
         types.setdefault("overlay:" + k, t)
     order = list(base.entity_order) + [x for x in extra.entity_order if x not in base.entity_order]
-    return Schema(commands, events, types, introspection=info, origin=base.origin + " + " + extra.origin,
-                  entity_order=order)
+    return Schema(
+        commands,
+        events,
+        types,
+        introspection=info,
+        origin=base.origin + " + " + extra.origin,
+        entity_order=order,
+    )

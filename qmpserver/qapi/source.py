@@ -43,16 +43,19 @@ class SchemaSourceError(UsageError):
     pass
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>[ \t\r\n]+) | (?P<comment>\#[^\n]*) | (?P<punct>[{}\[\],:])
   | (?P<str>'[^'\\\n]*'|"[^"\\\n]*") | (?P<kw>true|false)
-""", re.X)
+""",
+    re.X,
+)
 
 
 def parse_expressions(text: str, fname: str) -> list[tuple[JSONObject, int]]:
     """Parse the expressions of one file: [(expr, line)]."""
     pos = 0
-    toks: list[tuple[str, JSON, int]] = []   # (kind, scalar value, line)
+    toks: list[tuple[str, JSON, int]] = []  # (kind, scalar value, line)
     line = 1
     n = len(text)
     while pos < n:
@@ -136,7 +139,7 @@ def eval_cond(cond: JSON, symbols: Container[str]) -> bool:
     if isinstance(cond, str):
         return cond in symbols
     if isinstance(cond, dict) and len(cond) == 1:
-        (op, arg), = cond.items()
+        ((op, arg),) = cond.items()
         if op == "not":
             return not eval_cond(arg, symbols)
         if op == "all":
@@ -159,7 +162,7 @@ def _features(spec: JSON, symbols: Container[str]) -> tuple[str, ...]:
 class _Builder:
     def __init__(self, symbols: Container[str]):
         self.symbols = symbols
-        self.defs: dict[str, tuple[str, JSONObject, str]] = {}   # name -> (meta, expr, where)
+        self.defs: dict[str, tuple[str, JSONObject, str]] = {}  # name -> (meta, expr, where)
         self.types: dict[str, Type] = {}
         for name, jt in BUILTIN_JSON_TYPES.items():
             self.types[name] = BuiltinType(name, jt)
@@ -261,7 +264,9 @@ class _Builder:
                 by_name = {m.name: m for m in members}
                 tag_type = by_name[tag].type if tag in by_name else None
                 if not isinstance(tag_type, EnumType):
-                    self.err(where, "union '%s' needs a discriminator naming an enum member of its base" % name)
+                    self.err(
+                        where, "union '%s' needs a discriminator naming an enum member of its base" % name
+                    )
                 variants: dict[str, ObjectType] = {}
                 for case, spec in expr.get("data", {}).items():
                     if isinstance(spec, dict):
@@ -355,10 +360,17 @@ def load_source(path: str, symbols: Iterable[str]) -> Schema:
             b.err(where, "command '%s' is already defined" % name)
         ret = expr.get("returns")
         commands[name] = Command(
-            name, arg, b.ref(ret, where) if ret is not None else None,
-            allow_oob=bool(expr.get("allow-oob")), allow_preconfig=bool(expr.get("allow-preconfig")),
-            features=feats, gen=expr.get("gen", True), boxed=bool(expr.get("boxed")),
-            success_response=expr.get("success-response", True), coroutine=bool(expr.get("coroutine")))
+            name,
+            arg,
+            b.ref(ret, where) if ret is not None else None,
+            allow_oob=bool(expr.get("allow-oob")),
+            allow_preconfig=bool(expr.get("allow-preconfig")),
+            features=feats,
+            gen=expr.get("gen", True),
+            boxed=bool(expr.get("boxed")),
+            success_response=expr.get("success-response", True),
+            coroutine=bool(expr.get("coroutine")),
+        )
     # entity order for introspection: commands and events interleaved as defined
     order: dict[tuple[str, str], int] = {}
     for meta, name, _e, _w in entities:

@@ -36,16 +36,19 @@ if TYPE_CHECKING:
 _I64_MIN, _I64_MAX, _U64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
 
 _SIZED = {
-    "int8": (-128, 127, "int8_t"), "int16": (-32768, 32767, "int16_t"),
+    "int8": (-128, 127, "int8_t"),
+    "int16": (-32768, 32767, "int16_t"),
     "int32": (-(1 << 31), (1 << 31) - 1, "int32_t"),
-    "uint8": (0, 255, "uint8_t"), "uint16": (0, 65535, "uint16_t"), "uint32": (0, (1 << 32) - 1, "uint32_t"),
+    "uint8": (0, 255, "uint8_t"),
+    "uint16": (0, 65535, "uint16_t"),
+    "uint32": (0, (1 << 32) - 1, "uint32_t"),
 }
 
 
 def full_name(path: Iterable[PathItem]) -> str:
     """Render a visitor path: names joined by '.', list indexes as [N]."""
     out = ""
-    p: Any   # str or int: the checker does not narrow the else branch of `type(p) is int`
+    p: Any  # str or int: the checker does not narrow the else branch of `type(p) is int`
     for p in path:
         if type(p) is int:
             out += "[%d]" % p
@@ -82,8 +85,13 @@ class Policy:
 
     __slots__ = ("deprecated_input", "deprecated_output", "unstable_input", "unstable_output")
 
-    def __init__(self, deprecated_input: str = "accept", deprecated_output: str = "accept",
-                 unstable_input: str = "accept", unstable_output: str = "accept"):
+    def __init__(
+        self,
+        deprecated_input: str = "accept",
+        deprecated_output: str = "accept",
+        unstable_input: str = "accept",
+        unstable_output: str = "accept",
+    ):
         self.deprecated_input = deprecated_input
         self.deprecated_output = deprecated_output
         self.unstable_input = unstable_input
@@ -113,14 +121,25 @@ def _visit(t: Any, v: JSON, name: PathItem | None, path: list[PathItem], policy:
         if jt == "string":
             if type(v) is not str:
                 raise type_error(path, "string")
-            if t.c_type == "QType" and v not in ("none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool"):
+            if t.c_type == "QType" and v not in (
+                "none",
+                "qnull",
+                "qnum",
+                "qstring",
+                "qdict",
+                "qlist",
+                "qbool",
+            ):
                 raise QMPError("Parameter '%s' does not accept value '%s'" % (name or "null", v))
             return
         if jt == "int":
             ctype = t.c_type
             if type(v) is not int:
-                raise (type_error(path, "integer") if ctype not in ("uint64", "size")
-                       else QMPError("Parameter '%s' expects uint64" % full_name(path)))
+                raise (
+                    type_error(path, "integer")
+                    if ctype not in ("uint64", "size")
+                    else QMPError("Parameter '%s' expects uint64" % full_name(path))
+                )
             if ctype == "uint64" or ctype == "size":
                 return  # negative values are accepted for compatibility
             if ctype == "introspected-int":
@@ -190,8 +209,9 @@ def _qtype_matches(t: Type, v: JSON) -> bool:
     return True
 
 
-def _visit_alternate(t: AlternateType, v: JSON, name: PathItem | None, path: list[PathItem],
-                     policy: Policy) -> None:
+def _visit_alternate(
+    t: AlternateType, v: JSON, name: PathItem | None, path: list[PathItem], policy: Policy
+) -> None:
     for alt in t.alternatives:
         if _qtype_matches(alt, v):
             _visit(alt, v, name, path, policy)
@@ -206,7 +226,7 @@ def visit_object(t: ObjectType, d: JSONObject, path: list[PathItem], policy: Pol
     consumed: list[str] = []
     _visit_members(t.members, d, path, policy, consumed)
     if t.tag is not None:
-        tag_value: JSON = d.get(t.tag)   # absent (None) or any JSON; a non-string finds no variant
+        tag_value: JSON = d.get(t.tag)  # absent (None) or any JSON; a non-string finds no variant
         variant = t.variants.get(tag_value)
         if variant is not None and variant.members:
             _visit_members(variant.members, d, path, policy, consumed)
@@ -214,8 +234,9 @@ def visit_object(t: ObjectType, d: JSONObject, path: list[PathItem], policy: Pol
         check_leftover(d, consumed, path)
 
 
-def _visit_members(members: Iterable[Member], d: JSONObject, path: list[PathItem], policy: Policy,
-                   consumed: list[str]) -> None:
+def _visit_members(
+    members: Iterable[Member], d: JSONObject, path: list[PathItem], policy: Policy, consumed: list[str]
+) -> None:
     for m in members:
         name = m.name
         if name in d:
@@ -240,6 +261,8 @@ def validate_arguments(cmd: Command, args: JSONObject, policy: Policy = DEFAULT_
     return args
 
 
-def validate_value(t: Type, value: JSON, path: Sequence[PathItem] = (), policy: Policy = DEFAULT_POLICY) -> None:
+def validate_value(
+    t: Type, value: JSON, path: Sequence[PathItem] = (), policy: Policy = DEFAULT_POLICY
+) -> None:
     """Validate any value against a type (event data, injected replies)."""
     _visit(t, value, path[-1] if path else None, list(path), policy)

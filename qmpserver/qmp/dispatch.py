@@ -23,7 +23,7 @@ from ..qapi.visitor import DEFAULT_POLICY, validate_arguments
 from ..wire.qdict import wire_order
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up path avoids it
     from typing import Any, Callable, Protocol, Sequence, Union
 
     from ..qapi.model import Command, Schema
@@ -53,6 +53,7 @@ if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-u
         def names(self) -> list[str]: ...
         def unmodelled(self, cmd: Command, args: dict[str, Any]) -> Any: ...
 
+
 default_log = _log.get("qmpserver.default")
 
 _NO_ID = object()
@@ -63,8 +64,9 @@ class Context:
 
     __slots__ = ("instance", "session", "request", "after", "oob")
 
-    def __init__(self, instance: Any, session: Session | None, request: dict[str, Any],
-                 oob: bool = False) -> None:
+    def __init__(
+        self, instance: Any, session: Session | None, request: dict[str, Any], oob: bool = False
+    ) -> None:
         self.instance = instance
         self.session = session
         self.request = request
@@ -108,8 +110,9 @@ def _check_envelope(req: dict[str, Any], oob_enabled: bool) -> tuple[str, bool]:
     return cmd, False
 
 
-def dispatch(table: Table, request: Any, session: Session | None,
-             oob_enabled: bool) -> tuple[dict[str, Any] | None, Sequence[Callable[[], None]]]:
+def dispatch(
+    table: Table, request: Any, session: Session | None, oob_enabled: bool
+) -> tuple[dict[str, Any] | None, Sequence[Callable[[], None]]]:
     """Run one request against a command table; returns (reply | None, deferred)."""
     if type(request) is not dict:
         return {"error": {"class": "GenericError", "desc": "QMP input must be a JSON object"}}, ()
@@ -125,14 +128,17 @@ def dispatch(table: Table, request: Any, session: Session | None,
         if cmd.features and table.policy is not None:
             table.policy.input_ok(cmd.features, "command", name, COMMAND_NOT_FOUND)
         if entry.disabled is not None:
-            raise QMPError("Command %s has been disabled%s" % (
-                name, (": " + entry.disabled) if entry.disabled else ""), COMMAND_NOT_FOUND)
+            raise QMPError(
+                "Command %s has been disabled%s" % (name, (": " + entry.disabled) if entry.disabled else ""),
+                COMMAND_NOT_FOUND,
+            )
         if oob and not cmd.allow_oob:
             raise QMPError("The command %s does not support OOB" % name)
         instance = table.instance
         if instance is not None and instance.preconfig and not cmd.allow_preconfig:
-            raise QMPError("The command '%s' is permitted only after machine initialization "
-                           "has completed" % name)
+            raise QMPError(
+                "The command '%s' is permitted only after machine initialization has completed" % name
+            )
         args = request.get("arguments")
         if args is None:
             args = {}
@@ -174,8 +180,14 @@ class Entry:
 class CommandTable:
     """The commands one monitor can run: schema commands bound to handlers."""
 
-    def __init__(self, schema: Schema, handlers: dict[str, Handler], instance: Instance | None = None,
-                 policy: Policy | None = None, recorded: Recorded | None = None) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        handlers: dict[str, Handler],
+        instance: Instance | None = None,
+        policy: Policy | None = None,
+        recorded: Recorded | None = None,
+    ) -> None:
         self.schema = schema
         self.instance = instance
         self.policy = policy
@@ -200,8 +212,11 @@ class CommandTable:
                 return rec.get("return")
         if cmd.name not in self.unmodelled_seen:
             self.unmodelled_seen.add(cmd.name)
-            default_log.warning("command %s is not modelled and was not recorded for this build: "
-                                "answering the default of its return type", cmd.name)
+            default_log.warning(
+                "command %s is not modelled and was not recorded for this build: "
+                "answering the default of its return type",
+                cmd.name,
+            )
         return default_value(cmd.ret_type)
 
 

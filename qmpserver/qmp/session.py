@@ -64,7 +64,7 @@ from ..wire.json_stream import JsonError, JsonStream
 from .dispatch import NegotiationTable, dispatch
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up path avoids it
     from typing import Any, Callable, Protocol, Union
 
     from .dispatch import Table
@@ -86,22 +86,38 @@ if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-u
     #: gate(session, item) -> seconds to hold the in-band item (a request or a JsonError)
     Gate = Callable[["Session", Any], float]
 
-QUEUE_LEN_MAX = 8          # QMP_REQ_QUEUE_LEN_MAX, monitor/monitor-internal.h
+QUEUE_LEN_MAX = 8  # QMP_REQ_QUEUE_LEN_MAX, monitor/monitor-internal.h
 NEGOTIATION_DESC = "Expecting capabilities negotiation with 'qmp_capabilities'"
 
 # What the session wants next (``pump()``'s answer; bits, READ is none of them).
-READ = 0       # keep reading
-PAUSED = 1     # QEMU would not read now (in-band queue full): stop reading until told
-CLOSE = 2      # write the pending output, then close the connection
-WAIT = 4       # a hold started: call resume() after wait_seconds, then pump()
+READ = 0  # keep reading
+PAUSED = 1  # QEMU would not read now (in-band queue full): stop reading until told
+CLOSE = 2  # write the pending output, then close the connection
+WAIT = 4  # a hold started: call resume() after wait_seconds, then pump()
 
 
 class Session:
     """One connection's protocol state; see the module docstring for the driver contract."""
 
-    __slots__ = ("monitor", "stream", "table", "negotiated", "oob_enabled", "queue", "outbox",
-                 "closing", "connected", "pretty", "wait_seconds", "_held", "_gated",
-                 "_gate", "_observers", "_wakeup", "__weakref__")
+    __slots__ = (
+        "monitor",
+        "stream",
+        "table",
+        "negotiated",
+        "oob_enabled",
+        "queue",
+        "outbox",
+        "closing",
+        "connected",
+        "pretty",
+        "wait_seconds",
+        "_held",
+        "_gated",
+        "_gate",
+        "_observers",
+        "_wakeup",
+        "__weakref__",
+    )
 
     def __init__(self, monitor: MonitorLike, wakeup: Callable[[], None] | None = None) -> None:
         self.monitor = monitor
@@ -109,14 +125,14 @@ class Session:
         self.table: Table | None = None
         self.negotiated = False
         self.oob_enabled = False
-        self.queue: deque[Any] = deque()       # in-band requests (dicts, other values, JsonError)
+        self.queue: deque[Any] = deque()  # in-band requests (dicts, other values, JsonError)
         self.outbox: list[bytes] = []
-        self.closing = False                   # close once the outbox is written
+        self.closing = False  # close once the outbox is written
         self.connected = False
         self.pretty: bool = monitor.pretty
-        self.wait_seconds = 0.0                # the current hold, when pump() said WAIT
-        self._held = False                     # in-band execution waits for resume()
-        self._gated = False                    # the queue's head has been through the gate
+        self.wait_seconds = 0.0  # the current hold, when pump() said WAIT
+        self._held = False  # in-band execution waits for resume()
+        self._gated = False  # the queue's head has been through the gate
         self._gate: Gate | None = None
         self._observers: list[Observer] = []
         self._wakeup = wakeup
@@ -129,7 +145,7 @@ class Session:
         self.queue.clear()
         self.negotiated = False
         self.oob_enabled = False
-        self.table = NegotiationTable(self.monitor.command_table)   # built on the first request
+        self.table = NegotiationTable(self.monitor.command_table)  # built on the first request
         self.connected = True
         self.monitor.attach(self)
         self._emit_out(self.monitor.greeting())
@@ -188,7 +204,7 @@ class Session:
                 continue
             value = msg.value
             if type(value) is dict and "exec-oob" in value and "execute" not in value:
-                self._run(value)   # out-of-band: executed as soon as parsed
+                self._run(value)  # out-of-band: executed as soon as parsed
             else:
                 queue.append(value)
 
@@ -214,7 +230,7 @@ class Session:
                     break
                 item: Any = msg if isinstance(msg, JsonError) else msg.value
                 if type(item) is dict and "exec-oob" in item and "execute" not in item:
-                    self._run(item)       # out-of-band: executed as soon as parsed
+                    self._run(item)  # out-of-band: executed as soon as parsed
                     continue
             else:
                 self._parse()
@@ -263,7 +279,7 @@ class Session:
             if type(self.table) is NegotiationTable:
                 err = reply.get("error")
                 if err is not None and err.get("class") == COMMAND_NOT_FOUND:
-                    del err["desc"]          # re-inserted: QDict order follows insertion
+                    del err["desc"]  # re-inserted: QDict order follows insertion
                     err["desc"] = NEGOTIATION_DESC
             self._emit_out(reply)
         for fn in after:

@@ -70,6 +70,7 @@ class QMPGreetingWaitStrategy(WaitStrategy):
         def check():
             self.greeting = read_greeting(host, port)
             return True
+
         if not self._poll(check):
             raise TimeoutError("no QMP greeting on %s:%s within %ss" % (host, port, self._startup_timeout))
 
@@ -77,12 +78,22 @@ class QMPGreetingWaitStrategy(WaitStrategy):
 class QMPServerContainer(DockerContainer):
     """``qmpserver serve`` with one instance on TCP QMP and the HTTP API."""
 
-    def __init__(self, image: str = DEFAULT_IMAGE, profile: Optional[str] = None, token: Optional[str] = None,
-                 qmp_port: int = QMP_PORT, http_port: int = HTTP_PORT, extra_args=(), **kwargs) -> None:
+    def __init__(
+        self,
+        image: str = DEFAULT_IMAGE,
+        profile: Optional[str] = None,
+        token: Optional[str] = None,
+        qmp_port: int = QMP_PORT,
+        http_port: int = HTTP_PORT,
+        extra_args=(),
+        **kwargs,
+    ) -> None:
         self.token = token or secrets.token_hex(16)
         self.qmp_port = qmp_port
         self.http_port = http_port
-        self.wait_strategy = QMPGreetingWaitStrategy(qmp_port).with_startup_timeout(60).with_poll_interval(0.2)
+        self.wait_strategy = (
+            QMPGreetingWaitStrategy(qmp_port).with_startup_timeout(60).with_poll_interval(0.2)
+        )
         super().__init__(image, _wait_strategy=self.wait_strategy, **kwargs)
         self.with_exposed_ports(qmp_port, http_port)
         self.with_env("QMPSERVER_HTTP_TOKEN", self.token)
@@ -108,4 +119,5 @@ class QMPServerContainer(DockerContainer):
     def external_server(self, ports=None):
         """An :class:`~qmpserver.testing.server.ExternalServer` on this container's API."""
         from .server import ExternalServer
+
         return ExternalServer(self.get_http_url(), self.token, ports)

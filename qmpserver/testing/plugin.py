@@ -47,32 +47,45 @@ except ImportError:  # pragma: no cover
 
 def pytest_addoption(parser):
     group = parser.getgroup("qmpserver", "qmpserver (simulated QEMU over QMP)")
-    group.addoption("--qmpserver-profile", default=None,
-                    help="profile of qmp_instance when no marker names one")
-    group.addoption("--qmpserver-profile-dir", action="append", default=None,
-                    help="extra profile directory (repeatable)")
-    group.addoption("--qmpserver-external", default=None,
-                    help="URL of a running 'qmpserver serve --http' to use instead of an in-process server "
-                         "(also $QMPSERVER_EXTERNAL)")
+    group.addoption(
+        "--qmpserver-profile", default=None, help="profile of qmp_instance when no marker names one"
+    )
+    group.addoption(
+        "--qmpserver-profile-dir", action="append", default=None, help="extra profile directory (repeatable)"
+    )
+    group.addoption(
+        "--qmpserver-external",
+        default=None,
+        help="URL of a running 'qmpserver serve --http' to use instead of an in-process server "
+        "(also $QMPSERVER_EXTERNAL)",
+    )
     parser.addini("qmpserver_profile", "profile of qmp_instance when no marker names one", default="")
     parser.addini("qmpserver_profile_dirs", "extra profile directories", type="paths", default=[])
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "qmp_profile(name=None, **options): profile and options "
-                            "(machine, accel, cpu, paused, incoming, transport, ...) of qmp_instance")
+    config.addinivalue_line(
+        "markers",
+        "qmp_profile(name=None, **options): profile and options "
+        "(machine, accel, cpu, paused, incoming, transport, ...) of qmp_instance",
+    )
     config.addinivalue_line("markers", "qmp_pair(source, destination, **options): profiles of qmp_pair")
 
 
 def _default_profile(config):
-    return (config.getoption("qmpserver_profile") or config.getini("qmpserver_profile")
-            or os.environ.get("QMPSERVER_PROFILE") or None)
+    return (
+        config.getoption("qmpserver_profile")
+        or config.getini("qmpserver_profile")
+        or os.environ.get("QMPSERVER_PROFILE")
+        or None
+    )
 
 
 @pytest.fixture(scope="session")
 def qmpserver_server(request):
     """The server every qmpserver fixture of this worker uses."""
     from .server import ExternalServer, InProcessServer
+
     url = request.config.getoption("qmpserver_external")
     if url:
         os.environ["QMPSERVER_EXTERNAL"] = url
@@ -180,6 +193,7 @@ def qmp_pair(qmpserver_factory, request):
 def qmp_sync(qmp_instance):
     """A negotiated ``qemu.qmp.legacy.QEMUMonitorProtocol`` connected to ``qmp_instance``."""
     from qemu.qmp.legacy import QEMUMonitorProtocol
+
     qmp = QEMUMonitorProtocol(qmp_instance.qmp_address)
     qmp.connect(negotiate=True)
     try:
@@ -189,10 +203,12 @@ def qmp_sync(qmp_instance):
 
 
 if pytest_asyncio is not None:
+
     @pytest_asyncio.fixture
     async def qmp_client(qmp_instance):
         """A negotiated ``qemu.qmp.QMPClient`` connected to ``qmp_instance`` (on the test's loop)."""
         from qemu.qmp import QMPClient
+
         client = QMPClient("qmpserver-test")
         await client.connect(qmp_instance.qmp_address)
         try:
@@ -200,6 +216,7 @@ if pytest_asyncio is not None:
         finally:
             await client.disconnect()
 else:  # pragma: no cover
+
     @pytest.fixture
     def qmp_client():
         pytest.skip("the qmp_client fixture needs pytest-asyncio; use qmp_sync in sync tests")

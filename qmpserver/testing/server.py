@@ -130,8 +130,11 @@ class InstanceHandle:
         return out
 
     def events(self, name=None) -> list:
-        return [e["msg"] for e in self.transcript()
-                if e["kind"] == "event" and (name is None or e["msg"].get("event") == name)]
+        return [
+            e["msg"]
+            for e in self.transcript()
+            if e["kind"] == "event" and (name is None or e["msg"].get("event") == name)
+        ]
 
     def assert_called(self, command, times=None, with_args=None) -> list:
         calls = self.calls(command)
@@ -139,7 +142,9 @@ class InstanceHandle:
             calls = [c for c in calls if c.get("arguments", {}) == with_args]
         if times is None:
             assert calls, "%s was never called%s" % (
-                command, "" if with_args is None else " with %r" % (with_args,))
+                command,
+                "" if with_args is None else " with %r" % (with_args,),
+            )
         else:
             assert len(calls) == times, "%s called %d times, expected %d" % (command, len(calls), times)
         return calls
@@ -169,7 +174,11 @@ class InstanceHandle:
             self.server.remove(self.id, force)
 
     def __repr__(self):
-        return "<InstanceHandle #%s %s %s>" % (self.id, self.info.get("profile"), self.info["qmp"][0]["address"])
+        return "<InstanceHandle #%s %s %s>" % (
+            self.id,
+            self.info.get("profile"),
+            self.info["qmp"][0]["address"],
+        )
 
 
 class InProcessServer:
@@ -192,6 +201,7 @@ class InProcessServer:
     def start(self) -> "InProcessServer":
         from ..http.control import DEFAULT_TRANSCRIPT_LIMIT, Control
         from ..serve import Server
+
         self.socket_dir = short_socket_dir()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="qmpserver", daemon=True)
@@ -199,7 +209,10 @@ class InProcessServer:
 
         async def setup():
             self.server = Server(self.loop, profile_dirs=self.profile_dirs, multi_client=self.multi_client)
-            self.control = Control(self.server, transcript_limit=self.transcript_limit or DEFAULT_TRANSCRIPT_LIMIT)
+            self.control = Control(
+                self.server, transcript_limit=self.transcript_limit or DEFAULT_TRANSCRIPT_LIMIT
+            )
+
         self.call(setup())
         return self
 
@@ -212,6 +225,7 @@ class InProcessServer:
                 await self._http.close()
             self.server.close()
             await asyncio.sleep(0)
+
         try:
             self.call(teardown(), timeout=10)
         finally:
@@ -234,12 +248,14 @@ class InProcessServer:
 
         async def run():
             return coro_or_fn()
+
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
 
     def http(self, address="127.0.0.1:0", token=None):
         """Start the HTTP API on this server (once); returns the handle with ``.url``."""
         if self._http is None:
             from ..http.app import start_http
+
             self._http = self.call(start_http(self.server, address, token=token, control=self.control))
         return self._http
 
@@ -255,6 +271,7 @@ class InProcessServer:
         Raises :class:`~qmpserver.errors.StartupError` with QEMU's message when QEMU would refuse.
         """
         from ..http.control import Unprocessable
+
         body = _body(profile, options)
         if "qmp" not in body:
             if transport == "unix":
@@ -272,6 +289,7 @@ class InProcessServer:
                     raise StartupError(e.detail["message"], e.detail.get("warnings")) from None
                 raise
             return self.control.describe(rec)
+
         return InstanceHandle(self, self.call(create()))
 
     def remove(self, iid, force=False) -> None:
@@ -282,6 +300,7 @@ class InProcessServer:
                 self.control.remove(iid, force=force)
             except NotFound:
                 pass
+
         self.call(rm)
 
     def reachable(self, addr: dict) -> dict:
@@ -295,12 +314,19 @@ class InProcessServer:
 
     def transcript(self, iid, since=0) -> list:
         from ..http.transcript import entry_json
-        return self.call(lambda: [entry_json(e) for e in
-                                  self.control.record(iid, include_removed=True).transcript.since(since)])
+
+        return self.call(
+            lambda: [
+                entry_json(e) for e in self.control.record(iid, include_removed=True).transcript.since(since)
+            ]
+        )
 
     def replies(self, iid) -> str:
         from ..http.transcript import to_replies
-        return self.call(lambda: to_replies(self.control.record(iid, include_removed=True).transcript.entries))
+
+        return self.call(
+            lambda: to_replies(self.control.record(iid, include_removed=True).transcript.entries)
+        )
 
     def clear_transcript(self, iid) -> None:
         self.call(lambda: self.control.record(iid, include_removed=True).transcript.clear())
@@ -394,8 +420,11 @@ class ExternalServer:
     def reachable(self, addr: dict) -> dict:
         if "host" in addr and addr["host"] in ("0.0.0.0", "::", ""):
             host = self.host
-            return {"address": "tcp:%s:%d" % ("[%s]" % host if ":" in host else host, addr["port"]),
-                    "host": host, "port": addr["port"]}
+            return {
+                "address": "tcp:%s:%d" % ("[%s]" % host if ":" in host else host, addr["port"]),
+                "host": host,
+                "port": addr["port"],
+            }
         return addr
 
     def create(self, profile=None, transport="tcp", **options) -> InstanceHandle:

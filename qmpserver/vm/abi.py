@@ -17,7 +17,7 @@ another format.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any, Callable
 
@@ -49,16 +49,40 @@ class GuestABI:
       elsewhere); ``psci_version``: ``"1.1"`` ... from those registers.
     """
 
-    __slots__ = ("target", "machine", "machine_version", "accel", "cpu_model", "midr", "idregs",
-                 "sve_vector_lengths", "pmu", "mte", "gic", "gic_in_kernel", "_firmware",
-                 "_firmware_source")
+    __slots__ = (
+        "target",
+        "machine",
+        "machine_version",
+        "accel",
+        "cpu_model",
+        "midr",
+        "idregs",
+        "sve_vector_lengths",
+        "pmu",
+        "mte",
+        "gic",
+        "gic_in_kernel",
+        "_firmware",
+        "_firmware_source",
+    )
 
-    def __init__(self, target: str, machine: str, accel: str, *, cpu_model: str | None = None,
-                 midr: int | None = None, idregs: dict[str, int] | None = None,
-                 sve_vector_lengths: list[int] | None = None, pmu: bool | None = None,
-                 mte: str | None = None, gic: int | None = None, gic_in_kernel: bool | None = None,
-                 firmware: dict[str, int] | None = None,
-                 firmware_source: Callable[[], dict[str, int] | None] | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        machine: str,
+        accel: str,
+        *,
+        cpu_model: str | None = None,
+        midr: int | None = None,
+        idregs: dict[str, int] | None = None,
+        sve_vector_lengths: list[int] | None = None,
+        pmu: bool | None = None,
+        mte: str | None = None,
+        gic: int | None = None,
+        gic_in_kernel: bool | None = None,
+        firmware: dict[str, int] | None = None,
+        firmware_source: Callable[[], dict[str, int] | None] | None = None,
+    ) -> None:
         self.target = target
         self.machine = machine
         self.machine_version = machine_version(machine)
@@ -98,11 +122,15 @@ class GuestABI:
             "target": self.target,
             "machine": {"type": self.machine, "version": self.machine_version},
             "accel": self.accel,
-            "cpu": {"model": self.cpu_model, "midr": self.midr,
-                    "idregs": None if self.idregs is None else dict(self.idregs),
-                    "sve-vector-lengths": None if self.sve_vector_lengths is None
-                    else list(self.sve_vector_lengths),
-                    "pmu": self.pmu},
+            "cpu": {
+                "model": self.cpu_model,
+                "midr": self.midr,
+                "idregs": None if self.idregs is None else dict(self.idregs),
+                "sve-vector-lengths": None
+                if self.sve_vector_lengths is None
+                else list(self.sve_vector_lengths),
+                "pmu": self.pmu,
+            },
             "mte": self.mte,
             "gic": {"version": self.gic, "in-kernel": self.gic_in_kernel},
             "firmware": None if self.firmware is None else dict(self.firmware),
@@ -112,14 +140,26 @@ class GuestABI:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GuestABI:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ABIFormatError("guest ABI format %r, expected %d" % (
-                d.get("format") if isinstance(d, dict) else None, FORMAT))
+            raise ABIFormatError(
+                "guest ABI format %r, expected %d"
+                % (d.get("format") if isinstance(d, dict) else None, FORMAT)
+            )
         try:
             cpu, gic = d["cpu"], d["gic"]
-            return cls(d["target"], d["machine"]["type"], d["accel"], cpu_model=cpu["model"],
-                       midr=cpu["midr"], idregs=cpu["idregs"], sve_vector_lengths=cpu["sve-vector-lengths"],
-                       pmu=cpu["pmu"], mte=d["mte"], gic=gic["version"], gic_in_kernel=gic["in-kernel"],
-                       firmware=d["firmware"])
+            return cls(
+                d["target"],
+                d["machine"]["type"],
+                d["accel"],
+                cpu_model=cpu["model"],
+                midr=cpu["midr"],
+                idregs=cpu["idregs"],
+                sve_vector_lengths=cpu["sve-vector-lengths"],
+                pmu=cpu["pmu"],
+                mte=d["mte"],
+                gic=gic["version"],
+                gic_in_kernel=gic["in-kernel"],
+                firmware=d["firmware"],
+            )
         except (KeyError, TypeError) as e:
             raise ABIFormatError("guest ABI: missing or malformed member %s" % e) from None
 

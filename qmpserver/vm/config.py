@@ -31,7 +31,7 @@ class GuestBehaviour:
     __slots__ = ("acpi", "powerdown_delay")
 
     def __init__(self, acpi: bool = True, powerdown_delay: float = 0.05) -> None:
-        self.acpi = acpi                        # shuts down when the ACPI power button is pressed
+        self.acpi = acpi  # shuts down when the ACPI power button is pressed
         self.powerdown_delay = powerdown_delay  # seconds between POWERDOWN and its SHUTDOWN
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,32 +72,33 @@ class InstanceConfig:
     warnings: list[str]
 
     FIELDS: dict[str, object] = {
-        "name": None, "uuid": None,
-        "machine": dict,        # merged -machine options; 'type' is the machine
-        "accel": list,          # accelerators to try in order, e.g. ['kvm', 'tcg']
+        "name": None,
+        "uuid": None,
+        "machine": dict,  # merged -machine options; 'type' is the machine
+        "accel": list,  # accelerators to try in order, e.g. ['kvm', 'tcg']
         "accel_props": dict,
-        "cpu": None,            # -cpu model
-        "cpu_props": dict,      # -cpu model,prop=value,...
-        "smp": dict,            # -smp options (strings or ints); completed by the pipeline
-        "boot": dict,           # -boot / -machine boot.* options
-        "memory": 128 << 20,   # -m size (bytes)
-        "maxmem": None,         # -m maxmem (bytes; None: the ram size)
-        "slots": 0,             # -m slots
+        "cpu": None,  # -cpu model
+        "cpu_props": dict,  # -cpu model,prop=value,...
+        "smp": dict,  # -smp options (strings or ints); completed by the pipeline
+        "boot": dict,  # -boot / -machine boot.* options
+        "memory": 128 << 20,  # -m size (bytes)
+        "maxmem": None,  # -m maxmem (bytes; None: the ram size)
+        "slots": 0,  # -m slots
         "start_paused": False,  # -S
-        "no_shutdown": False,   # -no-shutdown
-        "preconfig": False,     # --preconfig
-        "incoming": None,       # -incoming URI
+        "no_shutdown": False,  # -no-shutdown
+        "preconfig": False,  # --preconfig
+        "incoming": None,  # -incoming URI
         "compat": Policy,
         "guest": GuestBehaviour,
-        "blockdevs": list,      # -blockdev options
-        "objects": list,        # -object options
-        "netdevs": list,        # -netdev / -net options
-        "devices": list,        # -device options
-        "add_fds": list,        # -add-fd option dicts (fd, set, opaque)
-        "globals": list,        # -global (driver, property, value)
-        "display": None,        # -display / -vnc: DisplayOptions dict
-        "options": list,        # every option as given, for the record
-        "warnings": list,       # start-up warnings printed to stderr
+        "blockdevs": list,  # -blockdev options
+        "objects": list,  # -object options
+        "netdevs": list,  # -netdev / -net options
+        "devices": list,  # -device options
+        "add_fds": list,  # -add-fd option dicts (fd, set, opaque)
+        "globals": list,  # -global (driver, property, value)
+        "display": None,  # -display / -vnc: DisplayOptions dict
+        "options": list,  # every option as given, for the record
+        "warnings": list,  # start-up warnings printed to stderr
     }
 
     def __init__(self, **kw: object) -> None:

@@ -30,7 +30,7 @@ from .machine import MachineState
 from .state import Backends, Caches, CpuState, Memory, Threads
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:   # typing is not imported at run time: the launcher's start-up path avoids it
+if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up path avoids it
     from typing import Any, Callable
 
     from ..qmp.dispatch import Context, Table
@@ -46,7 +46,7 @@ class Scheduler:
     """Deferred callbacks; drivers replace it with their event loop's."""
 
     def __init__(self) -> None:
-        self.pending: list[list[Any]] = []   # [due time, callback, cancelled]
+        self.pending: list[list[Any]] = []  # [due time, callback, cancelled]
 
     def call_later(self, delay: float, fn: Callable[[], object]) -> _Handle:
         entry = [time.monotonic() + delay, fn, False]
@@ -73,20 +73,25 @@ class _Handle:
 class Monitor:
     """One QMP endpoint of an instance (a ``-qmp`` / ``-mon`` / listener) and its sessions."""
 
-    def __init__(self, instance: Instance, label: str = "monitor", pretty: bool = False,
-                 oob: bool = True, multi_client: bool = False) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        label: str = "monitor",
+        pretty: bool = False,
+        oob: bool = True,
+        multi_client: bool = False,
+    ) -> None:
         self.instance = instance
         self.label = label
         self.pretty = pretty
         self.oob = oob
         self.multi_client = multi_client
-        self.sessions: list[Session] = []          # connected sessions (Session.connect)
+        self.sessions: list[Session] = []  # connected sessions (Session.connect)
         self.address: str | None = None  # set by the driver: "unix:/path" or "tcp:host:port"
-        self._table: Table | None = None   # a wrapper of the instance's table (fault injection)
+        self._table: Table | None = None  # a wrapper of the instance's table (fault injection)
 
     def greeting(self) -> dict[str, Any]:
-        return {"QMP": {"version": self.instance.version_info(),
-                        "capabilities": ["oob"] if self.oob else []}}
+        return {"QMP": {"version": self.instance.version_info(), "capabilities": ["oob"] if self.oob else []}}
 
     def command_table(self) -> Table:
         return self._table if self._table is not None else self.instance.command_table
@@ -121,8 +126,13 @@ class Instance:
     runs QEMU's start-up phases on it (machine, accelerator, CPU, backends) and
     fills the typed state below, one owner per topic."""
 
-    def __init__(self, profile: Any, config: InstanceConfig, scheduler: Any = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        profile: Any,
+        config: InstanceConfig,
+        scheduler: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.id = next(_ids)
         self.profile = profile
         self.build = profile.build
@@ -135,25 +145,25 @@ class Instance:
         self.quirks = self.build.quirks
         self.monitors: list[Monitor] = []
         self.event_log: deque[dict[str, Any]] = deque(maxlen=1000)
-        self.listeners: list[Callable[[dict[str, Any]], object]] = []   # for HTTP / transcripts
+        self.listeners: list[Callable[[dict[str, Any]], object]] = []  # for HTTP / transcripts
         self.exit_listeners: list[Callable[[str], object]] = []  # (reason) when the process would exit
         self.terminated: str | None = None  # ShutdownCause once the instance has exited
         self.preconfig = config.preconfig
         self.autostart = not config.start_paused
         self._table: Any = None
-        self.table_factory: Callable[[Instance], Any] | None = None   # set by the start-up pipeline
+        self.table_factory: Callable[[Instance], Any] | None = None  # set by the start-up pipeline
         # typed state, one owner each (see qmpserver.vm.state and the pipeline)
         self.machine: MachineState = None  # type: ignore[assignment]  # startup: machine phases
-        self.board: Any = None             # vm/virt.py board_init: what machine init settled on
-        self.cpu = CpuState()              # arch/<target>/startup.py
+        self.board: Any = None  # vm/virt.py board_init: what machine init settled on
+        self.cpu = CpuState()  # arch/<target>/startup.py
         self.memory = Memory(config.memory or (128 << 20), config.maxmem, config.slots)
-        self.backends = Backends()         # commands/{chardev,objects,block,netdev,device,fd}.py
-        self.threads = Threads()           # vCPU / iothread ids
-        self.qom: QomTree | None = None    # vm/qom.py: the QOM tree, built on first use
-        self.migration: Any = None         # commands/migration.py: the migration state machine
-        self.migration_blockers: list[str] = []   # start-up phases (vm/virt.py: MTE under KVM)
-        self.abi: Any = None               # the guest ABI the pipeline settled on (vm/abi.py)
-        self.caches = Caches()             # memo tables of derived answers
+        self.backends = Backends()  # commands/{chardev,objects,block,netdev,device,fd}.py
+        self.threads = Threads()  # vCPU / iothread ids
+        self.qom: QomTree | None = None  # vm/qom.py: the QOM tree, built on first use
+        self.migration: Any = None  # commands/migration.py: the migration state machine
+        self.migration_blockers: list[str] = []  # start-up phases (vm/virt.py: MTE under KVM)
+        self.abi: Any = None  # the guest ABI the pipeline settled on (vm/abi.py)
+        self.caches = Caches()  # memo tables of derived answers
         if config.incoming is not None:
             self.runstate = "inmigrate"
         elif config.preconfig or config.start_paused:
@@ -190,7 +200,10 @@ class Instance:
     def emit(self, name: str, data: Any = None) -> dict[str, Any]:
         now = self.clock()
         sec = int(now)
-        ev: dict[str, Any] = {"timestamp": {"seconds": sec, "microseconds": int((now - sec) * 1e6)}, "event": name}
+        ev: dict[str, Any] = {
+            "timestamp": {"seconds": sec, "microseconds": int((now - sec) * 1e6)},
+            "event": name,
+        }
         if data is not None:
             ev["data"] = data
         raw = message(ev)
@@ -253,6 +266,7 @@ class Instance:
             self.emit("RESET", {"guest": cause.startswith("guest"), "reason": cause})
             if self.runstate not in ("running", "inmigrate", "finish-migrate"):
                 self.runstate = "prelaunch"
+
         self.main_loop(ctx, do)
 
     def system_powerdown(self, ctx: Context | None = None) -> None:
@@ -261,6 +275,7 @@ class Instance:
             guest = self.config.guest
             if guest.acpi and self.runstate == "running":
                 self.scheduler.call_later(guest.powerdown_delay, self._guest_acpi_poweroff)
+
         self.main_loop(ctx, do)
 
     def _guest_acpi_poweroff(self) -> None:
@@ -269,6 +284,7 @@ class Instance:
 
     def shutdown(self, cause: str, ctx: Context | None = None, force_exit: bool = False) -> None:
         """A shutdown request as QEMU's main loop handles it."""
+
         def do() -> None:
             if self.terminated is not None:
                 return
@@ -277,6 +293,7 @@ class Instance:
                 self.vm_stop("shutdown")
             else:
                 self.terminate(cause)
+
         self.main_loop(ctx, do)
 
     def quit(self, ctx: Context | None = None) -> None:

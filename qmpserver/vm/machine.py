@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..errors import StartupError
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
@@ -22,19 +22,36 @@ HINT_MACHINE = "Use -machine help to list supported machines"
 class MachineState:
     """The resolved configuration a running instance reports."""
 
-    __slots__ = ("type", "alias", "accel", "props", "accel_opts", "cpu_model", "cpu_props", "smp",
-                 "wakeup_suspend")
+    __slots__ = (
+        "type",
+        "alias",
+        "accel",
+        "props",
+        "accel_opts",
+        "cpu_model",
+        "cpu_props",
+        "smp",
+        "wakeup_suspend",
+    )
 
-    def __init__(self, type_name: str, alias: str, accel: str | None, props: dict[str, Any],
-                 cpu_model: str | None, cpu_props: dict[str, Any], smp: dict[str, Any]) -> None:
-        self.type = type_name            # canonical machine type, e.g. 'virt-11.1'
-        self.alias = alias               # the name it was asked as, e.g. 'virt'
-        self.accel = accel               # 'kvm' | 'tcg' | 'qtest' | ...
-        self.props = props               # resolved machine properties (qom-get /machine)
-        self.accel_opts: dict[str, Any] = {}       # legacy -machine accelerator options (kernel-irqchip ...)
+    def __init__(
+        self,
+        type_name: str,
+        alias: str,
+        accel: str | None,
+        props: dict[str, Any],
+        cpu_model: str | None,
+        cpu_props: dict[str, Any],
+        smp: dict[str, Any],
+    ) -> None:
+        self.type = type_name  # canonical machine type, e.g. 'virt-11.1'
+        self.alias = alias  # the name it was asked as, e.g. 'virt'
+        self.accel = accel  # 'kvm' | 'tcg' | 'qtest' | ...
+        self.props = props  # resolved machine properties (qom-get /machine)
+        self.accel_opts: dict[str, Any] = {}  # legacy -machine accelerator options (kernel-irqchip ...)
         self.cpu_model = cpu_model
         self.cpu_props = cpu_props
-        self.smp = smp                   # the complete -smp topology (vm/smp.py)
+        self.smp = smp  # the complete -smp topology (vm/smp.py)
         # MachineClass::wakeup: only x86 PC boards have a suspend-to-RAM wakeup,
         # and none of them is modelled, so no instance reports one
         self.wakeup_suspend = False
@@ -64,9 +81,19 @@ def select_machine(build: Any, requested: str | None, default: str | None) -> tu
 # properties of each accelerator QOM type (-accel NAME,prop=...), QEMU 7.2
 ACCEL_PROPS = {
     "tcg": ("thread", "tb-size", "split-wx", "one-insn-per-tb"),
-    "kvm": ("kernel-irqchip", "kvm-shadow-mem", "dirty-ring-size", "eager-split-size",
-            "notify-vmexit", "notify-window", "xen-version", "xen-gnttab-max-frames",
-            "xen-evtchn-max-pirq", "device", "honor-guest-pat"),
+    "kvm": (
+        "kernel-irqchip",
+        "kvm-shadow-mem",
+        "dirty-ring-size",
+        "eager-split-size",
+        "notify-vmexit",
+        "notify-window",
+        "xen-version",
+        "xen-gnttab-max-frames",
+        "xen-evtchn-max-pirq",
+        "device",
+        "honor-guest-pat",
+    ),
     "qtest": (),
 }
 
@@ -116,6 +143,5 @@ def choose_accel(build: Any, host: Any, wanted: list[str]) -> tuple[str, list[st
         if i + 1 < len(wanted):
             warnings.extend([msg, FALLING_BACK % wanted[i + 1]])
         else:
-            raise StartupError(msg if not known else INIT_FAILED % accel,
-                               warnings + ([msg] if known else []))
+            raise StartupError(msg if not known else INIT_FAILED % accel, warnings + ([msg] if known else []))
     raise StartupError("no accelerator found")

@@ -13,7 +13,7 @@ from ..arch.arm64 import startup as arm64_startup
 from ..errors import DEVICE_NOT_FOUND, QMPError
 from . import virt
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any
@@ -27,12 +27,18 @@ if TYPE_CHECKING:
 class Prop:
     __slots__ = ("name", "type", "get", "set", "description")
 
-    def __init__(self, name: str, type_: str, get: Getter | None = None, set: Setter | None = None,
-                 description: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        type_: str,
+        get: Getter | None = None,
+        set: Setter | None = None,
+        description: str | None = None,
+    ) -> None:
         self.name = name
         self.type = type_
-        self.get = get        # callable() -> JSON value, or None (write-only)
-        self.set = set        # callable(value) -> None (raise QMPError), or None (read-only)
+        self.get = get  # callable() -> JSON value, or None (write-only)
+        self.set = set  # callable(value) -> None (raise QMPError), or None (read-only)
         self.description = description
 
 
@@ -46,8 +52,14 @@ class QomObject:
 
     # building ---------------------------------------------------------------
 
-    def add_prop(self, name: str, type_: str, get: Getter | None = None, set: Setter | None = None,
-                 description: str | None = None) -> QomObject:
+    def add_prop(
+        self,
+        name: str,
+        type_: str,
+        get: Getter | None = None,
+        set: Setter | None = None,
+        description: str | None = None,
+    ) -> QomObject:
         self.props[name] = Prop(name, type_, get, set, description)
         return self
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..errors import QMPError
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any, Callable
 
@@ -31,8 +31,9 @@ def _smp_props(machine_name: str) -> tuple[bool, bool]:
     return False, False
 
 
-def parse_smp(minfo: dict[str, Any], smp: dict[str, Any], warn: Callable[[str], None] | None = None
-              ) -> dict[str, Any]:
+def parse_smp(
+    minfo: dict[str, Any], smp: dict[str, Any], warn: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """``machine_parse_smp_config``: strings or ints in, the complete topology out.
 
     Raises QMPError with QEMU's text.  ``minfo`` is the machine's
@@ -60,8 +61,9 @@ def parse_smp(minfo: dict[str, Any], smp: dict[str, Any], warn: Callable[[str], 
     name = minfo.get("name", "")
     dies_ok, clusters_ok = _smp_props(name)
     if any(vals.get(k) == 0 for k in vals) and warn is not None:
-        warn("Deprecated CPU topology (considered invalid): CPU topology parameters must be "
-             "greater than zero")
+        warn(
+            "Deprecated CPU topology (considered invalid): CPU topology parameters must be greater than zero"
+        )
     cpus = vals.get("cpus", 0)
     sockets = vals.get("sockets", 0)
     dies = vals.get("dies", 0)
@@ -81,7 +83,7 @@ def parse_smp(minfo: dict[str, Any], smp: dict[str, Any], warn: Callable[[str], 
         threads = threads or 1
     else:
         maxcpus = maxcpus or cpus
-        if cores == 0:                       # prefer cores over sockets since 6.2
+        if cores == 0:  # prefer cores over sockets since 6.2
             sockets = sockets or 1
             threads = threads or 1
             cores = maxcpus // (sockets * dies * clusters * threads)
@@ -102,22 +104,32 @@ def parse_smp(minfo: dict[str, Any], smp: dict[str, Any], warn: Callable[[str], 
         return s + " * cores (%d) * threads (%d)" % (cores, threads)
 
     if sockets * dies * clusters * cores * threads != maxcpus:
-        raise QMPError("Invalid CPU topology: product of the hierarchy must match maxcpus: "
-                       "%s != maxcpus (%d)" % (hierarchy(), maxcpus))
+        raise QMPError(
+            "Invalid CPU topology: product of the hierarchy must match maxcpus: "
+            "%s != maxcpus (%d)" % (hierarchy(), maxcpus)
+        )
     if maxcpus < cpus:
-        raise QMPError("Invalid CPU topology: maxcpus must be equal to or greater than smp: "
-                       "%s == maxcpus (%d) < smp_cpus (%d)" % (hierarchy(), maxcpus, cpus))
+        raise QMPError(
+            "Invalid CPU topology: maxcpus must be equal to or greater than smp: "
+            "%s == maxcpus (%d) < smp_cpus (%d)" % (hierarchy(), maxcpus, cpus)
+        )
     mn = 1
     if cpus < mn:
-        raise QMPError("Invalid SMP CPUs %d. The min CPUs supported by machine '%s' is %d"
-                       % (cpus, name, mn))
+        raise QMPError("Invalid SMP CPUs %d. The min CPUs supported by machine '%s' is %d" % (cpus, name, mn))
     mx = minfo.get("cpu-max")
     if mx is not None and maxcpus > mx:
-        raise QMPError("Invalid SMP CPUs %d. The max CPUs supported by machine '%s' is %d"
-                       % (maxcpus, name, mx))
-    return {"cpus": cpus, "sockets": sockets, "dies": dies, "clusters": clusters, "cores": cores,
-            "threads": threads, "maxcpus": maxcpus}
-
+        raise QMPError(
+            "Invalid SMP CPUs %d. The max CPUs supported by machine '%s' is %d" % (maxcpus, name, mx)
+        )
+    return {
+        "cpus": cpus,
+        "sockets": sockets,
+        "dies": dies,
+        "clusters": clusters,
+        "cores": cores,
+        "threads": threads,
+        "maxcpus": maxcpus,
+    }
 
 
 def is_complete(smp: dict[str, Any]) -> bool:

@@ -12,7 +12,7 @@ import os
 
 from ..qapi.ghash import GHashTable
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
@@ -29,12 +29,12 @@ class Backends:
     __slots__ = ("chardevs", "objects", "block", "netdevs", "devices", "fdsets", "_children")
 
     def __init__(self) -> None:
-        self.chardevs: dict[str, Any] = {}        # label -> chardev record
-        self.objects: dict[str, dict[str, Any]] = {}        # id -> -object / object-add options
-        self.block: dict[str, dict[str, Any]] = {}          # node-name -> blockdev options
-        self.netdevs: dict[str, dict[str, Any]] = {}        # id -> netdev options
-        self.devices: list[dict[str, Any]] = []             # device records, in creation order
-        self.fdsets: dict[int, list[dict[str, Any]]] = {}   # -add-fd sets
+        self.chardevs: dict[str, Any] = {}  # label -> chardev record
+        self.objects: dict[str, dict[str, Any]] = {}  # id -> -object / object-add options
+        self.block: dict[str, dict[str, Any]] = {}  # node-name -> blockdev options
+        self.netdevs: dict[str, dict[str, Any]] = {}  # id -> netdev options
+        self.devices: list[dict[str, Any]] = []  # device records, in creation order
+        self.fdsets: dict[int, list[dict[str, Any]]] = {}  # -add-fd sets
         self._children: dict[str, GHashTable] = {}
 
     def children(self, container: str) -> GHashTable:
@@ -74,6 +74,7 @@ class Threads:
 
 def _spawn_idle_thread() -> int:
     import _thread  # only the launcher spawns threads; cheap, but off every other path
+
     started = _thread.allocate_lock()
     started.acquire()
     box: list[int] = []
@@ -111,9 +112,9 @@ class Caches:
     __slots__ = ("types", "abstract_roots", "constant_replies")
 
     def __init__(self) -> None:
-        self.types: dict[str, dict[str, Any]] | None = None          # commands/qom.py: type_index
+        self.types: dict[str, dict[str, Any]] | None = None  # commands/qom.py: type_index
         self.abstract_roots: dict[str, bool] | None = None  # commands/device.py
-        self.constant_replies: dict[Any, Any] = {}         # commands/core.py
+        self.constant_replies: dict[Any, Any] = {}  # commands/core.py
 
 
 class CpuState:
@@ -126,5 +127,5 @@ class CpuState:
     __slots__ = ("catalog", "realized")
 
     def __init__(self) -> None:
-        self.catalog: Any = None     # the target's CPU model catalogue for this host/accel
-        self.realized: Any = None    # the realized vCPU object (every vCPU is alike)
+        self.catalog: Any = None  # the target's CPU model catalogue for this host/accel
+        self.realized: Any = None  # the realized vCPU object (every vCPU is alike)

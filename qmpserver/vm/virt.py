@@ -33,7 +33,7 @@ from ..errors import QMPError, StartupError
 from ..qapi.opts import parse_bool
 from . import smp as _smp
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any, Callable, NoReturn
 
@@ -45,10 +45,20 @@ ON_OFF_AUTO = ("on", "off", "auto")
 # observed 2026-11-21 with qom-get on every /machine property); others get the
 # zero of their type.
 _DEFAULTS = {
-    "dump-guest-core": True, "mem-merge": True, "its": True, "highmem": True,
-    "dtb-randomness": True, "dtb-kaslr-seed": True, "iommu": "none", "acpi": "auto",
-    "x-oem-table-id": "BXPC    ", "x-oem-id": "BOCHS ", "highmem-redists": True,
-    "highmem-ecam": True, "highmem-mmio": True, "compact-highmem": True,
+    "dump-guest-core": True,
+    "mem-merge": True,
+    "its": True,
+    "highmem": True,
+    "dtb-randomness": True,
+    "dtb-kaslr-seed": True,
+    "iommu": "none",
+    "acpi": "auto",
+    "x-oem-table-id": "BXPC    ",
+    "x-oem-id": "BOCHS ",
+    "highmem-redists": True,
+    "highmem-ecam": True,
+    "highmem-mmio": True,
+    "compact-highmem": True,
     "boot": {"order": ""},
 }
 _TYPE_ZERO = {"bool": False, "string": "", "str": "", "int": 0, "OnOffAuto": "auto"}
@@ -56,17 +66,35 @@ _TYPE_ZERO = {"bool": False, "string": "", "str": "", "int": 0, "OnOffAuto": "au
 # Properties of virt when the build recorded none for the type (e.g. a build
 # from QAPI source without replies): the ones qmpserver models.
 _FALLBACK = [
-    ("mte", "bool", "Set on/off to enable/disable emulating a guest CPU which implements the ARM "
-                    "Memory Tagging Extension"),
+    (
+        "mte",
+        "bool",
+        "Set on/off to enable/disable emulating a guest CPU which implements the ARM "
+        "Memory Tagging Extension",
+    ),
     ("gic-version", "string", "Set GIC version. Valid values are 2, 3, 4, host and max"),
-    ("virtualization", "bool", None), ("secure", "bool", None), ("its", "bool", None),
-    ("highmem", "bool", None), ("iommu", "string", None), ("acpi", "OnOffAuto", None),
-    ("ras", "bool", None), ("usb", "bool", None), ("graphics", "bool", None),
-    ("dump-guest-core", "bool", None), ("mem-merge", "bool", None),
-    ("memory-backend", "link<memory-backend>", None), ("firmware", "string", None),
-    ("pflash0", "str", None), ("pflash1", "str", None), ("kernel", "string", None),
-    ("initrd", "string", None), ("append", "string", None), ("dtb", "string", None),
-    ("suppress-vmdesc", "bool", None), ("nvdimm", "bool", None), ("hmat", "bool", None),
+    ("virtualization", "bool", None),
+    ("secure", "bool", None),
+    ("its", "bool", None),
+    ("highmem", "bool", None),
+    ("iommu", "string", None),
+    ("acpi", "OnOffAuto", None),
+    ("ras", "bool", None),
+    ("usb", "bool", None),
+    ("graphics", "bool", None),
+    ("dump-guest-core", "bool", None),
+    ("mem-merge", "bool", None),
+    ("memory-backend", "link<memory-backend>", None),
+    ("firmware", "string", None),
+    ("pflash0", "str", None),
+    ("pflash1", "str", None),
+    ("kernel", "string", None),
+    ("initrd", "string", None),
+    ("append", "string", None),
+    ("dtb", "string", None),
+    ("suppress-vmdesc", "bool", None),
+    ("nvdimm", "bool", None),
+    ("hmat", "bool", None),
     ("dtb-randomness", "bool", None),
 ]
 
@@ -81,10 +109,12 @@ def _fail(instance: Any, message: str) -> NoReturn:
 
 # --- the property table ---------------------------------------------------------------------
 
+
 def recorded_properties(instance: Any, qom_type: str) -> list[dict[str, Any]] | None:
     """``qom-list-properties <qom_type>`` as the build recorded it (None if not)."""
-    rec: list[dict[str, Any]] | None = instance.build.recorded_return("qom-list-properties",
-                                                                      {"typename": qom_type})
+    rec: list[dict[str, Any]] | None = instance.build.recorded_return(
+        "qom-list-properties", {"typename": qom_type}
+    )
     return rec
 
 
@@ -105,8 +135,9 @@ def property_list(instance: Any, qom_type: str, machine_type: str) -> list[dict[
     return overlay_properties(instance, qom_type, props)
 
 
-def overlay_properties(instance: Any, typename: str, props: list[dict[str, Any]] | None
-                       ) -> list[dict[str, Any]] | None:
+def overlay_properties(
+    instance: Any, typename: str, props: list[dict[str, Any]] | None
+) -> list[dict[str, Any]] | None:
     """PROPERTY_OVERLAYS hook: ``mte-version`` right after ``mte`` on every
     virt machine type when the build has the proposal."""
     if props is None:
@@ -125,18 +156,22 @@ def overlay_properties(instance: Any, typename: str, props: list[dict[str, Any]]
     if "mte" not in names or "mte-version" in names:
         return props
     from ..arch.arm64 import mte
+
     out = list(props)
     # ObjectPropertyInfo members in QAPI order: name, type, description
-    out.insert(names.index("mte") + 1, {"name": "mte-version", "type": "string", "description": mte.DESCRIPTION})
+    out.insert(
+        names.index("mte") + 1, {"name": "mte-version", "type": "string", "description": mte.DESCRIPTION}
+    )
     return out
 
 
 # --- step 1: -machine properties -------------------------------------------------------------
 
+
 def _parse_bool(name: str, v: Any) -> bool:
     if isinstance(v, bool):
         return v
-    return parse_bool(v, name)        # QemuOptsError is a ValueError
+    return parse_bool(v, name)  # QemuOptsError is a ValueError
 
 
 def _parse_int(name: str, v: Any) -> int:
@@ -153,6 +188,7 @@ def convert(instance: Any, qom_type: str, name: str, typ: str, value: Any) -> An
     """One ``-machine key=value`` through the property's setter: the typed
     value, or ValueError with QEMU's text."""
     from ..arch.arm64 import gic, mte
+
     if typ == "bool":
         return _parse_bool(name, value)
     if typ == "int" or typ.startswith(("uint", "int")):
@@ -183,7 +219,7 @@ def convert(instance: Any, qom_type: str, name: str, typ: str, value: Any) -> An
 
 
 def _description(instance: Any, qom_type: str, name: str) -> str | None:
-    for p in property_list(instance, qom_type, qom_type[:-len("-machine")]) or ():
+    for p in property_list(instance, qom_type, qom_type[: -len("-machine")]) or ():
         if p.get("name") == name:
             return p.get("description")
     return None
@@ -192,14 +228,15 @@ def _description(instance: Any, qom_type: str, name: str) -> str | None:
 def apply_properties(instance: Any, ms: Any) -> None:
     """Validate and type the ``-machine`` options (start-up phase 2)."""
     from ..wire.qdict import wire_order
+
     qom_type = ms.qom_type
     raw: dict[str, Any] = {}
     for k, v in (ms.props or {}).items():
-        raw[k.replace("_", "-")] = v          # keyval_dashify
+        raw[k.replace("_", "-")] = v  # keyval_dashify
     if not raw:
         ms.props = {}
         ms.accel_opts = {}
-        return                                # nothing to check: the build's recordings stay unread
+        return  # nothing to check: the build's recordings stay unread
     table = property_list(instance, qom_type, ms.type)
     known = {p["name"]: p for p in table} if table is not None else None
     typed: dict[str, Any] = {}
@@ -222,12 +259,14 @@ def apply_properties(instance: Any, ms: Any) -> None:
             _fail(instance, str(e))
         if key == "mte" and proposal and is_virt(ms.type):
             from ..arch.arm64 import mte
+
             instance.config.warnings.append(mte.DEPRECATED)
     ms.props = {k: typed[k] for k in raw if k in typed}
     ms.accel_opts = accel_opts
 
 
 # --- step 2: machine init --------------------------------------------------------------------
+
 
 def _cpu_known(instance: Any, model: str | None, accel: str) -> bool:
     """False when the CPU step will reject the model (unknown name; not in
@@ -256,6 +295,7 @@ def default_cpu(instance: Any, ms: Any) -> str:
     if d:
         return str(d)
     from ..arch.arm64 import mte
+
     return mte.default_cpu(instance.build, ms.type) or "cortex-a15"
 
 
@@ -268,10 +308,17 @@ class VirtState:
 
     __slots__ = ("gic", "mte", "requested_mte", "secure", "virtualization", "cpu_model")
 
-    def __init__(self, gic: int, mte: int, requested_mte: str | None, secure: bool, virtualization: bool,
-                 cpu_model: str | None) -> None:
-        self.gic = gic                      # 2, 3, 4 (5 for x-5)
-        self.mte = mte                      # 0 (none), 2, 3
+    def __init__(
+        self,
+        gic: int,
+        mte: int,
+        requested_mte: str | None,
+        secure: bool,
+        virtualization: bool,
+        cpu_model: str | None,
+    ) -> None:
+        self.gic = gic  # 2, 3, 4 (5 for x-5)
+        self.mte = mte  # 0 (none), 2, 3
         self.requested_mte = requested_mte  # none|2|3|host|max (after aliasing)
         self.secure = secure
         self.virtualization = virtualization
@@ -283,19 +330,26 @@ def board_init(instance: Any, ms: Any) -> None:
     if not is_virt(ms.type):
         return
     from ..arch.arm64 import gic, mte
+
     build, host, accel = instance.build, instance.host, ms.accel
     p = ms.props
     cpu = ms.cpu_model or default_cpu(instance, ms)
     if not _cpu_known(instance, cpu, accel):
-        return                              # the CPU step reports the model first
+        return  # the CPU step reports the model first
     legacy = gic.LEGACY_QUIRK in build.quirks
     virtualization = bool(p.get("virtualization", False))
     secure = bool(p.get("secure", False))
     max_cpus = _max_cpus(ms)
     try:
-        version, warns = gic.resolve(p.get("gic-version"), accel, host, build,
-                                     virtualization=virtualization,
-                                     kernel_irqchip=gic.kernel_irqchip(instance, ms), max_cpus=max_cpus)
+        version, warns = gic.resolve(
+            p.get("gic-version"),
+            accel,
+            host,
+            build,
+            virtualization=virtualization,
+            kernel_irqchip=gic.kernel_irqchip(instance, ms),
+            max_cpus=max_cpus,
+        )
     except gic.GicError as e:
         _fail(instance, e.message)
     instance.config.warnings.extend(warns)
@@ -303,21 +357,32 @@ def board_init(instance: Any, ms: Any) -> None:
     redists = highmem and bool(p.get("highmem-redists", True))
     limit = gic.max_cpus_for(version, redists)
     if max_cpus > limit:
-        msg = ("Number of SMP CPUs requested (%d) exceeds max CPUs supported by machine 'mach-virt' (%d)"
-               % (max_cpus, limit))
+        msg = "Number of SMP CPUs requested (%d) exceeds max CPUs supported by machine 'mach-virt' (%d)" % (
+            max_cpus,
+            limit,
+        )
         if not legacy and version != 2 and not redists:
             msg += "\nTry 'highmem-redists=on' for more CPUs"
         _fail(instance, msg)
     if secure and accel in ("kvm", "hvf"):
-        _fail(instance, "mach-virt: %s does not support providing Security extensions (TrustZone) "
-                        "to the guest CPU" % ("KVM" if accel == "kvm" else "HVF"))
+        _fail(
+            instance,
+            "mach-virt: %s does not support providing Security extensions (TrustZone) "
+            "to the guest CPU" % ("KVM" if accel == "kvm" else "HVF"),
+        )
     if virtualization and accel in ("kvm", "hvf"):
         if legacy or accel == "hvf":
-            _fail(instance, "mach-virt: %s does not support providing Virtualization extensions "
-                            "to the guest CPU" % ("KVM" if accel == "kvm" else "HVF"))
+            _fail(
+                instance,
+                "mach-virt: %s does not support providing Virtualization extensions "
+                "to the guest CPU" % ("KVM" if accel == "kvm" else "HVF"),
+            )
         if int(((host.kvm or {}).get("caps") or {}).get("KVM_CAP_ARM_EL2", 0)) <= 0:
-            _fail(instance, "mach-virt: host kernel KVM does not support providing Virtualization "
-                            "extensions to the guest CPU")
+            _fail(
+                instance,
+                "mach-virt: host kernel KVM does not support providing Virtualization "
+                "extensions to the guest CPU",
+            )
     try:
         if build.has_proposal("mte-version"):
             value = mte.requested(p.get("mte"), p.get("mte-version"), accel)
@@ -343,12 +408,13 @@ def state(instance: Any) -> VirtState | None:
 
 # --- memory hotplug (the virt pre-plug handler) -------------------------------------------
 
+
 def _firmware_loaded(instance: Any) -> bool:
     props = instance.machine.props or {}
     if props.get("firmware") or props.get("pflash0"):
         return True
     for entry in instance.config.options or ():
-        name, value = (entry if isinstance(entry, (tuple, list)) and len(entry) == 2 else (entry, ""))
+        name, value = entry if isinstance(entry, (tuple, list)) and len(entry) == 2 else (entry, "")
         name = str(name).lstrip("-")
         if name in ("bios", "pflash"):
             return True
@@ -409,7 +475,9 @@ def _initial(instance: Any, name: str, typ: str) -> Any:
     if name == "smp":
         return _smp.qom_value(ms.smp)
     if name == "memory-backend":
-        rid = next((m.get("default-ram-id") for m in instance.build.machines() if m.get("name") == ms.type), None)
+        rid = next(
+            (m.get("default-ram-id") for m in instance.build.machines() if m.get("name") == ms.type), None
+        )
         return "/objects/%s" % rid if rid and instance.config.memory else ""
     if name == "graphics":
         return not _option_given(instance, "nographic")
@@ -434,15 +502,23 @@ def _schema_fit(instance: Any, type_name: str, value: Any) -> Any:
     t = instance.build.schema.types.get(type_name)
     members = getattr(t, "members", None)
     if not members:
-        return {k: v for k, v in value.items() if k in ("cpus", "sockets", "dies", "clusters", "cores",
-                                                        "threads", "maxcpus")} \
-            if type_name == "SMPConfiguration" else value
+        return (
+            {
+                k: v
+                for k, v in value.items()
+                if k in ("cpus", "sockets", "dies", "clusters", "cores", "threads", "maxcpus")
+            }
+            if type_name == "SMPConfiguration"
+            else value
+        )
     return {m.name: value[m.name] for m in members if m.name in value}
 
 
-def _setter(instance: Any, qom_type: str, name: str, typ: str, values: dict[str, Any]
-            ) -> Callable[[Any], None]:
+def _setter(
+    instance: Any, qom_type: str, name: str, typ: str, values: dict[str, Any]
+) -> Callable[[Any], None]:
     from ..arch.arm64 import gic, mte
+
     proposal = instance.build.has_proposal("mte-version")
 
     def set_(value: Any) -> None:
@@ -475,6 +551,7 @@ def _setter(instance: Any, qom_type: str, name: str, typ: str, values: dict[str,
                 raise QMPError("Property '%s' cannot be changed after machine initialization" % name)
             return
         values[name] = value
+
     return set_
 
 
@@ -486,6 +563,7 @@ def build_qom(instance: Any, tree: Any) -> None:
         return
     from ..arch.arm64 import gic
     from .qom import QomObject
+
     m = tree.machine
     values: dict[str, Any] = {}
     for p in plist:
@@ -494,20 +572,19 @@ def build_qom(instance: Any, tree: Any) -> None:
             continue
         if typ.startswith("child<"):
             if name not in m.children:
-                m.add_child(name, QomObject(typ[len("child<"):-1]))
+                m.add_child(name, QomObject(typ[len("child<") : -1]))
             continue
         if name in m.props:
             continue
         values[name] = _initial(instance, name, typ)
         get: Callable[..., Any]
         if name == "gic-version":
-            get = (lambda: gic.qom_value(values["gic-version"]))
+            get = lambda: gic.qom_value(values["gic-version"])
         elif typ in ("SMPConfiguration", "MemorySizeConfiguration", "BootConfiguration"):
-            get = (lambda n=name, t=typ: _schema_fit(instance, t, values[n]))
+            get = lambda n=name, t=typ: _schema_fit(instance, t, values[n])
         else:
-            get = (lambda n=name: values[n])
-        m.add_prop(name, typ, get, _setter(instance, ms.qom_type, name, typ, values),
-                   p.get("description"))
+            get = lambda n=name: values[n]
+        m.add_prop(name, typ, get, _setter(instance, ms.qom_type, name, typ, values), p.get("description"))
     if is_virt(ms.type) and "fw_cfg" not in m.children:
         m.add_child("fw_cfg", QomObject("fw_cfg_mem"))
     v = state(instance)

@@ -28,8 +28,17 @@ try:  # the C encoder directly: importing the json package costs ~1.5 ms at star
     import _json
 
     # default=None: no fallback hook (values are JSON); typeshed wants a callable
-    _make = _json.make_encoder(None, None, _json.encode_basestring_ascii, None,  # type: ignore[arg-type]
-                               ": ", ", ", False, False, True)
+    _make = _json.make_encoder(
+        None,
+        None,  # type: ignore[arg-type]
+        _json.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
 
     def _c_encoder(value: JSON, /) -> str:
         if type(value) is str:
@@ -38,8 +47,9 @@ try:  # the C encoder directly: importing the json package costs ~1.5 ms at star
 except (ImportError, AttributeError, TypeError):  # pragma: no cover - pure-Python builds
     import json
 
-    _c_encoder = json.JSONEncoder(ensure_ascii=True, check_circular=False, allow_nan=True,
-                                  separators=(", ", ": ")).encode
+    _c_encoder = json.JSONEncoder(
+        ensure_ascii=True, check_circular=False, allow_nan=True, separators=(", ", ": ")
+    ).encode
 
 _HEX_ESCAPE = re.compile(r"(\\+)u([0-9a-f]{4})")
 
@@ -112,6 +122,7 @@ def message(value: JSON, pretty: bool = False) -> bytes:
             import json
 
             from .qdict import to_insertion_order
+
             value = dict(value)
             value["return"] = to_insertion_order(json.loads(value["return"]))
         else:
@@ -127,7 +138,7 @@ def message(value: JSON, pretty: bool = False) -> bytes:
 # --- reference writer -------------------------------------------------------
 
 _SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_NEEDS_ESCAPE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+_NEEDS_ESCAPE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 def _escape_char(m: re.Match[str]) -> str:

@@ -148,15 +148,14 @@ def _build_table() -> list[list[int]]:
 _TABLE = _build_table()
 
 # Fast path: well-formed tokens whose end is certain from the buffer alone.
-_FAST_PATTERN = (
-    rb"""
+_FAST_PATTERN = rb"""
     (?P<ws>[ \t\r\n]+)
   | (?P<st>[{}\[\]:,])
   | (?P<str>"(?:[^"\\\x00-\x1f\xfe\xff]|\\[\x20-\xfd])*"
           |'(?:[^'\\\x00-\x1f\xfe\xff]|\\[\x20-\xfd])*')
   | (?P<num>-?(?:0(?P<zfrac>\.[0-9]+(?:[eE][-+]?[0-9]+)?)?|[1-9][0-9]*(?P<frac>(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))(?=[ \t\r\n,:{}\[\]"']))
   | (?P<kw>[a-z]+(?=[^a-z]))
-    """)
+    """
 # _FAST and _SIMPLE are compiled on first use (~1 ms of start-up, before the
 # greeting); typed as patterns since every user calls _compile_patterns() first.
 if TYPE_CHECKING:
@@ -169,7 +168,14 @@ _SQ_RUN = re.compile(rb"[^'\\\x00-\x1f\xfe\xff]+")
 _RECOVERY_RUN = re.compile(rb"[^\x00-\x08\x0a-\x1f\xfe\xff\[\]{}:,]+")
 _KEYWORD_RUN = re.compile(rb"[a-z]+")
 _DIGIT_RUN = re.compile(rb"[0-9]+")
-_STRUCT = {ord("{"): LCURLY, ord("}"): RCURLY, ord("["): LSQUARE, ord("]"): RSQUARE, ord(":"): COLON, ord(","): COMMA}
+_STRUCT = {
+    ord("{"): LCURLY,
+    ord("}"): RCURLY,
+    ord("["): LSQUARE,
+    ord("]"): RSQUARE,
+    ord(":"): COLON,
+    ord(","): COMMA,
+}
 
 
 # Whole-message fast path.  A top-level object made only of printable ASCII
@@ -191,7 +197,7 @@ _SIMPLE_PATTERN = rb"[ \t\r\n]*(\{(?:" + _INNER + _L3 + rb")*" + _INNER + rb"\})
 if TYPE_CHECKING:
     _SIMPLE: re.Pattern[bytes]
 else:
-    _SIMPLE = None   # compiled on first use
+    _SIMPLE = None  # compiled on first use
 
 
 def _compile_patterns() -> None:
@@ -229,7 +235,7 @@ _loads: Callable[[bytes], JSON] | None = None
 # JSON does: such text (or anything that looks like it, even inside a string) goes
 # to the exact lexer.
 def _zero_exponent(text: bytes) -> bool:
-    for pat in (b"0e", b"0E"):   # bytes.find is far cheaper than a regex search here
+    for pat in (b"0e", b"0E"):  # bytes.find is far cheaper than a regex search here
         i = text.find(pat)
         while i >= 0:
             if i == 0 or text[i - 1] not in b"0123456789.":
@@ -255,12 +261,14 @@ def _simple_loads(text: bytes) -> JSON:
         raise _NotSimple
     if _loads is None:
         import json
+
         dec = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant)
         scan: Callable[[str, int], tuple[JSON, int]]
-        try:   # the C scanner directly: the regex already proved the text is one object
+        try:  # the C scanner directly: the regex already proved the text is one object
             # (json.scanner re-exports _json's scanner as c_make_scanner, or None;
             # typeshed knows it only as make_scanner)
             from json.scanner import c_make_scanner  # type: ignore[attr-defined]
+
             scan = c_make_scanner(dec)
         except (ImportError, TypeError):  # pragma: no cover - pure-Python json
             scan = dec.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__, not in typeshed
@@ -271,14 +279,21 @@ def _simple_loads(text: bytes) -> JSON:
             if end != len(s):
                 raise _NotSimple
             return obj
+
         _loads = _loads_scan
     return _loads(text)
 
 
 # states whose runs of bytes can be taken in bulk (they only extend the token)
-_BULK = {IN_DQ_STRING: _DQ_RUN, IN_SQ_STRING: _SQ_RUN, IN_RECOVERY: _RECOVERY_RUN,
-         IN_KEYWORD: _KEYWORD_RUN, IN_DIGITS: _DIGIT_RUN, IN_MANTISSA_DIGITS: _DIGIT_RUN,
-         IN_EXP_DIGITS: _DIGIT_RUN}
+_BULK = {
+    IN_DQ_STRING: _DQ_RUN,
+    IN_SQ_STRING: _SQ_RUN,
+    IN_RECOVERY: _RECOVERY_RUN,
+    IN_KEYWORD: _KEYWORD_RUN,
+    IN_DIGITS: _DIGIT_RUN,
+    IN_MANTISSA_DIGITS: _DIGIT_RUN,
+    IN_EXP_DIGITS: _DIGIT_RUN,
+}
 
 
 class JsonValue:
@@ -310,6 +325,7 @@ class _ParseError(Exception):
 
 
 # --- text helpers -------------------------------------------------------------
+
 
 def _is_valid_codepoint(cp: int) -> bool:
     if cp < 0 or cp > 0x10FFFF:
@@ -374,19 +390,27 @@ def qemu_text(data: bytes) -> str:
     return "".join(out)
 
 
-_NONCHAR = re.compile("[\ufdd0-\ufdef" + "".join(
-    chr(p << 16 | 0xFFFE) + chr(p << 16 | 0xFFFF) for p in range(17)) + "]")
+_NONCHAR = re.compile(
+    "[\ufdd0-\ufdef" + "".join(chr(p << 16 | 0xFFFE) + chr(p << 16 | 0xFFFF) for p in range(17)) + "]"
+)
 
 _SIMPLE_ESCAPES = {
-    ord('"'): '"', ord("'"): "'", ord("\\"): "\\", ord("/"): "/",
-    ord("b"): "\b", ord("f"): "\f", ord("n"): "\n", ord("r"): "\r", ord("t"): "\t",
+    ord('"'): '"',
+    ord("'"): "'",
+    ord("\\"): "\\",
+    ord("/"): "/",
+    ord("b"): "\b",
+    ord("f"): "\f",
+    ord("n"): "\n",
+    ord("r"): "\r",
+    ord("t"): "\t",
 }
 
 
 def _cvt4hex(s: bytes, i: int) -> int:
     if i + 4 > len(s):
         return -1
-    chunk = s[i:i + 4]
+    chunk = s[i : i + 4]
     try:
         if not all(c in b"0123456789abcdefABCDEF" for c in chunk):
             return -1
@@ -425,7 +449,7 @@ def parse_string_token(tok: bytes) -> str:
                 raise _ParseError("invalid escape sequence in string")
             cp = _cvt4hex(tok, i)
             i += 4
-            if 0xD800 <= cp <= 0xDBFF and tok[i:i + 2] == b"\\u":
+            if 0xD800 <= cp <= 0xDBFF and tok[i : i + 2] == b"\\u":
                 cp = 0x10000 + ((cp & 0x3FF) << 10)
                 trailing = _cvt4hex(tok, i + 2)
                 if 0xDC00 <= trailing <= 0xDFFF:
@@ -434,7 +458,7 @@ def parse_string_token(tok: bytes) -> str:
                 else:
                     cp = -1
             if not _is_valid_codepoint(cp):
-                shown = qemu_text(tok[beg:min(i, n)])
+                shown = qemu_text(tok[beg : min(i, n)])
                 raise _ParseError("%s is not a valid Unicode character" % shown)
             out.append(chr(cp))
             continue
@@ -460,6 +484,7 @@ def _parse_number(tok: bytes, kind: int) -> int | float:
 
 
 # --- parser ---------------------------------------------------------------------
+
 
 class _Parser:
     __slots__ = ("toks", "pos")
@@ -581,6 +606,7 @@ def parse_tokens(tokens: list[Token]) -> JsonValue | JsonError:
 
 # --- the stream -------------------------------------------------------------------
 
+
 class JsonStream:
     """Sans-IO JSON message splitter with QEMU's semantics.
 
@@ -592,7 +618,7 @@ class JsonStream:
     """
 
     def __init__(self, fast: bool = True):
-        self.fast = fast        # False: byte state machine only (the reference, for tests)
+        self.fast = fast  # False: byte state machine only (the reference, for tests)
         self._buf = bytearray()
         self._pos = 0
         self.state = IN_START
@@ -607,7 +633,7 @@ class JsonStream:
 
     def feed(self, data: bytes) -> None:
         if self._pos and self._pos >= len(self._buf) // 2:
-            del self._buf[:self._pos]
+            del self._buf[: self._pos]
             self._pos = 0
         self._buf += data
 
@@ -732,7 +758,9 @@ class JsonStream:
                         elif group == "str":
                             self._process_token(STRING, text)
                         elif group == "num":
-                            self._process_token(FLOAT if (m.group("frac") or m.group("zfrac")) else INTEGER, text)
+                            self._process_token(
+                                FLOAT if (m.group("frac") or m.group("zfrac")) else INTEGER, text
+                            )
                         else:
                             self._process_token(KEYWORD, text)
                     pos = m.end()

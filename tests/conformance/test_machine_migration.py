@@ -30,8 +30,10 @@ IDLE = [
     ("migrate-set-parameters", {"announce-step": 0}),
     ("migrate-set-parameters", {"max-bandwidth": 1000, "downtime-limit": 500, "tls-creds": None}),
     ("query-migrate-parameters", None),
-    ("migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True},
-                                                    {"capability": "xbzrle", "state": True}]}),
+    (
+        "migrate-set-capabilities",
+        {"capabilities": [{"capability": "events", "state": True}, {"capability": "xbzrle", "state": True}]},
+    ),
     ("query-migrate-capabilities", None),
     ("migrate-set-capabilities", {"capabilities": [{"capability": "zero-copy-send", "state": True}]}),
     ("migrate-set-capabilities", {"capabilities": [{"capability": "postcopy-preempt", "state": True}]}),
@@ -107,8 +109,12 @@ def test_outgoing_migration(paused):
         assert sorted(qm) == sorted(qr)
         assert sorted(qm["ram"]) == sorted(qr["ram"])
         assert qm["ram"]["total"] == qr["ram"]["total"]
-        for name, a in [("query-status", None), ("migrate", {"uri": "exec:cat > /dev/null"}),
-                        ("cont", None), ("query-status", None)]:
+        for name, a in [
+            ("query-status", None),
+            ("migrate", {"uri": "exec:cat > /dev/null"}),
+            ("cont", None),
+            ("query-status", None),
+        ]:
             assert m.client.cmd(name, a) == r.client.cmd(name, a), name
     finally:
         r.close()
@@ -136,9 +142,15 @@ def test_incoming_defer():
     r, m = real(args, base=RUNNING), mock(args, base=RUNNING)
     try:
         for c in (r, m):
-            c.client.cmd("migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True}]})
-        seq = [("query-status", None), ("query-migrate", None), ("migrate", {"uri": "exec:cat"}),
-               ("migrate-incoming", {"uri": "bogus:1"})]
+            c.client.cmd(
+                "migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True}]}
+            )
+        seq = [
+            ("query-status", None),
+            ("query-migrate", None),
+            ("migrate", {"uri": "exec:cat"}),
+            ("migrate-incoming", {"uri": "bogus:1"}),
+        ]
         for name, a in seq:
             assert m.client.cmd(name, a) == r.client.cmd(name, a), name
     finally:

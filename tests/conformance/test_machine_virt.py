@@ -35,9 +35,13 @@ class Started:
     def __init__(self, argv, env=None):
         self.dir = short_tmpdir("mv")
         self.path = os.path.join(self.dir, "qmp.sock")
-        self.proc = subprocess.Popen(argv + ["-qmp", "unix:%s,server=on,wait=off" % self.path],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env)
+        self.proc = subprocess.Popen(
+            argv + ["-qmp", "unix:%s,server=on,wait=off" % self.path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
         self.client = None
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -52,8 +56,11 @@ class Started:
                     continue
                 client = RawClient(s, timeout=10)
                 # QEMU listens before machine init: a refused machine exits right after
-                if client.read() is not None and client.cmd("qmp_capabilities") == {"return": {}} \
-                        and client.cmd("query-status") is not None:
+                if (
+                    client.read() is not None
+                    and client.cmd("qmp_capabilities") == {"return": {}}
+                    and client.cmd("query-status") is not None
+                ):
                     self.client = client
                 else:
                     client.close()
@@ -155,7 +162,7 @@ def _ids(cases):
 def test_startup(args):
     r, m = real(args), mock(args)
     try:
-        assert m.running == r.running, (r.result() if not r.running else m.result())
+        assert m.running == r.running, r.result() if not r.running else m.result()
         if not r.running:
             assert m.result() == r.result()
             return
@@ -165,10 +172,11 @@ def test_startup(args):
             a = {"path": "/machine", "property": p["name"]}
             want = r.client.cmd("qom-get", a)
             if p["type"].startswith("child<"):
-                continue           # the objects behind them belong to other topics
+                continue  # the objects behind them belong to other topics
             assert m.client.cmd("qom-get", a) == want, p
-        assert sorted(x["name"] for x in m.client.cmd("qom-list", {"path": "/machine"})["return"]) == \
-            sorted(x["name"] for x in props)
+        assert sorted(x["name"] for x in m.client.cmd("qom-list", {"path": "/machine"})["return"]) == sorted(
+            x["name"] for x in props
+        )
     finally:
         r.close()
         m.close()
@@ -211,9 +219,18 @@ def test_machine_commands(machine):
 def test_qom_set_machine_properties():
     args = ["-machine", "virt", "-cpu", "max"]
     r, m = real(args), mock(args)
-    sets = [("mte", "yes"), ("mte", True), ("gic-version", "host"), ("gic-version", "7"),
-            ("gic-version", 3), ("phandle-start", "x"), ("acpi", "maybe"), ("acpi", "on"),
-            ("iommu", "bad"), ("nosuch", 1)]
+    sets = [
+        ("mte", "yes"),
+        ("mte", True),
+        ("gic-version", "host"),
+        ("gic-version", "7"),
+        ("gic-version", 3),
+        ("phandle-start", "x"),
+        ("acpi", "maybe"),
+        ("acpi", "on"),
+        ("iommu", "bad"),
+        ("nosuch", 1),
+    ]
     try:
         for prop, value in sets:
             a = {"path": "/machine", "property": prop, "value": value}

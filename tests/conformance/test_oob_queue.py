@@ -30,6 +30,7 @@ def _slow(mock, inst, seconds=0.3, command="query-iothreads"):
         for m in inst.monitors:
             for s in m.sessions:
                 s.gate_inband(hook)
+
     return install
 
 
@@ -41,9 +42,11 @@ def test_oob_overtakes_queued_inband(mock):
     assert c.read() == {"return": {}}
     mock.call(_slow(mock, inst))
     t0 = time.time()
-    c.send(b'{"execute":"query-iothreads","id":"ib-blocks-1"}'
-           b'{"execute":"query-name","id":"ib-quick-1"}'
-           b'{"exec-oob":"migrate-pause","id":"oob-1"}')
+    c.send(
+        b'{"execute":"query-iothreads","id":"ib-blocks-1"}'
+        b'{"execute":"query-name","id":"ib-quick-1"}'
+        b'{"exec-oob":"migrate-pause","id":"oob-1"}'
+    )
     first = c.read()
     assert first["id"] == "oob-1"
     assert time.time() - t0 < 0.25, "the OOB reply must not wait for the slow in-band command"
@@ -71,8 +74,10 @@ def test_exec_oob_rejected_for_non_oob_command(mock):
     c.send(OOB_NEG)
     c.read()
     c.send(b'{"exec-oob":"query-name","id":1}')
-    assert c.read() == {"error": {"class": "GenericError", "desc": "The command query-name does not support OOB"},
-                        "id": 1}
+    assert c.read() == {
+        "error": {"class": "GenericError", "desc": "The command query-name does not support OOB"},
+        "id": 1,
+    }
     c.send(b'{"exec-oob":"query-cpus-fast"}')
     assert "error" in c.read()
 
@@ -84,16 +89,20 @@ def test_schema_marks_oob_commands(mock):
     schema = c.cmd("query-qmp-schema")["return"]
     oob = sorted(e["name"] for e in schema if e.get("allow-oob"))
     assert oob == ["migrate-pause", "migrate-recover", "query-yank", "yank"]
-    assert all(e["name"].isdigit() or e["name"].startswith("[") or e["meta-type"] in ("command", "event", "builtin")
-               for e in schema)
+    assert all(
+        e["name"].isdigit() or e["name"].startswith("[") or e["meta-type"] in ("command", "event", "builtin")
+        for e in schema
+    )
 
 
 def test_pipelined_fifo(mock):
     _, path = mock.instance()
     c = RawClient(path)
     c.read()
-    c.send(b'{"execute":"qmp_capabilities","id":0}' + b"".join(
-        b'{"execute":"query-name","id":%d}' % i for i in range(1, 50)))
+    c.send(
+        b'{"execute":"qmp_capabilities","id":0}'
+        + b"".join(b'{"execute":"query-name","id":%d}' % i for i in range(1, 50))
+    )
     assert [m["id"] for m in c.read_n(50)] == list(range(50))
 
 
@@ -119,7 +128,10 @@ def test_inband_queue_limit_with_oob_is_eight(mock):
     c.read()
     mock.call(_slow(mock, inst, 0.3))
     sessions = mock.call(lambda: [s for m in inst.monitors for s in m.sessions])
-    c.send(b'{"execute":"query-iothreads","id":0}' + b"".join(b'{"execute":"query-name","id":%d}' % i for i in range(1, 20)))
+    c.send(
+        b'{"execute":"query-iothreads","id":0}'
+        + b"".join(b'{"execute":"query-name","id":%d}' % i for i in range(1, 20))
+    )
     time.sleep(0.15)
     assert mock.call(lambda: len(sessions[0].queue)) == 8
     assert [m["id"] for m in c.read_n(20)] == list(range(20))

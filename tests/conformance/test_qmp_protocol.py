@@ -31,92 +31,262 @@ CNF_NEG = E("CommandNotFound", "Expecting capabilities negotiation with 'qmp_cap
 
 # (name, chunks, expected messages after the greeting or None)
 SCENARIOS = [
-    ("negotiation-required", [b'{"execute":"query-version"}', b'{"execute":"no-such-cmd","id":1}'],
-     [CNF_NEG, dict(CNF_NEG, id=1)]),
-    ("exec-oob-before-negotiation", [b'{"exec-oob":"query-status","id":"o"}'],
-     [G("QMP input member 'exec-oob' is unexpected", id="o")]),
-    ("caps-unknown-enum", [b'{"execute":"qmp_capabilities","arguments":{"enable":["cap-does-not-exist"]}}',
-                           b'{"execute":"query-version"}'],
-     [G("Parameter 'null' does not accept value 'cap-does-not-exist'"), CNF_NEG]),
-    ("caps-bad-types", [b'{"execute":"qmp_capabilities","arguments":{"enable":[1]}}',
-                        b'{"execute":"qmp_capabilities","arguments":{"enable":"oob"}}',
-                        b'{"execute":"qmp_capabilities","arguments":{"x":1}}'],
-     [G("Invalid parameter type for 'enable[0]', expected: string"),
-      G("Invalid parameter type for 'enable', expected: array"),
-      G("Parameter 'x' is unexpected")]),
-    ("caps-twice", [NEG, NEG], [{"return": {}}, E("CommandNotFound", "Capabilities negotiation is already complete, command ignored")]),
-    ("caps-oob", [b'{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}',
-                  b'{"exec-oob":"query-name","id":1}', b'{"exec-oob":"migrate-pause","id":2}'],
-     None),
-    ("not-an-object", [NEG, b"null", b"[]", b"42 ", b'"x"', b"true "],
-     [{"return": {}}] + [G("QMP input must be a JSON object")] * 5),
-    ("envelope", [NEG, b"{}", b'{"id":"a"}', b'{"execute": true}', b'{"execute":"no-such-cmd","arguments":[]}',
-                  b'{"execute":"no-such-cmd","extra":true}', b'{"execute":"no-such-cmd"}',
-                  b'{"execute":"query-name","arguments":{},"id":[1,{"b":2,"a":null}],"x":1}',
-                  b'{"exec-oob":"query-name","execute":"query-name"}'],
-     [{"return": {}}, G("QMP input lacks member 'execute'"), G("QMP input lacks member 'execute'", id="a"),
-      G("QMP input member 'execute' must be a string"), G("QMP input member 'arguments' must be an object"),
-      G("QMP input member 'extra' is unexpected"), E("CommandNotFound", "The command no-such-cmd has not been found"),
-      G("QMP input member 'x' is unexpected", id=[1, {"b": 2, "a": None}]),
-      G("QMP input member 'exec-oob' is unexpected")]),
-    ("id-echo", [NEG] + [b'{"execute":"query-name","id":%s}' % v for v in
-                         (b'"s"', b"7", b"null", b'{"k":[1,2]}', b"18446744073709551615", b"-1", b"1.5",
-                          b"0.1", b"1e400", b"18446744073709551616")],
-     None),
-    ("json-errors", [NEG, b'{ "execute": }', b"{]", b'{"a":1,"a":2}', b'{"execute":"x" "id":1}', b"{\x01",
-                     b"{\xff", b"%p\n", b"{'execute': 'nonexistent', 'id':'\n", b"}", b"[1,]", b"{1:2}",
-                     b'{"a" 1}', b'{"a":"\\x"}', b'{"a":"\\uD800"}', b'{"a":"\\u1"}', b'{"a":"\xc3("}',
-                     b"tru\n", b"01\n", b"\x00", b"-x\n", b'{"a":"\\uFFFF"}', b'{"a":"\xef\xbf\xbf"}',
-                     b'{"execute":"query-name","id":0e1}', b'{"execute":"query-name","id":-0E1}',
-                     b"0e0\n", b'{"execute":"query-name","id":[0.5e1,10E-1,-0.0,1e400]}'],
-     None),
-    ("json-extensions", [NEG, b"{'execute':'query-name','id':'it\\'s \"q\"'}",
-                         b'{"execute":"query-name","id":"\\u00e9\\ud83d\\ude00\\u0001\\u007f\\/"}',
-                         b'{"execute":"query-name","id":"\xc3\xa9\xf0\x9f\x98\x80"}'],
-     None),
+    (
+        "negotiation-required",
+        [b'{"execute":"query-version"}', b'{"execute":"no-such-cmd","id":1}'],
+        [CNF_NEG, dict(CNF_NEG, id=1)],
+    ),
+    (
+        "exec-oob-before-negotiation",
+        [b'{"exec-oob":"query-status","id":"o"}'],
+        [G("QMP input member 'exec-oob' is unexpected", id="o")],
+    ),
+    (
+        "caps-unknown-enum",
+        [
+            b'{"execute":"qmp_capabilities","arguments":{"enable":["cap-does-not-exist"]}}',
+            b'{"execute":"query-version"}',
+        ],
+        [G("Parameter 'null' does not accept value 'cap-does-not-exist'"), CNF_NEG],
+    ),
+    (
+        "caps-bad-types",
+        [
+            b'{"execute":"qmp_capabilities","arguments":{"enable":[1]}}',
+            b'{"execute":"qmp_capabilities","arguments":{"enable":"oob"}}',
+            b'{"execute":"qmp_capabilities","arguments":{"x":1}}',
+        ],
+        [
+            G("Invalid parameter type for 'enable[0]', expected: string"),
+            G("Invalid parameter type for 'enable', expected: array"),
+            G("Parameter 'x' is unexpected"),
+        ],
+    ),
+    (
+        "caps-twice",
+        [NEG, NEG],
+        [
+            {"return": {}},
+            E("CommandNotFound", "Capabilities negotiation is already complete, command ignored"),
+        ],
+    ),
+    (
+        "caps-oob",
+        [
+            b'{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}',
+            b'{"exec-oob":"query-name","id":1}',
+            b'{"exec-oob":"migrate-pause","id":2}',
+        ],
+        None,
+    ),
+    (
+        "not-an-object",
+        [NEG, b"null", b"[]", b"42 ", b'"x"', b"true "],
+        [{"return": {}}] + [G("QMP input must be a JSON object")] * 5,
+    ),
+    (
+        "envelope",
+        [
+            NEG,
+            b"{}",
+            b'{"id":"a"}',
+            b'{"execute": true}',
+            b'{"execute":"no-such-cmd","arguments":[]}',
+            b'{"execute":"no-such-cmd","extra":true}',
+            b'{"execute":"no-such-cmd"}',
+            b'{"execute":"query-name","arguments":{},"id":[1,{"b":2,"a":null}],"x":1}',
+            b'{"exec-oob":"query-name","execute":"query-name"}',
+        ],
+        [
+            {"return": {}},
+            G("QMP input lacks member 'execute'"),
+            G("QMP input lacks member 'execute'", id="a"),
+            G("QMP input member 'execute' must be a string"),
+            G("QMP input member 'arguments' must be an object"),
+            G("QMP input member 'extra' is unexpected"),
+            E("CommandNotFound", "The command no-such-cmd has not been found"),
+            G("QMP input member 'x' is unexpected", id=[1, {"b": 2, "a": None}]),
+            G("QMP input member 'exec-oob' is unexpected"),
+        ],
+    ),
+    (
+        "id-echo",
+        [NEG]
+        + [
+            b'{"execute":"query-name","id":%s}' % v
+            for v in (
+                b'"s"',
+                b"7",
+                b"null",
+                b'{"k":[1,2]}',
+                b"18446744073709551615",
+                b"-1",
+                b"1.5",
+                b"0.1",
+                b"1e400",
+                b"18446744073709551616",
+            )
+        ],
+        None,
+    ),
+    (
+        "json-errors",
+        [
+            NEG,
+            b'{ "execute": }',
+            b"{]",
+            b'{"a":1,"a":2}',
+            b'{"execute":"x" "id":1}',
+            b"{\x01",
+            b"{\xff",
+            b"%p\n",
+            b"{'execute': 'nonexistent', 'id':'\n",
+            b"}",
+            b"[1,]",
+            b"{1:2}",
+            b'{"a" 1}',
+            b'{"a":"\\x"}',
+            b'{"a":"\\uD800"}',
+            b'{"a":"\\u1"}',
+            b'{"a":"\xc3("}',
+            b"tru\n",
+            b"01\n",
+            b"\x00",
+            b"-x\n",
+            b'{"a":"\\uFFFF"}',
+            b'{"a":"\xef\xbf\xbf"}',
+            b'{"execute":"query-name","id":0e1}',
+            b'{"execute":"query-name","id":-0E1}',
+            b"0e0\n",
+            b'{"execute":"query-name","id":[0.5e1,10E-1,-0.0,1e400]}',
+        ],
+        None,
+    ),
+    (
+        "json-extensions",
+        [
+            NEG,
+            b"{'execute':'query-name','id':'it\\'s \"q\"'}",
+            b'{"execute":"query-name","id":"\\u00e9\\ud83d\\ude00\\u0001\\u007f\\/"}',
+            b'{"execute":"query-name","id":"\xc3\xa9\xf0\x9f\x98\x80"}',
+        ],
+        None,
+    ),
     ("nesting", [NEG, b"[" * 1025 + b"]" * 2], None),
-    ("arguments", [NEG,
-                   b'{"execute":"query-cpu-model-expansion","arguments":{}}',
-                   b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full"}}',
-                   b'{"execute":"query-cpu-model-expansion","arguments":{"type":"bogus","model":{"name":"max"}}}',
-                   b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full","model":{}}}',
-                   b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full","model":{"name":"max"},"foo":1}}',
-                   b'{"execute":"query-status","arguments":{"x":1}}',
-                   b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full","model":"max"}}',
-                   b'{"execute":"query-cpu-model-expansion","arguments":{"type":1,"model":{"name":"max"}}}',
-                   b'{"execute":"query-status","arguments":{"x":1,"y":2,"abc":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10}}',
-                   b'{"execute":"human-monitor-command","id":2}'],
-     [{"return": {}}, G("Parameter 'type' is missing"), G("Parameter 'model' is missing"),
-      G("Parameter 'type' does not accept value 'bogus'"), G("Parameter 'model.name' is missing"),
-      G("Parameter 'foo' is unexpected"), G("Parameter 'x' is unexpected"),
-      G("Invalid parameter type for 'model', expected: object"),
-      G("Invalid parameter type for 'type', expected: string"), G("Parameter 'h' is unexpected"),
-      G("Parameter 'command-line' is missing", id=2)]),
-    ("runstate", [NEG, b'{"execute":"query-status"}', b'{"execute":"cont","id":"c1"}', b'{"execute":"query-status"}',
-                  b'{"execute":"stop"}', b'{"execute":"stop"}', b'{"execute":"cont"}', b'{"execute":"cont"}',
-                  b'{"execute":"system_reset"}', b'{"execute":"system_powerdown"}', b'{"execute":"stop"}',
-                  b'{"execute":"system_reset"}', b'{"execute":"query-status"}'],
-     None),
-    ("pipelined", [NEG + b'{"execute":"query-name","id":1}{"execute":"query-status","id":2}{"execute":"no-such","id":3}'],
-     [{"return": {}}, {"return": {}, "id": 1},
-      {"return": {"status": "prelaunch", "singlestep": False, "running": False}, "id": 2},
-      E("CommandNotFound", "The command no-such has not been found", id=3)]),
-    ("hmp", [NEG] + [b'{"execute":"human-monitor-command","arguments":{"command-line":"%s"}}' % c
-                     for c in (b"info version", b"info status", b"info bogus", b"bogus", b"", b"info name")],
-     None),
-    ("qom", [NEG] + [b'{"execute":"qom-set","arguments":{"path":"%s","property":"%s","value":"x"}}' % pv
-                     for pv in ((b"/machine", b"type"), (b"/machine", b"nope"), (b"/machine/peripheral", b"type"),
-                                (b"/nope", b"type"))]
-     + [b'{"execute":"qom-get","arguments":{"path":"%s","property":"%s"}}' % pv
-        for pv in ((b"/machine", b"gic-version"), (b"/machine", b"mte"), (b"machine", b"mte"), (b"/nope", b"x"),
-                   (b"/machine", b"nope"), (b"/machine/peripheral", b"type"))],
-     None),
-    ("misc", [NEG, b'{"execute":"device-list-properties","arguments":{"typename":"nonexistent"},"id":9}',
-              b'{"execute":"qom-list-properties","arguments":{"typename":"nonexistent"}}',
-              b'{"execute":"query-kvm"}', b'{"execute":"query-target"}', b'{"execute":"query-name"}'],
-     [{"return": {}}, E("DeviceNotFound", "Device 'nonexistent' not found", id=9),
-      E("DeviceNotFound", "Class 'nonexistent' not found"), {"return": {"enabled": False, "present": False}},
-      {"return": {"arch": "aarch64"}}, {"return": {}}]),
+    (
+        "arguments",
+        [
+            NEG,
+            b'{"execute":"query-cpu-model-expansion","arguments":{}}',
+            b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full"}}',
+            b'{"execute":"query-cpu-model-expansion","arguments":{"type":"bogus","model":{"name":"max"}}}',
+            b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full","model":{}}}',
+            b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full","model":{"name":"max"},"foo":1}}',
+            b'{"execute":"query-status","arguments":{"x":1}}',
+            b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full","model":"max"}}',
+            b'{"execute":"query-cpu-model-expansion","arguments":{"type":1,"model":{"name":"max"}}}',
+            b'{"execute":"query-status","arguments":{"x":1,"y":2,"abc":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10}}',
+            b'{"execute":"human-monitor-command","id":2}',
+        ],
+        [
+            {"return": {}},
+            G("Parameter 'type' is missing"),
+            G("Parameter 'model' is missing"),
+            G("Parameter 'type' does not accept value 'bogus'"),
+            G("Parameter 'model.name' is missing"),
+            G("Parameter 'foo' is unexpected"),
+            G("Parameter 'x' is unexpected"),
+            G("Invalid parameter type for 'model', expected: object"),
+            G("Invalid parameter type for 'type', expected: string"),
+            G("Parameter 'h' is unexpected"),
+            G("Parameter 'command-line' is missing", id=2),
+        ],
+    ),
+    (
+        "runstate",
+        [
+            NEG,
+            b'{"execute":"query-status"}',
+            b'{"execute":"cont","id":"c1"}',
+            b'{"execute":"query-status"}',
+            b'{"execute":"stop"}',
+            b'{"execute":"stop"}',
+            b'{"execute":"cont"}',
+            b'{"execute":"cont"}',
+            b'{"execute":"system_reset"}',
+            b'{"execute":"system_powerdown"}',
+            b'{"execute":"stop"}',
+            b'{"execute":"system_reset"}',
+            b'{"execute":"query-status"}',
+        ],
+        None,
+    ),
+    (
+        "pipelined",
+        [
+            NEG
+            + b'{"execute":"query-name","id":1}{"execute":"query-status","id":2}{"execute":"no-such","id":3}'
+        ],
+        [
+            {"return": {}},
+            {"return": {}, "id": 1},
+            {"return": {"status": "prelaunch", "singlestep": False, "running": False}, "id": 2},
+            E("CommandNotFound", "The command no-such has not been found", id=3),
+        ],
+    ),
+    (
+        "hmp",
+        [NEG]
+        + [
+            b'{"execute":"human-monitor-command","arguments":{"command-line":"%s"}}' % c
+            for c in (b"info version", b"info status", b"info bogus", b"bogus", b"", b"info name")
+        ],
+        None,
+    ),
+    (
+        "qom",
+        [NEG]
+        + [
+            b'{"execute":"qom-set","arguments":{"path":"%s","property":"%s","value":"x"}}' % pv
+            for pv in (
+                (b"/machine", b"type"),
+                (b"/machine", b"nope"),
+                (b"/machine/peripheral", b"type"),
+                (b"/nope", b"type"),
+            )
+        ]
+        + [
+            b'{"execute":"qom-get","arguments":{"path":"%s","property":"%s"}}' % pv
+            for pv in (
+                (b"/machine", b"gic-version"),
+                (b"/machine", b"mte"),
+                (b"machine", b"mte"),
+                (b"/nope", b"x"),
+                (b"/machine", b"nope"),
+                (b"/machine/peripheral", b"type"),
+            )
+        ],
+        None,
+    ),
+    (
+        "misc",
+        [
+            NEG,
+            b'{"execute":"device-list-properties","arguments":{"typename":"nonexistent"},"id":9}',
+            b'{"execute":"qom-list-properties","arguments":{"typename":"nonexistent"}}',
+            b'{"execute":"query-kvm"}',
+            b'{"execute":"query-target"}',
+            b'{"execute":"query-name"}',
+        ],
+        [
+            {"return": {}},
+            E("DeviceNotFound", "Device 'nonexistent' not found", id=9),
+            E("DeviceNotFound", "Class 'nonexistent' not found"),
+            {"return": {"enabled": False, "present": False}},
+            {"return": {"arch": "aarch64"}},
+            {"return": {}},
+        ],
+    ),
 ]
 
 
@@ -178,8 +348,10 @@ def test_differential(mock, name, chunks, expect):
     assert g_mock == g_real
     assert ours == real
     # byte-for-byte, once timestamps are masked
-    mask = lambda lines: [json.dumps(strip_timestamps([json.loads(x)])[0]) if b'"timestamp"' in x else x  # noqa: E731
-                          for x in lines]
+    mask = lambda lines: [
+        json.dumps(strip_timestamps([json.loads(x)])[0]) if b'"timestamp"' in x else x  # noqa: E731
+        for x in lines
+    ]
     assert mask(raw_mock) == mask(raw_real)
 
 

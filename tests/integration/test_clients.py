@@ -23,6 +23,7 @@ def mock():
 
 def test_qemu_qmp_async_client(mock):
     from qemu.qmp import ExecuteError, QMPClient
+
     inst, path = mock.instance()
 
     async def main():
@@ -51,6 +52,7 @@ def test_qemu_qmp_async_client(mock):
 
 def test_qemu_qmp_legacy_client(mock):
     from qemu.qmp.legacy import QEMUMonitorProtocol
+
     _, path = mock.instance()
     qmp = QEMUMonitorProtocol(path)
     greeting = qmp.connect(negotiate=True)
@@ -79,8 +81,9 @@ def test_qmp_shell_hmp_mode(mock):
     if not os.path.exists(exe):
         pytest.skip("qmp-shell (qemu.qmp) not installed")
     _, path = mock.instance()
-    p = subprocess.run([exe, "-H", path], input="info version\ninfo status\n", capture_output=True, text=True,
-                       timeout=30)
+    p = subprocess.run(
+        [exe, "-H", path], input="info version\ninfo status\n", capture_output=True, text=True, timeout=30
+    )
     assert p.returncode == 0, p.stderr
     assert "7.2.22Debian" in p.stdout
     assert "VM status: paused (prelaunch)" in p.stdout
@@ -103,7 +106,9 @@ def test_libvirt_style_crlf_reader(mock):
     _, path = mock.instance()
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
-    s.sendall(b'{"execute":"qmp_capabilities","id":"libvirt-1"}\r\n{"execute":"query-version","id":"libvirt-2"}\r\n')
+    s.sendall(
+        b'{"execute":"qmp_capabilities","id":"libvirt-1"}\r\n{"execute":"query-version","id":"libvirt-2"}\r\n'
+    )
     buf = b""
     s.settimeout(5)
     while buf.count(b"\r\n") < 3:
@@ -131,7 +136,7 @@ def test_output_is_ascii_crlf_compact(mock):
     _, path = mock.instance()
     c = RawClient(path)
     c.negotiate()
-    c.send('{"execute":"query-name","id":"h\u00e9\u2603\U0001F600\\u007f"}'.encode())
+    c.send('{"execute":"query-name","id":"h\u00e9\u2603\U0001f600\\u007f"}'.encode())
     line = c.read_line()
     assert line == b'{"return": {}, "id": "h\\u00E9\\u2603\\uD83D\\uDE00\\u007F"}'
     assert all(b < 0x80 for b in line)

@@ -27,9 +27,22 @@ def rss_kb(pid: int) -> int:
 def served():
     d = short_tmpdir("rs")
     path = os.path.join(d, "q.sock")
-    p = subprocess.Popen([sys.executable, "-m", "qmpserver.cli", "serve", "--profile", "debian-7.2-tcg",
-                          "--qmp", "unix:" + path, "-S", "--keep-running"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qmpserver.cli",
+            "serve",
+            "--profile",
+            "debian-7.2-tcg",
+            "--qmp",
+            "unix:" + path,
+            "-S",
+            "--keep-running",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     wait_socket(path).close()
     time.sleep(0.2)
     yield p, path
@@ -56,6 +69,7 @@ def test_flood_without_reading_is_bounded(served):
                 sent[0] += len(req)
         except OSError:
             pass
+
     t = threading.Thread(target=flood)
     t.start()
     t.join(8)
@@ -77,6 +91,7 @@ def test_100_mib_message_is_bounded_and_recovers(served):
         while not stop.is_set():
             peak[0] = max(peak[0], rss_kb(proc.pid))
             time.sleep(0.05)
+
     w = threading.Thread(target=watch)
     w.start()
     c.sock.settimeout(60)
@@ -103,8 +118,21 @@ def test_100_mib_message_is_bounded_and_recovers(served):
 def test_unix_socket_mode_and_cleanup():
     d = short_tmpdir("rs")
     path = os.path.join(d, "q.sock")
-    p = subprocess.Popen([sys.executable, "-m", "qmpserver.cli", "serve", "--profile", "debian-7.2-tcg",
-                          "--qmp", "unix:" + path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qmpserver.cli",
+            "serve",
+            "--profile",
+            "debian-7.2-tcg",
+            "--qmp",
+            "unix:" + path,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_socket(path).close()
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     p.terminate()
@@ -115,8 +143,12 @@ def test_unix_socket_mode_and_cleanup():
 
 
 def test_serve_default_profile_prints_where_it_listens():
-    p = subprocess.Popen([sys.executable, "-m", "qmpserver.cli", "serve"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "qmpserver.cli", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = ""
         deadline = time.time() + 20
@@ -139,9 +171,24 @@ def test_serve_default_profile_prints_where_it_listens():
 def test_tcp_listener_and_several_qmp_endpoints():
     d = short_tmpdir("rs")
     path = os.path.join(d, "q.sock")
-    p = subprocess.Popen([sys.executable, "-m", "qmpserver.cli", "serve", "--profile", "debian-7.2-tcg",
-                          "--qmp", "tcp:127.0.0.1:0", "--qmp", "unix:" + path, "-S"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qmpserver.cli",
+            "serve",
+            "--profile",
+            "debian-7.2-tcg",
+            "--qmp",
+            "tcp:127.0.0.1:0",
+            "--qmp",
+            "unix:" + path,
+            "-S",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = ""
         while "QMP listening on" not in line:
@@ -166,11 +213,19 @@ def test_tcp_listener_and_several_qmp_endpoints():
 
 
 def test_bad_command_line_is_one_clear_line():
-    p = subprocess.run([sys.executable, "-m", "qmpserver.cli", "serve", "--qmp", "tcp:nope"],
-                       capture_output=True, text=True, timeout=30)
+    p = subprocess.run(
+        [sys.executable, "-m", "qmpserver.cli", "serve", "--qmp", "tcp:nope"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert p.returncode == 1
     assert p.stderr.strip() == "qmpserver: invalid TCP port in 'tcp:nope' (expected tcp:HOST:PORT)"
-    p = subprocess.run([sys.executable, "-m", "qmpserver.cli", "serve", "--profile", "no-such-profile"],
-                       capture_output=True, text=True, timeout=30)
+    p = subprocess.run(
+        [sys.executable, "-m", "qmpserver.cli", "serve", "--profile", "no-such-profile"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert p.returncode == 1 and "unknown profile 'no-such-profile'" in p.stderr
     assert "Traceback" not in p.stderr

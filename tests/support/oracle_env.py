@@ -52,9 +52,12 @@ def require_recorded_packages(build_dir: Path = DEBIAN_72, what: str = "this ora
     diff = package_differences(recorded, installed_packages(PACKAGE_PATTERNS))
     if not diff:
         return
-    msg = (f"{what} was recorded with other Debian packages than are installed here: "
-           + "; ".join(diff) + " (bash scripts/test.sh installs the recorded set; after a "
-           "Debian update, recapture with the command in sources.refs.capture)")
+    msg = (
+        f"{what} was recorded with other Debian packages than are installed here: "
+        + "; ".join(diff)
+        + " (bash scripts/test.sh installs the recorded set; after a "
+        "Debian update, recapture with the command in sources.refs.capture)"
+    )
     if REQUIRE:
         pytest.fail(msg, pytrace=False)
     pytest.skip(msg)

@@ -37,8 +37,11 @@ def short_tmpdir(prefix="qs") -> str:
 class RealQemu:
     """qemu-system-aarch64 with a QMP unix socket (TCG, -S by default)."""
 
-    def __init__(self, args=("-S", "-nodefaults", "-machine", "virt", "-cpu", "max", "-accel", "tcg"),
-                 binary="qemu-system-aarch64"):
+    def __init__(
+        self,
+        args=("-S", "-nodefaults", "-machine", "virt", "-cpu", "max", "-accel", "tcg"),
+        binary="qemu-system-aarch64",
+    ):
         self.binary = need_binary(binary)
         self.dir = short_tmpdir("rq")
         self.path = os.path.join(self.dir, "qmp.sock")
@@ -48,7 +51,10 @@ class RealQemu:
     def start(self):
         self.proc = subprocess.Popen(
             [self.binary, *self.args, "-display", "none", "-qmp", "unix:%s,server=on,wait=off" % self.path],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.time() + 10
         while time.time() < deadline:
             if os.path.exists(self.path):

@@ -80,8 +80,10 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
             if target.split(".")[0] != "qmpserver":
                 continue
             # `from pkg import name`: the name may itself be a module (`from . import hooks`)
-            found += [(node.lineno, sub if is_module(sub) else target)
-                      for sub in (target + "." + a.name for a in node.names)]
+            found += [
+                (node.lineno, sub if is_module(sub) else target)
+                for sub in (target + "." + a.name for a in node.names)
+            ]
     return found
 
 
@@ -116,14 +118,17 @@ def test_no_cycle_between_packages():
     assert cycles == []
 
 
-@pytest.mark.parametrize("code,expected", [
-    ("from ..wire import encode", ["qmpserver.wire.encode"]),
-    ("from ..wire.encode import dumps", ["qmpserver.wire.encode"]),
-    ("from qmpserver import __version__", ["qmpserver"]),
-    ("from . import hooks", ["qmpserver.vm.hooks"]),
-    ("def f():\n    import qmpserver.profiles.loader\n", ["qmpserver.profiles.loader"]),
-    ("import os\nfrom qmpserver.qapi.visitor import Policy", ["qmpserver.qapi.visitor"]),
-])
+@pytest.mark.parametrize(
+    "code,expected",
+    [
+        ("from ..wire import encode", ["qmpserver.wire.encode"]),
+        ("from ..wire.encode import dumps", ["qmpserver.wire.encode"]),
+        ("from qmpserver import __version__", ["qmpserver"]),
+        ("from . import hooks", ["qmpserver.vm.hooks"]),
+        ("def f():\n    import qmpserver.profiles.loader\n", ["qmpserver.profiles.loader"]),
+        ("import os\nfrom qmpserver.qapi.visitor import Policy", ["qmpserver.qapi.visitor"]),
+    ],
+)
 def test_imports_are_found_everywhere(tmp_path, monkeypatch, code, expected):
     pkg = tmp_path / "qmpserver" / "vm"
     pkg.mkdir(parents=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from .cpu import SVE_NAMES, SVE_VQ
 from .gic import kernel_irqchip
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
@@ -37,8 +37,10 @@ def _idregs(instance: Any, obj: Any) -> dict[str, int] | None:
     if not values:
         return None
     lowered = obj.sysreg
-    return {"%s.%s" % (reg, name): lowered.get(prop, values[prop])
-            for prop, reg, name, _lsb, _width, _pol, _sig in hd.get("fields") or ()}
+    return {
+        "%s.%s" % (reg, name): lowered.get(prop, values[prop])
+        for prop, reg, name, _lsb, _width, _pol, _sig in hd.get("fields") or ()
+    }
 
 
 def _midr(instance: Any, obj: Any) -> int | None:
@@ -53,6 +55,7 @@ def _firmware(instance: Any) -> dict[str, int] | None:
     if instance.machine.accel != "kvm" or not instance.host.kvm_present:
         return None
     from . import kvm  # lazy: reads models/arm64/kvm-firmware-regs.yaml (see GuestABI.firmware)
+
     return {r["name"]: int(r["default"]) for r in kvm.firmware_regs(None, instance.host.data)}
 
 
@@ -68,8 +71,9 @@ def describe(instance: Any) -> dict[str, Any]:
         kw["cpu_model"] = c.name
         kw["midr"] = _midr(instance, obj)
         kw["idregs"] = _idregs(instance, obj)
-        kw["sve_vector_lengths"] = ([128 * SVE_VQ[n] for n in SVE_NAMES if obj.get(n)]
-                                    if c.sve_props or c.kvm_sve else None)
+        kw["sve_vector_lengths"] = (
+            [128 * SVE_VQ[n] for n in SVE_NAMES if obj.get(n)] if c.sve_props or c.kvm_sve else None
+        )
         kw["pmu"] = bool(obj.get("pmu")) if c.pmu else False
     elif ms.cpu_model is not None:
         kw["cpu_model"] = ms.cpu_model

@@ -26,7 +26,7 @@ from ...errors import QMPError
 from .cpu import SVE_NAMES, SVE_VQ, U64, CpuError
 from .kvm import policy_accepts
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
@@ -41,10 +41,10 @@ class Desc:
     __slots__ = ("bools", "sysreg", "known", "cat", "label")
 
     def __init__(self, bools, sysreg, known=None, cat=None, label=""):
-        self.bools = bools        # advertised prop -> bool (only those the model has)
-        self.sysreg = sysreg      # SYSREG prop -> value (writable on that side)
-        self.known = known        # SYSREG prop -> value for every field (local) or None
-        self.cat = cat            # the local Catalog, or None for a foreign description
+        self.bools = bools  # advertised prop -> bool (only those the model has)
+        self.sysreg = sysreg  # SYSREG prop -> value (writable on that side)
+        self.known = known  # SYSREG prop -> value for every field (local) or None
+        self.cat = cat  # the local Catalog, or None for a foreign description
         self.label = label
 
     @property
@@ -91,6 +91,7 @@ def _sorted_fields(cat, props) -> list:
 
 def _type_error(path, expected):
     from ...qapi.visitor import type_error
+
     return type_error(path, expected)
 
 
@@ -122,6 +123,7 @@ def resolve(cat, model: dict, arg: str, what: str) -> Desc:
 
 def _foreign_desc(cat, props: dict, path, label) -> Desc:
     from ...qapi.visitor import check_leftover
+
     info = _field_info(cat)
     bools = {}
     sysreg = {}
@@ -152,6 +154,7 @@ def _foreign_desc(cat, props: dict, path, label) -> Desc:
 # --------------------------------------------------------------------------
 # per-field rules
 
+
 def _signed(v: int, width: int) -> int:
     return v - (1 << width) if v >> (width - 1) else v
 
@@ -160,7 +163,7 @@ def _key(info, prop, v):
     """Sort key in 'more features' order (None: unordered field)."""
     _p, _r, _f, _lsb, width, policy, signed = info
     if policy == "any":
-        return v      # freely settable (MIDR fields): numeric order, see the docs
+        return v  # freely settable (MIDR fields): numeric order, see the docs
     if policy == "lower_safe":
         return _signed(v, width) if signed else v
     if policy in ("higher_safe", "higher_or_zero_safe"):
@@ -171,8 +174,11 @@ def _key(info, prop, v):
 def _accepts(desc: Desc, info, prop, v) -> bool:
     """Would that side's KVM accept ``v`` for ``prop``?"""
     if desc.local:
-        e = desc.cat._classes["host"].sysreg.get(prop) if "host" in desc.cat._classes \
+        e = (
+            desc.cat._classes["host"].sysreg.get(prop)
+            if "host" in desc.cat._classes
             else desc.cat.cls("host").sysreg.get(prop)
+        )
         if e is None:
             return False
         acc = e.get("accept")
@@ -207,6 +213,7 @@ def _sve_prefix(a: int, b: int) -> int:
 
 # --------------------------------------------------------------------------
 
+
 def baseline(cat, a: Desc, b: Desc):
     """(props of the baseline ``host`` model, responsible properties)."""
     advertised = cat.advertised_all
@@ -236,7 +243,7 @@ def baseline(cat, a: Desc, b: Desc):
                 responsible.append(p)
                 continue
             va, vb = a.sysreg[p], b.sysreg[p]
-            if va == vb:            # each side already runs its own value
+            if va == vb:  # each side already runs its own value
                 out[p] = va
                 continue
             v = _bridge(fi, va, vb)
@@ -288,8 +295,7 @@ def compare(cat, a: Desc, b: Desc):
             sve_done = True
             if sa == sb:
                 continue
-            diff = [m for m in ("sve",) + SVE_NAMES
-                    if bool(a.bools.get(m)) != bool(b.bools.get(m))]
+            diff = [m for m in ("sve",) + SVE_NAMES if bool(a.bools.get(m)) != bool(b.bools.get(m))]
             if sa & ~sb == 0:
                 lt = True
             elif sb & ~sa == 0:
@@ -337,8 +343,10 @@ def qmp_baseline(cat, modela, modelb):
     b = resolve(cat, modelb, "modelb", "baseline")
     props, responsible = baseline(cat, a, b)
     if responsible:
-        raise QMPError("No compatible CPU model could be created as these properties cannot be "
-                       "bridged: %s" % ", ".join(responsible))
+        raise QMPError(
+            "No compatible CPU model could be created as these properties cannot be "
+            "bridged: %s" % ", ".join(responsible)
+        )
     return {"model": {"name": "host", "props": props}}
 
 

@@ -32,7 +32,9 @@ def add_parser(sub: Any, load_profile: ProfileLoader) -> None:
     e.add_argument("--profile", required=True, help="profile name or file")
     e.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
     e.add_argument("--accel", choices=("kvm", "tcg"), help="accelerator (default: the profile's)")
-    e.add_argument("model", metavar="MODEL[,PROPS]", help="e.g. host, max,sve=off, host,SYSREG_ID_AA64ISAR0_EL1_AES=1")
+    e.add_argument(
+        "model", metavar="MODEL[,PROPS]", help="e.g. host, max,sve=off, host,SYSREG_ID_AA64ISAR0_EL1_AES=1"
+    )
     e.set_defaults(func=cmd_expand, load_profile=load_profile)
     b = csub.add_parser("baseline", help="the host model two profiles' hosts can both run")
     b.add_argument("--profile", action="append", required=True, help="profile name or file (give two)")
@@ -48,15 +50,21 @@ def _profile(args: Any, spec: str) -> Any:
 
 def _catalog(prof, accel, model=None, props=None):
     from .cpu import Catalog
+
     if prof.build.target != "aarch64":
-        raise UsageError("profile '%s': the build's target is %s, not aarch64" % (prof.name, prof.build.target))
+        raise UsageError(
+            "profile '%s': the build's target is %s, not aarch64" % (prof.name, prof.build.target)
+        )
     if accel == "kvm":
         if "kvm" not in prof.build.accelerators:
             raise UsageError("profile '%s': the build has no KVM" % prof.name)
         if not (prof.host.kvm_present and prof.host.arch_can_run_kvm("aarch64")):
-            raise UsageError("profile '%s': host '%s' cannot run aarch64 guests under KVM" % (prof.name, prof.host.name))
-    return Catalog(prof.build, prof.host, accel, model, props,
-                   sysreg_props=prof.build.has_proposal("cpu-idreg-props"))
+            raise UsageError(
+                "profile '%s': host '%s' cannot run aarch64 guests under KVM" % (prof.name, prof.host.name)
+            )
+    return Catalog(
+        prof.build, prof.host, accel, model, props, sysreg_props=prof.build.has_proposal("cpu-idreg-props")
+    )
 
 
 def _fmt(v) -> str:
@@ -69,6 +77,7 @@ def _fmt(v) -> str:
 
 def _value_name(prop, v):
     from . import sysreg as sr
+
     try:
         reg, field = sr.parse_property_name(prop)
         return sr.value_name(reg, field, v) or ""
@@ -99,6 +108,7 @@ def _table(rows, header, out):
 def cmd_expand(args, out=None) -> int:
     from ...qapi.opts import parse_cpu
     from .cpu import CpuError
+
     out = out or sys.stdout
     prof = _profile(args, args.profile)
     accel = args.accel or prof.defaults.get("accel", "tcg")
@@ -114,10 +124,11 @@ def cmd_expand(args, out=None) -> int:
     except CpuError as e:
         raise UsageError(e.startup_text().replace("\n", "; ")) from None
     values = obj.output()
-    out.write("profile %s: QEMU %s (%s) on %s, accel %s\n" % (
-        prof.name, ".".join(map(str, prof.build.version)), prof.build.name, prof.host.name, accel))
-    out.write("model %s (%s)%s\n\n" % (model, obj.cls.typename,
-                                       ", -cpu " + args.model if props else ""))
+    out.write(
+        "profile %s: QEMU %s (%s) on %s, accel %s\n"
+        % (prof.name, ".".join(map(str, prof.build.version)), prof.build.name, prof.host.name, accel)
+    )
+    out.write("model %s (%s)%s\n\n" % (model, obj.cls.typename, ", -cpu " + args.model if props else ""))
     if not values:
         out.write("(no advertised properties)\n")
         return 0
@@ -127,13 +138,16 @@ def cmd_expand(args, out=None) -> int:
         if field is None:
             rows.append((k, _fmt(v), "", ""))
         else:
-            rows.append((k, _fmt(v), _value_name(k, v), "host %d, KVM accepts %s" % (field["host"], _accepted(field))))
+            rows.append(
+                (k, _fmt(v), _value_name(k, v), "host %d, KVM accepts %s" % (field["host"], _accepted(field)))
+            )
     _table(rows, ("property", "value", "meaning", "writable"), out)
     return 0
 
 
 def cmd_baseline(args, out=None) -> int:
     from . import baseline as B
+
     out = out or sys.stdout
     if len(args.profile) != 2:
         raise UsageError("cpu baseline needs exactly two --profile options")
@@ -143,9 +157,17 @@ def cmd_baseline(args, out=None) -> int:
     db = B._local_desc(cb, cb.expand_default("host"), pb.name)
     props, responsible = B.baseline(ca, da, db)
     result, diff = B.compare(ca, da, db)
-    out.write("A: %s (%s, Linux %s)\nB: %s (%s, Linux %s)\n" % (
-        pa.name, pa.host.name, (pa.host.data.get("kernel") or {}).get("release", "?"),
-        pb.name, pb.host.name, (pb.host.data.get("kernel") or {}).get("release", "?")))
+    out.write(
+        "A: %s (%s, Linux %s)\nB: %s (%s, Linux %s)\n"
+        % (
+            pa.name,
+            pa.host.name,
+            (pa.host.data.get("kernel") or {}).get("release", "?"),
+            pb.name,
+            pb.host.name,
+            (pb.host.data.get("kernel") or {}).get("release", "?"),
+        )
+    )
     out.write("comparison A vs B: %s\n\n" % result)
     keys = []
     for k in list(da.bools) + [k for k in db.bools if k not in da.bools]:
@@ -184,5 +206,7 @@ def cmd_baseline(args, out=None) -> int:
     if responsible:
         out.write("\nno common model: %s cannot be bridged\n" % ", ".join(responsible))
         return 1
-    out.write("\nbaseline: host with %d properties (query-cpu-model-baseline gives the full list)\n" % len(props))
+    out.write(
+        "\nbaseline: host with %d properties (query-cpu-model-baseline gives the full list)\n" % len(props)
+    )
     return 0

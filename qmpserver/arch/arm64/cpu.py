@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import re
 
-TYPE_CHECKING = False   # typing is not imported on the launcher's path
+TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["CpuError", "Catalog", "CpuObject", "catalog_for", "SVE_NAMES", "POW2_MAP"]
 
 ARM_MAX_VQ = 16
-POW2_MAP = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 7) | (1 << 15)   # SVE_VQ_POW2_MAP
+POW2_MAP = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 7) | (1 << 15)  # SVE_VQ_POW2_MAP
 SVE_NAMES = tuple("sve%d" % (128 * vq) for vq in range(1, ARM_MAX_VQ + 1))
 SVE_VQ = {n: i + 1 for i, n in enumerate(SVE_NAMES)}
 SME_NAMES = tuple("sme%d" % (128 * vq) for vq in (1, 2, 4, 8, 16))
@@ -59,13 +59,39 @@ def _mask(n: int) -> int:
 # --------------------------------------------------------------------------
 # classes
 
+
 class CpuClass:
     """What ``object_new("<name>-arm-cpu")`` gives in one process."""
 
-    __slots__ = ("name", "typename", "kvm", "aarch64", "pmu", "sve_props", "sve_default", "sve_supported",
-                 "kvm_sve", "pauth_props", "pauth_default", "kvm_pauth", "kvm_pmu", "kvm_steal",
-                 "kvm_el1_32", "sme", "sve_max_vq_prop", "sysreg", "types", "advertised", "present",
-                 "host_probe_failed", "midr", "qom", "globals", "sysreg_host", "sysreg_fast")
+    __slots__ = (
+        "name",
+        "typename",
+        "kvm",
+        "aarch64",
+        "pmu",
+        "sve_props",
+        "sve_default",
+        "sve_supported",
+        "kvm_sve",
+        "pauth_props",
+        "pauth_default",
+        "kvm_pauth",
+        "kvm_pmu",
+        "kvm_steal",
+        "kvm_el1_32",
+        "sme",
+        "sve_max_vq_prop",
+        "sysreg",
+        "types",
+        "advertised",
+        "present",
+        "host_probe_failed",
+        "midr",
+        "qom",
+        "globals",
+        "sysreg_host",
+        "sysreg_fast",
+    )
 
     def __init__(self, name):
         self.name = name
@@ -85,16 +111,16 @@ class CpuClass:
         self.kvm_el1_32 = False
         self.sme = False
         self.sve_max_vq_prop = False
-        self.sysreg = {}          # prop -> entry (derive._sysreg_props)
-        self.types = {}           # every settable property -> QOM type
-        self.advertised = ()      # advertised names that exist, in list order
+        self.sysreg = {}  # prop -> entry (derive._sysreg_props)
+        self.types = {}  # every settable property -> QOM type
+        self.advertised = ()  # advertised names that exist, in list order
         self.present = frozenset()
         self.host_probe_failed = False
         self.midr = None
-        self.qom = None           # recorded qom-list-properties [(name, type)] or None
-        self.globals = ()         # -cpu key=value pairs applying to this type
-        self.sysreg_host = {}     # SYSREG prop -> host value, in property order
-        self.sysreg_fast = {}     # SYSREG prop -> (accepted-values bitmap, 1 << width)
+        self.qom = None  # recorded qom-list-properties [(name, type)] or None
+        self.globals = ()  # -cpu key=value pairs applying to this type
+        self.sysreg_host = {}  # SYSREG prop -> host value, in property order
+        self.sysreg_fast = {}  # SYSREG prop -> (accepted-values bitmap, 1 << width)
 
     def finish(self, advertised_all):
         types = dict(self.types)
@@ -125,8 +151,10 @@ class CpuClass:
         self.present = frozenset(types)
         self.sysreg_host = {p: e["host"] for p, e in self.sysreg.items()}
         # policy-only fields (no enumerated bitmap) never take the fast path
-        self.sysreg_fast = {p: (e["accept"] if e.get("accept") is not None else 0, 1 << e["width"])
-                            for p, e in self.sysreg.items()}
+        self.sysreg_fast = {
+            p: (e["accept"] if e.get("accept") is not None else 0, 1 << e["width"])
+            for p, e in self.sysreg.items()
+        }
 
 
 class Catalog:
@@ -136,6 +164,7 @@ class Catalog:
         bd = (getattr(build, "derived", None) or {}).get("arm_cpu")
         if not bd:
             from . import derive
+
             bd = derive.build_derived(build).get("arm_cpu") or {}
         self.bd = bd
         hd = (getattr(host, "derived", None) or {}).get("arm_cpu") or {}
@@ -152,7 +181,7 @@ class Catalog:
         self.cpu_model = cpu_model
         self.cpu_props = list((cpu_props or {}).items())
         self._classes: dict = {}
-        self._default_cache: dict = {}   # name -> encoded no-props expansion
+        self._default_cache: dict = {}  # name -> encoded no-props expansion
 
     # ---- classes ----------------------------------------------------------
 
@@ -221,9 +250,17 @@ class Catalog:
             # settable lists (recorded) may name sve/sme/pauth props: keep them
             # only where the model really has them
             for n in list(c.types):
-                if n in SVE_VQ or n == "sve" or n in ("sme", "sme_fa64") or n in SME_VQ \
-                        or n.startswith("pauth") or n == "sve-max-vq" or n in ("aarch64", "pmu") \
-                        or n in KVM_PROPS or n.startswith("SYSREG_"):
+                if (
+                    n in SVE_VQ
+                    or n == "sve"
+                    or n in ("sme", "sme_fa64")
+                    or n in SME_VQ
+                    or n.startswith("pauth")
+                    or n == "sve-max-vq"
+                    or n in ("aarch64", "pmu")
+                    or n in KVM_PROPS
+                    or n.startswith("SYSREG_")
+                ):
                     del c.types[n]
         if self.kvm:
             c.kvm_pmu = bool(kf.get("pmu"))
@@ -272,6 +309,7 @@ class Catalog:
         dict (insertion order = QEMU's), or raise :class:`QMPError`."""
         from ...errors import QMPError
         from ...qapi import visitor as V
+
         base = [] if self.own_visitor else list(path)
         if type(props) is not dict:
             if self.own_visitor:
@@ -297,11 +335,11 @@ class Catalog:
                     consumed.append(n)
                     v = props[n]
                     if type(v) is int and 0 <= v < fast[n][1] and (fast[n][0] >> v) & 1:
-                        values[n] = v              # fast path: a value KVM accepts
+                        values[n] = v  # fast path: a value KVM accepts
                         continue
                     if type(v) is not int or not (-(1 << 63) <= v <= U64):
                         raise V.type_error(base + [n], "uint64")
-                    obj._set_sysreg(c.sysreg[n], v & U64)   # checks again and raises the text
+                    obj._set_sysreg(c.sysreg[n], v & U64)  # checks again and raises the text
             if not self.unchecked and len(consumed) < len(props):
                 V.check_leftover(props, consumed, base)
             obj.finalize()
@@ -313,8 +351,25 @@ class Catalog:
 class CpuObject:
     """One CPU object: property state, setters, finalisation, output."""
 
-    __slots__ = ("cls", "aarch64", "has_pmu", "sve", "vq_map", "vq_init", "sve_max_vq", "sme", "sme_fa64",
-                 "sme_map", "sme_init", "pauth", "algos", "no_adjvtime", "steal", "sysreg", "other")
+    __slots__ = (
+        "cls",
+        "aarch64",
+        "has_pmu",
+        "sve",
+        "vq_map",
+        "vq_init",
+        "sve_max_vq",
+        "sme",
+        "sme_fa64",
+        "sme_map",
+        "sme_init",
+        "pauth",
+        "algos",
+        "no_adjvtime",
+        "steal",
+        "sysreg",
+        "other",
+    )
 
     def __init__(self, cls: CpuClass):
         self.cls = cls
@@ -360,8 +415,10 @@ class CpuObject:
         elif name == "aarch64":
             if not value:
                 if not c.kvm or not c.kvm_el1_32:
-                    raise CpuError("'aarch64' feature cannot be disabled unless KVM is enabled "
-                                   "and 32-bit EL1 is supported")
+                    raise CpuError(
+                        "'aarch64' feature cannot be disabled unless KVM is enabled "
+                        "and 32-bit EL1 is supported"
+                    )
                 self.aarch64 = False
             else:
                 self.aarch64 = True
@@ -377,8 +434,9 @@ class CpuObject:
             if c.kvm and not c.kvm_sve:
                 raise CpuError("cannot set sve-max-vq", ["SVE not supported by KVM on this host"])
             if value == 0 or value > ARM_MAX_VQ:
-                raise CpuError("unsupported SVE vector length",
-                               ["Valid sve-max-vq in range [1-%d]" % ARM_MAX_VQ])
+                raise CpuError(
+                    "unsupported SVE vector length", ["Valid sve-max-vq in range [1-%d]" % ARM_MAX_VQ]
+                )
             self.sve_max_vq = value
         elif name == "sme":
             self.sme = value
@@ -399,8 +457,10 @@ class CpuObject:
     def _set_sysreg(self, e, value: int) -> None:
         prop, host, width = e["prop"], e["host"], e["width"]
         if value >> width:
-            raise CpuError("Property '%s' cannot be set to %d: the field is %d bits wide (host value %d)"
-                           % (prop, value, width, host))
+            raise CpuError(
+                "Property '%s' cannot be set to %d: the field is %d bits wide (host value %d)"
+                % (prop, value, width, host)
+            )
         accept = e.get("accept")
         ok = ((accept >> value) & 1) if accept is not None else _policy_ok(e, value)
         if not ok:
@@ -416,8 +476,9 @@ class CpuObject:
                 raise CpuError("Property '%s.%s' not found" % (c.typename, key))
             self.set(key, parse_string(key, text, c.types[key]))
         except CpuError as e:
-            raise CpuError("can't apply global %s.%s=%s: %s" % (c.typename, key, text, e.message),
-                           e.hints) from None
+            raise CpuError(
+                "can't apply global %s.%s=%s: %s" % (c.typename, key, text, e.message), e.hints
+            ) from None
 
     # ---- finalisation ---------------------------------------------------------
 
@@ -444,9 +505,13 @@ class CpuObject:
             max_vq = vq_map.bit_length()
             vq_mask = _mask(max_vq)
             if self.sve_max_vq and max_vq > self.sve_max_vq:
-                raise CpuError("cannot enable sve%d" % (max_vq * 128),
-                               ["sve%d is larger than the maximum vector length, sve-max-vq=%d (%d bits)"
-                                % (max_vq * 128, self.sve_max_vq, self.sve_max_vq * 128)])
+                raise CpuError(
+                    "cannot enable sve%d" % (max_vq * 128),
+                    [
+                        "sve%d is larger than the maximum vector length, sve-max-vq=%d (%d bits)"
+                        % (max_vq * 128, self.sve_max_vq, self.sve_max_vq * 128)
+                    ],
+                )
             if kvm:
                 vq_map |= vq_supported & ~vq_init & vq_mask
             else:
@@ -460,18 +525,26 @@ class CpuObject:
             vq_mask = _mask(max_vq)
             vq_map = vq_supported & ~vq_init & vq_mask
             if max_vq == 0 or vq_map == 0:
-                raise CpuError("cannot disable sve%d" % (vq * 128),
-                               ["Disabling sve%d results in all vector lengths being disabled." % (vq * 128),
-                                "With SVE enabled, at least one vector length must be enabled."])
+                raise CpuError(
+                    "cannot disable sve%d" % (vq * 128),
+                    [
+                        "Disabling sve%d results in all vector lengths being disabled." % (vq * 128),
+                        "With SVE enabled, at least one vector length must be enabled.",
+                    ],
+                )
             max_vq = vq_map.bit_length()
             vq_mask = _mask(max_vq)
         if self.sve_max_vq:
             max_vq = self.sve_max_vq
             vq_mask = _mask(max_vq)
             if vq_init & ~vq_map & (1 << (max_vq - 1)):
-                raise CpuError("cannot disable sve%d" % (max_vq * 128),
-                               ["The maximum vector length must be enabled, sve-max-vq=%d (%d bits)"
-                                % (max_vq, max_vq * 128)])
+                raise CpuError(
+                    "cannot disable sve%d" % (max_vq * 128),
+                    [
+                        "The maximum vector length must be enabled, sve-max-vq=%d (%d bits)"
+                        % (max_vq, max_vq * 128)
+                    ],
+                )
             vq_map |= ~vq_init & vq_mask
         vq_map &= vq_mask
         tmp = vq_map ^ (vq_supported & vq_mask)
@@ -479,27 +552,43 @@ class CpuObject:
             vq = tmp.bit_length()
             if vq_map & (1 << (vq - 1)):
                 if self.sve_max_vq:
-                    raise CpuError("cannot set sve-max-vq=%d" % self.sve_max_vq,
-                                   ["This CPU does not support the vector length %d-bits." % (vq * 128),
-                                    "It may not be possible to use sve-max-vq with this CPU. Try using "
-                                    "only sve<N> properties."])
-                raise CpuError("cannot enable sve%d" % (vq * 128),
-                               ["This CPU does not support the vector length %d-bits." % (vq * 128)]
-                               if vq_supported else ["SVE not supported by KVM on this host"])
+                    raise CpuError(
+                        "cannot set sve-max-vq=%d" % self.sve_max_vq,
+                        [
+                            "This CPU does not support the vector length %d-bits." % (vq * 128),
+                            "It may not be possible to use sve-max-vq with this CPU. Try using "
+                            "only sve<N> properties.",
+                        ],
+                    )
+                raise CpuError(
+                    "cannot enable sve%d" % (vq * 128),
+                    ["This CPU does not support the vector length %d-bits." % (vq * 128)]
+                    if vq_supported
+                    else ["SVE not supported by KVM on this host"],
+                )
             if kvm:
-                raise CpuError("cannot disable sve%d" % (vq * 128),
-                               ["The KVM host requires all supported vector lengths smaller than %d bits "
-                                "to also be enabled." % (max_vq * 128)])
+                raise CpuError(
+                    "cannot disable sve%d" % (vq * 128),
+                    [
+                        "The KVM host requires all supported vector lengths smaller than %d bits "
+                        "to also be enabled." % (max_vq * 128)
+                    ],
+                )
             tmp = POW2_MAP & vq_mask & ~vq_map
             if tmp:
                 vq = tmp.bit_length()
-                raise CpuError("cannot disable sve%d" % (vq * 128),
-                               ["sve%d is required as it is a power-of-two length smaller than the "
-                                "maximum, sve%d" % (vq * 128, max_vq * 128)])
+                raise CpuError(
+                    "cannot disable sve%d" % (vq * 128),
+                    [
+                        "sve%d is required as it is a power-of-two length smaller than the "
+                        "maximum, sve%d" % (vq * 128, max_vq * 128)
+                    ],
+                )
         if not self.sve:
-            raise CpuError("cannot enable sve%d" % (max_vq * 128),
-                           ["SVE must be enabled to enable vector lengths.",
-                            "Add sve=on to the CPU property list."])
+            raise CpuError(
+                "cannot enable sve%d" % (max_vq * 128),
+                ["SVE must be enabled to enable vector lengths.", "Add sve=on to the CPU property list."],
+            )
         self.sve_max_vq = max_vq
         self.vq_map = vq_map
 
@@ -512,14 +601,19 @@ class CpuObject:
             vq_map = vq_supported & ~vq_init
             if vq_map == 0:
                 vq = _ctz32(vq_supported) + 1
-                raise CpuError("cannot disable sme%d" % (vq * 128),
-                               ["All SME vector lengths are disabled.",
-                                "With SME enabled, at least one vector length must be enabled."])
+                raise CpuError(
+                    "cannot disable sme%d" % (vq * 128),
+                    [
+                        "All SME vector lengths are disabled.",
+                        "With SME enabled, at least one vector length must be enabled.",
+                    ],
+                )
         elif not self.sme:
             vq = vq_map.bit_length()
-            raise CpuError("cannot enable sme%d" % (vq * 128),
-                           ["SME must be enabled to enable vector lengths.",
-                            "Add sme=on to the CPU property list."])
+            raise CpuError(
+                "cannot enable sme%d" % (vq * 128),
+                ["SME must be enabled to enable vector lengths.", "Add sme=on to the CPU property list."],
+            )
         self.sme_map = vq_map
 
     def _pauth_finalize(self) -> None:
@@ -595,10 +689,14 @@ class CpuObject:
 # pauth texts per version family: (without pauth, at the same time)
 _PAUTH_TEXTS = {
     "7.2": ("cannot enable pauth-impdef without pauth", "cannot enable pauth-impdef without pauth"),
-    "8.0": ("cannot enable pauth-impdef or pauth-qarma3 without pauth",
-            "cannot enable both pauth-impdef and pauth-qarma3"),
-    "10.0": ("cannot enable pauth-impdef, pauth-qarma3 or pauth-qarma5 without pauth",
-             "cannot enable pauth-impdef, pauth-qarma3 and pauth-qarma5 at the same time"),
+    "8.0": (
+        "cannot enable pauth-impdef or pauth-qarma3 without pauth",
+        "cannot enable both pauth-impdef and pauth-qarma3",
+    ),
+    "10.0": (
+        "cannot enable pauth-impdef, pauth-qarma3 or pauth-qarma5 without pauth",
+        "cannot enable pauth-impdef, pauth-qarma3 and pauth-qarma5 at the same time",
+    ),
 }
 
 
@@ -612,6 +710,7 @@ def _texts_of(c: CpuClass) -> str:
 
 def _policy_ok(e, value: int) -> bool:
     from .kvm import policy_accepts
+
     return policy_accepts(e["policy"], e["signed"], e["width"], e["host"], value)
 
 
@@ -625,8 +724,10 @@ def sysreg_refusal(e, value: int) -> str:
     policy = e["policy"]
     if policy == "lower_safe":
         if e["signed"]:
-            return head + ("KVM on this host only accepts values up to the host value %d in signed order "
-                           "(%d means not implemented)" % (host, (1 << e["width"]) - 1))
+            return head + (
+                "KVM on this host only accepts values up to the host value %d in signed order "
+                "(%d means not implemented)" % (host, (1 << e["width"]) - 1)
+            )
         return head + "KVM on this host only accepts values up to the host value %d" % host
     if policy in ("higher_safe", "higher_or_zero_safe"):
         return head + "KVM on this host only accepts values from the host value %d up" % host
@@ -639,10 +740,14 @@ def sysreg_refusal(e, value: int) -> str:
 _BOOL_TRUE = ("on", "yes", "true", "y")
 _BOOL_FALSE = ("off", "no", "false", "n")
 _NUM = re.compile(r"\A[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
-_RANGES = {"uint8": (0, 255, "uint8_t"), "uint16": (0, 65535, "uint16_t"),
-           "uint32": (0, (1 << 32) - 1, "uint32_t"),
-           "int8": (-128, 127, "int8_t"), "int16": (-32768, 32767, "int16_t"),
-           "int32": (-(1 << 31), (1 << 31) - 1, "int32_t")}
+_RANGES = {
+    "uint8": (0, 255, "uint8_t"),
+    "uint16": (0, 65535, "uint16_t"),
+    "uint32": (0, (1 << 32) - 1, "uint32_t"),
+    "int8": (-128, 127, "int8_t"),
+    "int16": (-32768, 32767, "int16_t"),
+    "int32": (-(1 << 31), (1 << 31) - 1, "int32_t"),
+}
 
 
 def _strtoull(text: str):
@@ -696,12 +801,19 @@ def parse_string(name: str, text: str, typ: str):
 
 # --------------------------------------------------------------------------
 
+
 def catalog_for(instance) -> Catalog:
     """The instance's catalogue (built on first use, kept in ``instance.cpu.catalog``)."""
     cat = instance.cpu.catalog
     if cat is None:
         m = instance.machine
-        cat = Catalog(instance.build, instance.host, m.accel, m.cpu_model, m.cpu_props,
-                      sysreg_props=instance.build.has_proposal("cpu-idreg-props"))
+        cat = Catalog(
+            instance.build,
+            instance.host,
+            m.accel,
+            m.cpu_model,
+            m.cpu_props,
+            sysreg_props=instance.build.has_proposal("cpu-idreg-props"),
+        )
         instance.cpu.catalog = cat
     return cat

@@ -46,6 +46,7 @@ _ENUM_WIDTH = 8
 # --------------------------------------------------------------------------
 # host
 
+
 def _field_table(table: Any, rules: Any) -> list[tuple[str, str, str, int, int, str, bool]]:
     """[(prop, reg, field, lsb, width, policy, signed)] for every named field."""
     out = []
@@ -114,10 +115,21 @@ def _sysreg_props(host: dict[str, Any], table: Any, rules: Any) -> list[dict[str
             width = f["msb"] - f["lsb"] + 1
             hv = (value >> f["lsb"]) & ((1 << width) - 1)
             policy, signed = K.field_policy(reg, f, rules)
-            entry = {"prop": "SYSREG_%s_%s" % (reg, name), "reg": reg, "field": name,
-                     "lsb": f["lsb"], "width": width, "host": hv,
-                     "policy": policy, "signed": signed, "accept": None, "reasons": {}}
-            specials = [r for r in (rules.get("special_rules") or ()) if r.get("field") == "%s.%s" % (reg, name)]
+            entry = {
+                "prop": "SYSREG_%s_%s" % (reg, name),
+                "reg": reg,
+                "field": name,
+                "lsb": f["lsb"],
+                "width": width,
+                "host": hv,
+                "policy": policy,
+                "signed": signed,
+                "accept": None,
+                "reasons": {},
+            }
+            specials = [
+                r for r in (rules.get("special_rules") or ()) if r.get("field") == "%s.%s" % (reg, name)
+            ]
             if width <= _ENUM_WIDTH:
                 accept = 0
                 reasons = {}
@@ -126,9 +138,9 @@ def _sysreg_props(host: dict[str, Any], table: Any, rules: Any) -> list[dict[str
                     if why is None:
                         accept |= 1 << v
                     elif not K.policy_accepts(policy, signed, width, hv, v):
-                        continue            # the policy text explains it
+                        continue  # the policy text explains it
                     else:
-                        reasons[v] = why    # a special rule refused it
+                        reasons[v] = why  # a special rule refused it
                 entry["accept"] = accept
                 entry["reasons"] = reasons
             elif specials:
@@ -136,7 +148,6 @@ def _sysreg_props(host: dict[str, Any], table: Any, rules: Any) -> list[dict[str
                 entry["note"] = "special rules not enumerated for a %d-bit field" % width
             out.append(entry)
     return out
-
 
 
 def host_derived(host: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +181,7 @@ def host_derived(host: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------
 # build
+
 
 def _read_models(deps: set[str] | None) -> dict[str, Any]:
     path = os.path.join(models.MODELS_DIR, CPU_MODELS_FILE)
@@ -246,9 +258,12 @@ def _settable(props: list[tuple[str, str]]) -> dict[str, str]:
 
 def _cntfrq(c: dict[str, Any], version: tuple[int, ...]) -> dict[str, Any]:
     modern = "gigahertz_since" in c and tuple(version) >= _vtuple(c["gigahertz_since"])
-    return {"default": int(c.get("legacy", 62500000)),
-            "models": {m: int(c.get("gigahertz", 1000000000)) for m in (c.get("gigahertz_models") or ())}
-            if modern else {}}
+    return {
+        "default": int(c.get("legacy", 62500000)),
+        "models": {m: int(c.get("gigahertz", 1000000000)) for m in (c.get("gigahertz_models") or ())}
+        if modern
+        else {},
+    }
 
 
 def build_derived(build: Any, deps: set[str] | None = None) -> dict[str, Any]:

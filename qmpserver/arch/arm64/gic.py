@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-GIC_NCPU = 8                      # GICv2 limit (hw/intc/arm_gic_common.h)
+GIC_NCPU = 8  # GICv2 limit (hw/intc/arm_gic_common.h)
 DEFAULT_ACCEPTED = ("2", "3", "4", "host", "max")
 INVALID = "Invalid gic-version value"
 HINT = "Valid values are 3, 2, host, max."
@@ -88,8 +88,9 @@ def host_vgic(host) -> set:
     return {v for v, key in ((2, "v2"), (3, "v3")) if gic.get(key)}
 
 
-def supported(accel: str, host, *, virtualization: bool = False, kernel_irqchip: bool = True,
-              gicv5: bool = False) -> set:
+def supported(
+    accel: str, host, *, virtualization: bool = False, kernel_irqchip: bool = True, gicv5: bool = False
+) -> set:
     """The GIC versions the accelerator can provide (QEMU 8.0+ ``gics_supported``)."""
     if accel == "kvm":
         if not kernel_irqchip:
@@ -138,14 +139,17 @@ def _finalize(requested, name: str, accel: str, gics: set, max_cpus: int) -> int
     return version
 
 
-def _finalize_legacy(requested, accel: str, host, virtualization: bool, kernel_irqchip: bool,
-                     max_cpus: int) -> tuple:
+def _finalize_legacy(
+    requested, accel: str, host, virtualization: bool, kernel_irqchip: bool, max_cpus: int
+) -> tuple:
     """QEMU 7.2's ``finalize_gic_version``; returns (version, warnings)."""
     if accel == "kvm":
         if not kernel_irqchip:
             if requested == "host":
-                return 2, ["gic-version=host not relevant with kernel-irqchip=off as only "
-                           "userspace GICv2 is supported. Using v2 ..."]
+                return 2, [
+                    "gic-version=host not relevant with kernel-irqchip=off as only "
+                    "userspace GICv2 is supported. Using v2 ..."
+                ]
             if requested in (None, "max", "2"):
                 return 2, []
             raise GicError("gic-version=%s is not supported with kernel-irqchip=off" % requested)
@@ -160,7 +164,9 @@ def _finalize_legacy(requested, accel: str, host, virtualization: bool, kernel_i
             elif 3 in probe:
                 version = 3
             elif max_cpus > GIC_NCPU:
-                raise GicError("host only supports in-kernel GICv2 emulation but more than 8 vcpus are requested")
+                raise GicError(
+                    "host only supports in-kernel GICv2 emulation but more than 8 vcpus are requested"
+                )
             else:
                 version = 2
         elif requested == "4":
@@ -182,8 +188,16 @@ def _finalize_legacy(requested, accel: str, host, virtualization: bool, kernel_i
     return int(requested), []
 
 
-def resolve(requested, accel: str, host, build=None, *, virtualization: bool = False,
-            kernel_irqchip: bool = True, max_cpus: int = 1) -> tuple:
+def resolve(
+    requested,
+    accel: str,
+    host,
+    build=None,
+    *,
+    virtualization: bool = False,
+    kernel_irqchip: bool = True,
+    max_cpus: int = 1,
+) -> tuple:
     """The GIC version machine init settles on: ``(version, warnings)``.
 
     ``requested`` is the setter's value (``"2"``, ``"3"``, ``"4"``,
@@ -193,8 +207,9 @@ def resolve(requested, accel: str, host, build=None, *, virtualization: bool = F
     if LEGACY_QUIRK in quirks:
         return _finalize_legacy(requested, accel, host, virtualization, kernel_irqchip, max_cpus)
     name = accel_name(accel, kernel_irqchip)
-    gics = supported(accel, host, virtualization=virtualization, kernel_irqchip=kernel_irqchip,
-                     gicv5=(requested == "x-5"))
+    gics = supported(
+        accel, host, virtualization=virtualization, kernel_irqchip=kernel_irqchip, gicv5=(requested == "x-5")
+    )
     return _finalize(requested, name, accel, gics, max_cpus), []
 
 

@@ -19,11 +19,29 @@ from . import sysreg as _sr
 from .sysreg import DataError, SysregError
 
 __all__ = [
-    "parse_release", "release_at_least", "host_release", "PLACEHOLDER_RELEASES", "release_known",
-    "writable_rules", "firmware_table", "caps_table",
-    "writable_fields", "writable_masks", "writable_mask_array", "writable_properties",
-    "field_policy", "policy_accepts", "check_field_write", "check_register_write",
-    "firmware_regs", "cap_number", "cap_known", "host_cap", "validate_host", "check_host", "load_host",
+    "parse_release",
+    "release_at_least",
+    "host_release",
+    "PLACEHOLDER_RELEASES",
+    "release_known",
+    "writable_rules",
+    "firmware_table",
+    "caps_table",
+    "writable_fields",
+    "writable_masks",
+    "writable_mask_array",
+    "writable_properties",
+    "field_policy",
+    "policy_accepts",
+    "check_field_write",
+    "check_register_write",
+    "firmware_regs",
+    "cap_number",
+    "cap_known",
+    "host_cap",
+    "validate_host",
+    "check_host",
+    "load_host",
 ]
 
 Release = tuple[int, int, int]
@@ -68,7 +86,9 @@ def host_release(host: Mapping[str, Any] | None) -> str:
     try:
         return str(host["kernel"]["release"])
     except (KeyError, TypeError):
-        raise SysregError(f"host {host.get('name', '?') if isinstance(host, Mapping) else host!r}: no kernel.release") from None
+        raise SysregError(
+            f"host {host.get('name', '?') if isinstance(host, Mapping) else host!r}: no kernel.release"
+        ) from None
 
 
 def writable_rules() -> Mapping[str, Any]:
@@ -85,6 +105,7 @@ def caps_table() -> Mapping[str, Any]:
 
 # --------------------------------------------------------------------------
 # Capabilities
+
 
 def cap_number(name: str, caps: Mapping[str, Any] | None = None) -> int:
     caps = (caps or caps_table())["caps"]
@@ -113,6 +134,7 @@ def host_cap(host: Mapping[str, Any], name: str) -> int:
 
 # --------------------------------------------------------------------------
 # Writable masks
+
 
 class _Rule:
     __slots__ = ("all", "excepted", "fields", "bits")
@@ -164,7 +186,9 @@ def _apply(state: dict[str, _Rule], reg: str, change: Mapping[str, Any], table, 
         elif isinstance(s, Mapping) and "bits" in s and isinstance(s["bits"], int):
             new.bits = s["bits"]
         else:
-            raise DataError(file, f"{where}.set", "expected none, {fields: [...]}, {all_except: [...]} or {bits: N}")
+            raise DataError(
+                file, f"{where}.set", "expected none, {fields: [...]}, {all_except: [...]} or {bits: N}"
+            )
         state[reg] = rule = new
     if "add" in change:
         names = change["add"]
@@ -210,7 +234,9 @@ def _imp_id_enabled(host, imp_id_regs) -> bool:
     return host_cap(host, "KVM_CAP_ARM_WRITABLE_IMP_ID_REGS") > 0
 
 
-def _state(kernel_release, *, host=None, imp_id_regs=None, table=None, rules=None) -> tuple[Release, dict[str, _Rule]]:
+def _state(
+    kernel_release, *, host=None, imp_id_regs=None, table=None, rules=None
+) -> tuple[Release, dict[str, _Rule]]:
     table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
     file = "models/arm64/kvm-writable.yaml"
@@ -253,12 +279,19 @@ def _host_overrides(state, host, table) -> None:
 
 
 def _zero_aarch32(host, rules) -> bool:
-    return (host is not None and rules.get("aarch32_zero_without_el0_aarch32", True)
-            and not _sr.aarch32_el0(host))
+    return (
+        host is not None and rules.get("aarch32_zero_without_el0_aarch32", True) and not _sr.aarch32_el0(host)
+    )
 
 
-def writable_fields(kernel_release=None, host: Mapping[str, Any] | None = None, *,
-                    imp_id_regs: bool | None = None, table=None, rules=None) -> dict[str, list[str]]:
+def writable_fields(
+    kernel_release=None,
+    host: Mapping[str, Any] | None = None,
+    *,
+    imp_id_regs: bool | None = None,
+    table=None,
+    rules=None,
+) -> dict[str, list[str]]:
     """``{register: [writable field, ...]}`` on that kernel for that host
     (registers with no writable named field are left out).  Before 6.7 this
     lists the legacy per-field lowering paths."""
@@ -280,8 +313,14 @@ def writable_fields(kernel_release=None, host: Mapping[str, Any] | None = None, 
     return out
 
 
-def writable_masks(kernel_release=None, host: Mapping[str, Any] | None = None, *,
-                   imp_id_regs: bool | None = None, table=None, rules=None) -> dict[str, int]:
+def writable_masks(
+    kernel_release=None,
+    host: Mapping[str, Any] | None = None,
+    *,
+    imp_id_regs: bool | None = None,
+    table=None,
+    rules=None,
+) -> dict[str, int]:
     """``{register: mask}`` as KVM_ARM_GET_REG_WRITABLE_MASKS would report on
     that kernel for that host: empty before 6.7 (no ioctl); otherwise every
     register of the feature-ID range the kernel describes, 0 when nothing is
@@ -328,7 +367,8 @@ def writable_properties(kernel_release=None, host=None, **kw) -> list[str]:
     """``SYSREG_<REG>_<FIELD>`` names of the writable fields (what the QEMU
     proposal lists on the ``host`` CPU model)."""
     if kernel_release is not None and parse_release(kernel_release) < parse_release(
-            (kw.get("rules") or writable_rules())["ioctl"]["since"]):
+        (kw.get("rules") or writable_rules())["ioctl"]["since"]
+    ):
         return []
     if kernel_release is None and host is not None and parse_release(host_release(host)) < (6, 7, 0):
         return []
@@ -340,6 +380,7 @@ def writable_properties(kernel_release=None, host=None, **kw) -> list[str]:
 
 # --------------------------------------------------------------------------
 # KVM_SET_ONE_REG acceptance
+
 
 def field_policy(reg: str, f: Mapping[str, Any], rules: Mapping[str, Any]) -> tuple[str, bool]:
     """``(policy, signed)`` of field ``f`` of ``reg``: how KVM compares a requested value with
@@ -378,8 +419,11 @@ def policy_accepts(policy: str, signed: bool, width: int, host: int, v: int) -> 
 
 def _special(reg: str, name: str, rel: Release, rules) -> list[Mapping[str, Any]]:
     key = f"{reg}.{name}"
-    return [r for r in (rules.get("special_rules") or [])
-            if r.get("field") == key and rel >= parse_release(r.get("since", "0.0"))]
+    return [
+        r
+        for r in (rules.get("special_rules") or [])
+        if r.get("field") == key and rel >= parse_release(r.get("since", "0.0"))
+    ]
 
 
 def _fv(v, f, what) -> int:
@@ -388,9 +432,19 @@ def _fv(v, f, what) -> int:
     return v
 
 
-def check_field_write(reg: str, field: str, host_value: int, requested: int, kernel, *,
-                      host: Mapping[str, Any] | None = None, imp_id_regs: bool | None = None,
-                      nv: bool = False, table=None, rules=None) -> str | None:
+def check_field_write(
+    reg: str,
+    field: str,
+    host_value: int,
+    requested: int,
+    kernel,
+    *,
+    host: Mapping[str, Any] | None = None,
+    imp_id_regs: bool | None = None,
+    nv: bool = False,
+    table=None,
+    rules=None,
+) -> str | None:
     """Would KVM on ``kernel`` accept setting ``reg.field`` to ``requested``
     when the host-sanitised value (KVM's limit) is ``host_value``?
 
@@ -419,22 +473,31 @@ def check_field_write(reg: str, field: str, host_value: int, requested: int, ker
         if kind == "accept_zero_when" and requested == 0:
             cond = sp.get("when") or {}
             if host is not None and all(
-                    _sr.get_field(k.split(".")[0], _sr.idreg(host, k.split(".")[0]), k.split(".")[1]) == v
-                    for k, v in cond.items()):
+                _sr.get_field(k.split(".")[0], _sr.idreg(host, k.split(".")[0]), k.split(".")[1]) == v
+                for k, v in cond.items()
+            ):
                 return None
         if kind == "ignored_host_value":
             if requested <= host_value:
                 return None
-            return (f"{reg}.{field}: Linux {relname} accepts only the host value ({host_value}) "
-                    f"and ignores it; {requested} refused")
+            return (
+                f"{reg}.{field}: Linux {relname} accepts only the host value ({host_value}) "
+                f"and ignores it; {requested} refused"
+            )
 
     if not writable:
         if rel < parse_release(rules["ioctl"]["since"]):
-            why = f"not writable on Linux {relname} (no writable ID-register support before " \
-                  f"{rules['ioctl']['since']})"
+            why = (
+                f"not writable on Linux {relname} (no writable ID-register support before "
+                f"{rules['ioctl']['since']})"
+            )
         elif field in writable_fields(rel, host, imp_id_regs=True, table=table, rules=rules).get(reg, []):
             why = f"writable on Linux {relname} only after enabling KVM_CAP_ARM_WRITABLE_IMP_ID_REGS"
-        elif host is not None and _zero_aarch32(host, rules) and table["registers"][reg].get("class") == "aarch32-id":
+        elif (
+            host is not None
+            and _zero_aarch32(host, rules)
+            and table["registers"][reg].get("class") == "aarch32-id"
+        ):
             why = "AArch32 ID registers are not writable on a host without 32-bit EL0"
         else:
             why = f"not writable on Linux {relname}"
@@ -451,8 +514,10 @@ def check_field_write(reg: str, field: str, host_value: int, requested: int, ker
         if kind == "allowed_transitions":
             allowed = (sp.get("allowed") or {}).get(host_value, [host_value])
             if requested not in allowed:
-                return (f"{reg}.{field}: {requested} not accepted when the host value is {host_value} "
-                        f"(allowed: {', '.join(map(str, allowed))})")
+                return (
+                    f"{reg}.{field}: {requested} not accepted when the host value is {host_value} "
+                    f"(allowed: {', '.join(map(str, allowed))})"
+                )
             return None
         if kind == "refused_with_nv" and nv:
             return f"{reg}.{field}: cannot be changed for a vCPU with EL2 (nested virtualisation)"
@@ -467,14 +532,18 @@ def check_field_write(reg: str, field: str, host_value: int, requested: int, ker
     if policy == "lower_safe":
         if a <= b:
             return None
-        return f"{reg}.{field}: {requested} is higher than the host value {host_value}" + \
-            (" (signed field: 0xF = not implemented)" if signed else "")
+        return f"{reg}.{field}: {requested} is higher than the host value {host_value}" + (
+            " (signed field: 0xF = not implemented)" if signed else ""
+        )
     if policy in ("higher_safe", "higher_or_zero_safe"):
         if a >= b or (policy == "higher_or_zero_safe" and requested == 0):
             return None
         return f"{reg}.{field}: {requested} is lower than the host value {host_value}"
-    raise DataError("models/arm64/kvm-writable.yaml", f"policies.fields.{reg}.{field}.policy",
-                    f"unknown policy {policy!r}")
+    raise DataError(
+        "models/arm64/kvm-writable.yaml",
+        f"policies.fields.{reg}.{field}.policy",
+        f"unknown policy {policy!r}",
+    )
 
 
 def check_register_write(reg: str, host_value: int, requested: int, kernel, **kw) -> str | None:
@@ -483,10 +552,18 @@ def check_register_write(reg: str, host_value: int, requested: int, kernel, **kw
     table = _sr.table_or_default(kw.get("table"))
     covered = _sr.register_mask(reg, table)
     if (host_value ^ requested) & ~covered:
-        return f"{reg}: bits outside its fields differ from the host value ({requested:#x} vs {host_value:#x})"
+        return (
+            f"{reg}: bits outside its fields differ from the host value ({requested:#x} vs {host_value:#x})"
+        )
     for f in _sr.fields(reg, table):
-        why = check_field_write(reg, f["name"], _sr.get_field(reg, host_value, f["name"], table),
-                                _sr.get_field(reg, requested, f["name"], table), kernel, **kw)
+        why = check_field_write(
+            reg,
+            f["name"],
+            _sr.get_field(reg, host_value, f["name"], table),
+            _sr.get_field(reg, requested, f["name"], table),
+            kernel,
+            **kw,
+        )
         if why:
             return why
     return None
@@ -494,6 +571,7 @@ def check_register_write(reg: str, host_value: int, requested: int, kernel, **kw
 
 # --------------------------------------------------------------------------
 # Firmware pseudo-registers
+
 
 def _present(entry, rel: Release) -> bool:
     if rel >= parse_release(entry["since"]):
@@ -518,8 +596,11 @@ def _when(cond: Mapping[str, Any], rel: Release, host) -> bool:
                 if _sr.get_field(reg, _sr.idreg(host, reg), name) < n:
                     return False
         else:
-            raise DataError("models/arm64/kvm-firmware-regs.yaml", f"default.when.{key}",
-                            "expected release_at_least or idreg_at_least")
+            raise DataError(
+                "models/arm64/kvm-firmware-regs.yaml",
+                f"default.when.{key}",
+                "expected release_at_least or idreg_at_least",
+            )
     return True
 
 
@@ -533,8 +614,9 @@ def _default(entry, rel: Release, host):
     return 0
 
 
-def firmware_regs(kernel_release=None, host: Mapping[str, Any] | None = None, *,
-                  table: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def firmware_regs(
+    kernel_release=None, host: Mapping[str, Any] | None = None, *, table: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Firmware pseudo-registers KVM_GET_REG_LIST would list on that kernel,
     each ``{name, id, default, settable, since, values|bits}``; ``host``'s
     ``firmware`` mapping overrides defaults (``{NAME: value}``)."""
@@ -611,8 +693,14 @@ def _schema() -> Any:
     return models.read_json(os.path.join(models.SCHEMAS_DIR, "host.schema.json"), error=DataError)
 
 
-def validate_host(host: Any, *, file: str | None = None, schema: Mapping[str, Any] | None = None,
-                  table: Mapping[str, Any] | None = None, caps: Mapping[str, Any] | None = None) -> None:
+def validate_host(
+    host: Any,
+    *,
+    file: str | None = None,
+    schema: Mapping[str, Any] | None = None,
+    table: Mapping[str, Any] | None = None,
+    caps: Mapping[str, Any] | None = None,
+) -> None:
     """Check a parsed host file on its own (tools and tests); raise :class:`DataError`
     (file, dotted path, expectation) at the first problem.
 
@@ -625,7 +713,9 @@ def validate_host(host: Any, *, file: str | None = None, schema: Mapping[str, An
     import jsonschema  # lazy: a dependency, but ~50 ms to import and only tools validate
 
     validator = jsonschema.Draft202012Validator(schema or _schema())
-    errors = sorted(validator.iter_errors(host), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(host), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         e = errors[0]
         # prefer the deepest explanation of a failed if/then or oneOf
@@ -640,8 +730,13 @@ def validate_host(host: Any, *, file: str | None = None, schema: Mapping[str, An
     check_host(host, file, table=table, caps=caps)
 
 
-def check_host(host: Mapping[str, Any], file: str | None, *, table: Mapping[str, Any] | None = None,
-               caps: Mapping[str, Any] | None = None) -> None:
+def check_host(
+    host: Mapping[str, Any],
+    file: str | None,
+    *,
+    table: Mapping[str, Any] | None = None,
+    caps: Mapping[str, Any] | None = None,
+) -> None:
     """The semantic checks of an aarch64 host file beyond its JSON Schema: known registers
     whose values fit, ``cpu.midr`` equal to ``idregs.MIDR_EL1``, capabilities the kernel
     release knows (``models/arm64/kvm-caps.yaml``), known firmware registers, and a
@@ -660,27 +755,46 @@ def check_host(host: Mapping[str, Any], file: str | None, *, table: Mapping[str,
     cpu_midr = (host.get("cpu") or {}).get("midr")
     idr = host.get("idregs") or {}
     if cpu_midr is not None and "MIDR_EL1" in idr and idr["MIDR_EL1"] != cpu_midr:
-        raise DataError(file, "idregs.MIDR_EL1", f"expected cpu.midr ({cpu_midr:#x}), got {idr['MIDR_EL1']:#x}")
+        raise DataError(
+            file, "idregs.MIDR_EL1", f"expected cpu.midr ({cpu_midr:#x}), got {idr['MIDR_EL1']:#x}"
+        )
     for name, val in ((host.get("kvm") or {}).get("caps") or {}).items():
         if name not in caps["caps"]:
-            raise DataError(file, f"kvm.caps.{name}", "unknown capability (add it to models/arm64/kvm-caps.yaml)")
+            raise DataError(
+                file, f"kvm.caps.{name}", "unknown capability (add it to models/arm64/kvm-caps.yaml)"
+            )
         if val and known and rel < parse_release(caps["caps"][name]["since"]):
-            raise DataError(file, f"kvm.caps.{name}",
-                            f"expected 0: Linux {rel[0]}.{rel[1]} does not know this capability "
-                            f"(first in {caps['caps'][name]['since']})")
+            raise DataError(
+                file,
+                f"kvm.caps.{name}",
+                f"expected 0: Linux {rel[0]}.{rel[1]} does not know this capability "
+                f"(first in {caps['caps'][name]['since']})",
+            )
     fw = firmware_table()
     known_fw = {r["name"] for r in fw["registers"]}
-    for name in (host.get("firmware") or {}):
+    for name in host.get("firmware") or {}:
         if name not in known_fw:
-            raise DataError(file, f"firmware.{name}", "unknown firmware register (see models/arm64/kvm-firmware-regs.yaml)")
+            raise DataError(
+                file,
+                f"firmware.{name}",
+                "unknown firmware register (see models/arm64/kvm-firmware-regs.yaml)",
+            )
     refs = set(((host.get("sources") or {}).get("refs") or {}))
     for key, v in ((host.get("sources") or {}).get("fields") or {}).items():
         for i, r in enumerate([v] if isinstance(v, str) else v):
             if r != "synthetic" and r not in refs:
-                raise DataError(file, f"sources.fields.{key}", f"{r!r} is neither a ref id of sources.refs nor 'synthetic'")
+                raise DataError(
+                    file,
+                    f"sources.fields.{key}",
+                    f"{r!r} is neither a ref id of sources.refs nor 'synthetic'",
+                )
     for path in figure_paths(host):
         if not source_of(host, path):
-            raise DataError(file, path, "no source: add a sources.fields entry (this path or a prefix) naming a ref or 'synthetic'")
+            raise DataError(
+                file,
+                path,
+                "no source: add a sources.fields entry (this path or a prefix) naming a ref or 'synthetic'",
+            )
 
 
 def load_host(path) -> dict[str, Any]:

@@ -36,9 +36,9 @@ The proposal (``mte-version=none|2|3|host|max``; see docs/proposals/mte.md):
 
 from __future__ import annotations
 
-VERSIONS = (3, 2)                 # query-mte-capabilities order (like GIC: newest first)
+VERSIONS = (3, 2)  # query-mte-capabilities order (like GIC: newest first)
 VALUES = ("none", "2", "3", "host", "max")
-TCG_DEFAULT = (3, 2)              # QEMU's TCG emulates FEAT_MTE3 and can present FEAT_MTE2
+TCG_DEFAULT = (3, 2)  # QEMU's TCG emulates FEAT_MTE3 and can present FEAT_MTE2
 
 DEPRECATED = '"mte" property is deprecated; use "mte-version"'
 INVALID = "Invalid mte-version value"
@@ -46,11 +46,13 @@ HINT = "Valid values are none, 2, 3, host, max."
 BLOCKER = "Live migration disabled due to MTE enabled"
 NO_CPU = "MTE requested, but not supported by the guest CPU"
 NO_KVM = "MTE requested, but not supported by KVM"
-NO_ACCEL = "MTE requested, but not supported "          # trailing space as in QEMU
+NO_ACCEL = "MTE requested, but not supported "  # trailing space as in QEMU
 HOST_NEEDS_KVM = "mte-version=host requires KVM"
 NO_KVM_QUIRK = "virt-mte-no-kvm"
-DESCRIPTION = ("Set the MTE version of the guest CPU: an explicit version is provided exactly "
-               "or the machine does not start. Valid values are none, 2, 3, host and max")
+DESCRIPTION = (
+    "Set the MTE version of the guest CPU: an explicit version is provided exactly "
+    "or the machine does not start. Valid values are none, 2, 3, host and max"
+)
 
 # QEMU named CPU models with FEAT_MTE2 (ID_AA64PFR1_EL1.MTE = 2), for builds
 # that neither recorded the models' properties nor list them in tcg.cpu_mte.
@@ -65,6 +67,7 @@ class MteError(Exception):
 
 
 # --- the options -------------------------------------------------------------------
+
 
 def parse_version(value) -> str:
     """The proposal's setter: one of VALUES, or QEMU-style error + hint line."""
@@ -98,13 +101,15 @@ def requested(mte, mte_version, accel: str) -> str:
     meant = alias(mte, accel)
     same = meant == mte_version or (accel == "kvm" and {meant, mte_version} == {"host", "max"})
     if not same:
-        raise MteError("mte=%s conflicts with mte-version=%s (under %s, mte=%s means mte-version=%s)"
-                       % ("on" if mte else "off", mte_version, _accel_label(accel),
-                          "on" if mte else "off", meant))
+        raise MteError(
+            "mte=%s conflicts with mte-version=%s (under %s, mte=%s means mte-version=%s)"
+            % ("on" if mte else "off", mte_version, _accel_label(accel), "on" if mte else "off", meant)
+        )
     return mte_version
 
 
 # --- facts of a build and a host -------------------------------------------------------
+
 
 def tcg_versions(build) -> tuple:
     """MTE versions TCG in this build can provide, highest first (build.yaml
@@ -122,7 +127,7 @@ def default_cpu(build, machine_type: str | None) -> str | None:
         if m.get("name") == machine_type:
             t = m.get("default-cpu-type")
             if t:
-                return t[:-len("-arm-cpu")] if t.endswith("-arm-cpu") else t
+                return t[: -len("-arm-cpu")] if t.endswith("-arm-cpu") else t
     return None
 
 
@@ -191,6 +196,7 @@ def _facts(host) -> dict:
         level = 0
         if data.get("idregs"):
             from . import sysreg
+
             level = sysreg.mte_level(data)
         got = {"cap": cap, "level": level, "lower": {}}
     _host_cache[key] = got
@@ -210,9 +216,11 @@ def kvm_lower_refusal(host, version: int) -> str | None:
     if version in memo:
         return memo[version]
     from . import kvm
+
     data = _host_data(host)
-    why = kvm.check_field_write("ID_AA64PFR1_EL1", "MTE", facts["level"], version,
-                                kvm.host_release(data), host=data)
+    why = kvm.check_field_write(
+        "ID_AA64PFR1_EL1", "MTE", facts["level"], version, kvm.host_release(data), host=data
+    )
     memo[version] = why
     return why
 
@@ -242,14 +250,17 @@ def capabilities(host, build) -> list:
     member order ``version, emulated, kernel``.  It depends on the host and
     the build only, never on the running machine's options."""
     emulated = set(tcg_versions(build))
-    return [{"version": v, "emulated": v in emulated, "kernel": kvm_provides(host, build, v)}
-            for v in VERSIONS]
+    return [
+        {"version": v, "emulated": v in emulated, "kernel": kvm_provides(host, build, v)} for v in VERSIONS
+    ]
 
 
 # --- resolution -----------------------------------------------------------------------
 
+
 def _kernel_name(host) -> str:
     from .kvm import host_release, parse_release
+
     rel = parse_release(host_release(_host_data(host)))
     return "%d.%d" % rel[:2]
 
@@ -270,8 +281,10 @@ def _tcg(build, cpu_model: str | None, value: str) -> int:
     if n in avail:
         return n
     if n > cpu:
-        raise MteError("MTE version %d requested, but not supported by the guest CPU "
-                       "(%s implements MTE%d)" % (n, cpu_model, cpu))
+        raise MteError(
+            "MTE version %d requested, but not supported by the guest CPU "
+            "(%s implements MTE%d)" % (n, cpu_model, cpu)
+        )
     raise MteError("MTE version %d requested, but not supported by TCG in this QEMU" % n)
 
 
@@ -285,13 +298,15 @@ def _kvm(host, build, value: str) -> int:
     if n == level:
         return n
     if n > level:
-        raise MteError("MTE version %d requested, but not supported by KVM (the host provides MTE%d)"
-                       % (n, level))
+        raise MteError(
+            "MTE version %d requested, but not supported by KVM (the host provides MTE%d)" % (n, level)
+        )
     if kvm_lower_refusal(host, n) is None:
         return n
-    raise MteError("MTE version %d requested, but not supported by KVM (the host provides MTE%d "
-                   "and Linux %s does not let userspace lower ID_AA64PFR1_EL1.MTE)"
-                   % (n, level, _kernel_name(host)))
+    raise MteError(
+        "MTE version %d requested, but not supported by KVM (the host provides MTE%d "
+        "and Linux %s does not let userspace lower ID_AA64PFR1_EL1.MTE)" % (n, level, _kernel_name(host))
+    )
 
 
 def resolve(host, build, accel: str, cpu_model: str | None, value: str) -> int:
@@ -303,8 +318,7 @@ def resolve(host, build, accel: str, cpu_model: str | None, value: str) -> int:
         return 0
     legacy = NO_KVM_QUIRK in getattr(build, "quirks", ())
     if accel in ("kvm", "hvf") and (legacy or accel == "hvf"):
-        raise MteError("mach-virt: %s does not support providing MTE to the guest CPU"
-                       % _accel_label(accel))
+        raise MteError("mach-virt: %s does not support providing MTE to the guest CPU" % _accel_label(accel))
     if accel == "kvm":
         return _kvm(host, build, value)
     if accel == "tcg" or (legacy and accel == "qtest"):

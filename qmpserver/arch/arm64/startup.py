@@ -29,8 +29,13 @@ def _is_virt(machine_type: str) -> bool:
 
 def _raw_cpu_option(config):
     for entry in getattr(config, "options", None) or ():
-        if isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str) \
-                and entry[0].lstrip("-") == "cpu" and isinstance(entry[1], str):
+        if (
+            isinstance(entry, (tuple, list))
+            and len(entry) == 2
+            and isinstance(entry[0], str)
+            and entry[0].lstrip("-") == "cpu"
+            and isinstance(entry[1], str)
+        ):
             return entry[1]
     return None
 
@@ -96,8 +101,14 @@ def validate(instance, ms) -> None:
                 raise StartupError("Expected key=value format, found %s." % tok)
     if _is_virt(ms.type):
         _virt_check(instance, ms, bd, model)
-    cat = Catalog(build, instance.host, ms.accel, model, ms.cpu_props,
-                  sysreg_props=build.has_proposal("cpu-idreg-props"))
+    cat = Catalog(
+        build,
+        instance.host,
+        ms.accel,
+        model,
+        ms.cpu_props,
+        sysreg_props=build.has_proposal("cpu-idreg-props"),
+    )
     instance.cpu.catalog = cat
     try:
         obj = cat.new(model)
@@ -158,8 +169,14 @@ def _prop_value(instance, obj, cat, name, typ, index, ncpus):
 
 
 def _synth_props(c) -> list:
-    out = [("type", "string"), ("parent_bus", "link<bus>"), ("realized", "bool"),
-           ("hotplugged", "bool"), ("hotpluggable", "bool"), ("memory", "link<memory-region>")]
+    out = [
+        ("type", "string"),
+        ("parent_bus", "link<bus>"),
+        ("realized", "bool"),
+        ("hotplugged", "bool"),
+        ("hotpluggable", "bool"),
+        ("memory", "link<memory-region>"),
+    ]
     seen = {n for n, _ in out}
     for n, t in c.types.items():
         if n not in seen:
@@ -195,8 +212,10 @@ def add_cpu_objects(instance, tree, QomObject) -> None:
             if name == "type":
                 continue
             if name == "legacy-memory":
+
                 def unreadable(_n=name, _t=c.typename):
                     raise QMPError("Property '%s.%s' is not readable" % (_t, _n))
+
                 o.add_prop(name, typ, unreadable)
                 continue
             v = _prop_value(instance, obj, cat, name, typ, i, ncpus)
@@ -208,6 +227,7 @@ def add_cpu_objects(instance, tree, QomObject) -> None:
 def qom_type_properties(instance, typename, props):
     """PROPERTY_OVERLAYS hook for '<model>-arm-cpu' types."""
     from .cpu import catalog_for
+
     cat = instance.cpu.catalog
     if cat is None:
         try:
@@ -219,7 +239,7 @@ def qom_type_properties(instance, typename, props):
         return props
     c = cat.cls(name)
     if props:
-        out = list(props)         # the build's own answer for this accelerator
+        out = list(props)  # the build's own answer for this accelerator
     else:
         out = [{"name": n, "type": t} for n, t in _synth_props(c)]
     have = {p["name"] for p in out}

@@ -19,16 +19,48 @@ from typing import Any, Callable, Iterable, Mapping
 from ... import models
 
 __all__ = [
-    "DataError", "SysregError",
-    "load_yaml", "models_dir", "data", "set_data_provider", "clear_data_cache",
-    "sysreg_table", "table_or_default", "register", "register_names", "fields", "field", "field_names",
-    "field_mask", "field_width", "register_mask", "decode", "encode", "get_field", "set_field",
-    "value_name", "value_of", "signed_value",
-    "property_name", "parse_property_name",
-    "kvm_one_reg_id", "feature_range_index", "register_by_encoding",
-    "idregs_of", "idreg",
-    "mte_level", "mte_frac", "sve_present", "sve2_level", "pauth", "pauth_present",
-    "pmu_version", "pmu_present", "aarch32_el0", "aarch32_el1", "gic_sysregs",
+    "DataError",
+    "SysregError",
+    "load_yaml",
+    "models_dir",
+    "data",
+    "set_data_provider",
+    "clear_data_cache",
+    "sysreg_table",
+    "table_or_default",
+    "register",
+    "register_names",
+    "fields",
+    "field",
+    "field_names",
+    "field_mask",
+    "field_width",
+    "register_mask",
+    "decode",
+    "encode",
+    "get_field",
+    "set_field",
+    "value_name",
+    "value_of",
+    "signed_value",
+    "property_name",
+    "parse_property_name",
+    "kvm_one_reg_id",
+    "feature_range_index",
+    "register_by_encoding",
+    "idregs_of",
+    "idreg",
+    "mte_level",
+    "mte_frac",
+    "sve_present",
+    "sve2_level",
+    "pauth",
+    "pauth_present",
+    "pmu_version",
+    "pmu_present",
+    "aarch32_el0",
+    "aarch32_el1",
+    "gic_sysregs",
 ]
 
 
@@ -74,7 +106,9 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise DataError(path, "", "file not found") from None
         if e.expectation.startswith("invalid YAML: "):
             where = e.path + ": " if e.path else ""
-            raise DataError(path, "", f"not valid YAML ({where}{e.expectation[len('invalid YAML: '):]})") from None
+            raise DataError(
+                path, "", f"not valid YAML ({where}{e.expectation[len('invalid YAML: ') :]})"
+            ) from None
         raise
 
 
@@ -100,8 +134,11 @@ def data(name: str) -> Mapping[str, Any]:
         return got
     if name not in DATA_FILES:
         raise SysregError(f"unknown data set {name!r}; expected one of {sorted(DATA_FILES)}")
-    got = _provider(name) if _provider is not None else models.read_yaml(
-        models_dir() / DATA_FILES[name], error=DataError)
+    got = (
+        _provider(name)
+        if _provider is not None
+        else models.read_yaml(models_dir() / DATA_FILES[name], error=DataError)
+    )
     _cache[name] = got
     return got
 
@@ -118,6 +155,7 @@ def table_or_default(table: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 # --------------------------------------------------------------------------
 # Registers and fields
+
 
 def register(reg: str, table: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     regs = table_or_default(table)["registers"]
@@ -187,8 +225,7 @@ def decode(reg: str, value: int, table: Mapping[str, Any] | None = None) -> dict
     return {f["name"]: (value >> f["lsb"]) & ((1 << field_width(f)) - 1) for f in fields(reg, table)}
 
 
-def encode(reg: str, values: Mapping[str, int], table: Mapping[str, Any] | None = None,
-           base: int = 0) -> int:
+def encode(reg: str, values: Mapping[str, int], table: Mapping[str, Any] | None = None, base: int = 0) -> int:
     """Register value from ``{field: value}`` (fields not given keep their
     bits from ``base``)."""
     _fits(reg, base, table)
@@ -209,7 +246,9 @@ def value_of(reg: str, name: str, value_name_: str, table: Mapping[str, Any] | N
     for k, v in vals.items():
         if v == value_name_:
             return k
-    raise SysregError(f"{reg}.{name} has no value named {value_name_!r}; known: {', '.join(map(str, vals.values())) or 'none'}")
+    raise SysregError(
+        f"{reg}.{name} has no value named {value_name_!r}; known: {', '.join(map(str, vals.values())) or 'none'}"
+    )
 
 
 def signed_value(f: Mapping[str, Any], fv: int) -> int:
@@ -233,10 +272,10 @@ def parse_property_name(prop: str, table: Mapping[str, Any] | None = None) -> tu
     """``'SYSREG_ID_AA64ISAR0_EL1_DP'`` -> ``('ID_AA64ISAR0_EL1', 'DP')``."""
     if not isinstance(prop, str) or not prop.startswith(PROPERTY_PREFIX):
         raise SysregError(f"{prop!r} is not a SYSREG_<REG>_<FIELD> property name")
-    rest = prop[len(PROPERTY_PREFIX):]
+    rest = prop[len(PROPERTY_PREFIX) :]
     for reg in sorted(table_or_default(table)["registers"], key=len, reverse=True):
         if rest.startswith(reg + "_"):
-            name = rest[len(reg) + 1:]
+            name = rest[len(reg) + 1 :]
             if name in field_names(reg, table):
                 return reg, name
     raise SysregError(f"{prop!r} names no known register field")
@@ -244,6 +283,7 @@ def parse_property_name(prop: str, table: Mapping[str, Any] | None = None) -> tu
 
 # --------------------------------------------------------------------------
 # Encodings
+
 
 def kvm_one_reg_id(encoding: Iterable[int]) -> int:
     """KVM ONE_REG id of a system register (KVM_REG_ARM64 | U64 | SYSREG)."""
@@ -271,6 +311,7 @@ def register_by_encoding(encoding: Iterable[int], table: Mapping[str, Any] | Non
 # --------------------------------------------------------------------------
 # Feature helpers.  Each accepts a host dict (with ``idregs``) or a plain
 # ``{register: value}`` dict; a missing register reads as 0 (RAZ).
+
 
 def idregs_of(host_or_idregs: Mapping[str, Any]) -> Mapping[str, int]:
     if "idregs" in host_or_idregs or "kind" in host_or_idregs:

@@ -49,6 +49,7 @@ def docker_host(podman):
     os.environ["TESTCONTAINERS_CONNECTION_MODE"] = "docker_host"
     try:
         from testcontainers.core.config import ConnectionMode, testcontainers_config
+
         testcontainers_config.ryuk_disabled = True
         testcontainers_config.tc_host_override = "127.0.0.1"
         testcontainers_config.connection_mode_override = ConnectionMode.docker_host
@@ -70,10 +71,12 @@ def run(podman, image):
 
     def start(*args, name=None):
         import uuid
+
         name = name or "qmpserver-test-" + uuid.uuid4().hex[:10]
         podman("run", "-d", "--name", name, *args)
         names.append(name)
         return name
+
     yield start
     for n in names:
         podman("rm", "-f", "-t", "0", n, check=False)

@@ -47,7 +47,8 @@ class Podman:
         conf = "/etc/containers/containers.conf"
         text = open(conf).read() if os.path.exists(conf) else ""
         if "CONTAINERS_CONF" not in self.env and not any(
-                line.replace(" ", "").startswith("default_ulimits=[]") for line in text.splitlines()):
+            line.replace(" ", "").startswith("default_ulimits=[]") for line in text.splitlines()
+        ):
             path = os.path.join(workdir, "containers.conf")
             with open(path, "w") as f:
                 f.write("[containers]\ndefault_ulimits = []\n")
@@ -55,10 +56,13 @@ class Podman:
         self.base = [self.binary, "--runtime", os.environ.get("PODMAN_RUNTIME", "runc")]
 
     def __call__(self, *args, check=True, timeout=300, capture=True):
-        r = subprocess.run(self.base + list(args), env=self.env, capture_output=capture, text=True,
-                           timeout=timeout)
+        r = subprocess.run(
+            self.base + list(args), env=self.env, capture_output=capture, text=True, timeout=timeout
+        )
         if check and r.returncode != 0:
-            raise AssertionError("podman %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr[-2000:]))
+            raise AssertionError(
+                "podman %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr[-2000:])
+            )
         return r
 
     def inspect(self, name, what="container"):
@@ -103,8 +107,13 @@ def build_image(podman: Podman, lock_dir: str) -> str:
         base_ok = podman("image", "exists", "localhost/qmpserver-base:bookworm", check=False).returncode == 0
         need(base_ok or shutil.which("debootstrap"), "debootstrap is needed to make the base image")
         env = dict(podman.env, PYTHON=sys.executable)
-        r = subprocess.run(["bash", os.path.join(ROOT, "docker", "build-image.sh"), "--tag", tag],
-                           env=env, capture_output=True, text=True, timeout=1200)
+        r = subprocess.run(
+            ["bash", os.path.join(ROOT, "docker", "build-image.sh"), "--tag", tag],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         if r.returncode != 0:
             raise AssertionError("build-image.sh failed:\n%s" % r.stderr[-4000:])
         assert r.stdout.strip().splitlines()[-1] == tag
@@ -117,12 +126,18 @@ class ApiService:
     def __init__(self, podman: Podman):
         self.dir = tempfile.mkdtemp(prefix="qmpodman")
         self.sock = os.path.join(self.dir, "podman.sock")
-        self.proc = subprocess.Popen(podman.base + ["system", "service", "--time=0", "unix://" + self.sock],
-                                     env=podman.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            podman.base + ["system", "service", "--time=0", "unix://" + self.sock],
+            env=podman.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 30
         while not os.path.exists(self.sock):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("podman system service did not start: %s" % self.proc.stderr.read()[-2000:])
+                raise AssertionError(
+                    "podman system service did not start: %s" % self.proc.stderr.read()[-2000:]
+                )
             time.sleep(0.05)
         self.url = "unix://" + self.sock
 
@@ -158,6 +173,7 @@ def free_port_range(n):
 
 def wait_greeting(host, port, timeout=60):
     from qmpserver.testing.containers import read_greeting
+
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -32,15 +32,19 @@ def host_port(podman, name, port):
 
 
 def api(url, method, path, body=None, token=TOKEN):
-    req = urllib.request.Request(url + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=10) as r:
         return r.status, json.loads(r.read())
 
 
 def profile_with(proposal):
     from qmpserver.profiles.loader import list_names, load_profile, search_roots
+
     names = [n for n, _p, _b in list_names("profile", search_roots())]
     for name in ["default"] + names:
         try:
@@ -55,6 +59,7 @@ def test_qmp_over_tcp_with_the_testcontainers_module(image, docker_host, podman)
     from qemu.qmp import QMPClient
 
     from qmpserver.testing.containers import QMPServerContainer
+
     profile = profile_with("query-mte-capabilities")
     with QMPServerContainer(image, profile=profile) as c:
         assert c.greeting["QMP"]["version"]["qemu"]["major"] >= 7
@@ -70,6 +75,7 @@ def test_qmp_over_tcp_with_the_testcontainers_module(image, docker_host, podman)
                 caps = await qmp.execute("query-mte-capabilities")
             await qmp.disconnect()
             return caps
+
         caps = asyncio.run(main())
         if profile is None:
             pytest.skip("no built-in profile offers query-mte-capabilities")
@@ -98,8 +104,7 @@ def test_image_metadata(image, podman):
 
 
 def test_healthy_and_sigterm_within_two_seconds(run, podman, image):
-    name = run("-e", "QMPSERVER_HTTP_TOKEN=" + TOKEN, "-p", "127.0.0.1::4444", "-p", "127.0.0.1::8080",
-               image)
+    name = run("-e", "QMPSERVER_HTTP_TOKEN=" + TOKEN, "-p", "127.0.0.1::4444", "-p", "127.0.0.1::8080", image)
     host, port = host_port(podman, name, 4444)
     wait_greeting(host, port)
     hc = podman("healthcheck", "run", name, check=False)
@@ -128,12 +133,25 @@ def test_unix_socket_volume(run, podman, image):
     d = tempfile.mkdtemp(prefix="qmvol")
     os.chmod(d, 0o777)
     try:
-        name = run("-e", "QMPSERVER_HTTP_TOKEN=" + TOKEN, "-p", "127.0.0.1::4444", "-p", "127.0.0.1::8080",
-                   "-v", "%s:/run/qmpserver" % d, image)
+        name = run(
+            "-e",
+            "QMPSERVER_HTTP_TOKEN=" + TOKEN,
+            "-p",
+            "127.0.0.1::4444",
+            "-p",
+            "127.0.0.1::8080",
+            "-v",
+            "%s:/run/qmpserver" % d,
+            image,
+        )
         wait_greeting(*host_port(podman, name, 4444))
         url = "http://%s:%d" % host_port(podman, name, 8080)
-        status, inst = api(url, "POST", "/api/v1/instances",
-                           {"name": "in-volume", "qmp": ["unix:/run/qmpserver/vm.sock"], "paused": True})
+        status, inst = api(
+            url,
+            "POST",
+            "/api/v1/instances",
+            {"name": "in-volume", "qmp": ["unix:/run/qmpserver/vm.sock"], "paused": True},
+        )
         assert status == 201 and inst["qmp"][0]["path"] == "/run/qmpserver/vm.sock"
         path = os.path.join(d, "vm.sock")
         s = socket.socket(socket.AF_UNIX)
@@ -151,7 +169,7 @@ def test_unix_socket_volume(run, podman, image):
         shutil.rmtree(d, ignore_errors=True)
 
 
-EXTERNAL_TEST = '''
+EXTERNAL_TEST = """
 import pytest
 
 @pytest.mark.qmp_profile(paused=True)
@@ -165,23 +183,51 @@ def test_external(qmp_instance, qmp_sync):
 def test_pair(qmp_pair):
     src, dst = qmp_pair
     assert dst.runstate == "inmigrate"
-'''
+"""
 
 
 def test_plugin_external_mode_against_the_container(run, podman, image, tmp_path):
     base = free_port_range(8)
-    name = run("-e", "QMPSERVER_HTTP_TOKEN=" + TOKEN, "-p", "127.0.0.1::4444", "-p", "127.0.0.1::8080",
-               "-p", "127.0.0.1:%d-%d:%d-%d" % (base, base + 7, base, base + 7), image)
+    name = run(
+        "-e",
+        "QMPSERVER_HTTP_TOKEN=" + TOKEN,
+        "-p",
+        "127.0.0.1::4444",
+        "-p",
+        "127.0.0.1::8080",
+        "-p",
+        "127.0.0.1:%d-%d:%d-%d" % (base, base + 7, base, base + 7),
+        image,
+    )
     wait_greeting(*host_port(podman, name, 4444))
     url = "http://%s:%d" % host_port(podman, name, 8080)
     (tmp_path / "test_ext.py").write_text(EXTERNAL_TEST)
-    env = dict(os.environ, QMPSERVER_EXTERNAL=url, QMPSERVER_TOKEN=TOKEN,
-               QMPSERVER_EXTERNAL_PORTS="%d-%d" % (base, base + 7))
+    env = dict(
+        os.environ,
+        QMPSERVER_EXTERNAL=url,
+        QMPSERVER_TOKEN=TOKEN,
+        QMPSERVER_EXTERNAL_PORTS="%d-%d" % (base, base + 7),
+    )
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_XDIST_WORKER_COUNT", None)
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                        str(tmp_path / "test_ext.py")], cwd=str(tmp_path), env=env, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            str(tmp_path / "test_ext.py"),
+        ],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "2 passed" in r.stdout
     # the instances the tests made were removed again: only the container's own is left
@@ -190,6 +236,7 @@ def test_plugin_external_mode_against_the_container(run, podman, image, tmp_path
 
 def load_compose():
     import yaml
+
     with open(os.path.join(ROOT, "docker", "compose.yaml")) as f:
         return yaml.safe_load(f)
 
@@ -198,16 +245,27 @@ def test_compose_file_validates():
     exe = shutil.which("docker-compose")
     env = dict(os.environ, QMPSERVER_HTTP_TOKEN=TOKEN)
     if exe is not None:
-        r = subprocess.run([exe, "-f", os.path.join(ROOT, "docker", "compose.yaml"), "config", "-q"],
-                           env=env, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [exe, "-f", os.path.join(ROOT, "docker", "compose.yaml"), "config", "-q"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
-        r = subprocess.run([exe, "-f", os.path.join(ROOT, "docker", "compose.yaml"), "config", "-q"],
-                           env=dict(env, QMPSERVER_HTTP_TOKEN=""), capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [exe, "-f", os.path.join(ROOT, "docker", "compose.yaml"), "config", "-q"],
+            env=dict(env, QMPSERVER_HTTP_TOKEN=""),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode != 0 and "QMPSERVER_HTTP_TOKEN" in r.stderr
     doc = load_compose()
     services = doc["services"]
     assert set(services) == {"src", "dst"}
     from qmpserver.profiles.loader import list_names, search_roots
+
     builtin = {n for n, _p, _b in list_names("profile", search_roots())}
     profiles = []
     for svc in services.values():
@@ -228,10 +286,21 @@ def test_compose_hosts_start_as_written(run, podman, image):
     try:
         names = {}
         for svc_name, svc in doc["services"].items():
-            args = ["-e", "QMPSERVER_HTTP_TOKEN=" + TOKEN,
-                    "-e", "QMPSERVER_PROFILE=" + svc["environment"]["QMPSERVER_PROFILE"].split(":-", 1)[1].rstrip("}"),
-                    "-v", "%s:/run/qmpserver" % vol, "-p", "127.0.0.1::4444", "-p", "127.0.0.1::8080",
-                    "--hostname", svc["hostname"], image] + svc["command"]
+            args = [
+                "-e",
+                "QMPSERVER_HTTP_TOKEN=" + TOKEN,
+                "-e",
+                "QMPSERVER_PROFILE=" + svc["environment"]["QMPSERVER_PROFILE"].split(":-", 1)[1].rstrip("}"),
+                "-v",
+                "%s:/run/qmpserver" % vol,
+                "-p",
+                "127.0.0.1::4444",
+                "-p",
+                "127.0.0.1::8080",
+                "--hostname",
+                svc["hostname"],
+                image,
+            ] + svc["command"]
             names[svc_name] = run(*args)
         seen = {}
         for svc_name, name in names.items():
@@ -244,9 +313,14 @@ def test_compose_hosts_start_as_written(run, podman, image):
         assert seen["src"][0] != seen["dst"][0]
         assert seen["src"][1] == "running" and seen["dst"][1] == "prelaunch"
         # each host reaches the other's socket in the shared volume (same UID in both)
-        out = podman("exec", names["src"], "python3", "-c",
-                     "import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/qmpserver/dst.sock'); "
-                     "print(s.makefile().readline().strip())").stdout
+        out = podman(
+            "exec",
+            names["src"],
+            "python3",
+            "-c",
+            "import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/qmpserver/dst.sock'); "
+            "print(s.makefile().readline().strip())",
+        ).stdout
         assert json.loads(out)["QMP"]
     finally:
         for n in list(locals().get("names", {}).values()):

@@ -40,6 +40,7 @@ def make(api, srv):
         if status == 201:
             made.append(d["id"])
         return d
+
     yield create
     for iid in made:
         api("DELETE", "/api/v1/instances/%d?force=true" % iid)

@@ -45,6 +45,7 @@ def negotiated(d):
 
 # --- instances -------------------------------------------------------------------------------
 
+
 def test_create_list_show_delete(api, make):
     d = make({"name": "vm1", "machine": "virt", "accel": "tcg", "cpu": "max", "paused": True})
     assert d["profile"] == PROFILE and d["name"] == "vm1" and d["runstate"] == "prelaunch"
@@ -63,16 +64,21 @@ def test_create_list_show_delete(api, make):
     assert f.readline() == b""
     assert not os.path.exists(d["qmp"][0]["path"])
     status, _, err = api("GET", "/api/v1/instances/%d" % d["id"])
-    assert status == 200 and err["state"] == "exited"     # still readable for a while
+    assert status == 200 and err["state"] == "exited"  # still readable for a while
     assert api("DELETE", "/api/v1/instances/%d" % d["id"])[0] == 404
     assert api("GET", "/api/v1/instances/999999")[0] == 404
     assert api("GET", "/api/v1/instances/abc")[0] == 404
 
 
 def test_create_machine_as_object_and_tcp_listener(make):
-    d = make({"machine": {"type": "virt", "highmem": True}, "cpu": {"model": "max", "props": {"sve": False}},
-              "qmp": ["tcp:127.0.0.1:0"]})
-    assert d["machine"]["props"]["highmem"] in ("on", True)      # as given, or as resolved
+    d = make(
+        {
+            "machine": {"type": "virt", "highmem": True},
+            "cpu": {"model": "max", "props": {"sve": False}},
+            "qmp": ["tcp:127.0.0.1:0"],
+        }
+    )
+    assert d["machine"]["props"]["highmem"] in ("on", True)  # as given, or as resolved
     assert d["cpu"]["props"]["sve"] in ("off", False)
     a = d["qmp"][0]
     assert a["host"] == "127.0.0.1" and a["port"] > 0
@@ -99,9 +105,10 @@ def test_startup_errors_carry_qemus_message(make):
     err = make({"machine": "no-such-machine"}, expect=422)["error"]
     assert err["class"] == "StartupError"
     assert err["message"] == "unsupported machine type\nUse -machine help to list supported machines"
-    assert err["stderr"] == ("qemu-system-aarch64: unsupported machine type\n"
-                             "qemu-system-aarch64: Use -machine help to list supported machines\n") \
-        or err["stderr"].startswith("qemu-system-aarch64: unsupported machine type")
+    assert err["stderr"] == (
+        "qemu-system-aarch64: unsupported machine type\n"
+        "qemu-system-aarch64: Use -machine help to list supported machines\n"
+    ) or err["stderr"].startswith("qemu-system-aarch64: unsupported machine type")
     err = make({"accel": "kvm:tcg"}, expect=201)
     assert err["accel"] == "tcg"
 
@@ -109,23 +116,28 @@ def test_startup_errors_carry_qemus_message(make):
 def test_startup_error_from_a_machine_resolver(make, monkeypatch):
     """Whatever a topic module refuses (e.g. an impossible mte-version) comes back verbatim as 422."""
     from qmpserver.vm import virt
+
     board_init = virt.board_init
 
     def refuse(instance, state):
         board_init(instance, state)
         if instance.config.name == "refuse-me":
             raise StartupError("MTE version 3 is not supported by this host", ["mte-version=3 requested"])
+
     # a machine-creation step of the start-up pipeline (qmpserver/startup.py) refuses
     monkeypatch.setattr(virt, "board_init", refuse)
     err = make({"name": "refuse-me"}, expect=422)["error"]
     assert err["message"] == "MTE version 3 is not supported by this host"
     assert err["warnings"] == ["mte-version=3 requested"]
-    assert err["stderr"] == ("qemu-system-aarch64: warning: mte-version=3 requested\n"
-                             "qemu-system-aarch64: MTE version 3 is not supported by this host\n")
+    assert err["stderr"] == (
+        "qemu-system-aarch64: warning: mte-version=3 requested\n"
+        "qemu-system-aarch64: MTE version 3 is not supported by this host\n"
+    )
 
 
 def _profile_with(proposal):
     from qmpserver.profiles.loader import list_names, load_profile, search_roots
+
     for name, _path, _b in list_names("profile", search_roots()):
         try:
             p = load_profile(name)
@@ -159,34 +171,44 @@ def test_impossible_mte_version_is_refused_like_qemu(api, make):
     assert err["stderr"] == "qemu-system-aarch64: Property 'virt-7.2-machine.mte-version' not found\n"
 
 
-@pytest.mark.parametrize("body, text", [
-    ({"nope": 1}, "unknown field 'nope'"),
-    ({"machine": 5}, "machine: expected"),
-    ({"cpu": {"props": {}}}, "cpu.model: expected a string"),
-    ({"paused": "yes"}, "paused: expected true or false"),
-    ({"qmp": ["fd:3"]}, "only unix:PATH and tcp:HOST:PORT"),
-    ({"qmp": ["unix:" + "/tmp/" + "x" * 120]}, "too long"),
-    ({"profile": "no-such-profile"}, "unknown profile 'no-such-profile'"),
-])
+@pytest.mark.parametrize(
+    "body, text",
+    [
+        ({"nope": 1}, "unknown field 'nope'"),
+        ({"machine": 5}, "machine: expected"),
+        ({"cpu": {"props": {}}}, "cpu.model: expected a string"),
+        ({"paused": "yes"}, "paused: expected true or false"),
+        ({"qmp": ["fd:3"]}, "only unix:PATH and tcp:HOST:PORT"),
+        ({"qmp": ["unix:" + "/tmp/" + "x" * 120]}, "too long"),
+        ({"profile": "no-such-profile"}, "unknown profile 'no-such-profile'"),
+    ],
+)
 def test_bad_bodies_are_400(make, body, text):
     err = make(body, expect=400)["error"]
     assert err["class"] == "BadRequest" and text in err["message"]
 
 
 def test_not_json(api):
-    status, _, d = api("POST", "/api/v1/instances", raw=b"{nope", headers={"Content-Type": "application/json"})
+    status, _, d = api(
+        "POST", "/api/v1/instances", raw=b"{nope", headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and "not valid JSON" in d["error"]["message"]
     status, _, d = api("POST", "/api/v1/instances", raw=b"<a/>", headers={"Content-Type": "application/xml"})
     assert status == 415
 
 
 def test_body_size_is_limited(api):
-    status, _, d = api("POST", "/api/v1/instances", raw=b"{" + b" " * (5 << 20) + b"}",
-                       headers={"Content-Type": "application/json"})
+    status, _, d = api(
+        "POST",
+        "/api/v1/instances",
+        raw=b"{" + b" " * (5 << 20) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 413 and d["error"]["class"] == "PayloadTooLarge"
 
 
 # --- transcript ------------------------------------------------------------------------------
+
 
 def test_transcript_and_replies_export(api, make):
     d = make()
@@ -211,8 +233,12 @@ def test_transcript_and_replies_export(api, make):
     assert 'filename="caps_7.2.22_aarch64.replies"' in headers["Content-Disposition"]
     chunks = text.rstrip("\n").split("\n\n")
     objs = [json.loads(c) for c in chunks]
-    assert [o.get("execute") for o in objs[::2]] == ["qmp_capabilities", "query-status", "query-target",
-                                                      "no-such-command"]
+    assert [o.get("execute") for o in objs[::2]] == [
+        "qmp_capabilities",
+        "query-status",
+        "query-target",
+        "no-such-command",
+    ]
     assert [o["id"] for o in objs] == ["libvirt-%d" % (i // 2 + 1) for i in range(8)]
     assert objs[7]["error"]["class"] == "CommandNotFound"
     assert chunks[1] == '{\n  "return": {},\n  "id": "libvirt-1"\n}'
@@ -244,20 +270,29 @@ def test_transcript_limit(make, api):
 
 # --- events ------------------------------------------------------------------------------------
 
+
 def test_event_injection_is_validated_and_delivered(api, make):
     d = make()
     s, f = negotiated(d)
-    status, _, ev = api("POST", "/api/v1/instances/%d/events" % d["id"],
-                        {"event": "GUEST_PANICKED", "data": {"action": "pause"}})
+    status, _, ev = api(
+        "POST",
+        "/api/v1/instances/%d/events" % d["id"],
+        {"event": "GUEST_PANICKED", "data": {"action": "pause"}},
+    )
     assert status == 202 and ev["event"] == "GUEST_PANICKED"
     got = json.loads(f.readline())
     assert got["event"] == "GUEST_PANICKED" and got["data"] == {"action": "pause"}
     assert set(got["timestamp"]) == {"seconds", "microseconds"}
     # QEMU's visitor texts for bad data
-    status, _, err = api("POST", "/api/v1/instances/%d/events" % d["id"],
-                         {"event": "GUEST_PANICKED", "data": {"action": "explode"}})
+    status, _, err = api(
+        "POST",
+        "/api/v1/instances/%d/events" % d["id"],
+        {"event": "GUEST_PANICKED", "data": {"action": "explode"}},
+    )
     assert status == 422 and err["error"]["message"] == "Parameter 'action' does not accept value 'explode'"
-    status, _, err = api("POST", "/api/v1/instances/%d/events" % d["id"], {"event": "GUEST_PANICKED", "data": {}})
+    status, _, err = api(
+        "POST", "/api/v1/instances/%d/events" % d["id"], {"event": "GUEST_PANICKED", "data": {}}
+    )
     assert status == 422 and err["error"]["message"] == "Parameter 'action' is missing"
     status, _, err = api("POST", "/api/v1/instances/%d/events" % d["id"], {"event": "NOT_AN_EVENT"})
     assert status == 422 and "not in the schema of QEMU 7.2.22" in err["error"]["message"]
@@ -270,20 +305,24 @@ def test_event_injection_is_validated_and_delivered(api, make):
 
 # --- faults ---------------------------------------------------------------------------------------
 
+
 def test_fault_delay(api, make):
     d = make()
     s, f = negotiated(d)
-    status, _, fault = api("POST", "/api/v1/instances/%d/faults" % d["id"],
-                           {"kind": "delay", "seconds": 1.0, "command": "query-status"})
+    status, _, fault = api(
+        "POST",
+        "/api/v1/instances/%d/faults" % d["id"],
+        {"kind": "delay", "seconds": 1.0, "command": "query-status"},
+    )
     assert status == 201 and fault["kind"] == "delay" and fault["remaining"] == 1
     t0 = time.monotonic()
-    qmp(f, {"execute": "query-name"})                 # another command: not delayed
+    qmp(f, {"execute": "query-name"})  # another command: not delayed
     assert time.monotonic() - t0 < 0.8
     t0 = time.monotonic()
     assert qmp(f, {"execute": "query-status"})["return"]["status"] == "running"
     assert time.monotonic() - t0 >= 0.99
     t0 = time.monotonic()
-    qmp(f, {"execute": "query-status"})               # used up
+    qmp(f, {"execute": "query-status"})  # used up
     assert time.monotonic() - t0 < 0.8
     assert api("GET", "/api/v1/instances/%d/faults" % d["id"])[2] == {"faults": []}
     s.close()
@@ -295,9 +334,15 @@ def test_fault_delay_keeps_in_band_order_and_lets_oob_through(api, make):
     f.write(b'{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}\n')
     f.flush()
     assert json.loads(f.readline()) == {"return": {}}
-    api("POST", "/api/v1/instances/%d/faults" % d["id"], {"kind": "delay", "seconds": 0.5, "command": "query-name"})
-    f.write(b'{"execute": "query-name", "id": 1}{"execute": "query-status", "id": 2}'
-            b'{"exec-oob": "query-yank", "id": 3}')
+    api(
+        "POST",
+        "/api/v1/instances/%d/faults" % d["id"],
+        {"kind": "delay", "seconds": 0.5, "command": "query-name"},
+    )
+    f.write(
+        b'{"execute": "query-name", "id": 1}{"execute": "query-status", "id": 2}'
+        b'{"exec-oob": "query-yank", "id": 3}'
+    )
     f.flush()
     ids = [json.loads(f.readline()).get("id") for _ in range(3)]
     # out-of-band overtakes the delayed request; in-band stays serial behind it
@@ -320,15 +365,27 @@ def test_fault_close_after_next_command(api, make):
 def test_fault_fail_permanent_and_removal(api, make):
     d = make()
     s, f = negotiated(d)
-    status, _, fault = api("POST", "/api/v1/instances/%d/faults" % d["id"],
-                           {"kind": "fail", "command": "query-target", "class": "KVMMissingCap",
-                            "desc": "injected", "permanent": True})
+    status, _, fault = api(
+        "POST",
+        "/api/v1/instances/%d/faults" % d["id"],
+        {
+            "kind": "fail",
+            "command": "query-target",
+            "class": "KVMMissingCap",
+            "desc": "injected",
+            "permanent": True,
+        },
+    )
     assert status == 201 and fault["permanent"] and fault["remaining"] is None
     for _ in range(3):
-        assert qmp(f, {"execute": "query-target"}) == {"error": {"class": "KVMMissingCap", "desc": "injected"}}
+        assert qmp(f, {"execute": "query-target"}) == {
+            "error": {"class": "KVMMissingCap", "desc": "injected"}
+        }
     # arguments are still checked first, as for a handler that fails
-    assert qmp(f, {"execute": "query-target", "arguments": {"x": 1}})["error"]["desc"] == \
-        "Parameter 'x' is unexpected"
+    assert (
+        qmp(f, {"execute": "query-target", "arguments": {"x": 1}})["error"]["desc"]
+        == "Parameter 'x' is unexpected"
+    )
     listed = api("GET", "/api/v1/instances/%d/faults" % d["id"])[2]["faults"]
     assert listed[0]["hits"] == 3
     assert api("DELETE", "/api/v1/instances/%d/faults/%d" % (d["id"], fault["id"]))[2] == {"removed": 1}
@@ -355,6 +412,7 @@ def test_fault_oversize_default_breaks_qemu_qmp(make, api):
     import asyncio
 
     from qemu.qmp import QMPClient
+
     d = make({"qmp": ["tcp:127.0.0.1:0"]})
     api("POST", "/api/v1/instances/%d/faults" % d["id"], {"kind": "oversize", "command": "query-name"})
 
@@ -366,19 +424,23 @@ def test_fault_oversize_default_breaks_qemu_qmp(make, api):
         # the reader task died on "chunk is longer than limit"; disconnect() re-raises it
         with pytest.raises(ValueError, match="longer than limit"):
             await c.disconnect()
+
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("body, text", [
-    ({"kind": "explode"}, "kind: expected one of"),
-    ({"kind": "fail"}, "needs the name of the command"),
-    ({"kind": "fail", "command": "no-such-command"}, "is not a command of this instance"),
-    ({"kind": "fail", "command": "query-name", "class": "Oops"}, "class: expected one of"),
-    ({"kind": "delay"}, "seconds: expected"),
-    ({"kind": "delay", "seconds": 1, "bytes": 5}, "bytes: not a parameter of a 'delay' fault"),
-    ({"kind": "oversize", "bytes": 1}, "bytes: expected"),
-    ({"kind": "close", "count": 0}, "count: expected a positive integer"),
-])
+@pytest.mark.parametrize(
+    "body, text",
+    [
+        ({"kind": "explode"}, "kind: expected one of"),
+        ({"kind": "fail"}, "needs the name of the command"),
+        ({"kind": "fail", "command": "no-such-command"}, "is not a command of this instance"),
+        ({"kind": "fail", "command": "query-name", "class": "Oops"}, "class: expected one of"),
+        ({"kind": "delay"}, "seconds: expected"),
+        ({"kind": "delay", "seconds": 1, "bytes": 5}, "bytes: not a parameter of a 'delay' fault"),
+        ({"kind": "oversize", "bytes": 1}, "bytes: expected"),
+        ({"kind": "close", "count": 0}, "count: expected a positive integer"),
+    ],
+)
 def test_bad_faults(api, make, body, text):
     d = make()
     status, _, err = api("POST", "/api/v1/instances/%d/faults" % d["id"], body)
@@ -386,6 +448,7 @@ def test_bad_faults(api, make, body, text):
 
 
 # --- health, metrics, docs --------------------------------------------------------------------------
+
 
 def test_healthz_and_metrics(api, make):
     d = make()
@@ -406,8 +469,10 @@ def test_healthz_and_metrics(api, make):
     assert metrics["qmpserver_instances"] >= 1 and metrics["qmpserver_connections"] >= 1
     assert metrics['qmpserver_commands_total{command="query-status"}'] >= 1
     assert metrics['qmpserver_command_errors_total{command="(unknown)",class="CommandNotFound"}'] >= 1
-    assert metrics['qmpserver_command_duration_seconds_bucket{le="+Inf"}'] == \
-        metrics["qmpserver_command_duration_seconds_count"]
+    assert (
+        metrics['qmpserver_command_duration_seconds_bucket{le="+Inf"}']
+        == metrics["qmpserver_command_duration_seconds_count"]
+    )
     s.close()
 
 
@@ -415,6 +480,7 @@ def test_openapi_document_lists_every_route(api, srv):
     status, _, doc = api("GET", "/api/v1/openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.")
     from qmpserver.http.app import make_app
+
     app = make_app(srv.control)
     routes = set()
     for r in app.router.routes():
@@ -433,6 +499,7 @@ def test_unknown_route_and_method_are_json(api):
 
 
 # --- authentication ----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def secured():
@@ -461,6 +528,7 @@ def test_token_required_beyond_loopback(monkeypatch):
     from qmpserver.errors import UsageError
     from qmpserver.http.app import start_http
     from qmpserver.serve import Server
+
     monkeypatch.delenv("QMPSERVER_HTTP_TOKEN", raising=False)
 
     async def main():
@@ -475,14 +543,17 @@ def test_token_required_beyond_loopback(monkeypatch):
         monkeypatch.setenv("QMPSERVER_HTTP_TOKEN", "from-the-environment")
         h = await start_http(s, "127.0.0.1:0")
         import aiohttp
+
         async with aiohttp.ClientSession() as cs:
             async with cs.get(h.url + "/api/v1/instances") as r:
                 assert r.status == 401
-            async with cs.get(h.url + "/api/v1/instances",
-                              headers={"Authorization": "Bearer from-the-environment"}) as r:
+            async with cs.get(
+                h.url + "/api/v1/instances", headers={"Authorization": "Bearer from-the-environment"}
+            ) as r:
                 assert r.status == 200
         await h.close()
         s.close()
+
     asyncio.run(main())
 
 
@@ -509,12 +580,14 @@ def test_profiles_crud(api, srv):
     assert api("GET", "/api/v1/profiles/no-such")[0] == 404
 
     # store (YAML body), replace, use, validate, delete
-    status, _, stored = api("PUT", "/api/v1/profiles/user-one", raw=USER_PROFILE,
-                            headers={"Content-Type": "application/yaml"})
+    status, _, stored = api(
+        "PUT", "/api/v1/profiles/user-one", raw=USER_PROFILE, headers={"Content-Type": "application/yaml"}
+    )
     assert status == 201 and stored["created"] and stored["path"].endswith("/profiles/user-one.yaml")
     assert open(stored["path"]).read() == USER_PROFILE
-    status, _, again = api("PUT", "/api/v1/profiles/user-one",
-                           raw=USER_PROFILE.replace("stored through the API", "replaced"))
+    status, _, again = api(
+        "PUT", "/api/v1/profiles/user-one", raw=USER_PROFILE.replace("stored through the API", "replaced")
+    )
     assert status == 200 and not again["created"]
     status, _, shown = api("GET", "/api/v1/profiles/user-one")
     assert shown["summary"] == "replaced" and shown["writable"] and not shown["builtin"]
@@ -523,9 +596,11 @@ def test_profiles_crud(api, srv):
     api("DELETE", "/api/v1/instances/%d?force=true" % inst["id"])
     status, _, v = api("POST", "/api/v1/profiles/user-one/validate")
     assert status == 200 and v["valid"] and v["profile"]["name"] == "user-one"
-    status, _, v = api("POST", "/api/v1/profiles/probe/validate", raw=USER_PROFILE.replace("user-one", "probe"))
+    status, _, v = api(
+        "POST", "/api/v1/profiles/probe/validate", raw=USER_PROFILE.replace("user-one", "probe")
+    )
     assert status == 200 and v["profile"]["build"]["target"] == "aarch64"
-    assert api("GET", "/api/v1/profiles/probe")[0] == 404            # validation stores nothing
+    assert api("GET", "/api/v1/profiles/probe")[0] == 404  # validation stores nothing
     status, _, gone = api("DELETE", "/api/v1/profiles/user-one")
     assert status == 200 and gone["deleted"]
     assert api("DELETE", "/api/v1/profiles/user-one")[0] == 404
@@ -533,16 +608,24 @@ def test_profiles_crud(api, srv):
 
 
 def test_profile_errors(api):
-    status, _, err = api("PUT", "/api/v1/profiles/broken", raw=USER_PROFILE.replace("user-one", "broken")
-                         .replace("host: tcg-only", "host: no-such-host"))
+    status, _, err = api(
+        "PUT",
+        "/api/v1/profiles/broken",
+        raw=USER_PROFILE.replace("user-one", "broken").replace("host: tcg-only", "host: no-such-host"),
+    )
     assert status == 422 and err["error"]["class"] == "ProfileError"
     assert err["error"]["file"] == "broken.yaml" and err["error"]["path"] == "host"
     assert "unknown host 'no-such-host'" in err["error"]["message"]
-    status, _, err = api("PUT", "/api/v1/profiles/broken", raw="defaults: {accel: warp}\nhost: tcg-only\n"
-                         "build: qemu-7.2-debian\n")
+    status, _, err = api(
+        "PUT",
+        "/api/v1/profiles/broken",
+        raw="defaults: {accel: warp}\nhost: tcg-only\nbuild: qemu-7.2-debian\n",
+    )
     assert status == 422 and err["error"]["path"] == "defaults.accel"
     assert api("GET", "/api/v1/profiles/broken")[0] == 404
-    status, _, err = api("PUT", "/api/v1/profiles/%s" % PROFILE, raw=USER_PROFILE.replace("user-one", PROFILE))
+    status, _, err = api(
+        "PUT", "/api/v1/profiles/%s" % PROFILE, raw=USER_PROFILE.replace("user-one", PROFILE)
+    )
     assert status == 403 and "read-only" in err["error"]["message"]
     assert api("DELETE", "/api/v1/profiles/%s" % PROFILE)[0] == 403
     for bad in ("a..b", ".hidden", "x" * 200):
@@ -571,6 +654,7 @@ def test_websocket_protocol(secured):
     import asyncio
 
     import aiohttp
+
     h = secured.create(PROFILE, name="ws")
 
     async def main():
@@ -617,13 +701,16 @@ def test_websocket_protocol(secured):
                         got.append((m["dir"], m["kind"], m["conn"]))
                 assert got == [("out", "greeting", 1), ("in", "command", 1), ("out", "reply", 1)]
                 s.close()
-                other = await asyncio.get_running_loop().run_in_executor(None, lambda: secured.create(PROFILE))
+                other = await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: secured.create(PROFILE)
+                )
                 while True:
                     m = await asyncio.wait_for(ws.receive_json(), 5)
                     if m["type"] == "instance":
                         assert m["event"] == "created" and m["instance"]["id"] == other.id
                         break
                 await asyncio.get_running_loop().run_in_executor(None, other.remove)
+
     try:
         asyncio.run(main())
         asyncio.run(live())

@@ -15,23 +15,53 @@ from http_testutil import PROFILE, Api
 
 
 def test_cli_does_not_import_aiohttp_without_http():
-    r = subprocess.run([sys.executable, "-X", "importtime", "-c", "import qmpserver.cli, qmpserver.serve"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import qmpserver.cli, qmpserver.serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0
     assert "aiohttp" not in r.stderr
     # nor does the pytest plugin, until a fixture asks for HTTP
-    r = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                        "import qmpserver.testing.plugin, qmpserver.testing.server, qmpserver.http.control"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "import qmpserver.testing.plugin, qmpserver.testing.server, qmpserver.http.control",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and "aiohttp" not in r.stderr
 
 
 def test_serve_with_http(tmp_path):
     sock = str(tmp_path / "q.sock")
     env = dict(os.environ, QMPSERVER_HTTP_TOKEN="")
-    p = subprocess.Popen([sys.executable, "-m", "qmpserver.cli", "serve", "--profile", PROFILE, "--qmp",
-                          "unix:" + sock, "--http", "127.0.0.1:0", "--http-token", "cli-token-1234"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qmpserver.cli",
+            "serve",
+            "--profile",
+            PROFILE,
+            "--qmp",
+            "unix:" + sock,
+            "--http",
+            "127.0.0.1:0",
+            "--http-token",
+            "cli-token-1234",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         url = None
         deadline = time.monotonic() + 30
@@ -59,8 +89,23 @@ def test_serve_with_http(tmp_path):
 def test_serve_refuses_public_http_without_token(tmp_path):
     env = dict(os.environ)
     env.pop("QMPSERVER_HTTP_TOKEN", None)
-    r = subprocess.run([sys.executable, "-m", "qmpserver.cli", "serve", "--profile", PROFILE, "--qmp",
-                        "unix:" + str(tmp_path / "q.sock"), "--http", "0.0.0.0:0"],
-                       capture_output=True, text=True, timeout=30, env=env)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qmpserver.cli",
+            "serve",
+            "--profile",
+            PROFILE,
+            "--qmp",
+            "unix:" + str(tmp_path / "q.sock"),
+            "--http",
+            "0.0.0.0:0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
     assert r.returncode == 1
     assert "give a bearer token" in r.stderr and "Traceback" not in r.stderr

@@ -23,9 +23,18 @@ import pytest
 from qmpserver.testing.server import InProcessServer
 
 PROFILE = "debian-7.2-tcg"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--remote-debugging-port=0",
-                  "--window-size=1400,800", "--hide-scrollbars", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--remote-debugging-port=0",
+    "--window-size=1400,800",
+    "--hide-scrollbars",
+    "--disable-dev-shm-usage",
+]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
@@ -54,14 +63,19 @@ class Browser:
 
     async def start(self, timeout=60):
         import aiohttp
-        self.proc = subprocess.Popen([self.binary, *CHROMIUM_FLAGS, "--user-data-dir=" + self.profile,
-                                      "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        self.proc = subprocess.Popen(
+            [self.binary, *CHROMIUM_FLAGS, "--user-data-dir=" + self.profile, "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + timeout
         url = None
         while url is None:
-            line = await asyncio.wait_for(loop.run_in_executor(None, self.proc.stderr.readline),
-                                          max(1, deadline - time.monotonic()))
+            line = await asyncio.wait_for(
+                loop.run_in_executor(None, self.proc.stderr.readline), max(1, deadline - time.monotonic())
+            )
             if not line:
                 raise RuntimeError("chromium exited (%s)" % self.proc.poll())
             m = re.search(rb"DevTools listening on (ws://\S+)", line)
@@ -76,8 +90,9 @@ class Browser:
         self.session = attached["sessionId"]
         await self.send("Page.enable")
         await self.send("Runtime.enable")
-        await self.send("Emulation.setDeviceMetricsOverride", width=1400, height=800, deviceScaleFactor=1,
-                        mobile=False)
+        await self.send(
+            "Emulation.setDeviceMetricsOverride", width=1400, height=800, deviceScaleFactor=1, mobile=False
+        )
 
     async def _read(self):
         async for msg in self.ws:
@@ -183,27 +198,39 @@ def test_dashboard_lists_instances_and_shows_live_traffic(dash):
             # the token comes in the fragment (never sent to the server) and is kept in sessionStorage
             await br.send("Page.navigate", url=dash.url + "/#token=dashboard-token")
             await br.wait_for("document.querySelectorAll('#instances tbody tr').length == 2")
-            rows = await br.evaluate("[...document.querySelectorAll('#instances tbody tr')]"
-                                     ".map(r => [...r.children].map(c => c.textContent))")
+            rows = await br.evaluate(
+                "[...document.querySelectorAll('#instances tbody tr')]"
+                ".map(r => [...r.children].map(c => c.textContent))"
+            )
             assert [r[0] for r in rows] == [str(a.id), str(b.id)]
             assert rows[0][1:3] == ["source", PROFILE] and rows[1][1] == "destination"
             assert rows[0][6] == "prelaunch" and rows[1][6] == "inmigrate"
             assert rows[0][8] == a.address
             assert await br.evaluate("location.hash") == ""
             # the first instance is selected: its backlog arrives over the WebSocket
-            await br.wait_for("[...document.querySelectorAll('#traffic .msg .text')]"
-                              ".some(e => e.textContent.includes('before-page'))")
+            await br.wait_for(
+                "[...document.querySelectorAll('#traffic .msg .text')]"
+                ".some(e => e.textContent.includes('before-page'))"
+            )
             # live: a command sent now shows up without reloading
             await asyncio.get_running_loop().run_in_executor(
-                None, qmp_line, f, {"execute": "query-name", "id": "while-watching"})
-            await br.wait_for("[...document.querySelectorAll('#traffic .msg.reply .text')]"
-                              ".some(e => e.textContent.includes('while-watching'))")
+                None, qmp_line, f, {"execute": "query-name", "id": "while-watching"}
+            )
+            await br.wait_for(
+                "[...document.querySelectorAll('#traffic .msg.reply .text')]"
+                ".some(e => e.textContent.includes('while-watching'))"
+            )
             # an injected event and a new instance appear too
             await asyncio.get_running_loop().run_in_executor(
-                None, lambda: a.emit_event("GUEST_PANICKED", {"action": "pause"}))
-            await br.wait_for("[...document.querySelectorAll('#traffic .msg.event .text')]"
-                              ".some(e => e.textContent.includes('GUEST_PANICKED'))")
-            c = await asyncio.get_running_loop().run_in_executor(None, lambda: dash.create(PROFILE, name="third"))
+                None, lambda: a.emit_event("GUEST_PANICKED", {"action": "pause"})
+            )
+            await br.wait_for(
+                "[...document.querySelectorAll('#traffic .msg.event .text')]"
+                ".some(e => e.textContent.includes('GUEST_PANICKED'))"
+            )
+            c = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: dash.create(PROFILE, name="third")
+            )
             await br.wait_for("document.querySelectorAll('#instances tbody tr').length == 3")
             assert await br.evaluate("document.querySelector('#status').textContent") == "live"
             path = os.path.join(artifacts_dir(), "dashboard.png")

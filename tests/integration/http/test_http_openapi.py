@@ -20,9 +20,14 @@ from schemathesis import checks as st_checks  # noqa: E402
 
 from qmpserver.testing.server import InProcessServer  # noqa: E402
 
-CHECKS = [st_checks.not_a_server_error, st_checks.status_code_conformance,
-          st_checks.content_type_conformance, st_checks.response_schema_conformance,
-          st_checks.response_headers_conformance, st_checks.negative_data_rejection]
+CHECKS = [
+    st_checks.not_a_server_error,
+    st_checks.status_code_conformance,
+    st_checks.content_type_conformance,
+    st_checks.response_schema_conformance,
+    st_checks.response_headers_conformance,
+    st_checks.negative_data_rejection,
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +58,8 @@ def test_api_matches_its_openapi_document(case, live):
 
 def test_document_is_valid_openapi(live):
     from qmpserver.http.openapi import document
+
     for auth in (False, True):
         doc = document(auth)
-        schemathesis.openapi.from_dict(doc)          # loads and validates the document
+        schemathesis.openapi.from_dict(doc)  # loads and validates the document
         assert ("security" in doc) == auth

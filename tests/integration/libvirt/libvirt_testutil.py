@@ -28,17 +28,19 @@ def require_peers() -> bool:
 
 
 def virsh(*args, check=False, timeout=120):
-    p = subprocess.run(["virsh", "-c", URI] + list(args), capture_output=True, text=True,
-                       timeout=timeout)
+    p = subprocess.run(["virsh", "-c", URI] + list(args), capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
-        raise AssertionError("virsh %s failed (%d): %s%s" % (" ".join(args), p.returncode,
-                                                            p.stdout, p.stderr))
+        raise AssertionError(
+            "virsh %s failed (%d): %s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr)
+        )
     return p
 
 
 def libvirt_ready() -> str | None:
     """None when libvirtd answers on qemu:///system, else why not (after trying to start it)."""
-    if shutil.which("virsh") is None or not (shutil.which("libvirtd") or os.path.exists("/usr/sbin/libvirtd")):
+    if shutil.which("virsh") is None or not (
+        shutil.which("libvirtd") or os.path.exists("/usr/sbin/libvirtd")
+    ):
         return "libvirt (virsh, libvirtd) is not installed"
     # `virsh uri`, not `version`: version looks up the default emulator's capabilities,
     # which may mean probing it (slow when several tests start at once)
@@ -58,6 +60,7 @@ def libvirt_ready() -> str | None:
 def _kvm_group_ok() -> bool:
     """setup-libvirt.sh puts libvirt-qemu in group kvm (see there); re-run it when not."""
     import grp
+
     if not os.path.exists("/dev/kvm") or os.geteuid() != 0:
         return True
     try:
@@ -77,6 +80,7 @@ def install_launcher(profile: str, directory: str, name="qemu-system-aarch64") -
     """``qmpserver install-launcher`` into ``directory``; copies the package when the
     source tree is not readable by other users."""
     from qmpserver.launcher.install import _package_root, _world_usable, choose_python, install
+
     copy = not _world_usable(os.path.join(_package_root(), "qmpserver", "__init__.py"), need_exec=False)
     py, _note = choose_python()
     if not _world_usable(py):
@@ -89,6 +93,7 @@ def qemu_user():
     """(uid, gid) libvirt runs QEMU as (Debian: libvirt-qemu), or None for root."""
     import grp
     import pwd
+
     try:
         return pwd.getpwnam("libvirt-qemu").pw_uid, grp.getgrnam("libvirt-qemu").gr_gid
     except KeyError:
@@ -96,8 +101,17 @@ def qemu_user():
 
 
 def domcaps(emulator, virttype="qemu", arch="aarch64", machine="virt"):
-    return virsh("domcapabilities", "--emulatorbin", emulator, "--arch", arch, "--machine", machine,
-                 "--virttype", virttype)
+    return virsh(
+        "domcapabilities",
+        "--emulatorbin",
+        emulator,
+        "--arch",
+        arch,
+        "--machine",
+        machine,
+        "--virttype",
+        virttype,
+    )
 
 
 def domcaps_summary(xml_text: str) -> dict:
@@ -139,8 +153,11 @@ def monitor_log(emulator=None):
     old_f = subprocess.run(adm + ["daemon-log-filters"], capture_output=True, text=True).stdout
     old_o = subprocess.run(adm + ["daemon-log-outputs"], capture_output=True, text=True).stdout
     subprocess.run(adm + ["daemon-log-outputs", "1:file:%s" % log], check=True, capture_output=True)
-    subprocess.run(adm + ["daemon-log-filters", "1:qemu.qemu_monitor 1:qemu.qemu_process 3:*"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        adm + ["daemon-log-filters", "1:qemu.qemu_monitor 1:qemu.qemu_process 3:*"],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield lambda: parse_monitor_log(log, emulator)
     finally:
@@ -172,7 +189,7 @@ def parse_monitor_log(path, emulator=None):
     pairs = []
     pending = {}
     mine = set()
-    probing = {}        # thread -> emulator of the probe it runs
+    probing = {}  # thread -> emulator of the probe it runs
     try:
         text = open(path, encoding="utf-8", errors="replace").read()
     except OSError:
@@ -212,8 +229,11 @@ def domain_xml(name, emulator, qemu_args=(), dtype="qemu", cpu="max"):
     """A minimal aarch64 virt domain; ``cpu=None`` is ``<cpu mode='maximum'/>``."""
     args = "".join("<qemu:arg value='%s'/>" % a for a in qemu_args)
     cmdline = "<qemu:commandline>%s</qemu:commandline>" % args if args else ""
-    cpu_xml = ("<cpu mode='maximum'/>" if cpu is None else
-               "<cpu mode='custom' match='exact'><model fallback='forbid'>%s</model></cpu>" % cpu)
+    cpu_xml = (
+        "<cpu mode='maximum'/>"
+        if cpu is None
+        else "<cpu mode='custom' match='exact'><model fallback='forbid'>%s</model></cpu>" % cpu
+    )
     return """<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>%s</name>
   <uuid>%s</uuid>
@@ -264,8 +284,9 @@ def monitor_command(name, cmd: dict):
 
 def launcher_stderr(emulator, args):
     """What the launcher prints for a command line (run directly, foreground)."""
-    p = subprocess.run([emulator] + list(args), capture_output=True, text=True, timeout=60,
-                       stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        [emulator] + list(args), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
     return p.returncode, p.stderr
 
 
@@ -273,15 +294,19 @@ def qmp_query(emulator, args, commands):
     """Start the launcher with ``args`` and run QMP ``commands``; returns the replies."""
     d = world_dir("qmps-q")
     sock = os.path.join(d, "m.sock")
-    p = subprocess.Popen([emulator] + list(args) + ["-qmp", "unix:%s,server=on,wait=off" % sock],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [emulator] + list(args) + ["-qmp", "unix:%s,server=on,wait=off" % sock],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         for _ in range(1000):
             if os.path.exists(sock) or p.poll() is not None:
                 break
             time.sleep(0.01)
         s = None
-        for _ in range(1000):          # bound is not yet listening: retry a refused connect
+        for _ in range(1000):  # bound is not yet listening: retry a refused connect
             s = socket.socket(socket.AF_UNIX)
             try:
                 s.connect(sock)
@@ -291,7 +316,9 @@ def qmp_query(emulator, args, commands):
                 s = None
                 time.sleep(0.01)
         if s is None:
-            raise AssertionError("cannot connect to %s: %s" % (sock, p.stderr.read() if p.poll() is not None else ""))
+            raise AssertionError(
+                "cannot connect to %s: %s" % (sock, p.stderr.read() if p.poll() is not None else "")
+            )
         f = s.makefile("rwb")
         f.readline()
         out = []

@@ -32,17 +32,24 @@ pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(600)]
 
 def _aarch64_profiles():
     from qmpserver.profiles.loader import list_names, load_profile, search_roots
+
     out = []
     for name, _path, builtin in list_names("profile", search_roots()):
         if not builtin:
             continue
         try:
             p = load_profile(name)
-        except Exception:   # a broken built-in fails its own tests, not these
+        except Exception:  # a broken built-in fails its own tests, not these
             continue
         if p.build.target == "aarch64":
-            out.append((name, "kvm" in p.build.accelerators and p.host.kvm_present
-                        and p.host.arch_can_run_kvm("aarch64")))
+            out.append(
+                (
+                    name,
+                    "kvm" in p.build.accelerators
+                    and p.host.kvm_present
+                    and p.host.arch_can_run_kvm("aarch64"),
+                )
+            )
     return out
 
 
@@ -53,8 +60,9 @@ DEBIAN = "debian-7.2-tcg"
 def _expected(launcher, accel):
     """What the profile itself says under ``accel``: CPU models and GIC versions."""
     args = ["-S", "-nodefaults", "-display", "none", "-machine", "none", "-accel", accel]
-    defs, gic = lt.qmp_query(launcher, args, [{"execute": "query-cpu-definitions"},
-                                              {"execute": "query-gic-capabilities"}])
+    defs, gic = lt.qmp_query(
+        launcher, args, [{"execute": "query-cpu-definitions"}, {"execute": "query-gic-capabilities"}]
+    )
     models = sorted(d["name"] for d in defs.get("return", []) if d["name"] != "host")
     key = "kernel" if accel == "kvm" else "emulated"
     versions = sorted(str(g["version"]) for g in gic.get("return", []) if g.get(key))
@@ -100,7 +108,7 @@ _ALLOWED = {
 
 
 def _probe(exe):
-    os.utime(exe)          # a new ctime: libvirt re-probes
+    os.utime(exe)  # a new ctime: libvirt re-probes
     time.sleep(0.01)
     with lt.exclusive(), lt.monitor_log(exe) as pairs:
         p = lt.domcaps(exe)
@@ -113,7 +121,9 @@ def _probe(exe):
 def test_probe_conversation_has_no_unexpected_error(launchers, profile):
     conv = _probe(launchers(profile))
     assert any(c.get("execute") == "query-qmp-schema" for c, _ in conv), "no conversation logged"
-    bad = [(c, r) for c, r in conv if "error" in r and (c.get("execute"), r["error"]["class"]) not in _ALLOWED]
+    bad = [
+        (c, r) for c, r in conv if "error" in r and (c.get("execute"), r["error"]["class"]) not in _ALLOWED
+    ]
     assert bad == []
     for c, r in conv:
         if "error" in r and c.get("execute") == "query-cpu-model-expansion":
@@ -137,6 +147,7 @@ def test_probe_conversation_equals_real_qemu(launchers):
 def _mte_profile():
     """A built-in profile with the MTE proposals (the default one, when present)."""
     from qmpserver.profiles.loader import load_profile
+
     for name in ("default",) + tuple(p for p, _ in PROFILES):
         try:
             p = load_profile(name)
@@ -164,7 +175,7 @@ def test_domain_lifecycle(launchers):
         caps = lt.monitor_command(name, {"execute": "query-mte-capabilities"})
         assert "return" in caps, caps
         assert [c["version"] for c in caps["return"]] == [3, 2]
-        assert lt.virsh("shutdown", name).returncode == 0      # ACPI: the guest shuts down
+        assert lt.virsh("shutdown", name).returncode == 0  # ACPI: the guest shuts down
         assert lt.wait_state(name, "shut off") == "shut off"
         log = open("/var/log/libvirt/qemu/%s.log" % name, encoding="utf-8", errors="replace").read()
         assert "shutting down, reason=shutdown" in log
@@ -186,16 +197,29 @@ def test_domain_on_debian_profile_has_no_mte_query(launchers):
         assert p.returncode == 0, p.stderr
         r = lt.monitor_command(name, {"execute": "query-mte-capabilities"})
         assert r["error"]["class"] == "CommandNotFound"
-        r = lt.monitor_command(name, {"execute": "qom-get", "arguments": {"path": "/machine",
-                                                                          "property": "mte"}})
+        r = lt.monitor_command(
+            name, {"execute": "qom-get", "arguments": {"path": "/machine", "property": "mte"}}
+        )
         assert r["return"] is True
 
 
 def test_mte_version_refused_shows_qmpserver_message(launchers):
     profile = _mte_profile()
     exe = launchers(profile)
-    args = ["-S", "-nodefaults", "-display", "none", "-machine", "virt", "-accel", "tcg",
-            "-cpu", "max", "-machine", "mte-version=host"]
+    args = [
+        "-S",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-machine",
+        "virt",
+        "-accel",
+        "tcg",
+        "-cpu",
+        "max",
+        "-machine",
+        "mte-version=host",
+    ]
     rc, err = lt.launcher_stderr(exe, args)
     assert rc == 1
     message = err.strip().splitlines()[-1].split("qemu-system-aarch64: ", 1)[1]
@@ -214,8 +238,9 @@ def test_mte_version_accepted_shows_in_qom(launchers, version):
     with lt.defined_domain(name, lt.domain_xml(name, exe, ["-machine", "mte-version=%s" % version])):
         p = lt.virsh("start", name)
         assert p.returncode == 0, p.stderr
-        r = lt.monitor_command(name, {"execute": "qom-get", "arguments": {"path": "/machine",
-                                                                          "property": "mte-version"}})
+        r = lt.monitor_command(
+            name, {"execute": "qom-get", "arguments": {"path": "/machine", "property": "mte-version"}}
+        )
         assert r.get("return") == version, r
 
 
@@ -272,12 +297,14 @@ def test_hotplug_rng_and_interface(launchers):
             assert "user" not in lt.virsh("domiflist", name).stdout
     finally:
         import shutil
+
         shutil.rmtree(rng, ignore_errors=True)
 
 
 def _kvm_profiles():
     """(a KVM profile without MTE in KVM, a KVM profile whose host has MTE3), with the proposals."""
     from qmpserver.profiles.loader import load_profile
+
     no_mte = mte3 = None
     for name, kvm in PROFILES:
         if not kvm:
@@ -292,6 +319,7 @@ def _kvm_profiles():
         if has and mte3 is None:
             try:
                 from qmpserver.arch.arm64 import mte as _mte
+
                 level = _mte.host_level(p.host) if hasattr(_mte, "host_level") else None
             except Exception:
                 level = None
@@ -306,8 +334,20 @@ def test_kvm_domain_mte_version_exactly_or_error(launchers):
     if no_mte is None or mte3 is None:
         pytest.skip("needs built-in KVM profiles with and without MTE")
     exe = launchers(no_mte)
-    args = ["-S", "-nodefaults", "-display", "none", "-machine", "virt", "-accel", "kvm",
-            "-cpu", "max", "-machine", "mte-version=2"]
+    args = [
+        "-S",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-machine",
+        "virt",
+        "-accel",
+        "kvm",
+        "-cpu",
+        "max",
+        "-machine",
+        "mte-version=2",
+    ]
     rc, err = lt.launcher_stderr(exe, args)
     assert rc == 1
     message = err.strip().splitlines()[-1].split("qemu-system-aarch64: ", 1)[1]
@@ -323,10 +363,13 @@ def test_kvm_domain_mte_version_exactly_or_error(launchers):
     with lt.defined_domain(name, xml):
         p = lt.virsh("start", name)
         assert p.returncode == 0, p.stderr
-        assert lt.monitor_command(name, {"execute": "query-kvm"})["return"] == {"enabled": True,
-                                                                                "present": True}
-        r = lt.monitor_command(name, {"execute": "qom-get", "arguments": {"path": "/machine",
-                                                                          "property": "mte-version"}})
+        assert lt.monitor_command(name, {"execute": "query-kvm"})["return"] == {
+            "enabled": True,
+            "present": True,
+        }
+        r = lt.monitor_command(
+            name, {"execute": "qom-get", "arguments": {"path": "/machine", "property": "mte-version"}}
+        )
         assert r.get("return") == "3", r
 
 
@@ -336,6 +379,7 @@ def test_launcher_runs_as_qemu_user_with_empty_environment(launchers):
     if user is None or os.geteuid() != 0:
         pytest.skip("needs root and the libvirt-qemu user")
     import subprocess
+
     exe = launchers(DEBIAN)
     d = lt.world_dir("qmps-env")
     os.chown(d, *user)
@@ -346,14 +390,32 @@ def test_launcher_runs_as_qemu_user_with_empty_environment(launchers):
         os.setgid(gid)
         os.setuid(uid)
 
-    p = subprocess.run([exe, "-S", "-no-user-config", "-nodefaults", "-nographic", "-machine",
-                        "none,accel=kvm:tcg", "-qmp", "unix:%s,server=on,wait=off" % sock,
-                        "-pidfile", pid, "-daemonize"], env={}, preexec_fn=demote,
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [
+            exe,
+            "-S",
+            "-no-user-config",
+            "-nodefaults",
+            "-nographic",
+            "-machine",
+            "none,accel=kvm:tcg",
+            "-qmp",
+            "unix:%s,server=on,wait=off" % sock,
+            "-pidfile",
+            pid,
+            "-daemonize",
+        ],
+        env={},
+        preexec_fn=demote,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     try:
         assert p.returncode == 0, p.stderr
-        assert p.stderr == ("qemu-system-aarch64: invalid accelerator kvm\n"
-                            "qemu-system-aarch64: falling back to tcg\n")
+        assert p.stderr == (
+            "qemu-system-aarch64: invalid accelerator kvm\nqemu-system-aarch64: falling back to tcg\n"
+        )
         assert sorted(os.listdir(d)) == ["qmp.monitor", "qmp.pid"]
         n = int(open(pid).read())
         os.kill(n, 15)
@@ -364,4 +426,5 @@ def test_launcher_runs_as_qemu_user_with_empty_environment(launchers):
         assert os.listdir(d) == []
     finally:
         import shutil
+
         shutil.rmtree(d, ignore_errors=True)

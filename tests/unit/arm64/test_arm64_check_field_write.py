@@ -10,58 +10,61 @@ def _host(name):
     return sr.load_yaml(sr.models_dir() / "hosts" / f"{name}.yaml")
 
 
-@pytest.mark.parametrize("reg,field,host,req,rel,ok", [
-    # unsigned, inside the mask: lower or equal accepted, higher refused
-    ("ID_AA64ISAR0_EL1", "DP", 1, 0, "6.7", True),
-    ("ID_AA64ISAR0_EL1", "SHA2", 2, 1, "6.7", True),
-    ("ID_AA64ISAR0_EL1", "SHA2", 1, 2, "6.7", False),
-    ("ID_AA64ISAR0_EL1", "DP", 1, 1, "6.7", True),
-    # same value always accepted, even outside the mask
-    ("ID_AA64PFR1_EL1", "MTE", 3, 3, "6.12", True),
-    ("ID_AA64ISAR1_EL1", "APA", 5, 5, "6.7", True),
-    # not writable: PAuth fields stay host-exact
-    ("ID_AA64ISAR1_EL1", "APA", 5, 0, "6.7", False),
-    # before 6.7 nothing but the legacy paths
-    ("ID_AA64ISAR0_EL1", "DP", 1, 0, "6.6", False),
-    ("ID_AA64PFR0_EL1", "CSV2", 1, 0, "6.1", True),
-    ("ID_AA64PFR0_EL1", "CSV2", 1, 0, "5.10.230", False),
-    # signed TGRAN4: 0xF (NI) is lower than 0 (IMP); 52_BIT (1) is higher
-    ("ID_AA64MMFR0_EL1", "TGRAN4", 0x0, 0xF, "6.7", True),
-    ("ID_AA64MMFR0_EL1", "TGRAN4", 0x0, 0x1, "6.7", False),
-    ("ID_AA64MMFR0_EL1", "TGRAN4", 0xF, 0x0, "6.7", False),
-    ("ID_AA64MMFR0_EL1", "TGRAN64", 0x0, 0xF, "6.7", True),
-    # exact (enum) fields inside a writable register
-    ("ID_AA64MMFR0_EL1", "ASIDBITS", 2, 0, "6.13", False),
-    ("ID_AA64MMFR2_EL1", "CCIDX", 1, 0, "6.7", False),
-    # PFR1: BT/SSBS lowerable from 6.12, not in 6.11
-    ("ID_AA64PFR1_EL1", "BT", 1, 0, "6.12", True),
-    ("ID_AA64PFR1_EL1", "BT", 1, 0, "6.11", False),
-    ("ID_AA64PFR1_EL1", "SSBS", 2, 1, "6.12", True),
-    # DFR0 specials
-    ("ID_AA64DFR0_EL1", "DebugVer", 9, 6, "6.7", True),
-    ("ID_AA64DFR0_EL1", "DebugVer", 9, 5, "6.7", False),
-    ("ID_AA64DFR0_EL1", "PMUVer", 6, 4, "6.7", True),
-    ("ID_AA64DFR0_EL1", "PMUVer", 6, 0xF, "6.7", True),       # IMP_DEF becomes NI
-    ("ID_AA64DFR0_EL1", "PMUVer", 4, 6, "6.7", False),
-    ("ID_AA64DFR0_EL1", "BRPs", 5, 3, "6.12", False),         # deliberately excluded
-    ("ID_AA64DFR0_EL1", "WRPs", 3, 1, "6.12", True),
-    ("ID_AA64DFR0_EL1", "DoubleLock", 0, 0xF, "6.12", True),  # signed: NI lower than IMP
-    ("ID_DFR0_EL1", "PerfMon", 4, 3, "6.7", True),
-    ("ID_DFR0_EL1", "PerfMon", 4, 2, "6.7", False),
-    ("ID_DFR0_EL1", "PerfMon", 4, 0, "6.7", True),
-    # CTR_EL0: lower line sizes from 6.11; L1Ip PIPT->VIPT only from 6.13
-    ("CTR_EL0", "DminLine", 4, 3, "6.11", True),
-    ("CTR_EL0", "DminLine", 4, 3, "6.10", False),
-    ("CTR_EL0", "L1Ip", 3, 2, "6.13", True),
-    ("CTR_EL0", "L1Ip", 2, 3, "6.13", False),
-    ("CTR_EL0", "L1Ip", 3, 2, "6.12", False),
-    # MPAM: ignored from 6.13, refused before
-    ("ID_AA64PFR0_EL1", "MPAM", 1, 0, "6.13", True),
-    ("ID_AA64PFR0_EL1", "MPAM", 1, 0, "6.12", False),
-    # MIDR: needs 6.15 + the cap (no host given: cap assumed enabled)
-    ("MIDR_EL1", "PartNum", 0xD4F, 0xD49, "6.15", True),
-    ("MIDR_EL1", "PartNum", 0xD4F, 0xD49, "6.14", False),
-])
+@pytest.mark.parametrize(
+    "reg,field,host,req,rel,ok",
+    [
+        # unsigned, inside the mask: lower or equal accepted, higher refused
+        ("ID_AA64ISAR0_EL1", "DP", 1, 0, "6.7", True),
+        ("ID_AA64ISAR0_EL1", "SHA2", 2, 1, "6.7", True),
+        ("ID_AA64ISAR0_EL1", "SHA2", 1, 2, "6.7", False),
+        ("ID_AA64ISAR0_EL1", "DP", 1, 1, "6.7", True),
+        # same value always accepted, even outside the mask
+        ("ID_AA64PFR1_EL1", "MTE", 3, 3, "6.12", True),
+        ("ID_AA64ISAR1_EL1", "APA", 5, 5, "6.7", True),
+        # not writable: PAuth fields stay host-exact
+        ("ID_AA64ISAR1_EL1", "APA", 5, 0, "6.7", False),
+        # before 6.7 nothing but the legacy paths
+        ("ID_AA64ISAR0_EL1", "DP", 1, 0, "6.6", False),
+        ("ID_AA64PFR0_EL1", "CSV2", 1, 0, "6.1", True),
+        ("ID_AA64PFR0_EL1", "CSV2", 1, 0, "5.10.230", False),
+        # signed TGRAN4: 0xF (NI) is lower than 0 (IMP); 52_BIT (1) is higher
+        ("ID_AA64MMFR0_EL1", "TGRAN4", 0x0, 0xF, "6.7", True),
+        ("ID_AA64MMFR0_EL1", "TGRAN4", 0x0, 0x1, "6.7", False),
+        ("ID_AA64MMFR0_EL1", "TGRAN4", 0xF, 0x0, "6.7", False),
+        ("ID_AA64MMFR0_EL1", "TGRAN64", 0x0, 0xF, "6.7", True),
+        # exact (enum) fields inside a writable register
+        ("ID_AA64MMFR0_EL1", "ASIDBITS", 2, 0, "6.13", False),
+        ("ID_AA64MMFR2_EL1", "CCIDX", 1, 0, "6.7", False),
+        # PFR1: BT/SSBS lowerable from 6.12, not in 6.11
+        ("ID_AA64PFR1_EL1", "BT", 1, 0, "6.12", True),
+        ("ID_AA64PFR1_EL1", "BT", 1, 0, "6.11", False),
+        ("ID_AA64PFR1_EL1", "SSBS", 2, 1, "6.12", True),
+        # DFR0 specials
+        ("ID_AA64DFR0_EL1", "DebugVer", 9, 6, "6.7", True),
+        ("ID_AA64DFR0_EL1", "DebugVer", 9, 5, "6.7", False),
+        ("ID_AA64DFR0_EL1", "PMUVer", 6, 4, "6.7", True),
+        ("ID_AA64DFR0_EL1", "PMUVer", 6, 0xF, "6.7", True),  # IMP_DEF becomes NI
+        ("ID_AA64DFR0_EL1", "PMUVer", 4, 6, "6.7", False),
+        ("ID_AA64DFR0_EL1", "BRPs", 5, 3, "6.12", False),  # deliberately excluded
+        ("ID_AA64DFR0_EL1", "WRPs", 3, 1, "6.12", True),
+        ("ID_AA64DFR0_EL1", "DoubleLock", 0, 0xF, "6.12", True),  # signed: NI lower than IMP
+        ("ID_DFR0_EL1", "PerfMon", 4, 3, "6.7", True),
+        ("ID_DFR0_EL1", "PerfMon", 4, 2, "6.7", False),
+        ("ID_DFR0_EL1", "PerfMon", 4, 0, "6.7", True),
+        # CTR_EL0: lower line sizes from 6.11; L1Ip PIPT->VIPT only from 6.13
+        ("CTR_EL0", "DminLine", 4, 3, "6.11", True),
+        ("CTR_EL0", "DminLine", 4, 3, "6.10", False),
+        ("CTR_EL0", "L1Ip", 3, 2, "6.13", True),
+        ("CTR_EL0", "L1Ip", 2, 3, "6.13", False),
+        ("CTR_EL0", "L1Ip", 3, 2, "6.12", False),
+        # MPAM: ignored from 6.13, refused before
+        ("ID_AA64PFR0_EL1", "MPAM", 1, 0, "6.13", True),
+        ("ID_AA64PFR0_EL1", "MPAM", 1, 0, "6.12", False),
+        # MIDR: needs 6.15 + the cap (no host given: cap assumed enabled)
+        ("MIDR_EL1", "PartNum", 0xD4F, 0xD49, "6.15", True),
+        ("MIDR_EL1", "PartNum", 0xD4F, 0xD49, "6.14", False),
+    ],
+)
 def test_vectors(reg, field, host, req, rel, ok):
     why = kvm.check_field_write(reg, field, host, req, rel)
     assert (why is None) == ok, why
@@ -85,7 +88,10 @@ def test_cix_mte3_cannot_become_mte2():
 
 
 def test_mte_frac_zero_accepted_from_6_16_when_host_says_no_async():
-    host = {"kind": "host", "idregs": {"ID_AA64PFR1_EL1": sr.encode("ID_AA64PFR1_EL1", {"MTE": 2, "MTE_frac": 0xF})}}
+    host = {
+        "kind": "host",
+        "idregs": {"ID_AA64PFR1_EL1": sr.encode("ID_AA64PFR1_EL1", {"MTE": 2, "MTE_frac": 0xF})},
+    }
     assert kvm.check_field_write("ID_AA64PFR1_EL1", "MTE_frac", 0xF, 0, "6.16", host=host) is None
     assert kvm.check_field_write("ID_AA64PFR1_EL1", "MTE_frac", 0xF, 0, "6.15", host=host) is not None
 

@@ -13,8 +13,16 @@ from qmpserver.arch.arm64 import sysreg as sr
 HOSTS_DIR = sr.models_dir() / "hosts"
 SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "schemas" / "host.schema.json").read_text())
 BUILTIN = [
-    "graviton2-n1-5.10", "altra-n1-6.8", "graviton3-v1-6.1", "graviton4-v2-6.12", "axion-v2-6.17",
-    "grace-v2-6.8", "ampereone-a-mte-6.18", "cix-p1-a720-mte3-6.12", "tcg-only", "x86-64-kvm-host",
+    "graviton2-n1-5.10",
+    "altra-n1-6.8",
+    "graviton3-v1-6.1",
+    "graviton4-v2-6.12",
+    "axion-v2-6.17",
+    "grace-v2-6.8",
+    "ampereone-a-mte-6.18",
+    "cix-p1-a720-mte3-6.12",
+    "tcg-only",
+    "x86-64-kvm-host",
 ]
 
 
@@ -132,6 +140,7 @@ def test_x86_hosts():
 
 # ---------------------------------------------------------------- firmware
 
+
 def _fw(name, **kw):
     h = _host(name)
     return {r["name"]: r for r in kvm.firmware_regs(None, h, **kw)}
@@ -140,8 +149,8 @@ def _fw(name, **kw):
 def test_firmware_regs_per_release():
     g2 = _fw("graviton2-n1-5.10")
     assert g2["KVM_REG_ARM_PSCI_VERSION"]["default"] == 0x10000
-    assert "KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_3" in g2          # 5.10.104+ backport
-    assert "KVM_REG_ARM_STD_BMAP" not in g2                       # bitmaps from 5.19
+    assert "KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_3" in g2  # 5.10.104+ backport
+    assert "KVM_REG_ARM_STD_BMAP" not in g2  # bitmaps from 5.19
     assert g2["KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_1"]["default"] == 2  # CSV2 core
     g3 = _fw("graviton3-v1-6.1")
     assert g3["KVM_REG_ARM_PSCI_VERSION"]["default"] == 0x10001
@@ -155,7 +164,8 @@ def test_firmware_regs_per_release():
     assert ax["KVM_REG_ARM_VENDOR_HYP_BMAP_2"]["settable"] == {"bits": 0x3}
     assert ax["KVM_REG_ARM_STD_BMAP"]["id"] == 0x6030000000160000
     assert kvm.firmware_regs("5.4.0") and "KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_3" not in {
-        r["name"] for r in kvm.firmware_regs("5.4.0")}
+        r["name"] for r in kvm.firmware_regs("5.4.0")
+    }
 
 
 def test_firmware_override():
@@ -168,17 +178,33 @@ def test_firmware_override():
 
 # ---------------------------------------------------------------- bad files
 
-@pytest.mark.parametrize("mutate,path,text", [
-    (lambda h: h["cpu"].pop("midr"), "cpu", "'midr' is a required property"),
-    (lambda h: h["idregs"].__setitem__("ID_AA64PFR0_EL1", "0x12"), "idregs.ID_AA64PFR0_EL1", "not of type 'integer'"),
-    (lambda h: h["kvm"].__setitem__("extra", 1), "kvm", "Additional properties"),
-    (lambda h: h["idregs"].__setitem__("FOO_EL1", 1), "idregs.FOO_EL1", "unknown register"),
-    (lambda h: h["kvm"]["caps"].__setitem__("KVM_CAP_ARM_EL2", 1), "kvm.caps.KVM_CAP_ARM_EL2", "does not know"),
-    (lambda h: h["sources"]["fields"].pop("cpu.count"), "cpu.count", "no source"),
-    (lambda h: h["sources"]["fields"].__setitem__("cpu.count", "nowhere"), "sources.fields.cpu.count", "neither a ref"),
-    (lambda h: h["idregs"].__setitem__("MIDR_EL1", 0x410FD4F0), "idregs.MIDR_EL1", "expected cpu.midr"),
-    (lambda h: h.__setitem__("name", "other"), "name", "file name"),
-])
+
+@pytest.mark.parametrize(
+    "mutate,path,text",
+    [
+        (lambda h: h["cpu"].pop("midr"), "cpu", "'midr' is a required property"),
+        (
+            lambda h: h["idregs"].__setitem__("ID_AA64PFR0_EL1", "0x12"),
+            "idregs.ID_AA64PFR0_EL1",
+            "not of type 'integer'",
+        ),
+        (lambda h: h["kvm"].__setitem__("extra", 1), "kvm", "Additional properties"),
+        (lambda h: h["idregs"].__setitem__("FOO_EL1", 1), "idregs.FOO_EL1", "unknown register"),
+        (
+            lambda h: h["kvm"]["caps"].__setitem__("KVM_CAP_ARM_EL2", 1),
+            "kvm.caps.KVM_CAP_ARM_EL2",
+            "does not know",
+        ),
+        (lambda h: h["sources"]["fields"].pop("cpu.count"), "cpu.count", "no source"),
+        (
+            lambda h: h["sources"]["fields"].__setitem__("cpu.count", "nowhere"),
+            "sources.fields.cpu.count",
+            "neither a ref",
+        ),
+        (lambda h: h["idregs"].__setitem__("MIDR_EL1", 0x410FD4F0), "idregs.MIDR_EL1", "expected cpu.midr"),
+        (lambda h: h.__setitem__("name", "other"), "name", "file name"),
+    ],
+)
 def test_bad_host_errors_name_file_path_and_expectation(mutate, path, text):
     h = copy.deepcopy(_host("graviton4-v2-6.12"))
     mutate(h)

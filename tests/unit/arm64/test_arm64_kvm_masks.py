@@ -19,7 +19,7 @@ EXPECTED = {
         "ID_AA64MMFR0_EL1": 0xFF00F000FFFFFFFF,
         "ID_AA64MMFR1_EL1": 0xFFFFF0F00FFFF00F,
         "ID_AA64MMFR2_EL1": 0xF0FF000FF00FFFFF,
-        "ID_AA64PFR1_EL1": 0,            # "PFR1: not writable"
+        "ID_AA64PFR1_EL1": 0,  # "PFR1: not writable"
         "CLIDR_EL1": 0xFFFFFFFFFFFFFFFF,  # "CLIDR reported all-ones"
     },
     "6.11": {
@@ -49,11 +49,31 @@ EXPECTED = {
         "ID_AA64MMFR1_EL1": 0xFFFFFFFF0FFFF00F,
         "ID_AA64ISAR3_EL1": 0x00000000F00F00F0,
         "ID_AA64PFR2_EL1": 0x0000000F00000FF0,
-        **{r: 0xFFFFFFFF for r in (
-            "ID_PFR0_EL1", "ID_PFR1_EL1", "ID_PFR2_EL1", "ID_DFR0_EL1", "ID_MMFR0_EL1", "ID_MMFR1_EL1",
-            "ID_MMFR2_EL1", "ID_MMFR3_EL1", "ID_MMFR4_EL1", "ID_MMFR5_EL1", "ID_ISAR0_EL1", "ID_ISAR1_EL1",
-            "ID_ISAR2_EL1", "ID_ISAR3_EL1", "ID_ISAR4_EL1", "ID_ISAR5_EL1", "ID_ISAR6_EL1",
-            "MVFR0_EL1", "MVFR1_EL1", "MVFR2_EL1")},
+        **{
+            r: 0xFFFFFFFF
+            for r in (
+                "ID_PFR0_EL1",
+                "ID_PFR1_EL1",
+                "ID_PFR2_EL1",
+                "ID_DFR0_EL1",
+                "ID_MMFR0_EL1",
+                "ID_MMFR1_EL1",
+                "ID_MMFR2_EL1",
+                "ID_MMFR3_EL1",
+                "ID_MMFR4_EL1",
+                "ID_MMFR5_EL1",
+                "ID_ISAR0_EL1",
+                "ID_ISAR1_EL1",
+                "ID_ISAR2_EL1",
+                "ID_ISAR3_EL1",
+                "ID_ISAR4_EL1",
+                "ID_ISAR5_EL1",
+                "ID_ISAR6_EL1",
+                "MVFR0_EL1",
+                "MVFR1_EL1",
+                "MVFR2_EL1",
+            )
+        },
     },
 }
 # Discrepancy notes (none needed so far): the printed masks were themselves
@@ -115,20 +135,20 @@ def _host(name):
 
 
 def test_aarch32_zero_without_32bit_el0():
-    g4 = _host("graviton4-v2-6.12")           # AArch64-only
+    g4 = _host("graviton4-v2-6.12")  # AArch64-only
     m = kvm.writable_masks("6.18", g4)
     assert m["ID_PFR0_EL1"] == 0 and m["ID_DFR0_EL1"] == 0 and m["MVFR0_EL1"] == 0
-    alt = _host("altra-n1-6.8")               # N1: AArch32 at EL0
+    alt = _host("altra-n1-6.8")  # N1: AArch32 at EL0
     m = kvm.writable_masks("6.18", alt)
     assert m["ID_PFR0_EL1"] == 0xFFFFFFFF
     assert kvm.writable_masks(None, alt)["ID_DFR0_EL1"] == 0x0F00000F
 
 
 def test_imp_id_regs_need_the_cap():
-    axion = _host("axion-v2-6.17")            # offers KVM_CAP_ARM_WRITABLE_IMP_ID_REGS
+    axion = _host("axion-v2-6.17")  # offers KVM_CAP_ARM_WRITABLE_IMP_ID_REGS
     assert kvm.writable_masks(None, axion)["MIDR_EL1"] == 0xFFFFFFFF
     assert kvm.writable_masks(None, axion, imp_id_regs=False)["MIDR_EL1"] == 0
-    g4 = _host("graviton4-v2-6.12")           # 6.12: no such cap
+    g4 = _host("graviton4-v2-6.12")  # 6.12: no such cap
     assert kvm.writable_masks(None, g4)["MIDR_EL1"] == 0
     assert kvm.writable_masks("6.14", imp_id_regs=True)["MIDR_EL1"] == 0
 
@@ -142,9 +162,13 @@ def test_writable_properties_names():
 
 
 def test_bad_rules_give_path():
-    rules = {"ioctl": {"since": "6.7"},
-             "releases": [{"release": "6.7", "changes": [{"reg": "ID_AA64PFR1_EL1", "add": ["NOPE"]}]}]}
-    with pytest.raises(sr.DataError, match=r"releases\[0\]\.changes\[0\]\.add\[0\]: ID_AA64PFR1_EL1 has no field 'NOPE'"):
+    rules = {
+        "ioctl": {"since": "6.7"},
+        "releases": [{"release": "6.7", "changes": [{"reg": "ID_AA64PFR1_EL1", "add": ["NOPE"]}]}],
+    }
+    with pytest.raises(
+        sr.DataError, match=r"releases\[0\]\.changes\[0\]\.add\[0\]: ID_AA64PFR1_EL1 has no field 'NOPE'"
+    ):
         kvm.writable_masks("6.7", rules=rules)
 
 

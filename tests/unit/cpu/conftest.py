@@ -16,6 +16,8 @@ from cpu_testutil import KVM_HOSTS, Qmp, make_instance, profile_for  # noqa: E40
 @pytest.fixture
 def qmp():
     """qmp(profile, **config) -> a negotiated sans-IO QMP client on a fresh instance."""
+
     def make(profile="debian-7.2-tcg", **cfg):
         return Qmp(make_instance(profile, **cfg))
+
     return make

@@ -12,8 +12,16 @@ from qmpserver.startup import start
 from qmpserver.vm.config import InstanceConfig
 
 # built-in aarch64 KVM hosts (models/hosts)
-KVM_HOSTS = ("altra-n1-6.8", "ampereone-a-mte-6.18", "axion-v2-6.17", "cix-p1-a720-mte3-6.12",
-             "grace-v2-6.8", "graviton2-n1-5.10", "graviton3-v1-6.1", "graviton4-v2-6.12")
+KVM_HOSTS = (
+    "altra-n1-6.8",
+    "ampereone-a-mte-6.18",
+    "axion-v2-6.17",
+    "cix-p1-a720-mte3-6.12",
+    "grace-v2-6.8",
+    "graviton2-n1-5.10",
+    "graviton3-v1-6.1",
+    "graviton4-v2-6.12",
+)
 
 _DIR = tempfile.mkdtemp(prefix="qs-cpu-profiles-")
 _profiles: dict = {}
@@ -30,9 +38,11 @@ def profile_for(host: str, build: str = "qmpserver", accel: str = "kvm", cpu: st
             name += "-nocpu"
             path = os.path.join(_DIR, name + ".yaml")
         with open(path, "w") as f:
-            f.write("kind: profile\nname: %s\nsummary: cpu test\nhost: %s\nbuild: %s\n"
-                    "defaults: {accel: %s, machine: virt%s}\n"
-                    % (name, host, build, accel, "" if cpu is None else ", cpu: %s" % cpu))
+            f.write(
+                "kind: profile\nname: %s\nsummary: cpu test\nhost: %s\nbuild: %s\n"
+                "defaults: {accel: %s, machine: virt%s}\n"
+                % (name, host, build, accel, "" if cpu is None else ", cpu: %s" % cpu)
+            )
         p = _profiles[key] = load_profile(path)
     return p
 

@@ -41,33 +41,53 @@ def compare(c, a, b):
 
 # --- upstream behaviour -------------------------------------------------------------------
 
+
 def test_upstream_11_1_stub_texts():
     c = client("graviton4-v2-6.12", "qemu-11.1")
     assert c.cmd("query-cpu-model-comparison", {"modela": H(), "modelb": H()})["error"] == {
-        "class": "GenericError", "desc": "CPU model comparison is not supported on this target"}
+        "class": "GenericError",
+        "desc": "CPU model comparison is not supported on this target",
+    }
     assert c.cmd("query-cpu-model-baseline", {"modela": H(), "modelb": H()})["error"] == {
-        "class": "GenericError", "desc": "CPU model baseline is not supported on this target"}
+        "class": "GenericError",
+        "desc": "CPU model baseline is not supported on this target",
+    }
 
 
 def test_7_2_has_no_such_commands():
     c = Qmp(make_instance("debian-7.2-tcg"))
     for cmd in ("query-cpu-model-comparison", "query-cpu-model-baseline"):
         assert c.cmd(cmd, {"modela": H(), "modelb": H()})["error"] == {
-            "class": "CommandNotFound", "desc": "The command %s has not been found" % cmd}
+            "class": "CommandNotFound",
+            "desc": "The command %s has not been found" % cmd,
+        }
 
 
 # --- proposal: checks -------------------------------------------------------------------------
 
+
 def test_model_checks():
     c = client("graviton4-v2-6.12")
-    assert baseline(c, {"name": "max"}, H())["error"]["desc"] == \
-        "CPU model baseline is only supported for the CPU type 'host'"
-    assert c.cmd("query-cpu-model-comparison", {"modela": H(), "modelb": {"name": "cortex-a57"}})["error"]["desc"] == \
-        "We cannot guarantee the CPU type 'cortex-a57' works with KVM on this host"
-    assert baseline(c, {"name": "foo"}, H())["error"]["desc"] == "The CPU type 'foo' is not a recognized ARM CPU type"
+    assert (
+        baseline(c, {"name": "max"}, H())["error"]["desc"]
+        == "CPU model baseline is only supported for the CPU type 'host'"
+    )
+    assert (
+        c.cmd("query-cpu-model-comparison", {"modela": H(), "modelb": {"name": "cortex-a57"}})["error"][
+            "desc"
+        ]
+        == "We cannot guarantee the CPU type 'cortex-a57' works with KVM on this host"
+    )
+    assert (
+        baseline(c, {"name": "foo"}, H())["error"]["desc"]
+        == "The CPU type 'foo' is not a recognized ARM CPU type"
+    )
     assert baseline(c, H({"foo": 1}), H())["error"]["desc"] == "Parameter 'modela.props.foo' is unexpected"
     assert baseline(c, H(), H({"sve512": True}))["error"]["desc"] == "cannot enable sve512"
-    assert baseline(c, H(), H(3))["error"]["desc"] == "Invalid parameter type for 'modelb.props', expected: object"
+    assert (
+        baseline(c, H(), H(3))["error"]["desc"]
+        == "Invalid parameter type for 'modelb.props', expected: object"
+    )
     t = Qmp(make_instance("qmpserver-tcg"))
     assert baseline(t, H(), H())["error"]["desc"] == "The CPU type 'host' requires KVM"
 
@@ -79,10 +99,14 @@ def test_identical_and_lowered():
     assert compare(c, H(), H()) == {"result": "identical", "responsible-properties": []}
     assert compare(c, H(), H(full)) == {"result": "identical", "responsible-properties": []}
     low = {"SYSREG_ID_AA64ISAR0_EL1_AES": 1, "pauth": False}
-    assert compare(c, H(), H(low)) == {"result": "superset",
-                                       "responsible-properties": ["pauth", "SYSREG_ID_AA64ISAR0_EL1_AES"]}
-    assert compare(c, H(low), H()) == {"result": "subset",
-                                       "responsible-properties": ["pauth", "SYSREG_ID_AA64ISAR0_EL1_AES"]}
+    assert compare(c, H(), H(low)) == {
+        "result": "superset",
+        "responsible-properties": ["pauth", "SYSREG_ID_AA64ISAR0_EL1_AES"],
+    }
+    assert compare(c, H(low), H()) == {
+        "result": "subset",
+        "responsible-properties": ["pauth", "SYSREG_ID_AA64ISAR0_EL1_AES"],
+    }
     mixed_a = {"SYSREG_ID_AA64ISAR0_EL1_AES": 1}
     mixed_b = {"SYSREG_ID_AA64ISAR0_EL1_SHA1": 0}
     r = compare(c, H(mixed_a), H(mixed_b))
@@ -128,8 +152,10 @@ def test_exact_field_difference_not_bridgeable():
 
 def test_pmu_on_one_side_only():
     from qmpserver.arch.arm64 import baseline as B
+
     c = client("graviton4-v2-6.12")
     from qmpserver.arch.arm64.cpu import catalog_for
+
     cat = catalog_for(c.instance)
     a = B.resolve(cat, H(), "modela", "baseline")
     b = B.Desc(dict((k, v) for k, v in a.bools.items() if k != "pmu"), dict(a.sysreg), None, None)
@@ -143,6 +169,7 @@ def test_baseline_fast():
     args = {"modela": H(), "modelb": H(other)}
     from qmpserver.arch.arm64 import baseline as B
     from qmpserver.arch.arm64.cpu import catalog_for
+
     cat = catalog_for(c.instance)
     B.qmp_baseline(cat, args["modela"], args["modelb"])
     t = time.perf_counter()
@@ -155,9 +182,14 @@ def test_baseline_fast():
 
 # --- hypothesis -------------------------------------------------------------------------------
 
-PAIRS = [("grace-v2-6.8", "grace-v2-6.8"), ("grace-v2-6.8", "graviton4-v2-6.8"),
-         ("graviton4-v2-6.12", "graviton4-v2-6.12"), ("cix-p1-a720-mte3-6.12", "cix-p1-a720-mte3-6.12"),
-         ("ampereone-a-mte-6.18", "ampereone-a-mte-6.18"), ("axion-v2-6.17", "axion-v2-6.17")]
+PAIRS = [
+    ("grace-v2-6.8", "grace-v2-6.8"),
+    ("grace-v2-6.8", "graviton4-v2-6.8"),
+    ("graviton4-v2-6.12", "graviton4-v2-6.12"),
+    ("cix-p1-a720-mte3-6.12", "cix-p1-a720-mte3-6.12"),
+    ("ampereone-a-mte-6.18", "ampereone-a-mte-6.18"),
+    ("axion-v2-6.17", "axion-v2-6.17"),
+]
 
 
 def qmp_for(name):
@@ -173,6 +205,7 @@ def qmp_for(name):
 def variant(draw, c):
     """A delta the host accepts: some SYSREG fields lowered, SVE cut, pauth/steal-time off."""
     from qmpserver.arch.arm64.cpu import catalog_for
+
     cat = catalog_for(c.instance)
     host = cat.cls("host")
     delta = {}
@@ -204,7 +237,7 @@ def test_hypothesis_baseline_properties(data, pair):
     ca, cb = qmp_for(pair[0]), qmp_for(pair[1])
     da, db = data.draw(variant(ca)), data.draw(variant(cb))
     a = H(da)
-    b = H(cb.props("host", db))       # B as a complete description (its expansion's props)
+    b = H(cb.props("host", db))  # B as a complete description (its expansion's props)
     r1 = baseline(ca, a, b)
     r2 = baseline(ca, b, a)
     # commutative (both succeed with the same model, or both fail naming the same properties)
@@ -212,8 +245,9 @@ def test_hypothesis_baseline_properties(data, pair):
         assert r2 == r1
     else:
         assert "error" in r2
-        assert set(r1["error"]["desc"][len(NOT_BRIDGED):].split(", ")) == \
-            set(r2["error"]["desc"][len(NOT_BRIDGED):].split(", "))
+        assert set(r1["error"]["desc"][len(NOT_BRIDGED) :].split(", ")) == set(
+            r2["error"]["desc"][len(NOT_BRIDGED) :].split(", ")
+        )
         return
     model = r1["return"]["model"]
     assert model["name"] == "host"

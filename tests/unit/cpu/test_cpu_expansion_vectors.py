@@ -32,10 +32,13 @@ def path(profile, name):
 
 # --- check order -------------------------------------------------------------------
 
+
 def test_static_before_name(prof):
     c = q(prof)
     assert c.expand("foo", type_="static")["error"] == {
-        "class": "GenericError", "desc": "The requested expansion type is not supported"}
+        "class": "GenericError",
+        "desc": "The requested expansion type is not supported",
+    }
     assert c.expand("max", type_="static")["error"]["desc"] == "The requested expansion type is not supported"
 
 
@@ -53,8 +56,11 @@ def test_unknown_and_full_type_names(prof):
 
 def test_props_not_an_object(prof):
     c = q(prof)
-    want = ("Invalid parameter type for 'props', expected: dict" if prof == V72
-            else "Invalid parameter type for 'model.props', expected: object")
+    want = (
+        "Invalid parameter type for 'props', expected: dict"
+        if prof == V72
+        else "Invalid parameter type for 'model.props', expected: object"
+    )
     for bad in (False, 5, "x", []):
         assert c.err("max", bad) == want
     r = c.cmd("query-cpu-model-expansion", {"type": "full", "model": {"name": "max", "props": None}})
@@ -65,15 +71,20 @@ def test_unknown_prop(prof):
     c = q(prof)
     assert c.err("max", {"not-a-prop": False}) == "Parameter '%s' is unexpected" % path(prof, "not-a-prop")
     # libvirt's hv-passthrough probe: QEMU names hv-passthrough (GLib hash order), not migratable
-    assert c.err("host" if False else "max", {"migratable": False, "hv-passthrough": True}) == \
-        "Parameter '%s' is unexpected" % path(prof, "hv-passthrough")
+    assert c.err(
+        "host" if False else "max", {"migratable": False, "hv-passthrough": True}
+    ) == "Parameter '%s' is unexpected" % path(prof, "hv-passthrough")
     assert c.err("max", {"sve-max-vq": 8}) == "Parameter '%s' is unexpected" % path(prof, "sve-max-vq")
 
 
 def test_wrong_type(prof):
     c = q(prof)
-    assert c.err("max", {"pmu": "on"}) == "Invalid parameter type for '%s', expected: boolean" % path(prof, "pmu")
-    assert c.err("max", {"sve256": 1}) == "Invalid parameter type for '%s', expected: boolean" % path(prof, "sve256")
+    assert c.err("max", {"pmu": "on"}) == "Invalid parameter type for '%s', expected: boolean" % path(
+        prof, "pmu"
+    )
+    assert c.err("max", {"sve256": 1}) == "Invalid parameter type for '%s', expected: boolean" % path(
+        prof, "sve256"
+    )
 
 
 def test_prop_not_found_on_object(prof):
@@ -83,15 +94,20 @@ def test_prop_not_found_on_object(prof):
     assert c.err("cortex-a15", {"sve": True}) == "Property 'cortex-a15-arm-cpu.sve' not found"
     assert c.err("neoverse-n1", {"sve": True}) == "Property 'neoverse-n1-arm-cpu.sve' not found"
     # the advertised-list loop runs before the leftover check
-    assert c.err("max", {"zzz": 1, "kvm-steal-time": False}) == "Property 'max-arm-cpu.kvm-steal-time' not found"
+    assert (
+        c.err("max", {"zzz": 1, "kvm-steal-time": False}) == "Property 'max-arm-cpu.kvm-steal-time' not found"
+    )
 
 
 def test_aarch64_off_needs_kvm(prof):
-    assert q(prof).err("max", {"aarch64": False}) == \
-        "'aarch64' feature cannot be disabled unless KVM is enabled and 32-bit EL1 is supported"
+    assert (
+        q(prof).err("max", {"aarch64": False})
+        == "'aarch64' feature cannot be disabled unless KVM is enabled and 32-bit EL1 is supported"
+    )
 
 
 # --- outputs ------------------------------------------------------------------------
+
 
 def test_max_default(prof):
     p = q(prof).props("max")
@@ -114,9 +130,9 @@ def test_model_props_per_model(prof):
     assert c.props("cortex-a15") == {"pmu": True}
     assert c.props("cortex-a57") == {"aarch64": True, "pmu": True}
     r = c.ok("query-cpu-model-expansion", {"type": "full", "model": {"name": "cortex-m4"}})
-    assert r == {"model": {"name": "cortex-m4"}}        # no props member at all
+    assert r == {"model": {"name": "cortex-m4"}}  # no props member at all
     a64fx = c.props("a64fx")
-    assert vls(a64fx) == 0xb and "pauth" not in a64fx
+    assert vls(a64fx) == 0xB and "pauth" not in a64fx
 
 
 def test_empty_props_same_as_none(prof):
@@ -130,12 +146,12 @@ SVE_VECTORS = [
     ({"sve": False}, 0),
     ({"sve128": False}, "cannot disable sve128"),
     ({"sve384": True}, 0x7),
-    ({"sve384": False}, 0xffff & ~(1 << 2)),
-    ({"sve1024": True}, 0x8b),
+    ({"sve384": False}, 0xFFFF & ~(1 << 2)),
+    ({"sve1024": True}, 0x8B),
     ({"sve1024": True, "sve256": False}, "cannot disable sve256"),
     ({"sve384": True, "sve512": False, "sve640": True}, "cannot disable sve512"),
     ({"sve512": False}, 0x7),
-    ({"sve384": True, "sve512": True, "sve640": True}, 0x1f),
+    ({"sve384": True, "sve512": True, "sve640": True}, 0x1F),
     ({"sve256": False}, 0x1),
     ({"sve128": False, "sve256": True}, "cannot disable sve128"),
     ({"sve": False, "sve128": True}, "cannot enable sve128"),
@@ -163,17 +179,17 @@ def test_sve_a64fx(prof):
 
 def test_sve_max_vq_8(prof):
     c = q(prof, sve_max_vq="8")
-    assert vls(c.props("max")) == 0xff
+    assert vls(c.props("max")) == 0xFF
     assert c.err("max", {"sve1024": False}) == "cannot disable sve1024"
-    assert vls(c.props("max", {"sve1024": True})) == 0xff
+    assert vls(c.props("max", {"sve1024": True})) == 0xFF
     assert c.err("max", {"sve1152": True}) == "cannot enable sve1152"
-    assert vls(c.props("max", {"sve1152": False})) == 0xff
-    assert vls(c.props("max", {"sve384": True})) == 0xff
-    assert vls(c.props("max", {"sve384": False})) == 0xfb
-    assert vls(c.props("max", {"sve256": True})) == 0xff
+    assert vls(c.props("max", {"sve1152": False})) == 0xFF
+    assert vls(c.props("max", {"sve384": True})) == 0xFF
+    assert vls(c.props("max", {"sve384": False})) == 0xFB
+    assert vls(c.props("max", {"sve256": True})) == 0xFF
     assert c.err("max", {"sve256": False}) == "cannot disable sve256"
     # other models do not get max's -cpu globals
-    assert vls(c.props("a64fx")) == 0xb
+    assert vls(c.props("a64fx")) == 0xB
 
 
 def test_sve_off_from_cpu_option(prof):
@@ -182,16 +198,19 @@ def test_sve_off_from_cpu_option(prof):
     assert vls(p) == 0 and p["sve"] is False
     assert vls(c.props("max", {"sve128": False})) == 0
     assert c.err("max", {"sve128": True}) == "cannot enable sve128"
-    assert vls(c.props("max", {"sve": True})) == 0xffff
+    assert vls(c.props("max", {"sve": True})) == 0xFFFF
     assert vls(c.props("max", {"sve": True, "sve128": True, "sve256": True})) == 0x3
 
 
 # --- pauth -------------------------------------------------------------------------------
 
+
 def test_pauth_rules(prof):
     c = q(prof)
     if prof == V72:
-        assert c.err("max", {"pauth": False, "pauth-impdef": True}) == "cannot enable pauth-impdef without pauth"
+        assert (
+            c.err("max", {"pauth": False, "pauth-impdef": True}) == "cannot enable pauth-impdef without pauth"
+        )
         assert c.err("max", {"pauth-qarma3": True}) == "Parameter 'pauth-qarma3' is unexpected"
         assert c.props("max", {"pauth-impdef": True})["pauth-impdef"] is True
     else:
@@ -211,6 +230,7 @@ def test_pauth_rules(prof):
 def test_pauth_texts_8_x():
     """8.0 <= v < 10.0: pauth-qarma3 but no pauth-qarma5 (libvirt's 8.2 recording)."""
     from qmpserver.arch.arm64.cpu import CpuClass, CpuError, CpuObject
+
     c = CpuClass("max")
     c.aarch64 = True
     c.pauth_props = ("pauth", "pauth-impdef", "pauth-qarma3")
@@ -230,15 +250,21 @@ def test_pauth_texts_8_x():
 
 # --- wire ------------------------------------------------------------------------------------
 
+
 def test_max_bytes_7_2_match_recording():
     """Byte-level: our encoded max expansion is the one recorded from QEMU 7.2."""
     import json
 
     from qmpserver.profiles.loader import load_profile
     from qmpserver.wire.encode import dumps
+
     c = q(V72)
-    out = c.raw_bytes(b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full","model":{"name":"max"}},"id":7}')
-    rec = load_profile(V72).build.recorded("query-cpu-model-expansion", {"type": "full", "model": {"name": "max"}}, "tcg")
+    out = c.raw_bytes(
+        b'{"execute":"query-cpu-model-expansion","arguments":{"type":"full","model":{"name":"max"}},"id":7}'
+    )
+    rec = load_profile(V72).build.recorded(
+        "query-cpu-model-expansion", {"type": "full", "model": {"name": "max"}}, "tcg"
+    )
     assert out == ('{"return": %s, "id": 7}\r\n' % dumps(rec["return"])).encode()
     assert json.loads(out)["return"] == rec["return"]
 
@@ -247,7 +273,12 @@ def test_definitions(prof):
     c = q(prof)
     defs = c.ok("query-cpu-definitions")
     for d in defs:
-        assert d == {"name": d["name"], "typename": d["name"] + "-arm-cpu", "static": False, "deprecated": False}
+        assert d == {
+            "name": d["name"],
+            "typename": d["name"] + "-arm-cpu",
+            "static": False,
+            "deprecated": False,
+        }
     names = [d["name"] for d in defs]
     assert "max" in names and "host" not in names if prof == V72 else "host" in names
     if prof == V111:

@@ -59,16 +59,20 @@ def test_unsigned_lower_safe(c6):
     assert host == 2
     assert c6.props("host", {p: 1})[p] == 1
     assert c6.props("host", {p: 0})[p] == 0
-    assert c6.err("host", {p: 3}) == \
-        "Property '%s' cannot be set to 3: KVM on this host only accepts values up to the host value 2" % p
+    assert (
+        c6.err("host", {p: 3})
+        == "Property '%s' cannot be set to 3: KVM on this host only accepts values up to the host value 2" % p
+    )
 
 
 def test_signed_order(c6):
-    p = "SYSREG_ID_AA64MMFR0_EL1_TGRAN64"       # signed: 0xF = not implemented
+    p = "SYSREG_ID_AA64MMFR0_EL1_TGRAN64"  # signed: 0xF = not implemented
     assert c6.props("host")[p] == 0
     assert c6.props("host", {p: 15})[p] == 15
-    assert c6.err("host", {p: 1}) == ("Property '%s' cannot be set to 1: KVM on this host only accepts values up "
-                                      "to the host value 0 in signed order (15 means not implemented)" % p)
+    assert c6.err("host", {p: 1}) == (
+        "Property '%s' cannot be set to 1: KVM on this host only accepts values up "
+        "to the host value 0 in signed order (15 means not implemented)" % p
+    )
 
 
 def test_exact_fields(c6):
@@ -76,20 +80,29 @@ def test_exact_fields(c6):
     host = c6.props("host")[p]
     assert c6.props("host", {p: host})[p] == host
     other = (host + 1) % 8
-    assert c6.err("host", {p: other}) == \
-        "Property '%s' cannot be set to %d: KVM on this host only accepts the host value %d" % (p, other, host)
+    assert c6.err(
+        "host", {p: other}
+    ) == "Property '%s' cannot be set to %d: KVM on this host only accepts the host value %d" % (
+        p,
+        other,
+        host,
+    )
 
 
 def test_special_rule_text(c6):
     p = "SYSREG_ID_AA64DFR0_EL1_DebugVer"
     assert c6.err("host", {p: 5}).startswith(
         "Property '%s' cannot be set to 5: KVM on this host refuses it (ID_AA64DFR0_EL1.DebugVer: 5 is below "
-        "the minimum 6 KVM accepts)" % p)
+        "the minimum 6 KVM accepts)" % p
+    )
 
 
 def test_width_and_types(c6):
     p = "SYSREG_ID_AA64ISAR0_EL1_AES"
-    assert c6.err("host", {p: 16}) == "Property '%s' cannot be set to 16: the field is 4 bits wide (host value 2)" % p
+    assert (
+        c6.err("host", {p: 16})
+        == "Property '%s' cannot be set to 16: the field is 4 bits wide (host value 2)" % p
+    )
     assert c6.err("host", {p: True}) == "Invalid parameter type for 'model.props.%s', expected: uint64" % p
     assert c6.err("host", {p: "1"}) == "Invalid parameter type for 'model.props.%s', expected: uint64" % p
     assert c6.err("host", {p: 1.0}) == "Invalid parameter type for 'model.props.%s', expected: uint64" % p
@@ -98,11 +111,18 @@ def test_width_and_types(c6):
 
 
 def test_not_writable_is_unexpected(c6):
-    assert c6.err("host", {"SYSREG_ID_AA64PFR1_EL1_MTE": 2}) == \
-        "Parameter 'model.props.SYSREG_ID_AA64PFR1_EL1_MTE' is unexpected"
-    assert c6.err("host", {"SYSREG_NOT_A_REG_X": 0}) == "Parameter 'model.props.SYSREG_NOT_A_REG_X' is unexpected"
-    assert c6.err("max", {"SYSREG_ID_AA64ISAR0_EL1_AES": 1}) == \
-        "Parameter 'model.props.SYSREG_ID_AA64ISAR0_EL1_AES' is unexpected"
+    assert (
+        c6.err("host", {"SYSREG_ID_AA64PFR1_EL1_MTE": 2})
+        == "Parameter 'model.props.SYSREG_ID_AA64PFR1_EL1_MTE' is unexpected"
+    )
+    assert (
+        c6.err("host", {"SYSREG_NOT_A_REG_X": 0})
+        == "Parameter 'model.props.SYSREG_NOT_A_REG_X' is unexpected"
+    )
+    assert (
+        c6.err("max", {"SYSREG_ID_AA64ISAR0_EL1_AES": 1})
+        == "Parameter 'model.props.SYSREG_ID_AA64ISAR0_EL1_AES' is unexpected"
+    )
 
 
 def test_kernel_6_8_vs_6_12():
@@ -118,14 +138,20 @@ def test_startup_sysreg():
     prof = profile_for("cix-p1-a720-mte3-6.12")
     p = "SYSREG_ID_AA64ISAR0_EL1_AES"
     c = Qmp(make_instance(prof, cpu="host", cpu_props={p: "1"}))
-    assert c.props("host")[p] == 1              # the -cpu global applies to later expansions
-    assert c.props("host", {p: 2})[p] == 2      # and can be raised back up to the host value
+    assert c.props("host")[p] == 1  # the -cpu global applies to later expansions
+    assert c.props("host", {p: 2})[p] == 2  # and can be raised back up to the host value
     cases = [
-        ({p: "3"}, "can't apply global host-arm-cpu.%s=3: Property '%s' cannot be set to 3: KVM on this host only "
-                   "accepts values up to the host value 2" % (p, p)),
+        (
+            {p: "3"},
+            "can't apply global host-arm-cpu.%s=3: Property '%s' cannot be set to 3: KVM on this host only "
+            "accepts values up to the host value 2" % (p, p),
+        ),
         ({p: "x"}, "can't apply global host-arm-cpu.%s=x: Parameter '%s' expects uint64" % (p, p)),
-        ({"SYSREG_ID_AA64PFR1_EL1_MTE": "2"}, "can't apply global host-arm-cpu.SYSREG_ID_AA64PFR1_EL1_MTE=2: "
-                                             "Property 'host-arm-cpu.SYSREG_ID_AA64PFR1_EL1_MTE' not found"),
+        (
+            {"SYSREG_ID_AA64PFR1_EL1_MTE": "2"},
+            "can't apply global host-arm-cpu.SYSREG_ID_AA64PFR1_EL1_MTE=2: "
+            "Property 'host-arm-cpu.SYSREG_ID_AA64PFR1_EL1_MTE' not found",
+        ),
     ]
     for props, want in cases:
         with pytest.raises(StartupError) as e:
@@ -134,7 +160,9 @@ def test_startup_sysreg():
     # without the proposal the property does not exist
     with pytest.raises(StartupError) as e:
         make_instance(profile_for("cix-p1-a720-mte3-6.12", "qemu-11.1"), cpu="host", cpu_props={p: "1"})
-    assert e.value.message == ("can't apply global host-arm-cpu.%s=1: Property 'host-arm-cpu.%s' not found" % (p, p))
+    assert e.value.message == (
+        "can't apply global host-arm-cpu.%s=1: Property 'host-arm-cpu.%s' not found" % (p, p)
+    )
 
 
 def test_mte_cannot_be_lowered_on_mte3_host():

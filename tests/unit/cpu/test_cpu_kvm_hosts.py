@@ -32,6 +32,7 @@ def clients():
         if key not in cache:
             cache[key] = Qmp(make_instance(profile_for(host, build), **cfg))
         return cache[key]
+
     return get
 
 
@@ -74,7 +75,10 @@ def test_host_facts_show_through(clients, host):
 def test_grace_has_no_pauth(clients):
     assert clients("grace-v2-6.8", "qemu-11.1").props("host")["pauth"] is False
     assert clients("grace-v2-6.8").props("host")["pauth"] is False
-    assert clients("grace-v2-6.8").err("host", {"pauth": True}) == "'pauth' feature not supported by KVM on this host"
+    assert (
+        clients("grace-v2-6.8").err("host", {"pauth": True})
+        == "'pauth' feature not supported by KVM on this host"
+    )
 
 
 def test_hosts_without_sve(clients):
@@ -88,7 +92,7 @@ def test_hosts_without_sve(clients):
 
 
 def test_kvm_sve_rules(clients):
-    c = clients("graviton3-v1-6.1")          # SVE 128+256
+    c = clients("graviton3-v1-6.1")  # SVE 128+256
     assert [n for n in SVE if c.props("host")[n]] == ["sve128", "sve256"]
     assert c.err("host", {"sve512": True}) == "cannot enable sve512"
     assert c.err("host", {"sve128": False}) == "cannot disable sve128"
@@ -106,10 +110,14 @@ def test_kvm_checks(clients):
     assert c.err("foo") == "The CPU type 'foo' is not a recognized ARM CPU type"
     assert c.err("host", {"pauth-impdef": True}) == "Property 'host-arm-cpu.pauth-impdef' not found"
     assert c.err("max", {"pauth-impdef": True}) == "Property 'max-arm-cpu.pauth-impdef' not found"
-    assert c.err("host", {"aarch64": False}) == \
-        "'aarch64' feature cannot be disabled unless KVM is enabled and 32-bit EL1 is supported"
-    assert c.err("host", {"migratable": False, "hv-passthrough": True}) == \
-        "Parameter 'model.props.hv-passthrough' is unexpected"
+    assert (
+        c.err("host", {"aarch64": False})
+        == "'aarch64' feature cannot be disabled unless KVM is enabled and 32-bit EL1 is supported"
+    )
+    assert (
+        c.err("host", {"migratable": False, "hv-passthrough": True})
+        == "Parameter 'model.props.hv-passthrough' is unexpected"
+    )
     assert c.props("host", {"kvm-steal-time": False})["kvm-steal-time"] is False
     assert c.props("host", {"kvm-no-adjvtime": True})["kvm-no-adjvtime"] is True
     defs = [d["name"] for d in c.ok("query-cpu-definitions")]
@@ -119,6 +127,7 @@ def test_kvm_checks(clients):
 def test_running_model_allowed_under_kvm():
     """Check 4: the model the machine was started with passes under KVM."""
     from qmpserver.arch.arm64.cpu import Catalog
+
     prof = profile_for("graviton4-v2-6.12", "qemu-11.1")
     cat = Catalog(prof.build, prof.host, "kvm", "cortex-a57", {})
     cat.check_model("cortex-a57")
@@ -129,12 +138,14 @@ def test_running_model_allowed_under_kvm():
 def test_aarch64_off_with_el1_32bit():
     """A host whose KVM runs AArch32 EL1: aarch64=off is allowed, steal time then refused."""
     from qmpserver.arch.arm64.cpu import Catalog
+
     prof = profile_for("graviton2-n1-5.10", "qemu-11.1")
     cat = Catalog(prof.build, prof.host, "kvm", "host", {})
     cat.cls("host").kvm_el1_32 = True
     p = cat.expand("host", {"aarch64": False})
     assert p["aarch64"] is False and p["kvm-steal-time"] is False
     from qmpserver.errors import QMPError
+
     with pytest.raises(QMPError, match="^'kvm-steal-time' cannot be enabled for AArch32 guests$"):
         cat.expand("host", {"aarch64": False, "kvm-steal-time": True})
 
@@ -142,6 +153,7 @@ def test_aarch64_off_with_el1_32bit():
 def test_steal_time_unavailable():
     from qmpserver.arch.arm64.cpu import Catalog
     from qmpserver.errors import QMPError
+
     prof = profile_for("graviton2-n1-5.10", "qemu-11.1")
     cat = Catalog(prof.build, prof.host, "kvm", "host", {})
     cat.cls("host").kvm_steal = False
@@ -153,6 +165,7 @@ def test_steal_time_unavailable():
 def test_pmu_unavailable():
     from qmpserver.arch.arm64.cpu import Catalog
     from qmpserver.errors import QMPError
+
     prof = profile_for("graviton2-n1-5.10", "qemu-11.1")
     hd = prof.host.derived["arm_cpu"]
     saved = hd["kvm"]["pmu"]
@@ -172,6 +185,7 @@ def test_pmu_unavailable():
 def test_kvm_startup(host):
     """-cpu host under KVM starts; -cpu host under TCG is refused like QEMU."""
     from qmpserver.errors import StartupError
+
     make_instance(profile_for(host, "qemu-11.1"), cpu="host")
     make_instance(profile_for(host, "qemu-11.1"), cpu="host", cpu_props={"sve": "off", "pauth": "off"})
     with pytest.raises(StartupError) as e:
@@ -182,25 +196,38 @@ def test_kvm_startup(host):
     assert e.value.message == "can't apply global host-arm-cpu.sve=off: Property 'host-arm-cpu.sve' not found"
     with pytest.raises(StartupError) as e:
         make_instance(profile_for(host, "qemu-11.1"), cpu="cortex-a15")
-    assert e.value.message.startswith("Invalid CPU model: cortex-a15\nThe valid models are: cortex-a53, "
-                                      "cortex-a57, host, max")
+    assert e.value.message.startswith(
+        "Invalid CPU model: cortex-a15\nThe valid models are: cortex-a53, cortex-a57, host, max"
+    )
 
 
 def test_kvm_startup_texts():
     from qmpserver.errors import StartupError
+
     prof = profile_for("altra-n1-6.8", "qemu-11.1")
-    for props, want in [({"sve": "on"}, "can't apply global host-arm-cpu.sve=on: 'sve' feature not supported "
-                                        "by KVM on this host"),
-                        ({"pauth": "on"}, "'pauth' feature not supported by KVM on this host"),
-                        ({"sve-max-vq": "2"}, "can't apply global host-arm-cpu.sve-max-vq=2: Property "
-                                              "'host-arm-cpu.sve-max-vq' not found"),
-                        ({"sve128": "on"}, "cannot enable sve128\nSVE not supported by KVM on this host")]:
+    for props, want in [
+        (
+            {"sve": "on"},
+            "can't apply global host-arm-cpu.sve=on: 'sve' feature not supported by KVM on this host",
+        ),
+        ({"pauth": "on"}, "'pauth' feature not supported by KVM on this host"),
+        (
+            {"sve-max-vq": "2"},
+            "can't apply global host-arm-cpu.sve-max-vq=2: Property 'host-arm-cpu.sve-max-vq' not found",
+        ),
+        ({"sve128": "on"}, "cannot enable sve128\nSVE not supported by KVM on this host"),
+    ]:
         with pytest.raises(StartupError) as e:
             make_instance(prof, cpu="host", cpu_props=props)
         assert e.value.message == want
     # the running -cpu globals apply to later expansions of the same type
-    c = Qmp(make_instance(profile_for("graviton3-v1-6.1", "qemu-11.1"), cpu="host",
-                          cpu_props={"sve256": "off", "kvm-steal-time": "off"}))
+    c = Qmp(
+        make_instance(
+            profile_for("graviton3-v1-6.1", "qemu-11.1"),
+            cpu="host",
+            cpu_props={"sve256": "off", "kvm-steal-time": "off"},
+        )
+    )
     p = c.props("host")
     assert p["sve256"] is False and p["sve128"] is True and p["kvm-steal-time"] is False
     assert c.props("max")["sve256"] is True
@@ -213,6 +240,8 @@ def test_default_cpu_of_virt():
     tcg = make_instance(profile_for("graviton4-v2-6.12", "qemu-11.1", accel="tcg", cpu=None))
     assert tcg.machine.cpu_model == "cortex-a15"
     c = Qmp(tcg)
-    assert c.ok("qom-get", {"path": "/machine/unattached/device[0]", "property": "type"}) == "cortex-a15-arm-cpu"
+    assert (
+        c.ok("qom-get", {"path": "/machine/unattached/device[0]", "property": "type"}) == "cortex-a15-arm-cpu"
+    )
     old = make_instance("debian-7.2-tcg", cpu=None)
-    assert old.machine.cpu_model in ("max", "cortex-a15")   # the profile's default (max) wins
+    assert old.machine.cpu_model in ("max", "cortex-a15")  # the profile's default (max) wins

@@ -19,18 +19,39 @@ def test_cpu_objects_7_2():
     listing = c.ok("qom-list", {"path": d0})
     rec = c.ok("qom-list-properties", {"typename": "max-arm-cpu"})
     assert [p["name"] for p in listing] == [p["name"] for p in rec]
-    want = {"midr": 984336, "mp-affinity": 0, "start-powered-off": False, "core-count": 2, "node-id": -1,
-            "sve": True, "sve2048": True, "sve-max-vq": 16, "pauth": True, "pauth-impdef": False, "pmu": True,
-            "aarch64": True, "realized": True, "hotpluggable": True, "cntfrq": 62500000, "sme": True,
-            "lpa2": True, "psci-conduit": 2, "reset-cbar": 134217728}
+    want = {
+        "midr": 984336,
+        "mp-affinity": 0,
+        "start-powered-off": False,
+        "core-count": 2,
+        "node-id": -1,
+        "sve": True,
+        "sve2048": True,
+        "sve-max-vq": 16,
+        "pauth": True,
+        "pauth-impdef": False,
+        "pmu": True,
+        "aarch64": True,
+        "realized": True,
+        "hotpluggable": True,
+        "cntfrq": 62500000,
+        "sme": True,
+        "lpa2": True,
+        "psci-conduit": 2,
+        "reset-cbar": 134217728,
+    }
     for k, v in want.items():
         assert c.ok("qom-get", {"path": d0, "property": k}) == v, k
     assert c.ok("qom-get", {"path": d1, "property": "mp-affinity"}) == 1
     assert c.ok("qom-get", {"path": d1, "property": "start-powered-off"}) is True
-    assert c.cmd("qom-get", {"path": d0, "property": "legacy-memory"})["error"]["desc"] == \
-        "Property 'max-arm-cpu.legacy-memory' is not readable"
-    assert c.cmd("qom-get", {"path": d0, "property": "nope"})["error"]["desc"] == \
-        "Property 'max-arm-cpu.nope' not found"
+    assert (
+        c.cmd("qom-get", {"path": d0, "property": "legacy-memory"})["error"]["desc"]
+        == "Property 'max-arm-cpu.legacy-memory' is not readable"
+    )
+    assert (
+        c.cmd("qom-get", {"path": d0, "property": "nope"})["error"]["desc"]
+        == "Property 'max-arm-cpu.nope' not found"
+    )
 
 
 def test_cpu_object_reflects_cpu_option():
@@ -43,8 +64,11 @@ def test_cpu_object_reflects_cpu_option():
 
 
 def test_cpu_object_kvm_host_sysreg():
-    c = Qmp(make_instance(profile_for("cix-p1-a720-mte3-6.12"), cpu="host",
-                          cpu_props={"SYSREG_ID_AA64ISAR0_EL1_AES": "1"}))
+    c = Qmp(
+        make_instance(
+            profile_for("cix-p1-a720-mte3-6.12"), cpu="host", cpu_props={"SYSREG_ID_AA64ISAR0_EL1_AES": "1"}
+        )
+    )
     d0 = "/machine/unattached/device[0]"
     assert c.ok("qom-get", {"path": d0, "property": "type"}) == "host-arm-cpu"
     assert c.ok("qom-get", {"path": d0, "property": "SYSREG_ID_AA64ISAR0_EL1_AES"}) == 1
@@ -54,8 +78,10 @@ def test_cpu_object_kvm_host_sysreg():
 
 def test_machine_none_has_no_cpu():
     c = Qmp(make_instance("debian-7.2-tcg", machine={"type": "none"}))
-    assert c.cmd("qom-get", {"path": "/machine/unattached/device[0]", "property": "type"})["error"]["class"] == \
-        "DeviceNotFound"
+    assert (
+        c.cmd("qom-get", {"path": "/machine/unattached/device[0]", "property": "type"})["error"]["class"]
+        == "DeviceNotFound"
+    )
 
 
 def test_qom_list_properties_unrecorded_type():
@@ -64,13 +90,18 @@ def test_qom_list_properties_unrecorded_type():
     names = {p["name"]: p["type"] for p in c.ok("qom-list-properties", {"typename": "a64fx-arm-cpu"})}
     assert names["sve512"] == "bool" and names["aarch64"] == "bool" and names["type"] == "string"
     assert "pauth" not in names
-    assert c.cmd("qom-list-properties", {"typename": "nonexistent-arm-cpu"})["error"]["class"] == "DeviceNotFound"
+    assert (
+        c.cmd("qom-list-properties", {"typename": "nonexistent-arm-cpu"})["error"]["class"]
+        == "DeviceNotFound"
+    )
 
 
 # --- CLI ------------------------------------------------------------------------------------------
 
+
 def run_cli(argv):
     from qmpserver.cli import build_parser
+
     args = build_parser().parse_args(argv)
     out = io.StringIO()
     rc = args.func(args, out=out)
@@ -115,6 +146,7 @@ def test_cli_baseline():
 
 def test_cli_main_entry(capsys):
     from qmpserver.cli import main
+
     assert main(["cpu", "expand", "--profile", "debian-7.2-tcg", "cortex-a15"]) == 0
     assert "pmu" in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:

@@ -21,8 +21,12 @@ from cpu_testutil import Qmp, make_instance
 from qmpserver.profiles.loader import MODELS_DIR, load_profile
 from tests.support.recordings import split_passes
 
-CPU_CMDS = ("query-cpu-model-expansion", "query-cpu-definitions", "query-cpu-model-baseline",
-            "query-cpu-model-comparison")
+CPU_CMDS = (
+    "query-cpu-model-expansion",
+    "query-cpu-definitions",
+    "query-cpu-model-baseline",
+    "query-cpu-model-comparison",
+)
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "libvirt-replies"
 BUNDLED = Path(__file__).resolve().parents[1] / "profiles" / "data"
 AARCH64 = ("caps_7.0.0.aarch64.replies", "caps_8.2.0_aarch64.replies", "caps_9.2.0_aarch64+hvf.replies")
@@ -38,8 +42,10 @@ def builds():
 
 def _profile_for_build(build, accel, tmp):
     path = tmp / ("rec-%s-%s.yaml" % (build, accel))
-    path.write_text("kind: profile\nname: rec-%s-%s\nsummary: recorded oracle\nhost: tcg-only\nbuild: %s\n"
-                    "defaults: {accel: tcg, machine: virt, cpu: max}\n" % (build, accel, build))
+    path.write_text(
+        "kind: profile\nname: rec-%s-%s\nsummary: recorded oracle\nhost: tcg-only\nbuild: %s\n"
+        "defaults: {accel: tcg, machine: virt, cpu: max}\n" % (build, accel, build)
+    )
     return load_profile(str(path))
 
 
@@ -48,8 +54,9 @@ def test_build_recordings(build, tmp_path):
     prof = _profile_for_build(build, "tcg", tmp_path)
     if prof.build.target != "aarch64":
         pytest.skip("not aarch64")
-    entries = [e for name in CPU_CMDS for e in prof.build.recorded_calls(name)
-               if e.get("accel") in ("tcg", None)]
+    entries = [
+        e for name in CPU_CMDS for e in prof.build.recorded_calls(name) if e.get("accel") in ("tcg", None)
+    ]
     if not entries:
         pytest.skip("no recorded CPU answers")
     c = Qmp(make_instance(prof, accel=["tcg"], machine={"type": "none"}))
@@ -58,8 +65,15 @@ def test_build_recordings(build, tmp_path):
         got = c.cmd(e["execute"], e.get("arguments"))
         want = {k: e[k] for k in ("return", "error") if k in e}
         if got != want:
-            bad.append("%s %s: recorded %s, got %s" % (e["execute"], json.dumps(e.get("arguments")),
-                                                     json.dumps(want)[:200], json.dumps(got)[:200]))
+            bad.append(
+                "%s %s: recorded %s, got %s"
+                % (
+                    e["execute"],
+                    json.dumps(e.get("arguments")),
+                    json.dumps(want)[:200],
+                    json.dumps(got)[:200],
+                )
+            )
     assert not bad, "\n".join(bad)
 
 
@@ -68,6 +82,7 @@ def _recording(name):
     if p.is_file():
         return p.read_text()
     import gzip
+
     return gzip.decompress((BUNDLED / (name + ".gz")).read_bytes()).decode()
 
 
@@ -79,8 +94,12 @@ def imported(tmp_path_factory):
         src = root / "src" / name
         src.parent.mkdir(exist_ok=True)
         src.write_text(_recording(name))
-        r = subprocess.run([sys.executable, "-m", "qmpserver.profiles.replies", str(src), "-o", str(root)],
-                           capture_output=True, text=True, cwd=str(Path(__file__).resolve().parents[3]))
+        r = subprocess.run(
+            [sys.executable, "-m", "qmpserver.profiles.replies", str(src), "-o", str(root)],
+            capture_output=True,
+            text=True,
+            cwd=str(Path(__file__).resolve().parents[3]),
+        )
         assert r.returncode == 0, r.stderr
         out[name] = src
     return root, out
@@ -89,6 +108,7 @@ def imported(tmp_path_factory):
 @pytest.mark.parametrize("name", AARCH64)
 def test_libvirt_recordings_cpu_commands(imported, name, monkeypatch):
     import yaml
+
     root, srcs = imported
     monkeypatch.setenv("QMPSERVER_PROFILE_PATH", str(root))
     passes = split_passes(srcs[name].read_text())
@@ -101,8 +121,10 @@ def test_libvirt_recordings_cpu_commands(imported, name, monkeypatch):
     assert stem is not None
     prof_path = root / "profiles" / (stem + ".yaml")
     if not prof_path.exists():
-        prof_path.write_text("kind: profile\nname: %s\nsummary: replay\nhost: tcg-only\nbuild: %s\n"
-                             "defaults: {accel: tcg, machine: virt, cpu: max}\n" % (stem, stem))
+        prof_path.write_text(
+            "kind: profile\nname: %s\nsummary: replay\nhost: tcg-only\nbuild: %s\n"
+            "defaults: {accel: tcg, machine: virt, cpu: max}\n" % (stem, stem)
+        )
     prof = load_profile(str(prof_path))
     checked = 0
     bad = []
@@ -115,7 +137,15 @@ def test_libvirt_recordings_cpu_commands(imported, name, monkeypatch):
             want = {k: rec[k] for k in ("return", "error") if k in rec}
             checked += 1
             if got != want:
-                bad.append("%s %s %s: recorded %s, got %s" % (accel, cmd["execute"], json.dumps(cmd.get("arguments")),
-                                                            json.dumps(want)[:200], json.dumps(got)[:200]))
+                bad.append(
+                    "%s %s %s: recorded %s, got %s"
+                    % (
+                        accel,
+                        cmd["execute"],
+                        json.dumps(cmd.get("arguments")),
+                        json.dumps(want)[:200],
+                        json.dumps(got)[:200],
+                    )
+                )
     assert checked >= 4
     assert not bad, "\n".join(bad)

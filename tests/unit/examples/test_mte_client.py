@@ -27,43 +27,96 @@ def _load():
 def run(*args, timeout=60):
     env = dict(os.environ)
     env.pop("QMPSERVER_PROFILE", None)
-    p = subprocess.run([sys.executable, str(EXAMPLE), *args], capture_output=True, text=True,
-                       timeout=timeout, cwd=ROOT, env=env)
+    p = subprocess.run(
+        [sys.executable, str(EXAMPLE), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
     return p.returncode, p.stdout, p.stderr
 
 
 CAPS = [{"version": 3, "emulated": True, "kernel": True}, {"version": 2, "emulated": True, "kernel": False}]
 
 
-@pytest.mark.parametrize("caps,wanted,accel,want", [
-    (CAPS, None, None, (3, "kvm")),
-    (CAPS, 2, None, (2, "tcg")),
-    (CAPS, 2, "kvm", (2, "kvm")),                      # asked explicitly: let QEMU refuse
-    ([{"version": 3, "emulated": True, "kernel": False}, {"version": 2, "emulated": True, "kernel": True}],
-     None, None, (2, "kvm")),
-    ([{"version": 3, "emulated": False, "kernel": False}, {"version": 2, "emulated": False, "kernel": False}],
-     None, None, None),
-])
+@pytest.mark.parametrize(
+    "caps,wanted,accel,want",
+    [
+        (CAPS, None, None, (3, "kvm")),
+        (CAPS, 2, None, (2, "tcg")),
+        (CAPS, 2, "kvm", (2, "kvm")),  # asked explicitly: let QEMU refuse
+        (
+            [
+                {"version": 3, "emulated": True, "kernel": False},
+                {"version": 2, "emulated": True, "kernel": True},
+            ],
+            None,
+            None,
+            (2, "kvm"),
+        ),
+        (
+            [
+                {"version": 3, "emulated": False, "kernel": False},
+                {"version": 2, "emulated": False, "kernel": False},
+            ],
+            None,
+            None,
+            None,
+        ),
+    ],
+)
 def test_choose(caps, wanted, accel, want):
     assert _load().choose(caps, wanted, accel) == want
 
 
-@pytest.mark.parametrize("args,rc,lines", [
-    ((), 0, ["starting: qmpserver serve --machine virt,mte-version=3 --accel kvm",
-             "qom-get /machine mte-version -> '3', mte -> True", "proven: the guest has exactly MTE3"]),
-    (("--profile", "ampereone-a-mte-6.18"), 0,
-     ["--machine virt,mte-version=2 --accel kvm", "proven: the guest has exactly MTE2"]),
-    (("--profile", "qmpserver-tcg"), 0,
-     ["--machine virt,mte-version=3 --accel tcg", "proven: the guest has exactly MTE3"]),
-    (("--version", "2"), 0, ["--machine virt,mte-version=2 --accel tcg", "proven: the guest has exactly MTE2"]),
-    (("--version", "2", "--accel", "kvm"), 1,
-     ["refused (exit 1): qmpserver: MTE version 2 requested, but not supported by KVM (the host provides "
-      "MTE3 and Linux 6.12 does not let userspace lower ID_AA64PFR1_EL1.MTE)"]),
-    (("--profile", "graviton4-v2-6.12", "--accel", "kvm"), 1, ["no MTE version to offer a guest"]),
-    (("--profile", "qemu-11.1-tcg"), 2,
-     ["query-mte-capabilities: CommandNotFound: The command query-mte-capabilities has not been found",
-      "this QEMU does not offer the MTE proposal"]),
-])
+@pytest.mark.parametrize(
+    "args,rc,lines",
+    [
+        (
+            (),
+            0,
+            [
+                "starting: qmpserver serve --machine virt,mte-version=3 --accel kvm",
+                "qom-get /machine mte-version -> '3', mte -> True",
+                "proven: the guest has exactly MTE3",
+            ],
+        ),
+        (
+            ("--profile", "ampereone-a-mte-6.18"),
+            0,
+            ["--machine virt,mte-version=2 --accel kvm", "proven: the guest has exactly MTE2"],
+        ),
+        (
+            ("--profile", "qmpserver-tcg"),
+            0,
+            ["--machine virt,mte-version=3 --accel tcg", "proven: the guest has exactly MTE3"],
+        ),
+        (
+            ("--version", "2"),
+            0,
+            ["--machine virt,mte-version=2 --accel tcg", "proven: the guest has exactly MTE2"],
+        ),
+        (
+            ("--version", "2", "--accel", "kvm"),
+            1,
+            [
+                "refused (exit 1): qmpserver: MTE version 2 requested, but not supported by KVM (the host provides "
+                "MTE3 and Linux 6.12 does not let userspace lower ID_AA64PFR1_EL1.MTE)"
+            ],
+        ),
+        (("--profile", "graviton4-v2-6.12", "--accel", "kvm"), 1, ["no MTE version to offer a guest"]),
+        (
+            ("--profile", "qemu-11.1-tcg"),
+            2,
+            [
+                "query-mte-capabilities: CommandNotFound: The command query-mte-capabilities has not been found",
+                "this QEMU does not offer the MTE proposal",
+            ],
+        ),
+    ],
+)
 def test_runs(args, rc, lines):
     code, out, err = run(*args)
     assert code == rc, (out, err)
@@ -75,8 +128,11 @@ def test_runs(args, rc, lines):
 def test_given_a_socket():
     d = tempfile.mkdtemp(prefix="mc", dir="/tmp")
     sock = os.path.join(d, "a.sock")
-    first = subprocess.Popen([sys.executable, "-m", "qmpserver.cli", "serve", "--profile", "default",
-                              "--qmp", "unix:" + sock], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "qmpserver.cli", "serve", "--profile", "default", "--qmp", "unix:" + sock],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.time() + 30
         while not os.path.exists(sock) and time.time() < deadline:
@@ -85,7 +141,7 @@ def test_given_a_socket():
         assert code == 0, (out, err)
         assert "connected to %s (QEMU 11.1.0, v11.1.0-qmpserver)" % sock in out
         assert "proven: the guest has exactly MTE3" in out
-        assert first.poll() is None          # the example leaves a given instance alone
+        assert first.poll() is None  # the example leaves a given instance alone
     finally:
         first.terminate()
         first.wait(10)

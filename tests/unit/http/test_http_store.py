@@ -26,7 +26,7 @@ def store(tmp_path):
 def test_put_read_list_delete(store):
     path = store.put("profile", "mine", GOOD)
     assert path == os.path.join(store.root, "profiles", "mine.yaml")
-    assert open(path).read() == GOOD          # the text as given (comments kept)
+    assert open(path).read() == GOOD  # the text as given (comments kept)
     rows = {r["name"]: r for r in store.list("profile")}
     assert rows["mine"]["writable"] and not rows["mine"]["builtin"]
     assert rows["debian-7.2-tcg"]["builtin"] and not rows["debian-7.2-tcg"]["writable"]
@@ -83,7 +83,7 @@ def test_invalid_content_never_lands(store):
         store.put("profile", "mine", "kind: profile\nname: [unclosed\n")
     assert "invalid YAML" in str(ei.value)
     assert open(os.path.join(store.root, "profiles", "mine.yaml")).read() == before
-    assert sorted(os.listdir(os.path.join(store.root, "profiles"))) == ["mine.yaml"]   # no temp files left
+    assert sorted(os.listdir(os.path.join(store.root, "profiles"))) == ["mine.yaml"]  # no temp files left
 
 
 def test_builtins_are_read_only(store):
@@ -109,6 +109,7 @@ def test_atomic_replace_keeps_readers_consistent(store, monkeypatch):
 
     def boom(src, dst):
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(mod.os, "replace", boom)
     with pytest.raises(StoreError, match="No space left on device") as ei:
         store.put("profile", "mine", GOOD.replace("a user profile", "changed"))
@@ -120,18 +121,22 @@ def test_atomic_replace_keeps_readers_consistent(store, monkeypatch):
 def test_for_server_puts_the_store_first_in_the_search_path(tmp_path, monkeypatch):
     class S:
         profile_dirs = []
+
     monkeypatch.setenv("QMPSERVER_PROFILE_STORE", str(tmp_path / "s"))
     s = Store.for_server(S)
     assert S.profile_dirs == [str(tmp_path / "s")] and s.root == str(tmp_path / "s")
     s.put("profile", "mine", GOOD)
     from qmpserver.profiles.loader import load_profile
+
     assert load_profile("mine", S.profile_dirs, use_cache=False).summary.startswith("a user profile")
 
 
 def test_profile_path_names_the_store(tmp_path, monkeypatch):
     """In the container the store is $QMPSERVER_PROFILE_PATH: already searched, roots unchanged."""
+
     class S:
         profile_dirs = []
+
     monkeypatch.delenv("QMPSERVER_PROFILE_STORE", raising=False)
     monkeypatch.setenv("QMPSERVER_PROFILE_PATH", str(tmp_path / "p"))
     s = Store.for_server(S)

@@ -29,22 +29,26 @@ def make(entries, limit=100, budget=None):
 
 
 def test_replies_renumber_per_qmp_capabilities_and_skip_events_and_greeting():
-    t = make([
-        (1, "out", {"QMP": {"version": {}, "capabilities": []}}),
-        (1, "in", {"execute": "qmp_capabilities", "id": 17}),
-        (1, "out", {"return": {}, "id": 17}),
-        (1, "in", {"execute": "query-kvm"}),
-        (1, "out", {"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}),
-        (1, "out", {"return": {"enabled": False, "present": False}}),
-        (2, "out", {"QMP": {}}),
-        (2, "in", {"execute": "qmp_capabilities", "id": "x"}),
-        (2, "out", {"return": {}, "id": "x"}),
-        (2, "in", {"execute": "query-target", "arguments": {}, "id": "y"}),
-        (2, "out", {"error": {"class": "GenericError", "desc": "no"}, "id": "y"}),
-    ])
+    t = make(
+        [
+            (1, "out", {"QMP": {"version": {}, "capabilities": []}}),
+            (1, "in", {"execute": "qmp_capabilities", "id": 17}),
+            (1, "out", {"return": {}, "id": 17}),
+            (1, "in", {"execute": "query-kvm"}),
+            (1, "out", {"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}),
+            (1, "out", {"return": {"enabled": False, "present": False}}),
+            (2, "out", {"QMP": {}}),
+            (2, "in", {"execute": "qmp_capabilities", "id": "x"}),
+            (2, "out", {"return": {}, "id": "x"}),
+            (2, "in", {"execute": "query-target", "arguments": {}, "id": "y"}),
+            (2, "out", {"error": {"class": "GenericError", "desc": "no"}, "id": "y"}),
+        ]
+    )
     text = to_replies(t.entries)
     objs = [json.loads(c) for c in text.rstrip("\n").split("\n\n")]
-    assert [o["id"] for o in objs] == ["libvirt-1"] * 2 + ["libvirt-2"] * 2 + ["libvirt-1"] * 2 + ["libvirt-2"] * 2
+    assert [o["id"] for o in objs] == ["libvirt-1"] * 2 + ["libvirt-2"] * 2 + ["libvirt-1"] * 2 + [
+        "libvirt-2"
+    ] * 2
     assert objs[3] == {"return": {"enabled": False, "present": False}, "id": "libvirt-2"}
     assert objs[6] == {"execute": "query-target", "arguments": {}, "id": "libvirt-2"}
     assert text.endswith("}\n") and "\n\n\n" not in text
@@ -54,9 +58,14 @@ def test_replies_wire_order_and_raw_json():
     # members in QDict order as sent (query-version prints micro, minor, major)
     reply = {"return": {"qemu": {"major": 7, "minor": 2, "micro": 0}, "package": ""}, "id": "a"}
     sent = json.loads(message(reply))
-    t = make([(1, "in", {"execute": "query-version", "id": "a"}), (1, "out", reply),
-              (1, "in", {"execute": "query-qmp-schema", "id": "b"}),
-              (1, "out", {"return": RawJSON('[{"name": "x", "meta-type": "builtin"}]'), "id": "b"})])
+    t = make(
+        [
+            (1, "in", {"execute": "query-version", "id": "a"}),
+            (1, "out", reply),
+            (1, "in", {"execute": "query-qmp-schema", "id": "b"}),
+            (1, "out", {"return": RawJSON('[{"name": "x", "meta-type": "builtin"}]'), "id": "b"}),
+        ]
+    )
     objs = [json.loads(c) for c in to_replies(t.entries).split("\n\n")]
     assert list(objs[1]["return"]["qemu"]) == list(sent["return"]["qemu"])
     assert objs[3]["return"] == [{"name": "x", "meta-type": "builtin"}]
@@ -65,8 +74,14 @@ def test_replies_wire_order_and_raw_json():
 
 
 def test_pairs_match_by_id_across_oob_overtaking():
-    t = make([(1, "in", {"execute": "a", "id": 1}), (1, "in", {"exec-oob": "b", "id": 2}),
-              (1, "out", {"return": {}, "id": 2}), (1, "out", {"return": {}, "id": 1})])
+    t = make(
+        [
+            (1, "in", {"execute": "a", "id": 1}),
+            (1, "in", {"exec-oob": "b", "id": 2}),
+            (1, "out", {"return": {}, "id": 2}),
+            (1, "out", {"return": {}, "id": 1}),
+        ]
+    )
     assert [(c["id"], r["id"]) for c, r in pairs(t.entries)] == [(1, 1), (2, 2)]
 
 
@@ -106,6 +121,7 @@ def test_metrics_text_format():
         class build:
             class schema:
                 commands = {"query-status": 1}
+
     m = Metrics()
     m.command(B, "query-status", None, 0.0002)
     m.command(B, "query-status", {"class": "GenericError"}, 0.02)
@@ -132,9 +148,18 @@ def test_oversize_value_is_exact():
     assert DEFAULT_OVERSIZE == 10 * 1024 * 1024 + 2
 
 
-@pytest.mark.parametrize("body", [None, [], {"kind": "delay", "seconds": -1}, {"kind": "delay", "seconds": True},
-                                  {"kind": "fail", "command": 5}, {"kind": "close", "permanent": "yes"},
-                                  {"kind": "close", "extra": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"kind": "delay", "seconds": -1},
+        {"kind": "delay", "seconds": True},
+        {"kind": "fail", "command": 5},
+        {"kind": "close", "permanent": "yes"},
+        {"kind": "close", "extra": 1},
+    ],
+)
 def test_fault_bodies_rejected(body):
     with pytest.raises(FaultError):
         parse_fault(body, None)

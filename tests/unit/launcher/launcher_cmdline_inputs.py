@@ -11,8 +11,16 @@ appended, so "started" is the foreground process exiting 0.
 
 B = ["-S", "-nodefaults", "-display", "none"]
 V = B + ["-M", "virt"]
-PROBE = ["-S", "-no-user-config", "-nodefaults", "-nographic", "-machine", "none,accel=kvm:tcg",
-         "-qmp", "unix:{tmp}/qmp.monitor,server=on,wait=off"]
+PROBE = [
+    "-S",
+    "-no-user-config",
+    "-nodefaults",
+    "-nographic",
+    "-machine",
+    "none,accel=kvm:tcg",
+    "-qmp",
+    "unix:{tmp}/qmp.monitor,server=on,wait=off",
+]
 
 INPUTS = [
     # lookup_opt: the first pass
@@ -121,31 +129,76 @@ INPUTS = [
     ("qmp-bad-dir", V + ["-qmp", "unix:/nonexistent/dir/x.sock,server=on,wait=off"]),
     ("qmp-client-no-server", V + ["-qmp", "unix:{tmp}/nosuch.sock"]),
     ("qmp-tcp-bad-port", V + ["-qmp", "tcp:localhost:abc,server=on,wait=off"]),
-    ("chardev-ok-mon", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
-                           "-mon", "chardev=c1,mode=control"]),
+    (
+        "chardev-ok-mon",
+        V
+        + [
+            "-chardev",
+            "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
+            "-mon",
+            "chardev=c1,mode=control",
+        ],
+    ),
     ("chardev-no-id", V + ["-chardev", "socket,path={tmp}/b.sock,server=on,wait=off"]),
     ("chardev-socket-nothing", V + ["-chardev", "socket,id=c1"]),
     ("chardev-bad-backend", V + ["-chardev", "foo,id=c1"]),
     ("chardev-fd-not-socket", V + ["-chardev", "socket,id=c1,fd=99,server=on,wait=off"]),
     ("chardev-fd-not-number", V + ["-chardev", "socket,id=c1,fd=abc,server=on,wait=off"]),
-    ("chardev-dup-id", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
-                           "-chardev", "socket,id=c1,path={tmp}/c.sock,server=on,wait=off"]),
+    (
+        "chardev-dup-id",
+        V
+        + [
+            "-chardev",
+            "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
+            "-chardev",
+            "socket,id=c1,path={tmp}/c.sock,server=on,wait=off",
+        ],
+    ),
     ("chardev-path-and-host", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,host=localhost,port=1"]),
     ("chardev-host-no-port", V + ["-chardev", "socket,id=c1,host=localhost"]),
     ("chardev-bad-bool", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=maybe"]),
     ("chardev-invalid-param", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,nosuch=1"]),
     ("mon-not-found", V + ["-mon", "chardev=nosuch,mode=control"]),
     ("mon-implied-not-found", V + ["-mon", "nosuch"]),
-    ("mon-bad-mode", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
-                         "-mon", "chardev=c1,mode=foo"]),
-    ("mon-bad-pretty", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
-                           "-mon", "chardev=c1,mode=control,pretty=maybe"]),
-    ("mon-invalid-param", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
-                              "-mon", "c1,mode=control,foo=1"]),
-    ("mon-pretty-ok", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
-                          "-mon", "chardev=c1,mode=control,pretty=on"]),
-    ("mon-hmp-pretty", V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
-                           "-mon", "chardev=c1,mode=readline,pretty=on"]),
+    (
+        "mon-bad-mode",
+        V + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=on,wait=off", "-mon", "chardev=c1,mode=foo"],
+    ),
+    (
+        "mon-bad-pretty",
+        V
+        + [
+            "-chardev",
+            "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
+            "-mon",
+            "chardev=c1,mode=control,pretty=maybe",
+        ],
+    ),
+    (
+        "mon-invalid-param",
+        V
+        + ["-chardev", "socket,id=c1,path={tmp}/b.sock,server=on,wait=off", "-mon", "c1,mode=control,foo=1"],
+    ),
+    (
+        "mon-pretty-ok",
+        V
+        + [
+            "-chardev",
+            "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
+            "-mon",
+            "chardev=c1,mode=control,pretty=on",
+        ],
+    ),
+    (
+        "mon-hmp-pretty",
+        V
+        + [
+            "-chardev",
+            "socket,id=c1,path={tmp}/b.sock,server=on,wait=off",
+            "-mon",
+            "chardev=c1,mode=readline,pretty=on",
+        ],
+    ),
     ("mon-no-chardev", V + ["-mon", "mode=control"]),
     # -pidfile / -daemonize / -incoming
     ("pidfile-bad-dir", V + ["-pidfile", "/nonexistent/x.pid"]),
@@ -157,22 +210,42 @@ INPUTS = [
     ("object-secret", V + ["-object", "secret,id=s1,data=abc"]),
     ("object-no-id", V + ["-object", "secret,data=abc"]),
     ("object-json", V + ["-object", '{"qom-type":"secret","id":"s1","data":"x"}']),
-    ("object-reserved-ram-id", V + ["-object", '{"qom-type":"memory-backend-ram","id":"mach-virt.ram","size":134217728}']),
+    (
+        "object-reserved-ram-id",
+        V + ["-object", '{"qom-type":"memory-backend-ram","id":"mach-virt.ram","size":134217728}'],
+    ),
     ("object-json-bad", V + ["-object", "{bad"]),
     ("object-json-eoi", V + ["-object", '{"a":1']),
     ("object-json-two", V + ["-object", '{"a":1} x']),
     ("object-bad-size", V + ["-object", "memory-backend-ram,id=m1,size=abc"]),
     ("object-dup-id", V + ["-object", "secret,id=s1,data=a", "-object", "secret,id=s1,data=b"]),
-    ("object-dup-id-json", V + ["-object", '{"qom-type":"secret","id":"s1","data":"a"}',
-                               "-object", '{"qom-type":"secret","id":"s1","data":"b"}']),
+    (
+        "object-dup-id-json",
+        V
+        + [
+            "-object",
+            '{"qom-type":"secret","id":"s1","data":"a"}',
+            "-object",
+            '{"qom-type":"secret","id":"s1","data":"b"}',
+        ],
+    ),
     ("object-bad-type", ["-object", "foo"]),
     ("object-bad-id", V + ["-object", "secret,id=1bad,data=x"]),
     ("object-iothread", V + ["-object", "iothread,id=io1"]),
     ("object-unknown-prop", V + ["-object", "iothread,id=io1,foo=1"]),
     ("object-json-unknown-prop", V + ["-object", '{"qom-type":"iothread","id":"io1","foo":1}']),
     ("object-json-type-error", V + ["-object", '{"qom-type":"memory-backend-ram","id":"m1","size":"x"}']),
-    ("object-memdev-libvirt", V[:-1] + ["virt,memory-backend=mach-virt.ram", "-m", "128", "-object",
-                                       '{"qom-type":"memory-backend-ram","id":"mach-virt.ram","size":134217728}']),
+    (
+        "object-memdev-libvirt",
+        V[:-1]
+        + [
+            "virt,memory-backend=mach-virt.ram",
+            "-m",
+            "128",
+            "-object",
+            '{"qom-type":"memory-backend-ram","id":"mach-virt.ram","size":134217728}',
+        ],
+    ),
     ("memdev-not-found", B + ["-M", "virt,memory-backend=nosuch"]),
     # -device
     ("device-unknown", V + ["-device", "nosuch"]),
@@ -180,15 +253,33 @@ INPUTS = [
     ("device-nic-no-peer", V + ["-device", "virtio-net-pci,id=n1"]),
     ("device-json-nic", V + ["-device", '{"driver":"virtio-net-pci","id":"n1"}']),
     ("device-dup-id", V + ["-device", "pcie-root-port,id=p1", "-device", "pcie-root-port,id=p1"]),
-    ("device-dup-id-json", V + ["-device", '{"driver":"pcie-root-port","id":"p1"}',
-                               "-device", '{"driver":"pcie-root-port","id":"p1"}']),
+    (
+        "device-dup-id-json",
+        V
+        + [
+            "-device",
+            '{"driver":"pcie-root-port","id":"p1"}',
+            "-device",
+            '{"driver":"pcie-root-port","id":"p1"}',
+        ],
+    ),
     ("device-blk-no-drive", V + ["-device", "virtio-blk-pci"]),
     ("device-netdev-missing", V + ["-device", "virtio-net-pci,netdev=nosuch"]),
-    ("device-netdev-pair", V + ["-netdev", '{"type":"user","id":"n1"}',
-                               "-device", '{"driver":"virtio-net-pci","netdev":"n1","id":"net0"}']),
+    (
+        "device-netdev-pair",
+        V
+        + [
+            "-netdev",
+            '{"type":"user","id":"n1"}',
+            "-device",
+            '{"driver":"virtio-net-pci","netdev":"n1","id":"net0"}',
+        ],
+    ),
     ("device-bus-missing", V + ["-device", "virtio-net-pci,bus=pci.9"]),
-    ("device-root-port-bus", V + ["-device", "pcie-root-port,id=p1,bus=pcie.0,chassis=1",
-                                 "-device", "virtio-rng-pci,bus=p1"]),
+    (
+        "device-root-port-bus",
+        V + ["-device", "pcie-root-port,id=p1,bus=pcie.0,chassis=1", "-device", "virtio-rng-pci,bus=p1"],
+    ),
     ("device-abstract", V + ["-device", "virtio-pci"]),
     ("device-not-device", V + ["-device", "secret"]),
     # -blockdev / -netdev
@@ -217,7 +308,10 @@ INPUTS = [
     ("msg-timestamp", V + ["-msg", "timestamp=on", "-cpu", "nosuch"]),
     ("msg-bad", V + ["-msg", "timestamp=maybe"]),
     ("msg-guest-name", V + ["-name", "g1", "-msg", "guest-name=on", "-cpu", "nosuch"]),
-    ("sandbox-libvirt", V + ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]),
+    (
+        "sandbox-libvirt",
+        V + ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"],
+    ),
     ("sandbox-off", V + ["-sandbox", "off"]),
     ("sandbox-bad-enable", V + ["-sandbox", "foo"]),
     ("sandbox-bad-obsolete", V + ["-sandbox", "on,obsolete=foo"]),
@@ -258,19 +352,52 @@ INPUTS = [
     ("version-after-error", ["-m", "abc", "-version"]),
     ("version-before-error", ["-version", "-m", "abc"]),
     # libvirt's domain command line (fd monitor replaced by a path)
-    ("libvirt-domain", [
-        "-name", "guest=mocktest,debug-threads=on", "-S",
-        "-object", '{"qom-type":"secret","id":"masterKey0","format":"raw","file":"/dev/null"}',
-        "-machine", "virt-7.2,usb=off,gic-version=2,dump-guest-core=off,memory-backend=mach-virt.ram",
-        "-accel", "tcg", "-cpu", "max", "-m", "128",
-        "-object", '{"qom-type":"memory-backend-ram","id":"mach-virt.ram","size":134217728}',
-        "-overcommit", "mem-lock=off", "-smp", "1,sockets=1,cores=1,threads=1",
-        "-uuid", "b6a9c1f2-1c3d-4e5f-8a9b-0c1d2e3f4a5b", "-display", "none",
-        "-no-user-config", "-nodefaults",
-        "-chardev", "socket,id=charmonitor,path={tmp}/monitor.sock,server=on,wait=off",
-        "-mon", "chardev=charmonitor,id=monitor,mode=control", "-rtc", "base=utc",
-        "-no-shutdown", "-no-acpi", "-boot", "strict=on",
-        "-audiodev", '{"id":"audio1","driver":"none"}', "-machine", "mte=on",
-        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-        "-msg", "timestamp=on"]),
+    (
+        "libvirt-domain",
+        [
+            "-name",
+            "guest=mocktest,debug-threads=on",
+            "-S",
+            "-object",
+            '{"qom-type":"secret","id":"masterKey0","format":"raw","file":"/dev/null"}',
+            "-machine",
+            "virt-7.2,usb=off,gic-version=2,dump-guest-core=off,memory-backend=mach-virt.ram",
+            "-accel",
+            "tcg",
+            "-cpu",
+            "max",
+            "-m",
+            "128",
+            "-object",
+            '{"qom-type":"memory-backend-ram","id":"mach-virt.ram","size":134217728}',
+            "-overcommit",
+            "mem-lock=off",
+            "-smp",
+            "1,sockets=1,cores=1,threads=1",
+            "-uuid",
+            "b6a9c1f2-1c3d-4e5f-8a9b-0c1d2e3f4a5b",
+            "-display",
+            "none",
+            "-no-user-config",
+            "-nodefaults",
+            "-chardev",
+            "socket,id=charmonitor,path={tmp}/monitor.sock,server=on,wait=off",
+            "-mon",
+            "chardev=charmonitor,id=monitor,mode=control",
+            "-rtc",
+            "base=utc",
+            "-no-shutdown",
+            "-no-acpi",
+            "-boot",
+            "strict=on",
+            "-audiodev",
+            '{"id":"audio1","driver":"none"}',
+            "-machine",
+            "mte=on",
+            "-sandbox",
+            "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+            "-msg",
+            "timestamp=on",
+        ],
+    ),
 ]

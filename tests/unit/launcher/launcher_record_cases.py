@@ -36,8 +36,11 @@ def normalise(text: str, tmp: str) -> str:
     # Debian's packaging makes -display help look for a module that does not exist
     # ("qemu: module ui-ui-none not found, do you want to install qemu-system-gui
     # package?"): a packaging accident, not QEMU's behaviour
-    lines = [ln for ln in text.splitlines() if "terminating on signal" not in ln
-             and not ln.startswith("qemu: module ")]
+    lines = [
+        ln
+        for ln in text.splitlines()
+        if "terminating on signal" not in ln and not ln.startswith("qemu: module ")
+    ]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -50,8 +53,14 @@ def run_case(cmd, argv, timeout=2.0, env=None, stdout=False):
     tmp = tempfile.mkdtemp(prefix="qc", dir="/tmp")
     try:
         args = expand(argv, tmp)
-        p = subprocess.Popen(cmd + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env, start_new_session=True)
+        p = subprocess.Popen(
+            cmd + args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
         try:
             out, err = p.communicate(timeout=timeout)
             rc = p.returncode
@@ -73,8 +82,14 @@ def run_started(cmd, argv, env=None, timeout=10.0):
     try:
         pid = os.path.join(tmp, "daemon.pid")
         args = expand(argv, tmp) + ["-daemonize", "-pidfile", pid]
-        p = subprocess.run(cmd + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, env=env, timeout=timeout)
+        p = subprocess.run(
+            cmd + args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=timeout,
+        )
         if os.path.exists(pid):
             try:
                 n = int(open(pid).read())

@@ -113,14 +113,27 @@ class QMP:
 
 def spawn(args, profile=PROFILE, extra_env=None, **kw):
     cmd = LAUNCHER + (["--profile", profile] if profile else []) + list(args)
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env(**(extra_env or {})), **kw)
+    return subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(**(extra_env or {})),
+        **kw,
+    )
 
 
 def run(args, profile=PROFILE, extra_env=None, timeout=60, **kw):
     cmd = LAUNCHER + (["--profile", profile] if profile else []) + list(args)
-    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          env=env(**(extra_env or {})), timeout=timeout, **kw)
+    return subprocess.run(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env(**(extra_env or {})),
+        timeout=timeout,
+        **kw,
+    )
 
 
 BASE = ["-S", "-nodefaults", "-display", "none", "-machine", "virt", "-accel", "tcg", "-cpu", "max"]

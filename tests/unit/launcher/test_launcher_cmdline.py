@@ -69,7 +69,7 @@ def test_recording_matches_real_qemu(cid, argv):
     require_recorded_packages(what="launcher_cmdline_cases.py")
     exp = CASES[cid]
     if exp["rc"] == "started" and cid in ("sandbox-libvirt", "libvirt-domain"):
-        rc, err = run_case([REAL], argv)        # -sandbox spawn=deny cannot daemonize
+        rc, err = run_case([REAL], argv)  # -sandbox spawn=deny cannot daemonize
         out = None
     else:
         rc, err, out = _run([REAL], argv, exp)

@@ -23,8 +23,9 @@ def test_existing_helpers_unchanged():
     assert parse_cpu("max,sve=off,+pmu") == ("max", {"sve": "off", "pmu": "on"})
 
 
-MEM = dict(name="memory", implied="size", desc={"size": "size", "slots": "number", "maxmem": "size"},
-           merge=True)
+MEM = dict(
+    name="memory", implied="size", desc={"size": "size", "slots": "number", "maxmem": "size"}, merge=True
+)
 
 
 def test_implied_and_typed_values():
@@ -33,13 +34,19 @@ def test_implied_and_typed_values():
     assert g.raw["size"] == "1G"
 
 
-@pytest.mark.parametrize("text,message,hint", [
-    ("abc", "Parameter 'size' expects a non-negative number below 2^64",
-     "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\nand exabytes, respectively."),
-    ("1,foo=1", "Invalid parameter 'foo'", ""),
-    ("1,slots=x", "Parameter 'slots' expects a number", ""),
-    ("99999999E", "Value '99999999E' is too large for parameter 'size'", ""),
-])
+@pytest.mark.parametrize(
+    "text,message,hint",
+    [
+        (
+            "abc",
+            "Parameter 'size' expects a non-negative number below 2^64",
+            "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\nand exabytes, respectively.",
+        ),
+        ("1,foo=1", "Invalid parameter 'foo'", ""),
+        ("1,slots=x", "Parameter 'slots' expects a number", ""),
+        ("99999999E", "Value '99999999E' is too large for parameter 'size'", ""),
+    ],
+)
 def test_qemu_opts_errors(text, message, hint):
     with pytest.raises(QemuOptsError) as e:
         qemu_opts_parse(OptsList(**MEM), text, permit_abbrev=True)
@@ -56,8 +63,9 @@ def test_short_form_booleans_warn_and_still_fail_when_invalid():
 
 
 def test_short_form_no_prefix_and_nodelay_hint():
-    lst = OptsList("chardev", "backend", {"backend": "string", "wait": "bool", "delay": "bool",
-                                          "server": "bool"})
+    lst = OptsList(
+        "chardev", "backend", {"backend": "string", "wait": "bool", "delay": "bool", "server": "bool"}
+    )
     warnings = []
     g = qemu_opts_parse(lst, "socket,id=c,server,nowait,nodelay", permit_abbrev=True, warnings=warnings)
     assert g.opts == {"backend": "socket", "server": True, "wait": False, "delay": False}
@@ -84,10 +92,20 @@ def test_help_is_detected():
     assert g.help is True
 
 
-@pytest.mark.parametrize("text,value", [
-    ("0", 0), ("1024", 1024), ("1k", 1024), ("1K", 1024), ("2M", 2 << 20), ("1.5G", 3 << 29),
-    ("0x10", 16), ("1B", 1), ("4E", 4 << 60),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("0", 0),
+        ("1024", 1024),
+        ("1k", 1024),
+        ("1K", 1024),
+        ("2M", 2 << 20),
+        ("1.5G", 3 << 29),
+        ("0x10", 16),
+        ("1B", 1),
+        ("4E", 4 << 60),
+    ],
+)
 def test_strtosz(text, value):
     assert strtosz(text) == value
 

@@ -43,12 +43,14 @@ def _kill_pidfile(path):
 def test_daemonize_like_libvirt_probe(tmpd):
     sock, pid = os.path.join(tmpd, "qmp.monitor"), os.path.join(tmpd, "qmp.pid")
     # capture_output: returns only when every holder of the pipes (the daemon too) closed them
-    p = lu.run(PROBE + ["-qmp", "unix:%s,server=on,wait=off" % sock, "-pidfile", pid, "-daemonize"],
-               timeout=30)
+    p = lu.run(
+        PROBE + ["-qmp", "unix:%s,server=on,wait=off" % sock, "-pidfile", pid, "-daemonize"], timeout=30
+    )
     try:
         assert p.returncode == 0
-        assert p.stderr == ("qemu-system-aarch64: invalid accelerator kvm\n"
-                            "qemu-system-aarch64: falling back to tcg\n")
+        assert p.stderr == (
+            "qemu-system-aarch64: invalid accelerator kvm\nqemu-system-aarch64: falling back to tcg\n"
+        )
         assert p.stdout == ""
         # the foreground process exited after the socket listens and the pidfile is written
         assert sorted(os.listdir(tmpd)) == ["qmp.monitor", "qmp.pid"]
@@ -74,23 +76,27 @@ def test_daemonize_like_libvirt_probe(tmpd):
 
 def test_daemonize_failure_exits_1_with_qemu_text(tmpd):
     pid = os.path.join(tmpd, "qmp.pid")
-    p = lu.run(["-S", "-nodefaults", "-machine", "virt", "-cpu", "nosuch", "-pidfile", pid,
-                "-daemonize"], timeout=30)
+    p = lu.run(
+        ["-S", "-nodefaults", "-machine", "virt", "-cpu", "nosuch", "-pidfile", pid, "-daemonize"], timeout=30
+    )
     assert p.returncode == 1
     assert p.stderr == "qemu-system-aarch64: unable to find CPU model 'nosuch'\n"
-    assert os.listdir(tmpd) == []        # the pidfile written before the error is removed
+    assert os.listdir(tmpd) == []  # the pidfile written before the error is removed
 
 
 def test_pidfile_locked_by_another_process(tmpd):
     import fcntl
+
     pid = os.path.join(tmpd, "p.pid")
     fd = os.open(pid, os.O_WRONLY | os.O_CREAT, 0o600)
     fcntl.lockf(fd, fcntl.LOCK_EX)
     try:
         p = lu.run(lu.BASE + ["-pidfile", pid], timeout=30)
         assert p.returncode == 1
-        assert p.stderr == ("qemu-system-aarch64: cannot create PID file: Cannot lock pid file: "
-                            "Resource temporarily unavailable\n")
+        assert p.stderr == (
+            "qemu-system-aarch64: cannot create PID file: Cannot lock pid file: "
+            "Resource temporarily unavailable\n"
+        )
     finally:
         os.close(fd)
 
@@ -124,8 +130,11 @@ def test_msg_timestamp_prefixes_late_messages(tmpd):
         p.send_signal(signal.SIGINT)
         assert p.wait(timeout=10) == 0
         err = p.stderr.read().decode()
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z qemu-system-aarch64: "
-                            r"terminating on signal 2 from pid \d+ \(.*\)\n", err), err
+        assert re.fullmatch(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z qemu-system-aarch64: "
+            r"terminating on signal 2 from pid \d+ \(.*\)\n",
+            err,
+        ), err
     finally:
         p.kill()
         p.wait()
@@ -143,8 +152,7 @@ def test_quit_and_runstate_events(tmpd):
         assert q.event("RESUME") is not None
         assert q.cmd("stop") == {"return": {}}
         assert q.event("STOP") is not None
-        assert q.cmd("query-status")["return"] == {"status": "paused", "singlestep": False,
-                                                   "running": False}
+        assert q.cmd("query-status")["return"] == {"status": "paused", "singlestep": False, "running": False}
         assert q.cmd("quit") == {"return": {}}
         assert q.event("SHUTDOWN")["data"] == {"guest": False, "reason": "host-qmp-quit"}
         assert q.recv() is None
@@ -186,19 +194,24 @@ def test_inherited_listening_fd_like_libvirt(tmpd):
     ls.bind(path)
     ls.listen(1)
     fd = ls.fileno()
-    args = lu.BASE + ["-chardev", "socket,id=charmonitor,fd=%d,server=on,wait=off" % fd,
-                      "-mon", "chardev=charmonitor,id=monitor,mode=control"]
+    args = lu.BASE + [
+        "-chardev",
+        "socket,id=charmonitor,fd=%d,server=on,wait=off" % fd,
+        "-mon",
+        "chardev=charmonitor,id=monitor,mode=control",
+    ]
     p = lu.spawn(args, pass_fds=(fd,))
     ls.close()
     try:
-        q = lu.QMP(path)            # connect works at once: the socket already listens
+        q = lu.QMP(path)  # connect works at once: the socket already listens
         q.cmd("qmp_capabilities")
         r = q.cmd("query-chardev")
-        assert r["return"] == [{"frontend-open": True, "filename": "unix:%s,server=on" % path,
-                                "label": "charmonitor"}]
+        assert r["return"] == [
+            {"frontend-open": True, "filename": "unix:%s,server=on" % path, "label": "charmonitor"}
+        ]
         q.cmd("quit")
         assert p.wait(timeout=10) == 0
-        assert os.path.exists(path)      # an inherited socket is libvirt's to remove
+        assert os.path.exists(path)  # an inherited socket is libvirt's to remove
     finally:
         p.kill()
         p.wait()
@@ -222,14 +235,21 @@ def test_inherited_connected_fd(tmpd):
 
 def test_pretty_monitor(tmpd):
     path = os.path.join(tmpd, "p.sock")
-    p = lu.spawn(lu.BASE + ["-chardev", "socket,id=c1,path=%s,server=on,wait=off" % path,
-                            "-mon", "chardev=c1,mode=control,pretty=on"])
+    p = lu.spawn(
+        lu.BASE
+        + [
+            "-chardev",
+            "socket,id=c1,path=%s,server=on,wait=off" % path,
+            "-mon",
+            "chardev=c1,mode=control,pretty=on",
+        ]
+    )
     try:
         s = lu.connect(path)
         data = b""
         while not data.endswith(b"}\r\n"):
             data += s.recv(4096)
-        assert data.startswith(b"{\r\n    \"QMP\": {")
+        assert data.startswith(b'{\r\n    "QMP": {')
         s.close()
     finally:
         p.kill()
@@ -242,8 +262,10 @@ def test_wait_on_blocks_until_a_client_connects(tmpd):
     try:
         assert lu.wait_for(lambda: os.path.exists(path))
         line = p.stderr.readline().decode()
-        assert line == ("qemu-system-aarch64: -qmp unix:%s,server=on: info: QEMU waiting for "
-                        "connection on: disconnected:unix:%s,server=on\n" % (path, path))
+        assert line == (
+            "qemu-system-aarch64: -qmp unix:%s,server=on: info: QEMU waiting for "
+            "connection on: disconnected:unix:%s,server=on\n" % (path, path)
+        )
         q = lu.QMP(path)
         assert q.cmd("qmp_capabilities") == {"return": {}}
         q.cmd("quit")
@@ -255,6 +277,7 @@ def test_wait_on_blocks_until_a_client_connects(tmpd):
 
 # --- profile selection ----------------------------------------------------------------
 
+
 def _version_of(cmd, **kw):
     p = subprocess.run(cmd + ["-version"], capture_output=True, text=True, **kw)
     return p.returncode, p.stdout.splitlines()[0] if p.stdout else p.stderr
@@ -262,10 +285,13 @@ def _version_of(cmd, **kw):
 
 def test_profile_flag_env_and_config_file(tmpd):
     from qmpserver.launcher.config import SUFFIX
+
     link = os.path.join(tmpd, "qemu-system-aarch64")
     with open(link, "w") as f:
-        f.write("#!%s\nimport sys\nsys.path.insert(0, %r)\nfrom qmpserver.launcher.main import main\n"
-                "sys.exit(main())\n" % (sys.executable, lu.ROOT))
+        f.write(
+            "#!%s\nimport sys\nsys.path.insert(0, %r)\nfrom qmpserver.launcher.main import main\n"
+            "sys.exit(main())\n" % (sys.executable, lu.ROOT)
+        )
     os.chmod(link, 0o755)
     env = lu.env()
     # a config keyed on the executable's path
@@ -277,8 +303,12 @@ def test_profile_flag_env_and_config_file(tmpd):
     rc, line = _version_of([link], env=dict(env, QMPSERVER_PROFILE="debian-7.2-tcg"))
     assert line == "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"
     # --profile beats both, wherever it is on the command line
-    p = subprocess.run([link, "-version", "--profile", "debian-7.2-tcg"], capture_output=True,
-                       text=True, env=dict(env, QMPSERVER_PROFILE="qemu-11.1-tcg"))
+    p = subprocess.run(
+        [link, "-version", "--profile", "debian-7.2-tcg"],
+        capture_output=True,
+        text=True,
+        env=dict(env, QMPSERVER_PROFILE="qemu-11.1-tcg"),
+    )
     assert p.stdout.startswith("QEMU emulator version 7.2.22")
     # a launchers.json registry (XDG_CONFIG_HOME) when there is no file next to it
     os.unlink(link + SUFFIX)
@@ -300,9 +330,15 @@ def test_bad_profile_is_one_line_not_a_traceback():
 
 # --- install-launcher ------------------------------------------------------------------------
 
+
 def _install(*args):
-    return subprocess.run([sys.executable, "-m", "qmpserver.cli", "install-launcher"] + list(args),
-                          capture_output=True, text=True, env=lu.env(), timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "qmpserver.cli", "install-launcher"] + list(args),
+        capture_output=True,
+        text=True,
+        env=lu.env(),
+        timeout=300,
+    )
 
 
 def test_install_launcher_empty_environment_and_ctime(tmpd):
@@ -310,8 +346,11 @@ def test_install_launcher_empty_environment_and_ctime(tmpd):
     p = _install("--profile", "debian-7.2-tcg", "--dir", d)
     assert p.returncode == 0, p.stderr
     exe = os.path.join(d, "qemu-system-aarch64")
-    assert sorted(os.listdir(d)) == ["qemu-system-aarch64", "qemu-system-aarch64.profile.pickle",
-                                     "qemu-system-aarch64.qmpserver.json"]
+    assert sorted(os.listdir(d)) == [
+        "qemu-system-aarch64",
+        "qemu-system-aarch64.profile.pickle",
+        "qemu-system-aarch64.qmpserver.json",
+    ]
     first = open(exe).readline()
     assert first.startswith("#!/") and first.rstrip().endswith(" -IS")
     out = subprocess.run([exe, "-version"], capture_output=True, text=True, env={})
@@ -321,10 +360,10 @@ def test_install_launcher_empty_environment_and_ctime(tmpd):
     time.sleep(0.02)
     p = _install("--profile", "debian-7.2-tcg", "--dir", d)
     assert p.returncode == 0 and "up to date" in p.stdout
-    assert os.stat(exe).st_ctime_ns == ctime            # nothing changed: libvirt keeps its cache
+    assert os.stat(exe).st_ctime_ns == ctime  # nothing changed: libvirt keeps its cache
     p = _install("--profile", "qemu-11.1-tcg", "--dir", d, "--name", "qemu-system-aarch64")
     assert p.returncode == 0, p.stderr
-    assert os.stat(exe).st_ctime_ns != ctime            # another profile: libvirt re-probes
+    assert os.stat(exe).st_ctime_ns != ctime  # another profile: libvirt re-probes
     out = subprocess.run([exe, "-version"], capture_output=True, text=True, env={})
     assert out.stdout.startswith("QEMU emulator version 11.1")
 
@@ -361,12 +400,14 @@ def test_install_launcher_copy_package(tmpd):
 def test_launcher_start_imports_stay_lean(tmpd):
     """No asyncio, logging, yaml, argparse or aiohttp on the launcher's path."""
     sock = os.path.join(tmpd, "m.sock")
-    code = ("import sys\nsys.argv=['qemu-system-aarch64','--profile','debian-7.2-tcg']+%r\n"
-            "import qmpserver.launcher.main as M\n"
-            "M.Runner.setup_post=lambda self: (_ for _ in ()).throw(SystemExit(0))\n"
-            "try:\n    M.main()\nexcept SystemExit:\n    pass\n"
-            "bad=[m for m in ('asyncio','logging','yaml','argparse','aiohttp') if m in sys.modules]\n"
-            "print(','.join(bad))\n" % (lu.BASE + ["-qmp", "unix:%s,server=on,wait=off" % sock]))
+    code = (
+        "import sys\nsys.argv=['qemu-system-aarch64','--profile','debian-7.2-tcg']+%r\n"
+        "import qmpserver.launcher.main as M\n"
+        "M.Runner.setup_post=lambda self: (_ for _ in ()).throw(SystemExit(0))\n"
+        "try:\n    M.main()\nexcept SystemExit:\n    pass\n"
+        "bad=[m for m in ('asyncio','logging','yaml','argparse','aiohttp') if m in sys.modules]\n"
+        "print(','.join(bad))\n" % (lu.BASE + ["-qmp", "unix:%s,server=on,wait=off" % sock])
+    )
     # the compiled profile must be in the cache first (compiling parses YAML)
     lu.run(["-version"])
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=lu.env())

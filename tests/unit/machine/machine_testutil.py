@@ -52,8 +52,9 @@ def start(profile_name, machine="virt", accel=None, cpu=None, **cfg):
     """An Instance, or the StartupError it raised."""
     prof = profile(profile_name) if isinstance(profile_name, str) else profile_name
     opts = parse_opts(machine, "type") if isinstance(machine, str) else dict(machine)
-    config = InstanceConfig(machine=opts, accel=[accel] if isinstance(accel, str) else list(accel or ()),
-                            cpu=cpu, **cfg)
+    config = InstanceConfig(
+        machine=opts, accel=[accel] if isinstance(accel, str) else list(accel or ()), cpu=cpu, **cfg
+    )
     try:
         return start_instance(prof, config)
     except StartupError as e:

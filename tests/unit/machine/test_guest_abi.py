@@ -46,8 +46,11 @@ def test_abi_matches_qom_and_expansion(profile):
     a = inst.abi
     c = Client(inst)
     assert a.target == inst.build.target == "aarch64"
-    assert a.machine == inst.machine.type and a.machine == c.cmd("qom-get", {
-        "path": "/machine", "property": "type"})["return"][:-len("-machine")]
+    assert (
+        a.machine == inst.machine.type
+        and a.machine
+        == c.cmd("qom-get", {"path": "/machine", "property": "type"})["return"][: -len("-machine")]
+    )
     assert a.machine_version == a.machine.split("-", 1)[1]
     assert a.accel == inst.accel
     # GIC and MTE: what qom-get /machine reports
@@ -58,10 +61,13 @@ def test_abi_matches_qom_and_expansion(profile):
         assert a.mte == c.cmd("qom-get", {"path": "/machine", "property": "mte-version"})["return"]
     # CPU: the model the vCPUs are, and the expansion of that model
     cpus = c.cmd("query-cpus-fast")["return"]
-    assert cpus and all(c.cmd("qom-get", {"path": x["qom-path"], "property": "type"})["return"]
-                        == a.cpu_model + "-arm-cpu" for x in cpus)
-    props = c.cmd("query-cpu-model-expansion", {"type": "full", "model": {"name": a.cpu_model}})[
-        "return"]["model"].get("props", {})
+    assert cpus and all(
+        c.cmd("qom-get", {"path": x["qom-path"], "property": "type"})["return"] == a.cpu_model + "-arm-cpu"
+        for x in cpus
+    )
+    props = c.cmd("query-cpu-model-expansion", {"type": "full", "model": {"name": a.cpu_model}})["return"][
+        "model"
+    ].get("props", {})
     if "pmu" in props:
         assert a.pmu is props["pmu"]
     sve = sorted(int(k[3:]) for k, v in props.items() if k.startswith("sve") and k[3:].isdigit() and v)

@@ -79,17 +79,20 @@ def _ask(f, name, **args):
 
 
 def _run(argv, sock, env):
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
     answers = None
     deadline = time.time() + 30
     while proc.poll() is None and time.time() < deadline:
         if os.path.exists(sock):
             f = _qmp(sock)
-            f.readline()                                  # greeting
+            f.readline()  # greeting
             _ask(f, "qmp_capabilities")
-            answers = (_ask(f, "qom-get", path="/machine", property="mte"),
-                       _ask(f, "qom-get", path="/machine", property="mte-version"))
+            answers = (
+                _ask(f, "qom-get", path="/machine", property="mte"),
+                _ask(f, "qom-get", path="/machine", property="mte-version"),
+            )
             _ask(f, "quit")
             break
         time.sleep(0.01)
@@ -130,8 +133,22 @@ def _env():
 @pytest.mark.parametrize("name,accel,cpu,column,cell", CASES, ids=IDS)
 def test_serve(workdir, name, accel, cpu, column, cell):
     sock = os.path.join(workdir, "q.sock")
-    argv = [sys.executable, "-m", "qmpserver.cli", "serve", "--profile", name, "--qmp", "unix:" + sock,
-            "--machine", "virt," + column, "--accel", accel, "--cpu", cpu]
+    argv = [
+        sys.executable,
+        "-m",
+        "qmpserver.cli",
+        "serve",
+        "--profile",
+        name,
+        "--qmp",
+        "unix:" + sock,
+        "--machine",
+        "virt," + column,
+        "--accel",
+        accel,
+        "--cpu",
+        cpu,
+    ]
     rc, err, answers = _run(argv, sock, _env())
     _check(rc, err, answers, _expected(cell, "qmpserver"), matrix()["profiles"][name]["proposal"])
 
@@ -141,8 +158,22 @@ def test_launcher(workdir, name, accel, cpu, column, cell):
     sock = os.path.join(workdir, "q.sock")
     env = _env()
     env["QMPSERVER_PROFILE"] = name
-    argv = [sys.executable, "-m", "qmpserver.launcher.main", "-S", "-nodefaults", "-display", "none",
-            "-machine", "virt," + column, "-accel", accel, "-cpu", cpu,
-            "-qmp", "unix:%s,server=on,wait=off" % sock]
+    argv = [
+        sys.executable,
+        "-m",
+        "qmpserver.launcher.main",
+        "-S",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-machine",
+        "virt," + column,
+        "-accel",
+        accel,
+        "-cpu",
+        cpu,
+        "-qmp",
+        "unix:%s,server=on,wait=off" % sock,
+    ]
     rc, err, answers = _run(argv, sock, env)
     _check(rc, err, answers, _expected(cell, "qemu-system-aarch64"), matrix()["profiles"][name]["proposal"])

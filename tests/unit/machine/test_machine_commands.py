@@ -21,22 +21,42 @@ def q(profile="qmpserver-tcg", machine="virt", accel=None, cpu="max", **cfg):
 
 # --- -machine properties --------------------------------------------------------------------
 
-@pytest.mark.parametrize("profile,machine,want", [
-    ("qmpserver-tcg", "virt,foo=bar", "Property 'virt-11.1-machine.foo' not found"),
-    ("qemu-11.1-tcg", "virt,mte-version=2", "Property 'virt-11.1-machine.mte-version' not found"),
-    ("debian-7.2-tcg", "virt-6.2,mte-version=2", "Property 'virt-6.2-machine.mte-version' not found"),
-    ("qmpserver-tcg", "virt,mte-version=4", "Invalid mte-version value\nValid values are none, 2, 3, host, max."),
-    ("qmpserver-tcg", "virt,mte=maybe", "Parameter 'mte' expects 'on' or 'off'"),
-    ("qmpserver-tcg", "virt,gic-version=9", "Invalid gic-version value\nValid values are 3, 2, host, max."),
-    ("debian-7.2-tcg", "virt,gic-version=x-5", "Invalid gic-version value\nValid values are 3, 2, host, max."),
-    ("qmpserver-tcg", "virt,acpi=maybe", "Parameter 'acpi' does not accept value 'maybe'"),
-    ("qmpserver-tcg", "virt,phandle-start=x", "Parameter 'phandle-start' expects integer"),
-    ("qmpserver-tcg", "virt,iommu=x", "Invalid iommu value\nValid values are none, smmuv3."),
-    ("qmpserver-tcg", "virt,nvdimm-persistence=x", "-machine nvdimm-persistence=x: unsupported option"),
-    # QDict order decides which bad property is reported
-    ("qmpserver-tcg", "virt,foo=1,bar=2", "Property 'virt-11.1-machine.bar' not found"),
-    ("qmpserver-tcg", "virt,mte=x,mte-version=y", "Invalid mte-version value\nValid values are none, 2, 3, host, max."),
-])
+
+@pytest.mark.parametrize(
+    "profile,machine,want",
+    [
+        ("qmpserver-tcg", "virt,foo=bar", "Property 'virt-11.1-machine.foo' not found"),
+        ("qemu-11.1-tcg", "virt,mte-version=2", "Property 'virt-11.1-machine.mte-version' not found"),
+        ("debian-7.2-tcg", "virt-6.2,mte-version=2", "Property 'virt-6.2-machine.mte-version' not found"),
+        (
+            "qmpserver-tcg",
+            "virt,mte-version=4",
+            "Invalid mte-version value\nValid values are none, 2, 3, host, max.",
+        ),
+        ("qmpserver-tcg", "virt,mte=maybe", "Parameter 'mte' expects 'on' or 'off'"),
+        (
+            "qmpserver-tcg",
+            "virt,gic-version=9",
+            "Invalid gic-version value\nValid values are 3, 2, host, max.",
+        ),
+        (
+            "debian-7.2-tcg",
+            "virt,gic-version=x-5",
+            "Invalid gic-version value\nValid values are 3, 2, host, max.",
+        ),
+        ("qmpserver-tcg", "virt,acpi=maybe", "Parameter 'acpi' does not accept value 'maybe'"),
+        ("qmpserver-tcg", "virt,phandle-start=x", "Parameter 'phandle-start' expects integer"),
+        ("qmpserver-tcg", "virt,iommu=x", "Invalid iommu value\nValid values are none, smmuv3."),
+        ("qmpserver-tcg", "virt,nvdimm-persistence=x", "-machine nvdimm-persistence=x: unsupported option"),
+        # QDict order decides which bad property is reported
+        ("qmpserver-tcg", "virt,foo=1,bar=2", "Property 'virt-11.1-machine.bar' not found"),
+        (
+            "qmpserver-tcg",
+            "virt,mte=x,mte-version=y",
+            "Invalid mte-version value\nValid values are none, 2, 3, host, max.",
+        ),
+    ],
+)
 def test_property_errors(profile, machine, want):
     e = start(profile, machine, "tcg", "max")
     assert isinstance(e, StartupError) and e.message == want
@@ -65,6 +85,7 @@ def test_kernel_irqchip_off_limits_kvm_to_gicv2():
 
 # --- /machine ---------------------------------------------------------------------------------
 
+
 def test_qom_answers_with_the_proposal():
     c = q("default", "virt,mte-version=3", "kvm", "host")
     assert c.cmd("qom-get", path="/machine", property="mte-version") == "3"
@@ -90,17 +111,22 @@ def test_qom_tcg_tag_memory_and_smp():
 def test_qom_without_the_proposal():
     c = q("qemu-11.1-tcg", "virt,mte=on")
     assert c.cmd("qom-get", path="/machine", property="mte") is True
-    assert c.send("qom-get", path="/machine", property="mte-version")["error"]["desc"] == \
-        "Property 'virt-11.1-machine.mte-version' not found"
+    assert (
+        c.send("qom-get", path="/machine", property="mte-version")["error"]["desc"]
+        == "Property 'virt-11.1-machine.mte-version' not found"
+    )
     assert "mte-version" not in [p["name"] for p in c.cmd("qom-list", path="/machine")]
 
 
-@pytest.mark.parametrize("profile,typename,present", [
-    ("qmpserver-tcg", "virt-11.1-machine", True),
-    ("qemu-11.1-tcg", "virt-11.1-machine", False),
-    ("debian-7.2-tcg", "virt-7.2-machine", False),
-    ("qmpserver-tcg", "none-machine", False),
-])
+@pytest.mark.parametrize(
+    "profile,typename,present",
+    [
+        ("qmpserver-tcg", "virt-11.1-machine", True),
+        ("qemu-11.1-tcg", "virt-11.1-machine", False),
+        ("debian-7.2-tcg", "virt-7.2-machine", False),
+        ("qmpserver-tcg", "none-machine", False),
+    ],
+)
 def test_qom_list_properties_overlay(profile, typename, present):
     props = q(profile).cmd("qom-list-properties", typename=typename)
     names = [p["name"] for p in props]
@@ -131,8 +157,11 @@ def test_introspection_lists_the_command_only_with_the_proposal():
     def has(profile):
         c = q(profile)
         schema = c.cmd("query-qmp-schema")
-        return ("query-mte-capabilities" in [x["name"] for x in c.cmd("query-commands")],
-                any(e["name"] == "query-mte-capabilities" for e in schema))
+        return (
+            "query-mte-capabilities" in [x["name"] for x in c.cmd("query-commands")],
+            any(e["name"] == "query-mte-capabilities" for e in schema),
+        )
+
     assert has("qmpserver-tcg") == (True, True)
     assert has("qemu-11.1-tcg") == (False, False)
     assert has("debian-7.2-tcg") == (False, False)
@@ -140,17 +169,23 @@ def test_introspection_lists_the_command_only_with_the_proposal():
 
 # --- machine commands ----------------------------------------------------------------------
 
+
 def test_hotpluggable_cpus_texts():
-    assert q("debian-7.2-tcg").send("query-hotpluggable-cpus")["error"]["desc"] == \
-        "The feature 'query-hotpluggable-cpus' is not enabled"
-    assert q("qemu-11.1-tcg").send("query-hotpluggable-cpus")["error"]["desc"] == \
-        "machine does not support hot-plugging CPUs"
+    assert (
+        q("debian-7.2-tcg").send("query-hotpluggable-cpus")["error"]["desc"]
+        == "The feature 'query-hotpluggable-cpus' is not enabled"
+    )
+    assert (
+        q("qemu-11.1-tcg").send("query-hotpluggable-cpus")["error"]["desc"]
+        == "machine does not support hot-plugging CPUs"
+    )
 
 
 def test_cpus_fast_shape_follows_the_schema():
     old = q("debian-7.2-tcg", smp={"cpus": 4, "cores": 2, "sockets": 2}).cmd("query-cpus-fast")
     assert [e["props"] for e in old] == [
-        {"socket-id": s, "cluster-id": 0, "core-id": c, "thread-id": 0} for s in (0, 1) for c in (0, 1)]
+        {"socket-id": s, "cluster-id": 0, "core-id": c, "thread-id": 0} for s in (0, 1) for c in (0, 1)
+    ]
     assert all("qom-type" not in e for e in old)
     assert [e["qom-path"] for e in old] == ["/machine/unattached/device[%d]" % i for i in range(4)]
     new = q("qemu-11.1-tcg").cmd("query-cpus-fast")
@@ -172,16 +207,36 @@ def test_query_machines_is_the_recording():
 
 # --- memory hotplug (for device_add) -------------------------------------------------------
 
-@pytest.mark.parametrize("profile,machine,accel,cpu,want", [
-    ("qmpserver-tcg", "virt", "tcg", "max", "memory hotplug is not enabled: missing acpi-ged device"),
-    ("qmpserver-tcg", "virt,firmware=QEMU_EFI.fd", "tcg", "max", None),
-    ("qmpserver-tcg", "virt,firmware=QEMU_EFI.fd,mte-version=3", "tcg", "max",
-     "memory hotplug is not enabled: MTE is enabled"),
-    ("qmpserver-tcg", "virt,pflash0=fw,acpi=off,mte-version=3", "tcg", "max",
-     "memory hotplug is not enabled: missing acpi-ged device"),
-    ("default", "virt,pflash0=fw,mte=on", "kvm", "host", "memory hotplug is not enabled: MTE is enabled"),
-    ("qemu-11.1-tcg", "virt,firmware=x,mte=on", "tcg", "max", "memory hotplug is not enabled: MTE is enabled"),
-])
+
+@pytest.mark.parametrize(
+    "profile,machine,accel,cpu,want",
+    [
+        ("qmpserver-tcg", "virt", "tcg", "max", "memory hotplug is not enabled: missing acpi-ged device"),
+        ("qmpserver-tcg", "virt,firmware=QEMU_EFI.fd", "tcg", "max", None),
+        (
+            "qmpserver-tcg",
+            "virt,firmware=QEMU_EFI.fd,mte-version=3",
+            "tcg",
+            "max",
+            "memory hotplug is not enabled: MTE is enabled",
+        ),
+        (
+            "qmpserver-tcg",
+            "virt,pflash0=fw,acpi=off,mte-version=3",
+            "tcg",
+            "max",
+            "memory hotplug is not enabled: missing acpi-ged device",
+        ),
+        ("default", "virt,pflash0=fw,mte=on", "kvm", "host", "memory hotplug is not enabled: MTE is enabled"),
+        (
+            "qemu-11.1-tcg",
+            "virt,firmware=x,mte=on",
+            "tcg",
+            "max",
+            "memory hotplug is not enabled: MTE is enabled",
+        ),
+    ],
+)
 def test_memory_hotplug_verdict(profile, machine, accel, cpu, want):
     inst = start(profile, machine, accel, cpu)
     assert machine_cmds.memory_hotplug_error(inst) == want

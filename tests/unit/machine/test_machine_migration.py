@@ -25,9 +25,15 @@ def q(profile="qmpserver-tcg", machine="virt", accel=None, cpu="max", **cfg):
     return Qmp(inst)
 
 
-@pytest.mark.parametrize("machine,blocked", [
-    ("virt,mte-version=3", True), ("virt,mte=on", True), ("virt", False), ("virt,mte-version=none", False),
-])
+@pytest.mark.parametrize(
+    "machine,blocked",
+    [
+        ("virt,mte-version=3", True),
+        ("virt,mte=on", True),
+        ("virt", False),
+        ("virt,mte-version=none", False),
+    ],
+)
 def test_kvm_mte_blocks_migration(machine, blocked):
     c = q("default", machine, "kvm", "host")
     info = c.cmd("query-migrate")
@@ -68,9 +74,14 @@ def test_mock_to_mock(dest_paused):
     for _ in range(5):
         src.run(0.02)
         dst.run(0.01)
-    assert _events(src) == [("MIGRATION", {"status": "setup"}), ("MIGRATION_PASS", {"pass": 1}),
-                            ("MIGRATION", {"status": "active"}), ("STOP", None),
-                            ("MIGRATION_PASS", {"pass": 2}), ("MIGRATION", {"status": "completed"})]
+    assert _events(src) == [
+        ("MIGRATION", {"status": "setup"}),
+        ("MIGRATION_PASS", {"pass": 1}),
+        ("MIGRATION", {"status": "active"}),
+        ("STOP", None),
+        ("MIGRATION_PASS", {"pass": 2}),
+        ("MIGRATION", {"status": "completed"}),
+    ]
     want_dst = [("MIGRATION", {"status": "setup"}), ("MIGRATION", {"status": "active"})]
     want_dst += [] if dest_paused else [("RESUME", None)]
     want_dst += [("MIGRATION", {"status": "completed"})]
@@ -80,10 +91,14 @@ def test_mock_to_mock(dest_paused):
     assert dst.cmd("query-migrate") == {"status": "completed"}
     info = src.cmd("query-migrate")
     assert info["status"] == "completed" and info["ram"]["total"] == (128 << 20) * 2 + 139264
-    assert src.send("migrate", uri="tcp:127.0.0.1:4444")["error"]["desc"] == \
-        "Can't migrate the vm that was paused due to previous migration"
-    assert dst.send("migrate-incoming", uri="tcp:0:4444")["error"]["desc"] == \
-        "The incoming migration has already been started"
+    assert (
+        src.send("migrate", uri="tcp:127.0.0.1:4444")["error"]["desc"]
+        == "Can't migrate the vm that was paused due to previous migration"
+    )
+    assert (
+        dst.send("migrate-incoming", uri="tcp:0:4444")["error"]["desc"]
+        == "The incoming migration has already been started"
+    )
 
 
 def test_incoming_on_the_command_line():
@@ -104,8 +119,10 @@ def test_refused_connection_fails_the_migration():
     c.cmd("migrate-set-capabilities", **EVENTS)
     c.cmd("migrate", uri="tcp:127.0.0.1:1")
     c.run(0.02)
-    assert c.cmd("query-migrate") == {"status": "failed",
-                                      "error-desc": "Failed to connect to '127.0.0.1:1': Connection refused"}
+    assert c.cmd("query-migrate") == {
+        "status": "failed",
+        "error-desc": "Failed to connect to '127.0.0.1:1': Connection refused",
+    }
     assert _events(c)[-1] == ("MIGRATION", {"status": "failed"})
 
 
@@ -113,15 +130,17 @@ def test_cancel():
     c = q()
     c.cmd("migrate-set-capabilities", **EVENTS)
     c.cmd("migrate", uri="exec:cat > /dev/null")
-    assert c.send("migrate-set-capabilities", **EVENTS)["error"]["desc"] == \
-        "There's a migration process in progress"
+    assert (
+        c.send("migrate-set-capabilities", **EVENTS)["error"]["desc"]
+        == "There's a migration process in progress"
+    )
     assert c.send("migrate", uri="exec:cat")["error"]["desc"] == "There's a migration process in progress"
     c.cmd("migrate_cancel")
     c.run(0.05)
     assert c.cmd("query-migrate") == {"status": "cancelled"}
     assert [d["status"] for n, d in _events(c) if n == "MIGRATION"] == ["setup", "cancelling", "cancelled"]
     assert c.cmd("query-status")["status"] == "running"
-    c.cmd("migrate_cancel")          # idle: nothing happens
+    c.cmd("migrate_cancel")  # idle: nothing happens
 
 
 def test_no_events_without_the_capability():
@@ -135,17 +154,19 @@ def test_no_events_without_the_capability():
 def test_uri_and_channels_on_11():
     c = q()
     assert c.send("migrate", uri="foo:bar")["error"]["desc"] == "unknown migration protocol: foo:bar"
-    assert c.cmd("query-migrate") == {}                  # 8.2+: parsed before anything starts
+    assert c.cmd("query-migrate") == {}  # 8.2+: parsed before anything starts
     assert c.send("migrate")["error"]["desc"] == "need either 'uri' or 'channels' argument"
-    c.cmd("migrate", channels=[{"channel-type": "main",
-                                "addr": {"transport": "exec", "args": ["cat"]}}])
+    c.cmd("migrate", channels=[{"channel-type": "main", "addr": {"transport": "exec", "args": ["cat"]}}])
     c.run(0.05)
     assert c.cmd("query-migrate")["status"] == "completed"
 
 
 def test_uri_on_72_fails_after_setup():
     c = q("debian-7.2-tcg")
-    assert c.send("migrate", uri="foo:bar")["error"]["desc"] == "Parameter 'uri' expects a valid migration protocol"
+    assert (
+        c.send("migrate", uri="foo:bar")["error"]["desc"]
+        == "Parameter 'uri' expects a valid migration protocol"
+    )
     assert c.cmd("query-migrate") == {"status": "failed"}
 
 
@@ -158,8 +179,10 @@ def test_parameters_follow_the_schema():
     c.cmd("migrate-set-parameters", **{"downtime-limit": 500, "tls-creds": None})
     got = c.cmd("query-migrate-parameters")
     assert got["downtime-limit"] == 500 and got["tls-creds"] == ""
-    assert c.send("migrate-set-parameters", **{"max-cpu-throttle": 10})["error"]["desc"] == \
-        "Parameter 'max_cpu_throttle' expects an integer in the range of cpu_throttle_initial to 99"
+    assert (
+        c.send("migrate-set-parameters", **{"max-cpu-throttle": 10})["error"]["desc"]
+        == "Parameter 'max_cpu_throttle' expects an integer in the range of cpu_throttle_initial to 99"
+    )
 
 
 def test_capabilities_follow_the_build():
@@ -169,6 +192,9 @@ def test_capabilities_follow_the_build():
     c = q("debian-7.2-tcg")
     c.cmd("migrate-set-capabilities", **EVENTS)
     assert {x["capability"]: x["state"] for x in c.cmd("query-migrate-capabilities")}["events"] is True
-    assert c.send("migrate-set-capabilities",
-                  capabilities=[{"capability": "zero-copy-send", "state": True}])["error"]["desc"] == \
-        "Zero copy only available for non-compressed non-TLS multifd migration"
+    assert (
+        c.send("migrate-set-capabilities", capabilities=[{"capability": "zero-copy-send", "state": True}])[
+            "error"
+        ]["desc"]
+        == "Zero copy only available for non-compressed non-TLS multifd migration"
+    )

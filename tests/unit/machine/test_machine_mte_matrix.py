@@ -41,8 +41,7 @@ def test_every_error_key_is_defined_and_used():
     assert used == set(m["errors"]), set(m["errors"]) - used
 
 
-@pytest.mark.parametrize("name,accel,cpu,column,cell", CASES,
-                         ids=["%s-%s-%s-%s" % c[:4] for c in CASES])
+@pytest.mark.parametrize("name,accel,cpu,column,cell", CASES, ids=["%s-%s-%s-%s" % c[:4] for c in CASES])
 def test_cell(name, accel, cpu, column, cell):
     spec = matrix()["profiles"][name]
     kind, value, warned = parse_cell(cell)
@@ -62,8 +61,10 @@ def test_cell(name, accel, cpu, column, cell):
     if spec["proposal"]:
         assert r == {"return": "none" if value == 0 else str(value)}
     else:
-        assert r["error"] == {"class": "GenericError",
-                              "desc": "Property '%s.mte-version' not found" % got.machine.qom_type}
+        assert r["error"] == {
+            "class": "GenericError",
+            "desc": "Property '%s.mte-version' not found" % got.machine.qom_type,
+        }
     # KVM guests with MTE cannot migrate; nothing else is blocked
     blocked = q.cmd("query-migrate").get("blocked-reasons")
     if accel == "kvm" and value:
@@ -80,8 +81,10 @@ def test_capabilities(name):
     q = Qmp(inst)
     r = q.send("query-mte-capabilities")
     if spec["capabilities"] == "CommandNotFound":
-        assert r["error"] == {"class": "CommandNotFound",
-                              "desc": "The command query-mte-capabilities has not been found"}
+        assert r["error"] == {
+            "class": "CommandNotFound",
+            "desc": "The command query-mte-capabilities has not been found",
+        }
         names = [c["name"] for c in q.cmd("query-commands")]
         assert "query-mte-capabilities" not in names
         return

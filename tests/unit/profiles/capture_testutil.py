@@ -34,4 +34,5 @@ def schema_validator():
     def validate(kind, path):
         schema = json.loads((schemas / f"{kind}.schema.json").read_text())
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
     return validate

@@ -15,8 +15,12 @@ if os.path.dirname(__file__) not in sys.path:
 from capture_testutil import HERE  # noqa: E402
 
 DATA = HERE / "data"
-REPLIES = ("caps_7.0.0.aarch64.replies", "caps_8.2.0_aarch64.replies",
-           "caps_9.2.0_aarch64+hvf.replies", "caps_9.2.0_x86_64.replies")
+REPLIES = (
+    "caps_7.0.0.aarch64.replies",
+    "caps_8.2.0_aarch64.replies",
+    "caps_9.2.0_aarch64+hvf.replies",
+    "caps_9.2.0_x86_64.replies",
+)
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +34,16 @@ def replies_dir(tmp_path_factory):
 
 # ---- fake QEMU --------------------------------------------------------------------------------
 
-CPU_PROPS = {"aarch64": True, "pmu": True, "sve": True, "sve128": True, "sve256": False,
-             "pauth": True, "kvm-no-adjvtime": False, "kvm-steal-time": True}
+CPU_PROPS = {
+    "aarch64": True,
+    "pmu": True,
+    "sve": True,
+    "sve128": True,
+    "sve256": False,
+    "pauth": True,
+    "kvm-no-adjvtime": False,
+    "kvm-steal-time": True,
+}
 
 BASE_CONFIG = {
     "banner": "QEMU emulator version 9.0.0 (fake)",
@@ -39,48 +51,85 @@ BASE_CONFIG = {
     "answers": {
         "query-version": {"qemu": {"micro": 0, "minor": 0, "major": 9}, "package": "fake-1"},
         "query-target": {"arch": "aarch64"},
-        "query-qmp-schema": [{"name": "query-status", "meta-type": "command", "arg-type": "0",
-                              "ret-type": "1"},
-                             {"name": "0", "meta-type": "object", "members": []}],
-        "query-commands": [{"name": n} for n in (
-            "qmp_capabilities", "query-version", "query-target", "query-qmp-schema",
-            "query-commands", "query-kvm", "qom-list-types", "query-machines",
-            "query-cpu-definitions", "query-cpu-model-expansion", "query-gic-capabilities",
-            "query-status", "qom-get", "qom-list", "device-list-properties",
-            "qom-list-properties", "query-tpm-models")],
-        "qom-list-types": [{"name": "tcg-accel", "parent": "accel"},
-                           {"name": "kvm-accel", "parent": "accel"},
-                           {"name": "virt-9.0-machine", "parent": "virt-machine"},
-                           {"name": "none-machine", "parent": "machine"},
-                           {"name": "max-arm-cpu", "parent": "arm-cpu"}],
-        "query-machines": [{"name": "virt-9.0", "alias": "virt", "cpu-max": 512,
-                            "hotpluggable-cpus": False, "numa-mem-supported": True,
-                            "deprecated": False, "acpi": True, "default-ram-id": "mach-virt.ram"},
-                           {"name": "none", "cpu-max": 1, "hotpluggable-cpus": False,
-                            "numa-mem-supported": False, "deprecated": False, "acpi": False}],
-        "query-cpu-definitions": [{"name": "max", "typename": "max-arm-cpu", "static": False,
-                                   "deprecated": False},
-                                  {"name": "host", "typename": "host-arm-cpu", "static": False,
-                                   "deprecated": False},
-                                  {"name": "cortex-a57", "typename": "cortex-a57-arm-cpu",
-                                   "static": False, "deprecated": False}],
-        "query-gic-capabilities": [{"emulated": True, "version": 3, "kernel": True},
-                                   {"emulated": True, "version": 2, "kernel": False}],
+        "query-qmp-schema": [
+            {"name": "query-status", "meta-type": "command", "arg-type": "0", "ret-type": "1"},
+            {"name": "0", "meta-type": "object", "members": []},
+        ],
+        "query-commands": [
+            {"name": n}
+            for n in (
+                "qmp_capabilities",
+                "query-version",
+                "query-target",
+                "query-qmp-schema",
+                "query-commands",
+                "query-kvm",
+                "qom-list-types",
+                "query-machines",
+                "query-cpu-definitions",
+                "query-cpu-model-expansion",
+                "query-gic-capabilities",
+                "query-status",
+                "qom-get",
+                "qom-list",
+                "device-list-properties",
+                "qom-list-properties",
+                "query-tpm-models",
+            )
+        ],
+        "qom-list-types": [
+            {"name": "tcg-accel", "parent": "accel"},
+            {"name": "kvm-accel", "parent": "accel"},
+            {"name": "virt-9.0-machine", "parent": "virt-machine"},
+            {"name": "none-machine", "parent": "machine"},
+            {"name": "max-arm-cpu", "parent": "arm-cpu"},
+        ],
+        "query-machines": [
+            {
+                "name": "virt-9.0",
+                "alias": "virt",
+                "cpu-max": 512,
+                "hotpluggable-cpus": False,
+                "numa-mem-supported": True,
+                "deprecated": False,
+                "acpi": True,
+                "default-ram-id": "mach-virt.ram",
+            },
+            {
+                "name": "none",
+                "cpu-max": 1,
+                "hotpluggable-cpus": False,
+                "numa-mem-supported": False,
+                "deprecated": False,
+                "acpi": False,
+            },
+        ],
+        "query-cpu-definitions": [
+            {"name": "max", "typename": "max-arm-cpu", "static": False, "deprecated": False},
+            {"name": "host", "typename": "host-arm-cpu", "static": False, "deprecated": False},
+            {"name": "cortex-a57", "typename": "cortex-a57-arm-cpu", "static": False, "deprecated": False},
+        ],
+        "query-gic-capabilities": [
+            {"emulated": True, "version": 3, "kernel": True},
+            {"emulated": True, "version": 2, "kernel": False},
+        ],
         "query-tpm-models": ["tpm-tis"],
     },
     "by_arg": {
         "device-list-properties": {"virtio-blk-pci": [{"name": "drive", "type": "str"}]},
         "qom-list-properties": {
-            "virt-9.0-machine": [{"name": "gic-version", "type": "string"},
-                                 {"name": "mte", "type": "bool"}],
+            "virt-9.0-machine": [{"name": "gic-version", "type": "string"}, {"name": "mte", "type": "bool"}],
             "none-machine": [{"name": "usb", "type": "bool"}],
             "max-arm-cpu": [{"name": "sve", "type": "bool"}],
             "host-arm-cpu": [{"name": "sve", "type": "bool"}],
             "cortex-a57-arm-cpu": [{"name": "pmu", "type": "bool"}],
         },
     },
-    "expansions": {"host": CPU_PROPS, "max": {**CPU_PROPS, "sve256": True},
-                   "cortex-a57": {"aarch64": True, "pmu": True}},
+    "expansions": {
+        "host": CPU_PROPS,
+        "max": {**CPU_PROPS, "sve256": True},
+        "cortex-a57": {"aarch64": True, "pmu": True},
+    },
     "machine_props": {"gic-version": "3", "mte": False},
 }
 
@@ -103,8 +152,10 @@ def fake_qemu(tmp_path):
         cfg = d / "config.json"
         cfg.write_text(json.dumps(config))
         exe = d / "qemu-system-aarch64"
-        exe.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} "
-                       f"{shlex.quote(str(HERE / 'fake_qemu.py'))} {shlex.quote(str(cfg))} \"$@\"\n")
+        exe.write_text(
+            f"#!/bin/sh\nexec {shlex.quote(sys.executable)} "
+            f'{shlex.quote(str(HERE / "fake_qemu.py"))} {shlex.quote(str(cfg))} "$@"\n'
+        )
         exe.chmod(0o755)
         return str(exe)
 

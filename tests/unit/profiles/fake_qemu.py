@@ -47,7 +47,7 @@ def main():
         return config["exit_code"]
     if config.get("no_socket"):
         return 0
-    path = opts["-qmp"][len("unix:"):].split(",")[0]
+    path = opts["-qmp"][len("unix:") :].split(",")[0]
     rfd, wfd = os.pipe()
     if os.fork():
         os.close(wfd)
@@ -91,8 +91,11 @@ def serve(conn, config, accel, machine):
             msg = json.loads(line)
             name = msg.get("execute")
             arguments = msg.get("arguments") or {}
-            key = arguments.get("typename") or arguments.get("property") or \
-                (arguments.get("model") or {}).get("name")
+            key = (
+                arguments.get("typename")
+                or arguments.get("property")
+                or (arguments.get("model") or {}).get("name")
+            )
             if f"{name} {key}" in config.get("crash_on", []):
                 os._exit(3)
             # an event before the reply, which the client must skip
@@ -112,8 +115,7 @@ def answer(config, accel, machine, name, arguments, key):
         return {"return": {"status": "prelaunch", "running": False}}
     if name == "qom-get":
         if machine == "none":
-            return {"error": {"class": "GenericError",
-                              "desc": f"Property 'none-machine.{key}' not found"}}
+            return {"error": {"class": "GenericError", "desc": f"Property 'none-machine.{key}' not found"}}
         return {"return": config.get("machine_props", {}).get(key, "")}
     if name == "qom-list" and machine != "none":
         return {"return": [{"name": k, "type": "string"} for k in config.get("machine_props", {})]}

@@ -18,8 +18,16 @@ from qmpserver.profiles.loader import MODELS_DIR, _Resolver, load_profile, searc
 
 PROFILES = sorted(glob.glob(os.path.join(MODELS_DIR, "profiles", "*.yaml")))
 NAMES = [os.path.basename(p)[:-5] for p in PROFILES]
-AARCH64_HOSTS = ["graviton2-n1-5.10", "altra-n1-6.8", "graviton3-v1-6.1", "graviton4-v2-6.12",
-                 "axion-v2-6.17", "grace-v2-6.8", "ampereone-a-mte-6.18", "cix-p1-a720-mte3-6.12"]
+AARCH64_HOSTS = [
+    "graviton2-n1-5.10",
+    "altra-n1-6.8",
+    "graviton3-v1-6.1",
+    "graviton4-v2-6.12",
+    "axion-v2-6.17",
+    "grace-v2-6.8",
+    "ampereone-a-mte-6.18",
+    "cix-p1-a720-mte3-6.12",
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +60,7 @@ def resolved(path):
 
 # --- every file -------------------------------------------------------------------------------
 
+
 def test_cli_validates_every_builtin_profile(capsys):
     assert cli_main(["profiles", "validate"] + PROFILES) == 0
     out = capsys.readouterr().out
@@ -74,7 +83,7 @@ def test_profile_loads(path):
     d = resolved(path)
     host = {k: v for k, v in d["host"].items() if k != "_path"}
     if host.get("arch", "aarch64") == "aarch64":
-        kvm.validate_host(host)          # semantic checks too (caps known to the kernel ...)
+        kvm.validate_host(host)  # semantic checks too (caps known to the kernel ...)
     accel = prof.defaults.get("accel")
     assert accel in prof.build.accelerators
     if accel == "kvm":
@@ -86,6 +95,7 @@ def test_profile_loads(path):
 def test_profile_starts_an_instance(name):
     from qmpserver.startup import start
     from qmpserver.vm.config import InstanceConfig
+
     prof = load_profile(name)
     inst = start(prof, InstanceConfig(start_paused=True))
     assert inst.machine.accel == prof.defaults["accel"]
@@ -93,6 +103,7 @@ def test_profile_starts_an_instance(name):
 
 
 # --- the set ------------------------------------------------------------------------------------
+
 
 def test_every_aarch64_host_has_a_kvm_profile_with_every_proposal():
     for host in AARCH64_HOSTS:
@@ -115,12 +126,13 @@ def test_upstream_profiles_turn_every_proposal_off():
 
 
 def test_default_profile_shows_the_mission():
-    prof = load_profile()          # no name: the embedded default
+    prof = load_profile()  # no name: the embedded default
     assert prof.name == "default"
     assert prof.host.name == "cix-p1-a720-mte3-6.12"
     assert prof.build.name == "qmpserver"
     assert prof.defaults["accel"] == "kvm"
     from qmpserver.arch.arm64 import sysreg
+
     assert sysreg.mte_level(prof.host.data) == 3
     assert prof.host.kvm["caps"]["KVM_CAP_ARM_MTE"] == 1
 
@@ -133,8 +145,11 @@ def test_tcg_profile_on_11_1():
 
 def test_extends_example_is_three_lines():
     path = os.path.join(MODELS_DIR, "profiles", "graviton4-v2-6.8.yaml")
-    body = [ln for ln in open(path) if ln.strip() and not ln.startswith("#")
-            and not ln.startswith(("kind:", "name:", "summary:"))]
+    body = [
+        ln
+        for ln in open(path)
+        if ln.strip() and not ln.startswith("#") and not ln.startswith(("kind:", "name:", "summary:"))
+    ]
     assert len(body) <= 3, body
     prof = load_profile("graviton4-v2-6.8")
     base = load_profile("graviton4-v2-6.12")
@@ -155,11 +170,18 @@ def test_x86_host_profile_runs_aarch64_guests_under_tcg():
 
 # --- the 11.1 build data --------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def b111():
     return loader.compile_build(
-        dict(_Resolver(search_roots()).file("build", os.path.join(MODELS_DIR, "builds", "qemu-11.1", "build.yaml")),
-             _path="qemu-11.1"), set())
+        dict(
+            _Resolver(search_roots()).file(
+                "build", os.path.join(MODELS_DIR, "builds", "qemu-11.1", "build.yaml")
+            ),
+            _path="qemu-11.1",
+        ),
+        set(),
+    )
 
 
 def test_11_1_identity(b111):
@@ -174,8 +196,9 @@ def test_11_1_machines(b111):
     assert ms["virt-11.1"]["alias"] == "virt" and ms["virt-11.1"]["acpi"] is True
     assert ms["virt-11.1"]["default-ram-id"] == "mach-virt.ram" and ms["virt-11.1"]["cpu-max"] == 512
     assert "default-cpu-type" not in ms["virt-11.1"]
-    virts = sorted((tuple(map(int, n[5:].split("."))), m["deprecated"]) for n, m in ms.items()
-                   if n.startswith("virt-"))
+    virts = sorted(
+        (tuple(map(int, n[5:].split("."))), m["deprecated"]) for n, m in ms.items() if n.startswith("virt-")
+    )
     assert virts[0][0] == (5, 2) and virts[-1][0] == (11, 1)
     # QEMU's rule: versioned machine types are deprecated 3 years (9 releases) after release
     for version, deprecated in virts:
@@ -186,17 +209,28 @@ def test_11_1_machines(b111):
     for m in ms.values():
         assert isinstance(m["hotpluggable-cpus"], bool) and isinstance(m["numa-mem-supported"], bool)
         assert isinstance(m["deprecated"], bool) and isinstance(m["acpi"], bool)
-        assert "is-default" not in m           # aarch64 has no default machine
+        assert "is-default" not in m  # aarch64 has no default machine
 
 
 def test_11_1_types_and_properties(b111):
     types = {t["name"] for t in b111.recorded_return("qom-list-types")}
-    for t in ("virt-11.1-machine", "none-machine", "max-arm-cpu", "host-arm-cpu", "tcg-accel",
-              "kvm-accel", "qtest-accel", "memory-backend-memfd", "cortex-a78ae-arm-cpu"):
+    for t in (
+        "virt-11.1-machine",
+        "none-machine",
+        "max-arm-cpu",
+        "host-arm-cpu",
+        "tcg-accel",
+        "kvm-accel",
+        "qtest-accel",
+        "memory-backend-memfd",
+        "cortex-a78ae-arm-cpu",
+    ):
         assert t in types, t
     assert "virt-5.1-machine" not in types and "pxa270-arm-cpu" not in types
     assert "sev-guest" not in types and "sgx-epc" not in types
-    virt = {p["name"]: p for p in b111.recorded_return("qom-list-properties", {"typename": "virt-11.1-machine"})}
+    virt = {
+        p["name"]: p for p in b111.recorded_return("qom-list-properties", {"typename": "virt-11.1-machine"})
+    }
     assert virt["gic-version"]["description"].endswith("Valid values are 2, 3, 4, x-5, host and max")
     assert virt["mte"]["type"] == "bool" and "mte-version" not in virt
     cpu = {p["name"] for p in b111.recorded_return("qom-list-properties", {"typename": "max-arm-cpu"})}
@@ -215,8 +249,10 @@ def test_11_1_types_and_properties(b111):
     machine = {p["name"] for p in opts["machine"]["parameters"]}
     assert {"gic-version", "mte", "highmem-mmio-size"} <= machine
     gic = b111.recorded("query-gic-capabilities", None, "tcg")["return"]
-    assert gic == [{"emulated": True, "version": 3, "kernel": False},
-                   {"emulated": True, "version": 2, "kernel": False}]
+    assert gic == [
+        {"emulated": True, "version": 3, "kernel": False},
+        {"emulated": True, "version": 2, "kernel": False},
+    ]
 
 
 def test_11_1_every_answer_has_a_source(b111):
@@ -242,6 +278,7 @@ def test_qmpserver_build_is_11_1_plus_every_proposal(b111):
 
 # --- compile cache ------------------------------------------------------------------------------
 
+
 def test_second_load_hits_the_compile_cache(monkeypatch, fresh_cache):
     t0 = time.perf_counter()
     first = load_profile("default")
@@ -250,6 +287,7 @@ def test_second_load_hits_the_compile_cache(monkeypatch, fresh_cache):
 
     def no_yaml(path):
         raise AssertionError("YAML parsed on a cached load: %s" % path)
+
     monkeypatch.setattr(loader, "read_yaml", no_yaml)
     t0 = time.perf_counter()
     second = load_profile("default")
@@ -263,9 +301,12 @@ def test_cache_follows_source_changes(monkeypatch, tmp_path):
     user = tmp_path / "store"
     (user / "profiles").mkdir(parents=True)
     prof = user / "profiles" / "mine.yaml"
-    prof.write_text("kind: profile\nname: mine\nsummary: first summary of a user profile\n"
-                    "extends: graviton4-v2-6.12\n")
+    prof.write_text(
+        "kind: profile\nname: mine\nsummary: first summary of a user profile\nextends: graviton4-v2-6.12\n"
+    )
     assert load_profile("mine", [str(user)]).summary == "first summary of a user profile"
-    prof.write_text("kind: profile\nname: mine\nsummary: second summary, a longer one this time\n"
-                    "extends: graviton4-v2-6.12\n")
+    prof.write_text(
+        "kind: profile\nname: mine\nsummary: second summary, a longer one this time\n"
+        "extends: graviton4-v2-6.12\n"
+    )
     assert load_profile("mine", [str(user)]).summary == "second summary, a longer one this time"

@@ -59,11 +59,16 @@ def test_kvm_then_tcg(fake_qemu, tmp_path):
     assert "accel" not in find("query-machines")
     # instance launches: one per pass, in their own section, /machine properties read
     insts = doc["instances"]
-    assert [(i["machine"], i["accel"], i["cpu"]) for i in insts] == [("virt", "kvm", "host"),
-                                                                     ("virt", "tcg", "max")]
+    assert [(i["machine"], i["accel"], i["cpu"]) for i in insts] == [
+        ("virt", "kvm", "host"),
+        ("virt", "tcg", "max"),
+    ]
     gic = R.find_entry(insts[0]["entries"], "qom-get", {"path": "/machine", "property": "gic-version"})
-    assert gic == {"execute": "qom-get", "arguments": {"path": "/machine", "property": "gic-version"},
-                   "return": "3"}
+    assert gic == {
+        "execute": "qom-get",
+        "arguments": {"path": "/machine", "property": "gic-version"},
+        "return": "3",
+    }
     assert R.find_entry(insts[1]["entries"], "qom-list", {"path": "/machine"})["return"]
     none = find("qom-get", {"path": "/machine", "property": "gic-version"}, accel="kvm")
     assert "none-machine.gic-version" in none["error"]["desc"]
@@ -80,9 +85,13 @@ def test_host_and_profile_under_kvm(fake_qemu, tmp_path, monkeypatch):
     assert host["kvm"]["present"] is True
     assert host["kvm"]["sve_vector_lengths"] == [128]
     assert host["kvm"]["gic"] == {"v2": False, "v3": True}
-    assert host["kvm"]["caps"] == {"KVM_CAP_ARM_PMU_V3": 1, "KVM_CAP_ARM_SVE": 1,
-                                   "KVM_CAP_ARM_PTRAUTH_ADDRESS": 1, "KVM_CAP_ARM_PTRAUTH_GENERIC": 1,
-                                   "KVM_CAP_STEAL_TIME": 1}
+    assert host["kvm"]["caps"] == {
+        "KVM_CAP_ARM_PMU_V3": 1,
+        "KVM_CAP_ARM_SVE": 1,
+        "KVM_CAP_ARM_PTRAUTH_ADDRESS": 1,
+        "KVM_CAP_ARM_PTRAUTH_GENERIC": 1,
+        "KVM_CAP_STEAL_TIME": 1,
+    }
     assert host["kernel"] == {"release": "6.12.0"}
     assert host["cpu"]["count"] == os.cpu_count() and host["cpu"]["midr"] == 0  # no sysfs MIDR here
     assert host["sources"]["fields"]["cpu.midr"] == "synthetic"
@@ -126,18 +135,27 @@ def test_crash_on_optional_command_is_noted(fake_qemu, tmp_path):
     assert "cortex-a57-arm-cpu" in build["sources"]["refs"]["notes"]
 
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"errors": {"query-version": {"class": "GenericError", "desc": "nope"}}},
-     "QEMU refused mandatory command query-version: GenericError: nope"),
-    ({"errors": {"qom-list-types": {"class": "GenericError", "desc": "nope"}}},
-     "QEMU refused mandatory command qom-list-types"),
-    ({"errors": {"query-qmp-schema": {"class": "CommandNotFound", "desc": "x"}}},
-     "QEMU refused mandatory command query-qmp-schema"),
-    ({"crash_on": ["query-machines None"]}, "QEMU closed the QMP connection"),
-    ({"exit_code": 1}, "failed to start (exit 1): fake-qemu: simulated start failure"),
-    ({"no_socket": True}, "exited 0 but its QMP socket"),
-    ({"banner": "not an emulator"}, "does not look like a QEMU system emulator"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (
+            {"errors": {"query-version": {"class": "GenericError", "desc": "nope"}}},
+            "QEMU refused mandatory command query-version: GenericError: nope",
+        ),
+        (
+            {"errors": {"qom-list-types": {"class": "GenericError", "desc": "nope"}}},
+            "QEMU refused mandatory command qom-list-types",
+        ),
+        (
+            {"errors": {"query-qmp-schema": {"class": "CommandNotFound", "desc": "x"}}},
+            "QEMU refused mandatory command query-qmp-schema",
+        ),
+        ({"crash_on": ["query-machines None"]}, "QEMU closed the QMP connection"),
+        ({"exit_code": 1}, "failed to start (exit 1): fake-qemu: simulated start failure"),
+        ({"no_socket": True}, "exited 0 but its QMP socket"),
+        ({"banner": "not an emulator"}, "does not look like a QEMU system emulator"),
+    ],
+)
 def test_errors_are_one_line_and_write_nothing(fake_qemu, tmp_path, capsys, overrides, message):
     exe = fake_qemu(**overrides)
     out = tmp_path / "models"
@@ -172,7 +190,8 @@ def test_cli_refuses_to_overwrite(fake_qemu, tmp_path, capsys):
     assert not [p for p in (out / "builds").iterdir() if p.name.startswith(".")]
     build = yaml.safe_load((out / "builds" / "b" / "build.yaml").read_text())
     assert build["sources"]["refs"]["capture"].startswith(
-        f"python -m qmpserver.profiles.capture --emulator {exe} -o {out} --name b -q --force, ")
+        f"python -m qmpserver.profiles.capture --emulator {exe} -o {out} --name b -q --force, "
+    )
 
 
 def test_daemon_is_terminated(fake_qemu):

@@ -9,11 +9,30 @@ from capture_testutil import schema_validator
 
 from qmpserver.profiles import replies as R
 
-HOST_82 = {"sve768": False, "sve128": False, "sve1024": False, "sve1280": False, "sve896": False,
-           "sve256": False, "sve1536": False, "sve1792": False, "sve384": False, "sve": False,
-           "sve2048": False, "pauth": False, "kvm-no-adjvtime": False, "sve512": False,
-           "aarch64": True, "pmu": True, "sve1920": False, "sve1152": False, "kvm-steal-time": True,
-           "sve640": False, "sve1408": False, "sve1664": False}
+HOST_82 = {
+    "sve768": False,
+    "sve128": False,
+    "sve1024": False,
+    "sve1280": False,
+    "sve896": False,
+    "sve256": False,
+    "sve1536": False,
+    "sve1792": False,
+    "sve384": False,
+    "sve": False,
+    "sve2048": False,
+    "pauth": False,
+    "kvm-no-adjvtime": False,
+    "sve512": False,
+    "aarch64": True,
+    "pmu": True,
+    "sve1920": False,
+    "sve1152": False,
+    "kvm-steal-time": True,
+    "sve640": False,
+    "sve1408": False,
+    "sve1664": False,
+}
 HOST_ARGS = {"type": "full", "model": {"name": "host"}}
 HV_ARGS = {"type": "full", "model": {"name": "host", "props": {"migratable": False, "hv-passthrough": True}}}
 MAX_ARGS = {"type": "full", "model": {"name": "max"}}
@@ -29,8 +48,11 @@ def load_build(root, name):
 
 def entry(entries, execute, arguments=None, accel=None):
     """The single entry with exactly these keys (no fallback)."""
-    found = [e for e in entries if e["execute"] == execute and e.get("arguments") == arguments
-             and e.get("accel") == accel]
+    found = [
+        e
+        for e in entries
+        if e["execute"] == execute and e.get("arguments") == arguments and e.get("accel") == accel
+    ]
     assert len(found) == 1, (execute, arguments, accel, found)
     return found[0]
 
@@ -46,12 +68,16 @@ def imported(replies_dir, tmp_path_factory):
 
 # ---- every file -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,entries,tagged,errors,schema,passes,version,package", [
-    ("libvirt-caps-7.0.0.aarch64", 46, 4, 6, 964, ["kvm", "tcg"], "6.2.92", "v7.0.0-rc2"),
-    ("libvirt-caps-8.2.0-aarch64", 44, 4, 7, 1100, ["kvm", "tcg"], "8.2.0", "v8.2.0"),
-    ("libvirt-caps-9.2.0-aarch64-hvf", 39, 4, 8, 1114, ["hvf", "tcg"], "9.2.2", ""),
-    ("libvirt-caps-9.2.0-x86-64", 52, 8, 5, 1168, ["kvm", "tcg"], "9.2.0", "v9.2.0"),
-])
+
+@pytest.mark.parametrize(
+    "name,entries,tagged,errors,schema,passes,version,package",
+    [
+        ("libvirt-caps-7.0.0.aarch64", 46, 4, 6, 964, ["kvm", "tcg"], "6.2.92", "v7.0.0-rc2"),
+        ("libvirt-caps-8.2.0-aarch64", 44, 4, 7, 1100, ["kvm", "tcg"], "8.2.0", "v8.2.0"),
+        ("libvirt-caps-9.2.0-aarch64-hvf", 39, 4, 8, 1114, ["hvf", "tcg"], "9.2.2", ""),
+        ("libvirt-caps-9.2.0-x86-64", 52, 8, 5, 1168, ["kvm", "tcg"], "9.2.0", "v9.2.0"),
+    ],
+)
 def test_import_counts(imported, name, entries, tagged, errors, schema, passes, version, package):
     out, _ = imported
     build, sch, ents = load_build(out, name)
@@ -87,6 +113,7 @@ def test_devicenotfound_errors_kept(imported):
 
 # ---- 8.2 (KVM, GICv3) -------------------------------------------------------------------------
 
+
 def test_82_host_expansion_exact(imported, replies_dir):
     out, _ = imported
     build, _, ents = load_build(out, "libvirt-caps-8.2.0-aarch64")
@@ -95,10 +122,15 @@ def test_82_host_expansion_exact(imported, replies_dir):
     assert props == HOST_82
     # stored exactly as received: member order as in the file
     text = (replies_dir / "caps_8.2.0_aarch64.replies").read_text()
-    assert list(props) == re.findall(r'"(sve768|sve128|sve1024|sve1280|sve896|sve256|sve1536|sve1792|'
-                                     r'sve384|sve|sve2048|pauth|kvm-no-adjvtime|sve512|aarch64|pmu|'
-                                     r'sve1920|sve1152|kvm-steal-time|sve640|sve1408|sve1664)":',
-                                     text[text.index('"name": "host",\n      "props"'):])[:22]
+    assert (
+        list(props)
+        == re.findall(
+            r'"(sve768|sve128|sve1024|sve1280|sve896|sve256|sve1536|sve1792|'
+            r"sve384|sve|sve2048|pauth|kvm-no-adjvtime|sve512|aarch64|pmu|"
+            r'sve1920|sve1152|kvm-steal-time|sve640|sve1408|sve1664)":',
+            text[text.index('"name": "host",\n      "props"') :],
+        )[:22]
+    )
     hv = entry(ents, "query-cpu-model-expansion", HV_ARGS, "kvm")
     assert hv["error"] == {"class": "GenericError", "desc": "Parameter 'hv-passthrough' is unexpected"}
     mx = entry(ents, "query-cpu-model-expansion", MAX_ARGS, "tcg")["return"]["model"]["props"]
@@ -118,9 +150,13 @@ def test_82_host_file(imported):
     assert host["kvm"]["present"] is True
     assert host["kvm"]["gic"] == {"v2": False, "v3": True}
     assert host["kvm"]["sve_vector_lengths"] == []
-    assert host["kvm"]["caps"] == {"KVM_CAP_ARM_PMU_V3": 1, "KVM_CAP_ARM_SVE": 0,
-                                   "KVM_CAP_ARM_PTRAUTH_ADDRESS": 0, "KVM_CAP_ARM_PTRAUTH_GENERIC": 0,
-                                   "KVM_CAP_STEAL_TIME": 1}
+    assert host["kvm"]["caps"] == {
+        "KVM_CAP_ARM_PMU_V3": 1,
+        "KVM_CAP_ARM_SVE": 0,
+        "KVM_CAP_ARM_PTRAUTH_ADDRESS": 0,
+        "KVM_CAP_ARM_PTRAUTH_GENERIC": 0,
+        "KVM_CAP_STEAL_TIME": 1,
+    }
     assert host["idregs"] == {}
     fields = host["sources"]["fields"]
     assert fields["kvm.gic"] == "replies" and fields["kvm.caps.KVM_CAP_STEAL_TIME"] == "synthetic"
@@ -133,12 +169,18 @@ def test_82_host_file(imported):
     for v in fields.values():
         assert v == "synthetic" or v in host["sources"]["refs"]
     prof = yaml.safe_load(paths["caps_8.2.0_aarch64.replies"]["profile"].read_text())
-    assert prof == {"kind": "profile", "name": "libvirt-caps-8.2.0-aarch64", "summary": prof["summary"],
-                    "host": "libvirt-caps-8.2.0-aarch64", "build": "libvirt-caps-8.2.0-aarch64",
-                    "defaults": {"accel": "kvm", "machine": "virt", "cpu": "host"}}
+    assert prof == {
+        "kind": "profile",
+        "name": "libvirt-caps-8.2.0-aarch64",
+        "summary": prof["summary"],
+        "host": "libvirt-caps-8.2.0-aarch64",
+        "build": "libvirt-caps-8.2.0-aarch64",
+        "defaults": {"accel": "kvm", "machine": "virt", "cpu": "host"},
+    }
 
 
 # ---- 7.0 (libvirt 9.0 sequence) ---------------------------------------------------------------
+
 
 def test_70_query_commands_and_hv_expansion(imported):
     out, paths = imported
@@ -149,13 +191,16 @@ def test_70_query_commands_and_hv_expansion(imported):
     hv = entry(ents, "query-cpu-model-expansion", HV_ARGS, "kvm")
     assert hv["return"]["model"]["props"]["pmu"] is True
     assert entry(ents, "device-list-properties", {"typename": "vmware-svga"})["return"]
-    assert entry(ents, "query-version")["return"] == {"qemu": {"micro": 92, "minor": 2, "major": 6},
-                                                       "package": "v7.0.0-rc2"}
+    assert entry(ents, "query-version")["return"] == {
+        "qemu": {"micro": 92, "minor": 2, "major": 6},
+        "package": "v7.0.0-rc2",
+    }
     host = yaml.safe_load(paths["caps_7.0.0.aarch64.replies"]["host"].read_text())
     assert host["kvm"]["gic"] == {"v2": False, "v3": True}
 
 
 # ---- 9.2 HVF (no KVM) -------------------------------------------------------------------------
+
 
 def test_92_hvf(imported):
     out, paths = imported
@@ -175,6 +220,7 @@ def test_92_hvf(imported):
 
 # ---- 9.2 x86_64 ---------------------------------------------------------------------------------
 
+
 def test_92_x86(imported):
     out, paths = imported
     build, _, ents = load_build(out, "libvirt-caps-9.2.0-x86-64")
@@ -187,8 +233,14 @@ def test_92_x86(imported):
     assert sev["error"]["desc"] == "SEV: Failed to open /dev/sev: No such file or directory"
     host = yaml.safe_load(paths["caps_9.2.0_x86_64.replies"]["host"].read_text())
     assert host["arch"] == "x86_64" and host["kvm"]["present"] is True
-    assert host["cpu"] == {"vendor": "AuthenticAMD", "model_name": "AMD Ryzen 9 3900X 12-Core Processor",
-                           "family": 23, "model": 113, "stepping": 0, "count": 1}
+    assert host["cpu"] == {
+        "vendor": "AuthenticAMD",
+        "model_name": "AMD Ryzen 9 3900X 12-Core Processor",
+        "family": 23,
+        "model": 113,
+        "stepping": 0,
+        "count": 1,
+    }
     assert host["sources"]["fields"]["cpu.count"] == "synthetic"
     assert "gic" not in host["kvm"] and "idregs" not in host
     prof = yaml.safe_load(paths["caps_9.2.0_x86_64.replies"]["profile"].read_text())
@@ -196,6 +248,7 @@ def test_92_x86(imported):
 
 
 # ---- the files follow the project's JSON Schemas (schemas/*.schema.json) -----------------------
+
 
 def test_outputs_follow_schemas(imported):
     out, paths = imported
@@ -208,24 +261,40 @@ def test_outputs_follow_schemas(imported):
 
 # ---- merge and lookup rules ---------------------------------------------------------------------
 
+
 def rec(execute, ret, arguments=None):
     return R.Record(execute, arguments, {"return": ret})
 
 
 def test_merge_rules():
     passes = [
-        R.Pass("kvm", [rec("query-version", 1), rec("query-kvm", True), rec("query-machines", [1]),
-                       rec("query-cpu-definitions", ["a"]), rec("qom-get", "s", {"path": "/machine"}),
-                       rec("query-version", 2)]),
-        R.Pass("tcg", [rec("query-kvm", False), rec("query-machines", [1]),
-                       rec("query-cpu-definitions", ["b"]), rec("query-gic-capabilities", [])]),
+        R.Pass(
+            "kvm",
+            [
+                rec("query-version", 1),
+                rec("query-kvm", True),
+                rec("query-machines", [1]),
+                rec("query-cpu-definitions", ["a"]),
+                rec("qom-get", "s", {"path": "/machine"}),
+                rec("query-version", 2),
+            ],
+        ),
+        R.Pass(
+            "tcg",
+            [
+                rec("query-kvm", False),
+                rec("query-machines", [1]),
+                rec("query-cpu-definitions", ["b"]),
+                rec("query-gic-capabilities", []),
+            ],
+        ),
     ]
     entries, warnings = R.merge_passes(passes)
     assert entries == [
-        {"execute": "query-version", "return": 1},                          # one pass, not accel-dependent
-        {"execute": "query-kvm", "accel": "kvm", "return": True},           # differs
+        {"execute": "query-version", "return": 1},  # one pass, not accel-dependent
+        {"execute": "query-kvm", "accel": "kvm", "return": True},  # differs
         {"execute": "query-kvm", "accel": "tcg", "return": False},
-        {"execute": "query-machines", "return": [1]},                        # equal in both
+        {"execute": "query-machines", "return": [1]},  # equal in both
         {"execute": "query-cpu-definitions", "accel": "kvm", "return": ["a"]},
         {"execute": "query-cpu-definitions", "accel": "tcg", "return": ["b"]},
         {"execute": "qom-get", "arguments": {"path": "/machine"}, "accel": "kvm", "return": "s"},
@@ -236,16 +305,20 @@ def test_merge_rules():
 
 def test_single_pass_tags_only_accel_dependent():
     entries, _ = R.merge_passes([R.Pass("tcg", [rec("query-version", 1), rec("query-kvm", False)])])
-    assert entries == [{"execute": "query-version", "return": 1},
-                       {"execute": "query-kvm", "accel": "tcg", "return": False}]
+    assert entries == [
+        {"execute": "query-version", "return": 1},
+        {"execute": "query-kvm", "accel": "tcg", "return": False},
+    ]
 
 
 def test_find_entry_order():
-    ents = [{"execute": "q", "accel": "tcg", "return": "t"},
-            {"execute": "q", "return": "u"},
-            {"execute": "q", "accel": "kvm", "return": "k"},
-            {"execute": "r", "accel": "tcg", "return": "only-tcg"},
-            {"execute": "a", "arguments": {"x": 1, "y": 2}, "return": "args"}]
+    ents = [
+        {"execute": "q", "accel": "tcg", "return": "t"},
+        {"execute": "q", "return": "u"},
+        {"execute": "q", "accel": "kvm", "return": "k"},
+        {"execute": "r", "accel": "tcg", "return": "only-tcg"},
+        {"execute": "a", "arguments": {"x": 1, "y": 2}, "return": "args"},
+    ]
     assert R.find_entry(ents, "q", accel="kvm")["return"] == "k"
     assert R.find_entry(ents, "q", accel="hvf")["return"] == "u"
     assert R.find_entry(ents, "r", accel="kvm")["return"] == "only-tcg"
@@ -259,23 +332,55 @@ def test_find_entry_order():
 CMD = '{\n  "execute": "qmp_capabilities",\n  "id": "libvirt-1"\n}\n\n{\n  "return": {\n  },\n  "id": "libvirt-1"\n}\n\n'
 
 
-@pytest.mark.parametrize("text,expect", [
-    ("", r"no JSON objects"),
-    (CMD + '{\n  "execute": "query-version",\n  "id": "libvirt-2"\n}\n\n{\n  "return": {\n', r":17: object #4: invalid JSON at line 19 column 1"),
-    (CMD + '{\n  "execute": "query-version",\n  "id": "libvirt-2"\n}\n', r":12: object #3: command query-version has no reply"),
-    (CMD + '[1, 2]\n\n{"return": {}}\n', r":12: object #3: expected a command"),
-    (CMD + '{"execute": "query-version", "id": "libvirt-2"}\n\n{"return": {}, "id": "libvirt-9"}\n',
-     r":14: object #4: reply id 'libvirt-9' does not match"),
-    (CMD + '{"execute": "query-version"}\n\n{"id": "x"}\n', r"object #4: expected the reply to query-version"),
-    (CMD + '{"execute": "query-version"}\n\n{"return": 1, "error": {"class": "X"}}\n', r"object #4: expected the reply"),
-    (CMD + '{"execute": "query-version", "arguments": [1]}\n\n{"return": 1}\n', r"object #3: \"arguments\" of query-version is not an object"),
-    ('{"execute": "query-version"}\n\n{"return": 1}\n', r"object #1: query-version before the first qmp_capabilities"),
-    (CMD * 3, r"3 probe passes"),
-    (CMD + '{"execute": "query-version"}\n\n{"error": "oops"}\n', r"object #4: error reply without a \"class\""),
-    (CMD + '{"execute": "query-version"}\n\n{"return": {"qemu": {"major": 1}}}\n', r"query-version answer is not QEMU-shaped"),
-    (CMD + '{"execute": "query-version"}\n\n{"return": {"qemu": {"major": 7, "minor": 2, "micro": 0}, "package": ""}}\n',
-     r"no query-qmp-schema in the first pass"),
-])
+@pytest.mark.parametrize(
+    "text,expect",
+    [
+        ("", r"no JSON objects"),
+        (
+            CMD + '{\n  "execute": "query-version",\n  "id": "libvirt-2"\n}\n\n{\n  "return": {\n',
+            r":17: object #4: invalid JSON at line 19 column 1",
+        ),
+        (
+            CMD + '{\n  "execute": "query-version",\n  "id": "libvirt-2"\n}\n',
+            r":12: object #3: command query-version has no reply",
+        ),
+        (CMD + '[1, 2]\n\n{"return": {}}\n', r":12: object #3: expected a command"),
+        (
+            CMD + '{"execute": "query-version", "id": "libvirt-2"}\n\n{"return": {}, "id": "libvirt-9"}\n',
+            r":14: object #4: reply id 'libvirt-9' does not match",
+        ),
+        (
+            CMD + '{"execute": "query-version"}\n\n{"id": "x"}\n',
+            r"object #4: expected the reply to query-version",
+        ),
+        (
+            CMD + '{"execute": "query-version"}\n\n{"return": 1, "error": {"class": "X"}}\n',
+            r"object #4: expected the reply",
+        ),
+        (
+            CMD + '{"execute": "query-version", "arguments": [1]}\n\n{"return": 1}\n',
+            r"object #3: \"arguments\" of query-version is not an object",
+        ),
+        (
+            '{"execute": "query-version"}\n\n{"return": 1}\n',
+            r"object #1: query-version before the first qmp_capabilities",
+        ),
+        (CMD * 3, r"3 probe passes"),
+        (
+            CMD + '{"execute": "query-version"}\n\n{"error": "oops"}\n',
+            r"object #4: error reply without a \"class\"",
+        ),
+        (
+            CMD + '{"execute": "query-version"}\n\n{"return": {"qemu": {"major": 1}}}\n',
+            r"query-version answer is not QEMU-shaped",
+        ),
+        (
+            CMD
+            + '{"execute": "query-version"}\n\n{"return": {"qemu": {"major": 7, "minor": 2, "micro": 0}, "package": ""}}\n',
+            r"no query-qmp-schema in the first pass",
+        ),
+    ],
+)
 def test_bad_replies(tmp_path, text, expect):
     f = tmp_path / "bad.replies"
     f.write_text(text)
@@ -313,7 +418,10 @@ def test_cli(replies_dir, tmp_path, capsys):
     bad.write_text("{")
     assert R.main([str(bad), "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("python -m qmpserver.profiles.replies: error: ") and "bad.replies:1: object #1: invalid JSON" in err
+    assert (
+        err.startswith("python -m qmpserver.profiles.replies: error: ")
+        and "bad.replies:1: object #1: invalid JSON" in err
+    )
     assert "Traceback" not in err
 
 

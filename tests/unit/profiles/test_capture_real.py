@@ -53,13 +53,23 @@ def test_aarch64_capture_values(aarch64):
     ents = doc["entries"]
     f = lambda *a, **k: R.find_entry(ents, *a, **k)  # noqa: E731
     assert f("device-list-properties", {"typename": "virtio-net-ccw"})["error"] == {
-        "class": "DeviceNotFound", "desc": "Device 'virtio-net-ccw' not found"}
+        "class": "DeviceNotFound",
+        "desc": "Device 'virtio-net-ccw' not found",
+    }
     assert f("query-cpu-model-expansion", {"type": "full", "model": {"name": "host"}})["error"] == {
-        "class": "GenericError", "desc": "The CPU type 'host' requires KVM"}
+        "class": "GenericError",
+        "desc": "The CPU type 'host' requires KVM",
+    }
     assert f("query-cpu-model-expansion", {"type": "static", "model": {"name": "max"}})["error"] == {
-        "class": "GenericError", "desc": "The requested expansion type is not supported"}
-    assert f("query-cpu-model-expansion", {"type": "full", "model": {"name": "max", "props": R.HV_PROPS}}
-             )["error"]["desc"] == "Parameter 'hv-passthrough' is unexpected"
+        "class": "GenericError",
+        "desc": "The requested expansion type is not supported",
+    }
+    assert (
+        f("query-cpu-model-expansion", {"type": "full", "model": {"name": "max", "props": R.HV_PROPS}})[
+            "error"
+        ]["desc"]
+        == "Parameter 'hv-passthrough' is unexpected"
+    )
     mx = f("query-cpu-model-expansion", {"type": "full", "model": {"name": "max"}})["return"]["model"]
     assert mx["props"]["sve"] is True and mx["props"]["sve2048"] is True
     a57 = f("query-cpu-model-expansion", {"type": "full", "model": {"name": "cortex-a57"}})
@@ -69,8 +79,10 @@ def test_aarch64_capture_values(aarch64):
     assert virt and virt[0]["name"] == "virt-7.2"
     virt_props = f("qom-list-properties", {"typename": "virt-7.2-machine"})["return"]
     assert {"gic-version", "mte"} <= {p["name"] for p in virt_props}
-    assert f("query-gic-capabilities")["return"] == [{"emulated": True, "version": 3, "kernel": False},
-                                                     {"emulated": True, "version": 2, "kernel": False}]
+    assert f("query-gic-capabilities")["return"] == [
+        {"emulated": True, "version": 3, "kernel": False},
+        {"emulated": True, "version": 2, "kernel": False},
+    ]
     assert f("query-kvm")["return"] == {"enabled": False, "present": False}
     assert f("query-status")["return"]["status"] == "prelaunch"
     # the virt instance
@@ -85,6 +97,7 @@ def test_aarch64_capture_values(aarch64):
 
 
 # ---- the committed build ------------------------------------------------------------------------
+
 
 def normalize(entries):
     """Drop what differs between two captures of the same binary."""
@@ -108,15 +121,27 @@ def test_committed_build_matches_fresh_capture(aarch64):
     assert COMMITTED.is_dir(), "models/builds/qemu-7.2-debian is missing"
     committed = yaml.safe_load((COMMITTED / "build.yaml").read_text())
     if committed["package"] != build["package"] or committed["version"] != build["version"]:
-        msg = (f"installed QEMU is {build['version']} ({build['package']}), the committed build "
-               f"{committed['version']} ({committed['package']}); recapture with: "
-               f"{committed['sources']['refs']['capture'].rsplit(',', 1)[0]} --force")
+        msg = (
+            f"installed QEMU is {build['version']} ({build['package']}), the committed build "
+            f"{committed['version']} ({committed['package']}); recapture with: "
+            f"{committed['sources']['refs']['capture'].rsplit(',', 1)[0]} --force"
+        )
         if os.environ.get("QMPSERVER_REQUIRE_REAL_PEERS") == "1":
             pytest.fail(msg)
         pytest.skip(msg)
     require_recorded_packages(COMMITTED, what="models/builds/qemu-7.2-debian")
-    for key in ("kind", "name", "summary", "version", "package", "target", "accelerators", "schema",
-                "replies", "proposals"):
+    for key in (
+        "kind",
+        "name",
+        "summary",
+        "version",
+        "package",
+        "target",
+        "accelerators",
+        "schema",
+        "replies",
+        "proposals",
+    ):
         assert committed[key] == build[key], key
     assert committed["sources"]["passes"] == build["sources"]["passes"]
     assert committed["sources"]["fields"] == {"*": "capture"}
@@ -125,13 +150,16 @@ def test_committed_build_matches_fresh_capture(aarch64):
     old = R.load_replies_json(COMMITTED / "replies.json")
     assert old["greeting"] == doc["greeting"]
     a, b = normalize(old["entries"]), normalize(doc["entries"])
-    assert [(e["execute"], e.get("arguments"), e.get("accel")) for e in a] == \
-        [(e["execute"], e.get("arguments"), e.get("accel")) for e in b]
+    assert [(e["execute"], e.get("arguments"), e.get("accel")) for e in a] == [
+        (e["execute"], e.get("arguments"), e.get("accel")) for e in b
+    ]
     for x, y in zip(a, b):
         assert x == y, x["execute"]
     assert len(old["instances"]) == len(doc["instances"])
     for i, j in zip(old["instances"], doc["instances"]):
-        assert {k: v for k, v in i.items() if k != "entries"} == {k: v for k, v in j.items() if k != "entries"}
+        assert {k: v for k, v in i.items() if k != "entries"} == {
+            k: v for k, v in j.items() if k != "entries"
+        }
         assert normalize(i["entries"]) == normalize(j["entries"])
 
 
@@ -141,11 +169,13 @@ def test_committed_build_follows_the_build_schema():
     if not schema_file.exists() or not COMMITTED.is_dir():
         pytest.skip("no build schema or no committed build")
     jsonschema = pytest.importorskip("jsonschema")
-    jsonschema.validate(yaml.safe_load((COMMITTED / "build.yaml").read_text()),
-                        json.loads(schema_file.read_text()))
+    jsonschema.validate(
+        yaml.safe_load((COMMITTED / "build.yaml").read_text()), json.loads(schema_file.read_text())
+    )
 
 
 # ---- x86_64 with KVM (written to a temp dir only) -----------------------------------------------
+
 
 def test_x86_64_kvm_capture(tmp_path):
     real_binary(X86_64)
@@ -157,8 +187,9 @@ def test_x86_64_kvm_capture(tmp_path):
     ents = doc["entries"]
     assert R.find_entry(ents, "query-kvm", accel="kvm")["return"] == {"enabled": True, "present": True}
     assert R.find_entry(ents, "query-kvm", accel="tcg")["return"] == {"enabled": False, "present": True}
-    host_exp = R.find_entry(ents, "query-cpu-model-expansion",
-                            {"type": "full", "model": {"name": "host"}}, accel="kvm")
+    host_exp = R.find_entry(
+        ents, "query-cpu-model-expansion", {"type": "full", "model": {"name": "host"}}, accel="kvm"
+    )
     assert host_exp["accel"] == "kvm" and "props" in host_exp["return"]["model"]
     host = yaml.safe_load(paths["host"].read_text())
     assert host["arch"] == "x86_64" and host["kvm"]["present"] is True

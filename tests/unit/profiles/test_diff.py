@@ -31,7 +31,7 @@ def test_same_profile_is_identical():
     assert res["verdict"]["summary"] == "identical"
     assert res["idregs"] == [] and res["firmware"] == [] and res["kvm_caps"] == []
     assert not res["mte"]["differs"] and not res["sve"]["differs"] and not res["gic"]["differs"]
-    json.dumps(res)     # JSON-serialisable
+    json.dumps(res)  # JSON-serialisable
 
 
 def test_same_host_other_build_is_identical_with_a_build_note():
@@ -99,7 +99,7 @@ def test_pre_6_7_kernel_cannot_lower_anything():
         assert not r["a_to_b"], r
         assert "6.7" in (r["a_to_b_reason"] or ""), r
     fw = {r["register"]: r for r in res["firmware"]}
-    assert not fw["KVM_REG_ARM_STD_BMAP"]["a_to_b"]           # 5.10 has no hypercall bitmaps
+    assert not fw["KVM_REG_ARM_STD_BMAP"]["a_to_b"]  # 5.10 has no hypercall bitmaps
     assert fw["KVM_REG_ARM_STD_BMAP"]["b_to_a"]
     assert res["verdict"]["summary"] == "neither"
 
@@ -147,10 +147,12 @@ def test_imported_host_without_registers_is_a_caveat(tmp_path, monkeypatch):
         "cpu: {midr: 0, implementer: unknown, part: unknown, count: 1}\nkernel: {release: '0.0'}\n"
         "kvm: {present: true, caps: {}, sve_vector_lengths: [], gic: {v2: false, v3: true}}\n"
         "idregs: {}\nsources: {refs: {r: replies}, fields: {cpu: synthetic, kernel: synthetic,"
-        " kvm: r, idregs: synthetic}}\n")
+        " kvm: r, idregs: synthetic}}\n"
+    )
     (store / "profiles" / "imp.yaml").write_text(
         "kind: profile\nname: imp\nsummary: an imported host\nhost: imported\nbuild: qemu-11.1\n"
-        "defaults: {accel: kvm, machine: virt, cpu: host}\n")
+        "defaults: {accel: kvm, machine: virt, cpu: host}\n"
+    )
     a = load_profile("imp", [str(store)])
     res = diff_profiles(a, a)
     assert res["verdict"]["summary"] == "no known difference"

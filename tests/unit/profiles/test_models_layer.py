@@ -56,7 +56,7 @@ def test_pick_recorded_never_crosses_accelerators_for_accel_dependent_answers():
 
 def test_reply_key_ignores_member_order_and_absent_arguments():
     assert models.reply_key("q", {"b": 1, "a": 2}) == models.reply_key("q", {"a": 2, "b": 1})
-    assert models.reply_key("q", None) == models.reply_key("q", {}) == 'q {}'
+    assert models.reply_key("q", None) == models.reply_key("q", {}) == "q {}"
 
 
 HOST = """kind: host
@@ -78,7 +78,8 @@ def test_loader_checks_host_files_semantically(tmp_path, monkeypatch):
     (tmp_path / "hosts" / "odd.yaml").write_text(HOST)
     (tmp_path / "profiles" / "odd.yaml").write_text(
         "kind: profile\nname: odd\nsummary: a profile on a host with an impossible capability\n"
-        "host: odd\nbuild: qemu-11.1\ndefaults: {accel: kvm, machine: virt, cpu: host}\n")
+        "host: odd\nbuild: qemu-11.1\ndefaults: {accel: kvm, machine: virt, cpu: host}\n"
+    )
     with pytest.raises(ProfileError) as ei:
         load_profile("odd", [str(tmp_path)])
     assert ei.value.file == str(tmp_path / "hosts" / "odd.yaml")

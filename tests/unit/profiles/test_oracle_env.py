@@ -26,8 +26,9 @@ def test_committed_build_records_its_packages():
 
 
 def test_a_different_set_fails_with_one_line(tmp_path, monkeypatch):
-    (tmp_path / "build.yaml").write_text(yaml.safe_dump(
-        {"sources": {"packages": {"qemu-system-arm": "0:0-not-a-version"}}}))
+    (tmp_path / "build.yaml").write_text(
+        yaml.safe_dump({"sources": {"packages": {"qemu-system-arm": "0:0-not-a-version"}}})
+    )
     monkeypatch.setattr(O, "REQUIRE", True)
     monkeypatch.setattr(O, "installed_packages", lambda patterns: {"qemu-system-arm": "1:7.2"})
     with pytest.raises(pytest.fail.Exception) as err:
@@ -39,7 +40,10 @@ def test_a_different_set_fails_with_one_line(tmp_path, monkeypatch):
 
 def test_installed_packages_reads_dpkg(monkeypatch):
     class Out:
-        stdout = ("ii \tqemu-system-arm\t1:7.2\nun \tqemu-system-gui\t\n"
-                  "rc \tlibvirt-daemon\t9.0\nii \tlibvirt-clients\t9.0\n")
+        stdout = (
+            "ii \tqemu-system-arm\t1:7.2\nun \tqemu-system-gui\t\n"
+            "rc \tlibvirt-daemon\t9.0\nii \tlibvirt-clients\t9.0\n"
+        )
+
     monkeypatch.setattr(C.subprocess, "run", lambda *a, **k: Out)
     assert C.installed_packages() == {"libvirt-clients": "9.0", "qemu-system-arm": "1:7.2"}

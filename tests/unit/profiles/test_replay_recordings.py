@@ -31,8 +31,12 @@ from tests.support.recordings import split_passes
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[2].parent / "shared" / "data" / "libvirt-replies"
 BUNDLED = HERE / "data"
-NAMES = ("caps_7.0.0.aarch64.replies", "caps_8.2.0_aarch64.replies",
-         "caps_9.2.0_aarch64+hvf.replies", "caps_9.2.0_x86_64.replies")
+NAMES = (
+    "caps_7.0.0.aarch64.replies",
+    "caps_8.2.0_aarch64.replies",
+    "caps_9.2.0_aarch64+hvf.replies",
+    "caps_9.2.0_x86_64.replies",
+)
 
 # (recording, pass accelerator, command, canonical arguments or None for any) -> reason.
 # Keep this empty unless a reply legitimately depends on state the recording does not fix.
@@ -42,8 +46,12 @@ EXCEPTIONS: dict = {
     # so query-commands, which walks the list backwards, names it first; qmpserver's command
     # table is in schema order, so device_add comes where the schema has it.  The set of names
     # is compared instead (test_query_commands_same_set).  Owner: qmp/ command table.
-    ("caps_7.0.0.aarch64.replies", "kvm", "query-commands", None):
-        "order only: device_add registered last by QEMU 7.0 (set compared separately)",
+    (
+        "caps_7.0.0.aarch64.replies",
+        "kvm",
+        "query-commands",
+        None,
+    ): "order only: device_add registered last by QEMU 7.0 (set compared separately)",
 }
 
 
@@ -79,12 +87,15 @@ def imported(tmp_path_factory):
         paths = R.import_replies(src, root)
         build = paths["build"].name
         profile = paths.get("profile")
-        if profile is None:   # a TCG-only recording has no host: run it on the built-in tcg-only host
+        if profile is None:  # a TCG-only recording has no host: run it on the built-in tcg-only host
             profile = root / "profiles" / (build + ".yaml")
             profile.parent.mkdir(exist_ok=True)
-            profile.write_text("kind: profile\nname: %s\nsummary: replay\nhost: tcg-only\nbuild: %s\n"
-                               "defaults: {accel: tcg, machine: virt, cpu: max}\n" % (build, build))
+            profile.write_text(
+                "kind: profile\nname: %s\nsummary: replay\nhost: tcg-only\nbuild: %s\n"
+                "defaults: {accel: tcg, machine: virt, cpu: max}\n" % (build, build)
+            )
         import yaml
+
         accels = yaml.safe_load((paths["build"] / "build.yaml").read_text())["sources"]["passes"]
         out[name] = (Path(profile), split_passes(text), accels)
     return root, out
@@ -107,9 +118,10 @@ def server(imported, tmp_path_factory):
 
 def replay(server, profile, accel, pairs):
     """Send every command of one pass; return [(command, recorded reply, reply)]."""
-    inst, sock = server.instance(profile=str(profile),
-                                 config=InstanceConfig(accel=[accel], machine={"type": "none"},
-                                                       start_paused=True))
+    inst, sock = server.instance(
+        profile=str(profile),
+        config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True),
+    )
     c = RawClient(sock, timeout=30)
     try:
         greeting = c.read(timeout=10)
@@ -148,17 +160,29 @@ def test_replay_pass(imported, server, name, pass_no):
             continue
         if _exception(name, accel, cmd):
             continue
-        bad.append("%s %s: expected %s, got %s" % (
-            cmd["execute"], json.dumps(cmd.get("arguments", {}))[:120],
-            json.dumps(rec)[:300], json.dumps(got)[:300]))
+        bad.append(
+            "%s %s: expected %s, got %s"
+            % (
+                cmd["execute"],
+                json.dumps(cmd.get("arguments", {}))[:120],
+                json.dumps(rec)[:300],
+                json.dumps(got)[:300],
+            )
+        )
     assert not bad, "%s pass %d (%s): %d of %d replies differ:\n  %s" % (
-        name, pass_no + 1, accel, len(bad), len(results), "\n  ".join(bad))
+        name,
+        pass_no + 1,
+        accel,
+        len(bad),
+        len(results),
+        "\n  ".join(bad),
+    )
 
 
 def test_query_commands_same_set(imported, server):
     """Where query-commands is an order-only exception, the names must still all match."""
     _, data = imported
-    for (name, accel, execute, _args) in EXCEPTIONS:
+    for name, accel, execute, _args in EXCEPTIONS:
         if execute != "query-commands":
             continue
         profile, passes, accels = data[name]

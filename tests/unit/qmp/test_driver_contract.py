@@ -66,9 +66,11 @@ def _endpoint(**kw):
     return inst, Listener(inst.add_monitor(**kw), Address("unix", path="/nonexistent"))
 
 
-REQUESTS = (b'{"execute":"qmp_capabilities"}'
-            b'{"execute":"query-name","id":1}{"execute":"query-status","id":2}'
-            b'{"execute":"no-such","id":3}}{"execute":"query-version","id":4}')
+REQUESTS = (
+    b'{"execute":"qmp_capabilities"}'
+    b'{"execute":"query-name","id":1}{"execute":"query-status","id":2}'
+    b'{"execute":"no-such","id":3}}{"execute":"query-version","id":4}'
+)
 
 
 _shared = []
@@ -116,7 +118,7 @@ def test_event_wakes_the_driver_and_a_hold_is_resumed_by_a_timer():
     c.session.gate_inband(lambda s, item: 0.25 if isinstance(item, dict) and item.get("id") == 1 else 0)
     c.data_in(b'{"execute":"query-name","id":1}')
     assert c.lines() == []
-    assert c.reading_log == [False]          # without OOB a queued request suspends input
+    assert c.reading_log == [False]  # without OOB a queued request suspends input
     assert [d for d, _ in loop] == [0.25]
     c.run_loop()
     assert [m["id"] for m in c.lines()] == [1]
@@ -134,7 +136,7 @@ def test_terminate_closes_after_the_output_and_admits_nobody():
     # 7.2 sends the event before the reply (quirk main-loop-events-before-reply)
     assert [m.get("event", "reply") for m in first.lines()[1:]] == ["reply", "SHUTDOWN", "reply"]
     assert first.close_requested
-    assert not second.active                 # the emulated process has exited
+    assert not second.active  # the emulated process has exited
 
 
 def test_second_client_is_greeted_when_the_first_leaves():

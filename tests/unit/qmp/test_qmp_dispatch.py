@@ -32,9 +32,12 @@ def _replies(s, data):
 def test_handler_exception_becomes_generic_error(monkeypatch, caplog):
     def broken(ctx, args):
         raise KeyError("accel")
+
     s = _session(monkeypatch, "query-name", broken)
     out = _replies(s, b'{"execute":"query-name","id":1}{"execute":"query-status","id":2}')
-    assert out[0] == {"error": {"class": "GenericError",
-                                "desc": "internal error in qmpserver: KeyError: 'accel'"}, "id": 1}
+    assert out[0] == {
+        "error": {"class": "GenericError", "desc": "internal error in qmpserver: KeyError: 'accel'"},
+        "id": 1,
+    }
     assert out[1]["id"] == 2 and "return" in out[1]
     assert any("internal error in query-name" in r.getMessage() for r in caplog.records)

@@ -33,14 +33,14 @@ _INBAND = [
     b'{"execute":"query-name","exec-oob":"query-name","id":"i%d"}',
     b'{"arguments":{},"id":"i%d"}',
     b'{"execute":"query-name","id":"i%d"}\r\n',
-    b'[1, 2, %d]',
+    b"[1, 2, %d]",
 ]
 _OOB = [
     b'{"exec-oob":"migrate-pause","id":"o%d"}',
     b'{"exec-oob":"query-name","id":"o%d"}',
     b'{"exec-oob":"no-such-command","id":"o%d"}',
 ]
-_GARBAGE = [b"}", b"{'a':", b"\x01", b'"unterminated', b"]]", b"{\"execute\": nul}"]
+_GARBAGE = [b"}", b"{'a':", b"\x01", b'"unterminated', b"]]", b'{"execute": nul}']
 
 _inst = None
 
@@ -104,7 +104,7 @@ def _lines(out: list[bytes]) -> list[dict]:
 def test_fast_path_answers_like_the_queue_without_oob(chunks, negotiate):
     fast = _run(_session(negotiate, slow=False), chunks)
     slow = _run(_session(negotiate, slow=True), chunks)
-    assert fast == slow            # the same bytes after each chunk, the same wants
+    assert fast == slow  # the same bytes after each chunk, the same wants
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -141,7 +141,7 @@ def test_a_hold_says_wait_once_and_oob_still_runs():
     assert s.wait_seconds == 0.5
     assert s.take_output() == b""
     s.receive_data(b'{"exec-oob":"migrate-pause","id":"oob"}')
-    assert s.pump() == READ            # held, not again WAIT: one timer per hold
+    assert s.pump() == READ  # held, not again WAIT: one timer per hold
     assert [m["id"] for m in _lines([s.take_output()])] == ["oob"]
     s.resume()
     assert s.pump() == READ

@@ -18,9 +18,27 @@ def test_docs_example_passes(tmp_path):
     for k in ("QMPSERVER_EXTERNAL", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_ADDOPTS"):
         env.pop(k, None)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                        "-p", "no:randomly", "-o", "asyncio_default_fixture_loop_scope=function",
-                        str(tmp_path / "test_qmp_client.py")],
-                       cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:randomly",
+            "-o",
+            "asyncio_default_fixture_loop_scope=function",
+            str(tmp_path / "test_qmp_client.py"),
+        ],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert re.search(r"\b6 passed\b", r.stdout), r.stdout[-2000:]

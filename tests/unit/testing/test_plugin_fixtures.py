@@ -22,8 +22,9 @@ def test_marker_selects_profile_and_options(qmp_instance, qmp_sync):
     qmp_instance.assert_called("query-status", times=1)
 
 
-@pytest.mark.parametrize("qmp_instance", [PROFILE, {"profile": PROFILE, "transport": "tcp", "paused": True}],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "qmp_instance", [PROFILE, {"profile": PROFILE, "transport": "tcp", "paused": True}], indirect=True
+)
 def test_indirect_parametrization(qmp_instance, qmp_sync):
     assert qmp_sync.cmd("query-target") == {"arch": "aarch64"}
     if "tcp:" in qmp_instance.address:
@@ -36,7 +37,8 @@ def test_indirect_parametrization(qmp_instance, qmp_sync):
 async def test_async_client_sees_injected_event(qmp_instance, qmp_client):
     assert (await qmp_client.execute("query-status"))["status"] == "running"
     await asyncio.get_running_loop().run_in_executor(
-        None, lambda: qmp_instance.emit_event("GUEST_PANICKED", {"action": "pause"}))
+        None, lambda: qmp_instance.emit_event("GUEST_PANICKED", {"action": "pause"})
+    )
     ev = await asyncio.wait_for(qmp_client.events.get(), 5)
     assert ev["event"] == "GUEST_PANICKED" and ev["data"] == {"action": "pause"}
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from qmpserver.wire.encode import dumps, dumps_reference, message
 from qmpserver.wire.json_stream import JsonError, JsonStream, JsonValue
 
-ALPHABET = b'{}[]:,"\'\\ \t\r\nabcdeflnrstu0123456789.-+eE%\x00\x01\x1f\x7f\xc3\xa9\xfe\xff'
+ALPHABET = b"{}[]:,\"'\\ \t\r\nabcdeflnrstu0123456789.-+eE%\x00\x01\x1f\x7f\xc3\xa9\xfe\xff"
 
 
 def messages(data: bytes, fast=True, chunks=None):
@@ -58,10 +58,16 @@ def test_garbage_never_crashes_and_a_control_byte_resynchronises(data):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(1 << 63), max_value=(1 << 64) - 1)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
-    max_leaves=30)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(1 << 63), max_value=(1 << 64) - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=30,
+)
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
@@ -88,7 +94,7 @@ def test_stream_memory_is_bounded_by_the_token_limit():
     chunk = b"a" * (1 << 20)
     s.feed(b'{"x": "')
     errors = []
-    for _ in range(100):                      # 100 MiB in an unterminated string
+    for _ in range(100):  # 100 MiB in an unterminated string
         s.feed(chunk)
         while (m := s.next_message()) is not None:
             errors.append(m)
@@ -97,7 +103,7 @@ def test_stream_memory_is_bounded_by_the_token_limit():
     assert any(isinstance(e, JsonError) and e.desc == "JSON token size limit exceeded" for e in errors)
 
 
-@pytest.mark.timeout(600)   # 4 MB through the exact lexer: ~15 s of CPU, a minute on a loaded machine
+@pytest.mark.timeout(600)  # 4 MB through the exact lexer: ~15 s of CPU, a minute on a loaded machine
 def test_token_count_limit():
     s = JsonStream()
     s.feed(b"[" + b"1," * ((2 << 20) + 1))
