@@ -122,6 +122,13 @@ def start(
     io.machine_created(inst)
     create_backends(inst, io)
     creation_done(inst, io)
+    # qemu_init's last step: -incoming URI (defer waits for migrate-incoming)
+    uri = config.incoming
+    if uri and uri != "defer":
+        try:
+            start_incoming(inst, uri)
+        except QMPError as e:
+            raise StartupError(e.desc, list(config.warnings)) from None
     return inst
 
 
@@ -174,16 +181,10 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
         cfg.accel = [accel]
         cfg.accel_props = {accel: aprops}
     ms.accel = accel
-    # 4. machine init (board, then the CPU it creates), -incoming
+    # 4. machine init (board, then the CPU it creates)
     virt.board_init(inst, ms)
     if build.target == "aarch64":
         arm64_startup.validate(inst, ms)
-    uri = cfg.incoming
-    if uri and uri != "defer":
-        try:
-            start_incoming(inst, uri)
-        except QMPError as e:
-            raise StartupError(e.desc, list(cfg.warnings)) from None
     return ms
 
 

@@ -21,21 +21,29 @@ behaviour observed on Debian's 7.2.22):
 * ``migrate_cancel`` cancels a running migration (cancelling -> cancelled)
   and is a no-op otherwise.
 
-The mock moves no memory.  A source whose URI is the listening address of
-an instance in the same process (``migrate-incoming`` or ``-incoming``)
-drives that destination too (active, RESUME when autostart, completed);
-``tcp:``/``unix:`` addresses nobody listens on in-process are probed with a
-real connect (:data:`connect_probe`), and a refused connection fails the
-migration with QEMU's ``Failed to connect to 'HOST:PORT': Connection
-refused``; ``exec:``, ``fd:`` and ``file:`` always succeed.
+Between instances a real stream travels (:mod:`qmpserver.migration`): the
+source's channel thread connects to the URI (``tcp:``, ``unix:``, ``exec:``,
+``fd:`` from ``getfd``), sends QEMU's header and configuration, the RAM layout
+and, at the switchover, the guest ABI and each vCPU's register list; the
+destination loads it with QEMU's checks in QEMU's order (machine type, RAM
+blocks, sections and instances, the cpreg list against its own host's KVM)
+and answers on the return path.  A refused load prints QEMU's lines on the
+destination's stderr and exits it with status 1 (10.0+ with
+``exit-on-error: false``: stays up, ``query-migrate`` shows the error); the
+source fails with the ``error-desc`` its build would show (7.2: none for a
+device-state refusal), resumes the guest, and emits the events QEMU does.
+Channel work runs on threads; every state change is posted to the
+instance's loop (``scheduler.call_soon_threadsafe``).
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 
 from ..errors import QMPError
+from ..migration import engine
+from ..migration import stream as st
+from ..migration.channel import ChannelError, Listener, connect
 from .registry import command
 
 RUNNING = frozenset(
@@ -152,30 +160,6 @@ _PARAM_CHECKS = (
 )
 
 
-def _real_connect(kind: str, address) -> str | None:
-    """Try to reach a migration destination; None when something listens."""
-    import socket
-
-    try:
-        if kind == "unix":
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(0.5)
-            s.connect(address)
-        else:
-            s = socket.create_connection(address, timeout=0.5)
-        s.close()
-        return None
-    except OSError as e:
-        return e.strerror or str(e)
-
-
-# replaceable (tests, sandboxes): fn(kind, address) -> None | strerror
-connect_probe = _real_connect
-
-# listening address -> destination instance (same process)
-_listeners: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
-
-
 class Migration:
     """Per-instance migration state (``instance.migration``; this module is its owner)."""
 
@@ -190,9 +174,11 @@ class Migration:
         self.times = {}
         self.passes = 0
         self.handles: list = []
-        self.peer = None
         self.vm_was_running = False
         self.postcopy = False
+        self.outgoing: Outgoing | None = None  # the source's channel thread
+        self.incoming: Incoming | None = None  # the destination's channel thread
+        self.exit_on_error = True
 
 
 def mig(inst) -> Migration:
@@ -340,6 +326,8 @@ def query_migrate(ctx, args):
     status = m.status
     if status == "none" and m.incoming_status != "none":
         info["status"] = m.incoming_status  # fill_destination_migration_info
+        if m.incoming_status == "failed" and m.error_desc:
+            info["error-desc"] = m.error_desc
     elif status in ("setup", "failed", "cancelled", "cancelling", "wait-unplug", "colo"):
         info["status"] = status
         if status == "failed" and m.error_desc:
@@ -364,6 +352,7 @@ def query_migrate(ctx, args):
 # --- addresses -----------------------------------------------------------------------------
 
 _SCHEMES = ("tcp:", "unix:", "vsock:", "rdma:", "exec:", "fd:", "file:")
+_CHANNEL_SCHEMES = ("tcp:", "unix:", "exec:", "fd:")  # what qmpserver opens for real
 
 
 def _legacy(inst) -> bool:
@@ -375,14 +364,14 @@ def _uri_from_channels(channels) -> str | None:
         addr = ch.get("addr") or {}
         t = addr.get("transport")
         if t == "socket":
-            st = addr.get("type")
-            if st == "inet":
+            st_ = addr.get("type")
+            if st_ == "inet":
                 return "tcp:%s:%s" % (addr.get("host"), addr.get("port"))
-            if st == "unix":
+            if st_ == "unix":
                 return "unix:" + str(addr.get("path"))
-            if st == "vsock":
+            if st_ == "vsock":
                 return "vsock:%s:%s" % (addr.get("cid"), addr.get("port"))
-            if st == "fd":
+            if st_ == "fd":
                 return "fd:" + str(addr.get("str"))
         if t == "exec":
             return "exec:" + " ".join(addr.get("args") or ())
@@ -410,16 +399,109 @@ def _valid_scheme(uri: str) -> bool:
     return any(uri.startswith(s) for s in _SCHEMES)
 
 
-def _normal(uri: str) -> str:
-    if uri.startswith("tcp:"):
-        host, _, port = uri[4:].rpartition(":")
-        if host in ("", "0", "0.0.0.0", "::", "[::]", "localhost"):
-            host = "127.0.0.1"
-        return "tcp:%s:%s" % (host.strip("[]"), port.split(",")[0])
-    return uri.split(",")[0]
+def _take_fd(inst):
+    """fd:NAME -> the descriptor the monitor received with ``getfd`` (removed from
+    the monitor's list, as ``monitor_get_fd`` does), or None."""
+    from . import fd as fdmod
+
+    take = getattr(fdmod, "take_fd", None)
+    return (lambda name: take(inst, name)) if take is not None else (lambda name: None)
+
+
+def _post(inst, fn):
+    """From a channel thread: run ``fn`` on the instance's loop."""
+    inst.scheduler.call_soon_threadsafe(fn)
+
+
+def _rp_silent(inst) -> bool:
+    """QEMU before 8.2: the destination sends no SHUT on a failed load and the
+    source's return path fills no ``error-desc`` (build quirk)."""
+    return "migration-rp-silent" in inst.build.quirks
 
 
 # --- outgoing ------------------------------------------------------------------------------
+
+
+class Outgoing:
+    """The source's channel thread: connect, send up to the switchover, wait for
+    the loop's go, send the device state, read the destination's verdict."""
+
+    def __init__(self, inst, m, uri, channel, snap):
+        import threading
+
+        self.inst, self.m, self.uri, self.channel, self.snap = inst, m, uri, channel, snap
+        self.go = threading.Event()
+        self.cancelled = False
+        self.rp = bool(m.caps.get("return-path"))
+        self.thread = threading.Thread(target=self.run, name="live_migration", daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def cancel(self):
+        self.cancelled = True
+        self.go.set()
+        if self.channel is not None:
+            self.channel.abort()
+
+    def _rp_message(self, ch):
+        """(type, value) from the return path, or None at its end."""
+        try:
+            r = st.Reader(ch.read)
+            kind, length = r.be16(), r.be16()
+            data = r.bytes(length)
+        except (st.LoadError, OSError):
+            return None
+        return kind, int.from_bytes(data[:4], "big") if len(data) >= 4 else 0
+
+    def run(self):
+        inst, m = self.inst, self.m
+        try:
+            ch = self.channel or connect(self.uri, _take_fd(inst))
+        except ChannelError as e:
+            text = str(e)
+            _post(inst, lambda: _fail(inst, m, text))
+            return
+        self.channel = ch
+        rp = self.rp and ch.bidirectional
+        head, tail = engine.outgoing(self.snap, rp)
+        try:
+            ch.write(head)
+            if rp:
+                msg = self._rp_message(ch)
+                if msg != (st.RP_PONG, 1):
+                    # the destination refused the configuration or the RAM layout
+                    _post(inst, lambda: _fail_phase(inst, m, "setup", msg))
+                    return
+            _post(inst, lambda: _active(inst, m))
+            self.go.wait()
+            if self.cancelled:
+                return
+            ch.write(tail)
+            if rp:
+                msg = self._rp_message(ch)
+                if msg == (st.RP_SHUT, 0):
+                    _post(inst, lambda: _complete(inst, m))
+                else:
+                    _post(inst, lambda: _fail_phase(inst, m, "device", msg))
+                return
+            ch.shutdown_write()
+            if ch.proc is not None:
+                ch.proc.wait()
+            _post(inst, lambda: _complete(inst, m))
+        except OSError as e:
+            if self.cancelled:
+                return
+            text = "Unable to write to socket: %s" % (e.strerror or e)
+            _post(inst, lambda: _fail(inst, m, text))
+        except Exception as e:  # a bug in a model must not hang the source: fail visibly
+            from ..log import get as get_logger
+
+            get_logger("qmpserver.migration").exception("outgoing migration: internal error")
+            text = "qmpserver: internal error while migrating: %r" % e
+            _post(inst, lambda: _fail(inst, m, text))
+        finally:
+            ch.close()
 
 
 @command("migrate")
@@ -442,6 +524,10 @@ def migrate(ctx, args):
     reasons = blockers(inst)
     if reasons:
         raise QMPError(reasons[0])
+    try:
+        snap = engine.Snapshot(inst)
+    except engine.NotModelled as e:
+        raise QMPError(str(e)) from None
     m.error_desc = None
     m.postcopy = False
     m.passes = 0
@@ -450,34 +536,63 @@ def migrate(ctx, args):
     if _legacy(inst) and not _valid_scheme(uri):
         _set_status(inst, m, "failed")
         raise QMPError("Parameter 'uri' expects a valid migration protocol")
-    peer = _listeners.get(_normal(uri))
-    if peer is not None and peer is not inst and mig(peer).incoming_status == "setup":
-        m.peer = peer
-    else:
-        m.peer = None
-        why = None
-        if uri.startswith("tcp:"):
-            host, _, port = uri[4:].rpartition(":")
-            try:
-                why = connect_probe("tcp", (host.strip("[]") or "127.0.0.1", int(port.split(",")[0])))
-            except ValueError:
-                why = "Invalid argument"
-            where = uri[4:].split(",")[0]
-        elif uri.startswith("unix:"):
-            where = uri[5:].split(",")[0]
-            why = connect_probe("unix", where)
-        if why:
-            msg = "Failed to connect to '%s': %s" % (where, why)
-            _later(inst, m, 0, lambda: _fail(inst, m, msg))
-            return
-    _later(inst, m, STEP, lambda: _active(inst, m))
+    if not any(uri.startswith(s) for s in _CHANNEL_SCHEMES):
+        text = "qmpserver: migration over %s is not modelled" % uri.partition(":")[0]
+        inst.error_report(text)
+        _fail(inst, m, text)
+        raise QMPError(text)
+    channel = None
+    if uri.startswith("fd:"):
+        # fd_start_outgoing_migration: the descriptor is taken in the command
+        from ..migration.channel import fd_channel
+
+        try:
+            channel = fd_channel(uri[3:], _take_fd(inst))
+        except ChannelError as e:
+            _fail(inst, m, str(e))
+            raise QMPError(str(e)) from None
+    m.outgoing = Outgoing(inst, m, uri, channel, snap)
+    m.outgoing.start()
 
 
 def _fail(inst, m, msg):
+    if m.status not in RUNNING:
+        return
     m.error_desc = msg
+    _cancel_timers(m)
     _set_status(inst, m, "failed")
-    if m.peer is not None:
-        _incoming_failed(m.peer)
+    if m.vm_was_running and inst.runstate in ("finish-migrate", "paused"):
+        inst.vm_start()  # migration_iteration_finish: vm_start() after a failure
+    elif inst.runstate == "finish-migrate":
+        inst.runstate = "paused"
+
+
+def _fail_phase(inst, m, phase, msg):
+    """The destination refused (SHUT(1)) or went away (no message) in ``phase``."""
+    silent = _rp_silent(inst)
+    if silent:
+        # 7.2: only write errors fill error-desc; a destination that exits at the
+        # configuration leaves the source writing RAM into a closed socket
+        desc = "Unable to write to socket: Broken pipe" if phase == "setup" else None
+    elif msg is not None and msg[0] == st.RP_SHUT:
+        desc = "Sibling indicated error %d" % msg[1]
+    else:
+        desc = "Channel error: Input/output error"
+    if desc is None:
+        if m.status in RUNNING:
+            m.error_desc = None
+            _cancel_timers(m)
+            _set_status(inst, m, "failed")
+            if m.vm_was_running and inst.runstate in ("finish-migrate", "paused"):
+                inst.vm_start()
+        return
+    _fail(inst, m, desc)
+
+
+def _cancel_timers(m):
+    for h in m.handles:
+        h.cancel()
+    m.handles = []
 
 
 def _active(inst, m):
@@ -488,15 +603,14 @@ def _active(inst, m):
     if m.caps.get("events"):
         inst.emit("MIGRATION_PASS", {"pass": 1})
     _set_status(inst, m, "active")
-    if m.peer is not None:
-        _set_status(m.peer, mig(m.peer), "active", incoming=True)
-    _later(inst, m, STEP, lambda: _complete(inst, m))
+    _later(inst, m, STEP, lambda: _switchover(inst, m))
 
 
-def _complete(inst, m):
+def _switchover(inst, m):
+    """migration_completion: stop the guest, optionally pause before the switchover."""
     if m.status != "active":
         return
-    t0 = time.monotonic()
+    m.t_stop = time.monotonic()
     m.vm_was_running = inst.runstate == "running"
     if m.vm_was_running:
         inst.vm_stop("finish-migrate")
@@ -507,12 +621,23 @@ def _complete(inst, m):
         inst.emit("MIGRATION_PASS", {"pass": 2})
     if m.postcopy:
         _set_status(inst, m, "postcopy-active")
-        if m.peer is not None:
-            _set_status(m.peer, mig(m.peer), "postcopy-active", incoming=True)
+    if m.caps.get("pause-before-switchover"):
+        _set_status(inst, m, "pre-switchover")
+        return  # migrate-continue goes on
+    _send_device_state(inst, m)
+
+
+def _send_device_state(inst, m):
+    if m.outgoing is not None:
+        m.outgoing.go.set()
+
+
+def _complete(inst, m):
+    if m.status not in RUNNING:
+        return
+    t0 = getattr(m, "t_stop", time.monotonic())
     m.times["downtime"] = int((time.monotonic() - t0) * 1000)
     m.times["total"] = max(m.times.get("setup", 1) + 1, int((time.monotonic() - m.times["start"]) * 1000))
-    if m.peer is not None:
-        _incoming_done(m.peer)
     _set_status(inst, m, "completed")
     inst.runstate = "postmigrate"
 
@@ -523,16 +648,16 @@ def migrate_cancel(ctx, args):
     m = mig(inst)
     if m.status not in RUNNING:
         return
-    for h in m.handles:
-        h.cancel()
-    m.handles = []
+    _cancel_timers(m)
     _set_status(inst, m, "cancelling")
-    peer = m.peer
+    out = m.outgoing
 
     def done():
+        if out is not None:
+            out.cancel()
         _set_status(inst, m, "cancelled")
-        if peer is not None:
-            _incoming_failed(peer)
+        if m.vm_was_running and inst.runstate in ("finish-migrate", "paused"):
+            inst.vm_start()
 
     inst.main_loop(ctx, done)
 
@@ -544,6 +669,8 @@ def migrate_continue(ctx, args):
     state = args.get("state")
     if m.status != state:
         raise QMPError("Migration not in expected state: %s" % m.status)
+    _set_status(inst, m, "device")
+    _send_device_state(inst, m)
 
 
 @command("migrate-start-postcopy")
@@ -582,20 +709,113 @@ def migrate_recover(ctx, args):
 # --- incoming ------------------------------------------------------------------------------
 
 
+class Incoming:
+    """The destination's channel thread: accept, load, answer on the return path."""
+
+    def __init__(self, inst, m, listener, dest):
+        import threading
+
+        self.inst, self.m, self.listener, self.dest = inst, m, listener, dest
+        self.channel = None
+        self.rp_open = False
+        self.thread = threading.Thread(target=self.run, name="incoming", daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.listener.close()
+        if self.channel is not None:
+            self.channel.abort()
+
+    def _command(self, cmd, data):
+        if cmd == st.CMD_OPEN_RETURN_PATH:
+            self.rp_open = True
+        elif cmd == st.CMD_PING and self.rp_open:
+            self.channel.write(st.rp_message(st.RP_PONG, int.from_bytes(data[:4], "big")))
+
+    def run(self):
+        inst, m = self.inst, self.m
+        ch = self.listener.accept()
+        if ch is None:
+            return
+        self.channel = ch
+        _post(inst, lambda: _incoming_active(inst, m))
+        try:
+            self.dest.load(st.Reader(ch.read), self._command)
+        except st.LoadError as e:
+            err = e
+        except OSError:
+            err = st.Truncated()
+        except Exception as e:  # a bug in a model must not pass for a verdict: say so
+            from ..log import get as get_logger
+
+            get_logger("qmpserver.migration").exception("incoming migration: internal error")
+            err = st.LoadError(st.EINVAL, "qmpserver: internal error while loading: %r" % e)
+        else:
+            err = None
+        silent = _rp_silent(inst)
+        put_path = err is not None and self.dest.put_failed and _put_after_load(inst)
+        try:
+            if self.rp_open and ch.bidirectional and not put_path and (err is None or not silent):
+                ch.write(st.rp_message(st.RP_SHUT, 0 if err is None else 1))
+        except OSError:
+            pass
+        ch.close()
+        abi = self.dest.abi
+        why = list(self.dest.why)
+        if err is None:
+            _post(inst, lambda: _incoming_done(inst, abi))
+        else:
+            _post(inst, lambda: _incoming_failed(inst, err, why, put_path))
+
+
+def _put_after_load(inst) -> bool:
+    """QEMU 10.0's ``cpu_synchronize_all_post_init`` after a load: a register KVM
+    refused is written again and ``Failed to put registers after init`` exits
+    the process (build quirk ``migration-kvm-put-after-load``)."""
+    return "migration-kvm-put-after-load" in inst.build.quirks and inst.accel == "kvm"
+
+
 def start_incoming(inst, uri: str) -> None:
-    """``qemu_start_incoming_migration``: listen (register) on ``uri``."""
+    """``qemu_start_incoming_migration``: listen on ``uri``."""
     m = mig(inst)
     if not _valid_scheme(uri):
         raise QMPError("unknown migration protocol: %s" % uri)
+    if not any(uri.startswith(s) for s in _CHANNEL_SCHEMES):
+        raise QMPError("qmpserver: incoming migration over %s is not modelled" % uri.partition(":")[0])
+    try:
+        snap = engine.Snapshot(inst)
+    except engine.NotModelled as e:
+        raise QMPError(str(e)) from None
+    try:
+        listener = Listener(uri, _take_fd(inst))
+    except ChannelError as e:
+        raise QMPError(str(e)) from None
     m.incoming_started = True
     m.incoming_uri = uri
-    _set_status(inst, m, "setup", incoming=True)
-    _listeners[_normal(uri)] = inst
+    m.incoming = Incoming(inst, m, listener, engine.Destination(snap))
+    if "migration-incoming-setup-event-always" in inst.build.quirks and not m.caps.get("events"):
+        m.incoming_status = "setup"
+        inst.emit("MIGRATION", {"status": "setup"})
+    else:
+        _set_status(inst, m, "setup", incoming=True)
+    inst.exit_listeners.append(lambda cause: m.incoming.stop() if m.incoming else None)
+    m.incoming.start()
 
 
-def _incoming_done(inst):
+def _incoming_active(inst, m):
+    if m.incoming_status == "setup":
+        _set_status(inst, m, "active", incoming=True)
+
+
+def _incoming_done(inst, abi):
+    """process_incoming_migration_bh: the guest continues with the source's ABI."""
+    from ..vm.abi import GuestABI
+
     m = mig(inst)
-    _listeners.pop(_normal(m.incoming_uri or ""), None)
+    if abi is not None:
+        inst.abi = GuestABI.from_dict(abi)
     if inst.autostart:
         inst.vm_start()
     else:
@@ -603,9 +823,25 @@ def _incoming_done(inst):
     _set_status(inst, m, "completed", incoming=True)
 
 
-def _incoming_failed(inst):
+def _incoming_failed(inst, err, why, put_path):
     m = mig(inst)
+    if why:
+        from ..log import get as get_logger
+
+        log = get_logger("qmpserver.migration")
+        for line in why:
+            log.warning("incoming migration refused: %s", line)
+    for line in err.lines:
+        inst.error_report(line)
+    if put_path:
+        inst.error_report("Failed to put registers after init: Invalid argument")
+        inst.terminate("migration-failed", exit_code=1)
+        return
     _set_status(inst, m, "failed", incoming=True)
+    m.error_desc = err.final
+    if m.exit_on_error:
+        inst.error_report(err.final)
+        inst.terminate("migration-failed", exit_code=1)
 
 
 @command("migrate-incoming")
@@ -617,4 +853,5 @@ def migrate_incoming(ctx, args):
         raise QMPError("The incoming migration has already been started")
     if inst.runstate != "inmigrate":
         raise QMPError("'-incoming' was not specified on the command line")
+    m.exit_on_error = args.get("exit-on-error", True)
     start_incoming(inst, uri)

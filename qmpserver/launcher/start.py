@@ -122,6 +122,7 @@ def build_instance(runner, L):
             first = "-incoming %s: %s" % (L.incoming[0], first)  # error_reportf_err's prefix
         raise Diag(first, hint=rest) from None
     install_signals(runner, inst, loop)
+    inst.reporter = rep.error
     inst.exit_listeners.append(lambda cause: _on_exit(runner, cause))
 
 
@@ -552,6 +553,8 @@ def _pid_name(pid: int) -> str:
 
 def _on_exit(runner, cause):
     loop = runner.loop
+    if runner.instance is not None and runner.instance.exit_code:
+        runner.exit_code = runner.instance.exit_code
 
     def finish():
         for ep in runner.endpoints:

@@ -33,6 +33,9 @@ class AsyncScheduler:
     def call_later(self, delay: float, fn: Callable[[], object]) -> asyncio.TimerHandle:
         return self.loop.call_later(delay, fn)
 
+    def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
+        self.loop.call_soon_threadsafe(fn)
+
 
 class QMPProtocol(Connection, asyncio.Protocol):
     def __init__(self, endpoint: Endpoint) -> None:

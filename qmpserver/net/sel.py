@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import select
 import selectors
 import socket
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up
     from .endpoint import Address
 
 READ_CHUNK = 1 << 16
+_WAKE_LOCK = __import__("_thread").allocate_lock()
 WRITE_HIGH_WATER = 1 << 20
 
 
@@ -38,6 +40,9 @@ class SelScheduler:
 
     def call_later(self, delay: float, fn: Callable[[], object]) -> _Timer:
         return self.loop.call_later(delay, fn)
+
+    def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
+        self.loop.call_soon_threadsafe(fn)
 
 
 class _Timer:
@@ -106,6 +111,8 @@ class Loop:
         self._seq = itertools.count()
         self.soon: list[Callable[[], object]] = []
         self.stopped = False
+        self._wake: tuple[int, int] | None = None
+        self._from_threads: Any = None
 
     def call_later(self, delay: float, fn: Callable[[], object]) -> _Timer:
         t = _Timer(time.monotonic() + delay, fn)
@@ -114,6 +121,36 @@ class Loop:
 
     def call_soon(self, fn: Callable[[], object]) -> None:
         self.soon.append(fn)
+
+    def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
+        """From another thread (migration's channel threads): queue ``fn`` and
+        wake the poll through a pipe made on first use."""
+        if self._wake is None:
+            import collections
+
+            with _WAKE_LOCK:
+                if self._wake is None:
+                    self._from_threads = collections.deque()
+                    r, w = os.pipe()
+                    os.set_blocking(r, False)
+                    os.set_blocking(w, False)
+                    self.sel.register(r, selectors.EVENT_READ, self._woken)
+                    self._wake = (r, w)
+        self._from_threads.append(fn)
+        try:
+            os.write(self._wake[1], b"x")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full: a wake-up is pending anyway
+
+    def _woken(self, mask: int) -> None:
+        assert self._wake is not None
+        try:
+            while os.read(self._wake[0], 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+        while self._from_threads:
+            self.soon.append(self._from_threads.popleft())
 
     def stop(self) -> None:
         self.stopped = True

@@ -47,6 +47,11 @@ class Scheduler:
 
     def __init__(self) -> None:
         self.pending: list[list[Any]] = []  # [due time, callback, cancelled]
+        self.from_threads: deque[Callable[[], object]] = deque()  # call_soon_threadsafe
+
+    def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` on the next :meth:`run_due` (from any thread)."""
+        self.from_threads.append(fn)
 
     def call_later(self, delay: float, fn: Callable[[], object]) -> _Handle:
         entry = [time.monotonic() + delay, fn, False]
@@ -54,12 +59,16 @@ class Scheduler:
         return _Handle(entry)
 
     def run_due(self, now: float | None = None) -> int:
+        ran = 0
+        while self.from_threads:
+            self.from_threads.popleft()()
+            ran += 1
         now = time.monotonic() if now is None else now
         due = [e for e in self.pending if e[0] <= now and not e[2]]
         self.pending = [e for e in self.pending if e not in due and not e[2]]
         for e in due:
             e[1]()
-        return len(due)
+        return len(due) + ran
 
 
 class _Handle:
@@ -148,6 +157,9 @@ class Instance:
         self.listeners: list[Callable[[dict[str, Any]], object]] = []  # for HTTP / transcripts
         self.exit_listeners: list[Callable[[str], object]] = []  # (reason) when the process would exit
         self.terminated: str | None = None  # ShutdownCause once the instance has exited
+        self.exit_code = 0  # the process's exit status once terminated (1: a failed incoming migration)
+        self.stderr: deque[str] = deque(maxlen=200)  # what the process printed (error_report), newest last
+        self.reporter: Callable[[str], object] | None = None  # the launcher prints QEMU-style lines
         self.preconfig = config.preconfig
         self.autostart = not config.start_paused
         self._table: Any = None
@@ -299,11 +311,19 @@ class Instance:
     def quit(self, ctx: Context | None = None) -> None:
         self.shutdown("host-qmp-quit", ctx, force_exit=True)
 
-    def terminate(self, cause: str) -> None:
+    def error_report(self, text: str) -> None:
+        """``error_report()``: a line on the process's stderr (the launcher prints
+        it with QEMU's prefix; every instance keeps the last lines)."""
+        self.stderr.append(text)
+        if self.reporter is not None:
+            self.reporter(text)
+
+    def terminate(self, cause: str, exit_code: int = 0) -> None:
         """The emulated process exits: sessions are closed after their output."""
         if self.terminated is not None:
             return
         self.terminated = cause
+        self.exit_code = exit_code
         for m in self.monitors:
             m.close_sessions()
         for fn in list(self.exit_listeners):

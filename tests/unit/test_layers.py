@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("arch",),
     ("profiles",),
     ("vm",),
+    ("migration",),
     ("commands",),
     ("startup",),
     ("net",),

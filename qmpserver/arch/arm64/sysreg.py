@@ -85,6 +85,7 @@ DATA_FILES = {
     "kvm-writable": "arm64/kvm-writable.yaml",
     "kvm-firmware-regs": "arm64/kvm-firmware-regs.yaml",
     "kvm-caps": "arm64/kvm-caps.yaml",
+    "kvm-reg-list": "arm64/kvm-reg-list.yaml",
 }
 
 _provider: Callable[[str], Mapping[str, Any]] | None = None

@@ -3,20 +3,36 @@ the 8.2+ URI texts, parameters shaped by the build's schema."""
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 from machine_testutil import Qmp, start
 
-from qmpserver.commands import migration
 from qmpserver.errors import StartupError
 
 BLOCKER = "Live migration disabled due to MTE enabled"
 EVENTS = {"capabilities": [{"capability": "events", "state": True}]}
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """tcp:/unix: destinations nobody listens on in-process: refused, no real connect."""
-    monkeypatch.setattr(migration, "connect_probe", lambda kind, addr: "Connection refused")
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pump(*clients, until=None, timeout=5.0):
+    """Run every instance's loop until ``until()`` holds (or ``timeout``)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for c in clients:
+            c.instance.scheduler.run_due()
+        if until is not None and until():
+            break
+        time.sleep(0.002)
+    for c in clients:
+        c.run(0)  # collect the events
+    return until is None or until()
 
 
 def q(profile="qmpserver-tcg", machine="virt", accel=None, cpu="max", **cfg):
@@ -68,12 +84,11 @@ def test_mock_to_mock(dest_paused):
     for c in (src, dst):
         c.cmd("migrate-set-capabilities", **EVENTS)
     assert dst.cmd("query-status")["status"] == "inmigrate"
-    dst.cmd("migrate-incoming", uri="tcp:0.0.0.0:4444")
+    port = free_port()
+    dst.cmd("migrate-incoming", uri="tcp:0.0.0.0:%d" % port)
     assert dst.cmd("query-migrate") == {"status": "setup"}
-    src.cmd("migrate", uri="tcp:127.0.0.1:4444")
-    for _ in range(5):
-        src.run(0.02)
-        dst.run(0.01)
+    src.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
+    pump(src, dst, until=lambda: dst.instance.migration.incoming_status == "completed")
     assert _events(src) == [
         ("MIGRATION", {"status": "setup"}),
         ("MIGRATION_PASS", {"pass": 1}),
@@ -92,33 +107,33 @@ def test_mock_to_mock(dest_paused):
     info = src.cmd("query-migrate")
     assert info["status"] == "completed" and info["ram"]["total"] == (128 << 20) * 2 + 139264
     assert (
-        src.send("migrate", uri="tcp:127.0.0.1:4444")["error"]["desc"]
+        src.send("migrate", uri="tcp:127.0.0.1:%d" % port)["error"]["desc"]
         == "Can't migrate the vm that was paused due to previous migration"
     )
     assert (
-        dst.send("migrate-incoming", uri="tcp:0:4444")["error"]["desc"]
+        dst.send("migrate-incoming", uri="tcp:0:%d" % port)["error"]["desc"]
         == "The incoming migration has already been started"
     )
 
 
 def test_incoming_on_the_command_line():
-    dst = q("qmpserver-tcg", incoming="tcp:127.0.0.1:5555")
+    port = free_port()
+    dst = q("qmpserver-tcg", incoming="tcp:127.0.0.1:%d" % port)
     assert dst.cmd("query-status")["status"] == "inmigrate"
     src = q("qmpserver-tcg")
-    src.cmd("migrate", uri="tcp:127.0.0.1:5555")
-    for _ in range(5):
-        src.run(0.02)
+    src.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
+    pump(src, dst, until=lambda: dst.instance.migration.incoming_status == "completed")
     assert src.cmd("query-migrate")["status"] == "completed"
     assert dst.cmd("query-status")["status"] == "running"
     e = start("qmpserver-tcg", "virt", "tcg", "max", incoming="nope:1")
-    assert e.message == "unknown migration protocol: nope:1"
+    assert e.message == "-incoming nope:1: unknown migration protocol: nope:1"
 
 
 def test_refused_connection_fails_the_migration():
     c = q()
     c.cmd("migrate-set-capabilities", **EVENTS)
     c.cmd("migrate", uri="tcp:127.0.0.1:1")
-    c.run(0.02)
+    pump(c, until=lambda: c.instance.migration.status == "failed")
     assert c.cmd("query-migrate") == {
         "status": "failed",
         "error-desc": "Failed to connect to '127.0.0.1:1': Connection refused",
@@ -136,7 +151,7 @@ def test_cancel():
     )
     assert c.send("migrate", uri="exec:cat")["error"]["desc"] == "There's a migration process in progress"
     c.cmd("migrate_cancel")
-    c.run(0.05)
+    pump(c, until=lambda: c.instance.migration.status == "cancelled")
     assert c.cmd("query-migrate") == {"status": "cancelled"}
     assert [d["status"] for n, d in _events(c) if n == "MIGRATION"] == ["setup", "cancelling", "cancelled"]
     assert c.cmd("query-status")["status"] == "running"
@@ -146,7 +161,7 @@ def test_cancel():
 def test_no_events_without_the_capability():
     c = q()
     c.cmd("migrate", uri="exec:cat > /dev/null")
-    c.run(0.05)
+    pump(c, until=lambda: c.instance.migration.status == "completed")
     assert c.cmd("query-migrate")["status"] == "completed"
     assert _events(c) == [("STOP", None)]
 
@@ -157,7 +172,7 @@ def test_uri_and_channels_on_11():
     assert c.cmd("query-migrate") == {}  # 8.2+: parsed before anything starts
     assert c.send("migrate")["error"]["desc"] == "need either 'uri' or 'channels' argument"
     c.cmd("migrate", channels=[{"channel-type": "main", "addr": {"transport": "exec", "args": ["cat"]}}])
-    c.run(0.05)
+    pump(c, until=lambda: c.instance.migration.status == "completed")
     assert c.cmd("query-migrate")["status"] == "completed"
 
 

@@ -1,0 +1,381 @@
+"""What an aarch64 vCPU carries in a live migration, and whether a destination's KVM takes it.
+
+QEMU sends each vCPU's *cpreg list* -- under KVM every register index
+``KVM_GET_REG_LIST`` gives except the core and SVE groups, sorted, with its
+value (``target/arm/kvm.c`` kvm_arm_init_cpreg_list, ``target/arm/machine.c``
+vmstate_arm_cpu) -- and the destination, in ``cpu_post_load``:
+
+1. refuses a list longer than its own: ``Invalid value N expecting positive
+   value <= M`` / ``Failed to load cpu:cpreg_vmstate_array_len`` (-EINVAL, the
+   field is ``VMSTATE_INT32_POSITIVE_LE``);
+2. refuses an index it does not have (-EPERM, nothing printed);
+3. writes every value with KVM_SET_ONE_REG (``write_list_to_kvmstate``); one
+   refused write fails the load (-EPERM on QEMU 7.2).  KVM's rules
+   (Linux ``arch/arm64/kvm/sys_regs.c``, ``hypercalls.c``): MIDR/REVIDR/AIDR
+   only the host's value (``set_invariant_sys_reg``; writable from 6.15 only
+   after KVM_CAP_ARM_WRITABLE_IMP_ID_REGS, which QEMU up to 10.0 never
+   enables); ID registers exactly the host's before 6.7, then per field within
+   the writable mask and the safe-value policy (:func:`.kvm.check_register_write`);
+   firmware pseudo-registers by :func:`fw_write_check`.
+
+The list a vCPU has is modelled from ``models/arm64/kvm-reg-list.yaml`` (the
+registers every vCPU has, those behind a vCPU feature, the ID space) plus the
+firmware registers of the host's kernel (``kvm-firmware-regs.yaml``).
+
+Under TCG the list is QEMU's own for the CPU model; qmpserver does not model
+the TCG register image beyond the model's name, so two TCG vCPUs of the same
+model carry identical lists and two of different models differ in their
+values (what QEMU's ``write_list_to_cpustate`` refuses for constant ID
+registers).
+"""
+
+from __future__ import annotations
+
+from . import kvm
+from . import sysreg as sr
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping
+
+# ID-register fields a vCPU feature switches off: KVM hides them when the VMM
+# did not ask for the feature (Linux sys_regs.c read_sanitised_id_aa64pfr0/
+# pfr1/zfr0/isar1/isar2/dfr0 and the vcpu_has_* checks; QEMU target/arm/kvm.c).
+FEATURE_OFF: dict[tuple[str, str], str] = {
+    ("ID_AA64PFR0_EL1", "SVE"): "sve=off",
+    ("ID_AA64ZFR0_EL1", "*"): "sve=off",
+    ("ID_AA64ISAR1_EL1", "APA"): "pauth=off",
+    ("ID_AA64ISAR1_EL1", "API"): "pauth=off",
+    ("ID_AA64ISAR1_EL1", "GPA"): "pauth=off",
+    ("ID_AA64ISAR1_EL1", "GPI"): "pauth=off",
+    ("ID_AA64ISAR2_EL1", "APA3"): "pauth=off",
+    ("ID_AA64ISAR2_EL1", "GPA3"): "pauth=off",
+    ("ID_AA64DFR0_EL1", "PMUVer"): "pmu=off",
+    ("ID_DFR0_EL1", "PerfMon"): "pmu=off",
+    ("ID_AA64PFR1_EL1", "MTE"): "mte=off",
+    ("ID_AA64PFR1_EL1", "MTE_frac"): "mte=off",
+    ("ID_AA64PFR1_EL1", "MTEX"): "mte=off",
+    ("ID_AA64PFR2_EL1", "MTEFAR"): "mte=off",
+    ("ID_AA64PFR2_EL1", "MTESTOREONLY"): "mte=off",
+    ("ID_AA64PFR2_EL1", "MTEPERM"): "mte=off",
+}
+INVARIANT = ("MIDR_EL1", "REVIDR_EL1", "AIDR_EL1")
+_CHECKED_CLASSES = ("aarch64-id", "aarch32-id")
+
+
+def feature_off(reg: str, field: str) -> str | None:
+    """The vCPU switch that hides ``reg.field`` (``sve=off`` ...), or None."""
+    return FEATURE_OFF.get((reg, field)) or FEATURE_OFF.get((reg, "*"))
+
+
+def reg_list_table() -> Mapping[str, Any]:
+    return sr.data("kvm-reg-list")
+
+
+def _expand(entry: Mapping[str, Any]) -> list[tuple[str, list[int]]]:
+    first, last = entry["n"]
+    out = []
+    for n in range(first, last + 1):
+        enc = []
+        for part in entry["encoding"]:
+            if isinstance(part, int):
+                enc.append(part)
+            elif part == "n":
+                enc.append(n)
+            elif part == "n&7":
+                enc.append(n & 7)
+            else:  # "B|n>>3"
+                base, _, _ = str(part).partition("|")
+                enc.append(int(base) | n >> 3)
+        out.append((entry["name"].replace("<n>", str(n)), enc))
+    return out
+
+
+def checked_registers() -> list[str]:
+    """Registers whose values a destination's KVM validates like ID registers."""
+    table = sr.sysreg_table()["registers"]
+    names = [r for r, d in table.items() if d.get("class") in _CHECKED_CLASSES]
+    return names + list(reg_list_table().get("checked") or ())
+
+
+# --- a vCPU's register values ---------------------------------------------------------------
+
+
+def guest_idregs(host: Mapping[str, Any], abi: Mapping[str, Any]) -> dict[str, int]:
+    """Register name -> value the guest reads, for the checked and invariant
+    registers: the host's registers, the ``SYSREG_*`` fields of the guest ABI
+    applied, then what the vCPU's features hide (``sve``/``pmu``/MTE off)
+    cleared.  ``abi`` is the dict form of :class:`qmpserver.vm.abi.GuestABI`."""
+    hostregs = sr.idregs_of(host)
+    cpu = abi.get("cpu") or {}
+    fields = cpu.get("idregs") or {}
+    out: dict[str, int] = {}
+    for reg in checked_registers() + list(INVARIANT):
+        out[reg] = int(hostregs.get(reg, 0))
+    if cpu.get("midr") is not None:
+        out["MIDR_EL1"] = int(cpu["midr"])
+    for key, v in fields.items():
+        reg, _, name = key.partition(".")
+        if reg in out:
+            out[reg] = sr.set_field(reg, out[reg], name, int(v))
+    sve_off = not cpu.get("sve-vector-lengths")
+    off = {"sve=off": sve_off, "pmu=off": not cpu.get("pmu"), "mte=off": abi.get("mte") in (None, "none")}
+    table = sr.sysreg_table()["registers"]
+    for reg, value in list(out.items()):
+        if reg not in table:
+            continue
+        for f in sr.fields(reg):
+            switch = feature_off(reg, f["name"])
+            if switch and off.get(switch):
+                value = sr.set_field(reg, value, f["name"], 0)
+        out[reg] = value
+    mte = abi.get("mte")
+    if mte not in (None, "none") and "ID_AA64PFR1_EL1" in out:
+        out["ID_AA64PFR1_EL1"] = sr.set_field("ID_AA64PFR1_EL1", out["ID_AA64PFR1_EL1"], "MTE", int(mte))
+    return out
+
+
+def vcpu_features(regs: Mapping[str, int], abi: Mapping[str, Any]) -> set[str]:
+    """The vCPU features that gate registers in the list."""
+    out = set()
+    if sr.get_field("ID_AA64PFR0_EL1", regs.get("ID_AA64PFR0_EL1", 0), "SVE"):
+        out.add("sve")
+    if any(
+        sr.get_field(reg, regs.get(reg, 0), f)
+        for reg, f in (
+            ("ID_AA64ISAR1_EL1", "APA"),
+            ("ID_AA64ISAR1_EL1", "API"),
+            ("ID_AA64ISAR2_EL1", "APA3"),
+        )
+    ):
+        out.add("pauth")
+    if abi.get("mte") not in (None, "none"):
+        out.add("mte")
+    if (abi.get("cpu") or {}).get("pmu"):
+        out.add("pmu")
+    return out
+
+
+class Entry:
+    """One cpreg of the list: index, name, value and how KVM checks a write."""
+
+    __slots__ = ("index", "name", "value", "kind")
+
+    def __init__(self, index: int, name: str, value: int, kind: str) -> None:
+        self.index, self.name, self.value, self.kind = index, name, value, kind
+
+
+def kvm_reg_list(host: Mapping[str, Any], abi: Mapping[str, Any]) -> list[Entry]:
+    """The cpreg list of a KVM vCPU with guest ABI ``abi`` on ``host``, sorted by index.
+
+    ``kind``: ``invariant`` | ``id`` (validated like an ID register) | ``raz``
+    (an unallocated ID encoding) | ``fw``
+    (firmware pseudo-register) | ``state`` (guest state, any value loads)."""
+    t = reg_list_table()
+    regs = guest_idregs(host, abi)
+    table = sr.sysreg_table()["registers"]
+    entries: dict[int, Entry] = {}
+
+    def add(name: str, enc: list[int], value: int, kind: str) -> None:
+        i = sr.kvm_one_reg_id(enc)
+        entries[i] = Entry(i, name, value, kind)
+
+    for name, enc in (t.get("always") or {}).items():
+        add(name, enc, 0, "state")
+    for rep in t.get("repeat") or ():
+        for name, enc in _expand(rep):
+            add(name, enc, 0, "state")
+    sp = t["id_space"]
+    for crm in range(sp["crm"][0], sp["crm"][1] + 1):
+        for op2 in range(sp["op2"][0], sp["op2"][1] + 1):
+            enc = [sp["op0"], sp["op1"], sp["crn"], crm, op2]
+            name = sr.register_by_encoding(enc)
+            if name is None:
+                add("S%d_%d_C%d_C%d_%d" % tuple(enc), enc, 0, "raz")  # unallocated: reads as zero
+    for reg in checked_registers():
+        enc = list(table[reg]["encoding"]) if reg in table else list(t["checked"][reg])
+        add(reg, enc, regs.get(reg, 0), "id")
+    for reg in INVARIANT:
+        add(reg, list(t["invariant"][reg]), regs.get(reg, 0), "invariant")
+    feats = vcpu_features(regs, abi)
+    for feat, names in (t.get("gated") or {}).items():
+        if feat in feats:
+            for name, enc in names.items():
+                add(name, enc, 0, "state")
+    for feat, reps in (t.get("gated_repeat") or {}).items():
+        if feat in feats:
+            for rep in reps:
+                for name, enc in _expand(rep):
+                    add(name, enc, 0, "state")
+    fw = abi.get("firmware") or {}
+    fwtable = {r["name"]: r for r in kvm.firmware_table()["registers"]}
+    for name, value in fw.items():
+        entry = fwtable.get(name)
+        if entry is not None:
+            i = int(entry["id"])
+            entries[i] = Entry(i, name, int(value), "fw")
+    out = sorted(entries.values(), key=lambda e: e.index)
+    extra = int(t.get("always_extra") or 0)
+    # timer and CCSIDR demux registers (counted, not named): indexes in the
+    # KVM_REG_ARM_DEMUX group (0x6011...), state only
+    for k in range(extra):
+        i = 0x6011000000110000 | k
+        out.append(Entry(i, "DEMUX_%d" % k, 0, "state"))
+    return out
+
+
+# --- the destination's KVM ---------------------------------------------------------------------
+
+
+def fw_write_check(entry: Mapping[str, Any], value: int) -> str | None:
+    """Would ``kvm_arm_set_fw_reg`` (Linux ``arch/arm64/kvm/hypercalls.c``) accept
+    ``value`` for the firmware register ``entry`` (one of :func:`.kvm.firmware_regs`,
+    whose ``default`` is this kernel's own value)?  None, or why not."""
+    name = entry["name"]
+    mine = int(entry.get("default") or 0)
+    how = entry.get("settable")
+    if name.endswith("PSCI_VERSION"):
+        impl = entry.get("implemented")
+        ok = value in impl if impl is not None else value <= mine
+        return None if ok else "PSCI version %#x not implemented by this kernel" % value
+    if name.endswith("WORKAROUND_2"):
+        # 0 NOT_AVAIL / 1 UNKNOWN count as NOT_AVAIL, 2 AVAIL / 3 NOT_REQUIRED as
+        # NOT_REQUIRED; the ENABLED bit (0x10) only with AVAIL
+        def norm(v: int) -> int:
+            return 0 if (v & 0xF) in (0, 1) else 1
+
+        if value & ~0x1F or (value & 0x10 and value & 0xF != 2):
+            return "workaround 2 value %#x malformed" % value
+        if norm(value) > norm(mine):
+            return "workaround 2 state %d above this kernel's %d" % (value & 0xF, mine & 0xF)
+        return None
+    if how == "compatible":
+        return None if value <= mine else "level %d above this kernel's %d" % (value, mine)
+    if isinstance(how, dict) and "bits" in how:
+        extra = value & ~int(how["bits"])
+        return None if not extra else "bits %#x not implemented by this kernel" % extra
+    if how == "lower":
+        return None if value <= mine else "value %#x above this kernel's %#x" % (value, mine)
+    return None if value == mine else "not settable (this kernel has %#x)" % mine
+
+
+def limit_list(host: Mapping[str, Any], abi: Mapping[str, Any]) -> list[Entry]:
+    """A destination's own list with KVM's limits as values: the host's registers
+    with what its vCPU's features hide (its ``SYSREG_*`` lowering is a write of
+    its own, not a limit)."""
+    cpu = dict(abi.get("cpu") or {})
+    cpu["idregs"] = None
+    return kvm_reg_list(host, {**abi, "cpu": cpu})
+
+
+class Refusal:
+    """The first thing a destination refuses: ``case`` 1 (list longer), 2 (unknown
+    index) or 3 (a value KVM will not set), QEMU's ``errno`` and printed
+    ``lines`` (for case 3: every refused register with its reason in ``why``)."""
+
+    __slots__ = ("case", "errno", "lines", "why")
+
+    def __init__(self, case: int, errno: int, lines: list[str], why: list[str]) -> None:
+        self.case, self.errno, self.lines, self.why = case, errno, lines, why
+
+
+def check_incoming(
+    dst_host: Mapping[str, Any],
+    dst_list: list[Entry],
+    src_index: list[int],
+    src_value: list[int],
+    count: int,
+) -> Refusal | None:
+    """``cpu_post_load`` + ``write_list_to_kvmstate`` of a destination whose own
+    list is ``dst_list`` (:func:`limit_list` of its vCPU) on ``dst_host``."""
+    if count > len(dst_list):
+        return Refusal(
+            1,
+            22,
+            [
+                "Invalid value %d expecting positive value <= %d" % (count, len(dst_list)),
+                "Failed to load cpu:cpreg_vmstate_array_len",
+            ],
+            ["the source lists %d registers, this host's KVM %d" % (count, len(dst_list))],
+        )
+    mine = {e.index: e for e in dst_list}
+    missing = [i for i in src_index if i not in mine]
+    if missing:
+        names = ["%#x" % i for i in missing]
+        return Refusal(2, 1, [], ["register %s unknown to this host's KVM" % ", ".join(names)])
+    kernel = kvm.host_release(dst_host)
+    hostregs = sr.idregs_of(dst_host)
+    limits = {e.index: e for e in dst_list}
+    fw = {r["name"]: r for r in kvm.firmware_regs(kernel, dst_host)}
+    why: list[str] = []
+    for i, v in zip(src_index, src_value):
+        e = limits[i]
+        if e.kind == "state":
+            continue
+        if e.kind == "invariant":
+            host_v = int(hostregs.get(e.name, 0))
+            if v != host_v:
+                why.append(
+                    "%s: %#x differs from this host's %#x (invariant: KVM_CAP_ARM_WRITABLE_IMP_ID_REGS "
+                    "not enabled by QEMU)" % (e.name, v, host_v)
+                )
+        elif e.kind == "id":
+            r = kvm.check_register_write(e.name, e.value, v, kernel, host=dst_host)
+            if r:
+                why.append(r)
+        elif e.kind == "raz":
+            if v:
+                why.append("%s: unallocated ID register, only 0 is accepted (got %#x)" % (e.name, v))
+        elif e.kind == "fw":
+            r = fw_write_check(fw[e.name], v) if e.name in fw else "unknown to this kernel"
+            if r:
+                why.append("%s: %s" % (e.name, r))
+    if why:
+        return Refusal(3, 1, [], why)
+    return None
+
+
+# --- TCG -----------------------------------------------------------------------------------------
+
+
+def tcg_reg_list(abi: Mapping[str, Any]) -> list[Entry]:
+    """A TCG vCPU's list as far as modelled: the registers every vCPU has and
+    MIDR_EL1 standing for the model's constant ID registers (QEMU's own
+    register image is not modelled; two vCPUs of one model are identical)."""
+    t = reg_list_table()
+    out = []
+    for name, enc in (t.get("always") or {}).items():
+        out.append(Entry(sr.kvm_one_reg_id(enc), name, 0, "state"))
+    for rep in t.get("repeat") or ():
+        for name, enc in _expand(rep):
+            out.append(Entry(sr.kvm_one_reg_id(enc), name, 0, "state"))
+    midr = (abi.get("cpu") or {}).get("midr") or 0
+    out.append(Entry(sr.kvm_one_reg_id(t["invariant"]["MIDR_EL1"]), "MIDR_EL1", int(midr), "const"))
+    return sorted(out, key=lambda e: e.index)
+
+
+def check_incoming_tcg(
+    dst_list: list[Entry], src_index: list[int], src_value: list[int], count: int
+) -> Refusal | None:
+    """``cpu_post_load`` under TCG: the same list checks, then
+    ``write_list_to_cpustate``, which refuses a constant register whose
+    incoming value differs from the model's (-EPERM)."""
+    if count > len(dst_list):
+        return Refusal(
+            1,
+            22,
+            [
+                "Invalid value %d expecting positive value <= %d" % (count, len(dst_list)),
+                "Failed to load cpu:cpreg_vmstate_array_len",
+            ],
+            ["the source lists %d registers, this CPU model %d" % (count, len(dst_list))],
+        )
+    mine = {e.index: e for e in dst_list}
+    if any(i not in mine for i in src_index):
+        return Refusal(2, 1, [], ["a register unknown to this CPU model"])
+    why = [
+        "%s: %#x differs from this CPU model's %#x" % (mine[i].name, v, mine[i].value)
+        for i, v in zip(src_index, src_value)
+        if mine[i].kind == "const" and v != mine[i].value
+    ]
+    return Refusal(3, 1, [], why) if why else None

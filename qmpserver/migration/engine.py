@@ -1,0 +1,172 @@
+"""What a source sends and what a destination loads, instance by instance.
+
+:func:`outgoing` turns a started instance into the stream of
+:mod:`.stream` (split at the switchover: what is sent while the guest runs,
+and the device state sent once it stopped); :class:`Destination` is the
+loader of one incoming migration, with the section handlers a destination of
+that configuration registers (QEMU registers one per device; an idstr or
+instance nobody registered is ``Unknown savevm section``).  Both work on
+snapshots taken on the instance's own thread, so the channel threads of
+:mod:`qmpserver.commands.migration` never touch an instance.
+
+The per-target part (what a vCPU carries, what a destination's KVM accepts)
+is ``arch/<target>/migrate.py``; targets without one cannot migrate yet and
+say so (:class:`NotModelled`).
+"""
+
+from __future__ import annotations
+
+from ..arch.arm64 import migrate as arm64
+from ..vm.abi import FORMAT as ABI_FORMAT
+from . import stream as st
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+PAGE_BITS = {"aarch64": 12, "x86_64": 12, "ppc64": 12}
+CPU_VERSION = {"aarch64": 22, "x86_64": 12, "ppc64": 5}
+# virt's interrupt controller (hw/intc/arm_gic_common.c, arm_gicv3_common.c vmsd names)
+GIC_IDSTR = {2: "arm_gic", 3: "arm_gicv3", 4: "arm_gicv3"}
+
+
+class NotModelled(Exception):
+    """The instance's target or machine has no migration model: the text says what."""
+
+
+def _ram_blocks(inst: Any) -> list[tuple[str, int]]:
+    """RAM blocks of the machine (hw/arm/virt.c: ``mach-virt.ram``; MTE under TCG
+    adds the tag memory ``mach-virt.tag``, 1/32 of RAM)."""
+    size = int(inst.memory.size if hasattr(inst.memory, "size") else inst.config.memory or 128 << 20)
+    if inst.machine.type == "none":
+        return []
+    blocks = [("mach-virt.ram", size)]
+    board = inst.board
+    if board is not None and getattr(board, "mte", None) and inst.accel == "tcg":
+        blocks.append(("mach-virt.tag", size // 32))
+    return blocks
+
+
+def _vcpus(inst: Any) -> int:
+    if inst.machine.type == "none" or inst.cpu.realized is None:
+        return 0
+    return int((inst.machine.smp or {}).get("cpus") or 1)
+
+
+class Snapshot:
+    """What one instance contributes to a migration, taken on its own thread."""
+
+    def __init__(self, inst: Any) -> None:
+        if inst.build.target != "aarch64":
+            raise NotModelled("qmpserver: live migration is not modelled for target %s" % inst.build.target)
+        self.target = inst.build.target
+        self.machine = inst.machine.type
+        self.accel = inst.accel
+        self.abi = inst.abi.to_dict()
+        self.abi["ram-size"] = sum(s for _, s in _ram_blocks(inst))
+        self.host = dict(inst.host.data)
+        self.blocks = _ram_blocks(inst)
+        self.vcpus = _vcpus(inst)
+        self.gic = self.abi.get("gic", {}).get("version")
+        self.kvm = self.accel == "kvm"
+        self.cpregs = self._cpregs()
+
+    def _cpregs(self) -> list[tuple[int, int]]:
+        if self.vcpus == 0:
+            return []
+        if self.kvm:
+            return [(e.index, e.value) for e in arm64.kvm_reg_list(self.host, self.abi)]
+        return [(e.index, e.value) for e in arm64.tcg_reg_list(self.abi)]
+
+    def limits(self) -> list[Any]:
+        """The destination's own list, values = what its KVM would accept up to."""
+        if self.kvm:
+            return arm64.limit_list(self.host, self.abi)
+        return arm64.tcg_reg_list(self.abi)
+
+
+def outgoing(snap: Snapshot, return_path: bool) -> tuple[bytes, bytes]:
+    """(stream up to the switchover, device state to EOF)."""
+    head = st.header(snap.machine, PAGE_BITS[snap.target])
+    if return_path:
+        head += st.command(st.CMD_OPEN_RETURN_PATH)
+        head += st.ping(1)
+    head += st.ram_setup(0, snap.blocks)
+    tail = st.ram_complete(0)
+    tail += st.abi_section(1, snap.abi)
+    sid = 2
+    for i in range(snap.vcpus):
+        tail += st.cpu_section(sid, i, CPU_VERSION[snap.target], snap.cpregs)
+        sid += 1
+    if snap.gic:
+        tail += st.device_section(sid, GIC_IDSTR.get(snap.gic, "arm_gicv3"), 0, 1)
+    tail += bytes([st.EOF])
+    return head, tail
+
+
+class Destination:
+    """The loader of one incoming stream, for a destination instance's snapshot.
+
+    ``load(reader, on_command)`` raises :class:`.stream.LoadError`; afterwards
+    ``abi`` is the source's guest ABI (dict) and ``why`` lists the reasons
+    behind a refusal in words (for logs and plans; QEMU prints none of them)."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.abi: dict[str, Any] | None = None
+        self.why: list[str] = []
+        self.put_failed = False  # a KVM_SET_ONE_REG refusal (the 10.0 put-after-load path)
+        self.limits = snap.limits() if snap.vcpus else []
+
+    def handlers(self) -> dict[tuple[str, int], st.Handler]:
+        h: dict[tuple[str, int], st.Handler] = {
+            ("ram", 0): st.Handler(4, self._ram, lambda r, s: st.read_ram_part(r)),
+            (st.ABI_IDSTR, 0): st.Handler(st.ABI_VERSION, self._abi),
+        }
+        for i in range(self.snap.vcpus):
+            h[(st.CPU_IDSTR, i)] = st.Handler(CPU_VERSION[self.snap.target], self._cpu)
+        if self.snap.gic:
+            h[(GIC_IDSTR.get(self.snap.gic, "arm_gicv3"), 0)] = st.Handler(1, lambda r, s: None)
+        return h
+
+    def load(self, r: st.Reader, on_command: Any) -> None:
+        st.load(r, self.snap.machine, PAGE_BITS[self.snap.target], self.handlers(), on_command)
+
+    def _ram(self, r: st.Reader, sec: st.Section) -> None:
+        mine = dict(self.snap.blocks)
+        for name, size in st.read_ram_setup(r):
+            if name not in mine:
+                raise st.LoadError(st.EINVAL, 'Unknown ramblock "%s", cannot accept migration' % name)
+            if size != mine[name]:
+                # qemu_ram_resize on a block that is not resizeable (error_report_err)
+                raise st.LoadError(
+                    st.EINVAL,
+                    "Length mismatch: %s: 0x%x in != 0x%x: Invalid argument" % (name, size, mine[name]),
+                )
+
+    def _abi(self, r: st.Reader, sec: st.Section) -> None:
+        d = st.read_abi(r)
+        if d.get("format") != ABI_FORMAT:
+            raise st.LoadError(
+                st.EINVAL,
+                "qmpserver: guest ABI format %r, this build reads %d" % (d.get("format"), ABI_FORMAT),
+            )
+        self.abi = d
+
+    def _cpu(self, r: st.Reader, sec: st.Section) -> None:
+        count, idx, val = st.read_cpu(r)
+        if count < 0:
+            raise st.LoadError(
+                st.EINVAL,
+                "Invalid value %d expecting positive value <= %d" % (count, len(self.limits)),
+                "Failed to load cpu:cpreg_vmstate_array_len",
+            )
+        if self.snap.kvm:
+            ref = arm64.check_incoming(self.snap.host, self.limits, idx, val, count)
+        else:
+            ref = arm64.check_incoming_tcg(self.limits, idx, val, count)
+        if ref is not None:
+            self.why = list(ref.why)
+            if ref.case == 3:
+                self.put_failed = True
+            raise st.LoadError(ref.errno, *ref.lines)
