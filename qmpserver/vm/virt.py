@@ -396,7 +396,7 @@ def board_init(instance: Any, ms: Any) -> None:
     if build.has_proposal("mte-version"):
         p["mte-version"] = str(level) if level else "none"
     instance.board = VirtState(version, level, value, secure, virtualization, cpu)
-    blocker = mte.migration_blocker(accel, level)
+    blocker = mte.migration_blocker(accel, level, build.has_proposal("mte-version"))
     if blocker:
         instance.migration_blockers.append(blocker)
 

@@ -326,6 +326,10 @@ def resolve(host, build, accel: str, cpu_model: str | None, value: str) -> int:
     raise MteError(NO_ACCEL)
 
 
-def migration_blocker(accel: str, version: int) -> str | None:
-    """KVM guests with MTE cannot migrate (QEMU does not migrate tags)."""
-    return BLOCKER if accel == "kvm" and version else None
+def migration_blocker(accel: str, version: int, proposal: bool = False) -> str | None:
+    """Upstream KVM guests with MTE cannot migrate (QEMU does not migrate tags:
+    ``target/arm/kvm.c`` kvm_arm_enable_mte registers the blocker).  With the
+    ``mte-version`` proposal the version is pinned and the tags travel
+    (``KVM_ARM_MTE_COPY_TAGS``): no blocker; the destination must present
+    exactly the source's version (its KVM refuses any other ID_AA64PFR1_EL1.MTE)."""
+    return BLOCKER if accel == "kvm" and version and not proposal else None
