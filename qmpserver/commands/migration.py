@@ -179,6 +179,7 @@ class Migration:
         self.outgoing: Outgoing | None = None  # the source's channel thread
         self.incoming: Incoming | None = None  # the destination's channel thread
         self.exit_on_error = True
+        self.refused: list[str] = []  # why the last incoming load was refused, in words
 
 
 def mig(inst) -> Migration:
@@ -825,12 +826,14 @@ def _incoming_done(inst, abi):
 
 def _incoming_failed(inst, err, why, put_path):
     m = mig(inst)
+    m.refused = why  # in words, for plans, the HTTP API and logs (QEMU prints none of it)
     if why:
         from ..log import get as get_logger
 
         log = get_logger("qmpserver.migration")
         for line in why:
-            log.warning("incoming migration refused: %s", line)
+            # info: a launcher's stderr is QEMU's, which libvirt reads
+            log.info("incoming migration refused: %s", line)
     for line in err.lines:
         inst.error_report(line)
     if put_path:
