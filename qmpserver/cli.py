@@ -142,6 +142,9 @@ def build_parser():
     from .profiles import cli as profiles_cli
 
     profiles_cli.add_parser(sub)
+    from .migration import cli as migration_cli
+
+    migration_cli.add_parser(sub)
     try:
         from .arch.arm64 import cli as cpu_cli
         from .profiles.loader import load_profile

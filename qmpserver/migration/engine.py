@@ -69,6 +69,14 @@ class Snapshot:
         self.vcpus = _vcpus(inst)
         self.gic = self.abi.get("gic", {}).get("version")
         self.kvm = self.accel == "kvm"
+        # QEMU enables KVM_CAP_ARM_WRITABLE_IMP_ID_REGS only with the cpu-idreg-props
+        # proposal, on a kernel offering it (before any vCPU exists)
+        caps = (self.host.get("kvm") or {}).get("caps") or {}
+        self.imp_id_regs = bool(
+            self.kvm
+            and inst.build.has_proposal("cpu-idreg-props")
+            and int(caps.get("KVM_CAP_ARM_WRITABLE_IMP_ID_REGS", 0) or 0) > 0
+        )
         self.cpregs = self._cpregs()
 
     def _cpregs(self) -> list[tuple[int, int]]:
@@ -162,7 +170,7 @@ class Destination:
                 "Failed to load cpu:cpreg_vmstate_array_len",
             )
         if self.snap.kvm:
-            ref = arm64.check_incoming(self.snap.host, self.limits, idx, val, count)
+            ref = arm64.check_incoming(self.snap.host, self.limits, idx, val, count, self.snap.imp_id_regs)
         else:
             ref = arm64.check_incoming_tcg(self.limits, idx, val, count)
         if ref is not None:

@@ -34,6 +34,11 @@ def add_parser(sub):
     di.add_argument("a")
     di.add_argument("b")
     di.add_argument("--json", action="store_true")
+    di.add_argument(
+        "--prove",
+        action="store_true",
+        help="also run the migration both ways (qmpserver migration plan --both-ways) and report it",
+    )
     di.set_defaults(func=cmd_diff)
 
     ca = ps.add_parser("capture", help="record a real QEMU binary into a build (and host) profile")
@@ -144,11 +149,28 @@ def cmd_diff(args) -> int:
     dirs = args.profile_dir or ()
     a, b = load_profile(args.a, dirs), load_profile(args.b, dirs)
     result = diff_profiles(a, b)
+    if args.prove:
+        from ..planner import plan
+
+        # the field view above says what differs; the plan runs the migration both
+        # ways with the destination's checks (the same engine as a real migration)
+        p = plan(a, b, both_ways=True)
+        result["proof"] = {
+            "migratable": p["migratable"],
+            "configuration": (p["configuration"] or {}).get("qemu-args"),
+            "first-blocker": p["blockers"][0] if p["blockers"] else None,
+        }
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
     else:
         print(format_diff(result))
+        if args.prove:
+            pr = result["proof"]
+            if pr["migratable"]:
+                print("proved by migrating both ways with: %s" % " ".join(pr["configuration"]))
+            else:
+                print("proved by migrating: not migratable; first blocker: %s" % pr["first-blocker"])
     return 0
 
 

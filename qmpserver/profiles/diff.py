@@ -37,39 +37,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..arch.arm64 import kvm
+from ..arch.arm64 import kvm, migrate
 from ..arch.arm64 import sysreg as sr
 
-# ID-register fields a vCPU feature switches off (KVM hides them when the
-# feature is not requested).  Lowering such a field to 0 is always possible.
-# Source: Linux arch/arm64/kvm/sys_regs.c (read_sanitised_id_aa64pfr0/zfr0/
-# isar1/isar2/dfr0/pfr1 and the vcpu_has_* checks), QEMU target/arm/kvm.c.
-_FEATURE_OFF = {
-    ("ID_AA64PFR0_EL1", "SVE"): "sve=off",
-    ("ID_AA64ZFR0_EL1", "*"): "sve=off",
-    ("ID_AA64ISAR1_EL1", "APA"): "pauth=off",
-    ("ID_AA64ISAR1_EL1", "API"): "pauth=off",
-    ("ID_AA64ISAR1_EL1", "GPA"): "pauth=off",
-    ("ID_AA64ISAR1_EL1", "GPI"): "pauth=off",
-    ("ID_AA64ISAR2_EL1", "APA3"): "pauth=off",
-    ("ID_AA64ISAR2_EL1", "GPA3"): "pauth=off",
-    ("ID_AA64DFR0_EL1", "PMUVer"): "pmu=off",
-    ("ID_DFR0_EL1", "PerfMon"): "pmu=off",
-    ("ID_AA64PFR1_EL1", "MTE"): "mte=off",
-    ("ID_AA64PFR1_EL1", "MTE_frac"): "mte=off",
-    ("ID_AA64PFR1_EL1", "MTEX"): "mte=off",
-    ("ID_AA64PFR2_EL1", "MTEFAR"): "mte=off",
-    ("ID_AA64PFR2_EL1", "MTESTOREONLY"): "mte=off",
-    ("ID_AA64PFR2_EL1", "MTEPERM"): "mte=off",
-}
-_MTE_FIELDS = {k for k, v in _FEATURE_OFF.items() if v == "mte=off"}
+# ID-register fields a vCPU feature switches off: one table, the migration rules'
+# (arch/arm64/migrate.py), which a destination's load also applies.
+_MTE_FIELDS = {k for k, v in migrate.FEATURE_OFF.items() if v == "mte=off"}
 
 # registers that are not part of a guest's CPU model (per-vCPU values)
 _SKIP_CLASSES = ("per-vcpu",)
 
 
-def _feature_off(reg: str, field: str) -> str | None:
-    return _FEATURE_OFF.get((reg, field)) or _FEATURE_OFF.get((reg, "*"))
+_feature_off = migrate.feature_off
 
 
 # --- one side ---------------------------------------------------------------------
@@ -279,29 +258,6 @@ def _gic(a: _Side, b: _Side) -> dict:
     return res
 
 
-def _fw_accepts(entry: dict, value: int) -> str | None:
-    if value == entry.get("default"):
-        return None
-    how = entry.get("settable")
-    if how == "lower":
-        impl = entry.get("implemented")
-        if impl is None:
-            ok = value <= entry.get("default", 0)
-        else:
-            ok = value in impl
-        return None if ok else "value %#x not implemented there" % value
-    if how == "compatible":
-        return (
-            None
-            if value <= entry.get("default", 0)
-            else ("level %d above the destination's %d" % (value, entry.get("default", 0)))
-        )
-    if isinstance(how, dict) and "bits" in how:
-        extra = value & ~int(how["bits"])
-        return None if not extra else "bits %#x not settable there" % extra
-    return "not settable (destination default %#x)" % entry.get("default", 0)
-
-
 def _firmware(a: _Side, b: _Side) -> list:
     out = []
     for name in sorted(set(a.firmware) | set(b.firmware)):
@@ -319,7 +275,7 @@ def _firmware(a: _Side, b: _Side) -> list:
                 row[key] = False
                 row[key + "_reason"] = "destination kernel has no %s" % name
             else:
-                why = _fw_accepts(dst, sv)  # type: ignore[arg-type]  # kvm.firmware_regs gives every register a default
+                why = migrate.fw_write_check(dst, sv)  # type: ignore[arg-type]  # kvm.firmware_regs gives every register a default
                 row[key], row[key + "_reason"] = why is None, why
         out.append(row)
     return out

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("vm",),
     ("migration",),
     ("commands",),
-    ("startup",),
+    ("startup", "planner"),
     ("net",),
     ("launcher", "serve"),
     ("http",),

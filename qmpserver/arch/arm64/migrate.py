@@ -285,9 +285,13 @@ def check_incoming(
     src_index: list[int],
     src_value: list[int],
     count: int,
+    imp_id_regs: bool = False,
 ) -> Refusal | None:
     """``cpu_post_load`` + ``write_list_to_kvmstate`` of a destination whose own
-    list is ``dst_list`` (:func:`limit_list` of its vCPU) on ``dst_host``."""
+    list is ``dst_list`` (:func:`limit_list` of its vCPU) on ``dst_host``.
+    ``imp_id_regs``: the destination's QEMU enabled KVM_CAP_ARM_WRITABLE_IMP_ID_REGS
+    (the ``cpu-idreg-props`` proposal does on a kernel that has it; upstream QEMU
+    never does), so MIDR/REVIDR/AIDR follow the writable-field rules."""
     if count > len(dst_list):
         return Refusal(
             1,
@@ -312,7 +316,13 @@ def check_incoming(
         e = limits[i]
         if e.kind == "state":
             continue
-        if e.kind == "invariant":
+        if e.kind == "invariant" and imp_id_regs:
+            r = kvm.check_register_write(
+                e.name, int(hostregs.get(e.name, 0)), v, kernel, host=dst_host, imp_id_regs=True
+            )
+            if r:
+                why.append(r)
+        elif e.kind == "invariant":
             host_v = int(hostregs.get(e.name, 0))
             if v != host_v:
                 why.append(
@@ -320,7 +330,7 @@ def check_incoming(
                     "not enabled by QEMU)" % (e.name, v, host_v)
                 )
         elif e.kind == "id":
-            r = kvm.check_register_write(e.name, e.value, v, kernel, host=dst_host)
+            r = kvm.check_register_write(e.name, e.value, v, kernel, host=dst_host, imp_id_regs=imp_id_regs)
             if r:
                 why.append(r)
         elif e.kind == "raz":

@@ -1,0 +1,338 @@
+"""``qmpserver migration plan A B``: a configuration that lets a guest start on A and move to B.
+
+No second copy of the rules: a plan is *found by running it*.  From the two
+profiles the planner derives candidate configurations -- the newest
+versioned machine type both builds have, a ``host`` CPU model both hosts can
+present (``query-cpu-model-baseline`` of the ``cpu-idreg-props`` proposal,
+which yields the ``SYSREG_*`` values), the MTE version (``mte-version``
+proposal) and the in-kernel GIC version both kernels have -- then starts a
+source instance on A and a destination instance on B with each candidate
+and migrates between them over a real socket (:mod:`qmpserver.migration`).
+The first candidate whose migration completes, with the destination showing
+exactly the source's guest ABI, is the plan; if none does, every blocker is
+reported with the reason the destination (QEMU + KVM as modelled) gave.
+
+Firmware pseudo-registers have no QEMU knob (the ``kvm-psci-version``
+proposal of 2025 is not modelled): a firmware register the destination's
+kernel refuses is a blocker no configuration removes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from typing import Any
+
+from .errors import QMPError, StartupError
+from .qmp.session import Session
+from .startup import start
+from .vm.abi import diff as abi_diff
+from .vm.config import InstanceConfig
+
+_VIRT = re.compile(r"^virt-(\d+)\.(\d+)$")
+
+
+class _Client:
+    """A negotiated in-process QMP session on an instance."""
+
+    def __init__(self, inst: Any) -> None:
+        self.inst = inst
+        self.session = Session(inst.add_monitor())
+        self.session.connect()
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name: str, **args: Any) -> Any:
+        import json
+
+        msg: dict[str, Any] = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.session.receive_data(json.dumps(msg).encode())
+        self.session.pump()
+        for line in self.session.take_output().split(b"\r\n"):
+            if not line:
+                continue
+            m = json.loads(line)
+            if "return" in m:
+                return m["return"]
+            if "error" in m:
+                raise QMPError(m["error"]["desc"], m["error"]["class"])
+        raise QMPError("no reply to %s" % name)
+
+
+def _start(profile: Any, cfg: dict[str, Any], incoming: str | None = None) -> Any:
+    """An instance on ``profile`` with the plan's configuration (StartupError if QEMU refuses)."""
+    machine = dict(cfg["machine"])
+    config = InstanceConfig(
+        machine=machine,
+        accel=[cfg["accel"]],
+        cpu=cfg.get("cpu"),
+        cpu_props={k: _val(v) for k, v in (cfg.get("cpu_props") or {}).items()},  # as -cpu gives them
+        incoming=incoming,
+        start_paused=False,
+    )
+    return start(profile, config)
+
+
+def _kvm_ok(profile: Any) -> bool:
+    host = profile.host
+    accel = (profile.defaults or {}).get("accel", "kvm")
+    return accel == "kvm" and host.kvm_present and host.arch_can_run_kvm(profile.build.target)
+
+
+def _versioned_virt(build: Any) -> set[tuple[int, int]]:
+    out = set()
+    for m in build.machines():
+        g = _VIRT.match(m.get("name", ""))
+        if g:
+            out.add((int(g.group(1)), int(g.group(2))))
+    return out
+
+
+def _mte_level(profile: Any) -> int:
+    kv = profile.host.data.get("kvm") or {}
+    if not int((kv.get("caps") or {}).get("KVM_CAP_ARM_MTE", 0) or 0):
+        return 0
+    from .arch.arm64 import sysreg as sr
+
+    return sr.mte_level(profile.host.data)
+
+
+def _gics(profile: Any) -> list[int]:
+    gic = (profile.host.data.get("kvm") or {}).get("gic") or {}
+    return sorted(int(k[1:]) for k, v in gic.items() if v and k.startswith("v"))
+
+
+def _fmt_cfg(cfg: dict[str, Any]) -> list[str]:
+    """The QEMU command-line arguments of a configuration."""
+    m = dict(cfg["machine"])
+    mtype = m.pop("type")
+    machine = ",".join([mtype] + ["%s=%s" % (k, v) for k, v in m.items()])
+    cpu = ",".join([cfg["cpu"]] + ["%s=%s" % (k, _val(v)) for k, v in (cfg.get("cpu_props") or {}).items()])
+    return ["-machine", machine, "-accel", cfg["accel"], "-cpu", cpu]
+
+
+def _val(v: Any) -> str:
+    if v is True:
+        return "on"
+    if v is False:
+        return "off"
+    return str(v)
+
+
+class Trial:
+    """One migration between two instances, run to its end."""
+
+    def __init__(self, src_prof: Any, dst_prof: Any, cfg: dict[str, Any], label: str) -> None:
+        self.label = label
+        self.result = "not-run"
+        self.reasons: list[str] = []
+        self.stderr: list[str] = []
+        self.error_desc: str | None = None
+        self.abi_diff: list[Any] = []
+        self._run(src_prof, dst_prof, cfg)
+
+    def _run(self, src_prof: Any, dst_prof: Any, cfg: dict[str, Any]) -> None:
+        tmp = tempfile.mkdtemp(prefix="qsplan", dir="/tmp")
+        uri = "unix:" + os.path.join(tmp, "mig.sock")
+        src = dst = None
+        try:
+            try:
+                src = _start(src_prof, cfg)
+            except StartupError as e:
+                self.result = "source-refused"
+                self.reasons = ["%s cannot start it: %s" % (src_prof.name, e.message)]
+                return
+            try:
+                dst = _start(dst_prof, cfg, incoming=uri)
+            except StartupError as e:
+                self.result = "destination-refused"
+                self.reasons = ["%s cannot start it: %s" % (dst_prof.name, e.message)]
+                return
+            sc, dc = _Client(src), _Client(dst)
+            caps = [{"capability": "return-path", "state": True}]
+            sc.cmd("migrate-set-capabilities", capabilities=caps)
+            try:
+                sc.cmd("migrate", uri=uri)
+            except QMPError as e:
+                self.result = "blocked"
+                self.reasons = ["%s: %s" % (src_prof.name, e.desc)]
+                return
+            sm, dm = src.migration, dst.migration
+            end = time.monotonic() + 10
+            while time.monotonic() < end:
+                src.scheduler.run_due()
+                dst.scheduler.run_due()
+                if sm.status in ("completed", "failed") and (
+                    dst.terminated is not None or dm.incoming_status in ("completed", "failed")
+                ):
+                    break
+                time.sleep(0.001)
+            self.stderr = list(dst.stderr)
+            self.error_desc = sm.error_desc
+            if sm.status == "completed" and dm.incoming_status == "completed":
+                self.abi_diff = abi_diff(src.abi, dst.abi)
+                self.result = "completed" if not self.abi_diff else "abi-differs"
+                if self.abi_diff:
+                    self.reasons = [
+                        "guest ABI differs after the move: %s" % ", ".join(d[0] for d in self.abi_diff)
+                    ]
+            else:
+                self.result = "failed" if sm.status == "failed" else "timeout"
+                self.reasons = list(dm.refused) or [x for x in self.stderr if x]
+                dc.inst.terminate("plan")
+        finally:
+            for inst in (src, dst):
+                if inst is not None and inst.terminated is None:
+                    inst.terminate("plan")
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"direction": self.label, "result": self.result, "reasons": self.reasons}
+        if self.stderr:
+            d["destination-stderr"] = self.stderr
+        if self.error_desc:
+            d["source-error-desc"] = self.error_desc
+        return d
+
+
+def _baseline(a: Any, b: Any, cfg: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    """``query-cpu-model-baseline`` on A of A's and B's ``host`` (the proposal)."""
+    try:
+        ia = _start(a, cfg)
+        ib = _start(b, cfg)
+    except StartupError as e:
+        notes.append("probe start failed: %s" % e.message)
+        return None
+    try:
+        ca, cb = _Client(ia), _Client(ib)
+        full_a = ca.cmd("query-cpu-model-expansion", type="full", model={"name": "host"})["model"]["props"]
+        full_b = cb.cmd("query-cpu-model-expansion", type="full", model={"name": "host"})["model"]["props"]
+        got = ca.cmd(
+            "query-cpu-model-baseline",
+            modela={"name": "host"},
+            modelb={"name": "host", "props": full_b},
+        )
+        # what both hosts' host model has anyway need not be written on -cpu
+        props: dict[str, Any] = {
+            k: v
+            for k, v in (got["model"].get("props") or {}).items()
+            if not (full_a.get(k) == v == full_b.get(k))
+        }
+        return props
+    except QMPError as e:
+        notes.append("no host CPU model fits both hosts: %s" % e.desc)
+        return None
+    finally:
+        ia.terminate("plan")
+        ib.terminate("plan")
+
+
+def candidates(a: Any, b: Any, notes: list[str], blockers: list[str]) -> list[dict[str, Any]]:
+    """Configurations to try, most faithful to the hosts first."""
+    if a.build.target != "aarch64" or b.build.target != "aarch64":
+        blockers.append("qmpserver: migration planning is modelled for aarch64 only")
+        return []
+    common = _versioned_virt(a.build) & _versioned_virt(b.build)
+    if not common:
+        blockers.append(
+            "no versioned virt machine type in both builds (%s, %s)" % (a.build.name, b.build.name)
+        )
+        return []
+    machine = "virt-%d.%d" % max(common)
+    kvm_a, kvm_b = _kvm_ok(a), _kvm_ok(b)
+    if kvm_a != kvm_b:
+        blockers.append(
+            "%s runs KVM and %s TCG: a guest's CPU state does not move between accelerators"
+            % ((a.name, b.name) if kvm_a else (b.name, a.name))
+        )
+        return []
+    if not kvm_a:
+        return [{"machine": {"type": machine}, "accel": "tcg", "cpu": "cortex-a57"}]
+    out: list[dict[str, Any]] = []
+    mprops: dict[str, Any] = {"type": machine}
+    gics = sorted(set(_gics(a)) & set(_gics(b)))
+    if gics:
+        mprops["gic-version"] = str(gics[-1])
+    else:
+        notes.append("no in-kernel GIC version common to both kernels")
+    mte_props: list[dict[str, Any]] = [{}]
+    if a.build.has_proposal("mte-version") and b.build.has_proposal("mte-version"):
+        la, lb = _mte_level(a), _mte_level(b)
+        mte_props = [{"mte-version": str(la)}] if la and la == lb else []
+        mte_props.append({"mte-version": "none"})
+    base = {"machine": mprops, "accel": "kvm", "cpu": "host"}
+    props = None
+    if a.build.has_proposal("cpu-idreg-props") and b.build.has_proposal("cpu-idreg-props"):
+        props = _baseline(a, b, base, notes)
+    # vCPU features one host lacks: switched off on both (KVM hides their registers)
+    from .arch.arm64 import sysreg as sr
+
+    off = {}
+    for prop, present in (("sve", sr.sve_present), ("pauth", sr.pauth_present), ("pmu", sr.pmu_present)):
+        if bool(present(a.host.data)) != bool(present(b.host.data)):
+            off[prop] = False
+    for mp in mte_props:
+        cfg = {"machine": {**mprops, **mp}, "accel": "kvm", "cpu": "host"}
+        if props:
+            out.append({**cfg, "cpu_props": props})
+        if off:
+            out.append({**cfg, "cpu_props": dict(off)})
+        out.append(cfg)
+    return out
+
+
+def plan(a: Any, b: Any, both_ways: bool = False) -> dict[str, Any]:
+    """The plan for profiles ``a`` -> ``b`` (and back with ``both_ways``), proved by running it."""
+    notes: list[str] = []
+    blockers: list[str] = []
+    tried: list[dict[str, Any]] = []
+    chosen = None
+    for cfg in candidates(a, b, notes, blockers):
+        trials = [Trial(a, b, cfg, "%s -> %s" % (a.name, b.name))]
+        if both_ways and trials[0].result == "completed":
+            trials.append(Trial(b, a, cfg, "%s -> %s" % (b.name, a.name)))
+        tried.append({"qemu-args": _fmt_cfg(cfg), "trials": [t.to_dict() for t in trials]})
+        if all(t.result == "completed" for t in trials):
+            chosen = cfg
+            break
+    if chosen is None and tried:
+        # the blockers of the most faithful candidate, first reason first
+        for t in tried[0]["trials"]:
+            blockers.extend(t["reasons"] or ["%s: %s" % (t["direction"], t["result"])])
+    out: dict[str, Any] = {
+        "source": a.name,
+        "destination": b.name,
+        "both-ways": both_ways,
+        "migratable": chosen is not None,
+        "configuration": None if chosen is None else {"qemu-args": _fmt_cfg(chosen), **chosen},
+        "blockers": blockers if chosen is None else [],
+        "notes": notes,
+        "tried": tried,
+    }
+    return out
+
+
+def format_plan(p: dict[str, Any]) -> str:
+    arrow = "<->" if p["both-ways"] else "->"
+    lines = ["migration plan: %s %s %s" % (p["source"], arrow, p["destination"])]
+    if p["migratable"]:
+        lines.append("  migratable with (on both hosts):")
+        lines.append("    " + " ".join(p["configuration"]["qemu-args"]))
+        lines.append("  proved: the migration ran between instances on both profiles and the")
+        lines.append("  destination shows exactly the source's guest ABI")
+    else:
+        lines.append("  NOT migratable; blockers (the first decides):")
+        lines.extend("    - " + r for r in p["blockers"][:8])
+        if len(p["blockers"]) > 8:
+            lines.append("    ... %d more (--json lists them all)" % (len(p["blockers"]) - 8))
+    for n in p["notes"]:
+        lines.append("  note: " + (n if len(n) <= 300 else n[:297] + "..."))
+    for t in p["tried"]:
+        lines.append("  tried " + " ".join(t["qemu-args"]))
+        for tr in t["trials"]:
+            lines.append("    %s: %s" % (tr["direction"], tr["result"]))
+    return "\n".join(lines) + "\n"
