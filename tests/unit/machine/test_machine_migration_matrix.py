@@ -1,0 +1,74 @@
+"""The migration matrix (tests/data/migration-matrix.yaml), in-process: two instances on
+two profiles, a real stream over a unix socket, the destination's checks."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+import pytest
+import yaml
+from test_machine_migration import pump, q
+
+MATRIX = os.path.join(os.path.dirname(__file__), "..", "..", "data", "migration-matrix.yaml")
+
+
+def rows():
+    with open(MATRIX) as f:
+        m = yaml.safe_load(f)
+    out = []
+    for r in m["rows"]:
+        out.append({**m["defaults"], **r})
+    return out
+
+
+def run_row(r):
+    tmp = tempfile.mkdtemp(prefix="qmx", dir="/tmp")
+    uri = "unix:" + os.path.join(tmp, "m.sock")
+    src = q(r["src"], r["machine"], r["accel"], r["cpu"])
+    dst = q(
+        r["dst"], r.get("dst_machine", r["machine"]), r["accel"], r.get("dst_cpu", r["cpu"]), incoming=uri
+    )
+    rp = {"capabilities": [{"capability": "return-path", "state": True}]}
+    src.cmd("migrate-set-capabilities", **rp)
+    reply = src.send("migrate", uri=uri)
+    if "error" in reply:
+        return "blocked", reply["error"]["desc"], src, dst
+    sm, dm = src.instance.migration, dst.instance.migration
+    pump(
+        src,
+        dst,
+        until=lambda: (
+            sm.status in ("completed", "failed")
+            and (dst.instance.terminated is not None or dm.incoming_status in ("completed", "failed"))
+        ),
+    )
+    return sm.status, None, src, dst
+
+
+@pytest.mark.parametrize("row", rows(), ids=lambda r: "%s->%s:%s" % (r["src"], r["dst"], r["expect"]))
+def test_matrix_row(row):
+    outcome, error, src, dst = run_row(row)
+    assert outcome == row["expect"], (outcome, list(dst.instance.stderr), dst.instance.migration.refused)
+    if outcome == "blocked":
+        assert error == row["error"]
+        return
+    if outcome == "completed":
+        # the destination continues with exactly the source's guest ABI
+        assert dst.instance.abi == src.instance.abi
+        assert dst.instance.exit_code == 0 and dst.instance.terminated is None
+        assert src.cmd("query-status")["status"] == "postmigrate"
+        return
+    lines = list(dst.instance.stderr)
+    assert len(lines) == len(row["stderr"]), lines
+    for got, pattern in zip(lines, row["stderr"]):
+        m = re.fullmatch(pattern, got)
+        assert m, (got, pattern)
+        if pattern.startswith("Invalid value"):
+            assert int(m.group(1)) > int(m.group(2))
+    assert dst.instance.exit_code == 1
+    if row.get("first"):
+        assert dst.instance.migration.refused[0].startswith(row["first"]), dst.instance.migration.refused
+    # the source is left running, as QEMU leaves it
+    assert src.cmd("query-status")["status"] == "running"
