@@ -123,6 +123,30 @@ def _val(v: Any) -> str:
     return str(v)
 
 
+def _run_until(insts: tuple[Any, ...], done: Any, timeout: float = 10.0) -> bool:
+    """Run the instances' schedulers until ``done()``, sleeping until a timer is due
+    or a channel thread posts work (``Scheduler.notify``)."""
+    import threading
+
+    wake = threading.Event()
+    for i in insts:
+        i.scheduler.notify = wake.set
+    end = time.monotonic() + timeout
+    try:
+        while time.monotonic() < end:
+            wake.clear()
+            for i in insts:
+                i.scheduler.run_due()
+            if done():
+                return True
+            dues = [d for d in (i.scheduler.next_due() for i in insts) if d is not None]
+            wake.wait(min(dues + [0.05]))
+        return False
+    finally:
+        for i in insts:
+            i.scheduler.notify = None
+
+
 class Trial:
     """One migration between two instances, run to its end."""
 
@@ -162,15 +186,13 @@ class Trial:
                 self.reasons = ["%s: %s" % (src_prof.name, e.desc)]
                 return
             sm, dm = src.migration, dst.migration
-            end = time.monotonic() + 10
-            while time.monotonic() < end:
-                src.scheduler.run_due()
-                dst.scheduler.run_due()
-                if sm.status in ("completed", "failed") and (
-                    dst.terminated is not None or dm.incoming_status in ("completed", "failed")
-                ):
-                    break
-                time.sleep(0.001)
+            _run_until(
+                (src, dst),
+                lambda: (
+                    sm.status in ("completed", "failed")
+                    and (dst.terminated is not None or dm.incoming_status in ("completed", "failed"))
+                ),
+            )
             self.stderr = list(dst.stderr)
             self.error_desc = sm.error_desc
             if sm.status == "completed" and dm.incoming_status == "completed":
@@ -336,3 +358,73 @@ def format_plan(p: dict[str, Any]) -> str:
         for tr in t["trials"]:
             lines.append("    %s: %s" % (tr["direction"], tr["result"]))
     return "\n".join(lines) + "\n"
+
+
+# --- the host-pair matrix -----------------------------------------------------------------------
+
+
+def passthrough_config(a: Any, b: Any) -> dict[str, Any] | None:
+    """``-cpu host`` (TCG: ``cortex-a57``) on the newest versioned virt both builds
+    have, every other property at its default; None when no machine type is common."""
+    common = _versioned_virt(a.build) & _versioned_virt(b.build)
+    if not common:
+        return None
+    kvm = _kvm_ok(a) and _kvm_ok(b)
+    return {
+        "machine": {"type": "virt-%d.%d" % max(common)},
+        "accel": "kvm" if kvm else "tcg",
+        "cpu": "host" if kvm else "cortex-a57",
+    }
+
+
+def one_per_host(profiles: list[Any]) -> list[Any]:
+    """One profile per aarch64 host, the qmpserver build's when there is one (the
+    matrix is about hosts; a build only changes which proposals exist)."""
+    best: dict[str, Any] = {}
+    for p in profiles:
+        if p.build.target != "aarch64" or p.host.arch != "aarch64":
+            continue
+        cur = best.get(p.host.name)
+        if cur is None or (cur.build.name != "qmpserver" and p.build.name == "qmpserver"):
+            best[p.host.name] = p
+    return [best[k] for k in sorted(best)]
+
+
+def matrix(profiles: list[Any], config: str = "passthrough", progress: Any = None) -> dict[str, Any]:
+    """Every ordered pair of ``profiles``: migratable or not and the first blocker.
+    ``config``: ``passthrough`` (one migration per pair) or ``planned`` (a plan each).
+    ``progress(done, total)`` is called after each pair."""
+    cells: list[dict[str, Any]] = []
+    total = len(profiles) * (len(profiles) - 1)
+    for a in profiles:
+        for b in profiles:
+            if a is b:
+                continue
+            if progress is not None:
+                progress(len(cells), total)
+            cell: dict[str, Any] = {"source": a.name, "destination": b.name}
+            if config == "planned":
+                p = plan(a, b)
+                cell["migratable"] = p["migratable"]
+                cell["first-blocker"] = p["blockers"][0] if p["blockers"] else None
+                cell["qemu-args"] = (p["configuration"] or {}).get("qemu-args")
+            else:
+                cfg = passthrough_config(a, b)
+                if cfg is None or (cfg["accel"] == "tcg") != (not _kvm_ok(a) and not _kvm_ok(b)):
+                    cell["migratable"] = False
+                    cell["first-blocker"] = (
+                        "no common versioned machine type" if cfg is None else "a KVM and a TCG host"
+                    )
+                else:
+                    t = Trial(a, b, cfg, "%s -> %s" % (a.name, b.name))
+                    cell["migratable"] = t.result == "completed"
+                    cell["first-blocker"] = None if cell["migratable"] else (t.reasons or [t.result])[0]
+                    cell["qemu-args"] = _fmt_cfg(cfg)
+            cells.append(cell)
+    return {
+        "config": config,
+        "profiles": [
+            {"name": p.name, "host": p.host.name, "summary": p.host.data.get("summary", "")} for p in profiles
+        ],
+        "cells": cells,
+    }

@@ -354,6 +354,101 @@ async def validate_profile(request):
     )
 
 
+# --- migration: plans and the host-pair matrix ---------------------------------------------------
+
+
+def _flag(request, name):
+    v = request.query.get(name, "false").lower()
+    if v not in ("1", "true", "yes", "0", "false", "no"):
+        raise BodyError("%s: expected true or false" % name)
+    return v in ("1", "true", "yes")
+
+
+def _plan_profile(c, request, key):
+    name = request.query.get(key)
+    if not name:
+        raise BodyError("%s: a profile name is required" % key)
+    if c.store.find("profile", name) is None:
+        raise NotFound("no profile '%s'" % name)
+    return c.profile(name)
+
+
+async def migration_plan(request):
+    """The plan for source -> destination, proved by migrating (qmpserver.planner)."""
+    import asyncio
+
+    from ..planner import plan
+
+    c = control(request)
+    a = _plan_profile(c, request, "source")
+    b = _plan_profile(c, request, "destination")
+    both = _flag(request, "both-ways")
+    result = await asyncio.get_running_loop().run_in_executor(None, plan, a, b, both)
+    return web.json_response(result, dumps=lambda o: json.dumps(o, default=str))
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+async def migration_matrix(request):
+    """Every ordered pair of hosts (one profile each) for a configuration.
+
+    A matrix runs one migration (``passthrough``) or one plan (``planned``) per
+    pair: seconds, not milliseconds.  The first request starts it in a worker
+    thread and answers 202 with the progress; later requests answer 202 until
+    it is done, then 200 with the matrix.  Cached per configuration and set of
+    profiles (profiles of the store can change)."""
+    import asyncio
+
+    from ..planner import matrix, one_per_host
+
+    c = control(request)
+    config = request.query.get("config", "passthrough")
+    if config not in ("passthrough", "planned"):
+        raise BodyError("config: expected passthrough or planned")
+    rows = [r for r in c.store.list("profile") if r["valid"]]
+    key = (config, tuple((r["name"], r["path"], _mtime(r["path"])) for r in rows))
+    jobs = c.__dict__.setdefault("_matrix_jobs", {})
+    job = jobs.get(key)
+    if job is None:
+        for k in [k for k in jobs if k[0] == config]:
+            del jobs[k]  # a profile changed: the old matrix is stale
+        job = jobs[key] = {"done": 0, "total": None, "result": None, "error": None}
+
+        def progress(done, total):
+            job["done"], job["total"] = done, total
+
+        def run():
+            # compiling the profiles takes seconds too: off the event loop
+            profiles = []
+            for r in rows:
+                try:
+                    profiles.append(c.profile(r["name"]))
+                except Exception:  # a stored profile that no longer compiles is listed as invalid elsewhere
+                    continue
+            chosen = one_per_host(profiles)
+            job["total"] = len(chosen) * (len(chosen) - 1)
+            try:
+                job["result"] = matrix(chosen, config, progress)
+            except Exception as e:  # reported to the client, not swallowed
+                job["error"] = "%s: %s" % (type(e).__name__, e)
+            job["done"] = job["total"]
+
+        job["future"] = asyncio.get_running_loop().run_in_executor(None, run)
+    if job["result"] is not None:
+        return web.json_response(job["result"], dumps=lambda o: json.dumps(o, default=str))
+    if job["error"] is not None:
+        del jobs[key]
+        return web.json_response({"error": {"class": "InternalError", "desc": job["error"]}}, status=500)
+    total = job["total"] if job["total"] is not None else len(rows) * (len(rows) - 1)  # an upper bound
+    body = {"config": config, "state": "computing", "done": job["done"], "total": total}
+    return web.json_response(body, status=202, headers={"Retry-After": "1"})
+
+
 # --- WebSocket: live traffic ------------------------------------------------------------------
 
 
@@ -516,6 +611,8 @@ def make_app(control_obj: Control, token=None, max_body=DEFAULT_MAX_BODY) -> web
     r.add_put("/api/v1/profiles/{name}", put_profile)
     r.add_delete("/api/v1/profiles/{name}", delete_profile)
     r.add_post("/api/v1/profiles/{name}/validate", validate_profile)
+    r.add_get("/api/v1/migration/plan", migration_plan)
+    r.add_get("/api/v1/migration/matrix", migration_matrix)
     return app
 
 

@@ -338,6 +338,74 @@ SCHEMAS = {
         "required": ["name", "valid", "profile"],
         "properties": {"name": {"type": "string"}, "valid": {"type": "boolean"}, "profile": _ref("Profile")},
     },
+    "MigrationPlan": {
+        "type": "object",
+        "required": [
+            "source",
+            "destination",
+            "both-ways",
+            "migratable",
+            "configuration",
+            "blockers",
+            "notes",
+            "tried",
+        ],
+        "properties": {
+            "source": {"type": "string"},
+            "destination": {"type": "string"},
+            "both-ways": {"type": "boolean"},
+            "migratable": {"type": "boolean"},
+            "configuration": {
+                "type": "object",
+                "nullable": True,
+                "description": "qemu-args: the command-line arguments for both hosts; machine/accel/cpu/cpu_props",
+                "properties": {"qemu-args": {"type": "array", "items": {"type": "string"}}},
+            },
+            "blockers": {"type": "array", "items": {"type": "string"}, "description": "the first decides"},
+            "notes": {"type": "array", "items": {"type": "string"}},
+            "tried": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "qemu-args": {"type": "array", "items": {"type": "string"}},
+                        "trials": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            },
+        },
+    },
+    "MigrationMatrixProgress": {
+        "type": "object",
+        "required": ["config", "state", "done", "total"],
+        "properties": {
+            "config": {"type": "string"},
+            "state": {"type": "string", "enum": ["computing"]},
+            "done": {"type": "integer", "description": "pairs finished"},
+            "total": {"type": "integer"},
+        },
+    },
+    "MigrationMatrix": {
+        "type": "object",
+        "required": ["config", "profiles", "cells"],
+        "properties": {
+            "config": {"type": "string"},
+            "profiles": {"type": "array", "items": {"type": "object"}},
+            "cells": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["source", "destination", "migratable", "first-blocker"],
+                    "properties": {
+                        "source": {"type": "string"},
+                        "destination": {"type": "string"},
+                        "migratable": {"type": "boolean"},
+                        "first-blocker": {"type": "string", "nullable": True},
+                    },
+                },
+            },
+        },
+    },
 }
 
 ID = {
@@ -594,6 +662,38 @@ def _paths():
                     "422": _err("invalid profile (file, path, message)"),
                 },
             },
+        },
+        "/api/v1/migration/plan": {
+            "get": {
+                "operationId": "migrationPlan",
+                "summary": "The configuration that lets a guest start on SOURCE and move to DESTINATION, "
+                "proved by migrating between instances on both (docs/migration.md)",
+                "parameters": [
+                    {"name": "source", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "destination", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "both-ways", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                "responses": {"200": _json(_ref("MigrationPlan")), "400": BAD, "404": NOT_FOUND},
+            }
+        },
+        "/api/v1/migration/matrix": {
+            "get": {
+                "operationId": "migrationMatrix",
+                "summary": "Every ordered pair of hosts (one profile each): migratable or not, the first blocker. "
+                "The first request starts the computation: 202 with the progress until it is done, then 200",
+                "parameters": [
+                    {
+                        "name": "config",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["passthrough", "planned"]},
+                    }
+                ],
+                "responses": {
+                    "200": _json(_ref("MigrationMatrix")),
+                    "202": _json(_ref("MigrationMatrixProgress")),
+                    "400": BAD,
+                },
+            }
         },
     }
 

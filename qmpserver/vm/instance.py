@@ -48,10 +48,18 @@ class Scheduler:
     def __init__(self) -> None:
         self.pending: list[list[Any]] = []  # [due time, callback, cancelled]
         self.from_threads: deque[Callable[[], object]] = deque()  # call_soon_threadsafe
+        self.notify: Callable[[], object] | None = None  # called after call_soon_threadsafe (wake a waiter)
 
     def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` on the next :meth:`run_due` (from any thread)."""
         self.from_threads.append(fn)
+        if self.notify is not None:
+            self.notify()
+
+    def next_due(self) -> float | None:
+        """Seconds until the earliest timer (None: no timer)."""
+        live = [e[0] for e in self.pending if not e[2]]
+        return max(0.0, min(live) - time.monotonic()) if live else None
 
     def call_later(self, delay: float, fn: Callable[[], object]) -> _Handle:
         entry = [time.monotonic() + delay, fn, False]

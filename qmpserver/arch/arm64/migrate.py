@@ -91,11 +91,74 @@ def _expand(entry: Mapping[str, Any]) -> list[tuple[str, list[int]]]:
     return out
 
 
+class _Layout:
+    """The parts of the cpreg list that do not depend on the host or the guest,
+    computed once from the data files: the state registers every vCPU has
+    (index -> name), those behind a vCPU feature, the unallocated ID
+    encodings, the checked registers with their indexes, and the ID-register
+    fields a feature switch hides.  kvm_reg_list and guest_idregs run for
+    every vCPU of every migration a plan tries, so they only fill in values."""
+
+    def __init__(self) -> None:
+        t = reg_list_table()
+        table = sr.sysreg_table()["registers"]
+        by_enc = {tuple(reg["encoding"]): name for name, reg in table.items()}
+        self.state: dict[int, str] = {}
+        for name, enc in (t.get("always") or {}).items():
+            self.state[sr.kvm_one_reg_id(enc)] = name
+        for rep in t.get("repeat") or ():
+            for name, enc in _expand(rep):
+                self.state[sr.kvm_one_reg_id(enc)] = name
+        self.raz: dict[int, str] = {}
+        sp = t["id_space"]
+        for crm in range(sp["crm"][0], sp["crm"][1] + 1):
+            for op2 in range(sp["op2"][0], sp["op2"][1] + 1):
+                enc = (sp["op0"], sp["op1"], sp["crn"], crm, op2)
+                if enc not in by_enc:  # unallocated: reads as zero
+                    self.raz[sr.kvm_one_reg_id(list(enc))] = "S%d_%d_C%d_C%d_%d" % enc
+        self.checked = [r for r, d in table.items() if d.get("class") in _CHECKED_CLASSES]
+        self.checked += list(t.get("checked") or ())
+        self.checked_ids = [
+            (
+                reg,
+                sr.kvm_one_reg_id(list(table[reg]["encoding"]) if reg in table else list(t["checked"][reg])),
+            )
+            for reg in self.checked
+        ]
+        self.invariant_ids = [(reg, sr.kvm_one_reg_id(list(t["invariant"][reg]))) for reg in INVARIANT]
+        self.gated: dict[str, dict[int, str]] = {}
+        for feat, names in (t.get("gated") or {}).items():
+            g = self.gated.setdefault(feat, {})
+            for name, enc in names.items():
+                g[sr.kvm_one_reg_id(enc)] = name
+        for feat, reps in (t.get("gated_repeat") or {}).items():
+            g = self.gated.setdefault(feat, {})
+            for rep in reps:
+                for name, enc in _expand(rep):
+                    g[sr.kvm_one_reg_id(enc)] = name
+        self.extra = int(t.get("always_extra") or 0)
+        # switch -> register -> the bits of the fields it hides
+        self.switched: dict[str, dict[str, int]] = {}
+        for reg in self.checked + list(INVARIANT):
+            for f in sr.fields(reg) if reg in table else ():
+                sw = feature_off(reg, f["name"])
+                if sw:
+                    masks = self.switched.setdefault(sw, {})
+                    masks[reg] = masks.get(reg, 0) | sr.field_mask(f)
+
+
+_LAYOUT: list[_Layout] = []
+
+
+def _layout() -> _Layout:
+    if not _LAYOUT:
+        _LAYOUT.append(_Layout())
+    return _LAYOUT[0]
+
+
 def checked_registers() -> list[str]:
     """Registers whose values a destination's KVM validates like ID registers."""
-    table = sr.sysreg_table()["registers"]
-    names = [r for r, d in table.items() if d.get("class") in _CHECKED_CLASSES]
-    return names + list(reg_list_table().get("checked") or ())
+    return list(_layout().checked)
 
 
 # --- a vCPU's register values ---------------------------------------------------------------
@@ -120,15 +183,10 @@ def guest_idregs(host: Mapping[str, Any], abi: Mapping[str, Any]) -> dict[str, i
             out[reg] = sr.set_field(reg, out[reg], name, int(v))
     sve_off = not cpu.get("sve-vector-lengths")
     off = {"sve=off": sve_off, "pmu=off": not cpu.get("pmu"), "mte=off": abi.get("mte") in (None, "none")}
-    table = sr.sysreg_table()["registers"]
-    for reg, value in list(out.items()):
-        if reg not in table:
-            continue
-        for f in sr.fields(reg):
-            switch = feature_off(reg, f["name"])
-            if switch and off.get(switch):
-                value = sr.set_field(reg, value, f["name"], 0)
-        out[reg] = value
+    for switch, masks in _layout().switched.items():
+        if off.get(switch):
+            for reg, mask in masks.items():
+                out[reg] &= ~mask
     mte = abi.get("mte")
     if mte not in (None, "none") and "ID_AA64PFR1_EL1" in out:
         out["ID_AA64PFR1_EL1"] = sr.set_field("ID_AA64PFR1_EL1", out["ID_AA64PFR1_EL1"], "MTE", int(mte))
@@ -171,42 +229,18 @@ def kvm_reg_list(host: Mapping[str, Any], abi: Mapping[str, Any]) -> list[Entry]
     ``kind``: ``invariant`` | ``id`` (validated like an ID register) | ``raz``
     (an unallocated ID encoding) | ``fw``
     (firmware pseudo-register) | ``state`` (guest state, any value loads)."""
-    t = reg_list_table()
+    lay = _layout()
     regs = guest_idregs(host, abi)
-    table = sr.sysreg_table()["registers"]
-    entries: dict[int, Entry] = {}
-
-    def add(name: str, enc: list[int], value: int, kind: str) -> None:
-        i = sr.kvm_one_reg_id(enc)
-        entries[i] = Entry(i, name, value, kind)
-
-    for name, enc in (t.get("always") or {}).items():
-        add(name, enc, 0, "state")
-    for rep in t.get("repeat") or ():
-        for name, enc in _expand(rep):
-            add(name, enc, 0, "state")
-    sp = t["id_space"]
-    for crm in range(sp["crm"][0], sp["crm"][1] + 1):
-        for op2 in range(sp["op2"][0], sp["op2"][1] + 1):
-            enc = [sp["op0"], sp["op1"], sp["crn"], crm, op2]
-            name = sr.register_by_encoding(enc)
-            if name is None:
-                add("S%d_%d_C%d_C%d_%d" % tuple(enc), enc, 0, "raz")  # unallocated: reads as zero
-    for reg in checked_registers():
-        enc = list(table[reg]["encoding"]) if reg in table else list(t["checked"][reg])
-        add(reg, enc, regs.get(reg, 0), "id")
-    for reg in INVARIANT:
-        add(reg, list(t["invariant"][reg]), regs.get(reg, 0), "invariant")
-    feats = vcpu_features(regs, abi)
-    for feat, names in (t.get("gated") or {}).items():
-        if feat in feats:
-            for name, enc in names.items():
-                add(name, enc, 0, "state")
-    for feat, reps in (t.get("gated_repeat") or {}).items():
-        if feat in feats:
-            for rep in reps:
-                for name, enc in _expand(rep):
-                    add(name, enc, 0, "state")
+    entries: dict[int, Entry] = {i: Entry(i, n, 0, "state") for i, n in lay.state.items()}
+    for i, n in lay.raz.items():
+        entries[i] = Entry(i, n, 0, "raz")
+    for reg, i in lay.checked_ids:
+        entries[i] = Entry(i, reg, regs.get(reg, 0), "id")
+    for reg, i in lay.invariant_ids:
+        entries[i] = Entry(i, reg, regs.get(reg, 0), "invariant")
+    for feat in vcpu_features(regs, abi):
+        for i, n in lay.gated.get(feat, {}).items():
+            entries[i] = Entry(i, n, 0, "state")
     fw = abi.get("firmware") or {}
     fwtable = {r["name"]: r for r in kvm.firmware_table()["registers"]}
     for name, value in fw.items():
@@ -215,10 +249,9 @@ def kvm_reg_list(host: Mapping[str, Any], abi: Mapping[str, Any]) -> list[Entry]
             i = int(entry["id"])
             entries[i] = Entry(i, name, int(value), "fw")
     out = sorted(entries.values(), key=lambda e: e.index)
-    extra = int(t.get("always_extra") or 0)
     # timer and CCSIDR demux registers (counted, not named): indexes in the
     # KVM_REG_ARM_DEMUX group (0x6011...), state only
-    for k in range(extra):
+    for k in range(lay.extra):
         i = 0x6011000000110000 | k
         out.append(Entry(i, "DEMUX_%d" % k, 0, "state"))
     return out

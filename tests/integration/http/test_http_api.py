@@ -716,3 +716,36 @@ def test_websocket_protocol(secured):
         asyncio.run(live())
     finally:
         h.remove()
+
+
+def test_migration_plan_and_matrix(api):
+    code, _, p = api(
+        "GET", "/api/v1/migration/plan?source=graviton3-v1-6.1&destination=graviton3-v1-6.1&both-ways=true"
+    )
+    assert code == 200 and p["migratable"] and p["both-ways"]
+    assert p["configuration"]["qemu-args"][:2] == ["-machine", "virt-11.1,gic-version=3,mte-version=none"]
+    code, _, p = api("GET", "/api/v1/migration/plan?source=graviton3-v1-6.1&destination=graviton4-v2-6.12")
+    assert code == 200 and not p["migratable"] and p["blockers"][0].startswith("MIDR_EL1")
+    assert api("GET", "/api/v1/migration/plan?source=graviton3-v1-6.1")[0] == 400
+    assert api("GET", "/api/v1/migration/plan?source=nope&destination=graviton3-v1-6.1")[0] == 404
+    assert (
+        api("GET", "/api/v1/migration/plan?source=graviton3-v1-6.1&destination=graviton3-v1-6.1&both-ways=x")[
+            0
+        ]
+        == 400
+    )
+    code, _, m = api("GET", "/api/v1/migration/matrix")
+    assert code == 202 and m["state"] == "computing" and m["done"] < m["total"]
+    deadline = time.monotonic() + 120
+    while code == 202 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        code, _, m = api("GET", "/api/v1/migration/matrix")
+    assert code == 200 and m["config"] == "passthrough"
+    names = [x["name"] for x in m["profiles"]]
+    assert "graviton3-v1-6.1" in names and "graviton4-v2-6.12" in names
+    assert len(m["cells"]) == len(names) * (len(names) - 1)
+    cell = next(
+        c for c in m["cells"] if c["source"] == "graviton3-v1-6.1" and c["destination"] == "graviton4-v2-6.12"
+    )
+    assert cell["migratable"] is False and cell["first-blocker"].startswith("MIDR_EL1")
+    assert api("GET", "/api/v1/migration/matrix?config=nope")[0] == 400
