@@ -208,9 +208,7 @@ class Endpoint(Listener):
         assert self.lsock is not None
         try:
             conn, _ = self.lsock.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
+        except OSError:  # nothing to accept after all (EAGAIN), or the accept failed
             return
         UnixConnection(self, conn)
 
