@@ -93,7 +93,7 @@ class Server:
         for ep in endpoints:
             ep.close()
         if inst.terminated is None:
-            inst.terminated = "removed"
+            inst.terminate("removed")  # the process is gone: its exit listeners release what it held
         for fn in self.on_change:
             fn("removed", inst)
         return True

@@ -231,6 +231,7 @@ def create_backends(inst: Instance, io: StartupIO) -> None:
             device.add_device(inst, opts, cli=True, json_form=bool(json_form))
         except QMPError as e:
             raise BackendError(e.desc, loc) from None
+    fd.attach(inst)
     for opts in cfg.add_fds:
         fd.add_cli_fd(inst, opts)
     uri = cfg.incoming

@@ -1,18 +1,29 @@
 """asyncio driver: serves many instances and monitors in one process.
 
-Each accepted connection gets a :class:`QMPProtocol`, the asyncio side of a
+A TCP connection gets a :class:`QMPProtocol`, the asyncio side of a
 :class:`~qmpserver.net.endpoint.Connection` (which holds the session and the
 logic both drivers share).  Write pressure comes from the transport: above
 its high-water mark asyncio calls ``pause_writing`` and reading stops, so a
 client that does not read cannot grow the server.
+
+A unix-socket connection must be read with ``recvmsg`` to receive the
+descriptors a client passes with SCM_RIGHTS (``getfd``, ``add-fd``), and
+asyncio's transports read with ``recv`` and drop ancillary data.  Such a
+connection is a :class:`UnixConnection`: the readiness-driven socket
+connection of :mod:`qmpserver.net.sel` (non-blocking ``recvmsg``/``send``, its
+own output buffer and high-water mark), run on this loop through its public
+``add_reader``/``add_writer`` (:class:`LoopAdapter`).  The listening unix
+socket is accepted from the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import selectors
 import socket
 
 from .endpoint import Connection, Listener, cleanup, is_listening, listen_socket
+from .sel import Connection as SocketConnection
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +46,63 @@ class AsyncScheduler:
 
     def call_soon_threadsafe(self, fn: Callable[[], object]) -> None:
         self.loop.call_soon_threadsafe(fn)
+
+
+class LoopAdapter:
+    """What :class:`qmpserver.net.sel.Connection` needs of its loop, on an asyncio loop.
+
+    ``sel.register/modify/unregister`` with ``selectors`` masks become
+    ``add_reader``/``add_writer``/``remove_*`` (changed only when the interest
+    changes, as with epoll); ``call_soon``/``call_later`` are the loop's."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.aloop = loop
+        self.sel = self
+        self.interest: dict[int, int] = {}  # fd -> selectors mask
+
+    def register(self, sock: socket.socket, events: int, cb: Callable[[int], object]) -> None:
+        self.interest[sock.fileno()] = 0
+        self.modify(sock, events, cb)
+
+    def modify(self, sock: socket.socket, events: int, cb: Callable[[int], object]) -> None:
+        fd = sock.fileno()
+        old = self.interest[fd]
+        loop = self.aloop
+        R, W = selectors.EVENT_READ, selectors.EVENT_WRITE
+        if events & R and not old & R:
+            loop.add_reader(fd, cb, R)
+        elif old & R and not events & R:
+            loop.remove_reader(fd)
+        if events & W and not old & W:
+            loop.add_writer(fd, cb, W)
+        elif old & W and not events & W:
+            loop.remove_writer(fd)
+        self.interest[fd] = events
+
+    def unregister(self, sock: socket.socket) -> None:
+        fd = sock.fileno()
+        old = self.interest.pop(fd)  # KeyError if unknown, as selectors
+        if old & selectors.EVENT_READ:
+            self.aloop.remove_reader(fd)
+        if old & selectors.EVENT_WRITE:
+            self.aloop.remove_writer(fd)
+
+    def call_soon(self, fn: Callable[[], object]) -> None:
+        self.aloop.call_soon(fn)
+
+    def call_later(self, delay: float, fn: Callable[[], object]) -> asyncio.TimerHandle:
+        return self.aloop.call_later(delay, fn)
+
+
+class UnixConnection(SocketConnection):
+    """A unix-socket connection on the asyncio loop (read with ``recvmsg``: SCM_RIGHTS)."""
+
+    def shutdown(self) -> None:
+        """The endpoint closes: write what is pending, then close (without blocking the loop)."""
+        if self.closed:
+            return
+        self._write(self.session.take_output())
+        self._close_when_flushed()
 
 
 class QMPProtocol(Connection, asyncio.Protocol):
@@ -105,29 +173,57 @@ class Endpoint(Listener):
     def __init__(self, monitor: Monitor, address: Address, hooks: Any = ()) -> None:
         super().__init__(monitor, address, hooks)
         self.server: asyncio.AbstractServer | None = None
+        self.lsock: socket.socket | None = None  # a listening unix socket (accepted by hand)
+        self.loop: LoopAdapter | None = None  # the loop of UnixConnection
 
     async def start(self, loop: asyncio.AbstractEventLoop | None = None) -> Endpoint:
         loop = loop or asyncio.get_running_loop()
+        self.loop = LoopAdapter(loop)
         addr = self.address
         if addr.kind == "unix-connect":
             assert addr.path is not None
-            await loop.create_unix_connection(lambda: QMPProtocol(self), addr.path)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                await loop.sock_connect(s, addr.path)
+            except BaseException:
+                s.close()
+                raise
+            UnixConnection(self, s)
             return self
         sock = listen_socket(addr)
+        unix = sock.family == socket.AF_UNIX
         if addr.kind == "fd" and not is_listening(sock):
-            await loop.connect_accepted_socket(lambda: QMPProtocol(self), sock)
+            if unix:
+                UnixConnection(self, sock)
+            else:
+                await loop.connect_accepted_socket(lambda: QMPProtocol(self), sock)
             return self
-        if sock.family == socket.AF_UNIX:
-            self.server = await loop.create_unix_server(lambda: QMPProtocol(self), sock=sock)
+        if unix:
+            self.lsock = sock
+            loop.add_reader(sock.fileno(), self._accept)
         else:
             self.server = await loop.create_server(lambda: QMPProtocol(self), sock=sock)
         self.monitor.address = str(addr)
         return self
 
+    def _accept(self) -> None:
+        assert self.lsock is not None
+        try:
+            conn, _ = self.lsock.accept()
+        except OSError:  # nothing to accept after all (EAGAIN), or the accept failed
+            return
+        UnixConnection(self, conn)
+
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
+        if self.lsock is not None:
+            assert self.loop is not None
+            self.loop.aloop.remove_reader(self.lsock.fileno())
+            self.lsock.close()
+            self.lsock = None
         for conn in list(self.admission.active) + list(self.admission.waiting):
-            assert isinstance(conn, QMPProtocol)
+            assert isinstance(conn, (QMPProtocol, UnixConnection))
             conn.shutdown()
         cleanup(self.address)

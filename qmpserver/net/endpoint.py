@@ -35,6 +35,10 @@ happens here, against the session contract of :mod:`qmpserver.qmp.session`:
 A driver calls :meth:`Connection.opened` once set up, :meth:`Connection.data_in`
 with each chunk read, :meth:`Connection.writable` when its output drained below
 the high-water mark, and :meth:`Connection.lost` when the connection is gone.
+On a unix socket it reads with ``recvmsg(size, FD_SPACE, RECV_FLAGS)`` and hands
+the descriptors passed with SCM_RIGHTS (:func:`received_fds`) to the session
+(``Session.receive_fds``) before the bytes that came with them reach
+:meth:`Connection.data_in`.
 
 Endpoint hooks (the HTTP control plane's transcript and fault injection) get
 ``on_session(session)`` for each new connection, before its greeting.
@@ -57,6 +61,28 @@ if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up
 
     class SessionHook(Protocol):
         def on_session(self, session: Session) -> None: ...
+
+
+# QEMU io/channel-socket.c: SOCKET_MAX_FDS; descriptors beyond the control buffer are
+# discarded by the kernel (MSG_CTRUNC), as they are for QEMU
+MAX_FDS = 16
+FD_SPACE = socket.CMSG_SPACE(MAX_FDS * 4)  # ancillary buffer of a unix-socket read
+RECV_FLAGS = getattr(socket, "MSG_CMSG_CLOEXEC", 0)  # QEMU's qio_channel_socket_readv sets it too
+
+
+def received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
+    """The SCM_RIGHTS descriptors in ``recvmsg``'s ancillary data.
+
+    QEMU reads its socket chardevs with ``recvmsg`` when the channel can pass
+    descriptors (unix sockets: ``QIO_CHANNEL_FEATURE_FD_PASS``) and keeps what
+    came as the connection's pending descriptors (``chardev/char-socket.c``);
+    a driver hands them to ``Session.receive_fds`` before the bytes of the read.
+    """
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += memoryview(payload[: len(payload) & ~3]).cast("i").tolist()
+    return fds
 
 
 class Address:

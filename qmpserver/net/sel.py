@@ -15,8 +15,8 @@ import selectors
 import socket
 import time
 
+from .endpoint import FD_SPACE, RECV_FLAGS, Listener, cleanup, is_listening, listen_socket, received_fds
 from .endpoint import Connection as BaseConnection
-from .endpoint import Listener, cleanup, is_listening, listen_socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up path avoids it
@@ -192,13 +192,20 @@ class Connection(BaseConnection):
     The request path is the common case to keep short: a read, one
     ``pump()``, one ``send()`` of the whole answer, and no ``epoll_ctl`` while
     nothing changes (interest is only modified when reading or writing starts
-    or stops)."""
+    or stops).  A unix socket is read with ``recvmsg`` so that descriptors
+    passed with SCM_RIGHTS reach the session (``getfd``, ``add-fd``); other
+    sockets with a plain ``recv``.
 
-    def __init__(self, endpoint: Endpoint, sock: socket.socket) -> None:
+    The loop may be this module's :class:`Loop` or anything with its
+    ``sel``/``call_soon``/``call_later`` (:mod:`qmpserver.net.aio` runs unix
+    socket connections on asyncio's loop this way)."""
+
+    def __init__(self, endpoint: Any, sock: socket.socket) -> None:
         BaseConnection.__init__(self, endpoint)
         self.loop = endpoint.loop
         self.sock = sock
         sock.setblocking(False)
+        self._recv: Callable[[int], bytes] = self._recv_unix if sock.family == socket.AF_UNIX else sock.recv
         self.out = bytearray()  # output the socket did not take yet
         self.closed = False
         self.close_pending = False  # close once ``out`` is written
@@ -261,10 +268,18 @@ class Connection(BaseConnection):
             self.events = ev
             self.loop.sel.modify(self.sock, ev, self.on_event)
 
+    def _recv_unix(self, size: int) -> bytes:
+        data, anc, _flags, _addr = self.sock.recvmsg(size, FD_SPACE, RECV_FLAGS)
+        if anc:
+            fds = received_fds(anc)
+            if fds:
+                self.session.receive_fds(fds)
+        return data
+
     def on_event(self, mask: int) -> None:
         if mask & selectors.EVENT_READ:
             try:
-                data = self.sock.recv(READ_CHUNK)
+                data = self._recv(READ_CHUNK)
             except (BlockingIOError, InterruptedError):
                 data = None
             except OSError:

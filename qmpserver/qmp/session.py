@@ -31,6 +31,9 @@ drivers, asyncio and epoll):
 * **wake-up**: output or work can appear outside ``pump()`` (an event of the
   instance, the process exiting); the session then calls the ``wakeup``
   callable it was built with, and the driver soon pumps and writes.
+* **descriptors** (unix sockets): a driver that read SCM_RIGHTS descriptors
+  calls ``receive_fds(fds)`` *before* ``receive_data`` of the bytes that came
+  with them; from then on the session owns them (see :meth:`Session.receive_fds`).
 
 Hooks of the layers above (the HTTP control plane's transcript, fault
 injection) are installed through methods, never by assignment:
@@ -56,6 +59,7 @@ QEMU's rules reproduced here (QEMU ``monitor/qmp.c``: ``handle_qmp_command``,
 
 from __future__ import annotations
 
+import os
 from collections import deque
 
 from ..errors import COMMAND_NOT_FOUND
@@ -96,6 +100,13 @@ CLOSE = 2  # write the pending output, then close the connection
 WAIT = 4  # a hold started: call resume() after wait_seconds, then pump()
 
 
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
 class Session:
     """One connection's protocol state; see the module docstring for the driver contract."""
 
@@ -116,6 +127,7 @@ class Session:
         "_gate",
         "_observers",
         "_wakeup",
+        "fds",
         "__weakref__",
     )
 
@@ -136,6 +148,7 @@ class Session:
         self._gate: Gate | None = None
         self._observers: list[Observer] = []
         self._wakeup = wakeup
+        self.fds: list[int] = []  # SCM_RIGHTS descriptors received and not yet taken
 
     # --- connection ---------------------------------------------------------
 
@@ -152,7 +165,9 @@ class Session:
         return self.take_output()
 
     def disconnect(self) -> None:
-        """The connection is gone (closed by either side)."""
+        """The connection is gone (closed by either side); descriptors nobody took are closed."""
+        if self.fds:
+            self._drop_fds()
         if self.connected:
             self.connected = False
             self.queue.clear()
@@ -163,6 +178,51 @@ class Session:
         self.closing = True
         if self._wakeup is not None:
             self._wakeup()
+
+    # --- descriptors passed over SCM_RIGHTS --------------------------------------
+
+    def receive_fds(self, fds: list[int]) -> None:
+        """Descriptors that arrived with the bytes the driver reads next; the session owns them.
+
+        QEMU ``chardev/char-socket.c`` (``tcp_chr_recv``): a read that brings
+        descriptors replaces the ones no command took yet, closing those; each
+        received descriptor is put back in blocking mode (O_NONBLOCK travels
+        with the open file, ``qemu_socket_set_block``).  QEMU's monitor reads
+        one byte at a time, so the descriptors are there for the request whose
+        bytes came with them and for every later one until a command takes them.
+        A driver reads more at once; it hands the descriptors over before the
+        bytes of the same read, so they are there for the first request that
+        completes in that read (the kernel ends a read with the message that
+        carried descriptors, so only requests the client pipelined *before*
+        that message, in the same read, could see them earlier than in QEMU).
+        """
+        if self.fds:
+            self._drop_fds()
+        for fd in fds:
+            try:
+                os.set_blocking(fd, True)
+            except OSError:
+                pass
+        self.fds = fds
+
+    def take_fd(self) -> int | None:
+        """The first received descriptor, now the caller's; the others are closed.
+
+        QEMU ``qemu_chr_fe_get_msgfd`` (``tcp_get_msgfds`` with one slot): -1
+        (here None) when none is pending.
+        """
+        fds = self.fds
+        if not fds:
+            return None
+        self.fds = []
+        for extra in fds[1:]:
+            _close(extra)
+        return fds[0]
+
+    def _drop_fds(self) -> None:
+        fds, self.fds = self.fds, []
+        for fd in fds:
+            _close(fd)
 
     # --- hooks of the layers above -----------------------------------------
 

@@ -126,6 +126,8 @@ class Monitor:
     def detach(self, session: Session) -> None:
         if session in self.sessions:
             self.sessions.remove(session)
+            for fn in list(self.instance.session_close_listeners):
+                fn()
 
     def deliver_event(self, data: bytes, event: dict[str, Any]) -> None:
         """An event, encoded once, to every session (each drops it before negotiation)."""
@@ -164,6 +166,8 @@ class Instance:
         self.event_log: deque[dict[str, Any]] = deque(maxlen=1000)
         self.listeners: list[Callable[[dict[str, Any]], object]] = []  # for HTTP / transcripts
         self.exit_listeners: list[Callable[[str], object]] = []  # (reason) when the process would exit
+        # a monitor connection closed (QEMU's CHR_EVENT_CLOSED; commands/fd.py cleans fd sets)
+        self.session_close_listeners: list[Callable[[], object]] = []
         self.terminated: str | None = None  # ShutdownCause once the instance has exited
         self.exit_code = 0  # the process's exit status once terminated (1: a failed incoming migration)
         self.stderr: deque[str] = deque(maxlen=200)  # what the process printed (error_report), newest last

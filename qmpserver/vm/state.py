@@ -24,9 +24,9 @@ class Backends:
     Writers: ``commands/chardev.py`` (``chardevs``), ``commands/objects.py``
     (``objects``), ``commands/block.py`` (``block``), ``commands/netdev.py``
     (``netdevs``), ``commands/device.py`` (``devices``), ``commands/fd.py``
-    (``fdsets``)."""
+    (``fdsets``, ``fdnames``: the descriptors the process holds for its clients)."""
 
-    __slots__ = ("chardevs", "objects", "block", "netdevs", "devices", "fdsets", "_children")
+    __slots__ = ("chardevs", "objects", "block", "netdevs", "devices", "fdsets", "fdnames", "_children")
 
     def __init__(self) -> None:
         self.chardevs: dict[str, Any] = {}  # label -> chardev record
@@ -34,7 +34,8 @@ class Backends:
         self.block: dict[str, dict[str, Any]] = {}  # node-name -> blockdev options
         self.netdevs: dict[str, dict[str, Any]] = {}  # id -> netdev options
         self.devices: list[dict[str, Any]] = []  # device records, in creation order
-        self.fdsets: dict[int, list[dict[str, Any]]] = {}  # -add-fd sets
+        self.fdsets: dict[int, list[dict[str, Any]]] = {}  # set id -> fds (-add-fd, add-fd)
+        self.fdnames: dict[Any, dict[str, int]] = {}  # monitor -> getfd name -> descriptor
         self._children: dict[str, GHashTable] = {}
 
     def children(self, container: str) -> GHashTable:
