@@ -8,8 +8,9 @@ the source's value:
 
 * ID-register fields: the destination must be able to set the source's value,
   i.e. the values are equal or KVM on the destination accepts the write
-  (:func:`qmpserver.arch.arm64.kvm.check_field_write`: writable mask of its
-  kernel, safe-value policy, special rules), or the field is turned off by a
+  (:class:`qmpserver.arch.arm64.kvm.FieldChecker`, which answers as
+  ``check_field_write``: writable mask of its kernel, safe-value policy,
+  special rules), or the field is turned off by a
   vCPU feature the management layer controls (``sve=off``, ``pauth=off``,
   ``pmu=off``, MTE off) and the source's value is 0.  When the fields differ,
   ``bridge`` tells how a model common to both hosts is reached: lower the
@@ -82,6 +83,7 @@ class _Side:
             self.unknown.append("%s: ID registers unknown (imported host: QMP does not reveal them)" % label)
         if self.kvm and not kvm.release_known(self.kernel):
             self.unknown.append("%s: kernel release unknown (placeholder %r)" % (label, self.kernel))
+        self._checker: kvm.FieldChecker | None = None
         self.firmware = {}
         if self.kvm and kvm.release_known(self.kernel):
             try:
@@ -89,6 +91,12 @@ class _Side:
                     self.firmware[r["name"]] = r
             except Exception:  # a host without a usable release: no firmware registers known
                 self.firmware = {}
+
+    def checker(self) -> kvm.FieldChecker:
+        """The destination-side KVM write checks of this host's kernel (made once)."""
+        if self._checker is None:
+            self._checker = kvm.FieldChecker(self.kernel, self.data)
+        return self._checker
 
     def field_value(self, reg, f):
         v = sr.get_field(reg, int(self.idregs.get(reg, 0)), f["name"])
@@ -118,7 +126,7 @@ def _accepts(dst: _Side, reg: str, field: str, dst_value: int, wanted: int) -> s
     if wanted == 0 and _feature_off(reg, field):
         return None
     try:
-        return kvm.check_field_write(reg, field, dst_value, wanted, dst.kernel, host=dst.data)
+        return dst.checker().check(reg, field, dst_value, wanted)
     except Exception as e:  # a value the table cannot take
         return str(e)
 

@@ -14,7 +14,8 @@ Host side (``Host.derived["arm_cpu"]``):
 * ``sysreg``: the ``SYSREG_<REG>_<FIELD>`` properties of the proposal
   ``cpu-idreg-props`` for the host's kernel (writable fields only), each with
   its host value and the set of values KVM would accept, precomputed with
-  :func:`qmpserver.arch.arm64.kvm.check_field_write`;
+  :class:`qmpserver.arch.arm64.kvm.FieldChecker` (what
+  :func:`~qmpserver.arch.arm64.kvm.check_field_write` answers);
 * ``fields``: every field of the ID-register table (name, bits, safe-value
   policy) and the host's value of each, for baseline/comparison.
 
@@ -102,6 +103,7 @@ def _sysreg_props(host: dict[str, Any], table: Any, rules: Any) -> list[dict[str
     if K.host_cap(host, rules["ioctl"].get("cap", "KVM_CAP_ARM_SUPPORTED_REG_MASK_RANGES")) <= 0:
         return []
     writable = K.writable_fields(rel, host, table=table, rules=rules)
+    checker = K.FieldChecker(rel, host, table=table, rules=rules)
     out = []
     for reg, rd in table["registers"].items():
         names = writable.get(reg)
@@ -134,7 +136,7 @@ def _sysreg_props(host: dict[str, Any], table: Any, rules: Any) -> list[dict[str
                 accept = 0
                 reasons = {}
                 for v in range(1 << width):
-                    why = K.check_field_write(reg, name, hv, v, rel, host=host, table=table, rules=rules)
+                    why = checker.check(reg, name, hv, v)
                     if why is None:
                         accept |= 1 << v
                     elif not K.policy_accepts(policy, signed, width, hv, v):

@@ -35,6 +35,8 @@ __all__ = [
     "policy_accepts",
     "check_field_write",
     "check_register_write",
+    "FieldChecker",
+    "field_checker",
     "firmware_regs",
     "cap_number",
     "cap_known",
@@ -452,6 +454,10 @@ def check_field_write(
     field values (not register values).  ``host`` (a host dict) supplies the
     other ID registers some rules look at (AArch32 EL0, MTE for MTE_frac) and
     the WRITABLE_IMP_ID_REGS capability; ``nv`` = the vCPU has EL2.
+
+    The reference: every call works the writable mask out from the release rows
+    again (about a millisecond).  Code that checks many fields against one kernel
+    and host uses :class:`FieldChecker`, which answers the same.
     """
     table = _sr.table_or_default(table)
     rules = rules if rules is not None else writable_rules()
@@ -459,24 +465,98 @@ def check_field_write(
     host_value = _fv(host_value, f, f"{reg}.{field}: host value")
     requested = _fv(requested, f, f"{reg}.{field}: requested value")
     rel = parse_release(kernel)
-    relname = "%d.%d" % rel[:2]
     specials = _special(reg, field, rel, rules)
 
     if requested == host_value:
         return None
 
     names = writable_fields(rel, host, imp_id_regs=imp_id_regs, table=table, rules=rules).get(reg, [])
-    writable = field in names
+    policy, signed = field_policy(reg, f, rules)
+    return _decide(
+        reg,
+        field,
+        f,
+        host_value,
+        requested,
+        "%d.%d" % rel[:2],
+        specials,
+        field in names,
+        lambda: _not_writable_why(
+            reg,
+            field,
+            rel,
+            host,
+            table,
+            rules,
+            lambda: writable_fields(rel, host, imp_id_regs=True, table=table, rules=rules),
+        ),
+        lambda sp: _zero_condition(sp, host),
+        nv,
+        policy,
+        signed,
+    )
 
+
+def _zero_condition(sp: Mapping[str, Any], host: Mapping[str, Any] | None) -> bool:
+    """The ``when`` of an ``accept_zero_when`` rule: each named field of the host's
+    own ID registers has the given value (no host: never)."""
+    cond = sp.get("when") or {}
+    return host is not None and all(
+        _sr.get_field(k.split(".")[0], _sr.idreg(host, k.split(".")[0]), k.split(".")[1]) == v
+        for k, v in cond.items()
+    )
+
+
+def _not_writable_why(reg: str, field: str, rel: Release, host, table, rules, writable_imp) -> str:
+    """Why ``reg.field`` is outside the writable mask on ``rel``; ``writable_imp()``
+    gives the writable fields of a VM that enabled KVM_CAP_ARM_WRITABLE_IMP_ID_REGS."""
+    relname = "%d.%d" % rel[:2]
+    if rel < parse_release(rules["ioctl"]["since"]):
+        return (
+            f"not writable on Linux {relname} (no writable ID-register support before "
+            f"{rules['ioctl']['since']})"
+        )
+    if field in writable_imp().get(reg, []):
+        return f"writable on Linux {relname} only after enabling KVM_CAP_ARM_WRITABLE_IMP_ID_REGS"
+    if (
+        host is not None
+        and _zero_aarch32(host, rules)
+        and table["registers"][reg].get("class") == "aarch32-id"
+    ):
+        return "AArch32 ID registers are not writable on a host without 32-bit EL0"
+    return f"not writable on Linux {relname}"
+
+
+def _decide(
+    reg: str,
+    field: str,
+    f: Mapping[str, Any],
+    host_value: int,
+    requested: int,
+    relname: str,
+    specials,
+    writable: bool,
+    why,
+    zero_ok,
+    nv: bool,
+    policy: str,
+    signed: bool,
+) -> str | None:
+    """KVM_SET_ONE_REG's verdict on one field once its inputs are known (Linux
+    arch/arm64/kvm/sys_regs.c, set_id_reg() -> arm64_check_features() and the
+    per-register setters): ``specials`` are the field's special rules on that
+    release in table order, ``writable`` whether it is inside the writable mask,
+    ``why()`` the text when it is not, ``zero_ok(rule)`` whether an
+    ``accept_zero_when`` rule's host condition holds, ``policy``/``signed`` its
+    safe-value rule.  The one owner of the rules and their texts: the reference
+    :func:`check_field_write` and :class:`FieldChecker` differ only in how they
+    find these inputs (again on every call, or once)."""
+    if requested == host_value:
+        return None
     for sp in specials:
         kind = sp["rule"]
-        if kind == "accept_zero_when" and requested == 0:
-            cond = sp.get("when") or {}
-            if host is not None and all(
-                _sr.get_field(k.split(".")[0], _sr.idreg(host, k.split(".")[0]), k.split(".")[1]) == v
-                for k, v in cond.items()
-            ):
-                return None
+        if kind == "accept_zero_when" and requested == 0 and zero_ok(sp):
+            return None
         if kind == "ignored_host_value":
             if requested <= host_value:
                 return None
@@ -484,25 +564,8 @@ def check_field_write(
                 f"{reg}.{field}: Linux {relname} accepts only the host value ({host_value}) "
                 f"and ignores it; {requested} refused"
             )
-
     if not writable:
-        if rel < parse_release(rules["ioctl"]["since"]):
-            why = (
-                f"not writable on Linux {relname} (no writable ID-register support before "
-                f"{rules['ioctl']['since']})"
-            )
-        elif field in writable_fields(rel, host, imp_id_regs=True, table=table, rules=rules).get(reg, []):
-            why = f"writable on Linux {relname} only after enabling KVM_CAP_ARM_WRITABLE_IMP_ID_REGS"
-        elif (
-            host is not None
-            and _zero_aarch32(host, rules)
-            and table["registers"][reg].get("class") == "aarch32-id"
-        ):
-            why = "AArch32 ID registers are not writable on a host without 32-bit EL0"
-        else:
-            why = f"not writable on Linux {relname}"
-        return f"{reg}.{field}: {why}; only the host value {host_value} is accepted (requested {requested})"
-
+        return f"{reg}.{field}: {why()}; only the host value {host_value} is accepted (requested {requested})"
     for sp in specials:
         kind = sp["rule"]
         if kind == "min_value" and requested < sp["value"]:
@@ -522,7 +585,6 @@ def check_field_write(
         if kind == "refused_with_nv" and nv:
             return f"{reg}.{field}: cannot be changed for a vCPU with EL2 (nested virtualisation)"
 
-    policy, signed = field_policy(reg, f, rules)
     if policy == "any":
         return None
     if policy == "exact":
@@ -544,6 +606,182 @@ def check_field_write(
         f"policies.fields.{reg}.{field}.policy",
         f"unknown policy {policy!r}",
     )
+
+
+class FieldChecker:
+    """:func:`check_field_write` for one kernel release and host, compiled once.
+
+    ``FieldChecker(kernel_release, host, imp_id_regs=None, nv=False).check(reg, field,
+    host_value, requested)`` returns exactly what ``check_field_write(reg, field,
+    host_value, requested, kernel_release, host=host, imp_id_regs=imp_id_regs, nv=nv)``
+    returns (``None`` or the same reason text) and raises the same errors for values
+    that do not fit; ``check_register`` is :func:`check_register_write`'s
+    counterpart.  The writable mask (both with and without
+    KVM_CAP_ARM_WRITABLE_IMP_ID_REGS), the special rules of the release, the
+    host conditions and each field's policy are worked out on construction (per
+    field on first use), so a check is a few dictionary lookups: what a CPU
+    model's compile step and a migration destination, which checks every
+    ID-register field of an incoming guest against its own kernel, need.
+
+    ``host`` is read on construction and must not change afterwards (profiles are
+    immutable once loaded); :func:`field_checker` shares one checker per
+    (release, host object, options).
+    """
+
+    __slots__ = (
+        "release",
+        "host",
+        "imp_id_regs",
+        "nv",
+        "table",
+        "rules",
+        "_relname",
+        "_writable",
+        "_writable_imp",
+        "_specials",
+        "_zero",
+        "_entries",
+    )
+
+    def __init__(
+        self,
+        kernel_release=None,
+        host: Mapping[str, Any] | None = None,
+        *,
+        imp_id_regs: bool | None = None,
+        nv: bool = False,
+        table: Mapping[str, Any] | None = None,
+        rules: Mapping[str, Any] | None = None,
+    ) -> None:
+        if kernel_release is None:
+            kernel_release = host_release(host)
+        self.table = table = _sr.table_or_default(table)
+        self.rules = rules = rules if rules is not None else writable_rules()
+        self.release = rel = parse_release(kernel_release)
+        self.host = host
+        self.imp_id_regs = imp_id_regs
+        self.nv = bool(nv)
+        self._relname = "%d.%d" % rel[:2]
+        self._writable = {
+            reg: frozenset(names)
+            for reg, names in writable_fields(
+                rel, host, imp_id_regs=imp_id_regs, table=table, rules=rules
+            ).items()
+        }
+        self._writable_imp: dict[str, list[str]] | None = None  # on the first refusal that needs it
+        specials: dict[str, list[Mapping[str, Any]]] = {}
+        for r in rules.get("special_rules") or []:
+            if rel >= parse_release(r.get("since", "0.0")):
+                specials.setdefault(r.get("field"), []).append(r)
+        self._specials = specials
+        self._zero: dict[int, bool] = {}  # id(rule) -> accept_zero_when condition on this host
+        # reg -> field -> (descriptor, 1 << width, specials, writable, not-writable text, policy, signed)
+        self._entries: dict[str, dict[str, tuple]] = {}
+
+    def _entry(self, reg: str, field: str) -> tuple:
+        f = _sr.field(reg, field, self.table)  # unknown register or field: the reference's error
+        writable = field in self._writable.get(reg, ())
+        why = (
+            None
+            if writable
+            else _not_writable_why(reg, field, self.release, self.host, self.table, self.rules, self._imp)
+        )
+        policy, signed = field_policy(reg, f, self.rules)
+        e = (
+            f,
+            1 << _sr.field_width(f),
+            tuple(self._specials.get(f"{reg}.{field}", ())),
+            writable,
+            why,
+            policy,
+            signed,
+        )
+        self._entries.setdefault(reg, {})[field] = e
+        return e
+
+    def _imp(self) -> Mapping[str, list[str]]:
+        w = self._writable_imp
+        if w is None:
+            w = self._writable_imp = writable_fields(
+                self.release, self.host, imp_id_regs=True, table=self.table, rules=self.rules
+            )
+        return w
+
+    def _zero_ok(self, sp: Mapping[str, Any]) -> bool:
+        got = self._zero.get(id(sp))
+        if got is None:
+            got = self._zero[id(sp)] = _zero_condition(sp, self.host)
+        return got
+
+    def check(self, reg: str, field: str, host_value: int, requested: int) -> str | None:
+        """``None`` when KVM accepts ``requested`` for ``reg.field`` (host value
+        ``host_value``), else the reason (:func:`check_field_write`'s text)."""
+        try:
+            e = self._entries[reg][field]
+        except KeyError:
+            e = self._entry(reg, field)
+        f, limit, specials, writable, why, policy, signed = e
+        if type(host_value) is not int or not 0 <= host_value < limit:
+            host_value = _fv(host_value, f, f"{reg}.{field}: host value")
+        if type(requested) is not int or not 0 <= requested < limit:
+            requested = _fv(requested, f, f"{reg}.{field}: requested value")
+        if requested == host_value:
+            return None
+        return _decide(
+            reg,
+            field,
+            f,
+            host_value,
+            requested,
+            self._relname,
+            specials,
+            writable,
+            lambda: why,
+            self._zero_ok,
+            self.nv,
+            policy,
+            signed,
+        )
+
+    def check_register(self, reg: str, host_value: int, requested: int) -> str | None:
+        """Whole-register check (:func:`check_register_write`): bits outside named
+        fields must equal the host value, then every field in table order."""
+        covered = _sr.register_mask(reg, self.table)
+        if (host_value ^ requested) & ~covered:
+            return f"{reg}: bits outside its fields differ from the host value ({requested:#x} vs {host_value:#x})"
+        for f in _sr.fields(reg, self.table):
+            lsb, m = f["lsb"], (1 << _sr.field_width(f)) - 1
+            why = self.check(reg, f["name"], (host_value >> lsb) & m, (requested >> lsb) & m)
+            if why:
+                return why
+        return None
+
+
+_CHECKERS: dict[tuple, FieldChecker] = {}
+_CHECKERS_MAX = 64
+
+
+def field_checker(
+    kernel_release=None,
+    host: Mapping[str, Any] | None = None,
+    *,
+    imp_id_regs: bool | None = None,
+    nv: bool = False,
+) -> FieldChecker:
+    """The shared :class:`FieldChecker` of the default tables for ``kernel_release``
+    (default: the host's) and the host dict ``host``, by the host object's identity
+    (a checker keeps its host alive, so the identity is not reused while cached; a
+    host must not be changed once a checker was made for it)."""
+    table = _sr.sysreg_table()
+    rules = writable_rules()
+    rel = parse_release(kernel_release if kernel_release is not None else host_release(host))
+    key = (rel, id(host), imp_id_regs, bool(nv))
+    c = _CHECKERS.get(key)
+    if c is None or c.host is not host or c.table is not table or c.rules is not rules:
+        if len(_CHECKERS) >= _CHECKERS_MAX:
+            _CHECKERS.clear()
+        c = _CHECKERS[key] = FieldChecker(rel, host, imp_id_regs=imp_id_regs, nv=nv, table=table, rules=rules)
+    return c
 
 
 def check_register_write(reg: str, host_value: int, requested: int, kernel, **kw) -> str | None:
