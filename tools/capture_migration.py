@@ -72,6 +72,10 @@ import time
 from dataclasses import dataclass, field
 
 QEMU = "/usr/bin/qemu-system-aarch64"
+# the command that starts "QEMU": the real binary when recording; the differential
+# test (tests/unit/migration/test_migration_differential.py) puts qmpserver's
+# launcher here and runs the same scenarios against it
+QEMU_ARGV: list[str] = [QEMU]
 PACKAGE = "qemu-system-arm"
 
 # libvirt 9.0 qemuMigrationCapability enum order (src/qemu/qemu_migration_params.h); `events` is
@@ -383,7 +387,7 @@ class Cfg:
 
     def argv(self, name: str, sockpath: str, incoming: bool) -> list[str]:
         argv = [
-            QEMU,
+            *QEMU_ARGV,
             "-name",
             f"guest={name},debug-threads=on",
             "-msg",

@@ -38,6 +38,8 @@ instance's loop (``scheduler.call_soon_threadsafe``).
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 
 from ..errors import QMPError
@@ -166,6 +168,7 @@ class Migration:
     def __init__(self, inst):
         self.status = "none"  # source side
         self.incoming_status = "none"  # destination side
+        self.incoming_address = None  # socket-address of query-migrate while listening
         self.incoming_started = False
         self.incoming_uri = None
         self.caps: dict = {}
@@ -291,20 +294,55 @@ def migrate_set_parameters(ctx, args):
 # --- query-migrate -------------------------------------------------------------------------
 
 
+# What a guest that has not run costs on the wire (QEMU 7.2, TCG, recorded:
+# tests/data/migration/qemu-7.2-tcg success): every page but a few is a zero
+# page (8 bytes of address and flags + 1 fill byte), the few the firmware
+# tables wrote are normal pages (8 + 4096), plus the block list; 128 MiB of
+# RAM + 2 x 64 MiB flash + ROMs -> 614808 bytes.  RAM is a size here, so this
+# is the model of the bytes a migration would move (and how long at a given
+# max-bandwidth), not bytes qmpserver sends.
+ZERO_PAGE_BYTES, NORMAL_PAGE_BYTES, NORMAL_PAGES, RAM_HEADER_BYTES = 9, 4104, 6, 108
+
+
+def _ram_total(inst) -> int:
+    return int(inst.config.memory or (128 << 20)) + (128 << 20) + 139264  # RAM + 2 pflash + ROMs
+
+
+def _ram_bytes(inst) -> int:
+    """Bytes of a complete RAM pass (the model above)."""
+    pages = _ram_total(inst) // 4096
+    return (pages - NORMAL_PAGES) * ZERO_PAGE_BYTES + NORMAL_PAGES * NORMAL_PAGE_BYTES + RAM_HEADER_BYTES
+
+
+def _pass_seconds(inst, m) -> float:
+    """How long the first RAM pass takes at ``max-bandwidth`` (bytes/s; QEMU's
+    rate limit): 4.6 ms for 128 MiB at the 128 MiB/s default, 9 s for 1 GiB at
+    256 KiB/s (the recorded cancel scenario stays active that long)."""
+    bw = int(_params(inst, m).get("max-bandwidth") or 0)
+    return _ram_bytes(inst) / bw if bw > 0 else 0.0
+
+
 def _ram(inst, m, done: bool) -> dict:
-    total = int(inst.config.memory or (128 << 20)) + (128 << 20) + 139264  # RAM + 2 pflash + ROMs
+    total = _ram_total(inst)
     page = 4096
     elapsed = max(1, m.times.get("total", 1))
-    transferred = 614808 if done else 300000
+    full = _ram_bytes(inst)
+    if done:
+        transferred = full
+    else:
+        bw = int(_params(inst, m).get("max-bandwidth") or 0)
+        spent = time.monotonic() - m.times.get("start", time.monotonic())
+        transferred = min(full, int(spent * bw)) if bw > 0 else full
+    zero_done = max(0, (transferred - RAM_HEADER_BYTES - NORMAL_PAGES * NORMAL_PAGE_BYTES) // ZERO_PAGE_BYTES)
     # MigrationStats members in QAPI order (the schema drops what a version lacks)
     return {
         "transferred": transferred,
-        "remaining": 0 if done else total // 2,
+        "remaining": 0 if done else max(0, total - (zero_done + NORMAL_PAGES) * page),
         "total": total,
-        "duplicate": (total // page) - 6 if done else (total // page) // 2,
+        "duplicate": (total // page) - NORMAL_PAGES if done else zero_done,
         "skipped": 0,
-        "normal": 6,
-        "normal-bytes": 6 * page,
+        "normal": NORMAL_PAGES,
+        "normal-bytes": NORMAL_PAGES * page,
         "dirty-pages-rate": 0,
         "mbps": round(transferred * 8 / 1e6 / (elapsed / 1000.0), 14),
         "dirty-sync-count": 2 if done else 1,
@@ -326,7 +364,14 @@ def query_migrate(ctx, args):
     info = {}
     status = m.status
     if status == "none" and m.incoming_status != "none":
-        info["status"] = m.incoming_status  # fill_destination_migration_info
+        # fill_destination_migration_info: the listening address while the
+        # incoming state lives; no status while listening on 7.2, whose
+        # incoming state stays "none" until a source connects (recorded)
+        if m.incoming_address is not None:
+            info["socket-address"] = [m.incoming_address]
+        hidden = m.incoming_status == "setup" and "migration-incoming-setup-event-always" in inst.build.quirks
+        if not hidden:
+            info["status"] = m.incoming_status
         if m.incoming_status == "failed" and m.error_desc:
             info["error-desc"] = m.error_desc
     elif status in ("setup", "failed", "cancelled", "cancelling", "wait-unplug", "colo"):
@@ -400,13 +445,12 @@ def _valid_scheme(uri: str) -> bool:
     return any(uri.startswith(s) for s in _SCHEMES)
 
 
-def _take_fd(inst):
-    """fd:NAME -> the descriptor the monitor received with ``getfd`` (removed from
-    the monitor's list, as ``monitor_get_fd`` does), or None."""
-    from . import fd as fdmod
+def _take_fd(inst, monitor=None):
+    """fd:NAME -> the descriptor ``monitor`` received with ``getfd`` (removed from
+    its list, as ``monitor_get_fd`` does), or None."""
+    from .fd import take_fd
 
-    take = getattr(fdmod, "take_fd", None)
-    return (lambda name: take(inst, name)) if take is not None else (lambda name: None)
+    return lambda name: take_fd(inst, name, monitor)
 
 
 def _post(inst, fn):
@@ -461,20 +505,35 @@ class Outgoing:
             ch = self.channel or connect(self.uri, _take_fd(inst))
         except ChannelError as e:
             text = str(e)
-            _post(inst, lambda: _fail(inst, m, text))
+            _post(inst, lambda: _report_fail(inst, m, text))
             return
         self.channel = ch
         rp = self.rp and ch.bidirectional
         head, tail = engine.outgoing(self.snap, rp)
         try:
-            ch.write(head)
+            try:
+                ch.write(head)
+                wrote = True
+            except OSError:  # the destination refused early and closed: read why below
+                wrote = False
+            # QEMU goes active as soon as the RAM setup is written; the first
+            # iteration then runs while the destination checks the configuration
+            # and the RAM blocks.  The mock's "iteration" ends at the destination's
+            # PONG (with a return path): a refusal fails the source while active,
+            # before any STOP, as recorded with QEMU 7.2.
+            _post(inst, lambda: _active(inst, m, converge=not rp))
+            if not wrote and not rp:
+                raise OSError(errno.EPIPE, os.strerror(errno.EPIPE))
             if rp:
                 msg = self._rp_message(ch)
-                if msg != (st.RP_PONG, 1):
-                    # the destination refused the configuration or the RAM layout
-                    _post(inst, lambda: _fail_phase(inst, m, "setup", msg))
+                phase = "setup"  # the destination refused the configuration
+                if msg == (st.RP_PONG, 1):
+                    phase = "ram"  # ... or, after its first PONG, the RAM blocks
+                    msg = self._rp_message(ch)
+                if msg != (st.RP_PONG, 2):
+                    _post(inst, lambda: _fail_phase(inst, m, phase, msg))
                     return
-            _post(inst, lambda: _active(inst, m))
+                _post(inst, lambda: _converged(inst, m))
             self.go.wait()
             if self.cancelled:
                 return
@@ -494,13 +553,13 @@ class Outgoing:
             if self.cancelled:
                 return
             text = "Unable to write to socket: %s" % (e.strerror or e)
-            _post(inst, lambda: _fail(inst, m, text))
+            _post(inst, lambda: _report_fail(inst, m, text))
         except Exception as e:  # a bug in a model must not hang the source: fail visibly
             from ..log import get as get_logger
 
             get_logger("qmpserver.migration").exception("outgoing migration: internal error")
             text = "qmpserver: internal error while migrating: %r" % e
-            _post(inst, lambda: _fail(inst, m, text))
+            _post(inst, lambda: _report_fail(inst, m, text))
         finally:
             ch.close()
 
@@ -548,12 +607,20 @@ def migrate(ctx, args):
         from ..migration.channel import fd_channel
 
         try:
-            channel = fd_channel(uri[3:], _take_fd(inst))
+            channel = fd_channel(uri[3:], _take_fd(inst, ctx.session.monitor if ctx.session else None))
         except ChannelError as e:
             _fail(inst, m, str(e))
             raise QMPError(str(e)) from None
     m.outgoing = Outgoing(inst, m, uri, channel, snap)
     m.outgoing.start()
+
+
+def _report_fail(inst, m, msg):
+    """A failure QEMU also prints on the source's stderr (migrate_fd_error /
+    qemu_file errors: recorded for connect and socket write errors on 7.2)."""
+    if m.status in RUNNING:
+        inst.error_report(msg)
+    _fail(inst, m, msg)
 
 
 def _fail(inst, m, msg):
@@ -574,7 +641,14 @@ def _fail_phase(inst, m, phase, msg):
     if silent:
         # 7.2: only write errors fill error-desc; a destination that exits at the
         # configuration leaves the source writing RAM into a closed socket
-        desc = "Unable to write to socket: Broken pipe" if phase == "setup" else None
+        # (recorded: "Bad file descriptor" in 18 of 20 runs, else "Connection reset
+        # by peer" / "Broken pipe"; tests/data/migration/qemu-7.2-tcg/README.md)
+        desc = "Unable to write to socket: Bad file descriptor" if phase in ("setup", "ram") else None
+        if phase == "ram":
+            # the RAM section's save fails first (qemu_savevm_state_iterate), -EIO
+            inst.error_report("failed to save SaveStateEntry with id(name): 2(ram): -5")
+        if desc is not None:
+            inst.error_report(desc)
     elif msg is not None and msg[0] == st.RP_SHUT:
         desc = "Sibling indicated error %d" % msg[1]
     else:
@@ -596,7 +670,8 @@ def _cancel_timers(m):
     m.handles = []
 
 
-def _active(inst, m):
+def _active(inst, m, converge=True):
+    """RAM setup written: MIGRATION_PASS 1 (the first bitmap sync) then ``active``."""
     if m.status != "setup":
         return
     m.times["setup"] = max(1, int((time.monotonic() - m.times["start"]) * 1000))
@@ -604,7 +679,16 @@ def _active(inst, m):
     if m.caps.get("events"):
         inst.emit("MIGRATION_PASS", {"pass": 1})
     _set_status(inst, m, "active")
-    _later(inst, m, STEP, lambda: _switchover(inst, m))
+    if converge:
+        _converged(inst, m)
+
+
+def _converged(inst, m):
+    """The destination took the setup: the first RAM pass ends after the time
+    it takes at ``max-bandwidth`` (:func:`_pass_seconds`), then the switchover."""
+    if m.status == "active":
+        spent = time.monotonic() - m.times.get("start", time.monotonic())
+        _later(inst, m, max(STEP, _pass_seconds(inst, m) - spent), lambda: _switchover(inst, m))
 
 
 def _switchover(inst, m):
@@ -617,9 +701,6 @@ def _switchover(inst, m):
         inst.vm_stop("finish-migrate")
     else:
         inst.runstate = "finish-migrate"
-    m.passes = 2
-    if m.caps.get("events"):
-        inst.emit("MIGRATION_PASS", {"pass": 2})
     if m.postcopy:
         _set_status(inst, m, "postcopy-active")
     if m.caps.get("pause-before-switchover"):
@@ -629,6 +710,15 @@ def _switchover(inst, m):
 
 
 def _send_device_state(inst, m):
+    """migration_completion after the pause: ``device``, then the last RAM pass
+    (its bitmap sync emits MIGRATION_PASS 2), then the device state goes out.
+    Recorded order (QEMU 7.2): STOP, pre-switchover, device, MIGRATION_PASS 2,
+    completed."""
+    if not m.postcopy:
+        _set_status(inst, m, "device")
+    m.passes = 2
+    if m.caps.get("events"):
+        inst.emit("MIGRATION_PASS", {"pass": 2})
     if m.outgoing is not None:
         m.outgoing.go.set()
 
@@ -670,7 +760,6 @@ def migrate_continue(ctx, args):
     state = args.get("state")
     if m.status != state:
         raise QMPError("Migration not in expected state: %s" % m.status)
-    _set_status(inst, m, "device")
     _send_device_state(inst, m)
 
 
@@ -746,8 +835,8 @@ class Incoming:
             self.dest.load(st.Reader(ch.read), self._command)
         except st.LoadError as e:
             err = e
-        except OSError:
-            err = st.Truncated()
+        except OSError:  # the Reader turns read errors into QEMUFile's; this is a write (PONG)
+            err = st.LoadError(st.EIO)
         except Exception as e:  # a bug in a model must not pass for a verdict: say so
             from ..log import get as get_logger
 
@@ -795,6 +884,7 @@ def start_incoming(inst, uri: str) -> None:
         raise QMPError(str(e)) from None
     m.incoming_started = True
     m.incoming_uri = uri
+    m.incoming_address = listener.socket_address()
     m.incoming = Incoming(inst, m, listener, engine.Destination(snap))
     if "migration-incoming-setup-event-always" in inst.build.quirks and not m.caps.get("events"):
         m.incoming_status = "setup"
@@ -815,6 +905,7 @@ def _incoming_done(inst, abi):
     from ..vm.abi import GuestABI
 
     m = mig(inst)
+    m.incoming_address = None  # migration_incoming_state_destroy
     if abi is not None:
         inst.abi = GuestABI.from_dict(abi)
     if inst.autostart:
@@ -826,6 +917,7 @@ def _incoming_done(inst, abi):
 
 def _incoming_failed(inst, err, why, put_path):
     m = mig(inst)
+    m.incoming_address = None  # migration_incoming_state_destroy
     m.refused = why  # in words, for plans, the HTTP API and logs (QEMU prints none of it)
     if why:
         from ..log import get as get_logger

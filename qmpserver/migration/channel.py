@@ -19,7 +19,7 @@ import subprocess
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Any, Callable
 
 
 class ChannelError(Exception):
@@ -211,6 +211,18 @@ class Listener:
                 raise
         else:
             raise ChannelError("unknown migration protocol: %s" % uri)
+
+    def socket_address(self) -> dict[str, Any] | None:
+        """The listening address as ``query-migrate`` reports it on a destination
+        (``socket-address``, a SocketAddress: QEMU keeps the list from listen until
+        the incoming state is destroyed)."""
+        if self.sock is None:
+            return None
+        if self.sock.family == socket.AF_UNIX:
+            return {"type": "unix", "path": self.path}
+        host, port = self.sock.getsockname()[:2]
+        six = self.sock.family == socket.AF_INET6
+        return {"type": "inet", "host": host, "port": str(port), ("ipv6" if six else "ipv4"): True}
 
     @property
     def port(self) -> int | None:

@@ -100,6 +100,12 @@ def outgoing(snap: Snapshot, return_path: bool) -> tuple[bytes, bytes]:
         head += st.command(st.CMD_OPEN_RETURN_PATH)
         head += st.ping(1)
     head += st.ram_setup(0, snap.blocks)
+    if return_path:
+        # a second PING after the RAM setup: its PONG tells the source that the
+        # destination accepted the configuration and the RAM blocks (QEMU sends
+        # PINGs where it needs to know how far the destination got)
+        head += st.ping(2)
+    head += st.ram_iteration(0)
     tail = st.ram_complete(0)
     tail += st.abi_section(1, snap.abi)
     sid = 2
@@ -146,10 +152,11 @@ class Destination:
             if name not in mine:
                 raise st.LoadError(st.EINVAL, 'Unknown ramblock "%s", cannot accept migration' % name)
             if size != mine[name]:
-                # qemu_ram_resize on a block that is not resizeable (error_report_err)
+                # qemu_ram_resize on a block that is not resizeable (error_report_err
+                # of its "Size mismatch: NAME: 0xNEW != 0xUSED" with EINVAL)
                 raise st.LoadError(
                     st.EINVAL,
-                    "Length mismatch: %s: 0x%x in != 0x%x: Invalid argument" % (name, size, mine[name]),
+                    "Size mismatch: %s: 0x%x != 0x%x: Invalid argument" % (name, size, mine[name]),
                 )
 
     def _abi(self, r: st.Reader, sec: st.Section) -> None:

@@ -42,7 +42,7 @@ import struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, Callable, Iterator
 
 MAGIC = 0x5145564D  # "QEVM"
 VERSION = 3
@@ -79,13 +79,6 @@ class LoadError(Exception):
     def final(self) -> str:
         """``process_incoming_migration_co``'s text (both 7.2 and 10.0)."""
         return "load of migration failed: %s" % os.strerror(self.errno)
-
-
-class Truncated(LoadError):
-    """The stream ended early: QEMUFile's -EIO, nothing printed before."""
-
-    def __init__(self) -> None:
-        super().__init__(EIO)
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -135,7 +128,8 @@ def ram_setup(sid: int, blocks: list[tuple[str, int]]) -> bytes:
 
 
 def ram_complete(sid: int) -> bytes:
-    return section_part(END, sid) + struct.pack(">Q", RAM_EOS) + footer(sid)
+    """The footer of the pending iteration (:func:`ram_iteration`), then RAM END."""
+    return footer(sid) + section_part(END, sid) + struct.pack(">Q", RAM_EOS) + footer(sid)
 
 
 def abi_section(sid: int, abi: dict[str, Any], version: int = ABI_VERSION) -> bytes:
@@ -163,22 +157,41 @@ def rp_message(kind: int, value: int) -> bytes:
 
 
 class Reader:
-    """Exact reads from ``read(n)`` (which returns up to n bytes, b"" at the end)."""
+    """Reads with QEMUFile's rules (``migration/qemu-file.c``): a read past the
+    end of the stream, or a failing socket, does not raise -- it yields zero
+    bytes and sets the file's sticky error (``qemu_file_set_error``, -EIO);
+    every later read yields zeros too.  The loader finds the error where QEMU
+    looks for it (after a section type byte, in the section footer, after each
+    vmstate field), so a stream cut anywhere fails with the text QEMU prints
+    for that place (``check_section_footer: Read section footer failed: -5``,
+    ``Size mismatch: mach-virt.ram: 0x0 != ...``, or only ``load of migration
+    failed: Input/output error``).  ``read(n)`` returns up to n bytes, b"" at
+    the end."""
 
     def __init__(self, read: Callable[[int], bytes]) -> None:
         self._read = read
         self.count = 0
+        self.error = 0  # errno of the first failed read (0: none)
         self.pushback: int | None = None  # a byte read ahead (the end of a subsection list)
 
     def bytes(self, n: int) -> bytes:
         buf = b""
-        while len(buf) < n:
-            chunk = self._read(n - len(buf))
+        while len(buf) < n and not self.error:
+            try:
+                chunk = self._read(n - len(buf))
+            except OSError:
+                chunk = b""
             if not chunk:
-                raise Truncated()
+                self.error = EIO
+                break
             buf += chunk
-        self.count += n
-        return buf
+        self.count += len(buf)
+        return buf + bytes(n - len(buf))
+
+    def check(self, vmsd: str, field: str) -> None:
+        """``vmstate_load_state`` after a field: a file error fails the load."""
+        if self.error:
+            raise LoadError(self.error, "Failed to load %s:%s" % (vmsd, field))
 
     def u8(self) -> int:
         return self.bytes(1)[0]
@@ -196,7 +209,8 @@ class Reader:
         return v
 
     def idstr(self) -> str:
-        return self.bytes(self.u8()).decode("latin-1")
+        """A counted string (``qemu_get_counted_string``); C string semantics."""
+        return self.bytes(self.u8()).split(b"\0", 1)[0].decode("latin-1")
 
 
 class Section:
@@ -279,11 +293,15 @@ def load(
     while True:
         kind = r.pushback if r.pushback is not None else r.u8()
         r.pushback = None
+        if r.error:  # qemu_loadvm_state_main: the file error, nothing printed
+            raise LoadError(r.error)
         if kind == EOF:
             return
         if kind in (START, FULL):
             sid = r.be32()
             idstr = r.idstr()
+            if r.error:
+                raise LoadError(EINVAL, "Unable to read ID string for section %u" % sid)
             instance = r.be32()
             version = r.be32()
             h = handlers.get((idstr, instance))
@@ -301,8 +319,6 @@ def load(
             by_id[sid] = (sec, h)
             try:
                 h.load(r, sec)
-            except Truncated:
-                raise
             except LoadError as e:
                 e.lines.append(
                     "error while loading state for instance 0x%x of device '%s'" % (instance, idstr)
@@ -317,8 +333,6 @@ def load(
             try:
                 if h.load_part is not None:
                     h.load_part(r, sec)
-            except Truncated:
-                raise
             except LoadError as e:
                 e.lines.append("error while loading state section id %d(%s)" % (sid, sec.idstr))
                 raise
@@ -335,7 +349,10 @@ def load(
 
 def _check_footer(r: Reader, sec: Section) -> None:
     """``check_section_footer``."""
-    if r.u8() != FOOTER:
+    mark = r.u8()
+    if r.error:
+        raise LoadError(EINVAL, "check_section_footer: Read section footer failed: %d" % -r.error)
+    if mark != FOOTER:
         raise LoadError(EINVAL, "Missing section footer for %s" % sec.idstr)
     got = r.be32()
     if got != sec.sid:
@@ -348,6 +365,7 @@ def _check_footer(r: Reader, sec: Section) -> None:
 def read_abi(r: Reader) -> dict[str, Any]:
     """The guest-ABI section's payload (:data:`ABI_IDSTR`)."""
     body = r.bytes(r.be32())
+    r.check(ABI_IDSTR, "description")
     try:
         d = json.loads(body)
     except ValueError:
@@ -360,29 +378,45 @@ def read_abi(r: Reader) -> dict[str, Any]:
 def read_cpu(r: Reader) -> tuple[int, list[int], list[int]]:
     """The cpreg arrays: (count as sent, indexes, values)."""
     (n,) = struct.unpack(">i", r.bytes(4))
+    r.check(CPU_IDSTR, "cpreg_vmstate_array_len")
     if n < 0:
         return n, [], []
     idx = list(struct.unpack(">%dQ" % n, r.bytes(8 * n)))
+    r.check(CPU_IDSTR, "cpreg_vmstate_indexes")
     val = list(struct.unpack(">%dQ" % n, r.bytes(8 * n)))
+    r.check(CPU_IDSTR, "cpreg_vmstate_values")
     return n, idx, val
 
 
-def read_ram_setup(r: Reader) -> list[tuple[str, int]]:
-    """RAM START: the block list (``ram_load`` with RAM_SAVE_FLAG_MEM_SIZE)."""
+def read_ram_setup(r: Reader) -> Iterator[tuple[str, int]]:
+    """RAM START: the block list (``ram_load_precopy`` with RAM_SAVE_FLAG_MEM_SIZE),
+    one block at a time: QEMU checks each block as it reads it (an unknown name
+    or a size mismatch stops the load before the next block is read)."""
     total = r.be64()
     if not total & RAM_MEM_SIZE:
         raise LoadError(EINVAL, "Unknown combination of migration flags: 0x%x" % (total & 0xFFF))
     total &= ~0xFFF
-    blocks = []
-    seen = 0
-    while seen < total:
+    while total > 0:
         name = r.idstr()
         size = r.be64()
-        blocks.append((name, size))
-        seen += size
-    if r.be64() != RAM_EOS:
-        raise LoadError(EINVAL, "Unknown combination of migration flags: 0x0")
-    return blocks
+        yield name, size
+        if size == 0:  # cannot happen for a real block; a zero-filled read would loop forever
+            raise LoadError(EIO)
+        total -= size
+    flags = r.be64()
+    if r.error:
+        raise LoadError(r.error)
+    if flags != RAM_EOS:
+        raise LoadError(EINVAL, "Unknown combination of migration flags: 0x%x" % (flags & 0xFFF))
+
+
+def ram_iteration(sid: int) -> bytes:
+    """One RAM iteration (PART) up to its EOS, without the footer: what the
+    destination has received while the source is ``active`` (QEMU flushes after
+    the EOS of each iteration; the footer is written after that flush).  A
+    cancel or a failure cuts the stream here; :func:`ram_complete` starts with
+    the missing footer."""
+    return section_part(PART, sid) + struct.pack(">Q", RAM_EOS)
 
 
 def read_ram_part(r: Reader) -> None:
