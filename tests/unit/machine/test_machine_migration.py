@@ -87,7 +87,10 @@ def test_mock_to_mock(dest_paused):
     assert dst.cmd("query-status")["status"] == "inmigrate"
     port = free_port()
     dst.cmd("migrate-incoming", uri="tcp:0.0.0.0:%d" % port)
-    assert dst.cmd("query-migrate") == {"status": "setup"}
+    assert dst.cmd("query-migrate") == {
+        "status": "setup",
+        "socket-address": [{"type": "inet", "host": "0.0.0.0", "port": str(port), "ipv4": True}],
+    }
     src.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
     pump(src, dst, until=lambda: dst.instance.migration.incoming_status == "completed")
     assert _events(src) == [

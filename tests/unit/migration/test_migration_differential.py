@@ -48,6 +48,14 @@ LAUNCHER = [
     PROFILE,
 ]
 NOT_COMPARED = {"inject-full-stream"}
+# scenarios qmpserver does not reproduce yet, with the reason (strict: an
+# unexpected pass fails, so the list cannot go stale)
+KNOWN_GAPS = {
+    "cpu-max-to-a57": "the TCG register image (cpreg list length per CPU model) is not modelled yet",
+    "mte-dst-only": "the TCG register image (MTE registers, ID_AA64PFR1_EL1) is not modelled yet",
+    "smp-1-to-2": "the TCG register image (L2CTLR_EL1 encodes the CPU count) is not modelled yet",
+    "smp-2-to-1": "the TCG register image (L2CTLR_EL1 encodes the CPU count) is not modelled yet",
+}
 
 
 def _recorded(name):
@@ -65,7 +73,8 @@ def _scenarios():
         runs = _recorded(sc.name)["runs"]
         # the first run (libvirt's fd: way, or the scenario's own kind) and a tcp: run where recorded
         for run in dict.fromkeys([runs[0]] + [r for r in runs if r.startswith("tcp-")][:1]):
-            out.append(pytest.param(sc, run, id="%s-%s" % (sc.name, run)))
+            marks = [pytest.mark.xfail(reason=KNOWN_GAPS[sc.name], strict=True)] if sc.name in KNOWN_GAPS else []
+            out.append(pytest.param(sc, run, id="%s-%s" % (sc.name, run), marks=marks))
     return out
 
 
