@@ -908,6 +908,7 @@ def _incoming_done(inst, abi):
     m.incoming_address = None  # migration_incoming_state_destroy
     if abi is not None:
         inst.abi = GuestABI.from_dict(abi)
+        inst.migrated_in = True
     if inst.autostart:
         inst.vm_start()
     else:

@@ -170,6 +170,7 @@ class Instance:
         self.session_close_listeners: list[Callable[[], object]] = []
         self.terminated: str | None = None  # ShutdownCause once the instance has exited
         self.exit_code = 0  # the process's exit status once terminated (1: a failed incoming migration)
+        self.migrated_in = False  # an incoming migration completed: inst.abi is the source's
         self.stderr: deque[str] = deque(maxlen=200)  # what the process printed (error_report), newest last
         self.reporter: Callable[[str], object] | None = None  # the launcher prints QEMU-style lines
         self.preconfig = config.preconfig

@@ -51,6 +51,26 @@ def _midr(instance: Any, obj: Any) -> int | None:
     return int(obj.cls.midr) if obj.cls.midr is not None else None
 
 
+def qom_value(instance: Any, prop: str) -> int | None:
+    """A vCPU property the guest ABI decides, or None: after an incoming
+    migration the vCPU carries the source's registers (the cpreg list written
+    into the destination's vCPU), so ``SYSREG_*`` and ``midr`` read the
+    adopted ABI, not what this host's own configuration would give."""
+    abi = getattr(instance, "abi", None)
+    if abi is None:
+        return None
+    if prop == "midr":
+        return abi.midr
+    if not prop.startswith("SYSREG_") or not abi.idregs:
+        return None
+    hd = (getattr(instance.host, "derived", None) or {}).get("arm_cpu") or {}
+    for name, reg, field, _lsb, _width, _pol, _sig in hd.get("fields") or ():
+        if name == prop:
+            v = abi.idregs.get("%s.%s" % (reg, field))
+            return None if v is None else int(v)
+    return None
+
+
 def _firmware(instance: Any) -> dict[str, int] | None:
     if instance.machine.accel != "kvm" or not instance.host.kvm_present:
         return None

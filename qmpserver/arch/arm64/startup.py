@@ -221,7 +221,20 @@ def add_cpu_objects(instance, tree, QomObject) -> None:
             v = _prop_value(instance, obj, cat, name, typ, i, ncpus)
             if v is None:
                 v = o.path + "/" + name
+            if name == "midr" or name.startswith("SYSREG_"):
+                # the guest ABI decides once a migration brought the source's registers in
+                o.add_prop(name, typ, lambda _n=name, _v=v: _abi_value(instance, _n, _v))
+                continue
             o.add_value(name, typ, v)
+
+
+def _abi_value(instance, name, own):
+    if not instance.migrated_in:
+        return own
+    from .abi import qom_value
+
+    v = qom_value(instance, name)
+    return own if v is None else v
 
 
 def qom_type_properties(instance, typename, props):

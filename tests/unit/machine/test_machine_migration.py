@@ -218,3 +218,23 @@ def test_capabilities_follow_the_build():
         ]["desc"]
         == "Zero copy only available for non-compressed non-TLS multifd migration"
     )
+
+
+def test_destination_vcpu_reads_the_source_abi():
+    """KVM on 6.12 lets userspace lower a writable ID field: the source runs
+    ``-cpu host`` with AES hidden, the destination is configured with plain
+    ``-cpu host``; the migration succeeds and the destination's vCPU then reads
+    the source's value (qom-get), because the cpreg list wrote it."""
+    prof = "graviton4-v2-6.12"
+    prop = "SYSREG_ID_AA64ISAR0_EL1_AES"
+    src = q(prof, "virt,gic-version=3", "kvm", "host", cpu_props={prop: "0"})
+    dst = q(prof, "virt,gic-version=3", "kvm", "host", incoming="defer")
+    path = "/machine/unattached/device[0]"
+    own = dst.cmd("qom-get", path=path, property=prop)
+    assert own != 0 and src.cmd("qom-get", path=path, property=prop) == 0
+    port = free_port()
+    dst.cmd("migrate-incoming", uri="tcp:127.0.0.1:%d" % port)
+    src.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
+    assert pump(src, dst, until=lambda: dst.instance.migration.incoming_status == "completed")
+    assert dst.cmd("qom-get", path=path, property=prop) == 0
+    assert dst.instance.abi == src.instance.abi

@@ -73,7 +73,9 @@ def _scenarios():
         runs = _recorded(sc.name)["runs"]
         # the first run (libvirt's fd: way, or the scenario's own kind) and a tcp: run where recorded
         for run in dict.fromkeys([runs[0]] + [r for r in runs if r.startswith("tcp-")][:1]):
-            marks = [pytest.mark.xfail(reason=KNOWN_GAPS[sc.name], strict=True)] if sc.name in KNOWN_GAPS else []
+            marks = (
+                [pytest.mark.xfail(reason=KNOWN_GAPS[sc.name], strict=True)] if sc.name in KNOWN_GAPS else []
+            )
             out.append(pytest.param(sc, run, id="%s-%s" % (sc.name, run), marks=marks))
     return out
 
@@ -101,9 +103,8 @@ def test_scenario_matches_real_qemu(launcher, sc, run):
         diffs = {
             k: {"qmpserver": summary.get(k), "qemu": ref.get(k)}
             for k in sorted(set(ref) | set(summary))
-            if k not in cap.ORDER_KEYS and json.loads(cap.signature({k: summary.get(k)})) != json.loads(
-                cap.signature({k: ref.get(k)})
-            )
+            if k not in cap.ORDER_KEYS
+            and json.loads(cap.signature({k: summary.get(k)})) != json.loads(cap.signature({k: ref.get(k)}))
         }
         pytest.fail("%s %s differs from real QEMU 7.2:\n%s" % (sc.name, run, json.dumps(diffs, indent=1)))
 
