@@ -53,6 +53,15 @@ def _vcpus(inst: Any) -> int:
     return int((inst.machine.smp or {}).get("cpus") or 1)
 
 
+CPU_COMMON_IDSTR = "cpu_common"
+
+
+def _cpu_common(r: st.Reader, sec: st.Section) -> None:
+    """vmstate_cpu_common v1: halted, interrupt_request (both u32)."""
+    r.bytes(8)
+    r.check(CPU_COMMON_IDSTR, "interrupt_request")
+
+
 class Snapshot:
     """What one instance contributes to a migration, taken on its own thread."""
 
@@ -77,6 +86,19 @@ class Snapshot:
             and inst.build.has_proposal("cpu-idreg-props")
             and int(caps.get("KVM_CAP_ARM_WRITABLE_IMP_ID_REGS", 0) or 0) > 0
         )
+        props = inst.config.cpu_props or {}
+
+        def on(name: str) -> bool:
+            return str(props.get(name, "on")).lower() not in ("off", "false", "no", "0")
+
+        self.tcg_image = arm64.tcg_image_key(
+            inst.build.version,
+            (self.abi.get("cpu") or {}).get("model"),
+            mte=self.abi.get("mte") not in (None, "none"),
+            sve=on("sve"),
+            pauth=on("pauth"),
+            smp=self.vcpus,
+        )
         self.cpregs = self._cpregs()
 
     def _cpregs(self) -> list[tuple[int, int]]:
@@ -84,13 +106,13 @@ class Snapshot:
             return []
         if self.kvm:
             return [(e.index, e.value) for e in arm64.kvm_reg_list(self.host, self.abi)]
-        return [(e.index, e.value) for e in arm64.tcg_reg_list(self.abi)]
+        return [(e.index, e.value) for e in arm64.tcg_reg_list(self.abi, self.tcg_image)]
 
     def limits(self) -> list[Any]:
         """The destination's own list, values = what its KVM would accept up to."""
         if self.kvm:
             return arm64.limit_list(self.host, self.abi)
-        return arm64.tcg_reg_list(self.abi)
+        return arm64.tcg_reg_list(self.abi, self.tcg_image)
 
 
 def outgoing(snap: Snapshot, return_path: bool) -> tuple[bytes, bytes]:
@@ -110,8 +132,11 @@ def outgoing(snap: Snapshot, return_path: bool) -> tuple[bytes, bytes]:
     tail += st.abi_section(1, snap.abi)
     sid = 2
     for i in range(snap.vcpus):
-        tail += st.cpu_section(sid, i, CPU_VERSION[snap.target], snap.cpregs)
-        sid += 1
+        # QEMU registers cpu_common (halted, interrupt_request) before cpu for each
+        # vCPU: a destination with fewer vCPUs meets 'cpu_common' N first
+        tail += st.device_section(sid, CPU_COMMON_IDSTR, i, 1, bytes(8))
+        tail += st.cpu_section(sid + 1, i, CPU_VERSION[snap.target], snap.cpregs)
+        sid += 2
     if snap.gic:
         tail += st.device_section(sid, GIC_IDSTR.get(snap.gic, "arm_gicv3"), 0, 1)
     tail += bytes([st.EOF])
@@ -138,6 +163,7 @@ class Destination:
             (st.ABI_IDSTR, 0): st.Handler(st.ABI_VERSION, self._abi),
         }
         for i in range(self.snap.vcpus):
+            h[(CPU_COMMON_IDSTR, i)] = st.Handler(1, _cpu_common)
             h[(st.CPU_IDSTR, i)] = st.Handler(CPU_VERSION[self.snap.target], self._cpu)
         if self.snap.gic:
             h[(GIC_IDSTR.get(self.snap.gic, "arm_gicv3"), 0)] = st.Handler(1, lambda r, s: None)

@@ -381,10 +381,20 @@ def check_incoming(
 # --- TCG -----------------------------------------------------------------------------------------
 
 
-def tcg_reg_list(abi: Mapping[str, Any]) -> list[Entry]:
-    """A TCG vCPU's list as far as modelled: the registers every vCPU has and
-    MIDR_EL1 standing for the model's constant ID registers (QEMU's own
-    register image is not modelled; two vCPUs of one model are identical)."""
+def tcg_reg_list(abi: Mapping[str, Any], image: Mapping[str, Any] | None = None) -> list[Entry]:
+    """A TCG vCPU's cpreg list.
+
+    ``image`` (:func:`tcg_image_key`) names a measured register image: the
+    list and values QEMU 7.2 sends for that CPU model, MTE, SVE/pauth switches
+    and CPU count (``models/arm64/tcg-cpregs-7.2.yaml``, captured from real
+    streams).  Without one (another QEMU version, a model not measured) the
+    list is the registers every vCPU has plus MIDR_EL1 standing for the model's
+    constant ID registers: two vCPUs of one model are identical and two models
+    differ, but the count and the exact refusal are not QEMU's."""
+    if image is not None:
+        measured = _tcg_measured(image)
+        if measured is not None:
+            return measured
     t = reg_list_table()
     out = []
     for name, enc in (t.get("always") or {}).items():
@@ -395,6 +405,81 @@ def tcg_reg_list(abi: Mapping[str, Any]) -> list[Entry]:
     midr = (abi.get("cpu") or {}).get("midr") or 0
     out.append(Entry(sr.kvm_one_reg_id(t["invariant"]["MIDR_EL1"]), "MIDR_EL1", int(midr), "const"))
     return sorted(out, key=lambda e: e.index)
+
+
+def tcg_image_key(
+    version: tuple[int, ...], model: str | None, *, mte: bool, sve: bool, pauth: bool, smp: int
+) -> dict[str, Any]:
+    """What selects a measured TCG register image (see :func:`tcg_reg_list`)."""
+    return {"version": tuple(version[:2]), "model": model, "mte": mte, "sve": sve, "pauth": pauth, "smp": smp}
+
+
+def _expand_runs(items: Any) -> list[int]:
+    out: list[int] = []
+    for it in items:
+        if isinstance(it, list):
+            out.extend(range(int(it[0]), int(it[1]) + 1))
+        else:
+            out.append(int(it))
+    return out
+
+
+_TCG_CACHE: dict[tuple[Any, ...], list[Entry] | None] = {}
+
+
+def _tcg_measured(key: Mapping[str, Any]) -> list[Entry] | None:
+    """The measured list for ``key``, or None when nothing was measured for it.
+
+    The base list is the model's at ``-smp 1``; the variants measured on their
+    own (``mte=on``, ``sve=off``, ``pauth=off``: registers added, removed,
+    values changed) are applied on top, together when several are asked for
+    (an inference: each was measured alone); CPU-count registers (L2CTLR)
+    follow their measured values at 1 and 2 CPUs, linearly beyond (the rule
+    the data file states, from QEMU's readfn)."""
+    ck = tuple(sorted(key.items()))
+    if ck in _TCG_CACHE:
+        return _TCG_CACHE[ck]
+    name = "tcg-cpregs-%d.%d" % tuple(key["version"])
+    model = key["model"]
+    out: list[Entry] | None = None
+    if name in sr.DATA_FILES:
+        d = sr.data(name)
+        m = (d.get("models") or {}).get(model)
+        if m is not None:
+            regs = d.get("registers") or {}
+            indexes = set(_expand_runs(m["indexes"]))
+            values = {int(k): int(v) for k, v in (m.get("values") or {}).items()}
+            wanted = []
+            if key["mte"]:
+                wanted.append("%s/smp1/mte=on" % model)
+            if not key["sve"]:
+                wanted.append("%s,sve=off/smp1" % model)
+            if not key["pauth"]:
+                wanted.append("%s,pauth=off/smp1" % model)
+            variants = d.get("variants") or {}
+            if all(w in variants for w in wanted):
+                for w in wanted:
+                    v = variants[w]
+                    indexes |= set(_expand_runs(v.get("added") or ()))
+                    indexes -= set(_expand_runs(v.get("removed") or ()))
+                    values.update({int(k): int(x) for k, x in (v.get("values") or {}).items()})
+                smp = max(1, int(key["smp"]))
+                for idx, dep in (d.get("smp_dependent") or {}).items():
+                    at = (dep.get("values") or {}).get(model)
+                    if at and int(idx) in indexes:
+                        v1, v2 = int(at[0]), int(at[1])
+                        values[int(idx)] = v1 + (smp - 1) * (v2 - v1)
+                out = [
+                    Entry(
+                        i,
+                        str((regs.get(i) or {}).get("name") or "%#x" % i),
+                        values.get(i, 0),
+                        "const" if (regs.get(i) or {}).get("check") == "refused" else "state",
+                    )
+                    for i in sorted(indexes)
+                ]
+    _TCG_CACHE[ck] = out
+    return out
 
 
 def check_incoming_tcg(

@@ -86,6 +86,7 @@ DATA_FILES = {
     "kvm-firmware-regs": "arm64/kvm-firmware-regs.yaml",
     "kvm-caps": "arm64/kvm-caps.yaml",
     "kvm-reg-list": "arm64/kvm-reg-list.yaml",
+    "tcg-cpregs-7.2": "arm64/tcg-cpregs-7.2.yaml",
 }
 
 _provider: Callable[[str], Mapping[str, Any]] | None = None

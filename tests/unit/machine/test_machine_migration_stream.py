@@ -197,6 +197,6 @@ def test_round_trip_layout():
         return chunk
 
     dest.load(st.Reader(read), lambda c, d: None)
-    assert seen == [("ram", 0), (st.ABI_IDSTR, 0), ("cpu", 0), ("arm_gic", 0)]
+    assert seen == [("ram", 0), (st.ABI_IDSTR, 0), ("cpu_common", 0), ("cpu", 0), ("arm_gic", 0)]
     assert dest.abi == snap.abi
     del r

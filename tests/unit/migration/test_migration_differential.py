@@ -50,12 +50,7 @@ LAUNCHER = [
 NOT_COMPARED = {"inject-full-stream"}
 # scenarios qmpserver does not reproduce yet, with the reason (strict: an
 # unexpected pass fails, so the list cannot go stale)
-KNOWN_GAPS = {
-    "cpu-max-to-a57": "the TCG register image (cpreg list length per CPU model) is not modelled yet",
-    "mte-dst-only": "the TCG register image (MTE registers, ID_AA64PFR1_EL1) is not modelled yet",
-    "smp-1-to-2": "the TCG register image (L2CTLR_EL1 encodes the CPU count) is not modelled yet",
-    "smp-2-to-1": "the TCG register image (L2CTLR_EL1 encodes the CPU count) is not modelled yet",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _recorded(name):
