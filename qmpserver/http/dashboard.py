@@ -1,6 +1,7 @@
-"""The dashboard page: instances and live QMP traffic (one self-contained HTML document).
+"""The dashboard page: instances, their guest ABI and live QMP traffic (one self-contained HTML document).
 
-It holds no data: the script reads ``/api/v1/instances`` and the WebSocket
+It holds no data: the script reads ``/api/v1/instances`` (the selected
+instance's ``guest-abi`` from ``/api/v1/instances/{id}``) and the WebSocket
 ``/api/v1/ws``.  With a bearer token, open it as ``/#token=TOKEN`` (kept in
 the tab's sessionStorage, sent as ``Authorization`` and as the WebSocket's
 first message; never put in a URL the server sees).
@@ -27,9 +28,9 @@ PAGE = r"""<!DOCTYPE html>
   table { border-collapse:collapse; width:100%; }
   th, td { text-align:left; padding:.35em .55em; border-bottom:1px solid var(--line); white-space:nowrap; }
   th { color:var(--dim); font-weight:500; position:sticky; top:0; background:var(--panel); }
-  tbody tr { cursor:pointer; }
-  tbody tr:hover { background:var(--panel); }
-  tbody tr.selected { background:var(--sel); }
+  #instances tbody tr { cursor:pointer; }
+  #instances tbody tr:hover { background:var(--panel); }
+  #instances tbody tr.selected { background:var(--sel); }
   td.addr { font-family:ui-monospace, monospace; font-size:.85em; white-space:normal; word-break:break-all; }
   .state-running { color:var(--out); } .state-paused, .state-prelaunch, .state-inmigrate { color:var(--ev); }
   #traffic { font-family:ui-monospace, SFMono-Regular, monospace; font-size:12.5px; padding:0 1em 1em; }
@@ -44,6 +45,18 @@ PAGE = r"""<!DOCTYPE html>
   .empty { color:var(--dim); padding:1em; }
   button, input { background:var(--panel); color:var(--fg); border:1px solid var(--line); border-radius:4px; padding:.25em .6em; }
   #tools { display:flex; gap:.5em; padding:0 1em .6em; align-items:center; }
+  .mono { font-family:ui-monospace, monospace; font-size:.9em; }
+  .dim { color:var(--dim); }
+  h2 button { margin-left:.5em; font-size:.9em; padding:0 .45em; }
+  #abi { padding:0 1em 1em; }
+  #abi h3 { font-size:.9em; margin:.9em 0 .3em; color:var(--dim); font-weight:600; display:flex; gap:.8em; align-items:center; }
+  #abi table th { position:static; background:none; width:11em; }
+  #abi-summary th, #abi-summary td { padding:.2em .55em; }
+  #abi-summary td { white-space:normal; }
+  #abi td.fields { white-space:normal; font-family:ui-monospace, monospace; font-size:.85em; }
+  #abi .f { display:inline-block; margin-right:.9em; }
+  #abi .f.zero { color:var(--dim); }
+  #abi input { font-size:.85em; }
 </style>
 </head>
 <body>
@@ -61,6 +74,8 @@ PAGE = r"""<!DOCTYPE html>
       <tbody></tbody>
     </table>
     <div id="noinst" class="empty">No instances.</div>
+    <h2><span id="abi-title">Guest ABI</span><button id="abi-reload" title="reload the guest ABI" hidden>↻</button></h2>
+    <div id="abi"><div class="empty">Select an instance to see its guest ABI.</div></div>
   </section>
   <section>
     <h2 id="traffic-title">Traffic</h2>
@@ -79,7 +94,7 @@ if (hash.get("token")) { sessionStorage.setItem("qmpserver-token", hash.get("tok
 const token = sessionStorage.getItem("qmpserver-token");
 const headers = token ? {"Authorization": "Bearer " + token} : {};
 const instances = new Map();
-let selected = null, ws = null;
+let selected = null, ws = null, live = null;  // live: the instance whose backlog has been replayed
 const $ = (s) => document.querySelector(s);
 
 function fmtTime(t) { const d = new Date(t * 1000); return d.toTimeString().slice(0, 8) + "." + String(d.getMilliseconds()).padStart(3, "0"); }
@@ -102,6 +117,106 @@ function renderInstances() {
   }
   $("#noinst").style.display = ids.length ? "none" : "";
   $("#count").textContent = ids.length + " instance" + (ids.length === 1 ? "" : "s");
+}
+
+const UNKNOWN = "—";
+function hex(v) { return "0x" + v.toString(16); }
+function known(v, fmt) { return v === null || v === undefined ? UNKNOWN : (fmt ? fmt(v) : String(v)); }
+function kvRow(tb, key, value) {
+  const tr = el("tr"); tr.dataset.key = key;
+  tr.appendChild(el("th", "", key));
+  const td = el("td", value === UNKNOWN ? "dim" : "mono", value);
+  if (value === UNKNOWN) td.title = "not known to the models (never invented)";
+  tr.appendChild(td); tb.appendChild(tr);
+}
+
+let abiSeq = 0, abiFilter = "";
+async function loadABI(id) {
+  const seq = ++abiSeq;
+  let body = null, status = "";
+  try {
+    const r = await fetch("/api/v1/instances/" + id, {headers});
+    if (r.ok) body = await r.json(); else status = "HTTP " + r.status;
+  } catch (e) { status = String(e); }
+  if (seq !== abiSeq || id !== selected) return;
+  if (body === null) { $("#abi").textContent = ""; $("#abi").appendChild(el("div", "empty", status)); return; }
+  renderABI(body["guest-abi"]);
+}
+
+function renderABI(a) {
+  const box = $("#abi");
+  box.textContent = "";
+  if (!a) { box.appendChild(el("div", "empty", "No guest ABI yet (the machine is not created).")); return; }
+  const cpu = a.cpu, gic = a.gic;
+  const t = el("table"); t.id = "abi-summary";
+  const tb = el("tbody"); t.appendChild(tb);
+  kvRow(tb, "machine", a.machine.type);
+  kvRow(tb, "accelerator", a.accel);
+  kvRow(tb, "CPU model", known(cpu.model));
+  kvRow(tb, "MIDR_EL1", known(cpu.midr, hex));
+  kvRow(tb, "MTE", known(a.mte, v => v === "none" ? "none" : "MTE" + v));
+  kvRow(tb, "GIC", known(gic.version, v => "v" + v + (gic["in-kernel"] === null ? "" : gic["in-kernel"] ? ", in-kernel" : ", emulated")));
+  kvRow(tb, "SVE vector lengths", known(cpu["sve-vector-lengths"], v => v.length ? v.join(" ") + " bits" : "off"));
+  kvRow(tb, "PMU", known(cpu.pmu, v => v ? "yes" : "no"));
+  kvRow(tb, "PSCI", known(a["psci-version"]));
+  box.appendChild(t);
+  const h = el("h3", "", "ID registers");
+  box.appendChild(h);
+  if (!cpu.idregs) box.appendChild(el("div", "dim", "not known to the models" + (a.accel === "tcg" ? " (of a TCG CPU model, only MIDR is)" : "")));
+  else {
+    h.appendChild(el("span", "dim", Object.keys(cpu.idregs).length + " fields"));
+    const inp = el("input"); inp.id = "abi-filter"; inp.placeholder = "filter, e.g. MTE"; inp.value = abiFilter;
+    h.appendChild(inp);
+    const regs = el("table"); regs.id = "abi-idregs";
+    box.appendChild(regs);
+    inp.addEventListener("input", () => { abiFilter = inp.value; renderIdregs(regs, cpu.idregs, abiFilter); });
+    renderIdregs(regs, cpu.idregs, abiFilter);
+  }
+  box.appendChild(el("h3", "", "Firmware registers"));
+  if (!a.firmware) box.appendChild(el("div", "dim", "not known to the models (KVM only)"));
+  else {
+    const fw = el("table"); fw.id = "abi-firmware";
+    const fb = el("tbody"); fw.appendChild(fb);
+    for (const [k, v] of Object.entries(a.firmware)) {
+      const tr = el("tr"); tr.dataset.reg = k;
+      tr.appendChild(el("th", "mono", k));
+      tr.appendChild(el("td", "mono", hex(v) + (v > 9 ? " (" + v + ")" : "")));
+      fb.appendChild(tr);
+    }
+    box.appendChild(fw);
+  }
+}
+
+// one row per register (fields at 0 dimmed); registers with every field 0 share one row
+function renderIdregs(table, idregs, filter) {
+  table.textContent = "";
+  const tb = el("tbody"); table.appendChild(tb);
+  const q = filter.trim().toLowerCase(), regs = new Map(), zero = [];
+  for (const [k, v] of Object.entries(idregs)) {
+    if (q && !k.toLowerCase().includes(q)) continue;
+    const dot = k.indexOf("."), reg = k.slice(0, dot);
+    if (!regs.has(reg)) regs.set(reg, []);
+    regs.get(reg).push([k.slice(dot + 1), v]);
+  }
+  for (const [reg, fields] of regs) {
+    if (!q && fields.every(([, v]) => v === 0)) { zero.push(reg); continue; }
+    const tr = el("tr"); tr.dataset.reg = reg;
+    tr.appendChild(el("th", "mono", reg));
+    const td = el("td", "fields");
+    for (const [f, v] of fields) {
+      const span = el("span", v === 0 ? "f zero" : "f", f + "=" + (v > 9 ? hex(v) : v));
+      span.dataset.field = reg + "." + f; span.title = reg + "." + f + " = " + v;
+      td.appendChild(span);
+    }
+    tr.appendChild(td); tb.appendChild(tr);
+  }
+  if (zero.length) {
+    const tr = el("tr"); tr.dataset.reg = "";
+    tr.appendChild(el("th", "dim", "every field 0"));
+    tr.appendChild(el("td", "fields dim", zero.join(" ")));
+    tb.appendChild(tr);
+  }
+  if (!regs.size) tb.appendChild(el("tr")).appendChild(el("td", "dim", "no field matches"));
 }
 
 function addTraffic(m) {
@@ -130,7 +245,10 @@ function select(id) {
   $("#traffic").appendChild(el("div", "empty", "Waiting for traffic…"));
   $("#traffic-title").textContent = "Traffic of instance #" + id;
   const a = $("#replies"); a.textContent = "export .replies"; a.href = "#";
+  $("#abi-title").textContent = "Guest ABI of instance #" + id; $("#abi-reload").hidden = false;
+  live = null;
   renderInstances();
+  loadABI(id);
   if (ws) ws.send(JSON.stringify({subscribe: id, backlog: 200}));
 }
 
@@ -163,12 +281,16 @@ function connect() {
       addTraffic(m);
       const i = instances.get(m.instance);
       if (i && m.kind === "event" && /"event": "(STOP|RESUME|SHUTDOWN)"/.test(m.text)) loadInstances();
+      // an incoming migration replaces the guest ABI with the source's
+      if (m.instance === live && m.kind === "event" && /"event": "(RESUME|MIGRATION)"/.test(m.text)) loadABI(live);
     }
+    else if (m.type === "subscribed" && m.instance === selected) live = m.instance;
   };
   ws.onclose = () => { $("#status").textContent = "disconnected — retrying"; $("#status").className = ""; ws = null; setTimeout(connect, 2000); };
 }
 
 $("#clear").addEventListener("click", () => { $("#traffic").textContent = ""; });
+$("#abi-reload").addEventListener("click", () => { if (selected !== null) loadABI(selected); });
 $("#replies").addEventListener("click", async (ev) => {
   ev.preventDefault();
   if (selected === null) return;

@@ -1,8 +1,9 @@
 """The dashboard in headless Chromium (Debian's ``chromium``), driven over the DevTools protocol.
 
 The page must list the instances and show an instance's QMP traffic live
-(over the WebSocket); the test saves a screenshot
-(``$QMPSERVER_ARTIFACTS``, default ``build/artifacts/``, ``dashboard.png``).
+(over the WebSocket) and its guest ABI; the tests save screenshots
+(``$QMPSERVER_ARTIFACTS``, default ``build/artifacts/``: ``dashboard.png``,
+``dashboard-abi.png``).
 """
 
 from __future__ import annotations
@@ -133,6 +134,30 @@ class Browser:
                 raise AssertionError("timed out waiting for %s (console: %s)" % (expr, self.console[-5:]))
             await asyncio.sleep(0.1)
 
+    async def center(self, selector):
+        """The middle of the element (scrolled into view), in CSS pixels of the viewport."""
+        x, y = await self.evaluate(
+            "(() => { const e = document.querySelector(%s); e.scrollIntoView({block: 'nearest'});"
+            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+            % json.dumps(selector)
+        )
+        return x, y
+
+    async def hover(self, selector):
+        """A real mouse move onto the element (mouseover, :hover)."""
+        x, y = await self.center(selector)
+        await self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        return x, y
+
+    async def click(self, selector):
+        """A real left click in the middle of the element."""
+        x, y = await self.hover(selector)
+        for kind in ("mousePressed", "mouseReleased"):
+            await self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def errors(self):
+        return [c for c in self.console if "exceptionDetails" in c or c.get("type") == "error"]
+
     async def screenshot(self, path):
         r = await self.send("Page.captureScreenshot", format="png")
         data = base64.b64decode(r["data"])
@@ -249,3 +274,100 @@ def test_dashboard_lists_instances_and_shows_live_traffic(dash):
         s.close()
         a.remove()
         b.remove()
+
+
+def run_page(binary, url, check):
+    """Open ``url`` in a fresh browser, run ``await check(browser)``; no script error allowed."""
+
+    async def main():
+        br = Browser(binary)
+        try:
+            await br.start()
+            await br.send("Page.navigate", url=url)
+            await check(br)
+            assert not br.errors(), br.errors()
+        finally:
+            await br.close()
+
+    asyncio.run(main())
+
+
+def test_dashboard_shows_the_guest_abi(dash):
+    binary = chromium_binary()
+    k = dash.create("graviton4-v2-6.12", name="kvm-guest", paused=True)
+    t = dash.create(PROFILE, name="tcg-guest", paused=True)
+    abi = dash.call(lambda: dash.control.record(k.id).instance.abi.to_dict())
+    idregs = abi["cpu"]["idregs"]
+
+    async def check(br):
+        row = "#instances tbody tr[data-id='%d']"
+        await br.wait_for("!!document.querySelector(%s)" % json.dumps(row % k.id))
+        await br.click(row % k.id)
+        await br.wait_for(
+            "document.querySelector('#abi-title').textContent == 'Guest ABI of instance #%d'"
+            " && !!document.querySelector('#abi-firmware')" % k.id
+        )
+        summary = await br.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#abi-summary tr')]"
+            ".map(r => [r.dataset.key, r.children[1].textContent]))"
+        )
+        assert summary == {
+            "machine": abi["machine"]["type"],
+            "accelerator": "kvm",
+            "CPU model": "host",
+            "MIDR_EL1": hex(abi["cpu"]["midr"]),
+            "MTE": "none",
+            "GIC": "v3, in-kernel",
+            "SVE vector lengths": "128 bits",
+            "PMU": "yes",
+            "PSCI": "1.1",
+        }
+        assert summary["MIDR_EL1"] == "0x410fd4f1"  # Neoverse V2 r0p1
+        fields = await br.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#abi-idregs [data-field]')]"
+            ".map(s => [s.dataset.field, [s.textContent, s.className]]))"
+        )
+        assert fields["ID_AA64PFR1_EL1.MTE"] == ["MTE=0", "f zero"]
+        assert fields["MIDR_EL1.PartNum"] == ["PartNum=0xd4f", "f"]
+        # registers whose fields are all 0 share one row; together, every field is shown once
+        zero_regs = await br.evaluate(
+            "document.querySelector('#abi-idregs tr[data-reg=\"\"] td').textContent.split(' ')"
+        )
+        assert "ID_PFR0_EL1" in zero_regs and "ID_AA64PFR1_EL1" not in zero_regs
+        shown = set(fields) | {k for k in idregs if k.split(".")[0] in zero_regs}
+        assert shown == set(idregs)
+        firmware = await br.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#abi-firmware tr')]"
+            ".map(r => [r.dataset.reg, r.children[1].textContent]))"
+        )
+        assert firmware["KVM_REG_ARM_PSCI_VERSION"] == "0x10001 (65537)"
+        assert set(firmware) == set(abi["firmware"])
+        await br.screenshot(os.path.join(artifacts_dir(), "dashboard-abi.png"))
+        # the filter narrows the fields to the matching ones
+        await br.evaluate(
+            "(() => { const i = document.querySelector('#abi-filter'); i.value = 'mte';"
+            " i.dispatchEvent(new Event('input')); })()"
+        )
+        shown = await br.evaluate(
+            "[...document.querySelectorAll('#abi-idregs [data-field]')].map(s => s.dataset.field)"
+        )
+        assert shown == [f for f in idregs if "mte" in f.lower()] and shown
+        # a TCG instance: what the models do not know is said so, not invented
+        await br.click(row % t.id)
+        await br.wait_for(
+            "document.querySelector('#abi-summary tr[data-key=accelerator] td')?.textContent == 'tcg'"
+        )
+        text = await br.evaluate("document.querySelector('#abi').textContent")
+        assert "not known to the models" in text
+        assert await br.evaluate("document.querySelector('#abi-idregs') === null")
+        assert await br.evaluate("document.querySelector('#abi-firmware') === null")
+        assert (
+            await br.evaluate("document.querySelector('#abi-summary tr[data-key=PSCI] td').className")
+            == "dim"
+        )
+
+    try:
+        run_page(binary, dash.url + "/#token=dashboard-token", check)
+    finally:
+        k.remove()
+        t.remove()
