@@ -203,20 +203,20 @@ async def create_instance(request):
     body = await json_body(request)
     c = control(request)
     rec = await c.create(body)
-    d = c.describe(rec)
+    d = c.describe(rec, abi=True)
     return web.json_response(d, status=201, headers={"Location": "/api/v1/instances/%d" % d["id"]})
 
 
 async def show_instance(request):
     c = control(request)
-    return web.json_response(c.describe(c.record(instance_id(request), include_removed=True)))
+    return web.json_response(c.describe(c.record(instance_id(request), include_removed=True), abi=True))
 
 
 async def delete_instance(request):
     c = control(request)
     force = request.query.get("force", "false").lower() in ("1", "true", "yes")
     rec = c.remove(instance_id(request), force=force)
-    return web.json_response(c.describe(rec))
+    return web.json_response(c.describe(rec, abi=True))
 
 
 async def transcript(request):

@@ -1,7 +1,13 @@
-"""The dashboard page: instances and live QMP traffic (one self-contained HTML document).
+"""The dashboard page (one self-contained HTML document, nothing loaded from elsewhere).
 
-It holds no data: the script reads ``/api/v1/instances`` and the WebSocket
-``/api/v1/ws``.  With a bearer token, open it as ``/#token=TOKEN`` (kept in
+Two views.  Instances: the list, the selected instance's guest ABI and its
+live QMP traffic; the script reads ``/api/v1/instances`` (the ``guest-abi``
+from ``/api/v1/instances/{id}``) and the WebSocket ``/api/v1/ws``.
+Migration: the host-pair matrix of ``/api/v1/migration/matrix`` (polled with
+a progress bar while the server computes it) and, for a clicked pair, the
+plan of ``/api/v1/migration/plan``.  ``/#view=migration`` opens the second.
+
+The page holds no data.  With a bearer token, open it as ``/#token=TOKEN`` (kept in
 the tab's sessionStorage, sent as ``Authorization`` and as the WebSocket's
 first message; never put in a URL the server sees).
 """
@@ -21,15 +27,18 @@ PAGE = r"""<!DOCTYPE html>
   header h1 { font-size:1.1em; margin:0; }
   #status { color:var(--dim); }
   #status.live { color:var(--out); }
+  [hidden] { display:none !important; }
+  nav { display:flex; gap:.3em; }
+  nav button.active { background:var(--sel); border-color:var(--dim); }
   main { display:grid; grid-template-columns: minmax(480px, 50%) 1fr; height: calc(100vh - 3em); }
   section { overflow:auto; border-right:1px solid var(--line); }
   h2 { font-size:.95em; margin:.8em 1em .4em; color:var(--dim); font-weight:600; }
   table { border-collapse:collapse; width:100%; }
   th, td { text-align:left; padding:.35em .55em; border-bottom:1px solid var(--line); white-space:nowrap; }
   th { color:var(--dim); font-weight:500; position:sticky; top:0; background:var(--panel); }
-  tbody tr { cursor:pointer; }
-  tbody tr:hover { background:var(--panel); }
-  tbody tr.selected { background:var(--sel); }
+  #instances tbody tr { cursor:pointer; }
+  #instances tbody tr:hover { background:var(--panel); }
+  #instances tbody tr.selected { background:var(--sel); }
   td.addr { font-family:ui-monospace, monospace; font-size:.85em; white-space:normal; word-break:break-all; }
   .state-running { color:var(--out); } .state-paused, .state-prelaunch, .state-inmigrate { color:var(--ev); }
   #traffic { font-family:ui-monospace, SFMono-Regular, monospace; font-size:12.5px; padding:0 1em 1em; }
@@ -44,15 +53,69 @@ PAGE = r"""<!DOCTYPE html>
   .empty { color:var(--dim); padding:1em; }
   button, input { background:var(--panel); color:var(--fg); border:1px solid var(--line); border-radius:4px; padding:.25em .6em; }
   #tools { display:flex; gap:.5em; padding:0 1em .6em; align-items:center; }
+  .mono { font-family:ui-monospace, monospace; font-size:.9em; }
+  .dim { color:var(--dim); }
+  h2 button { margin-left:.5em; font-size:.9em; padding:0 .45em; }
+  #abi { padding:0 1em 1em; }
+  #abi h3 { font-size:.9em; margin:.9em 0 .3em; color:var(--dim); font-weight:600; display:flex; gap:.8em; align-items:center; }
+  #abi table th { position:static; background:none; width:11em; }
+  #abi-summary th, #abi-summary td { padding:.2em .55em; }
+  #abi-summary td { white-space:normal; }
+  #abi td.fields { white-space:normal; font-family:ui-monospace, monospace; font-size:.85em; }
+  #abi .f { display:inline-block; margin-right:.9em; }
+  #abi .f.zero { color:var(--dim); }
+  #abi input { font-size:.85em; }
+  #view-migration { grid-template-columns: minmax(480px, auto) 1fr; }
+  .tools { display:flex; gap:1em; padding:0 1em .6em; align-items:center; flex-wrap:wrap; }
+  select { background:var(--panel); color:var(--fg); border:1px solid var(--line); border-radius:4px; padding:.2em .4em; }
+  #mig-progress-box { padding:.4em 1em; display:flex; gap:.8em; align-items:center; }
+  #mig-progress { width:16em; accent-color:var(--in); }
+  #mig-error, .error { color:var(--err); padding:.4em 1em; white-space:pre-wrap; }
+  #mig-summary { padding:0 1em .4em; color:var(--dim); }
+  #matrix { width:auto; border-collapse:separate; border-spacing:3px; margin:0 1em; }
+  #matrix th, #matrix td { border:0; padding:0; }
+  #matrix th { position:static; background:none; font-weight:500; }
+  #matrix th.col { vertical-align:bottom; height:11.5em; }
+  #matrix th.col span { writing-mode:vertical-rl; transform:rotate(180deg); white-space:nowrap; padding:.3em 0; }
+  #matrix th.row { text-align:right; padding-right:.6em; }
+  #matrix th.corner { vertical-align:bottom; text-align:right; padding:0 .6em .3em 0; font-size:.85em; }
+  #matrix td.cell { width:2.3em; height:2.3em; min-width:2.3em; text-align:center; border-radius:4px; font-weight:700; }
+  #matrix td.migratable { background:#1d6b38; color:#d9ffe3; cursor:pointer; }
+  #matrix td.blocked { background:#8c2b27; color:#ffe1dd; cursor:pointer; }
+  #matrix td.same { border:1px dashed var(--line); }
+  #matrix td.migratable:hover, #matrix td.blocked:hover, #matrix td.cell:focus { filter:brightness(1.35); outline:none; }
+  #matrix td.selected { box-shadow:0 0 0 2px var(--fg); }
+  .legend { padding:.8em 1em; color:var(--dim); display:flex; gap:1.2em; flex-wrap:wrap; }
+  .swatch { display:inline-block; width:.9em; height:.9em; border-radius:2px; vertical-align:-.1em; margin-right:.3em; }
+  #tip { position:fixed; z-index:10; max-width:34em; background:#0b0f13; border:1px solid var(--dim); border-radius:4px;
+         padding:.45em .6em; font-size:.85em; pointer-events:none; box-shadow:0 4px 14px #0008; }
+  #tip .tip-pair { color:var(--dim); margin-bottom:.2em; }
+  #tip .tip-text { white-space:pre-wrap; word-break:break-word; }
+  #plan-body { padding:0 1em 1em; }
+  #plan-body h3 { font-size:1em; margin:.4em 0 .6em; }
+  #plan-body h4 { font-size:.85em; margin:1em 0 .3em; color:var(--dim); font-weight:600; }
+  #plan-body .ok { color:var(--out); } #plan-body .no { color:var(--err); }
+  #plan-body ol, #plan-body ul { margin:.2em 0; padding-left:1.6em; }
+  #plan-body li { margin:.15em 0; word-break:break-word; }
+  #plan-blockers li:first-child { color:var(--err); }
+  #plan-blockers.folded li:nth-child(n+6) { display:none; }
+  .cmd { display:flex; gap:.5em; align-items:flex-start; }
+  .cmd pre { flex:1; margin:0; padding:.5em .6em; background:var(--panel); border:1px solid var(--line); border-radius:4px;
+             white-space:pre-wrap; word-break:break-all; font-size:.85em; user-select:all; }
+  details { margin-top:.6em; } summary { cursor:pointer; color:var(--dim); }
 </style>
 </head>
 <body>
 <header>
   <h1>qmpserver</h1>
+  <nav id="tabs">
+    <button data-view="instances" class="active">Instances</button>
+    <button data-view="migration">Migration</button>
+  </nav>
   <span id="status">connecting…</span>
   <span id="count"></span>
 </header>
-<main>
+<main id="view-instances">
   <section>
     <h2>Instances</h2>
     <table id="instances">
@@ -61,6 +124,8 @@ PAGE = r"""<!DOCTYPE html>
       <tbody></tbody>
     </table>
     <div id="noinst" class="empty">No instances.</div>
+    <h2><span id="abi-title">Guest ABI</span><button id="abi-reload" title="reload the guest ABI" hidden>↻</button></h2>
+    <div id="abi"><div class="empty">Select an instance to see its guest ABI.</div></div>
   </section>
   <section>
     <h2 id="traffic-title">Traffic</h2>
@@ -72,14 +137,42 @@ PAGE = r"""<!DOCTYPE html>
     <div id="traffic"><div class="empty">Select an instance to see its QMP traffic live.</div></div>
   </section>
 </main>
+<main id="view-migration" hidden>
+  <section>
+    <h2>Migration between hosts</h2>
+    <div class="tools">
+      <label>configuration
+        <select id="mig-config">
+          <option value="passthrough">passthrough: the same command line, -cpu host</option>
+          <option value="planned">planned: the plan for each pair</option>
+        </select></label>
+      <label><input type="checkbox" id="both-ways"> plans both ways</label>
+    </div>
+    <div id="mig-progress-box" hidden><progress id="mig-progress" value="0" max="1"></progress><span id="mig-progress-text"></span></div>
+    <div id="mig-error" hidden></div>
+    <div id="mig-summary"></div>
+    <table id="matrix"></table>
+    <div class="legend" id="mig-legend" hidden>
+      <span><span class="swatch" style="background:#1d6b38"></span>migratable</span>
+      <span><span class="swatch" style="background:#8c2b27"></span>not migratable</span>
+      <span>rows: source, columns: destination; hover a cell for the first blocker, click it for the plan</span>
+    </div>
+  </section>
+  <section>
+    <h2 id="plan-title">Plan</h2>
+    <div id="plan-body"><div class="empty">Click a cell of the matrix for the plan of that pair.</div></div>
+  </section>
+</main>
+<div id="tip" hidden><div class="tip-pair"></div><div class="tip-text"></div></div>
 <script>
 "use strict";
 const hash = new URLSearchParams(location.hash.slice(1));
-if (hash.get("token")) { sessionStorage.setItem("qmpserver-token", hash.get("token")); history.replaceState(null, "", location.pathname); }
+let view = hash.get("view") === "migration" ? "migration" : "instances";
+if (hash.get("token")) { sessionStorage.setItem("qmpserver-token", hash.get("token")); history.replaceState(null, "", location.pathname + (view === "instances" ? "" : "#view=" + view)); }
 const token = sessionStorage.getItem("qmpserver-token");
 const headers = token ? {"Authorization": "Bearer " + token} : {};
 const instances = new Map();
-let selected = null, ws = null;
+let selected = null, ws = null, live = null;  // live: the instance whose backlog has been replayed
 const $ = (s) => document.querySelector(s);
 
 function fmtTime(t) { const d = new Date(t * 1000); return d.toTimeString().slice(0, 8) + "." + String(d.getMilliseconds()).padStart(3, "0"); }
@@ -102,6 +195,106 @@ function renderInstances() {
   }
   $("#noinst").style.display = ids.length ? "none" : "";
   $("#count").textContent = ids.length + " instance" + (ids.length === 1 ? "" : "s");
+}
+
+const UNKNOWN = "—";
+function hex(v) { return "0x" + v.toString(16); }
+function known(v, fmt) { return v === null || v === undefined ? UNKNOWN : (fmt ? fmt(v) : String(v)); }
+function kvRow(tb, key, value) {
+  const tr = el("tr"); tr.dataset.key = key;
+  tr.appendChild(el("th", "", key));
+  const td = el("td", value === UNKNOWN ? "dim" : "mono", value);
+  if (value === UNKNOWN) td.title = "not known to the models (never invented)";
+  tr.appendChild(td); tb.appendChild(tr);
+}
+
+let abiSeq = 0, abiFilter = "";
+async function loadABI(id) {
+  const seq = ++abiSeq;
+  let body = null, status = "";
+  try {
+    const r = await fetch("/api/v1/instances/" + id, {headers});
+    if (r.ok) body = await r.json(); else status = "HTTP " + r.status;
+  } catch (e) { status = String(e); }
+  if (seq !== abiSeq || id !== selected) return;
+  if (body === null) { $("#abi").textContent = ""; $("#abi").appendChild(el("div", "empty", status)); return; }
+  renderABI(body["guest-abi"]);
+}
+
+function renderABI(a) {
+  const box = $("#abi");
+  box.textContent = "";
+  if (!a) { box.appendChild(el("div", "empty", "No guest ABI yet (the machine is not created).")); return; }
+  const cpu = a.cpu, gic = a.gic;
+  const t = el("table"); t.id = "abi-summary";
+  const tb = el("tbody"); t.appendChild(tb);
+  kvRow(tb, "machine", a.machine.type);
+  kvRow(tb, "accelerator", a.accel);
+  kvRow(tb, "CPU model", known(cpu.model));
+  kvRow(tb, "MIDR_EL1", known(cpu.midr, hex));
+  kvRow(tb, "MTE", known(a.mte, v => v === "none" ? "none" : "MTE" + v));
+  kvRow(tb, "GIC", known(gic.version, v => "v" + v + (gic["in-kernel"] === null ? "" : gic["in-kernel"] ? ", in-kernel" : ", emulated")));
+  kvRow(tb, "SVE vector lengths", known(cpu["sve-vector-lengths"], v => v.length ? v.join(" ") + " bits" : "off"));
+  kvRow(tb, "PMU", known(cpu.pmu, v => v ? "yes" : "no"));
+  kvRow(tb, "PSCI", known(a["psci-version"]));
+  box.appendChild(t);
+  const h = el("h3", "", "ID registers");
+  box.appendChild(h);
+  if (!cpu.idregs) box.appendChild(el("div", "dim", "not known to the models" + (a.accel === "tcg" ? " (of a TCG CPU model, only MIDR is)" : "")));
+  else {
+    h.appendChild(el("span", "dim", Object.keys(cpu.idregs).length + " fields"));
+    const inp = el("input"); inp.id = "abi-filter"; inp.placeholder = "filter, e.g. MTE"; inp.value = abiFilter;
+    h.appendChild(inp);
+    const regs = el("table"); regs.id = "abi-idregs";
+    box.appendChild(regs);
+    inp.addEventListener("input", () => { abiFilter = inp.value; renderIdregs(regs, cpu.idregs, abiFilter); });
+    renderIdregs(regs, cpu.idregs, abiFilter);
+  }
+  box.appendChild(el("h3", "", "Firmware registers"));
+  if (!a.firmware) box.appendChild(el("div", "dim", "not known to the models (KVM only)"));
+  else {
+    const fw = el("table"); fw.id = "abi-firmware";
+    const fb = el("tbody"); fw.appendChild(fb);
+    for (const [k, v] of Object.entries(a.firmware)) {
+      const tr = el("tr"); tr.dataset.reg = k;
+      tr.appendChild(el("th", "mono", k));
+      tr.appendChild(el("td", "mono", hex(v) + (v > 9 ? " (" + v + ")" : "")));
+      fb.appendChild(tr);
+    }
+    box.appendChild(fw);
+  }
+}
+
+// one row per register (fields at 0 dimmed); registers with every field 0 share one row
+function renderIdregs(table, idregs, filter) {
+  table.textContent = "";
+  const tb = el("tbody"); table.appendChild(tb);
+  const q = filter.trim().toLowerCase(), regs = new Map(), zero = [];
+  for (const [k, v] of Object.entries(idregs)) {
+    if (q && !k.toLowerCase().includes(q)) continue;
+    const dot = k.indexOf("."), reg = k.slice(0, dot);
+    if (!regs.has(reg)) regs.set(reg, []);
+    regs.get(reg).push([k.slice(dot + 1), v]);
+  }
+  for (const [reg, fields] of regs) {
+    if (!q && fields.every(([, v]) => v === 0)) { zero.push(reg); continue; }
+    const tr = el("tr"); tr.dataset.reg = reg;
+    tr.appendChild(el("th", "mono", reg));
+    const td = el("td", "fields");
+    for (const [f, v] of fields) {
+      const span = el("span", v === 0 ? "f zero" : "f", f + "=" + (v > 9 ? hex(v) : v));
+      span.dataset.field = reg + "." + f; span.title = reg + "." + f + " = " + v;
+      td.appendChild(span);
+    }
+    tr.appendChild(td); tb.appendChild(tr);
+  }
+  if (zero.length) {
+    const tr = el("tr"); tr.dataset.reg = "";
+    tr.appendChild(el("th", "dim", "every field 0"));
+    tr.appendChild(el("td", "fields dim", zero.join(" ")));
+    tb.appendChild(tr);
+  }
+  if (!regs.size) tb.appendChild(el("tr")).appendChild(el("td", "dim", "no field matches"));
 }
 
 function addTraffic(m) {
@@ -130,7 +323,10 @@ function select(id) {
   $("#traffic").appendChild(el("div", "empty", "Waiting for traffic…"));
   $("#traffic-title").textContent = "Traffic of instance #" + id;
   const a = $("#replies"); a.textContent = "export .replies"; a.href = "#";
+  $("#abi-title").textContent = "Guest ABI of instance #" + id; $("#abi-reload").hidden = false;
+  live = null;
   renderInstances();
+  loadABI(id);
   if (ws) ws.send(JSON.stringify({subscribe: id, backlog: 200}));
 }
 
@@ -163,12 +359,222 @@ function connect() {
       addTraffic(m);
       const i = instances.get(m.instance);
       if (i && m.kind === "event" && /"event": "(STOP|RESUME|SHUTDOWN)"/.test(m.text)) loadInstances();
+      // an incoming migration replaces the guest ABI with the source's
+      if (m.instance === live && m.kind === "event" && /"event": "(RESUME|MIGRATION)"/.test(m.text)) loadABI(live);
     }
+    else if (m.type === "subscribed" && m.instance === selected) live = m.instance;
   };
   ws.onclose = () => { $("#status").textContent = "disconnected — retrying"; $("#status").className = ""; ws = null; setTimeout(connect, 2000); };
 }
 
+// --- views ---------------------------------------------------------------------------
+
+function show(v) {
+  view = v;
+  for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.view === v);
+  $("#view-instances").hidden = v !== "instances";
+  $("#view-migration").hidden = v !== "migration";
+  history.replaceState(null, "", location.pathname + (v === "instances" ? "" : "#view=" + v));
+  hideTip();
+  if (v === "migration") loadMatrix();
+}
+
+// --- migration: the host-pair matrix and plans ---------------------------------------------
+
+const mig = {gen: 0, polls: 0, matrix: null, planSeq: 0, pair: null};
+const sleep = (ms) => new Promise(res => setTimeout(res, ms));
+function migError(text) { const e = $("#mig-error"); e.textContent = text; e.hidden = !text; }
+async function errorText(r) {
+  try { const b = await r.json(); return "HTTP " + r.status + ": " + (b.error.message || b.error.desc || b.error.class); }
+  catch (e) { return "HTTP " + r.status + (r.status === 401 ? " — open /#token=TOKEN" : ""); }
+}
+
+// 202 + Retry-After while the server computes (seconds): poll, with a progress bar, until 200
+async function loadMatrix() {
+  const gen = ++mig.gen, config = $("#mig-config").value;
+  migError("");
+  while (gen === mig.gen && view === "migration") {
+    let r;
+    try { r = await fetch("/api/v1/migration/matrix?config=" + encodeURIComponent(config), {headers}); }
+    catch (e) { migError(String(e) + " — retrying"); await sleep(2000); continue; }
+    if (gen !== mig.gen) return;
+    if (r.status === 202) {
+      const p = await r.json();
+      if (gen !== mig.gen) return;
+      mig.polls++;
+      $("#mig-progress-box").hidden = false;
+      $("#mig-progress").max = Math.max(p.total, 1); $("#mig-progress").value = p.done;
+      $("#mig-progress-text").textContent = "computing the " + p.config + " matrix: " + p.done + " of " + p.total + " pairs";
+      if (!mig.matrix || mig.matrix.config !== config) $("#mig-summary").textContent = "";
+      const after = parseFloat(r.headers.get("Retry-After"));
+      await sleep(1000 * (after > 0 ? Math.min(after, 10) : 1));
+      continue;
+    }
+    $("#mig-progress-box").hidden = true;
+    if (!r.ok) { migError(await errorText(r)); return; }
+    const m = await r.json();
+    if (gen === mig.gen) renderMatrix(m);
+    return;
+  }
+}
+
+function tipFor(c) {
+  if (c.migratable) return "migratable" + (c["qemu-args"] ? " with " + shellJoin(c["qemu-args"]) : "");
+  return c["first-blocker"] || "not migratable";
+}
+
+function renderMatrix(m) {
+  mig.matrix = m;
+  const names = m.profiles.map(p => p.name);
+  const summary = new Map(m.profiles.map(p => [p.name, p.summary]));
+  const cells = new Map(m.cells.map(c => [c.source + "\n" + c.destination, c]));
+  const t = $("#matrix");
+  t.textContent = "";
+  const head = el("tr");
+  head.appendChild(el("th", "corner dim", "source ↓  destination →"));
+  for (const n of names) { const th = el("th", "col"); th.title = summary.get(n) || ""; th.appendChild(el("span", "", n)); head.appendChild(th); }
+  t.appendChild(el("thead")).appendChild(head);
+  const tb = el("tbody");
+  for (const src of names) {
+    const tr = el("tr");
+    const th = el("th", "row mono", src); th.title = summary.get(src) || ""; tr.appendChild(th);
+    for (const dst of names) {
+      const c = src === dst ? null : cells.get(src + "\n" + dst);
+      const td = el("td", "cell");
+      if (src === dst) { td.classList.add("same"); td.title = "same host"; }
+      else if (c) {
+        td.classList.add(c.migratable ? "migratable" : "blocked");
+        td.textContent = c.migratable ? "✓" : "✗";
+        td.dataset.source = src; td.dataset.destination = dst; td.dataset.tip = tipFor(c);
+        td.tabIndex = 0;
+        td.setAttribute("aria-label", src + " to " + dst + ": " + td.dataset.tip);
+        if (mig.pair && mig.pair[0] === src && mig.pair[1] === dst) td.classList.add("selected");
+      }
+      tr.appendChild(td);
+    }
+    tb.appendChild(tr);
+  }
+  t.appendChild(tb);
+  const ok = m.cells.filter(c => c.migratable).length;
+  $("#mig-summary").textContent = m.config + ": " + ok + " of " + m.cells.length + " ordered pairs of " + names.length + " hosts migratable";
+  $("#mig-legend").hidden = false;
+}
+
+function showTip(td) {
+  if (!td || !td.dataset.tip) { hideTip(); return; }
+  const tip = $("#tip");
+  tip.querySelector(".tip-pair").textContent = td.dataset.source + " → " + td.dataset.destination;
+  tip.querySelector(".tip-text").textContent = td.dataset.tip;
+  tip.hidden = false;
+  const r = td.getBoundingClientRect(), w = tip.offsetWidth, h = tip.offsetHeight;
+  let x = r.right + 8, y = r.top;
+  if (x + w > innerWidth - 4) x = Math.max(4, r.left - 8 - w);
+  if (y + h > innerHeight - 4) y = Math.max(4, innerHeight - 4 - h);
+  tip.style.left = x + "px"; tip.style.top = y + "px";
+}
+function hideTip() { $("#tip").hidden = true; }
+
+function shellJoin(args) {
+  return args.map(a => /^[A-Za-z0-9_@%+=:,.\/-]+$/.test(a) ? a : "'" + a.replace(/'/g, "'\\''") + "'").join(" ");
+}
+
+async function loadPlan(src, dst) {
+  const seq = ++mig.planSeq, both = $("#both-ways").checked;
+  mig.pair = [src, dst];
+  for (const td of document.querySelectorAll("#matrix td.selected")) td.classList.remove("selected");
+  const td = [...document.querySelectorAll("#matrix td.cell")].find(c => c.dataset.source === src && c.dataset.destination === dst);
+  if (td) td.classList.add("selected");
+  $("#plan-title").textContent = "Plan: " + src + (both ? " ⇄ " : " → ") + dst;
+  const body = $("#plan-body");
+  body.textContent = "";
+  body.appendChild(el("div", "empty", "Planning… (each candidate is proved by migrating between two instances: a few seconds)"));
+  let r, p = null, err = "";
+  try {
+    r = await fetch("/api/v1/migration/plan?source=" + encodeURIComponent(src) + "&destination=" + encodeURIComponent(dst) + (both ? "&both-ways=true" : ""), {headers});
+    if (r.ok) p = await r.json(); else err = await errorText(r);
+  } catch (e) { err = String(e); }
+  if (seq !== mig.planSeq) return;
+  body.textContent = "";
+  if (p === null) { body.appendChild(el("div", "error", err)); return; }
+  renderPlan(body, p);
+}
+
+function renderPlan(body, p) {
+  const h = el("h3", p.migratable ? "ok" : "no", p.migratable ? "✓ migratable" : "✗ not migratable");
+  h.id = "plan-verdict";
+  body.appendChild(h);
+  if (p.configuration) {
+    body.appendChild(el("h4", "", "Command line (the same on both hosts)"));
+    const box = el("div", "cmd"), pre = el("pre", "", shellJoin(p.configuration["qemu-args"])), btn = el("button", "", "copy");
+    pre.id = "plan-args"; btn.id = "plan-copy";
+    btn.addEventListener("click", () => copyText(pre, btn));
+    box.appendChild(pre); box.appendChild(btn); body.appendChild(box);
+  }
+  if (p.blockers.length) {
+    body.appendChild(el("h4", "", "Blockers (the first decides)"));
+    const ol = el("ol"); ol.id = "plan-blockers";
+    for (const b of p.blockers) ol.appendChild(el("li", "", b));
+    body.appendChild(ol);
+    if (p.blockers.length > 5) {  // the first decides; the rest on demand
+      ol.className = "folded";
+      const more = el("button", "", "show " + (p.blockers.length - 5) + " more"); more.id = "plan-more";
+      more.addEventListener("click", () => { ol.classList.toggle("folded"); more.textContent = ol.classList.contains("folded") ? "show " + (p.blockers.length - 5) + " more" : "show fewer"; });
+      body.appendChild(more);
+    }
+  }
+  if (p.notes.length) {
+    body.appendChild(el("h4", "", "Notes"));
+    const ul = el("ul"); ul.id = "plan-notes";
+    for (const n of p.notes) ul.appendChild(el("li", "", n));
+    body.appendChild(ul);
+  }
+  if (p.tried.length) {
+    const d = el("details"); d.id = "plan-tried";
+    d.appendChild(el("summary", "", "Tried " + p.tried.length + " configuration" + (p.tried.length === 1 ? "" : "s")));
+    for (const t of p.tried) {
+      d.appendChild(el("pre", "mono", shellJoin(t["qemu-args"])));
+      const ul = el("ul");
+      for (const tr of t.trials) {
+        const n = (tr.reasons || []).length;
+        ul.appendChild(el("li", tr.result === "completed" ? "ok" : "no", tr.direction + ": " + tr.result + (n ? " (" + n + " reason" + (n === 1 ? "" : "s") + ": " + tr.reasons[0] + (n > 1 ? " …" : "") + ")" : "")));
+      }
+      d.appendChild(ul);
+    }
+    body.appendChild(d);
+  }
+}
+
+async function copyText(pre, btn) {
+  let ok = false;
+  try { await navigator.clipboard.writeText(pre.textContent); ok = true; }
+  catch (e) {
+    const range = document.createRange(); range.selectNodeContents(pre);
+    const sel = getSelection(); sel.removeAllRanges(); sel.addRange(range);
+    try { ok = document.execCommand("copy"); } catch (e2) { ok = false; }
+  }
+  btn.textContent = ok ? "copied" : "selected: press Ctrl+C";
+  setTimeout(() => { btn.textContent = "copy"; }, 2000);
+}
+
+for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => show(b.dataset.view));
+$("#mig-config").addEventListener("change", () => { $("#matrix").textContent = ""; $("#mig-legend").hidden = true; loadMatrix(); });
+$("#both-ways").addEventListener("change", () => { if (mig.pair) loadPlan(mig.pair[0], mig.pair[1]); });
+const matrixTable = $("#matrix");
+matrixTable.addEventListener("mouseover", (ev) => showTip(ev.target.closest("td.cell")));
+matrixTable.addEventListener("mouseleave", hideTip);
+matrixTable.addEventListener("focusin", (ev) => showTip(ev.target.closest("td.cell")));
+matrixTable.addEventListener("focusout", hideTip);
+matrixTable.addEventListener("click", (ev) => {
+  const td = ev.target.closest("td.cell");
+  if (td && td.dataset.source) loadPlan(td.dataset.source, td.dataset.destination);
+});
+matrixTable.addEventListener("keydown", (ev) => {
+  const td = ev.target.closest("td.cell");
+  if (td && td.dataset.source && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); loadPlan(td.dataset.source, td.dataset.destination); }
+});
+
 $("#clear").addEventListener("click", () => { $("#traffic").textContent = ""; });
+$("#abi-reload").addEventListener("click", () => { if (selected !== null) loadABI(selected); });
 $("#replies").addEventListener("click", async (ev) => {
   ev.preventDefault();
   if (selected === null) return;
@@ -180,6 +586,7 @@ $("#replies").addEventListener("click", async (ev) => {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 });
 loadInstances().finally(connect);
+if (view !== "instances") show(view);
 </script>
 </body>
 </html>

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 
 from .. import __version__
+from ..vm.abi import FORMAT as ABI_FORMAT
 from .faults import DEFAULT_OVERSIZE, KINDS, MAX_DELAY, MAX_OVERSIZE
 
 ERROR_CLASSES = ["GenericError", "CommandNotFound", "DeviceNotActive", "DeviceNotFound", "KVMMissingCap"]
@@ -119,6 +120,66 @@ SCHEMAS = {
             "created": {"type": "number"},
             "state": {"type": "string", "enum": ["running", "exited"]},
             "exit": {"type": "string", "description": "shutdown cause once the instance has exited"},
+            "guest-abi": _ref("GuestABI"),
+        },
+    },
+    "GuestABI": {
+        "type": "object",
+        "nullable": True,
+        "description": "What the guest sees (qmpserver.vm.abi.GuestABI.to_dict()): in answers about one "
+        "instance (GET, POST, DELETE), not in lists or WebSocket messages. A value the models do not "
+        "know is null, never invented. null: no machine yet",
+        "required": ["format", "target", "machine", "accel", "cpu", "mte", "gic", "firmware", "psci-version"],
+        "properties": {
+            "format": {"type": "integer", "enum": [ABI_FORMAT]},
+            "target": {"type": "string", "example": "aarch64"},
+            "machine": {
+                "type": "object",
+                "required": ["type", "version"],
+                "properties": {
+                    "type": {"type": "string", "example": "virt-11.1"},
+                    "version": NULLABLE_STRING,
+                },
+            },
+            "accel": {"type": "string"},
+            "cpu": {
+                "type": "object",
+                "required": ["model", "midr", "idregs", "sve-vector-lengths", "pmu"],
+                "properties": {
+                    "model": NULLABLE_STRING,
+                    "midr": {"type": "integer", "nullable": True, "description": "MIDR_EL1"},
+                    "idregs": {
+                        "type": "object",
+                        "nullable": True,
+                        "additionalProperties": {"type": "integer"},
+                        "description": "REG.FIELD -> value of every ID-register field the guest sees",
+                        "example": {"ID_AA64PFR1_EL1.MTE": 0},
+                    },
+                    "sve-vector-lengths": {
+                        "type": "array",
+                        "nullable": True,
+                        "items": {"type": "integer"},
+                        "description": "bits; [] SVE off, null no SVE in the model",
+                    },
+                    "pmu": {"type": "boolean", "nullable": True},
+                },
+            },
+            "mte": {"type": "string", "nullable": True, "enum": ["none", "2", "3", None]},
+            "gic": {
+                "type": "object",
+                "required": ["version", "in-kernel"],
+                "properties": {
+                    "version": {"type": "integer", "nullable": True},
+                    "in-kernel": {"type": "boolean", "nullable": True},
+                },
+            },
+            "firmware": {
+                "type": "object",
+                "nullable": True,
+                "additionalProperties": {"type": "integer"},
+                "description": "KVM firmware pseudo-registers (KVM only)",
+            },
+            "psci-version": {"type": "string", "nullable": True, "example": "1.1"},
         },
     },
     "InstanceList": {

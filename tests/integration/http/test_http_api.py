@@ -749,3 +749,30 @@ def test_migration_plan_and_matrix(api):
     )
     assert cell["migratable"] is False and cell["first-blocker"].startswith("MIDR_EL1")
     assert api("GET", "/api/v1/migration/matrix?config=nope")[0] == 400
+
+
+def test_one_instance_carries_its_guest_abi(api, make, srv):
+    from qmpserver.vm.abi import GuestABI
+
+    d = make({"profile": "graviton4-v2-6.12", "paused": True})
+    abi = d["guest-abi"]
+    assert abi["target"] == "aarch64" and abi["accel"] == "kvm" and abi["cpu"]["model"] == "host"
+    assert abi["machine"]["type"] == d["machine"]["type"] and abi["mte"] == "none"
+    assert abi["gic"] == {"version": 3, "in-kernel": True} and abi["psci-version"] == "1.1"
+    assert abi["cpu"]["idregs"]["MIDR_EL1.PartNum"] == 0xD4F  # Neoverse V2
+    assert abi["firmware"]["KVM_REG_ARM_PSCI_VERSION"] == 0x10001
+    status, _, shown = api("GET", "/api/v1/instances/%d" % d["id"])
+    assert status == 200 and shown["guest-abi"] == abi
+    # the instance's own object, in its dict form
+    assert GuestABI.from_dict(abi) == srv.control.record(d["id"]).instance.abi
+    # TCG: what the models do not know stays null
+    t = make({"paused": True})
+    assert t["guest-abi"]["accel"] == "tcg" and t["guest-abi"]["cpu"]["idregs"] is None
+    assert t["guest-abi"]["firmware"] is None and t["guest-abi"]["psci-version"] is None
+    # lists leave it out (~12 KB per KVM instance)
+    listed = api("GET", "/api/v1/instances")[2]["instances"]
+    assert {i["id"] for i in listed} >= {d["id"], t["id"]}
+    assert not any("guest-abi" in i for i in listed)
+    # still there once the instance has exited
+    gone = api("DELETE", "/api/v1/instances/%d" % t["id"])[2]
+    assert gone["state"] == "exited" and gone["guest-abi"] == t["guest-abi"]

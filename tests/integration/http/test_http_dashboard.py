@@ -1,8 +1,10 @@
 """The dashboard in headless Chromium (Debian's ``chromium``), driven over the DevTools protocol.
 
 The page must list the instances and show an instance's QMP traffic live
-(over the WebSocket); the test saves a screenshot
-(``$QMPSERVER_ARTIFACTS``, default ``build/artifacts/``, ``dashboard.png``).
+(over the WebSocket) and its guest ABI, and show the migration matrix of the
+hosts with a plan per pair; the tests save screenshots
+(``$QMPSERVER_ARTIFACTS``, default ``build/artifacts/``: ``dashboard.png``,
+``dashboard-abi.png``, ``dashboard-migration.png``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import tempfile
 import time
 
 import pytest
+from http_testutil import Api
 
 from qmpserver.testing.server import InProcessServer
 
@@ -132,6 +135,30 @@ class Browser:
             if time.monotonic() > deadline:
                 raise AssertionError("timed out waiting for %s (console: %s)" % (expr, self.console[-5:]))
             await asyncio.sleep(0.1)
+
+    async def center(self, selector):
+        """The middle of the element (scrolled into view), in CSS pixels of the viewport."""
+        x, y = await self.evaluate(
+            "(() => { const e = document.querySelector(%s); e.scrollIntoView({block: 'nearest'});"
+            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+            % json.dumps(selector)
+        )
+        return x, y
+
+    async def hover(self, selector):
+        """A real mouse move onto the element (mouseover, :hover)."""
+        x, y = await self.center(selector)
+        await self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        return x, y
+
+    async def click(self, selector):
+        """A real left click in the middle of the element."""
+        x, y = await self.hover(selector)
+        for kind in ("mousePressed", "mouseReleased"):
+            await self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def errors(self):
+        return [c for c in self.console if "exceptionDetails" in c or c.get("type") == "error"]
 
     async def screenshot(self, path):
         r = await self.send("Page.captureScreenshot", format="png")
@@ -249,3 +276,267 @@ def test_dashboard_lists_instances_and_shows_live_traffic(dash):
         s.close()
         a.remove()
         b.remove()
+
+
+def run_page(binary, url, check):
+    """Open ``url`` in a fresh browser, run ``await check(browser)``; no script error allowed."""
+
+    async def main():
+        br = Browser(binary)
+        try:
+            await br.start()
+            await br.send("Page.navigate", url=url)
+            await check(br)
+            assert not br.errors(), br.errors()
+        finally:
+            await br.close()
+
+    asyncio.run(main())
+
+
+def test_dashboard_page_is_self_contained(dash):
+    """No browser: the page loads nothing from elsewhere, and has both views."""
+    status, headers, page = Api(dash.url)("GET", "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert not re.search(r"https?://|<link|<script[^>]+src|@import|url\(", page)
+    for needle in ('id="view-instances"', 'id="view-migration"', 'id="matrix"', 'id="abi"', 'id="plan-body"'):
+        assert needle in page
+    # every API path the script uses exists
+    for path in re.findall(r'"(/api/v1/[a-z/.]+)', page):
+        assert path.rstrip("/") in {
+            "/api/v1/instances",
+            "/api/v1/ws",
+            "/api/v1/migration/matrix",
+            "/api/v1/migration/plan",
+        }, path
+
+
+def test_dashboard_shows_the_guest_abi(dash):
+    binary = chromium_binary()
+    k = dash.create("graviton4-v2-6.12", name="kvm-guest", paused=True)
+    t = dash.create(PROFILE, name="tcg-guest", paused=True)
+    abi = dash.call(lambda: dash.control.record(k.id).instance.abi.to_dict())
+    idregs = abi["cpu"]["idregs"]
+
+    async def check(br):
+        row = "#instances tbody tr[data-id='%d']"
+        await br.wait_for("!!document.querySelector(%s)" % json.dumps(row % k.id))
+        await br.click(row % k.id)
+        await br.wait_for(
+            "document.querySelector('#abi-title').textContent == 'Guest ABI of instance #%d'"
+            " && !!document.querySelector('#abi-firmware')" % k.id
+        )
+        summary = await br.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#abi-summary tr')]"
+            ".map(r => [r.dataset.key, r.children[1].textContent]))"
+        )
+        assert summary == {
+            "machine": abi["machine"]["type"],
+            "accelerator": "kvm",
+            "CPU model": "host",
+            "MIDR_EL1": hex(abi["cpu"]["midr"]),
+            "MTE": "none",
+            "GIC": "v3, in-kernel",
+            "SVE vector lengths": "128 bits",
+            "PMU": "yes",
+            "PSCI": "1.1",
+        }
+        assert summary["MIDR_EL1"] == "0x410fd4f1"  # Neoverse V2 r0p1
+        fields = await br.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#abi-idregs [data-field]')]"
+            ".map(s => [s.dataset.field, [s.textContent, s.className]]))"
+        )
+        assert fields["ID_AA64PFR1_EL1.MTE"] == ["MTE=0", "f zero"]
+        assert fields["MIDR_EL1.PartNum"] == ["PartNum=0xd4f", "f"]
+        # registers whose fields are all 0 share one row; together, every field is shown once
+        zero_regs = await br.evaluate(
+            "document.querySelector('#abi-idregs tr[data-reg=\"\"] td').textContent.split(' ')"
+        )
+        assert "ID_PFR0_EL1" in zero_regs and "ID_AA64PFR1_EL1" not in zero_regs
+        shown = set(fields) | {k for k in idregs if k.split(".")[0] in zero_regs}
+        assert shown == set(idregs)
+        firmware = await br.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#abi-firmware tr')]"
+            ".map(r => [r.dataset.reg, r.children[1].textContent]))"
+        )
+        assert firmware["KVM_REG_ARM_PSCI_VERSION"] == "0x10001 (65537)"
+        assert set(firmware) == set(abi["firmware"])
+        await br.screenshot(os.path.join(artifacts_dir(), "dashboard-abi.png"))
+        # the filter narrows the fields to the matching ones
+        await br.evaluate(
+            "(() => { const i = document.querySelector('#abi-filter'); i.value = 'mte';"
+            " i.dispatchEvent(new Event('input')); })()"
+        )
+        shown = await br.evaluate(
+            "[...document.querySelectorAll('#abi-idregs [data-field]')].map(s => s.dataset.field)"
+        )
+        assert shown == [f for f in idregs if "mte" in f.lower()] and shown
+        # a TCG instance: what the models do not know is said so, not invented
+        await br.click(row % t.id)
+        await br.wait_for(
+            "document.querySelector('#abi-summary tr[data-key=accelerator] td')?.textContent == 'tcg'"
+        )
+        text = await br.evaluate("document.querySelector('#abi').textContent")
+        assert "not known to the models" in text
+        assert await br.evaluate("document.querySelector('#abi-idregs') === null")
+        assert await br.evaluate("document.querySelector('#abi-firmware') === null")
+        assert (
+            await br.evaluate("document.querySelector('#abi-summary tr[data-key=PSCI] td').className")
+            == "dim"
+        )
+
+    try:
+        run_page(binary, dash.url + "/#token=dashboard-token", check)
+    finally:
+        k.remove()
+        t.remove()
+
+
+SRC, DST = "graviton3-v1-6.1", "graviton4-v2-6.12"
+
+
+def test_dashboard_migration_matrix_and_plan(dash):
+    binary = chromium_binary()
+    api = Api(dash.url, token="dashboard-token")
+
+    def cell(src, dst):
+        return "#matrix td.cell[data-source='%s'][data-destination='%s']" % (src, dst)
+
+    async def check(br):
+        await br.wait_for("document.querySelector('#status')?.textContent == 'live'")
+        assert await br.evaluate("document.querySelector('#view-migration').hidden")
+        await br.click("#tabs button[data-view=migration]")
+        assert await br.evaluate("location.hash") == "#view=migration"
+        assert await br.evaluate("document.querySelector('#view-instances').hidden")
+        # the first answer is 202 (the server starts computing): a progress bar, then the grid
+        await br.wait_for("document.querySelectorAll('#matrix td.cell').length > 0", timeout=180)
+        assert await br.evaluate("mig.polls") >= 1
+        assert await br.evaluate("document.querySelector('#mig-progress-box').hidden")
+        code, _, m = await asyncio.get_running_loop().run_in_executor(
+            None, api, "GET", "/api/v1/migration/matrix?config=passthrough"
+        )
+        assert code == 200
+        names = [p["name"] for p in m["profiles"]]
+        assert SRC in names and DST in names
+        rows = await br.evaluate("[...document.querySelectorAll('#matrix th.row')].map(t => t.textContent)")
+        cols = await br.evaluate("[...document.querySelectorAll('#matrix th.col')].map(t => t.textContent)")
+        assert rows == cols == names
+        grid = await br.evaluate(
+            "[...document.querySelectorAll('#matrix tbody tr')].map(r => [...r.querySelectorAll('td')]"
+            ".map(c => [c.className.replace(' selected', ''), c.dataset.source || null,"
+            " c.dataset.destination || null, c.dataset.tip || null]))"
+        )
+        cells = {(c["source"], c["destination"]): c for c in m["cells"]}
+        for i, src in enumerate(names):
+            for j, dst in enumerate(names):
+                cls, s, d, tip = grid[i][j]
+                if i == j:  # the same host: not in the matrix, an empty cell
+                    assert (cls, s, d, tip) == ("cell same", None, None, None)
+                    continue
+                c = cells[(src, dst)]
+                assert (s, d) == (src, dst)
+                assert cls == ("cell migratable" if c["migratable"] else "cell blocked")
+                if not c["migratable"]:
+                    assert tip == c["first-blocker"]
+        assert (SRC, SRC) not in cells
+        assert await br.evaluate("document.querySelector(%s)" % json.dumps(cell(SRC, SRC))) is None
+        assert await br.evaluate("document.querySelector(%s).className" % json.dumps(cell(SRC, DST))) == (
+            "cell blocked"
+        )
+        summary = await br.evaluate("document.querySelector('#mig-summary').textContent")
+        ok = sum(c["migratable"] for c in m["cells"])
+        assert summary == "passthrough: %d of %d ordered pairs of %d hosts migratable" % (
+            ok,
+            len(m["cells"]),
+            len(names),
+        )
+        # hover: the first blocking check, in a tooltip
+        await br.hover(cell(SRC, DST))
+        await br.wait_for("!document.querySelector('#tip').hidden")
+        assert await br.evaluate("document.querySelector('#tip .tip-pair').textContent") == "%s → %s" % (
+            SRC,
+            DST,
+        )
+        tip = await br.evaluate("document.querySelector('#tip .tip-text').textContent")
+        assert tip.startswith("MIDR_EL1")
+        # click: the plan, proved by migrating (a few seconds)
+        await br.click(cell(SRC, DST))
+        await br.wait_for("!!document.querySelector('#plan-blockers li')", timeout=60)
+        assert await br.evaluate("document.querySelector('#plan-title').textContent") == "Plan: %s → %s" % (
+            SRC,
+            DST,
+        )
+        assert await br.evaluate("document.querySelector('#plan-verdict').textContent") == "✗ not migratable"
+        blockers = await br.evaluate(
+            "[...document.querySelectorAll('#plan-blockers li')].map(l => l.textContent)"
+        )
+        code, _, plan = await asyncio.get_running_loop().run_in_executor(
+            None, api, "GET", "/api/v1/migration/plan?source=%s&destination=%s" % (SRC, DST)
+        )
+        assert blockers == plan["blockers"] and blockers[0].startswith("MIDR_EL1")
+        assert await br.evaluate("document.querySelector('#plan-args')") is None
+        notes = await br.evaluate("[...document.querySelectorAll('#plan-notes li')].map(l => l.textContent)")
+        assert notes == plan["notes"]
+        assert "selected" in await br.evaluate(
+            "document.querySelector(%s).className" % json.dumps(cell(SRC, DST))
+        )
+        # the grid, the tooltip (the mouse is still on the cell) and the plan
+        assert not await br.evaluate("document.querySelector('#tip').hidden")
+        png = await br.screenshot(os.path.join(artifacts_dir(), "dashboard-migration.png"))
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000
+        # beyond the first five, on demand
+        visible = "[...document.querySelectorAll('#plan-blockers li')].filter(l => l.offsetParent).length"
+        assert len(blockers) > 5 and await br.evaluate(visible) == 5
+        await br.click("#plan-more")
+        assert await br.evaluate(visible) == len(blockers)
+        # a migratable pair: its command line, to copy
+        good = next((c for c in m["cells"] if c["migratable"]), None)
+        if good is not None:
+            await br.click(cell(good["source"], good["destination"]))
+            await br.wait_for("!!document.querySelector('#plan-args')", timeout=60)
+            code, _, plan = await asyncio.get_running_loop().run_in_executor(
+                None,
+                api,
+                "GET",
+                "/api/v1/migration/plan?source=%s&destination=%s" % (good["source"], good["destination"]),
+            )
+            assert plan["migratable"]
+            args = await br.evaluate("document.querySelector('#plan-args').textContent")
+            assert args == " ".join(plan["configuration"]["qemu-args"])
+            assert await br.evaluate("document.querySelector('#plan-verdict').textContent") == "✓ migratable"
+            assert await br.evaluate("document.querySelector('#plan-copy').textContent") == "copy"
+        # the selector: the planned matrix (computed anew, a plan per pair)
+        await br.evaluate(
+            "(() => { const s = document.querySelector('#mig-config'); s.value = 'planned';"
+            " s.dispatchEvent(new Event('change')); })()"
+        )
+        await br.wait_for(
+            "document.querySelector('#mig-summary').textContent.startsWith('planned:')"
+            " && document.querySelectorAll('#matrix td.cell').length > 0",
+            timeout=240,
+        )
+        code, _, planned = await asyncio.get_running_loop().run_in_executor(
+            None, api, "GET", "/api/v1/migration/matrix?config=planned"
+        )
+        assert code == 200
+        classes = await br.evaluate(
+            "[...document.querySelectorAll('#matrix td.migratable, #matrix td.blocked')]"
+            ".map(c => [c.dataset.source, c.dataset.destination, c.classList.contains('migratable')])"
+        )
+        assert sorted(map(tuple, classes)) == sorted(
+            (c["source"], c["destination"], c["migratable"]) for c in planned["cells"]
+        )
+        # the view is in the address: a reload opens it again (passthrough, cached by the server now)
+        assert await br.evaluate("location.hash") == "#view=migration"
+        await br.evaluate("window.beforeReload = true")
+        await br.send("Page.reload")
+        await br.wait_for(
+            "!window.beforeReload && document.querySelector('#view-instances')?.hidden"
+            " && document.querySelectorAll('#matrix td.cell').length > 0"
+        )
+        assert await br.evaluate("[mig.polls, document.querySelector('#mig-config').value]") == [
+            0,
+            "passthrough",
+        ]
+
+    run_page(binary, dash.url + "/#token=dashboard-token", check)
