@@ -424,7 +424,8 @@ def matrix(profiles: list[Any], config: str = "passthrough", progress: Any = Non
     return {
         "config": config,
         "profiles": [
-            {"name": p.name, "host": p.host.name, "summary": p.host.data.get("summary", "")} for p in profiles
+            {"name": p.name, "host": p.host.name, "summary": p.summary or p.host.data.get("summary", "")}
+            for p in profiles
         ],
         "cells": cells,
     }

@@ -443,7 +443,7 @@ async def migration_matrix(request):
         return web.json_response(job["result"], dumps=lambda o: json.dumps(o, default=str))
     if job["error"] is not None:
         del jobs[key]
-        return web.json_response({"error": {"class": "InternalError", "desc": job["error"]}}, status=500)
+        return error_response(500, "InternalError", job["error"])
     total = job["total"] if job["total"] is not None else len(rows) * (len(rows) - 1)  # an upper bound
     body = {"config": config, "state": "computing", "done": job["done"], "total": total}
     return web.json_response(body, status=202, headers={"Retry-After": "1"})
