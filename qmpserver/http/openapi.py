@@ -734,7 +734,12 @@ def _paths():
                     {"name": "destination", "in": "query", "required": True, "schema": {"type": "string"}},
                     {"name": "both-ways", "in": "query", "schema": {"type": "boolean"}},
                 ],
-                "responses": {"200": _json(_ref("MigrationPlan")), "400": BAD, "404": NOT_FOUND},
+                "responses": {
+                    "200": _json(_ref("MigrationPlan")),
+                    "400": BAD,
+                    "404": _err("no such profile"),
+                    "422": _err("a stored profile that does not compile"),
+                },
             }
         },
         "/api/v1/migration/matrix": {

@@ -17,6 +17,7 @@ say so (:class:`NotModelled`).
 from __future__ import annotations
 
 from ..arch.arm64 import migrate as arm64
+from ..log import get as get_logger
 from ..vm.abi import FORMAT as ABI_FORMAT
 from . import stream as st
 
@@ -99,6 +100,12 @@ class Snapshot:
             pauth=on("pauth"),
             smp=self.vcpus,
         )
+        # which TCG register image the cpu sections carry: a measured one (QEMU's own
+        # list, models/arm64/tcg-cpregs-*.yaml) or the fallback stand-in; travels in
+        # the guest-ABI section so a destination compares like with like
+        measured = not self.kvm and arm64.tcg_image_measured(self.tcg_image)
+        self.tcg_measured = "qemu-%d.%d" % tuple(self.tcg_image["version"]) if measured else None
+        self.abi["tcg-image"] = self.tcg_measured
         self.cpregs = self._cpregs()
 
     def _cpregs(self) -> list[tuple[int, int]]:
@@ -204,8 +211,16 @@ class Destination:
             )
         if self.snap.kvm:
             ref = arm64.check_incoming(self.snap.host, self.limits, idx, val, count, self.snap.imp_id_regs)
-        else:
+        elif self.snap.tcg_measured and (self.abi or {}).get("tcg-image") == self.snap.tcg_measured:
             ref = arm64.check_incoming_tcg(self.limits, idx, val, count)
+        else:
+            # one side's register image was not measured (another QEMU build): compare
+            # what the images stand for, and say so
+            ref = arm64.check_tcg_identity(self.abi or {}, self.snap.abi)
+            get_logger("qmpserver.migration").info(
+                "TCG register image not measured on %s: compared CPU model and features only",
+                "this build" if not self.snap.tcg_measured else "the source's build",
+            )
         if ref is not None:
             self.why = list(ref.why)
             if ref.case == 3:

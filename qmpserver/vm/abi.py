@@ -59,6 +59,7 @@ class GuestABI:
         "idregs",
         "sve_vector_lengths",
         "pmu",
+        "pauth",
         "mte",
         "gic",
         "gic_in_kernel",
@@ -77,6 +78,7 @@ class GuestABI:
         idregs: dict[str, int] | None = None,
         sve_vector_lengths: list[int] | None = None,
         pmu: bool | None = None,
+        pauth: bool | None = None,
         mte: str | None = None,
         gic: int | None = None,
         gic_in_kernel: bool | None = None,
@@ -92,6 +94,7 @@ class GuestABI:
         self.idregs = idregs
         self.sve_vector_lengths = sve_vector_lengths
         self.pmu = pmu
+        self.pauth = pauth
         self.mte = mte
         self.gic = gic
         self.gic_in_kernel = gic_in_kernel
@@ -130,6 +133,7 @@ class GuestABI:
                 if self.sve_vector_lengths is None
                 else list(self.sve_vector_lengths),
                 "pmu": self.pmu,
+                "pauth": self.pauth,
             },
             "mte": self.mte,
             "gic": {"version": self.gic, "in-kernel": self.gic_in_kernel},
@@ -155,6 +159,7 @@ class GuestABI:
                 idregs=cpu["idregs"],
                 sve_vector_lengths=cpu["sve-vector-lengths"],
                 pmu=cpu["pmu"],
+                pauth=cpu.get("pauth"),  # added within format 1: absent from older peers
                 mte=d["mte"],
                 gic=gic["version"],
                 gic_in_kernel=gic["in-kernel"],

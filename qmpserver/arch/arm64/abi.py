@@ -37,10 +37,22 @@ def _idregs(instance: Any, obj: Any) -> dict[str, int] | None:
     if not values:
         return None
     lowered = obj.sysreg
-    return {
+    out = {
         "%s.%s" % (reg, name): lowered.get(prop, values[prop])
         for prop, reg, name, _lsb, _width, _pol, _sig in hd.get("fields") or ()
     }
+    # a vCPU feature switched off hides its fields (KVM's sanitised ID registers
+    # read 0 there when the VMM did not ask for the feature): sve/pauth/pmu=off
+    off = [f for f in ("sve", "pauth", "pmu") if obj.get(f) is False]
+    if off:
+        from .migrate import feature_off  # lazy: off the launcher's path unless a feature is off
+
+        for key in out:
+            reg, _, name = key.partition(".")
+            sw = feature_off(reg, name)
+            if sw and sw.partition("=")[0] in off:
+                out[key] = 0
+    return out
 
 
 def _midr(instance: Any, obj: Any) -> int | None:
@@ -95,6 +107,8 @@ def describe(instance: Any) -> dict[str, Any]:
             [128 * SVE_VQ[n] for n in SVE_NAMES if obj.get(n)] if c.sve_props or c.kvm_sve else None
         )
         kw["pmu"] = bool(obj.get("pmu")) if c.pmu else False
+        pauth = obj.get("pauth")
+        kw["pauth"] = pauth if isinstance(pauth, bool) else None
     elif ms.cpu_model is not None:
         kw["cpu_model"] = ms.cpu_model
     if board is not None:

@@ -182,7 +182,12 @@ def guest_idregs(host: Mapping[str, Any], abi: Mapping[str, Any]) -> dict[str, i
         if reg in out:
             out[reg] = sr.set_field(reg, out[reg], name, int(v))
     sve_off = not cpu.get("sve-vector-lengths")
-    off = {"sve=off": sve_off, "pmu=off": not cpu.get("pmu"), "mte=off": abi.get("mte") in (None, "none")}
+    off = {
+        "sve=off": sve_off,
+        "pmu=off": not cpu.get("pmu"),
+        "pauth=off": cpu.get("pauth") is False,
+        "mte=off": abi.get("mte") in (None, "none"),
+    }
     for switch, masks in _layout().switched.items():
         if off.get(switch):
             for reg, mask in masks.items():
@@ -248,13 +253,13 @@ def kvm_reg_list(host: Mapping[str, Any], abi: Mapping[str, Any]) -> list[Entry]
         if entry is not None:
             i = int(entry["id"])
             entries[i] = Entry(i, name, int(value), "fw")
-    out = sorted(entries.values(), key=lambda e: e.index)
-    # timer and CCSIDR demux registers (counted, not named): indexes in the
-    # KVM_REG_ARM_DEMUX group (0x6011...), state only
+    # registers counted, not named (timer, CCSIDR demux: kvm-reg-list.yaml
+    # always_extra): given CCSIDR demux indexes (KVM_REG_ARM64 | KVM_REG_SIZE_U32 |
+    # KVM_REG_ARM_DEMUX | KVM_REG_ARM_DEMUX_ID_CCSIDR | k), state only
     for k in range(lay.extra):
-        i = 0x6011000000110000 | k
-        out.append(Entry(i, "DEMUX_%d" % k, 0, "state"))
-    return out
+        i = 0x6020000000110000 | k
+        entries[i] = Entry(i, "DEMUX_CCSIDR_%d" % k, 0, "state")
+    return sorted(entries.values(), key=lambda e: e.index)
 
 
 # --- the destination's KVM ---------------------------------------------------------------------
@@ -480,6 +485,32 @@ def _tcg_measured(key: Mapping[str, Any]) -> list[Entry] | None:
                 ]
     _TCG_CACHE[ck] = out
     return out
+
+
+def tcg_image_measured(key: Mapping[str, Any]) -> bool:
+    """A measured register image exists for ``key`` (:func:`tcg_image_key`)."""
+    return _tcg_measured(key) is not None
+
+
+def check_tcg_identity(src_abi: Mapping[str, Any], dst_abi: Mapping[str, Any]) -> Refusal | None:
+    """TCG without a measured image on both sides: the lists are not comparable,
+    so compare what they stand for -- the CPU model and the features that change
+    a model's list (MTE, SVE lengths, PMU, pauth) -- and refuse like a differing
+    constant register would (EPERM, nothing printed)."""
+    sc, dc = src_abi.get("cpu") or {}, dst_abi.get("cpu") or {}
+    why = [
+        "%s: %r differs from this vCPU's %r (TCG register image not measured for one side: "
+        "compared by model and features)" % (name, a, b)
+        for name, a, b in (
+            ("CPU model", sc.get("model"), dc.get("model")),
+            ("MTE", src_abi.get("mte"), dst_abi.get("mte")),
+            ("SVE vector lengths", sc.get("sve-vector-lengths"), dc.get("sve-vector-lengths")),
+            ("PMU", sc.get("pmu"), dc.get("pmu")),
+            ("pauth", sc.get("pauth"), dc.get("pauth")),
+        )
+        if a != b
+    ]
+    return Refusal(3, 1, [], why) if why else None
 
 
 def check_incoming_tcg(

@@ -21,7 +21,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def pump(*clients, until=None, timeout=5.0):
+def pump(*clients, until=None, timeout=20.0):
     """Run every instance's loop until ``until()`` holds (or ``timeout``)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
