@@ -357,8 +357,8 @@ def format_plan(p: dict[str, Any]) -> str:
     if p["migratable"]:
         lines.append("  migratable with (on both hosts):")
         lines.append("    " + " ".join(p["configuration"]["qemu-args"]))
-        lines.append("  proved: the migration ran between instances on both profiles and the")
-        lines.append("  destination shows exactly the source's guest ABI")
+        lines.append("  proved: the migration ran between instances on both profiles; each")
+        lines.append("  destination took every register and runs with the source's guest ABI")
     else:
         lines.append("  NOT migratable; blockers (the first decides):")
         lines.extend("    - " + r for r in p["blockers"][:8])
