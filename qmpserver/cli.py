@@ -47,6 +47,18 @@ def _setup_logging(level: str) -> None:
     )
 
 
+def _require_aiohttp() -> None:
+    """``--http`` needs aiohttp (a dependency of qmpserver): one line naming the fix, not a traceback."""
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None:
+        _die(
+            "--http needs aiohttp, which is not installed for %s: reinstall qmpserver "
+            "(aiohttp is one of its dependencies) or run: %s -m pip install 'aiohttp>=3.9'"
+            % (sys.executable, sys.executable)
+        )
+
+
 def cmd_serve(args) -> int:
     import asyncio
     import signal
@@ -54,6 +66,8 @@ def cmd_serve(args) -> int:
     from .serve import Server
 
     _setup_logging(args.log_level)
+    if args.http:
+        _require_aiohttp()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     server = Server(
