@@ -35,7 +35,13 @@ def add_parser(sub):
     va.add_argument("files", nargs="+", help="profile, host or build files (YAML) to check")
     va.set_defaults(func=cmd_validate)
 
-    di = ps.add_parser("diff", help="guest-visible differences between two profiles (migration view)")
+    di = ps.add_parser(
+        "diff",
+        help="guest-visible differences between two profiles (migration view)",
+        description="Guest-visible differences between two profiles and whether a guest can move "
+        "between their hosts. Exit status: 0 a guest can move in at least one direction, "
+        "2 in neither (with --prove: 0 the migration succeeded both ways, 2 it did not), 1 bad input.",
+    )
     di.add_argument("a", help="first profile (name or file), the source of a migration")
     di.add_argument("b", help="second profile (name or file), the destination")
     di.add_argument("--json", action="store_true", help="print the comparison as JSON")
@@ -190,7 +196,10 @@ def cmd_diff(args) -> int:
                 print("proved by migrating both ways with: %s" % " ".join(pr["configuration"]))
             else:
                 print("proved by migrating: not migratable; first blocker: %s" % pr["first-blocker"])
-    return 0
+    # a negative answer is 2, as for `migration plan` and `cpu baseline`; 1 is bad input
+    if args.prove:
+        return 0 if result["proof"]["migratable"] else 2
+    return 2 if result["verdict"]["summary"] == "neither" else 0
 
 
 def cmd_capture(args) -> int:

@@ -223,3 +223,26 @@ def test_docs_cli_md_shows_the_help_as_it_is(monkeypatch):
             sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
             p = sub.choices[word]
         assert block == p.format_help(), "docs/cli.md: the block of `%s` is not its --help" % title
+
+
+# --- item: exit statuses agree: 0 yes, 2 a negative answer, 1 bad input ---------------------------
+
+
+def test_negative_answers_exit_2(capsys):
+    from qmpserver.cli import main
+
+    # profiles diff: a guest can move in neither direction
+    assert main(["profiles", "diff", "cix-p1-a720-mte3-6.12", "ampereone-a-mte-6.18"]) == 2
+    assert "verdict: neither" in capsys.readouterr().out
+    assert main(["profiles", "diff", "debian-7.2-tcg", "qemu-11.1-tcg"]) == 0  # A->B possible
+    assert main(["profiles", "diff", "default", "default"]) == 0
+    # cpu baseline: the hosts cannot be bridged (was 1, the status of bad input)
+    assert main(["cpu", "baseline", "--profile", "grace-v2-6.8", "--profile", "graviton4-v2-6.12"]) == 2
+    capsys.readouterr()
+    # bad input stays 1, with one line
+    with pytest.raises(SystemExit) as e:
+        main(["cpu", "baseline", "--profile", "no-such-profile", "--profile", "default"])
+    assert e.value.code == 1
+    with pytest.raises(SystemExit) as e:
+        main(["profiles", "diff", "no-such-profile", "default"])
+    assert e.value.code == 1
