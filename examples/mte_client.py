@@ -19,7 +19,12 @@ has the ``mte-version`` / ``query-mte-capabilities`` proposals), it:
 
 Without a socket the example starts the first instance itself.  Exit status:
 0 proven, 1 the second instance refused to start or answered otherwise,
-2 the first instance does not offer the proposal (upstream QEMU).
+2 the first instance does not offer the proposal (upstream QEMU),
+3 what the example needs (qemu.qmp, qmpserver) is not installed for this Python:
+it says so in one line.  From a checkout, the README's quick start installs both:
+
+    python3 -m venv .venv && .venv/bin/pip install '.[examples]'
+    .venv/bin/python examples/mte_client.py
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ import sys
 import tempfile
 import time
 
-from qemu.qmp import ExecuteError, QMPClient
+try:
+    from qemu.qmp import ExecuteError, QMPClient
+except ImportError:  # main() says what to install, in one line
+    ExecuteError = QMPClient = None  # type: ignore[assignment,misc]
 
 
 def log(msg: str) -> None:
@@ -137,6 +145,16 @@ async def prove(path: str, version: int) -> bool:
     return got == str(version) and mte is True
 
 
+def missing_modules() -> list:
+    """What this example needs and this Python lacks: qemu.qmp (the client), qmpserver (the server)."""
+    import importlib.util
+
+    missing = [] if QMPClient is not None else ["qemu.qmp"]
+    if importlib.util.find_spec("qmpserver") is None:
+        missing.append("qmpserver")
+    return missing
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("socket", nargs="?", help="QMP unix socket of a running instance (default: start one)")
@@ -150,6 +168,14 @@ def main(argv=None) -> int:
         "--accel", choices=("kvm", "tcg"), help="accelerator of the second instance (default: chosen)"
     )
     args = p.parse_args(argv)
+    missing = missing_modules()
+    if missing:
+        sys.stderr.write(
+            "mte_client.py: %s not installed for %s; from the qmpserver checkout run: "
+            "%s -m pip install '.[examples]' (or use the quick start's .venv/bin/python)\n"
+            % (" and ".join(missing), sys.executable, sys.executable)
+        )
+        return 3
 
     tmp = tempfile.mkdtemp(prefix="mte-client-", dir="/tmp")
     first = None

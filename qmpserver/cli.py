@@ -47,6 +47,48 @@ def _setup_logging(level: str) -> None:
     )
 
 
+def _address_info(addr: str) -> dict:
+    out: dict = {"address": addr}
+    if addr.startswith("unix:"):
+        out["path"] = addr[5:]
+    elif addr.startswith("tcp:"):
+        host, _, port = addr[4:].rpartition(":")
+        out["host"] = host.strip("[]")
+        out["port"] = int(port)
+    return out
+
+
+def _write_ready(target: str, info: dict) -> None:
+    """``--ready-file``: JSON written once everything listens (atomically: a reader never sees
+    half a file); ``-`` prints it as one line on stdout instead."""
+    import json
+    import os
+
+    text = json.dumps(info, sort_keys=True)
+    if target == "-":
+        print(text, flush=True)
+        return
+    tmp = "%s.%d.tmp" % (target, os.getpid())
+    try:
+        with open(tmp, "w") as f:
+            f.write(text + "\n")
+        os.replace(tmp, target)
+    except OSError as e:
+        raise UsageError("cannot write the ready file %s: %s" % (target, e.strerror or e)) from None
+
+
+def _require_aiohttp() -> None:
+    """``--http`` needs aiohttp (a dependency of qmpserver): one line naming the fix, not a traceback."""
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None:
+        _die(
+            "--http needs aiohttp, which is not installed for %s: reinstall qmpserver "
+            "(aiohttp is one of its dependencies) or run: %s -m pip install 'aiohttp>=3.9'"
+            % (sys.executable, sys.executable)
+        )
+
+
 def cmd_serve(args) -> int:
     import asyncio
     import signal
@@ -54,6 +96,8 @@ def cmd_serve(args) -> int:
     from .serve import Server
 
     _setup_logging(args.log_level)
+    if args.http:
+        _require_aiohttp()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     server = Server(
@@ -62,9 +106,15 @@ def cmd_serve(args) -> int:
         multi_client=args.multi_client,
         socket_mode=int(args.socket_mode, 8),
     )
+    if args.log_level == "debug":
+        from .serve import TrafficLog
+
+        server.hooks.append(TrafficLog())
+    ready_written = False
     stop = asyncio.Event()
 
     async def main():
+        nonlocal ready_written
         # before anything listens: a SIGTERM must always clean up the sockets
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -89,6 +139,21 @@ def cmd_serve(args) -> int:
 
             http = await start_http(server, args.http, token=args.http_token)
             print("qmpserver: HTTP API on %s" % http.url, flush=True)
+        if args.ready_file:
+            import os
+
+            _write_ready(
+                args.ready_file,
+                {
+                    "pid": os.getpid(),
+                    "profile": prof.name,
+                    "qemu": ".".join(map(str, prof.build.version)),
+                    "accel": inst.accel,
+                    "qmp": [_address_info(m.address) for m in inst.monitors],
+                    "http": http.url if http is not None else None,
+                },
+            )
+            ready_written = True
         if not args.keep_running:
             server.on_change.append(
                 lambda kind, i: (kind == "removed" and not server.instances) and stop.set()
@@ -103,13 +168,23 @@ def cmd_serve(args) -> int:
     finally:
         server.close()
         loop.close()
+        if ready_written and args.ready_file != "-":
+            import os
+
+            try:
+                os.unlink(args.ready_file)
+            except OSError:
+                pass
     return 0
 
 
 def build_parser():
+    from . import __version__
+
     p = argparse.ArgumentParser(
         prog="qmpserver", description="A mock QEMU that speaks QMP, answering from simulated host profiles."
     )
+    p.add_argument("--version", "-V", action="version", version="qmpserver %s" % __version__)
     sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("serve", help="run instances and serve QMP (the default command)")
@@ -135,7 +210,14 @@ def build_parser():
         "--log-level",
         default="warning",
         choices=("debug", "info", "warning", "error"),
-        help="log level on stderr (warnings include commands answered with type defaults)",
+        help="log level on stderr (warnings include commands answered with type defaults; "
+        "debug adds every QMP message, in and out)",
+    )
+    s.add_argument(
+        "--ready-file",
+        metavar="PATH",
+        help="once everything listens, write JSON with the pid, profile and the QMP (and HTTP) "
+        "addresses to PATH, removed at exit ('-': one JSON line on stdout)",
     )
     s.set_defaults(func=cmd_serve)
 
@@ -164,7 +246,7 @@ def build_parser():
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-V"):
         argv.insert(0, "serve")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

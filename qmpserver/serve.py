@@ -106,4 +106,38 @@ class Server:
             self.remove_instance(iid)
 
 
-__all__ = ["Server", "StartupError", "UsageError"]
+class TrafficLog:
+    """Endpoint hook for ``serve --log-level debug``: every QMP message, in and out, on the
+    ``qmpserver.qmp`` logger (``conn N <- {...}`` / ``conn N -> {...}``; long ones cut)."""
+
+    MAX = 2000
+
+    def __init__(self) -> None:
+        import itertools
+
+        from .log import get
+
+        self.log = get("qmpserver.qmp")
+        self.ids = itertools.count(1)
+
+    def on_session(self, session) -> None:
+        import json
+
+        conn = next(self.ids)
+        log = self.log
+        where = getattr(session.monitor, "address", None) or "?"
+        log.debug("conn %d: new connection on %s", conn, where)
+
+        def observe(direction, obj, data):
+            if data is None:
+                text = json.dumps(obj, separators=(",", ":"), default=str)
+            else:
+                text = data.decode("ascii", "replace").rstrip("\r\n")
+            if len(text) > self.MAX:
+                text = "%s... (%d bytes)" % (text[: self.MAX], len(text))
+            log.debug("conn %d %s %s", conn, "<-" if direction == "in" else "->", text)
+
+        session.observe(observe)
+
+
+__all__ = ["Server", "StartupError", "TrafficLog", "UsageError"]

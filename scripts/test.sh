@@ -4,7 +4,8 @@
 #   bash scripts/test.sh [pytest arguments]
 #
 # Installs Debian's real peers (QEMU, libvirt, chromium, podman) with apt (root or sudo),
-# the project with its test and lint extras into .venv, runs scripts/lint.sh (ruff, mypy),
+# the project with its test and lint extras into .venv (editable; scripts/test-venv.sh: .venv-test
+# when .venv is a quick-start install, which stays untouched), runs scripts/lint.sh (ruff, mypy),
 # prepares libvirt and runs pytest in parallel. Tests that need a real peer skip when it is absent, unless
 # QMPSERVER_REQUIRE_REAL_PEERS=1 (CI sets it), which turns those skips into failures.
 set -euo pipefail
@@ -44,12 +45,18 @@ if command -v apt-get >/dev/null; then
 fi
 
 PY="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+VENV=$(bash scripts/test-venv.sh)
+if [ "$VENV" = .venv-test ] && [ -z "${QMPSERVER_VENV:-}" ]; then
+  echo "scripts/test.sh: .venv holds a qmpserver installed otherwise than editable from here" \
+    "(the quick start's); leaving it alone, the tests use .venv-test" >&2
 fi
-.venv/bin/python -m pip install -q --upgrade pip
+export QMPSERVER_VENV="$VENV"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
 # the test stack pinned to a set known to work together (scripts/test-constraints.txt)
-.venv/bin/python -m pip install -q -c scripts/test-constraints.txt -e '.[test,http,lint]'
+"$VENV/bin/python" -m pip install -q -c scripts/test-constraints.txt -e '.[test,http,lint]'
 
 # lint, format check and types first (pyproject.toml [tool.ruff], [tool.mypy]); seconds
 bash scripts/lint.sh
@@ -58,5 +65,6 @@ if [ -x tests/integration/libvirt/setup-libvirt.sh ] || [ -f tests/integration/l
   $SUDO bash tests/integration/libvirt/setup-libvirt.sh
 fi
 
-export PATH="$PWD/.venv/bin:$PATH"
-exec .venv/bin/python -m pytest -n "${QMPSERVER_TEST_JOBS:-auto}" -p no:cacheprovider "$@"
+VENV_DIR=$(cd "$VENV" && pwd)
+export PATH="$VENV_DIR/bin:$PATH"
+exec "$VENV_DIR/bin/python" -m pytest -n "${QMPSERVER_TEST_JOBS:-auto}" -p no:cacheprovider "$@"

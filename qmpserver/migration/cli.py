@@ -17,7 +17,7 @@ def add_parser(sub):
     pl.add_argument("a", help="source profile")
     pl.add_argument("b", help="destination profile")
     pl.add_argument("--both-ways", action="store_true", help="the guest must also move back from B to A")
-    pl.add_argument("--json", action="store_true")
+    pl.add_argument("--json", action="store_true", help="print the plan as JSON")
     pl.set_defaults(func=cmd_plan)
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
 

@@ -17,23 +17,34 @@ def add_parser(sub):
     ps = p.add_subparsers(dest="profiles_command")
 
     ls = ps.add_parser("list", help="list profiles, hosts and builds")
-    ls.add_argument("--json", action="store_true")
-    ls.add_argument("--kind", choices=("profile", "host", "build"), default="profile")
+    ls.add_argument("--json", action="store_true", help="print a JSON list (name, summary, builtin, path)")
+    ls.add_argument(
+        "--kind",
+        choices=("profile", "host", "build"),
+        default="profile",
+        help="what to list: profiles (default), hosts or QEMU builds",
+    )
     ls.set_defaults(func=cmd_list)
 
     sh = ps.add_parser("show", help="show a resolved profile")
-    sh.add_argument("name")
-    sh.add_argument("--json", action="store_true")
+    sh.add_argument("name", help="profile name or file")
+    sh.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
     sh.set_defaults(func=cmd_show)
 
     va = ps.add_parser("validate", help="validate profile, host or build files")
-    va.add_argument("files", nargs="+")
+    va.add_argument("files", nargs="+", help="profile, host or build files (YAML) to check")
     va.set_defaults(func=cmd_validate)
 
-    di = ps.add_parser("diff", help="guest-visible differences between two profiles (migration view)")
-    di.add_argument("a")
-    di.add_argument("b")
-    di.add_argument("--json", action="store_true")
+    di = ps.add_parser(
+        "diff",
+        help="guest-visible differences between two profiles (migration view)",
+        description="Guest-visible differences between two profiles and whether a guest can move "
+        "between their hosts. Exit status: 0 a guest can move in at least one direction, "
+        "2 in neither (with --prove: 0 the migration succeeded both ways, 2 it did not), 1 bad input.",
+    )
+    di.add_argument("a", help="first profile (name or file), the source of a migration")
+    di.add_argument("b", help="second profile (name or file), the destination")
+    di.add_argument("--json", action="store_true", help="print the comparison as JSON")
     di.add_argument(
         "--prove",
         action="store_true",
@@ -42,16 +53,30 @@ def add_parser(sub):
     di.set_defaults(func=cmd_diff)
 
     ca = ps.add_parser("capture", help="record a real QEMU binary into a build (and host) profile")
-    ca.add_argument("--emulator", required=True)
-    ca.add_argument("--accel", choices=("kvm", "tcg"))
-    ca.add_argument("-o", "--output", required=True)
-    ca.add_argument("--name")
+    ca.add_argument("--emulator", required=True, help="path of the qemu-system-<arch> binary to record")
+    ca.add_argument(
+        "--accel",
+        choices=("kvm", "tcg"),
+        help="kvm (default): probe with accel=kvm:tcg like libvirt, then a TCG pass; tcg: TCG only",
+    )
+    ca.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="models-style root to write into: builds/NAME/ (+ hosts/, profiles/ under KVM)",
+    )
+    ca.add_argument("--name", help="build name (default: qemu-<version>-<target>)")
     ca.set_defaults(func=cmd_capture)
 
     im = ps.add_parser("import-replies", help="turn a libvirt .replies recording into a profile")
-    im.add_argument("file")
-    im.add_argument("-o", "--output", required=True)
-    im.add_argument("--name")
+    im.add_argument("file", help="a libvirt caps_*.replies file")
+    im.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="models-style root to write into: builds/NAME/, hosts/NAME.yaml, profiles/NAME.yaml",
+    )
+    im.add_argument("--name", help="build/host/profile name (default: libvirt-<file stem>)")
     im.set_defaults(func=cmd_import)
     p.set_defaults(func=lambda a: (p.print_help(), 1)[1])
 
@@ -171,7 +196,10 @@ def cmd_diff(args) -> int:
                 print("proved by migrating both ways with: %s" % " ".join(pr["configuration"]))
             else:
                 print("proved by migrating: not migratable; first blocker: %s" % pr["first-blocker"])
-    return 0
+    # a negative answer is 2, as for `migration plan` and `cpu baseline`; 1 is bad input
+    if args.prove:
+        return 0 if result["proof"]["migratable"] else 2
+    return 2 if result["verdict"]["summary"] == "neither" else 0
 
 
 def cmd_capture(args) -> int:

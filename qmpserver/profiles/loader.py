@@ -451,12 +451,17 @@ def load_profile(spec: str | None = None, dirs: Iterable[str] = (), use_cache: b
     if file:
         prof = models.load_compiled(file)
         if prof is not None:
+            try:
+                os.utime(file)  # used now: pruning (models.prune_cache) keeps recently used entries
+            except OSError:
+                pass
             return prof
     prof, deps = compile_profile(path, roots)
     # touching the schema's introspection now makes the cached copy carry the encoded bytes
     prof.build.schema.encoded_introspection(False)
     if file:
         models.save_compiled(file, prof, set(deps) | {path} | compile_code())
+        models.prune_cache(os.path.dirname(file), keep=file)
     return prof
 
 

@@ -67,6 +67,8 @@ class InstanceHandle:
         self.info = info
         self.id = info["id"]
         self.removed = False
+        # a `close` or `oversize` fault was injected: the test broke its connections on purpose
+        self.connection_broken = False
 
     # --- addressing ---------------------------------------------------------------------
 
@@ -163,10 +165,24 @@ class InstanceHandle:
         body = {"kind": kind}
         for k, v in params.items():
             body["class" if k == "class_" else k] = v
-        return self.server.add_fault(self.id, body)
+        out = self.server.add_fault(self.id, body)
+        if kind in ("close", "oversize"):
+            self.connection_broken = True
+        return out
 
     def clear_faults(self) -> None:
         self.server.clear_faults(self.id)
+
+    def broken_on_purpose(self) -> bool:
+        """Whether the test itself broke this instance's connections: a ``close`` or ``oversize``
+        fault, ``remove()``, or an instance that has exited (``quit``).  Fixtures then accept a
+        client that fails to disconnect cleanly."""
+        if self.connection_broken or self.removed:
+            return True
+        try:
+            return self.refresh().get("state") == "exited"
+        except Exception:
+            return True  # gone from the server altogether
 
     def remove(self, force=False) -> None:
         if not self.removed:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2] / "qmpserver"
 
 # bottom-up; each entry is a package (directory) or a top-level module of qmpserver
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "log", "__init__", "__main__"),
+    ("errors", "log", "__init__"),
     ("wire",),
     ("qapi",),
     ("qmp",),
@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("net",),
     ("launcher", "serve"),
     ("http",),
-    ("testing", "cli"),
+    ("testing", "cli", "__main__"),  # __main__: python -m qmpserver runs the cli
 ]
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
 

@@ -1,7 +1,12 @@
 """``qmpserver cpu``: what a host offers, without writing QMP.
 
-    qmpserver cpu expand --profile P [--accel kvm|tcg] MODEL[,key=value...]
-    qmpserver cpu baseline --profile A --profile B [--all]
+    qmpserver cpu expand [--profile P] [--accel kvm|tcg] MODEL[,key=value...]
+    qmpserver cpu baseline [--profile A] --profile B [--all]
+
+A missing ``--profile`` means what it means for ``serve``: ``$QMPSERVER_PROFILE``, else the
+embedded default profile.  Exit status: 0 an answer, 1 bad input (one line on stderr),
+2 ``baseline`` of hosts that cannot be bridged (no common model), as ``migration plan`` exits
+2 when a guest cannot move.
 
 ``expand`` starts the model as ``-cpu MODEL,key=value...`` would (same checks
 and texts) and prints its expansion as a table; ``SYSREG_*`` rows (proposal
@@ -29,22 +34,34 @@ def add_parser(sub: Any, load_profile: ProfileLoader) -> None:
     p = sub.add_parser("cpu", help="show CPU model expansions and baselines (aarch64)")
     csub = p.add_subparsers(dest="cpu_command")
     e = csub.add_parser("expand", help="expand a CPU model on a profile, as a table")
-    e.add_argument("--profile", required=True, help="profile name or file")
+    e.add_argument(
+        "--profile",
+        help="profile name or file (default: $QMPSERVER_PROFILE, else the embedded default, as for serve)",
+    )
     e.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
     e.add_argument("--accel", choices=("kvm", "tcg"), help="accelerator (default: the profile's)")
     e.add_argument(
         "model", metavar="MODEL[,PROPS]", help="e.g. host, max,sve=off, host,SYSREG_ID_AA64ISAR0_EL1_AES=1"
     )
     e.set_defaults(func=cmd_expand, load_profile=load_profile)
-    b = csub.add_parser("baseline", help="the host model two profiles' hosts can both run")
-    b.add_argument("--profile", action="append", required=True, help="profile name or file (give two)")
+    b = csub.add_parser(
+        "baseline",
+        help="the host model two profiles' hosts can both run",
+        description="The host CPU model both profiles' hosts can run, as query-cpu-model-baseline "
+        "computes it. Exit status: 0 a common model, 2 the hosts cannot be bridged, 1 bad input.",
+    )
+    b.add_argument(
+        "--profile",
+        action="append",
+        help="profile name or file; give two (A, B), or one: B, with A the default profile as for serve",
+    )
     b.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
     b.add_argument("--all", action="store_true", help="list every property, not only the differing ones")
     b.set_defaults(func=cmd_baseline, load_profile=load_profile)
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
 
 
-def _profile(args: Any, spec: str) -> Any:
+def _profile(args: Any, spec: str | None) -> Any:
     return args.load_profile(spec, args.profile_dir or ())
 
 
@@ -149,9 +166,14 @@ def cmd_baseline(args, out=None) -> int:
     from . import baseline as B
 
     out = out or sys.stdout
-    if len(args.profile) != 2:
-        raise UsageError("cpu baseline needs exactly two --profile options")
-    pa, pb = (_profile(args, s) for s in args.profile)
+    specs = list(args.profile or ())
+    if not 1 <= len(specs) <= 2:
+        raise UsageError(
+            "cpu baseline needs one or two --profile options (with one, A is the default profile)"
+        )
+    if len(specs) == 1:
+        specs.insert(0, None)  # the default profile, as `serve` without --profile
+    pa, pb = (_profile(args, s) for s in specs)
     ca, cb = _catalog(pa, "kvm"), _catalog(pb, "kvm")
     da = B._local_desc(ca, ca.expand_default("host"), pa.name)
     db = B._local_desc(cb, cb.expand_default("host"), pb.name)
@@ -205,7 +227,7 @@ def cmd_baseline(args, out=None) -> int:
         out.write("(the two hosts offer the same host model)\n")
     if responsible:
         out.write("\nno common model: %s cannot be bridged\n" % ", ".join(responsible))
-        return 1
+        return 2  # a negative answer, not an error (1): as `migration plan` and `profiles diff`
     out.write(
         "\nbaseline: host with %d properties (query-cpu-model-baseline gives the full list)\n" % len(props)
     )

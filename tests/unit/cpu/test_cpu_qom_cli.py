@@ -138,10 +138,23 @@ def test_cli_baseline():
     assert "comparison A vs B: incompatible" in out
     assert any(l.startswith("pauth ") and l.split()[1:4] == ["off", "on", "off"] for l in out.splitlines())
     rc, out = run_cli(["cpu", "baseline", "--profile", "grace-v2-6.8", "--profile", "graviton4-v2-6.12"])
-    assert rc == 1
+    assert rc == 2  # a negative answer (1 is bad input), as migration plan and profiles diff
     assert "no common model: SYSREG_ID_AA64PFR1_EL1_BT cannot be bridged" in out
-    with pytest.raises(UsageError, match="exactly two"):
-        run_cli(["cpu", "baseline", "--profile", "grace-v2-6.8"])
+    with pytest.raises(UsageError, match="one or two --profile"):
+        run_cli(["cpu", "baseline"])
+    with pytest.raises(UsageError, match="one or two --profile"):
+        run_cli(["cpu", "baseline", "--profile", "a", "--profile", "b", "--profile", "c"])
+
+
+def test_cli_profile_defaults_as_for_serve(monkeypatch):
+    monkeypatch.delenv("QMPSERVER_PROFILE", raising=False)
+    rc, out = run_cli(["cpu", "expand", "host"])
+    assert rc == 0 and out.startswith("profile default: "), out
+    rc, out = run_cli(["cpu", "baseline", "--profile", "cix-p1-a720-mte3-6.12"])
+    assert out.startswith("A: default ("), out
+    monkeypatch.setenv("QMPSERVER_PROFILE", "debian-7.2-tcg")
+    rc, out = run_cli(["cpu", "expand", "max"])
+    assert rc == 0 and out.startswith("profile debian-7.2-tcg: "), out
 
 
 def test_cli_main_entry(capsys):

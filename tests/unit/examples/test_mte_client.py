@@ -146,3 +146,36 @@ def test_given_a_socket():
         first.terminate()
         first.wait(10)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_without_qemu_qmp_says_what_to_install():
+    """`python3 examples/mte_client.py` in a Python without qemu.qmp: one line, exit 3."""
+    code = (
+        "import sys, runpy; sys.modules['qemu'] = None; sys.modules['qemu.qmp'] = None; "
+        "sys.argv = [%r]; runpy.run_path(%r, run_name='__main__')" % (str(EXAMPLE), str(EXAMPLE))
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 3, (p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "qemu.qmp not installed" in lines[0], p.stderr
+    assert "pip install '.[examples]'" in lines[0]
+
+
+def test_readme_quick_start_installs_what_the_examples_need():
+    import re
+
+    tomllib = pytest.importorskip("tomllib")
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    spec = re.search(r"pip install '?\.(\[[^\]]*\])?'?", quick)
+    assert spec, quick
+    extras = [e.strip() for e in (spec.group(1) or "[]")[1:-1].split(",") if e.strip()]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for e in extras:
+        reqs += project["optional-dependencies"][e]
+    assert any(r.lower().startswith("qemu.qmp") for r in reqs), (extras, reqs)
+    # and the flagship example is run with that venv's Python, not the system's
+    runs = re.findall(r"^\s*(\S+) examples/mte_client\.py", readme, re.M)
+    assert runs and set(runs) == {".venv/bin/python"}, runs

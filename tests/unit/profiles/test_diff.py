@@ -129,7 +129,8 @@ def test_tcg_profiles_compare_qemu_versions():
 def test_format_and_cli(capsys):
     text = format_diff(d("cix-p1-a720-mte3-6.12", "ampereone-a-mte-6.18"))
     assert "verdict: neither" in text and "ID_AA64PFR1_EL1.MTE" in text and "MTE: A level 3" in text
-    assert cli_main(["profiles", "diff", "graviton4-v2-6.12", "axion-v2-6.17"]) == 0
+    # verdict neither: exit 2, a negative answer (as migration plan, cpu baseline; 1 is bad input)
+    assert cli_main(["profiles", "diff", "graviton4-v2-6.12", "axion-v2-6.17"]) == 2
     out = capsys.readouterr().out
     assert "verdict:" in out and "SYSREG_ID_AA64ISAR0_EL1_SM3=0" in out
     assert cli_main(["profiles", "diff", "default", "default", "--json"]) == 0
