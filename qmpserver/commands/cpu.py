@@ -41,7 +41,7 @@ def query_cpu_definitions(ctx, args):
     return raw
 
 
-@command("query-cpu-model-expansion")
+@command("query-cpu-model-expansion", pure=True)
 def query_cpu_model_expansion(ctx, args):
     inst = ctx.instance
     if not _arm(inst):
@@ -118,11 +118,11 @@ def _model_pair(ctx, args, command, what, op):
     return getattr(baseline, op)(_catalog(inst), args["modela"], args["modelb"])
 
 
-@command("query-cpu-model-comparison")
+@command("query-cpu-model-comparison", pure=True)
 def query_cpu_model_comparison(ctx, args):
     return _model_pair(ctx, args, "query-cpu-model-comparison", "comparison", "qmp_compare")
 
 
-@command("query-cpu-model-baseline")
+@command("query-cpu-model-baseline", pure=True)
 def query_cpu_model_baseline(ctx, args):
     return _model_pair(ctx, args, "query-cpu-model-baseline", "baseline", "qmp_baseline")

@@ -646,6 +646,18 @@ class JsonStream:
         """Bytes held for the message being assembled (token text)."""
         return self._token_size + len(self._token)
 
+    def unread(self) -> bytes | None:
+        """The bytes not yet lexed when the lexer sits between messages (nothing
+        assembled, nothing waiting to be returned), else None."""
+        if self.state != IN_START or self._tokens or self._token or self._out:
+            return None
+        return bytes(self._buf[self._pos :])
+
+    def discard(self, n: int) -> None:
+        """Consume ``n`` unread bytes that ``unread()`` returned and the caller has
+        answered as whole messages and whitespace (the lexer stays between messages)."""
+        self._pos += n
+
     # streamer
 
     def _reset(self) -> None:
