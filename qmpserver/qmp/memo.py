@@ -73,6 +73,9 @@ class ReplyMemo:
     def __init__(self) -> None:
         self._entries: dict[tuple[bytes, bool], tuple[Entry, bytes]] = {}
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def answer(self, raw: bytes) -> bytes | None:
         """The reply message for request text ``raw`` (one whole message), or None."""
         key, tok = split_id(raw)

@@ -291,9 +291,10 @@ class Session:
                     if type(table) is CommandTable and not self._observers and not self.pretty
                     else None
                 )
-                raw = stream.unread() if memo is not None else None
-                if raw:
-                    data = memo.answer(raw)  # type: ignore[union-attr]  # raw implies memo
+                mark = stream.mark() if memo is not None else None
+                if mark is not None and memo:
+                    raw = stream.unread()
+                    data = memo.answer(raw)
                     if data is not None:  # a repeated request of a pure command
                         stream.discard(len(raw))
                         self.outbox.append(data)
@@ -305,10 +306,11 @@ class Session:
                 if type(item) is dict and "exec-oob" in item and "execute" not in item:
                     self._run(item)  # out-of-band: executed as soon as parsed
                     continue
-                if raw and type(item) is dict:
-                    rest = stream.unread()
-                    if rest is not None and not rest.strip(b" \t\r\n"):  # raw was one message
-                        self._run(item, raw)
+                if mark is not None and type(item) is dict:
+                    ex = item.get("execute")
+                    entry = table.lookup(ex) if type(ex) is str else None  # type: ignore[union-attr]
+                    if entry is not None and entry.pure:
+                        self._run(item, stream.whole_since(mark))
                         continue
             else:
                 self._parse()

@@ -646,16 +646,27 @@ class JsonStream:
         """Bytes held for the message being assembled (token text)."""
         return self._token_size + len(self._token)
 
-    def unread(self) -> bytes | None:
-        """The bytes not yet lexed when the lexer sits between messages (nothing
-        assembled, nothing waiting to be returned), else None."""
+    def mark(self) -> int | None:
+        """Where the unread bytes start, when the lexer sits between messages (nothing
+        assembled, nothing waiting to be returned), else None.  Valid until ``feed()``."""
         if self.state != IN_START or self._tokens or self._token or self._out:
             return None
+        return self._pos
+
+    def unread(self) -> bytes:
+        """The bytes not yet lexed."""
         return bytes(self._buf[self._pos :])
 
+    def whole_since(self, mark: int) -> bytes | None:
+        """The text read since ``mark`` (from :meth:`mark`) when it is exactly what
+        was read (one message) plus the whitespace after it, all of it; else None."""
+        if self.mark() is None or self._buf[self._pos :].strip(b" \t\r\n"):
+            return None
+        return bytes(self._buf[mark:])
+
     def discard(self, n: int) -> None:
-        """Consume ``n`` unread bytes that ``unread()`` returned and the caller has
-        answered as whole messages and whitespace (the lexer stays between messages)."""
+        """Consume ``n`` unread bytes that the caller has answered as whole messages
+        and whitespace (the lexer stays between messages)."""
         self._pos += n
 
     # streamer
