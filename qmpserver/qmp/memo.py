@@ -46,8 +46,10 @@ _ID_TAIL = re.compile(
 _WS = b" \t\r\n"
 _WS_CODES = frozenset(_WS)
 
-MAX_ENTRIES = 64  # distinct requests kept per command table (oldest dropped first)
-MAX_TEXT = 1 << 16  # longest request text kept, bytes
+# bounds per command table (oldest dropped first): a thousand instances must stay small
+MAX_ENTRIES = 64  # distinct requests kept
+MAX_BYTES = 1 << 17  # request and reply text kept, in all
+MAX_TEXT = 1 << 15  # longest request text kept
 
 
 def split_id(raw: bytes) -> tuple[bytes, bytes | None]:
@@ -68,10 +70,11 @@ def split_id(raw: bytes) -> tuple[bytes, bytes | None]:
 class ReplyMemo:
     """``(key, has id) -> (entry, reply text without id)`` for pure commands."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_bytes")
 
     def __init__(self) -> None:
         self._entries: dict[tuple[bytes, bool], tuple[Entry, bytes]] = {}
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -113,6 +116,12 @@ class ReplyMemo:
         if full != whole:  # the id echoed other than as it came, or another member order
             return
         entries = self._entries
-        if len(entries) >= MAX_ENTRIES:
-            del entries[next(iter(entries))]
-        entries[(key, tok is not None)] = (entry, text)
+        k = (key, tok is not None)
+        size = len(key) + len(text)
+        if k in entries or size > MAX_BYTES:
+            return
+        while entries and (len(entries) >= MAX_ENTRIES or self._bytes + size > MAX_BYTES):
+            old = next(iter(entries))
+            self._bytes -= len(old[0]) + len(entries.pop(old)[1])
+        entries[k] = (entry, text)
+        self._bytes += size

@@ -196,3 +196,20 @@ def test_split_id():
         None,
     )
     assert M.split_id(b'{"execute":"x","id":"a\\"b"}')[1] is None
+
+
+def test_memo_is_bounded():
+    memo = M.ReplyMemo()
+    s = _session(True, b'{"execute":"qmp_capabilities"}')
+    entry = s.table.lookup("query-cpu-model-expansion")
+    reply = {"return": {"model": {"name": "host"}}}
+    for i in range(M.MAX_ENTRIES * 3):
+        memo.store(b'{"execute":"query-cpu-model-expansion","x":%d}' % i, entry, {"execute": "x"}, reply, ())
+        assert len(memo) <= M.MAX_ENTRIES
+    big = {"return": "y" * (M.MAX_BYTES // 3)}
+    for i in range(10):
+        memo.store(b'{"execute":"query-cpu-model-expansion","y":%d}' % i, entry, {"execute": "x"}, big, ())
+        assert memo._bytes <= M.MAX_BYTES
+        assert memo._bytes == sum(len(k[0]) + len(v[1]) for k, v in memo._entries.items())
+    assert memo.answer(b'{"execute":"query-cpu-model-expansion","y":9}') is not None
+    assert memo.answer(b'{"execute":"query-cpu-model-expansion","x":0}') is None  # dropped first
