@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPU-model benchmark (issue 4): query-cpu-model-expansion and baseline, real QEMU vs qmpserver.
 
-    python bench/bench_cpu.py [--rounds N] [--json FILE]
+    python bench/bench_cpu.py [--rounds N] [--reps R] [--json FILE]
 
 In one run:
 
@@ -16,7 +16,9 @@ In one run:
   wire and as the in-process computation.
 
 Prints each figure with its ratio to real QEMU's ``max`` expansion (target <= 0.1) and
-the baseline against 1 ms.  Round trips use bench/qmp_rtt.c when a C compiler exists
+the baseline against 1 ms.  The round trips repeat one request, which qmpserver answers
+from its reply memo after the first time (qmpserver/qmp/memo.py); the in-process
+figures also give each request's cost without the memo (a first request).  Round trips use bench/qmp_rtt.c when a C compiler exists
 (the Python client costs more than the servers it measures), else a Python client.
 """
 
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,7 +134,9 @@ def in_process_baseline(rounds):
 
 
 def in_process_requests(rounds, requests):
-    """Per-request cost through a sans-IO session (parse, dispatch, handler, encode), no socket."""
+    """Per-request cost through a sans-IO session (parse, dispatch, handler, encode), no socket.
+    ``memo`` False: an instance whose command table has no reply memo, so every repetition
+    costs what a first request costs (the wire figures are of repeated requests)."""
     from qmpserver.profiles.loader import load_profile
     from qmpserver.qmp.session import Session
     from qmpserver.startup import start
@@ -139,32 +144,38 @@ def in_process_requests(rounds, requests):
 
     out = {}
     sessions = {}
-    for key, profile, req in requests:
-        s = sessions.get(profile)
+    for key, profile, req, memo in requests:
+        s = sessions.get((profile, memo))
         if s is None:
             inst = start(load_profile(profile), InstanceConfig(start_paused=True))
-            s = sessions[profile] = Session(inst.add_monitor())
+            if not memo:
+                inst.command_table.memo = None
+            s = sessions[(profile, memo)] = Session(inst.add_monitor())
             s.connect()
             s.receive_data(b'{"execute":"qmp_capabilities"}')
             s.pump()
             s.take_output()
-        n = rounds if len(req) < 1000 else max(50, rounds // 10)
+        n = (rounds if len(req) < 1000 else max(50, rounds // 10)) // 5
         for _ in range(50):
             s.receive_data(req)
             s.pump()
             s.take_output()
-        t = time.perf_counter()
-        for _ in range(n):
-            s.receive_data(req)
-            s.pump()
-            s.take_output()
-        out[key] = (time.perf_counter() - t) / n * 1e6
+        batches = []
+        for _ in range(5):  # the median of 5 batches: one slow moment of a shared VM moves less
+            t = time.perf_counter()
+            for _ in range(n):
+                s.receive_data(req)
+                s.pump()
+                s.take_output()
+            batches.append((time.perf_counter() - t) / n * 1e6)
+        out[key] = statistics.median(batches)
     return out
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=2000)
+    ap.add_argument("--reps", type=int, default=5, help="alternating repetitions of each round-trip figure")
     ap.add_argument("--qemu", default=shutil.which("qemu-system-aarch64"))
     ap.add_argument("--json")
     a = ap.parse_args(argv)
@@ -185,18 +196,13 @@ def main(argv=None):
     try:
         real = os.path.join(d, "real.sock")
         procs.append(start([a.qemu] + core.QEMU_ARGS, real))
-        res["real_max_us"] = rtt(real, enc(MAX), a.rounds)
-
         tcg = os.path.join(d, "tcg.sock")
         procs.append(serve("debian-7.2-tcg", tcg, core.QEMU_ARGS))
         assert "return" in one_reply(tcg, enc(MAX))
-        res["mock_max_us"] = rtt(tcg, enc(MAX), a.rounds)
-
         kvm = os.path.join(d, "kvm.sock")
         procs.append(serve(KVM_PROFILE, kvm, KVM_ARGS))
         full = one_reply(kvm, enc(HOST))["return"]["model"]["props"]
         res["sysreg_props"] = sum(1 for k in full if k.startswith("SYSREG_"))
-        res["mock_host_us"] = rtt(kvm, enc(HOST), a.rounds)
         with_input = {
             "execute": "query-cpu-model-expansion",
             "arguments": {
@@ -208,17 +214,6 @@ def main(argv=None):
             },
         }
         assert "return" in one_reply(kvm, enc(with_input))
-        res["mock_host_all_sysreg_input_us"] = rtt(kvm, enc(with_input), a.rounds // 4)
-
-        res["in_process"] = in_process_requests(
-            a.rounds,
-            [
-                ("query-version", "debian-7.2-tcg", b'{"execute":"query-version"}'),
-                ("max expansion (7.2)", "debian-7.2-tcg", enc(MAX)),
-                ("host expansion (6.18)", KVM_PROFILE, enc(HOST)),
-                ("host, every SYSREG_* as input", KVM_PROFILE, enc(with_input)),
-            ],
-        )
         per, other = in_process_baseline(max(50, a.rounds // 10))
         res["baseline_in_process_us"] = per
         bl = {
@@ -227,7 +222,34 @@ def main(argv=None):
         }
         r = one_reply(kvm, enc(bl))
         assert "return" in r, r
-        res["baseline_wire_us"] = rtt(kvm, enc(bl), a.rounds // 4)
+        # QEMU and qmpserver alternately, median of the repetitions (as bench_core.py):
+        # load changes and vCPU placement then hit both sides alike
+        wire = [
+            ("real_max_us", real, enc(MAX), a.rounds),
+            ("mock_max_us", tcg, enc(MAX), a.rounds),
+            ("mock_host_us", kvm, enc(HOST), a.rounds),
+            ("mock_host_all_sysreg_input_us", kvm, enc(with_input), a.rounds // 4),
+            ("baseline_wire_us", kvm, enc(bl), a.rounds // 4),
+        ]
+        samples = res["samples"] = {k: [] for k, _, _, _ in wire}
+        for _ in range(a.reps):
+            for key, path, req, n in wire:
+                samples[key].append(rtt(path, req, n))
+        for key, v in samples.items():
+            res[key] = statistics.median(v)
+
+        res["in_process"] = in_process_requests(
+            a.rounds,
+            [
+                ("query-version", "debian-7.2-tcg", b'{"execute":"query-version"}', True),
+                ("max expansion (7.2)", "debian-7.2-tcg", enc(MAX), True),
+                ("max expansion (7.2), no reply memo", "debian-7.2-tcg", enc(MAX), False),
+                ("host expansion (6.18)", KVM_PROFILE, enc(HOST), True),
+                ("host expansion (6.18), no reply memo", KVM_PROFILE, enc(HOST), False),
+                ("host, every SYSREG_* as input", KVM_PROFILE, enc(with_input), True),
+                ("host, every SYSREG_* as input, no reply memo", KVM_PROFILE, enc(with_input), False),
+            ],
+        )
     finally:
         for p in procs:
             p.kill()
@@ -255,8 +277,11 @@ def main(argv=None):
         )
     print("\nin-process (sans-IO session: parse, dispatch, handler, encode; no socket):")
     for k, v in res["in_process"].items():
-        print("  %-42s %10.1f us" % (k, v))
-    print("client: %s; qmpserver started through its %s" % (res["client"], res["mock"]))
+        print("  %-48s %10.1f us" % (k, v))
+    print(
+        "client: %s; qmpserver started through its %s; round trips: median of %d alternating repetitions"
+        % (res["client"], res["mock"], a.reps)
+    )
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=2)

@@ -41,7 +41,7 @@ def query_cpu_definitions(ctx, args):
     return raw
 
 
-@command("query-cpu-model-expansion")
+@command("query-cpu-model-expansion", pure=True)
 def query_cpu_model_expansion(ctx, args):
     inst = ctx.instance
     if not _arm(inst):
@@ -66,10 +66,38 @@ def query_cpu_model_expansion(ctx, args):
             return raw
     except CpuError as e:
         raise QMPError(e.message) from None
-    props = cat.expand(name, model["props"])
+    props = model["props"]
+    if cat.sysreg_accepted(name, props):  # e.g. a model computed for two hosts, given back
+        fmt, keys, base = _sysreg_template(cat, name)
+        values = dict(base)
+        values.update(props)
+        return RawJSON(fmt % tuple(map(values.__getitem__, keys)))
+    props = cat.expand(name, props)
     if props:
         return {"model": {"name": name, "props": props}}
     return {"model": {"name": name}}
+
+
+def _sysreg_template(cat, name):
+    """The encoded no-props expansion of ``name`` with a ``%d`` in place of each
+    SYSREG_* value: (format, SYSREG_* props in text order, their default values).
+    Built once per catalogue and model from the reply the slow path encodes (each
+    value replaced by a unique 41-digit marker, so the member order is the same
+    QDict order); a request whose SYSREG_* values KVM all accepts is then one
+    ``%`` format instead of an expansion and a JSON encoding."""
+    t = cat._default_cache.get(("sysreg-template", name))
+    if t is None:
+        props = dict(cat.expand_default(name))
+        base = {k: props[k] for k in cat.cls(name).sysreg}
+        mark = {k: str(10**40 + i) for i, k in enumerate(base)}
+        for k in base:
+            props[k] = int(mark[k])
+        text = dumps({"model": {"name": name, "props": props}}).replace("%", "%%")
+        keys = tuple(sorted(base, key=lambda k: text.index(mark[k])))
+        for k in keys:
+            text = text.replace(mark[k], "%d", 1)
+        t = cat._default_cache[("sysreg-template", name)] = (text, keys, base)
+    return t
 
 
 def _not_supported(inst, what):
@@ -90,11 +118,11 @@ def _model_pair(ctx, args, command, what, op):
     return getattr(baseline, op)(_catalog(inst), args["modela"], args["modelb"])
 
 
-@command("query-cpu-model-comparison")
+@command("query-cpu-model-comparison", pure=True)
 def query_cpu_model_comparison(ctx, args):
     return _model_pair(ctx, args, "query-cpu-model-comparison", "comparison", "qmp_compare")
 
 
-@command("query-cpu-model-baseline")
+@command("query-cpu-model-baseline", pure=True)
 def query_cpu_model_baseline(ctx, args):
     return _model_pair(ctx, args, "query-cpu-model-baseline", "baseline", "qmp_baseline")

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
 HANDLERS: dict[str, Callable[..., Any]] = {}
+#: commands whose reply depends only on their arguments and on what the instance fixed
+#: at start-up (no event, no effect): replayed for a repeated request (qmp/memo.py)
+PURE: set[str] = set()
 
 # topic modules holding handlers (qmpserver/commands/<name>.py); imported once,
 # when the first command table is built
@@ -51,7 +54,7 @@ class DuplicateCommand(RuntimeError):
     """Two handlers for one command name: a programming error, caught at import."""
 
 
-def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def command(name: str, pure: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         other = HANDLERS.get(name)
         if other is not None and other is not fn:
@@ -60,6 +63,8 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 % (name, other.__module__, other.__qualname__, fn.__module__, fn.__qualname__)
             )
         HANDLERS[name] = fn
+        if pure:
+            PURE.add(name)
         return fn
 
     return deco
@@ -90,4 +95,5 @@ def build_table(instance: Any) -> Any:
         instance=instance,
         policy=instance.config.compat,
         recorded=lambda n, a: build.recorded(n, a, instance.accel),
+        pure=PURE,
     )

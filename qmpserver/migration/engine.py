@@ -74,7 +74,9 @@ class Snapshot:
         self.accel = inst.accel
         self.abi = inst.abi.to_dict()
         self.abi["ram-size"] = sum(s for _, s in _ram_blocks(inst))
-        self.host = dict(inst.host.data)
+        # the profile's host facts themselves (immutable once loaded), not a copy: the
+        # destination's compiled KVM rules (kvm.field_checker) are kept per host object
+        self.host = inst.host.data
         self.blocks = _ram_blocks(inst)
         self.vcpus = _vcpus(inst)
         self.gic = self.abi.get("gic", {}).get("version")

@@ -21,10 +21,11 @@ from ..errors import COMMAND_NOT_FOUND, QMPError
 from ..qapi.defaults import default_value
 from ..qapi.visitor import DEFAULT_POLICY, validate_arguments
 from ..wire.qdict import wire_order
+from .memo import ReplyMemo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up path avoids it
-    from typing import Any, Callable, Protocol, Sequence, Union
+    from typing import Any, Callable, Collection, Protocol, Sequence, Union
 
     from ..qapi.model import Command, Schema
     from ..qapi.visitor import Policy
@@ -166,15 +167,19 @@ def dispatch(
 
 
 class Entry:
-    """A command of a table: its schema definition, its handler (None: unmodelled) and,
-    when disabled, the reason (``""`` for none given)."""
+    """A command of a table: its schema definition, its handler (None: unmodelled),
+    when disabled, the reason (``""`` for none given), and whether it is pure (its
+    reply may be replayed for the same request text, :mod:`qmpserver.qmp.memo`)."""
 
-    __slots__ = ("command", "handler", "disabled")
+    __slots__ = ("command", "handler", "disabled", "pure")
 
-    def __init__(self, command: Command, handler: Handler | None, disabled: str | None = None) -> None:
+    def __init__(
+        self, command: Command, handler: Handler | None, disabled: str | None = None, pure: bool = False
+    ) -> None:
         self.command = command
         self.handler = handler
         self.disabled = disabled
+        self.pure = pure
 
 
 class CommandTable:
@@ -187,13 +192,18 @@ class CommandTable:
         instance: Instance | None = None,
         policy: Policy | None = None,
         recorded: Recorded | None = None,
+        pure: Collection[str] = (),
     ) -> None:
         self.schema = schema
         self.instance = instance
         self.policy = policy
         self.recorded = recorded  # the build's recorded replies (owned by profiles)
-        self.entries = {name: Entry(cmd, handlers.get(name)) for name, cmd in schema.commands.items()}
+        self.entries = {
+            name: Entry(cmd, handlers.get(name), pure=name in pure) for name, cmd in schema.commands.items()
+        }
         self.unmodelled_seen: set[str] = set()
+        #: replies of pure commands by request text (the session asks it first)
+        self.memo: ReplyMemo | None = ReplyMemo() if pure else None
 
     def lookup(self, name: str) -> Entry | None:
         return self.entries.get(name)

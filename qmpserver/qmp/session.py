@@ -65,7 +65,7 @@ from collections import deque
 from ..errors import COMMAND_NOT_FOUND
 from ..wire.encode import message
 from ..wire.json_stream import JsonError, JsonStream
-from .dispatch import NegotiationTable, dispatch
+from .dispatch import CommandTable, NegotiationTable, dispatch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up path avoids it
@@ -285,6 +285,20 @@ class Session:
         want = READ
         while True:
             if not queue and not self._held and not self.closing and self._gate is None:
+                table = self.table
+                memo = (
+                    table.memo
+                    if type(table) is CommandTable and not self._observers and not self.pretty
+                    else None
+                )
+                mark = stream.mark() if memo is not None else None
+                if mark is not None and memo:
+                    raw = stream.unread()
+                    data = memo.answer(raw)
+                    if data is not None:  # a repeated request of a pure command
+                        stream.discard(len(raw))
+                        self.outbox.append(data)
+                        continue
                 msg = stream.next_message()
                 if msg is None:
                     break
@@ -292,6 +306,12 @@ class Session:
                 if type(item) is dict and "exec-oob" in item and "execute" not in item:
                     self._run(item)  # out-of-band: executed as soon as parsed
                     continue
+                if mark is not None and type(item) is dict:
+                    ex = item.get("execute")
+                    entry = table.lookup(ex) if type(ex) is str else None  # type: ignore[union-attr]
+                    if entry is not None and entry.pure:
+                        self._run(item, stream.whole_since(mark))
+                        continue
             else:
                 self._parse()
                 if not queue or self._held or self.closing:
@@ -326,15 +346,20 @@ class Session:
         """End a hold: queued in-band requests run at the next ``pump()``."""
         self._held = False
 
-    def _run(self, request: Any) -> None:
-        """Answer one item: a JSON error as such, a request through ``dispatch``."""
+    def _run(self, request: Any, raw: bytes | None = None) -> None:
+        """Answer one item: a JSON error as such, a request through ``dispatch``.
+        ``raw``: the request's whole text, for the command table's reply memo."""
         if type(request) is JsonError:
             self._emit_out({"error": {"class": "GenericError", "desc": request.desc}})
             return
         for obs in self._observers:
             obs("in", request, None)
-        assert self.table is not None, "connect() first"
-        reply, after = dispatch(self.table, request, self, self.oob_enabled)
+        table = self.table
+        assert table is not None, "connect() first"
+        reply, after = dispatch(table, request, self, self.oob_enabled)
+        if raw is not None and type(table) is CommandTable and table.memo is not None:
+            ex = request.get("execute")
+            table.memo.store(raw, table.lookup(ex) if type(ex) is str else None, request, reply, after)
         if reply is not None:
             if type(self.table) is NegotiationTable:
                 err = reply.get("error")

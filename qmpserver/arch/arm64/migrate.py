@@ -15,7 +15,8 @@ vmstate_arm_cpu) -- and the destination, in ``cpu_post_load``:
    only the host's value (``set_invariant_sys_reg``; writable from 6.15 only
    after KVM_CAP_ARM_WRITABLE_IMP_ID_REGS, which QEMU up to 10.0 never
    enables); ID registers exactly the host's before 6.7, then per field within
-   the writable mask and the safe-value policy (:func:`.kvm.check_register_write`);
+   the writable mask and the safe-value policy (:func:`.kvm.check_register_write`, through
+   the destination's compiled :class:`.kvm.FieldChecker`);
    firmware pseudo-registers by :func:`fw_write_check`.
 
 The list a vCPU has is modelled from ``models/arm64/kvm-reg-list.yaml`` (the
@@ -349,15 +350,16 @@ def check_incoming(
     hostregs = sr.idregs_of(dst_host)
     limits = {e.index: e for e in dst_list}
     fw = {r["name"]: r for r in kvm.firmware_regs(kernel, dst_host)}
+    # the destination's rules compiled once (shared by every vCPU of the migration):
+    # kvm.check_register_write's answers without rebuilding the writable mask per field
+    check = kvm.field_checker(kernel, dst_host, imp_id_regs=imp_id_regs).check_register
     why: list[str] = []
     for i, v in zip(src_index, src_value):
         e = limits[i]
         if e.kind == "state":
             continue
         if e.kind == "invariant" and imp_id_regs:
-            r = kvm.check_register_write(
-                e.name, int(hostregs.get(e.name, 0)), v, kernel, host=dst_host, imp_id_regs=True
-            )
+            r = check(e.name, int(hostregs.get(e.name, 0)), v)
             if r:
                 why.append(r)
         elif e.kind == "invariant":
@@ -368,7 +370,7 @@ def check_incoming(
                     "not enabled by QEMU)" % (e.name, v, host_v)
                 )
         elif e.kind == "id":
-            r = kvm.check_register_write(e.name, e.value, v, kernel, host=dst_host, imp_id_regs=imp_id_regs)
+            r = check(e.name, e.value, v)
             if r:
                 why.append(r)
         elif e.kind == "raz":

@@ -3,8 +3,9 @@ SYSREG_<REG>_<FIELD> property names and feature helpers.
 
 Everything here is a pure function over plain dicts (the parsed
 ``models/arm64/sysreg-fields.yaml``).  Nothing parses YAML at import time:
-the data sets are read through :func:`qmpserver.models.data` on first use,
-and :func:`data`'s provider can be replaced (``set_data_provider``).
+the data sets are read on first use (through the compile cache, so that
+only the first process after a change parses YAML), and :func:`data`'s
+provider can be replaced (``set_data_provider``).
 
 Functions that need the table take it as an optional ``table=`` keyword;
 when omitted the default table is used.
@@ -136,12 +137,24 @@ def data(name: str) -> Mapping[str, Any]:
         return got
     if name not in DATA_FILES:
         raise SysregError(f"unknown data set {name!r}; expected one of {sorted(DATA_FILES)}")
-    got = (
-        _provider(name)
-        if _provider is not None
-        else models.read_yaml(models_dir() / DATA_FILES[name], error=DataError)
-    )
+    got = _provider(name) if _provider is not None else _read(str(models_dir() / DATA_FILES[name]))
     _cache[name] = got
+    return got
+
+
+def _read(path: str) -> Mapping[str, Any]:
+    """A data file through the compile cache (``models.compiled_file``, stamped with the
+    file): a launcher that migrates or checks a CPU model needs these tables, and
+    importing PyYAML and parsing them costs it ~40 ms (more than a whole migration of
+    its own) where unpickling costs ~1 ms."""
+    cached = models.compiled_file(path, ())
+    if cached:
+        got = models.load_compiled(cached)
+        if got is not None:
+            return got
+    got = models.read_yaml(path, error=DataError)
+    if cached:
+        models.save_compiled(cached, got, [path])
     return got
 
 

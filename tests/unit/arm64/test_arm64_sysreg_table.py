@@ -245,3 +245,35 @@ def test_data_provider_override():
         assert seen == ["sysreg-fields"]
     finally:
         sr.set_data_provider(None)
+
+
+def test_data_sets_are_read_through_the_compile_cache(tmp_path, monkeypatch):
+    """A second process gets the tables unpickled, not parsed (no PyYAML); a changed
+    file is parsed again."""
+    import shutil
+
+    from qmpserver import models
+
+    src = tmp_path / "models"
+    shutil.copytree(sr.models_dir() / "arm64", src / "arm64")
+    monkeypatch.setattr(models, "MODELS_DIR", str(src))
+    monkeypatch.setenv("QMPSERVER_CACHE_DIR", str(tmp_path / "cache"))
+    sr.clear_data_cache()
+    try:
+        first = sr.data("kvm-reg-list")
+        sr.clear_data_cache()  # as in a new process
+
+        def no_yaml(*a, **k):
+            raise AssertionError("parsed YAML although the cache is fresh")
+
+        monkeypatch.setattr(models, "read_yaml", no_yaml)
+        assert sr.data("kvm-reg-list") == first
+        monkeypatch.undo()
+        monkeypatch.setattr(models, "MODELS_DIR", str(src))
+        monkeypatch.setenv("QMPSERVER_CACHE_DIR", str(tmp_path / "cache"))
+        path = src / "arm64" / "kvm-reg-list.yaml"
+        path.write_text(path.read_text() + "\nbench_marker: 1\n")
+        sr.clear_data_cache()
+        assert sr.data("kvm-reg-list")["bench_marker"] == 1
+    finally:
+        sr.clear_data_cache()

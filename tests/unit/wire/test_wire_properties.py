@@ -125,6 +125,14 @@ def test_random_streams_then_valid_request_in_random_chunks():
 
 def test_no_exponent_after_a_bare_zero():
     """QEMU lexes 0e1 as 0 followed by the keyword e1 (found by hypothesis on 0e0{)."""
-    for data in (b"0e0{", b'{"a":0e1}', b'{"a":-0E1}', b"[0e0]", b'{"a":"0e1"}'):
+    for data in (
+        b"0e0{",
+        b'{"a":0e1}',
+        b'{"a":-0E1}',
+        b"[0e0]",
+        b'{"a":"0e1"}',
+        b'{"a":[1,{"b":0e+5}]}',
+        b'{"a":0.5e1,"b":-0.0E-1,"c":10e1,"d":100E2}',
+    ):
         assert _same(messages(data + b" "), messages(data + b" ", fast=False)), data
     assert messages(b'{"a":0e1}') == [("e", "JSON parse error, expected separator in dict")]
