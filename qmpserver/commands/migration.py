@@ -713,8 +713,9 @@ def _send_device_state(inst, m):
     """migration_completion after the pause: ``device``, then the last RAM pass
     (its bitmap sync emits MIGRATION_PASS 2), then the device state goes out.
     Recorded order (QEMU 7.2): STOP, pre-switchover, device, MIGRATION_PASS 2,
-    completed."""
-    if not m.postcopy:
+    completed; without pause-before-switchover: STOP, MIGRATION_PASS 2, completed."""
+    if m.status == "pre-switchover":
+        # migration_maybe_pause: only a paused switchover goes on through "device"
         _set_status(inst, m, "device")
     m.passes = 2
     if m.caps.get("events"):

@@ -98,7 +98,6 @@ def test_mock_to_mock(dest_paused):
         ("MIGRATION_PASS", {"pass": 1}),
         ("MIGRATION", {"status": "active"}),
         ("STOP", None),
-        ("MIGRATION", {"status": "device"}),
         ("MIGRATION_PASS", {"pass": 2}),
         ("MIGRATION", {"status": "completed"}),
     ]
