@@ -48,6 +48,7 @@ class Peer:
         self.dir = short_tmpdir("fp")
         self.path = os.path.join(self.dir, "qmp.sock")
         argv = [*argv, "-qmp", "unix:%s,server=on,wait=off" % self.path]
+        self.argv = argv
         if pad:
             opens = " ".join("%d</dev/null" % (3 + i) for i in range(pad))
             argv = ["/bin/sh", "-c", 'exec %s; exec "$@"' % opens, "sh", *argv]
@@ -157,7 +158,9 @@ def scenario(peer, paused):
     send("getfd", {"fdname": ""}, 1)
     send("query-name", None, 1)  # the descriptor waits for the next getfd
     send("getfd", {"fdname": "late"})
-    first = send("add-fd", {"fdset-id": 3, "opaque": "x"}, 2)["return"]["fd"]  # the second is closed
+    r = send("add-fd", {"fdset-id": 3, "opaque": "x"}, 2)  # the second is closed
+    assert "return" in r, (peer.argv[:3], out)
+    first = r["return"]["fd"]
     send("add-fd", {"fdset-id": 3}, 1)
     send("add-fd", None, 1)
     auto = send("add-fd", {"opaque": ""}, 1)["return"]["fd"]
