@@ -91,8 +91,13 @@ def test_same_host_completes_and_the_destination_carries_the_abi(two):
     assert sc.cmd("query-status")["return"]["status"] == "postmigrate"
     names = [e["event"] for e in sc.events]
     assert names.count("STOP") == 1 and names[-1] == "MIGRATION"
-    assert dst.instance.abi == src.instance.abi
+    # the source completes on the destination's RP_SHUT, sent before the destination's
+    # own loop finishes the load: wait for the destination as libvirt does (its event)
+    end = time.monotonic() + 10
+    while dc.cmd("query-status")["return"]["status"] != "running" and time.monotonic() < end:
+        time.sleep(0.01)
     assert dc.cmd("query-status")["return"]["status"] == "running"
+    assert dst.instance.abi == src.instance.abi
 
 
 def test_invariant_midr_fails_on_the_destination_only(two):
@@ -104,6 +109,12 @@ def test_invariant_midr_fails_on_the_destination_only(two):
     )
     assert status == "failed"
     assert sc.cmd("query-status")["return"]["status"] == "running"
+    # the destination's exit runs on its own server's loop: the source can see the
+    # closed socket first, as with two real processes (the kernel closes the socket
+    # while the destination process is still exiting)
+    end = time.monotonic() + 10
+    while dst.instance.terminated is None and time.monotonic() < end:
+        time.sleep(0.01)
     assert dst.instance.terminated is not None and dst.instance.exit_code == 1
     # the profiles' QEMU 11.1: the refused register is written again after the load
     # (cpu_synchronize_all_post_init, since 10.0) and that exits the process
