@@ -55,12 +55,17 @@ class Started:
                     time.sleep(0.005)
                     continue
                 client = RawClient(s, timeout=10)
-                # QEMU listens before machine init: a refused machine exits right after
-                if (
-                    client.read() is not None
-                    and client.cmd("qmp_capabilities") == {"return": {}}
-                    and client.cmd("query-status") is not None
-                ):
+                # QEMU listens before machine init: a refused machine exits right after, and
+                # may do so between its greeting and our first command (EPIPE, ECONNRESET)
+                try:
+                    ok = (
+                        client.read() is not None
+                        and client.cmd("qmp_capabilities") == {"return": {}}
+                        and client.cmd("query-status") is not None
+                    )
+                except OSError:
+                    ok = False
+                if ok:
                     self.client = client
                 else:
                     client.close()
