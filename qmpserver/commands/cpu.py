@@ -29,7 +29,22 @@ def _catalog(inst):
     return inst.cpu.catalog or catalog_for(inst)
 
 
-@command("query-cpu-definitions")
+def _recorded_expansion_applies(ctx, args) -> bool:
+    """Whether the build's recorded expansion of this model answers this instance too: not
+    when a proposal adds properties the recording cannot have (``cpu-idreg-props``), nor
+    when ``-cpu`` names this model with properties (its globals apply to the new object,
+    QEMU qom/object.c object_apply_global_props).  Checked by the command table
+    (:func:`qmpserver.qmp.dispatch._answering`) before the handler runs."""
+    inst = ctx.instance
+    if inst.build.has_proposal("cpu-idreg-props"):
+        return False
+    m = inst.machine
+    return not (m.cpu_props and m.cpu_model == args["model"]["name"])
+
+
+# The build's recorded answer wins for these arguments and this accelerator (replay=...); the
+# model answers what the build did not record.
+@command("query-cpu-definitions", replay=True)
 def query_cpu_definitions(ctx, args):
     inst = ctx.instance
     if not _arm(inst):
@@ -41,7 +56,7 @@ def query_cpu_definitions(ctx, args):
     return raw
 
 
-@command("query-cpu-model-expansion", pure=True)
+@command("query-cpu-model-expansion", pure=True, replay=_recorded_expansion_applies)
 def query_cpu_model_expansion(ctx, args):
     inst = ctx.instance
     if not _arm(inst):

@@ -27,6 +27,10 @@ HANDLERS: dict[str, Callable[..., Any]] = {}
 #: commands whose reply depends only on their arguments and on what the instance fixed
 #: at start-up (no event, no effect): replayed for a repeated request (qmp/memo.py)
 PURE: set[str] = set()
+#: commands whose recorded answer (this build, these arguments, this accelerator) wins over
+#: the handler; the value is None (always) or fn(ctx, args) -> bool (when the recorded
+#: question is the one asked: e.g. no -cpu option changes that CPU model's expansion)
+REPLAY: dict[str, Any] = {}
 
 # topic modules holding handlers (qmpserver/commands/<name>.py); imported once,
 # when the first command table is built
@@ -54,7 +58,9 @@ class DuplicateCommand(RuntimeError):
     """Two handlers for one command name: a programming error, caught at import."""
 
 
-def command(name: str, pure: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def command(
+    name: str, pure: bool = False, replay: bool | Callable[..., bool] = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         other = HANDLERS.get(name)
         if other is not None and other is not fn:
@@ -65,6 +71,8 @@ def command(name: str, pure: bool = False) -> Callable[[Callable[..., Any]], Cal
         HANDLERS[name] = fn
         if pure:
             PURE.add(name)
+        if replay:
+            REPLAY[name] = None if replay is True else replay
         return fn
 
     return deco
@@ -96,4 +104,5 @@ def build_table(instance: Any) -> Any:
         policy=instance.config.compat,
         recorded=lambda n, a: build.recorded(n, a, instance.accel),
         pure=PURE,
+        replay=REPLAY,
     )

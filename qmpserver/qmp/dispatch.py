@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from .. import log as _log
 from ..errors import COMMAND_NOT_FOUND, QMPError
+from ..qapi.conform import conformer
 from ..qapi.defaults import default_value
 from ..qapi.visitor import DEFAULT_POLICY, validate_arguments
 from ..wire.qdict import wire_order
@@ -35,6 +36,9 @@ if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up
     Handler = Callable[["Context", dict[str, Any]], Any]
     #: recorded replies of the build: (command name, arguments) -> reply dict or None
     Recorded = Callable[[str, dict[str, Any]], Union[dict[str, Any], None]]
+    #: when a handler's command answers from the build's recording first: always (None)
+    #: or when ``fn(context, arguments)`` says the recorded question is this one
+    Replay = Union[Callable[["Context", dict[str, Any]], bool], None]
 
     class Instance(Protocol):
         """What dispatch needs of the instance a table serves (``qmpserver.vm.instance.Instance``;
@@ -193,13 +197,23 @@ class CommandTable:
         policy: Policy | None = None,
         recorded: Recorded | None = None,
         pure: Collection[str] = (),
+        replay: dict[str, Replay] | None = None,
     ) -> None:
         self.schema = schema
         self.instance = instance
         self.policy = policy
         self.recorded = recorded  # the build's recorded replies (owned by profiles)
+        conform = conformer(schema)
+        replay = replay or {}
         self.entries = {
-            name: Entry(cmd, handlers.get(name), pure=name in pure) for name, cmd in schema.commands.items()
+            name: Entry(
+                cmd,
+                _answering(
+                    name, handlers.get(name), conform.reply, recorded, name in replay, replay.get(name)
+                ),
+                pure=name in pure,
+            )
+            for name, cmd in schema.commands.items()
         }
         self.unmodelled_seen: set[str] = set()
         #: replies of pure commands by request text (the session asks it first)
@@ -228,6 +242,36 @@ class CommandTable:
                 cmd.name,
             )
         return default_value(cmd.ret_type)
+
+
+def _answering(
+    name: str,
+    handler: Handler | None,
+    conform: Callable[[str, Any], Any],
+    recorded: Recorded | None,
+    replays: bool,
+    when: Replay,
+) -> Handler | None:
+    """The handler as the table runs it: the build's recorded answer to this very question
+    first for a command registered with ``replay`` (the recording is the build's own
+    answer; the model only fills what was not asked), else the handler's value held to
+    the build's schema (:mod:`qmpserver.qapi.conform`: members the build lacks dropped,
+    unknown enum values removed, a missing required member an error, never invented)."""
+    if handler is None:
+        return None
+    fn: Handler = handler
+
+    def answer(ctx: Context, args: dict[str, Any]) -> Any:
+        if replays and recorded is not None and (when is None or when(ctx, args)):
+            rec = recorded(name, args)
+            if rec is not None:
+                if "error" in rec:
+                    raise QMPError(rec["error"].get("desc", ""), rec["error"].get("class", "GenericError"))
+                return rec.get("return")
+        result = fn(ctx, args)
+        return conform(name, {} if result is None else result)
+
+    return answer
 
 
 class NegotiationTable:

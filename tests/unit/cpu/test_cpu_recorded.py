@@ -1,5 +1,9 @@
 """Recorded oracles for the CPU commands.
 
+The command table answers a question the build recorded from the recording
+(``replay`` in :mod:`qmpserver.commands.registry`); these tests switch that off
+(``model_only``) so that the CPU model, not the recording, answers and is compared.
+
 * Every aarch64 build of models/builds that recorded query-cpu-model-expansion /
   query-cpu-definitions answers: the model (not the recording) gives the same answers.
 * Every aarch64 recording of shared/data/libvirt-replies: imported with
@@ -30,6 +34,14 @@ CPU_CMDS = (
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "libvirt-replies"
 BUNDLED = Path(__file__).resolve().parents[1] / "profiles" / "data"
 AARCH64 = ("caps_7.0.0.aarch64.replies", "caps_8.2.0_aarch64.replies", "caps_9.2.0_aarch64+hvf.replies")
+
+
+@pytest.fixture(autouse=True)
+def model_only(monkeypatch):
+    """The model answers every CPU question (no recorded answer served first)."""
+    from qmpserver.commands import registry
+
+    monkeypatch.setattr(registry, "REPLAY", {})
 
 
 def builds():

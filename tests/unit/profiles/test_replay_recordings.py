@@ -8,9 +8,11 @@ compare the reply with the recorded one as JSON values.
 
 A command may be listed in ``EXCEPTIONS`` only with a written reason: its answer depends on
 modelled state that the recording does not pin down.  Commands answered from the model
-(query-kvm, query-accelerators, query-commands, and whatever topic modules compute: CPU
-expansion, GIC, MTE ...) are compared like every other command: a mismatch there is a bug
-of the model, and the failure names the recording, the pass and the command.
+(query-kvm, query-accelerators, query-commands, and whatever topic modules compute: GIC,
+MTE ...) are compared like every other command: a mismatch there is a bug of the model,
+and the failure names the recording, the pass and the command.  The CPU commands answer a
+recorded question from the recording (``replay`` in :mod:`qmpserver.commands.registry`);
+``tests/unit/cpu/test_cpu_recorded.py`` compares the CPU model itself with the recordings.
 """
 
 from __future__ import annotations
