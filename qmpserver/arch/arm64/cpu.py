@@ -125,7 +125,13 @@ class CpuClass:
         self.sysreg_fast = {}  # SYSREG prop -> (accepted-values bitmap, 1 << width)
         self.sysreg_pairs = frozenset()  # (SYSREG prop, value) KVM accepts (see finish)
 
-    def finish(self, advertised_all):
+    def finish(self, advertised_all, absent=frozenset()):
+        # ``absent``: properties this QEMU version does not have yet under this accelerator
+        # (models/arm64/cpu-props-by-version.yaml via derive.absent_props): not listed,
+        # not settable ("Property ... not found"), whatever the model says
+        if absent:
+            self.pauth_props = tuple(n for n in self.pauth_props if n not in absent)
+            self.sme = self.sme and "sme" not in absent
         types = dict(self.types)
         if self.aarch64:
             types["aarch64"] = "bool"
@@ -149,6 +155,8 @@ class CpuClass:
                 types[n] = "bool"
         for p in self.sysreg:
             types[p] = "uint64"
+        for n in absent:
+            types.pop(n, None)
         self.types = types
         self.advertised = tuple(n for n in advertised_all if n in types)
         self.present = frozenset(types)
@@ -199,6 +207,7 @@ class Catalog:
         self.own_visitor = bool(bd.get("own_visitor"))
         self.unchecked = bool(bd.get("unchecked"))
         self.pauth_texts = bd.get("pauth_texts", "10.0")
+        self.absent = frozenset((bd.get("absent_props") or {}).get("kvm" if self.kvm else "tcg") or ())
         self.sysreg_enabled = bool(sysreg_props and self.kvm and hd.get("sysreg"))
         self.cpu_model = cpu_model
         self.cpu_props = list((cpu_props or {}).items())
@@ -288,7 +297,7 @@ class Catalog:
             c.kvm_pmu = bool(kf.get("pmu"))
             c.kvm_steal = bool(kf.get("steal_time"))
             c.kvm_el1_32 = bool(kf.get("el1_32bit"))
-        c.finish(self.advertised_all)
+        c.finish(self.advertised_all, self.absent)
         if self.cpu_model == name and self.cpu_props:
             c.globals = tuple(self.cpu_props)
         return c

@@ -35,6 +35,7 @@ from . import sysreg as sr
 __all__ = ["host_derived", "build_derived", "CPU_MODELS_FILE"]
 
 CPU_MODELS_FILE = os.path.join("cpus", "arm.yaml")
+PROPS_BY_VERSION_FILE = os.path.join("arm64", "cpu-props-by-version.yaml")
 
 SVE_NAMES = ["sve%d" % (128 * vq) for vq in range(1, 17)]
 
@@ -268,6 +269,32 @@ def _cntfrq(c: dict[str, Any], version: tuple[int, ...]) -> dict[str, Any]:
     }
 
 
+def absent_props(version: tuple[int, ...]) -> dict[str, list[str]]:
+    """{"tcg"|"kvm": the CPU properties QEMU ``version`` does not have under that
+    accelerator} from ``models/arm64/cpu-props-by-version.yaml`` (a property without a
+    ``since`` for a scope never exists there).  Its reader is :func:`_read_models`' deps."""
+    data = models.data(PROPS_BY_VERSION_FILE)
+    release = _release_of(version)
+    out: dict[str, list[str]] = {"tcg": [], "kvm": []}
+    for name, p in (data.get("properties") or {}).items():
+        since = p.get("since") or {}
+        for scope in out:
+            if scope not in since or release < _vtuple(since[scope]):
+                out[scope].append(name)
+    return out
+
+
+def _release_of(version: tuple[int, ...]) -> tuple[int, ...]:
+    """The release a QEMU version belongs to for feature checks: X.Y.90 and later are the
+    release candidates of the next release, feature-frozen (QEMU's rc0 is X.Y.90, e.g.
+    v7.0.0-rc2 reports 6.2.92; after X.2 comes X+1.0); X.Y.50 development trees and
+    stable releases are themselves."""
+    v = tuple((tuple(version) + (0, 0, 0))[:3])
+    if v[2] < 90:
+        return v
+    return (v[0] + 1, 0, 0) if v[1] >= 2 else (v[0], v[1] + 1, 0)
+
+
 def build_derived(build: Any, deps: set[str] | None = None) -> dict[str, Any]:
     """The CPU catalogue of one aarch64 build (``Build.derived['arm_cpu']``)."""
     if build.target != "aarch64":
@@ -361,5 +388,6 @@ def build_derived(build: Any, deps: set[str] | None = None) -> dict[str, Any]:
             "unchecked": "arm-cpu-props-unchecked" in quirks,
             "has_kvm": has_kvm,
             "cntfrq": _cntfrq(data.get("cntfrq") or {}, version),
+            "absent_props": absent_props(version),
         }
     }
