@@ -10,6 +10,9 @@
 * ``query-hotpluggable-cpus``, ``query-cpus-fast``, ``query-current-machine``,
   ``query-memory-size-summary`` describe the running machine.
 
+Every value is held to the build's schema by the command table
+(:mod:`qmpserver.qapi.conform`): members the build's types lack are dropped there.
+
 For ``device_add`` of memory devices, :func:`memory_hotplug_allowed` /
 :func:`check_memory_hotplug` give the ``virt`` pre-plug verdict.
 """
@@ -20,34 +23,6 @@ from ..errors import QMPError
 from ..vm import virt
 from ..vm.virt import check_memory_hotplug, memory_hotplug_allowed, memory_hotplug_error  # noqa: F401
 from .registry import command
-
-# --- shaping results like the build's QAPI types -----------------------------------------------
-
-
-def fit(qtype, value):
-    """Order (and filter) ``value`` by the members of a QAPI type, recursively:
-    dicts are built in member order (the order QEMU's output visitor inserts
-    them), members the build's schema lacks are dropped."""
-    kind = getattr(qtype, "kind", None)
-    if kind == "array" and isinstance(value, list):
-        return [fit(qtype.element, v) for v in value]
-    if kind == "object" and isinstance(value, dict):
-        members = list(qtype.members)
-        if qtype.tag is not None and value.get(qtype.tag) in qtype.variants:
-            members += [m for m in qtype.variants[value[qtype.tag]].members if m.name not in qtype.member_map]
-        return {m.name: fit(m.type, value[m.name]) for m in members if m.name in value}
-    return value
-
-
-def ret_type(instance, name):
-    cmd = instance.build.schema.command(name)
-    return cmd.ret_type if cmd is not None else None
-
-
-def shaped(instance, name, value):
-    t = ret_type(instance, name)
-    return fit(t, value) if t is not None else value
-
 
 # --- machine types and options --------------------------------------------------------------
 
@@ -122,7 +97,7 @@ def query_mte_capabilities(ctx, args):
     from ..arch.arm64 import mte
 
     inst = ctx.instance
-    return shaped(inst, "query-mte-capabilities", mte.capabilities(inst.host, inst.build))
+    return mte.capabilities(inst.host, inst.build)
 
 
 # --- vCPUs ----------------------------------------------------------------------------------
@@ -173,7 +148,7 @@ def query_cpus_fast(ctx, args):
         entry["props"] = props
         entry["target"] = inst.build.target
         out.append(entry)
-    return shaped(inst, "query-cpus-fast", out)
+    return out
 
 
 # --- the running machine -------------------------------------------------------------------
@@ -182,7 +157,7 @@ def query_cpus_fast(ctx, args):
 @command("query-current-machine")
 def query_current_machine(ctx, args):
     inst = ctx.instance
-    return shaped(inst, "query-current-machine", {"wakeup-suspend-support": inst.machine.wakeup_suspend})
+    return {"wakeup-suspend-support": inst.machine.wakeup_suspend}
 
 
 def _plugged_memory(inst) -> int:
