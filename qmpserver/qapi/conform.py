@@ -25,7 +25,9 @@ imported build, ``schemas/qapi`` for a native one):
 per type on first use (closures over frozensets and tuples, copy-on-write: a value that
 already conforms is returned as the same object, nothing is copied).  Pre-encoded
 replies (:class:`~qmpserver.wire.encode.RawJSON`) are decoded and checked once per
-distinct text.  Recorded answers are QEMU's own output and are not passed through here.
+distinct text, and a big list or object found conforming is not walked again while the
+same object is returned (a handler passing recorded data on; a value found wanting is
+copied, never cached, so a later change of the object is checked again).  Recorded answers are QEMU's own output and are not passed through here.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ _JSON_NAMES = {
 }
 
 RAW_CACHE_MAX = 512
+SAME_MIN, SAME_MAX = 8, 256
+# commands whose answer is the schema itself (generated from, or recorded with, the very
+# introspection it would be checked against): never shaped; a 200 KB text is not hashed per call
+SELF_DESCRIBING = frozenset({"query-qmp-schema"})
 
 
 class _Unfit(Exception):
@@ -100,6 +106,9 @@ class Conformer:
         self._types: dict[int, Check] = {}
         self._commands: dict[str, Check | None] = {}
         self._raw: dict[str, RawJSON] = {}  # checked RawJSON text -> the text to send
+        # big lists/dicts found conforming, by identity (recorded data a handler passes on,
+        # e.g. 1100 qom-list-types entries): the object itself is kept, so its id stays its own
+        self._same: dict[int, Any] = {}
         self._logged: set[tuple[str, str]] = set()
         self._command = ""  # the command being checked (log lines name it)
 
@@ -110,7 +119,7 @@ class Conformer:
         if command in self._commands:
             check = self._commands[command]
         else:
-            cmd = self.schema.commands.get(command)
+            cmd = None if command in SELF_DESCRIBING else self.schema.commands.get(command)
             check = self._commands[command] = (
                 self.compile(cmd.ret_type) if cmd is not None and cmd.ret_type is not None else None
             )
@@ -118,11 +127,19 @@ class Conformer:
             return value
         if type(value) is RawJSON:
             return self._raw_reply(command, check, value)
+        big = type(value) in (list, dict) and len(value) >= SAME_MIN
+        if big and self._same.get(id(value)) is value:
+            return value
         self._command = command
         try:
-            return check(value)
+            out = check(value)
         except _Unfit as e:
             raise self._gap(command, e) from None
+        if big and out is value:
+            if len(self._same) >= SAME_MAX:
+                self._same.clear()
+            self._same[id(value)] = value
+        return out
 
     def _raw_reply(self, command: str, check: Check, text: RawJSON) -> RawJSON:
         got = self._raw.get(text)
