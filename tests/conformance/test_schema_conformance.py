@@ -4,6 +4,9 @@ For every built-in profile (``models/profiles``) and every libvirt recording of 
 data (``shared/data/libvirt-replies``, else the bundled copies in
 ``tests/unit/profiles/data``), imported with ``qmpserver.profiles.replies``:
 
+and the native schema evaluated for older releases (``NATIVE_VERSIONS``: the ``qemu-11.1``
+build relabelled, so its recorded 11.1 answers meet an older schema):
+
 * start an instance as libvirt probes (``-machine none``, the profile's accelerator)
   and one as libvirt runs a domain (the profile's machine and CPU, paused);
 * ask ``query-qmp-schema`` and ``query-commands`` *over QMP*, as a client learns them;
@@ -48,6 +51,9 @@ RECORDINGS = (
     "caps_9.2.0_x86_64.replies",
 )
 LIFECYCLE = "libvirt-domain-lifecycle-qemu72-aarch64.jsonl"
+# the native QAPI schema (schemas/qapi, 'if': QEMU_X_Y conditions) evaluated for older
+# releases: the built-in qemu-11.1 build relabelled, on a KVM host (test builds, not shipped)
+NATIVE_VERSIONS = ("7.2.0", "8.0.0", "8.2.0", "9.0.0", "9.1.0", "10.0.0", "10.1.0", "11.0.0")
 # commands sent last (they end the instance) or not at all
 LAST = ("quit",)
 GAP = "cannot give this build's answer"
@@ -188,6 +194,15 @@ def imported(tmp_path_factory):
                 "defaults: {accel: tcg, machine: virt, cpu: max}\n" % (build, build)
             )
         out[name] = str(profile)
+    for v in NATIVE_VERSIONS:
+        name = "native-" + v
+        p = root / "profiles" / (name + ".yaml")
+        p.write_text(
+            "kind: profile\nname: %s\nsummary: the native schema at QEMU %s\nhost: graviton4-v2-6.12\n"
+            'build: {extends: qemu-11.1, name: %s, version: "%s", package: "v%s"}\n'
+            "defaults: {accel: kvm, machine: virt, cpu: host}\n" % (name, v, name, v, v)
+        )
+        out[name] = str(p)
     return root, out
 
 
@@ -315,6 +330,15 @@ def test_builtin_profile_conforms(server, argument_sets, profile):
 def test_imported_profile_conforms(server, imported, argument_sets, recording):
     _root, profiles = imported
     _check(server, profiles[recording], argument_sets, recording)
+
+
+@pytest.mark.parametrize("version", NATIVE_VERSIONS)
+def test_native_schema_of_older_versions_conforms(server, imported, argument_sets, version):
+    """Without the engine: 7.2 lists MachineInfo 'acpi' (8.0+) in query-machines, 7.2 and
+    8.0 list migration capabilities they do not know (dirty-limit, switchover-ack 8.1,
+    mapped-ram 9.0)."""
+    _root, profiles = imported
+    _check(server, profiles["native-" + version], argument_sets, "native-" + version)
 
 
 def test_checker_catches_what_it_must():
