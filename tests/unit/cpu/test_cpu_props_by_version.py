@@ -164,3 +164,18 @@ def test_definitions_follow_the_build_schema(store):
     assert all("deprecated" in d for d in a)
     assert b and all("deprecated" not in d for d in b)
     assert [{k: v for k, v in d.items() if k != "deprecated"} for d in a] == b
+
+
+def test_cpu_option_with_properties_is_computed_not_replayed(store):
+    """-cpu host,pmu=off applies to every new host object (a QOM global): the recorded
+    probe answer (pmu true) is not this instance's answer; the model's is."""
+    root, base, host = store
+    prof = _variant(root, base, host, "7.0.0", drop=())
+    rec = _recorded(base, HOST, "kvm")["return"]["model"]["props"]
+    assert rec["pmu"] is True
+    c = Qmp(make_instance(prof, accel=["kvm"], cpu="host", cpu_props={"pmu": "off"}))
+    got = c.cmd("query-cpu-model-expansion", HOST)["return"]["model"]["props"]
+    assert got == dict(rec, pmu=False)
+    # without properties on -cpu the recorded answer stands
+    c = Qmp(make_instance(prof, accel=["kvm"], cpu="host"))
+    assert c.cmd("query-cpu-model-expansion", HOST)["return"]["model"]["props"] == rec
