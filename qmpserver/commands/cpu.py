@@ -5,11 +5,13 @@ query-cpu-model-expansion, query-cpu-model-baseline/-comparison (proposal
 QEMU's semantics live in :mod:`qmpserver.arch.arm64.cpu`; this module only
 binds them to QMP (the ``-cpu`` start-up checks are
 :mod:`qmpserver.arch.arm64.startup`'s, called by the start-up pipeline).  Builds of other targets answer from
-their recordings (or the return type's default), as for unmodelled commands.
+the module :mod:`qmpserver.arch.targets` names (x86_64), else from their
+recordings, else an error naming what is missing (never an invented default).
 """
 
 from __future__ import annotations
 
+from ..arch import targets
 from ..arch.arm64.cpu import CpuError, catalog_for
 from ..errors import QMPError
 from ..wire.encode import RawJSON, dumps
@@ -21,8 +23,12 @@ def _arm(inst) -> bool:
 
 
 def _unmodelled(inst, name, args):
-    cmd = inst.build.schema.command(name)
-    return inst.command_table.unmodelled(cmd, args)
+    """Not an aarch64 build: the target's module (:mod:`qmpserver.arch.targets`), else the
+    recording for these arguments, else a visible error."""
+    handler = targets.cpu_model_handler(inst.build.target, name)
+    if handler is not None:
+        return handler(inst, args)
+    return targets.recorded_or_missing(inst, name, args)
 
 
 def _catalog(inst):
