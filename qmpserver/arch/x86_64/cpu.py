@@ -1,0 +1,264 @@
+"""x86 CPU models from data: ``query-cpu-model-expansion`` (QEMU ``target/i386/cpu.c``,
+``qmp_query_cpu_model_expansion`` → ``x86_cpu_from_model`` → ``x86_cpu_expand_features``).
+
+What a model *is* comes from the build's capture (``profiles capture``): the ``full`` expansion of
+every model recorded in the TCG pass, ``host`` and ``max`` under each accelerator (with libvirt's
+``migratable`` / ``hv-passthrough`` variants), the property types of ``qom-list-properties``, the
+member order of a recorded ``static`` expansion.  What a property *does* comes from
+``models/x86_64/cpu-rules-7.2.yaml``, measured from the same binary
+(``tools/capture_x86_cpu_rules.py``): feature spellings, feature dependencies, the CPUID levels a
+feature needs, each model's own levels, the KVM default properties of named models.
+
+QEMU's rules reproduced here:
+
+* The model is looked up first: ``CPU model 'NAME' not found`` (QOM type ``NAME-x86_64-cpu``).
+* ``props`` that is not a JSON object is ignored (``qobject_to(QDict, …)`` gives NULL).
+* Properties are set in the QDict's iteration order (:func:`qmpserver.wire.qdict.wire_order`),
+  the first failure is the answer: unknown → ``Property 'TYPE.NAME' not found``; the visitor's
+  type errors; the setters' range checks (``family`` ≤ 0xff+0xf, ``model`` ≤ 0xff, ``stepping``
+  ≤ 0xf; ``vendor`` exactly 12 characters).
+* Expansion: a feature whose prerequisite is off is cleared; without KVM (or with ``kvm=off``)
+  the KVM paravirtual features are cleared; with ``full-cpuid-auto-level`` (default) the minimum
+  CPUID levels rise to what the enabled features need (without it, only for the leaves QEMU
+  raises anyway: ``levels-always``); ``level`` / ``xlevel`` / ``xlevel2`` /
+  ``level-func7`` take those minima unless set.
+* ``static``: model ``base`` with the static properties and every feature under one name;
+  ``full``: the input name with every property.
+
+What is not modelled is an error naming it (via :func:`qmpserver.arch.targets.recorded_or_missing`,
+which first tries the build's recording): a ``host``/``max`` variant of ``migratable`` /
+``hv-passthrough`` the capture did not record, setting ``realized`` or a property of a type this
+module does not set, a build without per-model recordings (an imported libvirt ``.replies``), or
+a build of another QEMU version than the rules were measured on.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ...models import MODELS_DIR
+from ...wire.qdict import wire_order
+
+RULES_FILES = {(7, 2): "x86_64/cpu-rules-7.2.yaml"}
+
+# the properties x86_cpu_to_dict puts before the features in a static expansion (x86_cpu_static_props)
+STATIC_PROPS = ("min-level", "min-xlevel", "family", "model", "stepping", "model-id", "vendor", "lmce")
+# host/max: properties whose effect (the accelerator's supported features) only a recording knows
+RECORDED_PROPS = ("migratable", "hv-passthrough")
+# setter range checks of x86_cpuid_version_set_family/_model/_stepping
+INT_RANGES = {"family": 0xFF + 0xF, "model": 0xFF, "stepping": 0xF}
+LEVEL_PROPS = (("min-level", "level"), ("min-xlevel", "xlevel"), ("min-xlevel2", "xlevel2"))
+UINT32 = ("uint32",)
+
+
+class Missing(Exception):
+    """Neither the rules nor the capture answer this question: the text says what is missing."""
+
+
+class X86Error(Exception):
+    """QEMU's error for this question."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_rules_cache: dict[str, dict[str, Any]] = {}
+
+
+def load_rules(rel: str) -> dict[str, Any]:
+    r = _rules_cache.get(rel)
+    if r is None:
+        from ...models import read_yaml
+
+        r = read_yaml(os.path.join(MODELS_DIR, rel))
+        _rules_cache[rel] = r
+    return r
+
+
+class Catalog:
+    """One build's x86 models under one accelerator (built on first use, kept on the build)."""
+
+    def __init__(self, build: Any, accel: str) -> None:
+        self.build = build
+        self.accel = accel
+        rel = RULES_FILES.get(tuple(build.version[:2]))
+        if rel is None:
+            raise Missing(
+                "no x86 CPU rules for QEMU %s (models/x86_64 has %s)"
+                % (".".join(map(str, build.version)), ", ".join(sorted(RULES_FILES.values())))
+            )
+        self.rules = load_rules(rel)
+        if accel == "kvm" and not self.rules.get("model-levels", {}).get("kvm"):
+            raise Missing("the x86 CPU rules (%s) were measured without KVM" % rel)
+        self.models = self._definitions()
+        self.types = self._types()
+        self.static_keys = self._static_keys()
+        self.aliases: dict[str, list[str]] = self.rules.get("aliases") or {}
+        self.depends: dict[str, list[str]] = self.rules.get("depends") or {}
+        self.levels: dict[str, dict[str, int]] = self.rules.get("levels") or {}
+        self.levels_always: dict[str, dict[str, int]] = self.rules.get("levels-always") or {}
+        self.kvm_only: list[str] = self.rules.get("kvm-only") or []
+        self._full: dict[str, dict[str, Any]] = {}
+
+    # data from the capture ---------------------------------------------------------------
+
+    def _definitions(self) -> set[str]:
+        defs = self.build.recorded_return("query-cpu-definitions", None, self.accel)
+        if not defs:
+            raise Missing("the build recorded no query-cpu-definitions")
+        return {d["name"] for d in defs} | {"base"}
+
+    def _types(self) -> dict[str, str]:
+        props = self.build.recorded_return("qom-list-properties", {"typename": "base-x86_64-cpu"})
+        if not props:
+            raise Missing("the build recorded no qom-list-properties of base-x86_64-cpu")
+        return {p["name"]: p["type"] for p in props}
+
+    def _static_keys(self) -> tuple[str, ...]:
+        for e in self.build.recorded_calls("query-cpu-model-expansion"):
+            ret = e.get("return")
+            if ret and ret["model"]["name"] == "base" and "props" in ret["model"]:
+                return tuple(ret["model"]["props"])
+        raise Missing("the build recorded no static expansion")
+
+    def recorded_full(self, name: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """The model's expansion before the input's other properties: recorded (host/max, and
+        every named model under TCG) plus the KVM default properties of named models."""
+        if name in ("host", "max"):
+            args: dict[str, Any] = {"type": "full", "model": {"name": name}}
+            if extra:
+                args["model"]["props"] = extra
+            e = self.build.recorded("query-cpu-model-expansion", args, self.accel)
+            if e is None or "return" not in e:
+                raise Missing(
+                    "the capture has no %s expansion with props %s under %s"
+                    % (name, extra or "{}", self.accel)
+                )
+            return dict(e["return"]["model"]["props"])
+        base = self._full.get(name)
+        if base is None:
+            e = self.build.recorded(
+                "query-cpu-model-expansion", {"type": "full", "model": {"name": name}}, "tcg"
+            )
+            if e is None or "return" not in e:
+                raise Missing("the capture has no full expansion of model %s" % name)
+            base = dict(e["return"]["model"]["props"])
+            if self.accel == "kvm":
+                base.update(self.rules.get("kvm-overlay", {}).get(name) or {})
+            self._full[name] = base
+        return dict(base)
+
+    # QEMU's rules ------------------------------------------------------------------------
+
+    def typename(self, name: str) -> str:
+        return name + "-x86_64-cpu"
+
+    def set_prop(self, name: str, props: dict[str, Any], key: str, value: Any, user: dict[str, Any]) -> None:
+        """object_property_set_qobject of one input property (QEMU's texts)."""
+        t = self.types.get(key)
+        if t is None:
+            raise X86Error("Property '%s.%s' not found" % (self.typename(name), key))
+        if key == "realized":
+            raise Missing("setting realized is not modelled")
+        if t == "bool":
+            if type(value) is not bool:
+                raise X86Error("Invalid parameter type for '%s', expected: boolean" % key)
+            for k in self.aliases.get(key, (key,)):
+                props[k] = value
+                user[k] = value
+            return
+        if t in UINT32:
+            if type(value) is not int:
+                raise X86Error("Parameter '%s' expects uint64" % key)
+            if not 0 <= value < 1 << 32:
+                raise X86Error("Parameter '%s' expects uint32_t" % key)
+            props[key] = user[key] = value
+            return
+        if key in INT_RANGES:
+            if type(value) is not int:
+                raise X86Error("Invalid parameter type for '%s', expected: integer" % key)
+            if not 0 <= value <= INT_RANGES[key]:
+                raise X86Error(
+                    "Property .%s doesn't take value %d (minimum: 0, maximum: %d)"
+                    % (key, value, INT_RANGES[key])
+                )
+            props[key] = user[key] = value
+            return
+        if key in ("model-id", "vendor"):
+            if type(value) is not str:
+                raise X86Error("Invalid parameter type for '%s', expected: string" % key)
+            if key == "vendor" and len(value.encode()) != 12:
+                raise X86Error("Property '.vendor' doesn't take value '%s'" % value)
+            props[key] = user[key] = value
+            return
+        raise Missing("setting property %s (type %s) is not modelled" % (key, t))
+
+    def expand_features(self, name: str, props: dict[str, Any], user: dict[str, Any]) -> None:
+        """x86_cpu_expand_features on the property values: prerequisites, KVM paravirt
+        leaves, CPUID minimum levels."""
+        for f, deps in self.depends.items():
+            if not props.get(f):
+                for d in deps:
+                    for k in self.aliases.get(d, (d,)):
+                        props[k] = False
+        if self.accel != "kvm" or not props.get("kvm", True):
+            for f in self.kvm_only:
+                props[f] = False
+        if not (user or self.depends):
+            return
+        model_levels = self.rules["model-levels"][self.accel].get(name)
+        if model_levels is None:
+            raise Missing("the x86 CPU rules have no CPUID levels of model %s under %s" % (name, self.accel))
+        mins = {
+            "min-level": model_levels[0],
+            "min-xlevel": model_levels[1],
+            "min-xlevel2": model_levels[2],
+            "level-func7": 0,
+        }
+        for k in mins:
+            if k in user:
+                mins[k] = user[k]
+        table = self.levels if props.get("full-cpuid-auto-level", True) else self.levels_always
+        if True:
+            for f, need in table.items():
+                if props.get(f):
+                    for k, v in need.items():
+                        if k == "level-func7" and "level-func7" in user:
+                            continue
+                        if v > mins[k]:
+                            mins[k] = v
+        for mk, lk in LEVEL_PROPS:
+            props[mk] = mins[mk]
+            if lk not in user:
+                props[lk] = mins[mk]
+        props["level-func7"] = mins["level-func7"]
+
+    def expand(self, kind: str, name: str, in_props: Any) -> dict[str, Any]:
+        if name not in self.models:
+            raise X86Error("CPU model '%s' not found" % name)
+        given = in_props if type(in_props) is dict else {}
+        extra: dict[str, Any] = {}
+        if name in ("host", "max"):
+            extra = {k: v for k, v in given.items() if k in RECORDED_PROPS}
+        props = self.recorded_full(name, extra)
+        user: dict[str, Any] = {}
+        for key in wire_order(tuple(given)):
+            if key in extra:
+                continue
+            self.set_prop(name, props, key, given[key], user)
+        if user:
+            self.expand_features(name, props, user)
+        if kind == "static":
+            return {"model": {"name": "base", "props": {k: props[k] for k in self.static_keys}}}
+        return {"model": {"name": name, "props": props}}
+
+
+def catalog(build: Any, accel: str) -> Catalog:
+    """The build's catalogue for ``accel`` (kept on the build: its data does not change)."""
+    cache = build.__dict__.setdefault("_x86_catalogs", {})
+    cat = cache.get(accel)
+    if cat is None:
+        cat = cache[accel] = Catalog(build, accel)
+    return cat

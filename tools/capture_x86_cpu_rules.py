@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Measure the rules of QEMU's x86 ``query-cpu-model-expansion`` from a real binary.
+
+``profiles capture`` records each model's ``full`` expansion (TCG pass) and ``host`` / ``max``
+under both accelerators.  What a property *does* to an expansion is not in those answers; this
+script asks the binary, one ``query-cpu-model-expansion`` per question (``-machine none``, as
+libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-7.2.yaml``):
+
+* ``aliases``: a feature's spellings (``sse4.1`` / ``sse4-1`` / ``sse4_1``): with every feature
+  of ``base`` set true (by the names a ``static`` expansion uses), the other spellings that turn
+  false when one feature is set false, less those of the features it takes along (asked under
+  KVM when there is one: TCG clears the KVM paravirt features whatever is asked).
+* ``levels``: the ``min-level`` / ``min-xlevel`` / ``min-xlevel2`` / ``level-func7`` values
+  ``base`` with one boolean property set true gives, where they differ from ``base``: the CPUID leaf a feature needs (QEMU ``x86_cpu_expand_features``
+  raises the minimum leaves for every enabled feature, ``full-cpuid-auto-level``).
+* ``levels-always``: the same with ``full-cpuid-auto-level=off`` (the leaves QEMU raises anyway).
+* ``depends``: for each feature, the other features (``static`` names) that turn off with it in
+  the same question (QEMU clears a feature whose prerequisite is off) (QEMU's feature dependency table: a feature whose
+  prerequisite is off is cleared).
+* ``kvm-only``: the features that stay true on ``base`` under KVM and turn false under TCG
+  whatever is asked (the KVM paravirtual leaves; QEMU clears them without KVM or with ``kvm=off``).
+* ``model-levels``: per model and accelerator, ``min-level`` / ``min-xlevel`` / ``min-xlevel2``
+  with every feature set false: the model's own CPUID levels, before features raise them.
+* ``kvm-overlay``: per named model, the properties whose ``full`` value under KVM differs from
+  the TCG one (QEMU applies accelerator default properties to named models).
+
+Usage::
+
+    python3 tools/capture_x86_cpu_rules.py [--emulator /usr/bin/qemu-system-x86_64] \\
+        [--build models/builds/qemu-7.2-debian-x86_64] -o models/x86_64/cpu-rules-7.2.yaml
+
+KVM questions need ``/dev/kvm``.  The TCG recordings of ``--build`` give the model list and
+the TCG ``full`` expansions the overlay is taken against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+LEVEL_KEYS = ("min-level", "min-xlevel", "min-xlevel2", "level-func7")
+
+
+class Qemu:
+    """A paused ``-machine none`` QEMU with a QMP socket."""
+
+    def __init__(self, emulator: str, accel: str) -> None:
+        self.dir = tempfile.mkdtemp(prefix="x86r", dir="/tmp")
+        path = os.path.join(self.dir, "qmp.sock")
+        self.proc = subprocess.Popen(
+            [
+                emulator,
+                "-S",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-machine",
+                "none",
+                "-accel",
+                accel,
+                "-qmp",
+                "unix:%s,server=on,wait=off" % path,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.time() + 20
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise SystemExit(
+                        "%s: cannot start %s -accel %s" % (sys.argv[0], emulator, accel)
+                    ) from None
+                time.sleep(0.01)
+        self.buf = b""
+        self._line()
+        self.cmd("qmp_capabilities")
+
+    def _line(self) -> dict:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise SystemExit("%s: QEMU closed the socket" % sys.argv[0])
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return json.loads(line)
+
+    def cmd(self, name: str, args: dict | None = None) -> dict:
+        msg: dict = {"execute": name}
+        if args is not None:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\r\n")
+        while True:
+            r = self._line()
+            if "event" not in r:
+                return r
+
+    def full(self, name: str, props: dict | None = None) -> dict:
+        model: dict = {"name": name}
+        if props is not None:
+            model["props"] = props
+        r = self.cmd("query-cpu-model-expansion", {"type": "full", "model": model})
+        if "return" not in r:
+            raise SystemExit("%s: %s %s: %s" % (sys.argv[0], name, props, r))
+        return r["return"]["model"]["props"]
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def recorded(build: str) -> tuple[dict, list[str], list[str]]:
+    """TCG full expansions by model, the static feature names, the model names."""
+    with open(os.path.join(build, "replies.json"), encoding="utf-8") as f:
+        entries = json.load(f)["entries"]
+    full: dict = {}
+    static: list[str] = []
+    models: list[str] = []
+    for e in entries:
+        args = e.get("arguments") or {}
+        if e["execute"] == "query-cpu-definitions" and e.get("accel") == "tcg":
+            models = [d["name"] for d in e["return"]]
+        if e["execute"] != "query-cpu-model-expansion" or "props" in args.get("model", {}):
+            continue
+        if e.get("accel") == "tcg" and args["type"] == "full" and "return" in e:
+            full[args["model"]["name"]] = e["return"]["model"]["props"]
+        if args["type"] == "static" and "return" in e and not static:
+            static = list(e["return"]["model"]["props"])
+    return (
+        full,
+        [
+            k
+            for k in static
+            if k
+            not in ("min-level", "min-xlevel", "family", "model", "stepping", "model-id", "vendor", "lmce")
+        ],
+        models,
+    )
+
+
+def measure(emulator: str, build: str) -> dict:
+    full, features, models = recorded(build)
+    base = full["base"]
+    bools = [k for k, v in base.items() if isinstance(v, bool) and k != "realized"]
+    have_kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    out: dict = {
+        "aliases": {},
+        "levels": {},
+        "levels-always": {},
+        "depends": {},
+        "model-levels": {"tcg": {}, "kvm": {}},
+        "kvm-overlay": {},
+        "kvm-only": [],
+    }
+    tcg_off: list[str] = []
+    tcg = Qemu(emulator, "tcg")
+    try:
+        for p in bools:
+            if base[p]:
+                continue
+            got = tcg.full("base", {p: True})
+            if not got[p]:
+                tcg_off.append(p)
+            lv = {k: got[k] for k in LEVEL_KEYS if got[k] != base[k]}
+            if lv:
+                out["levels"][p] = lv
+                got = tcg.full("base", {"full-cpuid-auto-level": False, p: True})
+                lv = {k: got[k] for k in LEVEL_KEYS if got[k] != base[k]}
+                if lv:
+                    out["levels-always"][p] = lv
+        none = {f: False for f in features}
+        for m in models:
+            got = tcg.full(m, none)
+            out["model-levels"]["tcg"][m] = [got["min-level"], got["min-xlevel"], got["min-xlevel2"]]
+    finally:
+        tcg.close()
+    # aliases and dependencies: under KVM when there is one (TCG clears the KVM paravirt
+    # features whatever is asked, so their spellings are only visible there)
+    q = Qemu(emulator, "kvm" if have_kvm else "tcg")
+    try:
+        all_on = {f: True for f in features}
+        on = q.full("base", all_on)
+        canon = set(features)
+        drops = {}
+        for p in features:
+            if not on[p]:
+                continue
+            ask = {f: True for f in features if f != p}
+            ask[p] = False
+            got = q.full("base", ask)
+            drops[p] = {g for g in bools if g != p and on[g] and not got[g]}
+        for p, d in drops.items():
+            dep = sorted(g for g in d if g in canon)
+            inherited = set().union(*(drops.get(g, set()) for g in dep))
+            group = sorted({p} | {g for g in d if g not in canon and g not in inherited})
+            if len(group) > 1:
+                for g in group:
+                    out["aliases"][g] = group
+            if dep:
+                out["depends"][p] = dep
+        if have_kvm:
+            out["kvm-only"] = [p for p in tcg_off if q.full("base", {p: True})[p]]
+            for m in models:
+                got = q.full(m, none)
+                out["model-levels"]["kvm"][m] = [got["min-level"], got["min-xlevel"], got["min-xlevel2"]]
+                if m in ("host", "max"):
+                    continue
+                k = q.full(m)
+                diff = {p: v for p, v in k.items() if full[m].get(p) != v}
+                if diff:
+                    out["kvm-overlay"][m] = diff
+    finally:
+        q.close()
+    return out
+
+
+def dump(data: dict, emulator: str, build: str) -> str:
+    """YAML by hand: one entry a line, so that a re-measure diffs well."""
+    ver = subprocess.run([emulator, "-version"], capture_output=True, text=True).stdout.splitlines()[0]
+    lines = [
+        "# Measured by tools/capture_x86_cpu_rules.py from a real QEMU; do not edit by hand.",
+        "kind: x86-cpu-rules",
+        "qemu: %s" % json.dumps(ver),
+        "sources:",
+        "  refs:",
+        "    measure: %s"
+        % json.dumps(
+            "python3 tools/capture_x86_cpu_rules.py --emulator %s --build %s, %s"
+            % (emulator, build, time.strftime("%Y-%m-%d"))
+        ),
+        "  notes: %s"
+        % json.dumps(
+            "every figure is an answer of query-cpu-model-expansion (-machine none); "
+            "model-levels.kvm of host and max are those of the measuring machine"
+        ),
+    ]
+    for section in ("aliases", "levels", "levels-always", "depends"):
+        lines.append("%s:" % section)
+        for k, v in data[section].items():
+            lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
+    lines.append("kvm-only: %s" % json.dumps(data["kvm-only"]))
+    lines.append("model-levels:")
+    for accel, by_model in data["model-levels"].items():
+        lines.append("  %s:" % accel)
+        for k, v in by_model.items():
+            lines.append("    %s: %s" % (json.dumps(k), json.dumps(v)))
+    lines.append("kvm-overlay:")
+    for k, v in data["kvm-overlay"].items():
+        lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--emulator", default="/usr/bin/qemu-system-x86_64")
+    ap.add_argument("--build", default="models/builds/qemu-7.2-debian-x86_64")
+    ap.add_argument("-o", "--output", required=True)
+    a = ap.parse_args(argv)
+    text = dump(measure(a.emulator, a.build), a.emulator, a.build)
+    tmp = a.output + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, a.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
