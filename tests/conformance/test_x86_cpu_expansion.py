@@ -176,3 +176,44 @@ def test_host_and_max_bytes_identical(mock, accel):
     if accel == "kvm" and diffs and any(d.startswith(json.dumps(reqs[0])) for d in diffs):
         pytest.skip("this machine's CPU is not the captured host's: KVM host/max are that host's")
     assert not diffs, "%d of %d replies differ:\n%s" % (len(diffs), len(reqs), "\n".join(diffs[:8]))
+
+
+def recorded_pairs(accel):
+    """Every question of the committed capture answered under ``accel`` (or untagged), with the
+    recorded answer (``qom-get`` of a running machine and other instance answers excluded: the
+    probe conversation runs on ``-machine none``)."""
+    from qmpserver.profiles.loader import load_profile
+    from qmpserver.wire.encode import dumps
+
+    build = load_profile(PROFILE).build
+    out = []
+    for by_accel in build._replies.values():
+        e = by_accel.get(accel) or by_accel.get(None)
+        if e is None:
+            continue
+        req = {"execute": e["execute"]}
+        if "arguments" in e:
+            req["arguments"] = e["arguments"]
+        want = {k: e[k] for k in ("return", "error") if k in e}
+        out.append((req, dumps(want)))
+    return out
+
+
+@pytest.mark.parametrize("accel", ["kvm", "tcg"])
+def test_capture_replayed_through_the_model(mock, accel):
+    """The probe conversation of the capture (every recorded question of the pass, CPU
+    expansions now computed by the model) gives the recorded bytes (volatile answers aside)."""
+    # query-chardev: the capture's probe socket path; query-uuid: the in-process server
+    # (qmpserver/serve.py) gives every instance a uuid, as libvirt's -uuid would
+    volatile = {"query-chardev", "query-uuid"}
+    pairs = [(r, w) for r, w in recorded_pairs(accel) if r["execute"] not in volatile]
+    _, path = mock.instance(
+        PROFILE, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
+    )
+    got = transcript(path, [r for r, _ in pairs])
+    diffs = []
+    for (r, want), line in zip(pairs, got):
+        if line.decode() != want:
+            diffs.append("%s\n  want %s\n  got  %s" % (json.dumps(r)[:200], want[:200], line[:200]))
+    assert len(pairs) > 200
+    assert not diffs, "%d of %d differ:\n%s" % (len(diffs), len(pairs), "\n".join(diffs[:8]))

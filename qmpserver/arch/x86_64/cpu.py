@@ -44,8 +44,10 @@ RULES_FILES = {(7, 2): "x86_64/cpu-rules-7.2.yaml"}
 
 # the properties x86_cpu_to_dict puts before the features in a static expansion (x86_cpu_static_props)
 STATIC_PROPS = ("min-level", "min-xlevel", "family", "model", "stepping", "model-id", "vendor", "lmce")
-# host/max: properties whose effect (the accelerator's supported features) only a recording knows
-RECORDED_PROPS = ("migratable", "hv-passthrough")
+# host/max: properties whose effect (the accelerator's supported features, KVM's Hyper-V
+# enlightenments) only a recording knows; under TCG hv-passthrough only sets itself (the
+# capture's TCG answers with and without it differ in that property alone)
+RECORDED_PROPS = {"kvm": ("migratable", "hv-passthrough"), "tcg": ("migratable",)}
 # setter range checks of x86_cpuid_version_set_family/_model/_stepping
 INT_RANGES = {"family": 0xFF + 0xF, "model": 0xFF, "stepping": 0xF}
 LEVEL_PROPS = (("min-level", "level"), ("min-xlevel", "xlevel"), ("min-xlevel2", "xlevel2"))
@@ -146,7 +148,12 @@ class Catalog:
                 raise Missing("the capture has no full expansion of model %s" % name)
             base = dict(e["return"]["model"]["props"])
             if self.accel == "kvm":
-                base.update(self.rules.get("kvm-overlay", {}).get(name) or {})
+                overlay = self.rules.get("kvm-overlay", {}).get(name) or {}
+                # a feature the overlay shows off only because its prerequisite is off (npt
+                # under svm=off) keeps the model's value: it returns with the prerequisite
+                taken = {d for f, deps in self.depends.items() if overlay.get(f) is False for d in deps}
+                taken = {k for d in taken for k in self.aliases.get(d, (d,))}
+                base.update({k: v for k, v in overlay.items() if not (k in taken and v is False)})
             self._full[name] = base
         return dict(base)
 
@@ -206,7 +213,7 @@ class Catalog:
         if self.accel != "kvm" or not props.get("kvm", True):
             for f in self.kvm_only:
                 props[f] = False
-        if not (user or self.depends):
+        if not user:
             return
         model_levels = self.rules["model-levels"][self.accel].get(name)
         if model_levels is None:
@@ -241,15 +248,14 @@ class Catalog:
         given = in_props if type(in_props) is dict else {}
         extra: dict[str, Any] = {}
         if name in ("host", "max"):
-            extra = {k: v for k, v in given.items() if k in RECORDED_PROPS}
+            extra = {k: v for k, v in given.items() if k in RECORDED_PROPS.get(self.accel, ())}
         props = self.recorded_full(name, extra)
         user: dict[str, Any] = {}
         for key in wire_order(tuple(given)):
             if key in extra:
                 continue
             self.set_prop(name, props, key, given[key], user)
-        if user:
-            self.expand_features(name, props, user)
+        self.expand_features(name, props, user)
         if kind == "static":
             return {"model": {"name": "base", "props": {k: props[k] for k in self.static_keys}}}
         return {"model": {"name": name, "props": props}}

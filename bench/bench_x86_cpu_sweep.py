@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Full x86 CPU-model sweep against the real binary (issue 11; the CI subset is
+tests/conformance/test_x86_cpu_expansion.py).
+
+Every model of the capture's ``query-cpu-definitions`` (plus ``base``) × every property set of
+the conformance test × ``full`` and ``static``, under KVM (when /dev/kvm is usable) and TCG,
+sent to Debian's ``qemu-system-x86_64`` (``-machine none``) and to qmpserver on
+``qemu-7.2-debian-x86_64``; prints identical / total per accelerator, the first differences,
+and both sides' wall time.  ``host`` and ``max`` under KVM are left out (the capturing
+machine's; see the conformance test).
+
+    python3 bench/bench_x86_cpu_sweep.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from qmpserver.profiles.loader import load_profile  # noqa: E402
+from qmpserver.vm.config import InstanceConfig  # noqa: E402
+from tests.conformance.test_x86_cpu_expansion import PROFILE, PROPS, _req, real, transcript  # noqa: E402
+from tests.support.mock import MockServer  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=0, help="models to sweep (0: all)")
+    a = ap.parse_args()
+    build = load_profile(PROFILE).build
+    accels = ["tcg"] + (["kvm"] if os.access("/dev/kvm", os.R_OK | os.W_OK) else [])
+    rc = 0
+    with MockServer() as mock:
+        for accel in accels:
+            names = ["base"] + [
+                d["name"] for d in build.recorded_return("query-cpu-definitions", None, accel)
+            ]
+            if accel == "kvm":
+                names = [n for n in names if n not in ("host", "max")]
+            if a.limit:
+                names = names[: a.limit]
+            reqs = [_req(k, n, p) for n in names for p in PROPS for k in ("full", "static")]
+            t0 = time.perf_counter()
+            with real(accel) as q:
+                theirs = transcript(q.path, reqs)
+            t1 = time.perf_counter()
+            _, path = mock.instance(
+                PROFILE, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
+            )
+            t2 = time.perf_counter()
+            ours = transcript(path, reqs)
+            t3 = time.perf_counter()
+            diffs = [(r, x, y) for r, x, y in zip(reqs, theirs, ours) if x != y]
+            print(
+                "%s: %d/%d identical (%d models x %d prop sets x 2 types); real %.2f s, qmpserver %.2f s"
+                % (accel, len(reqs) - len(diffs), len(reqs), len(names), len(PROPS), t1 - t0, t3 - t2)
+            )
+            for r, x, y in diffs[:5]:
+                print("  %s\n    real %s\n    ours %s" % (json.dumps(r), x[:160], y[:160]))
+            rc |= bool(diffs)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
