@@ -34,6 +34,7 @@ a build of another QEMU version than the rules were measured on.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -136,7 +137,7 @@ class Catalog:
             if e is None or "return" not in e:
                 raise Missing(
                     "the capture has no %s expansion with props %s under %s"
-                    % (name, extra or "{}", self.accel)
+                    % (name, json.dumps(extra), self.accel)
                 )
             return dict(e["return"]["model"]["props"])
         base = self._full.get(name)
