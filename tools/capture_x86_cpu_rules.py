@@ -17,6 +17,9 @@ libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-7.2.y
 * ``depends``: for each feature, the other features (``static`` names) that turn off with it in
   the same question (QEMU clears a feature whose prerequisite is off) (QEMU's feature dependency table: a feature whose
   prerequisite is off is cleared).
+* ``cpuid``: ``[leaf, subleaf or null, register, bit]`` of each feature held in CPUID (by its
+  ``static`` name), read from a realized ``-machine pc -cpu base,+F``'s ``feature-words`` /
+  ``filtered-features`` (TCG; the KVM paravirt features under KVM); features held in MSRs (``vmx-*``, ``arch-capabilities`` bits) have none.
 * ``kvm-only``: the features that stay true on ``base`` under KVM and turn false under TCG
   whatever is asked (the KVM paravirtual leaves; QEMU clears them without KVM or with ``kvm=off``).
 * ``model-levels``: per model and accelerator, ``min-level`` / ``min-xlevel`` / ``min-xlevel2``
@@ -227,6 +230,80 @@ def measure(emulator: str, build: str) -> dict:
     return out
 
 
+def _bits_of(emulator: str, feature: str, accel: str = "tcg") -> list | None:
+    """[leaf, subleaf or None, register, bit] of a CPUID feature: a realized ``-cpu base,+F``
+    (``-machine pc``, TCG) lists the bit in ``feature-words`` or, if TCG lacks it, in
+    ``filtered-features``; None for a feature held in an MSR (no CPUID word)."""
+    script = "".join(
+        json.dumps(m) + "\n"
+        for m in (
+            {"execute": "qmp_capabilities"},
+            {
+                "execute": "qom-get",
+                "arguments": {"path": "/machine/unattached/device[0]", "property": "feature-words"},
+            },
+            {
+                "execute": "qom-get",
+                "arguments": {"path": "/machine/unattached/device[0]", "property": "filtered-features"},
+            },
+            {"execute": "quit"},
+        )
+    )
+    r = subprocess.run(
+        [
+            emulator,
+            "-S",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-machine",
+            "pc,accel=" + accel,
+            "-cpu",
+            "base,+" + feature,
+            "-qmp",
+            "stdio",
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    words = [json.loads(line)["return"] for line in r.stdout.splitlines() if line.startswith('{"return": [')]
+    if len(words) != 2:
+        raise SystemExit("%s: -cpu base,+%s: %s" % (sys.argv[0], feature, r.stderr.strip()))
+    found = []
+    for w in words[0] + words[1]:
+        bits = w["features"]
+        for b in range(32):
+            if bits >> b & 1:
+                found.append([w["cpuid-input-eax"], w.get("cpuid-input-ecx"), w["cpuid-register"], b])
+    # leaf 0xD subleaf 0 EAX/EDX: the XSAVE components QEMU enables for an enabled feature
+    # (x86_cpu_enable_xsave_components), not a feature's own bit
+    uniq = sorted(
+        {tuple(f) for f in found if not (f[0] == 13 and f[1] == 0 and f[2] in ("EAX", "EDX"))},
+        key=lambda f: (f[0], str(f[1]), f[2], f[3]),
+    )
+    if len({u[:3] for u in uniq}) == 1:
+        uniq = uniq[:1]  # one name for two bits of a word (kvmclock: bits 0 and 3): the first
+    if len(uniq) > 1:
+        raise SystemExit("%s: -cpu base,+%s sets several bits: %s" % (sys.argv[0], feature, uniq))
+    return list(uniq[0]) if uniq else None
+
+
+def cpuid_bits(emulator: str, build: str, kvm_only: list[str]) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, features, _ = recorded(build)
+
+    def one(f: str) -> list | None:
+        # TCG zeroes the KVM leaves without filtering them: ask those under KVM
+        return _bits_of(emulator, f, "kvm" if f in kvm_only else "tcg")
+
+    with ThreadPoolExecutor(2) as ex:
+        found = list(ex.map(one, features))
+    return {f: b for f, b in zip(features, found) if b is not None}
+
+
 def dump(data: dict, emulator: str, build: str) -> str:
     """YAML by hand: one entry a line, so that a re-measure diffs well."""
     ver = subprocess.run([emulator, "-version"], capture_output=True, text=True).stdout.splitlines()[0]
@@ -247,7 +324,7 @@ def dump(data: dict, emulator: str, build: str) -> str:
             "model-levels.kvm of host and max are those of the measuring machine"
         ),
     ]
-    for section in ("aliases", "levels", "levels-always", "depends"):
+    for section in ("aliases", "levels", "levels-always", "depends", "cpuid"):
         lines.append("%s:" % section)
         for k, v in data[section].items():
             lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
@@ -269,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build", default="models/builds/qemu-7.2-debian-x86_64")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args(argv)
-    text = dump(measure(a.emulator, a.build), a.emulator, a.build)
+    data = measure(a.emulator, a.build)
+    data["cpuid"] = cpuid_bits(a.emulator, a.build, data["kvm-only"])
+    text = dump(data, a.emulator, a.build)
     tmp = a.output + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)

@@ -1,0 +1,133 @@
+"""``-cpu host`` and feature filtering under KVM from a host's CPUID data (issue 11, the seed
+thread "Semantics of -cpu host").
+
+A host is ``models/x86_64/hosts/*.yaml`` (``tools/capture_x86_kvm_cpuid.py``): the leaves of
+``KVM_GET_SUPPORTED_CPUID``, the KVM capabilities, the kernel release.  The features a QEMU
+version knows, with their CPUID leaf/register/bit, are the ``cpuid`` table of
+``models/x86_64/cpu-rules-7.2.yaml`` (measured from the binary).  QEMU 7.2's rules
+(``kvm_arch_get_supported_cpuid`` and ``x86_cpu_filter_features``), each checked against the real
+binary on the capturing host (``tests/unit/x86_64/test_x86_hostcpu.py``):
+
+* a feature is available when KVM reports its bit **and** this QEMU knows it: a bit of a newer
+  CPU that the QEMU version has no name for stays off ("new CPU, new kernel, old QEMU");
+* ``x2apic`` and ``kvm-pv-unhalt`` need the in-kernel local APIC: not available with
+  ``kernel-irqchip=off``;
+* ``kvm-msi-ext-dest-id`` is offered only with ``kernel-irqchip=split`` (QEMU sets it; KVM does
+  not report it);
+* ``tsc-deadline`` is available when KVM reports it, or with an in-kernel irqchip and
+  ``KVM_CAP_TSC_DEADLINE_TIMER``; kernels before the CPUID rework (~6.14) do not report it, so
+  there ``kernel-irqchip=off`` drops it, while on the 6.18 capture host it stays;
+* ``hypervisor`` is always set;
+* ``host``/``max`` with ``migratable=on`` (the default) leave out the unmigratable features
+  (``invtsc``);
+* at realize, every requested feature that is not available is filtered out with
+  ``host doesn't support requested feature: CPUID.<leaf>H:<reg>.<name> [bit <n>]`` (``check``,
+  on by default) and with ``enforce`` start-up fails with ``Host doesn't support requested
+  features``.
+
+Not wired into the launcher's start-up yet: the x86 ``pc``/``q35`` machines and their CPU
+objects are not modelled (see docs/x86-cpu-models.md).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ...models import MODELS_DIR, read_yaml
+
+IRQCHIP_IN_KERNEL = {"on": True, "split": True, "off": False}
+NEEDS_IN_KERNEL_APIC = ("x2apic", "kvm-pv-unhalt")
+SPLIT_ONLY = ("kvm-msi-ext-dest-id",)
+ALWAYS = ("hypervisor",)
+# features QEMU leaves out of host/max unless migratable=off (seen on the capture host:
+# the host expansion with and without migratable differs in invtsc alone)
+UNMIGRATABLE = ("invtsc",)
+TSC_DEADLINE = "tsc-deadline"
+
+
+def load_host(name: str) -> dict[str, Any]:
+    return read_yaml(os.path.join(MODELS_DIR, "x86_64", "hosts", name + ".yaml"))
+
+
+def _leaves(host: dict[str, Any]) -> dict[tuple[int, int], dict[str, int]]:
+    out: dict[tuple[int, int], dict[str, int]] = {}
+    for e in host["supported"]:
+        out[(int(e[0]), int(e[1]))] = dict(zip(("EAX", "EBX", "ECX", "EDX"), (int(v) for v in e[3:7])))
+    return out
+
+
+def reported(host: dict[str, Any], cpuid: dict[str, list]) -> set[str]:
+    """The features KVM_GET_SUPPORTED_CPUID sets, among those this QEMU knows."""
+    leaves = _leaves(host)
+    out = set()
+    for name, (leaf, sub, reg, bit) in cpuid.items():
+        regs = leaves.get((leaf, sub or 0))
+        if regs and regs.get(reg, 0) >> bit & 1:
+            out.add(name)
+    return out
+
+
+def available(host: dict[str, Any], cpuid: dict[str, list], irqchip: str = "on") -> set[str]:
+    """What KVM + this QEMU offer a vCPU with ``kernel-irqchip=irqchip``."""
+    in_kernel = IRQCHIP_IN_KERNEL[irqchip]
+    out = reported(host, cpuid)
+    if not in_kernel:
+        out.difference_update(NEEDS_IN_KERNEL_APIC)
+    out.difference_update(SPLIT_ONLY)
+    if irqchip == "split":
+        out.update(f for f in SPLIT_ONLY if f in cpuid)
+    if in_kernel and host.get("kvm-caps", {}).get("KVM_CAP_TSC_DEADLINE_TIMER"):
+        out.add(TSC_DEADLINE)
+    out.update(f for f in ALWAYS if f in cpuid)
+    return out
+
+
+def host_model(
+    host: dict[str, Any], cpuid: dict[str, list], irqchip: str = "on", migratable: bool = True
+) -> set[str]:
+    """The CPUID features of ``-cpu host`` (before any ``+feat``/``-feat``)."""
+    out = available(host, cpuid, irqchip)
+    if migratable:
+        out.difference_update(UNMIGRATABLE)
+    return out
+
+
+def warning_text(name: str, where: list) -> str:
+    leaf, _sub, reg, bit = where
+    return "host doesn't support requested feature: CPUID.%02XH:%s.%s [bit %d]" % (leaf, reg, name, bit)
+
+
+def realize(
+    requested: set[str],
+    host: dict[str, Any],
+    cpuid: dict[str, list],
+    irqchip: str = "on",
+    check: bool = True,
+    enforce: bool = False,
+) -> tuple[set[str], list[str], str | None]:
+    """x86_cpu_filter_features: (features the vCPU gets, warnings, start-up error or None).
+    Warnings come in CPUID-table order (QEMU walks its feature words in order)."""
+    avail = available(host, cpuid, irqchip)
+    filtered = [f for f in cpuid if f in requested and f not in avail]
+    warnings = [warning_text(f, cpuid[f]) for f in filtered] if (check or enforce) else []
+    error = "Host doesn't support requested features" if enforce and filtered else None
+    return requested - set(filtered), warnings, error
+
+
+def requested(props: dict[str, Any], cpuid: dict[str, list], irqchip: str, user: dict[str, bool]) -> set[str]:
+    """The CPUID features a named model's vCPU asks for under KVM: its expansion (KVM default
+    properties included) with the irqchip-dependent defaults (``x2apic`` on only with an
+    in-kernel irqchip, ``kvm-msi-ext-dest-id`` on with ``split``), then ``user``'s
+    ``+feat``/``-feat``/``feat=on|off``."""
+    out = {f for f in cpuid if props.get(f) is True}
+    if not IRQCHIP_IN_KERNEL[irqchip]:
+        out.discard("x2apic")
+    if irqchip == "split":
+        out.update(f for f in SPLIT_ONLY if f in cpuid)
+    for f, on in user.items():
+        if on:
+            out.add(f)
+        else:
+            out.discard(f)
+    return out

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Record an x86 KVM host's CPUID data as qmpserver data: what ``-cpu host`` starts from.
+
+Asks ``/dev/kvm`` directly (the kernel's uapi, ``linux/kvm.h``):
+
+* ``KVM_GET_SUPPORTED_CPUID`` (``_IOWR(KVMIO, 0x05, struct kvm_cpuid2)``): the host's CPUID
+  leaves ANDed with what KVM virtualises, plus what KVM emulates; a too-small ``nent`` is
+  ``E2BIG``, so the buffer grows until it fits;
+* ``KVM_GET_EMULATED_CPUID`` (``_IOWR(KVMIO, 0x09, …)``): the purely emulated features;
+* ``KVM_CHECK_EXTENSION`` (``_IO(KVMIO, 0x03)``) of the capabilities QEMU's ``-cpu host`` rules
+  read (``KVM_CAP_IRQCHIP`` 0, ``KVM_CAP_TSC_DEADLINE_TIMER`` 72, ``KVM_CAP_SPLIT_IRQCHIP`` 121,
+  ``KVM_CAP_X2APIC_API`` 129, ``KVM_CAP_X86_DISABLE_EXITS`` 143);
+* the kernel release (``uname -r``) and ``/proc/cpuinfo``'s vendor / family / model / stepping.
+
+Each ``struct kvm_cpuid_entry2`` is ``function, index, flags, eax, ebx, ecx, edx`` (u32) and
+three u32 of padding (40 bytes).  The APIC-ID fields (leaf 1 EBX[31:24], leaf 0xB/0x1F EDX)
+are those of the CPU the ioctl ran on and differ between two runs.  Usage::
+
+    python3 tools/capture_x86_kvm_cpuid.py -o models/x86_64/hosts/NAME.yaml --name NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import fcntl
+import json
+import os
+import platform
+import struct
+import sys
+import time
+
+KVMIO = 0xAE
+
+
+def _iowr(nr: int, size: int) -> int:
+    return (3 << 30) | (size << 16) | (KVMIO << 8) | nr
+
+
+KVM_CHECK_EXTENSION = (KVMIO << 8) | 0x03
+KVM_GET_SUPPORTED_CPUID = _iowr(0x05, 8)
+KVM_GET_EMULATED_CPUID = _iowr(0x09, 8)
+ENTRY = struct.Struct("<7I12x")
+CAPS = {
+    "KVM_CAP_IRQCHIP": 0,
+    "KVM_CAP_TSC_DEADLINE_TIMER": 72,
+    "KVM_CAP_SPLIT_IRQCHIP": 121,
+    "KVM_CAP_X2APIC_API": 129,
+    "KVM_CAP_X86_DISABLE_EXITS": 143,
+}
+
+
+def cpuid2(fd: int, request: int) -> list[list[int]]:
+    """[function, index, flags, eax, ebx, ecx, edx] per entry."""
+    nent = 64
+    while True:
+        buf = bytearray(struct.pack("<II", nent, 0) + bytes(ENTRY.size * nent))
+        try:
+            fcntl.ioctl(fd, request, buf, True)
+        except OSError as e:
+            if e.errno == errno.E2BIG and nent < 4096:
+                nent *= 2
+                continue
+            raise
+        n = struct.unpack_from("<I", buf)[0]
+        return [list(ENTRY.unpack_from(buf, 8 + i * ENTRY.size)) for i in range(n)]
+
+
+def cpuinfo() -> dict:
+    out: dict = {}
+    keys = {
+        "vendor_id": "vendor",
+        "cpu family": "family",
+        "model": "model",
+        "stepping": "stepping",
+        "model name": "model_name",
+    }
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                break
+            k, _, v = line.partition(":")
+            k = k.strip()
+            if k in keys:
+                v = v.strip()
+                out[keys[k]] = int(v) if keys[k] in ("family", "model", "stepping") else v
+    return out
+
+
+def hexs(v: int) -> str:
+    return "0x%08x" % v
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--name", required=True)
+    a = ap.parse_args(argv)
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError as e:
+        print("%s: error: /dev/kvm: %s" % (sys.argv[0], e.strerror), file=sys.stderr)
+        return 1
+    try:
+        supported = cpuid2(fd, KVM_GET_SUPPORTED_CPUID)
+        emulated = cpuid2(fd, KVM_GET_EMULATED_CPUID)
+        caps = {k: fcntl.ioctl(fd, KVM_CHECK_EXTENSION, n) for k, n in CAPS.items()}
+    finally:
+        os.close(fd)
+    info = cpuinfo()
+    lines = [
+        "# Recorded by tools/capture_x86_kvm_cpuid.py from /dev/kvm; regenerate, do not edit by hand.",
+        "kind: x86-kvm-cpuid",
+        "name: %s" % a.name,
+        "cpu: %s" % json.dumps(info),
+        "kernel: %s" % json.dumps({"release": platform.release()}),
+        "kvm-caps: %s" % json.dumps(caps),
+        "# [function, index, flags, eax, ebx, ecx, edx]",
+        "supported:",
+    ]
+    lines += ["  - [%s]" % ", ".join(hexs(v) for v in e) for e in supported]
+    lines.append("emulated:")
+    lines += ["  - [%s]" % ", ".join(hexs(v) for v in e) for e in emulated]
+    lines += [
+        "sources:",
+        "  refs:",
+        "    capture: %s"
+        % json.dumps(
+            "python3 tools/capture_x86_kvm_cpuid.py -o %s --name %s, %s, on %s"
+            % (a.output, a.name, time.strftime("%Y-%m-%d"), platform.node() or "?")
+        ),
+        '    ioctls: "KVM_GET_SUPPORTED_CPUID, KVM_GET_EMULATED_CPUID, KVM_CHECK_EXTENSION on /dev/kvm"',
+        '    cpuinfo: "/proc/cpuinfo (first CPU), uname -r"',
+        "  fields: {supported: ioctls, emulated: ioctls, kvm-caps: ioctls, cpu: cpuinfo, kernel: cpuinfo}",
+    ]
+    os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
+    with open(a.output, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    print("%s: %d supported, %d emulated entries" % (a.output, len(supported), len(emulated)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
