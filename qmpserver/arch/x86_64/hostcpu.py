@@ -15,7 +15,7 @@ binary on the capturing host (``tests/unit/x86_64/test_x86_hostcpu.py``):
 * ``kvm-msi-ext-dest-id`` is offered only with ``kernel-irqchip=split`` (QEMU sets it; KVM does
   not report it);
 * ``tsc-deadline`` is available when KVM reports it, or with an in-kernel irqchip and
-  ``KVM_CAP_TSC_DEADLINE_TIMER``; kernels before the CPUID rework (~6.14) do not report it, so
+  ``KVM_CAP_TSC_DEADLINE_TIMER``; kernels before the CPUID rework (about 6.14, release not verified) do not report it, so
   there ``kernel-irqchip=off`` drops it, while on the 6.18 capture host it stays;
 * ``hypervisor`` is always set;
 * ``host``/``max`` with ``migratable=on`` (the default) leave out the unmigratable features
