@@ -13,6 +13,44 @@ from ..vm import qom
 from .registry import command
 
 
+def open_pty():
+    """A real pseudo-terminal for a ``pty`` chardev -> (master fd, slave path).
+
+    QEMU 7.2 ``chardev/char-pty.c`` ``char_pty_open`` with ``qemu_openpty_raw``
+    (``util/qemu-openpty.c``): openpty, the slave set raw (``cfmakeraw``: no echo,
+    no line editing) and closed again, the master kept, non-blocking.  Nothing is
+    read from or written to the master: the simulated guest never drives its
+    UART, so a console client sees a silent line, as with a guest that does not
+    boot."""
+    import os
+    import termios
+    import tty
+
+    master, slave = os.openpty()
+    try:
+        tty.setraw(slave, termios.TCSAFLUSH)
+        path = os.ttyname(slave)
+    except OSError:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    os.set_blocking(master, False)
+    return master, path
+
+
+def close_pty(cd) -> None:
+    fd = getattr(cd, "pty_master", None)
+    if fd is not None:
+        import os
+
+        cd.pty_master = None
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 class _QmpChardev:
     """A chardev created by ``chardev-add`` (not backed by a socket of ours)."""
 
@@ -22,6 +60,8 @@ class _QmpChardev:
         self.disconnected = filename
         self.monitor = None
         self.listening = False
+        self.frontend = None
+        self.pty_master = None
 
 
 def register_chardev(inst, label, cd) -> None:
@@ -42,6 +82,13 @@ def _chardev_filename(cd):
     return cd.disconnected
 
 
+def _frontend_open(inst, label, cd) -> bool:
+    """``ChardevInfo.frontend-open``: a frontend (monitor, serial port, device) holds it."""
+    if getattr(cd, "monitor", None) is not None or getattr(cd, "frontend", None) is not None:
+        return True
+    return any(d["props"].get("chardev") == label for d in inst.backends.devices)
+
+
 @command("query-chardev")
 def query_chardev(ctx, args):
     inst = ctx.instance
@@ -54,7 +101,7 @@ def query_chardev(ctx, args):
             {
                 "label": label,
                 "filename": _chardev_filename(cd),
-                "frontend-open": getattr(cd, "monitor", None) is not None,
+                "frontend-open": _frontend_open(inst, label, cd),
             }
         )
     out.reverse()
@@ -87,10 +134,16 @@ def chardev_add(ctx, args):
         name = data.get("out", data.get("device", ""))
     else:
         name = btype
-    register_chardev(inst, label, _QmpChardev(label, btype, name))
+    cd = _QmpChardev(label, btype, name)
     ret = {}
     if btype == "pty":
-        ret["pty"] = "/dev/pts/%d" % (10 + len(inst.backends.chardevs))
+        try:
+            cd.pty_master, path = open_pty()
+        except OSError as e:
+            raise QMPError("Failed to create PTY: %s" % (e.strerror or e)) from None
+        cd.disconnected = "pty:" + path
+        ret["pty"] = path  # ChardevReturn.pty; no redirect line: qemu_printf goes to the QMP monitor
+    register_chardev(inst, label, cd)
     return ret
 
 
@@ -102,11 +155,10 @@ def chardev_remove(ctx, args):
     cd = cds.get(label)
     if cd is None:
         raise QMPError("Chardev '%s' not found" % label)
-    if getattr(cd, "monitor", None) is not None or any(
-        d["props"].get("chardev") == label for d in inst.backends.devices
-    ):
+    if _frontend_open(inst, label, cd):
         raise QMPError("Chardev '%s' is busy" % label)
     del cds[label]
+    close_pty(cd)
     inst.backends.children("chardevs").remove(label)
     cont = qom.tree(inst).root.children.get("chardevs")
     if cont is not None:

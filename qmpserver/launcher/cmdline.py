@@ -161,6 +161,7 @@ class Launch:
         self.daemonize = False
         self.chardevs: dict = {}  # id -> ChardevSpec, in order
         self.monitors: list = []  # MonitorSpec in order
+        self.serials: list = []  # -serial: (label, ChardevSpec or None for chardev:X, loc)
         self.objects: list = []  # (dict, loc)
         self.devices: list = []  # (dict, loc, JSON form)
         self.blockdevs: list = []  # (dict, loc)
@@ -432,7 +433,18 @@ class Cmdline:
         self.launch.machine_dict["append"] = arg
 
     def opt_serial(self, arg, loc):
-        self.launch.default_serial = False
+        """``serial_parse`` (QEMU 7.2 softmmu/vl.c): ``none`` adds nothing; anything else
+        is the next ``serialN`` port, on the chardev ``chardev:X`` names or on a new chardev
+        labelled ``serialN`` made from the compat syntax (created after ``-chardev``'s)."""
+        L = self.launch
+        L.default_serial = False
+        if arg == "none":
+            return
+        if arg.startswith("chardev:"):
+            L.serials.append((arg[8:], None, loc))
+            return
+        label = "serial%d" % len(L.serials)
+        L.serials.append((label, self.chr_parse_compat(label, arg, loc), loc))
 
     def opt_parallel(self, arg, loc):
         self.launch.default_parallel = False

@@ -15,6 +15,7 @@ import socket
 import stat
 
 from ..commands import chardev
+from ..commands.chardev import open_pty
 from ..errors import StartupError
 from ..net.sel import Loop, SelScheduler
 from ..qapi.opts import CHARDEV_ALIASES, CHARDEV_BACKENDS, bool_word, parse_cpu
@@ -289,40 +290,80 @@ class Chardev:
         self.connected_name = None
         self.address = None  # net.endpoint.Address for the endpoint
         self.monitor = None
+        self.frontend = None  # "serial" when a -serial port uses it
+        self.pty_master = None  # the master side of a pty chardev (kept open, never read)
 
 
 def _socket_err(e):
     return e.strerror or str(e)
 
 
-def create_chardevs(runner, L, inst):
-    out = {}
-    for key, spec in L.chardevs.items():
-        loc = spec.loc
-        if spec.backend == "help":
-            from .help import chardev_help
-            from .report import Exit
+#: UARTs of the virt machine that take ``serial_hd(N)``: one pl011 (``create_uart``; the
+#: secure UART of ``secure=on`` is not modelled); a chardev of a later ``-serial`` stays
+#: without a frontend (real QEMU 7.2: ``frontend-open: false`` for ``serial1``)
+SERIAL_PORTS = 1
 
-            raise Exit(0, chardev_help())
-        if spec.id is None:
-            raise Diag("chardev: no id specified", loc)
-        backend = spec.backend
-        if backend is None:
-            raise Diag('chardev: "%s" missing backend' % spec.id, loc)
-        backend = CHARDEV_ALIASES.get(backend, backend)
-        if backend not in CHARDEV_BACKENDS and backend not in ("parallel", "serial"):
-            raise Diag("'%s' is not a valid char driver name" % spec.backend, loc)
-        cd = Chardev(spec)
-        if backend == "socket":
-            _open_socket_chardev(runner, cd, loc)
-        elif backend == "stdio" and L.daemonize:
-            raise Diag("cannot use stdio with -daemonize", loc)
-        else:
-            cd.disconnected = backend
-        out[spec.id] = cd
-        chardev.register_chardev(inst, spec.id, cd)
+
+def create_chardevs(runner, L, inst):
+    """``-chardev`` in order, then the chardevs of ``-serial`` (QEMU creates those with the
+    late backends) and the serial frontends that attach to them."""
+    out = {}
+    for spec in L.chardevs.values():
+        _create_chardev(runner, L, inst, spec, out)
+    for index, (label, spec, loc) in enumerate(L.serials):
+        if spec is not None:
+            _create_chardev(runner, L, inst, spec, out)
+        cd = out.get(label)
+        if cd is None:
+            raise Diag("could not connect serial device to character backend 'chardev:%s'" % label, loc)
+        if index < SERIAL_PORTS:
+            cd.frontend = "serial%d" % index
     runner.chardevs = out
     return out
+
+
+def _create_chardev(runner, L, inst, spec, out):
+    loc = spec.loc
+    if spec.backend == "help":
+        from .help import chardev_help
+        from .report import Exit
+
+        raise Exit(0, chardev_help())
+    if spec.id is None:
+        raise Diag("chardev: no id specified", loc)
+    backend = spec.backend
+    if backend is None:
+        raise Diag('chardev: "%s" missing backend' % spec.id, loc)
+    backend = CHARDEV_ALIASES.get(backend, backend)
+    if backend not in CHARDEV_BACKENDS and backend not in ("parallel", "serial"):
+        raise Diag("'%s' is not a valid char driver name" % spec.backend, loc)
+    cd = Chardev(spec)
+    if backend == "socket":
+        _open_socket_chardev(runner, cd, loc)
+    elif backend == "stdio" and L.daemonize:
+        raise Diag("cannot use stdio with -daemonize", loc)
+    elif backend == "pty":
+        try:
+            cd.pty_master, path = open_pty()
+        except OSError as e:
+            raise Diag("Failed to create PTY: %s" % _socket_err(e), loc) from None
+        cd.disconnected = "pty:" + path
+        # char_pty_open's qemu_printf: stdout (no current monitor while the command line runs)
+        _stdout("char device redirected to %s (label %s)\n" % (path, spec.id))
+    else:
+        cd.disconnected = backend
+    out[spec.id] = cd
+    chardev.register_chardev(inst, spec.id, cd)
+
+
+def _stdout(text):
+    import sys
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _open_socket_chardev(runner, cd, loc):
