@@ -56,7 +56,11 @@ def test_pty_chardevs_are_real_and_reported_like_qemu(tmpd):
         q.cmd("qmp_capabilities")
         got = {c["label"]: c for c in q.cmd("query-chardev")["return"]}
         # real 7.2: serial1 has no frontend (virt has one UART), charserial0 has the pl011
-        assert got["charserial0"] == {"label": "charserial0", "filename": "pty:" + pts0, "frontend-open": True}
+        assert got["charserial0"] == {
+            "label": "charserial0",
+            "filename": "pty:" + pts0,
+            "frontend-open": True,
+        }
         assert got["serial1"] == {"label": "serial1", "filename": "pty:" + pts1, "frontend-open": False}
         # a real terminal, raw (cfmakeraw: no echo, no canonical mode), silent
         fd = os.open(pts0, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
