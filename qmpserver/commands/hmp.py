@@ -1,8 +1,9 @@
 """``human-monitor-command``: a small HMP with QEMU's output format.
 
-Supported: ``info version|status|name|kvm|uuid|cpus|mte`` (``mte`` only with
-the MTE proposal), ``help``, ``info`` (list), ``stop``, ``cont``/``c``,
-``system_reset``, ``system_powerdown``, ``quit``/``q``.  Other commands
+Supported: ``info version|status|name|kvm|uuid|cpus|snapshots``, ``help``,
+``info`` (list), ``stop``, ``cont``/``c``, ``system_reset``,
+``system_powerdown``, ``quit``/``q``, ``savevm``/``loadvm``/``delvm``
+(:mod:`qmpserver.commands.snapshot`).  Other commands
 answer ``unknown command: 'X'`` as QEMU does for names it does not know.
 Output lines end in CRLF, like QEMU's HMP-over-QMP.
 """
@@ -19,10 +20,14 @@ _INFO_HELP = {
     "kvm": "show KVM information",
     "uuid": "show the current VM UUID",
     "cpus": "show infos for each CPU",
+    "snapshots": "show the currently saved VM snapshots",
 }
 
 _HELP = {
     "cont|c": "resume emulation",
+    "delvm tag": "delete a VM snapshot from its tag",
+    "loadvm tag": "restore a VM snapshot from its tag",
+    "savevm [tag]": "save a VM snapshot. If no tag is provided, a new snapshot is created",
     "help|? [cmd]": "show the help",
     "info [subcommand]": "show various information about the system state",
     "quit|q": "quit the emulator",
@@ -58,7 +63,58 @@ def _info(inst, what: str) -> str:
     if what == "cpus":
         n = int(inst.machine.smp.get("cpus", 1) or 1) if inst.machine.smp else 1
         return "".join("%s CPU #%d: thread_id=%d\n" % ("*" if i == 0 else " ", i, 1000 + i) for i in range(n))
+    if what == "snapshots":
+        from . import snapshot
+
+        return snapshot.info_snapshots(inst)
     raise KeyError(what)
+
+
+def _string_arg(cmd: str, rest: str, optional: bool):
+    """One HMP ``s`` argument (``get_str``: a word, or a double-quoted string with
+    backslash escapes) and nothing after it -> the string, or None when optional and
+    absent.  Raises ValueError with QEMU's text."""
+    i = 0
+    while i < len(rest) and rest[i].isspace():
+        i += 1
+    if i == len(rest):
+        if optional:
+            return None
+        raise ValueError("%s: string expected" % cmd)
+    out = []
+    if rest[i] == '"':
+        i += 1
+        while i < len(rest) and rest[i] != '"':
+            c = rest[i]
+            if c == "\\" and i + 1 < len(rest):
+                i += 1
+                c = {"n": "\n", "r": "\r"}.get(rest[i], rest[i])
+            out.append(c)
+            i += 1
+        if i == len(rest):
+            raise ValueError("%s: string expected" % cmd)  # get_str: unterminated string
+        i += 1
+    else:
+        while i < len(rest) and not rest[i].isspace():
+            out.append(rest[i])
+            i += 1
+    if rest[i:].strip():
+        raise ValueError("%s: extraneous characters at the end of line" % cmd)
+    return "".join(out)
+
+
+def _snapshot_command(inst, cmd: str, rest: str) -> str:
+    from . import snapshot
+
+    try:
+        name = _string_arg(cmd, rest, optional=cmd == "savevm")
+    except ValueError as e:
+        return '%s\nTry "help %s" for more information\n' % (e, cmd)
+    try:
+        getattr(snapshot, cmd)(inst, name)
+    except snapshot.SnapshotError as e:
+        return "Error: %s\n" % e
+    return ""
 
 
 def run(inst, line: str) -> str:
@@ -66,6 +122,8 @@ def run(inst, line: str) -> str:
     if not words:
         return ""
     cmd, rest = words[0], words[1:]
+    if cmd in ("savevm", "loadvm", "delvm"):
+        return _snapshot_command(inst, cmd, line.lstrip()[len(cmd) :])
     if cmd == "info":
         if not rest:
             return "".join("info %s  -- %s\n" % kv for kv in sorted(_INFO_HELP.items()))

@@ -24,6 +24,12 @@ alternate      the default of its first alternative
 
 Each such answer is logged (logger ``qmpserver.default``) and the list of
 unmodelled commands of a profile is shown by ``qmpserver profiles show``.
+
+Only commands without effects get such a default: a default answer to a
+command that would change something (write an image, start a job, send a key
+to the guest) is a false success a client acts on.  :func:`has_effects` says
+which are which; the dispatcher answers those with a ``GenericError`` naming
+the command (:data:`NOT_MODELLED`) instead.
 """
 
 from __future__ import annotations
@@ -36,6 +42,32 @@ if TYPE_CHECKING:
     from .model import Type
 
 _BUILTIN: dict[str, JSON] = {"string": "", "int": 0, "number": 0.0, "boolean": False, "null": None}
+
+
+#: The error an unmodelled command with effects answers (class GenericError).
+NOT_MODELLED = "qmpserver: command '%s' is not modelled (its effect is not simulated)"
+
+#: Name prefixes of commands that only read state (QEMU's naming rule for QMP queries,
+#: docs/devel/qapi-code-gen.rst: "query-"; "x-query-" for unstable ones, "x-debug-query-").
+READ_ONLY_PREFIXES = ("query-", "x-query-", "x-debug-query-")
+
+#: Read-only commands whose names do not say so (QEMU 7.2 qapi/*.json; each only reports).
+READ_ONLY_COMMANDS = frozenset(
+    {
+        "trace-event-get-state",  # qapi/trace.json: lists events and their state
+        "x-debug-block-dirty-bitmap-sha256",  # qapi/block-core.json: a bitmap's checksum
+        "qom-list",
+        "qom-get",
+    }
+)
+
+
+def has_effects(name: str) -> bool:
+    """Whether command ``name`` changes state (guest, images, host, jobs) when it succeeds.
+
+    Anything not known to be read-only counts as having effects: a wrong "has effects"
+    costs an honest error, a wrong "no effects" a silent false success."""
+    return not (name.startswith(READ_ONLY_PREFIXES) or name in READ_ONLY_COMMANDS)
 
 
 def default_value(t: Type | None, _depth: int = 0) -> JSON:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from .. import log as _log
 from ..errors import COMMAND_NOT_FOUND, QMPError
 from ..qapi.conform import conformer
-from ..qapi.defaults import default_value
+from ..qapi.defaults import NOT_MODELLED, default_value, has_effects
 from ..qapi.visitor import DEFAULT_POLICY, validate_arguments
 from ..wire.qdict import wire_order
 from .memo import ReplyMemo
@@ -227,20 +227,26 @@ class CommandTable:
 
     def unmodelled(self, cmd: Command, args: dict[str, Any]) -> Any:
         """A command without a handler: the build's recorded reply for these arguments (the
-        lookup, accelerator included, is the profile's), else the default of its return type."""
+        lookup, accelerator included, is the profile's), else the default of its return type
+        when it only reads state, else a GenericError naming it (``qapi.defaults.has_effects``)."""
         if self.recorded is not None:
             rec = self.recorded(cmd.name, args)
             if rec is not None:
                 if "error" in rec:
                     raise QMPError(rec["error"].get("desc", ""), rec["error"].get("class", "GenericError"))
                 return rec.get("return")
+        effects = has_effects(cmd.name)
         if cmd.name not in self.unmodelled_seen:
             self.unmodelled_seen.add(cmd.name)
             default_log.warning(
-                "command %s is not modelled and was not recorded for this build: "
-                "answering the default of its return type",
+                "command %s is not modelled and was not recorded for this build: %s",
                 cmd.name,
+                "answering an error (it has effects)"
+                if effects
+                else "answering the default of its return type",
             )
+        if effects:
+            raise QMPError(NOT_MODELLED % cmd.name)
         return default_value(cmd.ret_type)
 
 
