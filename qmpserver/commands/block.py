@@ -61,6 +61,26 @@ def _file_name(nodes, name, depth=0):
     return "%s://" % drv if drv in ("null-co", "null-aio") else ""
 
 
+def image_sizes(drv, filename):
+    """(virtual size, bytes allocated on the host) of a node's image file, read from the
+    file itself (qcow2: the header's ``size``, bytes 24..31; raw/file: the file's length);
+    None when there is no such file."""
+    import os
+    import struct
+
+    try:
+        st = os.stat(filename)
+        if drv == "qcow2":
+            with open(filename, "rb") as f:
+                head = f.read(32)
+            if len(head) < 32 or head[:4] != b"QFI\xfb":
+                return None
+            return struct.unpack(">Q", head[24:32])[0], st.st_blocks * 512
+        return st.st_size, st.st_blocks * 512
+    except OSError:
+        return None
+
+
 def _block_device_info(nodes, name):
     o = nodes[name]
     filename = _file_name(nodes, name)
@@ -68,6 +88,9 @@ def _block_device_info(nodes, name):
     size = int(o.get("size", 1 << 30)) if drv in ("null-co", "null-aio") else 0
     ro = bool(o.get("read-only", False))
     image = {"filename": filename, "format": drv, "virtual-size": size, "dirty-flag": False}
+    sizes = image_sizes(drv, filename) if filename and drv in ("qcow2", "raw", "file") else None
+    if sizes is not None:
+        image["virtual-size"], image["actual-size"] = sizes
     # BlockDeviceInfo members in QAPI order (7.2)
     return {
         "file": filename,
@@ -106,13 +129,7 @@ def query_block(ctx, args):
     inst = ctx.instance
     nodes = inst.backends.block
     out = []
-    for d in inst.backends.devices:
-        drive = d["props"].get("drive")
-        if drive is None or drive not in nodes:
-            continue
-        qdev = d["path"] + (
-            "/virtio-backend" if d["driver"].startswith("virtio-") and d["driver"].endswith("-pci") else ""
-        )
+    for _d, qdev, drive in _attached(inst):
         # BlockInfo members in QAPI order
         out.append(
             {
@@ -126,3 +143,116 @@ def query_block(ctx, args):
         )
     out.reverse()
     return out
+
+
+# -- statistics and resizing ---------------------------------------------------------------
+
+_COUNTERS = (
+    "rd_bytes wr_bytes unmap_bytes rd_operations wr_operations unmap_operations flush_operations "
+    "rd_total_time_ns wr_total_time_ns unmap_total_time_ns flush_total_time_ns wr_highest_offset "
+    "rd_merged wr_merged unmap_merged failed_rd_operations failed_wr_operations "
+    "failed_unmap_operations failed_flush_operations invalid_rd_operations invalid_wr_operations "
+    "invalid_unmap_operations invalid_flush_operations"
+).split()
+
+
+def _stats(backend: bool):
+    """BlockDeviceStats (QEMU 7.2) of a device that did no I/O (the guest never ran).
+    ``account_invalid``/``account_failed`` are the BlockBackend's defaults (on); a node
+    without a BlockBackend reports them off."""
+    out: dict = dict.fromkeys(_COUNTERS, 0)
+    out["account_invalid"] = backend
+    out["account_failed"] = backend
+    out["timed_stats"] = []
+    return out
+
+
+def _node_stats(nodes, name, backend):
+    o = nodes[name]
+    out = {"node-name": name, "stats": _stats(backend)}
+    if o.get("driver") == "file":
+        # BlockStatsSpecificFile
+        out["driver-specific"] = {
+            "driver": "file",
+            "discard-nb-ok": 0,
+            "discard-nb-failed": 0,
+            "discard-bytes-ok": 0,
+        }
+    f = o.get("file")
+    if isinstance(f, str) and f in nodes:
+        out["parent"] = _node_stats(nodes, f, False)
+    return out
+
+
+@command("query-blockstats")
+def query_blockstats(ctx, args):
+    """``qmp_query_blockstats``: one entry per device's BlockBackend (``query-nodes``:
+    one per named node instead), its protocol node as ``parent``."""
+    inst = ctx.instance
+    nodes = inst.backends.block
+    out = []
+    if args.get("query-nodes"):
+        for name in nodes:
+            out.append(_node_stats(nodes, name, False))
+        return out
+    for d, qdev, drive in _attached(inst):
+        entry = {"device": "", "qdev": qdev}
+        entry.update(_node_stats(nodes, drive, True))
+        out.append(entry)
+    return out
+
+
+def _attached(inst):
+    nodes = inst.backends.block
+    for d in inst.backends.devices:
+        drive = d["props"].get("drive")
+        if drive is None or drive not in nodes:
+            continue
+        qdev = d["path"] + (
+            "/virtio-backend" if d["driver"].startswith("virtio-") and d["driver"].endswith("-pci") else ""
+        )
+        yield d, qdev, drive
+
+
+@command("block_resize")
+def block_resize(ctx, args):
+    """``qmp_block_resize`` (QEMU 7.2 blockdev.c) and the driver's truncate: the image
+    file really changes size (qcow2 through ``qemu-img resize``, raw by truncating)."""
+    import os
+    import subprocess
+
+    from ..vm.qcow2 import Qcow2Error, qemu_img
+
+    inst = ctx.instance
+    nodes = inst.backends.block
+    size = args["size"]
+    if size < 0:
+        raise QMPError("Parameter 'size' expects a >0 size")
+    name = args.get("node-name")
+    if name not in nodes:
+        raise QMPError("Cannot find device='%s' nor node-name='%s'" % (args.get("device", ""), name or ""))
+    o = nodes[name]
+    drv = o.get("driver")
+    path = _file_name(nodes, name)
+    if drv == "qcow2":
+        if size % 512:
+            raise QMPError("The new size must be a multiple of 512")
+        try:
+            exe = qemu_img()
+        except Qcow2Error as e:
+            raise QMPError(str(e)) from None
+        p = subprocess.run(
+            [exe, "resize", "--shrink", "-f", "qcow2", path, str(size)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if p.returncode != 0:
+            raise QMPError((p.stderr or p.stdout).strip().splitlines()[-1])
+    elif drv in ("raw", "file") and not o.get("offset") and not o.get("size"):
+        try:
+            os.truncate(path, size)
+        except OSError as e:
+            raise QMPError("Failed to resize '%s': %s" % (path, e.strerror)) from None
+    else:
+        raise QMPError("qmpserver: block_resize of a %s node is not modelled" % drv)

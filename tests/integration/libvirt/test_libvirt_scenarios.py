@@ -130,6 +130,14 @@ def test_lifecycle_scenarios_on_the_launcher(launchers, world):
         assert os.path.getsize(core) > 128 << 20
         _answers(name)
 
+        # block statistics and resize: the image really grows
+        assert "Capacity:       67108864" in _ok("domblkinfo", name, "vda")
+        assert "vda rd_req 0" in _ok("domblkstat", name, "vda")
+        _ok("blockresize", name, "vda", "100M")
+        assert "Capacity:       104857600" in _ok("domblkinfo", name, "vda")
+        info = subprocess.run(["qemu-img", "info", "-U", disk], capture_output=True, text=True, timeout=30).stdout
+        assert "virtual size: 100 MiB (104857600 bytes)" in info
+
         # hotplug
         _ok("attach-device", name, rng, "--live")
         assert "<rng model='virtio'>" in _ok("dumpxml", name)
