@@ -50,7 +50,6 @@ MODULES = (
     "fd",  # getfd, closefd, add-fd, remove-fd, query-fdsets
     "display",  # query-display-options, query-vnc, set_password, expire_password
     "balloon",  # query-balloon, balloon
-    "snapshot",  # (HMP savevm/loadvm/delvm helpers; no QMP command)
     "dump",  # dump-guest-memory, query-dump
 )
 _loaded = False

@@ -449,6 +449,10 @@ def _open_socket_chardev(runner, cd, loc):
         wait = server and bool(o.get("wait", True))
     cd.wait = wait
     cd.connected_name = _connected_name(cd.sock, cd.listening)
+    if fd is not None and cd.listening and cd.connected_name:
+        # qmp_chardev_open_socket_server: an inherited listening socket's address is
+        # read back (socket_local_address), so QEMU names its path, not fd:N
+        cd.disconnected = "disconnected:" + cd.connected_name
 
 
 def _connected_name(sock, listening):

@@ -98,3 +98,35 @@ def test_serial_on_a_missing_chardev_is_an_error():
         "qemu-system-aarch64: -serial chardev:nosuch: "
         "could not connect serial device to character backend 'chardev:nosuch'\n"
     )
+
+
+def test_inherited_listening_fd_is_named_by_its_path(tmpd):
+    """Real 7.2 with ``-chardev socket,id=inh,fd=N,server=on,wait=off`` on a listening unix
+    socket: ``disconnected:unix:PATH,server=on``, not ``disconnected:fd:N``."""
+    import socket
+
+    path, sock = os.path.join(tmpd, "inh.sock"), os.path.join(tmpd, "m.sock")
+    ls = socket.socket(socket.AF_UNIX)
+    ls.bind(path)
+    ls.listen(1)
+    fd = ls.fileno()
+    p = lu.spawn(
+        ARGS
+        + ["-chardev", "socket,id=inh,fd=%d,server=on,wait=off" % fd]
+        + ["-qmp", "unix:%s,server=on,wait=off" % sock],
+        pass_fds=[fd],
+    )
+    try:
+        assert lu.wait_for(lambda: os.path.exists(sock))
+        q = lu.QMP(sock)
+        q.cmd("qmp_capabilities")
+        got = {c["label"]: c for c in q.cmd("query-chardev")["return"]}
+        assert got["inh"] == {
+            "label": "inh",
+            "filename": "disconnected:unix:%s,server=on" % path,
+            "frontend-open": False,
+        }
+    finally:
+        p.kill()
+        p.wait()
+        ls.close()
