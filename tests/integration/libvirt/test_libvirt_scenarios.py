@@ -135,7 +135,9 @@ def test_lifecycle_scenarios_on_the_launcher(launchers, world):
         assert "vda rd_req 0" in _ok("domblkstat", name, "vda")
         _ok("blockresize", name, "vda", "100M")
         assert "Capacity:       104857600" in _ok("domblkinfo", name, "vda")
-        info = subprocess.run(["qemu-img", "info", "-U", disk], capture_output=True, text=True, timeout=30).stdout
+        info = subprocess.run(
+            ["qemu-img", "info", "-U", disk], capture_output=True, text=True, timeout=30
+        ).stdout
         assert "virtual size: 100 MiB (104857600 bytes)" in info
 
         # hotplug
