@@ -65,3 +65,13 @@ def query_vnc(ctx, args):
         "auth": "none",
         "clients": [],
     }
+
+
+@command("send-key")
+def send_key(ctx, args):
+    """``qmp_send_key`` (QEMU 7.2 ui/input.c): the keys are queued as input events for
+    whatever input handler the guest has, each pressed and released after ``hold-time``.
+    Nothing is checked beyond the schema (real 7.2 answers ``{}`` for an empty list, an
+    unknown key number or a negative hold time, with or without a keyboard device) and
+    there is no event; the simulated guest never runs, so the keys have no further effect."""
+    return {}

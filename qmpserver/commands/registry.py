@@ -48,7 +48,7 @@ MODULES = (
     "netdev",  # netdev_add/_del, set_link
     "device",  # device_add/_del
     "fd",  # getfd, closefd, add-fd, remove-fd, query-fdsets
-    "display",  # query-display-options, query-vnc, set_password, expire_password
+    "display",  # query-display-options, query-vnc, set_password, expire_password, send-key
     "balloon",  # query-balloon, balloon
     "dump",  # dump-guest-memory, query-dump
 )

@@ -150,8 +150,7 @@ def test_lifecycle_scenarios_on_the_launcher(launchers, world):
         assert "<rng" not in _ok("dumpxml", name)
 
         # not modelled: an error naming the command, never a false success; no wedge
-        err = _fails("send-key", name, "KEY_A")
-        assert "qmpserver: command 'send-key' is not modelled" in err
+        _ok("send-key", name, "KEY_A")  # real 7.2: {} (input queued for a guest that does not read it)
         err = _fails("blockpull", name, "vda", "--wait", "--timeout", "20")
         assert "qmpserver: command 'block-stream' is not modelled" in err
         _answers(name)

@@ -45,7 +45,7 @@ def test_handler_exception_becomes_generic_error(monkeypatch, caplog):
 
 def test_unmodelled_command_with_effects_is_an_error_not_a_false_success(caplog):
     """A command nobody models answers its type's default only when it just reads state;
-    one with effects (``send-key``: input to the guest; ``block_resize``: an image) is a
+    one with effects (``inject-nmi``: an interrupt for the guest) is a
     GenericError naming it, and the log says which answer was given."""
     registry.load_all()
     inst = start(load_profile("debian-7.2-tcg"), InstanceConfig(start_paused=True))
@@ -54,20 +54,19 @@ def test_unmodelled_command_with_effects_is_an_error_not_a_false_success(caplog)
     s.receive_data(b'{"execute":"qmp_capabilities"}')
     s.pump()
     s.take_output()
-    assert "send-key" not in registry.HANDLERS and "query-rocker" not in registry.HANDLERS
+    assert "inject-nmi" not in registry.HANDLERS and "x-query-roms" not in registry.HANDLERS
     out = _replies(
         s,
-        b'{"execute":"send-key","arguments":{"keys":[{"type":"qcode","data":"a"}]},"id":1}'
-        b'{"execute":"x-query-roms","id":2}',
+        b'{"execute":"inject-nmi","id":1}{"execute":"x-query-roms","id":2}',
     )
     assert out[0] == {
         "error": {
             "class": "GenericError",
-            "desc": "qmpserver: command 'send-key' is not modelled (its effect is not simulated)",
+            "desc": "qmpserver: command 'inject-nmi' is not modelled (its effect is not simulated)",
         },
         "id": 1,
     }
     assert out[1] == {"return": {"human-readable-text": ""}, "id": 2}
     logged = [r.getMessage() for r in caplog.records]
-    assert any("send-key is not modelled" in m and "an error" in m for m in logged)
+    assert any("inject-nmi is not modelled" in m and "an error" in m for m in logged)
     assert any("x-query-roms is not modelled" in m and "default" in m for m in logged)
