@@ -17,7 +17,9 @@ QEMU 7.2 ``migration/savevm.c`` (``save_snapshot``, ``load_snapshot``),
   only on success of a VM that was running, so a failed ``loadvm`` leaves it stopped;
   a snapshot without VM state: ``Error: This is a disk-only snapshot. Revert to it
   offline using qemu-img`` (QEMU's text has the two spaces);
-* ``delvm NAME`` deletes it from every disk; a name no disk has is not an error.
+* ``delvm NAME`` deletes it from every disk; a name no disk has is not an error;
+* ``-loadvm NAME`` on the command line runs the same checks once the machine exists
+  and exits 1 with the error (``error_fatal``).
 
 The disk part is real (``qmpserver.vm.qcow2`` and ``qemu-img``); the VM state's size
 is the length of qmpserver's migration stream for the instance, its content is not
@@ -129,9 +131,8 @@ def savevm(inst, name: str | None) -> None:
             inst.vm_start()
 
 
-def loadvm(inst, name: str) -> None:
-    was_running = inst.runstate == "running"
-    inst.vm_stop("restore-vm")  # do_vm_stop: a VM that is not running keeps its state
+def restore(inst, name: str) -> None:
+    """``load_snapshot``'s checks and the disks' revert (no run-state change)."""
     disks = _disks(inst)
     if not disks:
         raise SnapshotError(NO_VMSTATE_BS)
@@ -146,6 +147,12 @@ def loadvm(inst, name: str) -> None:
             qcow2.apply(path, name)
     except qcow2.Qcow2Error as e:
         raise SnapshotError(str(e)) from None
+
+
+def loadvm(inst, name: str) -> None:
+    was_running = inst.runstate == "running"
+    inst.vm_stop("restore-vm")  # do_vm_stop: a VM that is not running keeps its state
+    restore(inst, name)
     if was_running:
         inst.vm_start()
 

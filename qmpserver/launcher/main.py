@@ -283,6 +283,14 @@ class Runner:
         from .start import build_instance
 
         build_instance(self, L)
+        if L.loadvm is not None:
+            # qmp_x_exit_preconfig: load_snapshot(..., &error_fatal) after the machine is done
+            from ..commands import snapshot
+
+            try:
+                snapshot.restore(self.instance, L.loadvm)
+            except snapshot.SnapshotError as e:
+                raise Diag(str(e)) from None
 
     def setup_post(self):
         """``os_setup_post``: the daemon drops its stdio and releases the foreground process."""

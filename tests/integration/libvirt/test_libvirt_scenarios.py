@@ -117,6 +117,10 @@ def test_lifecycle_scenarios_on_the_launcher(launchers, world):
         _answers(name)
         _ok("snapshot-delete", name, "s2")
         assert _qemu_img_snapshots(disk) == ["s1"]
+        # revert of a stopped domain: libvirt starts the emulator with -loadvm s1
+        _ok("destroy", name)
+        _ok("snapshot-revert", name, "s1")
+        _answers(name)
         _ok("snapshot-delete", name, "s1")
         assert _qemu_img_snapshots(disk) == []
 

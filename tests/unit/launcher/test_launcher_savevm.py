@@ -128,3 +128,27 @@ def test_savevm_refusals(tmpd):
     finally:
         p.kill()
         p.wait()
+
+
+def test_loadvm_option_checks_the_snapshot(tmpd):
+    """``-loadvm NAME`` (libvirt's revert of a stopped domain): QEMU 7.2's checks, exit 1."""
+    qemu_img = need_binary("qemu-img")
+    p = lu.run(ARGS + ["-loadvm", "nosuch"])
+    assert (p.returncode, p.stderr) == (
+        1,
+        "qemu-system-aarch64: no block device can store vmstate for snapshot\n",
+    )
+    img = os.path.join(tmpd, "d.qcow2")
+    subprocess.run([qemu_img, "create", "-f", "qcow2", img, "64M"], check=True, capture_output=True)
+    p = lu.run(ARGS + _disk_args(img) + ["-loadvm", "nosuch"])
+    assert (p.returncode, p.stderr) == (
+        1,
+        "qemu-system-aarch64: Snapshot 'nosuch' does not exist in one or more devices\n",
+    )
+    subprocess.run([qemu_img, "snapshot", "-c", "disk1", img], check=True, capture_output=True)
+    p = lu.run(ARGS + _disk_args(img) + ["-loadvm", "disk1"])
+    assert p.returncode == 1
+    assert (
+        p.stderr
+        == "qemu-system-aarch64: This is a disk-only snapshot. Revert to it  offline using qemu-img\n"
+    )
