@@ -42,6 +42,7 @@ class CpuError(Exception):
         super().__init__(message)
         self.message = message
         self.hints = list(hints)
+        self.unavailable: list = []
 
     def startup_text(self) -> str:
         return "\n".join([self.message] + self.hints)
@@ -614,7 +615,9 @@ class CpuObject:
         hd = {"field_values": c.field_values, "sysreg": c.named_writable, "kvm": {"sve": c.kvm_sve, "pauth": c.kvm_pauth}}
         out = named.evaluate(c.named, hd, self.choices, self.get, switched_off)
         if out.unavailable:
-            raise CpuError(named.unusable_text(self.cls.name, out), out.reasons)
+            err = CpuError(named.unusable_text(self.cls.name, out), out.reasons)
+            err.unavailable = out.unavailable  # query-cpu-definitions' unavailable-features
+            raise err
         user = self.sysreg
         self.sysreg = dict(out.sysreg)
         self.sysreg.update(user)

@@ -472,3 +472,103 @@ def feature_on(obj, name: str) -> bool:
         if _order_key(fd, v) < _order_key(fd, mv):
             return False
     return True
+
+
+# --------------------------------------------------------------------------
+# QMP (bound in qmpserver.commands.cpu)
+
+
+def definitions(cat, upstream: list) -> list:
+    """``query-cpu-definitions`` with the named models (KVM, proposal on): the
+    upstream entries (an upstream name the proposal reuses, neoverse-n1/-v1,
+    replaced), then per model its alias and its versions, each with
+    ``unavailable-features`` on this host (empty = usable) and ``alias-of``."""
+    from .cpu import CpuError
+
+    t = cat.named_tables
+    out = [d for d in upstream if d["name"] not in t.names]
+    for name, alias_of in t.order:
+        try:
+            cat.expand_default(name)
+            blocked: list[str] = []
+        except CpuError as e:
+            blocked = list(e.unavailable)
+        e: dict[str, Any] = {
+            "name": name,
+            "migration-safe": True,
+            "static": False,
+            "unavailable-features": blocked,
+            "typename": name + "-arm-cpu",
+        }
+        if alias_of is not None:
+            e["alias-of"] = alias_of
+        e["deprecated"] = False
+        out.append(e)
+    return out
+
+
+def _compared(full: dict) -> dict:
+    """The properties a static expansion states: upstream booleans and SYSREG_*
+    (named features are derived from the SYSREG_* fields)."""
+    t = tables()
+    return {k: v for k, v in full.items() if k not in t.by_name or t.by_name[k].kind == "vcpu"}
+
+
+def static_expansion(cat, name: str, props) -> dict:
+    """``query-cpu-model-expansion`` ``static``: the named model closest to the
+    input's full expansion plus the deltas (``SYSREG_*`` and upstream booleans)
+    that make it equal; like s390x's base model plus deltas.  Ties: the input's
+    own model, then the later model in ``cpu-models.yaml`` (vendor models are
+    last: the most specific)."""
+    from ...errors import QMPError
+    from .cpu import CpuError
+
+    t = cat.named_tables
+    try:
+        full = cat.expand_default(name) if props is None else cat.expand(name, props)
+    except CpuError as e:
+        raise QMPError(e.message) from None
+    want = _compared(full)
+    own = t.names.get(name)
+    best = None
+    for i, m in enumerate(t.models):
+        try:
+            base = _compared(cat.expand_default(m))
+        except CpuError:
+            continue
+        if base.keys() != want.keys():
+            continue
+        delta = {k: v for k, v in want.items() if base[k] != v}
+        key = (len(delta), m != own, -i)
+        if best is None or key < best[0]:
+            best = (key, m, delta)
+    if best is None:
+        raise QMPError(
+            "CPU model '%s' has no static expansion on this host: no named model is usable here" % name
+        )
+    _k, m, delta = best
+    return {"model": {"name": m, "props": delta}} if delta else {"model": {"name": m}}
+
+
+def writable_id_regs(host, build) -> dict:
+    """``query-arm-cpu-writable-id-regs`` (proposal): per ID register of the
+    feature-ID range, the mask KVM_ARM_GET_REG_WRITABLE_MASKS reports on this
+    host and kernel (a VM that enabled KVM_CAP_ARM_WRITABLE_IMP_ID_REGS where
+    the kernel offers it, as QEMU does with cpu-idreg-props), with the field
+    names under the mask; and whether the implementation registers (MIDR,
+    REVIDR, AIDR) are writable (Linux 6.15+)."""
+    from . import kvm as K
+
+    data = host.data
+    imp = K.host_cap(data, "KVM_CAP_ARM_WRITABLE_IMP_ID_REGS") > 0
+    masks = K.writable_masks(None, data, imp_id_regs=imp)
+    regs = []
+    for reg, mask in masks.items():
+        fields = [f["name"] for f in sr.fields(reg) if sr.field_mask(f) & mask]
+        regs.append({"name": reg, "encoding": list(sr.register(reg)["encoding"]), "mask": mask, "fields": fields})
+    return {
+        "kernel": K.host_release(data),
+        "ioctl": bool(masks),
+        "implementation-id-regs-writable": bool(masks) and imp,
+        "registers": regs,
+    }
