@@ -572,3 +572,52 @@ def writable_id_regs(host, build) -> dict:
         "implementation-id-regs-writable": bool(masks) and imp,
         "registers": regs,
     }
+
+
+# --------------------------------------------------------------------------
+# migration planning
+
+
+def _presented(profile, name):
+    """(guest field values, MIDR, vCPU switches) model ``name`` gives on ``profile``
+    under KVM, or None when the host cannot present it."""
+    from .cpu import Catalog, CpuError
+
+    cat = Catalog(profile.build, profile.host, "kvm", sysreg_props=profile.build.has_proposal("cpu-idreg-props"))
+    try:
+        obj = cat.new(name)
+        obj.finalize()
+    except CpuError:
+        return None
+    midr = int((cat.hd.get("kvm") or {}).get("midr") or 0)
+    for prop, v in obj.sysreg.items():
+        if prop.startswith("SYSREG_MIDR_EL1_"):
+            midr = sr.set_field("MIDR_EL1", midr, prop[len("SYSREG_MIDR_EL1_") :], int(v))
+    return guest_values(obj), midr, tuple(bool(obj.get(f)) for f in VCPU_FEATURES)
+
+
+def portable_model(a, b, notes: list) -> str | None:
+    """The most specific named model both profiles' hosts present identically (same
+    ID-register fields, MIDR and vCPU switches): a candidate worth one migration
+    trial.  Decided from the compiled host data, without starting an instance.
+    Vendor models first (most specific), then architecture levels newest first."""
+    if not (a.build.has_proposal(PROPOSAL) and b.build.has_proposal(PROPOSAL)):
+        return None
+    t = tables()
+    both_usable = []
+    for m in reversed(list(t.models)):
+        pa = _presented(a, m)
+        if pa is None:
+            continue
+        pb = _presented(b, m)
+        if pb is None:
+            continue
+        if pa == pb:
+            return m
+        both_usable.append(m)
+    if both_usable:
+        notes.append(
+            "named CPU models usable on both hosts but presenting different registers there (not tried): %s"
+            % ", ".join(both_usable[:6])
+        )
+    return None
