@@ -267,7 +267,7 @@ class Catalog:
                 if named_def is not None:
                     # the host vCPU with the model's fields written (named.py)
                     c.named = named_def
-                    c.features = tuple(nt.field_props)
+                    c.features = tuple(nt.field_props) if nt is not None else ()
                     c.field_values = self.hd.get("field_values") or {}
                     c.named_writable = self.hd.get("sysreg") or ()
                     c.sve_default = named_def.vcpu.get("sve", False)
@@ -612,7 +612,11 @@ class CpuObject:
             sw = feature_off(reg, field)
             return bool(sw) and sw.partition("=")[0] in off
 
-        hd = {"field_values": c.field_values, "sysreg": c.named_writable, "kvm": {"sve": c.kvm_sve, "pauth": c.kvm_pauth}}
+        hd = {
+            "field_values": c.field_values,
+            "sysreg": c.named_writable,
+            "kvm": {"sve": c.kvm_sve, "pauth": c.kvm_pauth},
+        }
         out = named.evaluate(c.named, hd, self.choices, self.get, switched_off)
         if out.unavailable:
             err = CpuError(named.unusable_text(self.cls.name, out), out.reasons)

@@ -53,7 +53,19 @@ class Feature:
 class ModelDef:
     """One versioned model: what it asks of the ID registers."""
 
-    __slots__ = ("name", "alias", "version", "kind", "pins", "minimums", "vcpu", "conditional", "host", "why", "on")
+    __slots__ = (
+        "name",
+        "alias",
+        "version",
+        "kind",
+        "pins",
+        "minimums",
+        "vcpu",
+        "conditional",
+        "host",
+        "why",
+        "on",
+    )
 
     def __init__(self, name, alias, version, kind):
         self.name, self.alias, self.version, self.kind = name, alias, version, kind
@@ -89,7 +101,9 @@ def _field_key(path, where, text):
     try:
         sr.field(reg, field)
     except sr.SysregError:
-        raise _err(path, where, "expected REG.FIELD of models/arm64/sysreg-fields.yaml, got %r" % text) from None
+        raise _err(
+            path, where, "expected REG.FIELD of models/arm64/sysreg-fields.yaml, got %r" % text
+        ) from None
     return reg, field
 
 
@@ -132,7 +146,11 @@ def _pinnable() -> frozenset:
 
     rules = K.writable_rules()
     newest = max(
-        (K.parse_release(r.get("release", "0.0")) for r in rules.get("releases") or () if isinstance(r, dict)),
+        (
+            K.parse_release(r.get("release", "0.0"))
+            for r in rules.get("releases") or ()
+            if isinstance(r, dict)
+        ),
         default=(99, 0, 0),
     )
     w = K.writable_fields("%d.%d" % newest[:2], None, imp_id_regs=True)
@@ -155,7 +173,9 @@ def _arch_on(path, by_arch, name, seen=()):
         cond += [x for x in b_cond if x not in cond]
     for v in e.get("versions") or ():
         on += [x for x in v.get("mandatory") or () if x not in on]
-        cond += [(c["feature"], c["if"]) for c in v.get("conditional") or () if (c["feature"], c["if"]) not in cond]
+        cond += [
+            (c["feature"], c["if"]) for c in v.get("conditional") or () if (c["feature"], c["if"]) not in cond
+        ]
     return on, cond
 
 
@@ -431,7 +451,9 @@ def evaluate(d: ModelDef, hd: dict, choices: dict[str, bool], vcpu_on, switched_
             name = _feature_for(t, reg, field, mv, have) or prop
             if name not in out.unavailable:
                 out.unavailable.append(name)
-                out.reasons.append("%s.%s: the model needs at least %d, the host has %d" % (reg, field, mv, have))
+                out.reasons.append(
+                    "%s.%s: the model needs at least %d, the host has %d" % (reg, field, mv, have)
+                )
     return out
 
 
@@ -491,8 +513,8 @@ def definitions(cat, upstream: list) -> list:
         try:
             cat.expand_default(name)
             blocked: list[str] = []
-        except CpuError as e:
-            blocked = list(e.unavailable)
+        except CpuError as err:
+            blocked = list(err.unavailable)
         e: dict[str, Any] = {
             "name": name,
             "migration-safe": True,
@@ -539,6 +561,18 @@ def static_expansion(cat, name: str, props) -> dict:
         if base.keys() != want.keys():
             continue
         delta = {k: v for k, v in want.items() if base[k] != v}
+        for _ in range(3):  # a delta can change what the model writes (sve=on un-hides ZFR0)
+            got: dict | None = None
+            try:
+                got = _compared(cat.expand(m, dict(delta)))
+            except (CpuError, QMPError):
+                break
+            more = {k: v for k, v in want.items() if got.get(k) != v}
+            if not more:
+                break
+            delta.update(more)
+        if got != want:
+            continue
         key = (len(delta), m != own, -i)
         if best is None or key < best[0]:
             best = (key, m, delta)
@@ -565,7 +599,9 @@ def writable_id_regs(host, build) -> dict:
     regs = []
     for reg, mask in masks.items():
         fields = [f["name"] for f in sr.fields(reg) if sr.field_mask(f) & mask]
-        regs.append({"name": reg, "encoding": list(sr.register(reg)["encoding"]), "mask": mask, "fields": fields})
+        regs.append(
+            {"name": reg, "encoding": list(sr.register(reg)["encoding"]), "mask": mask, "fields": fields}
+        )
     return {
         "kernel": K.host_release(data),
         "ioctl": bool(masks),
@@ -583,7 +619,9 @@ def _presented(profile, name):
     under KVM, or None when the host cannot present it."""
     from .cpu import Catalog, CpuError
 
-    cat = Catalog(profile.build, profile.host, "kvm", sysreg_props=profile.build.has_proposal("cpu-idreg-props"))
+    cat = Catalog(
+        profile.build, profile.host, "kvm", sysreg_props=profile.build.has_proposal("cpu-idreg-props")
+    )
     try:
         obj = cat.new(name)
         obj.finalize()
