@@ -815,8 +815,12 @@ class CpuObject:
         """The expansion's props: advertised (list order), then SYSREG_*."""
         out = {n: self.get(n) for n in self.cls.advertised}
         c = self.cls
-        for n in c.features:
-            out[n] = self.get(n)
+        if c.features:
+            from .named import feature_on, guest_values
+
+            gv = guest_values(self)
+            for n in c.features:
+                out[n] = feature_on(self, n, gv)
         if c.sysreg:
             out.update(c.sysreg_host)
             if self.sysreg:

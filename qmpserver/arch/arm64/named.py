@@ -466,28 +466,44 @@ def unusable_text(name: str, out: Outcome) -> str:
     )
 
 
+_SWITCHED: dict[str, str] | None = None
+
+
+def _switched() -> dict[str, str]:
+    """SYSREG prop -> the vCPU switch (sve, pauth, pmu, mte) whose "off" hides the
+    field (:func:`.migrate.feature_off`), for every field of the table; built once."""
+    global _SWITCHED
+    if _SWITCHED is None:
+        from .migrate import feature_off
+
+        out = {}
+        for reg in sr.register_names():
+            for f in sr.fields(reg):
+                sw = feature_off(reg, f["name"])
+                if sw:
+                    out["SYSREG_%s_%s" % (reg, f["name"])] = sw.partition("=")[0]
+        _SWITCHED = out
+    return _SWITCHED
+
+
 def guest_values(obj) -> dict[str, int]:
     """SYSREG prop -> the value the guest reads, for a finalized named-model vCPU."""
-    from .migrate import feature_off
-
     c = obj.cls
     vals = dict(c.field_values)
     vals.update(obj.sysreg)
     off = {f for f in VCPU_FEATURES if obj.get(f) is False}
     if off:
-        for prop in vals:
-            reg, field = sr.parse_property_name(prop)
-            sw = feature_off(reg, field)
-            if sw and sw.partition("=")[0] in off:
+        for prop, sw in _switched().items():
+            if sw in off and prop in vals:
                 vals[prop] = 0
     return vals
 
 
-def feature_on(obj, name: str) -> bool:
+def feature_on(obj, name: str, gv: dict | None = None) -> bool:
     """A named feature property of a named-model vCPU: on when every field it names
-    reads at least the feature's value."""
+    reads at least the feature's value (``gv``: :func:`guest_values`, if known)."""
     f = tables().by_name[name]
-    vals = guest_values(obj)
+    vals = gv if gv is not None else guest_values(obj)
     for reg, field, mv in f.fields:
         v = vals.get("SYSREG_%s_%s" % (reg, field), 0)
         fd = sr.field(reg, field)
@@ -614,14 +630,37 @@ def writable_id_regs(host, build) -> dict:
 # migration planning
 
 
+_PRESENTED: dict = {}  # (id(profile), model) -> (profile, answer): the profile kept alive
+_PRESENT_CAT: dict = {}  # id(profile) -> (profile, its KVM catalogue)
+
+
 def _presented(profile, name):
     """(guest field values, MIDR, vCPU switches) model ``name`` gives on ``profile``
-    under KVM, or None when the host cannot present it."""
-    from .cpu import Catalog, CpuError
+    under KVM, or None when the host cannot present it (cached per profile object:
+    a matrix asks for every pair)."""
+    key = (id(profile), name)
+    got = _PRESENTED.get(key)
+    if got is not None and got[0] is profile:
+        return got[1]
+    if len(_PRESENTED) > 4096:
+        _PRESENTED.clear()
+        _PRESENT_CAT.clear()
+    entry = _PRESENT_CAT.get(id(profile))
+    if entry is None or entry[0] is not profile:
+        from .cpu import Catalog
 
-    cat = Catalog(
-        profile.build, profile.host, "kvm", sysreg_props=profile.build.has_proposal("cpu-idreg-props")
-    )
+        cat = Catalog(
+            profile.build, profile.host, "kvm", sysreg_props=profile.build.has_proposal("cpu-idreg-props")
+        )
+        entry = _PRESENT_CAT[id(profile)] = (profile, cat)
+    answer = _present(entry[1], name)
+    _PRESENTED[key] = (profile, answer)
+    return answer
+
+
+def _present(cat, name):
+    from .cpu import CpuError
+
     try:
         obj = cat.new(name)
         obj.finalize()
