@@ -270,3 +270,27 @@ def test_data_errors_name_file_and_field(tmp_path, monkeypatch):
         named._load_features("f.yaml", bad)
     assert "features[0].fields.ID_AA64ISAR0_EL1.NOPE" in str(e.value)
     assert json.dumps(models.MODELS_DIR)
+
+
+@pytest.mark.parametrize(
+    "cpu", ["armv8.2-a", "neoverse-v2-v2", "neoverse-v1,sve2=off", "neoverse-n1,sha3=on", "help"]
+)
+def test_captured_72_build_is_byte_identical_to_real_qemu(cpu):
+    """Differential: the proposal's names on the captured Debian 7.2 build (no proposals)
+    give exactly real qemu-system-aarch64 7.2's stdout, stderr and exit status."""
+    import subprocess
+    import sys
+
+    from tests.support.peers import need_binary
+
+    real = need_binary("qemu-system-aarch64")
+    args = ["-machine", "virt", "-accel", "tcg", "-cpu", cpu, "-display", "none", "-S", "-nodefaults"]
+    if cpu != "help":
+        args += ["-kernel", "/nonexistent-armmodels"]  # a real start would stop here: never runs a guest
+    mock = [sys.executable, "-m", "qmpserver.launcher.main", "--profile", "debian-7.2-tcg"]
+    got = [subprocess.run(cmd + args, capture_output=True, text=True, timeout=30) for cmd in ([real], mock)]
+    assert (got[1].returncode, got[1].stdout, got[1].stderr) == (
+        got[0].returncode,
+        got[0].stdout,
+        got[0].stderr,
+    )
