@@ -48,9 +48,16 @@ def _recorded_expansion_applies(ctx, args) -> bool:
     return not (m.cpu_props and m.cpu_model == args["model"]["name"])
 
 
+def _recorded_definitions_apply(ctx, args) -> bool:
+    """The recorded list answers unless the ``arm-cpu-models`` proposal adds the named KVM
+    models to it (docs/proposals/arm-named-models.md)."""
+    inst = ctx.instance
+    return not (inst.build.has_proposal("arm-cpu-models") and inst.machine.accel == "kvm")
+
+
 # The build's recorded answer wins for these arguments and this accelerator (replay=...); the
 # model answers what the build did not record.
-@command("query-cpu-definitions", replay=True)
+@command("query-cpu-definitions", replay=_recorded_definitions_apply)
 def query_cpu_definitions(ctx, args):
     inst = ctx.instance
     if not _arm(inst):
@@ -62,7 +69,9 @@ def query_cpu_definitions(ctx, args):
         if cat.named_tables is not None:  # proposal arm-cpu-models (KVM)
             from ..arch.arm64 import named
 
-            defs = named.definitions(cat, defs)
+            # upstream's entries as the build recorded them (byte for byte), then the models
+            rec = inst.build.recorded_return("query-cpu-definitions", None, inst.machine.accel, default=None)
+            defs = named.definitions(cat, rec if isinstance(rec, list) else defs)
         raw = cat._default_cache[" defs"] = RawJSON(dumps(defs))
     return raw
 

@@ -531,15 +531,12 @@ def definitions(cat, upstream: list) -> list:
             blocked: list[str] = []
         except CpuError as err:
             blocked = list(err.unavailable)
-        e: dict[str, Any] = {
-            "name": name,
-            "migration-safe": True,
-            "static": False,
-            "unavailable-features": blocked,
-            "typename": name + "-arm-cpu",
-        }
+        # member order: the recorded 11.1 entries' (name, typename, ..., deprecated)
+        e: dict[str, Any] = {"name": name, "typename": name + "-arm-cpu", "unavailable-features": blocked}
         if alias_of is not None:
             e["alias-of"] = alias_of
+        e["static"] = False
+        e["migration-safe"] = True
         e["deprecated"] = False
         out.append(e)
     return out
