@@ -299,7 +299,16 @@ def candidates(a: Any, b: Any, notes: list[str], blockers: list[str]) -> list[di
     for prop, present in (("sve", sr.sve_present), ("pauth", sr.pauth_present), ("pmu", sr.pmu_present)):
         if bool(present(a.host.data)) != bool(present(b.host.data)):
             off[prop] = False
-    for mp in mte_props:
+    named_model = None
+    if a.build.has_proposal("arm-cpu-models") and b.build.has_proposal("arm-cpu-models"):
+        from .arch.arm64 import named
+
+        named_model = named.portable_model(a, b, notes)
+    for i, mp in enumerate(mte_props):
+        if named_model is not None and i == 0:
+            # a named model both hosts present identically: portable to any later host
+            # that presents it too (proposal arm-cpu-models)
+            out.append({"machine": {**mprops, **mp}, "accel": "kvm", "cpu": named_model})
         cfg = {"machine": {**mprops, **mp}, "accel": "kvm", "cpu": "host"}
         if props:
             out.append({**cfg, "cpu_props": props})
@@ -335,8 +344,10 @@ def plan(a: Any, b: Any, both_ways: bool = False) -> dict[str, Any]:
                     )
             break
     if chosen is None and tried:
-        # the blockers of the most faithful candidate, first reason first
-        for t in tried[0]["trials"]:
+        # the blockers of the most faithful host-model candidate, first reason first (a
+        # named model tried before it is a bonus: its failure is not the pair's blocker)
+        first = next((x for x in tried if "host" in x["qemu-args"][5].split(",")[:1]), tried[0])
+        for t in first["trials"]:
             blockers.extend(t["reasons"] or ["%s: %s" % (t["direction"], t["result"])])
     out: dict[str, Any] = {
         "source": a.name,

@@ -48,9 +48,16 @@ def _recorded_expansion_applies(ctx, args) -> bool:
     return not (m.cpu_props and m.cpu_model == args["model"]["name"])
 
 
+def _recorded_definitions_apply(ctx, args) -> bool:
+    """The recorded list answers unless the ``arm-cpu-models`` proposal adds the named KVM
+    models to it (docs/proposals/arm-named-models.md)."""
+    inst = ctx.instance
+    return not (inst.build.has_proposal("arm-cpu-models") and inst.machine.accel == "kvm")
+
+
 # The build's recorded answer wins for these arguments and this accelerator (replay=...); the
 # model answers what the build did not record.
-@command("query-cpu-definitions", replay=True)
+@command("query-cpu-definitions", replay=_recorded_definitions_apply)
 def query_cpu_definitions(ctx, args):
     inst = ctx.instance
     if not _arm(inst):
@@ -58,7 +65,14 @@ def query_cpu_definitions(ctx, args):
     cat = _catalog(inst)
     raw = cat._default_cache.get(" defs")
     if raw is None:
-        raw = cat._default_cache[" defs"] = RawJSON(dumps(cat.definitions))
+        defs = cat.definitions
+        if cat.named_tables is not None:  # proposal arm-cpu-models (KVM)
+            from ..arch.arm64 import named
+
+            # upstream's entries as the build recorded them (byte for byte), then the models
+            rec = inst.build.recorded_return("query-cpu-definitions", None, inst.machine.accel, default=None)
+            defs = named.definitions(cat, rec if isinstance(rec, list) else defs)
+        raw = cat._default_cache[" defs"] = RawJSON(dumps(defs))
     return raw
 
 
@@ -67,11 +81,19 @@ def query_cpu_model_expansion(ctx, args):
     inst = ctx.instance
     if not _arm(inst):
         return _unmodelled(inst, "query-cpu-model-expansion", args)
-    if args["type"] != "full":
-        raise QMPError("The requested expansion type is not supported")
     model = args["model"]
     name = model["name"]
     cat = _catalog(inst)
+    if args["type"] != "full":
+        if args["type"] == "static" and cat.named_tables is not None:  # proposal arm-cpu-models
+            from ..arch.arm64 import named
+
+            try:
+                cat.check_model(name)
+            except CpuError as e:
+                raise QMPError(e.message) from None
+            return named.static_expansion(cat, name, model.get("props"))
+        raise QMPError("The requested expansion type is not supported")
     if "props" not in model:
         raw = cat._default_cache.get(("raw", name))  # only names that passed the checks
         if raw is not None:
@@ -147,3 +169,14 @@ def query_cpu_model_comparison(ctx, args):
 @command("query-cpu-model-baseline", pure=True)
 def query_cpu_model_baseline(ctx, args):
     return _model_pair(ctx, args, "query-cpu-model-baseline", "baseline", "qmp_baseline")
+
+
+@command("query-arm-cpu-writable-id-regs")
+def query_arm_cpu_writable_id_regs(ctx, args):
+    """Proposal query-arm-cpu-writable-id-regs (docs/proposals/arm-named-models.md)."""
+    from ..arch.arm64 import named
+
+    inst = ctx.instance
+    if inst.machine.accel != "kvm":
+        raise QMPError("KVM is not enabled: the writable ID registers are a KVM property")
+    return named.writable_id_regs(inst.host, inst.build)

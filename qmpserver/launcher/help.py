@@ -177,7 +177,15 @@ def cpu_help(profile, accel=None) -> str:
             defs = e.get("return") or defs
     # arm_cpu_list sorts by type name ("pxa270-a0-arm-cpu" < "pxa270-arm-cpu")
     names = [d["name"] for d in sorted(defs, key=lambda d: d.get("typename", d["name"]))]
-    return "Available CPUs:\n" + "".join("  %s\n" % n for n in names)
+    out = "Available CPUs:\n" + "".join("  %s\n" % n for n in names)
+    if b.has_proposal("arm-cpu-models") and b.target == "aarch64":
+        from ..arch.arm64 import named  # proposal: the named KVM models, aliases marked
+
+        t = named.tables()
+        out += "Named CPU models (KVM; proposal arm-cpu-models):\n" + "".join(
+            "  %s%s\n" % (n, "  (alias of %s)" % a if a else "") for n, a in t.order
+        )
+    return out
 
 
 # display backends of Debian's 7.2 build, in the order ``-display help`` prints them

@@ -15,7 +15,13 @@ TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
-PROPOSALS = ("mte-version", "query-mte-capabilities", "cpu-idreg-props")
+PROPOSALS = (
+    "mte-version",
+    "query-mte-capabilities",
+    "cpu-idreg-props",
+    "arm-cpu-models",
+    "query-arm-cpu-writable-id-regs",
+)
 
 
 def proposal_symbol(name: str) -> str:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def _idregs(instance: Any, obj: Any) -> dict[str, int] | None:
     """``REG.FIELD -> value`` the guest reads, or None when the models do not know."""
-    if instance.machine.accel != "kvm" or obj.cls.name not in ("host", "max"):
+    if instance.machine.accel != "kvm" or (obj.cls.name not in ("host", "max") and obj.cls.named is None):
         return None
     hd = (getattr(instance.host, "derived", None) or {}).get("arm_cpu") or {}
     values = hd.get("field_values")
@@ -56,10 +56,19 @@ def _idregs(instance: Any, obj: Any) -> dict[str, int] | None:
 
 
 def _midr(instance: Any, obj: Any) -> int | None:
-    if instance.machine.accel == "kvm" and obj.cls.name in ("host", "max"):
+    if instance.machine.accel == "kvm" and (obj.cls.name in ("host", "max") or obj.cls.named is not None):
         hd = (getattr(instance.host, "derived", None) or {}).get("arm_cpu") or {}
         midr = (hd.get("kvm") or {}).get("midr")
-        return int(midr) if midr else None
+        if not midr:
+            return None
+        midr = int(midr)
+        # a named model may write MIDR's fields (Linux 6.15+, KVM_CAP_ARM_WRITABLE_IMP_ID_REGS)
+        for prop, v in obj.sysreg.items():
+            if prop.startswith("SYSREG_MIDR_EL1_"):
+                from .sysreg import set_field
+
+                midr = set_field("MIDR_EL1", midr, prop[len("SYSREG_MIDR_EL1_") :], int(v))
+        return midr
     return int(obj.cls.midr) if obj.cls.midr is not None else None
 
 

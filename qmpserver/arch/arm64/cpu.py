@@ -42,6 +42,7 @@ class CpuError(Exception):
         super().__init__(message)
         self.message = message
         self.hints = list(hints)
+        self.unavailable: list = []
 
     def startup_text(self) -> str:
         return "\n".join([self.message] + self.hints)
@@ -93,6 +94,10 @@ class CpuClass:
         "sysreg_host",
         "sysreg_fast",
         "sysreg_pairs",
+        "named",
+        "features",
+        "field_values",
+        "named_writable",
     )
 
     def __init__(self, name):
@@ -124,6 +129,10 @@ class CpuClass:
         self.sysreg_host = {}  # SYSREG prop -> host value, in property order
         self.sysreg_fast = {}  # SYSREG prop -> (accepted-values bitmap, 1 << width)
         self.sysreg_pairs = frozenset()  # (SYSREG prop, value) KVM accepts (see finish)
+        self.named = None  # named.ModelDef of a named KVM model (proposal arm-cpu-models)
+        self.features = ()  # its named feature properties (bool), table order
+        self.field_values = {}  # SYSREG prop -> the host's value (every field; named models)
+        self.named_writable = ()  # the host's writable-field entries (derive._sysreg_props)
 
     def finish(self, advertised_all, absent=frozenset()):
         # ``absent``: properties this QEMU version does not have yet under this accelerator
@@ -153,6 +162,8 @@ class CpuClass:
             types["sme_fa64"] = "bool"
             for n in SME_NAMES:
                 types[n] = "bool"
+        for n in self.features:
+            types[n] = "bool"
         for p in self.sysreg:
             types[p] = "uint64"
         for n in absent:
@@ -171,7 +182,7 @@ class CpuClass:
         # Empty (no whole-request fast path) when an advertised name is also a SYSREG_*
         # property: the advertised loop would take it first, as a bool.
         pairs = []
-        if not any(n in self.sysreg for n in self.advertised):
+        if not self.named and not any(n in self.sysreg for n in self.advertised):
             for p, e in self.sysreg.items():
                 accept = e.get("accept")
                 if accept is None:
@@ -211,6 +222,12 @@ class Catalog:
         self.sysreg_enabled = bool(sysreg_props and self.kvm and hd.get("sysreg"))
         self.cpu_model = cpu_model
         self.cpu_props = list((cpu_props or {}).items())
+        self.named_tables = None  # proposal arm-cpu-models under KVM: named.Tables
+        if self.kvm and getattr(build, "has_proposal", None) and build.has_proposal("arm-cpu-models"):
+            from . import named
+
+            self.named_tables = named.tables()
+            self.names = self.names | set(self.named_tables.names)
         self._classes: dict = {}
         self._default_cache: dict = {}  # name -> encoded no-props expansion
 
@@ -228,7 +245,9 @@ class Catalog:
         kf = self.hd.get("kvm") or {}
         facts = (self.bd.get("models") or {}).get(name)
         common = self.bd.get("common_props") or {}
-        if name == "host" or (name == "max" and self.kvm):
+        nt = self.named_tables
+        named_def = nt.models[nt.names[name]] if nt is not None and name in nt.names else None
+        if name == "host" or (name == "max" and self.kvm) or named_def is not None:
             if not self.kvm:
                 # host under TCG: the probe failed, no AArch64 feature, no properties
                 c.host_probe_failed = True
@@ -245,7 +264,17 @@ class Catalog:
                 c.kvm_pauth = bool(kf.get("pauth"))
                 c.types.update(common.get("aarch64") or {})
                 c.midr = kf.get("midr")
-                if name == "host":
+                if named_def is not None:
+                    # the host vCPU with the model's fields written (named.py)
+                    c.named = named_def
+                    c.features = tuple(nt.field_props) if nt is not None else ()
+                    c.field_values = self.hd.get("field_values") or {}
+                    c.named_writable = self.hd.get("sysreg") or ()
+                    c.sve_default = named_def.vcpu.get("sve", False)
+                    c.pauth_default = named_def.vcpu.get("pauth", False)
+                    if self.sysreg_enabled:
+                        c.sysreg = {e["prop"]: e for e in self.hd.get("sysreg") or ()}
+                elif name == "host":
                     c.qom = self.bd.get("host_qom")
                     if self.sysreg_enabled:
                         c.sysreg = {e["prop"]: e for e in self.hd.get("sysreg") or ()}
@@ -323,6 +352,8 @@ class Catalog:
             raise CpuError("The CPU type '%s' requires KVM" % name)
         if name not in self.names:
             raise CpuError("The CPU type '%s' is not a recognized ARM CPU type" % name)
+        if self.named_tables is not None and name in self.named_tables.names:
+            return  # usable or not: the expansion says why (named.evaluate)
         if self.kvm and name not in ("host", "max") and name != self.cpu_model:
             raise CpuError("We cannot guarantee the CPU type '%s' works with KVM on this host" % name)
 
@@ -389,6 +420,13 @@ class Catalog:
                     if type(v) is not bool:
                         raise V.type_error(base + [n], "boolean")
                     obj.set(n, v)
+            for n in c.features:  # named features (proposal arm-cpu-models), table order
+                if n in props:
+                    consumed.append(n)
+                    v = props[n]
+                    if type(v) is not bool:
+                        raise V.type_error(base + [n], "boolean")
+                    obj.set(n, v)
             if c.sysreg:
                 values = obj.sysreg
                 fast = c.sysreg_fast
@@ -430,6 +468,7 @@ class CpuObject:
         "steal",
         "sysreg",
         "other",
+        "choices",
     )
 
     def __init__(self, cls: CpuClass):
@@ -450,6 +489,7 @@ class CpuObject:
         self.steal = "auto"
         self.sysreg: dict[str, Any] = {}
         self.other: dict[str, Any] = {}
+        self.choices: dict[str, bool] = {}  # named features set (proposal arm-cpu-models)
 
     # ---- setters ----------------------------------------------------------
 
@@ -512,6 +552,8 @@ class CpuObject:
             self.sme_init |= 1 << (vq - 1)
         elif name in c.sysreg:
             self._set_sysreg(c.sysreg[name], value)
+        elif name in c.features:
+            self.choices[name] = value
         else:
             self.other[name] = value
 
@@ -546,6 +588,8 @@ class CpuObject:
     def finalize(self) -> None:
         """arm_cpu_finalize_features."""
         c = self.cls
+        if c.named is not None:
+            self._named_finalize()
         if self.aarch64:
             if c.sve_props:
                 self._sve_finalize()
@@ -554,6 +598,33 @@ class CpuObject:
             self._pauth_finalize()
         if c.kvm:
             self._steal_finalize()
+
+    def _named_finalize(self) -> None:
+        """A named model (proposal arm-cpu-models): the fields it asks for, written
+        where they differ from the host's; refused when the host cannot present it."""
+        from . import named
+        from .migrate import feature_off
+
+        c = self.cls
+        off = {f for f in ("sve", "pauth", "pmu") if not self.get(f)}
+
+        def switched_off(reg, field):
+            sw = feature_off(reg, field)
+            return bool(sw) and sw.partition("=")[0] in off
+
+        hd = {
+            "field_values": c.field_values,
+            "sysreg": c.named_writable,
+            "kvm": {"sve": c.kvm_sve, "pauth": c.kvm_pauth},
+        }
+        out = named.evaluate(c.named, hd, self.choices, self.get, switched_off)
+        if out.unavailable:
+            err = CpuError(named.unusable_text(self.cls.name, out), out.reasons)
+            err.unavailable = out.unavailable  # query-cpu-definitions' unavailable-features
+            raise err
+        user = self.sysreg
+        self.sysreg = dict(out.sysreg)
+        self.sysreg.update(user)
 
     def _sve_finalize(self) -> None:
         c = self.cls
@@ -734,12 +805,22 @@ class CpuObject:
         e = self.cls.sysreg.get(name)
         if e is not None:
             return self.sysreg.get(name, e["host"])
+        if name in self.cls.features:
+            from .named import feature_on
+
+            return feature_on(self, name)
         return self.other.get(name)
 
     def output(self) -> dict:
         """The expansion's props: advertised (list order), then SYSREG_*."""
         out = {n: self.get(n) for n in self.cls.advertised}
         c = self.cls
+        if c.features:
+            from .named import feature_on, guest_values
+
+            gv = guest_values(self)
+            for n in c.features:
+                out[n] = feature_on(self, n, gv)
         if c.sysreg:
             out.update(c.sysreg_host)
             if self.sysreg:

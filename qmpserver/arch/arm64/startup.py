@@ -73,6 +73,15 @@ def _virt_check(instance, ms, bd, model):
     raise StartupError("mach-virt: CPU type %s-arm-cpu not supported" % model)
 
 
+def _named_kvm(build, ms, model) -> bool:
+    """An upstream name the arm-cpu-models proposal makes a KVM model (neoverse-n1, -v1)."""
+    if ms.accel != "kvm" or not build.has_proposal("arm-cpu-models"):
+        return False
+    from . import named
+
+    return model in named.tables().names
+
+
 def validate(instance, ms) -> None:
     """Resolve and check the CPU of a starting instance (raises StartupError)."""
     build = instance.build
@@ -93,13 +102,18 @@ def validate(instance, ms) -> None:
     if model == "":
         raise StartupError("-cpu option cannot be empty")
     names = {d["name"] for d in bd.get("definitions") or ()}
-    if model not in names:
+    named_model = False
+    if ms.accel == "kvm" and build.has_proposal("arm-cpu-models") and model not in names:
+        from . import named  # proposal arm-cpu-models: named models under KVM
+
+        named_model = model in named.tables().names
+    if model not in names and not named_model:
         raise StartupError("unable to find CPU model '%s'" % model)
     if raw is not None and "," in raw:
         for tok in raw.split(",", 1)[1].split(","):
             if tok and "=" not in tok:
                 raise StartupError("Expected key=value format, found %s." % tok)
-    if _is_virt(ms.type):
+    if _is_virt(ms.type) and not named_model and not _named_kvm(build, ms, model):
         _virt_check(instance, ms, bd, model)
     cat = Catalog(
         build,

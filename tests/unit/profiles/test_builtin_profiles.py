@@ -111,7 +111,13 @@ def test_every_aarch64_host_has_a_kvm_profile_with_every_proposal():
         assert prof.host.name == host
         assert prof.build.name == "qmpserver"
         assert prof.defaults == {"accel": "kvm", "machine": "virt", "cpu": "host"}
-        assert prof.build.proposals == {"mte-version", "query-mte-capabilities", "cpu-idreg-props"}
+        assert prof.build.proposals == {
+            "mte-version",
+            "query-mte-capabilities",
+            "cpu-idreg-props",
+            "arm-cpu-models",
+            "query-arm-cpu-writable-id-regs",
+        }
 
 
 def test_upstream_profiles_turn_every_proposal_off():
@@ -271,7 +277,13 @@ def test_qmpserver_build_is_11_1_plus_every_proposal(b111):
     prof = load_profile("default")
     b = prof.build
     assert b.version == b111.version and b.package == "v11.1.0-qmpserver"
-    assert b.proposals == {"mte-version", "query-mte-capabilities", "cpu-idreg-props"}
+    assert b.proposals == {
+        "mte-version",
+        "query-mte-capabilities",
+        "cpu-idreg-props",
+        "arm-cpu-models",
+        "query-arm-cpu-writable-id-regs",
+    }
     assert b.recorded_return("query-machines") == b111.recorded_return("query-machines")
     assert "11.1" in b.data["summary"] and "proposal" in b.data["summary"]
 

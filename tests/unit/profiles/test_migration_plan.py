@@ -21,7 +21,9 @@ def test_same_host_plans_passthrough_and_proves_it():
     assert p["migratable"] and p["blockers"] == []
     args = p["configuration"]["qemu-args"]
     assert args[:2] == ["-machine", "virt-11.1,gic-version=3,mte-version=none"]
-    assert args[2:4] == ["-accel", "kvm"] and args[4] == "-cpu" and args[5].startswith("host")
+    # proposal arm-cpu-models: the named model Graviton3 presents exactly (Neoverse V1)
+    # comes first, and the plan proves it; it is portable where plain `host` is not
+    assert args[2:4] == ["-accel", "kvm"] and args[4:6] == ["-cpu", "neoverse-v1-v1"]
     assert [t["result"] for t in p["tried"][-1]["trials"]] == ["completed", "completed"]
 
 
