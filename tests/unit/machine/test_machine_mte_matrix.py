@@ -4,7 +4,10 @@ answers and query-mte-capabilities compared with the table."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from machine_testutil import Qmp, cases, matrix, parse_cell, profile, start
 
 from qmpserver.errors import StartupError
@@ -21,8 +24,14 @@ def _expected_failure(key, warned):
 
 
 def test_every_builtin_profile_is_in_the_table():
-    builtin = {name for name, _path, is_builtin in list_names("profile", search_roots()) if is_builtin}
-    missing = sorted(builtin - set(matrix()["profiles"]))
+    paths = {name: path for name, path, is_builtin in list_names("profile", search_roots()) if is_builtin}
+    builtin = set(paths)
+    other = dict(matrix().get("other_targets") or {})
+    for name, target in other.items():
+        build = yaml.safe_load(Path(paths[name]).read_text())["build"]
+        doc = yaml.safe_load((Path(MODELS_DIR) / "builds" / build / "build.yaml").read_text())
+        assert doc["target"] == target != "aarch64", name
+    missing = sorted(builtin - set(matrix()["profiles"]) - set(other))
     assert not missing, "profiles without rows in tests/data/mte-matrix.yaml: %s" % missing
     extra = set(matrix().get("extra_profiles") or ())
     unknown = sorted(set(matrix()["profiles"]) - builtin - extra)
