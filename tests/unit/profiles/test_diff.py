@@ -38,7 +38,13 @@ def test_same_host_other_build_is_identical_with_a_build_note():
     res = d("graviton4-v2-6.12", "graviton4-v2-6.12-qemu-11.1")
     assert res["verdict"]["summary"] == "identical"
     assert res["build"]["differs"]
-    assert res["build"]["proposals_only_a"] == ["cpu-idreg-props", "mte-version", "query-mte-capabilities"]
+    assert res["build"]["proposals_only_a"] == [
+        "arm-cpu-models",
+        "cpu-idreg-props",
+        "mte-version",
+        "query-arm-cpu-writable-id-regs",
+        "query-mte-capabilities",
+    ]
 
 
 def test_older_kernel_same_cpu():
