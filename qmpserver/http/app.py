@@ -796,8 +796,13 @@ class LimitedSite(web.TCPSite):
 
 
 class _Refuse(asyncio.Protocol):
+    """503 to a connection over the limit: the answer, then EOF; the socket is closed when the
+    client closes or after 2 s (closing at once with unread input would reset the connection
+    and the client would never see the answer)."""
+
     def __init__(self, limit):
         self.limit = limit
+        self.timer = None
 
     def connection_made(self, transport):
         body = json.dumps(
@@ -812,7 +817,19 @@ class _Refuse(asyncio.Protocol):
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
             b"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
         )
-        transport.close()
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.timer = asyncio.get_running_loop().call_later(2.0, transport.close)
+
+    def data_received(self, data):
+        pass  # the request is not read: the answer is the same for any
+
+    def eof_received(self):
+        return False  # close
+
+    def connection_lost(self, exc):
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 def parse_bind(address: str):
