@@ -252,7 +252,10 @@ def instance_id(request) -> int:
 async def off_loop(fn, *args):
     """Blocking file work (profile files, the store) in a worker thread: the event loop keeps
     answering /healthz and QMP while a slow disk, a huge file or a FIFO is being dealt with."""
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    except RecursionError:  # a profile body nesting thousands of levels (YAML flow collections)
+        raise BodyError("the profile nests too deeply") from None
 
 
 def control(request) -> Control:
