@@ -540,3 +540,55 @@ def test_dashboard_migration_matrix_and_plan(dash):
         ]
 
     run_page(binary, dash.url + "/#token=dashboard-token", check)
+
+
+def test_dashboard_creates_stops_and_emits(dash):
+    """Issue 14: the dashboard starts and stops instances and injects events (saying how many
+    clients received one); the traffic pane keeps its heading while the traffic scrolls."""
+    binary = chromium_binary()
+    api = Api(dash.url, token="dashboard-token")
+    before = {i["id"] for i in api("GET", "/api/v1/instances")[2]["instances"]}
+
+    async def check(br):
+        await br.wait_for("document.querySelectorAll('#new-profile option').length > 0")
+        await br.evaluate("document.querySelector('#new-profile').value = %s" % json.dumps(PROFILE))
+        await br.evaluate("document.querySelector('#new-start').click()")
+        await br.wait_for("document.querySelector('#act').textContent.startsWith('started instance #')")
+        created = {i["id"] for i in api("GET", "/api/v1/instances")[2]["instances"]} - before
+        assert len(created) == 1
+        (iid,) = created
+        await br.wait_for(
+            "document.querySelector('#traffic-title').textContent == 'Traffic of instance #%d'" % iid
+        )
+        await br.evaluate("document.querySelector('#ev-name').value = 'RESUME'")
+        await br.evaluate("document.querySelector('#emit').click()")
+        await br.wait_for(
+            "document.querySelector('#act').textContent.startsWith('RESUME delivered to 0 clients')"
+        )
+        await br.wait_for(
+            "[...document.querySelectorAll('#traffic .msg.event')]"
+            ".some(e => e.textContent.includes('RESUME') && e.textContent.includes('#0'))"
+        )
+        await br.evaluate("document.querySelector('#ev-name').value = 'NO_SUCH_EVENT'")
+        await br.evaluate("document.querySelector('#emit').click()")
+        await br.wait_for("document.querySelector('#act').textContent.startsWith('HTTP 422')")
+        # many events: the pane scrolls, its heading stays at the top of the pane
+        for _ in range(60):
+            api("POST", "/api/v1/instances/%d/events" % iid, {"event": "STOP"})
+        await br.wait_for("document.querySelectorAll('#traffic .msg.event').length > 50")
+        await br.evaluate(
+            "(() => { const s = document.querySelector('#traffic').parentElement; s.scrollTop = s.scrollHeight; })()"
+        )
+        top = await br.evaluate(
+            "(() => { const s = document.querySelector('#traffic').parentElement;"
+            " return [s.scrollTop, document.querySelector('#traffic-title').getBoundingClientRect().top"
+            " - s.getBoundingClientRect().top]; })()"
+        )
+        assert top[0] > 100 and 0 <= top[1] < 40, top
+        await br.evaluate("document.querySelector('#stop').click()")
+        await br.wait_for(
+            "document.querySelector('#act').textContent.startsWith('stopped instance #%d')" % iid
+        )
+        assert iid not in {i["id"] for i in api("GET", "/api/v1/instances")[2]["instances"]}
+
+    run_page(binary, dash.url + "/#token=dashboard-token", check)
