@@ -301,14 +301,12 @@ def test_dashboard_page_is_self_contained(dash):
     assert not re.search(r"https?://|<link|<script[^>]+src|@import|url\(", page)
     for needle in ('id="view-instances"', 'id="view-migration"', 'id="matrix"', 'id="abi"', 'id="plan-body"'):
         assert needle in page
-    # every API path the script uses exists
+    # every API path the script uses is a route of the table (prefixes of templated ones)
+    from qmpserver.http.routes import ROUTES
+
+    known = {r.path.split("/{")[0] for r in ROUTES}
     for path in re.findall(r'"(/api/v1/[a-z/.]+)', page):
-        assert path.rstrip("/") in {
-            "/api/v1/instances",
-            "/api/v1/ws",
-            "/api/v1/migration/matrix",
-            "/api/v1/migration/plan",
-        }, path
+        assert path.rstrip("/") in known, path
 
 
 def test_dashboard_shows_the_guest_abi(dash):

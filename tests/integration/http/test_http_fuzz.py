@@ -15,9 +15,9 @@ import json
 import urllib.parse
 
 import pytest
+from http_testutil import Api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from http_testutil import Api
 
 from qmpserver.testing.server import InProcessServer
 
