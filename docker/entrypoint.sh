@@ -14,4 +14,6 @@ if [ -z "${QMPSERVER_HTTP_TOKEN:-}" ]; then
     export QMPSERVER_HTTP_TOKEN
     echo "qmpserver: generated HTTP bearer token: ${QMPSERVER_HTTP_TOKEN} (set QMPSERVER_HTTP_TOKEN to choose one)"
 fi
-exec qmpserver serve "$@"
+# sockets requested through the API go to the socket volume (docs/containers.md:
+# qmp: ["unix:/run/qmpserver/NAME.sock"]); a later --http-socket-dir in ARGS wins
+exec qmpserver serve --http-socket-dir "${QMPSERVER_HTTP_SOCKET_DIR:-/run/qmpserver}" "$@"

@@ -89,6 +89,28 @@ def _require_aiohttp() -> None:
         )
 
 
+def _http_limits(args):
+    """The ``--http-*`` limits and permissions (docs/security-http.md)."""
+    from .http.app import Limits
+    from .http.control import Policy
+
+    return Limits(
+        Policy(
+            allow_profile_paths=args.http_allow_profile_paths,
+            socket_dir=args.http_socket_dir,
+            max_instances=args.http_max_instances,
+        ),
+        max_connections=args.http_max_connections,
+        max_websockets=args.http_max_websockets,
+    )
+
+
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer, got '%s'" % text)
+    return int(text)
+
+
 def cmd_serve(args) -> int:
     import asyncio
     import signal
@@ -137,7 +159,7 @@ def cmd_serve(args) -> int:
         if args.http:
             from .http.app import start_http
 
-            http = await start_http(server, args.http, token=args.http_token)
+            http = await start_http(server, args.http, token=args.http_token, limits=_http_limits(args))
             print("qmpserver: HTTP API on %s" % http.url, flush=True)
         if args.ready_file:
             import os
@@ -203,6 +225,43 @@ def build_parser():
     s.add_argument("--no-shutdown", action="store_true", help="stay in 'shutdown' after a guest shutdown")
     s.add_argument("--http", metavar="HOST:PORT", help="start the HTTP control plane (aiohttp)")
     s.add_argument("--http-token", help="bearer token required by the HTTP API")
+    s.add_argument(
+        "--http-allow-profile-paths",
+        action="store_true",
+        help="let HTTP clients start profiles from files of this machine (default: only profile "
+        "names of the store and the built-ins)",
+    )
+    s.add_argument(
+        "--http-socket-dir",
+        metavar="DIR",
+        help="directory for unix sockets requested through the HTTP API (default: the server's "
+        "own socket directory, $XDG_RUNTIME_DIR/qmpserver)",
+    )
+    from .http import control as hc
+
+    s.add_argument(
+        "--http-max-instances",
+        type=_positive,
+        default=hc.DEFAULT_MAX_INSTANCES,
+        metavar="N",
+        help="instances running at a time beyond which POST /api/v1/instances answers 429 "
+        "(default %d)" % hc.DEFAULT_MAX_INSTANCES,
+    )
+    s.add_argument(
+        "--http-max-connections",
+        type=_positive,
+        default=hc.DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="open HTTP connections beyond which new ones get 503 (default %d)" % hc.DEFAULT_MAX_CONNECTIONS,
+    )
+    s.add_argument(
+        "--http-max-websockets",
+        type=_positive,
+        default=hc.DEFAULT_MAX_WEBSOCKETS,
+        metavar="N",
+        help="open WebSockets (dashboards) beyond which new ones get 503 (default %d)"
+        % hc.DEFAULT_MAX_WEBSOCKETS,
+    )
     s.add_argument("--multi-client", action="store_true", help="let several clients use a monitor at once")
     s.add_argument("--socket-mode", default="600", help="mode of created unix sockets (octal, default 600)")
     s.add_argument("--keep-running", action="store_true", help="keep serving after the last instance exits")

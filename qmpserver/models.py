@@ -119,27 +119,52 @@ def parse_yaml(text: str, file: str, error: type[DataFileError] = DataFileError)
     return doc
 
 
-def read_yaml(path: str | os.PathLike[str], error: type[DataFileError] = DataFileError) -> dict[str, Any]:
-    """A YAML file whose top level is a mapping (:func:`parse_yaml`); an unreadable file
-    raises ``error(file, "", "cannot read: ...")``."""
+MAX_DATA_FILE = 64 * 1024 * 1024  # a data file larger than this is refused (the biggest is ~0.5 MB)
+
+
+def read_text(path: str | os.PathLike[str], error: type[DataFileError] = DataFileError) -> str:
+    """The UTF-8 text of a data file.  Only a regular file of at most :data:`MAX_DATA_FILE`
+    bytes is read: a profile naming ``/dev/zero`` or a FIFO gets ``error(file, "", ...)``
+    instead of filling memory or blocking (the FIFO is opened non-blocking, then refused)."""
+    import stat
+
     p = os.fspath(path)
     try:
-        with open(p, encoding="utf-8") as f:
-            text = f.read()
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise error(p, "", "cannot read: %s" % e.strerror) from None
-    return parse_yaml(text, p, error)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(p, "", "cannot read: not a regular file")
+        try:
+            data = f.read(MAX_DATA_FILE + 1)
+        except OSError as e:
+            raise error(p, "", "cannot read: %s" % e.strerror) from None
+    if len(data) > MAX_DATA_FILE:
+        raise error(p, "", "cannot read: larger than %d bytes" % MAX_DATA_FILE)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(p, "", "not UTF-8 text (byte %d)" % e.start) from None
+
+
+def read_yaml(path: str | os.PathLike[str], error: type[DataFileError] = DataFileError) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (:func:`parse_yaml`); an unreadable file
+    raises ``error(file, "", "cannot read: ...")`` (:func:`read_text`)."""
+    p = os.fspath(path)
+    return parse_yaml(read_text(p, error), p, error)
 
 
 def read_json(path: str | os.PathLike[str], error: type[DataFileError] = DataFileError) -> Any:
     p = os.fspath(path)
+    text = read_text(p, error)
     try:
-        with open(p, encoding="utf-8") as f:
-            return json.load(f)
-    except OSError as e:
-        raise error(p, "", "cannot read: %s" % e.strerror) from None
-    except ValueError as e:
-        raise error(p, "", "invalid JSON: %s" % e) from None
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise error(
+            p, "", "invalid JSON: %s" % (e if isinstance(e, ValueError) else "nested too deeply")
+        ) from None
 
 
 def json_path(parts: Iterable[str | int]) -> str:

@@ -11,7 +11,10 @@ Security: the default bind is 127.0.0.1; a bearer token (``--http-token`` or
 With a token every route needs ``Authorization: Bearer TOKEN`` except
 ``/healthz``, the dashboard page (static, no data) and the OpenAPI document;
 the WebSocket authenticates with its first message.  Request bodies are
-limited (``max_body``, 4 MiB by default): larger ones get 413.
+limited (``max_body``, 4 MiB by default): larger ones get 413.  Routes, their
+parameters and bodies are declared once in :mod:`qmpserver.http.routes`: the
+router, request checking and the OpenAPI document derive from that table.
+Limits and what requests may reach: :class:`Limits` (docs/security-http.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hmac
 import ipaddress
 import json
 import os
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -28,16 +32,59 @@ from ..commands.registry import unmodelled
 from ..errors import UsageError
 from ..profiles.loader import ProfileError
 from ..profiles.model import describe
-from .control import BodyError, Control, NotFound, Unprocessable
+from .control import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_WEBSOCKETS,
+    DEFAULT_WS_AUTH_TIMEOUT,
+    BodyError,
+    Busy,
+    Control,
+    Forbidden,
+    NotFound,
+    Policy,
+    Unprocessable,
+)
+from .openapi import SCHEMAS
+from .routes import PUBLIC, ROUTES
 from .transcript import entry_json, text_of, to_replies
+from .validate import ValidationError, check, convert
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 WS_TEXT_LIMIT = 64 * 1024  # longer messages are cut in the live view
 WS_QUEUE = 2000  # per WebSocket; beyond it traffic is dropped (counted)
-PUBLIC = ("/healthz", "/", "/dashboard", "/api/v1/openapi.json", "/api/v1/ws")
+MAX_JSON_DEPTH = 64  # request bodies and WebSocket messages nest no deeper than this
+
+
+class Limits:
+    """The HTTP server's limits and what requests may reach (``serve --http-*`` options).
+
+    ``policy`` (:class:`qmpserver.http.control.Policy`): profiles, socket directory and the
+    instance cap; ``max_connections``: open HTTP connections, beyond which a new one is
+    answered 503 and closed; ``max_websockets``: live views (beyond: 503 before the upgrade);
+    ``ws_auth_timeout``: seconds an unauthenticated WebSocket may stay silent (then closed 4401).
+    """
+
+    def __init__(
+        self,
+        policy=None,
+        max_connections=DEFAULT_MAX_CONNECTIONS,
+        max_websockets=DEFAULT_MAX_WEBSOCKETS,
+        ws_auth_timeout=DEFAULT_WS_AUTH_TIMEOUT,
+    ):
+        self.policy = policy if policy is not None else Policy()
+        self.max_connections = max_connections
+        self.max_websockets = max_websockets
+        self.ws_auth_timeout = ws_auth_timeout
+        self.websockets = 0
+
 
 CONTROL = web.AppKey("control", Control)
 TOKEN = web.AppKey("token", object)
+LIMITS = web.AppKey("limits", Limits)
+# what guarded() leaves for the handler (RequestKey: aiohttp >= 3.13; plain strings before)
+_RequestKey = getattr(web, "RequestKey", None)
+PARAMS: Any = _RequestKey("params", dict) if _RequestKey else "params"
+BODY: Any = _RequestKey("body", object) if _RequestKey else "body"
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -58,6 +105,8 @@ _HTTP_CLASSES = {
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
     422: "Unprocessable",
+    429: "LimitReached",
+    503: "LimitReached",
 }
 
 
@@ -81,6 +130,10 @@ async def errors_middleware(request, handler):
         return error_response(400, "BadRequest", str(e))
     except NotFound as e:
         return error_response(404, "NotFound", str(e))
+    except Forbidden as e:
+        return error_response(403, "Forbidden", str(e))
+    except Busy as e:
+        return error_response(429, "LimitReached", str(e))
     except Unprocessable as e:
         detail = dict(e.detail)
         cls = detail.pop("class", "Unprocessable")
@@ -101,6 +154,20 @@ async def errors_middleware(request, handler):
             cls = {"invalid": "ProfileError", "io": "StoreError"}.get(e.reason) or _HTTP_CLASSES[status]
             return error_response(status, cls, str(e), **extra)
         return error_response(400, "BadRequest", str(e))
+    except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # a bug: logged with its traceback, the client gets one line
+        from ..log import get
+
+        get("qmpserver.http").exception("%s %s failed", request.method, request.path)
+        return error_response(500, "InternalError", "%s (logged by the server)" % type(e).__name__)
+
+
+def token_matches(given, token) -> bool:
+    """Constant-time comparison of a token from a header or a WebSocket message.  Any text
+    compares (header bytes that are not UTF-8 arrive as surrogate escapes, JSON may carry
+    lone surrogates): a token that cannot be encoded is simply wrong, never an error."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
 
 
 @web.middleware
@@ -109,7 +176,7 @@ async def auth_middleware(request, handler):
     if token is None or request.path in PUBLIC:
         return await handler(request)
     got = request.headers.get("Authorization", "")
-    if not (got.startswith("Bearer ") and hmac.compare_digest(got[7:].encode(), token.encode())):
+    if not (got.startswith("Bearer ") and token_matches(got[7:], token)):
         resp = error_response(401, "Unauthorized", "a bearer token is required (Authorization: Bearer TOKEN)")
         resp.headers["WWW-Authenticate"] = 'Bearer realm="qmpserver"'
         return resp
@@ -138,20 +205,57 @@ async def json_body(request, required=False):
         "+json"
     ):
         raise web.HTTPUnsupportedMediaType(text="expected application/json, got %s" % ctype)
-    try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BodyError("the body is not valid JSON: %s" % e) from None
+    value = parse_json(data, "the body")
     if type(value) is not dict:
         raise BodyError("the body must be a JSON object")
     return value
 
 
+def parse_json(data, what):
+    """JSON text -> value nesting at most MAX_JSON_DEPTH levels (BodyError otherwise): a body
+    of 100,000 '[' is an error from the decoder's recursion guard, a body of 500 levels one
+    from :func:`json_depth`, before anything recursive (the schema check, QAPI's visitor)
+    sees it."""
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        if isinstance(e, RecursionError):
+            raise BodyError("%s nests deeper than %d levels" % (what, MAX_JSON_DEPTH)) from None
+        raise BodyError("%s is not valid JSON: %s" % (what, e)) from None
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise BodyError("%s nests deeper than %d levels" % (what, MAX_JSON_DEPTH))
+    return value
+
+
+def json_depth(value) -> int:
+    """The deepest nesting of arrays and objects in a decoded value (iterative)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if type(v) is dict:
+            v = list(v.values())
+        elif type(v) is not list:
+            continue
+        if d > deepest:
+            deepest = d
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+        stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
 def instance_id(request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound("no instance %s" % raw)
-    return int(raw)
+    return request[PARAMS]["id"]
+
+
+async def off_loop(fn, *args):
+    """Blocking file work (profile files, the store) in a worker thread: the event loop keeps
+    answering /healthz and QMP while a slow disk, a huge file or a FIFO is being dealt with."""
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    except RecursionError:  # a profile body nesting thousands of levels (YAML flow collections)
+        raise BodyError("the profile nests too deeply") from None
 
 
 def control(request) -> Control:
@@ -161,7 +265,11 @@ def control(request) -> Control:
 def profile_name(request):
     from ..profiles.store import check_name
 
-    return check_name(request.match_info["name"])
+    return check_name(request[PARAMS]["name"])
+
+
+def limits(request) -> Limits:
+    return request.app[LIMITS]
 
 
 # --- handlers: status ---------------------------------------------------------------------------
@@ -200,9 +308,16 @@ async def list_instances(request):
 
 
 async def create_instance(request):
-    body = await json_body(request)
     c = control(request)
-    rec = await c.create(body)
+    policy = limits(request).policy
+    if len(c.server.instances) >= policy.max_instances:  # before any file is read
+        raise Busy(
+            "%d instances are running, the limit of this server (--http-max-instances)"
+            % len(c.server.instances)
+        )
+    body = request[BODY]
+    prepared = await off_loop(c.prepare, body, policy)  # profile files: off the event loop
+    rec = await c.create(body, policy, prepared)
     d = c.describe(rec, abi=True)
     return web.json_response(d, status=201, headers={"Location": "/api/v1/instances/%d" % d["id"]})
 
@@ -214,18 +329,14 @@ async def show_instance(request):
 
 async def delete_instance(request):
     c = control(request)
-    force = request.query.get("force", "false").lower() in ("1", "true", "yes")
-    rec = c.remove(instance_id(request), force=force)
+    rec = c.remove(instance_id(request), force=request[PARAMS]["force"])
     return web.json_response(c.describe(rec, abi=True))
 
 
 async def transcript(request):
     c = control(request)
     rec = c.record(instance_id(request), include_removed=True)
-    since = request.query.get("since", "0")
-    if not since.isdigit():
-        raise BodyError("since: expected a sequence number")
-    entries = [entry_json(e) for e in rec.transcript.since(int(since))]
+    entries = [entry_json(e) for e in rec.transcript.since(request[PARAMS]["since"])]
     return web.json_response(
         {
             "instance": rec.instance.id,
@@ -257,8 +368,7 @@ async def transcript_replies(request):
 
 
 async def inject_event(request):
-    body = await json_body(request, required=True)
-    ev = control(request).inject_event(instance_id(request), body)
+    ev = control(request).inject_event(instance_id(request), request[BODY])
     return web.json_response(ev, status=202)
 
 
@@ -267,8 +377,7 @@ async def list_faults(request):
 
 
 async def add_fault(request):
-    body = await json_body(request, required=True)
-    return web.json_response(control(request).add_fault(instance_id(request), body), status=201)
+    return web.json_response(control(request).add_fault(instance_id(request), request[BODY]), status=201)
 
 
 async def clear_faults(request):
@@ -276,31 +385,38 @@ async def clear_faults(request):
 
 
 async def delete_fault(request):
-    raw = request.match_info["fault"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound("no fault %s" % raw)
-    return web.json_response({"removed": control(request).remove_fault(instance_id(request), int(raw))})
+    fid = request[PARAMS]["fault"]
+    return web.json_response({"removed": control(request).remove_fault(instance_id(request), fid)})
 
 
-# --- handlers: profiles ---------------------------------------------------------------------------
+# --- handlers: profiles (file work in a worker thread: off_loop) ---------------------------------
 
 
 async def list_profiles(request):
-    return web.json_response(
-        {"store": control(request).store.root, "profiles": control(request).store.list("profile")}
-    )
+    c = control(request)
+    rows = await off_loop(c.store.list, "profile")
+    return web.json_response({"store": c.store.root, "profiles": rows})
 
 
 async def show_profile(request):
     c = control(request)
     name = profile_name(request)
-    path, _data, text = c.store.read("profile", name)
-    prof = c.profile(name)
-    d = describe(prof, unmodelled(prof.build))
-    d["builtin"] = c.store.is_builtin("profile", name) and os.path.dirname(path) != c.store._dir("profile")
-    d["writable"] = os.path.dirname(path) == c.store._dir("profile")
-    d["source"] = text
-    return web.json_response(d, dumps=lambda o: json.dumps(o, default=str))
+
+    def work():
+        from ..models import read_text
+
+        path = c.profile_path(name)
+        text = read_text(path, ProfileError)
+        prof = c.profile(name)
+        d = describe(prof, unmodelled(prof.build))
+        d["builtin"] = c.store.is_builtin("profile", name) and os.path.dirname(path) != c.store._dir(
+            "profile"
+        )
+        d["writable"] = os.path.dirname(path) == c.store._dir("profile")
+        d["source"] = text
+        return d
+
+    return web.json_response(await off_loop(work), dumps=lambda o: json.dumps(o, default=str))
 
 
 async def _profile_content(request, required=True):
@@ -319,8 +435,12 @@ async def put_profile(request):
     c = control(request)
     name = profile_name(request)
     content = await _profile_content(request)
-    existed = os.path.exists(c.store.path("profile", name))
-    path = c.store.put("profile", name, content)
+
+    def work():
+        existed = os.path.exists(c.store.path("profile", name))
+        return existed, c.store.put("profile", name, content)
+
+    existed, path = await off_loop(work)
     c.forget_profiles()
     return web.json_response(
         {"name": name, "path": path, "created": not existed}, status=200 if existed else 201
@@ -330,7 +450,7 @@ async def put_profile(request):
 async def delete_profile(request):
     c = control(request)
     name = profile_name(request)
-    path = c.store.delete("profile", name)
+    path = await off_loop(c.store.delete, "profile", name)
     c.forget_profiles()
     return web.json_response({"name": name, "path": path, "deleted": True})
 
@@ -339,15 +459,15 @@ async def validate_profile(request):
     c = control(request)
     name = profile_name(request)
     content = await _profile_content(request, required=False)
-    if content is None:
-        from ..profiles.loader import compile_profile
 
-        path = c.store.find("profile", name)
-        if path is None:
-            raise NotFound("no profile '%s'" % name)
-        prof = compile_profile(path, c.store.roots())[0]
-    else:
-        prof = c.store.validate("profile", name, content)
+    def work():
+        if content is None:
+            from ..profiles.loader import compile_profile
+
+            return compile_profile(c.profile_path(name), c.store.roots())[0]  # never through a link
+        return c.store.validate("profile", name, content)
+
+    prof = await off_loop(work)
     return web.json_response(
         {"name": name, "valid": True, "profile": describe(prof, unmodelled(prof.build))},
         dumps=lambda o: json.dumps(o, default=str),
@@ -357,33 +477,20 @@ async def validate_profile(request):
 # --- migration: plans and the host-pair matrix ---------------------------------------------------
 
 
-def _flag(request, name):
-    v = request.query.get(name, "false").lower()
-    if v not in ("1", "true", "yes", "0", "false", "no"):
-        raise BodyError("%s: expected true or false" % name)
-    return v in ("1", "true", "yes")
-
-
 def _plan_profile(c, request, key):
-    name = request.query.get(key)
-    if not name:
-        raise BodyError("%s: a profile name is required" % key)
-    if c.store.find("profile", name) is None:
-        raise NotFound("no profile '%s'" % name)
+    name = request[PARAMS][key]
+    c.profile_path(name)  # a name of the store or a built-in, never a path or a link
     return c.profile(name)
 
 
 async def migration_plan(request):
     """The plan for source -> destination, proved by migrating (qmpserver.planner)."""
-    import asyncio
-
     from ..planner import plan
 
     c = control(request)
-    a = _plan_profile(c, request, "source")
-    b = _plan_profile(c, request, "destination")
-    both = _flag(request, "both-ways")
-    result = await asyncio.get_running_loop().run_in_executor(None, plan, a, b, both)
+    a = await off_loop(_plan_profile, c, request, "source")
+    b = await off_loop(_plan_profile, c, request, "destination")
+    result = await off_loop(plan, a, b, request[PARAMS]["both-ways"])
     return web.json_response(result, dumps=lambda o: json.dumps(o, default=str))
 
 
@@ -407,10 +514,8 @@ async def migration_matrix(request):
     from ..planner import matrix, one_per_host
 
     c = control(request)
-    config = request.query.get("config", "passthrough")
-    if config not in ("passthrough", "planned"):
-        raise BodyError("config: expected passthrough or planned")
-    rows = [r for r in c.store.list("profile") if r["valid"]]
+    config = request[PARAMS]["config"]
+    rows = [r for r in await off_loop(c.store.list, "profile") if r["valid"]]
     key = (config, tuple((r["name"], r["path"], _mtime(r["path"])) for r in rows))
     jobs = c.__dict__.setdefault("_matrix_jobs", {})
     job = jobs.get(key)
@@ -471,7 +576,23 @@ def _traffic_message(rec, entry):
 
 
 async def websocket(request):
+    """The live view.  Limits: ``max_websockets`` at a time (503 before the upgrade), messages
+    of 64 KiB nesting at most MAX_JSON_DEPTH, and with a token ``ws_auth_timeout`` seconds to
+    send it (then, like a wrong token, close code 4401)."""
     c = control(request)
+    lim = limits(request)
+    if lim.websockets >= lim.max_websockets:
+        return error_response(
+            503, "LimitReached", "%d WebSockets are open, the limit of this server" % lim.websockets
+        )
+    lim.websockets += 1
+    try:
+        return await _websocket(request, c, lim)
+    finally:
+        lim.websockets -= 1
+
+
+async def _websocket(request, c, lim):
     token = request.app[TOKEN]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
     await ws.prepare(request)
@@ -536,24 +657,40 @@ async def websocket(request):
         push(("raw", {"type": "ready", "instances": c.list()}))
 
     push(("raw", {"type": "hello", "auth_required": not authed}))
+    deadline = None
     if authed:
         ready()
+    else:
+
+        def expire():
+            if not authed and not ws.closed:
+                asyncio.ensure_future(ws.close(code=4401, message=b"authentication timed out"))
+
+        deadline = asyncio.get_running_loop().call_later(lim.ws_auth_timeout, expire)
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
             try:
-                req = json.loads(msg.data)
-            except ValueError:
-                push(("raw", {"type": "error", "message": "expected a JSON object"}))
+                req = parse_json(msg.data, "the message")
+            except BodyError as e:
+                if not authed:
+                    await ws.close(code=4401, message=b"unauthorized")
+                    break
+                push(("raw", {"type": "error", "message": str(e)}))
                 continue
             if type(req) is not dict:
+                if not authed:
+                    await ws.close(code=4401, message=b"unauthorized")
+                    break
                 push(("raw", {"type": "error", "message": "expected a JSON object"}))
                 continue
             if not authed:
                 t = req.get("auth")
-                if type(t) is str and hmac.compare_digest(t.encode(), token.encode()):
+                if type(t) is str and token_matches(t, token):
                     authed = True
+                    if deadline is not None:
+                        deadline.cancel()
                     ready()
                     continue
                 await ws.close(code=4401, message=b"unauthorized")
@@ -570,6 +707,8 @@ async def websocket(request):
             else:
                 push(("raw", {"type": "error", "message": "expected subscribe, unsubscribe or auth"}))
     finally:
+        if deadline is not None:
+            deadline.cancel()
         for iid in list(state["subs"]):
             unsubscribe(iid)
         if on_change in c.watchers:
@@ -581,39 +720,119 @@ async def websocket(request):
 # --- application ------------------------------------------------------------------------------
 
 
-def make_app(control_obj: Control, token=None, max_body=DEFAULT_MAX_BODY) -> web.Application:
+def guarded(route, fn):
+    """The handler of a route behind its declaration (:mod:`qmpserver.http.routes`): path and
+    query parameters converted and checked into ``request[PARAMS]``, a JSON body parsed and
+    checked into ``request[BODY]``.  A path id that is not an id names nothing: 404."""
+
+    async def handler(request):
+        params = {}
+        for p in route.params:
+            if p.where == "path":
+                raw = request.match_info[p.name]
+                try:
+                    params[p.name] = convert(p.schema, raw, SCHEMAS, p.name)
+                except ValidationError:
+                    if p.schema.get("type") == "integer":
+                        raise NotFound("no %s %s" % ("instance" if p.name == "id" else p.name, raw)) from None
+                    raise
+            else:
+                raw = request.query.get(p.name)
+                if raw is None:
+                    if p.required:
+                        raise ValidationError("%s: required" % p.name)
+                    params[p.name] = p.schema.get("default")
+                else:
+                    params[p.name] = convert(p.schema, raw, SCHEMAS, p.name)
+        request[PARAMS] = params
+        if route.body is not None:
+            body = await json_body(request, required=route.body_required)
+            if body is not None:
+                check(route.body, body, SCHEMAS)
+            request[BODY] = body
+        return await fn(request)
+
+    handler.__name__ = fn.__name__
+    return handler
+
+
+def make_app(
+    control_obj: Control, token=None, max_body=DEFAULT_MAX_BODY, limits: Limits | None = None
+) -> web.Application:
     app = web.Application(
         client_max_size=max_body, middlewares=[headers_middleware, errors_middleware, auth_middleware]
     )
     app[CONTROL] = control_obj
     app[TOKEN] = token
-    r = app.router
-    r.add_get("/", dashboard)
-    r.add_get("/dashboard", dashboard)
-    r.add_get("/healthz", healthz)
-    r.add_get("/metrics", metrics)
-    r.add_get("/api/v1/openapi.json", openapi)
-    r.add_get("/api/v1/ws", websocket)
-    r.add_get("/api/v1/instances", list_instances)
-    r.add_post("/api/v1/instances", create_instance)
-    r.add_get("/api/v1/instances/{id}", show_instance)
-    r.add_delete("/api/v1/instances/{id}", delete_instance)
-    r.add_get("/api/v1/instances/{id}/transcript", transcript)
-    r.add_delete("/api/v1/instances/{id}/transcript", clear_transcript)
-    r.add_get("/api/v1/instances/{id}/transcript.replies", transcript_replies)
-    r.add_post("/api/v1/instances/{id}/events", inject_event)
-    r.add_get("/api/v1/instances/{id}/faults", list_faults)
-    r.add_post("/api/v1/instances/{id}/faults", add_fault)
-    r.add_delete("/api/v1/instances/{id}/faults", clear_faults)
-    r.add_delete("/api/v1/instances/{id}/faults/{fault}", delete_fault)
-    r.add_get("/api/v1/profiles", list_profiles)
-    r.add_get("/api/v1/profiles/{name}", show_profile)
-    r.add_put("/api/v1/profiles/{name}", put_profile)
-    r.add_delete("/api/v1/profiles/{name}", delete_profile)
-    r.add_post("/api/v1/profiles/{name}/validate", validate_profile)
-    r.add_get("/api/v1/migration/plan", migration_plan)
-    r.add_get("/api/v1/migration/matrix", migration_matrix)
+    app[LIMITS] = limits if limits is not None else Limits()
+    handlers = globals()
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, guarded(route, handlers[route.handler]))
     return app
+
+
+class LimitedSite(web.TCPSite):
+    """A TCP site that answers 503 and closes when ``max_connections`` are open (aiohttp has no
+    connection limit of its own; without one, every client costs a descriptor until the
+    process runs out)."""
+
+    def __init__(self, runner, host, port, max_connections):
+        super().__init__(runner, host, port, reuse_address=True)
+        self.max_connections = max_connections
+        self.refused = 0
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+
+        def factory():
+            if len(server.connections) >= self.max_connections:
+                self.refused += 1
+                return _Refuse(self.max_connections)
+            return server()
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            factory, self._host, self._port, backlog=self._backlog, reuse_address=True
+        )
+
+
+class _Refuse(asyncio.Protocol):
+    """503 to a connection over the limit: the answer, then EOF; the socket is closed when the
+    client closes or after 2 s (closing at once with unread input would reset the connection
+    and the client would never see the answer)."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.timer = None
+
+    def connection_made(self, transport):
+        body = json.dumps(
+            {
+                "error": {
+                    "class": "LimitReached",
+                    "message": "%d HTTP connections are open, the limit of this server" % self.limit,
+                }
+            }
+        ).encode()
+        transport.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.timer = asyncio.get_running_loop().call_later(2.0, transport.close)
+
+    def data_received(self, data):
+        pass  # the request is not read: the answer is the same for any
+
+    def eof_received(self):
+        return False  # close
+
+    def connection_lost(self, exc):
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 def parse_bind(address: str):
@@ -664,6 +883,7 @@ async def start_http(
     control=None,
     max_body=DEFAULT_MAX_BODY,
     transcript_limit=None,
+    limits: Limits | None = None,
 ) -> HTTPHandle:
     """Serve the control plane of ``server`` on ``address`` (in the running loop)."""
     host, port = parse_bind(address)
@@ -679,10 +899,11 @@ async def start_http(
     if control is None:
         kw = {} if transcript_limit is None else {"transcript_limit": transcript_limit}
         control = Control(server, **kw)
-    app = make_app(control, token, max_body)
+    limits = limits if limits is not None else Limits()
+    app = make_app(control, token, max_body, limits)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = LimitedSite(runner, host, port, limits.max_connections)
     try:
         await site.start()
     except OSError as e:

@@ -118,138 +118,151 @@ class Recorder:
                 fn(rec, entry)
 
 
-def _opt_string(body, key, where=None):
-    v = body.get(key)
-    if v is not None and type(v) is not str:
-        raise BodyError("%s: expected a string" % (where or key))
-    return v
-
-
-def _opt_bool(body, key):
-    v = body.get(key, False)
-    if type(v) is not bool:
-        raise BodyError("%s: expected true or false" % key)
-    return v
-
-
-def _opt_value(v, where):
-    """A machine/CPU property from JSON as the string QEMU's option parser would see."""
+def _opt_value(v):
+    """A machine/CPU property from JSON (schema-checked: string, integer or boolean) as the
+    string QEMU's option parser would see."""
     if v is True:
         return "on"
     if v is False:
         return "off"
-    if type(v) is int:
-        return str(v)
-    if type(v) is str:
-        return v
-    raise BodyError("%s: expected a string, a number or a boolean" % where)
+    return str(v)
 
 
-INSTANCE_FIELDS = (
-    "profile",
-    "name",
-    "uuid",
-    "machine",
-    "accel",
-    "cpu",
-    "smp",
-    "memory",
-    "paused",
-    "no_shutdown",
-    "preconfig",
-    "incoming",
-    "qmp",
-    "transcript",
-)
-
-
-def config_from_body(body):
-    """An API body -> (profile spec, InstanceConfig, [QMP address strings], transcript limit).
-
-    String forms are parsed exactly like the command line (``-machine``,
-    ``-accel`` fallback lists, ``-cpu``); object forms are turned into the
-    same option strings first, so the instance sees what QEMU would.
-    """
-    from ..qapi.opts import parse_cpu, parse_opts
-    from ..vm.config import InstanceConfig
+def check_body(schema_name: str, body: Any) -> dict:
+    """Check a request body against its component schema (the OpenAPI document's): the API's
+    rules live in :mod:`qmpserver.http.openapi`, not here.  Python callers (the pytest plugin)
+    get the same checks as HTTP requests."""
+    from .openapi import SCHEMAS
+    from .validate import check
 
     if body is None:
         body = {}
     if type(body) is not dict:
         raise BodyError("the body must be a JSON object")
-    for k, v in body.items():
-        if k not in INSTANCE_FIELDS:
-            raise BodyError("unknown field '%s' (expected one of: %s)" % (k, ", ".join(INSTANCE_FIELDS)))
-        if v is None:
-            raise BodyError("%s: null is not a value; leave the field out for the default" % k)
+    check(SCHEMAS[schema_name], body, SCHEMAS)
+    return body
+
+
+def config_from_body(body):
+    """An API body -> (profile spec, InstanceConfig, [QMP address strings], transcript limit).
+
+    The body is checked against ``InstanceCreate`` first (:func:`check_body`); then string
+    forms are parsed exactly like the command line (``-machine``, ``-accel`` fallback lists,
+    ``-cpu``); object forms are turned into the same option strings first, so the instance
+    sees what QEMU would.
+    """
+    from ..qapi.opts import parse_cpu, parse_opts
+    from ..vm.config import InstanceConfig
+
+    body = check_body("InstanceCreate", body)
     cfg = InstanceConfig()
-    profile = _opt_string(body, "profile")
-    if profile == "":
-        raise BodyError("profile: expected a profile name (leave the field out for the default)")
-    cfg.name = _opt_string(body, "name")
-    cfg.uuid = _opt_string(body, "uuid")
+    profile = body.get("profile")
+    cfg.name = body.get("name")
+    cfg.uuid = body.get("uuid")
     m = body.get("machine")
     if type(m) is str:
         cfg.machine.update(parse_opts(m, "type"))
-    elif type(m) is dict:
-        for k, v in m.items():
-            cfg.machine[k] = _opt_value(v, "machine.%s" % k)
     elif m is not None:
-        raise BodyError("machine: expected an option string ('virt,gic-version=3') or an object")
+        for k, v in m.items():
+            cfg.machine[k] = _opt_value(v)
     a = body.get("accel")
     if type(a) is str:
         cfg.accel = [x for x in a.split(":") if x]
-    elif type(a) is list and all(type(x) is str for x in a):
-        cfg.accel = list(a)
     elif a is not None:
-        raise BodyError("accel: expected 'kvm', 'tcg', a fallback list 'kvm:tcg' or an array of names")
+        cfg.accel = list(a)
     c = body.get("cpu")
     if type(c) is str:
         cfg.cpu, cfg.cpu_props = parse_cpu(c)
-    elif type(c) is dict:
-        for k in c:
-            if k not in ("model", "props"):
-                raise BodyError("cpu: unknown field '%s' (expected model, props)" % k)
-        model = c.get("model")
-        if type(model) is not str:
-            raise BodyError("cpu.model: expected a string")
-        props = c.get("props") or {}
-        if type(props) is not dict:
-            raise BodyError("cpu.props: expected an object")
-        cfg.cpu = model
-        cfg.cpu_props = {k: _opt_value(v, "cpu.props.%s" % k) for k, v in props.items()}
     elif c is not None:
-        raise BodyError("cpu: expected 'MODEL[,PROP=VALUE...]' or {model, props}")
+        cfg.cpu = c["model"]
+        cfg.cpu_props = {k: _opt_value(v) for k, v in (c.get("props") or {}).items()}
     smp = body.get("smp")
     if type(smp) is int:
         cfg.smp = {"cpus": str(smp)}
-    elif type(smp) is str:
-        cfg.smp = parse_opts(smp, "cpus")
     elif smp is not None:
-        raise BodyError("smp: expected a number of CPUs or an option string")
-    mem = body.get("memory")
-    if mem is not None:
-        if type(mem) is not int or mem <= 0:
-            raise BodyError("memory: expected a size in bytes")
-        cfg.memory = mem
-    cfg.start_paused = _opt_bool(body, "paused")
-    cfg.no_shutdown = _opt_bool(body, "no_shutdown")
-    cfg.preconfig = _opt_bool(body, "preconfig")
-    cfg.incoming = _opt_string(body, "incoming")
-    qmp = body.get("qmp") or []
-    if type(qmp) is str:
-        qmp = [qmp]
-    if type(qmp) is not list or not all(type(x) is str for x in qmp):
-        raise BodyError("qmp: expected an array of addresses (unix:PATH, tcp:HOST:PORT)")
-    for a in qmp:
-        if not a.startswith(("unix:", "tcp:")):
+        cfg.smp = parse_opts(smp, "cpus")
+    if "memory" in body:
+        cfg.memory = body["memory"]
+    cfg.start_paused = body.get("paused", False)
+    cfg.no_shutdown = body.get("no_shutdown", False)
+    cfg.preconfig = body.get("preconfig", False)
+    cfg.incoming = body.get("incoming")
+    qmp = list(body.get("qmp") or [])
+    for addr in qmp:
+        if "\0" in addr:
             raise BodyError(
-                "qmp: '%s': only unix:PATH and tcp:HOST:PORT listeners can be created through the API" % a
+                "qmp: '%s': an address cannot contain a NUL character" % addr.replace("\0", "\\0")
             )
     limit = body.get("transcript", DEFAULT_TRANSCRIPT_LIMIT)
-    if type(limit) is not int or limit < 0:
-        raise BodyError("transcript: expected the number of messages to keep (0 = none)")
     return profile, cfg, qmp, limit
+
+
+# the HTTP API's limits (serve --http-max-*; docs/security-http.md); here, not in app.py,
+# so that the command line can show them without importing aiohttp
+DEFAULT_MAX_INSTANCES = 64  # instances running at a time (POST /api/v1/instances: 429 beyond)
+DEFAULT_MAX_CONNECTIONS = 256  # open HTTP connections, WebSockets included (503 beyond)
+DEFAULT_MAX_WEBSOCKETS = 32  # open WebSockets (503 beyond)
+DEFAULT_WS_AUTH_TIMEOUT = 10.0  # seconds an unauthenticated WebSocket may stay silent
+
+
+class Busy(UsageError):
+    """A limit of the server is reached (HTTP 429)."""
+
+
+class Forbidden(UsageError):
+    """Not allowed by the server's configuration (HTTP 403)."""
+
+
+class Policy:
+    """What a request of the HTTP API may reach, as the operator configured it at start-up.
+
+    * **profiles**: names from the store and the built-ins only; a name is looked up,
+      never taken as a path, and a symbolic link in the store is refused (the store does
+      not follow links).  ``allow_profile_paths`` (``--http-allow-profile-paths``) lets
+      API clients name profile files of the server's machine.
+    * **unix sockets**: created only in ``socket_dir`` (``--http-socket-dir``; default the
+      server's own socket directory, :func:`qmpserver.serve.default_socket_dir`), and only
+      where nothing exists yet: the API never replaces a file, so removing an instance
+      removes only what the server created.  A relative path is taken in ``socket_dir``.
+    * **instances**: at most ``max_instances`` at a time (``--http-max-instances``).
+
+    Python callers of :class:`Control` (the pytest plugin) are the operator and have no policy.
+    """
+
+    def __init__(self, allow_profile_paths=False, socket_dir=None, max_instances=DEFAULT_MAX_INSTANCES):
+        self.allow_profile_paths = allow_profile_paths
+        self._socket_dir = socket_dir
+        self.max_instances = max_instances
+
+    def socket_dir(self) -> str:
+        if self._socket_dir is None:
+            from ..serve import default_socket_dir
+
+            self._socket_dir = default_socket_dir()
+        return self._socket_dir
+
+    def addresses(self, qmp) -> list:
+        import os
+
+        out = []
+        for a in qmp:
+            if not a.startswith("unix:"):
+                out.append(a)
+                continue
+            base = os.path.realpath(self.socket_dir())
+            path = os.path.normpath(os.path.join(base, a[5:]))
+            if os.path.realpath(os.path.dirname(path)) != base:
+                raise Forbidden(
+                    "qmp: '%s': unix sockets created through the API live in %s "
+                    "(the server's --http-socket-dir)" % (a, base)
+                )
+            if os.path.lexists(path):
+                raise BodyError(
+                    "qmp: '%s': %s exists; the API creates new sockets only and never replaces a file"
+                    % (a, path)
+                )
+            out.append("unix:" + path)
+        return out
 
 
 def emulator_name(profile) -> str:
@@ -360,7 +373,7 @@ class Control:
 
         from ..profiles.store import NAME_RE
 
-        if not NAME_RE.match(spec) or ".." in spec:
+        if not NAME_RE.fullmatch(spec) or ".." in spec:
             return False
         return os.path.isfile(self.store.path("profile", spec))
 
@@ -378,9 +391,53 @@ class Control:
             raise NotFound("no instance %s" % iid)
         return rec
 
-    async def create(self, body):
+    def profile_path(self, name) -> str:
+        """The file a profile *name* resolves to (store first, then built-ins), never through a
+        symbolic link: the store refuses links for writing, and reading one would compile a
+        file outside the store (NotFound, Forbidden)."""
+        import os
+
+        from ..profiles.store import check_name
+
+        check_name(name)
+        if name.endswith((".yaml", ".yml")):  # the loader would take it as a file path
+            raise NotFound("no profile '%s' (a name, without .yaml)" % name)
+        path = self.store.find("profile", name)
+        if path is None:
+            raise NotFound("no profile '%s'" % name)
+        if os.path.islink(path) or os.path.realpath(path) != os.path.abspath(path):
+            raise Forbidden("profile '%s' is a symbolic link (%s); links are never followed" % (name, path))
+        return path
+
+    def check_profile(self, spec, policy) -> None:
+        """D5: under a policy, the profile of a request is a name, not a file of the server."""
+        if spec is None or policy.allow_profile_paths:
+            return
+        from ..profiles.store import NAME_RE
+
+        if not NAME_RE.fullmatch(spec) or ".." in spec:
+            raise BodyError(
+                "profile: %r is not a profile name; the HTTP API starts profiles of the store and "
+                "built-ins (the server's --http-allow-profile-paths lets it read files)" % spec
+            )
+        self.profile_path(spec)
+
+    def prepare(self, body, policy=None):
+        """Check a create request (what can block on files runs here: call it off the loop)
+        and compile its profile; returns what :meth:`create` needs."""
         spec, cfg, qmp, limit = config_from_body(body)
-        profile = self.profile(spec)
+        if policy is not None:
+            self.check_profile(spec, policy)
+            qmp = policy.addresses(qmp)
+        return spec, cfg, qmp, limit, self.profile(spec)
+
+    async def create(self, body, policy=None, prepared=None):
+        spec, cfg, qmp, limit, profile = prepared or self.prepare(body, policy)
+        if policy is not None and len(self.server.instances) >= policy.max_instances:
+            raise Busy(
+                "%d instances are running, the limit of this server (--http-max-instances)"
+                % len(self.server.instances)
+            )
         self._next_limit = limit
         try:
             inst = await self.server.create_instance(spec, cfg, qmp, profile=profile)
@@ -435,15 +492,15 @@ class Control:
     # --- events ---------------------------------------------------------------------------
 
     def inject_event(self, iid, body) -> dict:
+        """Emit an event (checked against ``EventInjection``, its data against the build's QAPI
+        schema).  The answer adds ``delivered``: how many clients received it (connected and
+        past ``qmp_capabilities``, as QEMU sends events to no one else).  An event nobody
+        received is recorded in the transcript under connection 0, so it is seen somewhere."""
+        from ..wire.encode import message
+
         rec = self.record(iid)
-        if type(body) is not dict:
-            raise BodyError('the body must be a JSON object {"event": NAME, "data": {...}}')
-        for k in body:
-            if k not in ("event", "data"):
-                raise BodyError("unknown field '%s' (expected event, data)" % k)
-        name = body.get("event")
-        if type(name) is not str:
-            raise BodyError("event: expected the event name")
+        body = check_body("EventInjection", body)
+        name = body["event"]
         inst = rec.instance
         ev = inst.build.schema.events.get(name)
         if ev is None:
@@ -468,12 +525,21 @@ class Control:
                     validate_value(t, data)
                 except QMPError as e:
                     raise Unprocessable(e.desc, {"class": e.cls, "desc": e.desc}) from None
-        return inst.emit(name, data)
+                except RecursionError:
+                    raise BodyError("data: nested too deeply") from None
+        delivered = sum(1 for m in inst.monitors for sess in m.sessions if sess.negotiated and sess.connected)
+        out = inst.emit(name, data)
+        if not delivered:
+            entry = rec.transcript.add(0, "out", "event", message(out))
+            for fn in list(rec.subscribers):
+                fn(rec, entry)
+        return dict(out, delivered=delivered)
 
     # --- faults -------------------------------------------------------------------------------
 
     def add_fault(self, iid, body) -> dict:
         rec = self.record(iid)
+        check_body("FaultCreate", body)
         try:
             return rec.faults.add(body).describe()
         except FaultError as e:

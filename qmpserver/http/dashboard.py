@@ -1,7 +1,10 @@
 """The dashboard page (one self-contained HTML document, nothing loaded from elsewhere).
 
-Two views.  Instances: the list, the selected instance's guest ABI and its
-live QMP traffic; the script reads ``/api/v1/instances`` (the ``guest-abi``
+Two views.  Instances: the list (with a "start" button for a profile of the
+store or the built-ins), the selected instance's guest ABI and its live QMP
+traffic under a heading that stays in place while the traffic scrolls, with
+"stop" (DELETE) and "emit" (event injection: the answer says how many clients
+received it); the script reads ``/api/v1/instances`` (the ``guest-abi``
 from ``/api/v1/instances/{id}``) and the WebSocket ``/api/v1/ws``.
 Migration: the host-pair matrix of ``/api/v1/migration/matrix`` (polled with
 a progress bar while the server computes it) and, for a clicked pair, the
@@ -52,7 +55,10 @@ PAGE = r"""<!DOCTYPE html>
   .msg.error .text { color:var(--err); }
   .empty { color:var(--dim); padding:1em; }
   button, input { background:var(--panel); color:var(--fg); border:1px solid var(--line); border-radius:4px; padding:.25em .6em; }
-  #tools { display:flex; gap:.5em; padding:0 1em .6em; align-items:center; }
+  #tools { display:flex; gap:.5em; padding:0 1em .6em; align-items:center; flex-wrap:wrap; }
+  .pane-head { position:sticky; top:0; z-index:2; background:var(--bg); }
+  .pane-head h2 { margin-top:0; padding-top:.8em; }
+  #act.bad { color:var(--err); }
   .mono { font-family:ui-monospace, monospace; font-size:.9em; }
   .dim { color:var(--dim); }
   h2 button { margin-left:.5em; font-size:.9em; padding:0 .45em; }
@@ -117,7 +123,9 @@ PAGE = r"""<!DOCTYPE html>
 </header>
 <main id="view-instances">
   <section>
-    <h2>Instances</h2>
+    <h2>Instances
+      <select id="new-profile" title="profile of a new instance"></select><button id="new-start">start</button>
+    </h2>
     <table id="instances">
       <thead><tr><th>#</th><th>name</th><th>profile</th><th>QEMU</th><th>accel</th><th>machine</th><th>state</th>
         <th>clients</th><th>QMP</th></tr></thead>
@@ -128,11 +136,18 @@ PAGE = r"""<!DOCTYPE html>
     <div id="abi"><div class="empty">Select an instance to see its guest ABI.</div></div>
   </section>
   <section>
+    <div class="pane-head">
     <h2 id="traffic-title">Traffic</h2>
     <div id="tools">
       <label><input type="checkbox" id="show-events" checked> events</label>
       <button id="clear">clear view</button>
       <a id="replies" href="#" download style="color:var(--in)"></a>
+      <input id="ev-name" placeholder="event, e.g. RESUME" size="16" disabled>
+      <input id="ev-data" placeholder='data {"action":"pause"}' size="18" disabled>
+      <button id="emit" disabled>emit</button>
+      <button id="stop" disabled title="DELETE the instance (SIGTERM: SHUTDOWN, then exit)">stop</button>
+    </div>
+    <div id="act" class="dim" style="padding:0 1em .4em"></div>
     </div>
     <div id="traffic"><div class="empty">Select an instance to see its QMP traffic live.</div></div>
   </section>
@@ -316,7 +331,46 @@ function addTraffic(m) {
   if (atBottom) box.parentElement.scrollTop = box.parentElement.scrollHeight;
 }
 
+// --- actions: create, stop, emit (the same routes as any API client) ---------------
+async function call(method, path, body) {
+  const h = Object.assign({"Content-Type": "application/json"}, headers);
+  const r = await fetch(path, {method, headers: h, body: body === undefined ? undefined : JSON.stringify(body)});
+  let d = null;
+  try { d = await r.json(); } catch (e) { d = null; }
+  return [r.status, d];
+}
+function say(text, bad) { const a = $("#act"); a.textContent = text; a.className = bad ? "bad" : "dim"; }
+function errText(status, d) { return "HTTP " + status + ": " + (d && d.error ? d.error.message : "no answer"); }
+async function loadProfiles() {
+  const [status, d] = await call("GET", "/api/v1/profiles");
+  if (status !== 200) return;
+  const sel = $("#new-profile"); sel.textContent = "";
+  for (const p of d.profiles) if (p.valid) { const o = el("option", "", p.name); o.value = p.name; sel.appendChild(o); }
+}
+$("#new-start").addEventListener("click", async () => {
+  const profile = $("#new-profile").value;
+  const [status, d] = await call("POST", "/api/v1/instances", profile ? {profile} : {});
+  if (status === 201) { say("started instance #" + d.id + " (" + d.profile + ")"); instances.set(d.id, d); renderInstances(); select(d.id); }
+  else say(errText(status, d), true);
+});
+$("#stop").addEventListener("click", async () => {
+  if (selected === null) return;
+  const [status, d] = await call("DELETE", "/api/v1/instances/" + selected);
+  if (status === 200) say("stopped instance #" + d.id + (d.exit ? " (" + d.exit + ")" : ""));
+  else say(errText(status, d), true);
+});
+$("#emit").addEventListener("click", async () => {
+  if (selected === null) return;
+  const body = {event: $("#ev-name").value.trim()};
+  const raw = $("#ev-data").value.trim();
+  if (raw) { try { body.data = JSON.parse(raw); } catch (e) { say("data: not JSON: " + e.message, true); return; } }
+  const [status, d] = await call("POST", "/api/v1/instances/" + selected + "/events", body);
+  if (status === 202) say(d.event + " delivered to " + d.delivered + " client" + (d.delivered === 1 ? "" : "s") + (d.delivered ? "" : " (kept in the transcript as conn #0)"), !d.delivered);
+  else say(errText(status, d), true);
+});
+
 function select(id) {
+  for (const k of ["#ev-name", "#ev-data", "#emit", "#stop"]) $(k).disabled = false;
   if (ws && selected !== null) ws.send(JSON.stringify({unsubscribe: selected}));
   selected = id;
   $("#traffic").textContent = "";
@@ -586,6 +640,7 @@ $("#replies").addEventListener("click", async (ev) => {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 });
 loadInstances().finally(connect);
+loadProfiles();
 if (view !== "instances") show(view);
 </script>
 </body>

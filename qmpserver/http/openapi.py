@@ -1,18 +1,21 @@
 """The OpenAPI 3.0 document of the HTTP API (served at ``/api/v1/openapi.json``).
 
-Kept next to the handlers and checked against the running app by
-``tests/integration/http/test_http_openapi.py`` (schemathesis).
+The paths come from the route table (:data:`qmpserver.http.routes.ROUTES`), the
+component schemas from :data:`SCHEMAS` below; requests are checked against the
+same schemas (:mod:`qmpserver.http.validate`), so the document is the rule.
+``tests/integration/http/test_http_openapi.py`` runs schemathesis against the
+live app, ``tests/integration/http/test_http_fuzz.py`` hostile requests.
 """
 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from .. import __version__
+from ..errors import ERROR_CLASSES
 from ..vm.abi import FORMAT as ABI_FORMAT
 from .faults import DEFAULT_OVERSIZE, KINDS, MAX_DELAY, MAX_OVERSIZE
-
-ERROR_CLASSES = ["GenericError", "CommandNotFound", "DeviceNotActive", "DeviceNotFound", "KVMMissingCap"]
 
 
 def _ref(name):
@@ -28,8 +31,12 @@ def _err(description):
 
 
 NULLABLE_STRING = {"type": "string", "nullable": True}
+OPTION_VALUE = {
+    "x-expected": "a string, a number or a boolean",
+    "oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}],
+}
 
-SCHEMAS = {
+SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -192,27 +199,28 @@ SCHEMAS = {
         "additionalProperties": False,
         "description": "Everything optional: an empty body starts the default profile on a private unix socket.",
         "properties": {
-            "profile": {"type": "string", "description": "profile name (default: the default profile)"},
+            "profile": {
+                "type": "string",
+                "minLength": 1,
+                "x-expected": "a profile name (leave the field out for the default)",
+                "description": "profile name, from the store or built in (default: the default profile); "
+                "a file path only when the server runs with --http-allow-profile-paths",
+            },
             "name": {"type": "string", "description": "-name"},
             "uuid": {"type": "string", "description": "-uuid"},
             "machine": {
                 "description": "-machine: 'virt,mte-version=3' or {type: virt, mte-version: 3}",
-                "oneOf": [
-                    {"type": "string"},
-                    {
-                        "type": "object",
-                        "additionalProperties": {
-                            "oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]
-                        },
-                    },
-                ],
+                "x-expected": "an option string ('virt,gic-version=3') or an object",
+                "oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": OPTION_VALUE}],
             },
             "accel": {
                 "description": "'kvm', 'tcg', a fallback list 'kvm:tcg' or an array",
-                "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                "x-expected": "'kvm', 'tcg', a fallback list 'kvm:tcg' or an array of names",
+                "oneOf": [{"type": "string"}, {"type": "array", "maxItems": 8, "items": {"type": "string"}}],
             },
             "cpu": {
                 "description": "-cpu: 'max,sve=off' or {model, props}",
+                "x-expected": "'MODEL[,PROP=VALUE...]' or {model, props}",
                 "oneOf": [
                     {"type": "string"},
                     {
@@ -221,28 +229,40 @@ SCHEMAS = {
                         "additionalProperties": False,
                         "properties": {
                             "model": {"type": "string"},
-                            "props": {
-                                "type": "object",
-                                "additionalProperties": {
-                                    "oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]
-                                },
-                            },
+                            "props": {"type": "object", "additionalProperties": OPTION_VALUE},
                         },
                     },
                 ],
             },
-            "smp": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
-            "memory": {"type": "integer", "minimum": 1},
+            "smp": {
+                "x-expected": "a number of CPUs or an option string",
+                "oneOf": [{"type": "integer"}, {"type": "string"}],
+            },
+            "memory": {"type": "integer", "minimum": 1, "x-expected": "a size in bytes"},
             "paused": {"type": "boolean", "description": "-S: start in prelaunch"},
             "no_shutdown": {"type": "boolean", "description": "-no-shutdown"},
             "preconfig": {"type": "boolean", "description": "--preconfig"},
             "incoming": {"type": "string", "description": "-incoming URI (e.g. defer): start in inmigrate"},
             "qmp": {
                 "type": "array",
-                "items": {"type": "string", "pattern": "^(unix|tcp):"},
-                "description": "listeners, unix:PATH or tcp:HOST:PORT (PORT 0 = any); default: a private unix socket",
+                "maxItems": 8,
+                "items": {
+                    "type": "string",
+                    "pattern": "^(unix|tcp):",
+                    "x-expected": "unix:PATH or tcp:HOST:PORT",
+                },
+                "x-expected": "an array of addresses (unix:PATH, tcp:HOST:PORT)",
+                "description": "listeners, unix:PATH or tcp:HOST:PORT (PORT 0 = any); default: a private unix "
+                "socket. A unix PATH must be new and in the server's socket directory (relative paths are "
+                "taken there); --http-socket-dir chooses that directory",
             },
-            "transcript": {"type": "integer", "minimum": 0, "description": "messages kept in the transcript"},
+            "transcript": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 1000000,
+                "x-expected": "the number of messages to keep (0 = none)",
+                "description": "messages kept in the transcript",
+            },
         },
     },
     "Message": {
@@ -278,7 +298,7 @@ SCHEMAS = {
         "required": ["event"],
         "additionalProperties": False,
         "properties": {
-            "event": {"type": "string", "example": "GUEST_PANICKED"},
+            "event": {"type": "string", "example": "GUEST_PANICKED", "x-expected": "the event name"},
             "data": {
                 "type": "object",
                 "additionalProperties": True,
@@ -298,30 +318,57 @@ SCHEMAS = {
             "data": {},
         },
     },
+    "InjectedEvent": {
+        "type": "object",
+        "required": ["timestamp", "event", "delivered"],
+        "properties": {
+            "timestamp": {
+                "type": "object",
+                "properties": {"seconds": {"type": "integer"}, "microseconds": {"type": "integer"}},
+            },
+            "event": {"type": "string"},
+            "data": {},
+            "delivered": {
+                "type": "integer",
+                "description": "clients that received it (connected and past qmp_capabilities); 0: "
+                "nobody did, and the transcript records it with conn 0",
+            },
+        },
+    },
     "FaultCreate": {
         "type": "object",
         "required": ["kind"],
         "additionalProperties": False,
         "properties": {
             "kind": {"type": "string", "enum": list(KINDS)},
-            "command": {"type": "string", "description": "only this command (required for 'fail')"},
-            "count": {"type": "integer", "minimum": 1, "default": 1},
+            "command": {
+                "type": "string",
+                "x-expected": "a command name",
+                "description": "only this command (required for 'fail'; must be in the build's schema)",
+            },
+            "count": {"type": "integer", "minimum": 1, "default": 1, "x-expected": "a positive integer"},
             "permanent": {"type": "boolean", "default": False},
             "seconds": {
                 "type": "number",
                 "exclusiveMinimum": True,
                 "minimum": 0,
                 "maximum": MAX_DELAY,
-                "description": "delay",
+                "x-expected": "a delay in seconds (0 < seconds <= %d)" % MAX_DELAY,
+                "description": "delay (only for kind delay, required there)",
             },
-            "class": {"type": "string", "enum": ERROR_CLASSES, "description": "fail"},
-            "desc": {"type": "string", "description": "fail"},
+            "class": {
+                "type": "string",
+                "enum": list(ERROR_CLASSES),
+                "description": "fail (only for kind fail)",
+            },
+            "desc": {"type": "string", "description": "fail (only for kind fail)"},
             "bytes": {
                 "type": "integer",
                 "minimum": 64,
                 "maximum": MAX_OVERSIZE,
                 "default": DEFAULT_OVERSIZE,
-                "description": "oversize: total reply size",
+                "x-expected": "a reply size in bytes (64 to %d)" % MAX_OVERSIZE,
+                "description": "oversize: total reply size (only for kind oversize)",
             },
         },
     },
@@ -469,303 +516,12 @@ SCHEMAS = {
     },
 }
 
-ID = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 0},
-    "description": "instance id",
-}
-NAME = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
-}
-YAML_BODY = {
-    "required": True,
-    "description": "the profile file: YAML (or JSON, a subset)",
-    "content": {
-        "application/yaml": {"schema": {"type": "string"}},
-        "application/json": {"schema": {"type": "object"}},
-        "text/plain": {"schema": {"type": "string"}},
-    },
-}
-
-NOT_FOUND = _err("no such instance")
-BAD = _err("malformed request")
-
-
-def _paths():
-    return {
-        "/healthz": {
-            "get": {
-                "operationId": "health",
-                "summary": "Liveness (no token needed)",
-                "security": [],
-                "responses": {"200": _json(_ref("Health"))},
-            }
-        },
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus metrics (text format 0.0.4)",
-                "responses": {
-                    "200": {
-                        "description": "metrics",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-        "/api/v1/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "security": [],
-                "responses": {"200": _json({"type": "object"})},
-            }
-        },
-        "/api/v1/instances": {
-            "get": {
-                "operationId": "listInstances",
-                "summary": "Running instances",
-                "responses": {"200": _json(_ref("InstanceList"))},
-            },
-            "post": {
-                "operationId": "createInstance",
-                "summary": "Start an instance (QEMU's start-up checks and messages)",
-                "requestBody": {
-                    "required": False,
-                    "content": {"application/json": {"schema": _ref("InstanceCreate")}},
-                },
-                "responses": {
-                    "201": _json(_ref("Instance"), "started; Location names it"),
-                    "400": _err("bad body, unknown profile or unusable address"),
-                    "413": _err("body too large"),
-                    "415": _err("not JSON"),
-                    "422": _err(
-                        "QEMU would refuse to start (class StartupError: message, "
-                        "warnings, stderr) or a broken profile file"
-                    ),
-                },
-            },
-        },
-        "/api/v1/instances/{id}": {
-            "parameters": [ID],
-            "get": {
-                "operationId": "showInstance",
-                "responses": {"200": _json(_ref("Instance")), "404": NOT_FOUND},
-            },
-            "delete": {
-                "operationId": "deleteInstance",
-                "summary": "Stop it like SIGTERM (SHUTDOWN event, then exit); ?force=true: like SIGKILL",
-                "parameters": [{"name": "force", "in": "query", "schema": {"type": "boolean"}}],
-                "responses": {"200": _json(_ref("Instance")), "404": NOT_FOUND},
-            },
-        },
-        "/api/v1/instances/{id}/transcript": {
-            "parameters": [ID],
-            "get": {
-                "operationId": "transcript",
-                "summary": "Every QMP message, as the client saw it",
-                "parameters": [
-                    {
-                        "name": "since",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 0},
-                        "description": "only entries after this sequence number",
-                    }
-                ],
-                "responses": {"200": _json(_ref("Transcript")), "400": BAD, "404": NOT_FOUND},
-            },
-            "delete": {
-                "operationId": "clearTranscript",
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["cleared"],
-                            "properties": {"cleared": {"type": "integer"}},
-                        }
-                    ),
-                    "404": NOT_FOUND,
-                },
-            },
-        },
-        "/api/v1/instances/{id}/transcript.replies": {
-            "parameters": [ID],
-            "get": {
-                "operationId": "transcriptReplies",
-                "summary": "The transcript as a libvirt .replies file",
-                "responses": {
-                    "200": {
-                        "description": "command/reply pairs, ids libvirt-N",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
-                    "404": NOT_FOUND,
-                },
-            },
-        },
-        "/api/v1/instances/{id}/events": {
-            "parameters": [ID],
-            "post": {
-                "operationId": "injectEvent",
-                "summary": "Emit an event to the instance's clients (data checked against the schema)",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("EventInjection")}},
-                },
-                "responses": {
-                    "202": _json(_ref("Event"), "sent"),
-                    "400": BAD,
-                    "404": NOT_FOUND,
-                    "413": _err("body too large"),
-                    "415": _err("not JSON"),
-                    "422": _err("unknown event or invalid data (QEMU's visitor message)"),
-                },
-            },
-        },
-        "/api/v1/instances/{id}/faults": {
-            "parameters": [ID],
-            "get": {
-                "operationId": "listFaults",
-                "responses": {"200": _json(_ref("FaultList")), "404": NOT_FOUND},
-            },
-            "post": {
-                "operationId": "addFault",
-                "summary": "Inject a fault (delay, close, fail, oversize)",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("FaultCreate")}},
-                },
-                "responses": {
-                    "201": _json(_ref("Fault")),
-                    "400": BAD,
-                    "404": NOT_FOUND,
-                    "413": _err("body too large"),
-                    "415": _err("not JSON"),
-                },
-            },
-            "delete": {
-                "operationId": "clearFaults",
-                "responses": {"200": _json(_ref("Removed")), "404": NOT_FOUND},
-            },
-        },
-        "/api/v1/instances/{id}/faults/{fault}": {
-            "parameters": [
-                ID,
-                {
-                    "name": "fault",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "integer", "minimum": 0},
-                },
-            ],
-            "delete": {
-                "operationId": "deleteFault",
-                "responses": {"200": _json(_ref("Removed")), "404": _err("no such instance or fault")},
-            },
-        },
-        "/api/v1/profiles": {
-            "get": {
-                "operationId": "listProfiles",
-                "summary": "Profiles: the store first, then built-ins",
-                "responses": {"200": _json(_ref("ProfileList"))},
-            },
-        },
-        "/api/v1/profiles/{name}": {
-            "parameters": [NAME],
-            "get": {
-                "operationId": "showProfile",
-                "responses": {
-                    "200": _json(_ref("Profile")),
-                    "400": _err("invalid name"),
-                    "404": _err("no such profile"),
-                    "422": _err("broken profile file"),
-                },
-            },
-            "put": {
-                "operationId": "storeProfile",
-                "summary": "Validate, then store atomically in the user store",
-                "requestBody": YAML_BODY,
-                "responses": {
-                    "200": _json(_ref("ProfileStored"), "replaced"),
-                    "201": _json(_ref("ProfileStored"), "created"),
-                    "400": _err("invalid name or body"),
-                    "403": _err("built-in profiles are read-only"),
-                    "413": _err("body too large"),
-                    "422": _err("invalid profile (file, path, message)"),
-                },
-            },
-            "delete": {
-                "operationId": "deleteProfile",
-                "summary": "Delete a stored (user) profile",
-                "responses": {
-                    "200": _json(_ref("ProfileStored")),
-                    "400": _err("invalid name"),
-                    "403": _err("built-in or outside the store"),
-                    "404": _err("no such profile"),
-                },
-            },
-        },
-        "/api/v1/profiles/{name}/validate": {
-            "parameters": [NAME],
-            "post": {
-                "operationId": "validateProfile",
-                "summary": "Validate a body (or, without one, the existing file) as profile NAME",
-                "requestBody": dict(YAML_BODY, required=False),
-                "responses": {
-                    "200": _json(_ref("ProfileValidation")),
-                    "400": _err("invalid name or body"),
-                    "404": _err("no such profile"),
-                    "413": _err("body too large"),
-                    "422": _err("invalid profile (file, path, message)"),
-                },
-            },
-        },
-        "/api/v1/migration/plan": {
-            "get": {
-                "operationId": "migrationPlan",
-                "summary": "The configuration that lets a guest start on SOURCE and move to DESTINATION, "
-                "proved by migrating between instances on both (docs/migration.md)",
-                "parameters": [
-                    {"name": "source", "in": "query", "required": True, "schema": {"type": "string"}},
-                    {"name": "destination", "in": "query", "required": True, "schema": {"type": "string"}},
-                    {"name": "both-ways", "in": "query", "schema": {"type": "boolean"}},
-                ],
-                "responses": {
-                    "200": _json(_ref("MigrationPlan")),
-                    "400": BAD,
-                    "404": _err("no such profile"),
-                    "422": _err("a stored profile that does not compile"),
-                },
-            }
-        },
-        "/api/v1/migration/matrix": {
-            "get": {
-                "operationId": "migrationMatrix",
-                "summary": "Every ordered pair of hosts (one profile each): migratable or not, the first blocker. "
-                "The first request starts the computation: 202 with the progress until it is done, then 200",
-                "parameters": [
-                    {
-                        "name": "config",
-                        "in": "query",
-                        "schema": {"type": "string", "enum": ["passthrough", "planned"]},
-                    }
-                ],
-                "responses": {
-                    "200": _json(_ref("MigrationMatrix")),
-                    "202": _json(_ref("MigrationMatrixProgress")),
-                    "400": BAD,
-                },
-            }
-        },
-    }
-
 
 def document(auth: bool = False) -> dict:
-    doc = {
+    """The document: paths from the route table (:mod:`qmpserver.http.routes`), schemas from here."""
+    from .routes import openapi_paths
+
+    doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "qmpserver control plane",
@@ -773,7 +529,7 @@ def document(auth: bool = False) -> dict:
             "description": "Instances, profiles, transcripts, event and fault injection of a "
             "qmpserver process. See docs/http-api.md.",
         },
-        "paths": copy.deepcopy(_paths()),
+        "paths": copy.deepcopy(openapi_paths()),
         "components": {"schemas": copy.deepcopy(SCHEMAS)},
     }
     if auth:

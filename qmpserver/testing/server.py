@@ -270,9 +270,14 @@ class InProcessServer:
     def http(self, address="127.0.0.1:0", token=None):
         """Start the HTTP API on this server (once); returns the handle with ``.url``."""
         if self._http is None:
-            from ..http.app import start_http
+            from ..http.app import Limits, start_http
+            from ..http.control import Policy
 
-            self._http = self.call(start_http(self.server, address, token=token, control=self.control))
+            # HTTP clients of a test server may create sockets in its socket directory
+            limits = Limits(Policy(socket_dir=self.socket_dir))
+            self._http = self.call(
+                start_http(self.server, address, token=token, control=self.control, limits=limits)
+            )
         return self._http
 
     @property

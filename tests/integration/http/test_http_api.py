@@ -176,16 +176,25 @@ def test_impossible_mte_version_is_refused_like_qemu(api, make):
     [
         ({"nope": 1}, "unknown field 'nope'"),
         ({"machine": 5}, "machine: expected"),
-        ({"cpu": {"props": {}}}, "cpu.model: expected a string"),
+        ({"cpu": {"props": {}}}, "cpu.model: required"),
+        (
+            {"cpu": {"model": "max", "props": {"sve": [1]}}},
+            "cpu.props.sve: expected a string, a number or a boolean",
+        ),
         ({"paused": "yes"}, "paused: expected true or false"),
-        ({"qmp": ["fd:3"]}, "only unix:PATH and tcp:HOST:PORT"),
-        ({"qmp": ["unix:" + "/tmp/" + "x" * 120]}, "too long"),
-        ({"profile": "no-such-profile"}, "unknown profile 'no-such-profile'"),
+        ({"qmp": ["fd:3"]}, "qmp[0]: expected unix:PATH or tcp:HOST:PORT"),
+        ({"qmp": ["unix:" + "x" * 120]}, "too long"),  # relative: in the socket directory
+        ({"profile": "/etc/passwd"}, "is not a profile name"),
     ],
 )
 def test_bad_bodies_are_400(make, body, text):
     err = make(body, expect=400)["error"]
     assert err["class"] == "BadRequest" and text in err["message"]
+
+
+def test_unknown_profile_is_404(make):
+    err = make({"profile": "no-such-profile"}, expect=404)["error"]
+    assert err["message"] == "no profile 'no-such-profile'"
 
 
 def test_not_json(api):
@@ -436,7 +445,7 @@ def test_fault_oversize_default_breaks_qemu_qmp(make, api):
         ({"kind": "fail", "command": "no-such-command"}, "is not a command of this instance"),
         ({"kind": "fail", "command": "query-name", "class": "Oops"}, "class: expected one of"),
         ({"kind": "delay"}, "seconds: expected"),
-        ({"kind": "delay", "seconds": 1, "bytes": 5}, "bytes: not a parameter of a 'delay' fault"),
+        ({"kind": "delay", "seconds": 1, "bytes": 64}, "bytes: not a parameter of a 'delay' fault"),
         ({"kind": "oversize", "bytes": 1}, "bytes: expected"),
         ({"kind": "close", "count": 0}, "count: expected a positive integer"),
     ],
@@ -604,7 +613,7 @@ def test_profiles_crud(api, srv):
     status, _, gone = api("DELETE", "/api/v1/profiles/user-one")
     assert status == 200 and gone["deleted"]
     assert api("DELETE", "/api/v1/profiles/user-one")[0] == 404
-    assert api("POST", "/api/v1/instances", {"profile": "user-one"})[0] == 400
+    assert api("POST", "/api/v1/instances", {"profile": "user-one"})[0] == 404
 
 
 def test_profile_errors(api):

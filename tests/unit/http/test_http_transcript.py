@@ -158,8 +158,15 @@ def test_oversize_value_is_exact():
         {"kind": "fail", "command": 5},
         {"kind": "close", "permanent": "yes"},
         {"kind": "close", "extra": 1},
+        {"kind": "close", "seconds": 1},
+        {"kind": "fail"},
+        {"kind": "delay"},
+        {"kind": "oversize", "bytes": 63},
     ],
 )
 def test_fault_bodies_rejected(body):
-    with pytest.raises(FaultError):
-        parse_fault(body, None)
+    """Types and ranges from the FaultCreate schema, kind-specific rules from parse_fault."""
+    from qmpserver.http.control import BodyError, check_body
+
+    with pytest.raises((FaultError, BodyError)):
+        parse_fault(check_body("FaultCreate", body), None)
