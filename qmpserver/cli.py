@@ -308,6 +308,7 @@ def main(argv=None) -> int:
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-V"):
         argv.insert(0, "serve")
     args = parser.parse_args(argv)
+    args.argv = argv  # the command line as typed (what profiles capture/import record)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from qmpserver.models import reply_key
 from qmpserver.profiles.replies import (
@@ -46,9 +46,11 @@ from qmpserver.profiles.replies import (
     accelerators_from,
     build_document,
     check_name,
+    check_profile_loads,
     default_machine,
     derive_host,
     host_document,
+    host_name,
     make_entry,
     merge_passes,
     profile_document,
@@ -472,11 +474,17 @@ def _names(value: Any, key: str = "name") -> list[str]:
     return [v[key] for v in value if isinstance(v, dict) and isinstance(v.get(key), str)]
 
 
-def probe(rec: Recorder) -> dict:
-    """One `-machine none` probe: libvirt's questions, then the generous extras."""
+def probe(rec: Recorder, on_identity: Callable[[Any, Any], None] | None = None) -> dict:
+    """One `-machine none` probe: libvirt's questions, then the generous extras.
+
+    `on_identity(version, target)` is called with the first two answers, before the long part
+    (the capture checks there that its output may be written, not after minutes of questions).
+    """
     found: dict[str, Any] = {"greeting": rec.qmp.greeting}
     found["version"] = rec.ask("query-version", mandatory=True)
     found["target"] = rec.ask("query-target", mandatory=True)
+    if on_identity is not None:
+        on_identity(found["version"], found["target"])
     schema = rec.qmp.execute("query-qmp-schema")
     if "error" in schema or not isinstance(schema.get("return"), list):
         raise CaptureError(f"QEMU refused mandatory command query-qmp-schema: {schema.get('error')}")
@@ -569,9 +577,16 @@ def _log(msg: str, quiet: bool) -> None:
 
 
 def run_capture(
-    binary: str, accel: str = "kvm", machine: str | None = None, timeout: float = 30.0, quiet: bool = True
+    binary: str,
+    accel: str = "kvm",
+    machine: str | None = None,
+    timeout: float = 30.0,
+    quiet: bool = True,
+    on_identity: Callable[[Any, Any], None] | None = None,
 ) -> dict:
-    """Record `binary`; returns everything needed to write the build (see write_capture)."""
+    """Record `binary`; returns everything needed to write the build (see write_capture).
+
+    `on_identity(version, target)`: see :func:`probe`; called once, in the first pass."""
     if accel not in ("kvm", "tcg"):
         raise CaptureError(f"--accel must be kvm or tcg, not {accel!r}")
     banner = check_emulator(binary)
@@ -588,7 +603,7 @@ def run_capture(
         with QemuDaemon(binary, f"none,accel={accel_opt}", timeout=timeout) as d:
             _log(f"probe: {shlex.join(d.argv)}", quiet)
             rec = Recorder(d)
-            found = probe(rec)
+            found = probe(rec, on_identity if first is None else None)
             pass_accel = _pass_accel(found)
             if pass_accel == "tcg":
                 expand_all(rec)
@@ -613,6 +628,7 @@ def run_capture(
     assert first is not None
     return {
         "binary": binary,
+        "requested": accel,
         "banner": banner,
         "first": first,
         "passes": passes,
@@ -670,11 +686,14 @@ def _instance_launch(
 # writing
 
 
-def local_host_facts(day: str, sysfs: str = "/sys/devices/system/cpu") -> tuple[str, dict, dict, dict]:
+def local_host_facts(
+    day: str, sysfs: str = "/sys/devices/system/cpu", cpuinfo: str = "/proc/cpuinfo"
+) -> tuple[str, dict, dict, dict]:
     """(arch, {cpu, kernel}, field sources, refs) of the machine running the capture.
 
-    Only meaningful under KVM, where QEMU runs on this very host.  The MIDR comes from sysfs on
-    Arm hosts (cpu0; heterogeneous systems have several).
+    Under KVM QEMU runs on this very host; under TCG this machine is the host of the profile
+    too (the one the build was seen to work on).  The MIDR comes from sysfs on Arm hosts (cpu0;
+    heterogeneous systems have several), an x86 CPU's identity from /proc/cpuinfo.
     """
     uname = os.uname()
     arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(uname.machine.lower(), uname.machine)
@@ -694,6 +713,12 @@ def local_host_facts(day: str, sysfs: str = "/sys/devices/system/cpu") -> tuple[
             cpu["midr"] = midr
             src["cpu.midr"] = "sysfs"
             refs["sysfs"] = f"{midr_path} = {midr:#018x} on the capturing machine, {day}"
+    if arch == "x86_64":
+        ident = _x86_cpuinfo(cpuinfo)
+        if ident:
+            cpu.update(ident)
+            src.update({f"cpu.{k}": "cpuinfo" for k in ident})
+            refs["cpuinfo"] = f"{cpuinfo} (first processor) on the capturing machine, {day}"
     if os.cpu_count():
         cpu["count"] = os.cpu_count()
         src["cpu.count"] = "uname"
@@ -701,6 +726,34 @@ def local_host_facts(day: str, sysfs: str = "/sys/devices/system/cpu") -> tuple[
     if cpu:
         facts["cpu"] = cpu
     return arch, facts, src, refs
+
+
+# /proc/cpuinfo keys of the first processor -> host-format cpu fields (schemas/host.schema.json)
+CPUINFO_KEYS = {
+    "vendor_id": ("vendor", str),
+    "model name": ("model_name", str),
+    "cpu family": ("family", int),
+    "model": ("model", int),
+    "stepping": ("stepping", int),
+}
+
+
+def _x86_cpuinfo(path: str) -> dict[str, Any]:
+    """The first processor's identity in /proc/cpuinfo ({} when unreadable)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return {}
+    out: dict[str, Any] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        field = CPUINFO_KEYS.get(key.strip())
+        if sep and field and field[0] not in out:
+            try:
+                out[field[0]] = field[1](value.strip())
+            except ValueError:
+                continue
+    return out
 
 
 def _dpkg_owner(binary: str) -> tuple[str, str] | None:
@@ -772,6 +825,51 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
+# host architectures (and guest targets) the host format describes (schemas/host.schema.json)
+HOST_ARCHES = ("aarch64", "x86_64")
+
+
+def capture_name(
+    version_value: Any, target_value: Any, binary: str, name: str | None
+) -> tuple[str, str, str]:
+    """(name, version "M.m.u", target) from the query-version and query-target answers."""
+    try:
+        version, _ = version_of(version_value, binary)
+        name = check_name(name or f"qemu-{version}-{_arch(target_value)}")
+    except FormatError as exc:
+        raise CaptureError(str(exc)) from None
+    target = _arch(target_value)
+    if not isinstance(target, str):
+        raise CaptureError(f"query-target did not name an architecture: {target_value}")
+    return name, version, target
+
+
+def output_paths(root: Path, name: str, target: str, build_only: bool = False) -> dict[str, Path]:
+    """What a capture of `target` named `name` writes under `root`, by kind.
+
+    Always the build; unless `build_only`, the host (this machine) and a profile pairing the two
+    whenever the host format can describe them: this machine's architecture and the target
+    among HOST_ARCHES.
+    """
+    root = Path(root)
+    paths = {"build": root / "builds" / name}
+    if not build_only and _local_arch() in HOST_ARCHES and target in HOST_ARCHES:
+        paths["host"] = root / "hosts" / f"{host_name(name)}.yaml"
+        paths["profile"] = root / "profiles" / f"{name}.yaml"
+    return paths
+
+
+def _local_arch() -> str:
+    m = os.uname().machine
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(m.lower(), m)
+
+
+def refuse_existing(paths: dict[str, Path], force: bool) -> None:
+    for p in paths.values():
+        if p.exists() and not force:
+            raise CaptureError(f"{p} already exists (use --force to replace it)")
+
+
 def write_capture(
     result: dict,
     out: Path,
@@ -781,25 +879,21 @@ def write_capture(
     summary: str | None = None,
     force: bool = False,
     today: datetime.date | None = None,
+    build_only: bool = False,
 ) -> dict[str, Path]:
-    """Write the build (and, under KVM, host + profile) from run_capture's result."""
+    """Write the build, the host it ran on and a profile of the two from run_capture's result.
+
+    Under KVM the host is what QEMU revealed about this machine plus uname/sysfs; under TCG it
+    is this machine offering the target under TCG only (a TCG guest sees its QEMU CPU model,
+    not the host's registers), so that ``--profile`` can use what was just captured.
+    """
     first = result["first"]
     binary = result["binary"]
     entries, warnings = merge_passes(result["passes"])
     result["warnings"].extend(warnings)
-    try:
-        version, package = version_of(first["version"], binary)
-    except FormatError as exc:
-        raise CaptureError(str(exc)) from None
-    target = _arch(first["target"])
-    if not isinstance(target, str):
-        raise CaptureError(f"query-target did not name an architecture: {first['target']}")
+    name, version, target = capture_name(first["version"], first["target"], binary, name)
+    package = first["version"]["package"]
     major_minor = ".".join(version.split(".")[:2])
-    name = name or f"qemu-{version}-{target}"
-    try:
-        check_name(name)
-    except FormatError as exc:
-        raise CaptureError(str(exc)) from None
     day = (today or datetime.datetime.now(datetime.timezone.utc).date()).isoformat()
     owner = _dpkg_owner(binary)
     osr = _os_release()
@@ -840,41 +934,16 @@ def write_capture(
         f"Recorded from a real QEMU {major_minor} by qmpserver.profiles.capture; "
         f"regenerate with the command in sources.refs.capture, do not edit by hand."
     )
-    root = Path(out)
-    paths = {"build": root / "builds" / name}
+    paths = output_paths(Path(out), name, target, build_only)
     host_doc = prof_doc = None
-    if accels[0] == "kvm" and target in ("aarch64", "x86_64"):
-        fields, src = derive_host(entries, "kvm", target)
-        host_arch, local, local_src, local_refs = local_host_facts(day)
-        fields["cpu"] = {**fields.get("cpu", {}), **local.pop("cpu", {})}
-        fields.update(local)
-        host_doc = host_document(
-            name,
-            f"{host_arch} KVM host this capture ran on, as far as QEMU "
-            f"{version} and the machine itself reveal it",
-            host_arch,
-            fields,
-            {**src, **local_src},
-            {**refs, **local_refs},
-            "capture",
+    if "host" in paths:
+        host_doc, prof_doc = _host_and_profile(
+            name, version, summary, target, accels[0], result.get("requested", "kvm"), entries, refs, day
         )
-        prof_doc = profile_document(
-            name,
-            f"{summary} on the KVM host it was captured on",
-            host_doc["name"],
-            name,
-            "kvm",
-            default_machine(entries, target),
-            "host",
-        )
-        paths["host"] = root / "hosts" / f"{host_doc['name']}.yaml"
-        paths["profile"] = root / "profiles" / f"{name}.yaml"
-    for p in paths.values():
-        if p.exists() and not force:
-            raise CaptureError(f"{p} already exists (use --force to replace it)")
+    refuse_existing(paths, force)
     try:
         write_build(
-            root,
+            Path(out),
             name,
             build,
             first["schema"],
@@ -893,13 +962,61 @@ def write_capture(
     return paths
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profiles.capture") -> int:
-    ap = argparse.ArgumentParser(
-        prog=prog,
-        description="Record a real QEMU binary into qmpserver's "
-        "QEMU-build format, probing it the way libvirt does.",
+def _host_and_profile(
+    name: str,
+    version: str,
+    summary: str,
+    target: str,
+    accel: str,
+    requested: str,
+    entries: list[dict],
+    refs: dict[str, str],
+    day: str,
+) -> tuple[dict, dict]:
+    host_arch, local, local_src, local_refs = local_host_facts(day)
+    notes: dict[str, str] = {}
+    targets = None
+    if accel == "kvm":
+        fields, src = derive_host(entries, "kvm", target)
+        fields["cpu"] = {**fields.get("cpu", {}), **local.pop("cpu", {})}
+        what = f"{host_arch} KVM host this capture ran on, as far as QEMU {version} and the machine itself reveal it"
+    else:
+        fields = {"kvm": {"present": False}, "cpu": local.pop("cpu", {})}
+        # the probe asked for kvm:tcg and got tcg: no KVM for this (native) target here
+        if requested == "kvm" and target == host_arch:
+            src = {"kvm.present": "recording"}
+        else:
+            src = {"kvm.present": "synthetic"}
+            notes["kvm.present"] = (
+                "not probed: the capture ran TCG only (--accel tcg)"
+                if requested == "tcg"
+                else f"not probed: KVM runs {host_arch} guests only and the capture ran {target} guests"
+            ) + "; false keeps this profile to TCG, the accelerator the build was captured with"
+        targets = {target: ["tcg"]}
+        what = (
+            f"{host_arch} machine this capture ran on, offering {target} guests under TCG only "
+            f"(QEMU {version})"
+        )
+    fields.update(local)
+    host_doc = host_document(
+        name, what, host_arch, fields, {**src, **local_src}, {**refs, **local_refs}, "capture", notes, targets
     )
-    ap.add_argument("--emulator", required=True, help="path of qemu-system-<arch>")
+    kvm = accel == "kvm"
+    prof_doc = profile_document(
+        name,
+        f"{summary} on the {'KVM host' if kvm else 'machine (TCG)'} it was captured on",
+        host_doc["name"],
+        name,
+        "kvm" if kvm else "tcg",
+        default_machine(entries, target),
+        "host" if kvm else "max",
+    )
+    return host_doc, prof_doc
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The capture's options, shared by ``qmpserver profiles capture`` and ``python -m``."""
+    ap.add_argument("--emulator", required=True, help="path of the qemu-system-<arch> binary to record")
     ap.add_argument(
         "--accel",
         choices=("kvm", "tcg"),
@@ -912,9 +1029,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profile
         "--output",
         required=True,
         type=Path,
-        help="models-style root: writes builds/NAME/ (+ hosts/NAME.yaml, profiles/NAME.yaml under KVM)",
+        help="models-style root to write into: builds/NAME/, hosts/NAME.yaml (this machine) "
+        "and profiles/NAME.yaml (the two together)",
     )
-    ap.add_argument("--name", help="build name (default qemu-<version>-<target>)")
+    ap.add_argument("--name", help="build, host and profile name (default: qemu-<version>-<target>)")
     ap.add_argument("--summary", help="one-line summary (default from dpkg, else the version)")
     ap.add_argument(
         "--machine",
@@ -922,14 +1040,38 @@ def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profile
         "the default machine elsewhere; 'none' to skip them)",
     )
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds per launch / per answer")
+    ap.add_argument(
+        "--build-only",
+        action="store_true",
+        help="write the build alone (no host, no profile), e.g. to refresh a build in models/",
+    )
     ap.add_argument("--force", action="store_true", help="replace existing output")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-    args = ap.parse_args(argv)
-    command = shlex.join([*shlex.split(prog), *(sys.argv[1:] if argv is None else argv)])
+
+
+def run(args: argparse.Namespace, prog: str, command: str) -> int:
+    """Capture per parsed `args`; errors are one line labelled `prog`; returns the exit status.
+
+    `command` is the command line as typed, kept in the build's sources.refs.capture."""
+
+    def check_outputs(version: Any, target: Any) -> None:
+        name, _, arch = capture_name(version, target, args.emulator, args.name)
+        refuse_existing(output_paths(args.output, name, arch, args.build_only), args.force)
+
     try:
-        result = run_capture(args.emulator, args.accel, args.machine, args.timeout, args.quiet)
-        paths = write_capture(result, args.output, args.name, command, summary=args.summary, force=args.force)
-    except CaptureError as exc:
+        result = run_capture(args.emulator, args.accel, args.machine, args.timeout, args.quiet, check_outputs)
+        paths = write_capture(
+            result,
+            args.output,
+            args.name,
+            command,
+            summary=args.summary,
+            force=args.force,
+            build_only=args.build_only,
+        )
+        if "profile" in paths:
+            check_profile_loads(paths["profile"])
+    except (CaptureError, FormatError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -942,7 +1084,25 @@ def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profile
         size = sum(f.stat().st_size for f in p.iterdir()) if p.is_dir() else p.stat().st_size
         extra = f", {n} entries, passes {[pp.accel for pp in result['passes']]}" if kind == "build" else ""
         print(f"{kind}: {p} ({size} bytes{extra})")
+    if "profile" not in paths and not args.build_only:
+        print(
+            f"{prog}: note: no host or profile written: the host format describes "
+            f"{' and '.join(HOST_ARCHES)} machines and targets only (this is {_local_arch()}, "
+            f"the target {result['first']['target'].get('arch')})",
+            file=sys.stderr,
+        )
     return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profiles.capture") -> int:
+    ap = argparse.ArgumentParser(
+        prog=prog,
+        description="Record a real QEMU binary into qmpserver's "
+        "QEMU-build format, probing it the way libvirt does.",
+    )
+    add_arguments(ap)
+    command = shlex.join([*shlex.split(prog), *(sys.argv[1:] if argv is None else argv)])
+    return run(ap.parse_args(argv), prog, command)
 
 
 if __name__ == "__main__":

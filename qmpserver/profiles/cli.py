@@ -52,31 +52,25 @@ def add_parser(sub):
     )
     di.set_defaults(func=cmd_diff)
 
-    ca = ps.add_parser("capture", help="record a real QEMU binary into a build (and host) profile")
-    ca.add_argument("--emulator", required=True, help="path of the qemu-system-<arch> binary to record")
-    ca.add_argument(
-        "--accel",
-        choices=("kvm", "tcg"),
-        help="kvm (default): probe with accel=kvm:tcg like libvirt, then a TCG pass; tcg: TCG only",
+    from . import capture, replies  # their options are theirs; the front end only names them
+
+    ca = ps.add_parser(
+        "capture",
+        help="record a real QEMU binary into a build, the host it ran on and a profile",
+        description="Record a real QEMU binary the way libvirt probes it into a build "
+        "(builds/NAME/), the host it ran on (hosts/NAME.yaml) and a profile of the two "
+        "(profiles/NAME.yaml), so that --profile can use what was just captured.",
     )
-    ca.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="models-style root to write into: builds/NAME/ (+ hosts/, profiles/ under KVM)",
-    )
-    ca.add_argument("--name", help="build name (default: qemu-<version>-<target>)")
+    capture.add_arguments(ca)
     ca.set_defaults(func=cmd_capture)
 
-    im = ps.add_parser("import-replies", help="turn a libvirt .replies recording into a profile")
-    im.add_argument("file", help="a libvirt caps_*.replies file")
-    im.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="models-style root to write into: builds/NAME/, hosts/NAME.yaml, profiles/NAME.yaml",
+    im = ps.add_parser(
+        "import-replies",
+        help="turn a libvirt .replies recording into a build, host and profile",
+        description="Import a libvirt .replies recording into a build (builds/NAME/), the host "
+        "it reveals (hosts/NAME.yaml) and a profile of the two (profiles/NAME.yaml).",
     )
-    im.add_argument("--name", help="build/host/profile name (default: libvirt-<file stem>)")
+    replies.add_arguments(im)
     im.set_defaults(func=cmd_import)
     p.set_defaults(func=lambda a: (p.print_help(), 1)[1])
 
@@ -205,18 +199,17 @@ def cmd_diff(args) -> int:
 def cmd_capture(args) -> int:
     from . import capture
 
-    argv = ["--emulator", args.emulator, "-o", args.output]
-    if args.accel:
-        argv += ["--accel", args.accel]
-    if args.name:
-        argv += ["--name", args.name]
-    return capture.main(argv) or 0
+    return capture.run(args, "qmpserver profiles capture", _typed(args))
 
 
 def cmd_import(args) -> int:
     from . import replies
 
-    argv = [args.file, "-o", args.output]
-    if args.name:
-        argv += ["--name", args.name]
-    return replies.main(argv) or 0
+    return replies.run(args, "qmpserver profiles import-replies", _typed(args))
+
+
+def _typed(args) -> str:
+    """The command line as typed (recorded in what capture/import write)."""
+    import shlex
+
+    return shlex.join(["qmpserver", *getattr(args, "argv", sys.argv[1:])])

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -305,8 +306,12 @@ def host_document(
     refs: dict[str, str],
     ref: str,
     notes: dict[str, str] | None = None,
+    targets: dict[str, list[str]] | None = None,
 ) -> dict:
     """A host-format document (schemas/host.schema.json) from derived `fields`.
+
+    `targets` ({target: [accels]}) names the guest architectures the host serves when that is
+    not simply its own architecture (a TCG capture of a foreign target).
 
     `src` maps dotted field paths to "recording" (replaced by `ref`), another ref id, or
     "synthetic".  Figures the schema requires but QMP cannot reveal (CPU identity, kernel
@@ -332,10 +337,10 @@ def host_document(
         "name": host_name(name),
         "summary": summary,
         "arch": arch,
-        "cpu": cpu,
-        "kernel": kernel,
-        "kvm": fields["kvm"],
     }
+    if targets:
+        doc["targets"] = {t: {"accels": list(a)} for t, a in targets.items()}
+    doc.update({"cpu": cpu, "kernel": kernel, "kvm": fields["kvm"]})
     if arch == "aarch64":
         doc["idregs"] = {}
         notes.setdefault("idregs", "not revealed by QMP (no ID-register values in the recording)")
@@ -610,10 +615,62 @@ def parse_replies(text: str, filename: str = "<replies>") -> list[Pass]:
     return result
 
 
+# what a KVM host needs that only an answer in the accelerated pass reveals:
+# (target, host field, what to record); the host schema requires these fields
+NEEDED = (
+    ("aarch64", "kvm.gic", "query-gic-capabilities"),
+    ("aarch64", "kvm.sve_vector_lengths", "query-cpu-model-expansion of 'host' listing 'sve'"),
+    ("x86_64", "cpu.vendor", "query-cpu-model-expansion of 'host' listing 'vendor'"),
+    ("x86_64", "cpu.model_name", "query-cpu-model-expansion of 'host' listing 'model-id'"),
+)
+
+
+def missing_host_facts(fields: dict, src: dict, target: str, accel: str) -> list[str]:
+    """What derive_host could not read although the host format needs it, one phrase each."""
+    if not fields["kvm"].get("present"):
+        return []  # no KVM: no GIC, SVE or CPUID facts are needed
+    return [
+        f"{field} (no {what} in the {accel} pass)"
+        for arch, field, what in NEEDED
+        if arch == target and field not in src
+    ]
+
+
+def _paired_host(name: str, root: Path, target: str) -> tuple[str, bool]:
+    """``--host NAME``: (name, KVM usable for `target`) of an existing host file."""
+    from qmpserver.errors import UsageError
+    from qmpserver.profiles.loader import find, read_yaml, search_roots
+
+    roots = search_roots([str(root)])
+    path = find("host", name, roots)
+    if path is None:
+        raise FormatError(f"--host {name}: no such host (searched: {', '.join(roots)})")
+    try:
+        doc = read_yaml(path)
+    except UsageError as exc:
+        raise FormatError(str(exc)) from None
+    kvm = bool((doc.get("kvm") or {}).get("present")) and doc.get("arch") == target
+    return name, kvm
+
+
 def import_replies(
-    path: Path, out: Path, name: str | None = None, force: bool = False, today: datetime.date | None = None
+    path: Path,
+    out: Path,
+    name: str | None = None,
+    force: bool = False,
+    today: datetime.date | None = None,
+    *,
+    host: str | None = None,
+    build_only: bool = False,
+    command: str | None = None,
 ) -> dict[str, Path]:
-    """Import one .replies file; returns the written paths by kind (build, host, profile)."""
+    """Import one .replies file; returns the written paths by kind (build, host, profile).
+
+    The profile pairs the build with the host the recording reveals (its accelerated pass), or
+    with an existing host file (`host`); `build_only` writes the build alone.  A recording that
+    cannot describe its host (no accelerated pass, or a KVM pass without the answers the host
+    format needs) is refused, naming what is missing, and nothing is written.
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -654,7 +711,7 @@ def import_replies(
     refs = {
         ref: f"libvirt tests/qemucapabilitiesdata/{path.name} (sha256 {digest}, {len(raw)} bytes), "
         f"recorded by libvirt's qemucapsprobe; imported with "
-        f"`python -m qmpserver.profiles.replies {path.name}` on {day}"
+        f"`{command or 'python -m qmpserver.profiles.replies ' + path.name}` on {day}"
     }
     accels = [p.accel for p in passes]
     summary = (
@@ -677,8 +734,38 @@ def import_replies(
 
     host_doc = prof_doc = None
     accel1 = accels[0]
-    if accel1 != "tcg" and target in ("aarch64", "x86_64"):
+    if build_only:
+        pass
+    elif host is not None:
+        hname, kvm = _paired_host(host, root, target)
+        prof_doc = profile_document(
+            name,
+            f"{summary}, on host {hname}",
+            hname,
+            name,
+            "kvm" if kvm else "tcg",
+            default_machine(entries, target),
+            "host" if kvm else "max",
+        )
+    elif accel1 == "tcg" or target not in ("aarch64", "x86_64"):
+        why = (
+            "it has no accelerated (KVM/HVF) pass, so it reveals nothing about a host"
+            if accel1 == "tcg"
+            else f"the host format describes aarch64 and x86_64 hosts only, not {target}"
+        )
+        raise FormatError(
+            f"{path}: cannot describe the host: {why}; nothing written. Pair the build with a "
+            f"known host (--host NAME, e.g. --host tcg-only) or write the build alone (--build-only)"
+        )
+    else:
         fields, src = derive_host(entries, accel1, target)
+        missing = missing_host_facts(fields, src, target, accel1)
+        if missing:
+            raise FormatError(
+                f"{path}: cannot describe the {accel1.upper()} host, the recording lacks "
+                f"{'; '.join(missing)}; nothing written. Pair the build with a known host "
+                f"(--host NAME) or write the build alone (--build-only)"
+            )
         kind = "KVM" if fields["kvm"]["present"] else accel1.upper() + " (no KVM)"
         host_doc = host_document(
             name,
@@ -705,6 +792,7 @@ def import_replies(
     paths = {"build": root / "builds" / name}
     if host_doc:
         paths["host"] = root / "hosts" / f"{host_doc['name']}.yaml"
+    if prof_doc:
         paths["profile"] = root / "profiles" / f"{name}.yaml"
     for p in paths.values():
         if p.exists() and not force:
@@ -712,10 +800,66 @@ def import_replies(
     write_build(root, name, build, schema, entries, force=force, header=hdr)
     if host_doc:
         write_yaml(paths["host"], host_doc, hdr, force=force)
-        write_yaml(paths["profile"], prof_doc, hdr, force=force)  # type: ignore[arg-type]  # set with host_doc
+    if prof_doc:
+        write_yaml(paths["profile"], prof_doc, hdr, force=force)
     for w in warnings:
         print(f"warning: {path.name}: {w}", file=sys.stderr)
     return paths
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The import's options, shared by ``qmpserver profiles import-replies`` and ``python -m``."""
+    ap.add_argument("replies", type=Path, help="a libvirt caps_*.replies file")
+    ap.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="models-style root to write into: builds/NAME/, hosts/NAME.yaml, profiles/NAME.yaml",
+    )
+    ap.add_argument("--name", help="build/host/profile name (default: libvirt-<file stem>)")
+    pair = ap.add_mutually_exclusive_group()
+    pair.add_argument(
+        "--host",
+        metavar="NAME",
+        help="pair the build with this existing host (a name under -o, --profile-dir or the "
+        "built-in models) instead of the host the recording reveals; no host file is written",
+    )
+    pair.add_argument("--build-only", action="store_true", help="write the build alone (no host, no profile)")
+    ap.add_argument("--force", action="store_true", help="replace existing files")
+
+
+def run(args: argparse.Namespace, prog: str, command: str) -> int:
+    """Import per parsed `args`; errors are one line labelled `prog`; returns the exit status."""
+    try:
+        paths = import_replies(
+            args.replies,
+            args.output,
+            args.name,
+            args.force,
+            host=args.host,
+            build_only=args.build_only,
+            command=command,
+        )
+        if "profile" in paths:
+            check_profile_loads(paths["profile"])
+    except FormatError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    for kind, p in paths.items():
+        print(f"{kind}: {p}")
+    return 0
+
+
+def check_profile_loads(path: Path) -> None:
+    """The profile just written compiles with its host and build (the loader's own checks)."""
+    from qmpserver.errors import UsageError
+    from qmpserver.profiles.loader import load_profile
+
+    try:
+        load_profile(str(path), use_cache=False)
+    except UsageError as exc:
+        raise FormatError(f"wrote {path}, but it does not load: {exc}") from None
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profiles.replies") -> int:
@@ -724,25 +868,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m qmpserver.profile
         description="Import a libvirt .replies recording into "
         "qmpserver's QEMU-build format (+ host and profile files).",
     )
-    ap.add_argument("replies", type=Path, help="a libvirt caps_*.replies file")
-    ap.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        required=True,
-        help="models-style root: writes builds/NAME/, hosts/NAME.yaml, profiles/NAME.yaml",
-    )
-    ap.add_argument("--name", help="build/host/profile name (default: libvirt-<file stem>)")
-    ap.add_argument("--force", action="store_true", help="replace existing files")
+    add_arguments(ap)
     args = ap.parse_args(argv)
-    try:
-        paths = import_replies(args.replies, args.output, args.name, args.force)
-    except FormatError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
-    for kind, p in paths.items():
-        print(f"{kind}: {p}")
-    return 0
+    return run(args, prog, shlex.join([*shlex.split(prog), *(sys.argv[1:] if argv is None else argv)]))
 
 
 if __name__ == "__main__":

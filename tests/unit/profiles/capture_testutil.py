@@ -36,3 +36,23 @@ def schema_validator():
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
 
     return validate
+
+
+def start_profile(path, *commands):
+    """Start an instance of the profile file `path` (as `serve --profile FILE` does) and return
+    the answers to `commands` (names or (name, arguments)) over its QMP socket."""
+    from qmpserver.testing.server import InProcessServer
+    from tests.support.client import RawClient
+
+    with InProcessServer() as srv:
+        inst = srv.create(str(path))
+        client = RawClient(inst.qmp_address)
+        try:
+            client.negotiate()
+            out = []
+            for c in commands:
+                name, args = (c, None) if isinstance(c, str) else c
+                out.append(client.cmd(name, args))
+            return out
+        finally:
+            client.close()

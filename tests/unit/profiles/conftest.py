@@ -54,6 +54,9 @@ BASE_CONFIG = {
         "query-qmp-schema": [
             {"name": "query-status", "meta-type": "command", "arg-type": "0", "ret-type": "1"},
             {"name": "0", "meta-type": "object", "members": []},
+            {"name": "1", "meta-type": "object", "members": []},
+            {"name": "qmp_capabilities", "meta-type": "command", "arg-type": "0", "ret-type": "1"},
+            {"name": "query-version", "meta-type": "command", "arg-type": "0", "ret-type": "1"},
         ],
         "query-commands": [
             {"name": n}

@@ -111,7 +111,7 @@ def test_host_and_profile_under_kvm(fake_qemu, tmp_path, monkeypatch):
 def test_tcg_only(fake_qemu, tmp_path):
     result, paths = run(fake_qemu(), tmp_path, accel="tcg")
     assert [p.accel for p in result["passes"]] == ["tcg"]
-    assert set(paths) == {"build"}  # no host without KVM
+    assert set(paths) == {"build", "host", "profile"}  # issue 14 item 8: a TCG capture is usable too
     ents = entries_of(paths)
     assert R.find_entry(ents, "query-version")["execute"] == "query-version"
     assert "accel" not in R.find_entry(ents, "query-version")
@@ -176,7 +176,9 @@ def test_missing_and_non_executable(tmp_path, capsys):
     assert "not an executable file" in capsys.readouterr().err
 
 
-def test_cli_refuses_to_overwrite(fake_qemu, tmp_path, capsys):
+def test_cli_refuses_to_overwrite(fake_qemu, tmp_path, capsys, monkeypatch):
+    # the fake claims KVM for aarch64 guests: pretend this machine is that aarch64 host
+    monkeypatch.setattr(C.os, "uname", lambda: os.uname_result(("Linux", "h", "6.12.0", "#1", "aarch64")))
     exe = fake_qemu()
     out = tmp_path / "models"
     assert C.main(["--emulator", exe, "-o", str(out), "--name", "b", "-q"]) == 0
@@ -212,3 +214,58 @@ def test_local_host_facts_reads_midr(tmp_path, monkeypatch):
     assert arch == "aarch64" and facts["kernel"] == {"release": "6.8.0"}
     assert facts["cpu"]["midr"] == 0x413FD0C1
     assert src["cpu.midr"] == "sysfs" and "0x00000000413fd0c1" in refs["sysfs"]
+
+
+# ---- issue 14, items 7 and 8: the `qmpserver profiles capture` front end, usable output ----------
+
+
+def test_front_end_force_label_and_early_refusal(fake_qemu, tmp_path, capsys, monkeypatch):
+    """`qmpserver profiles capture` takes --force (its error told the user to), labels its errors
+    with its own name, and refuses an existing output after the first two questions, not after
+    the whole recording."""
+    from qmpserver.cli import main as cli
+
+    exe = fake_qemu()
+    out = tmp_path / "models"
+    argv = ["profiles", "capture", "--emulator", exe, "--accel", "tcg", "-o", str(out), "--name", "b", "-q"]
+    assert cli(argv) == 0
+    asked = []
+    real_ask = C.Recorder.ask
+    monkeypatch.setattr(
+        C.Recorder, "ask", lambda self, *a, **k: (asked.append(a[0]), real_ask(self, *a, **k))[1]
+    )
+    capsys.readouterr()
+    assert cli(argv) == 1
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"qmpserver profiles capture: error: {out}/builds/b already exists (use --force to replace it)\n"
+    )
+    assert asked == ["query-version", "query-target"]
+    asked.clear()
+    assert cli(argv + ["--force"]) == 0
+    assert len(asked) > 50  # the whole recording this time
+    build = yaml.safe_load((out / "builds" / "b" / "build.yaml").read_text())
+    assert build["sources"]["refs"]["capture"].startswith("qmpserver profiles capture --emulator ")
+
+
+def test_tcg_capture_ends_in_a_profile_that_starts(fake_qemu, tmp_path, capsys):
+    """A TCG capture writes the machine it ran on as a TCG-only host and a profile of the two;
+    `serve --profile FILE` starts it and answers from the captured build."""
+    from capture_testutil import start_profile
+
+    exe = fake_qemu()
+    out = tmp_path / "models"
+    assert C.main(["--emulator", exe, "--accel", "tcg", "-o", str(out), "--name", "t", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert f"profile: {out}/profiles/t.yaml" in printed
+    host = yaml.safe_load((out / "hosts" / "t.yaml").read_text())
+    assert host["kvm"] == {"present": False}
+    assert host["targets"] == {"aarch64": {"accels": ["tcg"]}}
+    assert host["sources"]["fields"]["kvm.present"] == "synthetic"
+    assert "not probed" in host["sources"]["notes"]["kvm.present"]
+    prof = yaml.safe_load((out / "profiles" / "t.yaml").read_text())
+    assert prof["defaults"] == {"accel": "tcg", "machine": "virt", "cpu": "max"}
+    (version,) = start_profile(out / "profiles" / "t.yaml", "query-version")
+    assert version["return"]["qemu"] == {"major": 9, "minor": 0, "micro": 0}
+    assert version["return"]["package"] == "fake-1"

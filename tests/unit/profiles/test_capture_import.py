@@ -431,3 +431,128 @@ def test_replies_json_layout(imported):
     lines = text.splitlines()
     assert lines[0] == '{"format": 1,' and lines[1] == ' "entries": [' and lines[-1] == " ]}"
     assert len(lines) == 44 + 3  # one entry per line
+
+
+# ---- issue 14, items 7 and 8: the front end, and a profile that starts or a named gap ----------
+
+
+def trimmed(src, dst, drop):
+    """Copy a .replies file without the command/reply pairs `drop(command)` selects."""
+    text = src.read_text()
+    dec, objs, i = json.JSONDecoder(), [], 0
+    while i < len(text):
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i < len(text):
+            obj, i = dec.raw_decode(text, i)
+            objs.append(obj)
+    keep = [o for n in range(0, len(objs), 2) if not drop(objs[n]) for o in objs[n : n + 2]]
+    dst.write_text("\n\n".join(json.dumps(o, indent=2) for o in keep) + "\n")
+    return dst
+
+
+def host_expansion(cmd):
+    return cmd["execute"] == "query-cpu-model-expansion" and cmd["arguments"]["model"]["name"] == "host"
+
+
+def test_front_end_takes_force_and_names_itself(replies_dir, tmp_path, capsys):
+    from qmpserver.cli import main as cli
+
+    argv = [
+        "profiles",
+        "import-replies",
+        str(replies_dir / "caps_8.2.0_aarch64.replies"),
+        "-o",
+        str(tmp_path),
+    ]
+    assert cli(argv + ["--name", "x"]) == 0
+    capsys.readouterr()
+    assert cli(argv + ["--name", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"qmpserver profiles import-replies: error: {tmp_path}/builds/x already exists (use --force to replace it)\n"
+    )
+    assert cli(argv + ["--name", "x", "--force"]) == 0
+    build = yaml.safe_load((tmp_path / "builds" / "x" / "build.yaml").read_text())
+    assert "`qmpserver profiles import-replies " in build["sources"]["refs"]["replies"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in __import__("conftest").REPLIES))
+def test_every_imported_profile_starts(imported, name):
+    from capture_testutil import start_profile
+
+    out, paths = imported
+    (version,) = start_profile(paths[name]["profile"], "query-version")
+    recorded = R.find_entry(
+        R.load_replies_json(paths[name]["build"] / "replies.json")["entries"], "query-version"
+    )
+    assert version["return"] == recorded["return"]
+
+
+@pytest.mark.parametrize(
+    "recording,drop,missing",
+    [
+        (
+            "caps_8.2.0_aarch64.replies",
+            lambda c: c["execute"] == "query-gic-capabilities",
+            "kvm.gic (no query-gic-capabilities in the kvm pass)",
+        ),
+        (
+            "caps_8.2.0_aarch64.replies",
+            host_expansion,
+            "kvm.sve_vector_lengths (no query-cpu-model-expansion of 'host' listing 'sve' in the kvm pass)",
+        ),
+        (
+            "caps_9.2.0_x86_64.replies",
+            host_expansion,
+            "cpu.vendor (no query-cpu-model-expansion of 'host' listing 'vendor' in the kvm pass); "
+            "cpu.model_name (no query-cpu-model-expansion of 'host' listing 'model-id' in the kvm pass)",
+        ),
+    ],
+)
+def test_a_host_the_recording_cannot_describe_is_named(
+    replies_dir, tmp_path, capsys, recording, drop, missing
+):
+    """Was: exit 0 and a profile that failed to start ('gic' is a required property)."""
+    from capture_testutil import start_profile
+
+    src = trimmed(replies_dir / recording, tmp_path / "cut.replies", drop)
+    out = tmp_path / "out"
+    assert R.main([str(src), "-o", str(out), "--name", "cut"]) == 1
+    err = capsys.readouterr().err
+    assert f"the recording lacks {missing}; nothing written" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    # the two ways out the message names
+    host = "graviton4-v2-6.12" if "aarch64" in recording else "x86-64-kvm-host"
+    assert R.main([str(src), "-o", str(out), "--name", "cut", "--host", host]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["builds", "profiles"]  # no host file
+    prof = yaml.safe_load((out / "profiles" / "cut.yaml").read_text())
+    assert prof["host"] == host and prof["defaults"]["accel"] == "kvm"
+    (status,) = start_profile(out / "profiles" / "cut.yaml", "query-status")
+    assert status["return"]["status"] in ("prelaunch", "running")
+    assert R.main([str(src), "-o", str(tmp_path / "b"), "--name", "cut", "--build-only"]) == 0
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["builds"]
+
+
+def test_a_tcg_only_recording_needs_a_host(replies_dir, tmp_path, capsys):
+    second_pass = []
+
+    def drop_accelerated_pass(cmd):
+        # one pass: the first pass's qmp_capabilities and schema, then the TCG pass's answers
+        if cmd["execute"] == "qmp_capabilities":
+            second_pass.append(True)
+            return len(second_pass) == 2
+        first_kept = ("query-qmp-schema", "query-version", "query-target")
+        return len(second_pass) < 2 and cmd["execute"] not in first_kept
+
+    src = trimmed(replies_dir / "caps_8.2.0_aarch64.replies", tmp_path / "tcg.replies", drop_accelerated_pass)
+    out = tmp_path / "out"
+    assert R.main([str(src), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "it has no accelerated (KVM/HVF) pass, so it reveals nothing about a host" in err
+    assert "--host NAME" in err and not out.exists()
+    assert R.main([str(src), "-o", str(out), "--name", "t", "--host", "tcg-only"]) == 0
+    prof = yaml.safe_load((out / "profiles" / "t.yaml").read_text())
+    assert prof["defaults"] == {"accel": "tcg", "machine": "virt", "cpu": "max"}
+    assert R.main([str(src), "-o", str(out), "--name", "u", "--host", "no-such-host"]) == 1
+    assert "--host no-such-host: no such host" in capsys.readouterr().err

@@ -93,7 +93,21 @@ def test_aarch64_capture_values(aarch64):
     assert g("qom-get", {"path": "/machine", "property": "mte"})["return"] is False
     assert g("query-memory-size-summary")["return"] == {"base-memory": 134217728, "plugged-memory": 0}
     assert g("query-hotpluggable-cpus")["error"]["class"] == "GenericError"
-    assert "host" not in paths  # no KVM for aarch64 on this machine: no host file
+    # no KVM for aarch64 guests here: this machine as a TCG-only host, and a profile that starts
+    host = yaml.safe_load(paths["host"].read_text())
+    assert host["kvm"] == {"present": False} and host["targets"] == {"aarch64": {"accels": ["tcg"]}}
+
+
+def test_aarch64_capture_profile_starts(aarch64):
+    """Issue 14 item 8: what a TCG capture wrote is usable with --profile as it is."""
+    from capture_testutil import start_profile
+
+    result, paths, build, schema, doc = aarch64
+    version, gic = start_profile(
+        paths["profile"], "query-version", ("qom-get", {"path": "/machine", "property": "gic-version"})
+    )
+    assert version["return"] == R.find_entry(doc["entries"], "query-version")["return"]
+    assert gic == {"return": "2"}  # as the captured virt instance answered
 
 
 # ---- the committed build ------------------------------------------------------------------------
