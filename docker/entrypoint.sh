@@ -9,6 +9,12 @@ case "${1:-}" in
     profiles|cpu|install-launcher|-h|--help) exec qmpserver "$@" ;;
     serve) shift ;;
 esac
+# unix sockets of instances go to the socket volume; a host directory bind-mounted there must
+# exist and be writable by this UID, else every unix: listener fails with "Permission denied"
+SOCKDIR="${XDG_RUNTIME_DIR:-/run/qmpserver}"
+if [ ! -d "$SOCKDIR" ] || [ ! -w "$SOCKDIR" ]; then
+    echo "qmpserver: warning: the socket directory $SOCKDIR is not writable by UID $(id -u) (GID $(id -g)): unix sockets there will fail with 'Permission denied'; on the host, create the directory and make it writable by that UID (chown $(id -u):$(id -g) DIR, or podman run --userns=keep-id / --user \$(id -u):\$(id -g)), or use the TCP port" >&2
+fi
 if [ -z "${QMPSERVER_HTTP_TOKEN:-}" ]; then
     QMPSERVER_HTTP_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
     export QMPSERVER_HTTP_TOKEN
