@@ -56,7 +56,19 @@ BASE_CONFIG = {
             {"name": "0", "meta-type": "object", "members": []},
             {"name": "1", "meta-type": "object", "members": []},
             {"name": "qmp_capabilities", "meta-type": "command", "arg-type": "0", "ret-type": "1"},
-            {"name": "query-version", "meta-type": "command", "arg-type": "0", "ret-type": "1"},
+            {"name": "query-version", "meta-type": "command", "arg-type": "0", "ret-type": "2"},
+            {
+                "name": "2",
+                "meta-type": "object",
+                "members": [{"name": "qemu", "type": "3"}, {"name": "package", "type": "str"}],
+            },
+            {
+                "name": "3",
+                "meta-type": "object",
+                "members": [{"name": n, "type": "int"} for n in ("major", "minor", "micro")],
+            },
+            {"name": "int", "meta-type": "builtin", "json-type": "int"},
+            {"name": "str", "meta-type": "builtin", "json-type": "string"},
         ],
         "query-commands": [
             {"name": n}

@@ -267,5 +267,6 @@ def test_tcg_capture_ends_in_a_profile_that_starts(fake_qemu, tmp_path, capsys):
     prof = yaml.safe_load((out / "profiles" / "t.yaml").read_text())
     assert prof["defaults"] == {"accel": "tcg", "machine": "virt", "cpu": "max"}
     (version,) = start_profile(out / "profiles" / "t.yaml", "query-version")
-    assert version["return"]["qemu"] == {"major": 9, "minor": 0, "micro": 0}
+    assert "return" in version, version
+    assert version["return"].get("qemu") == {"major": 9, "minor": 0, "micro": 0}, version
     assert version["return"]["package"] == "fake-1"
