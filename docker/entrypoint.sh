@@ -11,7 +11,7 @@ case "${1:-}" in
 esac
 # unix sockets of instances go to the socket volume; a host directory bind-mounted there must
 # exist and be writable by this UID, else every unix: listener fails with "Permission denied"
-SOCKDIR="${XDG_RUNTIME_DIR:-/run/qmpserver}"
+SOCKDIR="${QMPSERVER_HTTP_SOCKET_DIR:-/run/qmpserver}"
 if [ ! -d "$SOCKDIR" ] || [ ! -w "$SOCKDIR" ]; then
     echo "qmpserver: warning: the socket directory $SOCKDIR is not writable by UID $(id -u) (GID $(id -g)): unix sockets there will fail with 'Permission denied'; on the host, create the directory and make it writable by that UID (chown $(id -u):$(id -g) DIR, or podman run --userns=keep-id / --user \$(id -u):\$(id -g)), or use the TCP port" >&2
 fi
@@ -22,4 +22,4 @@ if [ -z "${QMPSERVER_HTTP_TOKEN:-}" ]; then
 fi
 # sockets requested through the API go to the socket volume (docs/containers.md:
 # qmp: ["unix:/run/qmpserver/NAME.sock"]); a later --http-socket-dir in ARGS wins
-exec qmpserver serve --http-socket-dir "${QMPSERVER_HTTP_SOCKET_DIR:-/run/qmpserver}" "$@"
+exec qmpserver serve --http-socket-dir "$SOCKDIR" "$@"

@@ -14,7 +14,11 @@ def run_entrypoint(tmp_path, sockdir):
     fake = bindir / "qmpserver"
     fake.write_text('#!/bin/sh\necho "ran qmpserver $*"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    env = {"PATH": f"{bindir}:/usr/bin:/bin", "XDG_RUNTIME_DIR": str(sockdir), "QMPSERVER_HTTP_TOKEN": "t"}
+    env = {
+        "PATH": f"{bindir}:/usr/bin:/bin",
+        "QMPSERVER_HTTP_SOCKET_DIR": str(sockdir),
+        "QMPSERVER_HTTP_TOKEN": "t",
+    }
     return subprocess.run(
         ["sh", str(ROOT / "docker" / "entrypoint.sh"), "--qmp", "tcp:0.0.0.0:4444"],
         env=env,
@@ -26,7 +30,10 @@ def run_entrypoint(tmp_path, sockdir):
 
 def test_missing_socket_directory_is_named(tmp_path):
     p = run_entrypoint(tmp_path, tmp_path / "no-such-dir")
-    assert p.returncode == 0 and p.stdout == "ran qmpserver serve --qmp tcp:0.0.0.0:4444\n"
+    assert p.returncode == 0
+    assert (
+        p.stdout == f"ran qmpserver serve --http-socket-dir {tmp_path}/no-such-dir --qmp tcp:0.0.0.0:4444\n"
+    )
     assert p.stderr.startswith(
         f"qmpserver: warning: the socket directory {tmp_path}/no-such-dir is not writable by UID {os.getuid()}"
     )
