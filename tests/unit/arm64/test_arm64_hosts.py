@@ -23,6 +23,7 @@ BUILTIN = [
     "cix-p1-a720-mte3-6.12",
     "tcg-only",
     "x86-64-kvm-host",
+    "qemu-7.2-debian-x86-64",  # captured with the x86_64 7.2 build (issue 11)
 ]
 
 
