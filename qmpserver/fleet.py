@@ -278,12 +278,21 @@ def kube(fleet: Fleet, token: str | None = None) -> list[dict]:
 # --- libvirt domain XML for a migration plan's configuration -------------------------------------
 
 
-def domain_xml(name: str, configuration: dict, memory_mib=256, emulator: str | None = None) -> str:
+def domain_xml(
+    name: str, configuration: dict, memory_mib=256, emulator: str | None = None, host_passthrough=False
+) -> str:
     """libvirt domain XML asking for ``configuration`` (the ``configuration`` object of
     ``qmpserver migration plan --json``): machine type, accelerator, CPU model and features,
     GIC version. A machine property libvirt 9.0 has no element for (``mte-version``) is passed
     with ``<qemu:commandline>`` as ``-machine mte-version=N`` (QEMU merges repeated
-    ``-machine`` options)."""
+    ``-machine`` options).
+
+    ``-cpu host`` becomes ``<cpu mode='maximum'>`` (``-cpu max``) unless ``host_passthrough``:
+    libvirt refuses ``host-passthrough`` for an aarch64 KVM guest when the machine libvirtd
+    runs on is not aarch64 (``CPU mode 'host-passthrough' for aarch64 kvm domain on x86_64
+    host is not supported by hypervisor``), which is the case for a simulated host on an
+    x86_64 machine. Under KVM, QEMU's aarch64 ``max`` model is ``host`` (``aarch64_max_initfn``
+    calls the host model's init when KVM is on), so the guest gets the same CPU."""
     machine = dict(configuration.get("machine") or {})
     mtype = machine.pop("type", "virt")
     gic = machine.pop("gic-version", None)
@@ -309,9 +318,9 @@ def domain_xml(name: str, configuration: dict, memory_mib=256, emulator: str | N
             )
         else:
             raise UsageError("CPU property %r has no libvirt <feature> form (only =on/=off)" % p)
-    if model == "host":
+    if model == "host" and host_passthrough:
         lines.append("  <cpu mode='host-passthrough' check='none'>%s</cpu>" % "".join(feats))
-    elif model == "max":
+    elif model in ("host", "max"):
         lines.append("  <cpu mode='maximum' check='none'>%s</cpu>" % "".join(feats))
     else:
         lines.append(

@@ -69,8 +69,17 @@ sleeper=""
 stop() {
     [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true
     say "stopping"
+    # the domains' launchers (daemonized: children of PID 1, not of this script)
+    doms=""
     for f in /run/libvirt/qemu/*.pid; do
-        [ -s "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true
+        [ "$f" = /run/libvirt/qemu/driver.pid ] && continue
+        [ -s "$f" ] && doms="$doms $(cat "$f")"
+    done
+    # shellcheck disable=SC2086
+    [ -z "$doms" ] || kill -TERM $doms 2>/dev/null || true
+    i=0
+    for d in $doms; do
+        while kill -0 "$d" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     done
     # shellcheck disable=SC2086
     kill -TERM $pids 2>/dev/null || true
