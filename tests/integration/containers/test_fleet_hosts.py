@@ -25,6 +25,7 @@ import subprocess
 import sys
 
 import pytest
+
 from qmpserver.fleet import domain_xml
 
 CPU = "/machine/unattached/device[0]"
