@@ -24,6 +24,7 @@ This module owns the fleet file and the translation of a migration plan's config
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -177,23 +178,32 @@ def compose(fleet: Fleet) -> dict:
 # --- Kubernetes ---------------------------------------------------------------------------------
 
 
-def kube(fleet: Fleet, token: str | None = None) -> list[dict]:
+def kube(fleet: Fleet, token: str | None = None, podman=False) -> list[dict]:
     """Kubernetes manifests (also what ``podman kube play`` runs): a Secret with the HTTP
     token, per host a Deployment (1 replica, ``hostname`` = the host's name) and a headless
     Service of the same name (so ``HOST`` resolves inside the namespace, as libvirt's
     migration URI needs), and a NetworkPolicy admitting libvirt's TCP port, the migration
-    ports and the API only from pods of the same namespace."""
+    ports and the API only from pods of the same namespace.
+
+    ``podman``: for ``podman kube play`` (4.3), which cannot resolve a ``secretKeyRef`` to a
+    Secret of the same file (it looks for a podman secret holding JSON): the token is put in
+    the environment directly and no Secret is written."""
     labels = {"app.kubernetes.io/part-of": fleet.name}
     secret = "%s-token" % fleet.name
-    docs: list[dict] = [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": secret, "labels": labels},
-            "type": "Opaque",
-            "stringData": {"token": token or "change-me"},
-        }
-    ]
+    docs: list[dict] = (
+        []
+        if podman
+        else [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": secret, "labels": labels},
+                "type": "Opaque",
+                # data (base64), not stringData: podman kube play reads only data
+                "data": {"token": base64.b64encode((token or "change-me").encode()).decode()},
+            }
+        ]
+    )
     for h in fleet.hosts:
         sel = dict(labels, **{"qmpserver.fleet/host": h.name})
         docs.append(
@@ -215,15 +225,14 @@ def kube(fleet: Fleet, token: str | None = None) -> list[dict]:
                                     "image": fleet.image,
                                     "env": [
                                         {"name": "QMPSERVER_PROFILE", "value": h.profile},
-                                        {
+                                        {"name": "QMPSERVER_HTTP_TOKEN", "value": token or "change-me"}
+                                        if podman
+                                        else {
                                             "name": "QMPSERVER_HTTP_TOKEN",
                                             "valueFrom": {"secretKeyRef": {"name": secret, "key": "token"}},
                                         },
                                     ],
-                                    "ports": [
-                                        {"name": "libvirt", "containerPort": LIBVIRT_PORT},
-                                        {"name": "http", "containerPort": HTTP_PORT},
-                                    ],
+                                    "ports": _container_ports(fleet, h, podman),
                                     "readinessProbe": {
                                         "exec": {"command": ["/usr/local/bin/qmpserver-host-health"]},
                                         "periodSeconds": 5,
@@ -273,6 +282,31 @@ def kube(fleet: Fleet, token: str | None = None) -> list[dict]:
         }
     )
     return docs
+
+
+def _container_ports(fleet: Fleet, h: Host, podman: bool) -> list[dict]:
+    """Kubernetes publishes nothing without a Service; podman kube play publishes every
+    containerPort on the machine (the same port for every pod, which collides), so the podman
+    flavour names a loopback hostPort per host, as the compose file does."""
+    if not podman:
+        return [
+            {"name": "libvirt", "containerPort": LIBVIRT_PORT},
+            {"name": "http", "containerPort": HTTP_PORT},
+        ]
+    return [
+        {
+            "name": "libvirt",
+            "containerPort": LIBVIRT_PORT,
+            "hostIP": "127.0.0.1",
+            "hostPort": fleet.libvirt_port + h.index,
+        },
+        {
+            "name": "http",
+            "containerPort": HTTP_PORT,
+            "hostIP": "127.0.0.1",
+            "hostPort": fleet.http_port + h.index,
+        },
+    ]
 
 
 # --- libvirt domain XML for a migration plan's configuration -------------------------------------
@@ -430,6 +464,9 @@ def add_parser(sub):
             q.add_argument("--address", default="127.0.0.1", help="where the published ports are")
         if name == "kube":
             q.add_argument("--token", help="HTTP token for the Secret (default: $QMPSERVER_HTTP_TOKEN)")
+            q.add_argument(
+                "--podman", action="store_true", help="for podman kube play: the token inline, no Secret"
+            )
         q.set_defaults(func=cmd_fleet)
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
 
@@ -450,7 +487,7 @@ def cmd_fleet(args) -> int:
     if args.fleet_command == "compose":
         text = dump_yaml(compose(fleet))
     else:
-        text = dump_yaml(kube(fleet, args.token or os.environ.get(fleet.token_env)))
+        text = dump_yaml(kube(fleet, args.token or os.environ.get(fleet.token_env), args.podman))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)

@@ -228,3 +228,59 @@ def test_sigterm_stops_host_and_its_domains(podman, host_image, tmp_path):
         assert pid.isdigit()
         info = json.loads(podman("inspect", h.container).stdout)[0]
         assert info["State"]["Status"] == "exited"
+
+
+def test_podman_kube_play_of_generated_manifests(podman, host_image, tmp_path):
+    """`qmpserver fleet kube --podman` -> `podman kube play` starts the fleet, every host
+    gets healthy, `qmpserver fleet status` sees each one, `kube down` leaves no container,
+    pod or volume behind."""
+    import secrets
+    import shutil as _shutil
+    import time
+
+    from container_testutil import free_port_range, need
+
+    need(_shutil.which("catatonit"), "podman kube play needs catatonit for its infra containers")
+    name = "kp" + secrets.token_hex(3)
+    lp, hp = free_port_range(2), free_port_range(2)
+    fleet_file = tmp_path / "fleet.yaml"
+    fleet_file.write_text(
+        "name: %s\nimage: %s\nports: {libvirt: %d, http: %d}\nhosts:\n"
+        "  - {name: %s-a, profile: debian-7.2-tcg}\n  - {name: %s-b, profile: qemu-11.1-tcg}\n"
+        % (name, host_image, lp, hp, name, name)
+    )
+    qmpserver = os.path.join(os.path.dirname(sys.executable), "qmpserver")
+    token = secrets.token_hex(12)
+    manifests = tmp_path / "kube.yaml"
+    subprocess.run(
+        [qmpserver, "fleet", "kube", "--podman", "--token", token, str(fleet_file), "-o", str(manifests)],
+        check=True,
+    )
+    volumes_before = set(podman("volume", "ls", "-q").stdout.split())
+    try:
+        podman("kube", "play", str(manifests))
+        for c in ("%s-a-pod-0-host" % name, "%s-b-pod-0-host" % name):
+            deadline = time.monotonic() + 60
+            # the readinessProbe's command (podman 4.3 keeps no HEALTHCHECK for kube play)
+            while podman("exec", c, "/usr/local/bin/qmpserver-host-health", check=False).returncode != 0:
+                assert time.monotonic() < deadline, podman("logs", c, check=False).stdout[-2000:]
+                time.sleep(0.3)
+        st = subprocess.run(
+            [qmpserver, "fleet", "status", "--json", str(fleet_file)],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, QMPSERVER_HTTP_TOKEN=token),
+        )
+        assert st.returncode == 0, st.stdout + st.stderr
+        rows = json.loads(st.stdout)
+        assert [(r["host"], r["hostname"], r["domains"]) for r in rows] == [
+            ("%s-a" % name, "%s-a" % name, []),
+            ("%s-b" % name, "%s-b" % name, []),
+        ]
+        assert [r["api-profile"] for r in rows] == ["debian-7.2-tcg", "qemu-11.1-tcg"]
+    finally:
+        podman("kube", "down", str(manifests), check=False)
+    left = podman("ps", "-a", "--filter", "name=" + name, "--format", "{{.Names}}").stdout.split()
+    assert not left
+    assert not podman("pod", "ps", "--filter", "name=" + name, "-q").stdout.split()
+    assert set(podman("volume", "ls", "-q").stdout.split()) <= volumes_before
