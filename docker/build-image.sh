@@ -2,6 +2,7 @@
 # Build the qmpserver container image without network access inside the build.
 #
 #   docker/build-image.sh [--engine podman|docker] [--base IMAGE] [--tag TAG]
+#   docker/build-image.sh --host [--from-image QMPSERVER_IMAGE] [--tag TAG]
 #
 # 1. A base image with python3 + venv: --base IMAGE if given (python:3.11-slim works),
 #    else localhost/qmpserver-base:bookworm, made once with
@@ -15,13 +16,21 @@
 # With podman, containers.conf lacking `default_ulimits = []` (needed where the
 # sandbox forbids raising rlimits) is worked around with a private CONTAINERS_CONF,
 # and runc is the runtime (PODMAN_RUNTIME to change it). Prints the image name last.
+#
+# --host builds the "simulated host" image (docker/host/, docs/fleet.md; default tag
+# localhost/qmpserver-host:latest): the host base localhost/qmpserver-hostbase:bookworm
+# (the base plus Debian's libvirt and catatonit, made once with apt-get: the one step that
+# needs a Debian mirror) plus the installed qmpserver copied from QMPSERVER_IMAGE
+# (--from-image; built first, as above, when not given).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 ENGINE="${ENGINE:-podman}"
 BASE=""
-TAG="${QMPSERVER_IMAGE:-localhost/qmpserver:latest}"
+TAG=""
+HOST=0
+FROM_IMAGE=""
 BASE_DEFAULT="localhost/qmpserver-base:bookworm"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 PY="${PYTHON:-python3}"
@@ -31,12 +40,26 @@ while [ $# -gt 0 ]; do
         --engine) ENGINE="$2"; shift 2 ;;
         --base) BASE="$2"; shift 2 ;;
         --tag) TAG="$2"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --host) HOST=1; shift ;;
+        --from-image) FROM_IMAGE="$2"; shift 2 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "build-image.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 
 say() { echo "build-image: $*" >&2; }
+
+if [ "$HOST" = 1 ]; then
+    HOST_TAG="${TAG:-localhost/qmpserver-host:latest}"
+    TAG=""
+    if [ -n "$FROM_IMAGE" ]; then
+        [ -n "$BASE" ] || BASE="$BASE_DEFAULT"
+    else
+        FROM_IMAGE="$(bash "$0" --engine "$ENGINE" ${BASE:+--base "$BASE"} --tag localhost/qmpserver:latest | tail -n1)"
+        [ -n "$BASE" ] || BASE="$BASE_DEFAULT"
+    fi
+fi
+TAG="${TAG:-${QMPSERVER_IMAGE:-localhost/qmpserver:latest}}"
 
 ENG=("$ENGINE")
 if [ "$ENGINE" = podman ]; then
@@ -51,6 +74,25 @@ if [ "$ENGINE" = podman ]; then
 fi
 
 image_exists() { "${ENG[@]}" image inspect "$1" >/dev/null 2>&1; }
+
+if [ "$HOST" = 1 ]; then
+    image_exists "$FROM_IMAGE" || { say "no image $FROM_IMAGE (build it first, or leave out --from-image)"; exit 1; }
+    image_exists "$BASE" || { say "no base image $BASE"; exit 1; }
+    HOSTBASE="localhost/qmpserver-hostbase:bookworm"
+    if ! image_exists "$HOSTBASE"; then
+        say "building $HOSTBASE (apt-get install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients catatonit)"
+        "${ENG[@]}" build --build-arg "BASE=$BASE" -t "$HOSTBASE" -f "$HERE/host/Dockerfile.hostbase" "$HERE/host" >&2
+    fi
+    say "building $HOST_TAG from $FROM_IMAGE"
+    BUILD=("${ENG[@]}" build --build-arg "QMPSERVER_IMAGE=$FROM_IMAGE" --build-arg "HOSTBASE=$HOSTBASE"
+           -t "$HOST_TAG" -f "$HERE/host/Dockerfile")
+    if [ "$ENGINE" = podman ]; then
+        BUILD+=(--format docker --network none)
+    fi
+    "${BUILD[@]}" "$HERE/host" >&2
+    echo "$HOST_TAG"
+    exit 0
+fi
 
 # --- 1. base image ------------------------------------------------------------------------
 if [ -z "$BASE" ]; then

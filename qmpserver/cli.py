@@ -286,6 +286,9 @@ def build_parser():
     from .migration import cli as migration_cli
 
     migration_cli.add_parser(sub)
+    from . import fleet
+
+    fleet.add_parser(sub)
     try:
         from .arch.arm64 import cli as cpu_cli
         from .profiles.loader import load_profile

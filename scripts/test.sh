@@ -40,7 +40,7 @@ if command -v apt-get >/dev/null; then
     $SUDO apt-get install -y -qq --no-install-recommends $(printf '%s\n' $ORACLE_PKGS | sed 's/=.*//') >/dev/null
   fi
   $SUDO apt-get install -y -qq --no-install-recommends \
-    qemu-utils chromium podman runc debootstrap docker-compose uidmap fuse-overlayfs slirp4netns \
+    qemu-utils chromium podman runc catatonit debootstrap docker-compose uidmap fuse-overlayfs slirp4netns \
     gcc libc6-dev python3-venv ca-certificates >/dev/null
 fi
 

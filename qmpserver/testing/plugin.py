@@ -19,6 +19,11 @@ Fixtures
 ``qmp_pair``           (function) ``(source, destination)`` on two profiles from
                        ``@pytest.mark.qmp_pair(SRC, DST, **options)``; the
                        destination starts with ``-incoming defer`` (``inmigrate``)
+``simulated_hosts``    (function) ``start(*profiles, names=None)`` -> list of
+                       :class:`qmpserver.testing.hosts.SimulatedHost` (containers of the
+                       host image: real libvirt, ``.uri`` = ``qemu+tcp://...``); removed
+                       with their network after the test. Image: ``--qmpserver-host-image``
+                       or ``$QMPSERVER_HOST_IMAGE``; engine: ``$QMPSERVER_CONTAINER_ENGINE``
 
 Options: ``--qmpserver-profile`` / ini ``qmpserver_profile`` (default profile of
 ``qmp_instance``; else ``$QMPSERVER_PROFILE``, else the embedded default),
@@ -59,6 +64,11 @@ def pytest_addoption(parser):
         help="URL of a running 'qmpserver serve --http' to use instead of an in-process server "
         "(also $QMPSERVER_EXTERNAL)",
     )
+    group.addoption(
+        "--qmpserver-host-image",
+        default=None,
+        help="image of the simulated_hosts fixture (docker/build-image.sh --host; also $QMPSERVER_HOST_IMAGE)",
+    )
     parser.addini("qmpserver_profile", "profile of qmp_instance when no marker names one", default="")
     parser.addini("qmpserver_profile_dirs", "extra profile directories", type="paths", default=[])
 
@@ -98,6 +108,24 @@ def qmpserver_server(request):
     dirs += [str(p) for p in request.config.getini("qmpserver_profile_dirs")]
     with InProcessServer(profile_dirs=dirs) as srv:
         yield srv
+
+
+@pytest.fixture
+def simulated_hosts(request):
+    """``start(*profiles, names=None)``: simulated hosts (containers with real libvirt) for
+    this test; every container and their network are removed afterwards."""
+    from .hosts import DEFAULT_HOST_IMAGE, SimulatedHosts
+
+    image = (
+        request.config.getoption("qmpserver_host_image")
+        or os.environ.get("QMPSERVER_HOST_IMAGE")
+        or DEFAULT_HOST_IMAGE
+    )
+    fleet = SimulatedHosts(image)
+    try:
+        yield fleet.start
+    finally:
+        fleet.close()
 
 
 @pytest.fixture(scope="session")

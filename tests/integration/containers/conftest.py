@@ -11,7 +11,7 @@ import pytest
 if os.path.dirname(__file__) not in sys.path:
     sys.path.insert(0, os.path.dirname(__file__))
 
-from container_testutil import ApiService, Podman, build_image, need  # noqa: E402
+from container_testutil import ApiService, Podman, build_host_image, build_image, need  # noqa: E402
 
 
 def pytest_collection_modifyitems(items):
@@ -33,6 +33,13 @@ def podman(tmp_path_factory):
 @pytest.fixture(scope="session")
 def image(podman, tmp_path_factory):
     return build_image(podman, str(tmp_path_factory.getbasetemp().parent))
+
+
+@pytest.fixture(scope="session")
+def host_image(podman, image, tmp_path_factory):
+    """The simulated-host image (libvirt + the launcher) of this content."""
+    need(shutil.which("virsh"), "virsh is not installed (apt-get install libvirt-clients)")
+    return build_host_image(podman, image, str(tmp_path_factory.getbasetemp().parent))
 
 
 @pytest.fixture(scope="session")

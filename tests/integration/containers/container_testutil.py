@@ -182,3 +182,32 @@ def wait_greeting(host, port, timeout=60):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def build_host_image(podman: Podman, image: str, lock_dir: str) -> str:
+    """The simulated-host image (docker/build-image.sh --host) on top of ``image`` (the
+    qmpserver image of this content): a copy of its installed qmpserver onto the host base
+    (libvirt + catatonit, made once per machine), so it takes seconds once the base exists."""
+    tag = "localhost/qmpserver-host-test:" + content_hash()
+    with file_lock(os.path.join(lock_dir, "qmpserver-host-image.lock")):
+        if podman("image", "exists", tag, check=False).returncode == 0:
+            return tag
+        r = subprocess.run(
+            [
+                "bash",
+                os.path.join(ROOT, "docker", "build-image.sh"),
+                "--host",
+                "--from-image",
+                image,
+                "--tag",
+                tag,
+            ],
+            env=dict(podman.env, PYTHON=sys.executable),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if r.returncode != 0:
+            raise AssertionError("build-image.sh --host failed:\n%s" % r.stderr[-4000:])
+        assert r.stdout.strip().splitlines()[-1] == tag
+    return tag
