@@ -389,6 +389,23 @@ async def delete_fault(request):
     return web.json_response({"removed": control(request).remove_fault(instance_id(request), fid)})
 
 
+async def list_stubs(request):
+    return web.json_response({"stubs": control(request).stubs(instance_id(request))})
+
+
+async def add_stub(request):
+    return web.json_response(control(request).add_stub(instance_id(request), request[BODY]), status=201)
+
+
+async def clear_stubs(request):
+    return web.json_response({"removed": control(request).remove_stub(instance_id(request))})
+
+
+async def delete_stub(request):
+    sid = request[PARAMS]["stub"]
+    return web.json_response({"removed": control(request).remove_stub(instance_id(request), sid)})
+
+
 # --- handlers: profiles (file work in a worker thread: off_loop) ---------------------------------
 
 

@@ -555,6 +555,27 @@ class Control:
             raise NotFound("no fault %s on instance %s" % (fid, iid))
         return n
 
+    # --- stubs (canned answers; they share the fault layer's command-table hook) ---------------
+
+    def add_stub(self, iid, body, match=None) -> dict:
+        """``match``: a predicate on the call's arguments instead of ``args`` (in-process only)."""
+        rec = self.record(iid)
+        check_body("StubCreate", body)
+        try:
+            return rec.faults.add_stub(body, match).describe()
+        except FaultError as e:
+            raise BodyError(str(e)) from None
+
+    def stubs(self, iid) -> builtins.list:
+        return self.record(iid).faults.describe_stubs()
+
+    def remove_stub(self, iid, sid=None) -> int:
+        rec = self.record(iid)
+        n = rec.faults.remove_stub(sid)
+        if sid is not None and not n:
+            raise NotFound("no stub %s on instance %s" % (sid, iid))
+        return n
+
     # --- status -------------------------------------------------------------------------------
 
     def health(self) -> dict:

@@ -24,6 +24,21 @@ until removed (``permanent``).  Kinds:
 of a faulted command with a substitute entry (installed on first use, never
 removed; without matching faults it returns the original entries).
 
+**Stubs** (:class:`Stub`) are canned answers of one command, the way
+pytest-httpserver's ``expect_request(...).respond_with_json(...)`` works: a reply
+(``return``) or an error (``error``: class and desc), for calls whose arguments equal
+``args`` (or satisfy a predicate, in-process only), ``times`` times or until removed.
+They ride the same :class:`FaultTable` substitute entry as ``fail``/``oversize``: a
+faulted call is answered by its fault first, then by the first matching stub, and an
+unmatched call by the model as usual.  Arguments are validated before either (the
+dispatcher does it).  A stub is held to the build when it is added, not when it
+answers: the command must be in the build's schema, ``args`` must be valid arguments
+of it (the QAPI visitor's rules), and ``return`` must be exactly what the build's
+output visitor could write (:mod:`qmpserver.qapi.conform`: a member the build's type
+lacks, an unknown enum value, a missing required member or a wrong JSON type is
+refused, naming the member path; only the member order may differ, and the build's
+order is sent).  Each stubbed answer is logged (``qmpserver.stub``, info).
+
 The layer takes part in the driver contract of :mod:`qmpserver.qmp.session`
 as an endpoint hook: the control plane hands it each new session
 (:meth:`Faults.attach`), and it acts only through the session's and the
@@ -34,9 +49,12 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import QMPError
+from .. import log as _log
+from ..errors import ERROR_CLASSES, GENERIC_ERROR, QMPError
+from ..qapi.conform import conformer
+from ..qapi.visitor import validate_arguments
 from ..qmp.dispatch import Context, Entry
 from ..wire.encode import RawJSON, dumps
 
@@ -51,6 +69,8 @@ MAX_OVERSIZE = 256 * 1024 * 1024
 MAX_DELAY = 3600.0
 
 _ids = itertools.count(1)
+_stub_ids = itertools.count(1)
+stub_log = _log.get("qmpserver.stub")
 
 
 class FaultError(ValueError):
@@ -128,12 +148,106 @@ def parse_fault(body: dict[str, Any], schema: Any) -> Fault:
     return f
 
 
+class Stub:
+    """A canned answer of one command (see the module docstring)."""
+
+    __slots__ = ("id", "command", "args", "match", "remaining", "times", "value", "cls", "desc", "hits")
+
+    def __init__(
+        self,
+        command: str,
+        args: dict[str, Any] | None = None,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+        times: int | None = None,
+        value: Any = None,
+        cls: str | None = None,
+        desc: str = "",
+    ) -> None:
+        self.id = next(_stub_ids)
+        self.command = command
+        self.args = args
+        self.match = match
+        self.times = times
+        self.remaining = times  # None: until removed
+        self.value = value
+        self.cls = cls  # None: a reply (value); else an error
+        self.desc = desc
+        self.hits = 0
+
+    def matches(self, name: str, args: dict[str, Any]) -> bool:
+        if name != self.command:
+            return False
+        if self.match is not None:
+            return bool(self.match(args))
+        return self.args is None or self.args == args
+
+    @property
+    def satisfied(self) -> bool:
+        """Used as often as asked: ``times`` calls, or (until removed) at least one."""
+        return self.hits >= (self.times or 1)
+
+    def answer(self) -> Any:
+        if self.cls is not None:
+            raise QMPError(self.desc, self.cls)
+        return self.value
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "command": self.command,
+            "args": self.args,
+            "predicate": self.match is not None,
+            "times": self.times,
+            "remaining": self.remaining,
+            "hits": self.hits,
+            "satisfied": self.satisfied,
+        }
+        if self.cls is not None:
+            d["error"] = {"class": self.cls, "desc": self.desc}
+        else:
+            d["return"] = self.value
+        return d
+
+
+def parse_stub(body: dict[str, Any], schema: Any, match: Any = None) -> Stub:
+    """A stub from an API body already checked against ``StubCreate``; here what the build's
+    schema says (module docstring).  FaultError names the field and what was expected."""
+    name = body["command"]
+    cmd = schema.commands.get(name) if schema is not None else None
+    if cmd is None:
+        raise FaultError("command: '%s' is not a command of this instance's QEMU" % name)
+    if not cmd.success_response:
+        raise FaultError("command: '%s' sends no reply to stub" % name)
+    if ("return" in body) == ("error" in body):
+        raise FaultError("return, error: expected exactly one of them (a reply, or an error)")
+    args = body.get("args")
+    if args is not None:
+        if match is not None:
+            raise FaultError("args: expected either args or a predicate, not both")
+        try:
+            validate_arguments(cmd, dict(args))
+        except QMPError as e:
+            raise FaultError("args: not valid arguments of %s: %s" % (name, e.desc)) from None
+    stub = Stub(name, args, match, body.get("times"))
+    if "error" in body:
+        stub.cls = body["error"].get("class", GENERIC_ERROR)
+        stub.desc = body["error"]["desc"]
+        if stub.cls not in ERROR_CLASSES:
+            raise FaultError("error.class: expected one of %s" % ", ".join(ERROR_CLASSES))
+        return stub
+    stub.value, why = conformer(schema).strict(name, body["return"])
+    if why is not None:
+        raise FaultError(why)
+    return stub
+
+
 class Faults:
     """The faults of one instance and the hooks that apply them."""
 
     def __init__(self, instance: Instance) -> None:
         self.instance = instance
         self.list: list[Fault] = []
+        self.stubs: list[Stub] = []
         self.sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         self.delay_hooked = False
         self.table_hooked = False
@@ -160,6 +274,40 @@ class Faults:
 
     def describe(self) -> list[dict[str, Any]]:
         return [f.describe() for f in self.list]
+
+    def add_stub(self, body: Any, match: Any = None) -> Stub:
+        st = parse_stub(body, self.instance.build.schema, match)
+        self.stubs.append(st)
+        self._hook_table()
+        return st
+
+    def remove_stub(self, sid: int | None = None) -> int:
+        before = len(self.stubs)
+        self.stubs = [s for s in self.stubs if sid is not None and s.id != sid]
+        return before - len(self.stubs)
+
+    def describe_stubs(self) -> list[dict[str, Any]]:
+        return [s.describe() for s in self.stubs]
+
+    def take_stub(self, name: str, args: dict[str, Any]) -> Stub | None:
+        """The first stub answering this call (counted, and dropped when used up)."""
+        for st in self.stubs:
+            if st.matches(name, args):
+                st.hits += 1
+                if st.remaining is not None:
+                    st.remaining -= 1
+                    if st.remaining <= 0:
+                        self.stubs.remove(st)
+                stub_log.info(
+                    "%s: %s answered by stub #%d (%s, %s)",
+                    self.instance.name or "instance",
+                    name,
+                    st.id,
+                    "error %s" % st.cls if st.cls is not None else "reply",
+                    "%d left" % st.remaining if st.remaining is not None else "until removed",
+                )
+                return st
+        return None
 
     def _take(self, kinds: tuple[str, ...], name: str | None) -> Fault | None:
         for f in self.list:
@@ -228,7 +376,11 @@ class FaultTable:
 
     def lookup(self, name: str) -> Entry | None:
         entry = self._table.lookup(name)
-        if entry is None or not self._faults.list or not self._faults._has(("fail", "oversize"), name):
+        faults = self._faults
+        if entry is None or not (
+            (faults.list and faults._has(("fail", "oversize"), name))
+            or any(st.command == name for st in faults.stubs)
+        ):
             return entry
         sub = self._subs.get(name)
         if sub is None:
@@ -240,7 +392,11 @@ class FaultTable:
 
         def handler(ctx: Context, args: dict[str, Any]) -> Any:
             f = faults._take(("fail", "oversize"), name)
-            if f is None:  # consumed in the meantime: behave normally
+            if f is None:
+                st = faults.take_stub(name, args)
+                if st is not None:
+                    return st.answer()
+                # not for us (other arguments, or consumed in the meantime): behave normally
                 if entry.handler is not None:
                     return entry.handler(ctx, args)
                 return table.unmodelled(entry.command, args)

@@ -393,6 +393,67 @@ SCHEMAS: dict[str, Any] = {
         "required": ["faults"],
         "properties": {"faults": {"type": "array", "items": _ref("Fault")}},
     },
+    "StubCreate": {
+        "type": "object",
+        "required": ["command"],
+        "additionalProperties": False,
+        "properties": {
+            "command": {
+                "type": "string",
+                "x-expected": "a command name",
+                "description": "the command to answer (must be in the build's schema)",
+            },
+            "args": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "answer only calls whose arguments equal these (valid arguments of the "
+                "command); absent: every call",
+            },
+            "times": {
+                "type": "integer",
+                "minimum": 1,
+                "x-expected": "a positive integer",
+                "description": "answer this many calls, then go; absent: until removed",
+            },
+            "return": {
+                "description": "the reply's 'return' value: exactly what the build's schema lets the "
+                "command return (member order aside); exactly one of return and error",
+            },
+            "error": {
+                "type": "object",
+                "required": ["desc"],
+                "additionalProperties": False,
+                "properties": {
+                    "class": {"type": "string", "enum": list(ERROR_CLASSES), "default": "GenericError"},
+                    "desc": {"type": "string"},
+                },
+            },
+        },
+    },
+    "Stub": {
+        "type": "object",
+        "required": ["id", "command", "args", "predicate", "times", "remaining", "hits", "satisfied"],
+        "properties": {
+            "id": {"type": "integer"},
+            "command": {"type": "string"},
+            "args": {"type": "object", "nullable": True},
+            "predicate": {"type": "boolean", "description": "matched by an in-process predicate"},
+            "times": {"type": "integer", "nullable": True},
+            "remaining": {"type": "integer", "nullable": True},
+            "hits": {"type": "integer"},
+            "satisfied": {"type": "boolean", "description": "used 'times' times (or, until removed, once)"},
+            "return": {},
+            "error": {
+                "type": "object",
+                "properties": {"class": {"type": "string"}, "desc": {"type": "string"}},
+            },
+        },
+    },
+    "StubList": {
+        "type": "object",
+        "required": ["stubs"],
+        "properties": {"stubs": {"type": "array", "items": _ref("Stub")}},
+    },
     "Removed": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "integer"}}},
     "ProfileList": {
         "type": "object",

@@ -63,6 +63,7 @@ def _profile_name_pattern() -> str:
 
 ID = Param("id", "path", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, description="instance id")
 FAULT = Param("fault", "path", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, description="fault id")
+STUB = Param("stub", "path", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, description="stub id")
 NAME = Param(
     "name",
     "path",
@@ -267,6 +268,47 @@ ROUTES: tuple[Route, ...] = (
         "deleteFault",
         params=(ID, FAULT),
         responses={"200": _json(_ref("Removed")), "404": _err("no such instance or fault")},
+    ),
+    Route(
+        "GET",
+        "/api/v1/instances/{id}/stubs",
+        "list_stubs",
+        "listStubs",
+        params=(ID,),
+        responses={"200": _json(_ref("StubList")), "404": NOT_FOUND},
+    ),
+    Route(
+        "POST",
+        "/api/v1/instances/{id}/stubs",
+        "add_stub",
+        "addStub",
+        "Stub a command's answer (a reply or an error, for matching arguments)",
+        params=(ID,),
+        body=_ref("StubCreate"),
+        body_required=True,
+        responses={
+            "201": _json(_ref("Stub")),
+            "400": BAD,
+            "404": NOT_FOUND,
+            "413": TOO_LARGE,
+            "415": NOT_JSON,
+        },
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/instances/{id}/stubs",
+        "clear_stubs",
+        "clearStubs",
+        params=(ID,),
+        responses={"200": _json(_ref("Removed")), "404": NOT_FOUND},
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/instances/{id}/stubs/{stub}",
+        "delete_stub",
+        "deleteStub",
+        params=(ID, STUB),
+        responses={"200": _json(_ref("Removed")), "404": _err("no such instance or stub")},
     ),
     Route(
         "GET",

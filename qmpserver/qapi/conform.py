@@ -73,6 +73,7 @@ SAME_MIN, SAME_MAX = 8, 256
 # commands whose answer is the schema itself (generated from, or recorded with, the very
 # introspection it would be checked against): never shaped; a 200 KB text is not hashed per call
 SELF_DESCRIBING = frozenset({"query-qmp-schema"})
+NOT_MODELLED = " (not modelled for this build)"
 
 
 class _Unfit(Exception):
@@ -111,6 +112,7 @@ class Conformer:
         self._same: dict[int, Any] = {}
         self._logged: set[tuple[str, str]] = set()
         self._command = ""  # the command being checked (log lines name it)
+        self._quiet = False  # strict(): nothing is logged
 
     # ---- entry points -----------------------------------------------------------
 
@@ -141,6 +143,31 @@ class Conformer:
             self._same[id(value)] = value
         return out
 
+    def strict(self, command: str, value: Any) -> tuple[Any, str | None]:
+        """For an answer a person wrote (a test's stub), not one the model computed: the
+        same rules, but nothing is dropped or logged.  ``(value in the build's member
+        order, None)`` when the build's ``command`` can return exactly ``value``; else
+        ``(None, why)``: the member path and what the build's schema expects.  A command
+        without ``returns`` answers ``{}`` (QEMU's marshaller sends an empty dict)."""
+        cmd = self.schema.commands.get(command)
+        if cmd is None:
+            return None, "%s is not a command of this build" % command
+        if cmd.ret_type is None or command in SELF_DESCRIBING:
+            if cmd.ret_type is None and value != {}:
+                return None, "return: %s returns nothing in this build: expected {}" % command
+            return value, None
+        check = self.compile(cmd.ret_type)
+        self._quiet, self._command = True, command
+        try:
+            out = check(value)
+        except _Unfit as e:
+            return None, "%s: %s" % (_path(e.path), e.why.replace(NOT_MODELLED, ""))
+        finally:
+            self._quiet = False
+        if out != value:
+            return None, _first_difference(value, out, "return")
+        return out, None
+
     def _raw_reply(self, command: str, check: Check, text: RawJSON) -> RawJSON:
         got = self._raw.get(text)
         if got is not None:
@@ -169,6 +196,8 @@ class Conformer:
         return QMPError("qmpserver cannot give this build's answer to %s: %s: %s" % (command, where, e.why))
 
     def _note(self, level: str, parts: list[str | int], what: str) -> None:
+        if self._quiet:
+            return
         key = (self._command, "%s %s" % (_path(parts), what))
         if key in self._logged:
             return
@@ -311,9 +340,7 @@ class Conformer:
                     note("info", [k], "member dropped: the build's type has no such member")
             if not required <= out.keys():
                 missing = [n for n in order if n in required and n not in out]
-                e = _Unfit(
-                    "required member '%s' is missing (not modelled for this build)" % missing[0], False
-                )
+                e = _Unfit("required member '%s' is missing%s" % (missing[0], NOT_MODELLED), False)
                 raise e
             for name, optional, ok, check in checks:
                 if name not in out:
@@ -371,6 +398,24 @@ class Conformer:
 
 def _identity(v: Any) -> Any:
     return v
+
+
+def _first_difference(given: Any, sent: Any, where: str) -> str:
+    """Where ``sent`` (the build's writing of ``given``) first differs from ``given``, member
+    order aside: a member the build's type lacks, or an element holding an unknown enum value."""
+    if type(given) is dict and type(sent) is dict:
+        for k in given:
+            if k not in sent:
+                return "%s.%s: the build's type has no such member" % (where, k)
+            if given[k] != sent[k]:
+                return _first_difference(given[k], sent[k], "%s.%s" % (where, k))
+    if type(given) is list and type(sent) is list:
+        if len(given) != len(sent):
+            return "%s: an element holds a value of an enum this build does not know" % where
+        for i, (a, b) in enumerate(zip(given, sent)):
+            if a != b:
+                return _first_difference(a, b, "%s[%d]" % (where, i))
+    return "%s: this build cannot send it as given" % where
 
 
 def conformer(schema: Schema) -> Conformer:

@@ -10,6 +10,8 @@ their own (unittest, behave, scripts)::
         print(vm.qmp_address)            # a path, or (host, port): QMPClient.connect() takes either
         vm.emit_event("GUEST_PANICKED", {"action": "pause"})
         vm.fault("fail", command="query-status", desc="boom")
+        vm.stub("query-status", times=1).respond({"status": "paused", "running": False})
+        vm.wait_for_call("query-status", timeout=5)   # a client sent it
         vm.transcript()                  # every message, as the client saw it
         vm.remove()
 
@@ -35,6 +37,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -173,6 +176,77 @@ class InstanceHandle:
     def clear_faults(self) -> None:
         self.server.clear_faults(self.id)
 
+    # --- stubs ----------------------------------------------------------------------------------
+
+    def stub(self, command, args=None, times=None) -> "StubBuilder":
+        """Answer ``command`` with a canned reply: ``stub(...).respond(value)`` or
+        ``.error(cls, desc)``.  ``args``: a dict the call's arguments must equal, or a
+        predicate on them (in-process only); ``None``: every call.  ``times``: that many
+        calls, then the stub goes; ``None``: until removed.  Unmatched calls reach the model."""
+        return StubBuilder(self, command, args, times)
+
+    def stubs(self) -> list:
+        """The stubs still in place (``hits``, ``remaining``, ``satisfied`` ...)."""
+        return self.server.stubs(self.id)
+
+    def clear_stubs(self) -> int:
+        return self.server.remove_stub(self.id, None)
+
+    def assert_all_stubs_used(self) -> None:
+        """Every stub still in place was used as often as asked (``times``; once for a stub
+        kept until removed).  Stubs used up have gone and count as used."""
+        unused = [s for s in self.stubs() if not s["satisfied"]]
+        assert not unused, "stubs not used as expected: " + "; ".join(
+            "#%d %s%s: %d of %s call(s)"
+            % (
+                s["id"],
+                s["command"],
+                " (predicate)" if s["predicate"] else (" %s" % json.dumps(s["args"]) if s["args"] else ""),
+                s["hits"],
+                s["times"] if s["times"] is not None else "at least 1",
+            )
+            for s in unused
+        )
+
+    # --- waiting ----------------------------------------------------------------------------------
+
+    def _wait(self, what, pick, timeout, interval=0.02):
+        deadline = time.monotonic() + timeout
+        since = 0
+        while True:
+            for e in self.transcript(since):
+                since = max(since, e["seq"])
+                if pick(e):
+                    return e["msg"]
+            if time.monotonic() >= deadline:
+                raise AssertionError("%s within %gs" % (what, timeout))
+            time.sleep(interval)
+
+    def wait_for_call(self, command, args=None, timeout=5.0) -> dict:
+        """The first request of ``command`` a client sent (already, or within ``timeout``
+        seconds), with arguments equal to ``args`` (a dict) or satisfying it (a predicate)
+        when given; raises AssertionError on timeout."""
+
+        def pick(e):
+            m = e["msg"]
+            if e["dir"] != "in" or type(m) is not dict or m.get("execute", m.get("exec-oob")) != command:
+                return False
+            got = m.get("arguments", {})
+            return args is None or (args(got) if callable(args) else got == args)
+
+        return self._wait(
+            "no call of %s%s" % (command, "" if args is None else " with %r" % (args,)), pick, timeout
+        )
+
+    def wait_for_event(self, name, timeout=5.0) -> dict:
+        """The first event ``name`` the server emitted (already, or within ``timeout``
+        seconds); raises AssertionError on timeout."""
+
+        def pick(e):
+            return e["kind"] == "event" and type(e["msg"]) is dict and e["msg"].get("event") == name
+
+        return self._wait("no event %s" % name, pick, timeout)
+
     def broken_on_purpose(self) -> bool:
         """Whether the test itself broke this instance's connections: a ``close`` or ``oversize``
         fault, ``remove()``, or an instance that has exited (``quit``).  Fixtures then accept a
@@ -195,6 +269,60 @@ class InstanceHandle:
             self.info.get("profile"),
             self.info["qmp"][0]["address"],
         )
+
+
+class StubBuilder:
+    """``handle.stub(command, args=, times=)`` before its answer is given."""
+
+    def __init__(self, handle, command, args, times):
+        self.handle, self.command, self.args, self.times = handle, command, args, times
+
+    def _add(self, answer) -> "StubHandle":
+        body = {"command": self.command, **answer}
+        match = None
+        if callable(self.args):
+            match = self.args
+        elif self.args is not None:
+            body["args"] = self.args
+        if self.times is not None:
+            body["times"] = self.times
+        return StubHandle(self.handle, self.handle.server.add_stub(self.handle.id, body, match))
+
+    def respond(self, value) -> "StubHandle":
+        """Reply ``{"return": value}`` (held to the build's schema when added)."""
+        return self._add({"return": value})
+
+    def error(self, cls="GenericError", desc="stubbed error") -> "StubHandle":
+        """Reply ``{"error": {"class": cls, "desc": desc}}``."""
+        return self._add({"error": {"class": cls, "desc": desc}})
+
+
+class StubHandle:
+    """A stub in place: ``id``, ``info`` (as added), ``hits``, ``remove()``."""
+
+    def __init__(self, handle, info):
+        self.handle = handle
+        self.info = info
+        self.id = info["id"]
+
+    def _now(self):
+        for s in self.handle.stubs():
+            if s["id"] == self.id:
+                return s
+        return None
+
+    @property
+    def hits(self) -> int:
+        """Calls answered so far (a stub used up has answered ``times`` calls)."""
+        s = self._now()
+        return s["hits"] if s is not None else (self.info["times"] or 0)
+
+    def remove(self) -> bool:
+        """Take it away; False when it had gone already (used up, or cleared)."""
+        return bool(self.handle.server.remove_stub(self.handle.id, self.id, missing_ok=True))
+
+    def __repr__(self):
+        return "<StubHandle #%d %s>" % (self.id, self.info["command"])
 
 
 class InProcessServer:
@@ -361,6 +489,25 @@ class InProcessServer:
     def clear_faults(self, iid) -> None:
         self.call(lambda: self.control.remove_fault(iid))
 
+    def add_stub(self, iid, body, match=None) -> dict:
+        return self.call(lambda: self.control.add_stub(iid, body, match))
+
+    def stubs(self, iid) -> list:
+        return self.call(lambda: self.control.stubs(iid))
+
+    def remove_stub(self, iid, sid=None, missing_ok=False) -> int:
+        from ..http.control import NotFound
+
+        def rm():
+            try:
+                return self.control.remove_stub(iid, sid)
+            except NotFound:
+                if not missing_ok:
+                    raise
+                return 0
+
+        return self.call(rm)
+
 
 class APIError(Exception):
     def __init__(self, status, error):
@@ -502,3 +649,20 @@ class ExternalServer:
 
     def clear_faults(self, iid) -> None:
         self.request("DELETE", "/api/v1/instances/%d/faults" % iid)
+
+    def add_stub(self, iid, body, match=None) -> dict:
+        if match is not None:
+            raise UsageError("a predicate stub needs an in-process server: give args as a dict")
+        return self.request("POST", "/api/v1/instances/%d/stubs" % iid, body)
+
+    def stubs(self, iid) -> list:
+        return self.request("GET", "/api/v1/instances/%d/stubs" % iid)["stubs"]
+
+    def remove_stub(self, iid, sid=None, missing_ok=False) -> int:
+        path = "/api/v1/instances/%d/stubs" % iid + ("" if sid is None else "/%d" % sid)
+        try:
+            return self.request("DELETE", path)["removed"]
+        except APIError as e:
+            if e.status == 404 and missing_ok and sid is not None:
+                return 0
+            raise
