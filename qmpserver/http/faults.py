@@ -37,7 +37,9 @@ of it (the QAPI visitor's rules), and ``return`` must be exactly what the build'
 output visitor could write (:mod:`qmpserver.qapi.conform`: a member the build's type
 lacks, an unknown enum value, a missing required member or a wrong JSON type is
 refused, naming the member path; only the member order may differ, and the build's
-order is sent).  Each stubbed answer is logged (``qmpserver.stub``, info).
+order is sent).  Each stubbed answer is logged (``qmpserver.stub``) at warning level,
+the level of the server's other answers that are not the model's (type defaults): shown
+by default, never silent.
 
 The layer takes part in the driver contract of :mod:`qmpserver.qmp.session`
 as an endpoint hook: the control plane hands it each new session
@@ -298,9 +300,9 @@ class Faults:
                     st.remaining -= 1
                     if st.remaining <= 0:
                         self.stubs.remove(st)
-                stub_log.info(
-                    "%s: %s answered by stub #%d (%s, %s)",
-                    self.instance.name or "instance",
+                stub_log.warning(
+                    "instance %s: %s answered by stub #%d (%s, %s)",
+                    getattr(self.instance, "id", "?"),
                     name,
                     st.id,
                     "error %s" % st.cls if st.cls is not None else "reply",

@@ -20,7 +20,7 @@ MAX_FULL = {"type": "full", "model": {"name": "max"}}
 
 @pytest.mark.qmp_profile(PROFILE, paused=True)
 def test_stub_answers_times_then_the_model_does(qmp_instance, qmp_sync, caplog):
-    caplog.set_level(logging.INFO, logger="qmpserver.stub")
+    caplog.set_level(logging.WARNING, logger="qmpserver.stub")
     stub = qmp_instance.stub("query-status", times=2).respond(PAUSED_72)
     assert [qmp_sync.cmd("query-status")["status"] for _ in range(3)] == ["paused", "paused", "prelaunch"]
     assert stub.hits == 2 and qmp_instance.stubs() == []  # used up: gone
