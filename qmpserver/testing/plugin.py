@@ -25,6 +25,11 @@ Fixtures
                        with their network after the test. Image: ``--qmpserver-host-image``
                        or ``$QMPSERVER_HOST_IMAGE``; engine: ``$QMPSERVER_CONTAINER_ENGINE``
 
+The handles (:class:`qmpserver.testing.server.InstanceHandle`) also stub replies per
+command (``stub(command, args=, times=).respond(value)`` / ``.error(cls, desc)``,
+``assert_all_stubs_used()``) and wait for calls and events (``wait_for_call``,
+``wait_for_event``).
+
 Options: ``--qmpserver-profile`` / ini ``qmpserver_profile`` (default profile of
 ``qmp_instance``; else ``$QMPSERVER_PROFILE``, else the embedded default),
 ``--qmpserver-profile-dir`` / ini ``qmpserver_profile_dirs``.

@@ -41,4 +41,4 @@ def test_docs_example_passes(tmp_path):
         timeout=300,
     )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    assert re.search(r"\b6 passed\b", r.stdout), r.stdout[-2000:]
+    assert re.search(r"\b8 passed\b", r.stdout), r.stdout[-2000:]

@@ -3,14 +3,19 @@ InstanceHandle.stub / wait_for_call / wait_for_event), used through the fixtures
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 import threading
 import time
 
 import pytest
 
 from qmpserver.errors import UsageError
-from qmpserver.testing.server import ExternalServer
+from qmpserver.testing.server import APIError, ExternalServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 PROFILE = "debian-7.2-tcg"  # QEMU 7.2's StatusInfo has 'singlestep' (required)
 PAUSED_72 = {"running": False, "singlestep": False, "status": "paused"}
@@ -167,3 +172,47 @@ def test_stubs_over_the_http_api(qmpserver_http, qmp_instance, qmp_sync):
         handle.stub("query-target", args=lambda a: True).respond({"arch": "x86_64"})
     assert handle.clear_stubs() == 1
     assert handle.wait_for_call("query-target", timeout=0)["execute"] == "query-target"
+
+
+def test_http_api_md_stub_transcript(qmpserver_http, qmpserver_factory, caplog):
+    """docs/http-api.md's curl transcript, replayed: the same bodies give the same answers
+    (stub ids aside: they count per process), and a client then sees what the text says."""
+    caplog.set_level(logging.WARNING, logger="qmpserver.stub")
+    text = open(os.path.join(ROOT, "docs", "http-api.md")).read()
+    section = text[text.index("### Stubbed replies") :]
+    block = re.search(r"```\n(.*?)```", section, re.S).group(1).splitlines()
+    assert block[0].startswith("$ U=http://127.0.0.1:8391/api/v1/instances/1/stubs")
+    vm = qmpserver_factory("default")  # the text's instance 1: serve's default profile
+    api = ExternalServer(qmpserver_http.url)
+    pairs = list(zip(block[1::2], block[2::2]))
+    assert len(pairs) == 3
+    for cmd, out in pairs:
+        body = json.loads(re.search(r"-d '(.*)' \$U$", cmd).group(1))
+        try:
+            got, status = api.request("POST", "/api/v1/instances/%d/stubs" % vm.id, body), 201
+        except APIError as e:
+            got, status = {"error": e.error}, e.status
+        if "%{http_code}" in cmd:
+            out, code = out.rsplit(" ", 1)
+            assert status == int(code)
+        want = json.loads(out)
+        got.pop("id", None), want.pop("id", None)
+        assert got == want
+    from qemu.qmp.legacy import QEMUMonitorProtocol
+
+    q = QEMUMonitorProtocol(vm.qmp_address)
+    q.connect(negotiate=True)
+    try:
+        assert q.cmd_raw("query-status") == {"return": {"status": "paused", "running": False}}
+        assert q.cmd_raw("query-status") == {"return": {"status": "running", "running": True}}
+        max_full = {"type": "full", "model": {"name": "max"}}
+        assert q.cmd_raw(EXPAND, max_full) == {"error": {"class": "GenericError", "desc": "stubbed"}}
+    finally:
+        q.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "qmpserver.stub"]
+    assert re.fullmatch(
+        r"instance %d: query-status answered by stub #\d+ \(reply, 0 left\)" % vm.id, lines[0]
+    )
+    assert "qmpserver.stub: instance 1: query-status answered by stub #1 (reply, 0 left)" in " ".join(
+        section.split()
+    )
