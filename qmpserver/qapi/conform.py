@@ -112,7 +112,7 @@ class Conformer:
         self._same: dict[int, Any] = {}
         self._logged: set[tuple[str, str]] = set()
         self._command = ""  # the command being checked (log lines name it)
-        self._quiet = False  # strict(): nothing is logged
+        self._strict = False  # strict(): nothing dropped, nothing logged (set only while it runs)
 
     # ---- entry points -----------------------------------------------------------
 
@@ -157,15 +157,15 @@ class Conformer:
                 return None, "return: %s returns nothing in this build: expected {}" % command
             return value, None
         check = self.compile(cmd.ret_type)
-        self._quiet, self._command = True, command
+        self._strict, self._command = True, command
         try:
             out = check(value)
         except _Unfit as e:
             return None, "%s: %s" % (_path(e.path), e.why.replace(NOT_MODELLED, ""))
         finally:
-            self._quiet = False
-        if out != value:
-            return None, _first_difference(value, out, "return")
+            self._strict = False
+        if out != value:  # unreachable while every reshaping above raises in strict mode
+            return None, "return: this build cannot send it as given"
         return out, None
 
     def _raw_reply(self, command: str, check: Check, text: RawJSON) -> RawJSON:
@@ -196,7 +196,7 @@ class Conformer:
         return QMPError("qmpserver cannot give this build's answer to %s: %s: %s" % (command, where, e.why))
 
     def _note(self, level: str, parts: list[str | int], what: str) -> None:
-        if self._quiet:
+        if self._strict:
             return
         key = (self._command, "%s %s" % (_path(parts), what))
         if key in self._logged:
@@ -273,7 +273,7 @@ class Conformer:
                 try:
                     y = elem(x)
                 except _Unfit as e:
-                    if not e.removable:
+                    if not e.removable or self._strict:
                         e.path.insert(0, i)
                         raise
                     note("warning", [], "element dropped: " + e.why)
@@ -335,6 +335,10 @@ class Conformer:
             out = v
             if not v.keys() <= allowed:
                 extra = [k for k in v if k not in allowed]
+                if self._strict:
+                    e = _Unfit("the build's type has no such member", False)
+                    e.path.insert(0, extra[0])
+                    raise e
                 out = {k: x for k, x in v.items() if k in allowed}
                 for k in extra:
                     note("info", [k], "member dropped: the build's type has no such member")
@@ -355,7 +359,7 @@ class Conformer:
                 try:
                     y = check(x)
                 except _Unfit as e:
-                    if e.removable and optional:
+                    if e.removable and optional and not self._strict:
                         note("warning", [name], "optional member dropped: " + e.why)
                         if out is v:
                             out = dict(v)
@@ -398,24 +402,6 @@ class Conformer:
 
 def _identity(v: Any) -> Any:
     return v
-
-
-def _first_difference(given: Any, sent: Any, where: str) -> str:
-    """Where ``sent`` (the build's writing of ``given``) first differs from ``given``, member
-    order aside: a member the build's type lacks, or an element holding an unknown enum value."""
-    if type(given) is dict and type(sent) is dict:
-        for k in given:
-            if k not in sent:
-                return "%s.%s: the build's type has no such member" % (where, k)
-            if given[k] != sent[k]:
-                return _first_difference(given[k], sent[k], "%s.%s" % (where, k))
-    if type(given) is list and type(sent) is list:
-        if len(given) != len(sent):
-            return "%s: an element holds a value of an enum this build does not know" % where
-        for i, (a, b) in enumerate(zip(given, sent)):
-            if a != b:
-                return _first_difference(a, b, "%s[%d]" % (where, i))
-    return "%s: this build cannot send it as given" % where
 
 
 def conformer(schema: Schema) -> Conformer:

@@ -137,3 +137,25 @@ def test_recursive_type():
         "v": 1,
         "kids": [{"v": 2, "kids": []}],
     }
+
+
+def test_strict_refuses_what_reply_would_reshape_and_logs_nothing(caplog):
+    """strict(): for answers a person wrote (stubs): drop nothing, say where and why."""
+    c = schema("[s]", INFO, LIST, ENUM)
+    caplog.set_level("DEBUG", logger="qmpserver.conform")
+    assert c.strict("q", [{"kind": "a", "name": "x"}]) == ([{"name": "x", "kind": "a"}], None)
+    assert c.strict("q", [{"name": "x", "extra": 1}]) == (
+        None,
+        "return[0].extra: the build's type has no such member",
+    )
+    assert c.strict("q", [{"name": "x"}, {"name": "y", "kind": "z"}]) == (
+        None,
+        "return[1].kind: 'z' is not a value of this build's enum",
+    )
+    assert c.strict("q", [{"kind": "a"}]) == (None, "return[0]: required member 'name' is missing")
+    assert c.strict("q", [{"name": 1}]) == (None, "return[0].name: expected string, got int")
+    assert c.strict("nope", []) == (None, "nope is not a command of this build")
+    assert not caplog.records
+    # the computed-reply path still drops and logs as before
+    assert c.reply("q", [{"name": "x", "extra": 1}]) == [{"name": "x"}]
+    assert caplog.records
