@@ -653,7 +653,12 @@ class ExternalServer:
     def add_stub(self, iid, body, match=None) -> dict:
         if match is not None:
             raise UsageError("a predicate stub needs an in-process server: give args as a dict")
-        return self.request("POST", "/api/v1/instances/%d/stubs" % iid, body)
+        try:
+            return self.request("POST", "/api/v1/instances/%d/stubs" % iid, body)
+        except APIError as e:
+            if e.status == 400:  # refused (the build cannot send it ...): as in-process
+                raise UsageError(e.error.get("message", str(e))) from None
+            raise
 
     def stubs(self, iid) -> list:
         return self.request("GET", "/api/v1/instances/%d/stubs" % iid)["stubs"]
