@@ -33,7 +33,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("net",),
     ("launcher", "serve"),
     ("http",),
-    ("testing", "cli", "__main__"),  # __main__: python -m qmpserver runs the cli
+    # fleet: manifests and status of simulated-host containers (a command line's back end)
+    ("testing", "cli", "__main__", "fleet"),  # __main__: python -m qmpserver runs the cli
 ]
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
 
