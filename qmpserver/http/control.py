@@ -405,7 +405,12 @@ class Control:
         path = self.store.find("profile", name)
         if path is None:
             raise NotFound("no profile '%s'" % name)
-        if os.path.islink(path) or os.path.realpath(path) != os.path.abspath(path):
+        # the file itself, not a directory above it: an image links its models directory into
+        # the installed package (docker/Dockerfile), which is the operator's layout, not a link
+        # a client could have placed
+        if os.path.islink(path) or os.path.dirname(os.path.realpath(path)) != os.path.realpath(
+            os.path.dirname(path)
+        ):
             raise Forbidden("profile '%s' is a symbolic link (%s); links are never followed" % (name, path))
         return path
 

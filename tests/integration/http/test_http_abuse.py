@@ -166,6 +166,19 @@ def test_d21_a_symlink_in_the_store_is_never_followed(api, limited, tmp_path):
         os.unlink(link)
 
 
+def test_d21_a_linked_directory_above_the_store_is_not_a_link(tmp_path):
+    """Only the profile file itself counts: the image links its models directory into the
+    installed package (docker/Dockerfile), and a store reached through a linked directory is the
+    operator's layout. Both must keep working."""
+    real = tmp_path / "real"
+    (real / "profiles").mkdir(parents=True)
+    shutil.copy(os.path.join(MODELS, "profiles", PROFILE + ".yaml"), real / "profiles")
+    os.symlink(str(real), str(tmp_path / "linked"))
+    with InProcessServer(profile_dirs=[str(tmp_path / "linked")]) as s:
+        path = s.control.profile_path(PROFILE)
+        assert path.startswith(str(tmp_path / "linked")), path
+
+
 # --- D5: profiles by name only ---------------------------------------------------------------
 
 
