@@ -66,6 +66,8 @@ RUN = [b for b in BLOCKS if LEDGER.get(b["hash"], {}).get("check") == "run"]
 
 @pytest.mark.parametrize("block", RUN, ids=[f"{b['file']}:{b['line']}" for b in RUN])
 def test_run_block_prints_what_the_doc_says(block, tmp_path):
+    if block["lang"] == "python":
+        return run_pytest_block(block, tmp_path)
     steps = transcript(block["text"])
     assert steps, "a 'run' block must be a `$ command` transcript"
     bindir = os.path.dirname(sys.executable)
@@ -88,6 +90,36 @@ def test_run_block_prints_what_the_doc_says(block, tmp_path):
             )
             got, rc = p.stdout.decode(), p.returncode
         assert matches(expected, got), f"{block['file']}:{block['line']}: `{command}` printed:\n{got}"
+
+
+def run_pytest_block(block: dict, tmp_path: Path) -> None:
+    """A ``python`` block that defines ``test_*`` functions passes, as written, in a pytest of its own
+    (the plugin's fixtures and markers come from the installed entry point)."""
+    n = len(re.findall(r"^(?:async )?def test_", block["text"], re.M))
+    assert n, "a 'run' python block must define test functions"
+    (tmp_path / "test_doc_block.py").write_text(block["text"])
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for k in (
+        "QMPSERVER_EXTERNAL",
+        "QMPSERVER_PROFILE",
+        "PYTEST_XDIST_WORKER",
+        "PYTEST_XDIST_WORKER_COUNT",
+        "PYTEST_ADDOPTS",
+    ):
+        env.pop(k, None)
+    args = ["-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"]
+    args += ["-o", "asyncio_default_fixture_loop_scope=function", "test_doc_block.py"]
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and re.search(rf"\b{n} passed\b", r.stdout), (
+        f"{block['file']}:{block['line']}:\n" + r.stdout[-4000:] + r.stderr[-2000:]
+    )
 
 
 def matches(expected: str, got: str) -> bool:
