@@ -8,8 +8,11 @@ The ledger, tests/unit/docs/doc_blocks.yaml, has one entry per block, keyed by t
 text (file and line are informative, so moving a block costs nothing; changing it makes a new
 block).  ``check`` is one of
 
-- ``run``: a transcript whose ``$ qmpserver …`` / ``$ qmpserver-qemu …`` lines
-  tests/unit/docs/test_doc_blocks.py runs, comparing what they print with the lines after them;
+- ``run``: executed by tests/unit/docs/test_doc_blocks.py: a transcript whose ``$ qmpserver …`` /
+  ``$ qmpserver-qemu …`` lines it runs, comparing what they print with the lines after them (a
+  line ``...`` stands for any lines); a ``python`` block defining ``test_*`` functions, which
+  must pass under pytest; or a ``-> {...}`` / ``<- {...}`` QMP exchange, sent to an instance of
+  the entry's ``profile`` (and ``machine``), each reply compared exactly;
 - ``test``: checked by the test named in ``by`` (e.g. docs/cli.md's --help blocks);
 - ``not-run``: with ``why`` (needs root, libvirt, a container, a network, or is not a command);
 - ``pending``: present when the ledger was introduced and not reviewed yet;
@@ -112,7 +115,13 @@ def update() -> tuple[int, int]:
             e = {"hash": b["hash"], "check": "unreviewed"}
             added += 1
         e.update({"file": b["file"], "line": b["line"], "first": b["first"]})
-        entries.append({k: e[k] for k in ("hash", "file", "line", "first", "check", "by", "why") if k in e})
+        entries.append(
+            {
+                k: e[k]
+                for k in ("hash", "file", "line", "first", "check", "by", "why", "profile", "machine")
+                if k in e
+            }
+        )
     save_ledger(entries)
     return added, len(ledger)
 

@@ -7,6 +7,7 @@ here until it is reviewed, and a ``run`` block is executed and its output compar
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -68,6 +69,8 @@ RUN = [b for b in BLOCKS if LEDGER.get(b["hash"], {}).get("check") == "run"]
 def test_run_block_prints_what_the_doc_says(block, tmp_path):
     if block["lang"] == "python":
         return run_pytest_block(block, tmp_path)
+    if block["text"].lstrip().startswith("->"):
+        return run_qmp_block(block, LEDGER[block["hash"]])
     steps = transcript(block["text"])
     assert steps, "a 'run' block must be a `$ command` transcript"
     bindir = os.path.dirname(sys.executable)
@@ -120,6 +123,48 @@ def run_pytest_block(block: dict, tmp_path: Path) -> None:
     assert r.returncode == 0 and re.search(rf"\b{n} passed\b", r.stdout), (
         f"{block['file']}:{block['line']}:\n" + r.stdout[-4000:] + r.stderr[-2000:]
     )
+
+
+def qmp_exchange(text: str) -> list[tuple[dict, dict]]:
+    """[(command, reply)] of a ``-> {...}`` / ``<- {...}`` block; text after a JSON value
+    (``(graviton4-v2-6.12)``) is a comment."""
+    dec = json.JSONDecoder()
+    out: list[tuple[dict, dict]] = []
+    for line in text.splitlines():
+        if line.startswith(("-> ", "<- ")):
+            value, _ = dec.raw_decode(line[3:].strip())
+            if line.startswith("-> "):
+                out.append((value, {}))
+            else:
+                assert out and not out[-1][1], f"a reply without a command: {line}"
+                out[-1] = (out[-1][0], value)
+        else:
+            assert not line.strip(), f"a 'run' QMP block holds only -> / <- lines: {line!r}"
+    return out
+
+
+def run_qmp_block(block: dict, entry: dict) -> None:
+    """Each ``->`` command, sent to an instance of the ledger entry's ``profile`` (and
+    ``machine``), gets exactly the ``<-`` reply the block shows."""
+    from qemu.qmp.legacy import QEMUMonitorProtocol
+
+    from qmpserver.testing.server import InProcessServer
+
+    assert entry.get("profile"), "a 'run' QMP block names its profile in the ledger"
+    options = {"machine": entry["machine"]} if entry.get("machine") else {}
+    with InProcessServer() as srv:
+        vm = srv.create(entry["profile"], **options)
+        qmp = QEMUMonitorProtocol(vm.qmp_address)
+        qmp.connect(negotiate=True)
+        try:
+            for command, reply in qmp_exchange(block["text"]):
+                got = qmp.cmd_obj(command)
+                got.pop("id", None)
+                assert got == reply, (
+                    f"{block['file']}:{block['line']}: {json.dumps(command)}\ngot {json.dumps(got)}"
+                )
+        finally:
+            qmp.close()
 
 
 def matches(expected: str, got: str) -> bool:
