@@ -8,11 +8,13 @@ The ledger, tests/unit/docs/doc_blocks.yaml, has one entry per block, keyed by t
 text (file and line are informative, so moving a block costs nothing; changing it makes a new
 block).  ``check`` is one of
 
-- ``run``: executed by tests/unit/docs/test_doc_blocks.py: a transcript whose ``$ qmpserver …`` /
-  ``$ qmpserver-qemu …`` lines it runs, comparing what they print with the lines after them (a
-  line ``...`` stands for any lines); a ``python`` block defining ``test_*`` functions, which
-  must pass under pytest; or a ``-> {...}`` / ``<- {...}`` QMP exchange, sent to an instance of
-  the entry's ``profile`` (and ``machine``), each reply compared exactly;
+- ``run``: executed by tests/unit/docs/test_doc_blocks.py: a transcript whose ``$ qmpserver …``,
+  ``$ qmpserver-qemu …`` and ``$ python3 examples/…`` lines it runs, comparing what they print
+  with the lines after them (a line ``...`` stands for any lines); a ``python`` block defining
+  ``test_*`` functions, which must pass under pytest; a ``-> {...}`` / ``<- {...}`` QMP exchange,
+  sent to an instance of the entry's ``profile`` (and ``machine``), each reply compared exactly;
+  or a ``yaml`` quote of the models/ file named by ``model`` (a string ending in `` ...`` is a
+  prefix);
 - ``test``: checked by the test named in ``by`` (e.g. docs/cli.md's --help blocks);
 - ``not-run``: with ``why`` (needs root, libvirt, a container, a network, or is not a command);
 - ``pending``: present when the ledger was introduced and not reviewed yet;
@@ -118,7 +120,18 @@ def update() -> tuple[int, int]:
         entries.append(
             {
                 k: e[k]
-                for k in ("hash", "file", "line", "first", "check", "by", "why", "profile", "machine")
+                for k in (
+                    "hash",
+                    "file",
+                    "line",
+                    "first",
+                    "check",
+                    "by",
+                    "why",
+                    "profile",
+                    "machine",
+                    "model",
+                )
                 if k in e
             }
         )
