@@ -15,9 +15,9 @@ block).  ``check`` is one of
   sent to an instance of the entry's ``profile`` (and ``machine``), each reply compared exactly;
   or a ``yaml`` quote of the models/ file named by ``model`` (a string ending in `` ...`` is a
   prefix);
-- ``test``: checked by the test named in ``by`` (e.g. docs/cli.md's --help blocks);
+- ``test``: checked by the test named in ``by`` (``path`` or ``path::function``, then optional
+  words; e.g. docs/cli.md's --help blocks);
 - ``not-run``: with ``why`` (needs root, libvirt, a container, a network, or is not a command);
-- ``pending``: present when the ledger was introduced and not reviewed yet;
 - ``unreviewed``: added by ``--update``; the test fails until someone picks one of the above.
 """
 

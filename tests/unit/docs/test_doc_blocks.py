@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tools"))
 import doc_blocks  # noqa: E402
 
-STATES = ("run", "test", "not-run", "pending")
+STATES = ("run", "test", "not-run")
 RUNNABLE = ("qmpserver", "qmpserver-qemu")
 EXAMPLES = "python3 examples/"
 
@@ -42,6 +42,24 @@ def test_every_block_is_in_the_ledger_and_reviewed():
             assert e.get("by"), e
         if e["check"] == "not-run":
             assert e.get("why"), e
+
+
+NAMED = re.compile(r"(tests/[\w/.-]+\.py)(?:::(\w+))?")
+
+
+def test_each_named_test_exists():
+    """Each test file (``path`` or ``path::function``) a ``by`` names is there."""
+    for e in LEDGER.values():
+        if e.get("check") != "test":
+            continue
+        named = NAMED.findall(e["by"])
+        assert named, f"{e['file']}:{e['line']}: by names no tests/….py"
+        for path, func in named:
+            assert (ROOT / path).is_file(), f"{e['file']}:{e['line']}: no file {path}"
+            if func:
+                text = (ROOT / path).read_text()
+                found = re.search(rf"^(?:async )?def {func}\(", text, re.M)
+                assert found, f"{e['file']}:{e['line']}: no {func} in {path}"
 
 
 def test_no_stale_entries():
