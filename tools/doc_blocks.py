@@ -13,8 +13,8 @@ block).  ``check`` is one of
   with the lines after them (a line ``...`` stands for any lines); a ``python`` block defining
   ``test_*`` functions, which must pass under pytest; a ``-> {...}`` / ``<- {...}`` QMP exchange,
   sent to an instance of the entry's ``profile`` (and ``machine``), each reply compared exactly;
-  or a ``yaml`` quote of the models/ file named by ``model`` (a string ending in `` ...`` is a
-  prefix);
+  a ``yaml`` quote of the models/ file named by ``model`` (a string ending in `` ...`` is a
+  prefix); or a synopsis (``qmpserver profiles list [--kind K]``), checked against the parser;
 - ``test``: checked by the test named in ``by`` (``path`` or ``path::function``, then optional
   words; e.g. docs/cli.md's --help blocks);
 - ``not-run``: with ``why`` (needs root, libvirt, a container, a network, or is not a command);

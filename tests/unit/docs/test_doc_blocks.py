@@ -93,6 +93,8 @@ def test_run_block_prints_what_the_doc_says(block, tmp_path):
     if block["lang"] == "yaml":
         return check_yaml_block(block, LEDGER[block["hash"]])
     steps = transcript(block["text"])
+    if not steps and re.match(r"qmpserver(-qemu)? ", block["text"].lstrip()):
+        return check_synopsis(block)
     assert steps, "a 'run' block must be a `$ command` transcript"
     bindir = os.path.dirname(sys.executable)
     env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""), COLUMNS="100")
@@ -229,6 +231,46 @@ def check_yaml_block(block: dict, entry: dict) -> None:
         assert ok, (
             f"{block['file']}:{block['line']}: {key}: the doc says {value!r}, {entry['model']} {want!r}"
         )
+
+
+def check_synopsis(block: dict) -> None:
+    """A synopsis (``qmpserver profiles list [--kind K] [--json]``, one command a line, an indented
+    line continuing the one before, text after two spaces or `` #`` a comment): each word names a
+    subcommand of the one before (``list|show`` each), each option is one of the command's."""
+    import argparse
+
+    from qmpserver.cli import build_parser
+
+    lines: list[str] = []
+    for line in block["text"].splitlines():
+        if line.startswith(" ") and lines:
+            lines[-1] += " " + line.strip()
+        elif line.strip():
+            lines.append(re.split(r"\s{2,}| #", line)[0])
+    checked = 0
+    for line in lines:
+        words = line.split()
+        if words[0] != "qmpserver":
+            continue  # qmpserver-qemu takes QEMU's options (tests/unit/launcher)
+        parser, value_next = build_parser(), False
+        options = {o: a for a in parser._actions for o in a.option_strings}
+        for word in words[1:]:
+            token = word.strip("[]<>").rstrip(".")
+            subs = next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
+            if token.startswith("-"):
+                name = token.split("=")[0]
+                assert name in options, f"{block['file']}:{block['line']}: {name} is no option of `{line}`"
+                value_next = options[name].nargs != 0 and "=" not in token
+            elif value_next:
+                value_next = False  # the option's value
+            elif token in subs:
+                parser = subs[token]
+                options.update({o: a for a in parser._actions for o in a.option_strings})
+            elif subs and re.fullmatch(r"[a-z][a-z|-]*", token):  # placeholders are in capitals
+                missing = [t for t in token.split("|") if t not in subs]
+                assert not missing, f"{block['file']}:{block['line']}: no subcommand {missing} in `{line}`"
+        checked += 1
+    assert checked, "a synopsis block names at least one qmpserver command"
 
 
 def matches(expected: str, got: str) -> bool:
