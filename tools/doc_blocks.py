@@ -14,7 +14,8 @@ block).  ``check`` is one of
   ``test_*`` functions, which must pass under pytest; a ``-> {...}`` / ``<- {...}`` QMP exchange,
   sent to an instance of the entry's ``profile`` (and ``machine``), each reply compared exactly;
   a ``yaml`` quote of the models/ file named by ``model`` (a string ending in `` ...`` is a
-  prefix); or a synopsis (``qmpserver profiles list [--kind K]``), checked against the parser;
+  prefix); a synopsis (``qmpserver profiles list [--kind K]``), checked against the parser; or an
+  instance's JSON answer, compared with creating the request block whose hash ``request`` names;
 - ``test``: checked by the test named in ``by`` (``path`` or ``path::function``, then optional
   words; e.g. docs/cli.md's --help blocks);
 - ``not-run``: with ``why`` (needs root, libvirt, a container, a network, or is not a command);
@@ -30,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ROOT / "tests" / "unit" / "docs" / "doc_blocks.yaml"
+KEYS = ("hash", "file", "line", "first", "check", "by", "why", "profile", "machine", "model", "request")
 FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 
 
@@ -117,24 +119,7 @@ def update() -> tuple[int, int]:
             e = {"hash": b["hash"], "check": "unreviewed"}
             added += 1
         e.update({"file": b["file"], "line": b["line"], "first": b["first"]})
-        entries.append(
-            {
-                k: e[k]
-                for k in (
-                    "hash",
-                    "file",
-                    "line",
-                    "first",
-                    "check",
-                    "by",
-                    "why",
-                    "profile",
-                    "machine",
-                    "model",
-                )
-                if k in e
-            }
-        )
+        entries.append({k: e[k] for k in KEYS if k in e})
     save_ledger(entries)
     return added, len(ledger)
 

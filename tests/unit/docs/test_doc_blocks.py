@@ -92,6 +92,8 @@ def test_run_block_prints_what_the_doc_says(block, tmp_path):
         return run_qmp_block(block, LEDGER[block["hash"]])
     if block["lang"] == "yaml":
         return check_yaml_block(block, LEDGER[block["hash"]])
+    if LEDGER[block["hash"]].get("request"):
+        return check_instance_answer(block, LEDGER[block["hash"]])
     steps = transcript(block["text"])
     if not steps and re.match(r"qmpserver(-qemu)? ", block["text"].lstrip()):
         return check_synopsis(block)
@@ -271,6 +273,38 @@ def check_synopsis(block: dict) -> None:
                 assert not missing, f"{block['file']}:{block['line']}: no subcommand {missing} in `{line}`"
         checked += 1
     assert checked, "a synopsis block names at least one qmpserver command"
+
+
+VARIES = ("id", "uuid", "created", "qmp")  # chosen by the server, or by where it runs
+
+
+def shown(doc):
+    """What a documented JSON value states: members named ``...`` and values ``...`` / ``…`` are
+    left out."""
+    if isinstance(doc, dict):
+        return {k: shown(v) for k, v in doc.items() if k != "..." and v not in ("...", "…")}
+    if isinstance(doc, list):
+        return [shown(v) for v in doc if v not in ("...", "…")]
+    return doc
+
+
+def check_instance_answer(block: dict, entry: dict) -> None:
+    """An ``Instance`` answer of docs/http-api.md is what creating the documented request (the
+    block whose hash ``request`` names) gives: every member shown, but for those in VARIES.  The
+    request's unix socket is made relative (the server's socket directory)."""
+    from qmpserver.testing.server import InProcessServer
+
+    request = json.loads(next(b["text"] for b in BLOCKS if b["hash"] == entry["request"]))
+    request = {k: v for k, v in request.items() if v not in ("...", "…")}
+    request["qmp"] = [
+        a if not a.startswith("unix:") else "unix:" + os.path.basename(a) for a in request["qmp"]
+    ]
+    text = block["text"] if block["text"].startswith("{") else "{" + block["text"] + "}"  # one member
+    answer = {k: v for k, v in shown(json.loads(text)).items() if k not in VARIES}
+    with InProcessServer() as srv:
+        vm = srv.create(request.pop("profile"), **request)
+        got = srv.call(lambda: srv.control.describe(srv.control.record(vm.id), abi=True))  # as GET answers
+    assert contains(answer, got), f"{block['file']}:{block['line']}: the answer is\n{json.dumps(got)}"
 
 
 def matches(expected: str, got: str) -> bool:
