@@ -10,7 +10,8 @@ block).  ``check`` is one of
 
 - ``run``: executed by tests/unit/docs/test_doc_blocks.py: a transcript whose ``$ qmpserver …``,
   ``$ qmpserver-qemu …`` and ``$ python3 examples/…`` lines it runs, comparing what they print
-  with the lines after them (a line ``...`` stands for any lines); a ``python`` block defining
+  with the lines after them (a line ``...`` stands for any lines), or whose ``$ curl …`` lines it
+  sends to the HTTP API of a server it starts (the JSON shown, ``...`` elided, must be there); a ``python`` block defining
   ``test_*`` functions, which must pass under pytest; a ``-> {...}`` / ``<- {...}`` QMP exchange,
   sent to an instance of the entry's ``profile`` (and ``machine``), each reply compared exactly;
   a ``yaml`` quote of the models/ file named by ``model`` (a string ending in `` ...`` is a

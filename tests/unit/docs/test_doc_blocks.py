@@ -95,6 +95,8 @@ def test_run_block_prints_what_the_doc_says(block, tmp_path):
     if LEDGER[block["hash"]].get("request"):
         return check_instance_answer(block, LEDGER[block["hash"]])
     steps = transcript(block["text"])
+    if steps and all(c.startswith("curl ") for c, _ in steps):
+        return run_curl_block(block, steps)
     if not steps and re.match(r"qmpserver(-qemu)? ", block["text"].lstrip()):
         return check_synopsis(block)
     assert steps, "a 'run' block must be a `$ command` transcript"
@@ -190,6 +192,8 @@ def contains(doc, got) -> bool:
         return isinstance(got, dict) and all(k in got and contains(v, got[k]) for k, v in doc.items())
     if isinstance(doc, list):
         return isinstance(got, list) and all(any(contains(d, g) for g in got) for d in doc)
+    if isinstance(doc, str) and re.search(r"\.\.\.|…", doc):  # "text (...)": what comes before
+        return isinstance(got, str) and got.startswith(re.split(r"\.\.\.|…", doc)[0])
     return doc == got and type(doc) is type(got)
 
 
@@ -305,6 +309,26 @@ def check_instance_answer(block: dict, entry: dict) -> None:
         vm = srv.create(request.pop("profile"), **request)
         got = srv.call(lambda: srv.control.describe(srv.control.record(vm.id), abi=True))  # as GET answers
     assert contains(answer, got), f"{block['file']}:{block['line']}: the answer is\n{json.dumps(got)}"
+
+
+URL = re.compile(r"(?:https?://)?(?:localhost|127\.0\.0\.1):\d+")
+
+
+def run_curl_block(block: dict, steps: list[tuple[str, str]]) -> None:
+    """``$ curl …`` against the HTTP API of a server this test starts (default profile, no
+    token; the doc's host:port replaced by the server's): each answer holds the JSON shown,
+    read as :func:`shown` and :func:`contains` do (``[...]``, ``...`` members, ``text (...)``)."""
+    from qmpserver.testing.server import InProcessServer
+
+    with InProcessServer() as srv:
+        url = srv.http().url
+        for command, expected in steps:
+            argv = [URL.sub(url, a) for a in shlex.split(command)]
+            got = subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
+            doc = shown(json.loads(expected.replace("[...]", '["..."]')))
+            assert contains(doc, json.loads(got)), (
+                f"{block['file']}:{block['line']}: `{command}` printed:\n{got}"
+            )
 
 
 def matches(expected: str, got: str) -> bool:
