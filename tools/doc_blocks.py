@@ -17,6 +17,7 @@ block).  ``check`` is one of
   a ``yaml`` quote of the models/ file named by ``model`` (a string ending in `` ...`` is a
   prefix); a synopsis (``qmpserver profiles list [--kind K]``), checked against the parser; or an
   instance's JSON answer, compared with creating the request block whose hash ``request`` names;
+  or JSON (``//`` comments allowed) that the ``qmpserver`` command line in ``command`` prints;
 - ``test``: checked by the test named in ``by`` (``path`` or ``path::function``, then optional
   words; e.g. docs/cli.md's --help blocks);
 - ``not-run``: with ``why`` (needs root, libvirt, a container, a network, or is not a command);
@@ -32,7 +33,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ROOT / "tests" / "unit" / "docs" / "doc_blocks.yaml"
-KEYS = ("hash", "file", "line", "first", "check", "by", "why", "profile", "machine", "model", "request")
+KEYS = (
+    "hash",
+    "file",
+    "line",
+    "first",
+    "check",
+    "by",
+    "why",
+    "profile",
+    "machine",
+    "model",
+    "request",
+    "command",
+)
 FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 
 

@@ -92,6 +92,8 @@ def test_run_block_prints_what_the_doc_says(block, tmp_path):
         return run_qmp_block(block, LEDGER[block["hash"]])
     if block["lang"] == "yaml":
         return check_yaml_block(block, LEDGER[block["hash"]])
+    if LEDGER[block["hash"]].get("command"):
+        return check_json_output(block, LEDGER[block["hash"]])
     if LEDGER[block["hash"]].get("request"):
         return check_instance_answer(block, LEDGER[block["hash"]])
     steps = transcript(block["text"])
@@ -309,6 +311,24 @@ def check_instance_answer(block: dict, entry: dict) -> None:
         vm = srv.create(request.pop("profile"), **request)
         got = srv.call(lambda: srv.control.describe(srv.control.record(vm.id), abi=True))  # as GET answers
     assert contains(answer, got), f"{block['file']}:{block['line']}: the answer is\n{json.dumps(got)}"
+
+
+def check_json_output(block: dict, entry: dict) -> None:
+    """A JSON block (``// comments`` allowed) is in what the entry's ``command`` (a ``qmpserver``
+    command line) prints, read as :func:`shown` and :func:`contains` do."""
+    argv = shlex.split(entry["command"])
+    assert argv[0] == "qmpserver", entry["command"]
+    text = re.sub(r"\s*//[^\n]*", "", block["text"]).replace("[...]", '["..."]')
+    p = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "qmpserver"), *argv[1:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    got = json.loads(p.stdout)
+    assert contains(shown(json.loads(text)), got), (
+        f"{block['file']}:{block['line']}: `{entry['command']}`:\n{p.stdout}"
+    )
 
 
 URL = re.compile(r"(?:https?://)?(?:localhost|127\.0\.0\.1):\d+")
