@@ -352,9 +352,11 @@ def run_curl_block(block: dict, steps: list[tuple[str, str]]) -> None:
 
 
 def matches(expected: str, got: str) -> bool:
-    """Line for line, where a line `...` (alone, any indentation) stands for any lines left out."""
+    """Line for line, where a line `...` (alone, any indentation) stands for any lines left out
+    and `…` in a line for any text (a temporary path, a timestamp)."""
     parts = [
-        r"(?:.*\n)*?" if line.strip() == "..." else re.escape(line) + r"\n" for line in expected.splitlines()
+        r"(?:.*\n)*?" if line.strip() in ("...", "…") else re.escape(line).replace("…", ".*?") + r"\n"
+        for line in expected.splitlines()
     ]
     return re.fullmatch("".join(parts), got) is not None
 
@@ -371,3 +373,4 @@ def test_contains():
 def test_matches():
     assert matches("a\n  ...\nc\n", "a\nb\nb2\nc\n") and matches("a\n...\n", "a\n")
     assert not matches("a\nc\n", "a\nb\nc\n") and not matches("a\n", "a\nb\n")
+    assert matches("at /tmp/x-…/s.sock\n", "at /tmp/x-1a2b/s.sock\n") and not matches("a…z\n", "a\nz\n")
