@@ -60,11 +60,12 @@ QEMU's rules reproduced here (QEMU ``monitor/qmp.c``: ``handle_qmp_command``,
 from __future__ import annotations
 
 import os
+import sys
 from collections import deque
 
 from ..errors import COMMAND_NOT_FOUND
 from ..wire.encode import message
-from ..wire.json_stream import JsonError, JsonStream
+from ..wire.json_stream import MAX_NESTING, JsonError, JsonStream
 from .dispatch import CommandTable, NegotiationTable, dispatch
 
 TYPE_CHECKING = False
@@ -89,6 +90,14 @@ if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up
     Observer = Callable[[str, Any, Union[bytes, None]], None]
     #: gate(session, item) -> seconds to hold the in-band item (a request or a JsonError)
     Gate = Callable[["Session", Any], float]
+
+# A request may be MAX_NESTING (1024) levels deep (QEMU json-streamer.c) and every
+# level is one frame of whatever walks it recursively: the C json encoder echoing an
+# "id", QAPI argument visitors, observers.  Python's default limit (1000) is below
+# that; the parser itself is iterative (wire.json_stream).
+RECURSION_LIMIT = 3 * MAX_NESTING + 1000
+if sys.getrecursionlimit() < RECURSION_LIMIT:
+    sys.setrecursionlimit(RECURSION_LIMIT)
 
 QUEUE_LEN_MAX = 8  # QMP_REQ_QUEUE_LEN_MAX, monitor/monitor-internal.h
 NEGOTIATION_DESC = "Expecting capabilities negotiation with 'qmp_capabilities'"

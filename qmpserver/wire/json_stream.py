@@ -37,7 +37,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
     from . import JSON
 
@@ -485,122 +485,112 @@ def _parse_number(tok: bytes, kind: int) -> int | float:
 # --- parser ---------------------------------------------------------------------
 
 
-class _Parser:
-    __slots__ = ("toks", "pos")
+# What an open container waits for next (the parser's explicit stack, one frame
+# per open array or object).
+_IN_ARRAY = 0  # a list: the next element was just parsed
+_OBJ_KEY = 1  # a dict: the next key was just parsed
+_OBJ_VALUE = 2  # a dict: the value of the pending key was just parsed
 
-    def __init__(self, toks: list[Token]):
-        self.toks = toks
-        self.pos = 0
 
-    def peek(self) -> Token | None:
-        if self.pos < len(self.toks):
-            return self.toks[self.pos]
-        return None
+def _scalar(tok: Token) -> JSON:
+    kind = tok[0]
+    if kind == STRING:
+        return parse_string_token(tok[1])
+    if kind == INTEGER or kind == FLOAT:
+        return _parse_number(tok[1], kind)
+    if kind == KEYWORD:
+        w = tok[1]
+        if w == b"true":
+            return True
+        if w == b"false":
+            return False
+        if w == b"null":
+            return None
+        raise _ParseError("invalid keyword '%s'" % qemu_text(w))
+    raise _ParseError("expecting value")
 
-    def pop(self) -> Token | None:
-        if self.pos < len(self.toks):
-            t = self.toks[self.pos]
-            self.pos += 1
-            return t
-        return None
 
-    def value(self) -> JSON:
-        tok = self.peek()
-        if tok is None:
+def _parse(toks: list[Token]) -> JSON:
+    """One value from a message's tokens, with QEMU's parse errors and their order.
+
+    QEMU ``qobject/json-parser.c`` (``parse_value``, ``parse_object``,
+    ``parse_pair``, ``parse_array``) recurses once per nesting level; the
+    streamer admits up to MAX_NESTING (1024) levels, deeper than Python's
+    recursion limit, so the same grammar runs here on an explicit stack of
+    open containers.  The errors are QEMU's and come in its order: an object
+    key is parsed as a whole value before it is found not to be a string, a
+    duplicate key is reported after its value is parsed, and a token missing
+    at the end is "premature EOI".
+    """
+    n = len(toks)
+    pos = 0
+    stack: list[list[Any]] = []  # [what it waits for, the container, the pending key]
+    while True:
+        # parse_value: a value starts at toks[pos]
+        if pos >= n:
             raise _ParseError("premature EOI")
-        kind = tok[0]
-        if kind == LCURLY:
-            return self.obj()
-        if kind == LSQUARE:
-            return self.array()
-        if kind == STRING:
-            self.pos += 1
-            return parse_string_token(tok[1])
-        if kind == INTEGER or kind == FLOAT:
-            self.pos += 1
-            return _parse_number(tok[1], kind)
-        if kind == KEYWORD:
-            self.pos += 1
-            w = tok[1]
-            if w == b"true":
-                return True
-            if w == b"false":
-                return False
-            if w == b"null":
-                return None
-            raise _ParseError("invalid keyword '%s'" % qemu_text(w))
-        raise _ParseError("expecting value")
-
-    def pair(self, d: dict[str, JSON]) -> None:
-        if self.peek() is None:
-            raise _ParseError("premature EOI")
-        key = self.value()
-        if type(key) is not str:
-            raise _ParseError("key is not a string in object")
-        tok = self.pop()
-        if tok is None:
-            raise _ParseError("premature EOI")
-        if tok[0] != COLON:
-            raise _ParseError("missing : in object pair")
-        val = self.value()
-        if key in d:
-            raise _ParseError("duplicate key")
-        d[key] = val
-
-    def obj(self) -> dict[str, JSON]:
-        self.pos += 1
-        d: dict[str, JSON] = {}
-        peek = self.peek()
-        if peek is None:
-            raise _ParseError("premature EOI")
-        if peek[0] == RCURLY:
-            self.pos += 1
-            return d
-        self.pair(d)
-        tok = self.pop()
-        if tok is None:
-            raise _ParseError("premature EOI")
-        while tok[0] != RCURLY:
-            if tok[0] != COMMA:
-                raise _ParseError("expected separator in dict")
-            self.pair(d)
-            tok = self.pop()
-            if tok is None:
+        kind = toks[pos][0]
+        pos += 1
+        value: JSON
+        if kind == LCURLY or kind == LSQUARE:
+            if pos >= n:
                 raise _ParseError("premature EOI")
-        return d
-
-    def array(self) -> list[JSON]:
-        self.pos += 1
-        out: list[JSON] = []
-        peek = self.peek()
-        if peek is None:
-            raise _ParseError("premature EOI")
-        if peek[0] == RSQUARE:
-            self.pos += 1
-            return out
-        out.append(self.value())
-        tok = self.pop()
-        if tok is None:
-            raise _ParseError("premature EOI")
-        while tok[0] != RSQUARE:
-            if tok[0] != COMMA:
-                raise _ParseError("expected separator in list")
-            out.append(self.value())
-            tok = self.pop()
-            if tok is None:
+            close = RCURLY if kind == LCURLY else RSQUARE
+            if toks[pos][0] == close:
+                pos += 1
+                value = {} if kind == LCURLY else []
+            else:
+                stack.append([_OBJ_KEY, {}, None] if kind == LCURLY else [_IN_ARRAY, [], None])
+                continue  # its first key or element
+        else:
+            value = _scalar(toks[pos - 1])
+        # hand the value to the innermost open container, closing those that end
+        while True:
+            if not stack:
+                return value
+            frame = stack[-1]
+            what = frame[0]
+            if what == _OBJ_KEY:
+                if type(value) is not str:
+                    raise _ParseError("key is not a string in object")
+                if pos >= n:
+                    raise _ParseError("premature EOI")
+                if toks[pos][0] != COLON:
+                    raise _ParseError("missing : in object pair")
+                pos += 1
+                frame[0] = _OBJ_VALUE
+                frame[2] = value
+                break  # the pair's value
+            if what == _OBJ_VALUE:
+                d = frame[1]
+                if frame[2] in d:
+                    raise _ParseError("duplicate key")
+                d[frame[2]] = value
+                sep, close, err = COMMA, RCURLY, "expected separator in dict"
+            else:
+                frame[1].append(value)
+                sep, close, err = COMMA, RSQUARE, "expected separator in list"
+            if pos >= n:
                 raise _ParseError("premature EOI")
-        return out
+            kind = toks[pos][0]
+            pos += 1
+            if kind == close:
+                value = frame[1]
+                stack.pop()
+                continue
+            if kind != sep:
+                raise _ParseError(err)
+            if what == _OBJ_VALUE:
+                frame[0] = _OBJ_KEY
+            break  # the next key or element
 
 
 def parse_tokens(tokens: list[Token]) -> JsonValue | JsonError:
     """Parse one message's tokens; returns JsonValue or JsonError."""
-    p = _Parser(tokens)
     try:
-        return JsonValue(p.value())
+        return JsonValue(_parse(tokens))
     except _ParseError as e:
         return JsonError("JSON parse error, " + str(e))
-    except RecursionError:  # cannot happen within MAX_NESTING, kept as a guard
-        return JsonError("JSON nesting depth limit exceeded")
 
 
 # --- the stream -------------------------------------------------------------------

@@ -173,6 +173,17 @@ SCENARIOS = [
         None,
     ),
     ("nesting", [NEG, b"[" * 1025 + b"]" * 2], None),
+    # QEMU json-streamer.c admits brace + bracket depth up to MAX_NESTING (1024) exactly
+    *[
+        ("nesting-%s-%d" % (kind, depth), [NEG, opener * depth + inner + closer * depth], None)
+        for kind, opener, inner, closer in (("array", b"[", b"1", b"]"), ("object", b'{"a":', b"1", b"}"))
+        for depth in (1023, 1024, 1025)
+    ],
+    (
+        "nesting-id-echoed",  # a deep id comes back as it was sent
+        [NEG, b'{"execute":"query-name","id":' + b"[" * 1023 + b"]" * 1023 + b"}"],
+        None,
+    ),
     (
         "arguments",
         [

@@ -136,3 +136,68 @@ def test_no_exponent_after_a_bare_zero():
     ):
         assert _same(messages(data + b" "), messages(data + b" ", fast=False)), data
     assert messages(b'{"a":0e1}') == [("e", "JSON parse error, expected separator in dict")]
+
+
+# --- nesting: QEMU admits brace + bracket depth up to 1024 (json-streamer.c MAX_NESTING) ---
+
+
+def _nested(kind: str, depth: int) -> bytes:
+    if kind == "array":
+        return b"[" * depth + b"1" + b"]" * depth
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_nesting_up_to_1024_parses_without_recursion(kind):
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(150)  # the parser must not recurse per level (a recursive one fails at ~330)
+    try:
+        got = {d: messages(_nested(kind, d)) for d in (1023, 1024, 1025)}
+    finally:
+        sys.setrecursionlimit(old)
+    for d in (1023, 1024):
+        ((tag, v),) = got[d]
+        assert tag == "v"
+        depth = 0
+        while v != 1:
+            v = v[0] if kind == "array" else v["a"]
+            depth += 1
+        assert depth == d
+    assert got[1025][0] == ("e", "JSON nesting depth limit exceeded")
+
+
+_containers = st.recursive(
+    st.integers(-5, 5) | st.text(max_size=3) | st.booleans() | st.none(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@given(_containers, st.integers(0, 300))
+def test_iterative_parser_equals_json_loads(v, extra):
+    """The explicit-stack parser builds what json.loads builds, at any depth (wrapped
+    ``extra`` levels deeper); the slow path (byte lexer + parser) equals the fast path."""
+    text = b"[" * extra + json.dumps(v).encode() + b"]" * extra + b"\n"  # a scalar ends at a delimiter
+    want = json.loads(text)
+    for fast in (True, False):
+        assert messages(text, fast=fast) == [("v", want)]
+
+
+@pytest.mark.parametrize(
+    "text,desc",
+    [
+        (b"{[1]:2}", "key is not a string in object"),
+        (b"{[}:2}", "expecting value"),  # the key is parsed as a value first, as QEMU does
+        (b'{"a" 1}', "missing : in object pair"),
+        (b'{"a":1 "b":2}', "expected separator in dict"),
+        (b"[1 2]", "expected separator in list"),
+        (b'{"a":[1,2,}]}', "expecting value"),
+        (b'{"a":1,"a":{"x":nope}}', "invalid keyword 'nope'"),  # the value before the duplicate
+        (b'{"a":1,"a":2}', "duplicate key"),
+        (b"[1,]", "expecting value"),
+    ],
+)
+def test_parse_errors_and_their_order(text, desc):
+    assert messages(text)[0] == ("e", "JSON parse error, " + desc)
