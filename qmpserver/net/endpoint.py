@@ -51,7 +51,7 @@ import socket
 import stat
 
 from ..errors import UsageError
-from ..qmp.session import CLOSE, PAUSED, READ, WAIT, Session
+from ..qmp.session import CLOSE, FLUSH, PAUSED, READ, WAIT, Session
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up path avoids it
@@ -225,7 +225,13 @@ class Admission:
         return None
 
 
-_NOT_READING = PAUSED | CLOSE
+_NOT_READING = PAUSED | CLOSE | FLUSH
+
+# Input kept from a client that waits for the monitor (another client is active).  QEMU
+# does not accept it at all: its bytes stay in the kernel and its sends block.  Reading
+# a little lets a waiting client that hangs up be noticed (its descriptor closed);
+# beyond this the connection is not read until it is admitted.
+WAITING_INPUT_MAX = 1 << 16
 
 
 class Listener:
@@ -288,6 +294,7 @@ class Connection:
             data = bytes(self.pending)
             self.pending.clear()
             self.data_in(data)
+        self._flow()  # reading stopped while waiting with WAITING_INPUT_MAX bytes
 
     def lost(self) -> None:
         """The connection is gone; the next waiting client of the monitor is admitted."""
@@ -301,6 +308,9 @@ class Connection:
     def data_in(self, data: bytes) -> None:
         if not self.active:
             self.pending += data
+            if len(self.pending) >= WAITING_INPUT_MAX and self.reading:
+                self.reading = False
+                self._set_reading(False)
             return
         self.session.receive_data(data)
         self._process()  # the driver just read: the transport is open
@@ -326,10 +336,13 @@ class Connection:
             self._call_later(self.session.wait_seconds, self._resumed)
         if want & CLOSE:
             self._close_when_flushed()
+        elif want & FLUSH and not self.write_blocked:
+            self._call_soon(self.process)  # the transport took the output: answer more
         self._flow()
 
     def _flow(self) -> None:
-        """Read unless the session paused input or the client does not read its output."""
+        """Read unless the session paused input or has output backed up, or the client
+        does not read its output."""
         reading = not (self.want & _NOT_READING) and not self.write_blocked
         if reading != self.reading and self._is_open():
             self.reading = reading

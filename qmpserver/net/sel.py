@@ -262,11 +262,17 @@ class Connection(BaseConnection):
             ev |= selectors.EVENT_READ
         if self.out:
             ev |= selectors.EVENT_WRITE
-        if ev == 0:
-            ev = selectors.EVENT_READ  # input is kept in the stream, not parsed, until resumed
         if ev != self.events:  # an epoll_ctl per message would cost a syscall each time
+            # no interest at all: out of the poll set (epoll would still report a
+            # hang-up, level-triggered, on a socket nobody reads)
+            sel = self.loop.sel
+            if ev == 0:
+                sel.unregister(self.sock)
+            elif self.events == 0:
+                sel.register(self.sock, ev, self.on_event)
+            else:
+                sel.modify(self.sock, ev, self.on_event)
             self.events = ev
-            self.loop.sel.modify(self.sock, ev, self.on_event)
 
     def _recv_unix(self, size: int) -> bytes:
         data, anc, _flags, _addr = self.sock.recvmsg(size, FD_SPACE, RECV_FLAGS)

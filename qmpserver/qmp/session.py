@@ -21,6 +21,11 @@ drivers, asyncio and epoll):
 * **output**: ``take_output()`` after every ``pump()`` and after a wake-up;
   the driver's own write pressure (a client that does not read) is the
   driver's business: it stops reading until its buffer drains.
+* **output backed up** (:data:`FLUSH`): the outbox holds more than
+  :data:`OUTPUT_HIGH_WATER` bytes, so ``pump()`` stopped taking requests
+  (a client that pipelines thousands of big queries and never reads must not
+  have them all answered into memory).  Do not read; write the output, and
+  ``pump()`` again once the transport is below its own high-water mark.
 * **paused input** (:data:`PAUSED`): QEMU's monitor is suspended; do not read
   until a later ``pump()`` stops saying so.  Bytes already received are kept.
 * **hold** (:data:`WAIT`, returned once per hold): in-band execution waits;
@@ -102,11 +107,17 @@ if sys.getrecursionlimit() < RECURSION_LIMIT:
 QUEUE_LEN_MAX = 8  # QMP_REQ_QUEUE_LEN_MAX, monitor/monitor-internal.h
 NEGOTIATION_DESC = "Expecting capabilities negotiation with 'qmp_capabilities'"
 
+# Output the session answers into before it stops taking requests (FLUSH): a driver
+# buffers at most about as much again, so a client that never reads costs ~2 MiB.
+# QEMU stops reading a monitor whose output is backed up; the mark is the mock's.
+OUTPUT_HIGH_WATER = 1 << 20
+
 # What the session wants next (``pump()``'s answer; bits, READ is none of them).
 READ = 0  # keep reading
 PAUSED = 1  # QEMU would not read now (in-band queue full): stop reading until told
 CLOSE = 2  # write the pending output, then close the connection
 WAIT = 4  # a hold started: call resume() after wait_seconds, then pump()
+FLUSH = 8  # output above OUTPUT_HIGH_WATER: write it, pump() again when the transport has room
 
 
 def _close(fd: int) -> None:
@@ -127,6 +138,7 @@ class Session:
         "oob_enabled",
         "queue",
         "outbox",
+        "outbytes",
         "closing",
         "connected",
         "pretty",
@@ -148,6 +160,7 @@ class Session:
         self.oob_enabled = False
         self.queue: deque[Any] = deque()  # in-band requests (dicts, other values, JsonError)
         self.outbox: list[bytes] = []
+        self.outbytes = 0  # bytes in the outbox
         self.closing = False  # close once the outbox is written
         self.connected = False
         self.pretty: bool = monitor.pretty
@@ -264,7 +277,7 @@ class Session:
         """Read as QEMU's monitor does: OOB runs at once, the rest queues until the limit."""
         stream = self.stream
         queue = self.queue
-        while not self.closing and len(queue) < self._queue_limit():
+        while not self.closing and len(queue) < self._queue_limit() and self.outbytes < OUTPUT_HIGH_WATER:
             msg = stream.next_message()
             if msg is None:
                 return
@@ -293,6 +306,9 @@ class Session:
         queue = self.queue
         want = READ
         while True:
+            if self.outbytes >= OUTPUT_HIGH_WATER:
+                want |= FLUSH  # the rest waits, unparsed, until the output is written
+                break
             if not queue and not self._held and not self.closing and self._gate is None:
                 table = self.table
                 memo = (
@@ -307,6 +323,7 @@ class Session:
                     if data is not None:  # a repeated request of a pure command
                         stream.discard(len(raw))
                         self.outbox.append(data)
+                        self.outbytes += len(data)
                         continue
                 msg = stream.next_message()
                 if msg is None:
@@ -346,10 +363,11 @@ class Session:
 
     @property
     def want(self) -> int:
-        """What the session wants now, without a hold request (READ, PAUSED or CLOSE)."""
+        """What the session wants now, without a hold request (READ, PAUSED, FLUSH or CLOSE)."""
         if self.closing:
             return CLOSE
-        return PAUSED if len(self.queue) >= self._queue_limit() else READ
+        want = PAUSED if len(self.queue) >= self._queue_limit() else READ
+        return want | FLUSH if self.outbytes >= OUTPUT_HIGH_WATER else want
 
     def resume(self) -> None:
         """End a hold: queued in-band requests run at the next ``pump()``."""
@@ -390,6 +408,7 @@ class Session:
     def _emit_out(self, obj: Any) -> None:
         data = message(obj, self.pretty)
         self.outbox.append(data)
+        self.outbytes += len(data)
         for obs in self._observers:
             obs("out", obj, data)
 
@@ -400,6 +419,7 @@ class Session:
         if self.pretty:
             data = message(obj, True)
         self.outbox.append(data)
+        self.outbytes += len(data)
         for obs in self._observers:
             obs("out", obj, data)
         if self._wakeup is not None:
@@ -412,4 +432,5 @@ class Session:
             return b""
         data = b"".join(outbox) if len(outbox) > 1 else outbox[0]
         outbox.clear()
+        self.outbytes = 0
         return data

@@ -147,3 +147,55 @@ def test_second_client_is_greeted_when_the_first_leaves():
     assert second.written == b""
     first.lost()
     assert [list(m) for m in second.lines()] == [["QMP"], ["return"]]
+
+
+def test_waiting_client_is_not_read_beyond_a_bound():
+    """D1: a client waiting for the monitor is buffered up to WAITING_INPUT_MAX, then not read
+    (QEMU does not accept it: its sends block); admitted, it is read again and answered."""
+    from qmpserver.net.endpoint import WAITING_INPUT_MAX
+
+    inst, ep = _endpoint()
+    first = FakeConn(ep, [])
+    second = FakeConn(ep, [])
+    req = b'{"execute":"qmp_capabilities"}' + b'{"execute":"query-name"}' * (WAITING_INPUT_MAX // 24 + 1)
+    second.data_in(req[: WAITING_INPUT_MAX // 2])
+    assert second.reading_log == []  # a little is read: a waiting client that hangs up is noticed
+    second.data_in(req[WAITING_INPUT_MAX // 2 :])
+    assert second.reading_log == [False]
+    assert len(second.pending) <= len(req)
+    first.lost()
+    assert second.reading_log == [False, True]
+    msgs = second.lines()
+    assert list(msgs[0]) == ["QMP"] and msgs[1] == {"return": {}}
+    assert msgs[2:] == [{"return": {}}] * (len(msgs) - 2) and len(msgs) > 100
+
+
+def test_output_high_water_stops_answering_until_written():
+    """D2: pipelined requests of a client that does not read are answered only up to
+    OUTPUT_HIGH_WATER of output; the rest stays unparsed and input is not read until the
+    output is written, so a never-reading client costs a bounded amount of memory."""
+    from qmpserver.qmp.session import OUTPUT_HIGH_WATER
+
+    inst, ep = _endpoint()
+    loop = []
+    c = FakeConn(ep, loop)
+    c.data_in(b'{"execute":"qmp_capabilities"}')
+    c.lines()
+    n = 200
+    c.write_blocked = True  # the client does not read: the transport is above its mark
+    c.data_in(b'{"execute":"query-qmp-schema"}' * n)
+    first = c.lines()
+    assert 0 < len(first) < n, "answered %d of %d while the output was backed up" % (len(first), n)
+    assert c.session.outbytes == 0 and c.reading_log == [False]
+    one = len(json.dumps(first[0]))
+    assert len(first) * one <= OUTPUT_HIGH_WATER + 2 * one
+    assert loop == []  # nothing more until the transport drains
+    got = len(first)
+    for _ in range(n):
+        c.writable()  # the transport drained below its mark
+        c.run_loop()
+        got += len(c.lines())
+        if got == n:
+            break
+    assert got == n
+    assert c.reading_log[-1] is True
