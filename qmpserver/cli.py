@@ -38,6 +38,20 @@ def _instance_config(args):
     return cfg
 
 
+def socket_mode(text: str) -> int:
+    """``--socket-mode``: octal permission bits 0..0777 only; setuid, setgid and sticky
+    bits (04000, 02000, 01000) mean nothing on a socket and are refused (issue 16, D15)."""
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise UsageError(
+            "invalid --socket-mode '%s' (expected octal permission bits 0 to 777, e.g. 600)" % text
+        )
+    return mode
+
+
 def _setup_logging(level: str) -> None:
     import logging
 
@@ -126,7 +140,7 @@ def cmd_serve(args) -> int:
         loop,
         profile_dirs=args.profile_dir or (),
         multi_client=args.multi_client,
-        socket_mode=int(args.socket_mode, 8),
+        socket_mode=socket_mode(args.socket_mode),
     )
     if args.log_level == "debug":
         from .serve import TrafficLog

@@ -34,7 +34,8 @@ from .. import models
 from ..errors import UsageError
 from . import loader
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# matched whole (fullmatch): "$" would also match before a trailing newline ("a\n", D13)
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 KINDS = {"profile": "profiles", "host": "hosts"}
 
 
@@ -68,7 +69,7 @@ def default_root() -> str:
 
 
 def check_name(name) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
         raise StoreError(
             "invalid name %r: use letters, digits, '.', '_' and '-' (at most 128, "
             "starting with a letter or digit)" % (name,),
