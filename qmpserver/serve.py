@@ -15,14 +15,46 @@ from .vm.config import GuestBehaviour, InstanceConfig
 
 
 def default_socket_dir() -> str:
+    """The directory of sockets made without ``--qmp``: ``$XDG_RUNTIME_DIR/qmpserver``, else
+    ``$TMPDIR/qmpserver-UID``.
+
+    A shared temporary directory lets another user create that name first; as
+    OpenSSH (``secure_permissions``) and systemd (``RuntimeDirectory``) do, the
+    directory is used only when it is a real directory owned by this user and
+    closed to others (issue 16, D7); otherwise, or when it cannot be created
+    (a read-only or full runtime directory, D16), a UsageError names the path.
+    """
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     d = (
         os.path.join(base, "qmpserver-%d" % os.getuid())
         if not os.environ.get("XDG_RUNTIME_DIR")
         else os.path.join(base, "qmpserver")
     )
-    os.makedirs(d, mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        st = os.lstat(d)
+    except OSError as e:
+        raise UsageError("cannot create the socket directory %s: %s" % (d, e.strerror or e)) from None
+    check_private_dir(d, st)
     return d
+
+
+def check_private_dir(path: str, st: os.stat_result) -> None:
+    """Refuse a directory another user could use to swap our sockets."""
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode):
+        raise UsageError("unsafe socket directory %s: not a directory (a symlink or a file)" % path)
+    if st.st_uid != os.getuid():
+        raise UsageError(
+            "unsafe socket directory %s: owned by uid %d, not by you (uid %d); remove it or set "
+            "XDG_RUNTIME_DIR" % (path, st.st_uid, os.getuid())
+        )
+    if st.st_mode & 0o077:
+        raise UsageError(
+            "unsafe socket directory %s: mode %04o lets other users in (expected 0700); "
+            "chmod 700 it or remove it" % (path, stat.S_IMODE(st.st_mode))
+        )
 
 
 class Server:
