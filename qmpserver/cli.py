@@ -104,7 +104,7 @@ def _require_aiohttp() -> None:
 
 
 def _http_limits(args):
-    """The ``--http-*`` limits and permissions (docs/security-http.md)."""
+    """The ``--http-*`` limits and permissions (docs/security.md)."""
     from .http.app import Limits
     from .http.control import Policy
 

@@ -14,7 +14,7 @@ the WebSocket authenticates with its first message.  Request bodies are
 limited (``max_body``, 4 MiB by default): larger ones get 413.  Routes, their
 parameters and bodies are declared once in :mod:`qmpserver.http.routes`: the
 router, request checking and the OpenAPI document derive from that table.
-Limits and what requests may reach: :class:`Limits` (docs/security-http.md).
+Limits and what requests may reach: :class:`Limits` (docs/security.md).
 """
 
 from __future__ import annotations

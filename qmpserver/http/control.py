@@ -197,7 +197,7 @@ def config_from_body(body):
     return profile, cfg, qmp, limit
 
 
-# the HTTP API's limits (serve --http-max-*; docs/security-http.md); here, not in app.py,
+# the HTTP API's limits (serve --http-max-*; docs/security.md); here, not in app.py,
 # so that the command line can show them without importing aiohttp
 DEFAULT_MAX_INSTANCES = 64  # instances running at a time (POST /api/v1/instances: 429 beyond)
 DEFAULT_MAX_CONNECTIONS = 256  # open HTTP connections, WebSockets included (503 beyond)
