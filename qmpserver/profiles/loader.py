@@ -217,12 +217,20 @@ class _Resolver:
         return os.path.normpath(os.path.join(base, ref))
 
     def inherit(self, kind: str, data: Doc, path: str, chain: tuple[str, ...]) -> Doc:
-        validate({"host": "host", "build": "build", "profile": "profile"}[kind], data, path)
+        """``data`` merged over the file it ``extends``, checked against the schema.
+
+        A file that extends another holds only what it changes, so its required fields
+        come from the parent: the schema checks the merged mapping (errors still name
+        this file), and a cycle is found before anything is checked."""
         parent = data.get("extends")
         if parent is None:
+            validate(kind, data, path)
             return data
+        if not isinstance(parent, str):
+            raise ProfileError(path, "extends", "expected the name of a %s" % kind)
         base = self.named(kind, parent, path, "extends", chain)
         merged = deep_merge(base, {k: v for k, v in data.items() if k != "extends"})
+        validate(kind, merged, path)
         return merged
 
     def part(self, kind: str, spec: Any, referrer: str, field: str) -> Doc:
@@ -365,8 +373,9 @@ def compile_build(data: Doc, deps: set[str]) -> Build:
     if data.get("replies"):
         deps.add(data["replies"])
         doc = read_json(data["replies"])
-        if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
-            raise ProfileError(data["replies"], "entries", 'expected {"format": 1, "entries": [...]}')
+        # the envelope and every entry (schemas/replies.schema.json): an entry without
+        # "execute" is "file: entries[N]: ..." here, not a KeyError in index_replies
+        validate("replies", doc, data["replies"])
         replies = index_replies(doc)
     quirks = _load_quirks(version, deps)
     build = Build(name, data, schema, replies, quirks, path)

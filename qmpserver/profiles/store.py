@@ -149,9 +149,10 @@ class Store:
         path = self.find(kind, name)
         if path is None:
             raise StoreError("no %s '%s'" % (kind, name), "not-found")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        return path, loader.read_yaml(path), text
+        # one reading path (models.read_text): a non-UTF-8 or non-regular file is a
+        # ProfileError naming the file, never a UnicodeDecodeError
+        text = models.read_text(path, loader.ProfileError)
+        return path, models.parse_yaml(text, path, loader.ProfileError), text
 
     # --- validation -----------------------------------------------------------------------
 

@@ -1,0 +1,135 @@
+"""Bad profile files give ``file: field path: expectation``, never a traceback (issue 16:
+D18 encodings and malformed replies, D19 host ``extends``, duplicate keys, names, D13, D14)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from qmpserver.errors import UsageError
+from qmpserver.models import MODELS_DIR
+from qmpserver.profiles import loader
+from qmpserver.profiles.store import Store
+
+
+def _store(tmp_path):
+    for sub in ("profiles", "hosts", "builds"):
+        (tmp_path / sub).mkdir()
+    return tmp_path
+
+
+def _compile(root, name):
+    roots = loader.search_roots([str(root)])
+    path = loader.resolve_spec(name, roots)
+    return loader.compile_profile(path, roots)
+
+
+# --- D18: encodings and malformed replies ----------------------------------------------------
+
+
+def test_latin1_profile_is_a_clean_error(tmp_path):
+    root = _store(tmp_path)
+    p = root / "profiles" / "lat.yaml"
+    p.write_bytes(
+        'kind: profile\nname: lat\nsummary: "caf\xe9"\nhost: tcg-only\nbuild: qmpserver\n'.encode("latin-1")
+    )
+    with pytest.raises(loader.ProfileError) as ei:
+        _compile(root, "lat")
+    assert str(p) in str(ei.value) and "UTF-8" in str(ei.value)
+
+
+def test_latin1_profile_in_store_read_and_list(tmp_path):
+    root = _store(tmp_path)
+    p = root / "profiles" / "lat.yaml"
+    p.write_bytes(b"kind: profile\nname: lat\nsummary: caf\xe9\n")
+    st = Store(str(root))
+    with pytest.raises(UsageError) as ei:
+        st.read("profile", "lat")
+    assert "lat.yaml" in str(ei.value) and "UTF-8" in str(ei.value)
+    rows = {r["name"]: r for r in st.list("profile")}
+    assert rows["lat"]["valid"] is False and "UTF-8" in rows["lat"]["summary"]
+
+
+def _build_with_replies(root, entries):
+    src = os.path.join(MODELS_DIR, "builds", "qemu-7.2-debian")
+    dst = root / "builds" / "b"
+    shutil.copytree(src, dst)
+    doc = json.loads((dst / "replies.json").read_text())
+    doc["entries"] = entries
+    (dst / "replies.json").write_text(json.dumps(doc))
+    (root / "profiles" / "p.yaml").write_text(
+        "kind: profile\nname: p\nsummary: s\nhost: tcg-only\nbuild: b\n"
+    )
+    return dst / "replies.json"
+
+
+@pytest.mark.parametrize(
+    "entries, where, what",
+    [
+        ([{"return": {}}], "entries[0]", "'execute' is a required property"),
+        ([{"execute": 5, "return": {}}], "entries[0].execute", "string"),
+        ([{"execute": "query-version", "return": {}}, "x"], "entries[1]", "object"),
+        ([{"execute": "query-version", "arguments": [1]}], "entries[0].arguments", "object"),
+        ([{"execute": "query-version", "accel": 3}], "entries[0].accel", "string"),
+    ],
+)
+def test_malformed_replies_entry_names_file_and_field(tmp_path, entries, where, what):
+    root = _store(tmp_path)
+    replies = _build_with_replies(root, entries)
+    with pytest.raises(loader.ProfileError) as ei:
+        _compile(root, "p")
+    msg = str(ei.value)
+    assert msg.startswith("%s: %s: " % (replies, where)), msg
+    assert what in msg
+
+
+# --- D19: host extends ---------------------------------------------------------------------
+
+
+def test_host_extends_resolves(tmp_path):
+    root = _store(tmp_path)
+    (root / "hosts" / "child.yaml").write_text(
+        "kind: host\nname: child\nextends: graviton3-v1-6.1\nsummary: a child host\n"
+    )
+    (root / "profiles" / "p.yaml").write_text(
+        "kind: profile\nname: p\nsummary: s\nhost: child\nbuild: qmpserver\n"
+    )
+    prof, _deps = _compile(root, "p")
+    assert prof.host.name == "child"
+    assert prof.host.data["summary"] == "a child host"
+    assert prof.host.data["cpu"]["part"] == "Neoverse V1"
+
+
+def test_host_extends_cycle_names_files(tmp_path):
+    root = _store(tmp_path)
+    (root / "hosts" / "ha.yaml").write_text("kind: host\nname: ha\nextends: hb\nsummary: a\n")
+    (root / "hosts" / "hb.yaml").write_text("kind: host\nname: hb\nextends: ha\nsummary: b\n")
+    (root / "profiles" / "p.yaml").write_text(
+        "kind: profile\nname: p\nsummary: s\nhost: ha\nbuild: qmpserver\n"
+    )
+    with pytest.raises(loader.ProfileError) as ei:
+        _compile(root, "p")
+    msg = str(ei.value)
+    assert "cycle" in msg and "ha.yaml" in msg and "hb.yaml" in msg, msg
+
+
+def test_host_extends_child_still_checked(tmp_path):
+    root = _store(tmp_path)
+    (root / "hosts" / "child.yaml").write_text(
+        "kind: host\nname: child\nextends: graviton3-v1-6.1\nsummary: s\nbogus: 1\n"
+    )
+    (root / "profiles" / "p.yaml").write_text(
+        "kind: profile\nname: p\nsummary: s\nhost: child\nbuild: qmpserver\n"
+    )
+    with pytest.raises(loader.ProfileError) as ei:
+        _compile(root, "p")
+    assert "child.yaml" in str(ei.value) and "bogus" in str(ei.value)
+
+
+def test_host_extends_via_store(tmp_path):
+    st = Store(str(_store(tmp_path)))
+    st.put("host", "child", "kind: host\nname: child\nextends: graviton3-v1-6.1\nsummary: s\n")
+    assert (tmp_path / "hosts" / "child.yaml").exists()
