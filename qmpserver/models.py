@@ -100,15 +100,53 @@ class DataFileError(UsageError, ValueError):
 # --- reading --------------------------------------------------------------------
 
 
+_yaml_loader: Any = None
+
+
+def _strict_loader() -> Any:
+    """PyYAML's safe loader (the C parser when built) refusing duplicate keys.
+
+    YAML 1.2 requires the keys of a mapping to be unique; PyYAML keeps the last value
+    silently, so a repeated ``idregs:`` would drop the first block unseen.  Merge keys
+    (``<<``) are not duplicates: explicit keys override merged ones by design."""
+    global _yaml_loader
+    if _yaml_loader is None:
+        import yaml
+
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is an optional build
+
+        class StrictLoader(base):  # type: ignore[misc,valid-type]
+            def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+                seen: dict[Any, int] = {}
+                for key_node, _value in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.setdefault(key, key_node.start_mark.line + 1)
+                    except TypeError:  # an unhashable key: the base class reports it
+                        continue
+                    if first != key_node.start_mark.line + 1:
+                        raise yaml.constructor.ConstructorError(
+                            None,
+                            None,
+                            "duplicate key %r (first on line %d)" % (key, first),
+                            key_node.start_mark,
+                        )
+                return super().construct_mapping(node, deep)
+
+        _yaml_loader = StrictLoader
+    return _yaml_loader
+
+
 def parse_yaml(text: str, file: str, error: type[DataFileError] = DataFileError) -> dict[str, Any]:
-    """YAML text whose top level is a mapping (PyYAML's safe loader, C version when built);
-    ``file`` names it in errors: bad YAML (with line and column), a top level that is not a
-    mapping."""
+    """YAML text whose top level is a mapping (PyYAML's safe loader, C version when built,
+    refusing duplicate keys: :func:`_strict_loader`); ``file`` names it in errors: bad YAML
+    (with line and column), a top level that is not a mapping."""
     import yaml  # lazy: a start from the compiled cache never parses YAML (~10 ms to import)
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is an optional build
     try:
-        doc = yaml.load(text, Loader=loader)
+        doc = yaml.load(text, Loader=_strict_loader())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)  # only MarkedYAMLError has a position
         where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""

@@ -12,7 +12,7 @@ import pytest
 from qmpserver.errors import UsageError
 from qmpserver.models import MODELS_DIR
 from qmpserver.profiles import loader
-from qmpserver.profiles.store import Store
+from qmpserver.profiles.store import Store, StoreError
 
 
 def _store(tmp_path):
@@ -133,3 +133,34 @@ def test_host_extends_via_store(tmp_path):
     st = Store(str(_store(tmp_path)))
     st.put("host", "child", "kind: host\nname: child\nextends: graviton3-v1-6.1\nsummary: s\n")
     assert (tmp_path / "hosts" / "child.yaml").exists()
+
+
+# --- duplicate keys, name vs file name --------------------------------------------------------
+
+
+def test_duplicate_key_names_file_key_and_lines(tmp_path):
+    root = _store(tmp_path)
+    p = root / "profiles" / "d.yaml"
+    p.write_text(
+        "kind: profile\nname: d\nsummary: s\nhost: tcg-only\nbuild: qmpserver\nhost: graviton3-v1-6.1\n"
+    )
+    with pytest.raises(loader.ProfileError) as ei:
+        _compile(root, "d")
+    msg = str(ei.value)
+    assert (
+        msg.startswith(str(p) + ": line 6, column 1: ") and "duplicate key 'host' (first on line 4)" in msg
+    ), msg
+
+
+def test_duplicate_nested_key_and_store_put(tmp_path):
+    st = Store(str(_store(tmp_path)))
+    with pytest.raises(StoreError) as ei:
+        st.put("profile", "d", "kind: profile\nname: d\ndefaults:\n  accel: kvm\n  accel: tcg\n")
+    assert "d.yaml: line 5, column 3" in str(ei.value) and "duplicate key 'accel'" in str(ei.value)
+
+
+def test_yaml_merge_keys_are_not_duplicates():
+    from qmpserver.models import parse_yaml
+
+    doc = parse_yaml("a: &x {k: 1, j: 2}\nb:\n  <<: *x\n  k: 3\n", "f.yaml")
+    assert doc["b"] == {"k": 3, "j": 2}
