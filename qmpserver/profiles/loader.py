@@ -23,6 +23,7 @@ source files: :func:`load_profile` keeps the result in the compile cache of
 from __future__ import annotations
 
 import os
+import re
 
 from .. import models
 from ..errors import UsageError
@@ -85,6 +86,31 @@ def read_json(path: str) -> Any:
 def validate(kind: str, data: Any, file: str) -> None:
     """Validate against ``schemas/<kind>.schema.json``; raise ProfileError."""
     models.check_schema(kind, data, file, error=ProfileError)
+
+
+def name_of_file(path: str) -> str | None:
+    """The name a file is found by (:func:`find`): ``builds/N/build.yaml`` -> N,
+    ``.../N.yaml`` -> N; None for a hidden file (the store's temporary files, which
+    :mod:`qmpserver.profiles.store` checks against the name being written)."""
+    base = os.path.basename(path)
+    if base.startswith("."):
+        return None
+    if base == "build.yaml":
+        return os.path.basename(os.path.dirname(os.path.abspath(path)))
+    stem, ext = os.path.splitext(base)
+    return stem if ext in (".yaml", ".yml") else None
+
+
+def check_file_name(data: Doc, path: str, text: str) -> None:
+    """A file's ``name:`` must be the name it is found by: otherwise ``host: X`` would load
+    a host that calls itself Y.  The error names the file, the key and its line."""
+    want = name_of_file(path)
+    name = data.get("name")
+    if want is None or name is None or name == want:
+        return
+    m = re.search(r"^name[ \t]*:", text, re.MULTILINE)
+    where = "name (line %d)" % (text.count("\n", 0, m.start()) + 1) if m else "name"
+    raise ProfileError(path, where, "'%s' differs from the file name ('%s')" % (name, want))
 
 
 # --- the store ------------------------------------------------------------------
@@ -164,7 +190,9 @@ class _Resolver:
 
     def _read(self, path: str, kind: str) -> Doc:
         self.deps.add(os.path.abspath(path))
-        data = read_yaml(path)
+        text = models.read_text(path, ProfileError)
+        data = models.parse_yaml(text, path, ProfileError)
+        check_file_name(data, path, text)
         if data.get("kind") not in (None, kind, "qemu-build" if kind == "build" else kind):
             raise ProfileError(
                 path,

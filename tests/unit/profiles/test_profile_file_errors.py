@@ -55,13 +55,13 @@ def test_latin1_profile_in_store_read_and_list(tmp_path):
 
 def _build_with_replies(root, entries):
     src = os.path.join(MODELS_DIR, "builds", "qemu-7.2-debian")
-    dst = root / "builds" / "b"
+    dst = root / "builds" / "qemu-7.2-debian"  # searched before the built-in of that name
     shutil.copytree(src, dst)
     doc = json.loads((dst / "replies.json").read_text())
     doc["entries"] = entries
     (dst / "replies.json").write_text(json.dumps(doc))
     (root / "profiles" / "p.yaml").write_text(
-        "kind: profile\nname: p\nsummary: s\nhost: tcg-only\nbuild: b\n"
+        "kind: profile\nname: p\nsummary: s\nhost: tcg-only\nbuild: qemu-7.2-debian\n"
     )
     return dst / "replies.json"
 
@@ -164,3 +164,26 @@ def test_yaml_merge_keys_are_not_duplicates():
 
     doc = parse_yaml("a: &x {k: 1, j: 2}\nb:\n  <<: *x\n  k: 3\n", "f.yaml")
     assert doc["b"] == {"k": 3, "j": 2}
+
+
+@pytest.mark.parametrize("sub, kind", [("profiles", "profile"), ("hosts", "host")])
+def test_name_differing_from_file_name(tmp_path, sub, kind):
+    root = _store(tmp_path)
+    if kind == "host":
+        (root / "hosts" / "h.yaml").write_text(
+            "kind: host\nextends: graviton3-v1-6.1\nsummary: s\nname: other\n"
+        )
+        (root / "profiles" / "p.yaml").write_text(
+            "kind: profile\nname: p\nsummary: s\nhost: h\nbuild: qmpserver\n"
+        )
+        bad = root / "hosts" / "h.yaml"
+    else:
+        (root / "profiles" / "p.yaml").write_text(
+            "kind: profile\nsummary: s\nname: q\nhost: tcg-only\nbuild: qmpserver\n"
+        )
+        bad = root / "profiles" / "p.yaml"
+    with pytest.raises(loader.ProfileError) as ei:
+        _compile(root, "p")
+    msg = str(ei.value)
+    assert msg.startswith("%s: name (line 4): " % bad) or msg.startswith("%s: name (line 3): " % bad), msg
+    assert "differs from the file name" in msg
