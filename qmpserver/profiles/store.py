@@ -17,7 +17,8 @@ Rules:
   reach another directory, and symbolic links in the store are refused;
 * content is validated (JSON Schema, references, ``extends``, compilation)
   *before* anything is written; a bad file never lands;
-* a write is atomic: a temporary file in the same directory, ``fsync``,
+* a write is atomic: a temporary file in the same directory (locked while in use; a dead
+  writer's is removed when the store opens), ``fsync``,
   ``os.replace``, ``fsync`` of the directory; readers see the old or the new
   file, never a mix;
 * built-in profiles (``models/``) are read-only, and so are files of other
@@ -26,9 +27,12 @@ Rules:
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import stat
 import tempfile
+import time
 
 from .. import models
 from ..errors import UsageError
@@ -37,6 +41,7 @@ from . import loader
 # matched whole (fullmatch): "$" would also match before a trailing newline ("a\n", D13)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 KINDS = {"profile": "profiles", "host": "hosts"}
+STALE_TEMP_AGE = 60  # seconds: an unlocked temp file older than this is a dead writer's
 
 
 class StoreError(UsageError):
@@ -82,6 +87,42 @@ class Store:
     def __init__(self, root=None, search=()):
         self.root = os.path.abspath(root or default_root())
         self.search = [os.path.abspath(d) for d in search if os.path.abspath(d) != self.root]
+        self.removed_stale = self.remove_stale_temps()
+
+    def remove_stale_temps(self, min_age=STALE_TEMP_AGE) -> list:
+        """Remove the temporary files of writers that died (kill -9 during a PUT).
+
+        A writer holds an exclusive ``flock`` on its ``.NAME.*.tmp`` until it is renamed or
+        removed; a temp file nobody holds and older than ``min_age`` seconds (the window
+        between ``mkstemp`` and ``flock``) is left over. Returns the paths removed."""
+        removed = []
+        now = time.time()
+        for sub in KINDS.values():
+            d = os.path.join(self.root, sub)
+            try:
+                entries = os.listdir(d)
+            except OSError:
+                continue
+            for entry in entries:
+                if not (entry.startswith(".") and entry.endswith(".tmp")):
+                    continue
+                p = os.path.join(d, entry)
+                try:
+                    fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    st = os.fstat(fd)
+                    if not stat.S_ISREG(st.st_mode) or now - st.st_mtime < min_age:
+                        continue
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    os.unlink(p)
+                    removed.append(p)
+                except OSError:  # held by a live writer, or already gone
+                    continue
+                finally:
+                    os.close(fd)
+        return removed
 
     @classmethod
     def for_server(cls, server, root=None) -> "Store":
@@ -245,15 +286,18 @@ class Store:
         # they will; its name ends in .tmp, which the loader never picks up
         fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".tmp", dir=d)
         try:
+            # the lock, held until the file is renamed or removed, marks it as in use
+            # (remove_stale_temps leaves it alone)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
                 f.write(text)
                 f.flush()
                 if keep:
                     os.fsync(f.fileno())
-            compiled = self._checked_compile(kind, name, tmp)
-            if not keep:
-                return compiled
-            os.replace(tmp, path)
+                compiled = self._checked_compile(kind, name, tmp)
+                if not keep:
+                    return compiled
+                os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

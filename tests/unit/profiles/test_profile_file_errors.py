@@ -187,3 +187,49 @@ def test_name_differing_from_file_name(tmp_path, sub, kind):
     msg = str(ei.value)
     assert msg.startswith("%s: name (line 4): " % bad) or msg.startswith("%s: name (line 3): " % bad), msg
     assert "differs from the file name" in msg
+
+
+# --- D14: temp files of a writer killed during a PUT -------------------------------------------
+
+_HANG_IN_PUT = """
+import sys, time
+from qmpserver.profiles.store import Store
+Store._checked_compile = lambda self, kind, name, tmp: time.sleep(600)
+Store(sys.argv[1]).put("profile", "k", "kind: profile\\nname: k\\nsummary: s\\nhost: tcg-only\\nbuild: qmpserver\\n")
+"""
+
+
+def test_store_removes_temp_files_of_a_killed_writer(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = _store(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", _HANG_IN_PUT, str(root)])
+    try:
+        deadline = time.monotonic() + 20
+        while not list((root / "profiles").glob(".k.*.tmp")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        (tmp,) = (root / "profiles").glob(".k.*.tmp")
+        os.utime(tmp, (time.time() - 3600,) * 2)
+        assert Store(str(root)).removed_stale == [] and tmp.exists()  # a live writer's: kept
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        fresh = root / "hosts" / ".h.new.tmp"
+        fresh.write_text("x")  # unlocked but recent: maybe a writer between mkstemp and flock
+        st = Store(str(root))
+        assert st.removed_stale == [str(tmp)] and not tmp.exists() and fresh.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_put_leaves_no_temp_file(tmp_path):
+    st = Store(str(_store(tmp_path)))
+    st.put("profile", "k", "kind: profile\nname: k\nsummary: s\nhost: tcg-only\nbuild: qmpserver\n")
+    with pytest.raises(StoreError):
+        st.put("profile", "k", "kind: profile\nname: k\nsummary: s\nhost: nope\nbuild: qmpserver\n")
+    assert sorted(p.name for p in (tmp_path / "profiles").iterdir()) == ["k.yaml"]
