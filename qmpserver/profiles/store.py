@@ -13,7 +13,8 @@ Layout (the loader's, see :mod:`qmpserver.profiles.loader`)::
 Rules:
 
 * names match ``[A-Za-z0-9][A-Za-z0-9._-]*`` (at most 128 characters, no
-  ``..``), and the resolved path must stay inside ``ROOT``: a name can never
+  ``..``, not ending in ``.yaml`` or ``.yml``, which would be read as a file
+  path), and the resolved path must stay inside ``ROOT``: a name can never
   reach another directory, and symbolic links in the store are refused;
 * content is validated (JSON Schema, references, ``extends``, compilation)
   *before* anything is written; a bad file never lands;
@@ -41,6 +42,7 @@ from . import loader
 # matched whole (fullmatch): "$" would also match before a trailing newline ("a\n", D13)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 KINDS = {"profile": "profiles", "host": "hosts"}
+FILE_SUFFIXES = (".yaml", ".yml")  # what loader.resolve_spec takes as a file path
 STALE_TEMP_AGE = 60  # seconds: an unlocked temp file older than this is a dead writer's
 
 
@@ -78,6 +80,14 @@ def check_name(name) -> str:
         raise StoreError(
             "invalid name %r: use letters, digits, '.', '_' and '-' (at most 128, "
             "starting with a letter or digit)" % (name,),
+            "invalid-name",
+        )
+    if name.endswith(FILE_SUFFIXES):
+        # loader.resolve_spec takes such a spec as a file path, so 'x.yaml' stored as
+        # profiles/x.yaml.yaml could never be read back by name (D13)
+        raise StoreError(
+            "invalid name %r: a name ending in .yaml or .yml is read as a file path; "
+            "use %r" % (name, os.path.splitext(name)[0]),
             "invalid-name",
         )
     return name

@@ -233,3 +233,26 @@ def test_put_leaves_no_temp_file(tmp_path):
     with pytest.raises(StoreError):
         st.put("profile", "k", "kind: profile\nname: k\nsummary: s\nhost: nope\nbuild: qmpserver\n")
     assert sorted(p.name for p in (tmp_path / "profiles").iterdir()) == ["k.yaml"]
+
+
+# --- D13: a name that the loader would take as a file path ------------------------------------
+
+
+@pytest.mark.parametrize("name", ["x.yaml", "x.yml", "a.b.yaml"])
+@pytest.mark.parametrize("kind", ["profile", "host"])
+def test_names_ending_in_yaml_are_refused(tmp_path, name, kind):
+    st = Store(str(_store(tmp_path)))
+    body = "kind: profile\nsummary: s\nhost: tcg-only\nbuild: qmpserver\n"
+    with pytest.raises(StoreError) as ei:
+        st.put(kind, name, body)
+    assert ei.value.reason == "invalid-name" and "file path" in str(ei.value)
+    assert not any((tmp_path / "profiles").iterdir()) and not any((tmp_path / "hosts").iterdir())
+
+
+def test_dotted_names_round_trip(tmp_path):
+    st = Store(str(_store(tmp_path)))
+    body = "kind: profile\nsummary: s\nhost: tcg-only\nbuild: qmpserver\n"
+    st.put("profile", "x.v2", body)
+    roots = st.roots()
+    assert loader.compile_profile(loader.resolve_spec("x.v2", roots), roots)[0].name == "x.v2"
+    assert st.read("profile", "x.v2")[1]["name"] == "x.v2"
