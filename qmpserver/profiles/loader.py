@@ -229,7 +229,7 @@ class _Resolver:
         if isinstance(data.get("schema"), dict):
             sch = dict(data["schema"])
             for k in ("introspection", "qapi"):
-                if k in sch:
+                if isinstance(sch.get(k), str):  # anything else is the schema check's to report
                     sch[k] = self._resolve_ref(base, sch[k])
             data["schema"] = sch
         if isinstance(data.get("replies"), str):
