@@ -9,7 +9,18 @@ of it into chunks at random points.
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import strategies as st
+
+#: QMPSERVER_FUZZ_SCALE=N runs N times the examples of every fuzz test (a longer local
+#: hunt; CI runs the default, derandomized, so it cannot flake)
+SCALE = max(1, int(os.environ.get("QMPSERVER_FUZZ_SCALE", "1") or 1))
+
+
+def examples(n: int) -> int:
+    return n * SCALE
+
 
 REQUESTS = [
     b'{"execute":"qmp_capabilities"}',

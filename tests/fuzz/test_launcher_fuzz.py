@@ -32,6 +32,8 @@ from qmpserver.launcher.report import Diag, Exit, Reporter
 from qmpserver.profiles.loader import load_profile
 from tests.unit.launcher.launcher_testutil import LAUNCHER, env, short_dir
 
+from .strategies import examples
+
 NAMES = sorted(options.TABLE) + ["no-such-option", "", "-", "m=1", "help=1"]
 VALUES = [
     "",
@@ -100,7 +102,7 @@ def _prof():
     return _profile
 
 
-@settings(max_examples=600, **FUZZ)
+@settings(max_examples=examples(600), **FUZZ)
 @given(argv)
 def test_pre_start_sequence_never_raises_anything_else(args):
     err = io.StringIO()
@@ -127,7 +129,7 @@ safe_argv = st.lists(st.one_of(st.tuples(_safe_option, _value), st.tuples(_safe_
 )
 
 
-@settings(max_examples=12, **FUZZ)
+@settings(max_examples=examples(12), **FUZZ)
 @given(safe_argv)
 def test_launcher_process_exits_cleanly(args):
     cwd = short_dir("qf")

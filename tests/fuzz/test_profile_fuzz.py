@@ -29,6 +29,8 @@ from hypothesis import strategies as st
 from qmpserver.errors import UsageError
 from qmpserver.profiles.loader import load_profile
 
+from .strategies import examples
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = os.path.join(ROOT, "models")
 BUILD_DIR = os.path.join(MODELS, "builds", "qemu-7.2-debian")
@@ -148,7 +150,7 @@ def _write(path, data: bytes):
 
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=examples(150),
     deadline=None,
     derandomize=True,
     database=None,

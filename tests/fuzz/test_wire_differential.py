@@ -20,7 +20,7 @@ from tests.conformance.test_qmp_protocol import NEG, run_scenario
 from tests.support.mock import MockServer
 from tests.support.peers import RealQemu
 
-from .strategies import stream
+from .strategies import examples, stream
 
 pytestmark = pytest.mark.realqemu
 
@@ -33,7 +33,7 @@ def peers():
 
 
 @settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     derandomize=True,
     database=None,

@@ -25,10 +25,10 @@ from qmpserver.startup import start
 from qmpserver.vm.config import InstanceConfig
 from qmpserver.vm.instance import Instance
 
-from .strategies import split, stream
+from .strategies import examples, split, stream
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=examples(300),
     deadline=None,
     derandomize=True,
     database=None,
