@@ -188,19 +188,9 @@ def test_broken_profile_files_give_a_clean_error(tree, data, which):
     _load(tree, {which: data.draw(serialized(doc))}, None)
 
 
-# replies.json entries are checked against schemas/replies.schema.json on branch
-# h-harden2 (1bc3ade, issue 16 D18); before that, a null entry or one without
-# "execute" is an AttributeError/KeyError in profiles.model.index_replies
-_REPLIES_CHECKED = os.path.exists(os.path.join(ROOT, "schemas", "replies.schema.json"))
-
-
-@pytest.mark.xfail(
-    not _REPLIES_CHECKED,
-    strict=True,
-    raises=(AttributeError, KeyError, TypeError),
-    reason="replies.json entries are not validated: {'entries': [null]} -> AttributeError in index_replies",
-)
-@settings(FUZZ, report_multiple_bugs=False)
+# replies.json: every entry is checked against schemas/replies.schema.json (issue 16 D18);
+# before that, {"entries": [null]} was an AttributeError in profiles.model.index_replies
+@FUZZ
 @given(_replies())
 def test_broken_replies_json_gives_a_clean_error(tree, replies):
     _load(tree, {}, replies)
