@@ -128,7 +128,7 @@ def serialized(draw, doc):
 def _replies():
     good = {"format": 1, "entries": [{"execute": "query-name", "return": {}}]}
     return st.one_of(
-        st.just(None),  # the real replies.json
+        st.just(json.dumps(good).encode()),
         st.builds(lambda e: json.dumps({"format": 1, "entries": e}).encode(), st.lists(junk, max_size=3)),
         st.builds(lambda j: json.dumps(j).encode(), junk),
         st.sampled_from([b"", b"{", b"\xff", json.dumps(good).encode()[:-3]]),
