@@ -23,7 +23,7 @@ def _die(msg: str, code: int = 1) -> NoReturn:
 
 def _instance_config(args):
     from .qapi.opts import parse_cpu, parse_opts
-    from .vm.config import InstanceConfig
+    from .vm.config import InstanceConfig, parse_uuid
 
     cfg = InstanceConfig()
     for m in args.machine or ():
@@ -33,6 +33,11 @@ def _instance_config(args):
     if args.cpu:
         cfg.cpu, cfg.cpu_props = parse_cpu(args.cpu)
     cfg.name = args.name
+    if args.uuid is not None:
+        try:
+            cfg.uuid = parse_uuid(args.uuid)
+        except ValueError as e:
+            raise UsageError("--uuid %s: %s" % (args.uuid, e)) from None
     cfg.start_paused = args.S
     cfg.no_shutdown = args.no_shutdown
     return cfg
@@ -235,6 +240,7 @@ def build_parser():
     s.add_argument("--accel", help="kvm, tcg or a fallback list kvm:tcg")
     s.add_argument("--cpu", metavar="MODEL[,PROPS]", help="CPU model and properties")
     s.add_argument("--name", help="VM name (query-name)")
+    s.add_argument("--uuid", help="VM UUID, like QEMU -uuid (query-uuid; default all zeros, as QEMU)")
     s.add_argument("-S", action="store_true", help="start paused (prelaunch), like QEMU -S")
     s.add_argument("--no-shutdown", action="store_true", help="stay in 'shutdown' after a guest shutdown")
     s.add_argument("--http", metavar="HOST:PORT", help="start the HTTP control plane (aiohttp)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-import uuid as _uuid
 
 from .errors import StartupError, UsageError
 from .net.aio import AsyncScheduler, Endpoint
@@ -85,8 +84,6 @@ class Server:
         """Create an instance and start its monitors; StartupError if QEMU would refuse."""
         profile = profile or self.profile(profile_spec)
         config = config or InstanceConfig()
-        if config.uuid is None:
-            config.uuid = str(_uuid.uuid4())
         guest = profile.defaults.get("guest")
         if guest:
             config.guest = GuestBehaviour(**{**config.guest.as_dict(), **guest})

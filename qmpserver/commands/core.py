@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import COMMAND_NOT_FOUND, QMPError
+from ..vm.config import NO_UUID
 from ..wire.encode import RawJSON, dumps
 from .registry import command
 
@@ -60,7 +61,7 @@ def query_name(ctx, args):
 
 @command("query-uuid")
 def query_uuid(ctx, args):
-    return {"UUID": ctx.instance.uuid or "00000000-0000-0000-0000-000000000000"}
+    return {"UUID": ctx.instance.uuid or NO_UUID}
 
 
 def _has_member(instance, cmd, member) -> bool:

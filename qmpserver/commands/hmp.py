@@ -11,6 +11,7 @@ Output lines end in CRLF, like QEMU's HMP-over-QMP.
 from __future__ import annotations
 
 from ..errors import QMPError
+from ..vm.config import NO_UUID
 from .registry import command
 
 _INFO_HELP = {
@@ -59,7 +60,7 @@ def _info(inst, what: str) -> str:
             return "kvm support: not compiled\n"
         return "kvm support: %s\n" % ("enabled" if inst.accel == "kvm" else "disabled")
     if what == "uuid":
-        return "%s\n" % (inst.uuid or "00000000-0000-0000-0000-000000000000")
+        return "%s\n" % (inst.uuid or NO_UUID)
     if what == "cpus":
         n = int(inst.machine.smp.get("cpus", 1) or 1) if inst.machine.smp else 1
         return "".join("%s CPU #%d: thread_id=%d\n" % ("*" if i == 0 else " ", i, 1000 + i) for i in range(n))

@@ -152,13 +152,17 @@ def config_from_body(body):
     sees what QEMU would.
     """
     from ..qapi.opts import parse_cpu, parse_opts
-    from ..vm.config import InstanceConfig
+    from ..vm.config import InstanceConfig, parse_uuid
 
     body = check_body("InstanceCreate", body)
     cfg = InstanceConfig()
     profile = body.get("profile")
     cfg.name = body.get("name")
-    cfg.uuid = body.get("uuid")
+    if body.get("uuid") is not None:
+        try:
+            cfg.uuid = parse_uuid(body["uuid"])
+        except ValueError as e:
+            raise BodyError("uuid: %s" % e) from None
     m = body.get("machine")
     if type(m) is str:
         cfg.machine.update(parse_opts(m, "type"))

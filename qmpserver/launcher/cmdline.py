@@ -28,7 +28,7 @@ from ..qapi.opts import (
     parse_json_option,
     qemu_opts_parse,
 )
-from ..vm.config import InstanceConfig
+from ..vm.config import InstanceConfig, parse_uuid
 from . import options as _options
 from .report import Diag, Exit
 
@@ -224,18 +224,6 @@ def first_pass(args, version=(7, 2, 0), target="aarch64"):
     return out
 
 
-def _uuid_ok(s: str) -> bool:
-    if len(s) != 36:
-        return False
-    for i, c in enumerate(s):
-        if i in (8, 13, 18, 23):
-            if c != "-":
-                return False
-        elif c not in "0123456789abcdefABCDEF":
-            return False
-    return True
-
-
 def _parse_with_first(lst, params, firstname):
     """``qemu_opts_do_parse`` with an implied first name (no short-form warnings)."""
     saved = lst.implied
@@ -374,9 +362,10 @@ class Cmdline:
         keyval_merge(self.launch.machine_dict, {"boot": d})
 
     def opt_uuid(self, arg, loc):
-        if not _uuid_ok(arg):
-            raise Diag("failed to parse UUID string: wrong format", loc)
-        self.launch.config.uuid = arg.lower()
+        try:
+            self.launch.config.uuid = parse_uuid(arg)
+        except ValueError as e:
+            raise Diag(str(e), loc) from None
 
     def opt_name(self, arg, loc):
         g = self.qopts("name", arg, loc)

@@ -49,9 +49,18 @@ class Reporter:
         self.guest_name = None  # set when -msg guest-name=on and -name guest=... are given
 
     def _write(self, text: str) -> None:
+        """QEMU prints its arguments' bytes as they are; Python decoded them with
+        ``surrogateescape``, so text goes out re-encoded the same way (``os.fsencode``) to the
+        stream's binary buffer, never as ``\\udcff`` (issue 16, D22)."""
         stream = self.stream or sys.stderr
         try:
-            stream.write(text)
+            buf = getattr(stream, "buffer", None)
+            if buf is None:
+                stream.write(text)
+            else:
+                stream.flush()
+                buf.write(os.fsencode(text))
+                buf.flush()
             stream.flush()
         except (OSError, ValueError):
             pass

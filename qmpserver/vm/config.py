@@ -25,6 +25,23 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+NO_UUID = "00000000-0000-0000-0000-000000000000"
+"""What ``query-uuid`` and ``info uuid`` answer when no ``-uuid`` was given (QEMU's
+``qemu_uuid`` starts zeroed and only ``-uuid`` sets it; system/vl.c)."""
+
+
+def parse_uuid(text: str) -> str:
+    """``-uuid``: the 8-4-4-4-12 hexadecimal form only (``qemu_uuid_parse``), in lower case
+    as QEMU prints it; ValueError with QEMU's text otherwise. The launcher, ``serve --uuid``
+    and the HTTP API's ``uuid`` share this rule."""
+    ok = len(text) == 36 and all(
+        c == "-" if i in (8, 13, 18, 23) else c in "0123456789abcdefABCDEF" for i, c in enumerate(text)
+    )
+    if not ok:
+        raise ValueError("failed to parse UUID string: wrong format")
+    return text.lower()
+
+
 class GuestBehaviour:
     """The simulated guest OS (there is none; this is what it would do)."""
 

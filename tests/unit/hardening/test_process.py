@@ -1,0 +1,160 @@
+"""Issue 16: process-level behaviour of ``qmpserver serve`` and the launcher (uuid, signals,
+non-UTF-8 arguments, the fd limit)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from qmpserver.vm.config import NO_UUID, parse_uuid
+from tests.support.peers import need_binary, short_tmpdir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+PROFILE = "debian-7.2-tcg"
+LAUNCHER = [sys.executable, "-m", "qmpserver.launcher.main", "--profile", PROFILE]
+
+
+def _env():
+    e = {k: v for k, v in os.environ.items() if not k.startswith("QMPSERVER_PROFILE")}
+    e["PYTHONPATH"] = ROOT + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
+    return e
+
+
+@pytest.fixture
+def tmpd():
+    d = short_tmpdir("qh")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _qmp(path, *commands):
+    """Connect, negotiate, run each command; the answers' 'return' values."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    f = s.makefile("rwb")
+    json.loads(f.readline())
+    out = []
+    for c in ({"execute": "qmp_capabilities"},) + commands:
+        f.write(json.dumps(c).encode() + b"\n")
+        f.flush()
+        while True:
+            msg = json.loads(f.readline())
+            if "return" in msg or "error" in msg:
+                break
+        out.append(msg.get("return", msg.get("error")))
+    s.close()
+    return out[1:]
+
+
+# -- query-uuid ---------------------------------------------------------------------------------
+
+
+def test_parse_uuid_is_the_launchers_rule():
+    assert parse_uuid("A0B1C2D3-0000-1111-2222-333344445555") == "a0b1c2d3-0000-1111-2222-333344445555"
+    for bad in ("", "x", "a0b1c2d3000011112222333344445555", "g0b1c2d3-0000-1111-2222-333344445555"):
+        with pytest.raises(ValueError, match="failed to parse UUID string: wrong format"):
+            parse_uuid(bad)
+
+
+def test_serve_instances_answer_zeros_unless_given_a_uuid():
+    """QEMU answers query-uuid with all zeros unless -uuid was given; serve used a random uuid4."""
+    from qmpserver.serve import Server
+    from qmpserver.vm.config import InstanceConfig
+
+    async def run(d):
+        server = Server(asyncio.get_running_loop())
+        try:
+            plain = await server.create_instance(PROFILE, qmp=["unix:" + os.path.join(d, "a.sock")])
+            cfg = InstanceConfig()
+            cfg.uuid = "c0ffee00-0000-4000-8000-000000000001"
+            given = await server.create_instance(PROFILE, cfg, qmp=["unix:" + os.path.join(d, "b.sock")])
+            return plain.uuid, given.uuid
+        finally:
+            server.close()
+
+    d = short_tmpdir("qu")
+    try:
+        plain, given = asyncio.run(run(d))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    assert plain is None  # query-uuid and 'info uuid' print NO_UUID for it
+    assert given == "c0ffee00-0000-4000-8000-000000000001"
+
+
+def test_serve_uuid_option_and_default_over_qmp(tmpd):
+    sock = os.path.join(tmpd, "q.sock")
+    ready = os.path.join(tmpd, "ready")
+    for uuid, expect in (
+        (None, NO_UUID),
+        ("C0FFEE00-0000-4000-8000-00000000000A", "c0ffee00-0000-4000-8000-00000000000a"),
+    ):
+        cmd = [sys.executable, "-m", "qmpserver.cli", "serve", "--profile", PROFILE, "--qmp", "unix:" + sock]
+        cmd += ["--ready-file", ready] + (["--uuid", uuid] if uuid else [])
+        p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for _ in range(400):
+                if os.path.exists(ready) or p.poll() is not None:
+                    break
+                import time
+
+                time.sleep(0.025)
+            assert _qmp(sock, {"execute": "query-uuid"}) == [{"UUID": expect}]
+        finally:
+            p.terminate()
+            p.communicate(timeout=10)
+
+
+def test_serve_rejects_a_bad_uuid_in_one_line():
+    p = subprocess.run(
+        [sys.executable, "-m", "qmpserver.cli", "serve", "--profile", PROFILE, "--uuid", "nope"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert p.returncode == 1
+    assert p.stderr == "qmpserver: --uuid nope: failed to parse UUID string: wrong format\n"
+
+
+def test_http_body_uuid_uses_the_same_rule():
+    from qmpserver.http.control import BodyError, config_from_body
+
+    assert config_from_body({"uuid": "C0FFEE00-0000-4000-8000-00000000000A"})[1].uuid == (
+        "c0ffee00-0000-4000-8000-00000000000a"
+    )
+    with pytest.raises(BodyError, match="uuid: failed to parse UUID string"):
+        config_from_body({"uuid": "nope"})
+
+
+# -- D22: launcher arguments' bytes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args", [[b"-fo\xffo"], [b"-uuid", b"ab\xff"], [b"-machine", b"virt", b"-cpu", b"m\xfe\xffax"]]
+)
+def test_d22_launcher_prints_argument_bytes(args):
+    """QEMU prints non-UTF-8 argument bytes as they are; the launcher printed '\\udcff'."""
+    p = subprocess.run(LAUNCHER + args, env=_env(), capture_output=True, timeout=30)
+    assert p.returncode == 1
+    assert b"\\udc" not in p.stderr and args[-1] in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [[b"-fo\xffo"], [b"-uuid", b"ab\xff"], [b"-machine", b"virt", b"-cpu", b"m\xffax"]]
+)
+def test_d22_same_bytes_as_real_qemu(args):
+    qemu = need_binary("qemu-system-aarch64")
+    real = subprocess.run([qemu] + args, capture_output=True, timeout=30)
+    ours = subprocess.run(LAUNCHER + args, env=_env(), capture_output=True, timeout=30)
+    assert (ours.returncode, ours.stderr.split(b": ", 1)[1]) == (
+        real.returncode,
+        real.stderr.split(b": ", 1)[1],
+    )
