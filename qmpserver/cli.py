@@ -7,6 +7,7 @@ print one clear line to stderr and exit with status 1; never a traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .errors import StartupError, UsageError
@@ -130,9 +131,15 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+SERVE_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+"""SIGINT, SIGTERM, SIGHUP, SIGQUIT: each stops ``serve`` the same way -- instances shut down,
+sockets and the ready file removed, ``terminating on signal N`` on stderr, status 0 (QEMU's
+``termsig_handler`` for INT/TERM/HUP; serve treats QUIT alike so it never leaves sockets
+behind, issue 16 D17)."""
+
+
 def cmd_serve(args) -> int:
     import asyncio
-    import signal
 
     from .serve import Server
 
@@ -141,6 +148,16 @@ def cmd_serve(args) -> int:
         _require_aiohttp()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    stop = asyncio.Event()
+    received: list[int] = []
+
+    def on_signal(signo: int) -> None:
+        received.append(signo)
+        stop.set()
+
+    # before anything listens: every terminating signal must clean up the sockets
+    for sig in SERVE_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
     server = Server(
         loop,
         profile_dirs=args.profile_dir or (),
@@ -152,13 +169,9 @@ def cmd_serve(args) -> int:
 
         server.hooks.append(TrafficLog())
     ready_written = False
-    stop = asyncio.Event()
 
     async def main():
         nonlocal ready_written
-        # before anything listens: a SIGTERM must always clean up the sockets
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         try:
             inst = await server.create_instance(args.profile, _instance_config(args), args.qmp or ())
         except StartupError as e:
@@ -216,6 +229,8 @@ def cmd_serve(args) -> int:
                 os.unlink(args.ready_file)
             except OSError:
                 pass
+    if received:
+        sys.stderr.write("qmpserver: terminating on signal %d\n" % received[0])
     return 0
 
 
@@ -326,6 +341,16 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+    """The entry point. A Ctrl-C before ``serve`` installs its handlers (while modules load)
+    ends the process quietly with status 130, never a ``KeyboardInterrupt`` traceback
+    (issue 16, D17)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-V"):
