@@ -12,8 +12,10 @@ asyncio's transports read with ``recv`` and drop ancillary data.  Such a
 connection is a :class:`UnixConnection`: the readiness-driven socket
 connection of :mod:`qmpserver.net.sel` (non-blocking ``recvmsg``/``send``, its
 own output buffer and high-water mark), run on this loop through its public
-``add_reader``/``add_writer`` (:class:`LoopAdapter`).  The listening unix
-socket is accepted from the same way.
+``add_reader``/``add_writer`` (:class:`LoopAdapter`).  Listening sockets, unix
+and TCP, are accepted from the same way, so that running out of descriptors
+pauses accepting with one warning (:meth:`Listener.accept_failed`) instead of
+asyncio's server logging a traceback every second.
 """
 
 from __future__ import annotations
@@ -172,9 +174,9 @@ class Endpoint(Listener):
 
     def __init__(self, monitor: Monitor, address: Address, hooks: Any = ()) -> None:
         super().__init__(monitor, address, hooks)
-        self.server: asyncio.AbstractServer | None = None
-        self.lsock: socket.socket | None = None  # a listening unix socket (accepted by hand)
+        self.lsock: socket.socket | None = None  # the listening socket (accepted by hand)
         self.loop: LoopAdapter | None = None  # the loop of UnixConnection
+        self._tasks: set[asyncio.Task[None]] = set()  # TCP connections being set up
 
     async def start(self, loop: asyncio.AbstractEventLoop | None = None) -> Endpoint:
         loop = loop or asyncio.get_running_loop()
@@ -199,25 +201,43 @@ class Endpoint(Listener):
             else:
                 await loop.connect_accepted_socket(lambda: QMPProtocol(self), sock)
             return self
-        if unix:
-            self.lsock = sock
-            loop.add_reader(sock.fileno(), self._accept)
-        else:
-            self.server = await loop.create_server(lambda: QMPProtocol(self), sock=sock)
+        # accepted by hand, unix and TCP alike: out of descriptors, asyncio's own server would
+        # log a traceback every second (Listener.accept_failed pauses and warns once instead)
+        sock.setblocking(False)
+        self.lsock = sock
+        loop.add_reader(sock.fileno(), self._accept)
         self.monitor.address = str(addr)
         return self
 
     def _accept(self) -> None:
-        assert self.lsock is not None
+        assert self.lsock is not None and self.loop is not None
         try:
             conn, _ = self.lsock.accept()
-        except OSError:  # nothing to accept after all (EAGAIN), or the accept failed
+        except OSError as e:  # EAGAIN, an aborted connection, or out of descriptors
+            delay = self.accept_failed(e)
+            if delay is not None:
+                self.loop.aloop.remove_reader(self.lsock.fileno())
+                self.loop.aloop.call_later(delay, self._resume_accept)
             return
-        UnixConnection(self, conn)
+        self.accepted()
+        if conn.family == socket.AF_UNIX:
+            UnixConnection(self, conn)
+        else:
+            self._tasks.add(task := self.loop.aloop.create_task(self._connect_tcp(conn)))
+            task.add_done_callback(self._tasks.discard)
+
+    async def _connect_tcp(self, conn: socket.socket) -> None:
+        assert self.loop is not None
+        try:
+            await self.loop.aloop.connect_accepted_socket(lambda: QMPProtocol(self), conn)
+        except OSError:  # the client went away before its transport was set up
+            conn.close()
+
+    def _resume_accept(self) -> None:
+        if self.lsock is not None and self.loop is not None:
+            self.loop.aloop.add_reader(self.lsock.fileno(), self._accept)
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
         if self.lsock is not None:
             assert self.loop is not None
             self.loop.aloop.remove_reader(self.lsock.fileno())

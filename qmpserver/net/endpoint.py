@@ -46,11 +46,13 @@ Endpoint hooks (the HTTP control plane's transcript and fault injection) get
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
 
 from ..errors import UsageError
+from ..log import get as _get_log
 from ..qmp.session import CLOSE, FLUSH, PAUSED, READ, WAIT, Session
 
 TYPE_CHECKING = False
@@ -65,6 +67,8 @@ if TYPE_CHECKING:  # typing is not imported at run time: the launcher's start-up
 
 # QEMU io/channel-socket.c: SOCKET_MAX_FDS; descriptors beyond the control buffer are
 # discarded by the kernel (MSG_CTRUNC), as they are for QEMU
+_log = _get_log("qmpserver.net")
+
 MAX_FDS = 16
 FD_SPACE = socket.CMSG_SPACE(MAX_FDS * 4)  # ancillary buffer of a unix-socket read
 RECV_FLAGS = getattr(socket, "MSG_CMSG_CLOEXEC", 0)  # QEMU's qio_channel_socket_readv sets it too
@@ -234,6 +238,16 @@ _NOT_READING = PAUSED | CLOSE | FLUSH
 WAITING_INPUT_MAX = 1 << 16
 
 
+ACCEPT_BACKOFF = 0.5
+"""Seconds a listener stops accepting after running out of descriptors (or kernel memory).
+
+The pending connection stays in the kernel's backlog, so the listening socket stays readable:
+retrying at once spins, and asyncio's own server logs a traceback about every second
+(issue 16). Both drivers pause instead and log one warning per episode."""
+
+ACCEPT_RESOURCE_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+
+
 class Listener:
     """What both drivers' endpoints share: a monitor, its address, admission and hooks."""
 
@@ -242,6 +256,31 @@ class Listener:
         self.address = address
         self.admission = Admission(monitor)
         self.hooks: list[SessionHook] = list(hooks)
+        self.accept_paused = False  # out of descriptors: accepting resumes after ACCEPT_BACKOFF
+
+    def accept_failed(self, e: OSError) -> float | None:
+        """An ``accept()`` failed: the delay before the driver may accept again when the process
+        or the system is out of descriptors (the warning is logged once until an accept works),
+        or None for a failure that concerns only that connection (aborted, EAGAIN)."""
+        if e.errno not in ACCEPT_RESOURCE_ERRNOS:
+            return None
+        if not self.accept_paused:
+            self.accept_paused = True
+            _log.warning(
+                "%s: cannot accept a connection: %s; accepting again in %.1f s (and every %.1f s "
+                "until one succeeds)",
+                self.address,
+                os.strerror(e.errno or 0),
+                ACCEPT_BACKOFF,
+                ACCEPT_BACKOFF,
+            )
+        return ACCEPT_BACKOFF
+
+    def accepted(self) -> None:
+        """An ``accept()`` worked: a later shortage is a new episode with its own warning."""
+        if self.accept_paused:
+            self.accept_paused = False
+            _log.info("%s: accepting connections again", self.address)
 
 
 class Connection:

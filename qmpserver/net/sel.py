@@ -360,11 +360,18 @@ class Endpoint(Listener):
         assert self.lsock is not None
         try:
             conn, _ = self.lsock.accept()
-        except (BlockingIOError, InterruptedError):
+        except OSError as e:  # EAGAIN, an aborted connection, or out of descriptors
+            delay = self.accept_failed(e)
+            if delay is not None:
+                self.loop.sel.unregister(self.lsock)
+                self.loop.call_later(delay, self._resume_accept)
             return
-        except OSError:
-            return
+        self.accepted()
         Connection(self, conn)
+
+    def _resume_accept(self) -> None:
+        if self.lsock is not None:
+            self.loop.sel.register(self.lsock, selectors.EVENT_READ, self.on_accept)
 
     def close(self) -> None:
         for c in list(self.admission.active) + list(self.admission.waiting):
@@ -376,5 +383,6 @@ class Endpoint(Listener):
             except (KeyError, ValueError):
                 pass
             self.lsock.close()
+            self.lsock = None
             if self.address.kind != "fd":
                 cleanup(self.address)

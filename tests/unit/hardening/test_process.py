@@ -238,3 +238,110 @@ def test_d17_ctrl_c_while_the_cli_loads_is_quiet(monkeypatch):
 
     monkeypatch.setattr(cli, "build_parser", interrupted)
     assert cli.main(["serve"]) == 130
+
+
+# -- the fd limit: accept backs off and warns once ----------------------------------------------
+
+FD_LIMIT_SERVER = r"""
+import asyncio, errno, logging, os, resource, sys, time
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+from qmpserver.net.endpoint import parse_address
+from qmpserver.profiles.loader import load_profile
+from qmpserver.startup import start
+from qmpserver.vm.config import InstanceConfig
+
+driver, d = sys.argv[1], sys.argv[2]
+addrs = [parse_address("unix:" + os.path.join(d, "q.sock"), 0o600), parse_address("tcp:127.0.0.1:0", 0)]
+profile = load_profile("debian-7.2-tcg", [])
+FULL, FREE = 1.5, 1.5  # seconds with no descriptor left, then seconds with some free
+
+
+def fill():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    held = []
+    try:
+        while True:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError as e:
+        assert e.errno == errno.EMFILE
+    return held
+
+
+def ready(eps):
+    print(" ".join(ep.monitor.address for ep in eps), flush=True)
+
+
+if driver == "aio":
+    from qmpserver.net.aio import AsyncScheduler, Endpoint
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        inst = start(profile, InstanceConfig(), scheduler=AsyncScheduler(loop))
+        eps = []
+        for i, a in enumerate(addrs):
+            eps.append(await Endpoint(inst.add_monitor(label="m%d" % i), a).start(loop))
+        held = fill()
+        ready(eps)
+        await asyncio.sleep(FULL)
+        for fd in held[:16]:
+            os.close(fd)
+        await asyncio.sleep(FREE)
+        for ep in eps:
+            ep.close()
+
+    asyncio.run(main())
+else:
+    from qmpserver.net.sel import Endpoint, Loop, SelScheduler
+
+    loop = Loop()
+    inst = start(profile, InstanceConfig(), scheduler=SelScheduler(loop))
+    eps = [Endpoint(loop, inst.add_monitor(label="m%d" % i), a).start() for i, a in enumerate(addrs)]
+    held = fill()
+    ready(eps)
+    loop.call_later(FULL, lambda: [os.close(fd) for fd in held[:16]])
+    loop.call_later(FULL + FREE, loop.stop)
+    loop.run()
+    for ep in eps:
+        ep.close()
+"""
+
+
+@pytest.mark.parametrize("driver", ["aio", "sel"])
+def test_accept_at_the_fd_limit_backs_off_and_warns_once(tmpd, driver):
+    """With no descriptor left, the accept loop logged a traceback about every second (asyncio's
+    server) or spun silently on the readable listening socket (the unix listeners); now each
+    listener pauses, warns once, and accepts the waiting client once descriptors are free."""
+    p = subprocess.Popen(
+        [sys.executable, "-c", FD_LIMIT_SERVER, driver, tmpd],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = p.stdout.readline()
+        assert line, p.communicate()[1]
+        clients = []
+        for addr in line.split():
+            kind, _, rest = addr.partition(":")
+            if kind == "unix":
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(rest)
+            else:
+                host, _, port = rest.rpartition(":")
+                s = socket.create_connection((host, int(port)))
+            s.settimeout(10)
+            clients.append(s)
+        # the pending connections wait in the backlog and get their greeting once fds are free
+        greetings = [json.loads(s.makefile("rb").readline()) for s in clients]
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert all("QMP" in g for g in greetings)
+    assert "Traceback" not in err, err
+    warnings = [ln for ln in err.splitlines() if ln.startswith("WARNING")]
+    assert len(warnings) == 2, err  # one per listener, not one per retry
+    assert all("Too many open files" in w for w in warnings), err
+    assert err.count("accepting connections again") == 2, err
