@@ -142,7 +142,7 @@ def test_unix_monitors_read_with_recvmsg_tcp_keeps_the_asyncio_transport(server)
         )
     )
     _, endpoints = server.server.instances[inst.id]
-    port = endpoints[1].server.sockets[0].getsockname()[1]
+    port = endpoints[1].lsock.getsockname()[1]
     u = Client(path)
     t = socket.create_connection(("127.0.0.1", port), timeout=5)
     tc = Client.__new__(Client)
