@@ -12,14 +12,16 @@ from qmpserver.errors import UsageError
 from qmpserver.profiles.store import StoreError, check_name
 
 
-@pytest.mark.parametrize("name", ["a\n", "a\n\n", "\na", "a\r", "a b", "../x", "a/b", ".a", ""])
+@pytest.mark.parametrize(
+    "name", ["a\n", "a\n\n", "\na", "a\r", "a b", "../x", "a/b", ".a", "", "x.yaml", "x.yml"]
+)
 def test_d13_profile_names_are_matched_whole(name):
     """D13: "$" matched before a trailing newline, so "a\\n" passed and wrote "a\\n.yaml"."""
     with pytest.raises(StoreError):
         check_name(name)
 
 
-@pytest.mark.parametrize("name", ["a", "x.yaml", "A-1_b.c", "z" * 128])
+@pytest.mark.parametrize("name", ["a", "x.v2", "A-1_b.c", "z" * 128])
 def test_d13_good_names_pass(name):
     assert check_name(name) == name
 
