@@ -192,7 +192,7 @@ class SimulatedHostContainer(DockerContainer):
         token: Optional[str] = None,
         host_uuid: Optional[str] = None,
         kvm="auto",
-        startup_timeout: float = 90,
+        startup_timeout: int = 90,
         **kwargs,
     ) -> None:
         self.token = token or secrets.token_hex(16)
