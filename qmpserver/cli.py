@@ -288,7 +288,7 @@ def build_parser():
     complete_as(
         s.add_argument(
             "--http-socket-dir",
-        metavar="DIR",
+            metavar="DIR",
             help="directory for unix sockets requested through the HTTP API (default: the server's "
             "own socket directory, $XDG_RUNTIME_DIR/qmpserver)",
         ),

@@ -284,7 +284,9 @@ def add_parser(subparsers):
     )
     complete_as(p.add_argument("--profile", required=True, help="profile name or file"), "profile")
     p.add_argument("--name", help="executable name (default: qemu-system-<target of the profile>)")
-    complete_as(p.add_argument("--dir", required=True, help="directory to write into (created if missing)"), "dir")
+    complete_as(
+        p.add_argument("--dir", required=True, help="directory to write into (created if missing)"), "dir"
+    )
     p.add_argument("--python", help="interpreter for the shebang (default: see docs/launcher.md)")
     complete_as(
         p.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)"),

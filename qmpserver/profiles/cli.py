@@ -52,7 +52,9 @@ def add_parser(sub):
         "between their hosts. Exit status: 0 a guest can move in at least one direction, "
         "2 in neither (with --prove: 0 the migration succeeded both ways, 2 it did not), 1 bad input.",
     )
-    complete_as(di.add_argument("a", help="first profile (name or file), the source of a migration"), "profile")
+    complete_as(
+        di.add_argument("a", help="first profile (name or file), the source of a migration"), "profile"
+    )
     complete_as(di.add_argument("b", help="second profile (name or file), the destination"), "profile")
     di.add_argument("--json", action="store_true", help="print the comparison as JSON")
     di.add_argument(
