@@ -364,9 +364,10 @@ def build_parser():
     c = sub.add_parser(
         "completion",
         help="print a shell completion script (bash, zsh or fish)",
-        description="Print a completion script for SHELL, generated from this command line's own "
-        "options (profile names complete from 'qmpserver profiles list'). Install for bash: "
-        'eval "$(qmpserver completion bash)" in ~/.bashrc; see docs/cli.md.',
+        description="Print a completion script for bash, zsh or fish, generated from this command "
+        "line's own subcommands and options (profile names complete from 'qmpserver profiles list "
+        "--names'). For bash: eval \"$(qmpserver completion bash)\" in ~/.bashrc; the other ways to "
+        "install it are in docs/cli.md.",
     )
     c.add_argument("shell", choices=SHELLS, help="the shell the script is for")
     c.set_defaults(func=cmd_completion)

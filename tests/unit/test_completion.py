@@ -303,3 +303,71 @@ def test_fish_script(scripts, prog, userdir):
     assert run(q + " serve --log-level w") == ["warning"]
     assert run(q + " profiles --profile-dir %s show zz" % userdir) == ["zz-mine"]
     assert run(q + " --profile debian") == ["debian-7.2-tcg"]
+
+
+# --- the install lines of docs/cli.md, run as written ------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def doc_blocks(lang: str) -> list[str]:
+    """The ``lang`` blocks of docs/cli.md's `qmpserver completion` section."""
+    text = open(os.path.join(ROOT, "docs", "cli.md")).read()
+    section = text[text.index("## `qmpserver completion`") :]
+    return re.findall(r"^```%s\n(.*?)^```$" % lang, section, re.S | re.M)
+
+
+def _home_env(tmp_path, prog):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "BASH_COMPLETION"))}
+    env.update(HOME=str(home), PATH=os.path.dirname(prog) + os.pathsep + os.environ["PATH"])
+    return env
+
+
+def test_docs_install_bash(tmp_path, prog):
+    """Both bash ways of docs/cli.md: the eval line registers the function; the file written
+    to ~/.local/share/bash-completion/completions is what bash-completion loads."""
+    env = _home_env(tmp_path, prog)
+    evals, files = doc_blocks("bash")
+    p = subprocess.run(
+        ["bash", "--norc", "-c", evals + "complete -p qmpserver"], env=env, capture_output=True, text=True
+    )
+    assert p.stdout == "complete -F _qmpserver qmpserver\n", p.stderr
+    subprocess.run(["bash", "--norc", "-c", files], env=env, check=True)
+    loader = "/usr/share/bash-completion/bash_completion"
+    if not os.path.exists(loader):
+        if os.environ.get("QMPSERVER_REQUIRE_REAL_PEERS") == "1":
+            pytest.fail("bash-completion is required (QMPSERVER_REQUIRE_REAL_PEERS=1)")
+        pytest.skip("bash-completion is not installed")
+    p = subprocess.run(
+        ["bash", "--norc", "-c", "source %s; __load_completion qmpserver; complete -p qmpserver" % loader],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert p.stdout == "complete -F _qmpserver qmpserver\n", p.stderr
+
+
+def test_docs_install_zsh(tmp_path, prog):
+    zsh = _shell("zsh")
+    (block,) = doc_blocks("zsh")
+    p = subprocess.run(
+        [zsh, "-f", "-c", block + "print -r -- $_comps[qmpserver]"],
+        env=_home_env(tmp_path, prog),
+        capture_output=True,
+        text=True,
+    )
+    assert p.stdout == "_bash_complete -F _qmpserver\n", p.stderr
+
+
+def test_docs_install_fish(tmp_path, prog):
+    """The file written where fish looks is loaded by a new fish at the first completion."""
+    fish = _shell("fish")
+    (block,) = doc_blocks("fish")
+    env = _home_env(tmp_path, prog)
+    subprocess.run([fish, "-c", block], env=env, check=True)
+    p = subprocess.run(
+        [fish, "-c", "complete -C 'qmpserver profiles imp'"], env=env, capture_output=True, text=True
+    )
+    assert p.stdout == "import-replies\n", p.stderr
