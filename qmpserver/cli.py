@@ -366,7 +366,7 @@ def build_parser():
         help="print a shell completion script (bash, zsh or fish)",
         description="Print a completion script for bash, zsh or fish, generated from this command "
         "line's own subcommands and options (profile names complete from 'qmpserver profiles list "
-        "--names'). For bash: eval \"$(qmpserver completion bash)\" in ~/.bashrc; the other ways to "
+        '--names\'). For bash: eval "$(qmpserver completion bash)" in ~/.bashrc; the other ways to '
         "install it are in docs/cli.md.",
     )
     c.add_argument("shell", choices=SHELLS, help="the shell the script is for")
