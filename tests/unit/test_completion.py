@@ -200,9 +200,9 @@ def test_every_subcommand_and_option_is_in_the_bash_script(scripts):
         at = " ".join(path)
         c = cmds.pop(at)
         assert c["subs"] == list(subparsers(parser)), at
-        options = [o for a in parser._actions for o in a.option_strings]
-        assert c["opts"] == options, at
-        assert c["vopts"] == [o for a in parser._actions if a.nargs != 0 for o in a.option_strings], at
+        shown = [a for a in parser._actions if a.help != argparse.SUPPRESS]  # hidden: not offered
+        assert c["opts"] == [o for a in shown for o in a.option_strings], at
+        assert c["vopts"] == [o for a in shown if a.nargs != 0 for o in a.option_strings], at
         positionals = [a for a in parser._actions if not a.option_strings]
         for action in parser._actions:
             if action.choices and not isinstance(action, argparse._SubParsersAction):
