@@ -1,4 +1,4 @@
-"""``qmpserver`` command line: serve, profiles, cpu, install-launcher.
+"""``qmpserver`` command line: serve, profiles, cpu, install-launcher, completion.
 
 Errors in input (bad options, bad profile files, impossible configurations)
 print one clear line to stderr and exit with status 1; never a traceback.
@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 
+from .completion import complete_as
 from .errors import StartupError, UsageError
 
 TYPE_CHECKING = False
@@ -234,6 +235,18 @@ def cmd_serve(args) -> int:
     return 0
 
 
+DEFAULT_COMMAND = "serve"
+"""What a command line without a subcommand runs (``qmpserver --profile P`` is ``qmpserver serve
+--profile P``); the completion scripts follow the same rule."""
+
+
+def cmd_completion(args) -> int:
+    from .completion import generate
+
+    sys.stdout.write(generate(args.shell, build_parser(), "qmpserver", DEFAULT_COMMAND))
+    return 0
+
+
 def build_parser():
     from . import __version__
 
@@ -244,9 +257,15 @@ def build_parser():
     sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("serve", help="run instances and serve QMP (the default command)")
-    s.add_argument("--profile", help="profile name or file (default: the embedded default profile)")
-    s.add_argument(
-        "--profile-dir", action="append", help="extra directory of profiles/hosts/builds (repeatable)"
+    complete_as(
+        s.add_argument("--profile", help="profile name or file (default: the embedded default profile)"),
+        "profile",
+    )
+    complete_as(
+        s.add_argument(
+            "--profile-dir", action="append", help="extra directory of profiles/hosts/builds (repeatable)"
+        ),
+        "profile-dir",
     )
     s.add_argument("--qmp", action="append", metavar="ADDR", help="unix:PATH or tcp:HOST:PORT (repeatable)")
     s.add_argument(
@@ -266,11 +285,14 @@ def build_parser():
         help="let HTTP clients start profiles from files of this machine (default: only profile "
         "names of the store and the built-ins)",
     )
-    s.add_argument(
-        "--http-socket-dir",
-        metavar="DIR",
-        help="directory for unix sockets requested through the HTTP API (default: the server's "
-        "own socket directory, $XDG_RUNTIME_DIR/qmpserver)",
+    complete_as(
+        s.add_argument(
+            "--http-socket-dir",
+            metavar="DIR",
+            help="directory for unix sockets requested through the HTTP API (default: the server's "
+            "own socket directory, $XDG_RUNTIME_DIR/qmpserver)",
+        ),
+        "dir",
     )
     from .http import control as hc
 
@@ -337,6 +359,18 @@ def build_parser():
         install.add_parser(sub)
     except ImportError:
         pass
+    from .completion import SHELLS
+
+    c = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print a completion script for bash, zsh or fish, generated from this command "
+        "line's own subcommands and options (profile names complete from 'qmpserver profiles list "
+        '--names\'). For bash: eval "$(qmpserver completion bash)" in ~/.bashrc; the other ways to '
+        "install it are in docs/cli.md.",
+    )
+    c.add_argument("shell", choices=SHELLS, help="the shell the script is for")
+    c.set_defaults(func=cmd_completion)
     return p
 
 
@@ -354,7 +388,7 @@ def _main(argv) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-V"):
-        argv.insert(0, "serve")
+        argv.insert(0, DEFAULT_COMMAND)
     args = parser.parse_args(argv)
     args.argv = argv  # the command line as typed (what profiles capture/import record)
     if not getattr(args, "func", None):

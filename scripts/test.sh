@@ -41,7 +41,7 @@ if command -v apt-get >/dev/null; then
   fi
   $SUDO apt-get install -y -qq --no-install-recommends \
     qemu-utils chromium podman runc catatonit debootstrap docker-compose uidmap fuse-overlayfs slirp4netns \
-    gcc libc6-dev python3-venv ca-certificates >/dev/null
+    gcc libc6-dev python3-venv ca-certificates zsh fish bash-completion >/dev/null
 fi
 
 PY="${PYTHON:-python3}"

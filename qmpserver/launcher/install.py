@@ -272,6 +272,8 @@ def cmd_install(args) -> int:
 
 
 def add_parser(subparsers):
+    from ..completion import complete_as
+
     p = subparsers.add_parser(
         "install-launcher",
         help="write a qemu-system-* stand-in (executable + config + compiled profile) for libvirt",
@@ -280,11 +282,16 @@ def add_parser(subparsers):
         "re-run after changing the profile (the executable's ctime then changes, so "
         "libvirt re-probes).",
     )
-    p.add_argument("--profile", required=True, help="profile name or file")
+    complete_as(p.add_argument("--profile", required=True, help="profile name or file"), "profile")
     p.add_argument("--name", help="executable name (default: qemu-system-<target of the profile>)")
-    p.add_argument("--dir", required=True, help="directory to write into (created if missing)")
+    complete_as(
+        p.add_argument("--dir", required=True, help="directory to write into (created if missing)"), "dir"
+    )
     p.add_argument("--python", help="interpreter for the shebang (default: see docs/launcher.md)")
-    p.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
+    complete_as(
+        p.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)"),
+        "profile-dir",
+    )
     p.add_argument(
         "--copy-package",
         action="store_true",

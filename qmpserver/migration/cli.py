@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import sys
 
+from ..completion import complete_as
+
 
 def add_parser(sub):
     p = sub.add_parser("migration", help="plan and prove live migrations between simulated hosts")
-    p.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
+    complete_as(
+        p.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)"),
+        "profile-dir",
+    )
     ps = p.add_subparsers(dest="migration_command")
     pl = ps.add_parser(
         "plan",
         help="the configuration that lets a guest start on A and move to B (proved by migrating)",
     )
-    pl.add_argument("a", help="source profile")
-    pl.add_argument("b", help="destination profile")
+    complete_as(pl.add_argument("a", help="source profile"), "profile")
+    complete_as(pl.add_argument("b", help="destination profile"), "profile")
     pl.add_argument("--both-ways", action="store_true", help="the guest must also move back from B to A")
     pl.add_argument("--json", action="store_true", help="print the plan as JSON")
     pl.set_defaults(func=cmd_plan)

@@ -7,17 +7,27 @@ import os
 import sys
 
 from ..commands.registry import unmodelled
+from ..completion import complete_as
 from ..errors import UsageError
 from .model import describe
 
 
 def add_parser(sub):
     p = sub.add_parser("profiles", help="list, show, validate, compare, capture and import profiles")
-    p.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
+    complete_as(
+        p.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)"),
+        "profile-dir",
+    )
     ps = p.add_subparsers(dest="profiles_command")
 
     ls = ps.add_parser("list", help="list profiles, hosts and builds")
-    ls.add_argument("--json", action="store_true", help="print a JSON list (name, summary, builtin, path)")
+    form = ls.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print a JSON list (name, summary, builtin, path)")
+    form.add_argument(
+        "--names",
+        action="store_true",
+        help="print the names alone, one a line (for scripts and shell completion)",
+    )
     ls.add_argument(
         "--kind",
         choices=("profile", "host", "build"),
@@ -27,7 +37,7 @@ def add_parser(sub):
     ls.set_defaults(func=cmd_list)
 
     sh = ps.add_parser("show", help="show a resolved profile")
-    sh.add_argument("name", help="profile name or file")
+    complete_as(sh.add_argument("name", help="profile name or file"), "profile")
     sh.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
     sh.set_defaults(func=cmd_show)
 
@@ -42,8 +52,10 @@ def add_parser(sub):
         "between their hosts. Exit status: 0 a guest can move in at least one direction, "
         "2 in neither (with --prove: 0 the migration succeeded both ways, 2 it did not), 1 bad input.",
     )
-    di.add_argument("a", help="first profile (name or file), the source of a migration")
-    di.add_argument("b", help="second profile (name or file), the destination")
+    complete_as(
+        di.add_argument("a", help="first profile (name or file), the source of a migration"), "profile"
+    )
+    complete_as(di.add_argument("b", help="second profile (name or file), the destination"), "profile")
     di.add_argument("--json", action="store_true", help="print the comparison as JSON")
     di.add_argument(
         "--prove",
@@ -84,8 +96,12 @@ def _roots(args):
 def cmd_list(args) -> int:
     from .loader import list_names, read_yaml
 
+    found = list_names(args.kind, _roots(args))
+    if args.names:  # no file is read: quick enough for a completion on every Tab
+        sys.stdout.write("".join(name + "\n" for name, _, _ in found))
+        return 0
     rows = []
-    for name, path, builtin in list_names(args.kind, _roots(args)):
+    for name, path, builtin in found:
         try:
             summary = read_yaml(path).get("summary", "")
         except UsageError as e:

@@ -809,6 +809,8 @@ def import_replies(
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The import's options, shared by ``qmpserver profiles import-replies`` and ``python -m``."""
+    from ..completion import complete_as
+
     ap.add_argument("replies", type=Path, help="a libvirt caps_*.replies file")
     ap.add_argument(
         "-o",
@@ -819,12 +821,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     )
     ap.add_argument("--name", help="build/host/profile name (default: libvirt-<file stem>)")
     pair = ap.add_mutually_exclusive_group()
-    pair.add_argument(
+    pair_host = pair.add_argument(
         "--host",
         metavar="NAME",
         help="pair the build with this existing host (a name under -o, --profile-dir or the "
         "built-in models) instead of the host the recording reveals; no host file is written",
     )
+    complete_as(pair_host, "host")
     pair.add_argument("--build-only", action="store_true", help="write the build alone (no host, no profile)")
     ap.add_argument("--force", action="store_true", help="replace existing files")
 

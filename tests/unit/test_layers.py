@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2] / "qmpserver"
 
 # bottom-up; each entry is a package (directory) or a top-level module of qmpserver
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "log", "__init__"),
+    # completion: argparse tree -> shell scripts; complete_as() tags arguments of every layer
+    ("errors", "log", "__init__", "completion"),
     ("wire",),
     ("qapi",),
     ("qmp",),

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ...completion import complete_as
 from ...errors import UsageError
 
 __all__ = ["add_parser"]
@@ -34,11 +35,17 @@ def add_parser(sub: Any, load_profile: ProfileLoader) -> None:
     p = sub.add_parser("cpu", help="show CPU model expansions and baselines (aarch64)")
     csub = p.add_subparsers(dest="cpu_command")
     e = csub.add_parser("expand", help="expand a CPU model on a profile, as a table")
-    e.add_argument(
-        "--profile",
-        help="profile name or file (default: $QMPSERVER_PROFILE, else the embedded default, as for serve)",
+    complete_as(
+        e.add_argument(
+            "--profile",
+            help="profile name or file (default: $QMPSERVER_PROFILE, else the embedded default, as for serve)",
+        ),
+        "profile",
     )
-    e.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
+    complete_as(
+        e.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)"),
+        "profile-dir",
+    )
     e.add_argument("--accel", choices=("kvm", "tcg"), help="accelerator (default: the profile's)")
     e.add_argument(
         "model", metavar="MODEL[,PROPS]", help="e.g. host, max,sve=off, host,SYSREG_ID_AA64ISAR0_EL1_AES=1"
@@ -50,12 +57,18 @@ def add_parser(sub: Any, load_profile: ProfileLoader) -> None:
         description="The host CPU model both profiles' hosts can run, as query-cpu-model-baseline "
         "computes it. Exit status: 0 a common model, 2 the hosts cannot be bridged, 1 bad input.",
     )
-    b.add_argument(
-        "--profile",
-        action="append",
-        help="profile name or file; give two (A, B), or one: B, with A the default profile as for serve",
+    complete_as(
+        b.add_argument(
+            "--profile",
+            action="append",
+            help="profile name or file; give two (A, B), or one: B, with A the default profile as for serve",
+        ),
+        "profile",
     )
-    b.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)")
+    complete_as(
+        b.add_argument("--profile-dir", action="append", help="extra profile directory (repeatable)"),
+        "profile-dir",
+    )
     b.add_argument("--all", action="store_true", help="list every property, not only the differing ones")
     b.set_defaults(func=cmd_baseline, load_profile=load_profile)
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
