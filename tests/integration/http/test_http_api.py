@@ -470,6 +470,7 @@ def test_healthz_and_metrics(api, make):
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     lines = text.splitlines()
     assert "# TYPE qmpserver_command_duration_seconds histogram" in lines
+    assert "# TYPE qmpserver_defaulted_replies_total counter" in lines
     metrics = {}
     for line in lines:
         if line and not line.startswith("#"):
