@@ -25,7 +25,7 @@ def _die(msg: str, code: int = 1) -> NoReturn:
 
 def _instance_config(args):
     from .qapi.opts import parse_cpu, parse_opts
-    from .vm.config import InstanceConfig, parse_uuid
+    from .vm.config import InstanceConfig, parse_uuid, strict_from_env
 
     cfg = InstanceConfig()
     for m in args.machine or ():
@@ -42,6 +42,7 @@ def _instance_config(args):
             raise UsageError("--uuid %s: %s" % (args.uuid, e)) from None
     cfg.start_paused = args.S
     cfg.no_shutdown = args.no_shutdown
+    cfg.strict = args.strict or strict_from_env()
     return cfg
 
 
@@ -277,6 +278,12 @@ def build_parser():
     s.add_argument("--uuid", help="VM UUID, like QEMU -uuid (query-uuid; default all zeros, as QEMU)")
     s.add_argument("-S", action="store_true", help="start paused (prelaunch), like QEMU -S")
     s.add_argument("--no-shutdown", action="store_true", help="stay in 'shutdown' after a guest shutdown")
+    s.add_argument(
+        "--strict",
+        action="store_true",
+        help="a read-only command neither modelled nor recorded for the build answers a GenericError "
+        "naming it instead of its return type's default (also $QMPSERVER_STRICT=1)",
+    )
     s.add_argument("--http", metavar="HOST:PORT", help="start the HTTP control plane (aiohttp)")
     s.add_argument("--http-token", help="bearer token required by the HTTP API")
     s.add_argument(

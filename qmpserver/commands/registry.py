@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..qapi.defaults import has_effects
 from ..qmp.dispatch import CommandTable
 
 TYPE_CHECKING = False  # typing is not imported on the launcher's path
@@ -88,16 +89,47 @@ def load_all() -> None:
     _loaded = True
 
 
-def unmodelled(build: Any) -> list[str]:
-    """Commands of the build's schema that no handler models and no recording answers: they
-    get the default of their return type, with a log line (``profiles show``, the HTTP API)."""
+#: How a command of a build is answered (:func:`coverage`), in the order listings show them.
+COVERAGE_CLASSES = ("modelled", "recorded", "defaulted", "refused")
+
+
+def coverage(build: Any) -> dict[str, str]:
+    """How each command of the build's schema is answered, by name (the one owner of this
+    classification: ``profiles show --coverage``, ``GET /api/v1/profiles/NAME``):
+
+    * ``modelled``: a handler answers (:data:`HANDLERS`);
+    * ``recorded``: no handler, the build recorded answers to it (for the arguments it
+      recorded; other arguments are answered as below);
+    * ``defaulted``: no handler, no recording, read-only: the default of its return type
+      (an error in strict mode; :meth:`qmpserver.qmp.dispatch.CommandTable.unmodelled`);
+    * ``refused``: no handler, no recording, with effects: a GenericError naming it."""
     load_all()
-    return sorted(n for n in build.schema.commands if n not in HANDLERS and build.recorded(n) is None)
+    recorded = build.recorded_commands()
+    out = {}
+    for n in build.schema.commands:
+        if n in HANDLERS:
+            out[n] = "modelled"
+        elif n in recorded:
+            out[n] = "recorded"
+        else:
+            out[n] = "refused" if has_effects(n) else "defaulted"
+    return out
+
+
+def unmodelled(build: Any) -> list[str]:
+    """Commands of the build's schema that no handler models and no recording answers (the
+    ``defaulted`` and ``refused`` ones of :func:`coverage`)."""
+    return sorted(n for n, c in coverage(build).items() if c in ("defaulted", "refused"))
 
 
 def build_table(instance: Any) -> Any:
     load_all()
     build = instance.build
+
+    def on_default(name: str) -> None:
+        for fn in instance.default_listeners:
+            fn(name)
+
     return CommandTable(
         build.schema,
         HANDLERS,
@@ -106,4 +138,7 @@ def build_table(instance: Any) -> Any:
         recorded=lambda n, a: build.recorded(n, a, instance.accel),
         pure=PURE,
         replay=REPLAY,
+        strict=instance.config.strict,
+        build=build.name,
+        on_default=on_default,
     )

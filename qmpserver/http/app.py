@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ..commands.registry import unmodelled
+from ..commands.registry import coverage
 from ..errors import UsageError
 from ..profiles.loader import ProfileError
 from ..profiles.model import describe
@@ -425,7 +425,7 @@ async def show_profile(request):
         path = c.profile_path(name)
         text = read_text(path, ProfileError)
         prof = c.profile(name)
-        d = describe(prof, unmodelled(prof.build))
+        d = describe(prof, coverage(prof.build))
         d["builtin"] = c.store.is_builtin("profile", name) and os.path.dirname(path) != c.store._dir(
             "profile"
         )
@@ -486,7 +486,7 @@ async def validate_profile(request):
 
     prof = await off_loop(work)
     return web.json_response(
-        {"name": name, "valid": True, "profile": describe(prof, unmodelled(prof.build))},
+        {"name": name, "valid": True, "profile": describe(prof, coverage(prof.build))},
         dumps=lambda o: json.dumps(o, default=str),
     )
 

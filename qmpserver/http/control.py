@@ -191,6 +191,7 @@ def config_from_body(body):
     cfg.no_shutdown = body.get("no_shutdown", False)
     cfg.preconfig = body.get("preconfig", False)
     cfg.incoming = body.get("incoming")
+    cfg.strict = body.get("strict", False)
     qmp = list(body.get("qmp") or [])
     for addr in qmp:
         if "\0" in addr:
@@ -323,6 +324,7 @@ class Control:
         self.records[inst.id] = rec
         self.metrics.created += 1
         inst.listeners.append(self.metrics.event)
+        inst.default_listeners.append(self.metrics.defaulted)
         return rec
 
     def _changed(self, kind, inst):
@@ -480,6 +482,7 @@ class Control:
             "target": inst.build.target,
             "host": inst.host.name,
             "accel": m.accel,
+            "strict": inst.config.strict,
             "machine": {"type": m.type, "alias": m.alias, "props": dict(m.props)},
             "cpu": {"model": m.cpu_model, "props": dict(m.cpu_props)},
             "runstate": inst.runstate,

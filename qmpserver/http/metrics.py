@@ -9,6 +9,9 @@ Exposed at ``/metrics``:
 ``qmpserver_command_errors_total{command,class}``      counter    error replies
 ``qmpserver_command_duration_seconds{le}``             histogram  time from a request's dispatch to its reply
 ``qmpserver_events_total{event}``                      counter    events emitted
+``qmpserver_defaulted_replies_total{command}``         counter    answers that were the default of
+                                                                  the return type (neither modelled
+                                                                  nor recorded; docs/qmp.md)
 ``qmpserver_instances_created_total``                  counter
 ``qmpserver_uptime_seconds``                           gauge
 =====================================================  =========  ==============================
@@ -36,6 +39,7 @@ class Metrics:
         self.commands: dict = {}
         self.errors: dict = {}
         self.events: dict = {}
+        self.defaults: dict = {}
         self.buckets = [0] * (len(BUCKETS) + 1)
         self.sum = 0.0
         self.count = 0
@@ -60,6 +64,11 @@ class Metrics:
     def event(self, ev) -> None:
         name = ev.get("event", "?")
         self.events[name] = self.events.get(name, 0) + 1
+
+    def defaulted(self, name) -> None:
+        """A command (of the instance's schema: a bounded label set) answered with its type's
+        default (``Instance.default_listeners``)."""
+        self.defaults[name] = self.defaults.get(name, 0) + 1
 
     def render(self) -> str:
         c = self.control
@@ -103,6 +112,15 @@ class Metrics:
         head("qmpserver_events_total", "counter", "QMP events emitted, by event.")
         for name in sorted(self.events):
             out.append('qmpserver_events_total{event="%s"} %d' % (_escape(name), self.events[name]))
+        head(
+            "qmpserver_defaulted_replies_total",
+            "counter",
+            "Replies that were the default of the command's return type (neither modelled nor recorded).",
+        )
+        for name in sorted(self.defaults):
+            out.append(
+                'qmpserver_defaulted_replies_total{command="%s"} %d' % (_escape(name), self.defaults[name])
+            )
         head("qmpserver_instances_created_total", "counter", "Instances created since start.")
         out.append("qmpserver_instances_created_total %d" % self.created)
         return "\n".join(out) + "\n"

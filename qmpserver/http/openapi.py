@@ -104,6 +104,11 @@ SCHEMAS: dict[str, Any] = {
             "target": {"type": "string", "example": "aarch64"},
             "host": {"type": "string"},
             "accel": {"type": "string"},
+            "strict": {
+                "type": "boolean",
+                "description": "strict mode: a read-only command neither modelled nor recorded answers a "
+                "GenericError instead of its return type's default",
+            },
             "machine": {
                 "type": "object",
                 "required": ["type"],
@@ -242,6 +247,11 @@ SCHEMAS: dict[str, Any] = {
             "paused": {"type": "boolean", "description": "-S: start in prelaunch"},
             "no_shutdown": {"type": "boolean", "description": "-no-shutdown"},
             "preconfig": {"type": "boolean", "description": "--preconfig"},
+            "strict": {
+                "type": "boolean",
+                "description": "a read-only command neither modelled nor recorded for the build answers a "
+                "GenericError naming it instead of its return type's default (serve --strict; default false)",
+            },
             "incoming": {"type": "string", "description": "-incoming URI (e.g. defer): start in inmigrate"},
             "qmp": {
                 "type": "array",

@@ -17,7 +17,8 @@ A config file is JSON::
 
     {"profile": "debian-7.2-tcg",           # name or file, as for --profile
      "compiled": "qemu-system-aarch64.profile.pickle",   # optional, next to the config
-     "profile_dirs": ["/path/to/profiles"]}  # optional extra profile directories
+     "profile_dirs": ["/path/to/profiles"],  # optional extra profile directories
+     "strict": true}                          # optional: strict mode, as QMPSERVER_STRICT=1
 
 ``launchers.json`` maps absolute executable paths to such objects.
 """

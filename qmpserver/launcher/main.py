@@ -88,6 +88,16 @@ def _load_profile(spec, cfg):
     return load_profile(spec, dirs)
 
 
+def _strict(cfg) -> bool:
+    """Strict mode (a read-only command neither modelled nor recorded is an error, not its
+    type's default): ``QMPSERVER_STRICT=1`` or ``"strict": true`` in the launcher config
+    (libvirt strips the environment; the config file is read either way).  Not a QEMU
+    option: the command line stays QEMU's."""
+    from ..vm.config import strict_from_env
+
+    return strict_from_env() or (bool(cfg) and cfg.get("strict") is True)
+
+
 def main(argv=None, config=None) -> int:
     """Console entry point; ``config`` is an explicit launcher config file."""
     argv = list(sys.argv if argv is None else argv)
@@ -108,8 +118,10 @@ def main(argv=None, config=None) -> int:
         sys.stderr.write("%s: qmpserver: %s\n" % (program_name(prog0), msg))
         return 1
     rep = Reporter(program_name(prog0, profile.build.target))
+    runner = Runner(profile, rep, prog0)
+    runner.strict = _strict(cfg)
     try:
-        return Runner(profile, rep, prog0).run(args)
+        return runner.run(args)
     except KeyboardInterrupt:
         return 1
 
@@ -127,6 +139,7 @@ class Runner:
         self.instance = None
         self.loop = None
         self.exit_code = 0
+        self.strict = False  # main() sets it (environment, launcher config)
 
     # -- the sequence ----------------------------------------------------------------------
 
@@ -282,6 +295,7 @@ class Runner:
     def start(self, L):
         from .start import build_instance
 
+        L.config.strict = self.strict
         build_instance(self, L)
         if L.loadvm is not None:
             # qmp_x_exit_preconfig: load_snapshot(..., &error_fatal) after the machine is done

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from ..commands.registry import unmodelled
+from ..commands.registry import COVERAGE_CLASSES, coverage
 from ..completion import complete_as
 from ..errors import UsageError
 from .model import describe
@@ -39,6 +39,11 @@ def add_parser(sub):
     sh = ps.add_parser("show", help="show a resolved profile")
     complete_as(sh.add_argument("name", help="profile name or file"), "profile")
     sh.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
+    sh.add_argument(
+        "--coverage",
+        action="store_true",
+        help="list every command of the build as modelled, recorded, defaulted or refused, with counts",
+    )
     sh.set_defaults(func=cmd_show)
 
     va = ps.add_parser("validate", help="validate profile, host or build files")
@@ -121,7 +126,7 @@ def cmd_show(args) -> int:
     from .loader import load_profile
 
     prof = load_profile(args.name, args.profile_dir or ())
-    d = describe(prof, unmodelled(prof.build))
+    d = describe(prof, coverage(prof.build), commands=args.coverage)
     if args.json:
         json.dump(d, sys.stdout, indent=2, default=str)
         print()
@@ -140,14 +145,36 @@ def cmd_show(args) -> int:
         "          schema: %d commands, %d events (%s)"
         % (b["schema"]["commands"], b["schema"]["events"], b["schema"]["origin"])
     )
-    print("          commands answered with type defaults: %d" % len(b["unmodelled_commands"]))
+    cov = b["coverage"]
+    print("          commands: %s" % ", ".join("%d %s" % (cov["counts"][c], c) for c in COVERAGE_CLASSES))
     print("host      %s: %s" % (h.get("name"), h.get("summary", "")))
     kvm = h.get("kvm") or {}
     print(
         "          arch %s, kernel %s, KVM %s"
         % (h.get("arch"), (h.get("kernel") or {}).get("release", "?"), "yes" if kvm.get("present") else "no")
     )
+    if args.coverage:
+        _print_coverage(cov)
     return 0
+
+
+#: what each coverage class means, as ``profiles show --coverage`` explains it
+_COVERAGE_HELP = {
+    "modelled": "a handler computes the answer",
+    "recorded": "the build's recorded answer (for the recorded arguments)",
+    "defaulted": "read-only, neither modelled nor recorded: the default of its return type "
+    "(an error with --strict)",
+    "refused": "has effects, neither modelled nor recorded: a GenericError naming it",
+}
+
+
+def _print_coverage(cov) -> None:
+    print("coverage  %d commands" % cov["total"])
+    for c in COVERAGE_CLASSES:
+        names = [n for n, k in cov["commands"].items() if k == c]
+        print("  %s (%d): %s" % (c, len(names), _COVERAGE_HELP[c]))
+        for n in names:
+            print("    %s" % n)
 
 
 def cmd_validate(args) -> int:

@@ -104,6 +104,10 @@ class Build:
             return default
         return e["return"]
 
+    def recorded_commands(self) -> set:
+        """The names of the commands the build recorded answers to (any arguments)."""
+        return {key.partition(" ")[0] for key in self._replies}
+
     def recorded_calls(self, name):
         """All recorded entries of one command (any arguments)."""
         prefix = name + " "
@@ -173,10 +177,18 @@ def index_replies(doc) -> dict:
     return out
 
 
-def describe(prof: Any, unmodelled: list[str]) -> dict[str, Any]:
+def describe(prof: Any, coverage: dict[str, str], commands: bool = False) -> dict[str, Any]:
     """What ``profiles show`` and ``GET /api/v1/profiles/NAME`` say about a profile; the
-    caller passes the build's unmodelled commands (the command registry knows them)."""
+    caller passes how each command of the build is answered (``commands.registry.coverage``
+    owns that).  ``build.coverage`` holds the counts per class, and with ``commands`` the
+    class of every command; ``unmodelled_commands`` lists the defaulted and refused ones."""
     b, h = prof.build, prof.host
+    counts = {c: 0 for c in ("modelled", "recorded", "defaulted", "refused")}
+    for c in coverage.values():
+        counts[c] = counts.get(c, 0) + 1
+    cov: dict[str, Any] = {"counts": counts, "total": len(coverage)}
+    if commands:
+        cov["commands"] = dict(sorted(coverage.items()))
     sch = b.schema
     return {
         "name": prof.name,
@@ -192,7 +204,8 @@ def describe(prof: Any, unmodelled: list[str]) -> dict[str, Any]:
             "proposals": sorted(b.proposals),
             "quirks": sorted(b.quirks),
             "schema": {"origin": sch.origin, "commands": len(sch.commands), "events": len(sch.events)},
-            "unmodelled_commands": unmodelled,
+            "unmodelled_commands": sorted(n for n, c in coverage.items() if c in ("defaulted", "refused")),
+            "coverage": cov,
         },
         "host": {k: v for k, v in h.data.items() if k not in ("sources",)},
     }

@@ -22,8 +22,15 @@ union          the first tag value and that branch's required members
 alternate      the default of its first alternative
 =============  ==============================================
 
-Each such answer is logged (logger ``qmpserver.default``) and the list of
-unmodelled commands of a profile is shown by ``qmpserver profiles show``.
+Each such answer is logged (logger ``qmpserver.default``, once per command and
+instance), counted (``/metrics``: ``qmpserver_defaulted_replies_total``), and
+``qmpserver profiles show NAME --coverage`` lists which commands of a build are
+modelled, recorded, defaulted or refused.  In strict mode (``serve --strict``,
+``QMPSERVER_STRICT=1``, the HTTP API's ``strict``, the pytest plugin's
+``--qmpserver-strict``) such a command answers :data:`STRICT_MISSING` instead.
+Strict is not the default: libvirt's capability probe asks read-only questions
+the recording of a build may not cover, and a ``GenericError`` to one of them
+fails the whole probe (docs/qmp.md, "Commands without a handler").
 
 Only commands without effects get such a default: a default answer to a
 command that would change something (write an image, start a job, send a key
@@ -46,6 +53,10 @@ _BUILTIN: dict[str, JSON] = {"string": "", "int": 0, "number": 0.0, "boolean": F
 
 #: The error an unmodelled command with effects answers (class GenericError).
 NOT_MODELLED = "qmpserver: command '%s' is not modelled (its effect is not simulated)"
+
+#: The error a read-only command answers in strict mode when neither a handler nor a recording
+#: answers it (class GenericError): command, ``no arguments`` / ``arguments {...}``, build name.
+STRICT_MISSING = "qmpserver: no model and no recording for '%s' (%s) on build %s"
 
 #: Name prefixes of commands that only read state (QEMU's naming rule for QMP queries,
 #: docs/devel/qapi-code-gen.rst: "query-"; "x-query-" for unstable ones, "x-debug-query-").

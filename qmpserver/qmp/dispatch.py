@@ -19,7 +19,7 @@ from __future__ import annotations
 from .. import log as _log
 from ..errors import COMMAND_NOT_FOUND, QMPError
 from ..qapi.conform import conformer
-from ..qapi.defaults import NOT_MODELLED, default_value, has_effects
+from ..qapi.defaults import NOT_MODELLED, STRICT_MISSING, default_value, has_effects
 from ..qapi.visitor import DEFAULT_POLICY, validate_arguments
 from ..wire.qdict import wire_order
 from .memo import ReplyMemo
@@ -198,6 +198,9 @@ class CommandTable:
         recorded: Recorded | None = None,
         pure: Collection[str] = (),
         replay: dict[str, Replay] | None = None,
+        strict: bool = False,
+        build: str = "",
+        on_default: Callable[[str], object] | None = None,
     ) -> None:
         self.schema = schema
         self.instance = instance
@@ -216,6 +219,13 @@ class CommandTable:
             for name, cmd in schema.commands.items()
         }
         self.unmodelled_seen: set[str] = set()
+        #: strict mode: a command no model and no recording answers is a GenericError
+        #: (:data:`qmpserver.qapi.defaults.STRICT_MISSING`) instead of its type's default
+        self.strict = strict
+        self.build = build  # the build's name, for the log and the strict error
+        #: type-default answers given, by command (the log says so once per command)
+        self.defaulted: dict[str, int] = {}
+        self.on_default = on_default  # called with the command's name at each default answer
         #: replies of pure commands by request text (the session asks it first)
         self.memo: ReplyMemo | None = ReplyMemo() if pure else None
 
@@ -227,27 +237,61 @@ class CommandTable:
 
     def unmodelled(self, cmd: Command, args: dict[str, Any]) -> Any:
         """A command without a handler: the build's recorded reply for these arguments (the
-        lookup, accelerator included, is the profile's), else the default of its return type
-        when it only reads state, else a GenericError naming it (``qapi.defaults.has_effects``)."""
+        lookup, accelerator included, is the profile's), else a GenericError naming it when
+        it has effects (``qapi.defaults.has_effects``) or the table is strict, else the
+        default of its return type (counted in :attr:`defaulted`, ``on_default`` told)."""
         if self.recorded is not None:
             rec = self.recorded(cmd.name, args)
             if rec is not None:
                 if "error" in rec:
                     raise QMPError(rec["error"].get("desc", ""), rec["error"].get("class", "GenericError"))
                 return rec.get("return")
-        effects = has_effects(cmd.name)
-        if cmd.name not in self.unmodelled_seen:
-            self.unmodelled_seen.add(cmd.name)
-            default_log.warning(
-                "command %s is not modelled and was not recorded for this build: %s",
-                cmd.name,
-                "answering an error (it has effects)"
-                if effects
-                else "answering the default of its return type",
-            )
-        if effects:
-            raise QMPError(NOT_MODELLED % cmd.name)
+        name = cmd.name
+        if has_effects(name):
+            self._log_once(name, "answering an error (it has effects)")
+            raise QMPError(NOT_MODELLED % name)
+        if self.strict:
+            self._log_once(name, "answering an error (strict mode)")
+            raise QMPError(STRICT_MISSING % (name, _arguments_text(args), self.build or "?"))
+        n = self.defaulted.get(name, 0) + 1
+        self.defaulted[name] = n
+        if n == 1:
+            self._log_once(name, "answering the default of its return type")
+        if self.on_default is not None:
+            self.on_default(name)
         return default_value(cmd.ret_type)
+
+    def _log_once(self, name: str, answer: str) -> None:
+        """One warning per command and table (one table per instance): the command, the
+        instance, the build, and which answer it got."""
+        if name in self.unmodelled_seen:
+            return
+        self.unmodelled_seen.add(name)
+        inst = self.instance
+        default_log.warning(
+            "command %s is not modelled and was not recorded for build %s: %s (instance %s)",
+            name,
+            self.build or "?",
+            answer,
+            _instance_label(inst),
+        )
+
+
+def _arguments_text(args: dict[str, Any]) -> str:
+    """The arguments as the strict error shows them: ``no arguments`` or ``arguments {...}``."""
+    if not args:
+        return "no arguments"
+    from ..wire.encode import dumps
+
+    return "arguments " + dumps(args)
+
+
+def _instance_label(inst: Any) -> str:
+    """An instance as a log line names it: its number, and its -name when it has one."""
+    if inst is None:
+        return "-"
+    iid, name = getattr(inst, "id", None), getattr(inst, "name", None)
+    return "%s%s" % (iid if iid is not None else "?", " (%s)" % name if name else "")
 
 
 def _answering(

@@ -32,7 +32,10 @@ command (``stub(command, args=, times=).respond(value)`` / ``.error(cls, desc)``
 
 Options: ``--qmpserver-profile`` / ini ``qmpserver_profile`` (default profile of
 ``qmp_instance``; else ``$QMPSERVER_PROFILE``, else the embedded default),
-``--qmpserver-profile-dir`` / ini ``qmpserver_profile_dirs``.
+``--qmpserver-profile-dir`` / ini ``qmpserver_profile_dirs``, ``--qmpserver-strict`` / ini
+``qmpserver_strict`` (every instance the fixtures create is strict: a read-only command
+neither modelled nor recorded answers a GenericError naming it instead of its type's
+default; one instance: the option ``strict=True``, as in the HTTP API).
 
 Isolation: each test gets fresh instances (removed at teardown, also on
 failure); unix sockets sit in one short private directory per worker, TCP
@@ -73,6 +76,16 @@ def pytest_addoption(parser):
         "--qmpserver-host-image",
         default=None,
         help="image of the simulated_hosts fixture (docker/build-image.sh --host; also $QMPSERVER_HOST_IMAGE)",
+    )
+    group.addoption(
+        "--qmpserver-strict",
+        action="store_true",
+        default=False,
+        help="instances answer a read-only command neither modelled nor recorded with a GenericError "
+        "naming it, not its type's default (per instance: the option strict=True)",
+    )
+    parser.addini(
+        "qmpserver_strict", "strict mode for every instance the fixtures create", type="bool", default=False
     )
     parser.addini("qmpserver_profile", "profile of qmp_instance when no marker names one", default="")
     parser.addini("qmpserver_profile_dirs", "extra profile directories", type="paths", default=[])
@@ -144,12 +157,15 @@ def qmpserver_http(qmpserver_server):
 class Factory:
     """Creates instances for one test and removes them afterwards."""
 
-    def __init__(self, server, default_profile=None):
+    def __init__(self, server, default_profile=None, strict=False):
         self.server = server
         self.default_profile = default_profile
+        self.strict = strict  # --qmpserver-strict: the default of the option strict
         self.created: list = []
 
     def __call__(self, profile=None, **options):
+        if self.strict:
+            options.setdefault("strict", True)
         h = self.server.create(profile if profile is not None else self.default_profile, **options)
         self.created.append(h)
         return h
@@ -170,7 +186,12 @@ class Factory:
 
 @pytest.fixture
 def qmpserver_factory(qmpserver_server, request):
-    f = Factory(qmpserver_server, _default_profile(request.config))
+    cfg = request.config
+    f = Factory(
+        qmpserver_server,
+        _default_profile(cfg),
+        strict=cfg.getoption("qmpserver_strict") or cfg.getini("qmpserver_strict"),
+    )
     yield f
     f.cleanup()
 

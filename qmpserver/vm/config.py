@@ -42,6 +42,20 @@ def parse_uuid(text: str) -> str:
     return text.lower()
 
 
+#: the environment variable that turns strict mode on where the configuration comes from a
+#: command line (the launcher, whose command line is QEMU's, and ``serve``)
+STRICT_ENV = "QMPSERVER_STRICT"
+
+
+def strict_from_env(environ: Any = None) -> bool:
+    """Whether ``$QMPSERVER_STRICT`` asks for strict mode: ``1``, ``yes``, ``on`` or ``true``
+    (any case); unset, empty or anything else is off."""
+    import os
+
+    env = os.environ if environ is None else environ
+    return env.get(STRICT_ENV, "").strip().lower() in ("1", "yes", "on", "true")
+
+
 class GuestBehaviour:
     """The simulated guest OS (there is none; this is what it would do)."""
 
@@ -87,6 +101,7 @@ class InstanceConfig:
     display: dict[str, Any] | None
     options: list[tuple[str, str]]
     warnings: list[str]
+    strict: bool
 
     FIELDS: dict[str, object] = {
         "name": None,
@@ -116,6 +131,9 @@ class InstanceConfig:
         "display": None,  # -display / -vnc: DisplayOptions dict
         "options": list,  # every option as given, for the record
         "warnings": list,  # start-up warnings printed to stderr
+        # a command no model and no recording answers is an error, not its type's default
+        # (serve --strict, QMPSERVER_STRICT=1, the API's "strict"; qmp/dispatch.py)
+        "strict": False,
     }
 
     def __init__(self, **kw: object) -> None:

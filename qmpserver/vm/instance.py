@@ -165,6 +165,8 @@ class Instance:
         self.monitors: list[Monitor] = []
         self.event_log: deque[dict[str, Any]] = deque(maxlen=1000)
         self.listeners: list[Callable[[dict[str, Any]], object]] = []  # for HTTP / transcripts
+        # (command) each time a command is answered with its type's default (HTTP metrics)
+        self.default_listeners: list[Callable[[str], object]] = []
         self.exit_listeners: list[Callable[[str], object]] = []  # (reason) when the process would exit
         # a monitor connection closed (QEMU's CHR_EVENT_CLOSED; commands/fd.py cleans fd sets)
         self.session_close_listeners: list[Callable[[], object]] = []

@@ -470,6 +470,7 @@ def test_healthz_and_metrics(api, make):
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     lines = text.splitlines()
     assert "# TYPE qmpserver_command_duration_seconds histogram" in lines
+    assert "# TYPE qmpserver_defaulted_replies_total counter" in lines
     metrics = {}
     for line in lines:
         if line and not line.startswith("#"):
@@ -483,6 +484,53 @@ def test_healthz_and_metrics(api, make):
         == metrics["qmpserver_command_duration_seconds_count"]
     )
     s.close()
+
+
+def _metric(api, key):
+    status, _, text = api("GET", "/metrics")
+    assert status == 200
+    for line in text.splitlines():
+        if line.startswith(key + " "):
+            return float(line.rpartition(" ")[2])
+    return 0.0
+
+
+def test_defaulted_replies_are_counted_and_strict_instances_refuse_them(api, make):
+    """A read-only command neither modelled nor recorded: counted in /metrics by command
+    in the default mode; a GenericError naming it on an instance created with strict."""
+    key = 'qmpserver_defaulted_replies_total{command="x-query-roms"}'
+    before = _metric(api, key)
+    d = make()
+    assert d["strict"] is False
+    s, f = negotiated(d)
+    assert qmp(f, {"execute": "x-query-roms"}) == {"return": {"human-readable-text": ""}}
+    assert qmp(f, {"execute": "x-query-roms"}) == {"return": {"human-readable-text": ""}}
+    s.close()
+    assert _metric(api, key) == before + 2
+
+    d = make({"strict": True})
+    assert d["strict"] is True
+    s, f = negotiated(d)
+    assert qmp(f, {"execute": "x-query-roms"}) == {
+        "error": {
+            "class": "GenericError",
+            "desc": "qmpserver: no model and no recording for 'x-query-roms' (no arguments) "
+            "on build qemu-7.2-debian",
+        }
+    }
+    assert qmp(f, {"execute": "query-status"})["return"]["status"] == "running"
+    s.close()
+    assert _metric(api, key) == before + 2
+
+
+def test_profile_description_reports_coverage(api):
+    status, _, d = api("GET", "/api/v1/profiles/" + PROFILE)
+    assert status == 200, d
+    b = d["build"]
+    cov = b["coverage"]
+    assert sum(cov["counts"].values()) == cov["total"] == b["schema"]["commands"]
+    assert len(b["unmodelled_commands"]) == cov["counts"]["defaulted"] + cov["counts"]["refused"]
+    assert "x-query-roms" in b["unmodelled_commands"] and "query-pci" not in b["unmodelled_commands"]
 
 
 def test_openapi_document_lists_every_route(api, srv):

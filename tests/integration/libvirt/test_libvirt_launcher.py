@@ -125,6 +125,16 @@ def test_probe_conversation_has_no_unexpected_error(launchers, profile):
         (c, r) for c, r in conv if "error" in r and (c.get("execute"), r["error"]["class"]) not in _ALLOWED
     ]
     assert bad == []
+    # every question of the probe is answered by a model or the build's recording, never by a
+    # type default (docs/qmp.md, "Strict mode": a built-in profile passes the probe strict too)
+    from qmpserver.commands.registry import coverage
+    from qmpserver.profiles.loader import load_profile
+
+    cov = coverage(load_profile(profile).build)
+    invented = sorted(
+        {c["execute"] for c, _ in conv if cov.get(c.get("execute")) in ("defaulted", "refused")}
+    )
+    assert invented == []
     for c, r in conv:
         if "error" in r and c.get("execute") == "query-cpu-model-expansion":
             name = c["arguments"]["model"]["name"]

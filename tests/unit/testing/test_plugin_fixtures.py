@@ -71,3 +71,46 @@ def test_factory_isolation_and_startup_errors(qmpserver_factory, qmpserver_serve
     live = {r for r in qmpserver_server.control.records}
     assert not ids & live
     assert not os.path.exists(a.qmp_address)
+
+
+STRICT_ERROR = {
+    "class": "GenericError",
+    "desc": "qmpserver: no model and no recording for 'x-query-roms' (no arguments) on build qemu-7.2-debian",
+}
+
+
+@pytest.mark.qmp_profile(PROFILE, strict=True)
+def test_strict_option_of_an_instance(qmp_instance, qmp_sync):
+    assert qmp_sync.cmd_obj({"execute": "x-query-roms"}) == {"error": STRICT_ERROR}
+    assert qmp_instance.refresh()["strict"] is True
+
+
+@pytest.mark.qmp_profile(PROFILE)
+def test_default_mode_answers_the_default(qmp_instance, qmp_sync):
+    assert qmp_sync.cmd_obj({"execute": "x-query-roms"}) == {"return": {"human-readable-text": ""}}
+    assert qmp_instance.refresh()["strict"] is False
+
+
+def test_qmpserver_strict_makes_every_instance_strict():
+    """``--qmpserver-strict`` / ini ``qmpserver_strict``: the factory's default of ``strict``;
+    an explicit ``strict=False`` still wins."""
+    from qmpserver.testing.plugin import Factory
+
+    class Server:
+        def __init__(self):
+            self.options = []
+
+        def create(self, profile, **options):
+            self.options.append(options)
+            return self
+
+    srv = Server()
+    Factory(srv, PROFILE, strict=True)()
+    Factory(srv, PROFILE, strict=True)(strict=False)
+    Factory(srv, PROFILE)()
+    assert srv.options == [{"strict": True}, {"strict": False}, {}]
+
+
+def test_qmpserver_strict_option_is_registered(pytestconfig):
+    assert pytestconfig.getoption("qmpserver_strict") is False
+    assert pytestconfig.getini("qmpserver_strict") is False
