@@ -4,7 +4,10 @@ For every recording in ``shared/data/libvirt-replies/`` (or the gzipped copies i
 when ``shared/`` is absent): import it with ``qmpserver.profiles.replies``, start one
 in-process instance per probe pass with that pass's accelerator (``-machine none``, as
 libvirt probes), send every recorded command of the pass with its recorded ``id`` and
-compare the reply with the recorded one as JSON values.
+compare the reply with the recorded one as JSON values.  The same for each of libvirt 9.0's own
+recordings of QEMU 4.2 .. 8.0 (``CAPSDATA``: fetched from Debian's source package by
+``scripts/fetch-libvirt-capsdata.sh``, not committed; absent -> skip, a failure under
+``QMPSERVER_REQUIRE_REAL_PEERS=1``), one test per file.
 
 A command may be listed in ``EXCEPTIONS`` only with a written reason: its answer depends on
 modelled state that the recording does not pin down.  Commands answered from the model
