@@ -118,6 +118,27 @@ def query_hotpluggable_cpus(ctx, args):
     return rec.get("return", []) if rec else []
 
 
+# CpuInfoArch of a target (QEMU before 6.0: CpuInfoFast's required ``arch``, the union's tag;
+# sysemu_target_to_cpuinfo_arch() in cpus.c of QEMU v5.2.0); every other target is "other".
+# 6.0 removed the member (``target`` became the tag); the build's schema drops it there.
+CPUINFO_ARCH = {
+    "i386": "x86",
+    "x86_64": "x86",
+    "sparc": "sparc",
+    "sparc64": "sparc",
+    "ppc": "ppc",
+    "ppc64": "ppc",
+    "mips": "mips",
+    "mipsel": "mips",
+    "mips64": "mips",
+    "mips64el": "mips",
+    "tricore": "tricore",
+    "s390x": "s390",
+    "riscv32": "riscv",
+    "riscv64": "riscv",
+}
+
+
 @command("query-cpus-fast")
 def query_cpus_fast(ctx, args):
     inst = ctx.instance
@@ -146,6 +167,7 @@ def query_cpus_fast(ctx, args):
         entry["qom-path"] = "/machine/unattached/device[%d]" % i
         entry["thread-id"] = inst.threads.id_for("vcpu:%d" % i)
         entry["props"] = props
+        entry["arch"] = CPUINFO_ARCH.get(inst.build.target, "other")
         entry["target"] = inst.build.target
         out.append(entry)
     return out

@@ -3,7 +3,8 @@
 What QEMU does (``migration/migration.c`` of QEMU v7.2.0, qemu.git;
 behaviour observed on Debian's 7.2.22):
 
-* ``query-migrate`` lists ``blocked-reasons`` whenever a blocker exists
+* ``query-migrate`` lists ``blocked-reasons`` whenever a blocker exists (6.0 also says
+  ``blocked``: true/false, a required member in that release only)
   (KVM + MTE adds ``Live migration disabled due to MTE enabled``, see
   :mod:`qmpserver.arch.arm64.mte`), even before any migration; then the
   status and, for active/completed migrations, times and RAM counters;
@@ -384,6 +385,10 @@ def query_migrate(ctx, args):
             info["expected-downtime"] = 300
         info["setup-time"] = m.times.get("setup", 2)
     reasons = blockers(inst)
+    # QEMU 6.0 only: the required bool ``blocked`` (whether a blocker exists) beside the
+    # reasons (fill_source_migration_info, migration/migration.c of v6.0.0; 6.1 dropped it,
+    # the build's schema drops it elsewhere)
+    info["blocked"] = bool(reasons)
     if reasons:
         info["blocked-reasons"] = reasons
     return info  # held to the build's schema by the command table (qapi/conform.py)

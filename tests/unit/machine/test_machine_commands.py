@@ -262,3 +262,22 @@ def test_unrecorded_virt_versions_have_virt_machine_properties():
     assert c.send("qom-list-properties", typename="virt-99.0-machine")["error"]["class"] == "DeviceNotFound"
     e = start("qmpserver-tcg", "virt-10.0,nope=1", "tcg", "max")
     assert e.message == "Property 'virt-10.0-machine.nope' not found"
+
+
+def test_pre_6_0_required_members_are_given():
+    """QEMU before 6.0 requires CpuInfoFast 'arch' (CpuInfoArch of the target) and 6.0 alone
+    requires MigrationInfo 'blocked': the handlers give both, the build's schema keeps them only
+    where it has them (libvirt 9.0's 4.2 .. 6.0 recordings; tests/conformance)."""
+    from types import SimpleNamespace
+
+    from qmpserver.commands import migration as migration_cmds
+
+    c = q("debian-7.2-tcg", smp={"cpus": 2})
+    ctx = SimpleNamespace(instance=c.instance)
+    raw = machine_cmds.query_cpus_fast(ctx, {})
+    assert [(e["arch"], e["target"]) for e in raw] == [("other", "aarch64")] * 2
+    assert list(raw[0])[-2:] == ["arch", "target"]
+    assert all("arch" not in e for e in c.cmd("query-cpus-fast"))  # 7.2's schema has no 'arch'
+    assert migration_cmds.query_migrate(ctx, {})["blocked"] is False
+    assert "blocked" not in c.cmd("query-migrate")
+    assert machine_cmds.CPUINFO_ARCH["x86_64"] == "x86" and "aarch64" not in machine_cmds.CPUINFO_ARCH
