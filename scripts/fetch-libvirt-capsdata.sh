@@ -28,9 +28,15 @@ command -v apt-get >/dev/null || { echo "fetch-libvirt-capsdata.sh: apt-get is n
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/lists/partial" "$WORK/dl"
-echo "deb-src http://deb.debian.org/debian $SUITE main" > "$WORK/sources.list"
+# the machine's own Debian mirror (a CI image may point apt at another one), else deb.debian.org
+MIRROR=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+[ -n "$MIRROR" ] || MIRROR=$(awk '$1 == "deb" && $2 ~ /^http/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+echo "deb-src $MIRROR $SUITE main" > "$WORK/sources.list"
 APT=(apt-get -qq -o "Dir::Etc::SourceList=$WORK/sources.list" -o Dir::Etc::SourceParts=/dev/null
      -o "Dir::State::Lists=$WORK/lists" -o "Dir::Cache=$WORK/cache")
+# as root apt would drop to _apt, who cannot write into this private temporary directory
+[ "$(id -u)" != 0 ] || APT+=(-o APT::Sandbox::User=root)
 "${APT[@]}" update
 (cd "$WORK/dl" && "${APT[@]}" source --download-only "libvirt=$VERSION")
 
@@ -51,7 +57,7 @@ mkdir -p "$CACHE.tmp"
 tar -xJf "$ORIG" -C "$CACHE.tmp" --strip-components=3 $present
 {
   echo "libvirt's tests/qemucapabilitiesdata/*.replies (QEMU >= 4.2, aarch64 and x86_64), LGPL-2.1+"
-  echo "from Debian source package libvirt $VERSION ($SUITE, deb.debian.org), fetched by apt"
+  echo "from Debian source package libvirt $VERSION ($SUITE, $MIRROR), fetched by apt"
   echo "(files checked by apt against the archive's signed Sources index) on $(date -u +%F)"
   echo "libvirt_$UPSTREAM.orig.tar.xz sha256 $(sha256sum "$ORIG" | cut -d' ' -f1)"
   echo "files:"
