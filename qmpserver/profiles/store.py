@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import stat
 import tempfile
 import time
@@ -43,8 +44,9 @@ from .. import models
 from ..errors import UsageError
 from . import loader
 
-# matched whole (fullmatch): "$" would also match before a trailing newline ("a\n", D13)
-NAME_RE = loader.STORE_NAME_RE
+# matched whole (fullmatch): "$" would also match before a trailing newline ("a\n", D13);
+# loader.is_name is this pattern plus the rules of check_name (test_lookup checks they agree)
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 KINDS = {"profile": "profiles", "host": "hosts"}
 FILE_SUFFIXES = loader.NAME_SUFFIXES  # what loader.resolve_spec takes as a file path
 STALE_TEMP_AGE = 60  # seconds: an unlocked temp file older than this is a dead writer's

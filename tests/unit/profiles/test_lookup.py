@@ -208,3 +208,41 @@ def test_every_entry_point_resolves_the_same_names_to_the_same_files(
         assert http == want, (name, http, want)
         assert seen == dict.fromkeys(seen, want), (name, seen, want)
     capsys.readouterr()
+
+
+# --- the pieces of the rule ---------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(alphabet="aZ09._-/ \n\\é\x00", max_size=12) | st.sampled_from(["x" * 128, "x" * 129]))
+def test_is_name_is_the_store_pattern(name):
+    """loader.is_name (string methods, for the launcher's start) and the store's NAME_RE with
+    check_name's rules are one rule."""
+    from qmpserver.profiles.store import NAME_RE, check_name
+
+    by_pattern = bool(NAME_RE.fullmatch(name)) and ".." not in name and not name.endswith((".yaml", ".yml"))
+    assert loader.is_name(name) == by_pattern
+    if by_pattern:
+        assert check_name(name) == name
+    else:
+        with pytest.raises(StoreError):
+            check_name(name)
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("kind: host\nname: x\n", "host"),
+        ("name: x\nkind: 'qemu-build'  # a build\n", "qemu-build"),
+        ('kind: "profile"\n', "profile"),
+        ('{"kind": "host", "name": "x"}\n', "host"),  # JSON: parsed
+        ("{kind: host, name: x}\n", "host"),  # flow style: parsed
+        ("name: x\nsummary: no kind here\n", None),
+        ("summary: |\n  kind: host\nname: x\n", None),  # indented: not a top-level key
+        ("kind: [unclosed\n", None),  # unreadable: None (the file still counts)
+    ],
+)
+def test_declared_kind(tmp_path, text, kind):
+    p = tmp_path / "x.yaml"
+    p.write_text(text)
+    assert loader.declared_kind(str(p)) == kind
