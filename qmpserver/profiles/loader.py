@@ -1,8 +1,9 @@
 """Read, validate and resolve profile files into compiled objects.
 
-Store layout (built-ins in the repository's ``models/``; user directories from
-``--profile-dir`` and ``QMPSERVER_PROFILE_PATH`` are searched first, with the
-same layout or with files directly inside)::
+Store layout (built-ins in the repository's ``models/``; the user directories,
+``--profile-dir``, the user store and ``QMPSERVER_PROFILE_PATH``, are searched
+first, with the same layout or with files directly inside; the whole lookup
+rule is :func:`search_roots`'s docstring)::
 
     hosts/<name>.yaml
     builds/<name>/build.yaml   (+ schema.json, replies.json)
@@ -47,8 +48,11 @@ __all__ = [
     "read_json",
     "json_path",
     "validate",
+    "store_root",
     "search_roots",
     "user_roots",
+    "is_name",
+    "declared_kind",
     "find",
     "list_names",
     "deep_merge",
@@ -113,15 +117,65 @@ def check_file_name(data: Doc, path: str, text: str) -> None:
     raise ProfileError(path, where, "'%s' differs from the file name ('%s')" % (name, want))
 
 
-# --- the store ------------------------------------------------------------------
+# --- the store: lookup (the one owner) ----------------------------------------------
+
+
+NAME_SUFFIXES = (".yaml", ".yml")  # a spec ending so is a file path (resolve_spec), never a name
+_DIRS = {"host": "hosts", "build": "builds", "profile": "profiles"}
+_DECLARED = {"host": "host", "build": "qemu-build", "profile": "profile"}  # the ``kind:`` of each kind
+# a top-level block-style ``kind:`` line; a pattern, not compiled at import (the launcher's path)
+_KIND_LINE = r"^kind[ \t]*:[ \t]*(?:\"([\w.-]*)\"|'([\w.-]*)'|([\w.-]+))[ \t]*(?:#[^\n]*)?$"
+
+
+def store_root() -> str:
+    """The user store: ``$QMPSERVER_PROFILE_STORE``, else the first directory of
+    ``$QMPSERVER_PROFILE_PATH``, else ``$XDG_DATA_HOME/qmpserver`` (default
+    ``~/.local/share/qmpserver``).  See :func:`search_roots`."""
+    env = os.environ.get("QMPSERVER_PROFILE_STORE")
+    if env:
+        return os.path.abspath(env)
+    path = [p for p in os.environ.get("QMPSERVER_PROFILE_PATH", "").split(os.pathsep) if p]
+    if path:
+        return os.path.abspath(path[0])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(os.path.abspath(base), "qmpserver")
 
 
 def search_roots(extra: Iterable[str] = ()) -> list[str]:
-    roots = [os.path.abspath(p) for p in extra]
+    """Where profiles, hosts and builds are looked up by name: the one rule.
+
+    Every entry point resolves names through these roots with :func:`find` and lists them
+    with :func:`list_names` (``profiles list/show/validate/diff``, ``serve --profile``, the
+    launcher, ``cpu expand/baseline``, ``migration plan``, ``launcher install``, the HTTP
+    API's store), so a name means the same file everywhere under the same settings.
+
+    Roots, in order, first match wins, a directory listed twice counts at its first place:
+
+    1. each ``--profile-dir`` (``extra``);
+    2. the user store, :func:`store_root` (``$QMPSERVER_PROFILE_STORE``, else the first
+       directory of ``$QMPSERVER_PROFILE_PATH``, else ``$XDG_DATA_HOME/qmpserver``): the
+       HTTP API writes to the first root of this list (the first ``--profile-dir``, else
+       the store), so what ``PUT /api/v1/profiles/N`` wrote is what N means to every
+       command run with the same ``--profile-dir`` and environment;
+    3. each directory of ``$QMPSERVER_PROFILE_PATH``;
+    4. the built-ins, ``models/`` (read-only).
+
+    Within a root, the candidates of a NAME, in order: ``profiles/NAME.yaml``;
+    ``hosts/NAME.yaml``; ``builds/NAME/build.yaml`` then ``builds/NAME.yaml``; then
+    ``NAME.yaml`` directly in the root, which counts for a kind unless its top-level
+    ``kind:`` names another kind (``profile``, ``host``, ``qemu-build``): a flat root can
+    hold a host and a profile, and a file that cannot be read still counts, so that its
+    error is reported.  A candidate counts only if it is a regular file (``os.path.isfile``:
+    a symbolic link to one counts here; the HTTP API refuses to read through links).
+    A NAME is a store name (:func:`is_name`); anything else is not looked up by name.
+    """
+    roots: list[str] = []
     env = os.environ.get("QMPSERVER_PROFILE_PATH")
-    if env:
-        roots.extend(os.path.abspath(p) for p in env.split(os.pathsep) if p)
-    roots.append(MODELS_DIR)
+    path = [p for p in env.split(os.pathsep) if p] if env else []
+    for r in [*extra, store_root(), *path, MODELS_DIR]:
+        r = os.path.abspath(r)
+        if r not in roots:
+            roots.append(r)
     return roots
 
 
@@ -129,44 +183,91 @@ def user_roots(extra: Iterable[str] = ()) -> list[str]:
     return [r for r in search_roots(extra) if os.path.abspath(r) != os.path.abspath(MODELS_DIR)]
 
 
+def is_name(name: object) -> bool:
+    """A name of the store: ``[A-Za-z0-9][A-Za-z0-9._-]*``, at most 128 characters, no
+    ``..``, not ending in ``.yaml`` or ``.yml`` (such a spec is read as a file path).  Files
+    whose name is not one are not found or listed by name (a path still opens them).
+
+    String methods, not a regular expression: compiling one costs the launcher ~0.15 ms
+    (``store.NAME_RE`` is the pattern; a test checks they agree)."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 128
+        and name.isascii()
+        and name[0].isalnum()
+        and name.replace(".", "a").replace("_", "a").replace("-", "a").isalnum()
+        and ".." not in name
+        and not name.endswith(NAME_SUFFIXES)
+    )
+
+
 def _candidates(kind: str, name: str, root: str) -> Iterator[str]:
-    if kind == "host":
-        yield os.path.join(root, "hosts", name + ".yaml")
-    elif kind == "build":
+    if kind == "build":
         yield os.path.join(root, "builds", name, "build.yaml")
-        yield os.path.join(root, "builds", name + ".yaml")
-    else:
-        yield os.path.join(root, "profiles", name + ".yaml")
-    yield os.path.join(root, name + ".yaml")
+    yield os.path.join(root, _DIRS[kind], name + ".yaml")
 
 
-def find(kind: str, name: str, roots: Iterable[str]) -> str | None:
-    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+def declared_kind(path: str) -> str | None:
+    """The top-level ``kind:`` of a file (None: none, or unreadable).  A block-style
+    ``kind: WORD`` line (quoted or not) is read without a YAML parser (the launcher's
+    path); anything else (JSON, flow style, another value) is parsed."""
+    try:
+        text = models.read_text(path, ProfileError)
+    except models.DataFileError:
+        return None
+    m = re.search(_KIND_LINE, text, re.MULTILINE)
+    if m is not None:
+        return next(g for g in m.groups() if g is not None)
+    if "kind" not in text:
+        return None
+    try:
+        data = models.parse_yaml(text, path, ProfileError)
+    except models.DataFileError:
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _find(kind: str, name: str, roots: Iterable[str]) -> tuple[str, str] | None:
+    """(path, root) of a name: see :func:`search_roots`."""
+    if kind not in _DIRS or not is_name(name):
         return None
     for root in roots:
         for p in _candidates(kind, name, root):
             if os.path.isfile(p):
-                return p
+                return p, root
+        p = os.path.join(root, name + ".yaml")
+        if os.path.isfile(p) and declared_kind(p) in (None, _DECLARED[kind]):
+            return p, root
     return None
 
 
+def find(kind: str, name: str, roots: Iterable[str]) -> str | None:
+    """The file a name of a kind resolves to in ``roots`` (rule: :func:`search_roots`)."""
+    hit = _find(kind, name, roots)
+    return hit[0] if hit else None
+
+
 def list_names(kind: str, roots: Iterable[str]) -> list[tuple[str, str, bool]]:
-    """(name, path, builtin) of every file of a kind, first match wins."""
-    seen: dict[str, tuple[str, str, bool]] = {}
-    sub = {"host": "hosts", "build": "builds", "profile": "profiles"}[kind]
+    """(name, path, builtin) of every name of a kind, sorted: exactly the names :func:`find`
+    resolves, each to the file find returns (it is asked for every file name seen)."""
+    roots = list(roots)
+    seen: set[str] = set()
     for root in roots:
-        d = os.path.join(root, sub)
-        if not os.path.isdir(d):
-            continue
-        for entry in sorted(os.listdir(d)):
-            if kind == "build" and os.path.isfile(os.path.join(d, entry, "build.yaml")):
-                name, path = entry, os.path.join(d, entry, "build.yaml")
-            elif entry.endswith(".yaml"):
-                name, path = entry[:-5], os.path.join(d, entry)
-            else:
+        for d in (os.path.join(root, _DIRS[kind]), root):
+            try:
+                entries = os.listdir(d)
+            except OSError:
                 continue
-            seen.setdefault(name, (name, path, os.path.abspath(root) == os.path.abspath(MODELS_DIR)))
-    return sorted(seen.values())
+            for entry in entries:
+                seen.add(entry[:-5] if entry.endswith(".yaml") else entry)
+    rows = []
+    builtin = os.path.abspath(MODELS_DIR)
+    for name in sorted(seen):
+        hit = _find(kind, name, roots)
+        if hit is not None:
+            rows.append((name, hit[0], os.path.abspath(hit[1]) == builtin))
+    return rows
 
 
 # --- resolution -------------------------------------------------------------------
@@ -447,6 +548,10 @@ def resolve_spec(spec: str, roots: Iterable[str]) -> str:
         return os.path.abspath(spec)
     path = find("profile", spec, roots)
     if path is None:
+        if not is_name(spec):
+            raise UsageError(
+                "'%s' is not a profile name (letters, digits, '.', '_', '-'); give a file as a path" % spec
+            )
         raise UsageError("unknown profile '%s' (see 'qmpserver profiles list')" % spec)
     return path
 

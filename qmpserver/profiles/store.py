@@ -5,16 +5,21 @@ Layout (the loader's, see :mod:`qmpserver.profiles.loader`)::
     ROOT/profiles/<name>.yaml
     ROOT/hosts/<name>.yaml
 
-``ROOT`` is the first ``--profile-dir`` of the server, else
+``ROOT`` is the first root of :func:`qmpserver.profiles.loader.search_roots`
+with the server's ``--profile-dir``: the first ``--profile-dir``, else the user
+store (:func:`qmpserver.profiles.loader.store_root`:
 ``$QMPSERVER_PROFILE_STORE``, else the first directory of
-``$QMPSERVER_PROFILE_PATH``, else ``$XDG_DATA_HOME/qmpserver`` (default
-``~/.local/share/qmpserver``); it is searched before the built-ins.
+``$QMPSERVER_PROFILE_PATH``, else ``$XDG_DATA_HOME/qmpserver``, default
+``~/.local/share/qmpserver``).  Every command searches the same roots in the same
+order, so a stored name means the stored file to ``qmpserver profiles``,
+``serve``, the launcher and the rest; this module only writes, the loader owns
+the lookup.
 
 Rules:
 
-* names match ``[A-Za-z0-9][A-Za-z0-9._-]*`` (at most 128 characters, no
-  ``..``, not ending in ``.yaml`` or ``.yml``, which would be read as a file
-  path), and the resolved path must stay inside ``ROOT``: a name can never
+* names are the loader's (:func:`qmpserver.profiles.loader.is_name`:
+  ``[A-Za-z0-9][A-Za-z0-9._-]*``, at most 128 characters, no ``..``, not ending
+  in ``.yaml`` or ``.yml``, which would be read as a file path), and the resolved path must stay inside ``ROOT``: a name can never
   reach another directory, and symbolic links in the store are refused;
 * content is validated (JSON Schema, references, ``extends``, compilation)
   *before* anything is written; a bad file never lands;
@@ -39,10 +44,11 @@ from .. import models
 from ..errors import UsageError
 from . import loader
 
-# matched whole (fullmatch): "$" would also match before a trailing newline ("a\n", D13)
+# matched whole (fullmatch): "$" would also match before a trailing newline ("a\n", D13);
+# loader.is_name is this pattern plus the rules of check_name (test_lookup checks they agree)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 KINDS = {"profile": "profiles", "host": "hosts"}
-FILE_SUFFIXES = (".yaml", ".yml")  # what loader.resolve_spec takes as a file path
+FILE_SUFFIXES = loader.NAME_SUFFIXES  # what loader.resolve_spec takes as a file path
 STALE_TEMP_AGE = 60  # seconds: an unlocked temp file older than this is a dead writer's
 
 
@@ -65,17 +71,15 @@ def invalid(file, path, message) -> StoreError:
 
 
 def default_root() -> str:
-    env = os.environ.get("QMPSERVER_PROFILE_STORE")
-    if env:
-        return os.path.abspath(env)
-    path = [p for p in os.environ.get("QMPSERVER_PROFILE_PATH", "").split(os.pathsep) if p]
-    if path:
-        return os.path.abspath(path[0])
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "qmpserver")
+    """The user store (the loader's :func:`~qmpserver.profiles.loader.store_root`)."""
+    return loader.store_root()
 
 
 def check_name(name) -> str:
+    """``name`` if it is a store name (:func:`qmpserver.profiles.loader.is_name`), else a
+    StoreError saying which rule it breaks."""
+    if loader.is_name(name):
+        return name
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
         raise StoreError(
             "invalid name %r: use letters, digits, '.', '_' and '-' (at most 128, "
@@ -136,12 +140,12 @@ class Store:
 
     @classmethod
     def for_server(cls, server, root=None) -> "Store":
-        """The store of a running server; makes sure the server's loader searches it first."""
-        dirs = server.profile_dirs
-        root = os.path.abspath(root or (dirs[0] if dirs else default_root()))
-        if root not in loader.search_roots(dirs):
-            dirs.insert(0, root)  # (already searched: leave the roots, and the compile cache keys, alone)
-        return cls(root, [d for d in dirs])
+        """The store of a running server: the first of its search roots (its first
+        ``--profile-dir``, else the user store), which its loader, and every command run
+        with the same ``--profile-dir``, already searches first."""
+        dirs = list(server.profile_dirs)
+        root = os.path.abspath(root or loader.search_roots(dirs)[0])
+        return cls(root, dirs)
 
     # --- paths ------------------------------------------------------------------------
 

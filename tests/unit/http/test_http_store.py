@@ -118,17 +118,20 @@ def test_atomic_replace_keeps_readers_consistent(store, monkeypatch):
     assert sorted(os.listdir(os.path.join(store.root, "profiles"))) == ["mine.yaml"]
 
 
-def test_for_server_puts_the_store_first_in_the_search_path(tmp_path, monkeypatch):
+def test_for_server_writes_to_the_first_search_root(tmp_path, monkeypatch):
+    """The store is searched first by every command (loader.search_roots), not only by the
+    server that touched it: the server's roots are left alone."""
+
     class S:
         profile_dirs = []
 
     monkeypatch.setenv("QMPSERVER_PROFILE_STORE", str(tmp_path / "s"))
     s = Store.for_server(S)
-    assert S.profile_dirs == [str(tmp_path / "s")] and s.root == str(tmp_path / "s")
+    assert S.profile_dirs == [] and s.root == str(tmp_path / "s")
     s.put("profile", "mine", GOOD)
     from qmpserver.profiles.loader import load_profile
 
-    assert load_profile("mine", S.profile_dirs, use_cache=False).summary.startswith("a user profile")
+    assert load_profile("mine", (), use_cache=False).summary.startswith("a user profile")
 
 
 def test_profile_path_names_the_store(tmp_path, monkeypatch):
