@@ -76,7 +76,7 @@ def load_compiled(path):
         entry = None
     if (
         type(entry) is dict
-        and entry.get("format") == 3
+        and entry.get("format") == 4  # models._FORMAT
         and entry.get("version") == __version__
         and not entry.get("deps")
         and entry.get("profile") is not None

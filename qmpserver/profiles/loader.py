@@ -393,6 +393,12 @@ def compile_build(data: Doc, deps: set[str]) -> Build:
             deps.add(prop_src)
             # the proposals file references upstream types only through its own definitions
             schema = overlay(schema, load_source(prop_src, symbols))
+        src = sch.get("qapi") or os.path.join(SCHEMAS_DIR, "qapi", "qemu.json")
+        if os.path.exists(src):
+            from ..qapi.introspect import refine_int_widths
+
+            _add_tree_deps(src, deps)
+            refine_int_widths(schema, load_source(src, symbols))
     else:
         src = sch["qapi"]
         _add_tree_deps(src, deps)
