@@ -49,6 +49,8 @@ class QomObject:
         self.name = name
         self.props: dict[str, Prop] = {}
         self.children: dict[str, QomObject] = {}
+        # names in the order real QEMU listed them (glib hash order); None: build order
+        self.order: list[str] | None = None
 
     # building ---------------------------------------------------------------
 
@@ -99,6 +101,11 @@ class QomObject:
             out.append({"name": n, "type": "child<%s>" % c.type})
         for p in self.props.values():
             out.append({"name": p.name, "type": p.type})
+        if self.order:
+            # the recorded order; names it does not have (devices, options) follow, in
+            # build order (a stable sort)
+            rank = {n: i for i, n in enumerate(self.order)}
+            out.sort(key=lambda e: rank.get(e["name"], len(rank)))
         return out
 
     def get(self, prop: str) -> Any:

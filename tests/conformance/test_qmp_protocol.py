@@ -332,6 +332,11 @@ SCENARIOS = [
         ],
     ),
     (
+        "qom-list-machine-order",
+        [NEG, b'{"execute":"qom-list","arguments":{"path":"/machine"}}'],
+        None,
+    ),
+    (
         "misc",
         [
             NEG,
@@ -460,3 +465,20 @@ def test_event_order_stop_cont_quit_7_2(mock):
     assert [m.get("event", m.get("id")) for m in msgs] == ["SHUTDOWN", 3]
     assert msgs[0]["data"] == {"guest": False, "reason": "host-qmp-quit"}
     assert c.at_eof()
+
+
+def test_qom_list_machine_in_recorded_order(mock):
+    """/machine's members in the order the recorded instance of the same machine listed
+    them (QEMU's glib hash order); the recording was taken with RealQemu's command line."""
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).parents[2] / "models/builds/qemu-7.2-debian/replies.json").read_text())
+    (want,) = [
+        e["return"]
+        for inst in doc["instances"]
+        if inst["machine"] == "virt"
+        for e in inst["entries"]
+        if e["execute"] == "qom-list" and e["arguments"] == {"path": "/machine"}
+    ]
+    _, out, _ = _mock_run(mock, [NEG, b'{"execute":"qom-list","arguments":{"path":"/machine"}}'])
+    assert out[1] == {"return": want}
