@@ -271,7 +271,7 @@ def clear_data() -> None:
 
 # --- precompiled data -------------------------------------------------------------
 
-_FORMAT = 3
+_FORMAT = 4  # 4: a recorded schema's int members carry their QAPI source width (refine_int_widths)
 
 
 def _safe_dir(path: str) -> bool:

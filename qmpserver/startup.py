@@ -152,7 +152,10 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     inst.machine = ms
     io.machine_selected(inst, ms)
     inst.memory = Memory(cfg.memory or (128 << 20), cfg.maxmem, cfg.slots)
-    ms.cpu_model = cfg.cpu or (inst.profile.defaults.get("cpu") if canonical != "none" else None)
+    if cfg.cpu is not None:  # '' too: -cpu '' is refused when the CPU is created
+        ms.cpu_model = cfg.cpu
+    else:
+        ms.cpu_model = inst.profile.defaults.get("cpu") if canonical != "none" else None
     ms.cpu_props = dict(cfg.cpu_props)
     # 2. qemu_apply_machine_options: -smp, -boot, then the other properties
     if not smp.is_complete(ms.smp):

@@ -46,7 +46,7 @@ def _status(inst) -> str:
     return text + "\n"
 
 
-def _info(inst, what: str) -> str:
+def _info(inst, what: str, cpu: int = 0) -> str:
     b = inst.build
     if what == "version":
         major, minor, micro = b.version
@@ -63,7 +63,9 @@ def _info(inst, what: str) -> str:
         return "%s\n" % (inst.uuid or NO_UUID)
     if what == "cpus":
         n = int(inst.machine.smp.get("cpus", 1) or 1) if inst.machine.smp else 1
-        return "".join("%s CPU #%d: thread_id=%d\n" % ("*" if i == 0 else " ", i, 1000 + i) for i in range(n))
+        return "".join(
+            "%s CPU #%d: thread_id=%d\n" % ("*" if i == cpu else " ", i, 1000 + i) for i in range(n)
+        )
     if what == "snapshots":
         from . import snapshot
 
@@ -118,7 +120,7 @@ def _snapshot_command(inst, cmd: str, rest: str) -> str:
     return ""
 
 
-def run(inst, line: str) -> str:
+def run(inst, line: str, cpu: int = 0) -> str:
     words = line.split()
     if not words:
         return ""
@@ -129,7 +131,7 @@ def run(inst, line: str) -> str:
         if not rest:
             return "".join("info %s  -- %s\n" % kv for kv in sorted(_INFO_HELP.items()))
         try:
-            return _info(inst, rest[0])
+            return _info(inst, rest[0], cpu)
         except KeyError:
             return "unknown command: 'info %s'\n" % rest[0]
     if cmd in ("help", "?"):
@@ -155,7 +157,22 @@ def run(inst, line: str) -> str:
     return "unknown command: '%s'\n" % cmd
 
 
+def vcpu_indexes(inst) -> range:
+    """The ``cpu-index`` of every vCPU (``query-cpus-fast``'s): one per ``-smp`` CPU, none
+    for ``-machine none`` without ``-cpu``."""
+    ms = inst.machine
+    if ms.type == "none" and not ms.cpu_model:
+        return range(0)
+    return range(int(ms.smp.get("cpus", 1) or 1) if ms.smp else 1)
+
+
 @command("human-monitor-command")
 def human_monitor_command(ctx, args):
-    out = run(ctx.instance, args["command-line"])
+    """QEMU 7.2 ``monitor/hmp-cmds.c`` ``qmp_human_monitor_command``: a ``cpu-index`` must
+    name an existing vCPU (``monitor_set_cpu``/``qemu_get_cpu``), which then is the monitor's
+    current CPU for the command (``info cpus`` marks it)."""
+    cpu = args.get("cpu-index", 0)
+    if cpu not in vcpu_indexes(ctx.instance):
+        raise QMPError("Parameter 'cpu-index' expects a CPU number")
+    out = run(ctx.instance, args["command-line"], cpu)
     return out.replace("\n", "\r\n")

@@ -31,12 +31,12 @@ def qom_list(ctx, args):
 
 @command("qom-get")
 def qom_get(ctx, args):
-    return qom.tree(ctx.instance).resolve(args["path"]).get(args["property"])
+    return qom.tree(ctx.instance).resolve(args["path"], ambiguous=False).get(args["property"])
 
 
 @command("qom-set")
 def qom_set(ctx, args):
-    qom.tree(ctx.instance).resolve(args["path"]).set(args["property"], args["value"])
+    qom.tree(ctx.instance).resolve(args["path"], ambiguous=False).set(args["property"], args["value"])
 
 
 def all_types(instance) -> list:

@@ -188,6 +188,7 @@ class Launch:
         self.kernel = None
         self.warnings: list = []  # (text, loc, hint) printed in order
         self.add_fds: list = []
+        self.action = None  # (merged -action group, loc)
 
 
 def first_pass(args, version=(7, 2, 0), target="aarch64"):
@@ -385,6 +386,7 @@ class Cmdline:
 
     def opt_action(self, arg, loc):
         g = self.qopts("action", arg, loc, permit_abbrev=False)
+        self.launch.action = (g, loc)
         if g.opts.get("shutdown") == "pause":
             self.launch.config.no_shutdown = True
 

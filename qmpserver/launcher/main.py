@@ -35,6 +35,28 @@ from .config import _absolutize, _read_json, extract_profile_flag, find_config
 from .report import Diag, Exit, Reporter, program_name
 
 
+def check_add_fd(opts, loc):
+    """``parse_add_fd`` (QEMU 7.2 ``softmmu/vl.c``), before daemonizing: ``fd`` must be
+    given, above the standard streams, and open in this process without close-on-exec (an
+    inherited descriptor, ``fcntl(F_GETFD)``); ``set`` must be given.  The simulator checks
+    the real descriptor table of its own process, as QEMU does."""
+    import fcntl
+
+    fd = opts.get("fd", -1)
+    if fd < 0:
+        raise Diag("fd option is required and must be non-negative", loc)
+    if fd <= 2:
+        raise Diag("fd cannot be a standard I/O stream", loc)
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+    except (OSError, OverflowError):
+        flags = -1
+    if flags == -1 or flags & fcntl.FD_CLOEXEC:
+        raise Diag("fd is not valid or already in use", loc)
+    if opts.get("set", -1) < 0:
+        raise Diag("set option is required and must be non-negative", loc)
+
+
 def load_compiled(path):
     """A compiled profile file written by ``install-launcher`` (``models.save_compiled``).
 
@@ -54,7 +76,7 @@ def load_compiled(path):
         entry = None
     if (
         type(entry) is dict
-        and entry.get("format") == 3
+        and entry.get("format") == 4  # models._FORMAT
         and entry.get("version") == __version__
         and not entry.get("deps")
         and entry.get("profile") is not None
@@ -164,7 +186,7 @@ class Runner:
             if code is not None:
                 return code
         try:
-            if L.pidfile:
+            if L.pidfile is not None:  # -pidfile '' is tried, and fails, like any path
                 self.write_pidfile(L.pidfile)
             self.start(L)
         except Diag as d:
@@ -216,10 +238,29 @@ class Runner:
                 v = s.opts.get(key)
                 if v is not None and v not in values:
                     raise Diag("invalid argument for %s" % key, L.sandbox_loc)
+        if L.action is not None:
+            self.check_action(*L.action)
+        for g, loc in L.add_fds:
+            check_add_fd(g.opts, loc)
         if L.name_opts is not None and L.msg is not None and L.msg.opts.get("guest-name"):
             guest = L.name_opts.opts.get("guest")
             if guest:
                 self.rep.guest_name = guest
+
+    def check_action(self, g, loc):
+        """``process_runstate_actions`` (QEMU 7.2 ``softmmu/vl.c``): the merged ``-action``
+        group goes through the opts visitor into ``set-action``'s arguments, so a value
+        outside the schema's enum (``RebootAction``, ``ShutdownAction``, ...) is refused
+        with the visitor's text, members in schema order."""
+        from ..qapi.opts import QemuOptsError, opts_visit
+
+        cmd = self.build.schema.command("set-action")
+        if cmd is None or cmd.arg_type is None:
+            return
+        try:
+            opts_visit(cmd.arg_type, g.raw)
+        except QemuOptsError as e:
+            raise Diag(e.message, loc) from None
 
     def help_options(self, L):
         if L.cpu_option is not None and L.cpu_option[0] == "help":

@@ -494,6 +494,12 @@ def compile_build(data: Doc, deps: set[str]) -> Build:
             deps.add(prop_src)
             # the proposals file references upstream types only through its own definitions
             schema = overlay(schema, load_source(prop_src, symbols))
+        src = sch.get("qapi") or os.path.join(SCHEMAS_DIR, "qapi", "qemu.json")
+        if os.path.exists(src):
+            from ..qapi.introspect import refine_int_widths
+
+            _add_tree_deps(src, deps)
+            refine_int_widths(schema, load_source(src, symbols))
     else:
         src = sch["qapi"]
         _add_tree_deps(src, deps)
@@ -508,9 +514,34 @@ def compile_build(data: Doc, deps: set[str]) -> Build:
         replies = index_replies(doc)
     quirks = _load_quirks(version, deps)
     build = Build(name, data, schema, replies, quirks, path)
+    if data.get("replies"):
+        build.qom_orders = qom_orders(doc, build)
     step = _steps().BUILD_STEPS.get(build.target)
     build.derived = step(build, deps) if step is not None else {}
     return build
+
+
+def qom_orders(doc: Doc, build: Build) -> dict[str, list[str]]:
+    """canonical machine type -> the names ``qom-list /machine`` listed, in the order a
+    recorded instance of it answered.
+
+    QEMU lists an object's properties in the iteration order of glib hash tables (its own
+    properties, then each class's, ``object_property_iter_init``, reversed by
+    ``qmp_qom_list``'s list prepend): a function of the build, not of anything qmpserver
+    models, so the recording is the oracle for it."""
+    out: dict[str, list[str]] = {}
+    for inst in doc.get("instances") or ():
+        canonical = build.canonical_machine(str(inst.get("machine", "")))
+        for e in inst.get("entries") or ():
+            ret = e.get("return")
+            if (
+                canonical
+                and e.get("execute") == "qom-list"
+                and (e.get("arguments") or {}).get("path") == "/machine"
+                and isinstance(ret, list)
+            ):
+                out.setdefault(canonical, [p["name"] for p in ret if isinstance(p, dict) and "name" in p])
+    return out
 
 
 def _add_tree_deps(src: str, deps: set[str]) -> None:

@@ -219,3 +219,59 @@ def from_introspection(info: JSON, origin: str = "recorded introspection") -> Sc
         else:
             get(ent["name"])
     return Schema(commands, events, types, introspection=info, origin=origin, entity_order=order)
+
+
+def refine_int_widths(schema: Schema, source: Schema) -> int:
+    """Give the ``int`` members of a recorded schema the C width its QAPI source declares.
+
+    QEMU's introspection (``qapi/introspect.json``) folds every integer type (``int``,
+    ``int32``, ``uint64``, ``size`` ...) into the one built-in ``int``, but its input visitor
+    (``qapi/qobject-input-visitor.c``) still reads each member with its declared width:
+    ``balloon``'s ``value`` (``int``) refuses 2^64-1 as ``Invalid parameter type ...,
+    expected: integer`` while a ``size`` member refuses a string as ``Parameter 'size'
+    expects uint64``.  Walking the commands' argument types of both schemas by member and
+    branch name, each member that is an introspected ``int`` here and a built-in integer in
+    ``source`` gets the source's C type; anything the two do not both have keeps the
+    introspected, width-unknown ``int``.  Changes ``schema`` in place; returns the count.
+    """
+    kinds: dict[str, BuiltinType] = {}
+    seen: set[int] = set()
+    count = 0
+
+    def refined(t: Any, s: Any) -> Any:
+        if type(t) is BuiltinType and t.c_type == "introspected-int":
+            if type(s) is BuiltinType and s.json_type == "int":
+                k = kinds.get(s.c_type)
+                if k is None:
+                    k = kinds[s.c_type] = BuiltinType(t.name, "int", s.c_type)
+                return k
+            return None
+        if type(t) is ArrayType and type(s) is ArrayType:
+            e = refined(t.element, s.element)
+            return ArrayType(t.name, e) if e is not None else None
+        walk(t, s)
+        return None
+
+    def walk(t: Any, s: Any) -> None:
+        nonlocal count
+        if type(t) is not ObjectType or type(s) is not ObjectType or id(t) in seen:
+            return
+        seen.add(id(t))
+        for m in t.members:
+            sm = s.member_map.get(m.name)
+            if sm is None:
+                continue
+            r = refined(m.type, sm.type)
+            if r is not None:
+                m.type = r
+                count += 1
+        for case, v in t.variants.items():
+            sv = s.variants.get(case)
+            if sv is not None:
+                walk(v, sv)
+
+    for name, cmd in schema.commands.items():
+        scmd = source.commands.get(name)
+        if scmd is not None:
+            walk(cmd.arg_type, scmd.arg_type)
+    return count

@@ -121,11 +121,15 @@ def parse_opts(s: str, implied: str | None = None) -> dict[str, str]:
 
 
 def parse_cpu(s: str) -> tuple[str, dict[str, str]]:
-    """``-cpu model,prop=value,+feat,-feat`` -> (model, props)."""
-    parts = split_commas(s)
-    model = parts[0]
+    """``-cpu model,prop=value,+feat,-feat`` -> (model, props).
+
+    QEMU 7.2 ``cpu.c`` ``parse_cpu_option``: the model ends at the first comma (no ``,,``
+    escape: ``max,,`` is model ``max``), and the features are cut at every comma with empty
+    pieces skipped (``cpu_common_parse_features``/``x86_cpu_parse_featurestr`` use
+    ``strtok``)."""
+    model, _, rest = s.partition(",")
     props: dict[str, str] = {}
-    for p in parts[1:]:
+    for p in rest.split(","):
         if not p:
             continue
         if p[0] in "+-" and "=" not in p:
@@ -268,13 +272,15 @@ def _parse_typed(name: str, typ: str, value: str) -> bool | int | str:
             v = int(value, 0)
         except ValueError:
             v = None
-        if v is None or v < 0 or v >= 1 << 64:
+        if v is not None and v >= 1 << 64:  # parse_option_number: ERANGE from qemu_strtou64
+            raise QemuOptsError("Value '%s' is too large for parameter '%s'" % (value, name))
+        if v is None or v < 0:
             raise QemuOptsError("Parameter '%s' expects a number" % name)
         return v
     if typ == "size":
         v = strtosz(value)
-        if v == -1:
-            raise QemuOptsError("Value '%s' is too large for parameter '%s'" % (value, name))
+        if v == -1:  # parse_option_size: ERANGE from qemu_strtosz
+            raise QemuOptsError("Value '%s' is out of range for parameter '%s'" % (value, name))
         if v is None:
             raise QemuOptsError("Parameter '%s' expects a non-negative number below 2^64" % name, SIZE_HINT)
         return v
@@ -480,7 +486,8 @@ def keyval_parse(
                 end = k
                 while end < n and params[end] not in "=,":
                     end += 1
-                bad = params[i:end] if end > i else params[i : i + 1]
+                # the whole key up to '=' or ',', empty when the item starts with one
+                bad = params[i:end]
                 raise QemuOptsError("Invalid parameter '%s'" % bad)
             parts.append(params[k : k + ln])
             k += ln
@@ -779,4 +786,20 @@ def parse_boot(boot: dict[str, Any]) -> dict[str, Any]:
     for k in boot:
         if k not in names:
             raise QMPError("Parameter 'boot.%s' is unexpected" % k)
+    for name in ("order", "once"):
+        if name in out:
+            validate_bootdevices(out[name])
     return out
+
+
+def validate_bootdevices(devices: str) -> None:
+    """QEMU 7.2 ``softmmu/bootdevice.c`` ``validate_bootdevices``, run on ``order`` then
+    ``once`` once the machine's boot configuration is set: each letter names a device
+    class from ``a`` to ``p`` and appears once; raises QMPError."""
+    seen: set[str] = set()
+    for c in devices:
+        if not "a" <= c <= "p":
+            raise QMPError("Invalid boot device '%s'" % c)
+        if c in seen:
+            raise QMPError("Boot device '%s' was given twice" % c)
+        seen.add(c)

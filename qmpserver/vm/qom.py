@@ -49,6 +49,8 @@ class QomObject:
         self.name = name
         self.props: dict[str, Prop] = {}
         self.children: dict[str, QomObject] = {}
+        # names in the order real QEMU listed them (glib hash order); None: build order
+        self.order: list[str] | None = None
 
     # building ---------------------------------------------------------------
 
@@ -99,6 +101,11 @@ class QomObject:
             out.append({"name": n, "type": "child<%s>" % c.type})
         for p in self.props.values():
             out.append({"name": p.name, "type": p.type})
+        if self.order:
+            # the recorded order; names it does not have (devices, options) follow, in
+            # build order (a stable sort)
+            rank = {n: i for i, n in enumerate(self.order)}
+            out.sort(key=lambda e: rank.get(e["name"], len(rank)))
         return out
 
     def get(self, prop: str) -> Any:
@@ -131,7 +138,9 @@ class QomTree:
         for c in ("unattached", "peripheral", "peripheral-anon"):
             self.machine.add_child(c, QomObject("container"))
 
-    def resolve(self, path: str) -> QomObject:
+    def resolve(self, path: str, ambiguous: bool = True) -> QomObject:
+        """``object_resolve_path_type``; ``ambiguous`` False: a partial path that matches
+        twice is not found, as for ``object_resolve_path`` (``qom-get``/``qom-set``)."""
         if path.startswith("/"):
             o = self.root
             for part in [p for p in path.split("/") if p]:
@@ -140,22 +149,22 @@ class QomTree:
                     raise QMPError("Device '%s' not found" % path, DEVICE_NOT_FOUND)
                 o = child
             return o
+        # object_resolve_partial_path: every object from which the parts resolve as an
+        # absolute path (empty parts skipped) is a match; with no parts ('') that is every
+        # object, so the path is ambiguous
         parts = [p for p in path.split("/") if p]
         matches = []
         for o in self.root.walk():
-            if o.name == parts[-1] if parts else False:
-                cur, ok = o, True
-                for part in reversed(parts[:-1]):
-                    parent = cur.parent
-                    if parent is None or parent.name != part:
-                        ok = False
-                        break
-                    cur = parent
-                if ok:
-                    matches.append(o)
-        if len(matches) > 1:
+            cur: QomObject | None = o
+            for part in parts:
+                cur = cur.children.get(part) if cur is not None else None
+            if cur is not None:
+                matches.append(cur)
+                if len(matches) > 1:
+                    break
+        if len(matches) > 1 and ambiguous:
             raise QMPError("Path '%s' is ambiguous" % path)
-        if not matches:
+        if len(matches) != 1:
             raise QMPError("Device '%s' not found" % path, DEVICE_NOT_FOUND)
         return matches[0]
 

@@ -587,6 +587,7 @@ def build_qom(instance: Any, tree: Any) -> None:
         m.add_prop(name, typ, get, _setter(instance, ms.qom_type, name, typ, values), p.get("description"))
     if is_virt(ms.type) and "fw_cfg" not in m.children:
         m.add_child("fw_cfg", QomObject("fw_cfg_mem"))
+    m.order = getattr(instance.build, "qom_orders", {}).get(ms.type)
     v = state(instance)
     if v is not None and v.mte and ms.accel == "tcg":
         # machvirt_init: the tag memory TCG CPUs link to (and its secure twin)

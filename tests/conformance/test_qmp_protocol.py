@@ -280,6 +280,63 @@ SCENARIOS = [
         None,
     ),
     (
+        # issue 16: command-level differences the fuzzer found
+        "hmp-cpu-index",
+        [
+            NEG,
+            b'{"execute":"human-monitor-command","arguments":{"command-line":"info version","cpu-index":99}}',
+            b'{"execute":"human-monitor-command","arguments":{"command-line":"info version","cpu-index":-1}}',
+            b'{"execute":"human-monitor-command","arguments":{"command-line":"info version","cpu-index":1}}',
+            b'{"execute":"human-monitor-command","arguments":{"command-line":"info version","cpu-index":0}}',
+        ],
+        [{"return": {}}]
+        + [G("Parameter 'cpu-index' expects a CPU number")] * 3
+        + [{"return": "7.2.22Debian 1:7.2+dfsg-7+deb12u18+b3\r\n"}],
+    ),
+    (
+        "int-widths",
+        [
+            NEG,
+            b'{"execute":"balloon","arguments":{"value":18446744073709551615}}',
+            b'{"execute":"balloon","arguments":{"value":99999999999999999999999}}',
+            b'{"execute":"balloon","arguments":{"value":9223372036854775807}}',
+            b'{"execute":"object-add","arguments":{"qom-type":"memory-backend-ram","id":"m0","size":"big"}}',
+            b'{"execute":"object-add","arguments":{"qom-type":"memory-backend-ram","id":"m0","size":-1.5}}',
+            b'{"execute":"set_link","arguments":{"name":"x","up":1}}',
+        ],
+        [
+            {"return": {}},
+            G("Invalid parameter type for 'value', expected: integer"),
+            G("Invalid parameter type for 'value', expected: integer"),
+            E("DeviceNotActive", "No balloon device has been activated"),
+            G("Parameter 'size' expects uint64"),
+            G("Parameter 'size' expects uint64"),
+            G("Invalid parameter type for 'up', expected: boolean"),
+        ],
+    ),
+    (
+        "qom-empty-path",
+        [
+            NEG,
+            b'{"execute":"qom-list","arguments":{"path":""}}',
+            b'{"execute":"qom-get","arguments":{"path":"","property":"type"}}',
+            b'{"execute":"qom-set","arguments":{"path":"","property":"type","value":1}}',
+            b'{"execute":"qom-list","arguments":{"path":"machine/peripheral/"}}',
+        ],
+        [
+            {"return": {}},
+            G("Path '' is ambiguous"),
+            E("DeviceNotFound", "Device '' not found"),
+            E("DeviceNotFound", "Device '' not found"),
+            {"return": [{"name": "type", "type": "string"}]},
+        ],
+    ),
+    (
+        "qom-list-machine-order",
+        [NEG, b'{"execute":"qom-list","arguments":{"path":"/machine"}}'],
+        None,
+    ),
+    (
         "misc",
         [
             NEG,
@@ -408,3 +465,20 @@ def test_event_order_stop_cont_quit_7_2(mock):
     assert [m.get("event", m.get("id")) for m in msgs] == ["SHUTDOWN", 3]
     assert msgs[0]["data"] == {"guest": False, "reason": "host-qmp-quit"}
     assert c.at_eof()
+
+
+def test_qom_list_machine_in_recorded_order(mock):
+    """/machine's members in the order the recorded instance of the same machine listed
+    them (QEMU's glib hash order); the recording was taken with RealQemu's command line."""
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).parents[2] / "models/builds/qemu-7.2-debian/replies.json").read_text())
+    (want,) = [
+        e["return"]
+        for inst in doc["instances"]
+        if inst["machine"] == "virt"
+        for e in inst["entries"]
+        if e["execute"] == "qom-list" and e["arguments"] == {"path": "/machine"}
+    ]
+    _, out, _ = _mock_run(mock, [NEG, b'{"execute":"qom-list","arguments":{"path":"/machine"}}'])
+    assert out[1] == {"return": want}

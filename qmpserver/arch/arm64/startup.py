@@ -99,7 +99,8 @@ def validate(instance, ms) -> None:
         ms.cpu_model = model
         if model is None:
             return
-    if model == "":
+    if model == "" and not (raw and "," in raw):
+        # parse_cpu_option: an empty option has no model at all; ',x' names the model ''
         raise StartupError("-cpu option cannot be empty")
     names = {d["name"] for d in bd.get("definitions") or ()}
     named_model = False

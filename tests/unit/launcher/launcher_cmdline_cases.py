@@ -593,4 +593,45 @@ CASES = {'invalid-option': {'rc': 1, 'stderr': 'qemu-system-aarch64: -foo: inval
                           'stdout': 'QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\n'
                                     'Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project '
                                     'developers\n'},
- 'libvirt-domain': {'rc': 'started', 'stderr': ''}}
+ 'libvirt-domain': {'rc': 'started', 'stderr': ''},
+ 'cpu-empty': {'rc': 1, 'stderr': 'qemu-system-aarch64: -cpu option cannot be empty\n'},
+ 'cpu-empty-model': {'rc': 1, 'stderr': "qemu-system-aarch64: unable to find CPU model ''\n"},
+ 'cpu-trailing-commas': {'rc': 'started', 'stderr': ''},
+ 'cpu-commas-then-flag': {'rc': 1, 'stderr': 'qemu-system-aarch64: Expected key=value format, found x.\n'},
+ 'pidfile-empty': {'rc': 1,
+                   'stderr': "qemu-system-aarch64: cannot create PID file: Could not create '': No such file "
+                             'or directory\n'},
+ 'boot-order-invalid': {'rc': 1, 'stderr': "qemu-system-aarch64: Invalid boot device 'z'\n"},
+ 'boot-order-twice': {'rc': 1, 'stderr': "qemu-system-aarch64: Boot device 'a' was given twice\n"},
+ 'boot-once-invalid': {'rc': 1, 'stderr': "qemu-system-aarch64: Invalid boot device 'z'\n"},
+ 'action-shutdown-invalid': {'rc': 1,
+                             'stderr': "qemu-system-aarch64: -action shutdown=nope: Parameter 'shutdown' "
+                                       "does not accept value 'nope'\n"},
+ 'action-schema-order': {'rc': 1,
+                         'stderr': 'qemu-system-aarch64: -action shutdown=nope,reboot=nope: Parameter '
+                                   "'reboot' does not accept value 'nope'\n"},
+ 'action-before-add-fd': {'rc': 1,
+                          'stderr': "qemu-system-aarch64: -action panic=xx: Parameter 'panic' does not "
+                                    "accept value 'xx'\n"},
+ 'add-fd-not-open': {'rc': 1,
+                     'stderr': 'qemu-system-aarch64: -add-fd fd=99,set=1: fd is not valid or already in '
+                               'use\n'},
+ 'add-fd-stdio': {'rc': 1,
+                  'stderr': 'qemu-system-aarch64: -add-fd fd=2,set=1: fd cannot be a standard I/O stream\n'},
+ 'add-fd-no-fd': {'rc': 1,
+                  'stderr': 'qemu-system-aarch64: -add-fd set=1: fd option is required and must be '
+                            'non-negative\n'},
+ 'add-fd-fd-too-large': {'rc': 1,
+                         'stderr': 'qemu-system-aarch64: -add-fd fd=99999999999999999999,set=1: Value '
+                                   "'99999999999999999999' is too large for parameter 'fd'\n"},
+ 'm-out-of-range': {'rc': 1,
+                    'stderr': "qemu-system-aarch64: -m 99999999999999999999: Value '99999999999999999999' is "
+                              "out of range for parameter 'size'\n"},
+ 'm-16E-out-of-range': {'rc': 1,
+                        'stderr': "qemu-system-aarch64: -m 16E: Value '16E' is out of range for parameter "
+                                  "'size'\n"},
+ 'machine-empty-key': {'rc': 1, 'stderr': "qemu-system-aarch64: -machine virt,,: Invalid parameter ''\n"},
+ 'machine-empty-key-before-equals': {'rc': 1,
+                                     'stderr': 'qemu-system-aarch64: -machine virt,=x: Invalid parameter '
+                                               "''\n"},
+ 'smp-empty-key': {'rc': 1, 'stderr': "qemu-system-aarch64: -smp 2,,: Invalid parameter ''\n"}}

@@ -44,7 +44,7 @@ def test_implied_and_typed_values():
         ),
         ("1,foo=1", "Invalid parameter 'foo'", ""),
         ("1,slots=x", "Parameter 'slots' expects a number", ""),
-        ("99999999E", "Value '99999999E' is too large for parameter 'size'", ""),
+        ("99999999E", "Value '99999999E' is out of range for parameter 'size'", ""),  # parse_option_size
     ],
 )
 def test_qemu_opts_errors(text, message, hint):
