@@ -159,7 +159,7 @@ def scenario(peer, paused):
     send("query-name", None, 1)  # the descriptor waits for the next getfd
     send("getfd", {"fdname": "late"})
     r = send("add-fd", {"fdset-id": 3, "opaque": "x"}, 2)  # the second is closed
-    assert "return" in r, (peer.argv[:3], out)
+    assert "fd" in r.get("return", {}), (peer.argv[:3], out)
     first = r["return"]["fd"]
     send("add-fd", {"fdset-id": 3}, 1)
     send("add-fd", None, 1)
@@ -207,7 +207,22 @@ def test_fd_passing_matches_real_qemu(paused):
     real = Peer([qemu, *ARGS, *extra])
     mock = None
     try:
-        want = real.fds()
+        # The oracle's own transcript: twice in loaded CI containers (of dozens of runs) real
+        # QEMU's add-fd reply was read as an earlier command's {"return": {}}, a transcript
+        # out of step that QEMU does not give when run again.  Such a run of the real binary
+        # is repeated once on a fresh process (a warning says so); the mock is never retried.
+        for attempt in range(2):
+            want = real.fds()
+            try:
+                got_real = scenario(real, paused)
+                break
+            except (AssertionError, KeyError, RuntimeError) as e:
+                if attempt:
+                    raise
+                warnings.warn("real QEMU's transcript was out of step, run again: %r" % (e,), stacklevel=1)
+                real.close()
+                real = Peer([qemu, *ARGS, *extra])
+        real_end = real.fds()
         probe = Peer([*launcher_argv(), *ARGS, *extra], env=launcher_env())
         have = probe.fds()
         probe.close()
@@ -215,18 +230,17 @@ def test_fd_passing_matches_real_qemu(paused):
         mock = Peer([*launcher_argv(), *ARGS, *extra], pad=max(pad, 0), env=launcher_env())
         start = mock.fds()
         equal = start == want
-        got_real = scenario(real, paused)
         got_mock = scenario(mock, paused)
         if equal:
             assert got_mock == got_real
-            assert mock.fds() == real.fds()  # the same descriptors held at the end: nothing leaked
+            assert mock.fds() == real_end  # the same descriptors held at the end: nothing leaked
         else:
             warnings.warn(
                 "descriptor tables differ (QEMU %s, launcher %s): numbers masked" % (want, mock.fds()),
                 stacklevel=1,
             )
             assert masked(got_mock) == masked(got_real)
-            assert len(mock.fds()) - len(start) == len(real.fds()) - len(want)
+            assert len(mock.fds()) - len(start) == len(real_end) - len(want)
     finally:
         real.close()
         if mock is not None:
