@@ -40,7 +40,7 @@ if command -v apt-get >/dev/null; then
     $SUDO apt-get install -y -qq --no-install-recommends $(printf '%s\n' $ORACLE_PKGS | sed 's/=.*//') >/dev/null
   fi
   $SUDO apt-get install -y -qq --no-install-recommends \
-    qemu-utils curl chromium podman runc catatonit debootstrap docker-compose uidmap fuse-overlayfs slirp4netns \
+    qemu-utils curl xz-utils chromium podman runc catatonit debootstrap docker-compose uidmap fuse-overlayfs slirp4netns \
     gcc libc6-dev python3-venv ca-certificates zsh fish bash-completion >/dev/null
   # libvirt 9.0's own QMP recordings (QEMU 4.2 .. 8.0) from Debian's source package, into the
   # git-ignored .cache/ (replay oracles; tests fail without them under QMPSERVER_REQUIRE_REAL_PEERS=1)

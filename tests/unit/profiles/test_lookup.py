@@ -7,6 +7,7 @@ names to the same files, and ``list`` names exactly what they resolve."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import urllib.request
@@ -91,7 +92,7 @@ def test_a_file_directly_in_a_root_is_listed_and_found_everywhere(env, capsys):
     assert cli_show(capsys, "flat1", dirs)["file"] == str(root / "flat1.yaml")
     assert cli_show(capsys, "uses", dirs)["host"]["name"] == "tcg-flat"
     assert main(["profiles", *dirs, "validate", str(root / "uses.yaml"), str(root / "tcg-flat.yaml")]) == 0
-    assert Server(None, profile_dirs=[str(root)]).profile("flat1").path == str(root / "flat1.yaml")
+    assert serve_profile([str(root)], "flat1").path == str(root / "flat1.yaml")
 
 
 def test_a_root_level_file_of_another_kind_does_not_shadow(env, capsys):
@@ -105,6 +106,16 @@ def test_a_root_level_file_of_another_kind_does_not_shadow(env, capsys):
         loader.MODELS_DIR, "profiles", "graviton3-v1-6.1.yaml"
     )
     assert cli_list(capsys, dirs)["graviton3-v1-6.1"].startswith(loader.MODELS_DIR)
+
+
+def serve_profile(dirs, name):
+    """What ``qmpserver serve --profile-dir ... --profile NAME`` loads (a Server on a loop of
+    its own: the test thread may have no current event loop after an asyncio.run elsewhere)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return Server(loop, profile_dirs=dirs).profile(name)
+    finally:
+        loop.close()
 
 
 # --- (c) every entry point, one answer ----------------------------------------------------------
@@ -196,7 +207,7 @@ def test_every_entry_point_resolves_the_same_names_to_the_same_files(
         want = listed.get(name)
         seen = {
             "show": resolved_by(lambda n=name: main(["profiles", *dirs, "show", n])),
-            "serve": resolved_by(lambda n=name: Server(None, profile_dirs=roots).profile(n)),
+            "serve": resolved_by(lambda n=name: serve_profile(roots, n)),
             "launcher": resolved_by(lambda n=name: launcher._load_profile(None, dict(cfg, profile=n))),
             "cpu": resolved_by(lambda n=name: main(["cpu", "expand", "--profile", n, *dirs, "max"])),
             "migration": resolved_by(lambda n=name: main(["migration", *dirs, "plan", n, n])),
