@@ -91,6 +91,11 @@ LIBVIRT_DEVICES = (
     "virtio-mem-pci",
     "virtio-iommu-pci",
 )
+# devices libvirt 9.0 also asks about (virQEMUCapsDeviceProps), asked only where the build has
+# the type: elsewhere the answer is DeviceNotFound, which a replay derives from qom-list-types,
+# and the aarch64/x86_64 builds captured before this list stay what a fresh capture records.
+# spapr-pci-host-bridge: the pseries PHB (ppc64), whose properties libvirt reads.
+LIBVIRT_TYPED_DEVICES = ("spapr-pci-host-bridge",)
 # qom-list-properties typenames libvirt probes besides the CPU and machine types
 LIBVIRT_OBJECTS = ("memory-backend-file", "memory-backend-memfd")
 EXTRA_OBJECTS = ("memory-backend-ram",)
@@ -494,7 +499,7 @@ def probe(rec: Recorder, on_identity: Callable[[Any, Any], None] | None = None) 
         if rec.has(q):
             found[q] = rec.ask(q)
     types = _names(rec.ask("qom-list-types", mandatory=True))
-    for dev in LIBVIRT_DEVICES:
+    for dev in LIBVIRT_DEVICES + tuple(d for d in LIBVIRT_TYPED_DEVICES if d in types):
         rec.ask("device-list-properties", {"typename": dev})
     for obj in LIBVIRT_OBJECTS + EXTRA_OBJECTS:
         rec.ask("qom-list-properties", {"typename": obj})

@@ -113,3 +113,41 @@ def test_probe_identical_to_real_qemu(launcher):
     for x, y in zip(a, b):
         assert y == x, x[0]
     assert mock["warnings"] == real["warnings"] == []
+
+
+# ---- a known type whose properties were not recorded ------------------------------------------
+
+
+def _list_props(strict, typename):
+    from qmpserver.testing.server import InProcessServer
+    from tests.support.client import RawClient
+
+    with InProcessServer() as srv:
+        inst = srv.create(str(PROFILE), machine="none", strict=strict)
+        client = RawClient(inst.qmp_address)
+        try:
+            client.negotiate()
+            return client.cmd("device-list-properties", {"typename": typename})
+        finally:
+            client.close()
+
+
+def test_unrecorded_properties_of_a_known_type_are_an_error_when_strict():
+    """spapr-vscsi is in the build's qom-list-types, its properties were not recorded: the lax
+    answer is the invented [] (docs/qmp.md), the strict one names what is missing."""
+    doc = R.load_replies_json(BUILD / "replies.json")
+    types = {t["name"] for t in R.find_entry(doc["entries"], "qom-list-types")["return"]}
+    assert "spapr-vscsi" in types
+    assert R.find_entry(doc["entries"], "device-list-properties", {"typename": "spapr-vscsi"}) is None
+    assert _list_props(False, "spapr-vscsi") == {"return": []}
+    assert _list_props(True, "spapr-vscsi") == {
+        "error": {
+            "class": "GenericError",
+            "desc": "qmpserver: no model and no recording for 'device-list-properties' "
+            '(arguments {"typename": "spapr-vscsi"}) on build qemu-7.2-debian-ppc64',
+        }
+    }
+    # recorded, and unknown, types answer the same in both modes
+    for strict in (False, True):
+        assert _list_props(strict, "spapr-pci-host-bridge")["return"]
+        assert _list_props(strict, "no-such-device")["error"]["class"] == "DeviceNotFound"
