@@ -151,3 +151,27 @@ def test_unrecorded_properties_of_a_known_type_are_an_error_when_strict():
     for strict in (False, True):
         assert _list_props(strict, "spapr-pci-host-bridge")["return"]
         assert _list_props(strict, "no-such-device")["error"]["class"] == "DeviceNotFound"
+
+
+def test_unmodelled_pseries_machine_property_is_a_named_error():
+    """pseries is not modelled: qom-get of a /machine property nothing resolves names what is
+    missing instead of answering the zero of its type ("" for cap-cfpc, {} for vsmt); a value
+    set through qom-set reads back, -machine's own properties (smp, memory) still resolve."""
+    cfpc, vsmt, setk, getk, smp = start_profile(
+        PROFILE,
+        ("qom-get", {"path": "/machine", "property": "cap-cfpc"}),
+        ("qom-get", {"path": "/machine", "property": "vsmt"}),
+        ("qom-set", {"path": "/machine", "property": "kernel-addr", "value": 4096}),
+        ("qom-get", {"path": "/machine", "property": "kernel-addr"}),
+        ("qom-get", {"path": "/machine", "property": "smp"}),
+    )
+    assert cfpc == {
+        "error": {
+            "class": "GenericError",
+            "desc": "qmpserver: qom-get /machine cap-cfpc: property of machine pseries-7.2 is not "
+            "modelled for target ppc64, and build qemu-7.2-debian-ppc64 recorded no answer",
+        }
+    }
+    assert vsmt["error"]["desc"].startswith("qmpserver: qom-get /machine vsmt: ")
+    assert setk == {"return": {}} and getk == {"return": 4096}
+    assert smp["return"]["cpus"] == 1
