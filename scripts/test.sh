@@ -15,21 +15,27 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-# The real peers are the oracles' environment: install exactly the qemu-*/libvirt-* package set
-# the committed Debian build was recorded with (its sources.packages; qemu-system-gui, for one,
-# adds gtk/sdl to `-display help` and virtio-gpu-gl to qom-list-types), at the recorded versions
-# when the mirror still has them, else by name (tests/support/oracle_env.py then names what differs).
-ORACLE_BUILD=models/builds/qemu-7.2-debian/build.yaml
+# The real peers are the oracles' environment: install exactly the qemu-*/libvirt-* package sets
+# the committed Debian builds were recorded with (their sources.packages; qemu-system-gui, for one,
+# adds gtk/sdl to `-display help` and virtio-gpu-gl to qom-list-types; the ppc64 build adds
+# qemu-system-ppc), at the recorded versions when the mirror still has them, else by name
+# (tests/support/oracle_env.py then names what differs).
+ORACLE_BUILDS="models/builds/qemu-7.2-debian/build.yaml models/builds/qemu-7.2-debian-ppc64/build.yaml"
 recorded_packages() {
   awk '/^  packages:/ {p = 1; next}
        p && /^    [^ ]/ {sub(/^ +/, ""); split($0, kv, ": "); print kv[1] "=" kv[2]; next}
-       p {p = 0}' "$ORACLE_BUILD"
+       p {p = 0}' "$1"
 }
-ORACLE_PKGS=$(recorded_packages)
-if [ -z "$ORACLE_PKGS" ]; then
-  echo "scripts/test.sh: $ORACLE_BUILD lists no sources.packages" >&2
-  exit 1
-fi
+ORACLE_PKGS=""
+for build in $ORACLE_BUILDS; do
+  pkgs=$(recorded_packages "$build")
+  if [ -z "$pkgs" ]; then
+    echo "scripts/test.sh: $build lists no sources.packages" >&2
+    exit 1
+  fi
+  ORACLE_PKGS="$ORACLE_PKGS $pkgs"
+done
+ORACLE_PKGS=$(printf '%s\n' $ORACLE_PKGS | sort -u)
 
 if command -v apt-get >/dev/null; then
   $SUDO apt-get update -qq

@@ -30,7 +30,12 @@ from typing import Any
 from ..errors import QMPError
 from ..log import get as get_logger
 
-__all__ = ["CPU_MODEL_MODULES", "cpu_model_handler", "recorded_or_missing"]
+__all__ = [
+    "CPU_MODEL_MODULES",
+    "ZERO_FILLED_MACHINE_TARGETS",
+    "cpu_model_handler",
+    "recorded_or_missing",
+]
 
 log = get_logger("qmpserver.cpu")
 
@@ -39,6 +44,13 @@ CPU_MODEL_MODULES: Mapping[str, str] = {
 }
 
 _loaded: dict[str, Any] = {}
+
+# Targets whose /machine properties that neither -machine, the board model (virt) nor the ABI
+# resolve read as the zero of their type (``qom-get``), as they did before other targets came.
+# Any other target (ppc64: pseries is not modelled) answers such a ``qom-get`` with an error
+# naming the property, the machine and the build (:mod:`qmpserver.vm.virt`, ``build_qom``):
+# a pseries ``cap-cfpc`` of ``""`` or a ``vsmt`` of ``{}`` looks like an answer and is not one.
+ZERO_FILLED_MACHINE_TARGETS = frozenset({"aarch64", "arm", "x86_64", "i386"})
 
 
 def cpu_model_handler(target: str, command: str) -> Callable[[Any, dict[str, Any]], Any] | None:

@@ -91,6 +91,11 @@ LIBVIRT_DEVICES = (
     "virtio-mem-pci",
     "virtio-iommu-pci",
 )
+# devices libvirt 9.0 also asks about (virQEMUCapsDeviceProps), asked only where the build has
+# the type: elsewhere the answer is DeviceNotFound, which a replay derives from qom-list-types,
+# and the aarch64/x86_64 builds captured before this list stay what a fresh capture records.
+# spapr-pci-host-bridge: the pseries PHB (ppc64), whose properties libvirt reads.
+LIBVIRT_TYPED_DEVICES = ("spapr-pci-host-bridge",)
 # qom-list-properties typenames libvirt probes besides the CPU and machine types
 LIBVIRT_OBJECTS = ("memory-backend-file", "memory-backend-memfd")
 EXTRA_OBJECTS = ("memory-backend-ram",)
@@ -494,7 +499,7 @@ def probe(rec: Recorder, on_identity: Callable[[Any, Any], None] | None = None) 
         if rec.has(q):
             found[q] = rec.ask(q)
     types = _names(rec.ask("qom-list-types", mandatory=True))
-    for dev in LIBVIRT_DEVICES:
+    for dev in LIBVIRT_DEVICES + tuple(d for d in LIBVIRT_TYPED_DEVICES if d in types):
         rec.ask("device-list-properties", {"typename": dev})
     for obj in LIBVIRT_OBJECTS + EXTRA_OBJECTS:
         rec.ask("qom-list-properties", {"typename": obj})
@@ -825,8 +830,11 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-# host architectures (and guest targets) the host format describes (schemas/host.schema.json)
+# host architectures the host format describes (schemas/host.schema.json "arch")
 HOST_ARCHES = ("aarch64", "x86_64")
+# guest targets a host may list (schemas/host.schema.json "targets"): the host architectures,
+# plus targets only ever run under TCG on them (ppc64: no POWER host is described yet)
+HOST_TARGETS = (*HOST_ARCHES, "ppc64")
 
 
 def capture_name(
@@ -848,12 +856,12 @@ def output_paths(root: Path, name: str, target: str, build_only: bool = False) -
     """What a capture of `target` named `name` writes under `root`, by kind.
 
     Always the build; unless `build_only`, the host (this machine) and a profile pairing the two
-    whenever the host format can describe them: this machine's architecture and the target
-    among HOST_ARCHES.
+    whenever the host format can describe them: this machine's architecture among HOST_ARCHES
+    and the target among HOST_TARGETS.
     """
     root = Path(root)
     paths = {"build": root / "builds" / name}
-    if not build_only and _local_arch() in HOST_ARCHES and target in HOST_ARCHES:
+    if not build_only and _local_arch() in HOST_ARCHES and target in HOST_TARGETS:
         paths["host"] = root / "hosts" / f"{host_name(name)}.yaml"
         paths["profile"] = root / "profiles" / f"{name}.yaml"
     return paths
@@ -1087,7 +1095,8 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     if "profile" not in paths and not args.build_only:
         print(
             f"{prog}: note: no host or profile written: the host format describes "
-            f"{' and '.join(HOST_ARCHES)} machines and targets only (this is {_local_arch()}, "
+            f"{' and '.join(HOST_ARCHES)} machines and {', '.join(HOST_TARGETS)} targets only "
+            f"(this is {_local_arch()}, "
             f"the target {result['first']['target'].get('arch')})",
             file=sys.stderr,
         )

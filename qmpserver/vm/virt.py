@@ -483,7 +483,24 @@ def _initial(instance: Any, name: str, typ: str) -> Any:
         return not _option_given(instance, "nographic")
     if name in _DEFAULTS and is_virt(ms.type):
         return _DEFAULTS[name]
+    from ..arch.targets import ZERO_FILLED_MACHINE_TARGETS
+
+    if instance.build.target not in ZERO_FILLED_MACHINE_TARGETS:
+        return _UNMODELLED
     return _TYPE_ZERO.get(typ, "" if typ.startswith("link<") else None)
+
+
+# the value of a /machine property nothing resolves on a target outside
+# ZERO_FILLED_MACHINE_TARGETS: reading it is an error (_unmodelled), setting it stores the value
+_UNMODELLED = object()
+
+
+def _unmodelled(instance: Any, name: str) -> NoReturn:
+    ms = instance.machine
+    raise QMPError(
+        "qmpserver: qom-get /machine %s: property of machine %s is not modelled for target %s, "
+        "and build %s recorded no answer" % (name, ms.type, instance.build.target, instance.build.name)
+    )
 
 
 def _option_given(instance: Any, name: str) -> bool:
@@ -582,6 +599,8 @@ def build_qom(instance: Any, tree: Any) -> None:
             get = lambda: gic.qom_value(values["gic-version"])
         elif typ in ("SMPConfiguration", "MemorySizeConfiguration", "BootConfiguration"):
             get = lambda n=name, t=typ: _schema_fit(instance, t, values[n])
+        elif values[name] is _UNMODELLED:
+            get = lambda n=name: values[n] if values[n] is not _UNMODELLED else _unmodelled(instance, n)
         else:
             get = lambda n=name: values[n]
         m.add_prop(name, typ, get, _setter(instance, ms.qom_type, name, typ, values), p.get("description"))

@@ -24,6 +24,7 @@ BUILTIN = [
     "tcg-only",
     "x86-64-kvm-host",
     "qemu-7.2-debian-x86-64",  # captured with the x86_64 7.2 build (issue 11)
+    "qemu-7.2-debian-ppc64",  # captured with the ppc64 7.2 build, TCG only (issue 12)
 ]
 
 

@@ -1,0 +1,74 @@
+"""Real libvirtd probing the launcher on the captured qemu-system-ppc64 7.2 profile (issue 12).
+
+``virsh domcapabilities --arch ppc64 --machine pseries --virttype qemu`` through the launcher
+gives the XML libvirt gives for Debian's own binary (``<path>`` aside), and libvirt's probe
+conversation (its ``qemu.qemu_monitor`` debug log) is the same one, question for question and
+answer for answer.  Skipped without libvirt or qemu-system-ppc64, unless
+QMPSERVER_REQUIRE_REAL_PEERS=1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import libvirt_testutil as lt
+import pytest
+
+from tests.support.oracle_env import require_recorded_packages
+
+pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(600)]
+
+REAL = "/usr/bin/qemu-system-ppc64"
+BUILD = os.path.join(lt.ROOT, "models", "builds", "qemu-7.2-debian-ppc64")
+PROFILE = os.path.join(lt.ROOT, "models", "profiles", "qemu-7.2-debian-ppc64.yaml")
+
+
+@pytest.fixture(scope="module")
+def ppc64(libvirt):
+    """(launcher, real binary), both installed."""
+    if not os.access(REAL, os.X_OK):
+        if lt.require_peers():
+            pytest.fail("%s is required" % REAL)
+        pytest.skip("Debian's qemu-system-ppc64 is not installed")
+    from pathlib import Path
+
+    require_recorded_packages(Path(BUILD), what="models/builds/qemu-7.2-debian-ppc64")
+    d = lt.world_dir("qmps-ppc64-")
+    try:
+        yield lt.install_launcher(PROFILE, d, name="qemu-system-ppc64"), REAL
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _domcaps(exe):
+    p = lt.domcaps(exe, arch="ppc64", machine="pseries")
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_domcapabilities_equal_to_the_real_binary(ppc64):
+    exe, real = ppc64
+    want = _domcaps(real)
+    got = _domcaps(exe)
+    assert "<arch>ppc64</arch>" in want and "POWER9" in want
+    assert got.replace("<path>%s</path>" % exe, "<path>%s</path>" % real) == want
+
+
+def _probe(exe):
+    os.utime(exe)  # a new ctime: libvirt re-probes
+    time.sleep(0.01)
+    with lt.exclusive(), lt.monitor_log(exe) as pairs:
+        _domcaps(exe)
+        got = pairs()
+    return [(c, r) for _mon, c, r in got]
+
+
+def test_probe_conversation_equals_real_qemu(ppc64):
+    exe, real = ppc64
+    mock = _probe(exe)
+    want = _probe(real)
+    assert any(c.get("execute") == "query-qmp-schema" for c, _ in want), "no conversation logged"
+    assert [c for c, _ in mock] == [c for c, _ in want]
+    assert [r for _, r in mock] == [r for _, r in want]
