@@ -37,6 +37,7 @@ from .arch.arm64 import startup as arm64_startup
 from .commands import block, device, fd, netdev, objects, registry
 from .commands.migration import start_incoming
 from .errors import QMPError, StartupError
+from .log import get as get_logger
 from .qapi.opts import parse_boot
 from .vm import smp, virt
 from .vm.abi import GuestABI
@@ -188,7 +189,22 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     virt.board_init(inst, ms)
     if build.target == "aarch64":
         arm64_startup.validate(inst, ms)
+    if canonical != "none" and not (build.target in MODELLED_BOARDS and virt.is_virt(canonical)):
+        log.warning(
+            "machine %s of target %s is not modelled: a running instance's answers beyond the "
+            "build's recordings (memory size, CPUs, PCI, chardevs ...) are generic, not QEMU's",
+            canonical,
+            build.target,
+        )
     return ms
+
+
+# Boards whose running state is modelled: the Arm virt machine.  Any other board (x86_64
+# pc/q35, ppc64 pseries, Arm boards other than virt) starts, and its QMP answers come from the
+# recordings where they exist and from generic state elsewhere, which a warning says once per
+# instance: a generic answer must not pass for the board's.
+MODELLED_BOARDS = frozenset({"aarch64"})
+log = get_logger("qmpserver.machine")
 
 
 # --- phase 5: backends --------------------------------------------------------------------------
