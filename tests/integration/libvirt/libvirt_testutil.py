@@ -100,6 +100,17 @@ def qemu_user():
         return None
 
 
+def invalidate_caps(emulator: str) -> None:
+    """Make libvirt re-probe ``emulator`` on its next use: libvirt keeps the binary's ctime in
+    whole seconds with its capabilities cache and re-probes when it differs, so a touch in the
+    same second as the ctime it cached (a launcher installed and probed a moment ago) changes
+    nothing; wait for the next second first."""
+    old = int(os.stat(emulator).st_ctime)
+    while int(time.time()) <= old:
+        time.sleep(0.05)
+    os.utime(emulator)
+
+
 def domcaps(emulator, virttype="qemu", arch="aarch64", machine="virt"):
     return virsh(
         "domcapabilities",

@@ -108,8 +108,7 @@ _ALLOWED = {
 
 
 def _probe(exe):
-    os.utime(exe)  # a new ctime: libvirt re-probes
-    time.sleep(0.01)
+    lt.invalidate_caps(exe)  # a new ctime: libvirt re-probes
     with lt.exclusive(), lt.monitor_log(exe) as pairs:
         p = lt.domcaps(exe)
         assert p.returncode == 0, p.stderr

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
 import libvirt_testutil as lt
 import pytest
@@ -57,8 +56,7 @@ def test_domcapabilities_equal_to_the_real_binary(ppc64):
 
 
 def _probe(exe):
-    os.utime(exe)  # a new ctime: libvirt re-probes
-    time.sleep(0.01)
+    lt.invalidate_caps(exe)  # a new ctime: libvirt re-probes
     with lt.exclusive(), lt.monitor_log(exe) as pairs:
         _domcaps(exe)
         got = pairs()
