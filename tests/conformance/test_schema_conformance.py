@@ -38,8 +38,7 @@ from qmpserver.profiles import replies as R
 from qmpserver.vm.config import InstanceConfig
 from tests.support.client import RawClient
 from tests.support.mock import MockServer
-from tests.support.peers import REQUIRE
-from tests.support.recordings import split_passes
+from tests.support.recordings import CAPSDATA_NAMES, capsdata_path, split_passes
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -52,18 +51,8 @@ RECORDINGS = (
     "caps_9.2.0_x86_64.replies",
 )
 LIFECYCLE = "libvirt-domain-lifecycle-qemu72-aarch64.jsonl"
-# libvirt 9.0's own recordings for QEMU 4.2 .. 8.0, fetched by scripts/fetch-libvirt-capsdata.sh
-# into the git-ignored .cache/ (not committed); absent -> skip (fail under REQUIRE)
-CAPSDATA = REPO / ".cache" / "libvirt-capsdata" / "9.0.0"
-CAPSDATA_RECORDINGS = tuple(
-    "caps_%s.replies" % t
-    for t in (
-        "4.2.0.aarch64", "4.2.0.x86_64", "5.0.0.aarch64", "5.0.0.x86_64", "5.1.0.x86_64",
-        "5.2.0.aarch64", "5.2.0.x86_64", "6.0.0.aarch64", "6.0.0.x86_64", "6.1.0.x86_64",
-        "6.2.0.aarch64", "6.2.0.x86_64", "7.0.0.x86_64", "7.1.0.x86_64", "7.2.0.x86_64",
-        "8.0.0.x86_64",
-    )
-)  # fmt: skip
+# libvirt 9.0's recordings (tests.support.recordings.CAPSDATA); caps_7.0.0.aarch64 is one of RECORDINGS
+CAPSDATA_RECORDINGS = tuple(n for n in CAPSDATA_NAMES if n not in RECORDINGS)
 # the native QAPI schema (schemas/qapi, 'if': QEMU_X_Y conditions) evaluated for older
 # releases: the built-in qemu-11.1 build relabelled, on a KVM host (test builds, not shipped)
 NATIVE_VERSIONS = ("7.2.0", "8.0.0", "8.2.0", "9.0.0", "9.1.0", "10.0.0", "10.1.0", "11.0.0")
@@ -349,13 +338,7 @@ def test_imported_profile_conforms(server, imported, argument_sets, recording):
 def test_libvirt_capsdata_profile_conforms(server, imported, argument_sets, recording):
     """libvirt 9.0's recordings of QEMU 4.2 .. 8.0 (caps_7.0.0.aarch64 is one of RECORDINGS)."""
     root, _ = imported
-    src = CAPSDATA / recording
-    if not src.is_file():
-        msg = "%s is absent: run scripts/fetch-libvirt-capsdata.sh" % src
-        if REQUIRE:
-            pytest.fail(msg + " (QMPSERVER_REQUIRE_REAL_PEERS=1)")
-        pytest.skip(msg)
-    paths = R.import_replies(src, root)
+    paths = R.import_replies(capsdata_path(recording), root)
     _check(server, str(paths["profile"]), argument_sets, recording)
 
 

@@ -8,6 +8,37 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+
+import pytest
+
+from tests.support.peers import REQUIRE
+
+# libvirt 9.0's own recordings of QEMU 4.2 .. 8.0 (aarch64, x86_64), fetched from Debian's
+# source package by scripts/fetch-libvirt-capsdata.sh into the git-ignored .cache/ (not committed)
+CAPSDATA = Path(__file__).resolve().parents[2] / ".cache" / "libvirt-capsdata" / "9.0.0"
+CAPSDATA_NAMES = tuple(
+    "caps_%s.replies" % t
+    for t in (
+        "4.2.0.aarch64", "4.2.0.x86_64", "5.0.0.aarch64", "5.0.0.x86_64", "5.1.0.x86_64",
+        "5.2.0.aarch64", "5.2.0.x86_64", "6.0.0.aarch64", "6.0.0.x86_64", "6.1.0.x86_64",
+        "6.2.0.aarch64", "6.2.0.x86_64", "7.0.0.aarch64", "7.0.0.x86_64", "7.1.0.x86_64",
+        "7.2.0.x86_64", "8.0.0.x86_64",
+    )
+)  # fmt: skip
+
+
+def capsdata_path(name: str) -> Path:
+    """The path of one fetched libvirt 9.0 recording; skips the test when it was not fetched
+    (fails it under QMPSERVER_REQUIRE_REAL_PEERS=1)."""
+    path = CAPSDATA / name
+    if not path.is_file():
+        msg = "%s is absent: run scripts/fetch-libvirt-capsdata.sh" % path
+        if REQUIRE:
+            pytest.fail(msg + " (QMPSERVER_REQUIRE_REAL_PEERS=1)")
+        pytest.skip(msg)
+    return path
+
 
 _NON_WS = re.compile(r"\S")
 

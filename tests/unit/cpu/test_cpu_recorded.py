@@ -23,8 +23,7 @@ import pytest
 from cpu_testutil import Qmp, make_instance
 
 from qmpserver.profiles.loader import MODELS_DIR, load_profile
-from tests.support.peers import REQUIRE
-from tests.support.recordings import split_passes
+from tests.support.recordings import CAPSDATA, capsdata_path, split_passes
 
 CPU_CMDS = (
     "query-cpu-model-expansion",
@@ -36,7 +35,6 @@ SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "libvirt-repl
 BUNDLED = Path(__file__).resolve().parents[1] / "profiles" / "data"
 AARCH64 = ("caps_7.0.0.aarch64.replies", "caps_8.2.0_aarch64.replies", "caps_9.2.0_aarch64+hvf.replies")
 # libvirt 9.0's own aarch64 recordings of older QEMUs (scripts/fetch-libvirt-capsdata.sh; git-ignored)
-CAPSDATA = Path(__file__).resolve().parents[3] / ".cache" / "libvirt-capsdata" / "9.0.0"
 CAPSDATA_AARCH64 = tuple("caps_%s.aarch64.replies" % v for v in ("4.2.0", "5.0.0", "5.2.0", "6.0.0", "6.2.0"))
 
 
@@ -95,13 +93,7 @@ def test_build_recordings(build, tmp_path):
 
 def _recording(name):
     if name in CAPSDATA_AARCH64:
-        p = CAPSDATA / name
-        if not p.is_file():
-            msg = "%s is absent: run scripts/fetch-libvirt-capsdata.sh" % p
-            if REQUIRE:
-                pytest.fail(msg + " (QMPSERVER_REQUIRE_REAL_PEERS=1)")
-            pytest.skip(msg)
-        return p.read_text()
+        return capsdata_path(name).read_text()
     p = SHARED / name
     if p.is_file():
         return p.read_text()

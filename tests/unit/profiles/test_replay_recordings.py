@@ -31,34 +31,13 @@ from qmpserver.profiles import replies as R
 from qmpserver.vm.config import InstanceConfig
 from tests.support.client import RawClient
 from tests.support.mock import MockServer
-from tests.support.peers import REQUIRE
-from tests.support.recordings import split_passes
+from tests.support.recordings import CAPSDATA_NAMES, capsdata_path, split_passes
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[2].parent / "shared" / "data" / "libvirt-replies"
 BUNDLED = HERE / "data"
 # libvirt 9.0's own recordings for QEMU 4.2 .. 8.0 (aarch64, x86_64), fetched from Debian's
 # source package by scripts/fetch-libvirt-capsdata.sh (not committed; see docs/testing.md).
-CAPSDATA = HERE.parents[2] / ".cache" / "libvirt-capsdata" / "9.0.0"
-CAPSDATA_NAMES = (
-    "caps_4.2.0.aarch64.replies",
-    "caps_4.2.0.x86_64.replies",
-    "caps_5.0.0.aarch64.replies",
-    "caps_5.0.0.x86_64.replies",
-    "caps_5.1.0.x86_64.replies",
-    "caps_5.2.0.aarch64.replies",
-    "caps_5.2.0.x86_64.replies",
-    "caps_6.0.0.aarch64.replies",
-    "caps_6.0.0.x86_64.replies",
-    "caps_6.1.0.x86_64.replies",
-    "caps_6.2.0.aarch64.replies",
-    "caps_6.2.0.x86_64.replies",
-    "caps_7.0.0.aarch64.replies",
-    "caps_7.0.0.x86_64.replies",
-    "caps_7.1.0.x86_64.replies",
-    "caps_7.2.0.x86_64.replies",
-    "caps_8.0.0.x86_64.replies",
-)
 NAMES = (
     "caps_7.0.0.aarch64.replies",
     "caps_8.2.0_aarch64.replies",
@@ -233,13 +212,7 @@ def mismatches(name, accel, results):
 
 def capsdata(name):
     """The text of one fetched libvirt 9.0 recording; skip (fail in CI) when it was not fetched."""
-    path = CAPSDATA / name
-    if not path.is_file():
-        msg = "%s is absent: run scripts/fetch-libvirt-capsdata.sh" % path
-        if REQUIRE:
-            pytest.fail(msg + " (QMPSERVER_REQUIRE_REAL_PEERS=1)")
-        pytest.skip(msg)
-    return path.read_text(encoding="utf-8")
+    return capsdata_path(name).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", CAPSDATA_NAMES)
