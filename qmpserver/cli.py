@@ -42,7 +42,10 @@ def _instance_config(args):
             raise UsageError("--uuid %s: %s" % (args.uuid, e)) from None
     cfg.start_paused = args.S
     cfg.no_shutdown = args.no_shutdown
-    cfg.strict = args.strict or strict_from_env()
+    try:
+        cfg.strict = strict_from_env() or args.strict
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     return cfg
 
 

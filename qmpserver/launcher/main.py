@@ -117,7 +117,12 @@ def _strict(cfg) -> bool:
     option: the command line stays QEMU's."""
     from ..vm.config import strict_from_env
 
-    return strict_from_env() or (bool(cfg) and cfg.get("strict") is True)
+    value = cfg.get("strict", False) if cfg else False
+    if not isinstance(value, bool):
+        import json
+
+        raise ValueError("launcher config: strict: expected true or false, not %s" % json.dumps(value))
+    return strict_from_env() or value
 
 
 def main(argv=None, config=None) -> int:
@@ -141,7 +146,11 @@ def main(argv=None, config=None) -> int:
         return 1
     rep = Reporter(program_name(prog0, profile.build.target))
     runner = Runner(profile, rep, prog0)
-    runner.strict = _strict(cfg)
+    try:
+        runner.strict = _strict(cfg)
+    except ValueError as e:
+        sys.stderr.write("%s: qmpserver: %s\n" % (program_name(prog0), e))
+        return 1
     try:
         return runner.run(args)
     except KeyboardInterrupt:

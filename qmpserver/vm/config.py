@@ -47,13 +47,33 @@ def parse_uuid(text: str) -> str:
 STRICT_ENV = "QMPSERVER_STRICT"
 
 
+_STRICT_WORDS = {
+    "1": True,
+    "yes": True,
+    "on": True,
+    "true": True,
+    "": False,
+    "0": False,
+    "no": False,
+    "off": False,
+    "false": False,
+}
+
+
 def strict_from_env(environ: Any = None) -> bool:
     """Whether ``$QMPSERVER_STRICT`` asks for strict mode: ``1``, ``yes``, ``on`` or ``true``
-    (any case); unset, empty or anything else is off."""
+    (any case); unset, empty, ``0``, ``no``, ``off`` or ``false`` is off.  Any other value is a
+    ValueError: a typo must not leave strict mode silently off."""
     import os
 
     env = os.environ if environ is None else environ
-    return env.get(STRICT_ENV, "").strip().lower() in ("1", "yes", "on", "true")
+    raw = env.get(STRICT_ENV, "")
+    word = _STRICT_WORDS.get(raw.strip().lower())
+    if word is None:
+        raise ValueError(
+            "$%s=%r: expected 1, yes, on, true (strict) or 0, no, off, false" % (STRICT_ENV, raw)
+        )
+    return word
 
 
 class GuestBehaviour:

@@ -57,3 +57,40 @@ def test_strict_from_the_launcher_config(tmpd):
         json.dump({main: {"strict": True}}, f)
     r = _ask(tmpd, {"QMPSERVER_STRICT": "", "XDG_CONFIG_HOME": conf})
     assert r == {"error": {"class": "GenericError", "desc": STRICT_DESC}}
+
+
+def _refused(extra_env):
+    p = lu.spawn(lu.BASE, extra_env=extra_env)
+    _out, err = p.communicate(timeout=30)
+    return p.returncode, err.decode() if isinstance(err, bytes) else err
+
+
+def test_a_strict_value_that_is_no_boolean_is_refused(tmpd):
+    """A typo must not leave strict mode silently off: one line, exit 1, nothing started."""
+    rc, err = _refused({"QMPSERVER_STRICT": "maybe"})
+    assert rc == 1 and err.count("\n") == 1, err
+    assert "$QMPSERVER_STRICT='maybe': expected 1, yes, on, true (strict) or 0, no, off, false" in err
+    main = os.path.realpath(os.path.join(lu.ROOT, "qmpserver", "launcher", "main.py"))
+    conf = os.path.join(tmpd, "conf")
+    os.makedirs(os.path.join(conf, "qmpserver"))
+    with open(os.path.join(conf, "qmpserver", "launchers.json"), "w") as f:
+        json.dump({main: {"strict": "yes"}}, f)
+    rc, err = _refused({"QMPSERVER_STRICT": "", "XDG_CONFIG_HOME": conf})
+    assert rc == 1 and err.endswith(
+        'qmpserver: launcher config: strict: expected true or false, not "yes"\n'
+    ), err
+
+
+def test_serve_refuses_a_strict_value_that_is_no_boolean():
+    import subprocess
+
+    p = subprocess.run(
+        [sys.executable, "-m", "qmpserver", "serve", "--profile", "debian-7.2-tcg"],
+        env=dict(os.environ, QMPSERVER_STRICT="maybe"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 1 and "$QMPSERVER_STRICT='maybe': expected" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1, p.stderr

@@ -174,7 +174,8 @@ def test_launcher_strict_from_environment_or_config(monkeypatch):
     monkeypatch.delenv("QMPSERVER_STRICT", raising=False)
     assert _strict(None) is False and _strict({"profile": PROFILE}) is False
     assert _strict({"strict": True}) is True
-    assert _strict({"strict": "yes"}) is False  # a JSON boolean only
+    with pytest.raises(ValueError, match="strict: expected true or false"):
+        _strict({"strict": "yes"})  # a JSON boolean only; anything else is refused, not off
     monkeypatch.setenv("QMPSERVER_STRICT", "1")
     assert _strict(None) is True
 
