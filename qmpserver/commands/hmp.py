@@ -64,7 +64,9 @@ def _info(inst, what: str, cpu: int = 0) -> str:
     if what == "cpus":
         n = int(inst.machine.smp.get("cpus", 1) or 1) if inst.machine.smp else 1
         return "".join(
-            "%s CPU #%d: thread_id=%d\n" % ("*" if i == cpu else " ", i, 1000 + i) for i in range(n)
+            # the vCPU thread ids query-cpus-fast reports (hmp_info_cpus prints its thread-id)
+            "%s CPU #%d: thread_id=%d\n" % ("*" if i == cpu else " ", i, inst.threads.id_for("vcpu:%d" % i))
+            for i in range(n)
         )
     if what == "snapshots":
         from . import snapshot

@@ -193,6 +193,18 @@ def test_cpus_fast_shape_follows_the_schema():
     assert sorted(new[0]) == sorted(["cpu-index", "qom-type", "qom-path", "thread-id", "props", "target"])
 
 
+def test_hmp_info_cpus_names_the_vcpu_threads_of_query_cpus_fast():
+    """hmp_info_cpus (monitor/hmp-cmds.c, 7.2) prints query-cpus-fast's thread-id per vCPU, the
+    monitor's current CPU (0) starred; lines end in CRLF, as the monitor writes them."""
+    c = q("debian-7.2-tcg", smp={"cpus": 3})
+    tids = [e["thread-id"] for e in c.cmd("query-cpus-fast")]
+    text = c.cmd("human-monitor-command", **{"command-line": "info cpus"})
+    assert text == "".join(
+        "%s CPU #%d: thread_id=%d\r\n" % ("*" if i == 0 else " ", i, t) for i, t in enumerate(tids)
+    )
+    assert len(set(tids)) == 3
+
+
 def test_memory_and_current_machine():
     c = q("qemu-11.1-tcg", memory=256 << 20)
     assert c.cmd("query-memory-size-summary") == {"base-memory": 256 << 20, "plugged-memory": 0}
