@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..errors import DEVICE_NOT_FOUND, QMPError
 from ..qapi.opts import id_wellformed
 from ..vm import qom
+from . import balloon
 from .block import node_user
 from .objects import qom_type_of
 from .qom import type_index
@@ -309,6 +310,23 @@ def _buses(inst):
     return out
 
 
+# backend type -> fn(QomObject) adding the properties its instance_init creates (not qdev
+# properties, so not in device-list-properties)
+BACKEND_QOM_PROPS = {"virtio-balloon-device": balloon.add_qom_props}
+
+
+def _alias_props(proxy, backend):
+    """A virtio PCI proxy's ``object_property_add_alias`` of its backend's properties: reads and
+    writes go to the backend, so its errors name the backend's type."""
+    for p in backend.props.values():
+        proxy.add_prop(
+            p.name,
+            p.type,
+            (lambda n=p.name: backend.get(n)),
+            (lambda v, n=p.name: backend.set(n, v)),
+        )
+
+
 def _inner_virtio(driver):
     """The virtio-*-device a virtio PCI proxy forwards backend properties to."""
     if driver.startswith("virtio-") and driver.endswith("-pci"):
@@ -460,8 +478,14 @@ def add_device(inst, dev, cli=False, json_form=False):
         n = sum(1 for c in parent.children if c.startswith("device["))
         name = "device[%d]" % n
     parent.add_child(name, obj)
+    backend = obj
     if driver.startswith("virtio-") and driver.endswith("-pci"):
-        obj.add_child("virtio-backend", qom.QomObject(_inner_virtio(driver)))
+        backend = obj.add_child("virtio-backend", qom.QomObject(_inner_virtio(driver)))
+    add_props = BACKEND_QOM_PROPS.get(backend.type)
+    if add_props is not None:
+        add_props(backend)
+        if backend is not obj:
+            _alias_props(obj, backend)
     count = sum(1 for d in devs if d["driver"] == driver)
     rec = {
         "id": did,

@@ -4,7 +4,7 @@
 modelled, and the domain keeps answering afterwards (nothing wedges).
 
 One domain (Debian 7.2 profile, ``<cpu mode='custom'>max``, a qcow2 disk, a pty serial
-console), stepped through in order; every virsh call has a timeout.
+console, a virtio balloon with statistics), stepped through in order; every virsh call has a timeout.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ _DOMAIN = """<domain type='qemu'>
     </disk>
     <serial type='pty'/>
     <console type='pty'/>
+    <memballoon model='virtio'><stats period='5'/></memballoon>
   </devices>
 </domain>
 """
@@ -107,6 +108,12 @@ def test_lifecycle_scenarios_on_the_launcher(launchers, world):
         _answers(name, "paused")
         _ok("resume", name)
         _answers(name)
+
+        # memory statistics: the balloon's guest-stats (QOM, polling interval set by libvirt);
+        # a guest without a balloon driver reports nothing: as real 7.2, actual,
+        # last_update 0, rss
+        stats = _ok("dommemstat", name).split("\n")
+        assert stats[:2] == ["actual 131072", "last_update 0"] and stats[2].startswith("rss ")
 
         # internal snapshots: stored in the qcow2 (HMP savevm/loadvm/delvm)
         _ok("snapshot-create-as", name, "s1")
