@@ -601,6 +601,8 @@ def migrate(ctx, args):
         _fail(inst, m, text)
         raise QMPError(text)
     channel = None
+    if uri.startswith("exec:"):
+        inst.before_spawn()  # exec_start_outgoing_migration forks /bin/sh in the command
     if uri.startswith("fd:"):
         # fd_start_outgoing_migration: the descriptor is taken in the command
         from ..migration.channel import fd_channel
@@ -878,6 +880,8 @@ def start_incoming(inst, uri: str) -> None:
         snap = engine.Snapshot(inst)
     except engine.NotModelled as e:
         raise QMPError(str(e)) from None
+    if uri.startswith("exec:"):
+        inst.before_spawn()
     try:
         listener = Listener(uri, _take_fd(inst))
     except ChannelError as e:

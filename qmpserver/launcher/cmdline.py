@@ -190,6 +190,12 @@ class Launch:
         self.add_fds: list = []
         self.action = None  # (merged -action group, loc)
 
+    def spawn_denied(self) -> bool:
+        """``-sandbox on,spawn=deny`` (libvirt's default sandbox): QEMU's seccomp filter kills
+        the process when it forks a helper (``Instance.before_spawn``)."""
+        s = self.sandbox
+        return s is not None and bool(s.opts.get("enable")) and s.opts.get("spawn") == "deny"
+
 
 def first_pass(args, version=(7, 2, 0), target="aarch64"):
     """``lookup_opt`` over all of argv; returns [(name, arg, loc)] (name None: a disk image)."""

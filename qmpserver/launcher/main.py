@@ -191,6 +191,10 @@ class Runner:
             return e.code
         self.launch = L
         if L.daemonize:
+            if L.spawn_denied():
+                from ..vm.instance import killed_by_seccomp
+
+                killed_by_seccomp()  # os_daemonize forks after the sandbox is in place
             code = self.daemonize()
             if code is not None:
                 return code

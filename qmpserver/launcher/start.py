@@ -110,6 +110,7 @@ def build_instance(runner, L):
     cfg.add_fds = [g.opts for g, _loc in L.add_fds]
     cfg.globals = list(L.globals)
     cfg.display = L.display
+    cfg.spawn_denied = L.spawn_denied()
     loop = runner.loop = Loop()
     try:
         inst = start(profile, cfg, scheduler=SelScheduler(loop), io=LauncherIO(runner, L))

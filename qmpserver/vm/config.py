@@ -122,6 +122,7 @@ class InstanceConfig:
     options: list[tuple[str, str]]
     warnings: list[str]
     strict: bool
+    spawn_denied: bool
 
     FIELDS: dict[str, object] = {
         "name": None,
@@ -154,6 +155,9 @@ class InstanceConfig:
         # a command no model and no recording answers is an error, not its type's default
         # (serve --strict, QMPSERVER_STRICT=1, the API's "strict"; qmp/dispatch.py)
         "strict": False,
+        # -sandbox on,spawn=deny (launcher only): forking a helper kills the process
+        # (Instance.before_spawn)
+        "spawn_denied": False,
     }
 
     def __init__(self, **kw: object) -> None:

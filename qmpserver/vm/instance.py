@@ -20,6 +20,8 @@ table says the event precedes the reply (7.2).
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import time
 from collections import deque
 
@@ -326,6 +328,16 @@ class Instance:
     def quit(self, ctx: Context | None = None) -> None:
         self.shutdown("host-qmp-quit", ctx, force_exit=True)
 
+    def before_spawn(self) -> None:
+        """QEMU is about to fork a helper (migration over ``exec:``, ``-daemonize``).  Under
+        ``-sandbox on,spawn=deny`` its seccomp filter kills the whole process then (QEMU 7.2
+        ``qemu-seccomp.c``: fork, vfork, execve and clone without CLONE_THREAD in the spawn
+        set, the action ``kill process``): measured with Debian's 7.2, the process dies by
+        SIGSYS, no reply and nothing on stderr.  Only the launcher denies spawning, so only
+        a launcher process kills itself."""
+        if self.config.spawn_denied:
+            killed_by_seccomp()
+
     def error_report(self, text: str) -> None:
         """``error_report()``: a line on the process's stderr (the launcher prints
         it with QEMU's prefix; every instance keeps the last lines)."""
@@ -343,3 +355,9 @@ class Instance:
             m.close_sessions()
         for fn in list(self.exit_listeners):
             fn(cause)
+
+
+def killed_by_seccomp() -> None:
+    """Die as a seccomp ``kill process`` action kills QEMU: SIGSYS, default disposition."""
+    signal.signal(signal.SIGSYS, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGSYS)
