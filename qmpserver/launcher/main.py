@@ -167,6 +167,7 @@ class Runner:
         self.pidfile_fd = None
         self.pidfile_path = None
         self.endpoints: list = []
+        self.stdio_user = None  # the chardev that has stdin/stdout (char-stdio.c: one only)
         self.instance = None
         self.loop = None
         self.exit_code = 0

@@ -313,7 +313,12 @@ def create_chardevs(runner, L, inst):
         _create_chardev(runner, L, inst, spec, out)
     for index, (label, spec, loc) in enumerate(L.serials):
         if spec is not None:
-            _create_chardev(runner, L, inst, spec, out)
+            try:
+                _create_chardev(runner, L, inst, spec, out)
+            except Diag as d:
+                # serial_parse: the backend's error, then its own line about the -serial text
+                text = "could not connect serial device to character backend '%s'" % loc[-1]
+                raise Diag(text, loc, before=[*d.before, (d.text, d.loc, d.hint)]) from None
         cd = out.get(label)
         if cd is None:
             raise Diag("could not connect serial device to character backend 'chardev:%s'" % label, loc)
@@ -341,8 +346,13 @@ def _create_chardev(runner, L, inst, spec, out):
     cd = Chardev(spec)
     if backend == "socket":
         _open_socket_chardev(runner, cd, loc)
-    elif backend == "stdio" and L.daemonize:
-        raise Diag("cannot use stdio with -daemonize", loc)
+    elif backend == "stdio":
+        if L.daemonize:
+            raise Diag("cannot use stdio with -daemonize", loc)
+        if runner.stdio_user is not None:
+            raise Diag("cannot use stdio by multiple character devices", loc)
+        runner.stdio_user = spec.id
+        cd.disconnected = backend
     elif backend == "pty":
         try:
             cd.pty_master, path = open_pty()
@@ -474,7 +484,7 @@ def _connected_name(sock, listening):
 
 def create_monitors(runner, L, inst, chardevs):
     from ..net.endpoint import Address
-    from ..net.sel import Connection, Endpoint
+    from ..net.sel import Connection, Endpoint, StdioConnection
 
     rep = runner.rep
     for ms in L.monitors:
@@ -494,8 +504,15 @@ def create_monitors(runner, L, inst, chardevs):
             if pretty:
                 raise Diag("'pretty' is not compatible with HMP monitors", loc)
             continue  # HMP is not spoken; the chardev stays as created
+        if runner.stdio_user == ms.chardev:
+            mon = inst.add_monitor(label=ms.chardev, pretty=pretty)
+            cd.monitor = mon
+            ep = Endpoint(runner.loop, mon, Address("stdio"))
+            StdioConnection(ep, 0, 1)
+            runner.endpoints.append(ep)
+            continue
         if cd.sock is None:
-            continue  # QMP on stdio/pty/...: not served by the stand-in
+            continue  # QMP on pty/file/...: not served by the stand-in
         mon = inst.add_monitor(label=ms.chardev, pretty=pretty)
         cd.monitor = mon
         sock = cd.sock
