@@ -9,6 +9,13 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
+# the libvirt recordings bundled in data/ (*.replies.gz)
+REPLIES = (
+    "caps_7.0.0.aarch64.replies",
+    "caps_8.2.0_aarch64.replies",
+    "caps_9.2.0_aarch64+hvf.replies",
+    "caps_9.2.0_x86_64.replies",
+)
 
 
 def need(what: str) -> None:

@@ -12,15 +12,9 @@ import pytest
 # the helpers module next to this file, importable whatever pytest's --import-mode
 if os.path.dirname(__file__) not in sys.path:
     sys.path.insert(0, os.path.dirname(__file__))
-from capture_testutil import HERE  # noqa: E402
+from capture_testutil import HERE, REPLIES  # noqa: E402
 
 DATA = HERE / "data"
-REPLIES = (
-    "caps_7.0.0.aarch64.replies",
-    "caps_8.2.0_aarch64.replies",
-    "caps_9.2.0_aarch64+hvf.replies",
-    "caps_9.2.0_x86_64.replies",
-)
 
 
 @pytest.fixture(scope="session")

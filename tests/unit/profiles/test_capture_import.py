@@ -5,7 +5,7 @@ import re
 
 import pytest
 import yaml
-from capture_testutil import schema_validator
+from capture_testutil import REPLIES, schema_validator
 
 from qmpserver.profiles import replies as R
 
@@ -477,7 +477,7 @@ def test_front_end_takes_force_and_names_itself(replies_dir, tmp_path, capsys):
     assert "`qmpserver profiles import-replies " in build["sources"]["refs"]["replies"]
 
 
-@pytest.mark.parametrize("name", sorted(n for n in __import__("conftest").REPLIES))
+@pytest.mark.parametrize("name", sorted(REPLIES))
 def test_every_imported_profile_starts(imported, name):
     from capture_testutil import start_profile
 
