@@ -8,9 +8,14 @@ State: ``instance.backends.objects`` (id -> options; QOM ``/objects/<id>``).
 from __future__ import annotations
 
 from ..errors import QMPError
+from ..qapi.defaults import NOT_MODELLED_OBJECT
 from ..qapi.opts import bool_word
 from ..vm import qom
 from .registry import command
+
+#: user-creatable types whose creation does something qmpserver does not simulate: a monitor on
+#: a chardev (QEMU 11.1 qapi/qom.json ``monitor-hmp``, ``monitor-qmp``); refused, naming the type
+NOT_MODELLED_TYPES = frozenset(("monitor-hmp", "monitor-qmp"))
 
 
 def _object_type_ok(inst, qom_type):
@@ -29,6 +34,8 @@ def add_object(inst, obj, cli=False):
         raise QMPError("attempt to add duplicate property '%s' to object (type 'container')" % oid)
     if not _object_type_ok(inst, qom_type):
         raise QMPError("Parameter 'qom-type' does not accept value '%s'" % qom_type)
+    if qom_type in NOT_MODELLED_TYPES:
+        raise QMPError(NOT_MODELLED_OBJECT % qom_type)
     objs[oid] = dict(obj)
     inst.backends.children("objects").insert(oid)
     t = qom.tree(inst)

@@ -35,6 +35,31 @@ def qom_get(ctx, args):
     return qom.tree(ctx.instance).resolve(args["path"], ambiguous=False).get(args["property"])
 
 
+@command("qom-list-get")
+def qom_list_get(ctx, args):
+    """``qom-list-get`` (QEMU 10.1+, ``qom/qom-qmp-cmds.c``): for each path, the properties
+    ``qom-list`` lists, in its order, each with the value ``qom-get`` reads, the value absent
+    where reading fails (QEMU reads with a NULL error); a path that does not resolve fails the
+    whole command with ``qom-list``'s error.  A property the model lists without knowing its
+    value (a recorded property list, no getter) is listed without a value too, not with an
+    invented one."""
+    tree = qom.tree(ctx.instance)
+    out = []
+    for obj in [tree.resolve(path) for path in args["paths"]]:
+        props = []
+        for p in obj.listing():
+            item = dict(p)
+            try:
+                value = obj.get(p["name"])
+            except QMPError:
+                value = None
+            if value is not None:
+                item["value"] = value
+            props.append(item)
+        out.append({"properties": props})
+    return out
+
+
 @command("qom-set")
 def qom_set(ctx, args):
     qom.tree(ctx.instance).resolve(args["path"], ambiguous=False).set(args["property"], args["value"])

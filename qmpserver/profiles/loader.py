@@ -282,6 +282,21 @@ def deep_merge(base: Any, over: Any) -> Any:
     return over
 
 
+#: fields a child replaces whole instead of merging into its parent's, by kind: a build's
+#: ``schema`` names one source or the other (``introspection`` | ``qapi``), never both
+REPLACED_WHOLE = {"build": ("schema",)}
+
+
+def merge_over(kind: str, base: Doc, over: Doc) -> Doc:
+    """``over`` deep-merged over ``base`` (``extends``, inline parts), except the
+    :data:`REPLACED_WHOLE` fields ``over`` sets, which replace the parent's."""
+    merged = deep_merge(base, over)
+    for k in REPLACED_WHOLE.get(kind, ()):
+        if k in over:
+            merged[k] = over[k]
+    return merged
+
+
 class _Resolver:
     def __init__(self, roots: list[str]) -> None:
         self.roots = roots
@@ -358,7 +373,7 @@ class _Resolver:
         if not isinstance(parent, str):
             raise ProfileError(path, "extends", "expected the name of a %s" % kind)
         base = self.named(kind, parent, path, "extends", chain)
-        merged = deep_merge(base, {k: v for k, v in data.items() if k != "extends"})
+        merged = merge_over(kind, base, {k: v for k, v in data.items() if k != "extends"})
         validate(kind, merged, path)
         return merged
 
@@ -374,7 +389,7 @@ class _Resolver:
         base_name = spec.pop("extends", None)
         base = self.named(kind, base_name, referrer, field + ".extends") if base_name else {}
         spec = self._absolutize(kind, spec, referrer)
-        merged = deep_merge(base, spec)
+        merged = merge_over(kind, base, spec)
         merged.setdefault("kind", "qemu-build" if kind == "build" else kind)
         merged.setdefault("name", "%s-inline" % os.path.splitext(os.path.basename(referrer))[0])
         validate(kind, merged, referrer)
@@ -410,7 +425,7 @@ class _Resolver:
         if isinstance(spec, str) or "extends" in spec:
             return self.part(kind, spec, path, kind)
         spec = self._absolutize(kind, spec, path)
-        merged = deep_merge(pres, spec)
+        merged = merge_over(kind, pres, spec)
         validate(kind, merged, path)
         self.origin[kind] = path
         return merged

@@ -54,6 +54,10 @@ _BUILTIN: dict[str, JSON] = {"string": "", "int": 0, "number": 0.0, "boolean": F
 #: The error an unmodelled command with effects answers (class GenericError).
 NOT_MODELLED = "qmpserver: command '%s' is not modelled (its effect is not simulated)"
 
+#: The error ``object-add``/``-object`` answers for a user-creatable type whose effect is not
+#: simulated (class GenericError), rather than an object that does nothing.
+NOT_MODELLED_OBJECT = "qmpserver: object type '%s' is not modelled (its effect is not simulated)"
+
 #: The error a read-only command answers in strict mode when neither a handler nor a recording
 #: answers it (class GenericError): command, ``no arguments`` / ``arguments {...}``, build name.
 STRICT_MISSING = "qmpserver: no model and no recording for '%s' (%s) on build %s"

@@ -5,7 +5,8 @@ data (``shared/data/libvirt-replies``, else the bundled copies in
 ``tests/unit/profiles/data``), imported with ``qmpserver.profiles.replies``:
 
 and the native schema evaluated for older releases (``NATIVE_VERSIONS``: the ``qemu-11.1``
-build relabelled, so its recorded 11.1 answers meet an older schema):
+build relabelled, with the native QAPI source instead of its recorded 11.1 introspection, so
+its recorded 11.1 answers meet an older schema):
 
 * start an instance as libvirt probes (``-machine none``, the profile's accelerator)
   and one as libvirt runs a domain (the profile's machine and CPU, paused);
@@ -201,7 +202,8 @@ def imported(tmp_path_factory):
         p = root / "profiles" / (name + ".yaml")
         p.write_text(
             "kind: profile\nname: %s\nsummary: the native schema at QEMU %s\nhost: graviton4-v2-6.12\n"
-            'build: {extends: qemu-11.1, name: %s, version: "%s", package: "v%s"}\n'
+            'build: {extends: qemu-11.1, name: %s, version: "%s", package: "v%s",\n'
+            "        schema: {qapi: schemas/qapi/qemu.json}}\n"
             "defaults: {accel: kvm, machine: virt, cpu: host}\n" % (name, v, name, v, v)
         )
         out[name] = str(p)

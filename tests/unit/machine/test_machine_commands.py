@@ -118,6 +118,42 @@ def test_qom_without_the_proposal():
     assert "mte-version" not in [p["name"] for p in c.cmd("qom-list", path="/machine")]
 
 
+def test_qom_list_get_is_qom_list_with_the_values_of_qom_get():
+    """11.1's qom-list-get (QEMU 10.1+): one qom-list per path, each property with its qom-get
+    value; an unknown path fails the whole command as qom-list does; 7.2 has no such command."""
+    c = q("qemu-11.1-tcg", "virt")
+    machine, objects = c.cmd("qom-list-get", paths=["/machine", "/objects"])
+    listed = c.cmd("qom-list", path="/machine")
+    assert [{"name": p["name"], "type": p["type"]} for p in machine["properties"]] == listed
+    assert machine["properties"][0] == {"name": "type", "type": "string", "value": "virt-11.1-machine"}
+    for p in machine["properties"]:
+        got = c.send("qom-get", path="/machine", property=p["name"])
+        if "value" in p:
+            assert got == {"return": p["value"]}, p["name"]
+        else:  # a value the model does not know (qom-get says {}) or cannot read: none given
+            assert got.get("return") == {} or "error" in got, (p["name"], got)
+    assert any("value" not in p for p in machine["properties"])  # e.g. smp-cache
+    assert c.cmd("qom-get", path="/machine", property="gic-version") in [
+        p.get("value") for p in machine["properties"]
+    ]
+    assert objects == {"properties": [{"name": "type", "type": "string", "value": "container"}]}
+    err = c.send("qom-list-get", paths=["/machine", "/nope"])["error"]
+    assert err == {"class": "DeviceNotFound", "desc": "Device '/nope' not found"}
+    assert q("debian-7.2-tcg", "virt").send("qom-list-get", paths=["/machine"])["error"]["class"] == (
+        "CommandNotFound"
+    )
+
+
+def test_monitor_objects_are_refused_as_not_modelled():
+    """11.1's object-add monitor-qmp/monitor-hmp would put a monitor on a chardev: not
+    simulated, so an error naming the type instead of an object that does nothing."""
+    c = q("qemu-11.1-tcg", "virt")
+    for t in ("monitor-qmp", "monitor-hmp"):
+        err = c.send("object-add", **{"qom-type": t, "id": "m", "chardev": "c"})["error"]
+        assert err["desc"] == "qmpserver: object type '%s' is not modelled (its effect is not simulated)" % t
+    assert c.cmd("object-add", **{"qom-type": "iothread", "id": "io0"}) == {}
+
+
 @pytest.mark.parametrize(
     "profile,typename,present",
     [

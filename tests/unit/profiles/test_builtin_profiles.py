@@ -273,6 +273,78 @@ def test_11_1_every_answer_has_a_source(b111):
     assert "synthetic" in text
 
 
+SCHEMA_11_1 = os.path.join(MODELS_DIR, "builds", "qemu-11.1", "schema.json")
+# masks QEMU's generator handed out to types this aarch64 Linux build compiles out (no entry)
+COMPILED_OUT_11_1 = {245, 343, 350, 361, 362, 363, 396, 399, 400, 401, 489, 666}
+
+
+def test_11_1_schema_is_the_recorded_introspection(b111):
+    """The build answers query-qmp-schema with 11.1's whole recorded introspection, not a subset:
+    the commands libvirt found missing (issue 17) are there, the proposals are not."""
+    with open(SCHEMA_11_1) as f:
+        rec = json.load(f)
+    assert b111.schema.introspection == rec
+    metas = [e["meta-type"] for e in rec]
+    assert (len(rec), metas.count("command"), metas.count("event")) == (1225, 242, 57)
+    assert len(b111.schema.commands) == 242 and len(b111.schema.events) == 57
+    for name in (
+        "transaction",
+        "blockdev-create",
+        "blockdev-snapshot",
+        "block-commit",
+        "blockdev-mirror",
+        "send-key",
+        "query-pci",
+        "snapshot-save",
+        "query-accelerators",
+    ):
+        assert name in b111.schema.commands, name
+    assert "query-mte-capabilities" not in b111.schema.commands
+    by_name = {e["name"]: e for e in rec}
+    assert by_name["query-kvm"]["features"] == ["deprecated"]  # deprecated in 11.0
+    assert "x-query-profile" not in by_name and "x-query-rdma" not in by_name  # gone since 7.2
+
+
+def test_11_1_schema_reads_like_qemus_own_output():
+    """Invariants of QEMU's introspection generator that a hand-edited schema.json would break:
+    every referenced type is defined; type masks are numbered in order of first mention (QEMU
+    masks a name when it first uses it), the missing numbers are exactly the types compiled out
+    of this build, and the only listed types nobody references are the branch types of
+    compiled-out union branches; every union lists exactly the values of its tag's enum."""
+    with open(SCHEMA_11_1) as f:
+        rec = json.load(f)
+    by_name = {e["name"]: e for e in rec}
+
+    def refs(e):
+        """The type names an entry mentions, in the generator's order (qapi/introspect.py:
+        arg-type before ret-type, members before variants)."""
+        out = [e[k] for k in ("arg-type", "ret-type", "element-type") if k in e]
+        out += [m["type"] for m in e.get("members", ()) if "type" in m]
+        return out + [v["type"] for v in e.get("variants", ())]
+
+    first = []
+    for e in rec:
+        if e["meta-type"] not in ("command", "event") and e["name"] not in first:
+            first.append(e["name"])  # listed before anything mentioned it
+        for t in refs(e):
+            t = t[1:-1] if t.startswith("[") else t
+            assert t in by_name, t
+            if t not in first:
+                first.append(t)
+    referenced = {t[1:-1] if t.startswith("[") else t for e in rec for t in refs(e)}
+    masks = [int(t) for t in first if t.isdigit()]
+    unreferenced = [n for n in masks if str(n) not in referenced]
+    assert unreferenced == [432, 558, 560, 564]  # DisplayCocoa; coreaudio, dsound, pipewire audio
+    in_order = [n for n in masks if n not in unreferenced]
+    assert in_order == sorted(in_order)
+    assert set(range(max(masks) + 1)) - set(masks) == COMPILED_OUT_11_1
+    for e in rec:
+        if "tag" in e:
+            tag = next(m for m in e["members"] if m["name"] == e["tag"])
+            cases = [v["case"] for v in e["variants"]]
+            assert sorted(cases) == sorted(by_name[tag["type"]]["values"]), e["name"]
+
+
 def test_qmpserver_build_is_11_1_plus_every_proposal(b111):
     prof = load_profile("default")
     b = prof.build

@@ -129,6 +129,31 @@ def test_host_extends_child_still_checked(tmp_path):
     assert "child.yaml" in str(ei.value) and "bogus" in str(ei.value)
 
 
+@pytest.mark.parametrize("how", ["file", "inline"])
+def test_build_extends_replaces_the_schema_source(tmp_path, how):
+    """A build's schema is one source or the other: a child's ``schema`` replaces the parent's
+    (qemu-11.1's recorded introspection) instead of merging into an invalid pair."""
+    root = _store(tmp_path)
+    native = "{extends: qemu-11.1, name: native, schema: {qapi: schemas/qapi/qemu.json}}"
+    if how == "file":
+        (root / "builds" / "native").mkdir()
+        (root / "builds" / "native" / "build.yaml").write_text(
+            "kind: qemu-build\nname: native\nextends: qemu-11.1\nschema: {qapi: schemas/qapi/qemu.json}\n"
+        )
+        native = "native"
+    (root / "profiles" / "p.yaml").write_text(
+        "kind: profile\nname: p\nsummary: s\nhost: tcg-only\nbuild: %s\n" % native
+    )
+    prof, _deps = _compile(root, "p")
+    assert prof.build.data["schema"] == {
+        "qapi": os.path.join(os.path.dirname(MODELS_DIR), "schemas", "qapi", "qemu.json")
+    }
+    assert prof.build.schema.origin.endswith("qemu.json")
+    assert "send-key" not in prof.build.schema.commands  # the native source's subset
+    full, _deps = _compile(root, "qemu-11.1-tcg")
+    assert "send-key" in full.build.schema.commands
+
+
 def test_host_extends_via_store(tmp_path):
     st = Store(str(_store(tmp_path)))
     st.put("host", "child", "kind: host\nname: child\nextends: graviton3-v1-6.1\nsummary: s\n")

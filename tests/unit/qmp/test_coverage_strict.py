@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 
 from qmpserver.commands import registry
-from qmpserver.profiles.loader import load_profile
+from qmpserver.profiles.loader import MODELS_DIR, load_profile
 from qmpserver.qmp.session import Session
 from qmpserver.startup import start
 from qmpserver.vm.config import InstanceConfig, strict_from_env
@@ -22,9 +23,9 @@ DEFAULTED = "x-query-roms"
 RECORDED = "query-pci"
 
 
-def _session(**config):
+def _session(profile=PROFILE, **config):
     registry.load_all()
-    inst = start(load_profile(PROFILE), InstanceConfig(start_paused=True, **config))
+    inst = start(load_profile(profile), InstanceConfig(start_paused=True, **config))
     s = Session(inst.add_monitor())
     s.connect()
     s.receive_data(b'{"execute":"qmp_capabilities"}')
@@ -199,3 +200,36 @@ def test_metrics_count_defaulted_replies():
     lines = m.render().splitlines()
     assert "# TYPE qmpserver_defaulted_replies_total counter" in lines
     assert 'qmpserver_defaulted_replies_total{command="x-query-roms"} 2' in lines
+
+
+# --- the 11.1 build (issue 17): 11.1's whole schema, each command answered as on 7.2 -----------
+
+
+def test_11_1_commands_are_answered_as_on_7_2():
+    """Handlers do not depend on the build: a command both builds have is modelled, refused or
+    defaulted alike on 7.2 and 11.1; only the read-only ones 7.2 recorded at probe time
+    (``query-pci`` ...) are defaulted on 11.1, which has no such recording."""
+    c7 = registry.coverage(load_profile(PROFILE).build)
+    c11 = registry.coverage(load_profile("qemu-11.1-tcg").build)
+    assert len(c11) == 242 and len(set(c7) & set(c11)) == 206
+    for name in sorted(set(c7) & set(c11)):
+        expected = ("recorded", "defaulted") if c7[name] == "recorded" else (c7[name],)
+        assert c11[name] in expected, (name, c7[name], c11[name])
+    assert c11["send-key"] == "modelled" and c11["transaction"] == "refused"
+
+
+def test_11_1_answers_send_key_and_names_what_is_not_modelled():
+    with open(os.path.join(MODELS_DIR, "builds", "qemu-11.1", "schema.json")) as f:
+        recorded = json.load(f)
+    _inst, s = _session("qemu-11.1-tcg")
+    (schema,) = _replies(s, b'{"execute":"query-qmp-schema"}')
+    assert schema["return"] == recorded
+    keys = b'{"execute":"send-key","arguments":{"keys":[{"type":"qcode","data":"f24"}]}}'
+    assert _replies(s, keys) == [{"return": {}}]
+    (bad,) = _replies(s, b'{"execute":"send-key","arguments":{"keys":[{"type":"qcode","data":"f25"}]}}')
+    assert bad["error"]["desc"] == "Parameter 'data' does not accept value 'f25'"
+    (tr,) = _replies(s, b'{"execute":"transaction","arguments":{"actions":[]}}')
+    assert tr["error"] == {
+        "class": "GenericError",
+        "desc": "qmpserver: command 'transaction' is not modelled (its effect is not simulated)",
+    }
