@@ -299,12 +299,13 @@ def enabled(build, accel) -> bool:
 class Outcome:
     """What a named model with a feature selection gives on one host."""
 
-    __slots__ = ("sysreg", "unavailable", "reasons", "values", "vcpu")
+    __slots__ = ("sysreg", "unavailable", "reasons", "fields", "values", "vcpu")
 
     def __init__(self):
         self.sysreg: dict[str, int] = {}  # SYSREG prop -> value written (differs from the host's)
         self.unavailable: list[str] = []  # feature or SYSREG_* names, first blocker first
         self.reasons: list[str] = []  # one line per unavailable name
+        self.fields: list = []  # per unavailable name: its (reg, field), None for a vCPU feature
         self.values: dict[tuple[str, str], int] = {}  # the requested field values
         self.vcpu: dict[str, bool] = {}
 
@@ -403,6 +404,7 @@ def evaluate(d: ModelDef, hd: dict, choices: dict[str, bool], vcpu_on, switched_
         if on and not kvm.get(name):
             out.unavailable.append(name)
             out.reasons.append("%s: KVM on this host does not offer the vCPU feature" % name)
+            out.fields.append(None)
     pins, mins = requested_values(d, choices, vcpu_on, values)
     out.values = dict(pins)
     for (reg, field), want in pins.items():
@@ -441,6 +443,7 @@ def evaluate(d: ModelDef, hd: dict, choices: dict[str, bool], vcpu_on, switched_
         if name not in out.unavailable:
             out.unavailable.append(name)
             out.reasons.append(why)
+            out.fields.append((reg, field))
     for (reg, field), mv in mins.items():
         if switched_off(reg, field):
             continue
@@ -454,6 +457,7 @@ def evaluate(d: ModelDef, hd: dict, choices: dict[str, bool], vcpu_on, switched_
                 out.reasons.append(
                     "%s.%s: the model needs at least %d, the host has %d" % (reg, field, mv, have)
                 )
+                out.fields.append((reg, field))
     return out
 
 
@@ -464,6 +468,37 @@ def unusable_text(name: str, out: Outcome) -> str:
         name,
         ", ".join(out.unavailable),
     )
+
+
+def host_model(hd: dict) -> ModelDef:
+    """``host`` as a model for its named features (``-cpu host,sha3=off``): every
+    ID-register field pinned at the host's value, on: the features the host has.
+    A feature choice then moves pins exactly as on a CPU model (:func:`requested_values`)
+    and :func:`evaluate` decides, with the same KVM acceptance, whether the host can
+    present the result: one rule for named models and ``host``."""
+    d = ModelDef("host", "host", 0, "host")
+    values = hd.get("field_values") or {}
+    for prop, reg, field, *_ in hd.get("fields") or ():
+        if prop in values:
+            d.pins[(reg, field)] = values[prop]
+    d.on = [f.name for f in tables().features if f.kind == "field" and _has(d.pins, f)]
+    return d
+
+
+def host_feature_error(choices: dict[str, bool], out: Outcome) -> tuple[str, list[str]]:
+    """(message, start-up hints) when ``host`` cannot present its feature choices.
+    The message names the first choice behind the first blocking field, on the
+    pattern of QEMU's ``'sve' feature not supported by KVM on this host`` and
+    ``'aarch64' feature cannot be disabled unless ...`` (qmpserver's text)."""
+    t = tables()
+    name = out.unavailable[0]
+    key = out.fields[0]
+    for n in t.field_props:
+        if n in choices and key is not None and any((r, fl) == key for r, fl, _ in t.by_name[n].fields):
+            name = n
+            break
+    how = "enabled" if choices.get(name, True) else "disabled"
+    return "'%s' feature cannot be %s with KVM on this host" % (name, how), list(out.reasons)
 
 
 _SWITCHED: dict[str, str] | None = None
@@ -488,10 +523,12 @@ def _switched() -> dict[str, str]:
 
 def guest_values(obj) -> dict[str, int]:
     """SYSREG prop -> the value the guest reads, for a finalized named-model vCPU."""
-    c = obj.cls
+    return _guest_values(obj.cls, obj.sysreg, {f for f in VCPU_FEATURES if obj.get(f) is False})
+
+
+def _guest_values(c, written: dict, off) -> dict[str, int]:
     vals = dict(c.field_values)
-    vals.update(obj.sysreg)
-    off = {f for f in VCPU_FEATURES if obj.get(f) is False}
+    vals.update(written)
     if off:
         for prop, sw in _switched().items():
             if sw in off and prop in vals:
@@ -499,11 +536,24 @@ def guest_values(obj) -> dict[str, int]:
     return vals
 
 
+def feature_props(c, props: dict) -> dict[str, bool]:
+    """The named feature properties of class ``c`` for an expansion whose other
+    properties are ``props`` (its SYSREG_* values and vCPU switches): the fast
+    paths of expansion use it, so a feature always reads what the fields say."""
+    written = {k: v for k, v in props.items() if k.startswith("SYSREG_")}
+    # a vCPU switch a class does not list (pmu on a host without a PMU) reads off
+    gv = _guest_values(c, written, {f for f in VCPU_FEATURES if not props.get(f, False)})
+    return {n: _feature_on(n, gv) for n in c.features}
+
+
 def feature_on(obj, name: str, gv: dict | None = None) -> bool:
     """A named feature property of a named-model vCPU: on when every field it names
     reads at least the feature's value (``gv``: :func:`guest_values`, if known)."""
+    return _feature_on(name, gv if gv is not None else guest_values(obj))
+
+
+def _feature_on(name: str, vals: dict) -> bool:
     f = tables().by_name[name]
-    vals = gv if gv is not None else guest_values(obj)
     for reg, field, mv in f.fields:
         v = vals.get("SYSREG_%s_%s" % (reg, field), 0)
         fd = sr.field(reg, field)
