@@ -608,27 +608,46 @@ def static_expansion(cat, name: str, props) -> dict:
     from ...errors import QMPError
     from .cpu import CpuError
 
-    t = cat.named_tables
     try:
         full = cat.expand_default(name) if props is None else cat.expand(name, props)
     except CpuError as e:
         raise QMPError(e.message) from None
-    want = _compared(full)
-    own = t.names.get(name)
+    best = closest_model(cat, _compared(full), own=(cat.named_tables.names.get(name),))
+    if best is None:
+        raise QMPError(
+            "CPU model '%s' has no static expansion on this host: no named model is usable here" % name
+        )
+    m, delta = best
+    return {"model": {"name": m, "props": delta}} if delta else {"model": {"name": m}}
+
+
+def closest_model(cat, want: dict, own=(), admit=None, seed=None):
+    """(versioned model, delta) whose expansion on this host plus ``delta`` equals
+    ``want`` (upstream booleans and ``SYSREG_*``, see :func:`_compared`) with the
+    fewest deltas, or None.  ``admit(base)``: a model's own expansion may be
+    considered; ``seed(full)``: the first delta to try (default: every property that
+    differs); the properties still differing are then added.  Ties: a model in
+    ``own``, then the later model in ``cpu-models.yaml`` (vendor models last: the most
+    specific).  Every answer was re-expanded and found equal."""
+    from ...errors import QMPError
+    from .cpu import CpuError
+
     best = None
-    for i, m in enumerate(t.models):
+    for i, m in enumerate(cat.named_tables.models):
         try:
-            base = _compared(cat.expand_default(m))
+            base_full = cat.expand_default(m)
         except CpuError:
             continue
-        if base.keys() != want.keys():
+        base = _compared(base_full)
+        if base.keys() != want.keys() or (admit is not None and not admit(base)):
             continue
-        delta = {k: v for k, v in want.items() if base[k] != v}
+        delta = seed(base_full) if seed is not None else {k: v for k, v in want.items() if base[k] != v}
+        got: dict | None = None
         for _ in range(3):  # a delta can change what the model writes (sve=on un-hides ZFR0)
-            got: dict | None = None
             try:
                 got = _compared(cat.expand(m, dict(delta)))
             except (CpuError, QMPError):
+                got = None
                 break
             more = {k: v for k, v in want.items() if got.get(k) != v}
             if not more:
@@ -636,15 +655,10 @@ def static_expansion(cat, name: str, props) -> dict:
             delta.update(more)
         if got != want:
             continue
-        key = (len(delta), m != own, -i)
+        key = (len(delta), m not in own, -i)
         if best is None or key < best[0]:
             best = (key, m, delta)
-    if best is None:
-        raise QMPError(
-            "CPU model '%s' has no static expansion on this host: no named model is usable here" % name
-        )
-    _k, m, delta = best
-    return {"model": {"name": m, "props": delta}} if delta else {"model": {"name": m}}
+    return None if best is None else best[1:]
 
 
 def writable_id_regs(host, build) -> dict:
