@@ -395,13 +395,29 @@ def _named_responsible(cat, a: Desc, b: Desc, responsible: list) -> list:
     )
 
 
+def _guest_view(props: dict) -> dict:
+    """An expansion's properties as the guest sees them: the SYSREG_* fields a vCPU
+    switch that is off hides (``sve=off``: ID_AA64ZFR0_EL1) read 0, whatever the
+    expansion lists for them (the host's value, as upstream's expansion would)."""
+    from .named import VCPU_FEATURES, _switched
+
+    off = {f for f in VCPU_FEATURES if not props.get(f, False)}
+    if not off:
+        return props
+    sw = _switched()
+    return {k: 0 if sw.get(k) in off else v for k, v in props.items()}
+
+
 def named_form(cat, props: dict, own=()) -> dict:
     """The baseline ``host`` model ``props`` as the richest named model below it plus
     deltas (proposal arm-cpu-models): among the versioned models usable on this host
-    whose expansion the baseline is ``superset`` or ``identical`` of, the one with the
+    whose expansion the baseline is ``superset`` or ``identical`` of (both as the guest
+    sees them: :func:`_guest_view`), the one with the
     fewest deltas (``own``: the inputs' models win ties, then the later model);
     deltas are the named features the baseline has on and the model off, then the
-    ``SYSREG_*`` and upstream booleans still differing.  None when no model fits."""
+    ``SYSREG_*`` and upstream booleans still differing.  With no such model (or a
+    baseline this host's ``host`` refuses): the ``host`` form ``{"name": "host",
+    "props": props}``."""
     from .named import _compared, closest_model
 
     try:
@@ -409,12 +425,13 @@ def named_form(cat, props: dict, own=()) -> dict:
     except QMPError:
         return {"name": "host", "props": props}
     want = _compared(full)
-    target = _local_desc(cat, want)
     fnames = cat.named_tables.field_props
     on = [n for n in fnames if full.get(n)]
 
+    target = _local_desc(cat, _guest_view(want))
+
     def below(base):
-        return compare(cat, target, _local_desc(cat, base))[0] in ("superset", "identical")
+        return compare(cat, target, _local_desc(cat, _guest_view(base)))[0] in ("superset", "identical")
 
     best = closest_model(
         cat, want, own, admit=below, seed=lambda base_full: {n: True for n in on if not base_full.get(n)}

@@ -643,7 +643,7 @@ def closest_model(cat, want: dict, own=(), admit=None, seed=None):
             continue
         delta = seed(base_full) if seed is not None else {k: v for k, v in want.items() if base[k] != v}
         got: dict | None = None
-        for _ in range(3):  # a delta can change what the model writes (sve=on un-hides ZFR0)
+        for _ in range(4):  # a delta can change what the model writes (sve=on un-hides ZFR0)
             try:
                 got = _compared(cat.expand(m, dict(delta)))
             except (CpuError, QMPError):
@@ -652,7 +652,8 @@ def closest_model(cat, want: dict, own=(), admit=None, seed=None):
             more = {k: v for k, v in want.items() if got.get(k) != v}
             if not more:
                 break
-            delta.update(more)
+            # vCPU switches first: they decide which fields the model writes
+            delta.update({k: v for k, v in more.items() if not k.startswith("SYSREG_")} or more)
         if got != want:
             continue
         key = (len(delta), m not in own, -i)
