@@ -348,7 +348,9 @@ def requested_values(d: ModelDef, choices: dict[str, bool], vcpu_on, host_values
                         mins[key] = mv
         return pins, mins
     pins = dict(d.pins)
-    for name, val in choices.items():
+    # offs before ons: a feature switched on wins over a conflicting off (pmull=on,aes=off
+    # keeps AES at 2), as in an architecture model, whatever the order of the choices
+    for name, val in sorted(choices.items(), key=lambda kv: kv[1]):
         f = t.by_name[name]
         if f.kind != "field":
             continue
