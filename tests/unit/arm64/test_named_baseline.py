@@ -319,3 +319,13 @@ def test_baseline_desc_of_a_named_model_has_its_features():
     c = cat("graviton4-v2-6.12")
     d = B.resolve(c, {"name": "armv9.0-a", "props": {"sha3": True}}, "modela", "baseline")
     assert d.model == "armv9.0-a-v1" and d.features["sha3"] is True and "sha3" not in d.bools
+
+
+def test_cli_baseline_names_the_named_form(capsys):
+    from qmpserver.cli import main
+
+    assert main(["cpu", "baseline", "--profile", "graviton4-v2-6.12", "--profile", "graviton4-v2-6.8"]) == 0
+    assert capsys.readouterr().out.endswith("as a named model on A: -cpu neoverse-v2-v2\n")
+    # no named model below the baseline on Grace 6.8: the host form only
+    assert main(["cpu", "baseline", "--profile", "grace-v2-6.8", "--profile", "graviton4-v2-6.8"]) == 0
+    assert "as a named model" not in capsys.readouterr().out
