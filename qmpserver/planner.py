@@ -240,12 +240,18 @@ def _baseline(a: Any, b: Any, cfg: dict[str, Any], notes: list[str]) -> dict[str
             modela={"name": "host"},
             modelb={"name": "host", "props": full_b},
         )
+        base = got["model"].get("props") or {}
+        if got["model"]["name"] != "host":
+            # proposal arm-cpu-models: the baseline is a named model plus deltas; its
+            # host form is its full expansion without the named features (they follow
+            # the SYSREG_* fields: docs/proposals/arm-named-models.md)
+            from .arch.arm64.named import tables
+
+            features = set(tables().field_props)
+            named = ca.cmd("query-cpu-model-expansion", type="full", model=got["model"])["model"]["props"]
+            base = {k: v for k, v in named.items() if k in full_a and k not in features}
         # what both hosts' host model has anyway need not be written on -cpu
-        props: dict[str, Any] = {
-            k: v
-            for k, v in (got["model"].get("props") or {}).items()
-            if not (full_a.get(k) == v == full_b.get(k))
-        }
+        props: dict[str, Any] = {k: v for k, v in base.items() if not (full_a.get(k) == v == full_b.get(k))}
         return props
     except QMPError as e:
         notes.append("no host CPU model fits both hosts: %s" % e.desc)

@@ -114,6 +114,14 @@ def query_cpu_model_expansion(ctx, args):
         fmt, keys, base = _sysreg_template(cat, name)
         values = dict(base)
         values.update(props)
+        c = cat.cls(name)
+        if c.features:  # named features (proposal arm-cpu-models) follow their fields
+            from ..arch.arm64.named import feature_props
+
+            full = dict(cat.expand_default(name))
+            full.update(props)
+            for k, v in feature_props(c, full).items():
+                values[k] = "true" if v else "false"
         return RawJSON(fmt % tuple(map(values.__getitem__, keys)))
     props = cat.expand(name, props)
     if props:
@@ -122,8 +130,9 @@ def query_cpu_model_expansion(ctx, args):
 
 
 def _sysreg_template(cat, name):
-    """The encoded no-props expansion of ``name`` with a ``%d`` in place of each
-    SYSREG_* value: (format, SYSREG_* props in text order, their default values).
+    """The encoded no-props expansion of ``name`` with a ``%s`` in place of each
+    SYSREG_* value and named feature: (format, those props in text order, their
+    default values as text).
     Built once per catalogue and model from the reply the slow path encodes (each
     value replaced by a unique 41-digit marker, so the member order is the same
     QDict order); a request whose SYSREG_* values KVM all accepts is then one
@@ -131,14 +140,16 @@ def _sysreg_template(cat, name):
     t = cat._default_cache.get(("sysreg-template", name))
     if t is None:
         props = dict(cat.expand_default(name))
-        base = {k: props[k] for k in cat.cls(name).sysreg}
+        c = cat.cls(name)
+        base = {k: props[k] for k in c.sysreg}
+        base.update((k, "true" if props[k] else "false") for k in c.features)
         mark = {k: str(10**40 + i) for i, k in enumerate(base)}
         for k in base:
             props[k] = int(mark[k])
         text = dumps({"model": {"name": name, "props": props}}).replace("%", "%%")
         keys = tuple(sorted(base, key=lambda k: text.index(mark[k])))
         for k in keys:
-            text = text.replace(mark[k], "%d", 1)
+            text = text.replace(mark[k], "%s", 1)
         t = cat._default_cache[("sysreg-template", name)] = (text, keys, base)
     return t
 

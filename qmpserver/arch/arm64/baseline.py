@@ -38,14 +38,16 @@ COMPLETE_KEYS = frozenset(("aarch64", "sve", "kvm-no-adjvtime", "kvm-steal-time"
 class Desc:
     """One side: boolean props, writable SYSREG fields and (local) known values."""
 
-    __slots__ = ("bools", "sysreg", "known", "cat", "label")
+    __slots__ = ("bools", "sysreg", "known", "cat", "label", "features", "model")
 
-    def __init__(self, bools, sysreg, known=None, cat=None, label=""):
+    def __init__(self, bools, sysreg, known=None, cat=None, label="", features=None, model=None):
         self.bools = bools  # advertised prop -> bool (only those the model has)
         self.sysreg = sysreg  # SYSREG prop -> value (writable on that side)
         self.known = known  # SYSREG prop -> value for every field (local) or None
         self.cat = cat  # the local Catalog, or None for a foreign description
         self.label = label
+        self.features = features or {}  # named feature -> bool (proposal arm-cpu-models)
+        self.model = model  # the versioned named model it was given as, or None
 
     @property
     def local(self) -> bool:
@@ -61,17 +63,26 @@ class Desc:
         return m
 
 
-def _local_desc(cat, props: dict, label="") -> Desc:
+def _feature_names(cat) -> frozenset:
+    nt = cat.named_tables
+    return frozenset(nt.field_props) if nt is not None else frozenset()
+
+
+def _local_desc(cat, props: dict, label="", model=None) -> Desc:
     bools = {}
     sysreg = {}
+    features = {}
+    fnames = _feature_names(cat)
     for k, v in props.items():
         if k.startswith("SYSREG_"):
             sysreg[k] = v
+        elif k in fnames:
+            features[k] = v
         else:
             bools[k] = v
     known = dict((cat.hd or {}).get("field_values") or {})
     known.update(sysreg)
-    return Desc(bools, sysreg, known, cat, label)
+    return Desc(bools, sysreg, known, cat, label, features, model)
 
 
 def _field_info(cat) -> dict:
@@ -98,23 +109,35 @@ def _type_error(path, expected):
 def resolve(cat, model: dict, arg: str, what: str) -> Desc:
     """A model argument (``modela``/``modelb``) as a :class:`Desc`."""
     name = model["name"]
+    nt = cat.named_tables
+    is_named = nt is not None and name in nt.names
     try:
-        if name != "host":
+        if name != "host" and not is_named:
             cat.check_model(name)
-            raise CpuError("CPU model %s is only supported for the CPU type 'host'" % what)
+            raise CpuError(
+                "CPU model %s is only supported for the CPU type 'host'%s"
+                % (what, " and the named CPU models" if nt is not None else "")
+            )
         cat.check_model(name)
+        if is_named and "props" not in model:  # a named model on this host (proposal arm-cpu-models)
+            return _local_desc(cat, cat.expand_default(name), arg, nt.names[name])
     except CpuError as e:
         raise QMPError(e.message) from None
+    path = [arg, "props"]
+    if is_named:
+        return _local_desc(cat, cat.expand(name, model["props"], path=path), arg, nt.names[name])
     if "props" not in model:
         return _local_desc(cat, cat.expand_default("host"), arg)
     props = model["props"]
-    path = [arg, "props"]
     if type(props) is dict and COMPLETE_KEYS <= props.keys():
         local_w = set(cat.cls("host").sysreg)
         given_w = {k for k in props if k.startswith("SYSREG_")}
         if given_w == local_w:
+            # a complete description's named features follow its SYSREG_* fields
+            fnames = _feature_names(cat)
+            plain = {k: v for k, v in props.items() if k not in fnames}
             try:
-                return _local_desc(cat, cat.expand("host", props, path=path), arg)
+                return _local_desc(cat, cat.expand("host", plain, path=path), arg)
             except QMPError:
                 pass
         return _foreign_desc(cat, props, path, arg)
@@ -127,6 +150,7 @@ def _foreign_desc(cat, props: dict, path, label) -> Desc:
     info = _field_info(cat)
     bools = {}
     sysreg = {}
+    features = {}
     consumed = []
     for n in cat.advertised_all:
         if n in props:
@@ -134,6 +158,13 @@ def _foreign_desc(cat, props: dict, path, label) -> Desc:
             if type(v) is not bool:
                 raise _type_error(path + [n], "boolean")
             bools[n] = v
+            consumed.append(n)
+    for n in cat.named_tables.field_props if cat.named_tables is not None else ():
+        if n in props:  # what that host's expansion says of its named features
+            v = props[n]
+            if type(v) is not bool:
+                raise _type_error(path + [n], "boolean")
+            features[n] = v
             consumed.append(n)
     for k, v in props.items():
         if k.startswith("SYSREG_") and k in info:
@@ -148,7 +179,7 @@ def _foreign_desc(cat, props: dict, path, label) -> Desc:
     if len(consumed) < len(props):
         check_leftover(props, consumed, path)
     sysreg = {p: sysreg[p] for p in _sorted_fields(cat, sysreg)}
-    return Desc(bools, sysreg, None, None, label)
+    return Desc(bools, sysreg, None, None, label, features)
 
 
 # --------------------------------------------------------------------------
@@ -327,6 +358,8 @@ def compare(cat, a: Desc, b: Desc):
             gt = True
         else:
             lt = True
+    if cat.named_tables is not None and responsible:
+        responsible = _named_responsible(cat, a, b, responsible)
     if gt and lt:
         result = "incompatible"
     elif gt:
@@ -338,6 +371,77 @@ def compare(cat, a: Desc, b: Desc):
     return result, responsible
 
 
+def _named_responsible(cat, a: Desc, b: Desc, responsible: list) -> list:
+    """Responsible properties over named features (proposal arm-cpu-models): the
+    booleans, then every named feature (table order) that is on in one model and off
+    in the other and names a SYSREG_* field that differs, then the differing SYSREG_*
+    fields no listed feature names."""
+    t = cat.named_tables
+    differing = {p for p in responsible if p.startswith("SYSREG_")}
+    feats = []
+    covered = set()
+    for n in t.field_props:
+        fa, fb = a.features.get(n), b.features.get(n)
+        if fa is None or fb is None or fa == fb:
+            continue
+        props = {"SYSREG_%s_%s" % (r, fl) for r, fl, _ in t.by_name[n].fields}
+        if props & differing:
+            feats.append(n)
+            covered |= props
+    return (
+        [p for p in responsible if not p.startswith("SYSREG_")]
+        + feats
+        + [p for p in responsible if p.startswith("SYSREG_") and p not in covered]
+    )
+
+
+def _guest_view(props: dict) -> dict:
+    """An expansion's properties as the guest sees them: the SYSREG_* fields a vCPU
+    switch that is off hides (``sve=off``: ID_AA64ZFR0_EL1) read 0, whatever the
+    expansion lists for them (the host's value, as upstream's expansion would)."""
+    from .named import VCPU_FEATURES, _switched
+
+    off = {f for f in VCPU_FEATURES if not props.get(f, False)}
+    if not off:
+        return props
+    sw = _switched()
+    return {k: 0 if sw.get(k) in off else v for k, v in props.items()}
+
+
+def named_form(cat, props: dict, own=()) -> dict:
+    """The baseline ``host`` model ``props`` as the richest named model below it plus
+    deltas (proposal arm-cpu-models): among the versioned models usable on this host
+    whose expansion the baseline is ``superset`` or ``identical`` of (both as the guest
+    sees them: :func:`_guest_view`), the one with the
+    fewest deltas (``own``: the inputs' models win ties, then the later model);
+    deltas are the named features the baseline has on and the model off, then the
+    ``SYSREG_*`` and upstream booleans still differing.  With no such model (or a
+    baseline this host's ``host`` refuses): the ``host`` form ``{"name": "host",
+    "props": props}``."""
+    from .named import _compared, closest_model
+
+    try:
+        full = cat.expand("host", props)
+    except QMPError:
+        return {"name": "host", "props": props}
+    want = _compared(full)
+    fnames = cat.named_tables.field_props
+    on = [n for n in fnames if full.get(n)]
+
+    target = _local_desc(cat, _guest_view(want))
+
+    def below(base):
+        return compare(cat, target, _local_desc(cat, _guest_view(base)))[0] in ("superset", "identical")
+
+    best = closest_model(
+        cat, want, own, admit=below, seed=lambda base_full: {n: True for n in on if not base_full.get(n)}
+    )
+    if best is None:  # nothing named fits under the baseline here: the host form
+        return {"name": "host", "props": props}
+    m, delta = best
+    return {"name": m, "props": delta} if delta else {"name": m}
+
+
 def qmp_baseline(cat, modela, modelb):
     a = resolve(cat, modela, "modela", "baseline")
     b = resolve(cat, modelb, "modelb", "baseline")
@@ -347,6 +451,8 @@ def qmp_baseline(cat, modela, modelb):
             "No compatible CPU model could be created as these properties cannot be "
             "bridged: %s" % ", ".join(responsible)
         )
+    if cat.named_tables is not None:
+        return {"model": named_form(cat, props, (a.model, b.model))}
     return {"model": {"name": "host", "props": props}}
 
 

@@ -244,4 +244,9 @@ def cmd_baseline(args, out=None) -> int:
     out.write(
         "\nbaseline: host with %d properties (query-cpu-model-baseline gives the full list)\n" % len(props)
     )
+    if ca.named_tables is not None:  # proposal arm-cpu-models: the named form, on A
+        m = B.named_form(ca, props)
+        if m["name"] != "host":
+            delta = ",".join("%s=%s" % (k, _fmt(v)) for k, v in (m.get("props") or {}).items())
+            out.write("as a named model on A: -cpu %s%s\n" % (m["name"], "," + delta if delta else ""))
     return 0

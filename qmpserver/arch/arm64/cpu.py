@@ -182,7 +182,8 @@ class CpuClass:
         # Empty (no whole-request fast path) when an advertised name is also a SYSREG_*
         # property: the advertised loop would take it first, as a bool.
         pairs = []
-        if not self.named and not any(n in self.sysreg for n in self.advertised):
+        fast_ok = self.named is None or self.named.kind == "host"  # host's features: recomputed
+        if fast_ok and not any(n in self.sysreg for n in self.advertised):
             for p, e in self.sysreg.items():
                 accept = e.get("accept")
                 if accept is None:
@@ -278,6 +279,15 @@ class Catalog:
                     c.qom = self.bd.get("host_qom")
                     if self.sysreg_enabled:
                         c.sysreg = {e["prop"]: e for e in self.hd.get("sysreg") or ()}
+                    if nt is not None and self.hd.get("field_values"):
+                        # the named features on host itself (-cpu host,sha3=off): the same
+                        # rule as a named model, every field pinned at the host's value
+                        from . import named
+
+                        c.named = named.host_model(self.hd)
+                        c.features = tuple(nt.field_props)
+                        c.field_values = self.hd.get("field_values") or {}
+                        c.named_writable = self.hd.get("sysreg") or ()
                 else:
                     c.qom = ((self.bd.get("models") or {}).get("max") or {}).get("qom")
         else:
@@ -401,6 +411,10 @@ class Catalog:
         if self.sysreg_accepted(name, props):
             out = dict(self.expand_default(name))
             out.update(props)
+            if self.cls(name).features:
+                from .named import feature_props
+
+                out.update(feature_props(self.cls(name), out))
             return out
         base = [] if self.own_visitor else list(path)
         if type(props) is not dict:
@@ -588,7 +602,7 @@ class CpuObject:
     def finalize(self) -> None:
         """arm_cpu_finalize_features."""
         c = self.cls
-        if c.named is not None:
+        if c.named is not None and (self.choices or c.named.kind != "host"):
             self._named_finalize()
         if self.aarch64:
             if c.sve_props:
@@ -618,6 +632,8 @@ class CpuObject:
             "kvm": {"sve": c.kvm_sve, "pauth": c.kvm_pauth},
         }
         out = named.evaluate(c.named, hd, self.choices, self.get, switched_off)
+        if out.unavailable and c.named.kind == "host":
+            raise CpuError(*named.host_feature_error(self.choices, out))
         if out.unavailable:
             err = CpuError(named.unusable_text(self.cls.name, out), out.reasons)
             err.unavailable = out.unavailable  # query-cpu-definitions' unavailable-features

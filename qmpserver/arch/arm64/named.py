@@ -299,12 +299,13 @@ def enabled(build, accel) -> bool:
 class Outcome:
     """What a named model with a feature selection gives on one host."""
 
-    __slots__ = ("sysreg", "unavailable", "reasons", "values", "vcpu")
+    __slots__ = ("sysreg", "unavailable", "reasons", "fields", "values", "vcpu")
 
     def __init__(self):
         self.sysreg: dict[str, int] = {}  # SYSREG prop -> value written (differs from the host's)
         self.unavailable: list[str] = []  # feature or SYSREG_* names, first blocker first
         self.reasons: list[str] = []  # one line per unavailable name
+        self.fields: list = []  # per unavailable name: its (reg, field), None for a vCPU feature
         self.values: dict[tuple[str, str], int] = {}  # the requested field values
         self.vcpu: dict[str, bool] = {}
 
@@ -347,7 +348,9 @@ def requested_values(d: ModelDef, choices: dict[str, bool], vcpu_on, host_values
                         mins[key] = mv
         return pins, mins
     pins = dict(d.pins)
-    for name, val in choices.items():
+    # offs before ons: a feature switched on wins over a conflicting off (pmull=on,aes=off
+    # keeps AES at 2), as in an architecture model, whatever the order of the choices
+    for name, val in sorted(choices.items(), key=lambda kv: kv[1]):
         f = t.by_name[name]
         if f.kind != "field":
             continue
@@ -403,6 +406,7 @@ def evaluate(d: ModelDef, hd: dict, choices: dict[str, bool], vcpu_on, switched_
         if on and not kvm.get(name):
             out.unavailable.append(name)
             out.reasons.append("%s: KVM on this host does not offer the vCPU feature" % name)
+            out.fields.append(None)
     pins, mins = requested_values(d, choices, vcpu_on, values)
     out.values = dict(pins)
     for (reg, field), want in pins.items():
@@ -441,6 +445,7 @@ def evaluate(d: ModelDef, hd: dict, choices: dict[str, bool], vcpu_on, switched_
         if name not in out.unavailable:
             out.unavailable.append(name)
             out.reasons.append(why)
+            out.fields.append((reg, field))
     for (reg, field), mv in mins.items():
         if switched_off(reg, field):
             continue
@@ -454,6 +459,7 @@ def evaluate(d: ModelDef, hd: dict, choices: dict[str, bool], vcpu_on, switched_
                 out.reasons.append(
                     "%s.%s: the model needs at least %d, the host has %d" % (reg, field, mv, have)
                 )
+                out.fields.append((reg, field))
     return out
 
 
@@ -464,6 +470,37 @@ def unusable_text(name: str, out: Outcome) -> str:
         name,
         ", ".join(out.unavailable),
     )
+
+
+def host_model(hd: dict) -> ModelDef:
+    """``host`` as a model for its named features (``-cpu host,sha3=off``): every
+    ID-register field pinned at the host's value, on: the features the host has.
+    A feature choice then moves pins exactly as on a CPU model (:func:`requested_values`)
+    and :func:`evaluate` decides, with the same KVM acceptance, whether the host can
+    present the result: one rule for named models and ``host``."""
+    d = ModelDef("host", "host", 0, "host")
+    values = hd.get("field_values") or {}
+    for prop, reg, field, *_ in hd.get("fields") or ():
+        if prop in values:
+            d.pins[(reg, field)] = values[prop]
+    d.on = [f.name for f in tables().features if f.kind == "field" and _has(d.pins, f)]
+    return d
+
+
+def host_feature_error(choices: dict[str, bool], out: Outcome) -> tuple[str, list[str]]:
+    """(message, start-up hints) when ``host`` cannot present its feature choices.
+    The message names the first choice behind the first blocking field, on the
+    pattern of QEMU's ``'sve' feature not supported by KVM on this host`` and
+    ``'aarch64' feature cannot be disabled unless ...`` (qmpserver's text)."""
+    t = tables()
+    name = out.unavailable[0]
+    key = out.fields[0]
+    for n in t.field_props:
+        if n in choices and key is not None and any((r, fl) == key for r, fl, _ in t.by_name[n].fields):
+            name = n
+            break
+    how = "enabled" if choices.get(name, True) else "disabled"
+    return "'%s' feature cannot be %s with KVM on this host" % (name, how), list(out.reasons)
 
 
 _SWITCHED: dict[str, str] | None = None
@@ -488,10 +525,12 @@ def _switched() -> dict[str, str]:
 
 def guest_values(obj) -> dict[str, int]:
     """SYSREG prop -> the value the guest reads, for a finalized named-model vCPU."""
-    c = obj.cls
+    return _guest_values(obj.cls, obj.sysreg, {f for f in VCPU_FEATURES if obj.get(f) is False})
+
+
+def _guest_values(c, written: dict, off) -> dict[str, int]:
     vals = dict(c.field_values)
-    vals.update(obj.sysreg)
-    off = {f for f in VCPU_FEATURES if obj.get(f) is False}
+    vals.update(written)
     if off:
         for prop, sw in _switched().items():
             if sw in off and prop in vals:
@@ -499,11 +538,24 @@ def guest_values(obj) -> dict[str, int]:
     return vals
 
 
+def feature_props(c, props: dict) -> dict[str, bool]:
+    """The named feature properties of class ``c`` for an expansion whose other
+    properties are ``props`` (its SYSREG_* values and vCPU switches): the fast
+    paths of expansion use it, so a feature always reads what the fields say."""
+    written = {k: v for k, v in props.items() if k.startswith("SYSREG_")}
+    # a vCPU switch a class does not list (pmu on a host without a PMU) reads off
+    gv = _guest_values(c, written, {f for f in VCPU_FEATURES if not props.get(f, False)})
+    return {n: _feature_on(n, gv) for n in c.features}
+
+
 def feature_on(obj, name: str, gv: dict | None = None) -> bool:
     """A named feature property of a named-model vCPU: on when every field it names
     reads at least the feature's value (``gv``: :func:`guest_values`, if known)."""
+    return _feature_on(name, gv if gv is not None else guest_values(obj))
+
+
+def _feature_on(name: str, vals: dict) -> bool:
     f = tables().by_name[name]
-    vals = gv if gv is not None else guest_values(obj)
     for reg, field, mv in f.fields:
         v = vals.get("SYSREG_%s_%s" % (reg, field), 0)
         fd = sr.field(reg, field)
@@ -558,43 +610,58 @@ def static_expansion(cat, name: str, props) -> dict:
     from ...errors import QMPError
     from .cpu import CpuError
 
-    t = cat.named_tables
     try:
         full = cat.expand_default(name) if props is None else cat.expand(name, props)
     except CpuError as e:
         raise QMPError(e.message) from None
-    want = _compared(full)
-    own = t.names.get(name)
-    best = None
-    for i, m in enumerate(t.models):
-        try:
-            base = _compared(cat.expand_default(m))
-        except CpuError:
-            continue
-        if base.keys() != want.keys():
-            continue
-        delta = {k: v for k, v in want.items() if base[k] != v}
-        for _ in range(3):  # a delta can change what the model writes (sve=on un-hides ZFR0)
-            got: dict | None = None
-            try:
-                got = _compared(cat.expand(m, dict(delta)))
-            except (CpuError, QMPError):
-                break
-            more = {k: v for k, v in want.items() if got.get(k) != v}
-            if not more:
-                break
-            delta.update(more)
-        if got != want:
-            continue
-        key = (len(delta), m != own, -i)
-        if best is None or key < best[0]:
-            best = (key, m, delta)
+    best = closest_model(cat, _compared(full), own=(cat.named_tables.names.get(name),))
     if best is None:
         raise QMPError(
             "CPU model '%s' has no static expansion on this host: no named model is usable here" % name
         )
-    _k, m, delta = best
+    m, delta = best
     return {"model": {"name": m, "props": delta}} if delta else {"model": {"name": m}}
+
+
+def closest_model(cat, want: dict, own=(), admit=None, seed=None):
+    """(versioned model, delta) whose expansion on this host plus ``delta`` equals
+    ``want`` (upstream booleans and ``SYSREG_*``, see :func:`_compared`) with the
+    fewest deltas, or None.  ``admit(base)``: a model's own expansion may be
+    considered; ``seed(full)``: the first delta to try (default: every property that
+    differs); the properties still differing are then added.  Ties: a model in
+    ``own``, then the later model in ``cpu-models.yaml`` (vendor models last: the most
+    specific).  Every answer was re-expanded and found equal."""
+    from ...errors import QMPError
+    from .cpu import CpuError
+
+    best = None
+    for i, m in enumerate(cat.named_tables.models):
+        try:
+            base_full = cat.expand_default(m)
+        except CpuError:
+            continue
+        base = _compared(base_full)
+        if base.keys() != want.keys() or (admit is not None and not admit(base)):
+            continue
+        delta = seed(base_full) if seed is not None else {k: v for k, v in want.items() if base[k] != v}
+        got: dict | None = None
+        for _ in range(4):  # a delta can change what the model writes (sve=on un-hides ZFR0)
+            try:
+                got = _compared(cat.expand(m, dict(delta)))
+            except (CpuError, QMPError):
+                got = None
+                break
+            more = {k: v for k, v in want.items() if got.get(k) != v}
+            if not more:
+                break
+            # vCPU switches first: they decide which fields the model writes
+            delta.update({k: v for k, v in more.items() if not k.startswith("SYSREG_")} or more)
+        if got != want:
+            continue
+        key = (len(delta), m not in own, -i)
+        if best is None or key < best[0]:
+            best = (key, m, delta)
+    return None if best is None else best[1:]
 
 
 def writable_id_regs(host, build) -> dict:

@@ -27,11 +27,39 @@ _DIR = tempfile.mkdtemp(prefix="qs-cpu-profiles-")
 _profiles: dict = {}
 
 
+# builds written next to the profiles: the qmpserver build with some proposals off, to test
+# one proposal's world without another's (e.g. cpu-idreg-props without arm-cpu-models)
+BUILDS = {
+    "qmpserver-idreg": ["mte-version", "query-mte-capabilities", "cpu-idreg-props"],
+}
+
+
+# hosts defined inside a built-in profile (no models/hosts file): the same inline definition
+INLINE_HOSTS = {
+    "graviton4-v2-6.8": '{extends: graviton4-v2-6.12, name: graviton4-v2-6.8, kernel: {release: "6.8.0"}}',
+}
+
+
+def _write_build(name: str) -> None:
+    d = os.path.join(_DIR, "builds", name)
+    if os.path.exists(os.path.join(d, "build.yaml")):
+        return
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "build.yaml"), "w") as f:
+        f.write(
+            "kind: qemu-build\nname: %s\nextends: qmpserver\nsummary: test build\nproposals: [%s]\n"
+            % (name, ", ".join(BUILDS[name]))
+        )
+
+
 def profile_for(host: str, build: str = "qmpserver", accel: str = "kvm", cpu: str = "host"):
-    """A compiled profile for ``host`` x ``build`` (a profile file written once in a tmp dir)."""
+    """A compiled profile for ``host`` x ``build`` (a profile file written once in a tmp dir;
+    ``build`` may be one of :data:`BUILDS`)."""
     key = (host, build, accel, cpu)
     p = _profiles.get(key)
     if p is None:
+        if build in BUILDS:
+            _write_build(build)
         name = "cputest-%s-%s-%s" % (host, build, accel)
         path = os.path.join(_DIR, name + ".yaml")
         if cpu is None:
@@ -41,7 +69,7 @@ def profile_for(host: str, build: str = "qmpserver", accel: str = "kvm", cpu: st
             f.write(
                 "kind: profile\nname: %s\nsummary: cpu test\nhost: %s\nbuild: %s\n"
                 "defaults: {accel: %s, machine: virt%s}\n"
-                % (name, host, build, accel, "" if cpu is None else ", cpu: %s" % cpu)
+                % (name, INLINE_HOSTS.get(host, host), build, accel, "" if cpu is None else ", cpu: %s" % cpu)
             )
         p = _profiles[key] = load_profile(path)
     return p
