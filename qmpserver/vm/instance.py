@@ -224,13 +224,14 @@ class Instance:
 
     # --- events ----------------------------------------------------------------
 
-    def emit(self, name: str, data: Any = None) -> dict[str, Any]:
-        now = self.clock()
-        sec = int(now)
-        ev: dict[str, Any] = {
-            "timestamp": {"seconds": sec, "microseconds": int((now - sec) * 1e6)},
-            "event": name,
-        }
+    def emit(self, name: str, data: Any = None, timestamp: dict[str, int] | None = None) -> dict[str, Any]:
+        """Deliver event ``name``; ``timestamp`` (QMP's form) when another process stamped it
+        (the block layer's daemon), else now."""
+        if timestamp is None:
+            now = self.clock()
+            sec = int(now)
+            timestamp = {"seconds": sec, "microseconds": int((now - sec) * 1e6)}
+        ev: dict[str, Any] = {"timestamp": timestamp, "event": name}
         if data is not None:
             ev["data"] = data
         raw = message(ev)

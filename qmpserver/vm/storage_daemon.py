@@ -1,0 +1,280 @@
+"""The instance's real block layer: one Debian ``qemu-storage-daemon`` per instance.
+
+QEMU's block layer (images, node graph, jobs, image locks) is not simulated: commands
+that need it are forwarded, unchanged, to a ``qemu-storage-daemon`` of the same QEMU
+build (7.2 here), and its replies, errors and events come back unchanged (the event
+keeps the daemon's timestamp).  What the guest does (devices, run state) stays
+qmpserver's.
+
+* **When it starts**: lazily, on the first command that needs it (a job, a
+  ``transaction``, ``blockdev-create``, ...).  It then replays, in creation order, the
+  ``-blockdev``/``blockdev-add`` options qmpserver recorded, and gives every device
+  that has a ``drive`` a BlockBackend of its own: a writable (``read-only`` node:
+  read-only) NBD export on the device's node, on a socket nobody connects to.  A
+  start costs about 60 ms (qemu-storage-daemon to its QMP greeting) and is paid only
+  by instances that run block jobs: libvirt's probes (``-machine none``, no disk) and
+  a domain's start never pay it.
+* **Afterwards** the daemon owns the images (and their locks, as QEMU would):
+  ``blockdev-add``/``-del`` and ``block_resize`` go to it, the device's ``drive``
+  follows the node its export sits on (after a mirror's pivot, a commit of the active
+  layer or a ``blockdev-snapshot``), ``query-block``/``query-named-block-nodes``/
+  ``query-blockstats`` read the daemon's graph.  qmpserver's own image work through
+  ``qemu-img`` (HMP ``savevm``/``loadvm``/``delvm``) cannot share the images with it
+  and is refused with an error naming it.
+* **Cleanup**: the daemon dies with the instance: ``quit`` when the instance exits,
+  and ``PR_SET_PDEATHSIG`` (SIGKILL) for an instance that is killed.
+
+The NBD exports make the daemon emit ``BLOCK_EXPORT_DELETED`` (QEMU's devices do
+not): those events are not forwarded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+
+from ..errors import QMPError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+BINARY = "qemu-storage-daemon"
+#: events of the daemon that concern only the exports standing in for devices
+_OWN_EVENTS = frozenset({"BLOCK_EXPORT_DELETED"})
+_START_TIMEOUT = 10.0
+_REPLY_TIMEOUT = 60.0
+
+
+def binary() -> str:
+    path = shutil.which(BINARY) or "/usr/bin/" + BINARY
+    if not os.access(path, os.X_OK):
+        raise QMPError(
+            "qmpserver: the block layer needs qemu-storage-daemon (Debian package qemu-system-common)"
+        )
+    return path
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the instance's process dies (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+
+
+class StorageDaemon:
+    """A running ``qemu-storage-daemon`` and its QMP connection (a reader thread; events are
+    emitted on the instance's loop, in the daemon's order, those preceding a reply before it)."""
+
+    def __init__(self, inst: Any) -> None:
+        self.inst = inst
+        self.dir = tempfile.mkdtemp(prefix="qmps-qsd-")
+        mon = os.path.join(self.dir, "qmp.sock")
+        nbd = os.path.join(self.dir, "nbd.sock")
+        self.proc = subprocess.Popen(
+            [
+                binary(),
+                "--chardev",
+                "socket,id=qmpserver,path=%s,server=on,wait=off" % mon,
+                "--monitor",
+                "chardev=qmpserver",
+                "--nbd-server",
+                "addr.type=unix,addr.path=%s" % nbd,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+        )
+        self.sock = self._connect(mon)
+        self.lock = threading.Condition()
+        self.inbox: deque[dict[str, Any]] = deque()
+        self.closed = False
+        self.ids = 0
+        self.exports: dict[int, str] = {}  # id(device record) -> export id
+        self.serial = 0  # of export ids
+        self.moved = True  # the graph may have changed since follow_exports last looked
+        self.reader = threading.Thread(target=self._read, name="qemu-storage-daemon", daemon=True)
+        self.reader.start()
+        self.call("qmp_capabilities", {})
+
+    def _connect(self, path: str) -> socket.socket:
+        deadline = time.monotonic() + _START_TIMEOUT
+        while True:
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(path)
+                return s
+            except OSError:
+                s.close()
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    err = ""
+                    if self.proc.poll() is not None and self.proc.stderr is not None:
+                        err = self.proc.stderr.read().decode(errors="replace")
+                    self.stop()
+                    raise QMPError(
+                        "qmpserver: qemu-storage-daemon did not start%s" % (": " + err.strip() if err else "")
+                    ) from None
+                time.sleep(0.002)
+
+    # -- the connection ---------------------------------------------------------------------
+
+    def _read(self) -> None:
+        f = self.sock.makefile("rb")
+        try:
+            f.readline()  # the greeting
+            for line in f:
+                msg = json.loads(line)
+                with self.lock:
+                    self.inbox.append(msg)
+                    self.lock.notify_all()
+                if "event" in msg:
+                    self.inst.scheduler.call_soon_threadsafe(self.drain)
+        except (OSError, ValueError):
+            pass
+        with self.lock:
+            self.closed = True
+            self.lock.notify_all()
+
+    def drain(self) -> None:
+        """Emit the events received so far (on the instance's loop)."""
+        while True:
+            with self.lock:
+                if not self.inbox or "event" not in self.inbox[0]:
+                    return
+                ev = self.inbox.popleft()
+            self._emit(ev)
+
+    def _emit(self, ev: dict[str, Any]) -> None:
+        if ev["event"] in _OWN_EVENTS:
+            return
+        if self.inst.terminated is None:
+            self.inst.emit(ev["event"], ev.get("data"), timestamp=ev.get("timestamp"))
+        if ev["event"] == "JOB_STATUS_CHANGE":
+            self.moved = True  # a job may have moved a device's node: sync_exports looks
+
+    def call(self, name: str, args: dict[str, Any]) -> Any:
+        """Run a command in the daemon: its ``return`` value, or its error raised unchanged."""
+        self.ids += 1
+        rid = self.ids
+        if not name.startswith(("query-", "block-export-")):
+            self.moved = True  # a graph change (transaction, blockdev-snapshot, ...)
+        data = json.dumps({"execute": name, "arguments": args, "id": rid}).encode() + b"\n"
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            raise QMPError("qmpserver: qemu-storage-daemon is gone") from None
+        deadline = time.monotonic() + _REPLY_TIMEOUT
+        while True:
+            with self.lock:
+                while not any(m.get("id") == rid for m in self.inbox) and not self.closed:
+                    if not self.lock.wait(max(0.0, deadline - time.monotonic())):
+                        raise QMPError("qmpserver: qemu-storage-daemon did not answer %s" % name)
+                if not self.inbox:
+                    raise QMPError("qmpserver: qemu-storage-daemon is gone")
+                msg = self.inbox.popleft()
+            if "event" in msg:
+                self._emit(msg)
+                continue
+            if "error" in msg:
+                raise QMPError(msg["error"]["desc"], msg["error"]["class"])
+            return msg.get("return")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.sock.sendall(b'{"execute":"quit"}\n')
+                self.proc.wait(2)
+            except (OSError, AttributeError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(5)
+        try:
+            self.sock.close()
+        except AttributeError:
+            pass
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- devices: one export each -----------------------------------------------------------
+
+    def sync_exports(self) -> None:
+        """Give each device with a ``drive`` an export on its node; drop those of devices gone."""
+        inst = self.inst
+        if self.moved:
+            self.moved = False
+            self.follow_exports()
+        live = {}
+        for d in inst.backends.devices:
+            drive = d["props"].get("drive")
+            if drive is None:
+                continue
+            if id(d) in self.exports:
+                live[id(d)] = d
+                continue
+            if drive not in inst.backends.block:
+                continue
+            live[id(d)] = d
+            self.serial += 1
+            eid = "qmpserver-%d" % self.serial
+            ro = str(inst.backends.block[drive].get("read-only", False)).lower() in ("true", "on", "1")
+            self.call("block-export-add", {"type": "nbd", "id": eid, "node-name": drive, "writable": not ro})
+            self.exports[id(d)] = eid
+        for key in [k for k in self.exports if k not in live]:
+            self.call("block-export-del", {"id": self.exports.pop(key), "mode": "hard"})
+
+    def follow_exports(self) -> None:
+        """A device's ``drive`` is the node its export sits on now (a pivot or a new overlay
+        moved it), as a QEMU device's BlockBackend follows its node."""
+        by_export = {e: k for k, e in self.exports.items()}
+        devices = {id(d): d for d in self.inst.backends.devices}
+        try:
+            infos = self.call("query-block-exports", {})
+        except QMPError:
+            return
+        for info in infos:
+            d = devices.get(by_export.get(info["id"], -1))
+            if d is not None and info.get("node-name"):
+                d["props"]["drive"] = info["node-name"]
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return self.call("query-named-block-nodes", {})  # type: ignore[no-any-return]
+
+
+def get(inst: Any) -> StorageDaemon | None:
+    """The instance's daemon if it runs."""
+    return getattr(inst.backends, "daemon", None)
+
+
+def ensure(inst: Any) -> StorageDaemon:
+    """The instance's daemon, started (and given the recorded nodes and devices) if needed."""
+    d = get(inst)
+    if d is not None:
+        d.sync_exports()
+        return d
+    d = StorageDaemon(inst)
+    try:
+        for opts in inst.backends.block.values():
+            d.call("blockdev-add", opts)
+        d.sync_exports()
+    except QMPError:
+        d.stop()
+        raise
+    inst.backends.daemon = d
+    inst.exit_listeners.append(lambda _cause: stop(inst))
+    return d
+
+
+def stop(inst: Any) -> None:
+    d = get(inst)
+    if d is not None:
+        inst.backends.daemon = None
+        d.stop()
