@@ -338,6 +338,10 @@ class Instance:
         """The emulated process exits: sessions are closed after their output."""
         if self.terminated is not None:
             return
+        if self.backends.daemon is not None:  # qemu_cleanup: jobs end before the monitors
+            from .storage_daemon import cleanup
+
+            cleanup(self)
         self.terminated = cause
         self.exit_code = exit_code
         for m in self.monitors:

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 BINARY = "qemu-storage-daemon"
 #: events of the daemon that concern only the exports standing in for devices
 _OWN_EVENTS = frozenset({"BLOCK_EXPORT_DELETED"})
+#: job states a drained section passes a running job through (``job_pause_point``)
+_PAUSES = frozenset({"standby", "ready", "running", "paused"})
 _START_TIMEOUT = 10.0
 _REPLY_TIMEOUT = 60.0
 
@@ -161,8 +163,11 @@ class StorageDaemon:
         if ev["event"] == "JOB_STATUS_CHANGE":
             self.moved = True  # a job may have moved a device's node: sync_exports looks
 
-    def call(self, name: str, args: dict[str, Any]) -> Any:
-        """Run a command in the daemon: its ``return`` value, or its error raised unchanged."""
+    def call(self, name: str, args: dict[str, Any], quiet: bool = False) -> Any:
+        """Run a command in the daemon: its ``return`` value, or its error raised unchanged.
+        ``quiet``: a command of qmpserver's own (the exports); the pauses it makes running
+        jobs take (JOB_STATUS_CHANGE ``standby`` and back, a drained section) are not
+        forwarded: QEMU's devices do not cause them."""
         self.ids += 1
         rid = self.ids
         if not name.startswith(("query-", "block-export-")):
@@ -182,11 +187,29 @@ class StorageDaemon:
                     raise QMPError("qmpserver: qemu-storage-daemon is gone")
                 msg = self.inbox.popleft()
             if "event" in msg:
-                self._emit(msg)
+                if not (quiet and msg["event"] == "JOB_STATUS_CHANGE" and msg["data"]["status"] in _PAUSES):
+                    self._emit(msg)
                 continue
             if "error" in msg:
                 raise QMPError(msg["error"]["desc"], msg["error"]["class"])
             return msg.get("return")
+
+    def quit(self) -> None:
+        """QEMU's exit (``qemu_cleanup``: drain, ``job_cancel_sync_all``, close): the daemon's
+        own exit does the same steps; its events are forwarded until it closes the
+        connection, while the instance's monitors still exist (after SHUTDOWN, as in QEMU)."""
+        try:
+            for eid in list(self.exports.values()):
+                self.call("block-export-del", {"id": eid, "mode": "hard"}, quiet=True)
+            self.exports.clear()
+            self.call("quit", {})
+        except QMPError:
+            return
+        deadline = time.monotonic() + 10
+        with self.lock:
+            while not self.closed and self.lock.wait(max(0.0, deadline - time.monotonic())):
+                pass
+        self.drain()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -226,10 +249,12 @@ class StorageDaemon:
             self.serial += 1
             eid = "qmpserver-%d" % self.serial
             ro = str(inst.backends.block[drive].get("read-only", False)).lower() in ("true", "on", "1")
-            self.call("block-export-add", {"type": "nbd", "id": eid, "node-name": drive, "writable": not ro})
+            self.call(
+                "block-export-add", {"type": "nbd", "id": eid, "node-name": drive, "writable": not ro}, quiet=True
+            )
             self.exports[id(d)] = eid
         for key in [k for k in self.exports if k not in live]:
-            self.call("block-export-del", {"id": self.exports.pop(key), "mode": "hard"})
+            self.call("block-export-del", {"id": self.exports.pop(key), "mode": "hard"}, quiet=True)
 
     def follow_exports(self) -> None:
         """A device's ``drive`` is the node its export sits on now (a pivot or a new overlay
@@ -271,6 +296,13 @@ def ensure(inst: Any) -> StorageDaemon:
     inst.backends.daemon = d
     inst.exit_listeners.append(lambda _cause: stop(inst))
     return d
+
+
+def cleanup(inst: Any) -> None:
+    """The block layer's part of the instance's exit, before its monitors close."""
+    d = get(inst)
+    if d is not None:
+        d.quit()
 
 
 def stop(inst: Any) -> None:
