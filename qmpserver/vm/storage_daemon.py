@@ -250,7 +250,9 @@ class StorageDaemon:
             eid = "qmpserver-%d" % self.serial
             ro = str(inst.backends.block[drive].get("read-only", False)).lower() in ("true", "on", "1")
             self.call(
-                "block-export-add", {"type": "nbd", "id": eid, "node-name": drive, "writable": not ro}, quiet=True
+                "block-export-add",
+                {"type": "nbd", "id": eid, "node-name": drive, "writable": not ro},
+                quiet=True,
             )
             self.exports[id(d)] = eid
         for key in [k for k in self.exports if k not in live]:

@@ -62,7 +62,7 @@ class Peer:
             except OSError:
                 s.close()
                 if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("no QMP socket: %s" % self.proc.stderr.read().decode())
+                    raise RuntimeError("no QMP socket: %s" % self.proc.stderr.read().decode()) from None
                 time.sleep(0.01)
         s.settimeout(30)
         self.sock, self.file = s, s.makefile("rb")
@@ -134,8 +134,17 @@ def chain_args(d, top):
     out = []
     below = None
     for layer in ("base", "mid", "top"):
-        out += ["-blockdev", json.dumps({"driver": "file", "filename": "%s/%s.qcow2" % (d, layer),
-                                         "node-name": layer + "-s", "auto-read-only": True})]
+        out += [
+            "-blockdev",
+            json.dumps(
+                {
+                    "driver": "file",
+                    "filename": "%s/%s.qcow2" % (d, layer),
+                    "node-name": layer + "-s",
+                    "auto-read-only": True,
+                }
+            ),
+        ]
         fmt = {"driver": "qcow2", "file": layer + "-s", "node-name": layer + "-f", "read-only": layer != top}
         fmt["backing"] = below
         out += ["-blockdev", json.dumps(fmt)]
@@ -172,8 +181,17 @@ def stream(p):
 
 
 def commit_intermediate(p):
-    p.cmd("block-commit", {"job-id": "c", "device": "top-f", "top-node": "mid-f", "base-node": "base-f",
-                           "auto-finalize": False, "auto-dismiss": False})
+    p.cmd(
+        "block-commit",
+        {
+            "job-id": "c",
+            "device": "top-f",
+            "top-node": "mid-f",
+            "base-node": "base-f",
+            "auto-finalize": False,
+            "auto-dismiss": False,
+        },
+    )
     p.until("JOB_STATUS_CHANGE", id="c", status="pending")
     p.cmd("query-block-jobs")
     p.cmd("job-finalize", {"id": "c"})
@@ -209,11 +227,26 @@ def snapshots(p):
     qemu_img("create", "-f", "qcow2", "%s/ov2.qcow2" % p.dir, "64M")
     p.cmd("blockdev-add", {"driver": "file", "filename": "%s/ov2.qcow2" % p.dir, "node-name": "ov2-s"})
     p.cmd("blockdev-add", {"driver": "qcow2", "file": "ov2-s", "node-name": "ov2-f", "backing": None})
-    p.cmd("transaction", {"actions": [
-        {"type": "blockdev-snapshot-sync", "data": {"node-name": "top-f", "snapshot-file": "%s/ov1.qcow2" % p.dir,
-                                                    "snapshot-node-name": "ov1-f", "format": "qcow2"}},
-    ]})
-    p.cmd("transaction", {"actions": [{"type": "blockdev-snapshot", "data": {"node": "ov1-f", "overlay": "ov2-f"}}]})
+    p.cmd(
+        "transaction",
+        {
+            "actions": [
+                {
+                    "type": "blockdev-snapshot-sync",
+                    "data": {
+                        "node-name": "top-f",
+                        "snapshot-file": "%s/ov1.qcow2" % p.dir,
+                        "snapshot-node-name": "ov1-f",
+                        "format": "qcow2",
+                    },
+                },
+            ]
+        },
+    )
+    p.cmd(
+        "transaction",
+        {"actions": [{"type": "blockdev-snapshot", "data": {"node": "ov1-f", "overlay": "ov2-f"}}]},
+    )
     p.cmd("blockdev-snapshot", {"node": "ov1-f", "overlay": "ov2-f"})  # ov1-f has an overlay now
     p.cmd("query-block")
 
@@ -221,7 +254,9 @@ def snapshots(p):
 def create(p):
     open("%s/new.qcow2" % p.dir, "wb").close()
     p.cmd("blockdev-add", {"driver": "file", "filename": "%s/new.qcow2" % p.dir, "node-name": "new-s"})
-    p.cmd("blockdev-create", {"job-id": "k", "options": {"driver": "qcow2", "file": "new-s", "size": 67108864}})
+    p.cmd(
+        "blockdev-create", {"job-id": "k", "options": {"driver": "qcow2", "file": "new-s", "size": 67108864}}
+    )
     p.until("JOB_STATUS_CHANGE", id="k", status="concluded")
     p.cmd("query-jobs")
     p.cmd("job-dismiss", {"id": "k"})
