@@ -118,6 +118,7 @@ class Peer:
 
 def qemu_img(*args):
     p = subprocess.run([need_binary("qemu-img"), *args], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 or args[0] == "check", p.stderr
     return p
 
 
@@ -127,7 +128,15 @@ def make_chain(d):
     qemu_img("create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "%s/mid.qcow2" % d)
     qemu_img("create", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", "%s/top.qcow2" % d)
     for i, layer in enumerate(("base", "mid", "top")):
-        qemu_img("io", "-f", "qcow2", "-c", "write -P %d %dM 64k" % (i + 1, i), "%s/%s.qcow2" % (d, layer))
+        io = [
+            need_binary("qemu-io"),
+            "-f",
+            "qcow2",
+            "-c",
+            "write -P %d %dM 64k" % (i + 1, i),
+            "%s/%s.qcow2" % (d, layer),
+        ]
+        subprocess.run(io, check=True, capture_output=True, timeout=60)
 
 
 def chain_args(d, top):
