@@ -10,7 +10,8 @@ qmpserver's.
   ``transaction``, ``blockdev-create``, ...).  It then replays, in creation order, the
   ``-blockdev``/``blockdev-add`` options qmpserver recorded, and gives every device
   that has a ``drive`` a BlockBackend of its own: a writable (``read-only`` node:
-  read-only) NBD export on the device's node, on a socket nobody connects to.  A
+  read-only) vhost-user-blk export on the device's node, on a socket nobody connects
+  to (an NBD export would refuse ``block_resize``: it unshares the resize permission).  A
   start costs about 60 ms (qemu-storage-daemon to its QMP greeting) and is paid only
   by instances that run block jobs: libvirt's probes (``-machine none``, no disk) and
   a domain's start never pay it.
@@ -24,7 +25,7 @@ qmpserver's.
 * **Cleanup**: the daemon dies with the instance: ``quit`` when the instance exits,
   and ``PR_SET_PDEATHSIG`` (SIGKILL) for an instance that is killed.
 
-The NBD exports make the daemon emit ``BLOCK_EXPORT_DELETED`` (QEMU's devices do
+The exports make the daemon emit ``BLOCK_EXPORT_DELETED`` (QEMU's devices do
 not): those events are not forwarded.
 """
 
@@ -80,7 +81,6 @@ class StorageDaemon:
         self.inst = inst
         self.dir = tempfile.mkdtemp(prefix="qmps-qsd-")
         mon = os.path.join(self.dir, "qmp.sock")
-        nbd = os.path.join(self.dir, "nbd.sock")
         self.proc = subprocess.Popen(
             [
                 binary(),
@@ -88,8 +88,6 @@ class StorageDaemon:
                 "socket,id=qmpserver,path=%s,server=on,wait=off" % mon,
                 "--monitor",
                 "chardev=qmpserver",
-                "--nbd-server",
-                "addr.type=unix,addr.path=%s" % nbd,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -249,11 +247,9 @@ class StorageDaemon:
             self.serial += 1
             eid = "qmpserver-%d" % self.serial
             ro = str(inst.backends.block[drive].get("read-only", False)).lower() in ("true", "on", "1")
-            self.call(
-                "block-export-add",
-                {"type": "nbd", "id": eid, "node-name": drive, "writable": not ro},
-                quiet=True,
-            )
+            addr = {"type": "unix", "path": os.path.join(self.dir, "%s.sock" % eid)}
+            args = {"type": "vhost-user-blk", "id": eid, "node-name": drive, "writable": not ro, "addr": addr}
+            self.call("block-export-add", args, quiet=True)
             self.exports[id(d)] = eid
         for key in [k for k in self.exports if k not in live]:
             self.call("block-export-del", {"id": self.exports.pop(key), "mode": "hard"}, quiet=True)

@@ -27,6 +27,7 @@ import time
 
 import pytest
 
+from qmpserver.commands.snapshot import HELD_BY_DAEMON
 from tests.support.peers import need_binary, short_tmpdir
 
 pytestmark = pytest.mark.realqemu
@@ -187,6 +188,11 @@ def stream(p):
     p.cmd("job-dismiss", {"id": "j"})
     p.cmd("query-block")
     p.cmd("query-named-block-nodes")
+    p.cmd("query-blockstats")
+    p.cmd("query-blockstats", {"query-nodes": True})
+    p.cmd("block_resize", {"node-name": "top-f", "size": 100 << 20})
+    p.cmd("block_resize", {"node-name": "top-f", "size": 1000})
+    p.cmd("query-block")
 
 
 def commit_intermediate(p):
@@ -368,6 +374,9 @@ def test_daemon_quits_with_the_instance_and_unlocks_the_images():
             p.cmd("block-stream", {"job-id": "j", "device": "top-f"})
             p.until("JOB_STATUS_CHANGE", id="j", status="null")
             kid = _children(p.proc.pid)[0]
+            # qmpserver's own internal snapshots (qemu-img) cannot share the images: refused by name
+            r = p.cmd("human-monitor-command", {"command-line": "savevm s1"})
+            assert r == {"return": "Error: %s\r\n" % HELD_BY_DAEMON}, r
             # the daemon holds the image as QEMU would: a writer is refused
             busy = subprocess.run(["qemu-img", "check", "%s/top.qcow2" % d], capture_output=True, text=True)
             assert 'Failed to get shared "write" lock' in busy.stderr
@@ -402,3 +411,21 @@ def _gone(pid, timeout=5.0):
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.mark.timeout(60)
+def test_no_daemon_until_a_job():
+    """Starting with disks and reading their state costs no qemu-storage-daemon."""
+    d = short_tmpdir("bjd")
+    try:
+        make_chain(d)
+        p = Peer(False, d)
+        try:
+            assert p.cmd("query-jobs") == {"return": []}
+            assert p.cmd("query-block-jobs") == {"return": []}
+            assert p.cmd("query-block")["return"][0]["inserted"]["node-name"] == "top-f"
+            assert _children(p.proc.pid) == []
+        finally:
+            p.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
