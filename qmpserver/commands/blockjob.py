@@ -48,6 +48,13 @@ FORWARDED = (
     "blockdev-reopen",
     "x-blockdev-change",
     "block-set-write-threshold",
+    "change-backing-file",
+    # exports (an NBD server for libvirt's storage migration)
+    "nbd-server-start",
+    "nbd-server-add",
+    "nbd-server-remove",
+    "nbd-server-stop",
+    "block-export-del",
     # dirty bitmaps
     "block-dirty-bitmap-add",
     "block-dirty-bitmap-remove",
@@ -84,3 +91,22 @@ def _jobs(name):
 
 command("query-jobs")(_jobs("query-jobs"))
 command("query-block-jobs")(_jobs("query-block-jobs"))
+
+
+@command("block-export-add")
+def block_export_add(ctx, args):
+    """``block-export-add``, run by the daemon; the export is the client's (its
+    ``BLOCK_EXPORT_DELETED`` is forwarded)."""
+    d = storage_daemon.ensure(ctx.instance)
+    d.call("block-export-add", dict(args))
+    d.client_exports.add(args["id"])
+
+
+@command("query-block-exports")
+def query_block_exports(ctx, args):
+    """The daemon's exports but those standing in for devices (QEMU has none of them)."""
+    d = storage_daemon.get(ctx.instance)
+    if d is None:
+        return []
+    own = set(d.exports.values())
+    return [e for e in d.call("query-block-exports", {}) if e["id"] not in own]

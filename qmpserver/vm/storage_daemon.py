@@ -25,8 +25,8 @@ qmpserver's.
 * **Cleanup**: the daemon dies with the instance: ``quit`` when the instance exits,
   and ``PR_SET_PDEATHSIG`` (SIGKILL) for an instance that is killed.
 
-The exports make the daemon emit ``BLOCK_EXPORT_DELETED`` (QEMU's devices do
-not): those events are not forwarded.
+The device exports make the daemon emit ``BLOCK_EXPORT_DELETED`` (QEMU's devices do
+not): those events are not forwarded, and ``query-block-exports`` leaves them out.
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 BINARY = "qemu-storage-daemon"
-#: events of the daemon that concern only the exports standing in for devices
-_OWN_EVENTS = frozenset({"BLOCK_EXPORT_DELETED"})
 #: job states a drained section passes a running job through (``job_pause_point``)
 _PAUSES = frozenset({"standby", "ready", "running", "paused"})
 _START_TIMEOUT = 10.0
@@ -101,6 +99,7 @@ class StorageDaemon:
         self.ids = 0
         self.exports: dict[int, str] = {}  # id(device record) -> export id
         self.serial = 0  # of export ids
+        self.client_exports: set[str] = set()  # ids of exports the client's block-export-add made
         self.moved = True  # the graph may have changed since follow_exports last looked
         self.reader = threading.Thread(target=self._read, name="qemu-storage-daemon", daemon=True)
         self.reader.start()
@@ -154,8 +153,13 @@ class StorageDaemon:
             self._emit(ev)
 
     def _emit(self, ev: dict[str, Any]) -> None:
-        if ev["event"] in _OWN_EVENTS:
-            return
+        if ev["event"] == "BLOCK_EXPORT_DELETED":
+            # only for an export the client made (the daemon also sends it for a
+            # block-export-add that failed, which real QEMU 7.2 does not; and for the
+            # exports standing in for devices)
+            if ev.get("data", {}).get("id") not in self.client_exports:
+                return
+            self.client_exports.discard(ev["data"]["id"])
         if self.inst.terminated is None:
             self.inst.emit(ev["event"], ev.get("data"), timestamp=ev.get("timestamp"))
         if ev["event"] == "JOB_STATUS_CHANGE":
@@ -197,9 +201,8 @@ class StorageDaemon:
         own exit does the same steps; its events are forwarded until it closes the
         connection, while the instance's monitors still exist (after SHUTDOWN, as in QEMU)."""
         try:
-            for eid in list(self.exports.values()):
-                self.call("block-export-del", {"id": eid, "mode": "hard"}, quiet=True)
-            self.exports.clear()
+            for key in list(self.exports):
+                self._unexport(key)
             self.call("quit", {})
         except QMPError:
             return
@@ -252,7 +255,11 @@ class StorageDaemon:
             self.call("block-export-add", args, quiet=True)
             self.exports[id(d)] = eid
         for key in [k for k in self.exports if k not in live]:
-            self.call("block-export-del", {"id": self.exports.pop(key), "mode": "hard"}, quiet=True)
+            self._unexport(key)
+
+    def _unexport(self, key: int) -> None:
+        eid = self.exports.pop(key)
+        self.call("block-export-del", {"id": eid, "mode": "hard"}, quiet=True)
 
     def follow_exports(self) -> None:
         """A device's ``drive`` is the node its export sits on now (a pivot or a new overlay

@@ -10,7 +10,7 @@ the event that ends that step.  Compared: every reply and event in arrival order
 of the active layer (``job-complete`` pivot); blockdev-mirror with ``job-complete``;
 ``transaction`` of ``blockdev-snapshot-sync`` and ``blockdev-snapshot``; ``blockdev-create``
 of a qcow2; job errors (unknown job, a second job on a busy node, verbs a pending job refuses,
-a failing ``blockdev-create``); ``quit`` with jobs left (QEMU cancels and dismisses them).  Then the cleanup rule: the daemon dies with a SIGKILLed instance.
+a failing ``blockdev-create``); an NBD server and export; ``quit`` with jobs left (QEMU cancels and dismisses them).  Then the cleanup rule: the daemon dies with a SIGKILLed instance.
 """
 
 from __future__ import annotations
@@ -295,6 +295,21 @@ def errors(p):
     p.until("JOB_STATUS_CHANGE", id="k", status="concluded")  # dismissed by quit (job_cancel_sync_all)
 
 
+def nbd_export(p):
+    """An NBD server and export (libvirt's storage migration); the device stays off the list."""
+    sock = {"type": "unix", "path": "%s/nbd.sock" % p.dir}
+    p.cmd("block-export-add", {"type": "nbd", "id": "e", "node-name": "top-f"})
+    p.cmd("nbd-server-start", {"addr": {"type": "unix", "data": {"path": sock["path"]}}})
+    # read-only: QEMU's virtio-blk does not share "write" (the device exports standing in for
+    # it share everything: a writable export is refused by QEMU only, see docs/launcher.md)
+    p.cmd("block-export-add", {"type": "nbd", "id": "e", "node-name": "top-f", "writable": False})
+    p.cmd("query-block-exports")
+    p.cmd("block-export-del", {"id": "e"})
+    p.until("BLOCK_EXPORT_DELETED", id="e")
+    p.cmd("query-block-exports")
+    p.cmd("nbd-server-stop")
+
+
 def quit_with_jobs(p):
     """``quit`` with a ready mirror and a concluded job: QEMU cancels and dismisses them."""
     qemu_img("create", "-f", "qcow2", "%s/copy.qcow2" % p.dir, "64M")
@@ -307,6 +322,7 @@ def quit_with_jobs(p):
 
 
 SCENARIOS = {
+    "nbd-export": (nbd_export, "top"),
     "quit-with-jobs": (quit_with_jobs, "top"),
     "stream": (stream, "top"),
     "commit-intermediate": (commit_intermediate, "top"),
