@@ -10,8 +10,13 @@ job), it owns the images: node changes go to it too, and the queries read its gr
 from __future__ import annotations
 
 from ..errors import QMPError
-from ..vm import storage_daemon
 from .registry import command
+
+
+def _daemon(inst):
+    """The instance's qemu-storage-daemon once it runs (``qmpserver.vm.storage_daemon``,
+    imported only then: the launcher's start-up stays lean)."""
+    return inst.backends.daemon
 
 
 def add_blockdev(inst, opts):
@@ -27,7 +32,7 @@ def add_blockdev(inst, opts):
 @command("blockdev-add")
 def blockdev_add(ctx, args):
     inst = ctx.instance
-    d = storage_daemon.get(inst)
+    d = _daemon(inst)
     if d is not None:
         d.call("blockdev-add", dict(args))
         inst.backends.block[args["node-name"]] = dict(args)
@@ -47,8 +52,10 @@ def blockdev_del(ctx, args):
     inst = ctx.instance
     name = args["node-name"]
     nodes = inst.backends.block
-    if storage_daemon.get(inst) is not None:
-        storage_daemon.ensure(inst).call("blockdev-del", dict(args))
+    if _daemon(inst) is not None:
+        from ..vm.storage_daemon import ensure
+
+        ensure(inst).call("blockdev-del", dict(args))
         nodes.pop(name, None)
         return
     if name not in nodes:
@@ -131,7 +138,7 @@ def _block_device_info(nodes, name):
 
 @command("query-named-block-nodes")
 def query_named_block_nodes(ctx, args):
-    d = storage_daemon.get(ctx.instance)
+    d = _daemon(ctx.instance)
     if d is not None:
         return d.call("query-named-block-nodes", dict(args))
     nodes = ctx.instance.backends.block
@@ -214,7 +221,7 @@ def query_blockstats(ctx, args):
     one per named node instead), its protocol node as ``parent``."""
     inst = ctx.instance
     nodes = inst.backends.block
-    d = storage_daemon.get(inst)
+    d = _daemon(inst)
     if d is not None:
         return _daemon_stats(inst, d, bool(args.get("query-nodes")))
     out = []
@@ -231,7 +238,7 @@ def query_blockstats(ctx, args):
 
 def _daemon_nodes(inst):
     """node name -> BlockDeviceInfo of the daemon's graph (None: no daemon runs)."""
-    d = storage_daemon.get(inst)
+    d = _daemon(inst)
     if d is None:
         return None
     d.sync_exports()
@@ -261,7 +268,7 @@ def _daemon_stats(inst, d, query_nodes):
 
 def _attached(inst):
     nodes = inst.backends.block
-    daemon = storage_daemon.get(inst) is not None
+    daemon = _daemon(inst) is not None
     for d in inst.backends.devices:
         drive = d["props"].get("drive")
         if drive is None or (drive not in nodes and not daemon):
@@ -282,7 +289,7 @@ def block_resize(ctx, args):
     from ..vm.qcow2 import Qcow2Error, qemu_img
 
     inst = ctx.instance
-    d = storage_daemon.get(inst)
+    d = _daemon(inst)
     if d is not None:
         d.sync_exports()
         return d.call("block_resize", dict(args))

@@ -10,8 +10,16 @@ and the files left behind are QEMU's, not a model of them.
 
 from __future__ import annotations
 
-from ..vm import storage_daemon
 from .registry import command
+
+
+def _ensure(inst):
+    """The instance's daemon, started if needed (imported on first use: the launcher's
+    start-up stays lean)."""
+    from ..vm.storage_daemon import ensure
+
+    return ensure(inst)
+
 
 #: commands of QEMU's block layer that qemu-storage-daemon runs as QEMU does (QEMU 7.2
 #: qapi/block-core.json, job.json, transaction.json); each starts the daemon if needed
@@ -68,7 +76,7 @@ FORWARDED = (
 
 def _forward(name):
     def handler(ctx, args):
-        return storage_daemon.ensure(ctx.instance).call(name, dict(args))
+        return _ensure(ctx.instance).call(name, dict(args))
 
     handler.__name__ = "forward_" + name.replace("-", "_")
     handler.__doc__ = "``%s``: run by the instance's qemu-storage-daemon." % name
@@ -81,7 +89,7 @@ for _name in FORWARDED:
 
 def _jobs(name):
     def handler(ctx, args):
-        d = storage_daemon.get(ctx.instance)
+        d = ctx.instance.backends.daemon
         return [] if d is None else d.call(name, dict(args))
 
     handler.__name__ = name.replace("-", "_")
@@ -97,7 +105,7 @@ command("query-block-jobs")(_jobs("query-block-jobs"))
 def block_export_add(ctx, args):
     """``block-export-add``, run by the daemon; the export is the client's (its
     ``BLOCK_EXPORT_DELETED`` is forwarded)."""
-    d = storage_daemon.ensure(ctx.instance)
+    d = _ensure(ctx.instance)
     d.call("block-export-add", dict(args))
     d.client_exports.add(args["id"])
 
@@ -105,7 +113,7 @@ def block_export_add(ctx, args):
 @command("query-block-exports")
 def query_block_exports(ctx, args):
     """The daemon's exports but those standing in for devices (QEMU has none of them)."""
-    d = storage_daemon.get(ctx.instance)
+    d = ctx.instance.backends.daemon
     if d is None:
         return []
     own = set(d.exports.values())
