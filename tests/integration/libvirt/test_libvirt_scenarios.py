@@ -108,6 +108,22 @@ def _info(path, world):
     return info
 
 
+def _storage_daemons(name):
+    """Children of the domain's emulator process that are qemu-storage-daemons."""
+    with open("/run/libvirt/qemu/%s.pid" % name) as f:
+        pid = int(f.read())
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(c) for c in f.read().split() if _is_daemon(int(c))]
+
+
+def _is_daemon(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"qemu-storage-daemon" in f.read()
+    except OSError:
+        return False
+
+
 def _source(name):
     """The image libvirt has for vda now."""
     for line in _ok("domblklist", name).splitlines():
@@ -224,6 +240,8 @@ def test_lifecycle_scenarios_on_the_launcher(launchers, world):
         _block_jobs(name, world, disk)
         _answers(name)
         assert "vda" in _ok("domblklist", name)
+        daemons = _storage_daemons(name)
+        assert len(daemons) == 1, daemons  # one per instance
 
         # save / restore (migration to libvirt's file)
         saved = os.path.join(world, "saved.img")
@@ -231,6 +249,9 @@ def test_lifecycle_scenarios_on_the_launcher(launchers, world):
         assert lt.wait_state(name, "shut off") == "shut off"
         _ok("restore", saved)
         _answers(name)
+        assert not any(os.path.exists("/proc/%d/cmdline" % pid) and _is_daemon(pid) for pid in daemons), (
+            "the storage daemon outlived its instance"
+        )
 
         # the guest's shutdown, then a start and destroy
         _ok("shutdown", name)
