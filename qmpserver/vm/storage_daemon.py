@@ -99,11 +99,23 @@ class StorageDaemon:
         self.ids = 0
         self.exports: dict[int, str] = {}  # id(device record) -> export id
         self.serial = 0  # of export ids
+        self.version: tuple[int, int, int] = (0, 0, 0)  # the daemon's QEMU version (its greeting)
         self.client_exports: set[str] = set()  # ids of exports the client's block-export-add made
         self.moved = True  # the graph may have changed since follow_exports last looked
         self.reader = threading.Thread(target=self._read, name="qemu-storage-daemon", daemon=True)
         self.reader.start()
         self.call("qmp_capabilities", {})
+        built = tuple(inst.build.version)
+        if self.version[:2] != built[:2]:
+            from .. import log
+
+            log.get("qmpserver.block").warning(
+                "instance %s: the block layer is qemu-storage-daemon %d.%d.%d, the build is QEMU %d.%d.%d: "
+                "block jobs answer as the daemon's version does",
+                inst.id,
+                *self.version,
+                *built,
+            )
 
     def _connect(self, path: str) -> socket.socket:
         deadline = time.monotonic() + _START_TIMEOUT
@@ -129,7 +141,9 @@ class StorageDaemon:
     def _read(self) -> None:
         f = self.sock.makefile("rb")
         try:
-            f.readline()  # the greeting
+            greeting = json.loads(f.readline())
+            v = greeting["QMP"]["version"]["qemu"]
+            self.version = (v["major"], v["minor"], v["micro"])
             for line in f:
                 msg = json.loads(line)
                 with self.lock:
