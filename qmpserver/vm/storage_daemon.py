@@ -227,11 +227,17 @@ class StorageDaemon:
         self.drain()
 
     def stop(self) -> None:
+        """End the daemon: ``quit`` unless it is on its way out already (:meth:`quit`), a
+        SIGKILL if it has not exited 2 s later; then its directory goes."""
         if self.proc.poll() is None:
             try:
-                self.sock.sendall(b'{"execute":"quit"}\n')
+                if not getattr(self, "closed", True):
+                    self.sock.sendall(b'{"execute":"quit"}\n')
+            except OSError:
+                pass  # it closed the connection meanwhile: it is exiting
+            try:
                 self.proc.wait(2)
-            except (OSError, AttributeError, subprocess.TimeoutExpired):
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
         try:
