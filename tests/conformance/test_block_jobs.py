@@ -97,7 +97,10 @@ class Peer:
                 self.pos += 1
                 if m.get("event") == event and all(m.get("data", {}).get(k) == v for k, v in data.items()):
                     return
-            self._read()
+            try:
+                self._read()
+            except TimeoutError:
+                raise AssertionError("no %s %s; got %s" % (event, data, self.log)) from None
 
     def transcript(self):
         """(events, replies), each in arrival order.  How a job's asynchronous events
