@@ -71,7 +71,7 @@ def _qemu_img_snapshots(path):
 
 def _block_jobs(name, world, disk):
     """External snapshots (blockdev-create jobs, a transaction), blockpull, blockcommit of
-    the active layer, blockcopy, each checked on the chain qemu-img reads; returns what
+    an intermediate and of the active layer, blockcopy, each checked on the chain qemu-img reads; returns what
     virsh printed and the images' ``qemu-img info`` (paths relative to ``world``)."""
     out = [_ok("snapshot-create-as", name, "ext1", "--disk-only", "--atomic")]
     ext1 = _source(name)
@@ -83,6 +83,11 @@ def _block_jobs(name, world, disk):
     out.append(_ok("snapshot-create-as", name, "ext2", "--disk-only", "--atomic"))
     ext2 = _source(name)
     assert _chain(ext2) == [ext2, ext1]
+    out.append(_ok("snapshot-create-as", name, "ext3", "--disk-only", "--atomic"))
+    ext3 = _source(name)
+    # commit of an intermediate layer (block-commit with top-node), then of the active one
+    out.append(_ok("blockcommit", name, "vda", "--top", ext2, "--wait", "--timeout", "30"))
+    assert _chain(ext3) == [ext3, ext1]
     out.append(_ok("blockcommit", name, "vda", "--active", "--pivot", "--wait", "--timeout", "30"))
     assert _source(name) == ext1
     _answers(name)
@@ -93,7 +98,7 @@ def _block_jobs(name, world, disk):
     out.append(_ok(*args))
     assert _source(name) == copy and _chain(copy) == [copy]
     images = {}
-    for path in (disk, ext1, ext2, copy):
+    for path in (disk, ext1, ext2, ext3, copy):
         _check(path)
         images[os.path.relpath(path, world)] = _info(path, world)
     return [o.replace(world, "WORLD").replace(name, "DOM") for o in out], images
