@@ -46,6 +46,7 @@ MODULES = (
     "chardev",  # query-chardev, chardev-add/-remove, query-chardev-backends
     "objects",  # object-add/-del, query-iothreads, query-memdev
     "block",  # blockdev-add/-del, query-block, query-named-block-nodes
+    "blockjob",  # block jobs, transaction, blockdev-create, bitmaps (qemu-storage-daemon)
     "netdev",  # netdev_add/_del, set_link
     "device",  # device_add/_del
     "fd",  # getfd, closefd, add-fd, remove-fd, query-fdsets

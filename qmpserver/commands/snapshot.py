@@ -71,8 +71,18 @@ def included_disks(inst) -> list[tuple[str, dict]]:
     return attached + loose
 
 
+#: qmpserver's internal snapshots change the images with qemu-img; once the instance's
+#: qemu-storage-daemon holds them (after a block job) they cannot be shared with it
+HELD_BY_DAEMON = (
+    "qmpserver: internal snapshots (savevm/loadvm/delvm) after a block job are not modelled "
+    "(qemu-storage-daemon holds the images)"
+)
+
+
 def _disks(inst) -> list[tuple[str, str]]:
     """[(node name, image path)], after ``bdrv_all_can_snapshot``'s check."""
+    if inst.backends.daemon is not None:
+        raise SnapshotError(HELD_BY_DAEMON)
     out = []
     for name, o in included_disks(inst):
         if o.get("driver") not in SNAPSHOT_DRIVERS:

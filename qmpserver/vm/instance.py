@@ -226,13 +226,14 @@ class Instance:
 
     # --- events ----------------------------------------------------------------
 
-    def emit(self, name: str, data: Any = None) -> dict[str, Any]:
-        now = self.clock()
-        sec = int(now)
-        ev: dict[str, Any] = {
-            "timestamp": {"seconds": sec, "microseconds": int((now - sec) * 1e6)},
-            "event": name,
-        }
+    def emit(self, name: str, data: Any = None, timestamp: dict[str, int] | None = None) -> dict[str, Any]:
+        """Deliver event ``name``; ``timestamp`` (QMP's form) when another process stamped it
+        (the block layer's daemon), else now."""
+        if timestamp is None:
+            now = self.clock()
+            sec = int(now)
+            timestamp = {"seconds": sec, "microseconds": int((now - sec) * 1e6)}
+        ev: dict[str, Any] = {"timestamp": timestamp, "event": name}
         if data is not None:
             ev["data"] = data
         raw = message(ev)
@@ -349,6 +350,10 @@ class Instance:
         """The emulated process exits: sessions are closed after their output."""
         if self.terminated is not None:
             return
+        if self.backends.daemon is not None:  # qemu_cleanup: jobs end before the monitors
+            from .storage_daemon import cleanup
+
+            cleanup(self)
         self.terminated = cause
         self.exit_code = exit_code
         for m in self.monitors:

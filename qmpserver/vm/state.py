@@ -26,7 +26,17 @@ class Backends:
     (``netdevs``), ``commands/device.py`` (``devices``), ``commands/fd.py``
     (``fdsets``, ``fdnames``: the descriptors the process holds for its clients)."""
 
-    __slots__ = ("chardevs", "objects", "block", "netdevs", "devices", "fdsets", "fdnames", "_children")
+    __slots__ = (
+        "chardevs",
+        "objects",
+        "block",
+        "netdevs",
+        "devices",
+        "fdsets",
+        "fdnames",
+        "daemon",
+        "_children",
+    )
 
     def __init__(self) -> None:
         self.chardevs: dict[str, Any] = {}  # label -> chardev record
@@ -36,6 +46,7 @@ class Backends:
         self.devices: list[dict[str, Any]] = []  # device records, in creation order
         self.fdsets: dict[int, list[dict[str, Any]]] = {}  # set id -> fds (-add-fd, add-fd)
         self.fdnames: dict[Any, dict[str, int]] = {}  # monitor -> getfd name -> descriptor
+        self.daemon: Any = None  # vm/storage_daemon.py: the real block layer, once started
         self._children: dict[str, GHashTable] = {}
 
     def children(self, container: str) -> GHashTable:

@@ -268,7 +268,7 @@ def defined_domain(name, xml):
         yield name
     finally:
         virsh("destroy", name)
-        virsh("undefine", name)
+        virsh("undefine", name, "--snapshots-metadata")  # external snapshots stay libvirt's otherwise
         with contextlib.suppress(OSError):
             os.unlink(path)
 
