@@ -118,6 +118,8 @@ def _block_device_info(nodes, name):
         "ro": ro,
         "drv": drv,
         "backing_file_depth": 0,
+        "children": _recorded_children(nodes, name),
+        "active": True,
         "encrypted": False,
         "detect_zeroes": o.get("detect-zeroes", "off"),
         "bps": 0,
@@ -136,13 +138,69 @@ def _block_device_info(nodes, name):
     }
 
 
+def _recorded_children(nodes, name):
+    """BlockDeviceInfo ``children`` (QEMU 10.1+, ``bdrv_block_device_info``): the node's
+    BdrvChild list, most recently attached first (``bdrv_attach_child_noperm`` inserts at
+    the head; read from QEMU's block.c, not measured: no 10.1+ binary here).  A format
+    node opens its ``file`` child, then its backing chain: ``backing`` comes first.  Only
+    children given by node name are known (an inline child's generated name is not)."""
+    o = nodes[name]
+    return [
+        {"child": role, "node-name": o[role]} for role in ("backing", "file") if isinstance(o.get(role), str)
+    ]
+
+
+def _graph_children(d):
+    """node name -> ``children`` from the daemon's graph (``x-debug-query-block-graph``
+    lists each node's edges in its BdrvChild list order), for a build whose BlockDeviceInfo
+    has them while the daemon (Debian's 7.2) does not report them."""
+    graph = d.call("x-debug-query-block-graph", {})
+    ids = {n["id"]: n["name"] for n in graph["nodes"] if n.get("type") == "block-driver"}
+    out: dict = {}
+    for e in graph["edges"]:
+        parent, child = ids.get(e["parent"]), ids.get(e["child"])
+        if parent is not None and child is not None:
+            out.setdefault(parent, []).append({"child": e["name"], "node-name": child})
+    return out
+
+
+def _newer_members(inst, infos, d=None):
+    """Complete BlockDeviceInfo values with what newer QEMU reports and the daemon does not:
+    ``children`` (10.1) and ``active`` (10.0; false while ``BDRV_O_INACTIVE``: an incoming
+    migration's images until it completes, a source's after it completed, until ``cont``).
+    Only when the build's type has ``children`` (otherwise the reply is held to its schema
+    anyway, and the daemon's graph is not asked)."""
+    if not _has_member(inst, "query-named-block-nodes", "children"):
+        return infos
+    graph = _graph_children(d) if d is not None else None
+    active = inst.runstate not in ("inmigrate", "postmigrate")
+    for info in infos:
+        if graph is not None:
+            info["children"] = graph.get(info["node-name"], [])
+        info["active"] = active
+    return infos
+
+
+def _has_member(inst, command_name, member):
+    """Whether the element type of the build's ``command_name`` return has ``member``."""
+    cache = inst.caches.block_members
+    key = (command_name, member)
+    if key not in cache:
+        cmd = inst.build.schema.command(command_name)
+        t = getattr(cmd, "ret_type", None)
+        t = getattr(t, "element", t)
+        cache[key] = member in getattr(t, "member_map", {})
+    return cache[key]
+
+
 @command("query-named-block-nodes")
 def query_named_block_nodes(ctx, args):
-    d = _daemon(ctx.instance)
+    inst = ctx.instance
+    d = _daemon(inst)
     if d is not None:
-        return d.call("query-named-block-nodes", dict(args))
-    nodes = ctx.instance.backends.block
-    out = [_block_device_info(nodes, n) for n in nodes]
+        return _newer_members(inst, d.call("query-named-block-nodes", dict(args)), d)
+    nodes = inst.backends.block
+    out = _newer_members(inst, [_block_device_info(nodes, n) for n in nodes])
     out.reverse()
     return out
 
@@ -167,7 +225,9 @@ def query_block(ctx, args):
             "type": "unknown",
             "removable": False,
             "locked": False,
-            "inserted": daemon[drive] if daemon is not None else _block_device_info(nodes, drive),
+            "inserted": daemon[drive]
+            if daemon is not None
+            else _newer_members(inst, [_block_device_info(nodes, drive)])[0],
         }
         if d["driver"] in IOSTATUS_DEVICES:
             info["io-status"] = "ok"
@@ -185,13 +245,20 @@ _COUNTERS = (
     "failed_unmap_operations failed_flush_operations invalid_rd_operations invalid_wr_operations "
     "invalid_unmap_operations invalid_flush_operations"
 ).split()
+#: zone-append accounting (QEMU 8.1+, zoned devices): 0 here, as for any device the guest
+#: never sent a zone append to; a build without them drops them (qapi/conform.py), and they
+#: complete the 7.2 daemon's statistics for such a build
+_ZONE_COUNTERS = (
+    "zone_append_bytes zone_append_operations zone_append_total_time_ns zone_append_merged "
+    "failed_zone_append_operations invalid_zone_append_operations"
+).split()
 
 
 def _stats(backend: bool):
     """BlockDeviceStats (QEMU 7.2) of a device that did no I/O (the guest never ran).
     ``account_invalid``/``account_failed`` are the BlockBackend's defaults (on); a node
     without a BlockBackend reports them off."""
-    out: dict = dict.fromkeys(_COUNTERS, 0)
+    out: dict = dict.fromkeys(_COUNTERS + _ZONE_COUNTERS, 0)
     out["account_invalid"] = backend
     out["account_failed"] = backend
     out["timed_stats"] = []
@@ -242,7 +309,7 @@ def _daemon_nodes(inst):
     if d is None:
         return None
     d.sync_exports()
-    return {n["node-name"]: n for n in d.nodes()}
+    return {n["node-name"]: n for n in _newer_members(inst, d.nodes(), d)}
 
 
 def _daemon_stats(inst, d, query_nodes):
@@ -250,6 +317,9 @@ def _daemon_stats(inst, d, query_nodes):
     root node's, with the BlockBackend's accounting defaults (on)."""
     d.sync_exports()
     per_node = d.call("query-blockstats", {"query-nodes": True})
+    for e in per_node:
+        for k in _ZONE_COUNTERS:
+            e["stats"].setdefault(k, 0)
     if query_nodes:
         return per_node
     by_name = {e["node-name"]: e for e in per_node}

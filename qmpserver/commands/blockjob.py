@@ -76,7 +76,11 @@ FORWARDED = (
 
 def _forward(name):
     def handler(ctx, args):
-        return _ensure(ctx.instance).call(name, dict(args))
+        d = _ensure(ctx.instance)
+        ret = d.call(name, dict(args))
+        if name in ("blockdev-mirror", "drive-mirror"):
+            d.copy_modes[args.get("job-id") or args["device"]] = args.get("copy-mode", "background")
+        return ret
 
     handler.__name__ = "forward_" + name.replace("-", "_")
     handler.__doc__ = "``%s``: run by the instance's qemu-storage-daemon." % name
@@ -90,11 +94,27 @@ for _name in FORWARDED:
 def _jobs(name):
     def handler(ctx, args):
         d = ctx.instance.backends.daemon
-        return [] if d is None else d.call(name, dict(args))
+        if d is None:
+            return []
+        jobs = d.call(name, dict(args))
+        if name == "query-block-jobs":
+            for job in jobs:
+                _mirror_members(d, job)
+        return jobs
 
     handler.__name__ = name.replace("-", "_")
     handler.__doc__ = "``%s``: the daemon's jobs; without a daemon no job ever ran: ``[]``." % name
     return handler
+
+
+def _mirror_members(d, job):
+    """A mirror job's BlockJobInfo branch of newer QEMU, which Debian's 7.2 daemon does not
+    report: ``actively-synced`` (QEMU 8.2 ``mirror_query``): true once a ``write-blocking``
+    mirror is in sync (ready), false for the default ``background`` copy mode.  A build
+    whose BlockJobInfo has no branch drops it (qapi/conform.py)."""
+    if job.get("type") == "mirror" and "actively-synced" not in job:
+        mode = d.copy_modes.get(job.get("device", ""), "background")
+        job["actively-synced"] = bool(job.get("ready")) and mode == "write-blocking"
 
 
 command("query-jobs")(_jobs("query-jobs"))

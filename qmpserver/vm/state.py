@@ -121,12 +121,13 @@ class Caches:
     encoded constant replies ...).  Each key has one writer: the module that
     computes it."""
 
-    __slots__ = ("types", "abstract_roots", "constant_replies")
+    __slots__ = ("types", "abstract_roots", "constant_replies", "block_members")
 
     def __init__(self) -> None:
         self.types: dict[str, dict[str, Any]] | None = None  # commands/qom.py: type_index
         self.abstract_roots: dict[str, bool] | None = None  # commands/device.py
         self.constant_replies: dict[Any, Any] = {}  # commands/core.py
+        self.block_members: dict[tuple[str, str], bool] = {}  # commands/block.py
 
 
 class CpuState:

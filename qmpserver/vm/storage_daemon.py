@@ -101,6 +101,7 @@ class StorageDaemon:
         self.serial = 0  # of export ids
         self.version: tuple[int, int, int] = (0, 0, 0)  # the daemon's QEMU version (its greeting)
         self.client_exports: set[str] = set()  # ids of exports the client's block-export-add made
+        self.copy_modes: dict[str, str] = {}  # mirror job id -> copy-mode (commands/blockjob.py)
         self.moved = True  # the graph may have changed since follow_exports last looked
         self.reader = threading.Thread(target=self._read, name="qemu-storage-daemon", daemon=True)
         self.reader.start()

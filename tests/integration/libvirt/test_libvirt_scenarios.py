@@ -162,12 +162,13 @@ def world():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def test_lifecycle_scenarios_on_the_launcher(launchers, world):
+@pytest.mark.parametrize("profile", [DEBIAN, "qemu-11.1-tcg"])
+def test_lifecycle_scenarios_on_the_launcher(launchers, world, profile):
     if shutil.which("qemu-img") is None:
         if lt.require_peers():
             pytest.fail("qemu-img (qemu-utils) is required")
         pytest.skip("qemu-img is not installed")
-    exe = launchers(DEBIAN)
+    exe = launchers(profile)
     name = "qmps-scn-%d" % os.getpid()
     disk = os.path.join(world, "vda.qcow2")
     subprocess.run(["qemu-img", "create", "-f", "qcow2", disk, "64M"], check=True, capture_output=True)
@@ -257,13 +258,17 @@ def test_lifecycle_scenarios_on_the_launcher(launchers, world):
 
         # save / restore (migration to libvirt's file)
         saved = os.path.join(world, "saved.img")
-        _ok("save", name, saved)
-        assert lt.wait_state(name, "shut off") == "shut off"
-        _ok("restore", saved)
+        if profile == DEBIAN:
+            _ok("save", name, saved)
+            assert lt.wait_state(name, "shut off") == "shut off"
+            _ok("restore", saved)
+        else:
+            # libvirt 9.0 still sends migrate's 'detach', which QEMU 9.1 removed from the
+            # schema: with a real 11.1 libvirt 9.0 cannot save either
+            assert "'migrate': Parameter 'detach' is unexpected" in _fails("save", name, saved)
         _answers(name)
-        assert not any(os.path.exists("/proc/%d/cmdline" % pid) and _is_daemon(pid) for pid in daemons), (
-            "the storage daemon outlived its instance"
-        )
+        if profile == DEBIAN:
+            assert not any(_is_daemon(pid) for pid in daemons), "the storage daemon outlived its instance"
 
         # the guest's shutdown, then a start and destroy
         _ok("shutdown", name)
@@ -272,6 +277,7 @@ def test_lifecycle_scenarios_on_the_launcher(launchers, world):
         _answers(name)
         _ok("destroy", name)
         assert lt.wait_state(name, "shut off") == "shut off"
+        assert not any(_is_daemon(pid) for pid in daemons), "the storage daemon outlived its instance"
 
 
 def test_block_jobs_equal_real_qemu(launchers):

@@ -19,12 +19,12 @@ from qmpserver.vm.config import InstanceConfig
 
 
 class Harness:
-    def __init__(self, **cfg):
+    def __init__(self, profile="debian-7.2-tcg", **cfg):
         load_all()
         cfg.setdefault("machine", {"type": "virt"})
         cfg.setdefault("accel", ["tcg"])
         cfg.setdefault("cpu", "max")
-        self.inst = start(load_profile("debian-7.2-tcg"), InstanceConfig(**cfg))
+        self.inst = start(load_profile(profile), InstanceConfig(**cfg))
         self.mon = self.inst.add_monitor()
         self.s = Session(self.mon)
         self.s.connect()
@@ -224,6 +224,36 @@ def test_blockdev_nodes_and_query_block(h):
         "GenericError",
         "Failed to find node with node-name='nope'",
     )
+
+
+@pytest.mark.parametrize("profile", ["debian-7.2-tcg", "qemu-11.1-tcg"])
+def test_block_nodes_children_and_active_follow_the_build(profile):
+    """11.x's BlockDeviceInfo requires ``children`` and ``active`` (libvirt 9.0 starting a
+    domain with a disk on an 11.1 profile failed on the missing member); 7.2's has neither."""
+    h = Harness(profile)
+    for opts in (
+        {"driver": "file", "node-name": "f1", "filename": "/nonexistent/base.qcow2"},
+        {"driver": "qcow2", "node-name": "q1", "file": "f1"},
+        {"driver": "file", "node-name": "f2", "filename": "/nonexistent/top.qcow2"},
+        {"driver": "qcow2", "node-name": "q2", "file": "f2", "backing": "q1"},
+    ):
+        assert h.cmd("blockdev-add", opts) == {"return": {}}
+    nodes = {n["node-name"]: n for n in h.cmd("query-named-block-nodes")["return"]}
+    if profile == "debian-7.2-tcg":
+        assert not any("children" in n or "active" in n for n in nodes.values())
+        return
+    assert nodes["q2"]["children"] == [
+        {"child": "backing", "node-name": "q1"},
+        {"child": "file", "node-name": "f2"},
+    ]
+    assert nodes["q1"]["children"] == [{"child": "file", "node-name": "f1"}]
+    assert nodes["f1"]["children"] == [] and all(n["active"] for n in nodes.values())
+    device.add_device(h.inst, {"driver": "pcie-root-port", "id": "rp1", "chassis": "1"}, cli=True)
+    assert h.cmd("device_add", {"driver": "virtio-blk-pci", "drive": "q2", "id": "vd0", "bus": "rp1"}) == {
+        "return": {}
+    }
+    (blk,) = h.cmd("query-block")["return"]
+    assert blk["inserted"]["children"] == nodes["q2"]["children"] and blk["inserted"]["active"] is True
 
 
 def test_chardevs(h):
