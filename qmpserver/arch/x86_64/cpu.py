@@ -243,7 +243,50 @@ class Catalog:
                 props[lk] = mins[mk]
         props["level-func7"] = mins["level-func7"]
 
-    def expand(self, kind: str, name: str, in_props: Any) -> dict[str, Any]:
+    def host_props(self, props: dict[str, Any], host: dict[str, Any]) -> None:
+        """``host`` (and ``max``, which is ``host`` under KVM) on another host than the capture's:
+        the capture's expansion gives the member set and QEMU's defaults; the CPUID features
+        are :func:`.hostcpu.host_model` of the host's data (``-machine none`` has the in-kernel
+        irqchip), the MSR features its ``msr-features``, ``lmce`` its ``lmce`` (KVM's MCE
+        capabilities, ``kvm_cpu_max_instance_init``), and the identity
+        (``x86_cpu_max_instance_init``/``host_cpu_realizefn``: vendor, family/model/stepping,
+        brand string, CPUID levels) its leaves 0, 1, 0x80000000 and 0x80000002..4."""
+        from . import hostcpu
+
+        cpuid = self.rules["cpuid"]
+        on = hostcpu.host_model(host, cpuid, "on", props.get("migratable", True) is not False)
+        for f in cpuid:
+            for k in self.aliases.get(f, (f,)):
+                if k in props:
+                    props[k] = f in on
+        for f, v in (host.get("msr-features") or {}).items():
+            for k in self.aliases.get(f, (f,)):
+                if k in props:
+                    props[k] = v
+        props["lmce"] = bool(host.get("lmce"))
+        l0, l1, x0 = hostcpu.leaf(host, 0), hostcpu.leaf(host, 1), hostcpu.leaf(host, 0x80000000)
+        sig = l1["EAX"]
+        base_family = sig >> 8 & 0xF
+        props["vendor"] = b"".join(l0[r].to_bytes(4, "little") for r in ("EBX", "EDX", "ECX")).decode()
+        props["family"] = base_family + (sig >> 20 & 0xFF if base_family == 0xF else 0)
+        props["model"] = (sig >> 4 & 0xF) | (sig >> 12 & 0xF0 if base_family in (6, 0xF) else 0)
+        props["stepping"] = sig & 0xF
+        brand = b"".join(
+            hostcpu.leaf(host, f)[r].to_bytes(4, "little")
+            for f in (0x80000002, 0x80000003, 0x80000004)
+            for r in ("EAX", "EBX", "ECX", "EDX")
+        )
+        props["model-id"] = brand.split(b"\0")[0].decode("ascii", "replace")
+        for k in ("level", "min-level"):
+            props[k] = l0["EAX"]
+        for k in ("xlevel", "min-xlevel"):
+            props[k] = x0["EAX"]
+
+    def expand(
+        self, kind: str, name: str, in_props: Any, host: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``host``: the instance's x86 CPUID data (:func:`.hostcpu.for_host`), or None when
+        the build's capture host is the instance's host."""
         if name not in self.models:
             raise X86Error("CPU model '%s' not found" % name)
         given = in_props if type(in_props) is dict else {}
@@ -251,6 +294,8 @@ class Catalog:
         if name in ("host", "max"):
             extra = {k: v for k, v in given.items() if k in RECORDED_PROPS.get(self.accel, ())}
         props = self.recorded_full(name, extra)
+        if host is not None and name in ("host", "max") and self.accel == "kvm":
+            self.host_props(props, host)
         user: dict[str, Any] = {}
         for key in wire_order(tuple(given)):
             if key in extra:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...errors import QMPError
 from .. import targets
-from . import cpu
+from . import cpu, hostcpu
 
 
 def query_cpu_definitions(inst: Any, args: dict[str, Any]) -> Any:
@@ -27,7 +27,7 @@ def query_cpu_model_expansion(inst: Any, args: dict[str, Any]) -> Any:
     model = args["model"]
     try:
         cat = cpu.catalog(inst.build, inst.accel)
-        return cat.expand(args["type"], model["name"], model.get("props"))
+        return cat.expand(args["type"], model["name"], model.get("props"), hostcpu.for_host(inst.host))
     except cpu.X86Error as e:
         raise QMPError(e.message) from None
     except cpu.Missing as e:

@@ -1,0 +1,110 @@
+"""The real x86 hosts converted from libvirt's cputestdata (tools/libvirt_cpuid_to_x86_host.py,
+docs/x86-cpu-models.md): for each, ``host`` expanded from the host's CPUID file equals the real
+QEMU's expansion in libvirt's ``.json`` for that CPU (fetched by
+scripts/fetch-libvirt-capsdata.sh; for the host taken from newer libvirt, the copy in the host
+file), except the differences listed with their reason.  Compared: every feature QEMU 7.2 knows
+that the recording names, and the CPU's identity."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qmpserver.arch.x86_64 import cpu, hostcpu
+from qmpserver.profiles.loader import load_profile
+from tests.support.recordings import capsdata_path
+
+OLD_QEMU_MIN_LEVEL = "the recording's QEMU (< 5.0) reports min-level 13 for host; 7.2 reports the KVM level"
+OLD_QEMU_ARCH_CAP = (
+    "the recording's QEMU (4.x) kept the IA32_ARCH_CAPABILITIES features although the"
+    " arch-capabilities CPUID bit was off (its kernel did not report it); 7.2 clears them (depends)"
+)
+OLD_KERNEL_XLEVEL = (
+    "the recording's kernel capped CPUID 0x80000000 lower than the chosen kernel (KVM's cap"
+    " rose with newer leaves); min-xlevel follows the host's KVM leaf"
+)
+# (profile, libvirt cputestdata stem or None for the copy in the host file, {prop: why it differs})
+HOSTS = [
+    ("x86-skylake-sp-5.15", "Xeon-Gold-6130", {"min-level": OLD_QEMU_MIN_LEVEL}),
+    (
+        "x86-cascadelake-6.1",
+        "Xeon-Platinum-8268",
+        {
+            "min-level": OLD_QEMU_MIN_LEVEL,
+            "ibrs-all": OLD_QEMU_ARCH_CAP,
+            "rdctl-no": OLD_QEMU_ARCH_CAP,
+            "skip-l1dfl-vmentry": OLD_QEMU_ARCH_CAP,
+        },
+    ),
+    ("x86-icelake-sp-6.8", "Ice-Lake-Server", {"min-level": OLD_QEMU_MIN_LEVEL}),
+    ("x86-cooperlake-6.14", "Cooperlake", {}),
+    ("x86-epyc-rome-6.18", "EPYC-7502-32-Core", {"min-xlevel": OLD_KERNEL_XLEVEL}),
+    (
+        "x86-epyc-naples-5.10",
+        "EPYC-7601-32-Core-ibpb",
+        {
+            "min-xlevel": OLD_KERNEL_XLEVEL,
+            "npt": "the recording's QEMU (4.x) kept npt/nrip-save with svm off (its kernel did not"
+            " offer nested SVM); 7.2 clears the SVM leaf's features when svm is off (depends)",
+            "nrip-save": "as npt",
+        },
+    ),
+    ("x86-sapphire-rapids-6.1", None, {}),
+]
+IDENTITY = ("vendor", "family", "model", "stepping", "min-xlevel", "min-level", "lmce")
+
+
+def recorded_props(stem: str) -> dict:
+    text = capsdata_path("cputestdata/x86_64-cpuid-%s.json" % stem).read_text()
+    return json.JSONDecoder().raw_decode(text.lstrip())[0]["return"]["model"]["props"]
+
+
+@pytest.mark.parametrize("profile,stem,explained", HOSTS, ids=[h[0] for h in HOSTS])
+def test_host_expansion_matches_libvirt_recording(profile, stem, explained):
+    prof = load_profile(profile)
+    data = hostcpu.for_host(prof.host)
+    cat = cpu.catalog(prof.build, "kvm")
+    got = cat.expand("static", "host", None, data)["model"]["props"]
+    if stem is None:
+        ref = {f: True for f in data["reference-expansion"]["enabled"]}
+        ref.update({f: False for f in data["reference-expansion"]["disabled"]})
+    else:
+        ref = recorded_props(stem)
+    features = set(cat.rules["cpuid"]) | set(data["msr-features"])
+    compared = [k for k in got if k in ref and (k in features or k in IDENTITY)]
+    assert len(compared) > 150
+    diff = {k: (got[k], ref[k]) for k in compared if got[k] != ref[k]}
+    assert set(diff) == set(explained), diff
+
+
+def test_hosts_differ_in_tsc_deadline_reporting():
+    """The chosen kernels straddle the release whose KVM reports tsc-deadline: with
+    kernel-irqchip=off the feature survives only there."""
+    seen = {}
+    for profile, _stem, _ in HOSTS:
+        data = hostcpu.for_host(load_profile(profile).host)
+        cpuid = cpu.catalog(load_profile(profile).build, "kvm").rules["cpuid"]
+        seen[profile] = hostcpu.TSC_DEADLINE in hostcpu.available(data, cpuid, "off")
+        assert seen[profile] == hostcpu.kernel_reports_tsc_deadline(data["kernel"]["release"])
+        assert hostcpu.TSC_DEADLINE in hostcpu.available(data, cpuid, "on")
+    assert set(seen.values()) == {True, False}
+
+
+def test_expansion_is_the_hosts_not_the_captures():
+    """Through QMP on the profile: the identity and features are the converted host's."""
+    from qmpserver.arch.x86_64 import qmp
+
+    class Inst:
+        def __init__(self, prof):
+            self.build, self.host, self.accel = prof.build, prof.host, "kvm"
+
+    spr = qmp.query_cpu_model_expansion(
+        Inst(load_profile("x86-sapphire-rapids-6.1")), {"type": "full", "model": {"name": "host"}}
+    )["model"]["props"]
+    assert (spr["family"], spr["model"], spr["model-id"]) == (6, 143, "Intel(R) Xeon(R) w7-3465X")
+    assert spr["amx-tile"] and spr["avx512-fp16"] and not spr["svm"]
+    rome = qmp.query_cpu_model_expansion(
+        Inst(load_profile("x86-epyc-rome-6.18")), {"type": "static", "model": {"name": "host"}}
+    )["model"]["props"]
+    assert rome["vendor"] == "AuthenticAMD" and rome["svm"] and not rome["avx512f"]
