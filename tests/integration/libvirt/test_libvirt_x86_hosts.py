@@ -1,0 +1,59 @@
+"""Real libvirt 9.0 computing ``host-model`` against the launcher on the x86 host profiles
+converted from libvirt's cputestdata (docs/x86-cpu-models.md, issue 11).
+
+libvirt probes ``query-cpu-model-expansion`` of ``host`` (static, static with
+``migratable=false``, full with ``hv-passthrough``): the launcher answers from the profile's
+CPUID data, and libvirt turns that into a named model + features.  libvirt 9.0 also reads the
+CPUID of the machine libvirtd runs on and disables features that machine lacks (so on a CPU
+without e.g. SSE3 the host-model lists them as ``disable``): asserted here are what the
+profile decides, the vendor and (AMD Rome) the model family.  Skipped without libvirt,
+unless QMPSERVER_REQUIRE_REAL_PEERS=1."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import xml.etree.ElementTree as ET
+
+import libvirt_testutil as lt
+import pytest
+
+pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(600)]
+
+# (profile, libvirt vendor, model-id the launcher reports, model-name prefix libvirt picks or None)
+HOSTS = [
+    ("x86-epyc-rome-6.18", "AMD", "AMD EPYC 7502 32-Core Processor", "EPYC"),
+    ("x86-sapphire-rapids-6.1", "Intel", "Intel(R) Xeon(R) w7-3465X", None),
+]
+
+
+@pytest.mark.parametrize("profile,vendor,model_id,prefix", HOSTS, ids=[h[0] for h in HOSTS])
+def test_host_model_is_computed_from_the_profile(libvirt, profile, vendor, model_id, prefix):
+    d = lt.world_dir("qmps-x86h-")
+    try:
+        exe = lt.install_launcher(
+            os.path.join(lt.ROOT, "models", "profiles", profile + ".yaml"), d, name="qemu-system-x86_64"
+        )
+        lt.invalidate_caps(exe)
+        with lt.exclusive(), lt.monitor_log(exe) as pairs:
+            p = lt.domcaps(exe, virttype="kvm", arch="x86_64", machine="pc")
+            conversation = pairs()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    assert p.returncode == 0, p.stderr
+    host = [
+        reply["return"]["model"]["props"]
+        for _mon, cmd, reply in conversation
+        if cmd.get("execute") == "query-cpu-model-expansion" and cmd["arguments"]["model"]["name"] == "host"
+    ]
+    assert host and all(props["model-id"].strip() == model_id for props in host)
+    mode = ET.fromstring(p.stdout).find("cpu/mode[@name='host-model']")
+    assert mode is not None and mode.get("supported") == "yes"
+    assert mode.findtext("vendor") == vendor
+    model = mode.findtext("model")
+    custom = [m.text for m in ET.fromstring(p.stdout).findall("cpu/mode[@name='custom']/model")]
+    assert model in custom
+    if prefix:
+        assert re.match(prefix, model), model
+    assert mode.findall("feature[@policy='require']")
