@@ -20,6 +20,8 @@ with its rule:
   bit (libvirt's expansion is the migratable one, which never shows it);
 * ``kvm-leaf``: KVM's own leaves 0x40000000/0x40000001: the expansion's ``kvm-*`` values, and
   for those it does not name the 6.18 capture host's bits (every kernel >= 5.10 has them);
+* ``xsave-component``: a CPUID.0DH:EAX component bit (XCR0) whose feature the expansion shows
+  off is cleared (KVM offers only the components the host kernel enabled);
 * MSR-based features (``arch-capabilities`` bits, ``vmx-*`` …: ``msr-features``): the
   expansion's value, ``false`` where it does not name them (listed under ``msr-unknown``);
   ``lmce`` (KVM's MCE capabilities) likewise.
@@ -144,6 +146,16 @@ def convert(leaves, msrs, props, kernel, rules, capture):
             on, why = bool(regs[r] >> bit & 1), "host-bit"
         regs[r] = regs[r] | 1 << bit if on else regs[r] & ~(1 << bit)
         derived[why].append(f)
+    # KVM offers an XSAVE component only when the host kernel enabled it (PKRU needs the
+    # kernel's protection keys): a component whose feature the expansion shows off is cleared
+    from qmpserver.arch.x86_64.cpu import XSAVE_COMPONENTS
+
+    derived["xsave-component"] = []
+    xcr0 = out.setdefault((0xD, 0), [0, 0, 0, 0])
+    for bit, f in XSAVE_COMPONENTS:
+        if named(f) is False and xcr0[0] >> bit & 1:
+            xcr0[0] &= ~(1 << bit)
+            derived["xsave-component"].append("%s (bit %d)" % (f, bit))
     feature_names = {a for f in cpuid for a in aliases.get(f, [f])}
     msr_features, unknown = {}, []
     for k in rules["msr-features"]:

@@ -56,8 +56,14 @@ def _recorded_expansion_applies(ctx, args) -> bool:
 
 def _recorded_definitions_apply(ctx, args) -> bool:
     """The recorded list answers unless the ``arm-cpu-models`` proposal adds the named KVM
-    models to it (docs/proposals/arm-named-models.md)."""
+    models to it (docs/proposals/arm-named-models.md), or an x86 host profile has its own
+    CPUID data (``x86_cpuid``: its ``unavailable-features`` are computed)."""
     inst = ctx.instance
+    if inst.build.target == "x86_64" and inst.machine.accel == "kvm":
+        from ..arch.x86_64 import hostcpu
+
+        if hostcpu.for_host(inst.host) is not None:  # computed for the profile's own host
+            return False
     return not (inst.build.has_proposal("arm-cpu-models") and inst.machine.accel == "kvm")
 
 
