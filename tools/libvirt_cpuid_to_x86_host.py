@@ -59,6 +59,8 @@ BUILD = "qemu-7.2-debian-x86_64"
 KVM_LEAF = 0x40000001
 NOT_BY_DEFAULT = ("intel-pt",)
 HOST_BIT = ("invtsc",)
+# the expansion's non-feature members the tests compare
+IDENTITY = ("vendor", "family", "model", "stepping", "model-id", "min-level", "min-xlevel", "lmce")
 # answered by every kernel this tool is used for (4.x and later); not in libvirt's data
 KVM_CAPS = {
     "KVM_CAP_IRQCHIP": 1,
@@ -244,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "reference-expansion:",
         "  enabled: %s" % flow(sorted(reference["on"])),
         "  disabled: %s" % flow(sorted(reference["off"])),
+        "  identity: %s" % json.dumps({k: props[k] for k in IDENTITY if k in props}),
         "sources:",
         "  refs:",
         "    libvirt: %s" % json.dumps(a.source),

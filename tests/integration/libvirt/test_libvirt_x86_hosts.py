@@ -21,8 +21,8 @@ import pytest
 pytestmark = [pytest.mark.libvirt, pytest.mark.timeout(600)]
 
 # (profile, libvirt vendor, model-id the launcher reports, the model libvirt names: the host's
-# generation as QEMU 7.2 knows it; 7.2 has no SapphireRapids model, so Icelake-Server with TSX
-# disabled, as on a real Sapphire Rapids with QEMU 7.2)
+# generation as QEMU 7.2 knows it; 7.2 has no SapphireRapids nor EPYC-Genoa model, so
+# Icelake-Server with TSX disabled and EPYC-Milan with the Zen 4 additions as features)
 HOSTS = [
     ("x86-skylake-sp-5.15", "Intel", "Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz", "Skylake-Server-IBRS"),
     ("x86-cascadelake-6.1", "Intel", "Intel(R) Xeon(R) Platinum 8268 CPU @ 2.90GHz", "Cascadelake-Server"),
@@ -31,6 +31,8 @@ HOSTS = [
     ("x86-sapphire-rapids-6.1", "Intel", "Intel(R) Xeon(R) w7-3465X", "Icelake-Server"),
     ("x86-epyc-naples-5.10", "AMD", "AMD EPYC 7601 32-Core Processor", "EPYC-IBPB"),
     ("x86-epyc-rome-6.18", "AMD", "AMD EPYC 7502 32-Core Processor", "EPYC-Rome"),
+    ("x86-epyc-milan-6.17", "AMD", "AMD EPYC 7713 64-Core Processor", "EPYC-Milan"),
+    ("x86-epyc-genoa-6.12", "AMD", "AMD EPYC 9334 32-Core Processor", "EPYC-Milan"),
 ]
 
 

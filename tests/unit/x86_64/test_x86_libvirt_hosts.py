@@ -24,6 +24,11 @@ OLD_KERNEL_XLEVEL = (
     "the recording's kernel capped CPUID 0x80000000 lower than the chosen kernel (KVM's cap"
     " rose with newer leaves); min-xlevel follows the host's KVM leaf"
 )
+HOST_XLEVEL = (
+    "the host file keeps the raw CPUID.80000000H:EAX (0x80000028); the recording's kernel capped it"
+    " at 0x80000022, the leaves KVM knows (the cap per kernel release is not modelled)"
+)
+HOST_XLEVEL_MILAN = HOST_XLEVEL.replace("0x80000028", "0x80000023").replace("0x80000022", "0x8000001f")
 # (profile, libvirt cputestdata stem or None for the copy in the host file, {prop: why it differs})
 HOSTS = [
     ("x86-skylake-sp-5.15", "Xeon-Gold-6130", {"min-level": OLD_QEMU_MIN_LEVEL}),
@@ -51,8 +56,10 @@ HOSTS = [
         },
     ),
     ("x86-sapphire-rapids-6.1", None, {}),
+    ("x86-epyc-genoa-6.12", None, {"min-xlevel": HOST_XLEVEL}),
+    ("x86-epyc-milan-6.17", None, {"min-xlevel": HOST_XLEVEL_MILAN}),
 ]
-IDENTITY = ("vendor", "family", "model", "stepping", "min-xlevel", "min-level", "lmce")
+IDENTITY = ("vendor", "family", "model", "stepping", "model-id", "min-xlevel", "min-level", "lmce")
 
 
 def recorded_props(stem: str) -> dict:
@@ -69,6 +76,7 @@ def test_host_expansion_matches_libvirt_recording(profile, stem, explained):
     if stem is None:
         ref = {f: True for f in data["reference-expansion"]["enabled"]}
         ref.update({f: False for f in data["reference-expansion"]["disabled"]})
+        ref.update(data["reference-expansion"]["identity"])
     else:
         ref = recorded_props(stem)
     features = set(cat.rules["cpuid"]) | set(data["msr-features"])
