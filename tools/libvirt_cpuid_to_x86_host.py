@@ -106,7 +106,8 @@ def brand(leaves: dict[tuple[int, int], list[int]]) -> str:
         for f in (0x80000002, 0x80000003, 0x80000004)
         for v in leaves.get((f, 0), [0] * 4)
     )
-    return raw.split(b"\0")[0].decode("ascii", "replace").strip()
+    # as QEMU's model-id: up to the first NUL, padding spaces kept
+    return raw.split(b"\0")[0].decode("ascii", "replace")
 
 
 def convert(leaves, msrs, props, kernel, rules, capture):
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "family": family,
         "model": model,
         "stepping": sig & 0xF,
-        "model_name": brand(leaves) or title,
+        "model_name": brand(leaves),  # the brand string exactly (QEMU's model-id; empty on samples)
     }
     rel = {
         "x86": os.path.join(a.models, "x86_64", "hosts", a.name + ".yaml"),
@@ -275,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         "targets: {x86_64: {accels: [kvm, tcg]}}",
         "cpu: %s"
         % json.dumps(
-            {k: cpu[k] for k in ("vendor", "model_name", "family", "model", "stepping")} | {"count": 2}
+            {k: cpu[k] for k in ("vendor", "family", "model", "stepping")}
+            | {"model_name": cpu["model_name"].strip() or title, "count": 2}
         ),
         "kernel: %s" % json.dumps({"release": a.kernel} | ({"distro": a.distro} if a.distro else {})),
         "kvm:",

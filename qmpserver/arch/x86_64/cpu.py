@@ -273,7 +273,7 @@ class Catalog:
         irqchip), the MSR features its ``msr-features``, ``lmce`` its ``lmce`` (KVM's MCE
         capabilities, ``kvm_cpu_max_instance_init``), and the identity
         (``x86_cpu_max_instance_init``/``host_cpu_realizefn``: vendor, family/model/stepping,
-        brand string, CPUID levels) its leaves 0, 1, 0x80000000 and 0x80000002..4."""
+        CPUID levels) its leaves 0, 1 and 0x80000000, the brand string its ``cpu.model_name``."""
         from . import hostcpu
 
         cpuid = self.rules["cpuid"]
@@ -294,12 +294,9 @@ class Catalog:
         props["family"] = base_family + (sig >> 20 & 0xFF if base_family == 0xF else 0)
         props["model"] = (sig >> 4 & 0xF) | (sig >> 12 & 0xF0 if base_family in (6, 0xF) else 0)
         props["stepping"] = sig & 0xF
-        brand = b"".join(
-            hostcpu.leaf(host, f)[r].to_bytes(4, "little")
-            for f in (0x80000002, 0x80000003, 0x80000004)
-            for r in ("EAX", "EBX", "ECX", "EDX")
-        )
-        props["model-id"] = brand.split(b"\0")[0].decode("ascii", "replace")
+        # the brand string QEMU reads with the CPUID instruction (host_cpu_realizefn), which
+        # KVM_GET_SUPPORTED_CPUID need not carry: the host file's cpu.model_name
+        props["model-id"] = host["cpu"]["model_name"]
         for k in ("level", "min-level"):
             props[k] = l0["EAX"]
         for k in ("xlevel", "min-xlevel"):

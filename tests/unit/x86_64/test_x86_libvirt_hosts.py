@@ -86,6 +86,17 @@ def test_host_expansion_matches_libvirt_recording(profile, stem, explained):
     assert set(diff) == set(explained), diff
 
 
+@pytest.mark.parametrize("extra", [None, {"migratable": False}], ids=["migratable", "migratable-off"])
+def test_host_expansion_from_the_capture_hosts_cpuid_equals_the_real_binarys(extra):
+    """The same computation fed the capture machine's own KVM_GET_SUPPORTED_CPUID file gives
+    the real QEMU 7.2's recorded expansion on that machine, member for member."""
+    cat = cpu.catalog(load_profile("qemu-7.2-debian-x86_64").build, "kvm")
+    recorded = cat.expand("full", "host", extra)["model"]["props"]
+    computed = cat.expand("full", "host", extra, hostcpu.load_host("capture-host-6.18"))["model"]["props"]
+    assert len(recorded) > 400
+    assert computed == recorded
+
+
 def test_hosts_differ_in_tsc_deadline_reporting():
     """The chosen kernels straddle the release whose KVM reports tsc-deadline: with
     kernel-irqchip=off the feature survives only there."""
