@@ -51,7 +51,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from qmpserver.arch.x86_64 import hostcpu  # noqa: E402
-from qmpserver.models import read_yaml  # noqa: E402
+from qmpserver.models import MODELS_DIR, read_yaml  # noqa: E402
 
 RULES = "x86_64/cpu-rules-7.2.yaml"
 CAPTURE_HOST = "capture-host-6.18"
@@ -80,7 +80,8 @@ _MSR = re.compile(r"<msr index='(0x[0-9a-f]+)' edx='(0x[0-9a-f]+)' eax='(0x[0-9a
 
 
 def read_cpuid_xml(path: str) -> tuple[dict[tuple[int, int], list[int]], dict[int, int], str]:
-    text = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
     leaves = {
         (int(m[1], 16), int(m[2], 16)): [int(v, 16) for v in m.groups()[2:]] for m in _CPUID.finditer(text)
     }
@@ -90,7 +91,8 @@ def read_cpuid_xml(path: str) -> tuple[dict[tuple[int, int], list[int]], dict[in
 
 
 def read_json_objects(path: str) -> list[dict]:
-    text = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
     dec, out, i = json.JSONDecoder(), [], 0
     while True:
         m = re.compile(r"\S").search(text, i)
@@ -186,16 +188,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--source", required=True, help="which libvirt file and version the data is")
     ap.add_argument("--summary", required=True)
     ap.add_argument("--distro", default="")
-    ap.add_argument(
-        "--models", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models")
-    )
+    ap.add_argument("--models", default=MODELS_DIR, help="where the rules and the capture host are read")
+    ap.add_argument("-o", "--output-dir", help="where the three files go (default: --models)")
     a = ap.parse_args(argv)
     rules = read_yaml(os.path.join(a.models, RULES))
     rules["msr-features"] = msr_feature_names(rules["cpuid"])
     capture = read_yaml(os.path.join(a.models, "x86_64", "hosts", CAPTURE_HOST + ".yaml"))
-    leaves, msrs, title = read_cpuid_xml(a.xml)
-    objs = read_json_objects(a.json)
-    props = objs[0]["return"]["model"]["props"]
+    try:
+        leaves, msrs, title = read_cpuid_xml(a.xml)
+        props = read_json_objects(a.json)[0]["return"]["model"]["props"]
+        if (0, 0) not in leaves or (1, 0) not in leaves:
+            raise ValueError("%s: no CPUID leaves 0 and 1" % a.xml)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        print("%s: error: %s" % (sys.argv[0], e), file=sys.stderr)
+        return 1
+    out_dir = a.output_dir or a.models
     supported, derived, msr_features, unknown, reference = convert(
         leaves, msrs, props, a.kernel, rules, capture
     )
@@ -211,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         "model_name": brand(leaves),  # the brand string exactly (QEMU's model-id; empty on samples)
     }
     rel = {
-        "x86": os.path.join(a.models, "x86_64", "hosts", a.name + ".yaml"),
-        "host": os.path.join(a.models, "hosts", a.name + ".yaml"),
-        "profile": os.path.join(a.models, "profiles", a.name + ".yaml"),
+        "x86": os.path.join(out_dir, "x86_64", "hosts", a.name + ".yaml"),
+        "host": os.path.join(out_dir, "hosts", a.name + ".yaml"),
+        "profile": os.path.join(out_dir, "profiles", a.name + ".yaml"),
     }
     tsc = hostcpu.kernel_reports_tsc_deadline(a.kernel)
     lines = [

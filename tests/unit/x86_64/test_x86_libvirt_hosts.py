@@ -224,3 +224,29 @@ def test_definitions_through_qmp_are_the_hosts():
         defs["Icelake-Server"]["unavailable-features"]
         != {d["name"]: d for d in capture}["Icelake-Server"]["unavailable-features"]
     )
+
+
+@pytest.mark.parametrize(
+    "profile,stem", [(h[0], h[1]) for h in HOSTS if h[1]], ids=[h[0] for h in HOSTS if h[1]]
+)
+def test_committed_host_files_are_the_converters_output(tmp_path, profile, stem):
+    """tools/libvirt_cpuid_to_x86_host.py run again on the fetched libvirt 9.0 files, with the
+    arguments the committed files record, writes the committed three files byte for byte."""
+    import subprocess
+    import sys
+
+    from qmpserver.models import MODELS_DIR, read_yaml
+
+    xml = capsdata_path("cputestdata/x86_64-cpuid-%s.xml" % stem)
+    data = hostcpu.load_host(profile)
+    host = read_yaml(f"{MODELS_DIR}/hosts/{profile}.yaml")
+    args = [
+        sys.executable, "tools/libvirt_cpuid_to_x86_host.py", "--xml", str(xml),
+        "--json", str(xml.with_suffix(".json")), "--kernel", data["kernel"]["release"],
+        "--name", profile, "--source", data["sources"]["refs"]["libvirt"], "--summary", host["summary"],
+        "--distro", host["kernel"].get("distro", ""), "-o", str(tmp_path),
+    ]  # fmt: skip
+    p = subprocess.run(args, capture_output=True, text=True, cwd=f"{MODELS_DIR}/..", timeout=120)
+    assert p.returncode == 0, p.stderr
+    for rel in (f"x86_64/hosts/{profile}.yaml", f"hosts/{profile}.yaml", f"profiles/{profile}.yaml"):
+        assert (tmp_path / rel).read_text() == open(f"{MODELS_DIR}/{rel}").read(), rel
