@@ -250,3 +250,40 @@ def test_committed_host_files_are_the_converters_output(tmp_path, profile, stem)
     assert p.returncode == 0, p.stderr
     for rel in (f"x86_64/hosts/{profile}.yaml", f"hosts/{profile}.yaml", f"profiles/{profile}.yaml"):
         assert (tmp_path / rel).read_text() == open(f"{MODELS_DIR}/{rel}").read(), rel
+
+
+TSC_WARNING = "host doesn't support requested feature: CPUID.01H:ECX.tsc-deadline [bit 24]"
+# the seed's matrix on two real hosts whose kernels differ in TSC-deadline reporting:
+# (profile, kernel-irqchip, -cpu qemu64 +feats, enforce) -> (x2apic, tsc-deadline, kvm-pv-unhalt,
+# kvm-msi-ext-dest-id) offered, warnings, start-up error
+SEED = [
+    ("x86-skylake-sp-5.15", "on", (True, True, True, False), {"tsc-deadline": True}, True, [], None),
+    ("x86-skylake-sp-5.15", "split", (True, True, True, True), {"tsc-deadline": True}, True, [], None),
+    ("x86-skylake-sp-5.15", "off", (False, False, False, False), {"tsc-deadline": True}, False, [TSC_WARNING], None),
+    (
+        "x86-skylake-sp-5.15", "off", (False, False, False, False), {"tsc-deadline": True}, True, [TSC_WARNING],
+        "Host doesn't support requested features",
+    ),
+    ("x86-epyc-rome-6.18", "off", (False, True, False, False), {"tsc-deadline": True}, True, [], None),
+    ("x86-epyc-rome-6.18", "on", (True, True, True, False), {"x2apic": True}, True, [], None),
+    (
+        "x86-epyc-rome-6.18", "off", (False, True, False, False), {"x2apic": True}, False,
+        ["host doesn't support requested feature: CPUID.01H:ECX.x2apic [bit 21]"], None,
+    ),
+]  # fmt: skip
+PROBE = ("x2apic", "tsc-deadline", "kvm-pv-unhalt", "kvm-msi-ext-dest-id")
+
+
+@pytest.mark.parametrize("profile,irqchip,offered,user,enforce,warnings,error", SEED)
+def test_seed_matrix_on_real_hosts(profile, irqchip, offered, user, enforce, warnings, error):
+    prof = load_profile(profile)
+    data = hostcpu.for_host(prof.host)
+    cat = cpu.catalog(prof.build, "kvm")
+    cpuid = cat.rules["cpuid"]
+    avail = hostcpu.available(data, cpuid, irqchip)
+    assert tuple(f in avail for f in PROBE) == offered
+    props = cat.expand("full", "qemu64", None)["model"]["props"]
+    req = hostcpu.requested(props, cpuid, irqchip, user)
+    _got, warned, failed = hostcpu.realize(req, data, cpuid, irqchip, check=True, enforce=enforce)
+    assert warned == warnings
+    assert failed == error
