@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fetch libvirt's own QMP recordings (tests/qemucapabilitiesdata/*.replies) for QEMU >= 4.2,
-# aarch64 and x86_64, from Debian's libvirt SOURCE package, into a git-ignored cache:
+# aarch64 and x86_64, and the real x86 hosts' CPUID data behind models/x86_64/hosts/x86-*
+# (tests/cputestdata/x86_64-cpuid-<CPU>.xml/.json, into cputestdata/), from Debian's libvirt
+# SOURCE package, into a git-ignored cache:
 #
 #   bash scripts/fetch-libvirt-capsdata.sh [CACHE_DIR]     (default .cache/libvirt-capsdata/9.0.0)
 #
@@ -19,8 +21,10 @@ SUITE=bookworm
 CACHE=${1:-.cache/libvirt-capsdata/$UPSTREAM}
 EXPECTED=17  # libvirt 9.0 has no aarch64 recording of 5.1, 6.1, 7.1, 7.2, 8.0
 VERSIONS="4.2.0 5.0.0 5.1.0 5.2.0 6.0.0 6.1.0 6.2.0 7.0.0 7.1.0 7.2.0 8.0.0"
+# tools/libvirt_cpuid_to_x86_host.py's inputs (the hosts' sources name these files)
+CPUS="Xeon-Gold-6130 Xeon-Platinum-8268 Ice-Lake-Server Cooperlake EPYC-7502-32-Core EPYC-7601-32-Core-ibpb"
 
-if [ -f "$CACHE/ORIGIN" ]; then
+if [ -f "$CACHE/ORIGIN" ] && [ -d "$CACHE/cputestdata" ]; then
   exit 0
 fi
 command -v apt-get >/dev/null || { echo "fetch-libvirt-capsdata.sh: apt-get is needed" >&2; exit 1; }
@@ -52,17 +56,25 @@ if [ "$(printf '%s\n' "$present" | grep -c .)" != "$EXPECTED" ]; then
   echo "fetch-libvirt-capsdata.sh: expected $EXPECTED recordings in $ORIG, found:" $present >&2
   exit 1
 fi
-mkdir -p "$CACHE.tmp"
+cpufiles=()
+for c in $CPUS; do
+  for ext in xml json; do
+    cpufiles+=("libvirt-$UPSTREAM/tests/cputestdata/x86_64-cpuid-$c.$ext")
+  done
+done
+rm -rf "$CACHE.tmp"
+mkdir -p "$CACHE.tmp/cputestdata"
 # shellcheck disable=SC2086
 tar -xJf "$ORIG" -C "$CACHE.tmp" --strip-components=3 $present
+tar -xJf "$ORIG" -C "$CACHE.tmp/cputestdata" --strip-components=3 "${cpufiles[@]}"
 {
   echo "libvirt's tests/qemucapabilitiesdata/*.replies (QEMU >= 4.2, aarch64 and x86_64), LGPL-2.1+"
   echo "from Debian source package libvirt $VERSION ($SUITE, $MIRROR), fetched by apt"
   echo "(files checked by apt against the archive's signed Sources index) on $(date -u +%F)"
   echo "libvirt_$UPSTREAM.orig.tar.xz sha256 $(sha256sum "$ORIG" | cut -d' ' -f1)"
   echo "files:"
-  (cd "$CACHE.tmp" && sha256sum ./*.replies | sed 's#  \./#  #')
+  (cd "$CACHE.tmp" && sha256sum ./*.replies cputestdata/* | sed 's#  \./#  #')
 } > "$CACHE.tmp/ORIGIN"
 rm -rf "$CACHE"
 mv "$CACHE.tmp" "$CACHE"
-echo "fetch-libvirt-capsdata.sh: $(ls "$CACHE"/*.replies | wc -l) recordings in $CACHE"
+echo "fetch-libvirt-capsdata.sh: $(ls "$CACHE"/*.replies | wc -l) recordings, $(ls "$CACHE"/cputestdata | wc -l) cputestdata files in $CACHE"

@@ -39,19 +39,31 @@ def _recorded_expansion_applies(ctx, args) -> bool:
     """Whether the build's recorded expansion of this model answers this instance too: not
     when a proposal adds properties the recording cannot have (``cpu-idreg-props``), nor
     when ``-cpu`` names this model with properties (its globals apply to the new object,
-    QEMU qom/object.c object_apply_global_props).  Checked by the command table
+    QEMU qom/object.c object_apply_global_props), nor x86 ``host``/``max`` on a host profile
+    with its own CPUID data (``x86_cpuid``: the capture's host is another machine).  Checked by the command table
     (:func:`qmpserver.qmp.dispatch._answering`) before the handler runs."""
     inst = ctx.instance
     if inst.build.has_proposal("cpu-idreg-props"):
         return False
+    if inst.build.target == "x86_64" and args["model"]["name"] in ("host", "max"):
+        from ..arch.x86_64 import hostcpu
+
+        if hostcpu.for_host(inst.host) is not None:  # another host than the capture's
+            return False
     m = inst.machine
     return not (m.cpu_props and m.cpu_model == args["model"]["name"])
 
 
 def _recorded_definitions_apply(ctx, args) -> bool:
     """The recorded list answers unless the ``arm-cpu-models`` proposal adds the named KVM
-    models to it (docs/proposals/arm-named-models.md)."""
+    models to it (docs/proposals/arm-named-models.md), or an x86 host profile has its own
+    CPUID data (``x86_cpuid``: its ``unavailable-features`` are computed)."""
     inst = ctx.instance
+    if inst.build.target == "x86_64" and inst.machine.accel == "kvm":
+        from ..arch.x86_64 import hostcpu
+
+        if hostcpu.for_host(inst.host) is not None:  # computed for the profile's own host
+            return False
     return not (inst.build.has_proposal("arm-cpu-models") and inst.machine.accel == "kvm")
 
 

@@ -29,8 +29,8 @@ CAPSDATA_NAMES = tuple(
 
 
 def capsdata_path(name: str) -> Path:
-    """The path of one fetched libvirt 9.0 recording; skips the test when it was not fetched
-    (fails it under QMPSERVER_REQUIRE_REAL_PEERS=1)."""
+    """The path of one fetched libvirt 9.0 file (a recording, or ``cputestdata/<file>``); skips
+    the test when it was not fetched (fails it under QMPSERVER_REQUIRE_REAL_PEERS=1)."""
     path = CAPSDATA / name
     if not path.is_file():
         msg = "%s is absent: run scripts/fetch-libvirt-capsdata.sh" % path

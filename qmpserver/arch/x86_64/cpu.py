@@ -51,6 +51,29 @@ STATIC_PROPS = ("min-level", "min-xlevel", "family", "model", "stepping", "model
 RECORDED_PROPS = {"kvm": ("migratable", "hv-passthrough"), "tcg": ("migratable",)}
 # setter range checks of x86_cpuid_version_set_family/_model/_stepping
 INT_RANGES = {"family": 0xFF + 0xF, "model": 0xFF, "stepping": 0xF}
+# QEMU 7.2's feature words in FeatureWord order (target/i386/cpu.h): the order in which
+# x86_cpu_filter_features walks them, hence of unavailable-features; checked against the
+# capture's recorded query-cpu-definitions (tests/unit/x86_64/test_x86_libvirt_hosts.py).
+# The CPUID words up to leaf 6, then the XSAVE components (XCR0), the MSR words, the rest.
+FEATURE_WORDS = (
+    (1, 0, "EDX"), (1, 0, "ECX"), (7, 0, "EBX"), (7, 0, "ECX"), (7, 0, "EDX"), (7, 1, "EAX"),
+    (0x80000001, 0, "EDX"), (0x80000001, 0, "ECX"), (0x80000007, 0, "EDX"), (0x80000008, 0, "EBX"),
+    (0xC0000001, 0, "EDX"), (0x40000001, 0, "EAX"), (0x40000001, 0, "EDX"), (0x8000000A, 0, "EDX"),
+    (0xD, 1, "EAX"), (6, 0, "EAX"),
+)  # fmt: skip
+LATE_WORDS = ((0x14, 0, "ECX"), (0x12, 0, "EAX"), (0x12, 0, "EBX"), (0x12, 1, "EAX"))
+# XCR0 components (bit of CPUID.0DH:EAX) and the feature that asks for each
+# (x86_ext_save_areas); a missing component is listed under that feature's name
+XSAVE_COMPONENTS = ((2, "avx"), (3, "mpx"), (4, "mpx"), (5, "avx512f"), (6, "avx512f"), (7, "avx512f"),
+                    (9, "pku"), (17, "amx-tile"), (18, "amx-tile"))  # fmt: skip
+# the MSR words: IA32_ARCH_CAPABILITIES by bit, CORE_CAPABILITY, PERF_CAPABILITIES (then VMX)
+MSR_WORD_ORDER = (
+    "rdctl-no", "ibrs-all", "rsba", "skip-l1dfl-vmentry", "ssb-no", "mds-no", "pschange-mc-no",
+    "tsx-ctrl", "taa-no", "split-lock-detect", "full-width-write",
+)  # fmt: skip
+# kvm_arch_get_supported_cpuid: TOPOEXT counts as supported whatever KVM says (QEMU keeps the
+# models that have it runnable on older kernels)
+ALWAYS_SUPPORTED_KVM = ("topoext",)
 LEVEL_PROPS = (("min-level", "level"), ("min-xlevel", "xlevel"), ("min-xlevel2", "xlevel2"))
 UINT32 = ("uint32",)
 
@@ -243,7 +266,81 @@ class Catalog:
                 props[lk] = mins[mk]
         props["level-func7"] = mins["level-func7"]
 
-    def expand(self, kind: str, name: str, in_props: Any) -> dict[str, Any]:
+    def host_props(self, props: dict[str, Any], host: dict[str, Any]) -> None:
+        """``host`` (and ``max``, which is ``host`` under KVM) on another host than the capture's:
+        the capture's expansion gives the member set and QEMU's defaults; the CPUID features
+        are :func:`.hostcpu.host_model` of the host's data (``-machine none`` has the in-kernel
+        irqchip), the MSR features its ``msr-features``, ``lmce`` its ``lmce`` (KVM's MCE
+        capabilities, ``kvm_cpu_max_instance_init``), and the identity
+        (``x86_cpu_max_instance_init``/``host_cpu_realizefn``: vendor, family/model/stepping,
+        CPUID levels) its leaves 0, 1 and 0x80000000, the brand string its ``cpu.model_name``."""
+        from . import hostcpu
+
+        cpuid = self.rules["cpuid"]
+        on = hostcpu.host_model(host, cpuid, "on", props.get("migratable", True) is not False)
+        for f in cpuid:
+            for k in self.aliases.get(f, (f,)):
+                if k in props:
+                    props[k] = f in on
+        for f, v in (host.get("msr-features") or {}).items():
+            for k in self.aliases.get(f, (f,)):
+                if k in props:
+                    props[k] = v
+        props["lmce"] = bool(host.get("lmce"))
+        l0, l1, x0 = hostcpu.leaf(host, 0), hostcpu.leaf(host, 1), hostcpu.leaf(host, 0x80000000)
+        sig = l1["EAX"]
+        base_family = sig >> 8 & 0xF
+        props["vendor"] = b"".join(l0[r].to_bytes(4, "little") for r in ("EBX", "EDX", "ECX")).decode()
+        props["family"] = base_family + (sig >> 20 & 0xFF if base_family == 0xF else 0)
+        props["model"] = (sig >> 4 & 0xF) | (sig >> 12 & 0xF0 if base_family in (6, 0xF) else 0)
+        props["stepping"] = sig & 0xF
+        # the brand string QEMU reads with the CPUID instruction (host_cpu_realizefn), which
+        # KVM_GET_SUPPORTED_CPUID need not carry: the host file's cpu.model_name
+        props["model-id"] = host["cpu"]["model_name"]
+        for k in ("level", "min-level"):
+            props[k] = l0["EAX"]
+        for k in ("xlevel", "min-xlevel"):
+            props[k] = x0["EAX"]
+
+    def unavailable_features(self, name: str, host: dict[str, Any]) -> list[str]:
+        """``unavailable-features`` of a named model on ``host`` under KVM
+        (``x86_cpu_class_check_missing_features``): the features of the model's KVM expansion
+        that the host cannot give (CPUID: :func:`.hostcpu.available` with the in-kernel
+        irqchip of ``-machine none``, plus ``topoext``; MSR features: the host's
+        ``msr-features``; XSAVE components: the host's CPUID.0DH:EAX), in feature-word then
+        bit order.  A feature whose prerequisite is off
+        or itself missing is not listed (``npt`` of the EPYC models, whose ``svm`` the KVM
+        defaults turn off: measured on the capture)."""
+        from . import hostcpu
+
+        cpuid = self.rules["cpuid"]
+        props = self.recorded_full(name, {})
+        avail = hostcpu.available(host, cpuid, "on") | set(ALWAYS_SUPPORTED_KVM)
+        missing = {f for f in cpuid if props.get(f) is True and f not in avail}
+        off = {f for f in self.depends if props.get(f) is not True} | missing
+        missing -= {d for f in off for d in self.depends.get(f, ())}
+
+        words = FEATURE_WORDS + LATE_WORDS
+
+        def order(f: str) -> tuple[int, int]:
+            leaf, sub, reg, bit = cpuid[f]
+            return words.index((leaf, sub or 0, reg)), bit
+
+        ranked = sorted(missing, key=order)
+        out = [f for f in ranked if order(f)[0] < len(FEATURE_WORDS)]
+        xcr0 = hostcpu.leaf(host, 0xD, 0)["EAX"]
+        out += [f for bit, f in XSAVE_COMPONENTS if props.get(f) is True and not xcr0 >> bit & 1]
+        msr = host.get("msr-features") or {}
+        vmx = [k for k in self.static_keys if k.startswith("vmx-")]
+        out += [f for f in (*MSR_WORD_ORDER, *vmx) if props.get(f) is True and not msr.get(f, False)]
+        out += [f for f in ranked if order(f)[0] >= len(FEATURE_WORDS)]
+        return out
+
+    def expand(
+        self, kind: str, name: str, in_props: Any, host: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``host``: the instance's x86 CPUID data (:func:`.hostcpu.for_host`), or None when
+        the build's capture host is the instance's host."""
         if name not in self.models:
             raise X86Error("CPU model '%s' not found" % name)
         given = in_props if type(in_props) is dict else {}
@@ -251,6 +348,8 @@ class Catalog:
         if name in ("host", "max"):
             extra = {k: v for k, v in given.items() if k in RECORDED_PROPS.get(self.accel, ())}
         props = self.recorded_full(name, extra)
+        if host is not None and name in ("host", "max") and self.accel == "kvm":
+            self.host_props(props, host)
         user: dict[str, Any] = {}
         for key in wire_order(tuple(given)):
             if key in extra:

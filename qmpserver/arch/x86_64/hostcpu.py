@@ -15,8 +15,12 @@ binary on the capturing host (``tests/unit/x86_64/test_x86_hostcpu.py``):
 * ``kvm-msi-ext-dest-id`` is offered only with ``kernel-irqchip=split`` (QEMU sets it; KVM does
   not report it);
 * ``tsc-deadline`` is available when KVM reports it, or with an in-kernel irqchip and
-  ``KVM_CAP_TSC_DEADLINE_TIMER``; kernels before the CPUID rework (about 6.14, release not verified) do not report it, so
-  there ``kernel-irqchip=off`` drops it, while on the 6.18 capture host it stays;
+  ``KVM_CAP_TSC_DEADLINE_TIMER``; kernels before the CPUID rework do not report it, so
+  there ``kernel-irqchip=off`` drops it, while on the 6.18 capture host it stays.  The rework
+  is Linux commit 9be4ec35d668 ("KVM: x86: Advertise TSC_DEADLINE_TIMER in
+  KVM_GET_SUPPORTED_CPUID", series of 2024-11-28, ``EMULATED_F(TSC_DEADLINE_TIMER)`` in
+  ``kvm_set_cpu_caps`` and api.rst's "may be returned as true"), merged for 6.14
+  (:data:`TSC_DEADLINE_REPORTED_SINCE`; the merge release is not checked against a tag);
 * ``hypervisor`` is always set;
 * ``host``/``max`` with ``migratable=on`` (the default) leave out the unmigratable features
   (``invtsc``);
@@ -44,10 +48,35 @@ ALWAYS = ("hypervisor",)
 # the host expansion with and without migratable differs in invtsc alone)
 UNMIGRATABLE = ("invtsc",)
 TSC_DEADLINE = "tsc-deadline"
+# the first kernel whose KVM_GET_SUPPORTED_CPUID sets CPUID.01H:ECX[24] (see the docstring)
+TSC_DEADLINE_REPORTED_SINCE = (6, 14)
+
+
+def kernel_reports_tsc_deadline(release: str) -> bool:
+    """Whether a kernel of this ``uname -r`` lists tsc-deadline in KVM_GET_SUPPORTED_CPUID."""
+    major, minor = (int(x) for x in release.split("-")[0].split(".")[:2])
+    return (major, minor) >= TSC_DEADLINE_REPORTED_SINCE
 
 
 def load_host(name: str) -> dict[str, Any]:
     return read_yaml(os.path.join(MODELS_DIR, "x86_64", "hosts", name + ".yaml"))
+
+
+def for_host(host: Any) -> dict[str, Any] | None:
+    """The CPUID data a host profile names (``x86_cpuid``), or None (the build's capture
+    answers for that host)."""
+    name = (getattr(host, "data", None) or {}).get("x86_cpuid")
+    if not name:
+        return None
+    cache = host.__dict__.setdefault("_x86_cpuid", {})
+    if name not in cache:
+        cache[name] = load_host(name)
+    return cache[name]
+
+
+def leaf(host: dict[str, Any], function: int, index: int = 0) -> dict[str, int]:
+    """One KVM_GET_SUPPORTED_CPUID entry's registers (zeros when KVM does not list it)."""
+    return _leaves(host).get((function, index), {"EAX": 0, "EBX": 0, "ECX": 0, "EDX": 0})
 
 
 def _leaves(host: dict[str, Any]) -> dict[tuple[int, int], dict[str, int]]:

@@ -3,9 +3,9 @@
 ``query-cpu-model-expansion`` is computed by :mod:`.cpu` from the build's capture and the
 measured rules; where they do not reach, the build's recording for exactly these arguments
 answers, else a visible error (:func:`qmpserver.arch.targets.recorded_or_missing`).
-``query-cpu-definitions`` is the recording of the build under the instance's accelerator: its
-``unavailable-features`` are those of the captured host (computing them for another host needs
-that host's CPUID data, which no x86 host profile carries yet).
+``query-cpu-definitions`` is the recording of the build under the instance's accelerator; on a
+host profile with CPUID data (``x86_cpuid``) under KVM, ``unavailable-features`` and the
+``host``/``max`` expansions are computed for that host (:mod:`.hostcpu`).
 """
 
 from __future__ import annotations
@@ -14,20 +14,36 @@ from typing import Any
 
 from ...errors import QMPError
 from .. import targets
-from . import cpu
+from . import cpu, hostcpu
 
 
 def query_cpu_definitions(inst: Any, args: dict[str, Any]) -> Any:
-    return targets.recorded_or_missing(
-        inst, "query-cpu-definitions", args, "x86 CPU definitions are only replayed from the capture"
-    )
+    """The build's recorded list; on a host profile with its own CPUID data under KVM, each
+    named model's ``unavailable-features`` computed for that host
+    (:meth:`.cpu.Catalog.unavailable_features`)."""
+    host = hostcpu.for_host(inst.host)
+    if host is None or inst.accel != "kvm":
+        return targets.recorded_or_missing(
+            inst, "query-cpu-definitions", args, "x86 CPU definitions are only replayed from the capture"
+        )
+    try:
+        cat = cpu.catalog(inst.build, inst.accel)
+        out = []
+        for d in inst.build.recorded_return("query-cpu-definitions", None, inst.accel):
+            d = dict(d)
+            if d["name"] not in ("host", "max", "base"):
+                d["unavailable-features"] = cat.unavailable_features(d["name"], host)
+            out.append(d)
+        return out
+    except cpu.Missing as e:
+        return targets.recorded_or_missing(inst, "query-cpu-definitions", args, str(e))
 
 
 def query_cpu_model_expansion(inst: Any, args: dict[str, Any]) -> Any:
     model = args["model"]
     try:
         cat = cpu.catalog(inst.build, inst.accel)
-        return cat.expand(args["type"], model["name"], model.get("props"))
+        return cat.expand(args["type"], model["name"], model.get("props"), hostcpu.for_host(inst.host))
     except cpu.X86Error as e:
         raise QMPError(e.message) from None
     except cpu.Missing as e:

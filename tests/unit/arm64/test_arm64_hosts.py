@@ -25,6 +25,16 @@ BUILTIN = [
     "x86-64-kvm-host",
     "qemu-7.2-debian-x86-64",  # captured with the x86_64 7.2 build (issue 11)
     "qemu-7.2-debian-ppc64",  # captured with the ppc64 7.2 build, TCG only (issue 12)
+    # real x86 machines from libvirt's cputestdata, with their CPUID data (issue 11)
+    "x86-skylake-sp-5.15",
+    "x86-cascadelake-6.1",
+    "x86-icelake-sp-6.8",
+    "x86-cooperlake-6.14",
+    "x86-sapphire-rapids-6.1",
+    "x86-epyc-naples-5.10",
+    "x86-epyc-rome-6.18",
+    "x86-epyc-milan-6.17",
+    "x86-epyc-genoa-6.12",
 ]
 
 
