@@ -52,8 +52,8 @@ class MachineState:
         self.cpu_model = cpu_model
         self.cpu_props = cpu_props
         self.smp = smp  # the complete -smp topology (vm/smp.py)
-        # MachineClass::wakeup: only x86 PC boards have a suspend-to-RAM wakeup,
-        # and none of them is modelled, so no instance reports one
+        # MachineClass::wakeup: only x86 PC boards have a suspend-to-RAM wakeup (set by
+        # arch/x86_64/startup.py); every other board has none
         self.wakeup_suspend = False
 
     @property

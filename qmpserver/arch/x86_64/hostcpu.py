@@ -126,7 +126,9 @@ def walk_order(cpuid: dict[str, list], words: list | None) -> list[str]:
     if not words:
         return list(cpuid)
     rank = {(w[0], w[1] or 0, w[2]): i for i, w in enumerate(words)}
-    return sorted(cpuid, key=lambda f: (rank.get((cpuid[f][0], cpuid[f][1] or 0, cpuid[f][2]), len(rank)), cpuid[f][3]))
+    return sorted(
+        cpuid, key=lambda f: (rank.get((cpuid[f][0], cpuid[f][1] or 0, cpuid[f][2]), len(rank)), cpuid[f][3])
+    )
 
 
 def filter_features(

@@ -60,12 +60,17 @@ USERSPACE_APIC = (
     "Userspace local APIC is deprecated for KVM.",
     "Do not use kernel-irqchip except for the -M isapc machine type.",
 )
-AMBIGUOUS = "Ambiguous CPU model string. Don't mix both \"%s%s\" and \"%s=%s\""
+AMBIGUOUS = 'Ambiguous CPU model string. Don\'t mix both "%s%s" and "%s=%s"'
 AMBIGUOUS_END = "Compatibility of ambiguous CPU model strings won't be kept on future QEMU versions"
 TRUE_WORDS = ("on", "yes", "true", "y")
 FALSE_WORDS = ("off", "no", "false", "n")
 # string → value of a global property by QOM type, with QEMU's visitor texts: (parser, error)
-INT_TYPES = {"uint8": (0, 0xFF), "uint16": (0, 0xFFFF), "uint32": (0, 0xFFFFFFFF), "uint64": (0, (1 << 64) - 1)}
+INT_TYPES = {
+    "uint8": (0, 0xFF),
+    "uint16": (0, 0xFFFF),
+    "uint32": (0, 0xFFFFFFFF),
+    "uint64": (0, (1 << 64) - 1),
+}
 SIGNED_TYPES = {"int": "int64", "int32": "int32_t"}
 
 
@@ -135,9 +140,9 @@ def parse_value(typename: str, name: str, typ: str, text: str) -> Any:
             v = int(text, 0)
         except ValueError:
             raise QMPError("Parameter '%s' expects %s" % (name, SIGNED_TYPES[typ])) from None
-        hi = cpu.INT_RANGES.get(name)
-        if hi is not None and not 0 <= v <= hi:
-            raise QMPError("Property .%s doesn't take value %d (minimum: 0, maximum: %d)" % (name, v, hi))
+        top = cpu.INT_RANGES.get(name)
+        if top is not None and not 0 <= v <= top:
+            raise QMPError("Property .%s doesn't take value %d (minimum: 0, maximum: %d)" % (name, v, top))
         return v
     if typ in ("string", "str"):
         if name == "vendor" and len(text.encode()) != 12:
@@ -175,7 +180,7 @@ def deprecation_warning(build: Any, machine_type: str) -> str | None:
     machine ``query-machines`` marks deprecated; the reasons are measured
     (``models/x86_64/machines-7.2.yaml``).  A deprecated machine without a recorded reason is
     logged as not modelled."""
-    info = next((m for m in build.machines() if m.get("name") == machine_type), {})
+    info: dict[str, Any] = next((m for m in build.machines() if m.get("name") == machine_type), {})
     if not info.get("deprecated"):
         return None
     rel = MACHINE_FILES.get(tuple(build.version[:2]))
@@ -187,6 +192,36 @@ def deprecation_warning(build: Any, machine_type: str) -> str | None:
     return "Machine type '%s' is deprecated: %s" % (machine_type, reason)
 
 
+# /machine properties whose value follows other options (-boot, -m, -smp, -kernel, -bios ...):
+# the measured defaults do not answer them
+OPTION_DEPENDENT = frozenset({"memory", "smp", "graphics", "kernel", "initrd", "append", "dtb", "usb"})
+# measured defaults that stand only while their option is absent
+UNLESS_OPTION = {"boot": "boot", "firmware": "bios"}
+
+
+def machine_default(instance: Any, name: str) -> Any:
+    """The value real QEMU 7.2 reports for an unset ``/machine`` property of a started
+    ``pc-i440fx-*`` / ``pc-q35-*`` machine (measured by ``tools/capture_x86_machines.py`` on the
+    newest version; e.g. ``vmport`` ``auto`` is ``on`` once the machine exists), else None."""
+    machine_type, build = instance.machine.type, instance.build
+    family = (
+        "q35"
+        if machine_type.startswith("pc-q35-")
+        else "pc"
+        if machine_type.startswith("pc-i440fx-")
+        else None
+    )
+    rel = MACHINE_FILES.get(tuple(build.version[:2]))
+    if family is None or rel is None or name in OPTION_DEPENDENT:
+        return None
+    opt = UNLESS_OPTION.get(name)
+    if opt and any(
+        isinstance(o, (tuple, list)) and o and o[0].lstrip("-") == opt for o in instance.config.options
+    ):
+        return None
+    return ((cpu.load_rules(rel).get("defaults") or {}).get(family) or {}).get(name)
+
+
 def validate(instance: Any, ms: Any) -> None:
     """Resolve and check the vCPU of a starting x86 instance (StartupError with QEMU's text);
     the warnings go to ``instance.config.warnings``, in QEMU's order."""
@@ -196,6 +231,8 @@ def validate(instance: Any, ms: Any) -> None:
         w = deprecation_warning(instance.build, ms.type)
         if w:
             warnings.append(w)
+        # MachineClass::wakeup: every PC machine (pc_machine_class_init) has one
+        ms.wakeup_suspend = ms.type.startswith(APIC_BOARDS)
     chip = irqchip(instance, ms) if ms.accel == "kvm" else None
     if ms.type == "none" and cfg.cpu is None:
         return  # -machine none creates no vCPU without -cpu (libvirt's probe)
@@ -221,7 +258,8 @@ def validate(instance: Any, ms: Any) -> None:
         typ = "bool" if name in extra else cat.types.get(name)
         if typ is None:
             raise StartupError(
-                "can't apply global %s.%s=%s: Property '%s.%s' not found" % (typename, name, text, typename, name)
+                "can't apply global %s.%s=%s: Property '%s.%s' not found"
+                % (typename, name, text, typename, name)
             )
         try:
             given[name] = parse_value(typename, name, typ, text)
@@ -254,7 +292,13 @@ def validate(instance: Any, ms: Any) -> None:
 
 
 def _realize(
-    instance: Any, cat: cpu.Catalog, model: str, given: dict[str, Any], chip: str | None, check: bool, enforce: bool
+    instance: Any,
+    cat: cpu.Catalog,
+    model: str,
+    given: dict[str, Any],
+    chip: str | None,
+    check: bool,
+    enforce: bool,
 ) -> tuple[dict[str, Any], list[str], list[str], str | None]:
     """The expansion with the user's properties, then x86_cpu_filter_features."""
     cpuid = cat.rules["cpuid"]
@@ -319,6 +363,38 @@ def _is_msr_feature(cat: cpu.Catalog, name: str) -> bool:
 
 
 # --- the running machine ------------------------------------------------------------------------
+
+
+def host_depends_on_machine(instance: Any) -> bool:
+    """Whether ``host``'s expansion on this instance differs from the capture's (``-machine
+    none``, an in-kernel irqchip): a pc/q35 machine under KVM with ``kernel-irqchip`` off or
+    split."""
+    ms = instance.machine
+    if instance.accel != "kvm" or ms is None or not is_pc_board(ms.type):
+        return False
+    try:
+        return irqchip(instance, ms) != DEFAULT_KERNEL_IRQCHIP
+    except StartupError:
+        return False
+
+
+def irqchip_features(instance: Any, cat: cpu.Catalog, props: dict[str, Any]) -> None:
+    """``host``'s expansion on a running pc/q35 machine under KVM: the features that depend on
+    the machine's ``kernel-irqchip`` (:mod:`.hostcpu`) take the values ``-cpu host`` gets there
+    (the capture answered for ``-machine none``, where the irqchip is in-kernel)."""
+    ms = instance.machine
+    if instance.accel != "kvm" or ms is None or not is_pc_board(ms.type):
+        return
+    host = hostcpu.host_for(instance.host.data)
+    if host is None:
+        return
+    cpuid = cat.rules["cpuid"]
+    chip = irqchip(instance, ms)
+    offered = hostcpu.host_model(host, cpuid, chip, bool(props.get("migratable", True)))
+    for f in hostcpu.NEEDS_IN_KERNEL_APIC + hostcpu.SPLIT_ONLY + (hostcpu.TSC_DEADLINE,):
+        for k in cat.aliases.get(f, (f,)):
+            if k in props:
+                props[k] = f in offered
 
 
 def _realized(instance: Any) -> X86Cpu | None:

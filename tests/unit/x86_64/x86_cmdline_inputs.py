@@ -44,7 +44,10 @@ INPUTS = [
     ("irqchip-off-q35-kvm", KVM + ["-M", "q35,kernel-irqchip=off", "-cpu", "qemu64,-pni"]),
     ("irqchip-off-isapc-kvm", KVM + ["-M", "isapc,kernel-irqchip=off", "-cpu", "qemu64,-pni"]),
     ("irqchip-accel-off-kvm", B + ["-accel", "kvm,kernel-irqchip=off", "-M", "pc", "-cpu", "qemu64,-pni"]),
-    ("irqchip-accel-split-kvm", B + ["-accel", "kvm,kernel-irqchip=split", "-M", "q35", "-cpu", "qemu64,-pni"]),
+    (
+        "irqchip-accel-split-kvm",
+        B + ["-accel", "kvm,kernel-irqchip=split", "-M", "q35", "-cpu", "qemu64,-pni"],
+    ),
     ("machine-accel-kvm", B + ["-M", "pc,accel=kvm", "-cpu", "qemu64,-pni"]),
     # -cpu: lookup, feature syntax, properties
     ("cpu-unknown", TCG + ["-M", "pc", "-cpu", "nosuch"]),
