@@ -45,11 +45,11 @@ def _recorded_expansion_applies(ctx, args) -> bool:
     if inst.build.has_proposal("cpu-idreg-props"):
         return False
     m = inst.machine
-    if inst.build.target == "x86_64" and args["model"]["name"] == "host":
+    if inst.build.target == "x86_64":
         from ..arch.x86_64 import startup as x86
 
-        if x86.host_depends_on_machine(inst):
-            return False  # x86 host on a pc/q35 machine whose kernel-irqchip is not 'on'
+        if x86.expansion_depends_on_instance(inst, args["model"]["name"]):
+            return False  # x86: -cpu's +feat/-feat, or host on a machine without 'on' irqchip
     return not (m.cpu_props and m.cpu_model == args["model"]["name"])
 
 

@@ -258,8 +258,12 @@ class Catalog:
             self.set_prop(name, props, key, given[key], user)
         self.expand_features(name, props, user)
         if kind == "static":
-            return {"model": {"name": "base", "props": {k: props[k] for k in self.static_keys}}}
+            return self.static_of(props)
         return {"model": {"name": name, "props": props}}
+
+    def static_of(self, props: dict[str, Any]) -> dict[str, Any]:
+        """The ``static`` expansion of a model whose ``full`` properties are ``props``."""
+        return {"model": {"name": "base", "props": {k: props[k] for k in self.static_keys}}}
 
 
 def catalog(build: Any, accel: str) -> Catalog:

@@ -3,9 +3,9 @@
 ``query-cpu-model-expansion`` is computed by :mod:`.cpu` from the build's capture and the
 measured rules; where they do not reach, the build's recording for exactly these arguments
 answers, else a visible error (:func:`qmpserver.arch.targets.recorded_or_missing`).
-On a running ``pc``/``q35`` machine under KVM, ``host``'s ``full`` expansion follows the machine's
-``kernel-irqchip`` (:func:`.startup.irqchip_features`: with ``split`` it has
-``kvm-msi-ext-dest-id``, as the real binary answers).
+On a running ``pc``/``q35`` machine under KVM the expansion follows the machine's
+``kernel-irqchip`` (:func:`.startup.irqchip_features`), and the ``-cpu`` option's properties
+reach it as they reach QEMU's (:func:`.startup.expansion_props`).
 ``query-cpu-definitions`` is the recording of the build under the instance's accelerator: its
 ``unavailable-features`` are those of the captured host (computing them for another host needs
 that host's CPUID data, which no x86 host profile carries yet).
@@ -30,10 +30,12 @@ def query_cpu_model_expansion(inst: Any, args: dict[str, Any]) -> Any:
     model = args["model"]
     try:
         cat = cpu.catalog(inst.build, inst.accel)
-        out = cat.expand(args["type"], model["name"], model.get("props"))
-        if model["name"] == "host" and args["type"] == "full":
-            startup.irqchip_features(inst, cat, out["model"]["props"])
-        return out
+        props = startup.expansion_props(inst, model["name"], model.get("props"))
+        full = cat.expand("full", model["name"], props)
+        startup.irqchip_features(inst, cat, model["name"], full["model"]["props"], props)
+        if args["type"] == "static":
+            return cat.static_of(full["model"]["props"])
+        return full
     except cpu.X86Error as e:
         raise QMPError(e.message) from None
     except cpu.Missing as e:

@@ -154,11 +154,21 @@ def parse_value(typename: str, name: str, typ: str, text: str) -> Any:
 class X86Cpu:
     """The realized vCPU: model, QOM type, property values after filtering, filtered names."""
 
-    def __init__(self, model: str, props: dict[str, Any], unavailable: list[str]) -> None:
+    def __init__(
+        self,
+        model: str,
+        props: dict[str, Any],
+        unavailable: list[str],
+        globals_: dict[str, Any],
+        fs: FeatureStr,
+    ) -> None:
         self.model = model
         self.typename = model + "-x86_64-cpu"
         self.props = props
         self.unavailable = unavailable
+        self.globals = globals_  # the -cpu key=value properties: globals of this model's type
+        self.plus = list(fs.plus)  # +feat / -feat: applied to every x86 CPU object created later
+        self.minus = list(fs.minus)
 
 
 def irqchip(instance: Any, ms: Any) -> str:
@@ -272,6 +282,7 @@ def validate(instance: Any, ms: Any) -> None:
         raise StartupError("apic-id property was not initialized properly")
     if model == "host" and ms.accel != "kvm":
         raise StartupError("CPU model 'host' requires KVM or HVF")
+    globals_ = dict(given)
     for names, on in ((fs.plus, True), (fs.minus, False)):
         for name in names:
             if cat.types.get(name) != "bool":
@@ -288,7 +299,7 @@ def validate(instance: Any, ms: Any) -> None:
         raise StartupError(error)
     for _ in range(ncpus):
         warnings.extend(filter_warnings + apic)
-    instance.cpu.realized = X86Cpu(model, props, unavailable)
+    instance.cpu.realized = X86Cpu(model, props, unavailable, globals_, fs)
 
 
 def _realize(
@@ -365,10 +376,34 @@ def _is_msr_feature(cat: cpu.Catalog, name: str) -> bool:
 # --- the running machine ------------------------------------------------------------------------
 
 
-def host_depends_on_machine(instance: Any) -> bool:
-    """Whether ``host``'s expansion on this instance differs from the capture's (``-machine
-    none``, an in-kernel irqchip): a pc/q35 machine under KVM with ``kernel-irqchip`` off or
-    split."""
+def expansion_props(instance: Any, name: str, props: Any) -> Any:
+    """The properties a ``query-cpu-model-expansion`` object of model ``name`` ends up with on
+    this instance: the ``-cpu`` ``key=value`` globals when ``name`` is the ``-cpu`` model (set
+    when the object is created), then the query's own ``props``, then the ``-cpu`` ``+feat`` and
+    ``-feat`` lists, which QEMU 7.2 keeps in global lists and applies to every x86 CPU object it
+    expands (``x86_cpu_expand_features``; measured: ``-cpu qemu64,+x2apic,-sse2`` makes
+    ``host``'s expansion report x2apic on and sse2 off)."""
+    x = _realized(instance)
+    if x is None or not (x.plus or x.minus or (x.globals and x.model == name)):
+        return props
+    out = dict(x.globals) if x.model == name else {}
+    if isinstance(props, dict):
+        out.update(props)
+    for names, on in ((x.plus, True), (x.minus, False)):
+        for f in names:
+            out.pop(f, None)
+            out[f] = on
+    return out
+
+
+def expansion_depends_on_instance(instance: Any, name: str) -> bool:
+    """Whether model ``name``'s expansion on this instance differs from the capture's: the
+    ``-cpu`` properties reach it (:func:`expansion_props`), or the instance is a pc/q35
+    machine under KVM with ``kernel-irqchip`` off or split (the capture had ``-machine none``,
+    an in-kernel irqchip: :func:`irqchip_features`)."""
+    x = _realized(instance)
+    if x is not None and (x.plus or x.minus or (x.globals and x.model == name)):
+        return True
     ms = instance.machine
     if instance.accel != "kvm" or ms is None or not is_pc_board(ms.type):
         return False
@@ -378,21 +413,34 @@ def host_depends_on_machine(instance: Any) -> bool:
         return False
 
 
-def irqchip_features(instance: Any, cat: cpu.Catalog, props: dict[str, Any]) -> None:
-    """``host``'s expansion on a running pc/q35 machine under KVM: the features that depend on
-    the machine's ``kernel-irqchip`` (:mod:`.hostcpu`) take the values ``-cpu host`` gets there
-    (the capture answered for ``-machine none``, where the irqchip is in-kernel)."""
+def irqchip_features(instance: Any, cat: cpu.Catalog, name: str, props: dict[str, Any], user: Any) -> None:
+    """An expansion on a running pc/q35 machine under KVM follows the machine's
+    ``kernel-irqchip`` (:mod:`.hostcpu`, measured: the capture answered for ``-machine none``,
+    an in-kernel irqchip): ``host``/``max`` get the features ``-cpu host`` gets there; a named
+    model loses its default ``x2apic`` without an in-kernel irqchip and gains
+    ``kvm-msi-ext-dest-id`` with ``split``, unless the query sets them (``user``)."""
     ms = instance.machine
     if instance.accel != "kvm" or ms is None or not is_pc_board(ms.type):
         return
-    host = hostcpu.host_for(instance.host.data)
-    if host is None:
+    chip = irqchip(instance, ms)
+    if chip == DEFAULT_KERNEL_IRQCHIP:
         return
     cpuid = cat.rules["cpuid"]
-    chip = irqchip(instance, ms)
-    offered = hostcpu.host_model(host, cpuid, chip, bool(props.get("migratable", True)))
-    for f in hostcpu.NEEDS_IN_KERNEL_APIC + hostcpu.SPLIT_ONLY + (hostcpu.TSC_DEADLINE,):
-        for k in cat.aliases.get(f, (f,)):
+    given = set(user) if isinstance(user, dict) else set()
+    if name in ("host", "max"):
+        host = hostcpu.host_for(instance.host.data)
+        if host is None:
+            return
+        offered = hostcpu.host_model(host, cpuid, chip, bool(props.get("migratable", True)))
+        touched: tuple[str, ...] = hostcpu.NEEDS_IN_KERNEL_APIC + hostcpu.SPLIT_ONLY + (hostcpu.TSC_DEADLINE,)
+    else:
+        offered = hostcpu.requested(props, cpuid, chip, {})
+        touched = ("x2apic",) + hostcpu.SPLIT_ONLY
+    for f in touched:
+        names = cat.aliases.get(f, (f,))
+        if given.intersection(names):
+            continue
+        for k in names:
             if k in props:
                 props[k] = f in offered
 
@@ -416,6 +464,19 @@ def topology_ids(smp: dict[str, Any], index: int) -> dict[str, int]:
         "core-id": (index // threads) % cores,
         "thread-id": index % threads,
     }
+
+
+def apic_id(smp: dict[str, Any], index: int) -> int:
+    """x86_apicid_from_cpu_idx: thread, core and die IDs packed into fields each as wide as its
+    count needs (rounded up to a power of two), the socket above them."""
+    ids = topology_ids(smp, index)
+    width = [(max(1, int(n)) - 1).bit_length() for n in (smp["threads"], smp["cores"], smp.get("dies", 1))]
+    return (
+        ids["thread-id"]
+        | ids["core-id"] << width[0]
+        | ids["die-id"] << (width[0] + width[1])
+        | ids["socket-id"] << (width[0] + width[1] + width[2])
+    )
 
 
 def cpu_props(smp: dict[str, Any], index: int) -> dict[str, int]:
@@ -459,6 +520,7 @@ def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
         unattached.add_child(cpu_qom_path(i).rsplit("/", 1)[1], o)
         values = dict(x.props)
         values.update(topology_ids(ms.smp, i))
+        values["apic-id"] = apic_id(ms.smp, i)
         values.update(
             {
                 "unavailable-features": list(x.unavailable),
