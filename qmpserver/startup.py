@@ -14,8 +14,9 @@ The launcher, ``qmpserver serve``, the HTTP API and the pytest plugin all call
 3. ``configure_accelerators`` (:mod:`vm.machine`, or the launcher's
    reporting through :meth:`StartupIO.configure_accelerators`);
 4. machine creation: board init (:func:`vm.virt.board_init`: GIC, vCPU
-   limit, TrustZone/EL2 under KVM, MTE), the CPU
-   (:mod:`arch.arm64.startup`), ``-incoming`` listening
+   limit, TrustZone/EL2 under KVM, MTE), the CPU (per target,
+   :data:`CPU_STARTUP`: :mod:`arch.arm64.startup`, :mod:`arch.x86_64.startup`
+   with x86's ``kernel-irqchip``), ``-incoming`` listening
    (:mod:`commands.migration`);
 5. backends: chardevs (launcher sockets), ``-blockdev``, ``-object``,
    ``-netdev``, monitors, the RAM backend, ``-device``, ``-add-fd``;

@@ -114,6 +114,48 @@ CASES = {
     "cpu-feat-on": {"rc": "started", "stderr": ""},
     "cpu-feat-underscore": {"rc": "started", "stderr": ""},
     "cpu-feat-bare": {"rc": "started", "stderr": ""},
+    "cpu-feat-underscore-bad": {
+        "rc": 1,
+        "stderr": "qemu-system-x86_64: can't apply global "
+        "qemu64-x86_64-cpu.sse4-2=maybe: Parameter 'sse4-2' expects 'on' or "
+        "'off'\n",
+    },
+    "cpu-ambiguous": {
+        "rc": "started",
+        "stderr": "qemu-system-x86_64: warning: Ambiguous CPU model string. Don't mix both "
+        '"-sse2" and "sse2=on"\n'
+        "qemu-system-x86_64: warning: Ambiguous CPU model string. Don't mix both "
+        '"+x2apic" and "x2apic=off"\n'
+        "qemu-system-x86_64: warning: Compatibility of ambiguous CPU model strings "
+        "won't be kept on future QEMU versions\n"
+        "qemu-system-x86_64: warning: TCG doesn't support requested feature: "
+        "CPUID.01H:ECX.x2apic [bit 21]\n",
+    },
+    "cpu-level-range": {
+        "rc": 1,
+        "stderr": "qemu-system-x86_64: can't apply global qemu64-x86_64-cpu.level=-1: Parameter "
+        "'level' expects uint32_t\n",
+    },
+    "cpu-vendor-bad": {
+        "rc": 1,
+        "stderr": "qemu-system-x86_64: can't apply global qemu64-x86_64-cpu.vendor=abc: Property "
+        "'.vendor' doesn't take value 'abc'\n",
+    },
+    "cpu-none-machine": {
+        "rc": 1,
+        "stderr": "qemu-system-x86_64: apic-id property was not initialized properly\n",
+    },
+    "cpu-none-machine-unknown": {
+        "rc": 1,
+        "stderr": "qemu-system-x86_64: unable to find CPU model 'nosuch'\n",
+    },
+    "cpu-smp-warnings": {
+        "rc": "started",
+        "stderr": "qemu-system-x86_64: warning: TCG doesn't support requested feature: "
+        "CPUID.01H:ECX.x2apic [bit 21]\n"
+        "qemu-system-x86_64: warning: TCG doesn't support requested feature: "
+        "CPUID.01H:ECX.x2apic [bit 21]\n",
+    },
     "cpu-family-range": {
         "rc": 1,
         "stderr": "qemu-system-x86_64: can't apply global qemu64-x86_64-cpu.family=300: "
@@ -188,6 +230,19 @@ CASES = {
         "rc": "started",
         "stderr": "qemu-system-x86_64: warning: host doesn't support requested feature: "
         "CPUID.40000001H:EAX.kvm-msi-ext-dest-id [bit 15]\n",
+    },
+    "cpu-kvm-smp-off": {
+        "rc": "started",
+        "stderr": "qemu-system-x86_64: warning: host doesn't support requested feature: "
+        "CPUID.40000001H:EAX.kvm-pv-unhalt [bit 7]\n"
+        "qemu-system-x86_64: warning: Userspace local APIC is deprecated for KVM.\n"
+        "qemu-system-x86_64: warning: Do not use kernel-irqchip except for the -M "
+        "isapc machine type.\n"
+        "qemu-system-x86_64: warning: host doesn't support requested feature: "
+        "CPUID.40000001H:EAX.kvm-pv-unhalt [bit 7]\n"
+        "qemu-system-x86_64: warning: Userspace local APIC is deprecated for KVM.\n"
+        "qemu-system-x86_64: warning: Do not use kernel-irqchip except for the -M "
+        "isapc machine type.\n",
     },
     "cpu-kvm-pv-unhalt-off": {
         "rc": "started",
