@@ -20,6 +20,9 @@ libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-7.2.y
 * ``cpuid``: ``[leaf, subleaf or null, register, bit]`` of each feature held in CPUID (by its
   ``static`` name), read from a realized ``-machine pc -cpu base,+F``'s ``feature-words`` /
   ``filtered-features`` (TCG; the KVM paravirt features under KVM); features held in MSRs (``vmx-*``, ``arch-capabilities`` bits) have none.
+* ``restore``: per named model, per prerequisite the model has off (``vmx``, ``svm`` ...), the
+  model's own features its expansion shows off only because of that, measured by expanding it
+  with the prerequisite on (``-cpu Skylake-Client-IBRS,vmx=on`` gets the model's ``vmx-*``).
 * ``feature-words``: ``[leaf, subleaf or null, register]`` of the CPUID feature words in QEMU's
   order (the order of the start-up filtering warnings), from the same ``feature-words`` listing.
 * ``kvm-only``: the features that stay true on ``base`` under KVM and turn false under TCG
@@ -229,6 +232,27 @@ def measure(emulator: str, build: str) -> dict:
                     out["kvm-overlay"][m] = diff
     finally:
         q.close()
+    # a model's own features that its expansion shows off only because a prerequisite is off
+    # (vmx-* of the Intel models: the model defines them, x86_cpu_expand_features clears them
+    # while vmx is off); turning the prerequisite on brings them back
+    out["restore"] = {}
+    t = Qemu(emulator, "tcg")
+    try:
+        for m in models:
+            if m in ("host", "max", "base"):
+                continue
+            back = {}
+            for p, dep in out["depends"].items():
+                if full[m].get(p) is not False:
+                    continue
+                got = t.full(m, {p: True})
+                came = sorted(f for f in dep if got.get(f) is True and full[m].get(f) is False)
+                if came:
+                    back[p] = came
+            if back:
+                out["restore"][m] = back
+    finally:
+        t.close()
     return out
 
 
@@ -354,6 +378,9 @@ def dump(data: dict, emulator: str, build: str) -> str:
             lines.append("    %s: %s" % (json.dumps(k), json.dumps(v)))
     lines.append("kvm-overlay:")
     for k, v in data["kvm-overlay"].items():
+        lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
+    lines.append("restore:")
+    for k, v in data["restore"].items():
         lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
     return "\n".join(lines) + "\n"
 

@@ -203,6 +203,19 @@ class Catalog:
             return
         raise Missing("setting property %s (type %s) is not modelled" % (key, t))
 
+    def restore(self, name: str, props: dict[str, Any], user: dict[str, Any]) -> None:
+        """A prerequisite the input turns on brings back the model's own features that the
+        recorded expansion shows off only because the prerequisite was off (the rules'
+        ``restore``, measured: ``Skylake-Client-IBRS`` with ``vmx`` on has its ``vmx-*``);
+        features the input sets keep the input's value."""
+        for prereq, feats in (self.rules.get("restore", {}).get(name) or {}).items():
+            if props.get(prereq) is not True:
+                continue
+            for f in feats:
+                for k in self.aliases.get(f, (f,)):
+                    if k not in user:
+                        props[k] = True
+
     def expand_features(self, name: str, props: dict[str, Any], user: dict[str, Any]) -> None:
         """x86_cpu_expand_features on the property values: prerequisites, KVM paravirt
         leaves, CPUID minimum levels."""
@@ -256,6 +269,7 @@ class Catalog:
             if key in extra:
                 continue
             self.set_prop(name, props, key, given[key], user)
+        self.restore(name, props, user)
         self.expand_features(name, props, user)
         if kind == "static":
             return self.static_of(props)
