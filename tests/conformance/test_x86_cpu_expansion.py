@@ -78,6 +78,7 @@ PROPS = [
 HOSTMAX_PROPS = [
     None,
     {"migratable": False},
+    {"migratable": True},
     {"migratable": False, "hv-passthrough": True},
     {"avx2": False},
     {"foo": 1},

@@ -59,7 +59,15 @@ def requests():
     out += [{"execute": "qom-get", "arguments": {"path": CPU, "property": p}} for p in FEATURES]
     out += [
         {"execute": "qom-get", "arguments": {"path": CPU, "property": p}}
-        for p in ("type", "unavailable-features", "level", "apic-id", "socket-id", "core-id")
+        for p in (
+            "type",
+            "unavailable-features",
+            "filtered-features",
+            "level",
+            "apic-id",
+            "socket-id",
+            "core-id",
+        )
     ]
     out += [{"execute": "qom-get", "arguments": {"path": "/machine", "property": p}} for p in MACHINE_PROPS]
     out += [

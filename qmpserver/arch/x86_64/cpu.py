@@ -49,6 +49,8 @@ STATIC_PROPS = ("min-level", "min-xlevel", "family", "model", "stepping", "model
 # enlightenments) only a recording knows; under TCG hv-passthrough only sets itself (the
 # capture's TCG answers with and without it differ in that property alone)
 RECORDED_PROPS = {"kvm": ("migratable", "hv-passthrough"), "tcg": ("migratable",)}
+# their values when not set (the recordings without them)
+RECORDED_DEFAULTS = {"migratable": True, "hv-passthrough": False}
 # setter range checks of x86_cpuid_version_set_family/_model/_stepping
 INT_RANGES = {"family": 0xFF + 0xF, "model": 0xFF, "stepping": 0xF}
 LEVEL_PROPS = (("min-level", "level"), ("min-xlevel", "xlevel"), ("min-xlevel2", "xlevel2"))
@@ -260,13 +262,16 @@ class Catalog:
         if name not in self.models:
             raise X86Error("CPU model '%s' not found" % name)
         given = in_props if type(in_props) is dict else {}
-        extra: dict[str, Any] = {}
+        recorded: dict[str, Any] = {}
         if name in ("host", "max"):
-            extra = {k: v for k, v in given.items() if k in RECORDED_PROPS.get(self.accel, ())}
+            recorded = {k: v for k, v in given.items() if k in RECORDED_PROPS.get(self.accel, ())}
+        # a recorded property at its default (libvirt's -cpu host,migratable=on) is the
+        # recording without it
+        extra = {k: v for k, v in recorded.items() if RECORDED_DEFAULTS.get(k) is not v}
         props = self.recorded_full(name, extra)
         user: dict[str, Any] = {}
         for key in wire_order(tuple(given)):
-            if key in extra:
+            if key in recorded:
                 continue
             self.set_prop(name, props, key, given[key], user)
         self.restore(name, props, user)

@@ -503,6 +503,30 @@ def hotpluggable_cpus(instance: Any) -> list[dict[str, Any]]:
     return out
 
 
+def filtered_words(rules: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
+    """``qom-get filtered-features``: one X86CPUFeatureWordInfo per CPUID feature word, last word
+    first (the list is built by prepending), ``cpuid-input-ecx`` only for words with a subleaf,
+    ``features`` the mask of the filtered features' bits (a filtered XSAVE component, which has no
+    feature name, is not counted: not modelled)."""
+    cpuid = rules["cpuid"]
+    out = []
+    for leaf, sub, reg in reversed(rules.get("feature-words") or ()):
+        mask = 0
+        for n in names:
+            w = cpuid.get(n)
+            if w and (w[0], w[1] or 0, w[2]) == (leaf, sub or 0, reg):
+                mask |= 1 << w[3]
+        # members in X86CPUFeatureWordInfo's order (the output visitor's insertion order; the
+        # wire shows them in QDict order)
+        e: dict[str, Any] = {"cpuid-input-eax": leaf}
+        if sub is not None:
+            e["cpuid-input-ecx"] = sub
+        e["cpuid-register"] = reg
+        e["features"] = mask
+        out.append(e)
+    return out
+
+
 def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
     """The vCPU objects with their property values after filtering; a property this model does
     not compute is an error naming it (not a default passed off as QEMU's)."""
@@ -512,9 +536,10 @@ def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
         return
     ms = instance.machine
     try:
-        types = cpu.catalog(instance.build, instance.accel).types
+        cat = cpu.catalog(instance.build, instance.accel)
     except cpu.Missing:
         return
+    types, cat_rules = cat.types, cat.rules
     for i in range(int(ms.smp["cpus"])):
         o = QomObject(x.typename)
         unattached.add_child(cpu_qom_path(i).rsplit("/", 1)[1], o)
@@ -523,6 +548,7 @@ def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
         values["apic-id"] = apic_id(ms.smp, i)
         values.update(
             {
+                "filtered-features": filtered_words(cat_rules, x.unavailable),
                 "unavailable-features": list(x.unavailable),
                 "start-powered-off": False,
                 "hotpluggable": True,

@@ -84,6 +84,14 @@ CASES = {
         "-M isapc machine type.\n",
     },
     "irqchip-accel-split-kvm": {"rc": "started", "stderr": ""},
+    "libvirt-q35-host-kvm": {"rc": "started", "stderr": ""},
+    "libvirt-pc-tcg-named": {
+        "rc": "started",
+        "stderr": "qemu-system-x86_64: warning: TCG doesn't support requested feature: "
+        "CPUID.01H:EDX.vme [bit 1]\n"
+        "qemu-system-x86_64: warning: TCG doesn't support requested feature: "
+        "CPUID.01H:ECX.x2apic [bit 21]\n",
+    },
     "machine-accel-kvm": {"rc": "started", "stderr": ""},
     "cpu-unknown": {"rc": 1, "stderr": "qemu-system-x86_64: unable to find CPU model 'nosuch'\n"},
     "cpu-empty": {"rc": 1, "stderr": "qemu-system-x86_64: -cpu option cannot be empty\n"},

@@ -48,6 +48,18 @@ INPUTS = [
         "irqchip-accel-split-kvm",
         B + ["-accel", "kvm,kernel-irqchip=split", "-M", "q35", "-cpu", "qemu64,-pni"],
     ),
+    (
+        "libvirt-q35-host-kvm",
+        B
+        + ["-machine", "pc-q35-7.2,usb=off,vmport=off,dump-guest-core=off", "-accel", "kvm"]
+        + ["-cpu", "host,migratable=on", "-m", "512", "-smp", "2,sockets=2,cores=1,threads=1"],
+    ),
+    (
+        "libvirt-pc-tcg-named",
+        B
+        + ["-machine", "pc-i440fx-7.2,usb=off,dump-guest-core=off", "-accel", "tcg"]
+        + ["-cpu", "Nehalem,vme=on,x2apic=on,hypervisor=on", "-m", "256", "-smp", "1"],
+    ),
     ("machine-accel-kvm", B + ["-M", "pc,accel=kvm", "-cpu", "qemu64,-pni"]),
     # -cpu: lookup, feature syntax, properties
     ("cpu-unknown", TCG + ["-M", "pc", "-cpu", "nosuch"]),
