@@ -32,6 +32,11 @@ LINES = [
         "pc-old-tcg",
         B + ["-machine", "pc-i440fx-7.1", "-accel", "tcg", "-m", "1G", "-cpu", "qemu64,+x2apic,-sse2"],
     ),
+    (
+        "q35-tcg-dies",
+        B + ["-machine", "q35", "-accel", "tcg", "-smp", "6,sockets=4,dies=3,cores=1,threads=1,maxcpus=12"],
+    ),
+    ("pc-tcg-threads", B + ["-machine", "pc", "-accel", "tcg", "-smp", "3,cores=3,threads=1"]),
     ("q35-tcg-globals", B + ["-machine", "q35", "-accel", "tcg", "-cpu", "qemu64,family=7,+avx2,-sse2"]),
     ("q35-kvm-split-host", B + ["-machine", "q35,kernel-irqchip=split", "-accel", "kvm", "-cpu", "host"]),
     (
