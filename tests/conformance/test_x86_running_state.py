@@ -33,6 +33,11 @@ LINES = [
         B + ["-machine", "pc-i440fx-7.1", "-accel", "tcg", "-m", "1G", "-cpu", "qemu64,+x2apic,-sse2"],
     ),
     (
+        "q35-tcg-boot",
+        B + ["-machine", "q35", "-accel", "tcg", "-boot", "order=dc,menu=on,strict=on,splash-time=5"],
+    ),
+    ("pc-tcg-boot-menu", B + ["-machine", "pc", "-accel", "tcg", "-boot", "menu=on"]),
+    (
         "q35-tcg-dies",
         B + ["-machine", "q35", "-accel", "tcg", "-smp", "6,sockets=4,dies=3,cores=1,threads=1,maxcpus=12"],
     ),

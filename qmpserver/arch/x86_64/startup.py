@@ -206,7 +206,7 @@ def deprecation_warning(build: Any, machine_type: str) -> str | None:
 # the measured defaults do not answer them
 OPTION_DEPENDENT = frozenset({"memory", "smp", "graphics", "kernel", "initrd", "append", "dtb", "usb"})
 # measured defaults that stand only while their option is absent
-UNLESS_OPTION = {"boot": "boot", "firmware": "bios"}
+UNLESS_OPTION = {"firmware": "bios"}
 
 
 def machine_default(instance: Any, name: str) -> Any:
@@ -229,7 +229,14 @@ def machine_default(instance: Any, name: str) -> Any:
         isinstance(o, (tuple, list)) and o and o[0].lstrip("-") == opt for o in instance.config.options
     ):
         return None
-    return ((cpu.load_rules(rel).get("defaults") or {}).get(family) or {}).get(name)
+    value = ((cpu.load_rules(rel).get("defaults") or {}).get(family) or {}).get(name)
+    if name == "boot" and value is not None and instance.config.boot:
+        # -boot's members over the machine's default order (measured: -boot menu=on gives
+        # {"order": "cad", "menu": true}; -boot order=d gives {"order": "d"})
+        from ...qapi.opts import parse_boot
+
+        value = dict(value, **parse_boot(instance.config.boot))
+    return value
 
 
 def validate(instance: Any, ms: Any) -> None:
