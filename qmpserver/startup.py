@@ -14,8 +14,9 @@ The launcher, ``qmpserver serve``, the HTTP API and the pytest plugin all call
 3. ``configure_accelerators`` (:mod:`vm.machine`, or the launcher's
    reporting through :meth:`StartupIO.configure_accelerators`);
 4. machine creation: board init (:func:`vm.virt.board_init`: GIC, vCPU
-   limit, TrustZone/EL2 under KVM, MTE), the CPU
-   (:mod:`arch.arm64.startup`), ``-incoming`` listening
+   limit, TrustZone/EL2 under KVM, MTE), the CPU (per target,
+   :data:`CPU_STARTUP`: :mod:`arch.arm64.startup`, :mod:`arch.x86_64.startup`
+   with x86's ``kernel-irqchip``), ``-incoming`` listening
    (:mod:`commands.migration`);
 5. backends: chardevs (launcher sockets), ``-blockdev``, ``-object``,
    ``-netdev``, monitors, the RAM backend, ``-device``, ``-add-fd``;
@@ -187,9 +188,11 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     ms.accel = accel
     # 4. machine init (board, then the CPU it creates)
     virt.board_init(inst, ms)
-    if build.target == "aarch64":
-        arm64_startup.validate(inst, ms)
-    if canonical != "none" and not (build.target in MODELLED_BOARDS and virt.is_virt(canonical)):
+    validate_cpu = CPU_STARTUP.get(build.target)
+    if validate_cpu is not None:
+        validate_cpu(inst, ms)
+    modelled = MODELLED_BOARDS.get(build.target)
+    if canonical != "none" and not (modelled is not None and modelled(canonical)):
         log.warning(
             "machine %s of target %s is not modelled: a running instance's answers beyond the "
             "build's recordings (memory size, CPUs, PCI, chardevs ...) are generic, not QEMU's",
@@ -199,11 +202,26 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     return ms
 
 
-# Boards whose running state is modelled: the Arm virt machine.  Any other board (x86_64
-# pc/q35, ppc64 pseries, Arm boards other than virt) starts, and its QMP answers come from the
-# recordings where they exist and from generic state elsewhere, which a warning says once per
-# instance: a generic answer must not pass for the board's.
-MODELLED_BOARDS = frozenset({"aarch64"})
+# The per-target start-up step of the CPU (machine init creates it): -cpu, its features, the
+# target's warnings and errors (arch/<target>/startup.py)
+def _x86(name: str) -> Any:
+    """arch/x86_64/startup.py's ``name``, imported on first use (not on aarch64's path)."""
+
+    def call(*args: Any) -> Any:
+        from .arch.x86_64 import startup as x86_startup
+
+        return getattr(x86_startup, name)(*args)
+
+    return call
+
+
+CPU_STARTUP = {"aarch64": arm64_startup.validate, "x86_64": _x86("validate")}
+
+# Boards whose running state is modelled, per target: the Arm virt machine, the x86 pc/q35
+# machines.  Any other board (ppc64 pseries, Arm boards other than virt, x86 isapc/microvm)
+# starts, and its QMP answers come from the recordings where they exist and from generic state
+# elsewhere, which a warning says once per instance: a generic answer must not pass for the board's.
+MODELLED_BOARDS = {"aarch64": virt.is_virt, "x86_64": _x86("is_pc_board")}
 log = get_logger("qmpserver.machine")
 
 

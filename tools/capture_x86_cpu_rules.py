@@ -20,6 +20,11 @@ libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-7.2.y
 * ``cpuid``: ``[leaf, subleaf or null, register, bit]`` of each feature held in CPUID (by its
   ``static`` name), read from a realized ``-machine pc -cpu base,+F``'s ``feature-words`` /
   ``filtered-features`` (TCG; the KVM paravirt features under KVM); features held in MSRs (``vmx-*``, ``arch-capabilities`` bits) have none.
+* ``restore``: per named model, per prerequisite the model has off (``vmx``, ``svm`` ...), the
+  model's own features its expansion shows off only because of that, measured by expanding it
+  with the prerequisite on (``-cpu Skylake-Client-IBRS,vmx=on`` gets the model's ``vmx-*``).
+* ``feature-words``: ``[leaf, subleaf or null, register]`` of the CPUID feature words in QEMU's
+  order (the order of the start-up filtering warnings), from the same ``feature-words`` listing.
 * ``kvm-only``: the features that stay true on ``base`` under KVM and turn false under TCG
   whatever is asked (the KVM paravirtual leaves; QEMU clears them without KVM or with ``kvm=off``).
 * ``model-levels``: per model and accelerator, ``min-level`` / ``min-xlevel`` / ``min-xlevel2``
@@ -227,13 +232,32 @@ def measure(emulator: str, build: str) -> dict:
                     out["kvm-overlay"][m] = diff
     finally:
         q.close()
+    # a model's own features that its expansion shows off only because a prerequisite is off
+    # (vmx-* of the Intel models: the model defines them, x86_cpu_expand_features clears them
+    # while vmx is off); turning the prerequisite on brings them back
+    out["restore"] = {}
+    t = Qemu(emulator, "tcg")
+    try:
+        for m in models:
+            if m in ("host", "max", "base"):
+                continue
+            back = {}
+            for p, dep in out["depends"].items():
+                if full[m].get(p) is not False:
+                    continue
+                got = t.full(m, {p: True})
+                came = sorted(f for f in dep if got.get(f) is True and full[m].get(f) is False)
+                if came:
+                    back[p] = came
+            if back:
+                out["restore"][m] = back
+    finally:
+        t.close()
     return out
 
 
-def _bits_of(emulator: str, feature: str, accel: str = "tcg") -> list | None:
-    """[leaf, subleaf or None, register, bit] of a CPUID feature: a realized ``-cpu base,+F``
-    (``-machine pc``, TCG) lists the bit in ``feature-words`` or, if TCG lacks it, in
-    ``filtered-features``; None for a feature held in an MSR (no CPUID word)."""
+def _qom_words(emulator: str, cpu: str, accel: str = "tcg") -> list[list[dict]]:
+    """``feature-words`` and ``filtered-features`` of a realized ``-machine pc -cpu CPU``."""
     script = "".join(
         json.dumps(m) + "\n"
         for m in (
@@ -259,7 +283,7 @@ def _bits_of(emulator: str, feature: str, accel: str = "tcg") -> list | None:
             "-machine",
             "pc,accel=" + accel,
             "-cpu",
-            "base,+" + feature,
+            cpu,
             "-qmp",
             "stdio",
         ],
@@ -270,7 +294,24 @@ def _bits_of(emulator: str, feature: str, accel: str = "tcg") -> list | None:
     )
     words = [json.loads(line)["return"] for line in r.stdout.splitlines() if line.startswith('{"return": [')]
     if len(words) != 2:
-        raise SystemExit("%s: -cpu base,+%s: %s" % (sys.argv[0], feature, r.stderr.strip()))
+        raise SystemExit("%s: -cpu %s: %s" % (sys.argv[0], cpu, r.stderr.strip()))
+    return words
+
+
+def feature_word_order(emulator: str) -> list[list]:
+    """``[leaf, subleaf or None, register]`` of each CPUID feature word in the order QEMU walks
+    them (``FeatureWord``: the order of the ``host doesn't support requested feature`` warnings).
+    ``feature-words`` lists them last word first (the QAPI list is built by prepending), so the
+    measured listing is reversed."""
+    words = _qom_words(emulator, "base")[0]
+    return [[w["cpuid-input-eax"], w.get("cpuid-input-ecx"), w["cpuid-register"]] for w in reversed(words)]
+
+
+def _bits_of(emulator: str, feature: str, accel: str = "tcg") -> list | None:
+    """[leaf, subleaf or None, register, bit] of a CPUID feature: a realized ``-cpu base,+F``
+    (``-machine pc``, TCG) lists the bit in ``feature-words`` or, if TCG lacks it, in
+    ``filtered-features``; None for a feature held in an MSR (no CPUID word)."""
+    words = _qom_words(emulator, "base,+" + feature, accel)
     found = []
     for w in words[0] + words[1]:
         bits = w["features"]
@@ -328,6 +369,7 @@ def dump(data: dict, emulator: str, build: str) -> str:
         lines.append("%s:" % section)
         for k, v in data[section].items():
             lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
+    lines.append("feature-words: %s" % json.dumps(data["feature-words"]))
     lines.append("kvm-only: %s" % json.dumps(data["kvm-only"]))
     lines.append("model-levels:")
     for accel, by_model in data["model-levels"].items():
@@ -336,6 +378,9 @@ def dump(data: dict, emulator: str, build: str) -> str:
             lines.append("    %s: %s" % (json.dumps(k), json.dumps(v)))
     lines.append("kvm-overlay:")
     for k, v in data["kvm-overlay"].items():
+        lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
+    lines.append("restore:")
+    for k, v in data["restore"].items():
         lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
     return "\n".join(lines) + "\n"
 
@@ -348,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     data = measure(a.emulator, a.build)
     data["cpuid"] = cpuid_bits(a.emulator, a.build, data["kvm-only"])
+    data["feature-words"] = feature_word_order(a.emulator)
     text = dump(data, a.emulator, a.build)
     tmp = a.output + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

@@ -51,6 +51,11 @@ def _recorded_expansion_applies(ctx, args) -> bool:
         if hostcpu.for_host(inst.host) is not None:  # another host than the capture's
             return False
     m = inst.machine
+    if inst.build.target == "x86_64":
+        from ..arch.x86_64 import startup as x86
+
+        if x86.expansion_depends_on_instance(inst, args["model"]["name"]):
+            return False  # x86: -cpu's +feat/-feat, or host on a machine without 'on' irqchip
     return not (m.cpu_props and m.cpu_model == args["model"]["name"])
 
 

@@ -107,6 +107,16 @@ def _machine_info(inst):
     return next((m for m in inst.build.machines() if m.get("name") == inst.machine.type), {})
 
 
+def _board_cpus(inst):
+    """The module modelling the board's vCPUs (x86 pc/q35: arch/x86_64/startup.py), or None."""
+    if inst.build.target == "x86_64":
+        from ..arch.x86_64 import startup as x86
+
+        if x86.is_pc_board(inst.machine.type):
+            return x86
+    return None
+
+
 @command("query-hotpluggable-cpus")
 def query_hotpluggable_cpus(ctx, args):
     inst = ctx.instance
@@ -114,6 +124,9 @@ def query_hotpluggable_cpus(ctx, args):
         if "hotpluggable-cpus-feature-disabled" in inst.build.quirks:
             raise QMPError("The feature 'query-hotpluggable-cpus' is not enabled")
         raise QMPError("machine does not support hot-plugging CPUs")
+    board = _board_cpus(inst)
+    if board is not None:
+        return board.hotpluggable_cpus(inst)
     rec = inst.build.recorded("query-hotpluggable-cpus", None, inst.accel)
     return rec.get("return", []) if rec else []
 
@@ -149,22 +162,26 @@ def query_cpus_fast(ctx, args):
     threads, cores, clusters, dies = topo["threads"], topo["cores"], topo["clusters"], topo["dies"]
     is_virt = virt.is_virt(ms.type)
     model = ms.cpu_model or (virt.default_cpu(inst, ms) if is_virt else None)
+    board = _board_cpus(inst)
     out = []
     for i in range(topo["cpus"]):
         # CpuInstanceProperties in QAPI order; virt reports socket/cluster/core/thread
         props = {}
-        if not is_virt:
+        if board is not None:
+            props = board.cpu_props(topo, i)
+        elif not is_virt:
             props["node-id"] = 0
-        props["socket-id"] = i // (threads * cores * clusters * dies)
-        if is_virt:
-            props["cluster-id"] = (i // (threads * cores)) % clusters
-        props["core-id"] = (i // threads) % cores
-        props["thread-id"] = i % threads
+        if board is None:
+            props["socket-id"] = i // (threads * cores * clusters * dies)
+            if is_virt:
+                props["cluster-id"] = (i // (threads * cores)) % clusters
+            props["core-id"] = (i // threads) % cores
+            props["thread-id"] = i % threads
         # CpuInfoFast in QAPI order (qom-type only where the schema has it)
         entry = {"cpu-index": i}
         if model:
             entry["qom-type"] = model + "-arm-cpu" if inst.build.target in ("aarch64", "arm") else model
-        entry["qom-path"] = "/machine/unattached/device[%d]" % i
+        entry["qom-path"] = board.cpu_qom_path(i) if board else "/machine/unattached/device[%d]" % i
         entry["thread-id"] = inst.threads.id_for("vcpu:%d" % i)
         entry["props"] = props
         entry["arch"] = CPUINFO_ARCH.get(inst.build.target, "other")

@@ -29,6 +29,7 @@ from ..vm.machine import (
     NO_KVM_MODULE,
     accel_available,
     default_accelerators,
+    kernel_irqchip_error,
 )
 from .report import Diag
 
@@ -259,6 +260,13 @@ def choose_accelerator(runner, L):
         for k in props:
             if k not in known:
                 raise Diag("Property '%s-accel.%s' not found" % (name, k), loc)
+        if name == "kvm":
+            # object_new applies -machine's kernel-irqchip (a global), then -accel's properties
+            md_chip = L.machine_dict.get("kernel-irqchip")
+            err = md_chip is not None and kernel_irqchip_error(md_chip, via_machine=True)
+            err = err or ("kernel-irqchip" in props and kernel_irqchip_error(props["kernel-irqchip"]))
+            if err:
+                raise Diag(err, loc)
         if accel_available(build, runner.profile.host, name):
             chosen = (name, props)
             break

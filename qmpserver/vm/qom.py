@@ -172,6 +172,10 @@ class QomTree:
 def _cpu_objects(instance: Instance, t: QomTree) -> None:
     if instance.build.target == "aarch64":
         arm64_startup.add_cpu_objects(instance, t, QomObject)
+    elif instance.build.target == "x86_64":
+        from ..arch.x86_64 import startup as x86_startup
+
+        x86_startup.add_cpu_objects(instance, t, QomObject)
 
 
 def add_chardev(t: QomTree, label: str, cd: Any) -> None:

@@ -483,12 +483,23 @@ def _initial(instance: Any, name: str, typ: str) -> Any:
         return not _option_given(instance, "nographic")
     if name in _DEFAULTS and is_virt(ms.type):
         return _DEFAULTS[name]
+    board = BOARD_DEFAULTS.get(instance.build.target)
+    if board is not None:
+        import importlib
+
+        v = getattr(importlib.import_module(board[0]), board[1])(instance, name)
+        if v is not None:
+            return v
     from ..arch.targets import ZERO_FILLED_MACHINE_TARGETS
 
     if instance.build.target not in ZERO_FILLED_MACHINE_TARGETS:
         return _UNMODELLED
     return _TYPE_ZERO.get(typ, "" if typ.startswith("link<") else None)
 
+
+# per target, (module, function(instance, property) -> measured value or None): the
+# values of the board's /machine properties nobody set
+BOARD_DEFAULTS = {"x86_64": ("qmpserver.arch.x86_64.startup", "machine_default")}
 
 # the value of a /machine property nothing resolves on a target outside
 # ZERO_FILLED_MACHINE_TARGETS: reading it is an error (_unmodelled), setting it stores the value

@@ -71,10 +71,14 @@ PROPS = [
     {"xstore": True},
     {"x2apic": False},
     {"foo": 1, "bar": 2, "avx2": False},
+    {"vmx": True},
+    {"vmx": True, "vmx-ept": False},
+    {"svm": True, "npt": False},
 ]
 HOSTMAX_PROPS = [
     None,
     {"migratable": False},
+    {"migratable": True},
     {"migratable": False, "hv-passthrough": True},
     {"avx2": False},
     {"foo": 1},

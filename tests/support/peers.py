@@ -41,8 +41,11 @@ class RealQemu:
         self,
         args=("-S", "-nodefaults", "-machine", "virt", "-cpu", "max", "-accel", "tcg"),
         binary="qemu-system-aarch64",
+        command=None,
     ):
-        self.binary = need_binary(binary)
+        # command: another program with QEMU's command line (the launcher), run the same way
+        self.command = list(command) if command else [need_binary(binary)]
+        self.binary = self.command[0]
         self.dir = short_tmpdir("rq")
         self.path = os.path.join(self.dir, "qmp.sock")
         self.args = list(args)
@@ -50,7 +53,7 @@ class RealQemu:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [self.binary, *self.args, "-display", "none", "-qmp", "unix:%s,server=on,wait=off" % self.path],
+            [*self.command, *self.args, "-display", "none", "-qmp", "unix:%s,server=on,wait=off" % self.path],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -49,6 +49,8 @@ STATIC_PROPS = ("min-level", "min-xlevel", "family", "model", "stepping", "model
 # enlightenments) only a recording knows; under TCG hv-passthrough only sets itself (the
 # capture's TCG answers with and without it differ in that property alone)
 RECORDED_PROPS = {"kvm": ("migratable", "hv-passthrough"), "tcg": ("migratable",)}
+# their values when not set (the recordings without them)
+RECORDED_DEFAULTS = {"migratable": True, "hv-passthrough": False}
 # setter range checks of x86_cpuid_version_set_family/_model/_stepping
 INT_RANGES = {"family": 0xFF + 0xF, "model": 0xFF, "stepping": 0xF}
 # QEMU 7.2's feature words in FeatureWord order (target/i386/cpu.h): the order in which
@@ -226,6 +228,19 @@ class Catalog:
             return
         raise Missing("setting property %s (type %s) is not modelled" % (key, t))
 
+    def restore(self, name: str, props: dict[str, Any], user: dict[str, Any]) -> None:
+        """A prerequisite the input turns on brings back the model's own features that the
+        recorded expansion shows off only because the prerequisite was off (the rules'
+        ``restore``, measured: ``Skylake-Client-IBRS`` with ``vmx`` on has its ``vmx-*``);
+        features the input sets keep the input's value."""
+        for prereq, feats in (self.rules.get("restore", {}).get(name) or {}).items():
+            if props.get(prereq) is not True:
+                continue
+            for f in feats:
+                for k in self.aliases.get(f, (f,)):
+                    if k not in user:
+                        props[k] = True
+
     def expand_features(self, name: str, props: dict[str, Any], user: dict[str, Any]) -> None:
         """x86_cpu_expand_features on the property values: prerequisites, KVM paravirt
         leaves, CPUID minimum levels."""
@@ -344,21 +359,29 @@ class Catalog:
         if name not in self.models:
             raise X86Error("CPU model '%s' not found" % name)
         given = in_props if type(in_props) is dict else {}
-        extra: dict[str, Any] = {}
+        recorded: dict[str, Any] = {}
         if name in ("host", "max"):
-            extra = {k: v for k, v in given.items() if k in RECORDED_PROPS.get(self.accel, ())}
+            recorded = {k: v for k, v in given.items() if k in RECORDED_PROPS.get(self.accel, ())}
+        # a recorded property at its default (libvirt's -cpu host,migratable=on) is the
+        # recording without it
+        extra = {k: v for k, v in recorded.items() if RECORDED_DEFAULTS.get(k) is not v}
         props = self.recorded_full(name, extra)
         if host is not None and name in ("host", "max") and self.accel == "kvm":
             self.host_props(props, host)
         user: dict[str, Any] = {}
         for key in wire_order(tuple(given)):
-            if key in extra:
+            if key in recorded:
                 continue
             self.set_prop(name, props, key, given[key], user)
+        self.restore(name, props, user)
         self.expand_features(name, props, user)
         if kind == "static":
-            return {"model": {"name": "base", "props": {k: props[k] for k in self.static_keys}}}
+            return self.static_of(props)
         return {"model": {"name": name, "props": props}}
+
+    def static_of(self, props: dict[str, Any]) -> dict[str, Any]:
+        """The ``static`` expansion of a model whose ``full`` properties are ``props``."""
+        return {"model": {"name": "base", "props": {k: props[k] for k in self.static_keys}}}
 
 
 def catalog(build: Any, accel: str) -> Catalog:

@@ -29,8 +29,8 @@ binary on the capturing host (``tests/unit/x86_64/test_x86_hostcpu.py``):
   on by default) and with ``enforce`` start-up fails with ``Host doesn't support requested
   features``.
 
-Not wired into the launcher's start-up yet: the x86 ``pc``/``q35`` machines and their CPU
-objects are not modelled (see docs/x86-cpu-models.md).
+Start-up (``-cpu`` on a ``pc``/``q35`` machine under KVM) uses these rules through
+:mod:`.startup`; the host profile's CPUID data is found by :func:`host_for`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def load_host(name: str) -> dict[str, Any]:
 
 def for_host(host: Any) -> dict[str, Any] | None:
     """The CPUID data a host profile names (``x86_cpuid``), or None (the build's capture
-    answers for that host)."""
+    answers for that host: expansions and definitions replay it)."""
     name = (getattr(host, "data", None) or {}).get("x86_cpuid")
     if not name:
         return None
@@ -77,6 +77,33 @@ def for_host(host: Any) -> dict[str, Any] | None:
 def leaf(host: dict[str, Any], function: int, index: int = 0) -> dict[str, int]:
     """One KVM_GET_SUPPORTED_CPUID entry's registers (zeros when KVM does not list it)."""
     return _leaves(host).get((function, index), {"EAX": 0, "EBX": 0, "ECX": 0, "EDX": 0})
+
+
+CPU_KEYS = ("vendor", "family", "model", "stepping")
+
+
+def host_for(host: Any) -> dict[str, Any] | None:
+    """The CPUID data start-up filters ``-cpu`` with: the file the host profile names
+    (:func:`for_host`), else the file (``models/x86_64/hosts/*.yaml``) whose CPU (vendor,
+    family, model, stepping) and kernel release are the profile's (the capture host's own
+    profile names none); None when nothing matches (the caller says that ``-cpu host`` / the
+    filtering is not modelled there)."""
+    named = for_host(host)
+    if named is not None:
+        return named
+    host_data = getattr(host, "data", None) or {}
+    want_cpu = tuple((host_data.get("cpu") or {}).get(k) for k in CPU_KEYS)
+    want_kernel = (host_data.get("kernel") or {}).get("release")
+    folder = os.path.join(MODELS_DIR, "x86_64", "hosts")
+    for fn in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
+        if not fn.endswith(".yaml"):
+            continue
+        h = load_host(fn[: -len(".yaml")])
+        if tuple((h.get("cpu") or {}).get(k) for k in CPU_KEYS) == want_cpu and (
+            (h.get("kernel") or {}).get("release") == want_kernel
+        ):
+            return h
+    return None
 
 
 def _leaves(host: dict[str, Any]) -> dict[tuple[int, int], dict[str, int]]:
@@ -122,9 +149,43 @@ def host_model(
     return out
 
 
-def warning_text(name: str, where: list) -> str:
+def warning_text(name: str, where: list, who: str = "host") -> str:
     leaf, _sub, reg, bit = where
-    return "host doesn't support requested feature: CPUID.%02XH:%s.%s [bit %d]" % (leaf, reg, name, bit)
+    return "%s doesn't support requested feature: CPUID.%02XH:%s.%s [bit %d]" % (who, leaf, reg, name, bit)
+
+
+def walk_order(cpuid: dict[str, list], words: list | None) -> list[str]:
+    """The CPUID features in the order ``x86_cpu_filter_features`` walks them: feature word by
+    feature word (``words``: the rules' ``feature-words``, QEMU's ``FeatureWord`` order), bit
+    by bit.  Without ``words``, the table's order."""
+    if not words:
+        return list(cpuid)
+    rank = {(w[0], w[1] or 0, w[2]): i for i, w in enumerate(words)}
+    return sorted(
+        cpuid, key=lambda f: (rank.get((cpuid[f][0], cpuid[f][1] or 0, cpuid[f][2]), len(rank)), cpuid[f][3])
+    )
+
+
+def filter_features(
+    requested: set[str],
+    avail: set[str],
+    cpuid: dict[str, list],
+    who: str = "host",
+    check: bool = True,
+    enforce: bool = False,
+    words: list | None = None,
+) -> tuple[set[str], list[str], str | None]:
+    """x86_cpu_filter_features for the CPUID features: (features the vCPU gets, warnings, start-up
+    error or None).  ``who`` is ``host`` under KVM and ``TCG`` under TCG (QEMU's texts:
+    ``TCG doesn't support requested feature: CPUID.01H:ECX.x2apic [bit 21]``, then with
+    ``enforce`` ``TCG doesn't support requested features``); the warnings come with ``check``
+    (on by default) or ``enforce``."""
+    filtered = [f for f in walk_order(cpuid, words) if f in requested and f not in avail]
+    warnings = [warning_text(f, cpuid[f], who) for f in filtered] if (check or enforce) else []
+    error = None
+    if enforce and filtered:
+        error = "%s doesn't support requested features" % ("Host" if who == "host" else who)
+    return requested - set(filtered), warnings, error
 
 
 def realize(
@@ -134,14 +195,12 @@ def realize(
     irqchip: str = "on",
     check: bool = True,
     enforce: bool = False,
+    words: list | None = None,
 ) -> tuple[set[str], list[str], str | None]:
-    """x86_cpu_filter_features: (features the vCPU gets, warnings, start-up error or None).
-    Warnings come in CPUID-table order (QEMU walks its feature words in order)."""
+    """x86_cpu_filter_features under KVM: (features the vCPU gets, warnings, start-up error or
+    None), warnings in QEMU's feature-word order when ``words`` is given."""
     avail = available(host, cpuid, irqchip)
-    filtered = [f for f in cpuid if f in requested and f not in avail]
-    warnings = [warning_text(f, cpuid[f]) for f in filtered] if (check or enforce) else []
-    error = "Host doesn't support requested features" if enforce and filtered else None
-    return requested - set(filtered), warnings, error
+    return filter_features(requested, avail, cpuid, "host", check, enforce, words)
 
 
 def requested(props: dict[str, Any], cpuid: dict[str, list], irqchip: str, user: dict[str, bool]) -> set[str]:

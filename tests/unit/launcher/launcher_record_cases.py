@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record what Debian's qemu-system-aarch64 prints for each launcher test input.
 
-    python3 tests/unit/launcher/launcher_record_cases.py [--emulator PATH]
+    python3 tests/unit/launcher/launcher_record_cases.py [--emulator PATH] [--inputs FILE -o FILE]
 
 Writes ``launcher_cmdline_cases.py`` next to this file: per case the exit
 status (or ``"started"``) and stderr, normalised by :func:`normalise`.  The
@@ -15,6 +15,7 @@ import argparse
 import os
 import pprint
 import re
+import runpy
 import shutil
 import signal
 import subprocess
@@ -112,10 +113,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--emulator", default="/usr/bin/qemu-system-aarch64")
     ap.add_argument("-o", default=os.path.join(HERE, "launcher_cmdline_cases.py"))
+    # another target's list (tests/unit/x86_64/x86_cmdline_inputs.py): a file defining INPUTS
+    ap.add_argument("--inputs", help="a Python file defining INPUTS (default: launcher_cmdline_inputs.py)")
     a = ap.parse_args()
+    inputs = runpy.run_path(a.inputs)["INPUTS"] if a.inputs else INPUTS
     version = subprocess.run([a.emulator, "-version"], capture_output=True, text=True).stdout
     cases = {}
-    for cid, argv in INPUTS:
+    for cid, argv in inputs:
         rc, err, out = run_case([a.emulator], argv, stdout=True)
         if rc == 0 and out:
             cases[cid] = {"rc": rc, "stderr": err, "stdout": out}

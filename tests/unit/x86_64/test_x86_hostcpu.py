@@ -148,22 +148,31 @@ def test_unknown_bit_stays_off_and_old_kernel_tsc_deadline(data):
     )
 
 
-def _same_host(tmp_path):
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+def live_matches(ours) -> bool:
+    """This machine's /dev/kvm reports the CPUID data ``ours`` (a models/x86_64/hosts file)."""
+    if ours is None or not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
-    out = tmp_path / "h.yaml"
-    tool = os.path.join(os.path.dirname(__file__), "..", "..", "..", "tools", "capture_x86_kvm_cpuid.py")
-    subprocess.run([sys.executable, tool, "-o", str(out), "--name", "x"], check=True, capture_output=True)
+    import tempfile
+
     import yaml
 
+    tool = os.path.join(os.path.dirname(__file__), "..", "..", "..", "tools", "capture_x86_kvm_cpuid.py")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "h.yaml")
+        subprocess.run([sys.executable, tool, "-o", out, "--name", "x"], check=True, capture_output=True)
+        with open(out) as f:
+            live = yaml.safe_load(f)
     # the APIC-ID fields (leaf 1 EBX, leaf 0xB EDX) depend on the CPU the ioctl ran on:
     # compare the feature bits this QEMU knows and the KVM caps
     cpuid = cpu.load_rules(cpu.RULES_FILES[(7, 2)])["cpuid"]
-    live, ours = yaml.safe_load(out.read_text()), hostcpu.load_host(HOST)
     return (hostcpu.reported(live, cpuid), live["kvm-caps"]) == (
         hostcpu.reported(ours, cpuid),
         ours["kvm-caps"],
     )
+
+
+def _same_host(tmp_path):
+    return live_matches(hostcpu.load_host(HOST))
 
 
 @pytest.mark.realqemu
@@ -213,3 +222,26 @@ def test_matrix_against_real_qemu(tmp_path):
         if got != (values, warnings, error):
             bad.append("%s %s: real %s, table %s" % (irqchip, option, got, (values, warnings, error)))
     assert not bad, "\n".join(bad)
+
+
+def test_filter_walks_feature_words_in_qemus_order(data):
+    """x86_cpu_filter_features warns word by word in FeatureWord order, bit by bit (measured:
+    01H:EDX before 01H:ECX before 07H:EBX before 80000001H:EDX before 0DH:EAX), whatever the
+    order of the CPUID table; TCG's texts differ from the host's only in the subject."""
+    cat, cpuid, _h = data
+    words = cat.rules["feature-words"]
+    asked = {"xsavec", "abm", "rdtscp", "hle", "vme", "x2apic", "pni"}
+    got, warnings, error = hostcpu.filter_features(asked, set(), cpuid, "TCG", True, True, words)
+    assert got == set()
+    assert [w.split(": ", 1)[1] for w in warnings] == [
+        "CPUID.01H:EDX.vme [bit 1]",
+        "CPUID.01H:ECX.pni [bit 0]",
+        "CPUID.01H:ECX.x2apic [bit 21]",
+        "CPUID.07H:EBX.hle [bit 4]",
+        "CPUID.80000001H:EDX.rdtscp [bit 27]",
+        "CPUID.80000001H:ECX.abm [bit 5]",
+        "CPUID.0DH:EAX.xsavec [bit 1]",
+    ]
+    assert warnings[0].startswith("TCG doesn't support requested feature: ")
+    assert error == "TCG doesn't support requested features"
+    assert hostcpu.filter_features(asked, set(), cpuid, "host", False, False, words)[1:] == ([], None)

@@ -1,0 +1,583 @@
+"""The x86 ``pc``/``q35`` machines at start-up: ``kernel-irqchip``, ``-cpu`` and the vCPU objects.
+
+QEMU 7.2's rules, each checked against Debian's ``qemu-system-x86_64`` 7.2 (the case list
+``tests/unit/x86_64/x86_cmdline_cases.py``), in the order QEMU applies them:
+
+* ``kernel-irqchip`` is a property of the KVM accelerator (``accel/kvm/kvm-all.c``,
+  ``OnOffSplit``: ``on``/``off``/``split``, nothing else, not even ``yes``); ``-machine
+  kernel-irqchip=`` only sets a global default for it, so under TCG any value is ignored, while
+  ``-accel tcg,kernel-irqchip=on`` is refused (``Property 'tcg-accel.kernel-irqchip' not found``).
+  The texts are :mod:`qmpserver.vm.machine`'s (:func:`~qmpserver.vm.machine.kernel_irqchip_error`).
+  Default: ``on`` (pc/q35 do not default to ``split``).
+* ``-cpu`` (``parse_cpu_option`` then ``x86_cpu_parse_featurestr``, target/i386/cpu.c): the
+  model must exist (``unable to find CPU model 'X'``); each feature token is ``+feat``,
+  ``-feat``, ``feat=value`` or a bare ``feat`` (= ``on``); names of the ``=`` and bare forms
+  have ``_`` turned into ``-``; an ``=``/bare form of a feature also given as ``+``/``-``
+  earlier warns ``Ambiguous CPU model string. Don't mix both "+F" and "F=V"`` and, once at the
+  end, ``Compatibility of ambiguous CPU model strings won't be kept on future QEMU versions``.
+* the ``=`` forms are global properties of ``<model>-x86_64-cpu``, applied in order when the
+  object is created: the first bad one fails with ``can't apply global T.K=V: <setter text>``
+  (:data:`PARSE_ERRORS`).
+* realize (``x86_cpu_realizefn``): ``-machine none`` gives the vCPU no APIC ID (``apic-id
+  property was not initialized properly``); ``host`` without KVM (``CPU model 'host' requires KVM
+  or HVF``); then the ``+feat`` list and the ``-feat`` list are set (an unknown name fails with
+  ``Property 'T.name' not found``, the name as typed), so they win over the ``=`` forms;
+  the features are filtered (:func:`.hostcpu.filter_features`): under KVM by the host's CPUID
+  data and the irqchip (:mod:`.hostcpu`), under TCG by TCG's feature set, which is the set
+  ``max`` enables under TCG (``x86_cpu_max_instance_init`` turns on every feature the
+  accelerator supports; checked by the case list).
+* each vCPU's APIC with ``kernel-irqchip=off`` under KVM is the userspace one, whose realize warns
+  ``Userspace local APIC is deprecated for KVM.`` and ``Do not use kernel-irqchip except for the
+  -M isapc machine type.`` (hw/intc/apic.c), after that vCPU's filtering warnings; every
+  warning repeats for each vCPU.
+
+What the data does not reach is logged on ``qmpserver.cpu`` as not modelled, never guessed: a
+requested feature held in an MSR (``vmx-*``, ``arch-capabilities`` bits) that the accelerator
+may lack (its ``MSR(...)`` warning needs MSR data nobody captured), a KVM host without CPUID data
+(``models/x86_64/hosts``), a property type whose text parser is not written here.
+
+The running machine: the vCPU objects ``/machine/unattached/device[N]`` (device[1] is the
+``kvmvapic`` device the first APIC creates, so vCPU N > 0 is ``device[N + 1]``), their
+``qom-get`` of every feature after filtering and of ``unavailable-features``, and
+``query-hotpluggable-cpus`` (possible CPUs, last first; ``qom-path`` only for the plugged ones).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import QMPError, StartupError
+from ...log import get as get_logger
+from ...vm.machine import DEFAULT_KERNEL_IRQCHIP, kernel_irqchip_error
+from . import cpu, hostcpu
+
+log = get_logger("qmpserver.cpu")
+
+MACHINE_FILES = {(7, 2): "x86_64/machines-7.2.yaml"}
+BOARD_PREFIXES = ("pc-i440fx-", "pc-q35-")
+APIC_BOARDS = BOARD_PREFIXES + ("isapc",)
+USERSPACE_APIC = (
+    "Userspace local APIC is deprecated for KVM.",
+    "Do not use kernel-irqchip except for the -M isapc machine type.",
+)
+AMBIGUOUS = 'Ambiguous CPU model string. Don\'t mix both "%s%s" and "%s=%s"'
+AMBIGUOUS_END = "Compatibility of ambiguous CPU model strings won't be kept on future QEMU versions"
+TRUE_WORDS = ("on", "yes", "true", "y")
+FALSE_WORDS = ("off", "no", "false", "n")
+# string → value of a global property by QOM type, with QEMU's visitor texts: (parser, error)
+INT_TYPES = {
+    "uint8": (0, 0xFF),
+    "uint16": (0, 0xFFFF),
+    "uint32": (0, 0xFFFFFFFF),
+    "uint64": (0, (1 << 64) - 1),
+}
+SIGNED_TYPES = {"int": "int64", "int32": "int32_t"}
+
+
+def is_pc_board(machine_type: str | None) -> bool:
+    """``pc-i440fx-*`` and ``pc-q35-*`` (what ``pc``/``q35`` resolve to): modelled boards."""
+    return bool(machine_type) and str(machine_type).startswith(BOARD_PREFIXES)
+
+
+def _raw_option(config: Any) -> str | None:
+    """The last ``-cpu`` as typed (the launcher's), else one rebuilt from the parsed props."""
+    for name, arg in reversed(getattr(config, "options", None) or ()):
+        if isinstance(name, str) and name.lstrip("-") == "cpu" and isinstance(arg, str):
+            return arg
+    if config.cpu is None:
+        return None
+    return ",".join([config.cpu] + ["%s=%s" % kv for kv in (config.cpu_props or {}).items()])
+
+
+class FeatureStr:
+    """``x86_cpu_parse_featurestr``: the globals (``=`` and bare forms, in order), the ``+`` and
+    ``-`` lists, and the ambiguity warnings."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.globals: list[tuple[str, str]] = []
+        self.plus: list[str] = []
+        self.minus: list[str] = []
+        self.warnings: list[str] = []
+        for tok in tokens:
+            if not tok:
+                continue
+            if tok[0] in "+-":
+                (self.plus if tok[0] == "+" else self.minus).append(tok[1:])
+                continue
+            name, eq, val = tok.partition("=")
+            name = name.replace("_", "-")
+            if not eq:
+                val = "on"
+            if name == "tsc-freq":
+                name = "tsc-frequency"
+            for sign, lst in (("+", self.plus), ("-", self.minus)):
+                if name in lst:
+                    self.warnings.append(AMBIGUOUS % (sign, name, name, val))
+            self.globals.append((name, val))
+        if any(w.startswith("Ambiguous") for w in self.warnings):
+            self.warnings.append(AMBIGUOUS_END)
+
+
+def parse_value(typename: str, name: str, typ: str, text: str) -> Any:
+    """A global property's string as its setter takes it; QMPError with QEMU's text, or
+    cpu.Missing for a type whose parser is not modelled."""
+    if typ == "bool":
+        low = text.lower()
+        if low in TRUE_WORDS or low in FALSE_WORDS:
+            return low in TRUE_WORDS
+        raise QMPError("Parameter '%s' expects 'on' or 'off'" % name)
+    if typ in INT_TYPES:
+        try:
+            v = int(text, 0)
+        except ValueError:
+            raise QMPError("Parameter '%s' expects uint64" % name) from None
+        lo, hi = INT_TYPES[typ]
+        if not lo <= v <= hi:
+            raise QMPError("Parameter '%s' expects %s_t" % (name, typ))
+        return v
+    if typ in SIGNED_TYPES:
+        try:
+            v = int(text, 0)
+        except ValueError:
+            raise QMPError("Parameter '%s' expects %s" % (name, SIGNED_TYPES[typ])) from None
+        top = cpu.INT_RANGES.get(name)
+        if top is not None and not 0 <= v <= top:
+            raise QMPError("Property .%s doesn't take value %d (minimum: 0, maximum: %d)" % (name, v, top))
+        return v
+    if typ in ("string", "str"):
+        if name == "vendor" and len(text.encode()) != 12:
+            raise QMPError("Property '.vendor' doesn't take value '%s'" % text)
+        return text
+    raise cpu.Missing("parsing a -cpu value of type %s (%s.%s)" % (typ, typename, name))
+
+
+class X86Cpu:
+    """The realized vCPU: model, QOM type, property values after filtering, filtered names."""
+
+    def __init__(
+        self,
+        model: str,
+        props: dict[str, Any],
+        unavailable: list[str],
+        globals_: dict[str, Any],
+        fs: FeatureStr,
+    ) -> None:
+        self.model = model
+        self.typename = model + "-x86_64-cpu"
+        self.props = props
+        self.unavailable = unavailable
+        self.globals = globals_  # the -cpu key=value properties: globals of this model's type
+        self.plus = list(fs.plus)  # +feat / -feat: applied to every x86 CPU object created later
+        self.minus = list(fs.minus)
+
+
+def irqchip(instance: Any, ms: Any) -> str:
+    """The KVM accelerator's ``kernel-irqchip``: ``-accel kvm,kernel-irqchip=`` over
+    ``-machine kernel-irqchip=`` (a global default of the accelerator) over ``on``."""
+    v = (instance.config.accel_props or {}).get("kvm", {}).get("kernel-irqchip")
+    if v is None:
+        v = ms.accel_opts.get("kernel-irqchip")
+    if v is None:
+        return DEFAULT_KERNEL_IRQCHIP
+    err = kernel_irqchip_error(v, via_machine=True)
+    if err:
+        raise StartupError(err)
+    return str(v)
+
+
+def deprecation_warning(build: Any, machine_type: str) -> str | None:
+    """``Machine type 'X' is deprecated: <reason>`` (qemu_init, after the accelerator) for a
+    machine ``query-machines`` marks deprecated; the reasons are measured
+    (``models/x86_64/machines-7.2.yaml``).  A deprecated machine without a recorded reason is
+    logged as not modelled."""
+    info: dict[str, Any] = next((m for m in build.machines() if m.get("name") == machine_type), {})
+    if not info.get("deprecated"):
+        return None
+    rel = MACHINE_FILES.get(tuple(build.version[:2]))
+    reasons = (cpu.load_rules(rel).get("deprecation-reasons") or {}) if rel else {}
+    reason = reasons.get(machine_type)
+    if reason is None:
+        log.warning("the deprecation text of machine %s (build %s) is not modelled", machine_type, build.name)
+        return None
+    return "Machine type '%s' is deprecated: %s" % (machine_type, reason)
+
+
+# /machine properties whose value follows other options (-boot, -m, -smp, -kernel, -bios ...):
+# the measured defaults do not answer them
+OPTION_DEPENDENT = frozenset({"memory", "smp", "graphics", "kernel", "initrd", "append", "dtb", "usb"})
+# measured defaults that stand only while their option is absent
+UNLESS_OPTION = {"firmware": "bios"}
+
+
+def machine_default(instance: Any, name: str) -> Any:
+    """The value real QEMU 7.2 reports for an unset ``/machine`` property of a started
+    ``pc-i440fx-*`` / ``pc-q35-*`` machine (measured by ``tools/capture_x86_machines.py`` on the
+    newest version; e.g. ``vmport`` ``auto`` is ``on`` once the machine exists), else None."""
+    machine_type, build = instance.machine.type, instance.build
+    family = (
+        "q35"
+        if machine_type.startswith("pc-q35-")
+        else "pc"
+        if machine_type.startswith("pc-i440fx-")
+        else None
+    )
+    rel = MACHINE_FILES.get(tuple(build.version[:2]))
+    if family is None or rel is None or name in OPTION_DEPENDENT:
+        return None
+    opt = UNLESS_OPTION.get(name)
+    if opt and any(
+        isinstance(o, (tuple, list)) and o and o[0].lstrip("-") == opt for o in instance.config.options
+    ):
+        return None
+    value = ((cpu.load_rules(rel).get("defaults") or {}).get(family) or {}).get(name)
+    if name == "boot" and value is not None and instance.config.boot:
+        # -boot's members over the machine's default order (measured: -boot menu=on gives
+        # {"order": "cad", "menu": true}; -boot order=d gives {"order": "d"})
+        from ...qapi.opts import parse_boot
+
+        value = dict(value, **parse_boot(instance.config.boot))
+    return value
+
+
+def validate(instance: Any, ms: Any) -> None:
+    """Resolve and check the vCPU of a starting x86 instance (StartupError with QEMU's text);
+    the warnings go to ``instance.config.warnings``, in QEMU's order."""
+    cfg = instance.config
+    warnings = cfg.warnings
+    if ms.type != "none":
+        w = deprecation_warning(instance.build, ms.type)
+        if w:
+            warnings.append(w)
+        # MachineClass::wakeup: every PC machine (pc_machine_class_init) has one
+        ms.wakeup_suspend = ms.type.startswith(APIC_BOARDS)
+    chip = irqchip(instance, ms) if ms.accel == "kvm" else None
+    if ms.type == "none" and cfg.cpu is None:
+        return  # -machine none creates no vCPU without -cpu (libvirt's probe)
+    model = ms.cpu_model
+    raw = _raw_option(cfg)
+    if model is None:
+        return
+    if model == "" and not (raw and "," in raw):
+        raise StartupError("-cpu option cannot be empty")
+    try:
+        cat = cpu.catalog(instance.build, ms.accel)
+    except cpu.Missing as e:
+        log.warning("x86 -cpu %s under %s is not modelled: %s", model, ms.accel, e)
+        return
+    if model not in cat.models:
+        raise StartupError("unable to find CPU model '%s'" % model)
+    fs = FeatureStr((raw or model).split(",")[1:])
+    warnings.extend(fs.warnings)
+    typename = cat.typename(model)
+    given: dict[str, Any] = {}
+    extra = cpu.RECORDED_PROPS.get(ms.accel, ()) if model in ("host", "max") else ()
+    for name, text in fs.globals:
+        typ = "bool" if name in extra else cat.types.get(name)
+        if typ is None:
+            raise StartupError(
+                "can't apply global %s.%s=%s: Property '%s.%s' not found"
+                % (typename, name, text, typename, name)
+            )
+        try:
+            given[name] = parse_value(typename, name, typ, text)
+        except QMPError as e:
+            raise StartupError("can't apply global %s.%s=%s: %s" % (typename, name, text, e.desc)) from None
+        except cpu.Missing as e:
+            log.warning("x86 -cpu %s: %s is not modelled; the value is kept unchecked", raw, e)
+            given.pop(name, None)
+    if ms.type == "none":
+        raise StartupError("apic-id property was not initialized properly")
+    if model == "host" and ms.accel != "kvm":
+        raise StartupError("CPU model 'host' requires KVM or HVF")
+    globals_ = dict(given)
+    for names, on in ((fs.plus, True), (fs.minus, False)):
+        for name in names:
+            if cat.types.get(name) != "bool":
+                raise StartupError("Property '%s.%s' not found" % (typename, name))
+            given.pop(name, None)
+            given[name] = on
+    check = bool(given.get("check", True))
+    enforce = bool(given.get("enforce", False))
+    props, unavailable, filter_warnings, error = _realize(instance, cat, model, given, chip, check, enforce)
+    ncpus = max(1, int(ms.smp.get("cpus", 1)))
+    apic = list(USERSPACE_APIC) if chip == "off" and ms.type.startswith(APIC_BOARDS) else []
+    if error:
+        warnings.extend(filter_warnings)
+        raise StartupError(error)
+    for _ in range(ncpus):
+        warnings.extend(filter_warnings + apic)
+    instance.cpu.realized = X86Cpu(model, props, unavailable, globals_, fs)
+
+
+def _realize(
+    instance: Any,
+    cat: cpu.Catalog,
+    model: str,
+    given: dict[str, Any],
+    chip: str | None,
+    check: bool,
+    enforce: bool,
+) -> tuple[dict[str, Any], list[str], list[str], str | None]:
+    """The expansion with the user's properties, then x86_cpu_filter_features."""
+    cpuid = cat.rules["cpuid"]
+    words = cat.rules.get("feature-words")
+    props = _expand(cat, model, given)
+    user = {k: v for k, v in given.items() if type(v) is bool}
+    if cat.accel == "kvm":
+        host = hostcpu.host_for(instance.host)
+        if host is None:
+            log.warning(
+                "x86 -cpu %s under KVM: host %s has no CPUID data in models/x86_64/hosts: the features "
+                "are not filtered (not modelled)",
+                model,
+                instance.host.name,
+            )
+            return props, [], [], None
+        if model == "host":
+            req = hostcpu.host_model(host, cpuid, chip or "on", bool(given.get("migratable", True)))
+            req = (req | {f for f, on in user.items() if on and f in cpuid}) - {
+                f for f, on in user.items() if not on
+            }
+        else:
+            req = hostcpu.requested(props, cpuid, chip or "on", user)
+        avail = hostcpu.available(host, cpuid, chip or "on")
+        who, offered = "host", set()
+    else:
+        req = {f for f in cpuid if props.get(f) is True}
+        offered = {f for f, on in cat.expand("full", "max", None)["model"]["props"].items() if on is True}
+        avail = offered & set(cpuid)
+        who = "TCG"
+    msr = [f for f, on in props.items() if on is True and _is_msr_feature(cat, f) and f not in offered]
+    if model in ("host", "max"):
+        msr = [f for f in msr if f in user]  # the model's own MSR features are what KVM offered
+    if msr:
+        log.warning(
+            "x86 -cpu %s under %s: whether the accelerator offers %s (held in MSRs) is not modelled",
+            model,
+            cat.accel,
+            ", ".join(sorted(msr)),
+        )
+    got, warns, error = hostcpu.filter_features(req, avail, cpuid, who, check, enforce, words)
+    filtered = [f for f in hostcpu.walk_order(cpuid, words) if f in req and f not in got]
+    for f in cpuid:
+        for k in cat.aliases.get(f, (f,)):
+            if k in props:
+                props[k] = f in got
+    return props, filtered, warns, error
+
+
+def _expand(cat: cpu.Catalog, model: str, given: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return dict(cat.expand("full", model, given)["model"]["props"])
+    except (cpu.Missing, cpu.X86Error) as e:
+        log.warning("x86 -cpu %s with %s: the expansion is not modelled (%s)", model, given, e)
+        return dict(cat.expand("full", model, None)["model"]["props"])
+
+
+def _is_msr_feature(cat: cpu.Catalog, name: str) -> bool:
+    """A feature of the static expansion (every feature under one name) with no CPUID bit:
+    QEMU keeps it in an MSR feature word (``vmx-*``, the ``arch-capabilities`` bits)."""
+    return name in cat.static_keys and name not in cpu.STATIC_PROPS and name not in cat.rules["cpuid"]
+
+
+# --- the running machine ------------------------------------------------------------------------
+
+
+def expansion_props(instance: Any, name: str, props: Any) -> Any:
+    """The properties a ``query-cpu-model-expansion`` object of model ``name`` ends up with on
+    this instance: the ``-cpu`` ``key=value`` globals when ``name`` is the ``-cpu`` model (set
+    when the object is created), then the query's own ``props``, then the ``-cpu`` ``+feat`` and
+    ``-feat`` lists, which QEMU 7.2 keeps in global lists and applies to every x86 CPU object it
+    expands (``x86_cpu_expand_features``; measured: ``-cpu qemu64,+x2apic,-sse2`` makes
+    ``host``'s expansion report x2apic on and sse2 off)."""
+    x = _realized(instance)
+    if x is None or not (x.plus or x.minus or (x.globals and x.model == name)):
+        return props
+    out = dict(x.globals) if x.model == name else {}
+    if isinstance(props, dict):
+        out.update(props)
+    for names, on in ((x.plus, True), (x.minus, False)):
+        for f in names:
+            out.pop(f, None)
+            out[f] = on
+    return out
+
+
+def expansion_depends_on_instance(instance: Any, name: str) -> bool:
+    """Whether model ``name``'s expansion on this instance differs from the capture's: the
+    ``-cpu`` properties reach it (:func:`expansion_props`), or the instance is a pc/q35
+    machine under KVM with ``kernel-irqchip`` off or split (the capture had ``-machine none``,
+    an in-kernel irqchip: :func:`irqchip_features`)."""
+    x = _realized(instance)
+    if x is not None and (x.plus or x.minus or (x.globals and x.model == name)):
+        return True
+    ms = instance.machine
+    if instance.accel != "kvm" or ms is None or not is_pc_board(ms.type):
+        return False
+    try:
+        return irqchip(instance, ms) != DEFAULT_KERNEL_IRQCHIP
+    except StartupError:
+        return False
+
+
+def irqchip_features(instance: Any, cat: cpu.Catalog, name: str, props: dict[str, Any], user: Any) -> None:
+    """An expansion on a running pc/q35 machine under KVM follows the machine's
+    ``kernel-irqchip`` (:mod:`.hostcpu`, measured: the capture answered for ``-machine none``,
+    an in-kernel irqchip): ``host``/``max`` get the features ``-cpu host`` gets there; a named
+    model loses its default ``x2apic`` without an in-kernel irqchip and gains
+    ``kvm-msi-ext-dest-id`` with ``split``, unless the query sets them (``user``)."""
+    ms = instance.machine
+    if instance.accel != "kvm" or ms is None or not is_pc_board(ms.type):
+        return
+    chip = irqchip(instance, ms)
+    if chip == DEFAULT_KERNEL_IRQCHIP:
+        return
+    cpuid = cat.rules["cpuid"]
+    given = set(user) if isinstance(user, dict) else set()
+    if name in ("host", "max"):
+        host = hostcpu.host_for(instance.host)
+        if host is None:
+            return
+        offered = hostcpu.host_model(host, cpuid, chip, bool(props.get("migratable", True)))
+        touched: tuple[str, ...] = hostcpu.NEEDS_IN_KERNEL_APIC + hostcpu.SPLIT_ONLY + (hostcpu.TSC_DEADLINE,)
+    else:
+        offered = hostcpu.requested(props, cpuid, chip, {})
+        touched = ("x2apic",) + hostcpu.SPLIT_ONLY
+    for f in touched:
+        names = cat.aliases.get(f, (f,))
+        if given.intersection(names):
+            continue
+        for k in names:
+            if k in props:
+                props[k] = f in offered
+
+
+def _realized(instance: Any) -> X86Cpu | None:
+    r = instance.cpu.realized
+    return r if isinstance(r, X86Cpu) else None
+
+
+def cpu_qom_path(index: int) -> str:
+    """vCPU ``index``'s QOM path: device[1] is the first APIC's ``kvmvapic``."""
+    return "/machine/unattached/device[%d]" % (index if index == 0 else index + 1)
+
+
+def topology_ids(smp: dict[str, Any], index: int) -> dict[str, int]:
+    """socket/die/core/thread of vCPU ``index`` (x86_topo_ids_from_idx)."""
+    threads, cores, dies = smp["threads"], smp["cores"], smp.get("dies", 1)
+    return {
+        "socket-id": index // (threads * cores * dies),
+        "die-id": (index // (threads * cores)) % dies,
+        "core-id": (index // threads) % cores,
+        "thread-id": index % threads,
+    }
+
+
+def apic_id(smp: dict[str, Any], index: int) -> int:
+    """x86_apicid_from_cpu_idx: thread, core and die IDs packed into fields each as wide as its
+    count needs (rounded up to a power of two), the socket above them."""
+    ids = topology_ids(smp, index)
+    width = [(max(1, int(n)) - 1).bit_length() for n in (smp["threads"], smp["cores"], smp.get("dies", 1))]
+    return (
+        ids["thread-id"]
+        | ids["core-id"] << width[0]
+        | ids["die-id"] << (width[0] + width[1])
+        | ids["socket-id"] << (width[0] + width[1] + width[2])
+    )
+
+
+def cpu_props(smp: dict[str, Any], index: int) -> dict[str, int]:
+    """CpuInstanceProperties of an x86 vCPU: ``die-id`` only with several dies, no ``node-id``
+    without NUMA."""
+    ids = topology_ids(smp, index)
+    if smp.get("dies", 1) <= 1:
+        del ids["die-id"]
+    return ids
+
+
+def hotpluggable_cpus(instance: Any) -> list[dict[str, Any]]:
+    """``query-hotpluggable-cpus`` of a pc/q35 machine: every possible vCPU, last first."""
+    ms = instance.machine
+    x = _realized(instance)
+    typename = x.typename if x is not None else (ms.cpu_model or "qemu64") + "-x86_64-cpu"
+    out = []
+    for i in reversed(range(int(ms.smp["maxcpus"]))):
+        e: dict[str, Any] = {"props": cpu_props(ms.smp, i), "vcpus-count": 1}
+        if i < int(ms.smp["cpus"]):
+            e["qom-path"] = cpu_qom_path(i)
+        e["type"] = typename
+        out.append(e)
+    return out
+
+
+def filtered_words(rules: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
+    """``qom-get filtered-features``: one X86CPUFeatureWordInfo per CPUID feature word, last word
+    first (the list is built by prepending), ``cpuid-input-ecx`` only for words with a subleaf,
+    ``features`` the mask of the filtered features' bits (a filtered XSAVE component, which has no
+    feature name, is not counted: not modelled)."""
+    cpuid = rules["cpuid"]
+    out = []
+    for leaf, sub, reg in reversed(rules.get("feature-words") or ()):
+        mask = 0
+        for n in names:
+            w = cpuid.get(n)
+            if w and (w[0], w[1] or 0, w[2]) == (leaf, sub or 0, reg):
+                mask |= 1 << w[3]
+        # members in X86CPUFeatureWordInfo's order (the output visitor's insertion order; the
+        # wire shows them in QDict order)
+        e: dict[str, Any] = {"cpuid-input-eax": leaf}
+        if sub is not None:
+            e["cpuid-input-ecx"] = sub
+        e["cpuid-register"] = reg
+        e["features"] = mask
+        out.append(e)
+    return out
+
+
+def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
+    """The vCPU objects with their property values after filtering; a property this model does
+    not compute is an error naming it (not a default passed off as QEMU's)."""
+    x = _realized(instance)
+    unattached = tree.machine.children.get("unattached")
+    if x is None or unattached is None:
+        return
+    ms = instance.machine
+    try:
+        cat = cpu.catalog(instance.build, instance.accel)
+    except cpu.Missing:
+        return
+    types, cat_rules = cat.types, cat.rules
+    for i in range(int(ms.smp["cpus"])):
+        o = QomObject(x.typename)
+        unattached.add_child(cpu_qom_path(i).rsplit("/", 1)[1], o)
+        values = dict(x.props)
+        values.update(topology_ids(ms.smp, i))
+        values["apic-id"] = apic_id(ms.smp, i)
+        values.update(
+            {
+                "filtered-features": filtered_words(cat_rules, x.unavailable),
+                "unavailable-features": list(x.unavailable),
+                "start-powered-off": False,
+                "hotpluggable": True,
+                "hotplugged": False,
+                "realized": True,
+            }
+        )
+        for name, typ in types.items():
+            if name == "type":
+                continue
+            if name in values:
+                o.add_value(name, typ, values[name])
+            else:
+                o.add_prop(name, typ, _unmodelled(instance, x.typename, name))
+
+
+def _unmodelled(instance: Any, typename: str, name: str) -> Any:
+    def get() -> Any:
+        log.warning("qom-get %s.%s of a running x86 vCPU is not modelled", typename, name)
+        raise QMPError(
+            "qmpserver: qom-get of %s.%s is not modelled for a running vCPU (build %s)"
+            % (typename, name, instance.build.name)
+        )
+
+    return get
