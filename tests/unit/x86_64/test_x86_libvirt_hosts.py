@@ -13,6 +13,7 @@ import pytest
 
 from qmpserver.arch.x86_64 import cpu, hostcpu
 from qmpserver.profiles.loader import load_profile
+from qmpserver.vm.state import CpuState
 from tests.support.recordings import capsdata_path
 
 OLD_QEMU_MIN_LEVEL = "the recording's QEMU (< 5.0) reports min-level 13 for host; 7.2 reports the KVM level"
@@ -114,9 +115,10 @@ def test_expansion_is_the_hosts_not_the_captures():
     """Through QMP on the profile: the identity and features are the converted host's."""
     from qmpserver.arch.x86_64 import qmp
 
-    class Inst:
+    class Inst:  # an instance before start-up: no -cpu realized, no machine
         def __init__(self, prof):
             self.build, self.host, self.accel = prof.build, prof.host, "kvm"
+            self.cpu, self.machine = CpuState(), None
 
     spr = qmp.query_cpu_model_expansion(
         Inst(load_profile("x86-sapphire-rapids-6.1")), {"type": "full", "model": {"name": "host"}}
@@ -205,9 +207,10 @@ def test_unavailable_features_on_the_capture_host_equal_its_recording():
 def test_definitions_through_qmp_are_the_hosts():
     from qmpserver.arch.x86_64 import qmp
 
-    class Inst:
+    class Inst:  # an instance before start-up: no -cpu realized, no machine
         def __init__(self, prof):
             self.build, self.host, self.accel = prof.build, prof.host, "kvm"
+            self.cpu, self.machine = CpuState(), None
 
     spr = load_profile("x86-sapphire-rapids-6.1")
     defs = {d["name"]: d for d in qmp.query_cpu_definitions(Inst(spr), {})}
