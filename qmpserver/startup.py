@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from .arch.arm64 import abi as arm64_abi
 from .arch.arm64 import startup as arm64_startup
+from .arch.targets import machine_rules
 from .commands import block, device, fd, netdev, objects, registry
 from .commands.migration import start_incoming
 from .errors import QMPError, StartupError
@@ -187,8 +188,11 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     ms.accel = accel
     # 4. machine init (board, then the CPU it creates)
     virt.board_init(inst, ms)
+    rules = machine_rules(build.target)
     if build.target == "aarch64":
         arm64_startup.validate(inst, ms)
+    elif rules is not None:
+        rules.validate(inst, ms)
     if canonical != "none" and not (build.target in MODELLED_BOARDS and virt.is_virt(canonical)):
         log.warning(
             "machine %s of target %s is not modelled: a running instance's answers beyond the "

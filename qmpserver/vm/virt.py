@@ -188,7 +188,13 @@ def convert(instance: Any, qom_type: str, name: str, typ: str, value: Any) -> An
     """One ``-machine key=value`` through the property's setter: the typed
     value, or ValueError with QEMU's text."""
     from ..arch.arm64 import gic, mte
+    from ..arch.targets import machine_rules
 
+    rules = machine_rules(instance.build.target)
+    if rules is not None:
+        got = rules.parse_property(instance, qom_type[: -len("-machine")], name, value)
+        if got is not rules.NOT_MINE:
+            return got
     if typ == "bool":
         return _parse_bool(name, value)
     if typ == "int" or typ.startswith(("uint", "int")):
@@ -402,8 +408,8 @@ def board_init(instance: Any, ms: Any) -> None:
 
 
 def state(instance: Any) -> VirtState | None:
-    board: VirtState | None = instance.board
-    return board
+    board = instance.board
+    return board if isinstance(board, VirtState) else None
 
 
 # --- memory hotplug (the virt pre-plug handler) -------------------------------------------
@@ -483,7 +489,13 @@ def _initial(instance: Any, name: str, typ: str) -> Any:
         return not _option_given(instance, "nographic")
     if name in _DEFAULTS and is_virt(ms.type):
         return _DEFAULTS[name]
-    from ..arch.targets import ZERO_FILLED_MACHINE_TARGETS
+    from ..arch.targets import ZERO_FILLED_MACHINE_TARGETS, machine_rules
+
+    rules = machine_rules(instance.build.target)
+    if rules is not None:
+        got = rules.qom_value(instance, name)
+        if got is not rules.NOT_MINE:
+            return got
 
     if instance.build.target not in ZERO_FILLED_MACHINE_TARGETS:
         return _UNMODELLED
