@@ -153,6 +153,64 @@ def measure_defaults(emulator: str, machine: str, cpu: str | None, props: list[s
     return {"qom": qom, "stderr": again["stderr"], "refused": r["stderr"]}
 
 
+# max-cpu-compat values asked (the modes of target/ppc/compat.c and spellings it refuses)
+COMPAT_MODES = ("power6", "power7", "power8", "power9", "power10", "POWER8", "power5+", "nosuch")
+# hw/ppc/spapr_caps.c default_caps_with_cpu sets the caps a CPU's (or max-cpu-compat's)
+# compatibility level lacks to fixed values whatever the machine version: asked on the newest
+# version and on pseries-2.11, whose cap-htm default (on) shows whether HTM is lowered
+COMPAT_MACHINES = ("pseries-7.2", "pseries-2.11")
+
+
+def measure_compat(
+    emulator: str, machines: list, cpus: list, props: list, defaults: dict, cpu_defaults: dict
+):
+    """Per max-cpu-compat mode and CPU model: the /machine values the mode forces (against
+    the CPU's own defaults, on COMPAT_MACHINES), and what start-up prints when the mode
+    refuses (``Compatibility PVR 0x0f000005 not valid for CPU``); the set-time errors of
+    the spellings QEMU refuses."""
+    compat: dict = {}
+    errors: dict = {}
+    for mode in COMPAT_MODES:
+        r = launch(emulator, ["-machine", "%s,max-cpu-compat=%s" % (machines[0], mode)])
+        if r["rc"] != "started" and any("compatibility mode" in ln for ln in r["stderr"]):
+            errors[mode] = {"rc": r["rc"], "stderr": r["stderr"]}
+            continue
+        for c in cpus:
+            entry: dict = {}
+            for m in COMPAT_MACHINES:
+                base = dict(defaults[m]["qom"])
+                base.update(((cpu_defaults.get(m) or {}).get(c) or {}).get("qom") or {})
+                got = launch(emulator, ["-machine", "%s,max-cpu-compat=%s" % (m, mode), "-cpu", c], props)
+                if got["rc"] == "started":
+                    forced = {k: v for k, v in got["qom"].items() if v != base[k] and k != "max-cpu-compat"}
+                    entry.setdefault("forced", {}).update(forced)
+                elif m == machines[0]:
+                    entry["rc"] = got["rc"]
+                    entry["stderr"] = got["stderr"]
+            # cap_large_decr_apply checks the CPU against max-cpu-compat under TCG (the other
+            # apply checks read the CPU model alone)
+            quiet = "".join(",%s=%s" % kv for kv in QUIET.items())
+            ld = launch(
+                emulator,
+                [
+                    "-machine",
+                    "%s%s,max-cpu-compat=%s,cap-large-decr=on" % (machines[0], quiet, mode),
+                    "-cpu",
+                    c,
+                ],
+            )
+            if ld["rc"] == "started":
+                outcome: dict = {"warning": ld["stderr"]} if ld["stderr"] else {}
+            else:
+                outcome = {"error": ld["stderr"], "rc": ld["rc"]}
+            # a pair QEMU refuses anyway fails after the caps: that is no outcome of the cap
+            if not ("rc" in entry and ld["stderr"][-1:] == entry["stderr"][-1:]):
+                entry["apply"] = {"cap-large-decr": {"on": outcome}}
+            compat.setdefault(mode, {})[c] = entry
+        print("  compat %s" % mode, file=sys.stderr)
+    return compat, errors
+
+
 def machine_help(emulator: str) -> tuple[list[str], dict]:
     """The pseries machine versions (newest first) and the caps' help lines of the newest."""
     text = subprocess.run([emulator, "-machine", "help"], capture_output=True, text=True).stdout
@@ -382,8 +440,8 @@ def main() -> int:
             set_errors.setdefault(cap, {})[bad] = {"rc": r["rc"], "stderr": r["stderr"]}
         print("  apply %s" % cap, file=sys.stderr)
 
-    # QEMU's apply order, from the default warnings of the newest machine (those caps that warn)
-    # and the capability table order it follows
+    compat, compat_errors = measure_compat(emu, machines, cpus, props, defaults, cpu_defaults)
+    smt = launch(emu, ["-machine", newest, "-smp", "2,threads=2"])
     data = {
         "kind": "spapr-caps",
         "build": "qemu-7.2-debian-ppc64",
@@ -411,6 +469,13 @@ def main() -> int:
         "cpu-defaults": cpu_defaults,
         "apply": apply,
         "set-errors": set_errors,
+        "compat": compat,
+        "compat-set-errors": compat_errors,
+        "tcg-smt": {
+            "argv": "-machine %s -smp 2,threads=2" % newest,
+            "rc": smt["rc"],
+            "stderr": smt["stderr"],
+        },
     }
     write(a.o, data)
     return 0

@@ -29,9 +29,15 @@ TCG by ``tools/capture_ppc64_spapr.py``; the rules below are QEMU's (``hw/ppc/sp
 * **machine init order**: the CPU model is found first (:mod:`.cpu`), then the pseries core
   type (``Unable to find sPAPR CPU Core definition``), then the caps.
 
-Not modelled (a start-up log line says so where it matters): KVM (no POWER host is
-described), ``max-cpu-compat`` lowering the defaults, SMT (``-smp threads``) and ``vsmt``
-rules.
+* **max-cpu-compat** (``power6`` … ``power10``, case-sensitive; else ``Invalid
+  compatibility mode "X"``): lowers the defaults like an older CPU does (the caps the mode
+  lacks take fixed values whatever the machine version), and a mode the CPU cannot run
+  (``-cpu power8`` with ``power9``) fails after the caps with ``Compatibility PVR 0x0f000005
+  not valid for CPU``.
+* **SMT**: under TCG a pseries machine runs one thread per core (``-smp threads=2``: ``TCG
+  cannot support more than 1 thread/core on a pseries machine``, before the caps).
+
+Not modelled (a start-up log line says so): KVM (no POWER host is described).
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ __all__ = [
 
 RULES_FILES = {(7, 2): "ppc64/spapr-caps-7.2.yaml"}
 PAGESIZE_CAP = "cap-hpt-max-page-size"
+COMPAT_PROP = "max-cpu-compat"
+PREFIX = "qemu-system-ppc64: "
 # cap_hpt_maxpagesize_apply: page shifts below 12 are refused, below 16 warned about; the
 # measured outcomes of these sizes stand for each range
 PAGESIZE_CLASSES = ((12, "2k"), (16, "4k"), (64, "64k"))
@@ -97,7 +105,13 @@ def parse_property(instance: Any, machine_type: str, name: str, value: Any) -> A
     """``-machine NAME=VALUE`` through the cap's setter: the typed value, ValueError with
     QEMU's text, or NOT_MINE for a property this module does not own."""
     r = rules(instance.build)
-    if r is None or not is_pseries(machine_type) or name not in r["caps"]:
+    if r is None or not is_pseries(machine_type):
+        return NOT_MINE
+    if name == COMPAT_PROP and isinstance(value, str) and "compat" in r:
+        if value not in r["compat"]:
+            raise ValueError('Invalid compatibility mode "%s"' % value)
+        return value
+    if name not in r["caps"]:
         return NOT_MINE
     info = r["caps"][name]
     if not isinstance(value, str):
@@ -140,15 +154,33 @@ def effective(r: dict[str, Any], machine: str, cpu: str | None, props: dict[str,
     else the version's default lowered by the CPU (``spapr_caps_init``)."""
     values = dict(r["defaults"][machine])
     values.update(((r.get("cpu-defaults") or {}).get(machine) or {}).get(cpu or "", {}).get("qom") or {})
+    values.update(_compat(r, props, cpu).get("forced") or {})
     for k, v in props.items():
         if k in values:
             values[k] = v
     return values
 
 
-def _outcome(r: dict[str, Any], cap: str, value: Any, cpu: str) -> dict[str, Any] | None:
-    """The measured apply outcome of ``cap`` at ``value`` with ``cpu``:
-    {"warning": [...]} / {"error": [...]} / {} (silent), None when not measured."""
+def _compat(r: dict[str, Any], props: dict[str, Any], cpu: str | None) -> dict[str, Any]:
+    """What ``max-cpu-compat`` does with this CPU: {"forced": values it lowers} and, when
+    QEMU refuses the pair, {"rc", "stderr"} (empty without the property)."""
+    mode = props.get(COMPAT_PROP)
+    if not mode:
+        return {}
+    got: dict[str, Any] = ((r.get("compat") or {}).get(mode) or {}).get(cpu or "") or {}
+    return got
+
+
+def _strip(lines: list[str]) -> str:
+    return "\n".join(ln[len(PREFIX) :] if ln.startswith(PREFIX) else ln for ln in lines)
+
+
+def _outcome(
+    r: dict[str, Any], cap: str, value: Any, cpu: str, props: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The measured apply outcome of ``cap`` at ``value`` with ``cpu`` (and the command
+    line's max-cpu-compat, which ``cap-large-decr`` reads under TCG): {"warning": [...]} /
+    {"error": [...], "rc": N} / {} (silent), None when not measured."""
     if cap == PAGESIZE_CAP:
         shift = int(math.log2(value))
         key = next((k for limit, k in PAGESIZE_CLASSES if shift < limit), "64k")
@@ -156,6 +188,9 @@ def _outcome(r: dict[str, Any], cap: str, value: Any, cpu: str) -> dict[str, Any
         key = "on" if value else "off"
     else:
         key = value
+    by_compat = ((_compat(r, props, cpu).get("apply") or {}).get(cap) or {}).get(key)
+    if by_compat is not None:
+        return dict(by_compat)
     for group in (r["apply"].get(cap) or {}).get(key) or ():
         if cpu in group["cpus"]:
             return group
@@ -183,22 +218,18 @@ def validate(instance: Any, ms: Any) -> None:
         )
         return
     props = ms.props or {}
-    if "max-cpu-compat" in props:
-        log.warning(
-            "machine %s: max-cpu-compat=%s is not modelled: the cap defaults are those of CPU %s alone",
-            ms.type,
-            props["max-cpu-compat"],
-            model,
-        )
+    threads = int((ms.smp or {}).get("threads") or 1)
+    if threads > 1 and r.get("tcg-smt"):
+        # spapr_set_vsmt_mode: TCG runs one thread per core on pseries
+        raise StartupError(_strip(r["tcg-smt"]["stderr"]), list(warnings))
     values = effective(r, ms.type, model, props)
     for cap in r["order"]:
-        got = _outcome(r, cap, values[cap], model)
+        got = _outcome(r, cap, values[cap], model, props)
         if got is None:
             log.warning(
                 "spapr %s=%s with CPU %s: no measured outcome, accepted silently", cap, values[cap], model
             )
             continue
-        prefix = "qemu-system-ppc64: "
         if "error" in got and got.get("rc", 1) != 1:
             # QEMU 7.2 fails an assertion here (cap-vsx=on with a CPU without Altivec)
             raise StartupError(
@@ -207,10 +238,13 @@ def validate(instance: Any, ms: Any) -> None:
                 list(warnings),
             )
         if "error" in got:
-            lines = [ln[len(prefix) :] if ln.startswith(prefix) else ln for ln in got["error"]]
-            raise StartupError("\n".join(lines), list(warnings))
+            raise StartupError(_strip(got["error"]), list(warnings))
         for ln in got.get("warning") or ():
-            warnings.append(ln[len(prefix + "warning: ") :] if ln.startswith(prefix + "warning: ") else ln)
+            warnings.append(ln[len(PREFIX + "warning: ") :] if ln.startswith(PREFIX + "warning: ") else ln)
+    refused = _compat(r, props, model)
+    if "rc" in refused:
+        # the CPU refuses the compatibility mode when it is reset, after the caps
+        raise StartupError(_strip([ln for ln in refused["stderr"] if " warning: " not in ln]), list(warnings))
     instance.board = SpaprState(model, values)
 
 

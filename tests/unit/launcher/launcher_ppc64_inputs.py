@@ -107,4 +107,22 @@ INPUTS = [
     ("cpu-none-machine-max", B + ["-M", "none", "-cpu", "max"]),
     ("cpu-none-machine-nosuch", B + ["-M", "none", "-cpu", "nosuch"]),
     ("cpu-before-caps", M("cap-htm=on") + ["-cpu", "nosuch"]),
+    # SMT under TCG
+    ("tcg-smt", P + ["-smp", "2,threads=2"]),
+    ("tcg-smt-before-caps", M("cap-htm=on") + ["-smp", "2,threads=2"]),
+    ("tcg-smt-not-spapr", P + ["-smp", "2,threads=2", "-cpu", "604"]),
+    ("smt-one-thread", P + ["-smp", "4,threads=1"], ["vsmt"]),
+    ("vsmt-set", M("vsmt=4"), ["vsmt"]),
+    # max-cpu-compat lowers the defaults like an older CPU
+    ("compat-power8", M("max-cpu-compat=power8"), ALL),
+    ("compat-power7", M("max-cpu-compat=power7"), ALL),
+    ("compat-power6-970", M("max-cpu-compat=power6") + ["-cpu", "970"], ALL),
+    ("compat-power10-on-power10", M("max-cpu-compat=power10") + ["-cpu", "power10"], CAPS),
+    ("compat-above-cpu", M("max-cpu-compat=power9") + ["-cpu", "power8"]),
+    ("compat-power10-default-cpu", M("max-cpu-compat=power10")),
+    ("compat-upper", M("max-cpu-compat=POWER8")),
+    ("compat-bad", M("max-cpu-compat=nosuch")),
+    ("compat-2.11-power7", B + ["-M", "pseries-2.11,max-cpu-compat=power7"], CAPS),
+    ("compat-large-decr", M("max-cpu-compat=power8,cap-large-decr=on")),
+    ("compat-cmdline-wins", M("max-cpu-compat=power8,cap-cfpc=workaround"), ["cap-cfpc"]),
 ]
