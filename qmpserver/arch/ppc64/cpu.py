@@ -1,6 +1,6 @@
 """``-cpu`` lookup of ``qemu-system-ppc64`` (QEMU 7.2 ``target/ppc/cpu_init.c``,
-``ppc_cpu_class_by_name``), from measured data (``models/ppc64/cpu-lookup-7.2.yaml``,
-written by ``tools/capture_ppc64_spapr.py --cpus``).
+``ppc_cpu_class_by_name``), from measured data (``models/ppc64/cpu-lookup-7.2.yaml``, precompiled with
+the profile by :mod:`.derive`, written by ``tools/capture_ppc64_spapr.py --cpus``).
 
 QEMU's rule, in its order:
 
@@ -26,21 +26,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["LOOKUP_FILES", "lookup", "resolve"]
+__all__ = ["lookup", "resolve"]
 
-LOOKUP_FILES = {(7, 2): "ppc64/cpu-lookup-7.2.yaml"}
 SUFFIX = "-powerpc64-cpu"
 # what strtoul(base 16) reads whole
 _HEX = re.compile(r"^\s*[+-]?(?:0[xX])?[0-9a-fA-F]+$")
 
 
 def _data(build: Any) -> dict[str, Any] | None:
-    rel = LOOKUP_FILES.get(tuple(build.version[:2]))
-    if rel is None:
-        return None
-    from ...models import data
-
-    return data(rel)
+    """The build's lookup data (precompiled with the profile by :mod:`.derive`)."""
+    got: dict[str, Any] | None = (getattr(build, "derived", None) or {}).get("ppc_cpu")
+    return got
 
 
 def _machine_default(build: Any, machine: str) -> str | None:

@@ -5,7 +5,7 @@
 The one owner of these rules: :mod:`qmpserver.vm.virt` hands ``-machine cap-*=V`` to
 :func:`parse_property`, the start-up pipeline calls :func:`validate` at machine init, and
 ``qom-get /machine`` reads :func:`qom_value`.  Every value and text comes from
-``models/ppc64/spapr-caps-7.2.yaml``, measured from Debian's ``qemu-system-ppc64`` 7.2 under
+``models/ppc64/spapr-caps-7.2.yaml`` (precompiled with the profile, :mod:`.derive`), measured from Debian's ``qemu-system-ppc64`` 7.2 under
 TCG by ``tools/capture_ppc64_spapr.py``; the rules below are QEMU's (``hw/ppc/spapr_caps.c``,
 ``hw/ppc/spapr.c``, 7.2):
 
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
-    "RULES_FILES",
     "NOT_MINE",
     "SpaprState",
     "is_pseries",
@@ -62,7 +61,6 @@ __all__ = [
     "qom_value",
 ]
 
-RULES_FILES = {(7, 2): "ppc64/spapr-caps-7.2.yaml"}
 PAGESIZE_CAP = "cap-hpt-max-page-size"
 COMPAT_PROP = "max-cpu-compat"
 PREFIX = "qemu-system-ppc64: "
@@ -78,13 +76,10 @@ def is_pseries(machine_type: str | None) -> bool:
 
 
 def rules(build: Any) -> dict[str, Any] | None:
-    """The build's measured spapr data, None when its version has none."""
-    rel = RULES_FILES.get(tuple(build.version[:2]))
-    if rel is None:
-        return None
-    from ...models import data
-
-    return data(rel)
+    """The build's measured spapr data (precompiled with the profile by
+    :mod:`.derive`), None when its version has none."""
+    got: dict[str, Any] | None = (getattr(build, "derived", None) or {}).get("spapr")
+    return got
 
 
 class SpaprState:
@@ -207,7 +202,13 @@ def validate(instance: Any, ms: Any) -> None:
         return
     ms.cpu_model = model
     r = rules(instance.build)
-    if r is None or not is_pseries(ms.type):
+    if not is_pseries(ms.type):
+        return
+    if r is None:
+        log.warning(
+            "spapr capabilities of QEMU %s are not measured (models/ppc64): no cap is checked",
+            ".".join(map(str, instance.build.version)),
+        )
         return
     warnings = instance.config.warnings
     if model is None or model not in r["cpus"]:
