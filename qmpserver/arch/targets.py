@@ -51,7 +51,9 @@ CPU_MODEL_MODULES: Mapping[str, str] = {
 # machine init checks and /machine values).  A module provides ``NOT_MINE`` and
 # ``parse_property(instance, machine_type, name, value)`` (typed value, ValueError with
 # QEMU's text, or NOT_MINE), ``validate(instance, machine_state)`` (machine init: raises
-# StartupError) and ``qom_value(instance, name)`` (``qom-get /machine`` value or NOT_MINE).
+# StartupError), ``qom_value(instance, name)`` (``qom-get /machine`` value or NOT_MINE) and
+# ``qom_set(instance, name, value)`` (``qom-set /machine``: the value stored, QMPError with
+# QEMU's text, or NOT_MINE).
 MACHINE_RULES: Mapping[str, str] = {
     "ppc64": "qmpserver.arch.ppc64.spapr",
 }

@@ -547,10 +547,17 @@ def _setter(
     instance: Any, qom_type: str, name: str, typ: str, values: dict[str, Any]
 ) -> Callable[[Any], None]:
     from ..arch.arm64 import gic, mte
+    from ..arch.targets import machine_rules
 
     proposal = instance.build.has_proposal("mte-version")
+    rules = machine_rules(instance.build.target)
 
     def set_(value: Any) -> None:
+        if rules is not None:
+            got = rules.qom_set(instance, name, value)
+            if got is not rules.NOT_MINE:
+                values[name] = got
+                return
         if typ == "bool":
             if not isinstance(value, bool):
                 raise QMPError("Invalid parameter type for '%s', expected: boolean" % name)

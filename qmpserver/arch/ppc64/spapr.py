@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 
-from ...errors import StartupError
+from ...errors import QMPError, StartupError
 from ...log import get as get_logger
 from . import cpu as ppc_cpu
 
@@ -59,6 +59,7 @@ __all__ = [
     "parse_property",
     "validate",
     "qom_value",
+    "qom_set",
 ]
 
 PAGESIZE_CAP = "cap-hpt-max-page-size"
@@ -259,3 +260,38 @@ def qom_value(instance: Any, name: str) -> Any:
     if not isinstance(board, SpaprState) or name not in board.values:
         return NOT_MINE
     return board.values[name]
+
+
+def qom_set(instance: Any, name: str, value: Any) -> Any:
+    """``qom-set /machine NAME VALUE`` of a cap or ``max-cpu-compat`` on a running pseries
+    instance: the value the setter stores (QEMU's setters run at any time, the JSON value
+    through the QObject visitor: a bool cap takes a JSON bool, a string cap a string matched
+    like on the command line, ``cap-hpt-max-page-size`` an integer power of two), QMPError
+    with QEMU's text, or NOT_MINE."""
+    board = instance.board
+    r = rules(instance.build)
+    if r is None or not isinstance(board, SpaprState) or name not in board.values:
+        return NOT_MINE
+    info = r["caps"].get(name)
+    if name == COMPAT_PROP:
+        kind = "string"
+    elif info is None:
+        return NOT_MINE
+    else:
+        kind = info["type"]
+    if kind == "bool" and not isinstance(value, bool):
+        raise QMPError("Invalid parameter type for '%s', expected: boolean" % name)
+    if kind == "string" and not isinstance(value, str):
+        raise QMPError("Invalid parameter type for '%s', expected: string" % name)
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise QMPError("Parameter '%s' expects uint64" % name)
+        if value == 0 or value & (value - 1):
+            raise QMPError("%s must be a power of 2" % name)
+    if kind == "string":
+        try:
+            value = parse_property(instance, instance.machine.type, name, value)
+        except ValueError as e:
+            raise QMPError(str(e)) from None
+    board.values[name] = value
+    return value

@@ -98,3 +98,48 @@ def test_pvr_lookup_matches_real_qemu(model):
     finally:
         m.close()
     assert r["return"] == LOOKUP["by-pvr"][pvr] + "-powerpc64-cpu"
+
+
+QOM_SETS = [
+    ("cap-cfpc", "nosuch"),
+    ("cap-cfpc", "FIXED"),
+    ("cap-cfpc", "?"),
+    ("cap-htm", True),
+    ("cap-htm", "on"),
+    ("cap-hpt-max-page-size", 3000),
+    ("cap-hpt-max-page-size", 4096),
+    ("cap-hpt-max-page-size", "64k"),
+    ("max-cpu-compat", "nosuch"),
+    ("max-cpu-compat", "power8"),
+    ("vsmt", 2),
+]
+
+
+def _qom_set_conversation():
+    out = []
+    for prop, value in QOM_SETS:
+        out.append(("qom-set", {"path": "/machine", "property": prop, "value": value}))
+        out.append(("qom-get", {"path": "/machine", "property": prop}))
+    return out
+
+
+@pytest.mark.realqemu
+def test_qom_set_of_caps_answers_like_real_qemu():
+    """qom-set of caps on a running pseries instance: the setters' texts and what reads back."""
+    from capture_testutil import start_profile
+
+    from tests.support.peers import RealQemu
+
+    conversation = _qom_set_conversation()
+    mock = start_profile(REPO / "models" / "profiles" / "qemu-7.2-debian-ppc64.yaml", *conversation)
+    real_binary(EMULATOR)
+    with RealQemu(args=("-S", "-nodefaults", "-M", "pseries", "-accel", "tcg"), binary=EMULATOR) as q:
+        from tests.support.client import RawClient
+
+        client = RawClient(q.path)
+        try:
+            client.negotiate()
+            real = [client.cmd(name, args) for name, args in conversation]
+        finally:
+            client.close()
+    assert mock == real
