@@ -21,14 +21,16 @@ from __future__ import annotations
 import re
 
 from ...errors import StartupError
+from ...log import get as get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["lookup", "resolve"]
+__all__ = ["lookup", "resolve", "apply_globals"]
 
 SUFFIX = "-powerpc64-cpu"
+log = get_logger("qmpserver.cpu")
 # what strtoul(base 16) reads whole
 _HEX = re.compile(r"^\s*[+-]?(?:0[xX])?[0-9a-fA-F]+$")
 
@@ -85,4 +87,48 @@ def resolve(instance: Any, ms: Any) -> str | None:
     model = lookup(build, name, ms.type, ms.accel)
     if model is None:
         raise StartupError("unable to find CPU model '%s'" % name)
+    # cpu_common_parse_features: every feature is key=value (no +feat / -feat on ppc)
+    raw = next(
+        (
+            e[1]
+            for e in reversed(getattr(instance.config, "options", None) or ())  # the last -cpu wins
+            if isinstance(e, (tuple, list))
+            and len(e) == 2
+            and e[0] in ("-cpu", "cpu")
+            and isinstance(e[1], str)
+        ),
+        None,
+    )
+    for feature in (raw or "").split(",")[1:]:
+        if feature and "=" not in feature:
+            raise StartupError("Expected key=value format, found %s." % feature)
     return model
+
+
+def apply_globals(instance: Any, ms: Any, model: str) -> None:
+    """The ``-cpu`` key=value pairs, applied as global properties when the CPU object is
+    created (QEMU ``object_apply_global_props``), in order: a property the type does not
+    have, or a bool that is no bool word, is ``can't apply global T.K=V: <setter error>``.
+    The type's properties are the build's recorded ``qom-list-properties``; other value
+    types are not checked (a log line says so)."""
+    if not ms.cpu_props:
+        return
+    typename = model + SUFFIX
+    props = instance.build.recorded_return("qom-list-properties", {"typename": typename})
+    if props is None:
+        log.warning("-cpu %s: the properties of %s were not recorded: not checked", model, typename)
+        return
+    types = {p["name"]: p.get("type") for p in props}
+    from ...qapi.opts import parse_bool
+
+    for key, value in ms.cpu_props.items():
+        where = "can't apply global %s.%s=%s: " % (typename, key, value)
+        if key not in types:
+            raise StartupError(where + "Property '%s.%s' not found" % (typename, key))
+        if types[key] == "bool":
+            try:
+                parse_bool(str(value), key)
+            except ValueError as e:
+                raise StartupError(where + str(e)) from None
+        else:
+            log.warning("-cpu %s,%s=%s: a %s property, not checked", model, key, value, types[key])

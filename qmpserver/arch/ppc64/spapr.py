@@ -224,6 +224,8 @@ def validate(instance: Any, ms: Any) -> None:
     if threads > 1 and r.get("tcg-smt"):
         # spapr_set_vsmt_mode: TCG runs one thread per core on pseries
         raise StartupError(_strip(r["tcg-smt"]["stderr"]), list(warnings))
+    # the CPUs are created (the -cpu globals applied) before the caps are applied
+    ppc_cpu.apply_globals(instance, ms, model)
     values = effective(r, ms.type, model, props)
     for cap in r["order"]:
         got = _outcome(r, cap, values[cap], model, props)

@@ -659,6 +659,44 @@ CASES = {'pseries-default': {'rc': 'started',
  'cpu-none-machine-max': {'rc': 1, 'stderr': "qemu-system-ppc64: unable to find CPU model 'max'\n"},
  'cpu-none-machine-nosuch': {'rc': 1, 'stderr': "qemu-system-ppc64: unable to find CPU model 'nosuch'\n"},
  'cpu-before-caps': {'rc': 1, 'stderr': "qemu-system-ppc64: unable to find CPU model 'nosuch'\n"},
+ 'cpu-prop-unknown': {'rc': 1,
+                      'stderr': "qemu-system-ppc64: can't apply global power9_v2.0-powerpc64-cpu.foo=1: "
+                                "Property 'power9_v2.0-powerpc64-cpu.foo' not found\n"},
+ 'cpu-prop-unknown-alias-case': {'rc': 1,
+                                 'stderr': "qemu-system-ppc64: can't apply global "
+                                           'power9_v2.0-powerpc64-cpu.foo=1: Property '
+                                           "'power9_v2.0-powerpc64-cpu.foo' not found\n"},
+ 'cpu-prop-bool-bad': {'rc': 1,
+                       'stderr': "qemu-system-ppc64: can't apply global "
+                                 'power9_v2.0-powerpc64-cpu.pre-3.0-migration=maybe: Parameter '
+                                 "'pre-3.0-migration' expects 'on' or 'off'\n"},
+ 'cpu-prop-bool-ok': {'rc': 'started',
+                      'stderr': "qemu-system-ppc64: warning: TCG doesn't support requested feature, "
+                                'cap-cfpc=workaround\n'
+                                "qemu-system-ppc64: warning: TCG doesn't support requested feature, "
+                                'cap-sbbc=workaround\n'
+                                "qemu-system-ppc64: warning: TCG doesn't support requested feature, "
+                                'cap-ibs=workaround\n'
+                                "qemu-system-ppc64: warning: TCG doesn't support requested feature, "
+                                'cap-ccf-assist=on\n'},
+ 'cpu-prop-not-key-value': {'rc': 1, 'stderr': 'qemu-system-ppc64: Expected key=value format, found foo.\n'},
+ 'cpu-prop-plus': {'rc': 1, 'stderr': 'qemu-system-ppc64: Expected key=value format, found +foo.\n'},
+ 'cpu-prop-after-smt': {'rc': 1,
+                        'stderr': 'qemu-system-ppc64: TCG cannot support more than 1 thread/core on a '
+                                  'pseries machine\n'},
+ 'cpu-prop-not-spapr': {'rc': 1, 'stderr': 'qemu-system-ppc64: Unable to find sPAPR CPU Core definition\n'},
+ 'cpu-prop-before-caps': {'rc': 1,
+                          'stderr': "qemu-system-ppc64: can't apply global power9_v2.0-powerpc64-cpu.foo=1: "
+                                    "Property 'power9_v2.0-powerpc64-cpu.foo' not found\n"},
+ 'cpu-last-wins': {'rc': 'started',
+                   'stderr': "qemu-system-ppc64: warning: TCG doesn't support requested feature, "
+                             'cap-cfpc=workaround\n'
+                             "qemu-system-ppc64: warning: TCG doesn't support requested feature, "
+                             'cap-sbbc=workaround\n'
+                             "qemu-system-ppc64: warning: TCG doesn't support requested feature, "
+                             'cap-ibs=workaround\n'
+                             "qemu-system-ppc64: warning: TCG doesn't support requested feature, "
+                             'cap-ccf-assist=on\n'},
  'tcg-smt': {'rc': 1,
              'stderr': 'qemu-system-ppc64: TCG cannot support more than 1 thread/core on a pseries '
                        'machine\n'},

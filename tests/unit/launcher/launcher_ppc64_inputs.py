@@ -107,6 +107,17 @@ INPUTS = [
     ("cpu-none-machine-max", B + ["-M", "none", "-cpu", "max"]),
     ("cpu-none-machine-nosuch", B + ["-M", "none", "-cpu", "nosuch"]),
     ("cpu-before-caps", M("cap-htm=on") + ["-cpu", "nosuch"]),
+    # -cpu key=value pairs, applied to the CPU type as globals before the caps
+    ("cpu-prop-unknown", P + ["-cpu", "power9,foo=1"]),
+    ("cpu-prop-unknown-alias-case", P + ["-cpu", "POWER9,foo=1"]),
+    ("cpu-prop-bool-bad", P + ["-cpu", "power9,pre-3.0-migration=maybe"]),
+    ("cpu-prop-bool-ok", P + ["-cpu", "power9,pre-3.0-migration=on"]),
+    ("cpu-prop-not-key-value", P + ["-cpu", "power9,foo"]),
+    ("cpu-prop-plus", P + ["-cpu", "power9,+foo"]),
+    ("cpu-prop-after-smt", P + ["-smp", "2,threads=2", "-cpu", "power9,foo=1"]),
+    ("cpu-prop-not-spapr", P + ["-cpu", "604,foo=1"]),
+    ("cpu-prop-before-caps", M("cap-htm=on") + ["-cpu", "power9,foo=1"]),
+    ("cpu-last-wins", P + ["-cpu", "power9,foo", "-cpu", "power8"]),
     # SMT under TCG
     ("tcg-smt", P + ["-smp", "2,threads=2"]),
     ("tcg-smt-before-caps", M("cap-htm=on") + ["-smp", "2,threads=2"]),
