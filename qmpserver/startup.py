@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from .arch.arm64 import abi as arm64_abi
 from .arch.arm64 import startup as arm64_startup
+from .arch.ppc64 import spapr as ppc64_spapr
 from .arch.targets import machine_rules
 from .commands import block, device, fd, netdev, objects, registry
 from .commands.migration import start_incoming
@@ -51,8 +52,8 @@ TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
-# the per-target guest-ABI description (arch/<target>/abi.py)
-ABI_DESCRIBERS = {"aarch64": arm64_abi.describe}
+# the per-target guest-ABI description (arch/<target>/abi.py; ppc64: the pseries caps)
+ABI_DESCRIBERS = {"aarch64": arm64_abi.describe, "ppc64": ppc64_spapr.describe}
 
 INCOMING_SCHEMES = ("tcp:", "rdma:", "unix:", "exec:", "fd:")
 

@@ -60,6 +60,7 @@ __all__ = [
     "validate",
     "qom_value",
     "qom_set",
+    "describe",
 ]
 
 PAGESIZE_CAP = "cap-hpt-max-page-size"
@@ -297,3 +298,13 @@ def qom_set(instance: Any, name: str, value: Any) -> Any:
             raise QMPError(str(e)) from None
     board.values[name] = value
     return value
+
+
+def describe(instance: Any) -> dict[str, Any]:
+    """The ppc64 part of the guest ABI (:class:`qmpserver.vm.abi.GuestABI`): the CPU model
+    and, on pseries, every cap's value as machine init settled it."""
+    board = instance.board
+    if not isinstance(board, SpaprState):
+        return {"cpu_model": instance.machine.cpu_model}
+    caps = {k: v for k, v in board.values.items() if k.startswith("cap-")}
+    return {"cpu_model": board.cpu_model, "spapr_caps": caps}

@@ -143,3 +143,24 @@ def test_qom_set_of_caps_answers_like_real_qemu():
         finally:
             client.close()
     assert mock == real
+
+
+def test_guest_abi_carries_the_caps_qom_get_answers():
+    """The pseries caps machine init settled on are part of the guest ABI (what migration and
+    `profiles diff` compare), equal to what qom-get answers; other targets have no such member."""
+    from qmpserver import startup
+    from qmpserver.vm.abi import GuestABI
+    from qmpserver.vm.config import InstanceConfig
+
+    cfg = InstanceConfig()
+    cfg.machine = {"type": "pseries-2.12", "cap-cfpc": "fixed", "cap-htm": "off"}
+    cfg.cpu = "power8"
+    inst = startup.start(load_profile("qemu-7.2-debian-ppc64"), cfg)
+    d = inst.abi.to_dict()
+    expected = spapr.effective(SPAPR, "pseries-2.12", "power8_v2.0", {"cap-cfpc": "fixed", "cap-htm": False})
+    assert d["spapr-caps"] == {k: v for k, v in expected.items() if k.startswith("cap-")}
+    assert d["spapr-caps"]["cap-cfpc"] == "fixed" and d["spapr-caps"]["cap-large-decr"] is False
+    assert d["cpu"]["model"] == "power8_v2.0"
+    assert GuestABI.from_dict(d) == inst.abi
+    arm = startup.start(load_profile("debian-7.2-tcg"), InstanceConfig())
+    assert "spapr-caps" not in arm.abi.to_dict()
