@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from .arch.arm64 import abi as arm64_abi
 from .arch.arm64 import startup as arm64_startup
+from .arch.ppc64 import spapr as ppc64_spapr
+from .arch.targets import machine_rules
 from .commands import block, device, fd, netdev, objects, registry
 from .commands.migration import start_incoming
 from .errors import QMPError, StartupError
@@ -51,8 +53,8 @@ TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
 
-# the per-target guest-ABI description (arch/<target>/abi.py)
-ABI_DESCRIBERS = {"aarch64": arm64_abi.describe}
+# the per-target guest-ABI description (arch/<target>/abi.py; ppc64: the pseries caps)
+ABI_DESCRIBERS = {"aarch64": arm64_abi.describe, "ppc64": ppc64_spapr.describe}
 
 INCOMING_SCHEMES = ("tcp:", "rdma:", "unix:", "exec:", "fd:")
 
@@ -188,9 +190,9 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     ms.accel = accel
     # 4. machine init (board, then the CPU it creates)
     virt.board_init(inst, ms)
-    validate_cpu = CPU_STARTUP.get(build.target)
-    if validate_cpu is not None:
-        validate_cpu(inst, ms)
+    validate = CPU_STARTUP.get(build.target)
+    if validate is not None:
+        validate(inst, ms)
     modelled = MODELLED_BOARDS.get(build.target)
     if canonical != "none" and not (modelled is not None and modelled(canonical)):
         log.warning(
@@ -215,7 +217,16 @@ def _x86(name: str) -> Any:
     return call
 
 
-CPU_STARTUP = {"aarch64": arm64_startup.validate, "x86_64": _x86("validate")}
+def _machine_rules_validate(inst: Instance, ms: Any) -> None:
+    """ppc64: the spapr capabilities and the CPU lookup (arch/targets.py MACHINE_RULES)."""
+    machine_rules(inst.build.target).validate(inst, ms)
+
+
+CPU_STARTUP = {
+    "aarch64": arm64_startup.validate,
+    "x86_64": _x86("validate"),
+    "ppc64": _machine_rules_validate,
+}
 
 # Boards whose running state is modelled, per target: the Arm virt machine, the x86 pc/q35
 # machines.  Any other board (ppc64 pseries, Arm boards other than virt, x86 isapc/microvm)

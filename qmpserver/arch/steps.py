@@ -22,6 +22,7 @@ from typing import Any
 
 from .arm64 import derive as _arm64_derive
 from .arm64 import kvm as _arm64_kvm
+from .ppc64 import derive as _ppc64_derive
 
 __all__ = ["HOST_CHECKS", "HOST_STEPS", "BUILD_STEPS"]
 
@@ -35,4 +36,5 @@ HOST_STEPS: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 BUILD_STEPS: Mapping[str, Callable[[Any, "set[str] | None"], dict[str, Any]]] = {
     "aarch64": _arm64_derive.build_derived,
+    "ppc64": _ppc64_derive.build_derived,
 }

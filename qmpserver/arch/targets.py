@@ -12,6 +12,8 @@ returning the command's return value or raising
   :mod:`qmpserver.arch.arm64.cpu` (not listed here, so that the Arm model's
   code stays where its owners work on it).
 * ``x86_64``: :mod:`qmpserver.arch.x86_64.qmp` (``target/i386/cpu.c``).
+* ``ppc64``: :mod:`qmpserver.arch.ppc64` owns no CPU-model command yet (the recording
+  answers); its machine rules are in ``MACHINE_RULES``.
 * any other target: the build's recording for exactly these arguments, else
   an error naming what is missing (:func:`recorded_or_missing`).  Never the
   default of the return type: a ``{"model": {"name": ""}}`` from a mock looks
@@ -32,6 +34,8 @@ from ..log import get as get_logger
 
 __all__ = [
     "CPU_MODEL_MODULES",
+    "MACHINE_RULES",
+    "machine_rules",
     "ZERO_FILLED_MACHINE_TARGETS",
     "cpu_model_handler",
     "recorded_or_missing",
@@ -43,7 +47,30 @@ CPU_MODEL_MODULES: Mapping[str, str] = {
     "x86_64": "qmpserver.arch.x86_64.qmp",
 }
 
+# Per-target machine rules beyond the Arm virt board (QEMU's per-board property setters,
+# machine init checks and /machine values).  A module provides ``NOT_MINE`` and
+# ``parse_property(instance, machine_type, name, value)`` (typed value, ValueError with
+# QEMU's text, or NOT_MINE), ``validate(instance, machine_state)`` (machine init: raises
+# StartupError), ``qom_value(instance, name)`` (``qom-get /machine`` value or NOT_MINE) and
+# ``qom_set(instance, name, value)`` (``qom-set /machine``: the value stored, QMPError with
+# QEMU's text, or NOT_MINE).
+MACHINE_RULES: Mapping[str, str] = {
+    "ppc64": "qmpserver.arch.ppc64.spapr",
+}
+
 _loaded: dict[str, Any] = {}
+
+
+def machine_rules(target: str) -> Any:
+    """The target's machine-rules module (imported on first use), or None."""
+    path = MACHINE_RULES.get(target)
+    if path is None:
+        return None
+    mod = _loaded.get(path)
+    if mod is None:
+        mod = _loaded[path] = importlib.import_module(path)
+    return mod
+
 
 # Targets whose /machine properties that neither -machine, the board model (virt) nor the ABI
 # resolve read as the zero of their type (``qom-get``), as they did before other targets came.

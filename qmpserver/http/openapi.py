@@ -192,6 +192,12 @@ SCHEMAS: dict[str, Any] = {
                 "description": "KVM firmware pseudo-registers (KVM only)",
             },
             "psci-version": {"type": "string", "nullable": True, "example": "1.1"},
+            "spapr-caps": {
+                "type": "object",
+                "description": "ppc64 pseries only: every cap-* machine property's value (as qom-get "
+                "answers it); absent on other targets",
+                "additionalProperties": {},
+            },
         },
     },
     "InstanceList": {

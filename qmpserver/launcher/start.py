@@ -157,7 +157,7 @@ class _LazyMachine(dict):
 
 
 def _model_of(typename: str) -> str:
-    for suffix in ("-arm-cpu", "-x86_64-cpu", "-i386-cpu", "-cpu"):
+    for suffix in ("-arm-cpu", "-x86_64-cpu", "-i386-cpu", "-powerpc64-cpu", "-cpu"):
         if typename.endswith(suffix):
             return typename[: -len(suffix)]
     return typename

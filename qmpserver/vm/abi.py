@@ -46,7 +46,9 @@ class GuestABI:
     * ``mte``: ``none`` | ``2`` | ``3`` (None: a machine without the property);
     * ``gic`` / ``gic_in_kernel``: GIC version and whether KVM emulates it;
     * ``firmware``: firmware pseudo-register name -> value (KVM only; None
-      elsewhere); ``psci_version``: ``"1.1"`` ... from those registers.
+      elsewhere); ``psci_version``: ``"1.1"`` ... from those registers;
+    * ``spapr_caps``: ppc64 pseries: ``cap-*`` -> value as ``qom-get`` answers it
+      (``arch/ppc64/spapr.py``); None elsewhere, and then absent from the dict form.
     """
 
     __slots__ = (
@@ -65,6 +67,7 @@ class GuestABI:
         "gic_in_kernel",
         "_firmware",
         "_firmware_source",
+        "spapr_caps",
     )
 
     def __init__(
@@ -84,6 +87,7 @@ class GuestABI:
         gic_in_kernel: bool | None = None,
         firmware: dict[str, int] | None = None,
         firmware_source: Callable[[], dict[str, int] | None] | None = None,
+        spapr_caps: dict[str, Any] | None = None,
     ) -> None:
         self.target = target
         self.machine = machine
@@ -102,6 +106,7 @@ class GuestABI:
         # firmware registers come from data files read on first use: off the
         # launcher's path to its greeting (see arch/arm64/abi.py)
         self._firmware_source = firmware_source
+        self.spapr_caps = spapr_caps
 
     @property
     def firmware(self) -> dict[str, int] | None:
@@ -120,6 +125,12 @@ class GuestABI:
     # --- the dict form ------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        d = self._common_dict()
+        if self.spapr_caps is not None:  # added within format 1: ppc64 pseries only
+            d["spapr-caps"] = dict(self.spapr_caps)
+        return d
+
+    def _common_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "target": self.target,
@@ -164,6 +175,7 @@ class GuestABI:
                 gic=gic["version"],
                 gic_in_kernel=gic["in-kernel"],
                 firmware=d["firmware"],
+                spapr_caps=d.get("spapr-caps"),
             )
         except (KeyError, TypeError) as e:
             raise ABIFormatError("guest ABI: missing or malformed member %s" % e) from None

@@ -188,7 +188,13 @@ def convert(instance: Any, qom_type: str, name: str, typ: str, value: Any) -> An
     """One ``-machine key=value`` through the property's setter: the typed
     value, or ValueError with QEMU's text."""
     from ..arch.arm64 import gic, mte
+    from ..arch.targets import machine_rules
 
+    rules = machine_rules(instance.build.target)
+    if rules is not None:
+        got = rules.parse_property(instance, qom_type[: -len("-machine")], name, value)
+        if got is not rules.NOT_MINE:
+            return got
     if typ == "bool":
         return _parse_bool(name, value)
     if typ == "int" or typ.startswith(("uint", "int")):
@@ -402,8 +408,8 @@ def board_init(instance: Any, ms: Any) -> None:
 
 
 def state(instance: Any) -> VirtState | None:
-    board: VirtState | None = instance.board
-    return board
+    board = instance.board
+    return board if isinstance(board, VirtState) else None
 
 
 # --- memory hotplug (the virt pre-plug handler) -------------------------------------------
@@ -490,7 +496,13 @@ def _initial(instance: Any, name: str, typ: str) -> Any:
         v = getattr(importlib.import_module(board[0]), board[1])(instance, name)
         if v is not None:
             return v
-    from ..arch.targets import ZERO_FILLED_MACHINE_TARGETS
+    from ..arch.targets import ZERO_FILLED_MACHINE_TARGETS, machine_rules
+
+    rules = machine_rules(instance.build.target)
+    if rules is not None:
+        got = rules.qom_value(instance, name)
+        if got is not rules.NOT_MINE:
+            return got
 
     if instance.build.target not in ZERO_FILLED_MACHINE_TARGETS:
         return _UNMODELLED
@@ -546,10 +558,17 @@ def _setter(
     instance: Any, qom_type: str, name: str, typ: str, values: dict[str, Any]
 ) -> Callable[[Any], None]:
     from ..arch.arm64 import gic, mte
+    from ..arch.targets import machine_rules
 
     proposal = instance.build.has_proposal("mte-version")
+    rules = machine_rules(instance.build.target)
 
     def set_(value: Any) -> None:
+        if rules is not None:
+            got = rules.qom_set(instance, name, value)
+            if got is not rules.NOT_MINE:
+                values[name] = got
+                return
         if typ == "bool":
             if not isinstance(value, bool):
                 raise QMPError("Invalid parameter type for '%s', expected: boolean" % name)

@@ -1,23 +1,31 @@
 #!/usr/bin/env python3
-"""Record what Debian's qemu-system-aarch64 prints for each launcher test input.
+"""Record what a Debian QEMU binary prints for each launcher test input.
 
-    python3 tests/unit/launcher/launcher_record_cases.py [--emulator PATH] [--inputs FILE -o FILE]
+    python3 tests/unit/launcher/launcher_record_cases.py [--emulator PATH]
+    python3 tests/unit/launcher/launcher_record_cases.py --emulator /usr/bin/qemu-system-ppc64 \
+        --inputs launcher_ppc64_inputs -o tests/unit/launcher/launcher_ppc64_cases.py
+    python3 tests/unit/launcher/launcher_record_cases.py --emulator /usr/bin/qemu-system-x86_64 \
+        --inputs tests/unit/x86_64/x86_cmdline_inputs.py -o tests/unit/x86_64/x86_cmdline_cases.py
 
-Writes ``launcher_cmdline_cases.py`` next to this file: per case the exit
-status (or ``"started"``) and stderr, normalised by :func:`normalise`.  The
-tests use it as the oracle for the launcher, and re-check it against the real
-binary when one is installed.
+Writes ``launcher_cmdline_cases.py`` (or ``-o``) next to this file: per case the exit
+status (or ``"started"``) and stderr, normalised by :func:`normalise`, and for an
+input with ``/machine`` properties to read (a third tuple member) their ``qom-get``
+answers in ``"qom"``.  The tests use it as the oracle for the launcher, and re-check
+it against the real binary when one is installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import os
 import pprint
 import re
 import runpy
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +34,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from launcher_cmdline_inputs import INPUTS  # noqa: E402
 
 _TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z ", re.M)
 
@@ -77,12 +84,42 @@ def run_case(cmd, argv, timeout=2.0, env=None, stdout=False):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_started(cmd, argv, env=None, timeout=10.0):
-    """Run with -daemonize -pidfile appended: -> (rc, stderr); the daemon is killed."""
+def _qom_get(path, props):
+    """``qom-get /machine P`` for each P over a fresh QMP connection: {P: return or error}."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    f = s.makefile("rwb")
+
+    def ask(cmd, args=None):
+        f.write(json.dumps({"execute": cmd, **({"arguments": args} if args else {})}).encode() + b"\n")
+        f.flush()
+        while True:
+            r = json.loads(f.readline())
+            if "event" not in r:
+                return r
+
+    json.loads(f.readline())  # greeting
+    ask("qmp_capabilities")
+    out = {}
+    for p in props:
+        r = ask("qom-get", {"path": "/machine", "property": p})
+        out[p] = r["return"] if "return" in r else {"error": r["error"]["class"]}
+    s.close()
+    return out
+
+
+def run_started(cmd, argv, env=None, timeout=10.0, qom=None):
+    """Run with -daemonize -pidfile appended: -> (rc, stderr); the daemon is killed.
+    With ``qom`` (property names), a QMP monitor is added and the answers of
+    ``qom-get /machine`` to them come third: -> (rc, stderr, {prop: answer})."""
     tmp = tempfile.mkdtemp(prefix="qd", dir="/tmp")
+    answers = None
     try:
         pid = os.path.join(tmp, "daemon.pid")
         args = expand(argv, tmp) + ["-daemonize", "-pidfile", pid]
+        if qom:
+            args += ["-qmp", "unix:%s,server=on,wait=off" % os.path.join(tmp, "qom.sock")]
         p = subprocess.run(
             cmd + args,
             stdin=subprocess.DEVNULL,
@@ -91,6 +128,8 @@ def run_started(cmd, argv, env=None, timeout=10.0):
             env=env,
             timeout=timeout,
         )
+        if qom and p.returncode == 0:
+            answers = _qom_get(os.path.join(tmp, "qom.sock"), qom)
         if os.path.exists(pid):
             try:
                 n = int(open(pid).read())
@@ -104,7 +143,8 @@ def run_started(cmd, argv, env=None, timeout=10.0):
             except (ValueError, OSError):
                 pass
         rc = "started" if p.returncode == 0 else p.returncode
-        return rc, normalise(p.stderr.decode("utf-8", "replace"), tmp)
+        result = (rc, normalise(p.stderr.decode("utf-8", "replace"), tmp))
+        return result + (answers,) if qom else result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -112,14 +152,25 @@ def run_started(cmd, argv, env=None, timeout=10.0):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--emulator", default="/usr/bin/qemu-system-aarch64")
+    ap.add_argument(
+        "--inputs",
+        default="launcher_cmdline_inputs",
+        help="where INPUTS is: a module next to this file, or a Python file's path (*.py)",
+    )
     ap.add_argument("-o", default=os.path.join(HERE, "launcher_cmdline_cases.py"))
-    # another target's list (tests/unit/x86_64/x86_cmdline_inputs.py): a file defining INPUTS
-    ap.add_argument("--inputs", help="a Python file defining INPUTS (default: launcher_cmdline_inputs.py)")
     a = ap.parse_args()
-    inputs = runpy.run_path(a.inputs)["INPUTS"] if a.inputs else INPUTS
+    if a.inputs.endswith(".py"):
+        inputs = runpy.run_path(a.inputs)["INPUTS"]
+    else:
+        inputs = importlib.import_module(a.inputs).INPUTS
     version = subprocess.run([a.emulator, "-version"], capture_output=True, text=True).stdout
     cases = {}
-    for cid, argv in inputs:
+    for cid, argv, *qom in inputs:
+        if qom:
+            rc, err, answers = run_started([a.emulator], argv, qom=qom[0])
+            cases[cid] = {"rc": rc, "stderr": err, **({"qom": answers} if answers is not None else {})}
+            print("%-32s %s (qom)" % (cid, rc), file=sys.stderr)
+            continue
         rc, err, out = run_case([a.emulator], argv, stdout=True)
         if rc == 0 and out:
             cases[cid] = {"rc": rc, "stderr": err, "stdout": out}
