@@ -14,6 +14,7 @@ import os
 import socket
 import stat
 
+from ..arch.accel import kernel_irqchip_error
 from ..commands import chardev
 from ..commands.chardev import open_pty
 from ..errors import StartupError
@@ -29,7 +30,6 @@ from ..vm.machine import (
     NO_KVM_MODULE,
     accel_available,
     default_accelerators,
-    kernel_irqchip_error,
 )
 from .report import Diag
 

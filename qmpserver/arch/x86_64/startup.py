@@ -7,7 +7,7 @@ QEMU 7.2's rules, each checked against Debian's ``qemu-system-x86_64`` 7.2 (the 
   ``OnOffSplit``: ``on``/``off``/``split``, nothing else, not even ``yes``); ``-machine
   kernel-irqchip=`` only sets a global default for it, so under TCG any value is ignored, while
   ``-accel tcg,kernel-irqchip=on`` is refused (``Property 'tcg-accel.kernel-irqchip' not found``).
-  The texts are :mod:`qmpserver.vm.machine`'s (:func:`~qmpserver.vm.machine.kernel_irqchip_error`).
+  The texts are :mod:`qmpserver.arch.accel`'s (:func:`~qmpserver.arch.accel.kernel_irqchip_error`).
   Default: ``on`` (pc/q35 do not default to ``split``).
 * ``-cpu`` (``parse_cpu_option`` then ``x86_cpu_parse_featurestr``, target/i386/cpu.c): the
   model must exist (``unable to find CPU model 'X'``); each feature token is ``+feat``,
@@ -48,7 +48,7 @@ from typing import Any
 
 from ...errors import QMPError, StartupError
 from ...log import get as get_logger
-from ...vm.machine import DEFAULT_KERNEL_IRQCHIP, kernel_irqchip_error
+from ..accel import DEFAULT_KERNEL_IRQCHIP, kernel_irqchip_error
 from . import cpu, hostcpu
 
 log = get_logger("qmpserver.cpu")
