@@ -165,8 +165,8 @@ def _scenario(exe, world):
     rng = os.path.join(world, "rng.xml")
     with open(rng, "w") as f:
         f.write(_RNG)
-    xml = _DOMAIN % {"name": name, "uuid": uuid.UUID(int=0x5B5), "exe": exe, "disk": disk}
-    v = run.virsh
+    xml = _DOMAIN % {"name": name, "uuid": uuid.UUID(int=os.getpid()), "exe": exe, "disk": disk}
+    v = run.virsh  # the same name and UUID on both sides: dominfo needs no normalisation for them
     with lt.defined_domain(name, xml):
         # virt-install --graphics none's console: a pty serial, the console on it
         v("start", name)
