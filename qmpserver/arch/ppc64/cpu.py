@@ -85,6 +85,9 @@ def resolve(instance: Any, ms: Any) -> str | None:
     if _data(build) is None:
         return name  # no lookup data for this version: the name as given
     model = lookup(build, name, ms.type, ms.accel)
+    if model is None and name.lower() == "host" and ms.accel == "kvm":
+        # kvm_ppc_register_host_cpu_type: "host" is the host PVR's class (the host file's model)
+        model = ((instance.host.data.get("cpu") or {}).get("model")) or None
     if model is None:
         raise StartupError("unable to find CPU model '%s'" % name)
     # cpu_common_parse_features: every feature is key=value (no +feat / -feat on ppc)
