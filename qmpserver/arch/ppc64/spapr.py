@@ -56,8 +56,11 @@ TCG by ``tools/capture_ppc64_spapr.py``; the rules below are QEMU's (``hw/ppc/sp
   told GTSE=1 on a host whose guests run with LPCR[GTSE]=0 (an L1 that disabled GTSE)
   crashes on ``tlbie`` when it runs (:func:`_tlbie_crash`).
 
-Not modelled (a log line says so): a CPU model other than the host's under KVM, SMT limits
-under KVM, the ``pseries-2.12``-and-older ``cap-hpt-max-page-size`` default under KVM-HV.
+  Under KVM-HV the ``pseries-2.12``-and-older default of ``cap-hpt-max-page-size`` is the
+  host's RAM page size (64 KiB) instead of TCG's 16 GiB.
+
+Not modelled (a log line says so): whether KVM runs a CPU model other than the host's; SMT
+limits under KVM are not checked.
 """
 
 from __future__ import annotations
@@ -258,6 +261,11 @@ def validate(instance: Any, ms: Any) -> None:
     # the CPUs are created (the -cpu globals applied) before the caps are applied
     ppc_cpu.apply_globals(instance, ms, model)
     values = effective(r, ms.type, model, props)
+    if kvm is not None and kvm.get("flavour") == "hv" and PAGESIZE_CAP not in props:
+        # default_caps_with_cpu: pseries-2.12 and older have no default; TCG allows every
+        # size (16 GiB), KVM-HV the host's RAM page size (kvmppc_hpt_needs_host_contiguous_pages)
+        if values.get(PAGESIZE_CAP) == ALL_PAGESIZES:
+            values[PAGESIZE_CAP] = HOST_RAM_PAGE
     for cap in r["order"]:
         got = _outcome(r, cap, values[cap], model, props)
         if kvm is not None:
@@ -307,6 +315,7 @@ LEVEL_TEXT = {
 LRG_DECR_BITS = (("power9", 56), ("power10", 56))
 # the RAM page size of a ppc64le host kernel (64 KiB pages); hugepage backends not modelled
 HOST_RAM_PAGE = 64 << 10
+ALL_PAGESIZES = 1 << 34  # the "allow everything" default of pseries-2.12 and older under TCG
 
 
 def _host_kvm(instance: Any) -> dict[str, Any] | None:
