@@ -133,6 +133,8 @@ def start(
             start_incoming(inst, uri)
         except QMPError as e:
             raise StartupError(e.desc, list(config.warnings)) from None
+    if inst.runstate == "running":
+        inst.guest_runs()  # no -S: the vCPUs run now
     return inst
 
 

@@ -21,8 +21,16 @@ def _arm_cpu_properties(instance, typename, props):
     return arm64_startup.qom_type_properties(instance, typename, props)
 
 
+def _spapr_properties(instance, typename, props):
+    if instance.build.target != "ppc64":
+        return props
+    from ..arch.ppc64 import spapr
+
+    return spapr.overlay_properties(instance, typename, props)
+
+
 # fn(instance, typename, props) -> props, in order (qom-list-properties, device-list-properties)
-PROPERTY_OVERLAYS = (virt.overlay_properties, _arm_cpu_properties)
+PROPERTY_OVERLAYS = (virt.overlay_properties, _arm_cpu_properties, _spapr_properties)
 
 
 @command("qom-list")

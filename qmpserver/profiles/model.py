@@ -21,6 +21,7 @@ PROPOSALS = (
     "cpu-idreg-props",
     "arm-cpu-models",
     "query-arm-cpu-writable-id-regs",
+    "spapr-gtse",
 )
 
 

@@ -193,6 +193,7 @@ class Instance:
         self.migration_blockers: list[str] = []  # start-up phases (vm/virt.py: MTE under KVM)
         self.abi: Any = None  # the guest ABI the pipeline settled on (vm/abi.py)
         self.caches = Caches()  # memo tables of derived answers
+        self.run_hooks: list[Callable[[Instance], None]] = []  # guest_runs(): arch machine rules
         if config.incoming is not None:
             self.runstate = "inmigrate"
         elif config.preconfig or config.start_paused:
@@ -271,6 +272,28 @@ class Instance:
         self.emit("RESUME")
         self.runstate = "running"
         self.preconfig = False
+        self.guest_runs()
+
+    def guest_runs(self) -> None:
+        """The guest's vCPUs run (start-up without ``-S``, ``cont``): what a target's machine
+        rules registered for that moment happens (``run_hooks``, e.g. the pseries guest that
+        crashes on ``tlbie``, :mod:`qmpserver.arch.ppc64.spapr`)."""
+        for fn in list(self.run_hooks):
+            if self.runstate == "running":
+                fn(self)
+
+    def guest_panicked(self) -> None:
+        """QEMU's ``qemu_system_guest_panicked`` (``system/runstate.c``, 7.2) for a guest
+        that reports its panic without details (pseries ``ibm,os-term``): with the
+        shutdown action ``pause`` (``-no-shutdown``, as libvirt starts QEMU)
+        ``GUEST_PANICKED`` {"action": "pause"} then ``STOP``, the run state
+        ``guest-panicked``; otherwise {"action": "poweroff"}, ``STOP`` and a guest-panic
+        shutdown.  ``-action panic=...`` is not modelled (the default ``shutdown`` is)."""
+        action = "pause" if self.config.no_shutdown else "poweroff"
+        self.emit("GUEST_PANICKED", {"action": action})
+        self.vm_stop("guest-panicked")
+        if action == "poweroff":
+            self.shutdown("guest-panic")
 
     def stop(self) -> None:
         if self.runstate == "inmigrate":

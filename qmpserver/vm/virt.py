@@ -132,7 +132,11 @@ def property_list(instance: Any, qom_type: str, machine_type: str) -> list[dict[
             props = [{"name": n, "type": t, **({"description": d} if d else {})} for n, t, d in _FALLBACK]
     if props is None:
         return None
-    return overlay_properties(instance, qom_type, props)
+    props = overlay_properties(instance, qom_type, props)
+    from ..arch.targets import machine_rules
+
+    target_overlay = getattr(machine_rules(instance.build.target), "overlay_properties", None)
+    return target_overlay(instance, qom_type, props) if target_overlay is not None else props
 
 
 def overlay_properties(

@@ -14,6 +14,8 @@ QEMU's rule, in its order:
    must be a type: ``unable to find CPU model 'X'`` otherwise (vl.c ``parse_cpu_option``).
 
 ``host`` exists only with KVM (``kvm_ppc_register_host_cpu_type``): under TCG it is not found.
+Under KVM it is the class of the host's PVR (a ppc64 host file's ``cpu.model``), and the same
+function makes it the pseries machines' default CPU, so ``max`` and no ``-cpu`` are ``host`` too.
 """
 
 from __future__ import annotations
@@ -73,25 +75,25 @@ def lookup(build: Any, name: str, machine: str, accel: str) -> str | None:
     return model if model in _types(build, accel, aliases) else None
 
 
+def _host_model(instance: Any) -> str | None:
+    """``-cpu host`` under KVM (``kvm_ppc_register_host_cpu_type``): the class of the host's
+    PVR, which a ppc64 host file names (``cpu.model``); None on any other host."""
+    host = instance.host
+    if getattr(host, "arch", None) != "ppc64":
+        return None
+    model: str | None = (host.data.get("cpu") or {}).get("model")
+    return model
+
+
 def resolve(instance: Any, ms: Any) -> str | None:
     """The model of the starting instance's CPU (None: ``-machine none`` without ``-cpu``),
     or StartupError with QEMU's text."""
     build = instance.build
-    if instance.config.cpu is None:
-        return None if ms.type == "none" else _machine_default(build, ms.type)
-    name = ms.cpu_model
-    if name == "":
-        raise StartupError("-cpu option cannot be empty")
-    if _data(build) is None:
-        return name  # no lookup data for this version: the name as given
-    model = lookup(build, name, ms.type, ms.accel)
-    if model is None:
-        raise StartupError("unable to find CPU model '%s'" % name)
-    # cpu_common_parse_features: every feature is key=value (no +feat / -feat on ppc)
+    options = getattr(instance.config, "options", None) or ()
     raw = next(
         (
             e[1]
-            for e in reversed(getattr(instance.config, "options", None) or ())  # the last -cpu wins
+            for e in reversed(options)  # the last -cpu wins
             if isinstance(e, (tuple, list))
             and len(e) == 2
             and e[0] in ("-cpu", "cpu")
@@ -99,6 +101,24 @@ def resolve(instance: Any, ms: Any) -> str | None:
         ),
         None,
     )
+    # the launcher fills in the machine's recorded (TCG) default CPU type when there is no -cpu
+    if instance.config.cpu is None or (options and raw is None):
+        if ms.type == "none":
+            return None
+        # kvm_ppc_register_host_cpu_type: under KVM the pseries default CPU is "host"
+        return _host_model(instance) if ms.accel == "kvm" else _machine_default(build, ms.type)
+    name = ms.cpu_model
+    if name == "":
+        raise StartupError("-cpu option cannot be empty")
+    if _data(build) is None:
+        return name  # no lookup data for this version: the name as given
+    if ms.accel == "kvm" and (name == "max" or name.lower() == "host"):
+        model = _host_model(instance)  # "max" is the machine's default CPU, "host" under KVM
+    else:
+        model = lookup(build, name, ms.type, ms.accel)
+    if model is None:
+        raise StartupError("unable to find CPU model '%s'" % name)
+    # cpu_common_parse_features: every feature is key=value (no +feat / -feat on ppc)
     for feature in (raw or "").split(",")[1:]:
         if feature and "=" not in feature:
             raise StartupError("Expected key=value format, found %s." % feature)

@@ -37,7 +37,30 @@ TCG by ``tools/capture_ppc64_spapr.py``; the rules below are QEMU's (``hw/ppc/sp
 * **SMT**: under TCG a pseries machine runs one thread per core (``-smp threads=2``: ``TCG
   cannot support more than 1 thread/core on a pseries machine``, before the caps).
 
-Not modelled (a start-up log line says so): KVM (no POWER host is described).
+* **KVM** (a ppc64 host file, ``models/hosts``: ``kvm.caps``, ``kvm.cpu_char``,
+  ``kvm.dec_bits``): the same apply order, each cap checked against what the host's KVM
+  provides by the rows of :data:`KVM_RULES` (QEMU's ``cap_*_apply`` under
+  ``kvm_enabled()``, texts and hints from 7.2): ``cap-htm`` needs ``KVM_CAP_PPC_HTM``;
+  ``cap-cfpc``/``cap-sbbc``/``cap-ibs`` a level no higher than the host's
+  ``KVM_PPC_GET_CPU_CHAR`` level (the hint names the host's level); ``cap-ccf-assist``
+  the host's flush assist unless its ``cap-ibs`` is ``fixed-ccd``; ``cap-nested-hv``
+  ``KVM_CAP_PPC_NESTED_HV``; ``cap-large-decr`` the host's decrementer width equal to the
+  CPU model's; ``cap-fwnmi`` ``KVM_CAP_PPC_FWNMI``; ``cap-rpt-invalidate`` a radix host
+  (``KVM_CAP_PPC_MMU_RADIX``) and ``KVM_CAP_PPC_RPT_INVALIDATE``; ``cap-hpt-max-page-size``
+  no larger than the host's RAM page size under KVM-HV.  The CPU-only checks (``vsx``,
+  ``dfp``, the POWER9 checks of ``nested-hv``) are the measured ones.
+* **GTSE** (:func:`ov5`): what client-architecture-support tells the guest in
+  ``ibm,architecture-vec-5`` byte 26 (GTSE) next to byte 24 (radix).  Upstream 7.2 sets
+  both for an ISA 3.00 CPU when the accelerator can run radix; with the ``spapr-gtse``
+  proposal GTSE follows the host's ``KVM_CAP_PPC_GTSE`` (RFC, never merged).  A guest
+  told GTSE=1 on a host whose guests run with LPCR[GTSE]=0 (an L1 that disabled GTSE)
+  crashes on ``tlbie`` when it runs (:func:`_tlbie_crash`).
+
+  Under KVM-HV the ``pseries-2.12``-and-older default of ``cap-hpt-max-page-size`` is the
+  host's RAM page size (64 KiB) instead of TCG's 16 GiB.
+
+Not modelled (a log line says so): whether KVM runs a CPU model other than the host's; SMT
+limits under KVM are not checked.
 """
 
 from __future__ import annotations
@@ -70,6 +93,7 @@ PREFIX = "qemu-system-ppc64: "
 # measured outcomes of these sizes stand for each range
 PAGESIZE_CLASSES = ((12, "2k"), (16, "4k"), (64, "64k"))
 NOT_MINE = object()
+PERMISSION_DENIED = "Insufficient permission to perform this operation"  # QERR_PERMISSION_DENIED
 log = get_logger("qmpserver.machine")
 
 
@@ -108,6 +132,8 @@ def parse_property(instance: Any, machine_type: str, name: str, value: Any) -> A
         if value not in r["compat"]:
             raise ValueError('Invalid compatibility mode "%s"' % value)
         return value
+    if name == GTSE_PROP and instance.build.has_proposal(PROPOSAL):
+        raise ValueError(PERMISSION_DENIED)  # no setter: object_property_set refuses
     if name not in r["caps"]:
         return NOT_MINE
     info = r["caps"][name]
@@ -215,21 +241,35 @@ def validate(instance: Any, ms: Any) -> None:
     warnings = instance.config.warnings
     if model is None or model not in r["cpus"]:
         raise StartupError("Unable to find sPAPR CPU Core definition", list(warnings))
-    if ms.accel != "tcg":
+    kvm = _host_kvm(instance) if ms.accel == "kvm" else None
+    if ms.accel not in ("tcg", "kvm") or (ms.accel == "kvm" and kvm is None):
         log.warning(
             "spapr capabilities of machine %s are not modelled under %s: no cap is checked", ms.type, ms.accel
         )
         return
+    if kvm is not None and model != (instance.host.data.get("cpu") or {}).get("model"):
+        log.warning(
+            "-cpu %s on a %s host under KVM: whether KVM runs that CPU model is not modelled",
+            model,
+            (instance.host.data.get("cpu") or {}).get("model"),
+        )
     props = ms.props or {}
     threads = int((ms.smp or {}).get("threads") or 1)
-    if threads > 1 and r.get("tcg-smt"):
+    if kvm is None and threads > 1 and r.get("tcg-smt"):
         # spapr_set_vsmt_mode: TCG runs one thread per core on pseries
         raise StartupError(_strip(r["tcg-smt"]["stderr"]), list(warnings))
     # the CPUs are created (the -cpu globals applied) before the caps are applied
     ppc_cpu.apply_globals(instance, ms, model)
     values = effective(r, ms.type, model, props)
+    if kvm is not None and kvm.get("flavour") == "hv" and PAGESIZE_CAP not in props:
+        # default_caps_with_cpu: pseries-2.12 and older have no default; TCG allows every
+        # size (16 GiB), KVM-HV the host's RAM page size (kvmppc_hpt_needs_host_contiguous_pages)
+        if values.get(PAGESIZE_CAP) == ALL_PAGESIZES:
+            values[PAGESIZE_CAP] = HOST_RAM_PAGE
     for cap in r["order"]:
         got = _outcome(r, cap, values[cap], model, props)
+        if kvm is not None:
+            got = _kvm_outcome(cap, values[cap], model, kvm, got)
         if got is None:
             log.warning(
                 "spapr %s=%s with CPU %s: no measured outcome, accepted silently", cap, values[cap], model
@@ -250,7 +290,253 @@ def validate(instance: Any, ms: Any) -> None:
     if "rc" in refused:
         # the CPU refuses the compatibility mode when it is reset, after the caps
         raise StartupError(_strip([ln for ln in refused["stderr"] if " warning: " not in ln]), list(warnings))
+    told = ov5(instance, ms.accel, model, props, kvm)
+    if instance.build.has_proposal(PROPOSAL):
+        values[GTSE_PROP] = told["gtse"]
+    if kvm is not None and told["radix"] and told["gtse"] and not kvm.get("lpcr_gtse", True):
+        instance.run_hooks.append(_tlbie_crash)
     instance.board = SpaprState(model, values)
+
+
+# --- KVM: the host's capabilities gate the caps ------------------------------------------------
+
+# QEMU's value lists (cap_cfpc_possible ...): a level is its index
+LEVELS = {
+    "cap-cfpc": ("broken", "workaround", "fixed"),
+    "cap-sbbc": ("broken", "workaround", "fixed"),
+    "cap-ibs": ("broken", "workaround", "fixed-ibs", "fixed-ccd", "fixed-na"),
+}
+LEVEL_TEXT = {
+    "cap-cfpc": "safe cache",
+    "cap-sbbc": "safe bounds check",
+    "cap-ibs": "safe indirect branch",
+}
+# pcc->lrg_decr_bits: POWER9 and POWER10 classes set 56, older ones none
+LRG_DECR_BITS = (("power9", 56), ("power10", 56))
+# the RAM page size of a ppc64le host kernel (64 KiB pages); hugepage backends not modelled
+HOST_RAM_PAGE = 64 << 10
+ALL_PAGESIZES = 1 << 34  # the "allow everything" default of pseries-2.12 and older under TCG
+
+
+def _host_kvm(instance: Any) -> dict[str, Any] | None:
+    """The host's KVM facts for ppc64 guests (a ppc64 host file), None elsewhere."""
+    host = instance.host
+    if getattr(host, "arch", None) != "ppc64" or not host.kvm_present:
+        return None
+    kvm: dict[str, Any] = host.kvm
+    return kvm
+
+
+def _cap(kvm: dict[str, Any], name: str) -> int:
+    """KVM_CHECK_EXTENSION: a cap the kernel does not know answers 0."""
+    return int((kvm.get("caps") or {}).get(name, 0) or 0)
+
+
+def _refuse(msg: str, hint: str | None = None) -> dict[str, Any]:
+    return {"error": [PREFIX + msg] + ([hint] if hint else []), "rc": 1}
+
+
+def _off_hint(cap: str) -> str:
+    return "Try appending -machine %s=off" % cap
+
+
+def _kvm_htm(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    if value and not _cap(kvm, "KVM_CAP_PPC_HTM"):
+        return _refuse("KVM implementation does not support Transactional Memory", _off_hint("cap-htm"))
+    return {}
+
+
+def _kvm_level(cap: str) -> Any:
+    def check(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+        levels = LEVELS[cap]
+        have = (kvm.get("cpu_char") or {}).get(cap, "broken")
+        if levels.index(value) > levels.index(have):
+            return _refuse(
+                "Requested %s capability level not supported by KVM" % LEVEL_TEXT[cap],
+                "Try appending -machine %s=%s" % (cap, have),
+            )
+        return {}
+
+    return check
+
+
+def _kvm_ccf_assist(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    char = kvm.get("cpu_char") or {}
+    if value and not char.get("cap-ccf-assist") and char.get("cap-ibs") != "fixed-ccd":
+        # without the assist the instruction is a no-op, harmless when the count cache is off
+        return _refuse(
+            "Requested count cache flush assist capability level not supported by KVM",
+            _off_hint("cap-ccf-assist"),
+        )
+    return {}
+
+
+def _kvm_nested_hv(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    if value and not _cap(kvm, "KVM_CAP_PPC_NESTED_HV"):
+        return _refuse("KVM implementation does not support Nested-HV", _off_hint("cap-nested-hv"))
+    return {}
+
+
+def _kvm_large_decr(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    if not value:
+        return {}
+    host_bits = int(kvm.get("dec_bits") or 0)
+    model_bits = next((bits for prefix, bits in LRG_DECR_BITS if model.startswith(prefix)), 0)
+    if not host_bits:
+        return _refuse("No large decrementer support", _off_hint("cap-large-decr"))
+    if host_bits != model_bits:
+        return _refuse(
+            "KVM large decrementer size (%d) differs to model (%d)" % (host_bits, model_bits),
+            _off_hint("cap-large-decr"),
+        )
+    return {}
+
+
+def _kvm_fwnmi(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    if value and not _cap(kvm, "KVM_CAP_PPC_FWNMI"):
+        return _refuse(
+            "Firmware Assisted Non-Maskable Interrupts(FWNMI) not supported by KVM.", _off_hint("cap-fwnmi")
+        )
+    return {}
+
+
+def _kvm_rpt_invalidate(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    if not value:
+        return {}
+    if not _cap(kvm, "KVM_CAP_PPC_MMU_RADIX"):
+        return _refuse("H_RPT_INVALIDATE only supported on Radix")
+    if not _cap(kvm, "KVM_CAP_PPC_RPT_INVALIDATE"):
+        return _refuse(
+            "KVM implementation does not support H_RPT_INVALIDATE", _off_hint("cap-rpt-invalidate")
+        )
+    return {}
+
+
+def _kvm_pagesize(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    # spapr_check_pagesize: KVM-HV backs guest pages with host-contiguous pages
+    if kvm.get("flavour") == "hv" and value > HOST_RAM_PAGE:
+        return _refuse(
+            "Can't support %d kiB guest pages with %d kiB host pages with this KVM implementation"
+            % (value >> 10, HOST_RAM_PAGE >> 10)
+        )
+    return {}
+
+
+# cap -> its KVM check (QEMU 7.2 cap_*_apply, kvm_enabled() branch); a cap not listed (vsx,
+# dfp) is checked against the CPU model only, as under TCG
+KVM_RULES = {
+    "cap-htm": _kvm_htm,
+    "cap-cfpc": _kvm_level("cap-cfpc"),
+    "cap-sbbc": _kvm_level("cap-sbbc"),
+    "cap-ibs": _kvm_level("cap-ibs"),
+    "cap-hpt-max-page-size": _kvm_pagesize,
+    "cap-nested-hv": _kvm_nested_hv,
+    "cap-large-decr": _kvm_large_decr,
+    "cap-ccf-assist": _kvm_ccf_assist,
+    "cap-fwnmi": _kvm_fwnmi,
+    "cap-rpt-invalidate": _kvm_rpt_invalidate,
+}
+# the measured TCG outcomes that are TCG's own (not the CPU model's): dropped under KVM
+TCG_ONLY = ("TCG doesn't support", "in TCG", "Large decrementer only supported on POWER9")
+
+
+def _kvm_outcome(cap: str, value: Any, model: str, kvm: dict[str, Any], tcg: dict[str, Any] | None) -> Any:
+    """The apply outcome of ``cap`` under KVM: the measured outcome where it is the CPU
+    model's (a refusal or warning that names no TCG), else the cap's :data:`KVM_RULES`
+    row; the page-size warnings are the same under both accelerators."""
+    kept: dict[str, Any] = {}
+    if tcg:
+        lines = tcg.get("error") or tcg.get("warning") or []
+        if not any(t in ln for ln in lines for t in TCG_ONLY):
+            kept = dict(tcg)
+    if "error" in kept:
+        return kept
+    rule = KVM_RULES.get(cap)
+    got = rule(value, model, kvm) if rule is not None else {}
+    if got and "error" in got:
+        return got
+    return kept
+
+
+# --- GTSE: what client-architecture-support tells the guest (proposal spapr-gtse) ---------------
+
+PROPOSAL = "spapr-gtse"
+GTSE_PROP = "x-ov5-gtse"
+ISA300_COMPAT = ("power9", "power10")  # max-cpu-compat modes of ISA 3.00 and later
+# KVM_CAP_PPC_GTSE (RFC): 0 = the kernel does not know the cap, 1 = GTSE on, 2 = GTSE off
+GTSE_OFF = 2
+
+
+def _isa300(model: str, props: dict[str, Any]) -> bool:
+    """ppc_type_check_compat(cpu, CPU_POWERPC_LOGICAL_3_00, ...): an ISA 3.00 CPU not
+    capped below it by max-cpu-compat."""
+    compat = props.get(COMPAT_PROP)
+    return model.startswith(ISA300_COMPAT) and (not compat or compat in ISA300_COMPAT)
+
+
+def ov5(
+    instance: Any, accel: str, model: str, props: dict[str, Any], kvm: dict[str, Any] | None
+) -> dict[str, bool]:
+    """``{"radix": ..., "gtse": ...}``: the radix (byte 24) and GTSE (byte 26, 0x40) bits
+    of the ``ibm,architecture-vec-5`` the pseries machine offers (``spapr_machine_init``).
+
+    Upstream 7.2: both for an ISA 3.00 CPU when the accelerator runs radix (TCG, or KVM with
+    ``KVM_CAP_PPC_MMU_RADIX``): GTSE=1 whatever the host.  The ``spapr-gtse`` proposal (the
+    RFC "spapr: Report correct GTSE support via ov5" with its final cap semantics): under
+    KVM, radix from ``KVM_CAP_PPC_MMU_RADIX`` and GTSE cleared only when the host has
+    ``KVM_CAP_PPC_RPT_INVALIDATE`` (else the guest could not invalidate TLBs at all) and
+    ``KVM_CAP_PPC_GTSE`` answers "off"; 0 (a kernel without the cap) keeps GTSE=1; TCG
+    always GTSE=1."""
+    if not _isa300(model, props):
+        return {"radix": False, "gtse": False}
+    radix = kvm is None or bool(_cap(kvm, "KVM_CAP_PPC_MMU_RADIX"))
+    if kvm is None or not instance.build.has_proposal(PROPOSAL):
+        return {"radix": radix, "gtse": radix}
+    gtse = not (_cap(kvm, "KVM_CAP_PPC_RPT_INVALIDATE") and _cap(kvm, "KVM_CAP_PPC_GTSE") == GTSE_OFF)
+    return {"radix": radix, "gtse": gtse}
+
+
+GTSE_DESCRIPTION = (
+    "qmpserver proposal spapr-gtse (read-only): the GTSE bit (byte 26, 0x40) of the "
+    "ibm,architecture-vec-5 the guest is offered at client-architecture-support"
+)
+
+
+def overlay_properties(instance: Any, typename: str, props: list[dict[str, Any]] | None) -> Any:
+    """PROPERTY_OVERLAYS hook: ``x-ov5-gtse`` (a read-only bool) after the caps of every
+    pseries machine type when the build has the ``spapr-gtse`` proposal."""
+    if not props or not instance.build.has_proposal(PROPOSAL):
+        return props
+    if not (typename.startswith("pseries") and typename.endswith("-machine")):
+        return props
+    names = [p.get("name") for p in props]
+    if GTSE_PROP in names:
+        return props
+    caps = [i for i, n in enumerate(names) if str(n).startswith("cap-")]
+    at = (max(caps) + 1) if caps else len(props)
+    out = list(props)
+    out.insert(at, {"name": GTSE_PROP, "type": "bool", "description": GTSE_DESCRIPTION})
+    return out
+
+
+def _tlbie_crash(instance: Any) -> None:
+    """The seed's crash: a radix guest told GTSE=1 whose partition runs with LPCR[GTSE]=0
+    (the L1 disabled GTSE, KVM gives its L2s the same) issues ``tlbie``, which the hardware
+    then treats as hypervisor-privileged: the guest kernel dies and reports it through
+    ``ibm,os-term``.  qmpserver reports it as soon as the guest runs (no boot time is
+    simulated): from the main loop, after the reply of the command that made it run."""
+    instance.run_hooks.remove(_tlbie_crash)
+    instance.scheduler.call_later(0.0, lambda: _panic(instance))
+
+
+def _panic(instance: Any) -> None:
+    if instance.terminated is not None or instance.runstate != "running":
+        return
+    log.warning(
+        "pseries guest told GTSE=1 on a host whose guests run with LPCR[GTSE]=0: the guest "
+        "crashes on tlbie (the spapr-gtse proposal would tell it GTSE=0)"
+    )
+    instance.guest_panicked()
 
 
 # --- qom-get /machine ---------------------------------------------------------------------------
@@ -276,6 +562,9 @@ def qom_set(instance: Any, name: str, value: Any) -> Any:
     if r is None or not isinstance(board, SpaprState) or name not in board.values:
         return NOT_MINE
     info = r["caps"].get(name)
+    if name == GTSE_PROP:
+        # a read-only property (no setter): object_property_set's QERR_PERMISSION_DENIED
+        raise QMPError(PERMISSION_DENIED)
     if name == COMPAT_PROP:
         kind = "string"
     elif info is None:
