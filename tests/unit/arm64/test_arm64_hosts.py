@@ -35,6 +35,11 @@ BUILTIN = [
     "x86-epyc-rome-6.18",
     "x86-epyc-milan-6.17",
     "x86-epyc-genoa-6.12",
+    # POWER hosts with KVM caps (issue 12; values mostly synthetic, see docs/ppc64.md)
+    "power8-bare-metal-5.15",
+    "power9-bare-metal-5.14",
+    "power9-nested-l1-gtse-off",
+    "power10-powervm-6.10",
 ]
 
 
