@@ -23,11 +23,13 @@ from typing import Any
 from .arm64 import derive as _arm64_derive
 from .arm64 import kvm as _arm64_kvm
 from .ppc64 import derive as _ppc64_derive
+from .ppc64 import host as _ppc64_host
 
 __all__ = ["HOST_CHECKS", "HOST_STEPS", "BUILD_STEPS"]
 
 HOST_CHECKS: Mapping[str, Callable[[Mapping[str, Any], str | None], None]] = {
     "aarch64": _arm64_kvm.check_host,
+    "ppc64": _ppc64_host.check_host,
 }
 
 HOST_STEPS: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
