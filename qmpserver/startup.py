@@ -36,7 +36,6 @@ from __future__ import annotations
 from .arch.arm64 import abi as arm64_abi
 from .arch.arm64 import startup as arm64_startup
 from .arch.ppc64 import spapr as ppc64_spapr
-from .arch.targets import machine_rules
 from .commands import block, device, fd, netdev, objects, registry
 from .commands.migration import start_incoming
 from .errors import QMPError, StartupError
@@ -157,7 +156,7 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     ms = MachineState(canonical, alias, None, props, None, dict(cfg.cpu_props), dict(cfg.smp))
     inst.machine = ms
     io.machine_selected(inst, ms)
-    inst.memory = Memory(cfg.memory or (128 << 20), cfg.maxmem, cfg.slots)
+    inst.memory = Memory(cfg.memory or default_ram_size(build, canonical), cfg.maxmem, cfg.slots)
     if cfg.cpu is not None:  # '' too: -cpu '' is refused when the CPU is created
         ms.cpu_model = cfg.cpu
     else:
@@ -219,22 +218,43 @@ def _x86(name: str) -> Any:
     return call
 
 
-def _machine_rules_validate(inst: Instance, ms: Any) -> None:
-    """ppc64: the spapr capabilities and the CPU lookup (arch/targets.py MACHINE_RULES)."""
-    machine_rules(inst.build.target).validate(inst, ms)
+def _ppc64(name: str) -> Any:
+    """arch/ppc64/board.py's ``name``, imported on first use (not on other targets' paths)."""
+
+    def call(*args: Any) -> Any:
+        from .arch.ppc64 import board as ppc64_board
+
+        return getattr(ppc64_board, name)(*args)
+
+    return call
 
 
 CPU_STARTUP = {
     "aarch64": arm64_startup.validate,
     "x86_64": _x86("validate"),
-    "ppc64": _machine_rules_validate,
+    "ppc64": _ppc64("validate"),
 }
 
 # Boards whose running state is modelled, per target: the Arm virt machine, the x86 pc/q35
-# machines.  Any other board (ppc64 pseries, Arm boards other than virt, x86 isapc/microvm)
-# starts, and its QMP answers come from the recordings where they exist and from generic state
-# elsewhere, which a warning says once per instance: a generic answer must not pass for the board's.
-MODELLED_BOARDS = {"aarch64": virt.is_virt, "x86_64": _x86("is_pc_board")}
+# machines, ppc64 pseries.  Any other board (Arm boards other than virt, x86 isapc/microvm,
+# ppc64 powernv/mac99 ...) starts, and its QMP answers come from the recordings where they exist
+# and from generic state elsewhere, which a warning says once per instance: a generic answer must
+# not pass for the board's.
+MODELLED_BOARDS = {"aarch64": virt.is_virt, "x86_64": _x86("is_pc_board"), "ppc64": _ppc64("is_board")}
+
+# The machine class's default RAM size (``mc->default_ram_size``) where it is not 128 MiB:
+# per target, a function of the machine type answering None for the other boards
+DEFAULT_RAM_SIZES = {"ppc64": _ppc64("default_ram_size")}
+DEFAULT_RAM_SIZE = 128 << 20
+
+
+def default_ram_size(build: Any, machine_type: str | None) -> int:
+    """The RAM size of ``machine_type`` when ``-m`` gives none (QEMU's ``set_memory_options``)."""
+    fn = DEFAULT_RAM_SIZES.get(build.target)
+    got = fn(machine_type) if fn is not None else None
+    return int(got) if got is not None else DEFAULT_RAM_SIZE
+
+
 log = get_logger("qmpserver.machine")
 
 

@@ -74,7 +74,7 @@ def machine_rules(target: str) -> Any:
 
 # Targets whose /machine properties that neither -machine, the board model (virt) nor the ABI
 # resolve read as the zero of their type (``qom-get``), as they did before other targets came.
-# Any other target (ppc64: pseries is not modelled) answers such a ``qom-get`` with an error
+# Any other target (ppc64: what the pseries board does not measure) answers such a ``qom-get`` with an error
 # naming the property, the machine and the build (:mod:`qmpserver.vm.virt`, ``build_qom``):
 # a pseries ``cap-cfpc`` of ``""`` or a ``vsmt`` of ``{}`` looks like an answer and is not one.
 ZERO_FILLED_MACHINE_TARGETS = frozenset({"aarch64", "arm", "x86_64", "i386"})

@@ -107,14 +107,47 @@ def _machine_info(inst):
     return next((m for m in inst.build.machines() if m.get("name") == inst.machine.type), {})
 
 
-def _board_cpus(inst):
-    """The module modelling the board's vCPUs (x86 pc/q35: arch/x86_64/startup.py), or None."""
-    if inst.build.target == "x86_64":
-        from ..arch.x86_64 import startup as x86
+class _BoardCPUs:
+    """A modelled board's answers: ``props(i)``, ``qom_path(i)``, ``hotpluggable()`` of its
+    vCPUs and, where the board models its PCI buses, ``query_pci()``."""
 
-        if x86.is_pc_board(inst.machine.type):
-            return x86
-    return None
+    def __init__(self, props, qom_path, hotpluggable, query_pci=None):
+        self.props, self.qom_path, self.hotpluggable = props, qom_path, hotpluggable
+        self.query_pci = query_pci
+
+
+def _x86_board(inst):
+    from ..arch.x86_64 import startup as x86
+
+    if not x86.is_pc_board(inst.machine.type):
+        return None
+    return _BoardCPUs(
+        lambda i: x86.cpu_props(inst.machine.smp, i), x86.cpu_qom_path, lambda: x86.hotpluggable_cpus(inst)
+    )
+
+
+def _ppc64_board(inst):
+    from ..arch.ppc64 import board as ppc
+
+    if not ppc.is_board(inst.machine.type):
+        return None
+    return _BoardCPUs(
+        lambda i: ppc.cpu_props(inst, i),
+        lambda i: ppc.cpu_qom_path(inst, i),
+        lambda: ppc.hotpluggable_cpus(inst),
+        lambda: ppc.query_pci(inst),
+    )
+
+
+# The boards modelling their vCPUs, per target (x86 pc/q35: arch/x86_64/startup.py; ppc64
+# pseries: arch/ppc64/board.py); each loader answers None for the target's other boards
+BOARD_CPUS = {"x86_64": _x86_board, "ppc64": _ppc64_board}
+
+
+def _board_cpus(inst):
+    """The instance's board vCPU model (:class:`_BoardCPUs`), or None."""
+    loader = BOARD_CPUS.get(inst.build.target)
+    return loader(inst) if loader is not None else None
 
 
 @command("query-hotpluggable-cpus")
@@ -126,7 +159,7 @@ def query_hotpluggable_cpus(ctx, args):
         raise QMPError("machine does not support hot-plugging CPUs")
     board = _board_cpus(inst)
     if board is not None:
-        return board.hotpluggable_cpus(inst)
+        return board.hotpluggable()
     rec = inst.build.recorded("query-hotpluggable-cpus", None, inst.accel)
     return rec.get("return", []) if rec else []
 
@@ -168,7 +201,7 @@ def query_cpus_fast(ctx, args):
         # CpuInstanceProperties in QAPI order; virt reports socket/cluster/core/thread
         props = {}
         if board is not None:
-            props = board.cpu_props(topo, i)
+            props = board.props(i)
         elif not is_virt:
             props["node-id"] = 0
         if board is None:
@@ -181,7 +214,7 @@ def query_cpus_fast(ctx, args):
         entry = {"cpu-index": i}
         if model:
             entry["qom-type"] = model + "-arm-cpu" if inst.build.target in ("aarch64", "arm") else model
-        entry["qom-path"] = board.cpu_qom_path(i) if board else "/machine/unattached/device[%d]" % i
+        entry["qom-path"] = board.qom_path(i) if board else "/machine/unattached/device[%d]" % i
         entry["thread-id"] = inst.threads.id_for("vcpu:%d" % i)
         entry["props"] = props
         entry["arch"] = CPUINFO_ARCH.get(inst.build.target, "other")
@@ -227,3 +260,20 @@ def query_memory_size_summary(ctx, args):
         base = inst.memory.size
     # MemoryInfo in QAPI order
     return {"base-memory": base, "plugged-memory": _plugged_memory(inst)}
+
+
+# --- PCI ------------------------------------------------------------------------------------
+
+
+@command("query-pci")
+def query_pci(ctx, args):
+    """A modelled board's PCI buses (ppc64 pseries: :func:`qmpserver.arch.ppc64.board.query_pci`);
+    any other board: the build's recording, else the command table's answer for a command no
+    handler models."""
+    inst = ctx.instance
+    board = _board_cpus(inst)
+    answer = getattr(board, "query_pci", None)
+    if answer is not None:
+        return answer()
+    table = getattr(ctx.session, "table", None) or inst.table_factory(inst)
+    return table.unmodelled(inst.build.schema.commands["query-pci"], args)

@@ -20,7 +20,7 @@ from ..commands.chardev import open_pty
 from ..errors import StartupError
 from ..net.sel import Loop, SelScheduler
 from ..qapi.opts import CHARDEV_ALIASES, CHARDEV_BACKENDS, bool_word, parse_cpu
-from ..startup import BackendError, StartupIO, start
+from ..startup import BackendError, StartupIO, default_ram_size, start
 from ..vm.config import GuestBehaviour
 from ..vm.machine import (
     ACCEL_PROPS,
@@ -54,7 +54,7 @@ class LauncherIO(StartupIO):
         # the build's recorded answers are loaded on first use; the machine list
         # is read only when a check needs it, so a plain start stays before that load
         self.minfo = _LazyMachine(inst.build, ms.type)
-        cfg.memory, cfg.maxmem, cfg.slots = memory_options(L)
+        cfg.memory, cfg.maxmem, cfg.slots = memory_options(L, default_ram_size(inst.build, ms.type))
         configure_rtc(L)
         if L.daemonize and L.nographic and (L.default_parallel or L.default_serial or L.default_monitor):
             raise Diag("-nographic cannot be used with -daemonize")
@@ -168,10 +168,11 @@ def _model_of(typename: str) -> str:
 MiB = 1 << 20
 
 
-def memory_options(L):
-    """``set_memory_options``: -> (ram size, maxmem, slots)."""
+def memory_options(L, default=128 * MiB):
+    """``set_memory_options``: -> (ram size, maxmem, slots); ``default`` is the machine class's
+    default RAM size."""
     g = L.memory
-    size = 128 * MiB
+    size = default
     if g is not None and "size" in g.raw:
         text = g.raw["size"]
         if text == "":
@@ -182,7 +183,7 @@ def memory_options(L):
             if size >= 1 << 64:
                 raise Diag("too large 'size' option value")
     if size == 0:
-        size = 128 * MiB
+        size = default
     size = (size + 8191) // 8192 * 8192
     maxmem, slots = size, 0
     if g is not None and "maxmem" in g.opts:

@@ -661,7 +661,7 @@ def compile_code() -> set[str]:
     """
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = {os.path.join(pkg, "models.py")}
-    for sub in ("qapi", "profiles", "arch", os.path.join("arch", "arm64")):
+    for sub in ("qapi", "profiles", "arch", os.path.join("arch", "arm64"), os.path.join("arch", "ppc64")):
         d = os.path.join(pkg, sub)
         try:
             names = os.listdir(d)

@@ -515,7 +515,10 @@ def _initial(instance: Any, name: str, typ: str) -> Any:
 
 # per target, (module, function(instance, property) -> measured value or None): the
 # values of the board's /machine properties nobody set
-BOARD_DEFAULTS = {"x86_64": ("qmpserver.arch.x86_64.startup", "machine_default")}
+BOARD_DEFAULTS = {
+    "x86_64": ("qmpserver.arch.x86_64.startup", "machine_default"),
+    "ppc64": ("qmpserver.arch.ppc64.board", "machine_default"),
+}
 
 # the value of a /machine property nothing resolves on a target outside
 # ZERO_FILLED_MACHINE_TARGETS: reading it is an error (_unmodelled), setting it stores the value

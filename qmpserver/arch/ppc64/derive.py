@@ -4,7 +4,9 @@ a launcher start reads them precompiled instead of parsing YAML:
 * ``spapr``: the pseries spapr capability data of the build's QEMU version
   (``models/ppc64/spapr-caps-<major>.<minor>.yaml``, :mod:`.spapr`);
 * ``ppc_cpu``: its ``-cpu`` lookup data (``models/ppc64/cpu-lookup-<major>.<minor>.yaml``,
-  :mod:`.cpu`).
+  :mod:`.cpu`);
+* ``pseries``: the ``qom-get /machine`` answers of a started pseries machine per version
+  (``models/ppc64/pseries-machine-<major>.<minor>.yaml``, :mod:`.board`).
 
 A version without a file gets no key: its rules then answer "not measured" (see the modules).
 """
@@ -16,7 +18,11 @@ from typing import Any
 
 from ... import models
 
-FILES = {"spapr": "ppc64/spapr-caps-%d.%d.yaml", "ppc_cpu": "ppc64/cpu-lookup-%d.%d.yaml"}
+FILES = {
+    "spapr": "ppc64/spapr-caps-%d.%d.yaml",
+    "ppc_cpu": "ppc64/cpu-lookup-%d.%d.yaml",
+    "pseries": "ppc64/pseries-machine-%d.%d.yaml",
+}
 
 
 def build_derived(build: Any, deps: set[str] | None = None) -> dict[str, Any]:

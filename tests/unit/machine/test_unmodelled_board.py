@@ -1,6 +1,7 @@
-"""A board whose running state is not modelled (ppc64 pseries today) starts, and says once per
-instance that its answers beyond the recordings are generic; the Arm virt board and
-``-machine none`` (libvirt's probe) say nothing."""
+"""A board whose running state is not modelled (ppc64 powernv9 ...) starts, and says once per
+instance that its answers beyond the recordings are generic; the Arm virt board, the pseries
+board and ``-machine none`` (libvirt's probe) say nothing, pseries only that its default devices
+(without ``-nodefaults``) are not modelled."""
 
 from __future__ import annotations
 
@@ -23,10 +24,16 @@ def warnings_of(caplog, profile, machine=None):
     return inst, [r.getMessage() for r in caplog.records if r.name == "qmpserver.machine"]
 
 
-def test_pseries_says_it_is_not_modelled(caplog):
+def test_other_ppc64_board_says_it_is_not_modelled(caplog):
+    inst, said = warnings_of(caplog, "qemu-7.2-debian-ppc64", "powernv9")
+    assert inst.machine.type == "powernv9"
+    assert len(said) == 1 and "is not modelled" in said[0] and "ppc64" in said[0], said
+
+
+def test_pseries_says_only_its_default_devices_are_not_modelled(caplog):
     inst, said = warnings_of(caplog, "qemu-7.2-debian-ppc64")
     assert inst.machine.type.startswith("pseries")
-    assert len(said) == 1 and "is not modelled" in said[0] and "ppc64" in said[0], said
+    assert len(said) == 1 and "without -nodefaults" in said[0] and "of target" not in said[0], said
 
 
 @pytest.mark.parametrize(

@@ -154,27 +154,30 @@ def test_unrecorded_properties_of_a_known_type_are_an_error_when_strict():
 
 
 def test_unmodelled_pseries_machine_property_is_a_named_error():
-    """qom-get of a pseries /machine property nothing resolves names what is missing instead
-    of answering the zero of its type; the spapr caps and vsmt answer the instance's values
+    """qom-get of a pseries /machine property nothing resolves (``usb`` without -nodefaults:
+    the default devices are not modelled) names what is missing instead of answering the zero
+    of its type; the measured defaults (``host-serial``, arch/ppc64/board.py), the spapr caps and vsmt answer the instance's values
     (arch/ppc64/spapr.py, compared with the real binary in tests/unit/launcher/
     test_launcher_ppc64.py); a value set through qom-set reads back, -machine's own
     properties (smp, memory) still resolve."""
-    cfpc, vsmt, serial, setk, getk, smp = start_profile(
+    cfpc, vsmt, usb, setk, getk, smp = start_profile(
         PROFILE,
         ("qom-get", {"path": "/machine", "property": "cap-cfpc"}),
         ("qom-get", {"path": "/machine", "property": "vsmt"}),
-        ("qom-get", {"path": "/machine", "property": "host-serial"}),
+        ("qom-get", {"path": "/machine", "property": "usb"}),
         ("qom-set", {"path": "/machine", "property": "kernel-addr", "value": 4096}),
         ("qom-get", {"path": "/machine", "property": "kernel-addr"}),
         ("qom-get", {"path": "/machine", "property": "smp"}),
     )
     assert cfpc == {"return": "workaround"} and vsmt == {"return": 1}
-    assert serial == {
+    assert usb == {
         "error": {
             "class": "GenericError",
-            "desc": "qmpserver: qom-get /machine host-serial: property of machine pseries-7.2 is not "
+            "desc": "qmpserver: qom-get /machine usb: property of machine pseries-7.2 is not "
             "modelled for target ppc64, and build qemu-7.2-debian-ppc64 recorded no answer",
         }
     }
     assert setk == {"return": {}} and getk == {"return": 4096}
     assert smp["return"]["cpus"] == 1
+    (serial,) = start_profile(PROFILE, ("qom-get", {"path": "/machine", "property": "host-serial"}))
+    assert serial == {"return": ""}
