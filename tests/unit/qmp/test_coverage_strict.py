@@ -20,7 +20,7 @@ PROFILE = "debian-7.2-tcg"
 # a read-only command no handler models and build qemu-7.2-debian did not record
 DEFAULTED = "x-query-roms"
 # one the build recorded (its replies.json) and no handler models
-RECORDED = "query-pci"
+RECORDED = "query-spice"
 
 
 def _session(profile=PROFILE, **config):
@@ -100,7 +100,7 @@ def test_default_mode_answers_the_default_logs_once_and_counts(caplog):
         out = _replies(
             s,
             b'{"execute":"x-query-roms","id":1}{"execute":"x-query-roms","id":2}'
-            b'{"execute":"query-pci","id":3}',
+            b'{"execute":"query-spice","id":3}',
         )
     assert out[0] == {"return": {"human-readable-text": ""}, "id": 1}
     assert out[1] == {"return": {"human-readable-text": ""}, "id": 2}
@@ -126,7 +126,7 @@ def test_strict_mode_names_what_is_missing():
         s,
         b'{"execute":"x-query-roms","id":1}'
         b'{"execute":"x-query-virtio-status","arguments":{"path":"/machine/x"},"id":2}'
-        b'{"execute":"query-pci","id":3}{"execute":"query-status","id":4}'
+        b'{"execute":"query-spice","id":3}{"execute":"query-status","id":4}'
         b'{"execute":"inject-nmi","id":5}',
     )
     assert out[0] == {
@@ -208,7 +208,7 @@ def test_metrics_count_defaulted_replies():
 def test_11_1_commands_are_answered_as_on_7_2():
     """Handlers do not depend on the build: a command both builds have is modelled, refused or
     defaulted alike on 7.2 and 11.1; only the read-only ones 7.2 recorded at probe time
-    (``query-pci`` ...) are defaulted on 11.1, which has no such recording."""
+    (``query-spice`` ...) are defaulted on 11.1, which has no such recording."""
     c7 = registry.coverage(load_profile(PROFILE).build)
     c11 = registry.coverage(load_profile("qemu-11.1-tcg").build)
     assert len(c11) == 242 and len(set(c7) & set(c11)) == 206
