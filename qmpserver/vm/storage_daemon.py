@@ -95,6 +95,7 @@ class StorageDaemon:
         self.sock = self._connect(mon)
         self.lock = threading.Condition()
         self.inbox: deque[dict[str, Any]] = deque()
+        self.replies: dict[Any, dict[str, Any]] = {}  # id -> a reply popped by a nested call
         self.closed = False
         self.ids = 0
         self.exports: dict[int, str] = {}  # id(device record) -> export id
@@ -197,15 +198,28 @@ class StorageDaemon:
         deadline = time.monotonic() + _REPLY_TIMEOUT
         while True:
             with self.lock:
-                while not any(m.get("id") == rid for m in self.inbox) and not self.closed:
+                while (
+                    rid not in self.replies
+                    and not any(m.get("id") == rid for m in self.inbox)
+                    and not self.closed
+                ):
                     if not self.lock.wait(max(0.0, deadline - time.monotonic())):
                         raise QMPError("qmpserver: qemu-storage-daemon did not answer %s" % name)
-                if not self.inbox:
+                if rid in self.replies:
+                    msg = self.replies.pop(rid)
+                elif not self.inbox:
                     raise QMPError("qmpserver: qemu-storage-daemon is gone")
-                msg = self.inbox.popleft()
+                else:
+                    msg = self.inbox.popleft()
             if "event" in msg:
                 if not (quiet and msg["event"] == "JOB_STATUS_CHANGE" and msg["data"]["status"] in _PAUSES):
-                    self._emit(msg)
+                    self._emit(msg)  # may call the daemon again (a nested call)
+                continue
+            if msg.get("id") != rid:
+                # the reply of an outer call, reached by a call nested in an event's emission:
+                # kept for its caller (returning it here answered one command with another's reply)
+                with self.lock:
+                    self.replies[msg.get("id")] = msg
                 continue
             if "error" in msg:
                 raise QMPError(msg["error"]["desc"], msg["error"]["class"])

@@ -73,3 +73,26 @@ def test_job_events_come_through_the_scheduler_and_the_daemon_ends_with_the_inst
     h.inst.terminate("host-qmp-quit")
     assert d.proc.wait(5) == 0
     assert not os.path.exists(d.dir)
+
+
+def test_a_reply_is_only_ever_its_own_commands():
+    """A reply with another id at the head of the daemon's inbox (an outer call's, popped by a
+    call nested in an event's emission, or one that arrived after its caller gave up) is kept
+    for its id, never returned as this command's answer."""
+    import socket
+    import threading
+    from collections import deque
+
+    from qmpserver.vm.storage_daemon import StorageDaemon
+
+    ours, theirs = socket.socketpair()
+    d = object.__new__(StorageDaemon)
+    d.sock, d.lock, d.inbox, d.replies = ours, threading.Condition(), deque(), {}
+    d.closed, d.ids, d.moved = False, 6, False
+    d.inbox.extend([{"return": [], "id": 5}, {"return": {"ok": 1}, "id": 7}])
+    assert d.call("query-block-exports", {}) == {"ok": 1}
+    assert d.replies == {5: {"return": [], "id": 5}}
+    d.ids = 4  # the owner of id 5 asks now: it gets its reply from where it was kept
+    assert d.call("query-block-exports", {}) == []
+    ours.close()
+    theirs.close()
