@@ -250,7 +250,10 @@ class Session:
         msg = {"execute": execute, "id": "c%d" % self.n}
         if arguments is not None:
             msg["arguments"] = arguments
-        self.client.send(json.dumps(msg) + "\r\n")
+        try:
+            self.client.send(json.dumps(msg) + "\r\n")
+        except OSError:  # the instance ended since the last reply (a guest that panics on cont)
+            return None
         while True:
             got = self.client.read(timeout=30)
             if got is None or "event" not in got:
