@@ -10,22 +10,14 @@ instance; ``test_launcher_ppc64.py`` compares the launcher (profile
 when it is installed.
 """
 
+import os
+
+from qmpserver.models import MODELS_DIR, read_yaml
+
 B = ["-S", "-nodefaults", "-display", "none"]
 P = B + ["-M", "pseries"]
-CAPS = [
-    "cap-htm",
-    "cap-vsx",
-    "cap-dfp",
-    "cap-cfpc",
-    "cap-sbbc",
-    "cap-ibs",
-    "cap-hpt-max-page-size",
-    "cap-nested-hv",
-    "cap-large-decr",
-    "cap-ccf-assist",
-    "cap-fwnmi",
-    "cap-rpt-invalidate",
-]
+# the caps in QEMU's table order, as measured into the model data (tools/capture_ppc64_spapr.py)
+CAPS = list(read_yaml(os.path.join(MODELS_DIR, "ppc64", "spapr-caps-7.2.yaml"))["order"])
 ALL = CAPS + ["vsmt", "ic-mode", "kvm-type", "resize-hpt", "max-cpu-compat"]
 QUIET = "cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off"
 
