@@ -52,6 +52,10 @@ if command -v apt-get >/dev/null; then
   # git-ignored .cache/ (replay oracles; tests fail without them under QMPSERVER_REQUIRE_REAL_PEERS=1)
   bash scripts/fetch-libvirt-capsdata.sh ||
     echo "scripts/test.sh: could not fetch libvirt's recordings (their replay tests skip or fail)" >&2
+  # Debian's QEMU 10.0 from bookworm-backports, unpacked into .cache/qemu-10.0 beside the system's 7.2
+  # (the newer real oracle of the x86_64 and ppc64 10.0 builds)
+  bash scripts/fetch-qemu-backports.sh >/dev/null ||
+    echo "scripts/test.sh: could not fetch QEMU 10.0 from bookworm-backports (its differential tests skip or fail)" >&2
 fi
 
 PY="${PYTHON:-python3}"

@@ -29,6 +29,21 @@ def need_binary(name: str) -> str:
     return path
 
 
+QEMU10_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".cache", "qemu-10.0")
+
+
+def need_qemu10(target: str) -> str:
+    """Debian's QEMU 10.0 (bookworm-backports) ``qemu-system-TARGET``, unpacked beside the
+    system's 7.2 by scripts/fetch-qemu-backports.sh (scripts/test.sh runs it)."""
+    path = os.path.join(QEMU10_DIR, "bin", "qemu-system-%s" % target)
+    if not os.access(path, os.X_OK):
+        msg = "QEMU 10.0 is not fetched (bash scripts/fetch-qemu-backports.sh)"
+        if REQUIRE:
+            pytest.fail(msg + " (QMPSERVER_REQUIRE_REAL_PEERS=1)")
+        pytest.skip(msg)
+    return path
+
+
 def short_tmpdir(prefix="qs") -> str:
     """A directory with a short path (unix socket paths are limited to 108 bytes)."""
     return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
