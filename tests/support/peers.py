@@ -29,7 +29,9 @@ def need_binary(name: str) -> str:
     return path
 
 
-QEMU10_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".cache", "qemu-10.0")
+QEMU10_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".cache", "qemu-10.0"
+)
 
 
 def need_qemu10(target: str) -> str:
