@@ -856,10 +856,11 @@ class Incoming:
         ch.close()
         abi = self.dest.abi
         why = list(self.dest.why)
+        warnings = list(self.dest.warnings)
         if err is None:
-            _post(inst, lambda: _incoming_done(inst, abi))
+            _post(inst, lambda: _incoming_done(inst, abi, warnings))
         else:
-            _post(inst, lambda: _incoming_failed(inst, err, why, put_path))
+            _post(inst, lambda: _incoming_failed(inst, err, why, put_path, warnings))
 
 
 def _put_after_load(inst) -> bool:
@@ -904,10 +905,12 @@ def _incoming_active(inst, m):
         _set_status(inst, m, "active", incoming=True)
 
 
-def _incoming_done(inst, abi):
+def _incoming_done(inst, abi, warnings=()):
     """process_incoming_migration_bh: the guest continues with the source's ABI."""
     from ..vm.abi import GuestABI
 
+    for line in warnings:  # warn_report while loading (spapr caps at a lower level ...)
+        inst.error_report(line)
     m = mig(inst)
     m.incoming_address = None  # migration_incoming_state_destroy
     if abi is not None:
@@ -920,7 +923,7 @@ def _incoming_done(inst, abi):
     _set_status(inst, m, "completed", incoming=True)
 
 
-def _incoming_failed(inst, err, why, put_path):
+def _incoming_failed(inst, err, why, put_path, warnings=()):
     m = mig(inst)
     m.incoming_address = None  # migration_incoming_state_destroy
     m.refused = why  # in words, for plans, the HTTP API and logs (QEMU prints none of it)
@@ -931,7 +934,7 @@ def _incoming_failed(inst, err, why, put_path):
         for line in why:
             # info: a launcher's stderr is QEMU's, which libvirt reads
             log.info("incoming migration refused: %s", line)
-    for line in err.lines:
+    for line in [*warnings, *err.lines]:
         inst.error_report(line)
     if put_path:
         inst.error_report("Failed to put registers after init: Invalid argument")

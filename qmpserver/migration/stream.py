@@ -89,12 +89,15 @@ def _idstr(name: str) -> bytes:
     return struct.pack(">B", len(b)) + b
 
 
-def header(machine: str, page_bits: int) -> bytes:
-    """Header and configuration section (``qemu_savevm_state_header``)."""
+def header(machine: str, page_bits: int | None) -> bytes:
+    """Header and configuration section (``qemu_savevm_state_header``).  The
+    target-page-bits subsection only where the page size varies (ARM's
+    TARGET_PAGE_BITS_VARY; ppc64 and x86_64 streams have none, as recorded)."""
     name = machine.encode()
     out = struct.pack(">II", MAGIC, VERSION)
     out += bytes([CONFIGURATION]) + struct.pack(">I", len(name)) + name
-    out += bytes([SUBSECTION]) + _idstr(PAGE_BITS_SUBSECTION) + struct.pack(">II", 1, page_bits)
+    if page_bits is not None:
+        out += bytes([SUBSECTION]) + _idstr(PAGE_BITS_SUBSECTION) + struct.pack(">II", 1, page_bits)
     return out
 
 
