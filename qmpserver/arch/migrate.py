@@ -31,6 +31,10 @@ MODELS = {
 }
 
 EINVAL, EPERM, ENOENT = 22, 1, 2
+# Refusal.case of a section whose payload did not end where the destination's own state
+# ends: QEMU finds that in the section footer and prints only its own line, without
+# "error while loading state ..."
+FOOTER = 0
 
 
 class NotModelled(Exception):
@@ -39,7 +43,7 @@ class NotModelled(Exception):
 
 class Refusal:
     """The first thing a destination refuses: ``case`` (the model's own number for
-    the kind of refusal), QEMU's ``errno`` and printed ``lines``, and ``why`` in
+    the kind of refusal; :data:`FOOTER` for a footer mismatch), QEMU's ``errno`` and printed ``lines``, and ``why`` in
     words (for logs and plans; QEMU prints none of it)."""
 
     __slots__ = ("case", "errno", "lines", "why")
@@ -67,6 +71,15 @@ def machine_for(inst: Any) -> Any:
         raise NotModelled("qmpserver: live migration is not modelled for target %s" % inst.build.target)
     cls: Any = importlib.import_module(name).Machine
     return cls(inst)
+
+
+def blockers(inst: Any) -> list[str]:
+    """Migration blockers the target's devices register at start-up (the model's
+    ``blockers(inst)``, e.g. x86's invtsc), oldest first."""
+    name = MODELS.get(inst.build.target)
+    fn = getattr(importlib.import_module(name), "blockers", None) if name else None
+    got: list[str] = fn(inst) if fn is not None else []
+    return got
 
 
 def be32(n: int) -> bytes:

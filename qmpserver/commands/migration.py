@@ -194,8 +194,12 @@ def mig(inst) -> Migration:
 
 
 def blockers(inst) -> list:
-    """Active migration blockers, most recent first (QEMU prepends them)."""
-    return list(reversed(inst.migration_blockers))
+    """Active migration blockers, most recent first (QEMU prepends them): the
+    target's vCPU blockers (registered at vCPU init, :func:`..arch.migrate.blockers`)
+    before the machine's."""
+    from ..arch import migrate as models
+
+    return list(reversed(models.blockers(inst) + inst.migration_blockers))
 
 
 def _set_status(inst, m, status, incoming=False):

@@ -114,6 +114,8 @@ class Destination:
             ref = fn(r, self.incoming)
             if ref is not None:
                 self.why = list(ref.why)
+                if ref.case == models.FOOTER:
+                    raise st.FooterError(ref.errno, *ref.lines)
                 raise st.LoadError(ref.errno, *ref.lines)
 
         return load

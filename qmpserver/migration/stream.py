@@ -216,6 +216,11 @@ class Reader:
         return self.bytes(self.u8()).split(b"\0", 1)[0].decode("latin-1")
 
 
+class FooterError(LoadError):
+    """A section whose payload did not end where the destination's state ends:
+    ``check_section_footer`` prints its own line, no "error while loading state"."""
+
+
 class Section:
     """A START/FULL section as the loader sees it."""
 
@@ -322,6 +327,8 @@ def load(
             by_id[sid] = (sec, h)
             try:
                 h.load(r, sec)
+            except FooterError:
+                raise
             except LoadError as e:
                 e.lines.append(
                     "error while loading state for instance 0x%x of device '%s'" % (instance, idstr)

@@ -591,9 +591,13 @@ def qom_set(instance: Any, name: str, value: Any) -> Any:
 
 def describe(instance: Any) -> dict[str, Any]:
     """The ppc64 part of the guest ABI (:class:`qmpserver.vm.abi.GuestABI`): the CPU model
-    and, on pseries, every cap's value as machine init settled it."""
+    and, on pseries, every cap's value as machine init settled it and what CAS tells the
+    guest (:func:`ov5`: radix, GTSE)."""
     board = instance.board
     if not isinstance(board, SpaprState):
         return {"cpu_model": instance.machine.cpu_model}
     caps = {k: v for k, v in board.values.items() if k.startswith("cap-")}
-    return {"cpu_model": board.cpu_model, "spapr_caps": caps}
+    accel = instance.machine.accel
+    kvm = _host_kvm(instance) if accel == "kvm" else None
+    told = ov5(instance, accel, board.cpu_model, instance.machine.props or {}, kvm)
+    return {"cpu_model": board.cpu_model, "spapr_caps": caps, "cas_ov5": told}
