@@ -11,6 +11,8 @@ import pytest
 import yaml
 from test_machine_migration import pump, q
 
+from qmpserver.qapi.opts import parse_cpu
+
 MATRIX = os.path.join(os.path.dirname(__file__), "..", "..", "data", "migration-matrix.yaml")
 
 
@@ -26,10 +28,11 @@ def rows():
 def run_row(r):
     tmp = tempfile.mkdtemp(prefix="qmx", dir="/tmp")
     uri = "unix:" + os.path.join(tmp, "m.sock")
-    src = q(r["src"], r["machine"], r["accel"], r["cpu"])
-    dst = q(
-        r["dst"], r.get("dst_machine", r["machine"]), r["accel"], r.get("dst_cpu", r["cpu"]), incoming=uri
-    )
+    # -cpu MODEL,props as the launcher splits it (qapi/opts.py parse_cpu)
+    scpu, sprops = parse_cpu(r["cpu"])
+    dcpu, dprops = parse_cpu(r.get("dst_cpu", r["cpu"]))
+    src = q(r["src"], r["machine"], r["accel"], scpu, cpu_props=sprops)
+    dst = q(r["dst"], r.get("dst_machine", r["machine"]), r["accel"], dcpu, incoming=uri, cpu_props=dprops)
     rp = {"capabilities": [{"capability": "return-path", "state": True}]}
     src.cmd("migrate-set-capabilities", **rp)
     reply = src.send("migrate", uri=uri)
