@@ -532,6 +532,8 @@ def _tlbie_crash(instance: Any) -> None:
 def _panic(instance: Any) -> None:
     if instance.terminated is not None or instance.runstate != "running":
         return
+    if _migrated_gtse(instance) is False:
+        return  # the guest came in told GTSE=0 (the proposal on its source): no tlbie
     log.warning(
         "pseries guest told GTSE=1 on a host whose guests run with LPCR[GTSE]=0: the guest "
         "crashes on tlbie (the spapr-gtse proposal would tell it GTSE=0)"
@@ -548,7 +550,17 @@ def qom_value(instance: Any, name: str) -> Any:
     board = instance.board
     if not isinstance(board, SpaprState) or name not in board.values:
         return NOT_MINE
+    if name == GTSE_PROP and _migrated_gtse(instance) is not None:
+        return _migrated_gtse(instance)  # CAS happened on the source: its answer travelled
     return board.values[name]
+
+
+def _migrated_gtse(instance: Any) -> bool | None:
+    """The GTSE a guest that migrated in was told (the source's guest ABI), None otherwise."""
+    if not getattr(instance, "migrated_in", False) or instance.abi is None:
+        return None
+    got = (instance.abi.cas_ov5 or {}).get("gtse")
+    return None if got is None else bool(got)
 
 
 def qom_set(instance: Any, name: str, value: Any) -> Any:

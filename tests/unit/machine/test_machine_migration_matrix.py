@@ -75,3 +75,23 @@ def test_matrix_row(row):
         assert dst.instance.migration.refused[0].startswith(row["first"]), dst.instance.migration.refused
     # the source is left running, as QEMU leaves it
     assert src.cmd("query-status")["status"] == "running"
+
+
+def test_gtse_travels_with_the_guest():
+    """CAS happened on the source: a guest told GTSE=0 there (spapr-gtse proposal) runs on an
+    upstream GTSE-off L1 after migrating (no tlbie crash), and the proposal's x-ov5-gtse of a
+    destination shows what the guest was told, not what that destination would tell."""
+    row = {"machine": "pseries", "accel": "kvm", "cpu": "host", "expect": "completed"}
+    outcome, _, src, dst = run_row(
+        {**row, "src": "power9-nested-l1-gtse-off-proposal", "dst": "power9-nested-l1-gtse-off"}
+    )
+    assert outcome == "completed"
+    assert dst.instance.abi.cas_ov5 == {"radix": True, "gtse": False}
+    dst.cmd("cont")
+    pump(src, dst, until=lambda: False, timeout=0.3)  # the run hooks (a tlbie crash) get their turn
+    assert dst.cmd("query-status")["status"] == "running"
+    outcome, _, src, dst = run_row(
+        {**row, "src": "power9-nested-l1-gtse-off-proposal", "dst": "power9-nested-l1-gtse-off-proposal"}
+    )
+    assert outcome == "completed"
+    assert dst.cmd("qom-get", path="/machine", property="x-ov5-gtse") is False
