@@ -81,3 +81,37 @@ def test_x86_invtsc_blocks_only_without_tsc_frequency():
     assert x86.blockers(inst) == []
     inst = start("x86-icelake-sp-6.8", "pc-q35-7.2", "tcg", "qemu64", cpu_props={"invtsc": "on"})
     assert x86.blockers(inst) == []
+
+
+def _profile(name):
+    from qmpserver.profiles.loader import load_profile
+
+    return load_profile(name, ())
+
+
+def test_plan_x86_proposes_a_named_model_with_enforce():
+    from qmpserver.planner import plan
+
+    p = plan(_profile("x86-icelake-sp-6.8"), _profile("x86-skylake-sp-5.15"), both_ways=True)
+    assert p["migratable"], p
+    cfg = p["configuration"]
+    assert cfg["cpu"] not in ("host", "max") and cfg["cpu_props"] == {"enforce": True}
+    assert any(n.startswith("x86_64: the stream carries no CPUID") for n in p["notes"])
+
+
+def test_plan_ppc64_names_the_gtse_blocker():
+    from qmpserver.planner import plan
+
+    p = plan(_profile("power9-bare-metal-5.14"), _profile("power9-nested-l1-gtse-off"))
+    assert not p["migratable"]
+    assert p["blockers"][0].startswith("the guest was told GTSE=1")
+    assert any(n.startswith("ppc64: checked by running it") for n in p["notes"])
+
+
+def test_plan_refuses_a_pair_of_targets():
+    from qmpserver.planner import plan
+
+    p = plan(_profile("graviton3-v1-6.1"), _profile("x86-icelake-sp-6.8"))
+    assert p["blockers"] == [
+        "qmpserver: graviton3-v1-6.1 (aarch64) and x86-icelake-sp-6.8 (x86_64) run different QEMU targets"
+    ]
