@@ -725,6 +725,7 @@ PPC_SCENARIOS = [
         _RUNS2,
     ),
     Scenario("smp-1-to-2", "migrate", "source -smp 1, destination -smp 2", P(), P(smp=2), _RUNS2),
+    Scenario("smp-2-to-1", "migrate", "source -smp 2, destination -smp 1", P(smp=2), P(), _RUNS2),
     Scenario("mem-512-to-1024", "migrate", "source -m 512M, destination -m 1G", P(), P(mem="1G"), _RUNS2),
     Scenario(
         "stream-pseries-7.2",
@@ -804,6 +805,26 @@ X86_SCENARIOS = [
         X(accel="kvm"),
         ("fd-1",),
     ),
+    Scenario(
+        "kvm-tsc-mismatch",
+        "migrate",
+        "KVM, source -cpu qemu64,tsc-frequency=2000000000, destination tsc-frequency=2100000000 (on this "
+        "host without TSC scaling neither starts)",
+        X(cpu="qemu64,tsc-frequency=2000000000", accel="kvm"),
+        X(cpu="qemu64,tsc-frequency=2100000000", accel="kvm"),
+        _RUNS2,
+    ),
+    Scenario(
+        "kvm-invtsc-with-tsc-frequency",
+        "migrate",
+        "KVM, -cpu qemu64,+invtsc,tsc-frequency=2596138000 (this host's TSC, which KVM cannot scale) on both "
+        "sides: no blocker",
+        X(cpu="qemu64,+invtsc,tsc-frequency=2596138000", accel="kvm"),
+        X(cpu="qemu64,+invtsc,tsc-frequency=2596138000", accel="kvm"),
+        _RUNS2,
+    ),
+    Scenario("kvm-to-tcg", "migrate", "source under KVM, destination under TCG", X(accel="kvm"), X(), _RUNS2),
+    Scenario("smp-2-to-1", "migrate", "source -smp 2, destination -smp 1", X(smp=2), X(), _RUNS2),
     Scenario(
         "stream-pc-7.2",
         "stream",
