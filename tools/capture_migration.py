@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Record what real QEMU 7.2 does in a live migration, as reference data for qmpserver.
 
-Starts Debian's ``/usr/bin/qemu-system-aarch64`` twice under TCG (a source, and a destination
+Starts Debian's ``/usr/bin/qemu-system-aarch64`` (``--target ppc64``: ``qemu-system-ppc64``
+with pseries; ``--target x86_64``: ``qemu-system-x86_64`` with pc/q35, TCG or KVM; each
+target's scenarios are in :data:`BY_TARGET`, its binary and default directory in
+:data:`TARGETS`) twice under TCG (a source, and a destination
 with ``-incoming defer``), each with a QMP monitor on a unix socket, and drives the QMP
 conversation libvirt 9.0 has with them (libvirt ``src/qemu/qemu_migration.c``,
 ``qemu_migration_params.c``; summarised in the shared notes ``migration-facts.md``, section 1):
@@ -44,7 +47,8 @@ is rebuilt from the recordings after every run.
 Usage::
 
     python3 tools/capture_migration.py --out tests/data/migration/qemu-7.2-tcg [--only NAME ...]
-    python3 tools/capture_migration.py --list
+    python3 tools/capture_migration.py --target ppc64|x86_64 [--only NAME ...]   # their default --out
+    python3 tools/capture_migration.py [--target T] --list
     python3 tools/capture_migration.py --decode tests/data/migration/qemu-7.2-tcg/stream-virt-7.2.bin.gz
     python3 tools/capture_migration.py --out DIR --readme-only
 
