@@ -115,3 +115,52 @@ def test_plan_refuses_a_pair_of_targets():
     assert p["blockers"] == [
         "qmpserver: graviton3-v1-6.1 (aarch64) and x86-icelake-sp-6.8 (x86_64) run different QEMU targets"
     ]
+
+
+@pytest.mark.parametrize(
+    "profile,machine,cpu,accel,stream,first",
+    [
+        (
+            "qemu-7.2-debian-ppc64",
+            "pseries-7.2",
+            "power9",
+            "tcg",
+            "qemu-7.2-ppc64-tcg/stream-pseries-7.2.bin.gz",
+            "Unknown savevm section or instance 'spapr/htab' 0",
+        ),
+        (
+            "qemu-7.2-debian-x86_64",
+            "pc-i440fx-7.2",
+            "qemu64",
+            "tcg",
+            "qemu-7.2-x86_64/stream-pc-7.2.bin.gz",
+            "Unknown combination of migration flags",
+        ),
+    ],
+)
+def test_a_real_stream_fails_cleanly(profile, machine, cpu, accel, stream, first):
+    """A real QEMU 7.2 stream into a qmpserver destination of the same configuration: the
+    configuration and the RAM block list are accepted (same names and sizes as QEMU's), then
+    the first thing qmpserver does not model stops the load with QEMU's text -- no hang, no
+    internal error."""
+    import gzip
+
+    from qmpserver.migration import engine
+    from qmpserver.migration import stream as st
+
+    data = gzip.open(Path(__file__).resolve().parents[2] / "data" / "migration" / stream).read()
+    mem = 512 << 20 if "ppc64" in profile else 128 << 20  # as the streams were recorded
+    inst = start(profile, machine, accel, cpu, memory=mem)
+    assert not isinstance(inst, StartupError), inst
+    dest = engine.Destination(engine.Snapshot(inst))
+    pos = [0]
+
+    def read(n):
+        chunk = data[pos[0] : pos[0] + n]
+        pos[0] += len(chunk)
+        return chunk
+
+    with pytest.raises(st.LoadError) as e:
+        dest.load(st.Reader(read), lambda cmd, payload: None)
+    assert e.value.lines[0].startswith(first), e.value.lines
+    assert "internal error" not in " ".join(e.value.lines)
