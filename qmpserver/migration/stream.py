@@ -20,9 +20,11 @@ Layout (all integers big-endian)::
     ---- switchover (source stopped) ----
     03  be32 id, be64 EOS, 7e be32 id                  RAM: END
     04  be32 id, u8 len "qmpserver/guest-abi", be32 0, be32 1, be32 len, JSON, 7e be32 id
-    04  be32 id, u8 len "cpu", be32 N, be32 22, be32 n, n*be64 index, n*be64 value, 7e be32 id
-                                                        one per vCPU (instance = cpu index)
-    04  be32 id, u8 len GIC idstr, be32 0, be32 V, 7e be32 id     virt's interrupt controller
+    04  be32 id, u8 len idstr, be32 instance, be32 version, payload, 7e be32 id
+                                                        the target's device sections, in QEMU's
+                                                        order (arch/<target>/migrate.py; aarch64:
+                                                        cpu_common + cpu v22 with the cpreg
+                                                        arrays per vCPU, then the GIC)
     00                                                  EOF
 
 The return path (destination to source) carries QEMU's messages: be16 type,
@@ -61,7 +63,6 @@ RAM_MEM_SIZE, RAM_EOS = 0x04, 0x10
 PAGE_BITS_SUBSECTION = "configuration/target-page-bits"
 ABI_IDSTR = "qmpserver/guest-abi"
 ABI_VERSION = 1
-CPU_IDSTR = "cpu"
 
 EINVAL, EPERM, EIO, ENOENT, ENOTSUP = 22, 1, 5, 2, 95
 
@@ -138,14 +139,6 @@ def ram_complete(sid: int) -> bytes:
 def abi_section(sid: int, abi: dict[str, Any], version: int = ABI_VERSION) -> bytes:
     body = json.dumps(abi, sort_keys=True, separators=(",", ":")).encode()
     return section_start(FULL, sid, ABI_IDSTR, 0, version) + struct.pack(">I", len(body)) + body + footer(sid)
-
-
-def cpu_section(sid: int, index: int, version: int, regs: list[tuple[int, int]]) -> bytes:
-    n = len(regs)
-    out = section_start(FULL, sid, CPU_IDSTR, index, version) + struct.pack(">i", n)
-    out += struct.pack(">%dQ" % n, *(r[0] for r in regs))
-    out += struct.pack(">%dQ" % n, *(r[1] & 0xFFFFFFFFFFFFFFFF for r in regs))
-    return out + footer(sid)
 
 
 def device_section(sid: int, idstr: str, instance: int, version: int, payload: bytes = b"") -> bytes:
@@ -383,19 +376,6 @@ def read_abi(r: Reader) -> dict[str, Any]:
     if not isinstance(d, dict):
         raise LoadError(EINVAL, "qmpserver: guest ABI section is not an object")
     return d
-
-
-def read_cpu(r: Reader) -> tuple[int, list[int], list[int]]:
-    """The cpreg arrays: (count as sent, indexes, values)."""
-    (n,) = struct.unpack(">i", r.bytes(4))
-    r.check(CPU_IDSTR, "cpreg_vmstate_array_len")
-    if n < 0:
-        return n, [], []
-    idx = list(struct.unpack(">%dQ" % n, r.bytes(8 * n)))
-    r.check(CPU_IDSTR, "cpreg_vmstate_indexes")
-    val = list(struct.unpack(">%dQ" % n, r.bytes(8 * n)))
-    r.check(CPU_IDSTR, "cpreg_vmstate_values")
-    return n, idx, val
 
 
 def read_ram_setup(r: Reader) -> Iterator[tuple[str, int]]:
