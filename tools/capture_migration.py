@@ -739,6 +739,19 @@ PPC_SCENARIOS = [
         P(),
         ("exec-1",),
     ),
+    Scenario(
+        "stream-pseries-7.2-caps",
+        "stream",
+        "exec:cat stream of a -S source, pseries-7.2 with caps set away from their defaults "
+        "(which spapr/cap/* subsections QEMU sends, under which names)",
+        P(
+            "pseries-7.2,cap-cfpc=fixed,cap-sbbc=broken,cap-ibs=fixed-ccd,cap-large-decr=off,cap-ccf-assist=off,"
+            "cap-fwnmi=off,cap-dfp=off,cap-htm=off",
+            paused=True,
+        ),
+        P(),
+        ("exec-1",),
+    ),
 ]
 
 X86_SCENARIOS = [

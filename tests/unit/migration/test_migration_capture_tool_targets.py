@@ -84,3 +84,33 @@ def test_recordings_are_json_lines_with_a_header(target):
         for line in lines[1:]:
             rec = json.loads(line)
             assert rec["run"] in head["runs"] and rec["side"] in ("src", "dst", "script")
+
+
+def _vmdesc(target, name):
+    data = cap.load_stream(str(_dir(target) / f"{name}.bin.gz"))
+    i = data.rfind(b'{"page_size"')
+    return json.JSONDecoder().raw_decode(data[i:].decode("latin-1"))[0]
+
+
+def test_spapr_cap_subsections_are_what_the_model_sends():
+    """The real source sends spapr/cap/<name> for exactly the caps set away from their
+    defaults (cap-htm=off is the default: not sent) plus hpt_maxpagesize, under the names
+    arch/ppc64/migrate.py uses, in the model's order."""
+    sys.path.insert(0, str(ROOT / "tests" / "unit" / "machine"))
+    from machine_testutil import start
+
+    from qmpserver.arch.ppc64 import migrate as ppc
+
+    head = json.loads((_dir("ppc64") / "stream-pseries-7.2-caps.json").read_text().splitlines()[0])["header"]
+    machine = head["command_lines"]["src"].split(" -machine ")[1].split(" ")[0]
+    spapr = next(d for d in _vmdesc("ppc64", "stream-pseries-7.2-caps")["devices"] if d["name"] == "spapr")
+    recorded = [
+        s["vmsd_name"][len("spapr/cap/") :]
+        for s in spapr["subsections"]
+        if s["vmsd_name"].startswith("spapr/cap/")
+    ]
+    inst = start("qemu-7.2-debian-ppc64", machine, "tcg", "power9", memory=512 << 20)
+    assert list(ppc.Machine(inst).sent_caps()) == recorded
+    assert "htm" not in recorded and "spapr_option_vector_ov5_cas" in [
+        s["vmsd_name"] for s in spapr["subsections"]
+    ]
