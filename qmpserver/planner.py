@@ -12,6 +12,10 @@ The first candidate whose migration completes, with the destination showing
 exactly the source's guest ABI, is the plan; if none does, every blocker is
 reported with the reason the destination (QEMU + KVM as modelled) gave.
 
+ppc64 (pseries) and x86_64 (q35) pairs get their own candidates
+(:func:`_candidates_ppc64`, :func:`_candidates_x86`; the plan's notes say what
+is checked); profiles of different targets are refused by name.
+
 Firmware pseudo-registers have no QEMU knob (the ``kvm-psci-version``
 proposal of 2025 is not modelled): a firmware register the destination's
 kernel refuses is a blocker no configuration removes.
@@ -261,10 +265,137 @@ def _baseline(a: Any, b: Any, cfg: dict[str, Any], notes: list[str]) -> dict[str
         ib.terminate("plan")
 
 
+def _versioned(build: Any, prefix: str) -> set[tuple[int, int]]:
+    pat = re.compile(r"^%s(\d+)\.(\d+)$" % re.escape(prefix))
+    out = set()
+    for m in build.machines():
+        g = pat.match(m.get("name", ""))
+        if g:
+            out.add((int(g.group(1)), int(g.group(2))))
+    return out
+
+
+def _same_accel(a: Any, b: Any, blockers: list[str]) -> str | None:
+    kvm_a, kvm_b = _kvm_ok(a), _kvm_ok(b)
+    if kvm_a != kvm_b:
+        blockers.append(
+            "%s runs KVM and %s TCG: a guest's CPU state does not move between accelerators"
+            % ((a.name, b.name) if kvm_a else (b.name, a.name))
+        )
+        return None
+    return "kvm" if kvm_a else "tcg"
+
+
+def _candidates_ppc64(a: Any, b: Any, notes: list[str], blockers: list[str]) -> list[dict[str, Any]]:
+    """pseries: the newest versioned pseries both builds have, ``-cpu host`` under KVM
+    (``power9`` under TCG), the caps at their defaults."""
+    common = _versioned(a.build, "pseries-") & _versioned(b.build, "pseries-")
+    if not common:
+        blockers.append(
+            "no versioned pseries machine type in both builds (%s, %s)" % (a.build.name, b.build.name)
+        )
+        return []
+    accel = _same_accel(a, b, blockers)
+    if accel is None:
+        return []
+    notes.append(
+        "ppc64: checked by running it: the destination's start-up (spapr caps against its KVM), the "
+        "machine type, the spapr cap levels at load (arch/ppc64/migrate.py), the CPU family (PVR) and, "
+        "under KVM, the radix/GTSE process table; not searched: cap values other than the defaults, "
+        "max-cpu-compat between CPU generations, HPT guests"
+    )
+    machine = {"type": "pseries-%d.%d" % max(common)}
+    return [{"machine": machine, "accel": accel, "cpu": "host" if accel == "kvm" else "power9"}]
+
+
+def _cpu_family_rank(name: str, vendor: str) -> tuple[int, int]:
+    """Newer families first; the host's vendor first; within a family the highest -vN."""
+    intel = (
+        "SapphireRapids",
+        "Icelake-Server",
+        "Cooperlake",
+        "Cascadelake-Server",
+        "Skylake-Server",
+        "Icelake-Client",
+        "Skylake-Client",
+        "Broadwell",
+        "Haswell",
+        "IvyBridge",
+        "SandyBridge",
+        "Westmere",
+        "Nehalem",
+        "Penryn",
+        "Conroe",
+    )
+    amd = ("EPYC-Milan", "EPYC-Rome", "EPYC", "Opteron_G5", "Opteron_G4", "Opteron_G3")
+    order = (intel + amd) if vendor != "AuthenticAMD" else (amd + intel)
+    base, _, ver = name.partition("-v")
+    if not ver.isdigit():
+        base, ver = name, "0"
+    for i, fam in enumerate(order):
+        if base == fam:
+            return (i, -int(ver))
+    return (len(order), 0)
+
+
+def _candidates_x86(a: Any, b: Any, notes: list[str], blockers: list[str]) -> list[dict[str, Any]]:
+    """pc/q35: the newest versioned q35 both builds have and a named CPU model both hosts
+    provide in full, with ``enforce`` (the stream carries no CPUID: only the same complete
+    model on both sides keeps the guest's CPU; ``-cpu host`` would migrate and change it)."""
+    common = _versioned(a.build, "pc-q35-") & _versioned(b.build, "pc-q35-")
+    if not common:
+        blockers.append(
+            "no versioned q35 machine type in both builds (%s, %s)" % (a.build.name, b.build.name)
+        )
+        return []
+    accel = _same_accel(a, b, blockers)
+    if accel is None:
+        return []
+    machine = {"type": "pc-q35-%d.%d" % max(common)}
+    usable: list[set[str]] = []
+    for prof in (a, b):
+        try:
+            inst = _start(prof, {"machine": machine, "accel": accel, "cpu": "qemu64"})
+        except StartupError as e:
+            blockers.append("%s cannot start a probe: %s" % (prof.name, e.message))
+            return []
+        try:
+            defs = _Client(inst).cmd("query-cpu-definitions")
+        finally:
+            inst.terminate("plan")
+        usable.append({d["name"] for d in defs if not d.get("unavailable-features")})
+    both = sorted(usable[0] & usable[1] - {"host", "max", "base"})
+    vendor = str((a.host.data.get("cpu") or {}).get("vendor") or "")
+    ranked = sorted(both, key=lambda n: _cpu_family_rank(n, vendor))
+    notes.append(
+        "x86_64: the stream carries no CPUID, so a plan is a named CPU model both hosts provide in full "
+        "(query-cpu-definitions without unavailable-features on both, then enforce at start-up); checked by "
+        "running it: the destination's start-up, the machine type, RAM, the vCPU sections (TSC frequency) "
+        "and the migration blockers (invtsc); -cpu host is never proposed (it migrates, but the guest's "
+        "CPUID changes to the destination host's)"
+    )
+    return [
+        {"machine": machine, "accel": accel, "cpu": m, "cpu_props": {"enforce": True}} for m in ranked[:3]
+    ]
+
+
+# the targets whose plans are not aarch64's search (aarch64: below)
+_OTHER_TARGETS = {"ppc64": _candidates_ppc64, "x86_64": _candidates_x86}
+
+
 def candidates(a: Any, b: Any, notes: list[str], blockers: list[str]) -> list[dict[str, Any]]:
     """Configurations to try, most faithful to the hosts first."""
-    if a.build.target != "aarch64" or b.build.target != "aarch64":
-        blockers.append("qmpserver: migration planning is modelled for aarch64 only")
+    if a.build.target != b.build.target:
+        blockers.append(
+            "qmpserver: %s (%s) and %s (%s) run different QEMU targets"
+            % (a.name, a.build.target, b.name, b.build.target)
+        )
+        return []
+    other = _OTHER_TARGETS.get(a.build.target)
+    if other is not None:
+        return other(a, b, notes, blockers)
+    if a.build.target != "aarch64":
+        blockers.append("qmpserver: migration planning is not modelled for target %s" % a.build.target)
         return []
     common = _versioned_virt(a.build) & _versioned_virt(b.build)
     if not common:
@@ -354,7 +485,8 @@ def plan(a: Any, b: Any, both_ways: bool = False) -> dict[str, Any]:
         # named model tried before it is a bonus: its failure is not the pair's blocker)
         first = next((x for x in tried if "host" in x["qemu-args"][5].split(",")[:1]), tried[0])
         for t in first["trials"]:
-            blockers.extend(t["reasons"] or ["%s: %s" % (t["direction"], t["result"])])
+            if t["result"] != "completed":  # both ways: the direction that worked blocks nothing
+                blockers.extend(t["reasons"] or ["%s: %s" % (t["direction"], t["result"])])
     out: dict[str, Any] = {
         "source": a.name,
         "destination": b.name,

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Record what real QEMU 7.2 does in a live migration, as reference data for qmpserver.
 
-Starts Debian's ``/usr/bin/qemu-system-aarch64`` twice under TCG (a source, and a destination
+Starts Debian's ``/usr/bin/qemu-system-aarch64`` (``--target ppc64``: ``qemu-system-ppc64``
+with pseries; ``--target x86_64``: ``qemu-system-x86_64`` with pc/q35, TCG or KVM; each
+target's scenarios are in :data:`BY_TARGET`, its binary and default directory in
+:data:`TARGETS`) twice under TCG (a source, and a destination
 with ``-incoming defer``), each with a QMP monitor on a unix socket, and drives the QMP
 conversation libvirt 9.0 has with them (libvirt ``src/qemu/qemu_migration.c``,
 ``qemu_migration_params.c``; summarised in the shared notes ``migration-facts.md``, section 1):
@@ -44,7 +47,8 @@ is rebuilt from the recordings after every run.
 Usage::
 
     python3 tools/capture_migration.py --out tests/data/migration/qemu-7.2-tcg [--only NAME ...]
-    python3 tools/capture_migration.py --list
+    python3 tools/capture_migration.py --target ppc64|x86_64 [--only NAME ...]   # their default --out
+    python3 tools/capture_migration.py [--target T] --list
     python3 tools/capture_migration.py --decode tests/data/migration/qemu-7.2-tcg/stream-virt-7.2.bin.gz
     python3 tools/capture_migration.py --out DIR --readme-only
 
@@ -72,11 +76,48 @@ import time
 from dataclasses import dataclass, field
 
 QEMU = "/usr/bin/qemu-system-aarch64"
-# the command that starts "QEMU": the real binary when recording; the differential
-# test (tests/unit/migration/test_migration_differential.py) puts qmpserver's
-# launcher here and runs the same scenarios against it
-QEMU_ARGV: list[str] = [QEMU]
+# the command that starts "QEMU": None = the scenario's target binary (TARGETS) when
+# recording; the differential tests (tests/unit/migration/test_migration_differential*.py)
+# put qmpserver's launcher here and run the same scenarios against it
+QEMU_ARGV: list[str] | None = None
 PACKAGE = "qemu-system-arm"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One QEMU target the tool records: its Debian binary and package, and where its
+    recordings live by default."""
+
+    name: str
+    binary: str
+    package: str
+    out: str
+    title: str
+
+
+TARGETS = {
+    "aarch64": Target(
+        "aarch64",
+        QEMU,
+        PACKAGE,
+        "tests/data/migration/qemu-7.2-tcg",
+        "Live migration with real QEMU 7.2 (TCG)",
+    ),
+    "ppc64": Target(
+        "ppc64",
+        "/usr/bin/qemu-system-ppc64",
+        "qemu-system-ppc",
+        "tests/data/migration/qemu-7.2-ppc64-tcg",
+        "Live migration with real qemu-system-ppc64 7.2 (pseries, TCG)",
+    ),
+    "x86_64": Target(
+        "x86_64",
+        "/usr/bin/qemu-system-x86_64",
+        "qemu-system-x86",
+        "tests/data/migration/qemu-7.2-x86_64",
+        "Live migration with real qemu-system-x86_64 7.2 (pc/q35, KVM and TCG)",
+    ),
+}
 
 # libvirt 9.0 qemuMigrationCapability enum order (src/qemu/qemu_migration_params.h); `events` is
 # set on its own at monitor connect and never again.
@@ -380,14 +421,16 @@ class Session:
 @dataclass
 class Cfg:
     machine: str = "virt-7.2"
-    cpu: str = "cortex-a57"
+    cpu: str | None = "cortex-a57"  # None: no -cpu (the machine's default model)
     mem: str = "128M"
     smp: int = 1
     paused: bool = False  # True: never `cont`ed (libvirt's --paused); False: `cont` after the handshake
+    target: str = "aarch64"
+    accel: str = "tcg"
 
     def argv(self, name: str, sockpath: str, incoming: bool) -> list[str]:
         argv = [
-            *QEMU_ARGV,
+            *(QEMU_ARGV if QEMU_ARGV is not None else [TARGETS[self.target].binary]),
             "-name",
             f"guest={name},debug-threads=on",
             "-msg",
@@ -397,11 +440,10 @@ class Cfg:
             "-display",
             "none",
             "-accel",
-            "tcg",
+            self.accel,
             "-machine",
             self.machine,
-            "-cpu",
-            self.cpu,
+            *(["-cpu", self.cpu] if self.cpu is not None else []),
             "-m",
             self.mem,
             "-smp",
@@ -428,7 +470,13 @@ class Scenario:
     payload: str = ""  # inject: which payload
     incoming_mode: str = ""  # incoming: not-deferred | twice
 
+    @property
+    def target(self) -> str:
+        return self.src.target
 
+
+# the aarch64 scenarios (tests/data/migration/qemu-7.2-tcg); the other targets' lists
+# are in BY_TARGET
 SCENARIOS: list[Scenario] = []
 
 
@@ -588,6 +636,247 @@ _add(
 for _s in SCENARIOS:
     if _s.kind == "stream":
         _s.runs = ("exec-1",)
+
+
+# --- ppc64 pseries (TCG) and x86_64 pc/q35 ------------------------------------------------------
+# fewer runs than aarch64 (the transport-independent outcome is what the mock is compared with)
+_RUNS2 = ("fd-1", "fd-2", "tcp-1")
+
+
+def P(machine: str = "pseries-7.2", **kw) -> Cfg:  # noqa: N802 - a constructor
+    """A pseries configuration: POWER9 under TCG, 512M (pseries' default RAM size)."""
+    return Cfg(**{"machine": machine, "cpu": "power9", "mem": "512M", "target": "ppc64", **kw})
+
+
+def X(machine: str = "pc-i440fx-7.2", **kw) -> Cfg:  # noqa: N802 - a constructor
+    """An x86_64 configuration: qemu64 under TCG, 128M."""
+    return Cfg(**{"machine": machine, "cpu": "qemu64", "mem": "128M", "target": "x86_64", **kw})
+
+
+PPC_SCENARIOS = [
+    Scenario("success", "migrate", "pseries-7.2, -cpu power9, 512M, both sides", P(), P(), _RUNS2),
+    Scenario(
+        "machine-7.1-to-7.2",
+        "migrate",
+        "source pseries-7.1, destination pseries-7.2",
+        P("pseries-7.1"),
+        P(),
+        _RUNS2,
+    ),
+    Scenario(
+        "cap-cfpc-higher",
+        "migrate",
+        "source cap-cfpc=fixed (level 2, sent: set and not the default), destination default (workaround, 1)",
+        P("pseries-7.2,cap-cfpc=fixed"),
+        P(),
+        _RUNS2,
+    ),
+    Scenario(
+        "cap-cfpc-lower",
+        "migrate",
+        "source cap-cfpc=broken (level 0, sent), destination default (workaround, 1): a warning only",
+        P("pseries-7.2,cap-cfpc=broken"),
+        P(),
+        _RUNS2,
+    ),
+    Scenario(
+        "cap-cfpc-default-to-broken",
+        "migrate",
+        "source default cap-cfpc (not sent), destination cap-cfpc=broken: the destination assumes its "
+        "machine default (1) for the missing subsection",
+        P(),
+        P("pseries-7.2,cap-cfpc=broken"),
+        _RUNS2,
+    ),
+    Scenario(
+        "cap-cfpc-explicit-default-to-broken",
+        "migrate",
+        "source cap-cfpc=workaround given explicitly (= the default, so not sent), destination cap-cfpc=broken",
+        P("pseries-7.2,cap-cfpc=workaround"),
+        P("pseries-7.2,cap-cfpc=broken"),
+        _RUNS2,
+    ),
+    Scenario(
+        "cap-large-decr-dst-off",
+        "migrate",
+        "source default cap-large-decr (on, not sent), destination cap-large-decr=off",
+        P(),
+        P("pseries-7.2,cap-large-decr=off"),
+        _RUNS2,
+    ),
+    Scenario(
+        "cap-pagesize-dst-4k",
+        "migrate",
+        "source default cap-hpt-max-page-size (64k, always sent), destination cap-hpt-max-page-size=4k",
+        P(),
+        P("pseries-7.2,cap-hpt-max-page-size=4k"),
+        _RUNS2,
+    ),
+    Scenario(
+        "cap-pagesize-src-4k",
+        "migrate",
+        "source cap-hpt-max-page-size=4k, destination default (64k): lower, a warning only",
+        P("pseries-7.2,cap-hpt-max-page-size=4k"),
+        P(),
+        _RUNS2,
+    ),
+    Scenario(
+        "cpu-power9-to-power10",
+        "migrate",
+        "source -cpu power9, destination -cpu power10",
+        P(),
+        P(cpu="power10"),
+        _RUNS2,
+    ),
+    Scenario("smp-1-to-2", "migrate", "source -smp 1, destination -smp 2", P(), P(smp=2), _RUNS2),
+    Scenario("smp-2-to-1", "migrate", "source -smp 2, destination -smp 1", P(smp=2), P(), _RUNS2),
+    Scenario("mem-512-to-1024", "migrate", "source -m 512M, destination -m 1G", P(), P(mem="1G"), _RUNS2),
+    Scenario(
+        "stream-pseries-7.2",
+        "stream",
+        "exec:cat stream of a -S source, pseries-7.2 power9 512M",
+        P(paused=True),
+        P(),
+        ("exec-1",),
+    ),
+    Scenario(
+        "stream-pseries-7.2-caps",
+        "stream",
+        "exec:cat stream of a -S source, pseries-7.2 with caps set away from their defaults "
+        "(which spapr/cap/* subsections QEMU sends, under which names)",
+        P(
+            "pseries-7.2,cap-cfpc=fixed,cap-sbbc=broken,cap-ibs=fixed-ccd,cap-large-decr=off,cap-ccf-assist=off,"
+            "cap-fwnmi=off,cap-dfp=off,cap-htm=off",
+            paused=True,
+        ),
+        P(),
+        ("exec-1",),
+    ),
+]
+
+X86_SCENARIOS = [
+    Scenario("success-pc", "migrate", "pc-i440fx-7.2, qemu64, 128M, TCG, both sides", X(), X(), _RUNS2),
+    Scenario(
+        "success-q35",
+        "migrate",
+        "pc-q35-7.2, qemu64, 128M, TCG, both sides",
+        X("pc-q35-7.2"),
+        X("pc-q35-7.2"),
+        _RUNS2,
+    ),
+    Scenario(
+        "machine-pc-to-q35",
+        "migrate",
+        "source pc-i440fx-7.2, destination pc-q35-7.2",
+        X(),
+        X("pc-q35-7.2"),
+        _RUNS2,
+    ),
+    Scenario(
+        "machine-7.1-to-7.2",
+        "migrate",
+        "source pc-i440fx-7.1, destination pc-i440fx-7.2",
+        X("pc-i440fx-7.1"),
+        X(),
+        _RUNS2,
+    ),
+    Scenario("mem-128-to-256", "migrate", "source -m 128M, destination -m 256M", X(), X(mem="256M"), _RUNS2),
+    Scenario("smp-1-to-2", "migrate", "source -smp 1, destination -smp 2", X(), X(smp=2), _RUNS2),
+    Scenario(
+        "cpu-qemu64-to-core2duo",
+        "migrate",
+        "source -cpu qemu64, destination -cpu core2duo (TCG): the stream carries no CPUID",
+        X(),
+        X(cpu="core2duo"),
+        _RUNS2,
+    ),
+    Scenario(
+        "dst-enforce-missing",
+        "migrate",
+        "destination -cpu qemu64,+avx512f,enforce under TCG: it cannot start (libvirt's Prepare fails)",
+        X(),
+        X(cpu="qemu64,+avx512f,enforce"),
+        ("fd-1",),
+    ),
+    Scenario(
+        "dst-check-missing",
+        "migrate",
+        "source -cpu qemu64, destination -cpu qemu64,+avx512f (check only, TCG): warns at start-up, migrates",
+        X(),
+        X(cpu="qemu64,+avx512f"),
+        _RUNS2,
+    ),
+    Scenario(
+        "kvm-success",
+        "migrate",
+        "pc-i440fx-7.2, qemu64, KVM, both sides",
+        X(accel="kvm"),
+        X(accel="kvm"),
+        _RUNS2,
+    ),
+    Scenario(
+        "kvm-invtsc-blocked",
+        "migrate",
+        "source -cpu qemu64,+invtsc under KVM, no tsc-frequency: a migration blocker",
+        X(cpu="qemu64,+invtsc", accel="kvm"),
+        X(accel="kvm"),
+        ("fd-1",),
+    ),
+    Scenario(
+        "kvm-tsc-mismatch",
+        "migrate",
+        "KVM, source -cpu qemu64,tsc-frequency=2000000000, destination tsc-frequency=2100000000 (on this "
+        "host without TSC scaling neither starts)",
+        X(cpu="qemu64,tsc-frequency=2000000000", accel="kvm"),
+        X(cpu="qemu64,tsc-frequency=2100000000", accel="kvm"),
+        _RUNS2,
+    ),
+    Scenario(
+        "kvm-invtsc-with-tsc-frequency",
+        "migrate",
+        "KVM, -cpu qemu64,+invtsc,tsc-frequency=2596138000 (this host's TSC, which KVM cannot scale) on both "
+        "sides: no blocker",
+        X(cpu="qemu64,+invtsc,tsc-frequency=2596138000", accel="kvm"),
+        X(cpu="qemu64,+invtsc,tsc-frequency=2596138000", accel="kvm"),
+        _RUNS2,
+    ),
+    Scenario("kvm-to-tcg", "migrate", "source under KVM, destination under TCG", X(accel="kvm"), X(), _RUNS2),
+    Scenario("smp-2-to-1", "migrate", "source -smp 2, destination -smp 1", X(smp=2), X(), _RUNS2),
+    Scenario(
+        "stream-pc-7.2",
+        "stream",
+        "exec:cat stream of a -S source, pc-i440fx-7.2 qemu64 128M TCG",
+        X(paused=True),
+        X(),
+        ("exec-1",),
+    ),
+    Scenario(
+        "stream-q35-7.2",
+        "stream",
+        "exec:cat stream of a -S source, pc-q35-7.2 qemu64 128M TCG",
+        X("pc-q35-7.2", paused=True),
+        X(),
+        ("exec-1",),
+    ),
+    Scenario(
+        "stream-pc-7.2-kvm",
+        "stream",
+        "exec:cat stream of a -S source, pc-i440fx-7.2 qemu64 128M KVM",
+        X(paused=True, accel="kvm"),
+        X(),
+        ("exec-1",),
+    ),
+]
+
+BY_TARGET: dict[str, list[Scenario]] = {"aarch64": SCENARIOS, "ppc64": PPC_SCENARIOS, "x86_64": X86_SCENARIOS}
+
+
+def target_of_dir(out: str) -> str:
+    """Which target's recordings a directory holds (the headers say; aarch64 before they did)."""
+    for t in TARGETS.values():
+        if os.path.normpath(out).endswith(os.path.normpath(t.out)):
+            return t.name
+    return "aarch64"
 
 
 def reply_kind(reply: dict | None) -> str:
@@ -1380,10 +1669,10 @@ def format_stream(info: dict) -> str:
 # driver
 
 
-def package_version() -> str:
+def package_version(package: str = PACKAGE) -> str:
     try:
         return subprocess.run(
-            ["dpkg-query", "-W", "-f", "${Version}", PACKAGE], capture_output=True, text=True, check=True
+            ["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -1436,10 +1725,11 @@ def capture(sc: Scenario, out: str, version: str) -> None:
     header = {
         "header": {
             "scenario": sc.name,
+            **({"target": sc.target} if sc.target != "aarch64" else {}),
             "kind": sc.kind,
             "doc": sc.doc,
-            "qemu": QEMU,
-            "package": f"{PACKAGE} {version}",
+            "qemu": TARGETS[sc.target].binary,
+            "package": f"{TARGETS[sc.target].package} {version}",
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "command_lines": command_lines(sc),
             "command_lines_note": "SRC.qmp/DST.qmp stand for a socket in a fresh temporary directory",
@@ -1619,7 +1909,7 @@ def _differences(h: dict, reps: list[str], keys: list[str], bullet: str) -> list
 
 def build_readme(out: str) -> str:
     heads = []
-    for sc in SCENARIOS:
+    for sc in BY_TARGET[target_of_dir(out)]:
         path = os.path.join(out, f"{sc.name}.json")
         if os.path.exists(path):
             with open(path) as f:
@@ -1672,22 +1962,29 @@ def write_readme(out: str) -> None:
         else:
             text = text.rstrip("\n") + "\n\n" + gen + "\n"
     else:
-        text = "# Live migration with real QEMU 7.2 (TCG)\n\n" + gen + "\n"
+        text = "# %s\n\n" % TARGETS[target_of_dir(out)].title + gen + "\n"
     with open(path, "w") as f:
         f.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default="tests/data/migration/qemu-7.2-tcg")
+    ap.add_argument(
+        "--target", choices=sorted(TARGETS), default="aarch64", help="QEMU target (default aarch64)"
+    )
+    ap.add_argument("--out", help="recordings directory (default: the target's, see TARGETS)")
     ap.add_argument("--only", action="append", help="scenario name (repeatable; default all)")
     ap.add_argument("--list", action="store_true", help="list the scenarios")
     ap.add_argument("--decode", metavar="FILE", help="print the section list of a stream file (.gz ok)")
     ap.add_argument("--json", action="store_true", help="with --decode: JSON output")
     ap.add_argument("--readme-only", action="store_true", help="rebuild README.md from the recordings")
     args = ap.parse_args(argv)
+    target = TARGETS[args.target]
+    scenarios = BY_TARGET[target.name]
+    if args.out is None:
+        args.out = target.out
     if args.list:
-        for sc in SCENARIOS:
+        for sc in scenarios:
             print(f"{sc.name:<24} {sc.kind:<12} {sc.doc}")
         return 0
     if args.decode:
@@ -1696,16 +1993,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.makedirs(args.out, exist_ok=True)
     if not args.readme_only:
-        if not os.access(QEMU, os.X_OK):
-            print(f"{QEMU} not found", file=sys.stderr)
+        if not os.access(target.binary, os.X_OK):
+            print(f"{target.binary} not found", file=sys.stderr)
             return 2
-        names = {sc.name for sc in SCENARIOS}
+        names = {sc.name for sc in scenarios}
         for n in args.only or []:
             if n not in names:
                 print(f"unknown scenario {n!r}; see --list", file=sys.stderr)
                 return 2
-        version = package_version()
-        chosen = [sc for sc in SCENARIOS if not args.only or sc.name in args.only]
+        version = package_version(target.package)
+        chosen = [sc for sc in scenarios if not args.only or sc.name in args.only]
         # streams first: the inject scenarios replay stream-virt-7.2
         chosen.sort(key=lambda sc: sc.kind != "stream")
         for sc in chosen:

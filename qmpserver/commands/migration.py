@@ -194,8 +194,12 @@ def mig(inst) -> Migration:
 
 
 def blockers(inst) -> list:
-    """Active migration blockers, most recent first (QEMU prepends them)."""
-    return list(reversed(inst.migration_blockers))
+    """Active migration blockers, most recent first (QEMU prepends them): the
+    target's vCPU blockers (registered at vCPU init, :func:`..arch.migrate.blockers`)
+    before the machine's."""
+    from ..arch import migrate as models
+
+    return list(reversed(models.blockers(inst) + inst.migration_blockers))
 
 
 def _set_status(inst, m, status, incoming=False):
@@ -856,10 +860,11 @@ class Incoming:
         ch.close()
         abi = self.dest.abi
         why = list(self.dest.why)
+        warnings = list(self.dest.warnings)
         if err is None:
-            _post(inst, lambda: _incoming_done(inst, abi))
+            _post(inst, lambda: _incoming_done(inst, abi, warnings))
         else:
-            _post(inst, lambda: _incoming_failed(inst, err, why, put_path))
+            _post(inst, lambda: _incoming_failed(inst, err, why, put_path, warnings))
 
 
 def _put_after_load(inst) -> bool:
@@ -904,10 +909,12 @@ def _incoming_active(inst, m):
         _set_status(inst, m, "active", incoming=True)
 
 
-def _incoming_done(inst, abi):
+def _incoming_done(inst, abi, warnings=()):
     """process_incoming_migration_bh: the guest continues with the source's ABI."""
     from ..vm.abi import GuestABI
 
+    for line in warnings:  # warn_report while loading (spapr caps at a lower level ...)
+        inst.error_report(line)
     m = mig(inst)
     m.incoming_address = None  # migration_incoming_state_destroy
     if abi is not None:
@@ -920,7 +927,7 @@ def _incoming_done(inst, abi):
     _set_status(inst, m, "completed", incoming=True)
 
 
-def _incoming_failed(inst, err, why, put_path):
+def _incoming_failed(inst, err, why, put_path, warnings=()):
     m = mig(inst)
     m.incoming_address = None  # migration_incoming_state_destroy
     m.refused = why  # in words, for plans, the HTTP API and logs (QEMU prints none of it)
@@ -931,7 +938,7 @@ def _incoming_failed(inst, err, why, put_path):
         for line in why:
             # info: a launcher's stderr is QEMU's, which libvirt reads
             log.info("incoming migration refused: %s", line)
-    for line in err.lines:
+    for line in [*warnings, *err.lines]:
         inst.error_report(line)
     if put_path:
         inst.error_report("Failed to put registers after init: Invalid argument")

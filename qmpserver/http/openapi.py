@@ -198,6 +198,12 @@ SCHEMAS: dict[str, Any] = {
                 "answers it); absent on other targets",
                 "additionalProperties": {},
             },
+            "cas-ov5": {
+                "type": "object",
+                "description": "ppc64 pseries only: what client-architecture-support tells the guest "
+                "(ibm,architecture-vec-5): radix and GTSE; travels with a migrating guest; absent on other targets",
+                "properties": {"radix": {"type": "boolean"}, "gtse": {"type": "boolean"}},
+            },
         },
     },
     "InstanceList": {

@@ -20,9 +20,11 @@ Layout (all integers big-endian)::
     ---- switchover (source stopped) ----
     03  be32 id, be64 EOS, 7e be32 id                  RAM: END
     04  be32 id, u8 len "qmpserver/guest-abi", be32 0, be32 1, be32 len, JSON, 7e be32 id
-    04  be32 id, u8 len "cpu", be32 N, be32 22, be32 n, n*be64 index, n*be64 value, 7e be32 id
-                                                        one per vCPU (instance = cpu index)
-    04  be32 id, u8 len GIC idstr, be32 0, be32 V, 7e be32 id     virt's interrupt controller
+    04  be32 id, u8 len idstr, be32 instance, be32 version, payload, 7e be32 id
+                                                        the target's device sections, in QEMU's
+                                                        order (arch/<target>/migrate.py; aarch64:
+                                                        cpu_common + cpu v22 with the cpreg
+                                                        arrays per vCPU, then the GIC)
     00                                                  EOF
 
 The return path (destination to source) carries QEMU's messages: be16 type,
@@ -61,7 +63,6 @@ RAM_MEM_SIZE, RAM_EOS = 0x04, 0x10
 PAGE_BITS_SUBSECTION = "configuration/target-page-bits"
 ABI_IDSTR = "qmpserver/guest-abi"
 ABI_VERSION = 1
-CPU_IDSTR = "cpu"
 
 EINVAL, EPERM, EIO, ENOENT, ENOTSUP = 22, 1, 5, 2, 95
 
@@ -89,12 +90,15 @@ def _idstr(name: str) -> bytes:
     return struct.pack(">B", len(b)) + b
 
 
-def header(machine: str, page_bits: int) -> bytes:
-    """Header and configuration section (``qemu_savevm_state_header``)."""
+def header(machine: str, page_bits: int | None) -> bytes:
+    """Header and configuration section (``qemu_savevm_state_header``).  The
+    target-page-bits subsection only where the page size varies (ARM's
+    TARGET_PAGE_BITS_VARY; ppc64 and x86_64 streams have none, as recorded)."""
     name = machine.encode()
     out = struct.pack(">II", MAGIC, VERSION)
     out += bytes([CONFIGURATION]) + struct.pack(">I", len(name)) + name
-    out += bytes([SUBSECTION]) + _idstr(PAGE_BITS_SUBSECTION) + struct.pack(">II", 1, page_bits)
+    if page_bits is not None:
+        out += bytes([SUBSECTION]) + _idstr(PAGE_BITS_SUBSECTION) + struct.pack(">II", 1, page_bits)
     return out
 
 
@@ -135,14 +139,6 @@ def ram_complete(sid: int) -> bytes:
 def abi_section(sid: int, abi: dict[str, Any], version: int = ABI_VERSION) -> bytes:
     body = json.dumps(abi, sort_keys=True, separators=(",", ":")).encode()
     return section_start(FULL, sid, ABI_IDSTR, 0, version) + struct.pack(">I", len(body)) + body + footer(sid)
-
-
-def cpu_section(sid: int, index: int, version: int, regs: list[tuple[int, int]]) -> bytes:
-    n = len(regs)
-    out = section_start(FULL, sid, CPU_IDSTR, index, version) + struct.pack(">i", n)
-    out += struct.pack(">%dQ" % n, *(r[0] for r in regs))
-    out += struct.pack(">%dQ" % n, *(r[1] & 0xFFFFFFFFFFFFFFFF for r in regs))
-    return out + footer(sid)
 
 
 def device_section(sid: int, idstr: str, instance: int, version: int, payload: bytes = b"") -> bytes:
@@ -211,6 +207,11 @@ class Reader:
     def idstr(self) -> str:
         """A counted string (``qemu_get_counted_string``); C string semantics."""
         return self.bytes(self.u8()).split(b"\0", 1)[0].decode("latin-1")
+
+
+class FooterError(LoadError):
+    """A section whose payload did not end where the destination's state ends:
+    ``check_section_footer`` prints its own line, no "error while loading state"."""
 
 
 class Section:
@@ -319,6 +320,8 @@ def load(
             by_id[sid] = (sec, h)
             try:
                 h.load(r, sec)
+            except FooterError:
+                raise
             except LoadError as e:
                 e.lines.append(
                     "error while loading state for instance 0x%x of device '%s'" % (instance, idstr)
@@ -373,19 +376,6 @@ def read_abi(r: Reader) -> dict[str, Any]:
     if not isinstance(d, dict):
         raise LoadError(EINVAL, "qmpserver: guest ABI section is not an object")
     return d
-
-
-def read_cpu(r: Reader) -> tuple[int, list[int], list[int]]:
-    """The cpreg arrays: (count as sent, indexes, values)."""
-    (n,) = struct.unpack(">i", r.bytes(4))
-    r.check(CPU_IDSTR, "cpreg_vmstate_array_len")
-    if n < 0:
-        return n, [], []
-    idx = list(struct.unpack(">%dQ" % n, r.bytes(8 * n)))
-    r.check(CPU_IDSTR, "cpreg_vmstate_indexes")
-    val = list(struct.unpack(">%dQ" % n, r.bytes(8 * n)))
-    r.check(CPU_IDSTR, "cpreg_vmstate_values")
-    return n, idx, val
 
 
 def read_ram_setup(r: Reader) -> Iterator[tuple[str, int]]:

@@ -49,6 +49,11 @@ class GuestABI:
       elsewhere); ``psci_version``: ``"1.1"`` ... from those registers;
     * ``spapr_caps``: ppc64 pseries: ``cap-*`` -> value as ``qom-get`` answers it
       (``arch/ppc64/spapr.py``); None elsewhere, and then absent from the dict form.
+    * ``cas_ov5``: ppc64 pseries: what client-architecture-support tells the guest in
+      ``ibm,architecture-vec-5``, ``{"radix": bool, "gtse": bool}`` (:func:`..arch.ppc64.spapr.ov5`);
+      the guest's GTSE choice lands in LPCR[GTSE], which QEMU migrates with the vCPU, and
+      the ov5 itself travels in the ``spapr`` section's ``spapr_option_vector_ov5_cas``
+      subsection.  None elsewhere (absent from the dict form).
     """
 
     __slots__ = (
@@ -68,6 +73,7 @@ class GuestABI:
         "_firmware",
         "_firmware_source",
         "spapr_caps",
+        "cas_ov5",
     )
 
     def __init__(
@@ -88,6 +94,7 @@ class GuestABI:
         firmware: dict[str, int] | None = None,
         firmware_source: Callable[[], dict[str, int] | None] | None = None,
         spapr_caps: dict[str, Any] | None = None,
+        cas_ov5: dict[str, bool] | None = None,
     ) -> None:
         self.target = target
         self.machine = machine
@@ -107,6 +114,7 @@ class GuestABI:
         # launcher's path to its greeting (see arch/arm64/abi.py)
         self._firmware_source = firmware_source
         self.spapr_caps = spapr_caps
+        self.cas_ov5 = cas_ov5
 
     @property
     def firmware(self) -> dict[str, int] | None:
@@ -128,6 +136,8 @@ class GuestABI:
         d = self._common_dict()
         if self.spapr_caps is not None:  # added within format 1: ppc64 pseries only
             d["spapr-caps"] = dict(self.spapr_caps)
+        if self.cas_ov5 is not None:  # added within format 1: ppc64 pseries only
+            d["cas-ov5"] = dict(self.cas_ov5)
         return d
 
     def _common_dict(self) -> dict[str, Any]:
@@ -176,6 +186,7 @@ class GuestABI:
                 gic_in_kernel=gic["in-kernel"],
                 firmware=d["firmware"],
                 spapr_caps=d.get("spapr-caps"),
+                cas_ov5=d.get("cas-ov5"),
             )
         except (KeyError, TypeError) as e:
             raise ABIFormatError("guest ABI: missing or malformed member %s" % e) from None

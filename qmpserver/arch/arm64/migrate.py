@@ -32,12 +32,13 @@ registers).
 
 from __future__ import annotations
 
+from ..migrate import Incoming, Refusal
 from . import kvm
 from . import sysreg as sr
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Mapping
+    from typing import Any, Callable, Mapping
 
 # ID-register fields a vCPU feature switches off: KVM hides them when the VMM
 # did not ask for the feature (Linux sys_regs.c read_sanitised_id_aa64pfr0/
@@ -307,17 +308,6 @@ def limit_list(host: Mapping[str, Any], abi: Mapping[str, Any]) -> list[Entry]:
     return kvm_reg_list(host, {**abi, "cpu": cpu})
 
 
-class Refusal:
-    """The first thing a destination refuses: ``case`` 1 (list longer), 2 (unknown
-    index) or 3 (a value KVM will not set), QEMU's ``errno`` and printed
-    ``lines`` (for case 3: every refused register with its reason in ``why``)."""
-
-    __slots__ = ("case", "errno", "lines", "why")
-
-    def __init__(self, case: int, errno: int, lines: list[str], why: list[str]) -> None:
-        self.case, self.errno, self.lines, self.why = case, errno, lines, why
-
-
 def check_incoming(
     dst_host: Mapping[str, Any],
     dst_list: list[Entry],
@@ -540,3 +530,170 @@ def check_incoming_tcg(
         if mine[i].kind == "const" and v != mine[i].value
     ]
     return Refusal(3, 1, [], why) if why else None
+
+
+# --- the virt machine in a migration ----------------------------------------------------------
+
+CPU_VERSION = 22  # vmstate_arm_cpu
+CPU_COMMON_IDSTR = "cpu_common"
+# virt's interrupt controller (hw/intc/arm_gic_common.c, arm_gicv3_common.c vmsd names)
+GIC_IDSTR = {2: "arm_gic", 3: "arm_gicv3", 4: "arm_gicv3"}
+
+
+def ram_blocks(inst: Any) -> list[tuple[str, int]]:
+    """RAM blocks of the machine (hw/arm/virt.c: ``mach-virt.ram``; MTE under TCG
+    adds the tag memory ``mach-virt.tag``, 1/32 of RAM)."""
+    size = int(inst.memory.size if hasattr(inst.memory, "size") else inst.config.memory or 128 << 20)
+    if inst.machine.type == "none":
+        return []
+    blocks = [("mach-virt.ram", size)]
+    board = inst.board
+    if board is not None and getattr(board, "mte", None) and inst.accel == "tcg":
+        blocks.append(("mach-virt.tag", size // 32))
+    return blocks
+
+
+def vcpu_count(inst: Any) -> int:
+    if inst.machine.type == "none" or inst.cpu.realized is None:
+        return 0
+    return int((inst.machine.smp or {}).get("cpus") or 1)
+
+
+def _cpu_common(r: Any, inc: Incoming) -> Refusal | None:
+    """vmstate_cpu_common v1: halted, interrupt_request (both u32)."""
+    r.bytes(8)
+    r.check(CPU_COMMON_IDSTR, "interrupt_request")
+    return None
+
+
+def _read_cpregs(r: Any) -> tuple[int, list[int], list[int]]:
+    """The cpreg arrays of vmstate_arm_cpu: (count as sent, indexes, values)."""
+    import struct
+
+    (n,) = struct.unpack(">i", r.bytes(4))
+    r.check("cpu", "cpreg_vmstate_array_len")
+    if n < 0:
+        return n, [], []
+    idx = list(struct.unpack(">%dQ" % n, r.bytes(8 * n)))
+    r.check("cpu", "cpreg_vmstate_indexes")
+    val = list(struct.unpack(">%dQ" % n, r.bytes(8 * n)))
+    r.check("cpu", "cpreg_vmstate_values")
+    return n, idx, val
+
+
+class Machine:
+    """What an aarch64 virt instance sends (RAM, per vCPU ``cpu_common`` and ``cpu``
+    v22 with its cpreg list, the GIC) and what a destination checks (:func:`check_incoming`
+    under KVM, the TCG register image otherwise)."""
+
+    page_bits = 12
+    sends_page_bits = True  # TARGET_PAGE_BITS_VARY: the configuration section carries it
+
+    def __init__(self, inst: Any) -> None:
+        self.abi: dict[str, Any] = inst.abi.to_dict()
+        self.blocks = ram_blocks(inst)
+        self.abi["ram-size"] = sum(s for _, s in self.blocks)
+        # the profile's host facts themselves (immutable once loaded), not a copy: the
+        # destination's compiled KVM rules (kvm.field_checker) are kept per host object
+        self.host = inst.host.data
+        self.vcpus = vcpu_count(inst)
+        self.gic = self.abi.get("gic", {}).get("version")
+        self.kvm = inst.accel == "kvm"
+        # QEMU enables KVM_CAP_ARM_WRITABLE_IMP_ID_REGS only with the cpu-idreg-props
+        # proposal, on a kernel offering it (before any vCPU exists)
+        caps = (self.host.get("kvm") or {}).get("caps") or {}
+        self.imp_id_regs = bool(
+            self.kvm
+            and inst.build.has_proposal("cpu-idreg-props")
+            and int(caps.get("KVM_CAP_ARM_WRITABLE_IMP_ID_REGS", 0) or 0) > 0
+        )
+        props = inst.config.cpu_props or {}
+
+        def on(name: str) -> bool:
+            return str(props.get(name, "on")).lower() not in ("off", "false", "no", "0")
+
+        self.tcg_image = tcg_image_key(
+            inst.build.version,
+            (self.abi.get("cpu") or {}).get("model"),
+            mte=self.abi.get("mte") not in (None, "none"),
+            sve=on("sve"),
+            pauth=on("pauth"),
+            smp=self.vcpus,
+        )
+        # which TCG register image the cpu sections carry: a measured one (QEMU's own
+        # list, models/arm64/tcg-cpregs-*.yaml) or the fallback stand-in; travels in
+        # the guest-ABI section so a destination compares like with like
+        measured = not self.kvm and tcg_image_measured(self.tcg_image)
+        self.tcg_measured = "qemu-%d.%d" % tuple(self.tcg_image["version"]) if measured else None
+        self.abi["tcg-image"] = self.tcg_measured
+        self.cpregs = self._cpregs()
+
+    def _cpregs(self) -> list[tuple[int, int]]:
+        if self.vcpus == 0:
+            return []
+        if self.kvm:
+            return [(e.index, e.value) for e in kvm_reg_list(self.host, self.abi)]
+        return [(e.index, e.value) for e in tcg_reg_list(self.abi, self.tcg_image)]
+
+    def limits(self) -> list[Entry]:
+        """The destination's own list, values = what its KVM would accept up to."""
+        if self.kvm:
+            return limit_list(self.host, self.abi)
+        return tcg_reg_list(self.abi, self.tcg_image)
+
+    def sections(self) -> list[tuple[str, int, int, bytes]]:
+        """Device state after the guest-ABI section: QEMU registers cpu_common (halted,
+        interrupt_request) before cpu for each vCPU (a destination with fewer vCPUs
+        meets 'cpu_common' N first), then the GIC."""
+        import struct
+
+        n = len(self.cpregs)
+        cpu = struct.pack(">i", n) + struct.pack(">%dQ" % n, *(r[0] for r in self.cpregs))
+        cpu += struct.pack(">%dQ" % n, *(r[1] & 0xFFFFFFFFFFFFFFFF for r in self.cpregs))
+        out: list[tuple[str, int, int, bytes]] = []
+        for i in range(self.vcpus):
+            out.append((CPU_COMMON_IDSTR, i, 1, bytes(8)))
+            out.append(("cpu", i, CPU_VERSION, cpu))
+        if self.gic:
+            out.append((GIC_IDSTR.get(self.gic, "arm_gicv3"), 0, 1, b""))
+        return out
+
+    def loaders(self) -> dict[tuple[str, int], tuple[int, Callable[[Any, Incoming], Refusal | None]]]:
+        limits = self.limits() if self.vcpus else []
+        out: dict[tuple[str, int], tuple[int, Callable[[Any, Incoming], Refusal | None]]] = {}
+        for i in range(self.vcpus):
+            out[(CPU_COMMON_IDSTR, i)] = (1, _cpu_common)
+            out[("cpu", i)] = (CPU_VERSION, lambda r, inc: self._cpu(r, inc, limits))
+        if self.gic:
+            out[(GIC_IDSTR.get(self.gic, "arm_gicv3"), 0)] = (1, lambda r, inc: None)
+        return out
+
+    def _cpu(self, r: Any, inc: Incoming, limits: list[Entry]) -> Refusal | None:
+        count, idx, val = _read_cpregs(r)
+        if count < 0:
+            return Refusal(
+                1,
+                22,
+                [
+                    "Invalid value %d expecting positive value <= %d" % (count, len(limits)),
+                    "Failed to load cpu:cpreg_vmstate_array_len",
+                ],
+                [],
+            )
+        if self.kvm:
+            ref = check_incoming(self.host, limits, idx, val, count, self.imp_id_regs)
+        elif self.tcg_measured and (inc.abi or {}).get("tcg-image") == self.tcg_measured:
+            ref = check_incoming_tcg(limits, idx, val, count)
+        else:
+            # one side's register image was not measured (another QEMU build): compare
+            # what the images stand for, and say so
+            ref = check_tcg_identity(inc.abi or {}, self.abi)
+            from ...log import get as get_logger
+
+            get_logger("qmpserver.migration").info(
+                "TCG register image not measured on %s: compared CPU model and features only",
+                "this build" if not self.tcg_measured else "the source's build",
+            )
+        if ref is not None and ref.case == 3:
+            inc.put_failed = True
+        return ref

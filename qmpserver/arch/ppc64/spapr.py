@@ -532,6 +532,8 @@ def _tlbie_crash(instance: Any) -> None:
 def _panic(instance: Any) -> None:
     if instance.terminated is not None or instance.runstate != "running":
         return
+    if _migrated_gtse(instance) is False:
+        return  # the guest came in told GTSE=0 (the proposal on its source): no tlbie
     log.warning(
         "pseries guest told GTSE=1 on a host whose guests run with LPCR[GTSE]=0: the guest "
         "crashes on tlbie (the spapr-gtse proposal would tell it GTSE=0)"
@@ -548,7 +550,17 @@ def qom_value(instance: Any, name: str) -> Any:
     board = instance.board
     if not isinstance(board, SpaprState) or name not in board.values:
         return NOT_MINE
+    if name == GTSE_PROP and _migrated_gtse(instance) is not None:
+        return _migrated_gtse(instance)  # CAS happened on the source: its answer travelled
     return board.values[name]
+
+
+def _migrated_gtse(instance: Any) -> bool | None:
+    """The GTSE a guest that migrated in was told (the source's guest ABI), None otherwise."""
+    if not getattr(instance, "migrated_in", False) or instance.abi is None:
+        return None
+    got = (instance.abi.cas_ov5 or {}).get("gtse")
+    return None if got is None else bool(got)
 
 
 def qom_set(instance: Any, name: str, value: Any) -> Any:
@@ -591,9 +603,13 @@ def qom_set(instance: Any, name: str, value: Any) -> Any:
 
 def describe(instance: Any) -> dict[str, Any]:
     """The ppc64 part of the guest ABI (:class:`qmpserver.vm.abi.GuestABI`): the CPU model
-    and, on pseries, every cap's value as machine init settled it."""
+    and, on pseries, every cap's value as machine init settled it and what CAS tells the
+    guest (:func:`ov5`: radix, GTSE)."""
     board = instance.board
     if not isinstance(board, SpaprState):
         return {"cpu_model": instance.machine.cpu_model}
     caps = {k: v for k, v in board.values.items() if k.startswith("cap-")}
-    return {"cpu_model": board.cpu_model, "spapr_caps": caps}
+    accel = instance.machine.accel
+    kvm = _host_kvm(instance) if accel == "kvm" else None
+    told = ov5(instance, accel, board.cpu_model, instance.machine.props or {}, kvm)
+    return {"cpu_model": board.cpu_model, "spapr_caps": caps, "cas_ov5": told}

@@ -11,6 +11,8 @@ import pytest
 import yaml
 from test_machine_migration import pump, q
 
+from qmpserver.qapi.opts import parse_cpu
+
 MATRIX = os.path.join(os.path.dirname(__file__), "..", "..", "data", "migration-matrix.yaml")
 
 
@@ -26,10 +28,11 @@ def rows():
 def run_row(r):
     tmp = tempfile.mkdtemp(prefix="qmx", dir="/tmp")
     uri = "unix:" + os.path.join(tmp, "m.sock")
-    src = q(r["src"], r["machine"], r["accel"], r["cpu"])
-    dst = q(
-        r["dst"], r.get("dst_machine", r["machine"]), r["accel"], r.get("dst_cpu", r["cpu"]), incoming=uri
-    )
+    # -cpu MODEL,props as the launcher splits it (qapi/opts.py parse_cpu)
+    scpu, sprops = parse_cpu(r["cpu"])
+    dcpu, dprops = parse_cpu(r.get("dst_cpu", r["cpu"]))
+    src = q(r["src"], r["machine"], r["accel"], scpu, cpu_props=sprops)
+    dst = q(r["dst"], r.get("dst_machine", r["machine"]), r["accel"], dcpu, incoming=uri, cpu_props=dprops)
     rp = {"capabilities": [{"capability": "return-path", "state": True}]}
     src.cmd("migrate-set-capabilities", **rp)
     reply = src.send("migrate", uri=uri)
@@ -72,3 +75,23 @@ def test_matrix_row(row):
         assert dst.instance.migration.refused[0].startswith(row["first"]), dst.instance.migration.refused
     # the source is left running, as QEMU leaves it
     assert src.cmd("query-status")["status"] == "running"
+
+
+def test_gtse_travels_with_the_guest():
+    """CAS happened on the source: a guest told GTSE=0 there (spapr-gtse proposal) runs on an
+    upstream GTSE-off L1 after migrating (no tlbie crash), and the proposal's x-ov5-gtse of a
+    destination shows what the guest was told, not what that destination would tell."""
+    row = {"machine": "pseries", "accel": "kvm", "cpu": "host", "expect": "completed"}
+    outcome, _, src, dst = run_row(
+        {**row, "src": "power9-nested-l1-gtse-off-proposal", "dst": "power9-nested-l1-gtse-off"}
+    )
+    assert outcome == "completed"
+    assert dst.instance.abi.cas_ov5 == {"radix": True, "gtse": False}
+    dst.cmd("cont")
+    pump(src, dst, until=lambda: False, timeout=0.3)  # the run hooks (a tlbie crash) get their turn
+    assert dst.cmd("query-status")["status"] == "running"
+    outcome, _, src, dst = run_row(
+        {**row, "src": "power9-nested-l1-gtse-off-proposal", "dst": "power9-nested-l1-gtse-off-proposal"}
+    )
+    assert outcome == "completed"
+    assert dst.cmd("qom-get", path="/machine", property="x-ov5-gtse") is False
