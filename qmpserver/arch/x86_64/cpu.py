@@ -12,7 +12,12 @@ feature needs, each model's own levels, the KVM default properties of named mode
 QEMU's rules reproduced here:
 
 * The model is looked up first: ``CPU model 'NAME' not found`` (QOM type ``NAME-x86_64-cpu``).
-* ``props`` that is not a JSON object is ignored (``qobject_to(QDict, …)`` gives NULL).
+* ``props`` that is not a JSON object is ignored (``qobject_to(QDict, …)`` gives NULL) by 7.2;
+  10.0 refuses it, ``Invalid parameter type for 'model.props', expected: object``, and its input
+  visitor's errors name the member's path (``model.props.avx2``); its ``family`` / ``model`` /
+  ``stepping`` setters read a uint64 (a negative JSON integer wraps) and say ``parameter 'family'
+  can be at most 270``, its ``vendor`` setter ``value of property 'vendor' must consist of
+  exactly 12 characters`` (all measured on both; ``PROPS_VISITED_SINCE``).
 * Properties are set in the QDict's iteration order (:func:`qmpserver.wire.qdict.wire_order`),
   the first failure is the answer: unknown → ``Property 'TYPE.NAME' not found``; the visitor's
   type errors; the setters' range checks (``family`` ≤ 0xff+0xf, ``model`` ≤ 0xff, ``stepping``
@@ -41,8 +46,12 @@ from typing import Any
 from ...models import MODELS_DIR
 from ...wire.qdict import wire_order
 
-RULES_FILES = {(7, 2): "x86_64/cpu-rules-7.2.yaml"}
+RULES_FILES = {(7, 2): "x86_64/cpu-rules-7.2.yaml", (10, 0): "x86_64/cpu-rules-10.0.yaml"}
 
+# the first measured version whose expansion visits `props` as one object (7.2 does not; the
+# release in between that changed it is not measured): the texts of the module docstring
+PROPS_VISITED_SINCE = (10, 0)
+PROPS_NOT_OBJECT = "Invalid parameter type for 'model.props', expected: object"
 # the properties x86_cpu_to_dict puts before the features in a static expansion (x86_cpu_static_props)
 STATIC_PROPS = ("min-level", "min-xlevel", "family", "model", "stepping", "model-id", "vendor", "lmce")
 # host/max: properties whose effect (the accelerator's supported features, KVM's Hyper-V
@@ -53,17 +62,13 @@ RECORDED_PROPS = {"kvm": ("migratable", "hv-passthrough"), "tcg": ("migratable",
 RECORDED_DEFAULTS = {"migratable": True, "hv-passthrough": False}
 # setter range checks of x86_cpuid_version_set_family/_model/_stepping
 INT_RANGES = {"family": 0xFF + 0xF, "model": 0xFF, "stepping": 0xF}
-# QEMU 7.2's feature words in FeatureWord order (target/i386/cpu.h): the order in which
-# x86_cpu_filter_features walks them, hence of unavailable-features; checked against the
-# capture's recorded query-cpu-definitions (tests/unit/x86_64/test_x86_libvirt_hosts.py).
-# The CPUID words up to leaf 6, then the XSAVE components (XCR0), the MSR words, the rest.
-FEATURE_WORDS = (
-    (1, 0, "EDX"), (1, 0, "ECX"), (7, 0, "EBX"), (7, 0, "ECX"), (7, 0, "EDX"), (7, 1, "EAX"),
-    (0x80000001, 0, "EDX"), (0x80000001, 0, "ECX"), (0x80000007, 0, "EDX"), (0x80000008, 0, "EBX"),
-    (0xC0000001, 0, "EDX"), (0x40000001, 0, "EAX"), (0x40000001, 0, "EDX"), (0x8000000A, 0, "EDX"),
-    (0xD, 1, "EAX"), (6, 0, "EAX"),
-)  # fmt: skip
-LATE_WORDS = ((0x14, 0, "ECX"), (0x12, 0, "EAX"), (0x12, 0, "EBX"), (0x12, 1, "EAX"))
+# The feature words' order (QEMU's FeatureWord order, target/i386/cpu.h: the order in which
+# x86_cpu_filter_features walks them, hence of unavailable-features) is the rules file's measured
+# ``feature-words`` (the CPUID words; it changes between versions: 10.0 adds leaves 0x7.1 EDX,
+# 0x80000021 ...); the XSAVE components (XCR0, word 0xD.0 EAX) and then the MSR words come at the
+# place of the XCR0 word. Checked against the capture's recorded query-cpu-definitions
+# (tests/unit/x86_64/test_x86_libvirt_hosts.py).
+XCR0_WORD = (0xD, 0, "EAX")
 # XCR0 components (bit of CPUID.0DH:EAX) and the feature that asks for each
 # (x86_ext_save_areas); a missing component is listed under that feature's name
 XSAVE_COMPONENTS = ((2, "avx"), (3, "mpx"), (4, "mpx"), (5, "avx512f"), (6, "avx512f"), (7, "avx512f"),
@@ -111,7 +116,9 @@ class Catalog:
     def __init__(self, build: Any, accel: str) -> None:
         self.build = build
         self.accel = accel
-        rel = RULES_FILES.get(tuple(build.version[:2]))
+        self.version = tuple(build.version[:2])
+        self.visited = self.version >= PROPS_VISITED_SINCE
+        rel = RULES_FILES.get(self.version)
         if rel is None:
             raise Missing(
                 "no x86 CPU rules for QEMU %s (models/x86_64 has %s)"
@@ -195,18 +202,26 @@ class Catalog:
             raise X86Error("Property '%s.%s' not found" % (self.typename(name), key))
         if key == "realized":
             raise Missing("setting realized is not modelled")
+        path = "model.props." + key if self.visited else key
         if t == "bool":
             if type(value) is not bool:
-                raise X86Error("Invalid parameter type for '%s', expected: boolean" % key)
+                raise X86Error("Invalid parameter type for '%s', expected: boolean" % path)
             for k in self.aliases.get(key, (key,)):
                 props[k] = value
                 user[k] = value
             return
         if t in UINT32:
             if type(value) is not int:
-                raise X86Error("Parameter '%s' expects uint64" % key)
+                raise X86Error("Parameter '%s' expects uint64" % path)
             if not 0 <= value < 1 << 32:
                 raise X86Error("Parameter '%s' expects uint32_t" % key)
+            props[key] = user[key] = value
+            return
+        if key in INT_RANGES and self.visited:
+            if type(value) is not int or not -(1 << 63) <= value < 1 << 64:
+                raise X86Error("Parameter '%s' expects uint64" % path)
+            if value % (1 << 64) > INT_RANGES[key]:
+                raise X86Error("parameter '%s' can be at most %d" % (key, INT_RANGES[key]))
             props[key] = user[key] = value
             return
         if key in INT_RANGES:
@@ -221,8 +236,10 @@ class Catalog:
             return
         if key in ("model-id", "vendor"):
             if type(value) is not str:
-                raise X86Error("Invalid parameter type for '%s', expected: string" % key)
+                raise X86Error("Invalid parameter type for '%s', expected: string" % path)
             if key == "vendor" and len(value.encode()) != 12:
+                if self.visited:
+                    raise X86Error("value of property 'vendor' must consist of exactly 12 characters")
                 raise X86Error("Property '.vendor' doesn't take value '%s'" % value)
             props[key] = user[key] = value
             return
@@ -335,20 +352,21 @@ class Catalog:
         off = {f for f in self.depends if props.get(f) is not True} | missing
         missing -= {d for f in off for d in self.depends.get(f, ())}
 
-        words = FEATURE_WORDS + LATE_WORDS
+        words = [(leaf, sub or 0, reg) for leaf, sub, reg in self.rules["feature-words"]]
+        early = words.index(XCR0_WORD)
 
         def order(f: str) -> tuple[int, int]:
             leaf, sub, reg, bit = cpuid[f]
             return words.index((leaf, sub or 0, reg)), bit
 
         ranked = sorted(missing, key=order)
-        out = [f for f in ranked if order(f)[0] < len(FEATURE_WORDS)]
+        out = [f for f in ranked if order(f)[0] < early]
         xcr0 = hostcpu.leaf(host, 0xD, 0)["EAX"]
         out += [f for bit, f in XSAVE_COMPONENTS if props.get(f) is True and not xcr0 >> bit & 1]
         msr = host.get("msr-features") or {}
         vmx = [k for k in self.static_keys if k.startswith("vmx-")]
         out += [f for f in (*MSR_WORD_ORDER, *vmx) if props.get(f) is True and not msr.get(f, False)]
-        out += [f for f in ranked if order(f)[0] >= len(FEATURE_WORDS)]
+        out += [f for f in ranked if order(f)[0] > early]
         return out
 
     def expand(
@@ -358,6 +376,8 @@ class Catalog:
         the build's capture host is the instance's host."""
         if name not in self.models:
             raise X86Error("CPU model '%s' not found" % name)
+        if type(in_props) is not dict and in_props is not None and self.visited:
+            raise X86Error(PROPS_NOT_OBJECT)
         given = in_props if type(in_props) is dict else {}
         recorded: dict[str, Any] = {}
         if name in ("host", "max"):

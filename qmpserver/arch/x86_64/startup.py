@@ -53,7 +53,7 @@ from . import cpu, hostcpu
 
 log = get_logger("qmpserver.cpu")
 
-MACHINE_FILES = {(7, 2): "x86_64/machines-7.2.yaml"}
+MACHINE_FILES = {(7, 2): "x86_64/machines-7.2.yaml", (10, 0): "x86_64/machines-10.0.yaml"}
 BOARD_PREFIXES = ("pc-i440fx-", "pc-q35-")
 APIC_BOARDS = BOARD_PREFIXES + ("isapc",)
 USERSPACE_APIC = (
