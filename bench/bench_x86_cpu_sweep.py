@@ -32,8 +32,12 @@ from tests.support.mock import MockServer  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="models to sweep (0: all)")
-    ap.add_argument("--profile", choices=PROFILES, default=PROFILE, help="build profile (default %(default)s)")
-    ap.add_argument("--accel", choices=("kvm", "tcg"), help="one accelerator (default: both when /dev/kvm works)")
+    ap.add_argument(
+        "--profile", choices=PROFILES, default=PROFILE, help="build profile (default %(default)s)"
+    )
+    ap.add_argument(
+        "--accel", choices=("kvm", "tcg"), help="one accelerator (default: both when /dev/kvm works)"
+    )
     a = ap.parse_args()
     build = load_profile(a.profile).build
     accels = ["tcg"] + (["kvm"] if os.access("/dev/kvm", os.R_OK | os.W_OK) else [])
@@ -63,7 +67,16 @@ def main() -> int:
             diffs = [(r, x, y) for r, x, y in zip(reqs, theirs, ours) if x != y]
             print(
                 "%s %s: %d/%d identical (%d models x %d prop sets x 2 types); real %.2f s, qmpserver %.2f s"
-                % (a.profile, accel, len(reqs) - len(diffs), len(reqs), len(names), len(PROPS), t1 - t0, t3 - t2)
+                % (
+                    a.profile,
+                    accel,
+                    len(reqs) - len(diffs),
+                    len(reqs),
+                    len(names),
+                    len(PROPS),
+                    t1 - t0,
+                    t3 - t2,
+                )
             )
             for r, x, y in diffs[:5]:
                 print("  %s\n    real %s\n    ours %s" % (json.dumps(r), x[:160], y[:160]))

@@ -148,9 +148,9 @@ def parse_value(typename: str, name: str, typ: str, text: str, visited: bool = F
             v = int(text, 0)
         except ValueError:
             raise QMPError("Parameter '%s' expects uint64" % name) from None
-        top = cpu.INT_RANGES[name]
-        if v % (1 << 64) > top:
-            raise QMPError("parameter '%s' can be at most %d" % (name, top))
+        most = cpu.INT_RANGES[name]
+        if v % (1 << 64) > most:
+            raise QMPError("parameter '%s' can be at most %d" % (name, most))
         return v
     if typ in SIGNED_TYPES:
         try:
