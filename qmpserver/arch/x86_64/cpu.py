@@ -43,8 +43,11 @@ import json
 import os
 from typing import Any
 
+from ...log import get as get_logger
 from ...models import MODELS_DIR
 from ...wire.qdict import wire_order
+
+log = get_logger("qmpserver.cpu")
 
 RULES_FILES = {(7, 2): "x86_64/cpu-rules-7.2.yaml", (10, 0): "x86_64/cpu-rules-10.0.yaml"}
 
@@ -136,6 +139,7 @@ class Catalog:
         self.levels_always: dict[str, dict[str, int]] = self.rules.get("levels-always") or {}
         self.kvm_only: list[str] = self.rules.get("kvm-only") or []
         self._full: dict[str, dict[str, Any]] = {}
+        self._said_msr: set[tuple[Any, str]] = set()
 
     # data from the capture ---------------------------------------------------------------
 
@@ -314,10 +318,27 @@ class Catalog:
             for k in self.aliases.get(f, (f,)):
                 if k in props:
                     props[k] = f in on
-        for f, v in (host.get("msr-features") or {}).items():
+        msr = host.get("msr-features") or {}
+        for f, v in msr.items():
             for k in self.aliases.get(f, (f,)):
                 if k in props:
                     props[k] = v
+        # an MSR feature this QEMU names that the host file's MSR data does not (a file
+        # converted for an older QEMU) would keep the capture host's value: shown off, and said
+        # (a file without MSR data, the capture host's own, keeps the capture's values)
+        unnamed = [k for k in self.msr_keys() if k not in msr] if msr else []
+        if unnamed:
+            for k in unnamed:
+                props[k] = False
+            key = (host.get("name"), self.accel)
+            if key not in self._said_msr:
+                self._said_msr.add(key)
+                log.warning(
+                    "x86 host %s has no MSR data for %s, which QEMU %s names: shown off, not measured",
+                    host.get("name"),
+                    ", ".join(unnamed),
+                    ".".join(map(str, self.build.version)),
+                )
         props["lmce"] = bool(host.get("lmce"))
         l0, l1, x0 = hostcpu.leaf(host, 0), hostcpu.leaf(host, 1), hostcpu.leaf(host, 0x80000000)
         sig = l1["EAX"]
@@ -333,6 +354,13 @@ class Catalog:
             props[k] = l0["EAX"]
         for k in ("xlevel", "min-xlevel"):
             props[k] = x0["EAX"]
+
+    def msr_keys(self) -> list[str]:
+        """The features of a static expansion held in MSRs: neither a static property nor
+        (under any spelling) a CPUID feature of the rules' ``cpuid`` table."""
+        cpuid = self.rules["cpuid"]
+        spelled = {k for f in cpuid for k in self.aliases.get(f, (f,))} | set(cpuid)
+        return [k for k in self.static_keys if k not in STATIC_PROPS and k not in spelled]
 
     def unavailable_features(self, name: str, host: dict[str, Any]) -> list[str]:
         """``unavailable-features`` of a named model on ``host`` under KVM
