@@ -17,7 +17,8 @@ QEMU's rules reproduced here:
   visitor's errors name the member's path (``model.props.avx2``); its ``family`` / ``model`` /
   ``stepping`` setters read a uint64 (a negative JSON integer wraps) and say ``parameter 'family'
   can be at most 270``, its ``vendor`` setter ``value of property 'vendor' must consist of
-  exactly 12 characters`` (all measured on both; ``PROPS_VISITED_SINCE``).
+  exactly 12 characters`` (all measured on both; the quirk ``x86-cpu-props-unvisited`` of
+  ``models/qemu-quirks.yaml`` marks the older builds).
 * Properties are set in the QDict's iteration order (:func:`qmpserver.wire.qdict.wire_order`),
   the first failure is the answer: unknown → ``Property 'TYPE.NAME' not found``; the visitor's
   type errors; the setters' range checks (``family`` ≤ 0xff+0xf, ``model`` ≤ 0xff, ``stepping``
@@ -51,9 +52,9 @@ log = get_logger("qmpserver.cpu")
 
 RULES_FILES = {(7, 2): "x86_64/cpu-rules-7.2.yaml", (10, 0): "x86_64/cpu-rules-10.0.yaml"}
 
-# the first measured version whose expansion visits `props` as one object (7.2 does not; the
-# release in between that changed it is not measured): the texts of the module docstring
-PROPS_VISITED_SINCE = (10, 0)
+# models/qemu-quirks.yaml: builds that set props member by member (7.2), not visited as one
+# object (10.0): the texts of the module docstring
+UNVISITED_QUIRK = "x86-cpu-props-unvisited"
 PROPS_NOT_OBJECT = "Invalid parameter type for 'model.props', expected: object"
 # the properties x86_cpu_to_dict puts before the features in a static expansion (x86_cpu_static_props)
 STATIC_PROPS = ("min-level", "min-xlevel", "family", "model", "stepping", "model-id", "vendor", "lmce")
@@ -120,7 +121,7 @@ class Catalog:
         self.build = build
         self.accel = accel
         self.version = tuple(build.version[:2])
-        self.visited = self.version >= PROPS_VISITED_SINCE
+        self.visited = UNVISITED_QUIRK not in (getattr(build, "quirks", ()) or ())
         rel = RULES_FILES.get(self.version)
         if rel is None:
             raise Missing(

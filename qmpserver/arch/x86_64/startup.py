@@ -60,10 +60,9 @@ USERSPACE_APIC = (
     "Userspace local APIC is deprecated for KVM.",
     "Do not use kernel-irqchip except for the -M isapc machine type.",
 )
-# the first measured version that refuses the userspace local APIC under KVM (7.2 warns,
-# USERSPACE_APIC; 10.0 fails at the first vCPU, after its filtering warnings, on every board,
-# isapc included; the release in between that changed it is not measured)
-USERSPACE_APIC_REFUSED_SINCE = (10, 0)
+# models/qemu-quirks.yaml: builds that warn USERSPACE_APIC (7.2); the others (10.0) fail at the
+# first vCPU, after its filtering warnings, on every board, isapc included
+USERSPACE_APIC_QUIRK = "x86-kvm-userspace-apic-warns"
 USERSPACE_APIC_REFUSED = "KVM does not support userspace APIC"
 AMBIGUOUS = 'Ambiguous CPU model string. Don\'t mix both "%s%s" and "%s=%s"'
 AMBIGUOUS_END = "Compatibility of ambiguous CPU model strings won't be kept on future QEMU versions"
@@ -126,7 +125,7 @@ class FeatureStr:
 def parse_value(typename: str, name: str, typ: str, text: str, visited: bool = False) -> Any:
     """A global property's string as its setter takes it; QMPError with QEMU's text, or
     cpu.Missing for a type whose parser is not modelled.  ``visited``: the build's setters are
-    10.0's (:data:`.cpu.PROPS_VISITED_SINCE`): ``family``/``model``/``stepping`` read a uint64
+    10.0's (:data:`.cpu.UNVISITED_QUIRK` does not apply): ``family``/``model``/``stepping`` read a uint64
     (``parameter 'family' can be at most 270``), ``vendor`` says ``value of property 'vendor'
     must consist of exactly 12 characters``."""
     if typ == "bool":
@@ -320,7 +319,7 @@ def validate(instance: Any, ms: Any) -> None:
     props, unavailable, filter_warnings, error = _realize(instance, cat, model, given, chip, check, enforce)
     ncpus = max(1, int(ms.smp.get("cpus", 1)))
     apic = list(USERSPACE_APIC) if chip == "off" and ms.type.startswith(APIC_BOARDS) else []
-    if chip == "off" and ms.accel == "kvm" and cat.version >= USERSPACE_APIC_REFUSED_SINCE:
+    if chip == "off" and USERSPACE_APIC_QUIRK not in (getattr(cat.build, "quirks", ()) or ()):
         apic, error = [], error or USERSPACE_APIC_REFUSED
     if error:
         warnings.extend(filter_warnings)

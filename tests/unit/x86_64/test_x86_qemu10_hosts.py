@@ -31,7 +31,12 @@ HOSTS = [
 # features only 10.0 knows that these hosts' KVM leaves report (asserted on, on 10.0)
 NEW_ON = {
     "x86-sapphire-rapids-6.1": {"fsrc", "fzrm", "fsrs"},
-    "x86-epyc-genoa-6.12": {"auto-ibrs", "no-nested-data-bp", "null-sel-clr-base", "lfence-always-serializing"},
+    "x86-epyc-genoa-6.12": {
+        "auto-ibrs",
+        "no-nested-data-bp",
+        "null-sel-clr-base",
+        "lfence-always-serializing",
+    },
 }
 
 
@@ -56,8 +61,10 @@ def test_host_is_kvm_reported_and_known_by_the_version(name):
     on = hostcpu.host_model(host, t10, "on", True)
     assert {f for f in new if e10.get(f) is True} == {f for f in new if f in on}
     # KVM reports them (the host file's leaves), so 10.0 shows them and 7.2 has no name for them
-    assert NEW_ON.get(name, set()) <= {f for f in new if e10.get(f) is True} <= hostcpu.reported(host, t10) | set(
-        cpu.ALWAYS_SUPPORTED_KVM
+    assert (
+        NEW_ON.get(name, set())
+        <= {f for f in new if e10.get(f) is True}
+        <= hostcpu.reported(host, t10) | set(cpu.ALWAYS_SUPPORTED_KVM)
     )
 
 
