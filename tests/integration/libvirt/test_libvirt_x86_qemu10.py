@@ -4,7 +4,8 @@ captured from it (``qemu-10.0-debian-x86_64``), and host-model on the 10.0 host 
 
 * ``virsh domcapabilities --emulatorbin X --virttype kvm|qemu`` (libvirt's own probe,
   ``-machine none,accel=kvm:tcg`` and the TCG pass) gives the same XML for the launcher as for
-  the real binary, ``<path>`` aside.
+  the real binary, ``<path>`` aside, and libvirt's probe conversation (its ``qemu.qemu_monitor``
+  debug log) is the same, question for question and answer for answer.
 * ``x86-sapphire-rapids-6.1-qemu-10.0`` / ``x86-epyc-genoa-6.12-qemu-10.0``: the launcher offers
   10.0's ``SapphireRapids`` / ``EPYC-Genoa`` in ``query-cpu-definitions``, but libvirt 9.0's
   cpu_map (``/usr/share/libvirt/cpu_map/x86_*.xml``) has neither model, so its host-model stays
@@ -54,6 +55,24 @@ def test_domcapabilities_equal_to_the_real_binary(qemu10, virttype):
     got = _domcaps(exe, virttype)
     assert "<machine>pc-i440fx-10.0</machine>" in want
     assert got.replace("<path>%s</path>" % exe, "<path>%s</path>" % real) == want
+
+
+def _probe(exe):
+    lt.invalidate_caps(exe)  # a new ctime: libvirt re-probes
+    with lt.exclusive(), lt.monitor_log(exe) as pairs:
+        _domcaps(exe, "kvm")
+        got = pairs()
+    return [(c, r) for _mon, c, r in got]
+
+
+def test_probe_conversation_equals_real_qemu(qemu10):
+    exe, real = qemu10
+    mock = _probe(exe)
+    want = _probe(real)
+    assert any(c.get("execute") == "query-qmp-schema" for c, _ in want), "no conversation logged"
+    assert [c for c, _ in mock] == [c for c, _ in want]
+    diff = [(c, r, m) for (c, r), (_, m) in zip(want, mock) if r != m]
+    assert diff == []
 
 
 # (profile, vendor, libvirt 9.0's host-model, the newer model the launcher offers)
