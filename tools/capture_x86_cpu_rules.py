@@ -4,7 +4,7 @@
 ``profiles capture`` records each model's ``full`` expansion (TCG pass) and ``host`` / ``max``
 under both accelerators.  What a property *does* to an expansion is not in those answers; this
 script asks the binary, one ``query-cpu-model-expansion`` per question (``-machine none``, as
-libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-7.2.yaml``):
+libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-<M.m>.yaml``):
 
 * ``aliases``: a feature's spellings (``sse4.1`` / ``sse4-1`` / ``sse4_1``): with every feature
   of ``base`` set true (by the names a ``static`` expansion uses), the other spellings that turn
@@ -38,6 +38,11 @@ Usage::
 
     python3 tools/capture_x86_cpu_rules.py [--emulator /usr/bin/qemu-system-x86_64] \\
         [--build models/builds/qemu-7.2-debian-x86_64] -o models/x86_64/cpu-rules-7.2.yaml
+    python3 tools/capture_x86_cpu_rules.py --emulator .cache/qemu-10.0/bin/qemu-system-x86_64 \\
+        --build models/builds/qemu-10.0-debian-x86_64 -o models/x86_64/cpu-rules-10.0.yaml
+
+The file name carries the binary's version, which ``qmpserver/arch/x86_64/cpu.py``'s
+``RULES_FILES`` maps to; ``--build`` must be the capture of the same binary.
 
 KVM questions need ``/dev/kvm``.  The TCG recordings of ``--build`` give the model list and
 the TCG ``full`` expansions the overlay is taken against.
