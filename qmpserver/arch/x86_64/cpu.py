@@ -4,8 +4,9 @@
 What a model *is* comes from the build's capture (``profiles capture``): the ``full`` expansion of
 every model recorded in the TCG pass, ``host`` and ``max`` under each accelerator (with libvirt's
 ``migratable`` / ``hv-passthrough`` variants), the property types of ``qom-list-properties``, the
-member order of a recorded ``static`` expansion.  What a property *does* comes from
-``models/x86_64/cpu-rules-7.2.yaml``, measured from the same binary
+member order of a recorded ``static`` expansion.  What a property *does* comes from the rules
+file of the build's QEMU version (``RULES_FILES``: ``models/x86_64/cpu-rules-7.2.yaml``,
+``cpu-rules-10.0.yaml``), measured from the same binary
 (``tools/capture_x86_cpu_rules.py``): feature spellings, feature dependencies, the CPUID levels a
 feature needs, each model's own levels, the KVM default properties of named models.
 

@@ -1,7 +1,8 @@
 """The x86 ``pc``/``q35`` machines at start-up: ``kernel-irqchip``, ``-cpu`` and the vCPU objects.
 
 QEMU 7.2's rules, each checked against Debian's ``qemu-system-x86_64`` 7.2 (the case list
-``tests/unit/x86_64/x86_cmdline_cases.py``), in the order QEMU applies them:
+``tests/unit/x86_64/x86_cmdline_cases.py``) and, where 10.0 differs (the quirks named below),
+against Debian's 10.0 (``x86_cmdline_cases_10_0.py``), in the order QEMU applies them:
 
 * ``kernel-irqchip`` is a property of the KVM accelerator (``accel/kvm/kvm-all.c``,
   ``OnOffSplit``: ``on``/``off``/``split``, nothing else, not even ``yes``); ``-machine
@@ -29,7 +30,8 @@ QEMU 7.2's rules, each checked against Debian's ``qemu-system-x86_64`` 7.2 (the 
 * each vCPU's APIC with ``kernel-irqchip=off`` under KVM is the userspace one, whose realize warns
   ``Userspace local APIC is deprecated for KVM.`` and ``Do not use kernel-irqchip except for the
   -M isapc machine type.`` (hw/intc/apic.c), after that vCPU's filtering warnings; every
-  warning repeats for each vCPU.
+  warning repeats for each vCPU.  That is 7.2 (quirk ``x86-kvm-userspace-apic-warns``); 10.0
+  fails at the first vCPU instead, ``KVM does not support userspace APIC``, on every board.
 
 What the data does not reach is logged on ``qmpserver.cpu`` as not modelled, never guessed: a
 requested feature held in an MSR (``vmx-*``, ``arch-capabilities`` bits) that the accelerator
