@@ -4,12 +4,13 @@ tests/conformance/test_x86_cpu_expansion.py).
 
 Every model of the capture's ``query-cpu-definitions`` (plus ``base``) × every property set of
 the conformance test × ``full`` and ``static``, under KVM (when /dev/kvm is usable) and TCG,
-sent to Debian's ``qemu-system-x86_64`` (``-machine none``) and to qmpserver on
-``qemu-7.2-debian-x86_64``; prints identical / total per accelerator, the first differences,
+sent to the real ``qemu-system-x86_64`` (``-machine none``) the profile was captured from (Debian's
+7.2, or Debian's 10.0 from bookworm-backports for ``--profile qemu-10.0-debian-x86_64``) and to
+qmpserver on that profile; prints identical / total per accelerator, the first differences,
 and both sides' wall time.  ``host`` and ``max`` under KVM are left out (the capturing
 machine's; see the conformance test).
 
-    python3 bench/bench_x86_cpu_sweep.py [--limit N]
+    python3 bench/bench_x86_cpu_sweep.py [--limit N] [--profile qemu-10.0-debian-x86_64]
 """
 
 from __future__ import annotations
@@ -24,16 +25,24 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from qmpserver.profiles.loader import load_profile  # noqa: E402
 from qmpserver.vm.config import InstanceConfig  # noqa: E402
-from tests.conformance.test_x86_cpu_expansion import PROFILE, PROPS, _req, real, transcript  # noqa: E402
+from tests.conformance.test_x86_cpu_expansion import PROFILE, PROFILES, PROPS, _req, real, transcript  # noqa: E402
 from tests.support.mock import MockServer  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="models to sweep (0: all)")
+    ap.add_argument(
+        "--profile", choices=PROFILES, default=PROFILE, help="build profile (default %(default)s)"
+    )
+    ap.add_argument(
+        "--accel", choices=("kvm", "tcg"), help="one accelerator (default: both when /dev/kvm works)"
+    )
     a = ap.parse_args()
-    build = load_profile(PROFILE).build
+    build = load_profile(a.profile).build
     accels = ["tcg"] + (["kvm"] if os.access("/dev/kvm", os.R_OK | os.W_OK) else [])
+    if a.accel:
+        accels = [a.accel]
     rc = 0
     with MockServer() as mock:
         for accel in accels:
@@ -46,19 +55,28 @@ def main() -> int:
                 names = names[: a.limit]
             reqs = [_req(k, n, p) for n in names for p in PROPS for k in ("full", "static")]
             t0 = time.perf_counter()
-            with real(accel) as q:
+            with real(accel, a.profile) as q:
                 theirs = transcript(q.path, reqs)
             t1 = time.perf_counter()
             _, path = mock.instance(
-                PROFILE, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
+                a.profile, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
             )
             t2 = time.perf_counter()
             ours = transcript(path, reqs)
             t3 = time.perf_counter()
             diffs = [(r, x, y) for r, x, y in zip(reqs, theirs, ours) if x != y]
             print(
-                "%s: %d/%d identical (%d models x %d prop sets x 2 types); real %.2f s, qmpserver %.2f s"
-                % (accel, len(reqs) - len(diffs), len(reqs), len(names), len(PROPS), t1 - t0, t3 - t2)
+                "%s %s: %d/%d identical (%d models x %d prop sets x 2 types); real %.2f s, qmpserver %.2f s"
+                % (
+                    a.profile,
+                    accel,
+                    len(reqs) - len(diffs),
+                    len(reqs),
+                    len(names),
+                    len(PROPS),
+                    t1 - t0,
+                    t3 - t2,
+                )
             )
             for r, x, y in diffs[:5]:
                 print("  %s\n    real %s\n    ours %s" % (json.dumps(r), x[:160], y[:160]))

@@ -18,11 +18,21 @@ cd "$(dirname "$0")/.."
 
 VERSION=1:10.0.2+ds-2+deb13u1~bpo12+1
 SUITE=bookworm-backports
-PACKAGES="qemu-system-x86 qemu-system-ppc qemu-system-arm qemu-system-common"
+# the emulators and every package holding modules: QEMU looks for a module in QEMU_MODULE_DIR first
+# and then in the system's module directory, where the installed 7.2's module of the same name
+# (ui-opengl, hw-display-qxl, block-*, ...) fails 10.0's build check and aborts qom-list-types
+PACKAGES="qemu-system-x86 qemu-system-ppc qemu-system-arm qemu-system-common qemu-system-gui
+  qemu-system-modules-opengl qemu-system-modules-spice qemu-block-extra"
 CACHE=${1:-.cache/qemu-10.0}
 TARGETS="x86_64 ppc64 aarch64"
 
-if [ -f "$CACHE/ORIGIN" ] && [ -x "$CACHE/bin/qemu-system-x86_64" ]; then
+complete() {  # the cache holds every package of this list at this version
+  [ -f "$CACHE/ORIGIN" ] && [ -x "$CACHE/bin/qemu-system-x86_64" ] || return 1
+  for p in $PACKAGES; do
+    grep -q "  ${p}_${VERSION/:/%3a}_" "$CACHE/ORIGIN" || return 1
+  done
+}
+if complete; then
   exit 0
 fi
 command -v apt-get >/dev/null || { echo "fetch-qemu-backports.sh: apt-get is needed" >&2; exit 1; }

@@ -4,7 +4,7 @@
 ``profiles capture`` records each model's ``full`` expansion (TCG pass) and ``host`` / ``max``
 under both accelerators.  What a property *does* to an expansion is not in those answers; this
 script asks the binary, one ``query-cpu-model-expansion`` per question (``-machine none``, as
-libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-7.2.yaml``):
+libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-<M.m>.yaml``):
 
 * ``aliases``: a feature's spellings (``sse4.1`` / ``sse4-1`` / ``sse4_1``): with every feature
   of ``base`` set true (by the names a ``static`` expansion uses), the other spellings that turn
@@ -13,6 +13,8 @@ libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-7.2.y
 * ``levels``: the ``min-level`` / ``min-xlevel`` / ``min-xlevel2`` / ``level-func7`` values
   ``base`` with one boolean property set true gives, where they differ from ``base``: the CPUID leaf a feature needs (QEMU ``x86_cpu_expand_features``
   raises the minimum leaves for every enabled feature, ``full-cpuid-auto-level``).
+  A feature that ``base`` clears when set alone (a prerequisite is off) is asked again with its
+  prerequisites (``depends``) set too; its entry is what it raises beyond them.
 * ``levels-always``: the same with ``full-cpuid-auto-level=off`` (the leaves QEMU raises anyway).
 * ``depends``: for each feature, the other features (``static`` names) that turn off with it in
   the same question (QEMU clears a feature whose prerequisite is off) (QEMU's feature dependency table: a feature whose
@@ -36,6 +38,11 @@ Usage::
 
     python3 tools/capture_x86_cpu_rules.py [--emulator /usr/bin/qemu-system-x86_64] \\
         [--build models/builds/qemu-7.2-debian-x86_64] -o models/x86_64/cpu-rules-7.2.yaml
+    python3 tools/capture_x86_cpu_rules.py --emulator .cache/qemu-10.0/bin/qemu-system-x86_64 \\
+        --build models/builds/qemu-10.0-debian-x86_64 -o models/x86_64/cpu-rules-10.0.yaml
+
+The file name carries the binary's version, which ``qmpserver/arch/x86_64/cpu.py``'s
+``RULES_FILES`` maps to; ``--build`` must be the capture of the same binary.
 
 KVM questions need ``/dev/kvm``.  The TCG recordings of ``--build`` give the model list and
 the TCG ``full`` expansions the overlay is taken against.
@@ -62,6 +69,9 @@ class Qemu:
     def __init__(self, emulator: str, accel: str) -> None:
         self.dir = tempfile.mkdtemp(prefix="x86r", dir="/tmp")
         path = os.path.join(self.dir, "qmp.sock")
+        # stderr to a file: a pipe nobody reads fills with QEMU 10.0's warnings (one per
+        # expansion of some properties) and blocks QEMU mid-answer
+        self.stderr = open(os.path.join(self.dir, "stderr"), "wb")  # noqa: SIM115  # closed in close()
         self.proc = subprocess.Popen(
             [
                 emulator,
@@ -78,7 +88,7 @@ class Qemu:
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.stderr,
         )
         deadline = time.time() + 20
         while True:
@@ -127,6 +137,7 @@ class Qemu:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+        self.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -157,6 +168,41 @@ def recorded(build: str) -> tuple[dict, list[str], list[str]]:
         ],
         models,
     )
+
+
+def levels_with_prerequisites(emulator: str, base: dict, cleared: list[str], out: dict) -> None:
+    """``levels`` / ``levels-always`` of the features that ``base`` clears when set alone because
+    a prerequisite is off (QEMU 10.0's ``avx10`` needs ``avx10-128``): measured with the
+    prerequisites (``depends``, transitively) set too."""
+    prereqs: dict[str, set[str]] = {}
+    for q, deps in out["depends"].items():
+        for d in deps:
+            prereqs.setdefault(d, set()).add(q)
+    tcg = Qemu(emulator, "tcg")
+    try:
+        for p in cleared:
+            if p not in prereqs or p in out["kvm-only"]:
+                continue
+            need, todo = set(), list(prereqs[p])
+            while todo:
+                q = todo.pop()
+                if q not in need:
+                    need.add(q)
+                    todo.extend(prereqs.get(q, ()))
+            ask = {q: True for q in sorted(need - {p})}
+            for auto, section in ((True, "levels"), (False, "levels-always")):
+                extra = {} if auto else {"full-cpuid-auto-level": False}
+                without = tcg.full("base", {**extra, **ask})
+                got = tcg.full("base", {**extra, **ask, p: True})
+                if not got[p]:
+                    break
+                # the feature's own need: what its prerequisites alone do not raise
+                lv = {k: got[k] for k in LEVEL_KEYS if got[k] > without[k]}
+                if not lv:
+                    break
+                out[section][p] = lv
+    finally:
+        tcg.close()
 
 
 def measure(emulator: str, build: str) -> dict:
@@ -232,6 +278,7 @@ def measure(emulator: str, build: str) -> dict:
                     out["kvm-overlay"][m] = diff
     finally:
         q.close()
+    levels_with_prerequisites(emulator, base, tcg_off, out)
     # a model's own features that its expansion shows off only because a prerequisite is off
     # (vmx-* of the Intel models: the model defines them, x86_cpu_expand_features clears them
     # while vmx is off); turning the prerequisite on brings them back

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Measure the x86 machine facts the start-up model needs from a real qemu-system-x86_64.
 
-    python3 tools/capture_x86_machines.py -o models/x86_64/machines-7.2.yaml
+    python3 tools/capture_x86_machines.py [--emulator BINARY] -o models/x86_64/machines-<M.m>.yaml
+
+(``--emulator .cache/qemu-10.0/bin/qemu-system-x86_64`` for Debian's 10.0; the file name carries
+the binary's version, which ``qmpserver/arch/x86_64/startup.py``'s ``MACHINE_FILES`` maps to.)
 
 * ``deprecation-reasons``: for each machine ``query-machines`` marks deprecated, the reason in
   the ``Machine type 'X' is deprecated: <reason>`` warning it prints at start-up;

@@ -888,8 +888,14 @@ def write_capture(
     force: bool = False,
     today: datetime.date | None = None,
     build_only: bool = False,
+    extra_refs: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Write the build, the host it ran on and a profile of the two from run_capture's result.
+
+    `extra_refs` are further ``sources.refs`` entries given by whoever ran the capture (where a
+    binary that no installed package owns came from). The installed ``qemu-*``/``libvirt-*``
+    packages are recorded only when dpkg owns the binary: they describe the environment of a
+    packaged binary, and would misname an unpacked one's.
 
     Under KVM the host is what QEMU revealed about this machine plus uname/sysfs; under TCG it
     is this machine offering the target under TCG only (a TCG guest sees its QEMU CPU model,
@@ -921,6 +927,8 @@ def write_capture(
     }
     for k, v in result["launches"].items():
         refs[f"launch-{k}"] = v
+    for k, v in (extra_refs or {}).items():
+        refs[k] = v
     if result["warnings"]:
         refs["notes"] = " | ".join(result["warnings"])
     accels = [p.accel for p in result["passes"]]
@@ -935,7 +943,7 @@ def write_capture(
         refs=refs,
         ref="capture",
     )
-    packages = installed_packages()
+    packages = installed_packages() if owner else {}
     if packages:
         build["sources"]["packages"] = packages
     hdr = (
@@ -1053,6 +1061,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write the build alone (no host, no profile), e.g. to refresh a build in models/",
     )
+    ap.add_argument(
+        "--ref",
+        action="append",
+        default=[],
+        metavar="NAME=TEXT",
+        help="an extra sources.refs entry of the build (e.g. where an unpacked binary came from); repeatable",
+    )
     ap.add_argument("--force", action="store_true", help="replace existing output")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -1061,6 +1076,14 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     """Capture per parsed `args`; errors are one line labelled `prog`; returns the exit status.
 
     `command` is the command line as typed, kept in the build's sources.refs.capture."""
+
+    extra_refs = {}
+    for item in args.ref:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            print(f"{prog}: error: --ref {item!r}: expected NAME=TEXT", file=sys.stderr)
+            return 1
+        extra_refs[key.strip()] = text.strip()
 
     def check_outputs(version: Any, target: Any) -> None:
         name, _, arch = capture_name(version, target, args.emulator, args.name)
@@ -1076,6 +1099,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
             summary=args.summary,
             force=args.force,
             build_only=args.build_only,
+            extra_refs=extra_refs,
         )
         if "profile" in paths:
             check_profile_loads(paths["profile"])

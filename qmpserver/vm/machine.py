@@ -61,6 +61,10 @@ class MachineState:
         return self.type + "-machine"
 
 
+# models/qemu-quirks.yaml: builds whose unknown-machine error does not name the machine (7.2)
+UNNAMED_QUIRK = "machine-unsupported-unnamed"
+
+
 def select_machine(build: Any, requested: str | None, default: str | None) -> tuple[str, str]:
     """``select_machine``: (canonical type, the name asked for) or StartupError.
 
@@ -72,7 +76,9 @@ def select_machine(build: Any, requested: str | None, default: str | None) -> tu
         raise StartupError("No machine specified, and there is no default\n" + HINT_MACHINE)
     canonical = build.canonical_machine(mtype)
     if canonical is None:
-        raise StartupError("unsupported machine type\n" + HINT_MACHINE)
+        if UNNAMED_QUIRK in (getattr(build, "quirks", ()) or ()):
+            raise StartupError("unsupported machine type\n" + HINT_MACHINE)
+        raise StartupError('unsupported machine type: "%s"\n' % mtype + HINT_MACHINE)
     return canonical, mtype
 
 

@@ -4,15 +4,22 @@
 What a model *is* comes from the build's capture (``profiles capture``): the ``full`` expansion of
 every model recorded in the TCG pass, ``host`` and ``max`` under each accelerator (with libvirt's
 ``migratable`` / ``hv-passthrough`` variants), the property types of ``qom-list-properties``, the
-member order of a recorded ``static`` expansion.  What a property *does* comes from
-``models/x86_64/cpu-rules-7.2.yaml``, measured from the same binary
+member order of a recorded ``static`` expansion.  What a property *does* comes from the rules
+file of the build's QEMU version (``RULES_FILES``: ``models/x86_64/cpu-rules-7.2.yaml``,
+``cpu-rules-10.0.yaml``), measured from the same binary
 (``tools/capture_x86_cpu_rules.py``): feature spellings, feature dependencies, the CPUID levels a
 feature needs, each model's own levels, the KVM default properties of named models.
 
 QEMU's rules reproduced here:
 
 * The model is looked up first: ``CPU model 'NAME' not found`` (QOM type ``NAME-x86_64-cpu``).
-* ``props`` that is not a JSON object is ignored (``qobject_to(QDict, …)`` gives NULL).
+* ``props`` that is not a JSON object is ignored (``qobject_to(QDict, …)`` gives NULL) by 7.2;
+  10.0 refuses it, ``Invalid parameter type for 'model.props', expected: object``, and its input
+  visitor's errors name the member's path (``model.props.avx2``); its ``family`` / ``model`` /
+  ``stepping`` setters read a uint64 (a negative JSON integer wraps) and say ``parameter 'family'
+  can be at most 270``, its ``vendor`` setter ``value of property 'vendor' must consist of
+  exactly 12 characters`` (all measured on both; the quirk ``x86-cpu-props-unvisited`` of
+  ``models/qemu-quirks.yaml`` marks the older builds).
 * Properties are set in the QDict's iteration order (:func:`qmpserver.wire.qdict.wire_order`),
   the first failure is the answer: unknown → ``Property 'TYPE.NAME' not found``; the visitor's
   type errors; the setters' range checks (``family`` ≤ 0xff+0xf, ``model`` ≤ 0xff, ``stepping``
@@ -38,11 +45,18 @@ import json
 import os
 from typing import Any
 
+from ...log import get as get_logger
 from ...models import MODELS_DIR
 from ...wire.qdict import wire_order
 
-RULES_FILES = {(7, 2): "x86_64/cpu-rules-7.2.yaml"}
+log = get_logger("qmpserver.cpu")
 
+RULES_FILES = {(7, 2): "x86_64/cpu-rules-7.2.yaml", (10, 0): "x86_64/cpu-rules-10.0.yaml"}
+
+# models/qemu-quirks.yaml: builds that set props member by member (7.2), not visited as one
+# object (10.0): the texts of the module docstring
+UNVISITED_QUIRK = "x86-cpu-props-unvisited"
+PROPS_NOT_OBJECT = "Invalid parameter type for 'model.props', expected: object"
 # the properties x86_cpu_to_dict puts before the features in a static expansion (x86_cpu_static_props)
 STATIC_PROPS = ("min-level", "min-xlevel", "family", "model", "stepping", "model-id", "vendor", "lmce")
 # host/max: properties whose effect (the accelerator's supported features, KVM's Hyper-V
@@ -53,17 +67,13 @@ RECORDED_PROPS = {"kvm": ("migratable", "hv-passthrough"), "tcg": ("migratable",
 RECORDED_DEFAULTS = {"migratable": True, "hv-passthrough": False}
 # setter range checks of x86_cpuid_version_set_family/_model/_stepping
 INT_RANGES = {"family": 0xFF + 0xF, "model": 0xFF, "stepping": 0xF}
-# QEMU 7.2's feature words in FeatureWord order (target/i386/cpu.h): the order in which
-# x86_cpu_filter_features walks them, hence of unavailable-features; checked against the
-# capture's recorded query-cpu-definitions (tests/unit/x86_64/test_x86_libvirt_hosts.py).
-# The CPUID words up to leaf 6, then the XSAVE components (XCR0), the MSR words, the rest.
-FEATURE_WORDS = (
-    (1, 0, "EDX"), (1, 0, "ECX"), (7, 0, "EBX"), (7, 0, "ECX"), (7, 0, "EDX"), (7, 1, "EAX"),
-    (0x80000001, 0, "EDX"), (0x80000001, 0, "ECX"), (0x80000007, 0, "EDX"), (0x80000008, 0, "EBX"),
-    (0xC0000001, 0, "EDX"), (0x40000001, 0, "EAX"), (0x40000001, 0, "EDX"), (0x8000000A, 0, "EDX"),
-    (0xD, 1, "EAX"), (6, 0, "EAX"),
-)  # fmt: skip
-LATE_WORDS = ((0x14, 0, "ECX"), (0x12, 0, "EAX"), (0x12, 0, "EBX"), (0x12, 1, "EAX"))
+# The feature words' order (QEMU's FeatureWord order, target/i386/cpu.h: the order in which
+# x86_cpu_filter_features walks them, hence of unavailable-features) is the rules file's measured
+# ``feature-words`` (the CPUID words; it changes between versions: 10.0 adds leaves 0x7.1 EDX,
+# 0x80000021 ...); the XSAVE components (XCR0, word 0xD.0 EAX) and then the MSR words come at the
+# place of the XCR0 word. Checked against the capture's recorded query-cpu-definitions
+# (tests/unit/x86_64/test_x86_libvirt_hosts.py).
+XCR0_WORD = (0xD, 0, "EAX")
 # XCR0 components (bit of CPUID.0DH:EAX) and the feature that asks for each
 # (x86_ext_save_areas); a missing component is listed under that feature's name
 XSAVE_COMPONENTS = ((2, "avx"), (3, "mpx"), (4, "mpx"), (5, "avx512f"), (6, "avx512f"), (7, "avx512f"),
@@ -111,7 +121,9 @@ class Catalog:
     def __init__(self, build: Any, accel: str) -> None:
         self.build = build
         self.accel = accel
-        rel = RULES_FILES.get(tuple(build.version[:2]))
+        self.version = tuple(build.version[:2])
+        self.visited = UNVISITED_QUIRK not in (getattr(build, "quirks", ()) or ())
+        rel = RULES_FILES.get(self.version)
         if rel is None:
             raise Missing(
                 "no x86 CPU rules for QEMU %s (models/x86_64 has %s)"
@@ -129,6 +141,7 @@ class Catalog:
         self.levels_always: dict[str, dict[str, int]] = self.rules.get("levels-always") or {}
         self.kvm_only: list[str] = self.rules.get("kvm-only") or []
         self._full: dict[str, dict[str, Any]] = {}
+        self._said_msr: set[tuple[Any, str]] = set()
 
     # data from the capture ---------------------------------------------------------------
 
@@ -195,18 +208,26 @@ class Catalog:
             raise X86Error("Property '%s.%s' not found" % (self.typename(name), key))
         if key == "realized":
             raise Missing("setting realized is not modelled")
+        path = "model.props." + key if self.visited else key
         if t == "bool":
             if type(value) is not bool:
-                raise X86Error("Invalid parameter type for '%s', expected: boolean" % key)
+                raise X86Error("Invalid parameter type for '%s', expected: boolean" % path)
             for k in self.aliases.get(key, (key,)):
                 props[k] = value
                 user[k] = value
             return
         if t in UINT32:
             if type(value) is not int:
-                raise X86Error("Parameter '%s' expects uint64" % key)
+                raise X86Error("Parameter '%s' expects uint64" % path)
             if not 0 <= value < 1 << 32:
                 raise X86Error("Parameter '%s' expects uint32_t" % key)
+            props[key] = user[key] = value
+            return
+        if key in INT_RANGES and self.visited:
+            if type(value) is not int or not -(1 << 63) <= value < 1 << 64:
+                raise X86Error("Parameter '%s' expects uint64" % path)
+            if value % (1 << 64) > INT_RANGES[key]:
+                raise X86Error("parameter '%s' can be at most %d" % (key, INT_RANGES[key]))
             props[key] = user[key] = value
             return
         if key in INT_RANGES:
@@ -221,8 +242,10 @@ class Catalog:
             return
         if key in ("model-id", "vendor"):
             if type(value) is not str:
-                raise X86Error("Invalid parameter type for '%s', expected: string" % key)
+                raise X86Error("Invalid parameter type for '%s', expected: string" % path)
             if key == "vendor" and len(value.encode()) != 12:
+                if self.visited:
+                    raise X86Error("value of property 'vendor' must consist of exactly 12 characters")
                 raise X86Error("Property '.vendor' doesn't take value '%s'" % value)
             props[key] = user[key] = value
             return
@@ -297,15 +320,32 @@ class Catalog:
             for k in self.aliases.get(f, (f,)):
                 if k in props:
                     props[k] = f in on
-        for f, v in (host.get("msr-features") or {}).items():
+        msr = host.get("msr-features") or {}
+        for f, v in msr.items():
             for k in self.aliases.get(f, (f,)):
                 if k in props:
                     props[k] = v
+        # an MSR feature this QEMU names that the host file's MSR data does not (a file
+        # converted for an older QEMU) would keep the capture host's value: shown off, and said
+        # (a file without MSR data, the capture host's own, keeps the capture's values)
+        unnamed = [k for k in self.msr_keys() if k not in msr] if msr else []
+        if unnamed:
+            for k in unnamed:
+                props[k] = False
+            key = (host.get("name"), self.accel)
+            if key not in self._said_msr:
+                self._said_msr.add(key)
+                log.warning(
+                    "x86 host %s has no MSR data for %s, which QEMU %s names: shown off, not measured",
+                    host.get("name"),
+                    ", ".join(unnamed),
+                    ".".join(map(str, self.build.version)),
+                )
         props["lmce"] = bool(host.get("lmce"))
         l0, l1, x0 = hostcpu.leaf(host, 0), hostcpu.leaf(host, 1), hostcpu.leaf(host, 0x80000000)
         sig = l1["EAX"]
         base_family = sig >> 8 & 0xF
-        props["vendor"] = b"".join(l0[r].to_bytes(4, "little") for r in ("EBX", "EDX", "ECX")).decode()
+        props["vendor"] = host_vendor(host)
         props["family"] = base_family + (sig >> 20 & 0xFF if base_family == 0xF else 0)
         props["model"] = (sig >> 4 & 0xF) | (sig >> 12 & 0xF0 if base_family in (6, 0xF) else 0)
         props["stepping"] = sig & 0xF
@@ -316,6 +356,13 @@ class Catalog:
             props[k] = l0["EAX"]
         for k in ("xlevel", "min-xlevel"):
             props[k] = x0["EAX"]
+
+    def msr_keys(self) -> list[str]:
+        """The features of a static expansion held in MSRs: neither a static property nor
+        (under any spelling) a CPUID feature of the rules' ``cpuid`` table."""
+        cpuid = self.rules["cpuid"]
+        spelled = {k for f in cpuid for k in self.aliases.get(f, (f,))} | set(cpuid)
+        return [k for k in self.static_keys if k not in STATIC_PROPS and k not in spelled]
 
     def unavailable_features(self, name: str, host: dict[str, Any]) -> list[str]:
         """``unavailable-features`` of a named model on ``host`` under KVM
@@ -335,20 +382,21 @@ class Catalog:
         off = {f for f in self.depends if props.get(f) is not True} | missing
         missing -= {d for f in off for d in self.depends.get(f, ())}
 
-        words = FEATURE_WORDS + LATE_WORDS
+        words = [(leaf, sub or 0, reg) for leaf, sub, reg in self.rules["feature-words"]]
+        early = words.index(XCR0_WORD)
 
         def order(f: str) -> tuple[int, int]:
             leaf, sub, reg, bit = cpuid[f]
             return words.index((leaf, sub or 0, reg)), bit
 
         ranked = sorted(missing, key=order)
-        out = [f for f in ranked if order(f)[0] < len(FEATURE_WORDS)]
+        out = [f for f in ranked if order(f)[0] < early]
         xcr0 = hostcpu.leaf(host, 0xD, 0)["EAX"]
         out += [f for bit, f in XSAVE_COMPONENTS if props.get(f) is True and not xcr0 >> bit & 1]
         msr = host.get("msr-features") or {}
         vmx = [k for k in self.static_keys if k.startswith("vmx-")]
         out += [f for f in (*MSR_WORD_ORDER, *vmx) if props.get(f) is True and not msr.get(f, False)]
-        out += [f for f in ranked if order(f)[0] >= len(FEATURE_WORDS)]
+        out += [f for f in ranked if order(f)[0] > early]
         return out
 
     def expand(
@@ -358,6 +406,8 @@ class Catalog:
         the build's capture host is the instance's host."""
         if name not in self.models:
             raise X86Error("CPU model '%s' not found" % name)
+        if type(in_props) is not dict and in_props is not None and self.visited:
+            raise X86Error(PROPS_NOT_OBJECT)
         given = in_props if type(in_props) is dict else {}
         recorded: dict[str, Any] = {}
         if name in ("host", "max"):
@@ -368,6 +418,10 @@ class Catalog:
         props = self.recorded_full(name, extra)
         if host is not None and name in ("host", "max") and self.accel == "kvm":
             self.host_props(props, host)
+        elif host is not None and self.accel == "kvm" and name != "base":
+            # host_cpu_instance_init: under KVM a named model takes the host's vendor (the
+            # capture's KVM overlay holds the capture host's)
+            props["vendor"] = host_vendor(host)
         user: dict[str, Any] = {}
         for key in wire_order(tuple(given)):
             if key in recorded:
@@ -382,6 +436,14 @@ class Catalog:
     def static_of(self, props: dict[str, Any]) -> dict[str, Any]:
         """The ``static`` expansion of a model whose ``full`` properties are ``props``."""
         return {"model": {"name": "base", "props": {k: props[k] for k in self.static_keys}}}
+
+
+def host_vendor(host: dict[str, Any]) -> str:
+    """The vendor string of CPUID leaf 0 (EBX, EDX, ECX) of the host's KVM data."""
+    from . import hostcpu
+
+    l0 = hostcpu.leaf(host, 0)
+    return b"".join(l0[r].to_bytes(4, "little") for r in ("EBX", "EDX", "ECX")).decode()
 
 
 def catalog(build: Any, accel: str) -> Catalog:

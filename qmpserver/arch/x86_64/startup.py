@@ -1,7 +1,8 @@
 """The x86 ``pc``/``q35`` machines at start-up: ``kernel-irqchip``, ``-cpu`` and the vCPU objects.
 
 QEMU 7.2's rules, each checked against Debian's ``qemu-system-x86_64`` 7.2 (the case list
-``tests/unit/x86_64/x86_cmdline_cases.py``), in the order QEMU applies them:
+``tests/unit/x86_64/x86_cmdline_cases.py``) and, where 10.0 differs (the quirks named below),
+against Debian's 10.0 (``x86_cmdline_cases_10_0.py``), in the order QEMU applies them:
 
 * ``kernel-irqchip`` is a property of the KVM accelerator (``accel/kvm/kvm-all.c``,
   ``OnOffSplit``: ``on``/``off``/``split``, nothing else, not even ``yes``); ``-machine
@@ -29,7 +30,8 @@ QEMU 7.2's rules, each checked against Debian's ``qemu-system-x86_64`` 7.2 (the 
 * each vCPU's APIC with ``kernel-irqchip=off`` under KVM is the userspace one, whose realize warns
   ``Userspace local APIC is deprecated for KVM.`` and ``Do not use kernel-irqchip except for the
   -M isapc machine type.`` (hw/intc/apic.c), after that vCPU's filtering warnings; every
-  warning repeats for each vCPU.
+  warning repeats for each vCPU.  That is 7.2 (quirk ``x86-kvm-userspace-apic-warns``); 10.0
+  fails at the first vCPU instead, ``KVM does not support userspace APIC``, on every board.
 
 What the data does not reach is logged on ``qmpserver.cpu`` as not modelled, never guessed: a
 requested feature held in an MSR (``vmx-*``, ``arch-capabilities`` bits) that the accelerator
@@ -53,13 +55,17 @@ from . import cpu, hostcpu
 
 log = get_logger("qmpserver.cpu")
 
-MACHINE_FILES = {(7, 2): "x86_64/machines-7.2.yaml"}
+MACHINE_FILES = {(7, 2): "x86_64/machines-7.2.yaml", (10, 0): "x86_64/machines-10.0.yaml"}
 BOARD_PREFIXES = ("pc-i440fx-", "pc-q35-")
 APIC_BOARDS = BOARD_PREFIXES + ("isapc",)
 USERSPACE_APIC = (
     "Userspace local APIC is deprecated for KVM.",
     "Do not use kernel-irqchip except for the -M isapc machine type.",
 )
+# models/qemu-quirks.yaml: builds that warn USERSPACE_APIC (7.2); the others (10.0) fail at the
+# first vCPU, after its filtering warnings, on every board, isapc included
+USERSPACE_APIC_QUIRK = "x86-kvm-userspace-apic-warns"
+USERSPACE_APIC_REFUSED = "KVM does not support userspace APIC"
 AMBIGUOUS = 'Ambiguous CPU model string. Don\'t mix both "%s%s" and "%s=%s"'
 AMBIGUOUS_END = "Compatibility of ambiguous CPU model strings won't be kept on future QEMU versions"
 TRUE_WORDS = ("on", "yes", "true", "y")
@@ -118,9 +124,12 @@ class FeatureStr:
             self.warnings.append(AMBIGUOUS_END)
 
 
-def parse_value(typename: str, name: str, typ: str, text: str) -> Any:
+def parse_value(typename: str, name: str, typ: str, text: str, visited: bool = False) -> Any:
     """A global property's string as its setter takes it; QMPError with QEMU's text, or
-    cpu.Missing for a type whose parser is not modelled."""
+    cpu.Missing for a type whose parser is not modelled.  ``visited``: the build's setters are
+    10.0's (:data:`.cpu.UNVISITED_QUIRK` does not apply): ``family``/``model``/``stepping`` read a uint64
+    (``parameter 'family' can be at most 270``), ``vendor`` says ``value of property 'vendor'
+    must consist of exactly 12 characters``."""
     if typ == "bool":
         low = text.lower()
         if low in TRUE_WORDS or low in FALSE_WORDS:
@@ -135,6 +144,15 @@ def parse_value(typename: str, name: str, typ: str, text: str) -> Any:
         if not lo <= v <= hi:
             raise QMPError("Parameter '%s' expects %s_t" % (name, typ))
         return v
+    if typ in SIGNED_TYPES and visited and name in cpu.INT_RANGES:
+        try:
+            v = int(text, 0)
+        except ValueError:
+            raise QMPError("Parameter '%s' expects uint64" % name) from None
+        most = cpu.INT_RANGES[name]
+        if v % (1 << 64) > most:
+            raise QMPError("parameter '%s' can be at most %d" % (name, most))
+        return v
     if typ in SIGNED_TYPES:
         try:
             v = int(text, 0)
@@ -146,6 +164,8 @@ def parse_value(typename: str, name: str, typ: str, text: str) -> Any:
         return v
     if typ in ("string", "str"):
         if name == "vendor" and len(text.encode()) != 12:
+            if visited:
+                raise QMPError("value of property 'vendor' must consist of exactly 12 characters")
             raise QMPError("Property '.vendor' doesn't take value '%s'" % text)
         return text
     raise cpu.Missing("parsing a -cpu value of type %s (%s.%s)" % (typ, typename, name))
@@ -279,7 +299,7 @@ def validate(instance: Any, ms: Any) -> None:
                 % (typename, name, text, typename, name)
             )
         try:
-            given[name] = parse_value(typename, name, typ, text)
+            given[name] = parse_value(typename, name, typ, text, cat.visited)
         except QMPError as e:
             raise StartupError("can't apply global %s.%s=%s: %s" % (typename, name, text, e.desc)) from None
         except cpu.Missing as e:
@@ -301,6 +321,8 @@ def validate(instance: Any, ms: Any) -> None:
     props, unavailable, filter_warnings, error = _realize(instance, cat, model, given, chip, check, enforce)
     ncpus = max(1, int(ms.smp.get("cpus", 1)))
     apic = list(USERSPACE_APIC) if chip == "off" and ms.type.startswith(APIC_BOARDS) else []
+    if chip == "off" and USERSPACE_APIC_QUIRK not in (getattr(cat.build, "quirks", ()) or ()):
+        apic, error = [], error or USERSPACE_APIC_REFUSED
     if error:
         warnings.extend(filter_warnings)
         raise StartupError(error)
