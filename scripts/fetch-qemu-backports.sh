@@ -18,12 +18,22 @@ cd "$(dirname "$0")/.."
 
 VERSION=1:10.0.2+ds-2+deb13u1~bpo12+1
 SUITE=bookworm-backports
-PACKAGES="qemu-system-x86 qemu-system-ppc qemu-system-arm qemu-system-common"
+# qemu-system-gui, -modules-opengl, -modules-spice and qemu-block-extra: the 10.0 binaries look for
+# a module in QEMU_MODULE_DIR first and then in the system's module directory, where Debian's 7.2
+# modules are; a 7.2 module refuses to load into 10.0 ("Only modules from the same build can be
+# loaded") and leaves QEMU to fail an assertion (util/module.c) at the first qom-list-types.  Their
+# 10.0 versions shadow every 7.2 module.
+PACKAGES="qemu-system-x86 qemu-system-ppc qemu-system-arm qemu-system-common qemu-system-gui
+  qemu-system-modules-opengl qemu-system-modules-spice qemu-block-extra"
 CACHE=${1:-.cache/qemu-10.0}
 TARGETS="x86_64 ppc64 aarch64"
 
+# up to date when every package above is in the cache's ORIGIN (an older cache lacking the module
+# packages is fetched again)
 if [ -f "$CACHE/ORIGIN" ] && [ -x "$CACHE/bin/qemu-system-x86_64" ]; then
-  exit 0
+  missing=0
+  for p in $PACKAGES; do grep -q "  ${p}_" "$CACHE/ORIGIN" || missing=1; done
+  [ "$missing" = 1 ] || exit 0
 fi
 command -v apt-get >/dev/null || { echo "fetch-qemu-backports.sh: apt-get is needed" >&2; exit 1; }
 

@@ -779,6 +779,31 @@ def _dpkg_owner(binary: str) -> tuple[str, str] | None:
         return None
 
 
+def _fetched_binary(binary: str) -> tuple[str, str] | None:
+    """(real binary, origin line) when `binary` is a wrapper of scripts/fetch-qemu-backports.sh.
+
+    That script unpacks Debian packages dpkg does not know into a cache and writes
+    ``bin/qemu-system-*`` shell wrappers that ``exec`` the unpacked binary, with an ``ORIGIN``
+    file beside ``bin/`` naming the packages; the build records the binary the wrapper runs and
+    that origin instead of a dpkg owner.
+    """
+    try:
+        with open(binary, "rb") as f:
+            head = f.read(4096)
+        if not head.startswith(b"#!"):
+            return None
+        origin = (Path(binary).resolve().parent.parent / "ORIGIN").read_text().splitlines()
+    except OSError:
+        return None
+    m = re.search(r"exec '([^']+)'", head.decode(errors="replace"))
+    if not m or not origin or not os.path.isfile(m.group(1)):
+        return None
+    real = m.group(1)
+    if real.startswith(os.getcwd() + os.sep):
+        real = os.path.relpath(real)  # the cache inside the checkout, as the script makes it
+    return real, origin[0]
+
+
 # the Debian packages whose contents shape what a QEMU binary answers: the emulators, their
 # loadable modules (qemu-system-gui holds ui-gtk/ui-sdl and virtio-gpu-gl, which appear in
 # `-display help` and qom-list-types only when installed), firmware, and libvirt beside them
@@ -888,6 +913,7 @@ def write_capture(
     force: bool = False,
     today: datetime.date | None = None,
     build_only: bool = False,
+    extra_refs: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Write the build, the host it ran on and a profile of the two from run_capture's result.
 
@@ -904,6 +930,7 @@ def write_capture(
     major_minor = ".".join(version.split(".")[:2])
     day = (today or datetime.datetime.now(datetime.timezone.utc).date()).isoformat()
     owner = _dpkg_owner(binary)
+    fetched = None if owner else _fetched_binary(binary)
     osr = _os_release()
     distro = " ".join(x for x in (osr.get("NAME", "").split(" ")[0], osr.get("VERSION_CODENAME")) if x)
     if not summary:
@@ -915,10 +942,13 @@ def write_capture(
     pkg_note = (
         f"; dpkg: {owner[0]} {owner[1]}" + (f" ({osr.get('PRETTY_NAME')})" if osr else "") if owner else ""
     )
+    if fetched:
+        pkg_note = f", a wrapper running {fetched[0]} (sha256 {_sha256(fetched[0])}); {fetched[1]}"
     refs = {
         "capture": f"{command}, {day}",
         "binary": f"{binary} (sha256 {_sha256(binary)}){pkg_note}; {result['banner']}",
     }
+    refs.update(extra_refs or {})
     for k, v in result["launches"].items():
         refs[f"launch-{k}"] = v
     if result["warnings"]:
@@ -1053,6 +1083,14 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write the build alone (no host, no profile), e.g. to refresh a build in models/",
     )
+    ap.add_argument(
+        "--ref",
+        action="append",
+        default=[],
+        metavar="KEY=TEXT",
+        help="an extra sources.refs entry of the build, host and profile (e.g. where the binary "
+        "came from and why this version); repeatable",
+    )
     ap.add_argument("--force", action="store_true", help="replace existing output")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -1066,6 +1104,13 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         name, _, arch = capture_name(version, target, args.emulator, args.name)
         refuse_existing(output_paths(args.output, name, arch, args.build_only), args.force)
 
+    extra_refs = {}
+    for item in args.ref:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            print(f"{prog}: error: --ref {item!r}: expected KEY=TEXT", file=sys.stderr)
+            return 2
+        extra_refs[key.strip()] = text.strip()
     try:
         result = run_capture(args.emulator, args.accel, args.machine, args.timeout, args.quiet, check_outputs)
         paths = write_capture(
@@ -1076,6 +1121,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
             summary=args.summary,
             force=args.force,
             build_only=args.build_only,
+            extra_refs=extra_refs,
         )
         if "profile" in paths:
             check_profile_loads(paths["profile"])
