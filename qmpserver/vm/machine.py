@@ -61,6 +61,18 @@ class MachineState:
         return self.type + "-machine"
 
 
+# QEMU names the machine it did not find from this version on (select_machine): measured,
+# Debian's 7.2 prints ``unsupported machine type``, Debian's 10.0 ``unsupported machine type:
+# "pseries-2.12"``; the release in between that changed it is not pinned down
+MACHINE_NAMED_SINCE = (10, 0)
+
+
+def unsupported_machine(build: Any, name: str) -> str:
+    if tuple(build.version[:2]) >= MACHINE_NAMED_SINCE:
+        return 'unsupported machine type: "%s"' % name
+    return "unsupported machine type"
+
+
 def select_machine(build: Any, requested: str | None, default: str | None) -> tuple[str, str]:
     """``select_machine``: (canonical type, the name asked for) or StartupError.
 
@@ -72,7 +84,7 @@ def select_machine(build: Any, requested: str | None, default: str | None) -> tu
         raise StartupError("No machine specified, and there is no default\n" + HINT_MACHINE)
     canonical = build.canonical_machine(mtype)
     if canonical is None:
-        raise StartupError("unsupported machine type\n" + HINT_MACHINE)
+        raise StartupError(unsupported_machine(build, mtype) + "\n" + HINT_MACHINE)
     return canonical, mtype
 
 
