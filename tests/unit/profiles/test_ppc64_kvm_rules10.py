@@ -80,3 +80,20 @@ def test_tcg_smt_refusal_is_not_kvms():
     }
     host = {"caps": {"KVM_CAP_PPC_NESTED_HV": 1}}
     assert spapr._kvm_outcome("cap-nested-hv", True, "power9_v2.2", host, tcg) == {}
+
+
+def test_kvm_pass_answers_derived_from_the_tcg_recording():
+    """A POWER host's KVM pass (libvirt asks it when query-kvm says enabled): the CPU list and
+    the machines come from the TCG recording by QEMU's KVM rule, not an empty list or an
+    error (libvirt 9.0 dereferences a GenericError answer to query-cpu-definitions and
+    crashes)."""
+    from qmpserver.arch.ppc64 import qmp
+
+    tcg = [
+        {"name": "power9", "typename": "power9_v2.0-powerpc64-cpu", "static": False, "deprecated": False},
+        {"name": "power9_v2.0", "typename": "", "static": False, "deprecated": False},
+    ]
+    got = qmp.kvm_definitions(tcg, "power9_v2.0")
+    assert got[0]["typename"] == "POWER9-powerpc64-cpu"
+    assert [d["name"] for d in got[-2:]] == ["POWER9", "host"]
+    assert qmp._family("power8nvl_v1.0") == "POWER8NVL"
