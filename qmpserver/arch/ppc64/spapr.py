@@ -5,9 +5,10 @@
 The one owner of these rules: :mod:`qmpserver.vm.virt` hands ``-machine cap-*=V`` to
 :func:`parse_property`, the start-up pipeline calls :func:`validate` at machine init, and
 ``qom-get /machine`` reads :func:`qom_value`.  Every value and text comes from
-``models/ppc64/spapr-caps-7.2.yaml`` (precompiled with the profile, :mod:`.derive`), measured from Debian's ``qemu-system-ppc64`` 7.2 under
-TCG by ``tools/capture_ppc64_spapr.py``; the rules below are QEMU's (``hw/ppc/spapr_caps.c``,
-``hw/ppc/spapr.c``, 7.2):
+``models/ppc64/spapr-caps-<M.m>.yaml`` of the build's version (7.2, 10.0; precompiled with the
+profile, :mod:`.derive`), measured from Debian's ``qemu-system-ppc64`` 7.2 and 10.0 under TCG by
+``tools/capture_ppc64_spapr.py``; the rules below are QEMU's (``hw/ppc/spapr_caps.c``,
+``hw/ppc/spapr.c``, 7.2 and 10.0; what 10.0 adds: docs/ppc64.md "QEMU 10.0"):
 
 * **setting** (``spapr_cap_set_bool/_string/_pagesize``, when ``-machine`` is applied):
   bool caps take QEMU's bool words; string caps take their modes case-insensitively and keep
