@@ -26,6 +26,8 @@ Usage::
 
     python3 tools/capture_ppc64_spapr.py [--emulator /usr/bin/qemu-system-ppc64] \\
         -o models/ppc64/spapr-caps-7.2.yaml
+    python3 tools/capture_ppc64_spapr.py --emulator .cache/qemu-10.0/bin/qemu-system-ppc64 \\
+        -o models/ppc64/spapr-caps-10.0.yaml
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from qmpserver.profiles.capture import CaptureError, QMPClient  # noqa: E402
 
-# QEMU's capability table order (hw/ppc/spapr_caps.c ``capability_table``, 7.2): caps are applied
-# in it at machine creation, so warnings come out in it and the first refused cap ends start-up.
-# The script checks it against the order of the default warnings.
-ORDER = (
+# QEMU's capability table order per QEMU version (hw/ppc/spapr_caps.c ``capability_table``,
+# indexed by the SPAPR_CAP_* numbers of include/hw/ppc/spapr.h): caps are applied in it at machine
+# creation, so warnings come out in it and the first refused cap ends start-up.  The script checks
+# it against the binary's caps and the order of the default warnings.
+ORDER_7_2 = (
     "cap-htm",
     "cap-vsx",
     "cap-dfp",
@@ -62,9 +65,21 @@ ORDER = (
     "cap-fwnmi",
     "cap-rpt-invalidate",
 )
+ORDERS = {
+    (7, 2): ORDER_7_2,
+    # SPAPR_CAP_AIL_MODE_3 0x0C (8.0), SPAPR_CAP_NESTED_PAPR 0x0D (9.0), SPAPR_CAP_DAWR1 0x0E (10.0)
+    (10, 0): ORDER_7_2 + ("cap-ail-mode-3", "cap-nested-papr", "cap-dawr1"),
+}
 # the values at which the caps that warn under TCG by default are silent: the apply question of
 # one cap sets the others to these, so that its stderr is its own
 QUIET = {"cap-cfpc": "broken", "cap-sbbc": "broken", "cap-ibs": "broken", "cap-ccf-assist": "off"}
+ORDER: tuple = ORDER_7_2  # the measured binary's, set by main()
+# caps whose apply functions read each other (QEMU 9.0+: one nested API per machine; the
+# later cap of the pair is refused when the earlier one is on), asked together per CPU model
+CONFLICTS = ((("cap-nested-hv", "on"), ("cap-nested-papr", "on")),)
+# caps whose apply reads the SMT threads per core (10.0: TCG runs nested-HV with one thread
+# only), asked with -smp 2,threads=2 where the binary takes SMT under TCG
+SMT_CAPS = (("cap-nested-hv", "on"),)
 EXTRAS = ("vsmt", "ic-mode", "kvm-type", "resize-hpt", "max-cpu-compat")
 # values asked of each cap beyond its modes: hpt-max-page-size takes a size
 PAGE_SIZES = ("4k", "64k", "16M", "16G", "2k")
@@ -153,19 +168,26 @@ def measure_defaults(emulator: str, machine: str, cpu: str | None, props: list[s
     return {"qom": qom, "stderr": again["stderr"], "refused": r["stderr"]}
 
 
+# the caps whose apply check reads max-cpu-compat under TCG
+COMPAT_APPLY = ("cap-large-decr", "cap-dawr1")
 # max-cpu-compat values asked (the modes of target/ppc/compat.c and spellings it refuses)
-COMPAT_MODES = ("power6", "power7", "power8", "power9", "power10", "POWER8", "power5+", "nosuch")
+COMPAT_MODES = ("power6", "power7", "power8", "power9", "power10", "power11", "POWER8", "power5+", "nosuch")
 # hw/ppc/spapr_caps.c default_caps_with_cpu sets the caps a CPU's (or max-cpu-compat's)
 # compatibility level lacks to fixed values whatever the machine version: asked on the newest
-# version and on pseries-2.11, whose cap-htm default (on) shows whether HTM is lowered
-COMPAT_MACHINES = ("pseries-7.2", "pseries-2.11")
+# version and on pseries-2.11 (where the binary still has it), whose cap-htm default (on) shows
+# whether HTM is lowered
+COMPAT_OLD = "pseries-2.11"
+
+
+def compat_machines(machines: list) -> tuple:
+    return (machines[0],) + ((COMPAT_OLD,) if COMPAT_OLD in machines else ())
 
 
 def measure_compat(
     emulator: str, machines: list, cpus: list, props: list, defaults: dict, cpu_defaults: dict
 ):
     """Per max-cpu-compat mode and CPU model: the /machine values the mode forces (against
-    the CPU's own defaults, on COMPAT_MACHINES), and what start-up prints when the mode
+    the CPU's own defaults, on compat_machines()), and what start-up prints when the mode
     refuses (``Compatibility PVR 0x0f000005 not valid for CPU``); the set-time errors of
     the spellings QEMU refuses."""
     compat: dict = {}
@@ -177,7 +199,7 @@ def measure_compat(
             continue
         for c in cpus:
             entry: dict = {}
-            for m in COMPAT_MACHINES:
+            for m in compat_machines(machines):
                 base = dict(defaults[m]["qom"])
                 base.update(((cpu_defaults.get(m) or {}).get(c) or {}).get("qom") or {})
                 got = launch(emulator, ["-machine", "%s,max-cpu-compat=%s" % (m, mode), "-cpu", c], props)
@@ -187,25 +209,23 @@ def measure_compat(
                 elif m == machines[0]:
                     entry["rc"] = got["rc"]
                     entry["stderr"] = got["stderr"]
-            # cap_large_decr_apply checks the CPU against max-cpu-compat under TCG (the other
-            # apply checks read the CPU model alone)
+            # cap_large_decr_apply (and 10.0's cap_dawr1_apply) check the CPU against
+            # max-cpu-compat under TCG (the other apply checks read the CPU model alone)
             quiet = "".join(",%s=%s" % kv for kv in QUIET.items())
-            ld = launch(
-                emulator,
-                [
-                    "-machine",
-                    "%s%s,max-cpu-compat=%s,cap-large-decr=on" % (machines[0], quiet, mode),
-                    "-cpu",
-                    c,
-                ],
-            )
-            if ld["rc"] == "started":
-                outcome: dict = {"warning": ld["stderr"]} if ld["stderr"] else {}
-            else:
-                outcome = {"error": ld["stderr"], "rc": ld["rc"]}
-            # a pair QEMU refuses anyway fails after the caps: that is no outcome of the cap
-            if not ("rc" in entry and ld["stderr"][-1:] == entry["stderr"][-1:]):
-                entry["apply"] = {"cap-large-decr": {"on": outcome}}
+            for cap in COMPAT_APPLY:
+                if cap not in props:
+                    continue
+                ld = launch(
+                    emulator,
+                    ["-machine", "%s%s,max-cpu-compat=%s,%s=on" % (machines[0], quiet, mode, cap), "-cpu", c],
+                )
+                if ld["rc"] == "started":
+                    outcome: dict = {"warning": ld["stderr"]} if ld["stderr"] else {}
+                else:
+                    outcome = {"error": ld["stderr"], "rc": ld["rc"]}
+                # a pair QEMU refuses anyway fails after the caps: that is no outcome of the cap
+                if not ("rc" in entry and ld["stderr"][-1:] == entry["stderr"][-1:]):
+                    entry.setdefault("apply", {})[cap] = {"on": outcome}
             compat.setdefault(mode, {})[c] = entry
         print("  compat %s" % mode, file=sys.stderr)
     return compat, errors
@@ -309,7 +329,7 @@ class Monitor:
         return "\n".join(ln for ln in err.splitlines() if "terminating on signal" not in ln)
 
 
-def cpu_lookup(emu: str, version: str) -> dict:
+def cpu_lookup(emu: str, version: str, build: str) -> dict:
     """``-cpu`` lookup facts: each CPU type's PVR (``info registers``), and for each PVR
     the type ``-cpu 0x<PVR>`` creates (QEMU ``ppc_cpu_class_by_pvr``: several types may
     share a PVR)."""
@@ -348,11 +368,11 @@ def cpu_lookup(emu: str, version: str) -> dict:
         by_pvr[pvr] = r["return"][: -len(suffix)]
     return {
         "kind": "ppc64-cpu-lookup",
-        "build": "qemu-7.2-debian-ppc64",
+        "build": build,
         "sources": {
             "measured": "tools/capture_ppc64_spapr.py --cpus --emulator %s (%s), accelerator tcg, -machine none"
             % (emu, version),
-            "rules": "QEMU target/ppc/cpu_init.c ppc_cpu_class_by_name (7.2): an 8-hex-digit name (0x prefix "
+            "rules": "QEMU target/ppc/cpu_init.c ppc_cpu_class_by_name (7.2, 10.0): an 8-hex-digit name (0x prefix "
             "allowed) is a PVR; 'max' is the machine's default CPU type; else the name is lower-cased, "
             "an alias replaced by its model, and the type <model>-powerpc64-cpu looked up",
         },
@@ -367,12 +387,21 @@ def main() -> int:
     ap.add_argument("--emulator", default="/usr/bin/qemu-system-ppc64")
     ap.add_argument("--cpus", action="store_true", help="measure the -cpu lookup instead")
     ap.add_argument("-o", default="models/ppc64/spapr-caps-7.2.yaml")
+    ap.add_argument("--build", help="the build the data belongs to (default qemu-<M.m>-debian-ppc64)")
     a = ap.parse_args()
     emu = a.emulator
     version = subprocess.run([emu, "-version"], capture_output=True, text=True).stdout.splitlines()[0]
+    found = re.search(r"version (\d+)\.(\d+)", version)
+    assert found, version
+    major_minor = (int(found.group(1)), int(found.group(2)))
+    build = a.build or "qemu-%d.%d-debian-ppc64" % major_minor
     if a.cpus:
-        write(a.o, cpu_lookup(emu, version))
+        write(a.o, cpu_lookup(emu, version, build))
         return 0
+    global ORDER
+    if major_minor not in ORDERS:
+        raise SystemExit("no capability table order for QEMU %d.%d: add it to ORDERS" % major_minor)
+    ORDER = ORDERS[major_minor]
     machines, help_caps = machine_help(emu)
     cpus = spapr_cpus(emu)
     newest = machines[0]
@@ -440,11 +469,54 @@ def main() -> int:
             set_errors.setdefault(cap, {})[bad] = {"rc": r["rc"], "stderr": r["stderr"]}
         print("  apply %s" % cap, file=sys.stderr)
 
-    compat, compat_errors = measure_compat(emu, machines, cpus, props, defaults, cpu_defaults)
+    conflicts = []
+    for pair in CONFLICTS:
+        if not all(cap in help_caps for cap, _ in pair):
+            continue
+        by: dict = {}
+        for c in cpus:
+            quiet = "".join(",%s=%s" % kv for kv in QUIET.items())
+            setting = "".join(",%s=%s" % kv for kv in pair)
+            r = launch(emu, ["-machine", "%s%s%s" % (newest, quiet, setting), "-cpu", c])
+            key = (r["rc"], tuple(r["stderr"]))
+            by.setdefault(key, []).append(c)
+        for (rc, err), cs in by.items():
+            # the outcome of the pair where neither cap alone is refused for these CPUs
+            conflicts.append(
+                {
+                    "caps": {cap: v == "on" for cap, v in pair},
+                    "cpus": cs,
+                    **({"error": list(err), "rc": rc} if rc != "started" else {"warning": list(err)}),
+                }
+            )
+        print("  conflict %s" % ",".join("%s=%s" % kv for kv in pair), file=sys.stderr)
+
     smt = launch(emu, ["-machine", newest, "-smp", "2,threads=2"])
+    # per CPU model (10.0: TCG takes SMT from POWER8 on; 7.2 refuses it whatever the CPU)
+    smt_by: dict = {}
+    for c in cpus:
+        quiet = "".join(",%s=%s" % kv for kv in QUIET.items())
+        r = launch(emu, ["-machine", newest + quiet, "-cpu", c, "-smp", "2,threads=2"])
+        smt_by.setdefault((r["rc"], tuple(r["stderr"])), []).append(c)
+    smt_cpus = [{"cpus": cs, "rc": rc, "stderr": list(err)} for (rc, err), cs in smt_by.items()]
+    for pair in SMT_CAPS if smt["rc"] == "started" else ():
+        by = {}
+        for c in cpus:
+            quiet = "".join(",%s=%s" % kv for kv in QUIET.items())
+            r = launch(
+                emu, ["-machine", "%s%s,%s=%s" % ((newest, quiet) + pair), "-cpu", c, "-smp", "2,threads=2"]
+            )
+            by.setdefault((r["rc"], tuple(r["stderr"])), []).append(c)
+        for (rc, err), cs in by.items():
+            entry = {"caps": {pair[0]: pair[1] == "on"}, "smp-threads": 2, "cpus": cs}
+            entry.update({"error": list(err), "rc": rc} if rc != "started" else {"warning": list(err)})
+            conflicts.append(entry)
+        print("  smt %s=%s" % pair, file=sys.stderr)
+
+    compat, compat_errors = measure_compat(emu, machines, cpus, props, defaults, cpu_defaults)
     data = {
         "kind": "spapr-caps",
-        "build": "qemu-7.2-debian-ppc64",
+        "build": build,
         "sources": {
             "measured": "tools/capture_ppc64_spapr.py --emulator %s (%s), accelerator tcg" % (emu, version),
             "rules": "QEMU hw/ppc/spapr_caps.c (capability_table, default_caps_with_cpu, spapr_caps_apply) "
@@ -469,6 +541,7 @@ def main() -> int:
         "cpu-defaults": cpu_defaults,
         "apply": apply,
         "set-errors": set_errors,
+        "conflicts": conflicts,
         "compat": compat,
         "compat-set-errors": compat_errors,
         "tcg-smt": {
@@ -476,6 +549,7 @@ def main() -> int:
             "rc": smt["rc"],
             "stderr": smt["stderr"],
         },
+        "tcg-smt-cpus": smt_cpus,
     }
     write(a.o, data)
     return 0

@@ -12,8 +12,8 @@ returning the command's return value or raising
   :mod:`qmpserver.arch.arm64.cpu` (not listed here, so that the Arm model's
   code stays where its owners work on it).
 * ``x86_64``: :mod:`qmpserver.arch.x86_64.qmp` (``target/i386/cpu.c``).
-* ``ppc64``: :mod:`qmpserver.arch.ppc64` owns no CPU-model command yet (the recording
-  answers); its machine rules are in ``MACHINE_RULES``.
+* ``ppc64``: :mod:`qmpserver.arch.ppc64.qmp` (the recording answers under TCG; under KVM
+  ``query-cpu-definitions`` is derived from it); its machine rules are in ``MACHINE_RULES``.
 * any other target: the build's recording for exactly these arguments, else
   an error naming what is missing (:func:`recorded_or_missing`).  Never the
   default of the return type: a ``{"model": {"name": ""}}`` from a mock looks
@@ -45,6 +45,7 @@ log = get_logger("qmpserver.cpu")
 
 CPU_MODEL_MODULES: Mapping[str, str] = {
     "x86_64": "qmpserver.arch.x86_64.qmp",
+    "ppc64": "qmpserver.arch.ppc64.qmp",
 }
 
 # Per-target machine rules beyond the Arm virt board (QEMU's per-board property setters,

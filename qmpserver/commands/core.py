@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from ..errors import COMMAND_NOT_FOUND, QMPError
+from ..log import get as get_logger
 from ..vm.config import NO_UUID
 from ..wire.encode import RawJSON, dumps
 from .registry import command
+
+log = get_logger("qmpserver.commands")
 
 
 def _constant(inst, key, make):
@@ -105,6 +108,23 @@ def stop(ctx, args):
 @command("cont")
 def cont(ctx, args):
     ctx.instance.cont()
+
+
+@command("set-action")
+def set_action(ctx, args):
+    """``qmp_set_action`` (``softmmu/runstate-action.c``): the actions take effect at once.
+    ``panic`` and ``shutdown`` (``pause`` keeps the VM after a guest shutdown, as
+    ``-no-shutdown``; ``poweroff`` exits) change what the instance does; ``reboot`` and
+    ``watchdog`` are accepted, their effect is not simulated (a log line says so)."""
+    cfg = ctx.instance.config
+    if "panic" in args:
+        cfg.panic_action = args["panic"]
+    if "shutdown" in args:
+        cfg.no_shutdown = args["shutdown"] == "pause"
+    unmodelled = sorted(k for k in ("reboot", "watchdog") if k in args)
+    if unmodelled:
+        log.warning("set-action %s: not simulated (accepted)", ", ".join(unmodelled))
+    return {}
 
 
 @command("system_reset")

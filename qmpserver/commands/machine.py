@@ -33,6 +33,12 @@ def query_machines(ctx, args):
     rec = inst.build.recorded("query-machines", args or None, inst.accel)
     if rec is None and args:
         rec = inst.build.recorded("query-machines", None, inst.accel)
+    if rec is None and inst.build.target == "ppc64" and inst.accel == "kvm":
+        from ..arch.ppc64 import qmp as ppc_qmp  # a POWER host's KVM pass: derived from TCG's
+
+        derived = ppc_qmp.kvm_machines(inst)
+        if derived is not None:
+            return derived
     if rec is None:
         return []
     if "error" in rec:

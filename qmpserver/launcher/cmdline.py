@@ -395,6 +395,9 @@ class Cmdline:
         self.launch.action = (g, loc)
         if g.opts.get("shutdown") == "pause":
             self.launch.config.no_shutdown = True
+        if g.opts.get("panic") is not None:
+            # a value outside PanicAction is refused by check_action before the instance starts
+            self.launch.config.panic_action = str(g.opts["panic"])
 
     def opt_nodefaults(self, arg, loc):
         L = self.launch

@@ -779,6 +779,31 @@ def _dpkg_owner(binary: str) -> tuple[str, str] | None:
         return None
 
 
+def _fetched_binary(binary: str) -> tuple[str, str] | None:
+    """(real binary, origin line) when `binary` is a wrapper of scripts/fetch-qemu-backports.sh.
+
+    That script unpacks Debian packages dpkg does not know into a cache and writes
+    ``bin/qemu-system-*`` shell wrappers that ``exec`` the unpacked binary, with an ``ORIGIN``
+    file beside ``bin/`` naming the packages; the build records the binary the wrapper runs and
+    that origin instead of a dpkg owner.
+    """
+    try:
+        with open(binary, "rb") as f:
+            head = f.read(4096)
+        if not head.startswith(b"#!"):
+            return None
+        origin = (Path(binary).resolve().parent.parent / "ORIGIN").read_text().splitlines()
+    except OSError:
+        return None
+    m = re.search(r"exec '([^']+)'", head.decode(errors="replace"))
+    if not m or not origin or not os.path.isfile(m.group(1)):
+        return None
+    real = m.group(1)
+    if real.startswith(os.getcwd() + os.sep):
+        real = os.path.relpath(real)  # the cache inside the checkout, as the script makes it
+    return real, origin[0]
+
+
 # the Debian packages whose contents shape what a QEMU binary answers: the emulators, their
 # loadable modules (qemu-system-gui holds ui-gtk/ui-sdl and virtio-gpu-gl, which appear in
 # `-display help` and qom-list-types only when installed), firmware, and libvirt beside them
@@ -910,6 +935,7 @@ def write_capture(
     major_minor = ".".join(version.split(".")[:2])
     day = (today or datetime.datetime.now(datetime.timezone.utc).date()).isoformat()
     owner = _dpkg_owner(binary)
+    fetched = None if owner else _fetched_binary(binary)
     osr = _os_release()
     distro = " ".join(x for x in (osr.get("NAME", "").split(" ")[0], osr.get("VERSION_CODENAME")) if x)
     if not summary:
@@ -921,6 +947,8 @@ def write_capture(
     pkg_note = (
         f"; dpkg: {owner[0]} {owner[1]}" + (f" ({osr.get('PRETTY_NAME')})" if osr else "") if owner else ""
     )
+    if fetched:
+        pkg_note = f", a wrapper running {fetched[0]} (sha256 {_sha256(fetched[0])}); {fetched[1]}"
     refs = {
         "capture": f"{command}, {day}",
         "binary": f"{binary} (sha256 {_sha256(binary)}){pkg_note}; {result['banner']}",

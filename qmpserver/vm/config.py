@@ -108,6 +108,7 @@ class InstanceConfig:
     slots: int
     start_paused: bool
     no_shutdown: bool
+    panic_action: str
     preconfig: bool
     incoming: str | None
     compat: Policy
@@ -139,6 +140,7 @@ class InstanceConfig:
         "slots": 0,  # -m slots
         "start_paused": False,  # -S
         "no_shutdown": False,  # -no-shutdown
+        "panic_action": "shutdown",  # -action panic= / set-action (PanicAction: shutdown, pause, none, exit-failure)
         "preconfig": False,  # --preconfig
         "incoming": None,  # -incoming URI
         "compat": Policy,

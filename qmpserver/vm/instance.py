@@ -174,6 +174,7 @@ class Instance:
         self.session_close_listeners: list[Callable[[], object]] = []
         self.terminated: str | None = None  # ShutdownCause once the instance has exited
         self.exit_code = 0  # the process's exit status once terminated (1: a failed incoming migration)
+        self.panic_exit_code = 0  # 1 once a panic under -action panic=exit-failure requested the shutdown
         self.migrated_in = False  # an incoming migration completed: inst.abi is the source's
         self.stderr: deque[str] = deque(maxlen=200)  # what the process printed (error_report), newest last
         self.reporter: Callable[[str], object] | None = None  # the launcher prints QEMU-style lines
@@ -283,17 +284,30 @@ class Instance:
                 fn(self)
 
     def guest_panicked(self) -> None:
-        """QEMU's ``qemu_system_guest_panicked`` (``system/runstate.c``, 7.2) for a guest
-        that reports its panic without details (pseries ``ibm,os-term``): with the
-        shutdown action ``pause`` (``-no-shutdown``, as libvirt starts QEMU)
-        ``GUEST_PANICKED`` {"action": "pause"} then ``STOP``, the run state
-        ``guest-panicked``; otherwise {"action": "poweroff"}, ``STOP`` and a guest-panic
-        shutdown.  ``-action panic=...`` is not modelled (the default ``shutdown`` is)."""
-        action = "pause" if self.config.no_shutdown else "poweroff"
-        self.emit("GUEST_PANICKED", {"action": action})
-        self.vm_stop("guest-panicked")
-        if action == "poweroff":
+        """QEMU's ``qemu_system_guest_panicked`` (``softmmu/runstate.c``, 7.2; 10.0 the same)
+        for a guest that reports its panic without details (pseries ``ibm,os-term``), by the
+        panic action (``-action panic=``, ``set-action``; default ``shutdown``) and the
+        shutdown action (``pause`` with ``-no-shutdown`` / ``-action shutdown=pause``, as
+        libvirt starts QEMU):
+
+        * ``pause``, or ``shutdown`` with the shutdown action ``pause``: ``GUEST_PANICKED``
+          {"action": "pause"}, ``STOP``, run state ``guest-panicked``;
+        * ``shutdown`` or ``exit-failure``: {"action": "poweroff"}, ``STOP``, then a
+          ``guest-panic`` shutdown request (which the shutdown action ``pause`` turns into the
+          run state ``shutdown``); ``exit-failure`` makes the process exit with status 1;
+        * ``none``: {"action": "run"}, the guest keeps running."""
+        panic = self.config.panic_action
+        if panic == "pause" or (panic == "shutdown" and self.config.no_shutdown):
+            self.emit("GUEST_PANICKED", {"action": "pause"})
+            self.vm_stop("guest-panicked")
+        elif panic in ("shutdown", "exit-failure"):
+            self.emit("GUEST_PANICKED", {"action": "poweroff"})
+            self.vm_stop("guest-panicked")
+            if panic == "exit-failure":
+                self.panic_exit_code = 1
             self.shutdown("guest-panic")
+        else:
+            self.emit("GUEST_PANICKED", {"action": "run"})
 
     def stop(self) -> None:
         if self.runstate == "inmigrate":
@@ -345,7 +359,8 @@ class Instance:
             if self.config.no_shutdown and not force_exit and cause.startswith("guest"):
                 self.vm_stop("shutdown")
             else:
-                self.terminate(cause)
+                # main_loop_should_exit: a guest-panic shutdown under panic=exit-failure
+                self.terminate(cause, self.panic_exit_code if cause == "guest-panic" else 0)
 
         self.main_loop(ctx, do)
 

@@ -5,9 +5,10 @@
 The one owner of these rules: :mod:`qmpserver.vm.virt` hands ``-machine cap-*=V`` to
 :func:`parse_property`, the start-up pipeline calls :func:`validate` at machine init, and
 ``qom-get /machine`` reads :func:`qom_value`.  Every value and text comes from
-``models/ppc64/spapr-caps-7.2.yaml`` (precompiled with the profile, :mod:`.derive`), measured from Debian's ``qemu-system-ppc64`` 7.2 under
-TCG by ``tools/capture_ppc64_spapr.py``; the rules below are QEMU's (``hw/ppc/spapr_caps.c``,
-``hw/ppc/spapr.c``, 7.2):
+``models/ppc64/spapr-caps-<M.m>.yaml`` of the build's version (7.2, 10.0; precompiled with the
+profile, :mod:`.derive`), measured from Debian's ``qemu-system-ppc64`` 7.2 and 10.0 under TCG by
+``tools/capture_ppc64_spapr.py``; the rules below are QEMU's (``hw/ppc/spapr_caps.c``,
+``hw/ppc/spapr.c``, 7.2 and 10.0; what 10.0 adds: docs/ppc64.md "QEMU 10.0"):
 
 * **setting** (``spapr_cap_set_bool/_string/_pagesize``, when ``-machine`` is applied):
   bool caps take QEMU's bool words; string caps take their modes case-insensitively and keep
@@ -220,16 +221,52 @@ def _outcome(
     return None
 
 
+def _deprecation(r: dict[str, Any], machine: str) -> str | None:
+    """The ``Machine type 'X' is deprecated: ...`` warning QEMU prints for a deprecated machine
+    version (QEMU 10.0: after the options are parsed, before the CPU is looked up), as measured
+    among the version's default start-up lines; None when the version prints none."""
+    for ln in (r.get("default-stderr") or {}).get(machine) or ():
+        if ln.startswith(PREFIX + "warning: Machine type ") and " is deprecated" in ln:
+            return ln[len(PREFIX + "warning: ") :]
+    return None
+
+
+def _conflict(
+    r: dict[str, Any], cap: str, values: dict[str, Any], cpu: str, threads: int
+) -> dict[str, Any] | None:
+    """The measured refusal of caps that read each other or the SMT threads (QEMU 9.0+:
+    ``cap-nested-hv`` and ``cap-nested-papr`` each claim the machine's one nested API, under
+    TCG the later one in the apply order is refused when both are on; 10.0: TCG runs
+    ``cap-nested-hv`` with one thread per core only): the outcome at ``cap`` when it is the
+    last cap of a measured combination whose values (and thread count) hold, else None."""
+    for c in r.get("conflicts") or ():
+        names = [n for n in r["order"] if n in c["caps"]]
+        if not names or names[-1] != cap or cpu not in c["cpus"] or "error" not in c:
+            continue
+        if threads < int(c.get("smp-threads") or 1):
+            continue
+        if all(values.get(n) == v for n, v in c["caps"].items()):
+            return dict(c)
+    return None
+
+
 def validate(instance: Any, ms: Any) -> None:
     """Machine init of a ppc64 instance: the CPU model (any machine), then for pseries the
     spapr core type and the caps in QEMU's apply order; warnings go to the instance's
     start-up warnings, a refusal is a StartupError carrying the warnings printed before it."""
-    model = ppc_cpu.resolve(instance, ms)
+    r = rules(instance.build)
+    warnings = instance.config.warnings
+    deprecated = _deprecation(r, ms.type) if r is not None and is_pseries(ms.type) else None
+    if deprecated:
+        warnings.append(deprecated)
+    try:
+        model = ppc_cpu.resolve(instance, ms)
+    except StartupError as e:
+        raise StartupError(e.message, e.warnings or list(warnings)) from None
     if ms.type == "none" and instance.config.cpu is None:
         ms.cpu_model = None
         return
     ms.cpu_model = model
-    r = rules(instance.build)
     if not is_pseries(ms.type):
         return
     if r is None:
@@ -238,7 +275,6 @@ def validate(instance: Any, ms: Any) -> None:
             ".".join(map(str, instance.build.version)),
         )
         return
-    warnings = instance.config.warnings
     if model is None or model not in r["cpus"]:
         raise StartupError("Unable to find sPAPR CPU Core definition", list(warnings))
     kvm = _host_kvm(instance) if ms.accel == "kvm" else None
@@ -255,12 +291,23 @@ def validate(instance: Any, ms: Any) -> None:
         )
     props = ms.props or {}
     threads = int((ms.smp or {}).get("threads") or 1)
-    if kvm is None and threads > 1 and r.get("tcg-smt"):
-        # spapr_set_vsmt_mode: TCG runs one thread per core on pseries
-        raise StartupError(_strip(r["tcg-smt"]["stderr"]), list(warnings))
+    if kvm is None and threads > 1:
+        # 7.2 spapr_set_vsmt_mode: TCG runs one thread per core on pseries; 10.0: SMT from
+        # POWER8 on (measured per CPU model; the default CPU's answer where no model's is)
+        smt = r.get("tcg-smt") or {}
+        smt = next((g for g in r.get("tcg-smt-cpus") or () if model in g["cpus"]), smt)
+        if smt.get("rc", "started") != "started":
+            raise StartupError(_strip([ln for ln in smt["stderr"] if " warning: " not in ln]), list(warnings))
     # the CPUs are created (the -cpu globals applied) before the caps are applied
-    ppc_cpu.apply_globals(instance, ms, model)
+    try:
+        ppc_cpu.apply_globals(instance, ms, model)
+    except StartupError as e:
+        raise StartupError(e.message, e.warnings or list(warnings)) from None
     values = effective(r, ms.type, model, props)
+    if "vsmt" not in props and "vsmt" in values:
+        # spapr_set_vsmt_mode: without vsmt=, the machine's VSMT is its threads per core, at
+        # least the version's own default (8 on the versions that measured 8 with one thread)
+        values["vsmt"] = max(int(values["vsmt"]), threads)
     if kvm is not None and kvm.get("flavour") == "hv" and PAGESIZE_CAP not in props:
         # default_caps_with_cpu: pseries-2.12 and older have no default; TCG allows every
         # size (16 GiB), KVM-HV the host's RAM page size (kvmppc_hpt_needs_host_contiguous_pages)
@@ -268,6 +315,8 @@ def validate(instance: Any, ms: Any) -> None:
             values[PAGESIZE_CAP] = HOST_RAM_PAGE
     for cap in r["order"]:
         got = _outcome(r, cap, values[cap], model, props)
+        if got is not None and "error" not in got:
+            got = _conflict(r, cap, values, model, threads) or got
         if kvm is not None:
             got = _kvm_outcome(cap, values[cap], model, kvm, got)
         if got is None:
@@ -311,8 +360,8 @@ LEVEL_TEXT = {
     "cap-sbbc": "safe bounds check",
     "cap-ibs": "safe indirect branch",
 }
-# pcc->lrg_decr_bits: POWER9 and POWER10 classes set 56, older ones none
-LRG_DECR_BITS = (("power9", 56), ("power10", 56))
+# pcc->lrg_decr_bits: POWER9, POWER10 (and 10.0's POWER11, a POWER10 derivative) classes set 56, older none
+LRG_DECR_BITS = (("power9", 56), ("power10", 56), ("power11", 56))
 # the RAM page size of a ppc64le host kernel (64 KiB pages); hugepage backends not modelled
 HOST_RAM_PAGE = 64 << 10
 ALL_PAGESIZES = 1 << 34  # the "allow everything" default of pseries-2.12 and older under TCG
@@ -422,8 +471,35 @@ def _kvm_pagesize(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any]
     return {}
 
 
-# cap -> its KVM check (QEMU 7.2 cap_*_apply, kvm_enabled() branch); a cap not listed (vsx,
-# dfp) is checked against the CPU model only, as under TCG
+def _kvm_ail_mode_3(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    # QEMU 8.0+ (not in 7.2): kvmppc_supports_ail_3 answers KVM_CAP_PPC_AIL_MODE_3 (Linux 5.18);
+    # the cap is on by default, so a pseries-8.0-or-later machine needs it or cap-ail-mode-3=off
+    if value and not _cap(kvm, "KVM_CAP_PPC_AIL_MODE_3"):
+        return _refuse("KVM implementation does not support cap-ail-mode-3", _off_hint("cap-ail-mode-3"))
+    return {}
+
+
+def _kvm_nested_papr(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    # QEMU 9.0+: the nested PAPR API (KVM on PowerVM's L0 API) is served by TCG only; under KVM
+    # cap-nested-papr=on is refused whatever the host
+    if value:
+        return _refuse("KVM implementation does not support Nested-PAPR", _off_hint("cap-nested-papr"))
+    return {}
+
+
+def _kvm_dawr1(value: Any, model: str, kvm: dict[str, Any]) -> dict[str, Any] | None:
+    # QEMU 10.0: after the POWER10 check (measured, kept), KVM_CAP_PPC_DAWR1; QEMU appends
+    # the hint without a newline (the launcher ends the line)
+    if value and not _cap(kvm, "KVM_CAP_PPC_DAWR1"):
+        return _refuse("DAWR1 not supported by KVM.", _off_hint("cap-dawr1"))
+    return {}
+
+
+# cap -> its KVM check (QEMU cap_*_apply, kvm_enabled() branch: 7.2's caps, and the three caps
+# 10.0 adds, whose KVM texts are QEMU's source as posted in the merged series and not
+# measured: Debian's x86_64 build compiles the KVM branches of ppc64 out); a cap not listed
+# (vsx, dfp) is checked against the CPU model only, as under TCG.  A cap the build's data does
+# not list is never asked (the apply order is the build's).
 KVM_RULES = {
     "cap-htm": _kvm_htm,
     "cap-cfpc": _kvm_level("cap-cfpc"),
@@ -435,9 +511,22 @@ KVM_RULES = {
     "cap-ccf-assist": _kvm_ccf_assist,
     "cap-fwnmi": _kvm_fwnmi,
     "cap-rpt-invalidate": _kvm_rpt_invalidate,
+    "cap-ail-mode-3": _kvm_ail_mode_3,
+    "cap-nested-papr": _kvm_nested_papr,
+    "cap-dawr1": _kvm_dawr1,
 }
-# the measured TCG outcomes that are TCG's own (not the CPU model's): dropped under KVM
-TCG_ONLY = ("TCG doesn't support", "in TCG", "Large decrementer only supported on POWER9")
+# the measured TCG outcomes that are TCG's own (not the CPU model's): dropped under KVM.
+# QEMU 10.0's cap_ail_mode_3_apply and cap_nested_papr_apply check the CPU (and the other nested
+# API) under tcg_enabled() only
+TCG_ONLY = (
+    "TCG doesn't support",
+    "in TCG",
+    "TCG only supports",
+    "TCG does not support",
+    "Large decrementer only supported on POWER9",
+    "Nested-PAPR only supported on POWER9",
+    "Nested-HV APIs are mutually exclusive",
+)
 
 
 def _kvm_outcome(cap: str, value: Any, model: str, kvm: dict[str, Any], tcg: dict[str, Any] | None) -> Any:
@@ -462,7 +551,7 @@ def _kvm_outcome(cap: str, value: Any, model: str, kvm: dict[str, Any], tcg: dic
 
 PROPOSAL = "spapr-gtse"
 GTSE_PROP = "x-ov5-gtse"
-ISA300_COMPAT = ("power9", "power10")  # max-cpu-compat modes of ISA 3.00 and later
+ISA300_COMPAT = ("power9", "power10", "power11")  # max-cpu-compat modes of ISA 3.00 and later (power11: 10.0)
 # KVM_CAP_PPC_GTSE (RFC): 0 = the kernel does not know the cap, 1 = GTSE on, 2 = GTSE off
 GTSE_OFF = 2
 

@@ -70,3 +70,67 @@ def test_probe_conversation_equals_real_qemu(ppc64):
     assert any(c.get("execute") == "query-qmp-schema" for c, _ in want), "no conversation logged"
     assert [c for c, _ in mock] == [c for c, _ in want]
     assert [r for _, r in mock] == [r for _, r in want]
+
+
+# ---- QEMU 10.0 (bookworm-backports): the launcher on its capture against the real binary -------
+
+PROFILE_10 = os.path.join(lt.ROOT, "models", "profiles", "qemu-10.0-debian-ppc64.yaml")
+
+
+def test_domcapabilities_10_equal_to_the_real_binary(libvirt):
+    """The same for Debian's real QEMU 10.0 (.cache/qemu-10.0) and the launcher on
+    ``qemu-10.0-debian-ppc64``: identical XML but for ``<path>``."""
+    from tests.support.peers import need_qemu10
+
+    real = need_qemu10("ppc64")
+    d = lt.world_dir("qmps-ppc10-")
+    try:
+        exe = lt.install_launcher(PROFILE_10, d, name="qemu-system-ppc64")
+        want = _domcaps(real)
+        got = _domcaps(exe)
+        assert "<machine>pseries-10.0</machine>" in want
+        assert got.replace("<path>%s</path>" % exe, "<path>%s</path>" % real) == want
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- every built-in ppc64 profile -------------------------------------------------------------
+
+
+def _ppc64_profiles():
+    from qmpserver.profiles.loader import load_profile
+
+    out = []
+    folder = os.path.join(lt.ROOT, "models", "profiles")
+    for name in sorted(os.listdir(folder)):
+        p = load_profile(os.path.join(folder, name))
+        if p.build.target == "ppc64":
+            out.append((name[: -len(".yaml")], p.host.kvm_present))
+    return out
+
+
+PPC64_PROFILES = _ppc64_profiles()
+
+
+@pytest.mark.parametrize("name,kvm", PPC64_PROFILES, ids=[n for n, _ in PPC64_PROFILES])
+def test_domcapabilities_on_every_ppc64_profile(libvirt, name, kvm):
+    """libvirt 9.0 probes the launcher of every ppc64 profile and answers ``domcapabilities``
+    for ``--virttype qemu`` and, on the POWER hosts with KVM, ``--virttype kvm``.  libvirt runs
+    on this x86_64 machine: what it reads from the machine itself (its CPU for host-passthrough
+    and host-model, /dev/kvm's vCPU limit) is this machine's, not the POWER host's."""
+    d = lt.world_dir("qmps-ppcp-")
+    try:
+        exe = lt.install_launcher(
+            os.path.join(lt.ROOT, "models", "profiles", name + ".yaml"), d, name="qemu-system-ppc64"
+        )
+        for virttype in ("qemu", "kvm") if kvm else ("qemu",):
+            p = lt.domcaps(exe, virttype=virttype, arch="ppc64", machine="pseries")
+            assert p.returncode == 0, (virttype, p.stderr)
+            assert "<domain>%s</domain>" % virttype in p.stdout
+            assert "<arch>ppc64</arch>" in p.stdout and "<machine>pseries-" in p.stdout
+            assert "<mode name='custom' supported='yes'>" in p.stdout
+        if not kvm:
+            p = lt.domcaps(exe, virttype="kvm", arch="ppc64", machine="pseries")
+            assert p.returncode != 0 and "the accel 'kvm' is not supported" in p.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -447,3 +447,73 @@ def test_gtse_property_is_listed_and_read_only_with_the_proposal_only():
     with pytest.raises(StartupError) as e:
         _start(L1_PROPOSAL, "pseries,x-ov5-gtse=on")
     assert str(e.value) == "Insufficient permission to perform this operation"
+
+
+# --- -action panic= (QEMU 7.2 qemu_system_guest_panicked) applied to the GTSE crash --------------
+
+PANIC = [
+    # (panic action, -no-shutdown) -> GUEST_PANICKED action, events after RESUME, run state, exit
+    ("shutdown", True, "pause", ["GUEST_PANICKED", "STOP"], "guest-panicked", None),
+    ("pause", False, "pause", ["GUEST_PANICKED", "STOP"], "guest-panicked", None),
+    ("shutdown", False, "poweroff", ["GUEST_PANICKED", "STOP", "SHUTDOWN"], None, 0),
+    ("exit-failure", False, "poweroff", ["GUEST_PANICKED", "STOP", "SHUTDOWN"], None, 1),
+    # the shutdown action pause stops a VM that is already stopped: the state stays (vm_stop)
+    ("exit-failure", True, "poweroff", ["GUEST_PANICKED", "STOP", "SHUTDOWN"], "guest-panicked", None),
+    ("none", False, "run", ["GUEST_PANICKED"], "running", None),
+]
+
+
+@pytest.mark.parametrize("row", PANIC, ids=["%s%s" % (r[0], "-no-shutdown" if r[1] else "") for r in PANIC])
+def test_gtse_crash_follows_the_panic_action(row):
+    panic, no_shutdown, action, after, state, exit_code = row
+    inst = _start(L1, "pseries", no_shutdown=no_shutdown)
+    inst.config.panic_action = panic
+    inst.cont()
+    inst.scheduler.run_due(time.monotonic() + 1)
+    events = [e["event"] for e in inst.event_log]
+    assert events[events.index("RESUME") + 1 :] == after
+    assert next(e for e in inst.event_log if e["event"] == "GUEST_PANICKED")["data"] == {"action": action}
+    if state is not None:
+        assert inst.terminated is None and inst.runstate == state
+    else:
+        assert inst.terminated == "guest-panic" and inst.exit_code == exit_code
+
+
+@pytest.mark.parametrize("panic, rc", [("exit-failure", 1), ("shutdown", 0)])
+def test_launcher_panic_action_exit_status(panic, rc):
+    """``-action panic=exit-failure``: the crashed guest's QEMU exits with status 1."""
+    tmp = tempfile.mkdtemp(prefix="qg", dir="/tmp")
+    sock = os.path.join(tmp, "m.sock")
+    mock = [sys.executable, "-m", "qmpserver.launcher.main", "--profile", L1]
+    argv = _argv("pseries", None) + [
+        "-action",
+        "panic=%s" % panic,
+        "-qmp",
+        "unix:%s,server=on,wait=off" % sock,
+    ]
+    p = subprocess.Popen(
+        mock + argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env()
+    )
+    try:
+        got = _qmp(sock, [{"execute": "qmp_capabilities"}, {"execute": "cont"}])
+        assert p.wait(timeout=15) == rc
+    finally:
+        if p.poll() is None:
+            p.kill()
+    events = [m["event"] for m in got if "event" in m]
+    assert events[:1] == ["RESUME"]
+
+
+def test_set_action_changes_the_panic_action():
+    from qmpserver.commands.core import set_action
+
+    inst = _start(L1, "pseries", no_shutdown=True)
+
+    class Ctx:
+        instance = inst
+
+    assert set_action(Ctx, {"panic": "none"}) == {}
+    inst.cont()
+    inst.scheduler.run_due(time.monotonic() + 1)
+    assert inst.event_log[-1]["event"] == "GUEST_PANICKED" and inst.event_log[-1]["data"] == {"action": "run"}
+    assert inst.runstate == "running"
