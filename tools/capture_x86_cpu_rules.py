@@ -27,6 +27,23 @@ libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-7.2.y
   order (the order of the start-up filtering warnings), from the same ``feature-words`` listing.
 * ``kvm-only``: the features that stay true on ``base`` under KVM and turn false under TCG
   whatever is asked (the KVM paravirtual leaves; QEMU clears them without KVM or with ``kvm=off``).
+* ``msr``: ``[[MSR index, bit], ...]`` of each feature held in an MSR feature word (the static
+  names with no ``cpuid`` entry: ``IA32_ARCH_CAPABILITIES`` bits, ``vmx-*`` ...), read from the
+  warnings of one realized ``-machine pc -cpu base,+vmx,+arch-capabilities,+core-capability,
+  +pdcm,+F1,+F2...`` under TCG, which offers none of them: ``TCG doesn't support requested
+  feature: MSR(10AH).rdctl-no [bit 0]``, or, for a feature whose CPUID prerequisite ``base``
+  lacks (``lm``, ``xsaves`` ...), ``This feature depends on other features that were not
+  requested: MSR(...)``.  A name QEMU gives two bits has two pairs (7.2's
+  ``vmx-invept-single-context``: bits 25 and 41 of IA32_VMX_EPT_VPID_CAP).
+* ``msr-words``: the MSR indices of those words in the order QEMU walks them (the order of the
+  ``TCG doesn't support`` warnings), after the CPUID words and the XSAVE components.
+* ``depends-bits``: per prerequisite of ``depends``, the feature bits (``[name, MSR index, bit]``,
+  ``[name, null, bit]`` for a CPUID feature, whose word is in ``cpuid``) QEMU clears when it is off, directly or through a chain,
+  read from the ``This feature depends on other features that were not requested`` warnings of
+  ``-cpu base,+<every other prerequisite>,+<its dependents>`` under TCG (per bit: a name with two
+  bits can lose one, ``vmx-invept-single-context`` to ``vmx-vpid``, the other to ``vmx-ept``).
+* ``depends-order``: the same bits in the order of those warnings with every prerequisite off
+  (QEMU's dependency table order: the order the warnings of several prerequisites interleave).
 * ``model-levels``: per model and accelerator, ``min-level`` / ``min-xlevel`` / ``min-xlevel2``
   with every feature set false: the model's own CPUID levels, before features raise them.
 * ``kvm-overlay``: per named model, the properties whose ``full`` value under KVM differs from
@@ -46,6 +63,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -345,6 +363,77 @@ def cpuid_bits(emulator: str, build: str, kvm_only: list[str]) -> dict:
     return {f: b for f, b in zip(features, found) if b is not None}
 
 
+MSR_WARNING = re.compile(
+    r"(TCG doesn't support requested feature|This feature depends on other features that were not"
+    r" requested): MSR\(([0-9A-F]+)H\)\.(\S+) \[bit (\d+)\]"
+)
+# the CPUID features that gate the MSR feature words (QEMU's feature dependencies, measured in
+# ``depends``): set so that the MSR features reach the accelerator's filtering
+MSR_GATES = ("vmx", "arch-capabilities", "core-capability", "pdcm")
+
+
+def msr_bits(emulator: str, build: str, cpuid: dict) -> tuple[dict, list[int]]:
+    """(``msr`` table, ``msr-words`` order): see the module docstring."""
+    _, features, _ = recorded(build)
+    static = [f for f in features if f not in cpuid]
+    cpu = ",".join(["base"] + ["+" + f for f in MSR_GATES + tuple(static)])
+    r = subprocess.run(
+        [emulator, "-S", "-nodefaults", "-display", "none", "-machine", "pc,accel=tcg", "-cpu", cpu,
+         "-qmp", "stdio"],
+        input='{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    table: dict[str, list] = {}
+    words: list[int] = []
+    for line in r.stderr.splitlines():
+        m = MSR_WARNING.search(line)
+        if not m:
+            continue
+        index, name, bit = int(m.group(2), 16), m.group(3), int(m.group(4))
+        if [index, bit] not in table.setdefault(name, []):
+            table[name].append([index, bit])
+        if m.group(1).startswith("TCG") and index not in words:
+            words.append(index)
+    missing = [f for f in static if f not in table]
+    if missing:
+        raise SystemExit("%s: no MSR warning for %s: %s" % (sys.argv[0], ", ".join(missing), r.stderr))
+    return {f: table[f] for f in static}, words
+
+
+DEPENDS_WARNING = re.compile(
+    r"This feature depends on other features that were not requested: "
+    r"(?:MSR\(([0-9A-F]+)H\)|CPUID\.([0-9A-F]+)H:(?:(\d+)H\.)?([A-Z]+))\.(\S+) \[bit (\d+)\]"
+)
+
+
+def _depends_warnings(emulator: str, cpu: str) -> list[list]:
+    r = subprocess.run(
+        [emulator, "-S", "-nodefaults", "-display", "none", "-machine", "pc,accel=tcg", "-cpu", cpu,
+         "-qmp", "stdio"],
+        input='{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    out = []
+    for line in r.stderr.splitlines():
+        m = DEPENDS_WARNING.search(line)
+        if m:
+            out.append([m.group(5), int(m.group(1), 16) if m.group(1) else None, int(m.group(6))])
+    return out
+
+
+def depends_bits(emulator: str, depends: dict) -> tuple[dict, list]:
+    """(``depends-bits``, ``depends-order``): see the module docstring."""
+    dependents = sorted({d for ds in depends.values() for d in ds})
+    prereqs = list(depends)
+    per: dict[str, list] = {}
+    for p in prereqs:
+        on = [q for q in prereqs if q != p and q not in depends[p]]
+        cpu = ",".join(["base"] + ["+" + q for q in on] + ["+" + d for d in depends[p]])
+        per[p] = _depends_warnings(emulator, cpu)
+    order = _depends_warnings(emulator, ",".join(["base"] + ["+" + d for d in dependents]))
+    return per, order
+
+
 def dump(data: dict, emulator: str, build: str) -> str:
     """YAML by hand: one entry a line, so that a re-measure diffs well."""
     ver = subprocess.run([emulator, "-version"], capture_output=True, text=True).stdout.splitlines()[0]
@@ -370,6 +459,14 @@ def dump(data: dict, emulator: str, build: str) -> str:
         for k, v in data[section].items():
             lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
     lines.append("feature-words: %s" % json.dumps(data["feature-words"]))
+    lines.append("msr:")
+    for k, v in data["msr"].items():
+        lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
+    lines.append("msr-words: %s" % json.dumps(data["msr-words"]))
+    lines.append("depends-bits:")
+    for k, v in data["depends-bits"].items():
+        lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
+    lines.append("depends-order: %s" % json.dumps(data["depends-order"]))
     lines.append("kvm-only: %s" % json.dumps(data["kvm-only"]))
     lines.append("model-levels:")
     for accel, by_model in data["model-levels"].items():
@@ -394,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     data = measure(a.emulator, a.build)
     data["cpuid"] = cpuid_bits(a.emulator, a.build, data["kvm-only"])
     data["feature-words"] = feature_word_order(a.emulator)
+    data["msr"], data["msr-words"] = msr_bits(a.emulator, a.build, data["cpuid"])
+    data["depends-bits"], data["depends-order"] = depends_bits(a.emulator, data["depends"])
     text = dump(data, a.emulator, a.build)
     tmp = a.output + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

@@ -38,8 +38,11 @@ import json
 import os
 from typing import Any
 
+from ...log import get as get_logger
 from ...models import MODELS_DIR
 from ...wire.qdict import wire_order
+
+log = get_logger("qmpserver.cpu")
 
 RULES_FILES = {(7, 2): "x86_64/cpu-rules-7.2.yaml"}
 
@@ -68,11 +71,6 @@ LATE_WORDS = ((0x14, 0, "ECX"), (0x12, 0, "EAX"), (0x12, 0, "EBX"), (0x12, 1, "E
 # (x86_ext_save_areas); a missing component is listed under that feature's name
 XSAVE_COMPONENTS = ((2, "avx"), (3, "mpx"), (4, "mpx"), (5, "avx512f"), (6, "avx512f"), (7, "avx512f"),
                     (9, "pku"), (17, "amx-tile"), (18, "amx-tile"))  # fmt: skip
-# the MSR words: IA32_ARCH_CAPABILITIES by bit, CORE_CAPABILITY, PERF_CAPABILITIES (then VMX)
-MSR_WORD_ORDER = (
-    "rdctl-no", "ibrs-all", "rsba", "skip-l1dfl-vmentry", "ssb-no", "mds-no", "pschange-mc-no",
-    "tsx-ctrl", "taa-no", "split-lock-detect", "full-width-write",
-)  # fmt: skip
 # kvm_arch_get_supported_cpuid: TOPOEXT counts as supported whatever KVM says (QEMU keeps the
 # models that have it runnable on older kernels)
 ALWAYS_SUPPORTED_KVM = ("topoext",)
@@ -128,6 +126,11 @@ class Catalog:
         self.levels: dict[str, dict[str, int]] = self.rules.get("levels") or {}
         self.levels_always: dict[str, dict[str, int]] = self.rules.get("levels-always") or {}
         self.kvm_only: list[str] = self.rules.get("kvm-only") or []
+        self.msr: dict[str, list] = self.rules.get("msr") or {}
+        self.msr_walk = msr_walk(self.rules)
+        self.depends_bits: dict[str, list] = self.rules.get("depends-bits") or {}
+        self.depends_rank = {tuple(e): n for n, e in enumerate(self.rules.get("depends-order") or ())}
+        self.canonical = {sp: k for k in self.static_keys for sp in self.aliases.get(k, (k,))}
         self._full: dict[str, dict[str, Any]] = {}
 
     # data from the capture ---------------------------------------------------------------
@@ -297,10 +300,14 @@ class Catalog:
             for k in self.aliases.get(f, (f,)):
                 if k in props:
                     props[k] = f in on
-        for f, v in (host.get("msr-features") or {}).items():
+        offered, unknown = hostcpu.msr_offered(host, cpuid, self.msr)
+        for f, bits in self.msr.items():
+            has = all(offered.get((i, b), False) for i, b in bits)
             for k in self.aliases.get(f, (f,)):
                 if k in props:
-                    props[k] = v
+                    props[k] = has
+        if unknown:
+            log_unknown_msr(host, unknown, "host expansion: reported off")
         props["lmce"] = bool(host.get("lmce"))
         l0, l1, x0 = hostcpu.leaf(host, 0), hostcpu.leaf(host, 1), hostcpu.leaf(host, 0x80000000)
         sig = l1["EAX"]
@@ -317,13 +324,62 @@ class Catalog:
         for k in ("xlevel", "min-xlevel"):
             props[k] = x0["EAX"]
 
+    def feature_bits(self, props: dict[str, Any], user: dict[str, Any]) -> set[tuple[str, int | None, int]]:
+        """The bits of the MSR features and of the features a prerequisite can take away
+        (``depends-bits``' names), as ``(name, MSR index or None, bit)``, that the vCPU asks
+        for before ``x86_cpu_expand_features`` applies the prerequisites: the model's (``props``
+        after expansion) and the ones the user turned on (``user``, any spelling)."""
+        on = {self.canonical.get(k, k) for k, v in user.items() if v is True}
+        off = {self.canonical.get(k, k) for k, v in user.items() if v is False}
+        out: set[tuple[str, int | None, int]] = set()
+        for f, bits in self.msr.items():
+            if f in on or (props.get(f) is True and f not in off):
+                out.update((f, i, b) for i, b in bits)
+        for bits in self.depends_bits.values():
+            for f, i, b in bits:
+                if i is None and (f in on or (props.get(f) is True and f not in off)):
+                    out.add((f, i, b))
+        return out
+
+    def dependency_pass(
+        self, props: dict[str, Any], user: dict[str, Any], bits: set[tuple[str, int | None, int]]
+    ) -> list[tuple[str, int | None, int]]:
+        """``x86_cpu_expand_features``' feature dependencies on the bits a vCPU asks for: every
+        bit of a prerequisite that is off is cleared from ``bits`` (a prerequisite held in an MSR
+        is off once its own bits are: chains, ``vmx`` → ``vmx-secondary-ctls`` → ``vmx-ept``);
+        the cleared bits the user asked for are returned, in the order QEMU warns about them
+        (``This feature depends on other features that were not requested``, whatever
+        ``check`` says; the rules' ``depends-order``, measured with every prerequisite off).
+        QEMU counts them as filtered."""
+        asked = {self.canonical.get(k, k) for k, v in user.items() if v is True}
+        cleared: list[tuple[str, int | None, int]] = []
+        changed = True
+        while changed:
+            changed = False
+            for prereq, deps in self.depends_bits.items():
+                if prereq in self.msr:
+                    on = all((prereq, i, b) in bits for i, b in self.msr[prereq])
+                else:
+                    on = props.get(prereq) is True
+                if on:
+                    continue
+                for f, i, b in deps:
+                    if (f, i, b) in bits:
+                        bits.discard((f, i, b))
+                        cleared.append((f, i, b))
+                        changed = True
+        warned = [e for e in cleared if e[0] in asked]
+        return sorted(warned, key=lambda e: self.depends_rank.get(e, len(self.depends_rank)))
+
     def unavailable_features(self, name: str, host: dict[str, Any]) -> list[str]:
         """``unavailable-features`` of a named model on ``host`` under KVM
         (``x86_cpu_class_check_missing_features``): the features of the model's KVM expansion
         that the host cannot give (CPUID: :func:`.hostcpu.available` with the in-kernel
-        irqchip of ``-machine none``, plus ``topoext``; MSR features: the host's
-        ``msr-features``; XSAVE components: the host's CPUID.0DH:EAX), in feature-word then
-        bit order.  A feature whose prerequisite is off
+        irqchip of ``-machine none``, plus ``topoext``; MSR features: the host's feature MSRs,
+        :func:`.hostcpu.msr_offered`, a feature the data does not give listed and logged;
+        XSAVE components: the host's CPUID.0DH:EAX), in feature-word then bit order (the MSR
+        words after the XSAVE components, in the rules' ``msr-words`` order; a name QEMU gives
+        two bits of a word can be listed twice, as QEMU does).  A feature whose prerequisite is off
         or itself missing is not listed (``npt`` of the EPYC models, whose ``svm`` the KVM
         defaults turn off: measured on the capture)."""
         from . import hostcpu
@@ -345,9 +401,11 @@ class Catalog:
         out = [f for f in ranked if order(f)[0] < len(FEATURE_WORDS)]
         xcr0 = hostcpu.leaf(host, 0xD, 0)["EAX"]
         out += [f for bit, f in XSAVE_COMPONENTS if props.get(f) is True and not xcr0 >> bit & 1]
-        msr = host.get("msr-features") or {}
-        vmx = [k for k in self.static_keys if k.startswith("vmx-")]
-        out += [f for f in (*MSR_WORD_ORDER, *vmx) if props.get(f) is True and not msr.get(f, False)]
+        offered, unknown = hostcpu.msr_offered(host, cpuid, self.msr)
+        out += [f for f, i, b in self.msr_walk if props.get(f) is True and not offered.get((i, b), False)]
+        asked = [f for f in unknown if props.get(f) is True]
+        if asked:
+            log_unknown_msr(host, asked, "unavailable-features of %s: listed as missing" % name)
         out += [f for f in ranked if order(f)[0] >= len(FEATURE_WORDS)]
         return out
 
@@ -382,6 +440,29 @@ class Catalog:
     def static_of(self, props: dict[str, Any]) -> dict[str, Any]:
         """The ``static`` expansion of a model whose ``full`` properties are ``props``."""
         return {"model": {"name": "base", "props": {k: props[k] for k in self.static_keys}}}
+
+
+def msr_walk(rules: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(feature, MSR index, bit) of every MSR feature bit in the order ``x86_cpu_filter_features``
+    walks them: the rules' ``msr-words`` (measured), bit by bit."""
+    table = rules.get("msr") or {}
+    out = []
+    for index in rules.get("msr-words") or ():
+        out += sorted(
+            ((f, i, b) for f, bits in table.items() for i, b in bits if i == index), key=lambda e: e[2]
+        )
+    return out
+
+
+def log_unknown_msr(host: dict[str, Any], features: list[str], what: str) -> None:
+    """A question that needs an MSR feature the host's data does not give (libvirt's
+    cputestdata has IA32_ARCH_CAPABILITIES at most): said on the log, not hidden."""
+    log.warning(
+        "x86 host %s: whether KVM offers %s (held in MSRs) is not in the host's data (%s; not modelled)",
+        host.get("name", "?"),
+        ", ".join(features),
+        what,
+    )
 
 
 def catalog(build: Any, accel: str) -> Catalog:

@@ -169,6 +169,9 @@ class X86Cpu:
         self.globals = globals_  # the -cpu key=value properties: globals of this model's type
         self.plus = list(fs.plus)  # +feat / -feat: applied to every x86 CPU object created later
         self.minus = list(fs.minus)
+        # the filtered bits of the CPUID feature words, (leaf, subleaf, register, bit): the
+        # features' and the XSAVE components' (filtered-features)
+        self.filtered_bits: list[tuple[int, int | None, str, int]] = []
 
 
 def irqchip(instance: Any, ms: Any) -> str:
@@ -298,7 +301,9 @@ def validate(instance: Any, ms: Any) -> None:
             given[name] = on
     check = bool(given.get("check", True))
     enforce = bool(given.get("enforce", False))
-    props, unavailable, filter_warnings, error = _realize(instance, cat, model, given, chip, check, enforce)
+    props, unavailable, filter_warnings, error, cpuid_bits = _realize(
+        instance, cat, model, given, chip, check, enforce
+    )
     ncpus = max(1, int(ms.smp.get("cpus", 1)))
     apic = list(USERSPACE_APIC) if chip == "off" and ms.type.startswith(APIC_BOARDS) else []
     if error:
@@ -307,6 +312,7 @@ def validate(instance: Any, ms: Any) -> None:
     for _ in range(ncpus):
         warnings.extend(filter_warnings + apic)
     instance.cpu.realized = X86Cpu(model, props, unavailable, globals_, fs)
+    instance.cpu.realized.filtered_bits = cpuid_bits
 
 
 def _realize(
@@ -317,12 +323,22 @@ def _realize(
     chip: str | None,
     check: bool,
     enforce: bool,
-) -> tuple[dict[str, Any], list[str], list[str], str | None]:
-    """The expansion with the user's properties, then x86_cpu_filter_features."""
+) -> tuple[dict[str, Any], list[str], list[str], str | None, list[tuple[int, int | None, str, int]]]:
+    """The expansion with the user's properties, the feature dependencies, then
+    x86_cpu_filter_features: (properties, unavailable-features, warnings, start-up error, the
+    filtered bits of the CPUID words)."""
     cpuid = cat.rules["cpuid"]
     words = cat.rules.get("feature-words")
-    props = _expand(cat, model, given)
+    named_host = hostcpu.for_host(instance.host) if cat.accel == "kvm" else None
+    host: dict[str, Any] | None = None
+    props = _expand(cat, model, given, named_host if model in ("host", "max") else None)
     user = {k: v for k, v in given.items() if type(v) is bool}
+    bits = cat.feature_bits(props, user)
+    dep = cat.dependency_pass(props, user, bits)
+    dep_warnings = [
+        _bit_warning(cat, e, "This feature depends on other features that were not requested") for e in dep
+    ]
+    msr_avail: dict[tuple[int, int], bool] | None
     if cat.accel == "kvm":
         host = hostcpu.host_for(instance.host)
         if host is None:
@@ -332,7 +348,7 @@ def _realize(
                 model,
                 instance.host.name,
             )
-            return props, [], [], None
+            return props, [], dep_warnings, None, []
         if model == "host":
             req = hostcpu.host_model(host, cpuid, chip or "on", bool(given.get("migratable", True)))
             req = (req | {f for f, on in user.items() if on and f in cpuid}) - {
@@ -341,43 +357,132 @@ def _realize(
         else:
             req = hostcpu.requested(props, cpuid, chip or "on", user)
         avail = hostcpu.available(host, cpuid, chip or "on")
-        who, offered = "host", set()
+        who = "host"
+        msr_avail, unknown = hostcpu.msr_offered(host, cpuid, cat.msr)
+        if model in ("host", "max"):
+            # the host model's own MSR features are what KVM offered (the recorded expansion on
+            # the capture's host, or the host data's)
+            own = {f for f in unknown if props.get(f) is True and cat.canonical.get(f, f) not in user}
+            msr_avail.update({(i, b): True for f in own for i, b in cat.msr[f]})
+            unknown = [f for f in unknown if f not in own]
+        asked = sorted({f for f, i, _b in bits if i is not None and f in unknown})
+        if asked:
+            cpu.log_unknown_msr(host, asked, "-cpu %s: not filtered" % model)
+            msr_avail.update({(i, b): True for f, i, b in bits if f in unknown and i is not None})
     else:
         req = {f for f in cpuid if props.get(f) is True}
         offered = {f for f, on in cat.expand("full", "max", None)["model"]["props"].items() if on is True}
         avail = offered & set(cpuid)
         who = "TCG"
-    msr = [f for f, on in props.items() if on is True and _is_msr_feature(cat, f) and f not in offered]
-    if model in ("host", "max"):
-        msr = [f for f in msr if f in user]  # the model's own MSR features are what KVM offered
-    if msr:
-        log.warning(
-            "x86 -cpu %s under %s: whether the accelerator offers %s (held in MSRs) is not modelled",
-            model,
-            cat.accel,
-            ", ".join(sorted(msr)),
-        )
-    got, warns, error = hostcpu.filter_features(req, avail, cpuid, who, check, enforce, words)
-    filtered = [f for f in hostcpu.walk_order(cpuid, words) if f in req and f not in got]
+        msr_avail = {(i, b): f in offered for f, i, b in cat.msr_walk}
+    # a CPUID feature a prerequisite took away is not asked for
+    req -= {f for f, i, _b in dep if i is None}
+    got, _warns, _error = hostcpu.filter_features(req, avail, cpuid, who, check, enforce, words)
+    # (rank, bit, name or None, warning text): QEMU's walk, feature word by feature word
+    cut = _msr_position(words)
+    msr_rank = {index: n for n, index in enumerate(cat.rules.get("msr-words") or ())}
+    missing: list[tuple[tuple[int, int], int, str, str]] = []
+    for f in req - got:
+        w = _word_index(cpuid, words, f)
+        missing.append(((0 if w < cut else 2, w), cpuid[f][3], f, hostcpu.warning_text(f, cpuid[f], who)))
+    comps = _missing_xsave_components(req, host)
+    xw = _word_index({"c": [0xD, 0, "EAX", 0]}, words, "c")
+    for bit, f in comps:
+        text = "%s doesn't support requested feature: CPUID.0DH:EAX [bit %d]" % (who, bit)
+        missing.append(((0, xw), bit, f, text))
+    msr_filtered = [
+        (f, i, b) for f, i, b in cat.msr_walk if (f, i, b) in bits and not msr_avail.get((i, b), False)
+    ]
+    for f, i, b in msr_filtered:
+        missing.append(((1, msr_rank.get(i, len(msr_rank))), b, f, _bit_warning(cat, (f, i, b), None, who)))
+    missing.sort(key=lambda m: (m[0], m[1]))
+    warns = [m[3] for m in missing] if (check or enforce) else []
+    bits.difference_update(msr_filtered)
+    # unavailable-features: the filtered bits and the ones a prerequisite took, in word order
+    taken = [
+        ((0 if _word_index(cpuid, words, f) < cut else 2, _word_index(cpuid, words, f)), b, f)
+        if i is None
+        else ((1, msr_rank.get(i, len(msr_rank))), b, f)
+        for f, i, b in dep
+    ]
+    unavailable = [
+        m[2] for m in sorted([(m[0], m[1], m[2]) for m in missing] + taken, key=lambda m: (m[0], m[1]))
+    ]
+    error = None
+    if enforce and (missing or dep):
+        error = "%s doesn't support requested features" % ("Host" if who == "host" else who)
     for f in cpuid:
         for k in cat.aliases.get(f, (f,)):
             if k in props:
                 props[k] = f in got
-    return props, filtered, warns, error
+    for f, fbits in cat.msr.items():
+        on = all((f, i, b) in bits for i, b in fbits)
+        for k in cat.aliases.get(f, (f,)):
+            if k in props:
+                props[k] = on
+    if model not in ("host", "max") and props.get("vmx") is True and msr_filtered:
+        log.warning(
+            "x86 -cpu %s: the model's VMX capability bits that have no feature name (IA32_VMX_EPT_VPID_CAP "
+            "bit 14 ...) are not modelled: QEMU also warns 'MSR(...) [bit N]' for them",
+            model,
+        )
+    cpuid_bits = [(cpuid[f][0], cpuid[f][1], cpuid[f][2], cpuid[f][3]) for f in req - got]
+    cpuid_bits += [(cpuid[f][0], cpuid[f][1], cpuid[f][2], cpuid[f][3]) for f, i, _b in dep if i is None]
+    cpuid_bits += [(0xD, 0, "EAX", bit) for bit, _f in comps]
+    return props, unavailable, dep_warnings + warns, error, cpuid_bits
 
 
-def _expand(cat: cpu.Catalog, model: str, given: dict[str, Any]) -> dict[str, Any]:
+def _missing_xsave_components(req: set[str], host: dict[str, Any] | None) -> list[tuple[int, str]]:
+    """The XSAVE components (CPUID.0DH:EAX bits) the vCPU asks for that the accelerator lacks,
+    with the feature that asks for each (``x86_cpu_enable_xsave_components``: a component for
+    every enabled feature that owns one, none without ``xsave``; :data:`.cpu.XSAVE_COMPONENTS`).
+    Under KVM the host's CPUID.0DH:EAX says which it offers; TCG filters none (measured:
+    ``Cascadelake-Server-v2`` under TCG warns about AVX-512 itself, not its components)."""
+    if "xsave" not in req or host is None:
+        return []
+    xcr0 = hostcpu.leaf(host, 0xD, 0)["EAX"]
+    return [(bit, f) for bit, f in cpu.XSAVE_COMPONENTS if f in req and not xcr0 >> bit & 1]
+
+
+def _bit_warning(cat: cpu.Catalog, e: tuple[str, int | None, int], why: str | None, who: str = "host") -> str:
+    """A warning of ``mark_unavailable_features`` for one bit (MSR or CPUID word)."""
+    name, index, bit = e
+    if index is not None:
+        return hostcpu.msr_warning_text(name, index, bit, who, why)
+    text = hostcpu.warning_text(name, cat.rules["cpuid"][name], who)
+    if why:
+        text = why + text[text.index(": ") :]
+    return text
+
+
+def _word_index(cpuid: dict[str, list], words: list | None, f: str) -> int:
+    w = cpuid[f]
+    for n, x in enumerate(words or ()):
+        if (x[0], x[1] or 0, x[2]) == (w[0], w[1] or 0, w[2]):
+            return n
+    return len(words or ())
+
+
+def _msr_position(words: list | None) -> int:
+    """Where QEMU's walk puts the MSR feature words among the CPUID words: after the XSAVE
+    components (CPUID.0DH:EDX of subleaf 0, FEAT_XSAVE_COMP_HI), before leaf 0x14 and SGX
+    (``FeatureWord`` order, target/i386/cpu.h; checked by the MSR case list)."""
+    for n, x in enumerate(words or ()):
+        if (x[0], x[1] or 0, x[2]) == (0xD, 0, "EDX"):
+            return n + 1
+    return len(words or ())
+
+
+def _expand(
+    cat: cpu.Catalog, model: str, given: dict[str, Any], host: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``host``: the host profile's own CPUID data for ``-cpu host``/``max`` (its MSR features,
+    identity ...), None for the capture's host or a named model."""
     try:
-        return dict(cat.expand("full", model, given)["model"]["props"])
+        return dict(cat.expand("full", model, given, host)["model"]["props"])
     except (cpu.Missing, cpu.X86Error) as e:
         log.warning("x86 -cpu %s with %s: the expansion is not modelled (%s)", model, given, e)
-        return dict(cat.expand("full", model, None)["model"]["props"])
-
-
-def _is_msr_feature(cat: cpu.Catalog, name: str) -> bool:
-    """A feature of the static expansion (every feature under one name) with no CPUID bit:
-    QEMU keeps it in an MSR feature word (``vmx-*``, the ``arch-capabilities`` bits)."""
-    return name in cat.static_keys and name not in cpu.STATIC_PROPS and name not in cat.rules["cpuid"]
+        return dict(cat.expand("full", model, None, host)["model"]["props"])
 
 
 # --- the running machine ------------------------------------------------------------------------
@@ -510,18 +615,21 @@ def hotpluggable_cpus(instance: Any) -> list[dict[str, Any]]:
     return out
 
 
-def filtered_words(rules: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
+def filtered_words(
+    rules: dict[str, Any], names: list[str], bits: list[tuple[int, int | None, str, int]] | None = None
+) -> list[dict[str, Any]]:
     """``qom-get filtered-features``: one X86CPUFeatureWordInfo per CPUID feature word, last word
     first (the list is built by prepending), ``cpuid-input-ecx`` only for words with a subleaf,
-    ``features`` the mask of the filtered features' bits (a filtered XSAVE component, which has no
-    feature name, is not counted: not modelled)."""
+    ``features`` the mask of the filtered bits: ``bits`` (``(leaf, subleaf, register, bit)``,
+    the XSAVE components included) when given, else the bits of the filtered features ``names``.
+    The MSR feature words are not in the list (QEMU lists the CPUID words only)."""
     cpuid = rules["cpuid"]
     out = []
     for leaf, sub, reg in reversed(rules.get("feature-words") or ()):
         mask = 0
-        for n in names:
-            w = cpuid.get(n)
-            if w and (w[0], w[1] or 0, w[2]) == (leaf, sub or 0, reg):
+        where = bits if bits is not None else [tuple(cpuid[n]) for n in names if n in cpuid]
+        for w in where:
+            if (w[0], w[1] or 0, w[2]) == (leaf, sub or 0, reg):
                 mask |= 1 << w[3]
         # members in X86CPUFeatureWordInfo's order (the output visitor's insertion order; the
         # wire shows them in QDict order)
@@ -555,7 +663,7 @@ def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
         values["apic-id"] = apic_id(ms.smp, i)
         values.update(
             {
-                "filtered-features": filtered_words(cat_rules, x.unavailable),
+                "filtered-features": filtered_words(cat_rules, x.unavailable, x.filtered_bits),
                 "unavailable-features": list(x.unavailable),
                 "start-powered-off": False,
                 "hotpluggable": True,
