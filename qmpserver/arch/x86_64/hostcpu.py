@@ -134,10 +134,21 @@ def host_for(host: Any) -> dict[str, Any] | None:
     return None
 
 
+# parsed KVM_GET_SUPPORTED_CPUID lists, by the list object they were parsed from
+_LEAVES: dict[int, tuple[list, dict[tuple[int, int], dict[str, int]]]] = {}
+
+
 def _leaves(host: dict[str, Any]) -> dict[tuple[int, int], dict[str, int]]:
+    entries = host["supported"]
+    hit = _LEAVES.get(id(entries))
+    if hit is not None and hit[0] is entries:
+        return hit[1]
     out: dict[tuple[int, int], dict[str, int]] = {}
-    for e in host["supported"]:
+    for e in entries:
         out[(int(e[0]), int(e[1]))] = dict(zip(("EAX", "EBX", "ECX", "EDX"), (int(v) for v in e[3:7])))
+    if len(_LEAVES) > 64:
+        _LEAVES.clear()
+    _LEAVES[id(entries)] = (entries, out)
     return out
 
 
