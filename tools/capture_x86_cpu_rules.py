@@ -44,6 +44,12 @@ libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-7.2.y
   bits can lose one, ``vmx-invept-single-context`` to ``vmx-vpid``, the other to ``vmx-ept``).
 * ``depends-order``: the same bits in the order of those warnings with every prerequisite off
   (QEMU's dependency table order: the order the warnings of several prerequisites interleave).
+* ``vcpu-qom``: a realized vCPU's QOM objects, per accelerator and ``kernel-irqchip`` (``tcg``,
+  ``kvm-on``, ``kvm-split``, ``kvm-off``; ``-machine q35 -cpu qemu64 -smp 2``): ``order``, the
+  names of ``qom-list /machine/unattached/device[0]`` as listed; ``first`` and ``other``, the
+  child objects of vCPU 0 and of vCPU 1 (``device[2]``), each ``list`` (``qom-list``),
+  ``values`` (every non-child property's ``qom-get`` reply, the vCPU's own path written
+  ``{cpu}``, the local APIC's ``id`` ``{apic-id}``), ``children`` (two levels deep) and ``type``.
 * ``model-levels``: per model and accelerator, ``min-level`` / ``min-xlevel`` / ``min-xlevel2``
   with every feature set false: the model's own CPUID levels, before features raise them.
 * ``kvm-overlay``: per named model, the properties whose ``full`` value under KVM differs from
@@ -434,6 +440,74 @@ def depends_bits(emulator: str, depends: dict) -> tuple[dict, list]:
     return per, order
 
 
+VCPU_CONFIGS = {
+    "tcg": ["-accel", "tcg", "-machine", "q35"],
+    "kvm-on": ["-accel", "kvm", "-machine", "q35"],
+    "kvm-split": ["-accel", "kvm", "-machine", "q35,kernel-irqchip=split"],
+    "kvm-off": ["-accel", "kvm", "-machine", "q35,kernel-irqchip=off"],
+}
+
+
+def _qmp_script(emulator: str, args: list[str], requests: list[dict]) -> list[dict]:
+    script = "".join(json.dumps(m) + "\n" for m in [{"execute": "qmp_capabilities"}, *requests])
+    r = subprocess.run(
+        [emulator, "-S", "-nodefaults", "-display", "none", *args, "-qmp", "stdio"],
+        input=script + '{"execute": "quit"}\n', capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    replies = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    replies = [x for x in replies if "QMP" not in x and "event" not in x][1:]
+    if len(replies) < len(requests):
+        raise SystemExit("%s: %s: %s" % (sys.argv[0], " ".join(args), r.stderr.strip()))
+    return replies[: len(requests)]
+
+
+def _objects(emulator: str, args: list[str], path: str, cpu: str, depth: int) -> dict:
+    listing = _qmp_script(emulator, args, [{"execute": "qom-list", "arguments": {"path": path}}])[0]["return"]
+    names = [(e["name"], e["type"]) for e in listing]
+    asks = [n for n, t in names if not t.startswith("child<") and n != "type"]
+    got = _qmp_script(
+        emulator, args, [{"execute": "qom-get", "arguments": {"path": path, "property": n}} for n in asks]
+    )
+    values = {}
+    for n, reply in zip(asks, got):
+        reply.pop("id", None)
+        text = json.dumps(reply).replace(cpu + "/", "{cpu}/").replace('"' + cpu + '"', '"{cpu}"')
+        values[n] = json.loads(text)
+    out: dict = {"list": [list(e) for e in names], "values": values, "children": {}}
+    if depth > 0:
+        for n, t in names:
+            if t.startswith("child<"):
+                out["children"][n] = dict(
+                    _objects(emulator, args, path + "/" + n, cpu, depth - 1), type=t[6:-1]
+                )
+    return out
+
+
+def vcpu_qom(emulator: str) -> dict:
+    """``vcpu-qom``: see the module docstring."""
+    have_kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    out = {}
+    for key, accel in VCPU_CONFIGS.items():
+        if key.startswith("kvm") and not have_kvm:
+            continue
+        args = accel + ["-cpu", "qemu64", "-smp", "2"]
+        order = _qmp_script(
+            emulator, args, [{"execute": "qom-list", "arguments": {"path": "/machine/unattached/device[0]"}}]
+        )
+        entry: dict = {"order": [e["name"] for e in order[0]["return"]]}
+        for which, dev in (("first", "device[0]"), ("other", "device[2]")):
+            cpu = "/machine/unattached/" + dev
+            tree = _objects(emulator, args, cpu, cpu, 2)
+            for child in tree["children"].values():
+                if child["values"].get("id", {}).get("return") in (0, 1) and any(
+                    n == "vapic" for n, _t in child["list"]
+                ):
+                    child["values"]["id"] = {"return": "{apic-id}"}
+            entry[which] = tree["children"]
+        out[key] = entry
+    return out
+
+
 def dump(data: dict, emulator: str, build: str) -> str:
     """YAML by hand: one entry a line, so that a re-measure diffs well."""
     ver = subprocess.run([emulator, "-version"], capture_output=True, text=True).stdout.splitlines()[0]
@@ -467,6 +541,9 @@ def dump(data: dict, emulator: str, build: str) -> str:
     for k, v in data["depends-bits"].items():
         lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
     lines.append("depends-order: %s" % json.dumps(data["depends-order"]))
+    lines.append("vcpu-qom:")
+    for k, v in data["vcpu-qom"].items():
+        lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
     lines.append("kvm-only: %s" % json.dumps(data["kvm-only"]))
     lines.append("model-levels:")
     for accel, by_model in data["model-levels"].items():
@@ -493,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     data["feature-words"] = feature_word_order(a.emulator)
     data["msr"], data["msr-words"] = msr_bits(a.emulator, a.build, data["cpuid"])
     data["depends-bits"], data["depends-order"] = depends_bits(a.emulator, data["depends"])
+    data["vcpu-qom"] = vcpu_qom(a.emulator)
     text = dump(data, a.emulator, a.build)
     tmp = a.output + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

@@ -312,7 +312,7 @@ class Catalog:
         l0, l1, x0 = hostcpu.leaf(host, 0), hostcpu.leaf(host, 1), hostcpu.leaf(host, 0x80000000)
         sig = l1["EAX"]
         base_family = sig >> 8 & 0xF
-        props["vendor"] = b"".join(l0[r].to_bytes(4, "little") for r in ("EBX", "EDX", "ECX")).decode()
+        props["vendor"] = host_vendor(host)
         props["family"] = base_family + (sig >> 20 & 0xFF if base_family == 0xF else 0)
         props["model"] = (sig >> 4 & 0xF) | (sig >> 12 & 0xF0 if base_family in (6, 0xF) else 0)
         props["stepping"] = sig & 0xF
@@ -426,6 +426,11 @@ class Catalog:
         props = self.recorded_full(name, extra)
         if host is not None and name in ("host", "max") and self.accel == "kvm":
             self.host_props(props, host)
+        elif host is not None and name != "base" and self.accel == "kvm":
+            # x86_cpu_load_model: with the host's CPUID (KVM) a named model takes the host's
+            # vendor (the capture's KVM overlay has the capture host's; measured on an AMD
+            # machine: Skylake-Client's static expansion has vendor AuthenticAMD, base "")
+            props["vendor"] = host_vendor(host)
         user: dict[str, Any] = {}
         for key in wire_order(tuple(given)):
             if key in recorded:
@@ -440,6 +445,14 @@ class Catalog:
     def static_of(self, props: dict[str, Any]) -> dict[str, Any]:
         """The ``static`` expansion of a model whose ``full`` properties are ``props``."""
         return {"model": {"name": "base", "props": {k: props[k] for k in self.static_keys}}}
+
+
+def host_vendor(host: dict[str, Any]) -> str:
+    """The vendor string of a host's CPUID leaf 0 (EBX, EDX, ECX)."""
+    from . import hostcpu
+
+    l0 = hostcpu.leaf(host, 0)
+    return b"".join(l0[r].to_bytes(4, "little") for r in ("EBX", "EDX", "ECX")).decode()
 
 
 def msr_walk(rules: dict[str, Any]) -> list[tuple[str, int, int]]:

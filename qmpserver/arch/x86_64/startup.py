@@ -172,6 +172,8 @@ class X86Cpu:
         # the filtered bits of the CPUID feature words, (leaf, subleaf, register, bit): the
         # features' and the XSAVE components' (filtered-features)
         self.filtered_bits: list[tuple[int, int | None, str, int]] = []
+        # the XSAVE components (XCR0 bits) the vCPU has: CPUID.0DH:EAX/EDX of feature-words
+        self.xsave_components = 0
 
 
 def irqchip(instance: Any, ms: Any) -> str:
@@ -301,7 +303,7 @@ def validate(instance: Any, ms: Any) -> None:
             given[name] = on
     check = bool(given.get("check", True))
     enforce = bool(given.get("enforce", False))
-    props, unavailable, filter_warnings, error, cpuid_bits = _realize(
+    props, unavailable, filter_warnings, error, cpuid_bits, xsave_mask = _realize(
         instance, cat, model, given, chip, check, enforce
     )
     ncpus = max(1, int(ms.smp.get("cpus", 1)))
@@ -313,6 +315,7 @@ def validate(instance: Any, ms: Any) -> None:
         warnings.extend(filter_warnings + apic)
     instance.cpu.realized = X86Cpu(model, props, unavailable, globals_, fs)
     instance.cpu.realized.filtered_bits = cpuid_bits
+    instance.cpu.realized.xsave_components = xsave_mask
 
 
 def _realize(
@@ -323,7 +326,7 @@ def _realize(
     chip: str | None,
     check: bool,
     enforce: bool,
-) -> tuple[dict[str, Any], list[str], list[str], str | None, list[tuple[int, int | None, str, int]]]:
+) -> tuple[dict[str, Any], list[str], list[str], str | None, list[tuple[int, int | None, str, int]], int]:
     """The expansion with the user's properties, the feature dependencies, then
     x86_cpu_filter_features: (properties, unavailable-features, warnings, start-up error, the
     filtered bits of the CPUID words)."""
@@ -331,7 +334,7 @@ def _realize(
     words = cat.rules.get("feature-words")
     named_host = hostcpu.for_host(instance.host) if cat.accel == "kvm" else None
     host: dict[str, Any] | None = None
-    props = _expand(cat, model, given, named_host if model in ("host", "max") else None)
+    props = _expand(cat, model, given, named_host)
     user = {k: v for k, v in given.items() if type(v) is bool}
     bits = cat.feature_bits(props, user)
     dep = cat.dependency_pass(props, user, bits)
@@ -348,7 +351,14 @@ def _realize(
                 model,
                 instance.host.name,
             )
-            return props, [], dep_warnings, None, []
+            return (
+                props,
+                [],
+                dep_warnings,
+                None,
+                [],
+                _xsave_mask({f for f in cpuid if props.get(f) is True}, []),
+            )
         if model == "host":
             req = hostcpu.host_model(host, cpuid, chip or "on", bool(given.get("migratable", True)))
             req = (req | {f for f, on in user.items() if on and f in cpuid}) - {
@@ -429,7 +439,28 @@ def _realize(
     cpuid_bits = [(cpuid[f][0], cpuid[f][1], cpuid[f][2], cpuid[f][3]) for f in req - got]
     cpuid_bits += [(cpuid[f][0], cpuid[f][1], cpuid[f][2], cpuid[f][3]) for f, i, _b in dep if i is None]
     cpuid_bits += [(0xD, 0, "EAX", bit) for bit, _f in comps]
-    return props, unavailable, dep_warnings + warns, error, cpuid_bits
+    return props, unavailable, dep_warnings + warns, error, cpuid_bits, _xsave_mask(req, comps)
+
+
+# the components x86_cpu_enable_xsave_components always finds (x87, SSE) besides
+# cpu.XSAVE_COMPONENTS: bit -> the feature that asks for it
+BASE_XSAVE_COMPONENTS = ((0, "fpu"), (1, "sse"))
+
+
+def _xsave_mask(req: set[str], missing: list[tuple[int, str]]) -> int:
+    """The XSAVE components the realized vCPU has (``x86_cpu_enable_xsave_components``: none
+    without ``xsave``; one per requested feature that owns a component, x87 and SSE
+    included), less the filtered ones; decided on the features asked for, before filtering
+    (on a host without XSAVE the components stay while ``xsave`` is filtered)."""
+    if "xsave" not in req:
+        return 0
+    mask = 0
+    for bit, f in BASE_XSAVE_COMPONENTS + cpu.XSAVE_COMPONENTS:
+        if f in req:
+            mask |= 1 << bit
+    for bit, _f in missing:
+        mask &= ~(1 << bit)
+    return mask
 
 
 def _missing_xsave_components(req: set[str], host: dict[str, Any] | None) -> list[tuple[int, str]]:
@@ -476,8 +507,8 @@ def _msr_position(words: list | None) -> int:
 def _expand(
     cat: cpu.Catalog, model: str, given: dict[str, Any], host: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """``host``: the host profile's own CPUID data for ``-cpu host``/``max`` (its MSR features,
-    identity ...), None for the capture's host or a named model."""
+    """``host``: the host profile's own CPUID data (``-cpu host``/``max``: its features and
+    identity; a named model: its vendor), None for the capture's host."""
     try:
         return dict(cat.expand("full", model, given, host)["model"]["props"])
     except (cpu.Missing, cpu.X86Error) as e:
@@ -642,9 +673,123 @@ def filtered_words(
     return out
 
 
+# names QEMU gives several bits of one CPUID word (the rules' cpuid table keeps the first):
+# kvmclock is KVM_FEATURE_CLOCKSOURCE (bit 0) and KVM_FEATURE_CLOCKSOURCE2 (bit 3)
+MORE_BITS = {"kvmclock": ((0x40000001, None, "EAX", 3),)}
+# x86_cpu_realizefn on an AMD vCPU: CPUID.80000001H:EDX repeats the CPUID.01H:EDX bits AMD
+# mirrors (CPUID_EXT2_AMD_ALIASES: fpu ... pse36, mmx, fxsr), which have no names of their own
+AMD_ALIASES = 0x0183F3FF
+
+
+def feature_words(rules: dict[str, Any], props: dict[str, Any], xsave: int) -> list[dict[str, Any]]:
+    """``qom-get feature-words`` of a realized vCPU: the CPUID feature words as
+    :func:`filtered_words` lists them, each with the bits of the features the vCPU has after
+    filtering (:data:`MORE_BITS` included; an AMD vCPU's :data:`AMD_ALIASES`), the XSAVE
+    component words (CPUID.0DH:EAX/EDX of subleaf 0) with its components."""
+    cpuid = rules["cpuid"]
+    bits: list[tuple[int, int | None, str, int]] = []
+    for f, w in cpuid.items():
+        if props.get(f) is True:
+            bits.append((w[0], w[1], w[2], w[3]))
+            bits.extend(MORE_BITS.get(f, ()))
+    if props.get("vendor") == "AuthenticAMD":
+        edx1 = sum(1 << w[3] for w in bits if (w[0], w[2]) == (1, "EDX"))
+        bits += [(0x80000001, None, "EDX", b) for b in range(32) if (edx1 & AMD_ALIASES) >> b & 1]
+    bits += [(0xD, 0, "EAX", b) for b in range(32) if xsave >> b & 1]
+    bits += [(0xD, 0, "EDX", b) for b in range(32) if xsave >> (32 + b) & 1]
+    return filtered_words(rules, [], bits)
+
+
+# realize-time defaults of a vCPU's properties (x86_cpu_realizefn / x86_cpu_hyperv_realize,
+# target/i386/cpu.c; measured on the running binary): the microcode revision KVM also reports,
+# by vendor; TCG's physical address width; the Hyper-V vendor ID
+UCODE_REV = {"AuthenticAMD": 0x01000065}
+UCODE_REV_OTHER = 0x100000000
+TCG_PHYS_BITS = 40
+HV_VENDOR_ID = "Microsoft Hv"
+# errors of a realized vCPU's properties: (class, text with the QOM type)
+PROPERTY_ERRORS = {
+    "crash-information": ("GenericError", "No crash occurred"),
+    "legacy-memory": ("GenericError", "Property '%s.legacy-memory' is not readable"),
+}
+
+
+def realize_defaults(x: X86Cpu, host: dict[str, Any] | None, kvm: bool) -> dict[str, Any]:
+    """The properties a vCPU's realize sets when the user did not (see the constants above);
+    ``phys-bits`` with ``host-phys-bits`` (the default of ``-cpu host``) is the host's
+    CPUID.80000008H:EAX[7:0] (capped by ``host-phys-bits-limit``), from the host's data; under
+    KVM ``tsc-frequency`` is KVM's TSC rate (``KVM_GET_TSC_KHZ``), which no host file holds:
+    None, not modelled."""
+    p = x.props
+    out: dict[str, Any] = {"parent_bus": ""}
+    if not p.get("ucode-rev"):
+        out["ucode-rev"] = UCODE_REV.get(p.get("vendor", ""), UCODE_REV_OTHER)
+    if not p.get("hv-vendor-id"):
+        out["hv-vendor-id"] = HV_VENDOR_ID
+    if kvm and not p.get("tsc-frequency"):
+        out["tsc-frequency"] = None
+    if not p.get("phys-bits"):
+        if p.get("host-phys-bits") and host is not None:
+            bits = hostcpu.leaf(host, 0x80000008)["EAX"] & 0xFF
+            limit = p.get("host-phys-bits-limit") or 0
+            out["phys-bits"] = min(bits, limit) if limit else bits
+        elif not p.get("host-phys-bits"):
+            out["phys-bits"] = TCG_PHYS_BITS
+    return out
+
+
+def vcpu_qom_key(instance: Any) -> str:
+    """Which measured set of vCPU objects applies: ``tcg`` or ``kvm-<kernel-irqchip>``."""
+    if instance.accel != "kvm":
+        return "tcg"
+    try:
+        return "kvm-" + irqchip(instance, instance.machine)
+    except StartupError:
+        return "kvm-" + DEFAULT_KERNEL_IRQCHIP
+
+
+def _add_recorded(
+    QomObject: Any, parent: Any, name: str, typ: str, rec: dict[str, Any], subst: dict[str, Any]
+) -> None:
+    """A child object as the real binary showed it (the rules' ``vcpu-qom``): its listing, its
+    property values or errors, its children."""
+    o = QomObject(typ)
+    parent.add_child(name, o)
+    o.order = [n for n, _t in rec["list"]]
+    for n, t in rec["list"]:
+        if n == "type":
+            continue
+        if t.startswith("child<"):
+            child = rec["children"].get(n)
+            if child is not None:
+                _add_recorded(QomObject, o, n, child["type"], child, subst)
+            continue
+        reply = rec["values"].get(n) or {}
+        o.add_prop(n, t, _recorded_getter(reply, subst))
+
+
+def _recorded_getter(reply: dict[str, Any], subst: dict[str, Any]) -> Any:
+    if "error" in reply:
+        err = reply["error"]
+
+        def fail() -> Any:
+            raise QMPError(err.get("desc", ""), err.get("class", "GenericError"))
+
+        return fail
+    value = reply.get("return")
+    if isinstance(value, str) and value in subst:
+        value = subst[value]
+    elif isinstance(value, str) and value.startswith("{cpu}"):
+        value = subst["{cpu}"] + value[len("{cpu}") :]
+    return lambda: value
+
+
 def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
-    """The vCPU objects with their property values after filtering; a property this model does
-    not compute is an error naming it (not a default passed off as QEMU's)."""
+    """The vCPU objects with their property values after filtering, the realize-time defaults
+    (:func:`realize_defaults`), and their child objects (local APIC, memory regions) as the
+    real binary shows them (the rules' ``vcpu-qom``, per accelerator and irqchip, with the
+    vCPU's path and APIC ID); a property this model does not compute is an error naming it
+    (not a default passed off as QEMU's)."""
     x = _realized(instance)
     unattached = tree.machine.children.get("unattached")
     if x is None or unattached is None:
@@ -655,15 +800,23 @@ def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
     except cpu.Missing:
         return
     types, cat_rules = cat.types, cat.rules
+    objects = (cat_rules.get("vcpu-qom") or {}).get(vcpu_qom_key(instance))
+    if objects is None:
+        log.warning("the child objects of a running x86 vCPU (%s) are not modelled", vcpu_qom_key(instance))
+    host = hostcpu.host_for(instance.host) if instance.accel == "kvm" else None
+    defaults = realize_defaults(x, host, instance.accel == "kvm")
     for i in range(int(ms.smp["cpus"])):
         o = QomObject(x.typename)
-        unattached.add_child(cpu_qom_path(i).rsplit("/", 1)[1], o)
+        path_name = cpu_qom_path(i).rsplit("/", 1)[1]
+        unattached.add_child(path_name, o)
         values = dict(x.props)
+        values.update(defaults)
         values.update(topology_ids(ms.smp, i))
         values["apic-id"] = apic_id(ms.smp, i)
         values.update(
             {
                 "filtered-features": filtered_words(cat_rules, x.unavailable, x.filtered_bits),
+                "feature-words": feature_words(cat_rules, x.props, x.xsave_components),
                 "unavailable-features": list(x.unavailable),
                 "start-powered-off": False,
                 "hotpluggable": True,
@@ -671,13 +824,28 @@ def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
                 "realized": True,
             }
         )
+        if objects is not None:
+            o.order = list(objects["order"])
+            subst = {"{cpu}": cpu_qom_path(i), "{apic-id}": values["apic-id"]}
+            for name, rec in objects["first" if i == 0 else "other"].items():
+                _add_recorded(QomObject, o, name, rec["type"], rec, subst)
         for name, typ in types.items():
             if name == "type":
                 continue
-            if name in values:
+            err = PROPERTY_ERRORS.get(name)
+            if err is not None:
+                o.add_prop(name, typ, _error_getter(err[0], err[1].replace("%s", x.typename)))
+            elif name in values and values[name] is not None:
                 o.add_value(name, typ, values[name])
             else:
                 o.add_prop(name, typ, _unmodelled(instance, x.typename, name))
+
+
+def _error_getter(cls: str, desc: str) -> Any:
+    def fail() -> Any:
+        raise QMPError(desc, cls)
+
+    return fail
 
 
 def _unmodelled(instance: Any, typename: str, name: str) -> Any:
