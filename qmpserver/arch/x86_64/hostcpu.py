@@ -21,7 +21,8 @@ binary on the capturing host (``tests/unit/x86_64/test_x86_hostcpu.py``):
   KVM_GET_SUPPORTED_CPUID", series of 2024-11-28, ``EMULATED_F(TSC_DEADLINE_TIMER)`` in
   ``kvm_set_cpu_caps`` and api.rst's "may be returned as true"), merged for 6.14
   (:data:`TSC_DEADLINE_REPORTED_SINCE`; the merge release is not checked against a tag);
-* ``hypervisor`` is always set;
+* ``hypervisor`` is always set; ``topoext`` always counts as supported (QEMU enables it
+  whatever ``KVM_GET_SUPPORTED_CPUID`` says, so models that have it stay runnable);
 * ``host``/``max`` with ``migratable=on`` (the default) leave out the unmigratable features
   (``invtsc``);
 * ``host``/``max`` never turn on ``topoext`` by themselves (QEMU's ``no_autoenable_flags`` of
@@ -69,7 +70,9 @@ from ...models import MODELS_DIR, read_yaml
 IRQCHIP_IN_KERNEL = {"on": True, "split": True, "off": False}
 NEEDS_IN_KERNEL_APIC = ("x2apic", "kvm-pv-unhalt")
 SPLIT_ONLY = ("kvm-msi-ext-dest-id",)
-ALWAYS = ("hypervisor",)
+# set whatever KVM reports: hypervisor; topoext (kvm_arch_get_supported_cpuid keeps the models
+# that have it runnable on older kernels; host/max still leave it off: NO_AUTOENABLE)
+ALWAYS = ("hypervisor", "topoext")
 # features QEMU leaves out of host/max unless migratable=off (seen on the capture host:
 # the host expansion with and without migratable differs in invtsc alone)
 UNMIGRATABLE = ("invtsc",)
