@@ -19,6 +19,9 @@ Asks ``/dev/kvm`` directly (the kernel's uapi, ``linux/kvm.h``):
 * ``KVM_GET_MSR_INDEX_LIST`` (``_IOWR(KVMIO, 0x02, …)``): the MSRs a vCPU saves and restores
   (QEMU reads it for ``has_msr_*``; whether it lists 0x48b decides QEMU's VMX secondary-controls
   workaround);
+* ``KVM_GET_TSC_KHZ`` (``_IO(KVMIO, 0xa3)``) on a vCPU of a fresh VM (``KVM_CREATE_VM``,
+  ``KVM_CREATE_VCPU``): the TSC rate a vCPU starts with, which QEMU reports as the vCPU's
+  ``tsc-frequency`` (kHz × 1000) when none is given;
 * the kernel release (``uname -r``) and ``/proc/cpuinfo``'s vendor / family / model / stepping.
 
 Each ``struct kvm_cpuid_entry2`` is ``function, index, flags, eax, ebx, ecx, edx`` (u32) and
@@ -54,6 +57,9 @@ KVM_GET_MSR_INDEX_LIST = _iowr(0x02, 4)
 KVM_GET_MSR_FEATURE_INDEX_LIST = _iowr(0x0A, 4)
 KVM_GET_MSRS = _iowr(0x88, 8)
 MSR_ENTRY = struct.Struct("<IIQ")
+KVM_CREATE_VM = (KVMIO << 8) | 0x01
+KVM_CREATE_VCPU = (KVMIO << 8) | 0x41
+KVM_GET_TSC_KHZ = (KVMIO << 8) | 0xA3
 ENTRY = struct.Struct("<7I12x")
 CAPS = {
     "KVM_CAP_IRQCHIP": 0,
@@ -107,6 +113,19 @@ def feature_msrs(fd: int, indices: list[int]) -> dict[int, int]:
     return out
 
 
+def tsc_khz(fd: int) -> int:
+    """``KVM_GET_TSC_KHZ`` of vCPU 0 of a new VM (closed again)."""
+    vm = fcntl.ioctl(fd, KVM_CREATE_VM, 0)
+    try:
+        vcpu = fcntl.ioctl(vm, KVM_CREATE_VCPU, 0)
+        try:
+            return fcntl.ioctl(vcpu, KVM_GET_TSC_KHZ, 0)
+        finally:
+            os.close(vcpu)
+    finally:
+        os.close(vm)
+
+
 def cpuinfo() -> dict:
     out: dict = {}
     keys = {
@@ -148,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         caps = {k: fcntl.ioctl(fd, KVM_CHECK_EXTENSION, n) for k, n in CAPS.items()}
         msrs = feature_msrs(fd, msr_list(fd, KVM_GET_MSR_FEATURE_INDEX_LIST))
         index_list = msr_list(fd, KVM_GET_MSR_INDEX_LIST)
+        khz = tsc_khz(fd)
     finally:
         os.close(fd)
     info = cpuinfo()
@@ -171,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         "feature-msrs-complete: true",
         "# KVM_GET_MSR_INDEX_LIST",
         "msr-index-list: [%s]" % ", ".join("0x%x" % i for i in sorted(index_list)),
+        "# KVM_GET_TSC_KHZ of a new vCPU",
+        "tsc-khz: %d" % khz,
     ]
     lines += [
         "sources:",
@@ -181,10 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             % (a.output, a.name, time.strftime("%Y-%m-%d"), platform.node() or "?")
         ),
         '    ioctls: "KVM_GET_SUPPORTED_CPUID, KVM_GET_EMULATED_CPUID, KVM_CHECK_EXTENSION,'
-        ' KVM_GET_MSR_FEATURE_INDEX_LIST, KVM_GET_MSRS, KVM_GET_MSR_INDEX_LIST on /dev/kvm"',
+        ' KVM_GET_MSR_FEATURE_INDEX_LIST, KVM_GET_MSRS, KVM_GET_MSR_INDEX_LIST, KVM_GET_TSC_KHZ on /dev/kvm"',
         '    cpuinfo: "/proc/cpuinfo (first CPU), uname -r"',
         "  fields: {supported: ioctls, emulated: ioctls, kvm-caps: ioctls, feature-msrs: ioctls,"
-        " feature-msrs-complete: ioctls, msr-index-list: ioctls, cpu: cpuinfo, kernel: cpuinfo}",
+        " feature-msrs-complete: ioctls, msr-index-list: ioctls, tsc-khz: ioctls, cpu: cpuinfo, kernel: cpuinfo}",
     ]
     os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
     with open(a.output, "w", encoding="utf-8") as f:

@@ -8,8 +8,7 @@ of every ``bool`` property and of ``unavailable-features``.  Here: that listing 
 of every property it names (``feature-words``, ``filtered-features``, the links and children
 included), for vCPU 0 and, with ``-smp 2``, vCPU 1 (``device[2]``), then the same of their child
 objects (local APIC, memory regions) and grandchildren.  Under KVM ``tsc-frequency`` is KVM's
-TSC rate, which no host file holds: the launcher says so (an error naming it), so it is left
-out.  TCG lines run on the capture's profile anywhere; KVM lines on profile
+TSC rate, the host file's ``tsc-khz`` (``KVM_GET_TSC_KHZ``).  TCG lines run on the capture's profile anywhere; KVM lines on profile
 ``x86-capture-amd-epyc-6.18``, only on that machine (their features are its CPUID and MSRs).
 """
 
@@ -53,7 +52,7 @@ LINES = [
         B + ["-machine", "q35,kernel-irqchip=split", "-accel", "kvm", "-cpu", "qemu64,+vmx,+vmx-ept,+pdcm"],
     ),
 ]
-NOT_MODELLED_UNDER_KVM = ("tsc-frequency",)
+NOT_MODELLED_UNDER_KVM: tuple[str, ...] = ()
 
 
 def _ask(q, reqs):

@@ -718,8 +718,8 @@ def realize_defaults(x: X86Cpu, host: dict[str, Any] | None, kvm: bool) -> dict[
     """The properties a vCPU's realize sets when the user did not (see the constants above);
     ``phys-bits`` with ``host-phys-bits`` (the default of ``-cpu host``) is the host's
     CPUID.80000008H:EAX[7:0] (capped by ``host-phys-bits-limit``), from the host's data; under
-    KVM ``tsc-frequency`` is KVM's TSC rate (``KVM_GET_TSC_KHZ``), which no host file holds:
-    None, not modelled."""
+    KVM ``tsc-frequency`` is KVM's TSC rate (``KVM_GET_TSC_KHZ`` of a new vCPU, the host file's
+    ``tsc-khz``), None (not modelled) for a host file without it."""
     p = x.props
     out: dict[str, Any] = {"parent_bus": ""}
     if not p.get("ucode-rev"):
@@ -727,7 +727,8 @@ def realize_defaults(x: X86Cpu, host: dict[str, Any] | None, kvm: bool) -> dict[
     if not p.get("hv-vendor-id"):
         out["hv-vendor-id"] = HV_VENDOR_ID
     if kvm and not p.get("tsc-frequency"):
-        out["tsc-frequency"] = None
+        khz = (host or {}).get("tsc-khz")
+        out["tsc-frequency"] = int(khz) * 1000 if khz else None
     if not p.get("phys-bits"):
         if p.get("host-phys-bits") and host is not None:
             bits = hostcpu.leaf(host, 0x80000008)["EAX"] & 0xFF
