@@ -9,7 +9,7 @@ sent to Debian's ``qemu-system-x86_64`` (``-machine none``) and to qmpserver on
 and both sides' wall time.  ``host`` and ``max`` under KVM are left out (the capturing
 machine's; see the conformance test).
 
-    python3 bench/bench_x86_cpu_sweep.py [--limit N]
+    python3 bench/bench_x86_cpu_sweep.py [--limit N] [--profile P]
 """
 
 from __future__ import annotations
@@ -31,8 +31,14 @@ from tests.support.mock import MockServer  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="models to sweep (0: all)")
+    ap.add_argument(
+        "--profile",
+        default=PROFILE,
+        help="qmpserver's profile (default: the capture's; on another KVM machine one with that"
+        " machine's CPUID data, e.g. x86-capture-amd-epyc-6.18 on the AMD machine it was captured on)",
+    )
     a = ap.parse_args()
-    build = load_profile(PROFILE).build
+    build = load_profile(a.profile).build
     accels = ["tcg"] + (["kvm"] if os.access("/dev/kvm", os.R_OK | os.W_OK) else [])
     rc = 0
     with MockServer() as mock:
@@ -50,7 +56,7 @@ def main() -> int:
                 theirs = transcript(q.path, reqs)
             t1 = time.perf_counter()
             _, path = mock.instance(
-                PROFILE, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
+                a.profile, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
             )
             t2 = time.perf_counter()
             ours = transcript(path, reqs)
