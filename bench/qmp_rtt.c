@@ -3,6 +3,8 @@
  *   qmp_rtt SOCKET MODE N REQUEST
  *     MODE seq: N sequential round trips of REQUEST (events skipped)
  *     MODE pipe: REQUEST written N times at once, then N replies read
+ *     MODE mix: REQUEST is several requests, one a line: N sequential round
+ *       trips sending them in turn (a mix of different questions)
  *   prints the average microseconds per request.
  *
  * Written for qmpserver's benchmarks; the client must cost far less than the
@@ -51,7 +53,7 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) { fprintf(stderr, "usage: %s SOCKET seq|pipe N REQUEST\n", argv[0]); return 2; }
+    if (argc != 5) { fprintf(stderr, "usage: %s SOCKET seq|pipe|mix N REQUEST\n", argv[0]); return 2; }
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     strncpy(sa.sun_path, argv[1], sizeof(sa.sun_path) - 1);
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -63,6 +65,21 @@ int main(int argc, char **argv) {
     const char *neg = "{\"execute\":\"qmp_capabilities\"}";
     send_all(neg, strlen(neg));
     while (!read_line()) ;
+    if (strcmp(argv[2], "mix") == 0) {
+        const char *line[4096]; size_t llen[4096]; int nl = 0;
+        for (const char *p = req; *p && nl < 4096;) {
+            const char *e = strchr(p, '\n');
+            size_t l = e ? (size_t)(e - p) : strlen(p);
+            if (l) { line[nl] = p; llen[nl] = l; nl++; }
+            p += l + (e ? 1 : 0);
+        }
+        if (!nl) { fprintf(stderr, "no request\n"); return 2; }
+        for (int i = 0; i < nl; i++) { send_all(line[i], llen[i]); while (!read_line()) ; }
+        double t0 = now();
+        for (long i = 0; i < n; i++) { send_all(line[i % nl], llen[i % nl]); while (!read_line()) ; }
+        printf("%.3f\n", (now() - t0) / n * 1e6);
+        return 0;
+    }
     for (int i = 0; i < 200; i++) { send_all(req, len); while (!read_line()) ; }
     double t0 = now();
     if (strcmp(argv[2], "seq") == 0) {

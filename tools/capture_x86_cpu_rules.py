@@ -29,6 +29,29 @@ libvirt probes), and writes the answers as data (``models/x86_64/cpu-rules-<M.m>
   order (the order of the start-up filtering warnings), from the same ``feature-words`` listing.
 * ``kvm-only``: the features that stay true on ``base`` under KVM and turn false under TCG
   whatever is asked (the KVM paravirtual leaves; QEMU clears them without KVM or with ``kvm=off``).
+* ``msr``: ``[[MSR index, bit], ...]`` of each feature held in an MSR feature word (the static
+  names with no ``cpuid`` entry: ``IA32_ARCH_CAPABILITIES`` bits, ``vmx-*`` ...), read from the
+  warnings of one realized ``-machine pc -cpu base,+vmx,+arch-capabilities,+core-capability,
+  +pdcm,+F1,+F2...`` under TCG, which offers none of them: ``TCG doesn't support requested
+  feature: MSR(10AH).rdctl-no [bit 0]``, or, for a feature whose CPUID prerequisite ``base``
+  lacks (``lm``, ``xsaves`` ...), ``This feature depends on other features that were not
+  requested: MSR(...)``.  A name QEMU gives two bits has two pairs (7.2's
+  ``vmx-invept-single-context``: bits 25 and 41 of IA32_VMX_EPT_VPID_CAP).
+* ``msr-words``: the MSR indices of those words in the order QEMU walks them (the order of the
+  ``TCG doesn't support`` warnings), after the CPUID words and the XSAVE components.
+* ``depends-bits``: per prerequisite of ``depends``, the feature bits (``[name, MSR index, bit]``,
+  ``[name, null, bit]`` for a CPUID feature, whose word is in ``cpuid``) QEMU clears when it is off, directly or through a chain,
+  read from the ``This feature depends on other features that were not requested`` warnings of
+  ``-cpu base,+<every other prerequisite>,+<its dependents>`` under TCG (per bit: a name with two
+  bits can lose one, ``vmx-invept-single-context`` to ``vmx-vpid``, the other to ``vmx-ept``).
+* ``depends-order``: the same bits in the order of those warnings with every prerequisite off
+  (QEMU's dependency table order: the order the warnings of several prerequisites interleave).
+* ``vcpu-qom``: a realized vCPU's QOM objects, per accelerator and ``kernel-irqchip`` (``tcg``,
+  ``kvm-on``, ``kvm-split``, ``kvm-off``; ``-machine q35 -cpu qemu64 -smp 2``): ``order``, the
+  names of ``qom-list /machine/unattached/device[0]`` as listed; ``first`` and ``other``, the
+  child objects of vCPU 0 and of vCPU 1 (``device[2]``), each ``list`` (``qom-list``),
+  ``values`` (every non-child property's ``qom-get`` reply, the vCPU's own path written
+  ``{cpu}``, the local APIC's ``id`` ``{apic-id}``), ``children`` (two levels deep) and ``type``.
 * ``model-levels``: per model and accelerator, ``min-level`` / ``min-xlevel`` / ``min-xlevel2``
   with every feature set false: the model's own CPUID levels, before features raise them.
 * ``kvm-overlay``: per named model, the properties whose ``full`` value under KVM differs from
@@ -53,6 +76,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -392,6 +416,145 @@ def cpuid_bits(emulator: str, build: str, kvm_only: list[str]) -> dict:
     return {f: b for f, b in zip(features, found) if b is not None}
 
 
+MSR_WARNING = re.compile(
+    r"(TCG doesn't support requested feature|This feature depends on other features that were not"
+    r" requested): MSR\(([0-9A-F]+)H\)\.(\S+) \[bit (\d+)\]"
+)
+# the CPUID features that gate the MSR feature words (QEMU's feature dependencies, measured in
+# ``depends``): set so that the MSR features reach the accelerator's filtering
+MSR_GATES = ("vmx", "arch-capabilities", "core-capability", "pdcm")
+
+
+def msr_bits(emulator: str, build: str, cpuid: dict) -> tuple[dict, list[int]]:
+    """(``msr`` table, ``msr-words`` order): see the module docstring."""
+    _, features, _ = recorded(build)
+    static = [f for f in features if f not in cpuid]
+    cpu = ",".join(["base"] + ["+" + f for f in MSR_GATES + tuple(static)])
+    r = subprocess.run(
+        [emulator, "-S", "-nodefaults", "-display", "none", "-machine", "pc,accel=tcg", "-cpu", cpu,
+         "-qmp", "stdio"],
+        input='{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    table: dict[str, list] = {}
+    words: list[int] = []
+    for line in r.stderr.splitlines():
+        m = MSR_WARNING.search(line)
+        if not m:
+            continue
+        index, name, bit = int(m.group(2), 16), m.group(3), int(m.group(4))
+        if [index, bit] not in table.setdefault(name, []):
+            table[name].append([index, bit])
+        if m.group(1).startswith("TCG") and index not in words:
+            words.append(index)
+    missing = [f for f in static if f not in table]
+    if missing:
+        raise SystemExit("%s: no MSR warning for %s: %s" % (sys.argv[0], ", ".join(missing), r.stderr))
+    return {f: table[f] for f in static}, words
+
+
+DEPENDS_WARNING = re.compile(
+    r"This feature depends on other features that were not requested: "
+    r"(?:MSR\(([0-9A-F]+)H\)|CPUID\.([0-9A-F]+)H:(?:(\d+)H\.)?([A-Z]+))\.(\S+) \[bit (\d+)\]"
+)
+
+
+def _depends_warnings(emulator: str, cpu: str) -> list[list]:
+    r = subprocess.run(
+        [emulator, "-S", "-nodefaults", "-display", "none", "-machine", "pc,accel=tcg", "-cpu", cpu,
+         "-qmp", "stdio"],
+        input='{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    out = []
+    for line in r.stderr.splitlines():
+        m = DEPENDS_WARNING.search(line)
+        if m:
+            out.append([m.group(5), int(m.group(1), 16) if m.group(1) else None, int(m.group(6))])
+    return out
+
+
+def depends_bits(emulator: str, depends: dict) -> tuple[dict, list]:
+    """(``depends-bits``, ``depends-order``): see the module docstring."""
+    dependents = sorted({d for ds in depends.values() for d in ds})
+    prereqs = list(depends)
+    per: dict[str, list] = {}
+    for p in prereqs:
+        on = [q for q in prereqs if q != p and q not in depends[p]]
+        cpu = ",".join(["base"] + ["+" + q for q in on] + ["+" + d for d in depends[p]])
+        per[p] = _depends_warnings(emulator, cpu)
+    order = _depends_warnings(emulator, ",".join(["base"] + ["+" + d for d in dependents]))
+    return per, order
+
+
+VCPU_CONFIGS = {
+    "tcg": ["-accel", "tcg", "-machine", "q35"],
+    "kvm-on": ["-accel", "kvm", "-machine", "q35"],
+    "kvm-split": ["-accel", "kvm", "-machine", "q35,kernel-irqchip=split"],
+    "kvm-off": ["-accel", "kvm", "-machine", "q35,kernel-irqchip=off"],
+}
+
+
+def _qmp_script(emulator: str, args: list[str], requests: list[dict]) -> list[dict]:
+    script = "".join(json.dumps(m) + "\n" for m in [{"execute": "qmp_capabilities"}, *requests])
+    r = subprocess.run(
+        [emulator, "-S", "-nodefaults", "-display", "none", *args, "-qmp", "stdio"],
+        input=script + '{"execute": "quit"}\n', capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    replies = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    replies = [x for x in replies if "QMP" not in x and "event" not in x][1:]
+    if len(replies) < len(requests):
+        raise SystemExit("%s: %s: %s" % (sys.argv[0], " ".join(args), r.stderr.strip()))
+    return replies[: len(requests)]
+
+
+def _objects(emulator: str, args: list[str], path: str, cpu: str, depth: int) -> dict:
+    listing = _qmp_script(emulator, args, [{"execute": "qom-list", "arguments": {"path": path}}])[0]["return"]
+    names = [(e["name"], e["type"]) for e in listing]
+    asks = [n for n, t in names if not t.startswith("child<") and n != "type"]
+    got = _qmp_script(
+        emulator, args, [{"execute": "qom-get", "arguments": {"path": path, "property": n}} for n in asks]
+    )
+    values = {}
+    for n, reply in zip(asks, got):
+        reply.pop("id", None)
+        text = json.dumps(reply).replace(cpu + "/", "{cpu}/").replace('"' + cpu + '"', '"{cpu}"')
+        values[n] = json.loads(text)
+    out: dict = {"list": [list(e) for e in names], "values": values, "children": {}}
+    if depth > 0:
+        for n, t in names:
+            if t.startswith("child<"):
+                out["children"][n] = dict(
+                    _objects(emulator, args, path + "/" + n, cpu, depth - 1), type=t[6:-1]
+                )
+    return out
+
+
+def vcpu_qom(emulator: str) -> dict:
+    """``vcpu-qom``: see the module docstring."""
+    have_kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    out = {}
+    for key, accel in VCPU_CONFIGS.items():
+        if key.startswith("kvm") and not have_kvm:
+            continue
+        args = accel + ["-cpu", "qemu64", "-smp", "2"]
+        order = _qmp_script(
+            emulator, args, [{"execute": "qom-list", "arguments": {"path": "/machine/unattached/device[0]"}}]
+        )
+        entry: dict = {"order": [e["name"] for e in order[0]["return"]]}
+        for which, dev in (("first", "device[0]"), ("other", "device[2]")):
+            cpu = "/machine/unattached/" + dev
+            tree = _objects(emulator, args, cpu, cpu, 2)
+            for child in tree["children"].values():
+                if child["values"].get("id", {}).get("return") in (0, 1) and any(
+                    n == "vapic" for n, _t in child["list"]
+                ):
+                    child["values"]["id"] = {"return": "{apic-id}"}
+            entry[which] = tree["children"]
+        out[key] = entry
+    return out
+
+
 def dump(data: dict, emulator: str, build: str) -> str:
     """YAML by hand: one entry a line, so that a re-measure diffs well."""
     ver = subprocess.run([emulator, "-version"], capture_output=True, text=True).stdout.splitlines()[0]
@@ -417,6 +580,17 @@ def dump(data: dict, emulator: str, build: str) -> str:
         for k, v in data[section].items():
             lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
     lines.append("feature-words: %s" % json.dumps(data["feature-words"]))
+    lines.append("msr:")
+    for k, v in data["msr"].items():
+        lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
+    lines.append("msr-words: %s" % json.dumps(data["msr-words"]))
+    lines.append("depends-bits:")
+    for k, v in data["depends-bits"].items():
+        lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
+    lines.append("depends-order: %s" % json.dumps(data["depends-order"]))
+    lines.append("vcpu-qom:")
+    for k, v in data["vcpu-qom"].items():
+        lines.append("  %s: %s" % (json.dumps(k), json.dumps(v)))
     lines.append("kvm-only: %s" % json.dumps(data["kvm-only"]))
     lines.append("model-levels:")
     for accel, by_model in data["model-levels"].items():
@@ -441,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
     data = measure(a.emulator, a.build)
     data["cpuid"] = cpuid_bits(a.emulator, a.build, data["kvm-only"])
     data["feature-words"] = feature_word_order(a.emulator)
+    data["msr"], data["msr-words"] = msr_bits(a.emulator, a.build, data["cpuid"])
+    data["depends-bits"], data["depends-order"] = depends_bits(a.emulator, data["depends"])
+    data["vcpu-qom"] = vcpu_qom(a.emulator)
     text = dump(data, a.emulator, a.build)
     tmp = a.output + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

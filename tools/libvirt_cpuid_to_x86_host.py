@@ -22,9 +22,17 @@ with its rule:
   for those it does not name the 6.18 capture host's bits (every kernel >= 5.10 has them);
 * ``xsave-component``: a CPUID.0DH:EAX component bit (XCR0) whose feature the expansion shows
   off is cleared (KVM offers only the components the host kernel enabled);
+* host MSRs (``host-msrs``): libvirt's ``<msr index=… eax=… edx=…>`` elements
+  (``cpu-data.py`` reads IA32_ARCH_CAPABILITIES 0x10a and, in newer libvirt,
+  IA32_CORE_CAPABILITY 0xcf): the host's own MSR, not KVM's feature MSR (Sapphire Rapids' file
+  has TAA_NO set where that machine's QEMU under KVM shows ``taa-no`` off: KVM clears it on a
+  host without RTM, Linux ``arch/x86/kvm/x86.c`` ``kvm_get_arch_capabilities``); the model
+  uses it only for a feature the expansion does not name (synthetic there); the other feature
+  MSRs (VMX, PERF_CAPABILITIES …) are not in the data;
 * MSR-based features (``arch-capabilities`` bits, ``vmx-*`` …: ``msr-features``): the
-  expansion's value, ``false`` where it does not name them (listed under ``msr-unknown``);
-  ``lmce`` (KVM's MCE capabilities) likewise.
+  expansion's value where it names them; the others are listed under ``msr-unknown`` and have
+  no value (unknown, not off: :func:`qmpserver.arch.x86_64.hostcpu.msr_offered` says so);
+  ``lmce`` (KVM's MCE capabilities) is the expansion's.
 
 The kernel release and the KVM capabilities are not in libvirt's data: ``--kernel`` chooses
 the release (marked synthetic); the capabilities are those every kernel since 4.x answers.
@@ -167,10 +175,10 @@ def convert(leaves, msrs, props, kernel, rules, capture):
         if k in feature_names:
             continue
         v = named(k)
-        msr_features[k] = bool(v)
         if v is None:
             unknown.append(k)
         else:
+            msr_features[k] = bool(v)
             reference["on" if v else "off"].append(k)
     return out, derived, msr_features, unknown, reference
 
@@ -239,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append("  - [%s]" % ", ".join("0x%08x" % v for v in (fn, idx, flags, *regs)))
     lines += [
         "emulated: []",
-        "msrs: {%s}" % ", ".join('"0x%x": 0x%x' % kv for kv in sorted(msrs.items())),
-        "# MSR-based features (IA32_ARCH_CAPABILITIES bits, VMX controls ...): libvirt's expansion, false where it does not name them",
+        "# libvirt's <msr> elements: the host's MSRs (not KVM's feature MSRs); the other feature MSRs are not in the data",
+        "host-msrs: {%s}" % ", ".join('"0x%x": 0x%x' % kv for kv in sorted(msrs.items())),
+        "# MSR-based features (IA32_ARCH_CAPABILITIES bits, VMX controls ...): libvirt's expansion where it names them;",
+        "# msr-unknown: the ones it does not name (no value: unknown)",
         "msr-features: {%s}" % ", ".join("%s: %s" % (k, str(v).lower()) for k, v in msr_features.items()),
         "msr-unknown: %s" % flow(unknown),
         "# KVM_X86_GET_MCE_CAP_SUPPORTED has MCG_LMCE_P (QEMU's host model sets lmce then): libvirt's expansion",
@@ -263,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             "python3 tools/libvirt_cpuid_to_x86_host.py --kernel %s --name %s (rules in its docstring)"
             % (a.kernel, a.name)
         ),
-        "  fields: {cpu: libvirt, msrs: libvirt, reference-expansion: libvirt, lmce: libvirt, supported: [libvirt, synthetic],"
+        "  fields: {cpu: libvirt, host-msrs: libvirt, reference-expansion: libvirt, lmce: libvirt, supported: [libvirt, synthetic],"
         " msr-features: [libvirt, synthetic], kernel: synthetic, kvm-caps: synthetic}",
         "  notes:",
         "    kernel: %s"

@@ -78,7 +78,8 @@ XCR0_WORD = (0xD, 0, "EAX")
 # (x86_ext_save_areas); a missing component is listed under that feature's name
 XSAVE_COMPONENTS = ((2, "avx"), (3, "mpx"), (4, "mpx"), (5, "avx512f"), (6, "avx512f"), (7, "avx512f"),
                     (9, "pku"), (17, "amx-tile"), (18, "amx-tile"))  # fmt: skip
-# the MSR words: IA32_ARCH_CAPABILITIES by bit, CORE_CAPABILITY, PERF_CAPABILITIES (then VMX)
+# a build without a measured MSR table (rules' ``msr``, 10.0's): the MSR words in the order
+# QEMU walks them, IA32_ARCH_CAPABILITIES by bit, CORE_CAPABILITY, PERF_CAPABILITIES (then VMX)
 MSR_WORD_ORDER = (
     "rdctl-no", "ibrs-all", "rsba", "skip-l1dfl-vmentry", "ssb-no", "mds-no", "pschange-mc-no",
     "tsx-ctrl", "taa-no", "split-lock-detect", "full-width-write",
@@ -140,6 +141,11 @@ class Catalog:
         self.levels: dict[str, dict[str, int]] = self.rules.get("levels") or {}
         self.levels_always: dict[str, dict[str, int]] = self.rules.get("levels-always") or {}
         self.kvm_only: list[str] = self.rules.get("kvm-only") or []
+        self.msr: dict[str, list] = self.rules.get("msr") or {}
+        self.msr_walk = msr_walk(self.rules)
+        self.depends_bits: dict[str, list] = self.rules.get("depends-bits") or {}
+        self.depends_rank = {tuple(e): n for n, e in enumerate(self.rules.get("depends-order") or ())}
+        self.canonical = {sp: k for k in self.static_keys for sp in self.aliases.get(k, (k,))}
         self._full: dict[str, dict[str, Any]] = {}
         self._said_msr: set[tuple[Any, str]] = set()
 
@@ -320,27 +326,39 @@ class Catalog:
             for k in self.aliases.get(f, (f,)):
                 if k in props:
                     props[k] = f in on
-        msr = host.get("msr-features") or {}
-        for f, v in msr.items():
-            for k in self.aliases.get(f, (f,)):
-                if k in props:
-                    props[k] = v
-        # an MSR feature this QEMU names that the host file's MSR data does not (a file
-        # converted for an older QEMU) would keep the capture host's value: shown off, and said
-        # (a file without MSR data, the capture host's own, keeps the capture's values)
-        unnamed = [k for k in self.msr_keys() if k not in msr] if msr else []
-        if unnamed:
-            for k in unnamed:
-                props[k] = False
-            key = (host.get("name"), self.accel)
-            if key not in self._said_msr:
-                self._said_msr.add(key)
-                log.warning(
-                    "x86 host %s has no MSR data for %s, which QEMU %s names: shown off, not measured",
-                    host.get("name"),
-                    ", ".join(unnamed),
-                    ".".join(map(str, self.build.version)),
-                )
+        if self.msr:
+            # the feature MSRs measured for this build (rules' ``msr``) against the host's data
+            offered, unknown = hostcpu.msr_offered(host, cpuid, self.msr)
+            for f, bits in self.msr.items():
+                has = all(offered.get((i, b), False) for i, b in bits)
+                for k in self.aliases.get(f, (f,)):
+                    if k in props:
+                        props[k] = has
+            if unknown:
+                log_unknown_msr(host, unknown, "host expansion: reported off")
+        else:
+            # no measured MSR table for this build: the host file's named MSR features
+            msr = host.get("msr-features") or {}
+            for f, v in msr.items():
+                for k in self.aliases.get(f, (f,)):
+                    if k in props:
+                        props[k] = v
+            # an MSR feature this QEMU names that the host file's MSR data does not (a file
+            # converted for an older QEMU) would keep the capture host's value: shown off, and said
+            # (a file without MSR data, the capture host's own, keeps the capture's values)
+            unnamed = [k for k in self.msr_keys() if k not in msr] if msr else []
+            if unnamed:
+                for k in unnamed:
+                    props[k] = False
+                key = (host.get("name"), self.accel)
+                if key not in self._said_msr:
+                    self._said_msr.add(key)
+                    log.warning(
+                        "x86 host %s has no MSR data for %s, which QEMU %s names: shown off, not measured",
+                        host.get("name"),
+                        ", ".join(unnamed),
+                        ".".join(map(str, self.build.version)),
+                    )
         props["lmce"] = bool(host.get("lmce"))
         l0, l1, x0 = hostcpu.leaf(host, 0), hostcpu.leaf(host, 1), hostcpu.leaf(host, 0x80000000)
         sig = l1["EAX"]
@@ -364,13 +382,62 @@ class Catalog:
         spelled = {k for f in cpuid for k in self.aliases.get(f, (f,))} | set(cpuid)
         return [k for k in self.static_keys if k not in STATIC_PROPS and k not in spelled]
 
+    def feature_bits(self, props: dict[str, Any], user: dict[str, Any]) -> set[tuple[str, int | None, int]]:
+        """The bits of the MSR features and of the features a prerequisite can take away
+        (``depends-bits``' names), as ``(name, MSR index or None, bit)``, that the vCPU asks
+        for before ``x86_cpu_expand_features`` applies the prerequisites: the model's (``props``
+        after expansion) and the ones the user turned on (``user``, any spelling)."""
+        on = {self.canonical.get(k, k) for k, v in user.items() if v is True}
+        off = {self.canonical.get(k, k) for k, v in user.items() if v is False}
+        out: set[tuple[str, int | None, int]] = set()
+        for f, bits in self.msr.items():
+            if f in on or (props.get(f) is True and f not in off):
+                out.update((f, i, b) for i, b in bits)
+        for bits in self.depends_bits.values():
+            for f, i, b in bits:
+                if i is None and (f in on or (props.get(f) is True and f not in off)):
+                    out.add((f, i, b))
+        return out
+
+    def dependency_pass(
+        self, props: dict[str, Any], user: dict[str, Any], bits: set[tuple[str, int | None, int]]
+    ) -> list[tuple[str, int | None, int]]:
+        """``x86_cpu_expand_features``' feature dependencies on the bits a vCPU asks for: every
+        bit of a prerequisite that is off is cleared from ``bits`` (a prerequisite held in an MSR
+        is off once its own bits are: chains, ``vmx`` → ``vmx-secondary-ctls`` → ``vmx-ept``);
+        the cleared bits the user asked for are returned, in the order QEMU warns about them
+        (``This feature depends on other features that were not requested``, whatever
+        ``check`` says; the rules' ``depends-order``, measured with every prerequisite off).
+        QEMU counts them as filtered."""
+        asked = {self.canonical.get(k, k) for k, v in user.items() if v is True}
+        cleared: list[tuple[str, int | None, int]] = []
+        changed = True
+        while changed:
+            changed = False
+            for prereq, deps in self.depends_bits.items():
+                if prereq in self.msr:
+                    on = all((prereq, i, b) in bits for i, b in self.msr[prereq])
+                else:
+                    on = props.get(prereq) is True
+                if on:
+                    continue
+                for f, i, b in deps:
+                    if (f, i, b) in bits:
+                        bits.discard((f, i, b))
+                        cleared.append((f, i, b))
+                        changed = True
+        warned = [e for e in cleared if e[0] in asked]
+        return sorted(warned, key=lambda e: self.depends_rank.get(e, len(self.depends_rank)))
+
     def unavailable_features(self, name: str, host: dict[str, Any]) -> list[str]:
         """``unavailable-features`` of a named model on ``host`` under KVM
         (``x86_cpu_class_check_missing_features``): the features of the model's KVM expansion
         that the host cannot give (CPUID: :func:`.hostcpu.available` with the in-kernel
-        irqchip of ``-machine none``, plus ``topoext``; MSR features: the host's
-        ``msr-features``; XSAVE components: the host's CPUID.0DH:EAX), in feature-word then
-        bit order.  A feature whose prerequisite is off
+        irqchip of ``-machine none``, plus ``topoext``; MSR features: the host's feature MSRs,
+        :func:`.hostcpu.msr_offered`, a feature the data does not give listed and logged;
+        XSAVE components: the host's CPUID.0DH:EAX), in feature-word then bit order (the MSR
+        words after the XSAVE components, in the rules' ``msr-words`` order; a name QEMU gives
+        two bits of a word can be listed twice, as QEMU does).  A feature whose prerequisite is off
         or itself missing is not listed (``npt`` of the EPYC models, whose ``svm`` the KVM
         defaults turn off: measured on the capture)."""
         from . import hostcpu
@@ -393,10 +460,18 @@ class Catalog:
         out = [f for f in ranked if order(f)[0] < early]
         xcr0 = hostcpu.leaf(host, 0xD, 0)["EAX"]
         out += [f for bit, f in XSAVE_COMPONENTS if props.get(f) is True and not xcr0 >> bit & 1]
-        msr = host.get("msr-features") or {}
-        vmx = [k for k in self.static_keys if k.startswith("vmx-")]
-        out += [f for f in (*MSR_WORD_ORDER, *vmx) if props.get(f) is True and not msr.get(f, False)]
-        out += [f for f in ranked if order(f)[0] > early]
+        if self.msr:
+            offered, unknown = hostcpu.msr_offered(host, cpuid, self.msr)
+            out += [f for f, i, b in self.msr_walk if props.get(f) is True and not offered.get((i, b), False)]
+            asked = [f for f in unknown if props.get(f) is True]
+            if asked:
+                log_unknown_msr(host, asked, "unavailable-features of %s: listed as missing" % name)
+            out += [f for f in ranked if order(f)[0] > early]
+        else:
+            msr = host.get("msr-features") or {}
+            vmx = [k for k in self.static_keys if k.startswith("vmx-")]
+            out += [f for f in (*MSR_WORD_ORDER, *vmx) if props.get(f) is True and not msr.get(f, False)]
+            out += [f for f in ranked if order(f)[0] > early]
         return out
 
     def expand(
@@ -418,9 +493,10 @@ class Catalog:
         props = self.recorded_full(name, extra)
         if host is not None and name in ("host", "max") and self.accel == "kvm":
             self.host_props(props, host)
-        elif host is not None and self.accel == "kvm" and name != "base":
-            # host_cpu_instance_init: under KVM a named model takes the host's vendor (the
-            # capture's KVM overlay holds the capture host's)
+        elif host is not None and name != "base" and self.accel == "kvm":
+            # x86_cpu_load_model: with the host's CPUID (KVM) a named model takes the host's
+            # vendor (the capture's KVM overlay has the capture host's; measured on an AMD
+            # machine: Skylake-Client's static expansion has vendor AuthenticAMD, base "")
             props["vendor"] = host_vendor(host)
         user: dict[str, Any] = {}
         for key in wire_order(tuple(given)):
@@ -439,11 +515,34 @@ class Catalog:
 
 
 def host_vendor(host: dict[str, Any]) -> str:
-    """The vendor string of CPUID leaf 0 (EBX, EDX, ECX) of the host's KVM data."""
+    """The vendor string of a host's CPUID leaf 0 (EBX, EDX, ECX)."""
     from . import hostcpu
 
     l0 = hostcpu.leaf(host, 0)
     return b"".join(l0[r].to_bytes(4, "little") for r in ("EBX", "EDX", "ECX")).decode()
+
+
+def msr_walk(rules: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(feature, MSR index, bit) of every MSR feature bit in the order ``x86_cpu_filter_features``
+    walks them: the rules' ``msr-words`` (measured), bit by bit."""
+    table = rules.get("msr") or {}
+    out = []
+    for index in rules.get("msr-words") or ():
+        out += sorted(
+            ((f, i, b) for f, bits in table.items() for i, b in bits if i == index), key=lambda e: e[2]
+        )
+    return out
+
+
+def log_unknown_msr(host: dict[str, Any], features: list[str], what: str) -> None:
+    """A question that needs an MSR feature the host's data does not give (libvirt's
+    cputestdata has IA32_ARCH_CAPABILITIES at most): said on the log, not hidden."""
+    log.warning(
+        "x86 host %s: whether KVM offers %s (held in MSRs) is not in the host's data (%s; not modelled)",
+        host.get("name", "?"),
+        ", ".join(features),
+        what,
+    )
 
 
 def catalog(build: Any, accel: str) -> Catalog:

@@ -21,9 +21,13 @@ binary on the capturing host (``tests/unit/x86_64/test_x86_hostcpu.py``):
   KVM_GET_SUPPORTED_CPUID", series of 2024-11-28, ``EMULATED_F(TSC_DEADLINE_TIMER)`` in
   ``kvm_set_cpu_caps`` and api.rst's "may be returned as true"), merged for 6.14
   (:data:`TSC_DEADLINE_REPORTED_SINCE`; the merge release is not checked against a tag);
-* ``hypervisor`` is always set;
+* ``hypervisor`` is always set; ``topoext`` always counts as supported (QEMU enables it
+  whatever ``KVM_GET_SUPPORTED_CPUID`` says, so models that have it stay runnable);
 * ``host``/``max`` with ``migratable=on`` (the default) leave out the unmigratable features
   (``invtsc``);
+* ``host``/``max`` never turn on ``topoext`` by themselves (QEMU's ``no_autoenable_flags`` of
+  CPUID.80000001H:ECX; measured on the AMD capture machine, whose KVM reports it:
+  ``tests/unit/x86_64/test_x86_msr_features.py``);
 * at realize, every requested feature that is not available is filtered out with
   ``host doesn't support requested feature: CPUID.<leaf>H:<reg>.<name> [bit <n>]`` (``check``,
   on by default) and with ``enforce`` start-up fails with ``Host doesn't support requested
@@ -31,6 +35,29 @@ binary on the capturing host (``tests/unit/x86_64/test_x86_hostcpu.py``):
 
 Start-up (``-cpu`` on a ``pc``/``q35`` machine under KVM) uses these rules through
 :mod:`.startup`; the host profile's CPUID data is found by :func:`host_for`.
+
+Features held in MSR feature words (``IA32_ARCH_CAPABILITIES`` 0x10a, ``IA32_CORE_CAPABILITY``
+0xcf, ``IA32_PERF_CAPABILITIES`` 0x345, the VMX capability MSRs 0x480..0x491; the rules'
+``msr`` table gives each feature's MSR and bit, measured) are offered when KVM's feature MSR
+has the bit (QEMU ``kvm_arch_get_supported_msr_feature``, target/i386/kvm/kvm.c):
+
+* an MSR that ``KVM_GET_MSR_FEATURE_INDEX_LIST`` does not list reads as 0 (nothing offered);
+* the VMX control MSRs (``PROCBASED_CTLS2`` 0x48b and the ``TRUE_*_CTLS`` 0x48d-0x490) offer
+  the controls that may be 1 but need not be: the allowed-1 half (bits 63:32) minus the
+  must-be-1 half (bits 31:0);
+* when ``KVM_GET_MSR_INDEX_LIST`` lacks 0x48b (kernels that forgot those bits), QEMU adds the
+  exiting controls of ``xsaves``, ``rdrand``, ``invpcid``, ``rdseed`` and ``rdtscp`` itself
+  when KVM reports the CPUID feature (:data:`CTLS2_FROM_CPUID`; not seen on a machine here:
+  the captured hosts have no nested VMX);
+* the other MSRs are the feature word as read.
+
+A host file's MSR data (:func:`msr_offered`), in this order: ``feature-msrs`` (index → value as
+``KVM_GET_MSRS`` on ``/dev/kvm`` read it) with ``feature-msrs-complete`` when it is KVM's whole
+list (``tools/capture_x86_kvm_cpuid.py``); per feature, ``msr-features`` (a real QEMU's ``host``
+expansion on that machine: libvirt's cputestdata); ``host-msrs`` (the host's own MSRs as
+libvirt's ``cpu-data.py`` read them, not KVM's: KVM masks and adds bits, so this is an
+approximation, used last); a feature none of them gives is *unknown*, and every answer that
+needs it says so on the ``qmpserver.cpu`` log.
 """
 
 from __future__ import annotations
@@ -43,10 +70,14 @@ from ...models import MODELS_DIR, read_yaml
 IRQCHIP_IN_KERNEL = {"on": True, "split": True, "off": False}
 NEEDS_IN_KERNEL_APIC = ("x2apic", "kvm-pv-unhalt")
 SPLIT_ONLY = ("kvm-msi-ext-dest-id",)
-ALWAYS = ("hypervisor",)
+# set whatever KVM reports: hypervisor; topoext (kvm_arch_get_supported_cpuid keeps the models
+# that have it runnable on older kernels; host/max still leave it off: NO_AUTOENABLE)
+ALWAYS = ("hypervisor", "topoext")
 # features QEMU leaves out of host/max unless migratable=off (seen on the capture host:
 # the host expansion with and without migratable differs in invtsc alone)
 UNMIGRATABLE = ("invtsc",)
+# features host/max leave off even when KVM offers them (see the module docstring)
+NO_AUTOENABLE = ("topoext",)
 TSC_DEADLINE = "tsc-deadline"
 # the first kernel whose KVM_GET_SUPPORTED_CPUID sets CPUID.01H:ECX[24] (see the docstring)
 TSC_DEADLINE_REPORTED_SINCE = (6, 14)
@@ -106,10 +137,21 @@ def host_for(host: Any) -> dict[str, Any] | None:
     return None
 
 
+# parsed KVM_GET_SUPPORTED_CPUID lists, by the list object they were parsed from
+_LEAVES: dict[int, tuple[list, dict[tuple[int, int], dict[str, int]]]] = {}
+
+
 def _leaves(host: dict[str, Any]) -> dict[tuple[int, int], dict[str, int]]:
+    entries = host["supported"]
+    hit = _LEAVES.get(id(entries))
+    if hit is not None and hit[0] is entries:
+        return hit[1]
     out: dict[tuple[int, int], dict[str, int]] = {}
-    for e in host["supported"]:
+    for e in entries:
         out[(int(e[0]), int(e[1]))] = dict(zip(("EAX", "EBX", "ECX", "EDX"), (int(v) for v in e[3:7])))
+    if len(_LEAVES) > 64:
+        _LEAVES.clear()
+    _LEAVES[id(entries)] = (entries, out)
     return out
 
 
@@ -144,9 +186,84 @@ def host_model(
 ) -> set[str]:
     """The CPUID features of ``-cpu host`` (before any ``+feat``/``-feat``)."""
     out = available(host, cpuid, irqchip)
+    out.difference_update(NO_AUTOENABLE)
     if migratable:
         out.difference_update(UNMIGRATABLE)
     return out
+
+
+# kvm_arch_get_supported_msr_feature: the VMX control MSRs whose feature word is "may be 1 but
+# need not be" (see the module docstring)
+VMX_CONTROL_MSRS = (0x48B, 0x48D, 0x48E, 0x48F, 0x490)
+VMX_PROCBASED_CTLS2 = 0x48B
+# its workaround without 0x48b in KVM_GET_MSR_INDEX_LIST: CPUID feature -> the secondary
+# control QEMU then counts as supported
+CTLS2_FROM_CPUID = (
+    ("xsaves", "vmx-xsaves"), ("rdrand", "vmx-rdrand-exit"), ("invpcid", "vmx-invpcid-exit"),
+    ("rdseed", "vmx-rdseed-exit"), ("rdtscp", "vmx-rdtscp-exit"),
+)  # fmt: skip
+
+
+def msr_word(
+    host: dict[str, Any], index: int, cpuid: dict[str, list], msr: dict[str, list], key: str = "feature-msrs"
+) -> int | None:
+    """The MSR feature word ``index`` QEMU reads from ``host``'s ``key`` (``feature-msrs``: KVM's;
+    ``host-msrs``: the host's), or None when the data does not have that MSR."""
+    values = host.get(key)
+    if values is None:
+        return None
+    v = values.get("0x%x" % index)
+    if v is None:
+        return 0 if key == "feature-msrs" and host.get("feature-msrs-complete") else None
+    v = int(v)
+    if index in VMX_CONTROL_MSRS:
+        listed = host.get("msr-index-list")
+        if index == VMX_PROCBASED_CTLS2 and listed is not None and VMX_PROCBASED_CTLS2 not in listed:
+            rep = reported(host, cpuid)
+            for feature, control in CTLS2_FROM_CPUID:
+                if feature in rep:
+                    v |= 1 << (32 + msr[control][0][1])
+        v = (v >> 32) & ~v & 0xFFFFFFFF
+    return v
+
+
+def msr_offered(
+    host: dict[str, Any], cpuid: dict[str, list], msr: dict[str, list]
+) -> tuple[dict[tuple[int, int], bool], list[str]]:
+    """Whether KVM on ``host`` offers each MSR feature bit, as ``{(index, bit): offered}``, and
+    the features whose bits the data does not say (in the table's order); the sources in the
+    module docstring's order."""
+    words: dict[tuple[str, int], int | None] = {}
+
+    def word(key: str, index: int) -> int | None:
+        if (key, index) not in words:
+            words[(key, index)] = msr_word(host, index, cpuid, msr, key)
+        return words[(key, index)]
+
+    out: dict[tuple[int, int], bool] = {}
+    unknown: list[str] = []
+    expansion = host.get("msr-features") or {}
+    for f, bits in msr.items():
+        for index, bit in bits:
+            w = word("feature-msrs", index)
+            if w is None and f in expansion:
+                out[(index, bit)] = bool(expansion[f])
+                continue
+            if w is None:
+                w = word("host-msrs", index)
+            if w is not None:
+                out[(index, bit)] = bool(w >> bit & 1)
+            elif f not in unknown:
+                unknown.append(f)
+    return out, unknown
+
+
+def msr_warning_text(name: str, index: int, bit: int, who: str = "host", why: str | None = None) -> str:
+    """``host doesn't support requested feature: MSR(10AH).rdctl-no [bit 0]`` (QEMU's
+    ``mark_unavailable_features``: the index in hex, upper case, at least two digits); ``why``
+    replaces the prefix (``This feature depends on other features that were not requested``)."""
+    prefix = why or "%s doesn't support requested feature" % who
+    return "%s: MSR(%02XH).%s [bit %d]" % (prefix, index, name, bit)
 
 
 def warning_text(name: str, where: list, who: str = "host") -> str:

@@ -9,15 +9,28 @@ reach it as they reach QEMU's (:func:`.startup.expansion_props`).
 ``query-cpu-definitions`` is the recording of the build under the instance's accelerator; on a
 host profile with CPUID data (``x86_cpuid``) under KVM, ``unavailable-features`` and the
 ``host``/``max`` expansions are computed for that host (:mod:`.hostcpu`).
+
+Fast path: an expansion that does not depend on the instance (no ``-cpu`` property reaches it,
+the machine's irqchip is the capture's) is a function of the build, the accelerator, the host
+data and the arguments; its encoded reply is kept on the catalogue (:data:`MEMO_ENTRIES`
+replies, oldest dropped first) and given back as :class:`~qmpserver.wire.encode.RawJSON`, so a
+question asked again on any instance of that build and host costs a lookup.  Errors are not
+kept.  ``tests/unit/x86_64/test_x86_expansion_memo.py`` proves the fast path answers the slow
+one's bytes (``bench/bench_x86_cpu.py`` measures both).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ...errors import QMPError
+from ...wire.encode import RawJSON, dumps
 from .. import targets
 from . import cpu, hostcpu, startup
+
+# encoded expansions kept per catalogue (build x accelerator): about 15 KB each
+MEMO_ENTRIES = 512
 
 
 def query_cpu_definitions(inst: Any, args: dict[str, Any]) -> Any:
@@ -43,6 +56,40 @@ def query_cpu_definitions(inst: Any, args: dict[str, Any]) -> Any:
 
 
 def query_cpu_model_expansion(inst: Any, args: dict[str, Any]) -> Any:
+    """The fast path (see the module docstring), else :func:`compute_expansion`."""
+    model = args["model"]
+    name = model.get("name")
+    key = None
+    if type(name) is str and not startup.expansion_depends_on_instance(inst, name):
+        try:
+            cat = cpu.catalog(inst.build, inst.accel)
+        except cpu.Missing:
+            cat = None
+        if cat is not None:
+            host = hostcpu.for_host(inst.host)
+            props = model.get("props")
+            key = (
+                host.get("name") if host is not None else None,
+                args["type"],
+                name,
+                json.dumps(props, sort_keys=True) if "props" in model else None,
+            )
+            memo: dict[Any, RawJSON] = cat.__dict__.setdefault("_reply_memo", {})
+            raw = memo.get(key)
+            if raw is not None:
+                return raw
+    out = compute_expansion(inst, args)
+    if key is not None and type(out) is dict:
+        raw = RawJSON(dumps(out))
+        if len(memo) >= MEMO_ENTRIES:
+            del memo[next(iter(memo))]
+        memo[key] = raw
+        return raw
+    return out
+
+
+def compute_expansion(inst: Any, args: dict[str, Any]) -> Any:
+    """The slow path: the expansion computed (:meth:`.cpu.Catalog.expand`)."""
     model = args["model"]
     try:
         cat = cpu.catalog(inst.build, inst.accel)

@@ -189,6 +189,11 @@ class X86Cpu:
         self.globals = globals_  # the -cpu key=value properties: globals of this model's type
         self.plus = list(fs.plus)  # +feat / -feat: applied to every x86 CPU object created later
         self.minus = list(fs.minus)
+        # the filtered bits of the CPUID feature words, (leaf, subleaf, register, bit): the
+        # features' and the XSAVE components' (filtered-features)
+        self.filtered_bits: list[tuple[int, int | None, str, int]] = []
+        # the XSAVE components (XCR0 bits) the vCPU has: CPUID.0DH:EAX/EDX of feature-words
+        self.xsave_components = 0
 
 
 def irqchip(instance: Any, ms: Any) -> str:
@@ -318,7 +323,9 @@ def validate(instance: Any, ms: Any) -> None:
             given[name] = on
     check = bool(given.get("check", True))
     enforce = bool(given.get("enforce", False))
-    props, unavailable, filter_warnings, error = _realize(instance, cat, model, given, chip, check, enforce)
+    props, unavailable, filter_warnings, error, cpuid_bits, xsave_mask = _realize(
+        instance, cat, model, given, chip, check, enforce
+    )
     ncpus = max(1, int(ms.smp.get("cpus", 1)))
     apic = list(USERSPACE_APIC) if chip == "off" and ms.type.startswith(APIC_BOARDS) else []
     if chip == "off" and USERSPACE_APIC_QUIRK not in (getattr(cat.build, "quirks", ()) or ()):
@@ -329,6 +336,8 @@ def validate(instance: Any, ms: Any) -> None:
     for _ in range(ncpus):
         warnings.extend(filter_warnings + apic)
     instance.cpu.realized = X86Cpu(model, props, unavailable, globals_, fs)
+    instance.cpu.realized.filtered_bits = cpuid_bits
+    instance.cpu.realized.xsave_components = xsave_mask
 
 
 def _realize(
@@ -339,12 +348,22 @@ def _realize(
     chip: str | None,
     check: bool,
     enforce: bool,
-) -> tuple[dict[str, Any], list[str], list[str], str | None]:
-    """The expansion with the user's properties, then x86_cpu_filter_features."""
+) -> tuple[dict[str, Any], list[str], list[str], str | None, list[tuple[int, int | None, str, int]], int]:
+    """The expansion with the user's properties, the feature dependencies, then
+    x86_cpu_filter_features: (properties, unavailable-features, warnings, start-up error, the
+    filtered bits of the CPUID words)."""
     cpuid = cat.rules["cpuid"]
     words = cat.rules.get("feature-words")
-    props = _expand(cat, model, given)
+    named_host = hostcpu.for_host(instance.host) if cat.accel == "kvm" else None
+    host: dict[str, Any] | None = None
+    props = _expand(cat, model, given, named_host)
     user = {k: v for k, v in given.items() if type(v) is bool}
+    bits = cat.feature_bits(props, user)
+    dep = cat.dependency_pass(props, user, bits)
+    dep_warnings = [
+        _bit_warning(cat, e, "This feature depends on other features that were not requested") for e in dep
+    ]
+    msr_avail: dict[tuple[int, int], bool] | None
     if cat.accel == "kvm":
         host = hostcpu.host_for(instance.host)
         if host is None:
@@ -354,7 +373,14 @@ def _realize(
                 model,
                 instance.host.name,
             )
-            return props, [], [], None
+            return (
+                props,
+                [],
+                dep_warnings,
+                None,
+                [],
+                _xsave_mask({f for f in cpuid if props.get(f) is True}, []),
+            )
         if model == "host":
             req = hostcpu.host_model(host, cpuid, chip or "on", bool(given.get("migratable", True)))
             req = (req | {f for f, on in user.items() if on and f in cpuid}) - {
@@ -363,43 +389,153 @@ def _realize(
         else:
             req = hostcpu.requested(props, cpuid, chip or "on", user)
         avail = hostcpu.available(host, cpuid, chip or "on")
-        who, offered = "host", set()
+        who = "host"
+        msr_avail, unknown = hostcpu.msr_offered(host, cpuid, cat.msr)
+        if model in ("host", "max"):
+            # the host model's own MSR features are what KVM offered (the recorded expansion on
+            # the capture's host, or the host data's)
+            own = {f for f in unknown if props.get(f) is True and cat.canonical.get(f, f) not in user}
+            msr_avail.update({(i, b): True for f in own for i, b in cat.msr[f]})
+            unknown = [f for f in unknown if f not in own]
+        asked = sorted({f for f, i, _b in bits if i is not None and f in unknown})
+        if asked:
+            cpu.log_unknown_msr(host, asked, "-cpu %s: not filtered" % model)
+            msr_avail.update({(i, b): True for f, i, b in bits if f in unknown and i is not None})
     else:
         req = {f for f in cpuid if props.get(f) is True}
         offered = {f for f, on in cat.expand("full", "max", None)["model"]["props"].items() if on is True}
         avail = offered & set(cpuid)
         who = "TCG"
-    msr = [f for f, on in props.items() if on is True and _is_msr_feature(cat, f) and f not in offered]
-    if model in ("host", "max"):
-        msr = [f for f in msr if f in user]  # the model's own MSR features are what KVM offered
-    if msr:
-        log.warning(
-            "x86 -cpu %s under %s: whether the accelerator offers %s (held in MSRs) is not modelled",
-            model,
-            cat.accel,
-            ", ".join(sorted(msr)),
-        )
-    got, warns, error = hostcpu.filter_features(req, avail, cpuid, who, check, enforce, words)
-    filtered = [f for f in hostcpu.walk_order(cpuid, words) if f in req and f not in got]
+        msr_avail = {(i, b): f in offered for f, i, b in cat.msr_walk}
+    # a CPUID feature a prerequisite took away is not asked for
+    req -= {f for f, i, _b in dep if i is None}
+    got, _warns, _error = hostcpu.filter_features(req, avail, cpuid, who, check, enforce, words)
+    # (rank, bit, name or None, warning text): QEMU's walk, feature word by feature word
+    cut = _msr_position(words)
+    msr_rank = {index: n for n, index in enumerate(cat.rules.get("msr-words") or ())}
+    missing: list[tuple[tuple[int, int], int, str, str]] = []
+    for f in req - got:
+        w = _word_index(cpuid, words, f)
+        missing.append(((0 if w < cut else 2, w), cpuid[f][3], f, hostcpu.warning_text(f, cpuid[f], who)))
+    comps = _missing_xsave_components(req, host)
+    xw = _word_index({"c": [0xD, 0, "EAX", 0]}, words, "c")
+    for bit, f in comps:
+        text = "%s doesn't support requested feature: CPUID.0DH:EAX [bit %d]" % (who, bit)
+        missing.append(((0, xw), bit, f, text))
+    msr_filtered = [
+        (f, i, b) for f, i, b in cat.msr_walk if (f, i, b) in bits and not msr_avail.get((i, b), False)
+    ]
+    for f, i, b in msr_filtered:
+        missing.append(((1, msr_rank.get(i, len(msr_rank))), b, f, _bit_warning(cat, (f, i, b), None, who)))
+    missing.sort(key=lambda m: (m[0], m[1]))
+    warns = [m[3] for m in missing] if (check or enforce) else []
+    bits.difference_update(msr_filtered)
+    # unavailable-features: the filtered bits and the ones a prerequisite took, in word order
+    taken = [
+        ((0 if _word_index(cpuid, words, f) < cut else 2, _word_index(cpuid, words, f)), b, f)
+        if i is None
+        else ((1, msr_rank.get(i, len(msr_rank))), b, f)
+        for f, i, b in dep
+    ]
+    unavailable = [
+        m[2] for m in sorted([(m[0], m[1], m[2]) for m in missing] + taken, key=lambda m: (m[0], m[1]))
+    ]
+    error = None
+    if enforce and (missing or dep):
+        error = "%s doesn't support requested features" % ("Host" if who == "host" else who)
     for f in cpuid:
         for k in cat.aliases.get(f, (f,)):
             if k in props:
                 props[k] = f in got
-    return props, filtered, warns, error
+    for f, fbits in cat.msr.items():
+        on = all((f, i, b) in bits for i, b in fbits)
+        for k in cat.aliases.get(f, (f,)):
+            if k in props:
+                props[k] = on
+    if model not in ("host", "max") and props.get("vmx") is True and msr_filtered:
+        log.warning(
+            "x86 -cpu %s: the model's VMX capability bits that have no feature name (IA32_VMX_EPT_VPID_CAP "
+            "bit 14 ...) are not modelled: QEMU also warns 'MSR(...) [bit N]' for them",
+            model,
+        )
+    cpuid_bits = [(cpuid[f][0], cpuid[f][1], cpuid[f][2], cpuid[f][3]) for f in req - got]
+    cpuid_bits += [(cpuid[f][0], cpuid[f][1], cpuid[f][2], cpuid[f][3]) for f, i, _b in dep if i is None]
+    cpuid_bits += [(0xD, 0, "EAX", bit) for bit, _f in comps]
+    return props, unavailable, dep_warnings + warns, error, cpuid_bits, _xsave_mask(req, comps)
 
 
-def _expand(cat: cpu.Catalog, model: str, given: dict[str, Any]) -> dict[str, Any]:
+# the components x86_cpu_enable_xsave_components always finds (x87, SSE) besides
+# cpu.XSAVE_COMPONENTS: bit -> the feature that asks for it
+BASE_XSAVE_COMPONENTS = ((0, "fpu"), (1, "sse"))
+
+
+def _xsave_mask(req: set[str], missing: list[tuple[int, str]]) -> int:
+    """The XSAVE components the realized vCPU has (``x86_cpu_enable_xsave_components``: none
+    without ``xsave``; one per requested feature that owns a component, x87 and SSE
+    included), less the filtered ones; decided on the features asked for, before filtering
+    (on a host without XSAVE the components stay while ``xsave`` is filtered)."""
+    if "xsave" not in req:
+        return 0
+    mask = 0
+    for bit, f in BASE_XSAVE_COMPONENTS + cpu.XSAVE_COMPONENTS:
+        if f in req:
+            mask |= 1 << bit
+    for bit, _f in missing:
+        mask &= ~(1 << bit)
+    return mask
+
+
+def _missing_xsave_components(req: set[str], host: dict[str, Any] | None) -> list[tuple[int, str]]:
+    """The XSAVE components (CPUID.0DH:EAX bits) the vCPU asks for that the accelerator lacks,
+    with the feature that asks for each (``x86_cpu_enable_xsave_components``: a component for
+    every enabled feature that owns one, none without ``xsave``; :data:`.cpu.XSAVE_COMPONENTS`).
+    Under KVM the host's CPUID.0DH:EAX says which it offers; TCG filters none (measured:
+    ``Cascadelake-Server-v2`` under TCG warns about AVX-512 itself, not its components)."""
+    if "xsave" not in req or host is None:
+        return []
+    xcr0 = hostcpu.leaf(host, 0xD, 0)["EAX"]
+    return [(bit, f) for bit, f in cpu.XSAVE_COMPONENTS if f in req and not xcr0 >> bit & 1]
+
+
+def _bit_warning(cat: cpu.Catalog, e: tuple[str, int | None, int], why: str | None, who: str = "host") -> str:
+    """A warning of ``mark_unavailable_features`` for one bit (MSR or CPUID word)."""
+    name, index, bit = e
+    if index is not None:
+        return hostcpu.msr_warning_text(name, index, bit, who, why)
+    text = hostcpu.warning_text(name, cat.rules["cpuid"][name], who)
+    if why:
+        text = why + text[text.index(": ") :]
+    return text
+
+
+def _word_index(cpuid: dict[str, list], words: list | None, f: str) -> int:
+    w = cpuid[f]
+    for n, x in enumerate(words or ()):
+        if (x[0], x[1] or 0, x[2]) == (w[0], w[1] or 0, w[2]):
+            return n
+    return len(words or ())
+
+
+def _msr_position(words: list | None) -> int:
+    """Where QEMU's walk puts the MSR feature words among the CPUID words: after the XSAVE
+    components (CPUID.0DH:EDX of subleaf 0, FEAT_XSAVE_COMP_HI), before leaf 0x14 and SGX
+    (``FeatureWord`` order, target/i386/cpu.h; checked by the MSR case list)."""
+    for n, x in enumerate(words or ()):
+        if (x[0], x[1] or 0, x[2]) == (0xD, 0, "EDX"):
+            return n + 1
+    return len(words or ())
+
+
+def _expand(
+    cat: cpu.Catalog, model: str, given: dict[str, Any], host: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``host``: the host profile's own CPUID data (``-cpu host``/``max``: its features and
+    identity; a named model: its vendor), None for the capture's host."""
     try:
-        return dict(cat.expand("full", model, given)["model"]["props"])
+        return dict(cat.expand("full", model, given, host)["model"]["props"])
     except (cpu.Missing, cpu.X86Error) as e:
         log.warning("x86 -cpu %s with %s: the expansion is not modelled (%s)", model, given, e)
-        return dict(cat.expand("full", model, None)["model"]["props"])
-
-
-def _is_msr_feature(cat: cpu.Catalog, name: str) -> bool:
-    """A feature of the static expansion (every feature under one name) with no CPUID bit:
-    QEMU keeps it in an MSR feature word (``vmx-*``, the ``arch-capabilities`` bits)."""
-    return name in cat.static_keys and name not in cpu.STATIC_PROPS and name not in cat.rules["cpuid"]
+        return dict(cat.expand("full", model, None, host)["model"]["props"])
 
 
 # --- the running machine ------------------------------------------------------------------------
@@ -532,18 +668,21 @@ def hotpluggable_cpus(instance: Any) -> list[dict[str, Any]]:
     return out
 
 
-def filtered_words(rules: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
+def filtered_words(
+    rules: dict[str, Any], names: list[str], bits: list[tuple[int, int | None, str, int]] | None = None
+) -> list[dict[str, Any]]:
     """``qom-get filtered-features``: one X86CPUFeatureWordInfo per CPUID feature word, last word
     first (the list is built by prepending), ``cpuid-input-ecx`` only for words with a subleaf,
-    ``features`` the mask of the filtered features' bits (a filtered XSAVE component, which has no
-    feature name, is not counted: not modelled)."""
+    ``features`` the mask of the filtered bits: ``bits`` (``(leaf, subleaf, register, bit)``,
+    the XSAVE components included) when given, else the bits of the filtered features ``names``.
+    The MSR feature words are not in the list (QEMU lists the CPUID words only)."""
     cpuid = rules["cpuid"]
     out = []
     for leaf, sub, reg in reversed(rules.get("feature-words") or ()):
         mask = 0
-        for n in names:
-            w = cpuid.get(n)
-            if w and (w[0], w[1] or 0, w[2]) == (leaf, sub or 0, reg):
+        where = bits if bits is not None else [tuple(cpuid[n]) for n in names if n in cpuid]
+        for w in where:
+            if (w[0], w[1] or 0, w[2]) == (leaf, sub or 0, reg):
                 mask |= 1 << w[3]
         # members in X86CPUFeatureWordInfo's order (the output visitor's insertion order; the
         # wire shows them in QDict order)
@@ -556,9 +695,124 @@ def filtered_words(rules: dict[str, Any], names: list[str]) -> list[dict[str, An
     return out
 
 
+# names QEMU gives several bits of one CPUID word (the rules' cpuid table keeps the first):
+# kvmclock is KVM_FEATURE_CLOCKSOURCE (bit 0) and KVM_FEATURE_CLOCKSOURCE2 (bit 3)
+MORE_BITS = {"kvmclock": ((0x40000001, None, "EAX", 3),)}
+# x86_cpu_realizefn on an AMD vCPU: CPUID.80000001H:EDX repeats the CPUID.01H:EDX bits AMD
+# mirrors (CPUID_EXT2_AMD_ALIASES: fpu ... pse36, mmx, fxsr), which have no names of their own
+AMD_ALIASES = 0x0183F3FF
+
+
+def feature_words(rules: dict[str, Any], props: dict[str, Any], xsave: int) -> list[dict[str, Any]]:
+    """``qom-get feature-words`` of a realized vCPU: the CPUID feature words as
+    :func:`filtered_words` lists them, each with the bits of the features the vCPU has after
+    filtering (:data:`MORE_BITS` included; an AMD vCPU's :data:`AMD_ALIASES`), the XSAVE
+    component words (CPUID.0DH:EAX/EDX of subleaf 0) with its components."""
+    cpuid = rules["cpuid"]
+    bits: list[tuple[int, int | None, str, int]] = []
+    for f, w in cpuid.items():
+        if props.get(f) is True:
+            bits.append((w[0], w[1], w[2], w[3]))
+            bits.extend(MORE_BITS.get(f, ()))
+    if props.get("vendor") == "AuthenticAMD":
+        edx1 = sum(1 << w[3] for w in bits if (w[0], w[2]) == (1, "EDX"))
+        bits += [(0x80000001, None, "EDX", b) for b in range(32) if (edx1 & AMD_ALIASES) >> b & 1]
+    bits += [(0xD, 0, "EAX", b) for b in range(32) if xsave >> b & 1]
+    bits += [(0xD, 0, "EDX", b) for b in range(32) if xsave >> (32 + b) & 1]
+    return filtered_words(rules, [], bits)
+
+
+# realize-time defaults of a vCPU's properties (x86_cpu_realizefn / x86_cpu_hyperv_realize,
+# target/i386/cpu.c; measured on the running binary): the microcode revision KVM also reports,
+# by vendor; TCG's physical address width; the Hyper-V vendor ID
+UCODE_REV = {"AuthenticAMD": 0x01000065}
+UCODE_REV_OTHER = 0x100000000
+TCG_PHYS_BITS = 40
+HV_VENDOR_ID = "Microsoft Hv"
+# errors of a realized vCPU's properties: (class, text with the QOM type)
+PROPERTY_ERRORS = {
+    "crash-information": ("GenericError", "No crash occurred"),
+    "legacy-memory": ("GenericError", "Property '%s.legacy-memory' is not readable"),
+}
+
+
+def realize_defaults(x: X86Cpu, host: dict[str, Any] | None, kvm: bool) -> dict[str, Any]:
+    """The properties a vCPU's realize sets when the user did not (see the constants above);
+    ``phys-bits`` with ``host-phys-bits`` (the default of ``-cpu host``) is the host's
+    CPUID.80000008H:EAX[7:0] (capped by ``host-phys-bits-limit``), from the host's data; under
+    KVM ``tsc-frequency`` is KVM's TSC rate (``KVM_GET_TSC_KHZ`` of a new vCPU, the host file's
+    ``tsc-khz``), None (not modelled) for a host file without it."""
+    p = x.props
+    out: dict[str, Any] = {"parent_bus": ""}
+    if not p.get("ucode-rev"):
+        out["ucode-rev"] = UCODE_REV.get(p.get("vendor", ""), UCODE_REV_OTHER)
+    if not p.get("hv-vendor-id"):
+        out["hv-vendor-id"] = HV_VENDOR_ID
+    if kvm and not p.get("tsc-frequency"):
+        khz = (host or {}).get("tsc-khz")
+        out["tsc-frequency"] = int(khz) * 1000 if khz else None
+    if not p.get("phys-bits"):
+        if p.get("host-phys-bits") and host is not None:
+            bits = hostcpu.leaf(host, 0x80000008)["EAX"] & 0xFF
+            limit = p.get("host-phys-bits-limit") or 0
+            out["phys-bits"] = min(bits, limit) if limit else bits
+        elif not p.get("host-phys-bits"):
+            out["phys-bits"] = TCG_PHYS_BITS
+    return out
+
+
+def vcpu_qom_key(instance: Any) -> str:
+    """Which measured set of vCPU objects applies: ``tcg`` or ``kvm-<kernel-irqchip>``."""
+    if instance.accel != "kvm":
+        return "tcg"
+    try:
+        return "kvm-" + irqchip(instance, instance.machine)
+    except StartupError:
+        return "kvm-" + DEFAULT_KERNEL_IRQCHIP
+
+
+def _add_recorded(
+    QomObject: Any, parent: Any, name: str, typ: str, rec: dict[str, Any], subst: dict[str, Any]
+) -> None:
+    """A child object as the real binary showed it (the rules' ``vcpu-qom``): its listing, its
+    property values or errors, its children."""
+    o = QomObject(typ)
+    parent.add_child(name, o)
+    o.order = [n for n, _t in rec["list"]]
+    for n, t in rec["list"]:
+        if n == "type":
+            continue
+        if t.startswith("child<"):
+            child = rec["children"].get(n)
+            if child is not None:
+                _add_recorded(QomObject, o, n, child["type"], child, subst)
+            continue
+        reply = rec["values"].get(n) or {}
+        o.add_prop(n, t, _recorded_getter(reply, subst))
+
+
+def _recorded_getter(reply: dict[str, Any], subst: dict[str, Any]) -> Any:
+    if "error" in reply:
+        err = reply["error"]
+
+        def fail() -> Any:
+            raise QMPError(err.get("desc", ""), err.get("class", "GenericError"))
+
+        return fail
+    value = reply.get("return")
+    if isinstance(value, str) and value in subst:
+        value = subst[value]
+    elif isinstance(value, str) and value.startswith("{cpu}"):
+        value = subst["{cpu}"] + value[len("{cpu}") :]
+    return lambda: value
+
+
 def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
-    """The vCPU objects with their property values after filtering; a property this model does
-    not compute is an error naming it (not a default passed off as QEMU's)."""
+    """The vCPU objects with their property values after filtering, the realize-time defaults
+    (:func:`realize_defaults`), and their child objects (local APIC, memory regions) as the
+    real binary shows them (the rules' ``vcpu-qom``, per accelerator and irqchip, with the
+    vCPU's path and APIC ID); a property this model does not compute is an error naming it
+    (not a default passed off as QEMU's)."""
     x = _realized(instance)
     unattached = tree.machine.children.get("unattached")
     if x is None or unattached is None:
@@ -569,15 +823,23 @@ def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
     except cpu.Missing:
         return
     types, cat_rules = cat.types, cat.rules
+    objects = (cat_rules.get("vcpu-qom") or {}).get(vcpu_qom_key(instance))
+    if objects is None:
+        log.warning("the child objects of a running x86 vCPU (%s) are not modelled", vcpu_qom_key(instance))
+    host = hostcpu.host_for(instance.host) if instance.accel == "kvm" else None
+    defaults = realize_defaults(x, host, instance.accel == "kvm")
     for i in range(int(ms.smp["cpus"])):
         o = QomObject(x.typename)
-        unattached.add_child(cpu_qom_path(i).rsplit("/", 1)[1], o)
+        path_name = cpu_qom_path(i).rsplit("/", 1)[1]
+        unattached.add_child(path_name, o)
         values = dict(x.props)
+        values.update(defaults)
         values.update(topology_ids(ms.smp, i))
         values["apic-id"] = apic_id(ms.smp, i)
         values.update(
             {
-                "filtered-features": filtered_words(cat_rules, x.unavailable),
+                "filtered-features": filtered_words(cat_rules, x.unavailable, x.filtered_bits),
+                "feature-words": feature_words(cat_rules, x.props, x.xsave_components),
                 "unavailable-features": list(x.unavailable),
                 "start-powered-off": False,
                 "hotpluggable": True,
@@ -585,13 +847,28 @@ def add_cpu_objects(instance: Any, tree: Any, QomObject: Any) -> None:
                 "realized": True,
             }
         )
+        if objects is not None:
+            o.order = list(objects["order"])
+            subst = {"{cpu}": cpu_qom_path(i), "{apic-id}": values["apic-id"]}
+            for name, rec in objects["first" if i == 0 else "other"].items():
+                _add_recorded(QomObject, o, name, rec["type"], rec, subst)
         for name, typ in types.items():
             if name == "type":
                 continue
-            if name in values:
+            err = PROPERTY_ERRORS.get(name)
+            if err is not None:
+                o.add_prop(name, typ, _error_getter(err[0], err[1].replace("%s", x.typename)))
+            elif name in values and values[name] is not None:
                 o.add_value(name, typ, values[name])
             else:
                 o.add_prop(name, typ, _unmodelled(instance, x.typename, name))
+
+
+def _error_getter(cls: str, desc: str) -> Any:
+    def fail() -> Any:
+        raise QMPError(desc, cls)
+
+    return fail
 
 
 def _unmodelled(instance: Any, typename: str, name: str) -> Any:

@@ -38,6 +38,8 @@ BUILTIN = [
     "x86-epyc-rome-6.18",
     "x86-epyc-milan-6.17",
     "x86-epyc-genoa-6.12",
+    # the AMD EPYC machine the MSR work ran on, its /dev/kvm CPUID and feature MSRs (issue 11)
+    "x86-capture-amd-epyc-6.18",
     # POWER hosts with KVM caps (issue 12; values mostly synthetic, see docs/ppc64.md)
     "power8-bare-metal-5.15",
     "power9-bare-metal-5.14",

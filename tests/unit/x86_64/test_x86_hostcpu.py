@@ -165,10 +165,12 @@ def live_matches(ours) -> bool:
     # the APIC-ID fields (leaf 1 EBX, leaf 0xB EDX) depend on the CPU the ioctl ran on:
     # compare the feature bits this QEMU knows and the KVM caps
     cpuid = cpu.load_rules(cpu.RULES_FILES[(7, 2)])["cpuid"]
+    # the feature MSRs too, when the file has them (not the microcode revision, 0x8b)
+    msrs = [{k: v for k, v in (h.get("feature-msrs") or {}).items() if k != "0x8b"} for h in (live, ours)]
     return (hostcpu.reported(live, cpuid), live["kvm-caps"]) == (
         hostcpu.reported(ours, cpuid),
         ours["kvm-caps"],
-    )
+    ) and ("feature-msrs" not in ours or msrs[0] == msrs[1])
 
 
 def _same_host(tmp_path):

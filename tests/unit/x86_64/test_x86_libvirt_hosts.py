@@ -87,13 +87,25 @@ def test_host_expansion_matches_libvirt_recording(profile, stem, explained):
     assert set(diff) == set(explained), diff
 
 
+def capture_host_with_recorded_msr_features(cat):
+    """The Intel capture host's CPUID file (that machine is gone: no feature MSRs were read from
+    its /dev/kvm) with the MSR features of the real binary's recorded KVM ``host`` expansion on
+    it as ``msr-features``, the form libvirt's hosts carry them in."""
+    data = dict(hostcpu.load_host("capture-host-6.18"))
+    host = cat.expand("full", "host", None)["model"]["props"]
+    data["msr-features"] = {f: host[f] for f in cat.msr}
+    return data
+
+
 @pytest.mark.parametrize("extra", [None, {"migratable": False}], ids=["migratable", "migratable-off"])
 def test_host_expansion_from_the_capture_hosts_cpuid_equals_the_real_binarys(extra):
     """The same computation fed the capture machine's own KVM_GET_SUPPORTED_CPUID file gives
-    the real QEMU 7.2's recorded expansion on that machine, member for member."""
+    the real QEMU 7.2's recorded expansion on that machine, member for member (its MSR
+    features, which that file lacks, from the same recording)."""
     cat = cpu.catalog(load_profile("qemu-7.2-debian-x86_64").build, "kvm")
     recorded = cat.expand("full", "host", extra)["model"]["props"]
-    computed = cat.expand("full", "host", extra, hostcpu.load_host("capture-host-6.18"))["model"]["props"]
+    data = capture_host_with_recorded_msr_features(cat)
+    computed = cat.expand("full", "host", extra, data)["model"]["props"]
     assert len(recorded) > 400
     assert computed == recorded
 
@@ -120,13 +132,15 @@ def test_expansion_is_the_hosts_not_the_captures():
             self.build, self.host, self.accel = prof.build, prof.host, "kvm"
             self.cpu, self.machine = CpuState(), None
 
-    spr = qmp.query_cpu_model_expansion(
+    spr = qmp.compute_expansion(
         Inst(load_profile("x86-sapphire-rapids-6.1")), {"type": "full", "model": {"name": "host"}}
     )["model"]["props"]
     assert (spr["family"], spr["model"], spr["model-id"]) == (6, 143, "Intel(R) Xeon(R) w7-3465X")
     assert spr["amx-tile"] and spr["avx512-fp16"] and not spr["svm"]
-    rome = qmp.query_cpu_model_expansion(
-        Inst(load_profile("x86-epyc-rome-6.18")), {"type": "static", "model": {"name": "host"}}
+    rome = json.loads(
+        qmp.query_cpu_model_expansion(  # the fast path: the encoded reply
+            Inst(load_profile("x86-epyc-rome-6.18")), {"type": "static", "model": {"name": "host"}}
+        )
     )["model"]["props"]
     assert rome["vendor"] == "AuthenticAMD" and rome["svm"] and not rome["avx512f"]
 
@@ -190,18 +204,20 @@ def test_unavailable_features_match_libvirt_recording(profile, stem, explained):
 
 
 def test_unavailable_features_on_the_capture_host_equal_its_recording():
-    """The rule (feature words, XSAVE components, prerequisites, topoext) against all 129
-    named models the capture recorded; the capture has no MSR data, so its two missing MSR
-    features (ibrs-all, split-lock-detect: in the recording) are given."""
+    """The rule (feature words, XSAVE components, MSR words, prerequisites, topoext) against all
+    129 named models the capture recorded.  The capture host's file has no feature MSRs (that
+    machine is gone); its MSR features are the real binary's recorded KVM ``host`` expansion
+    there (``msr-features``, as for libvirt's hosts), so every list comes from data."""
     build = load_profile("qemu-7.2-debian-x86_64").build
     cat = cpu.catalog(build, "kvm")
-    data = dict(hostcpu.load_host("capture-host-6.18"))
-    data["msr-features"] = {f: f not in ("ibrs-all", "split-lock-detect") for f in cpu.MSR_WORD_ORDER}
+    data = capture_host_with_recorded_msr_features(cat)
     recorded = build.recorded_return("query-cpu-definitions", None, "kvm")
     named = [d for d in recorded if d["name"] not in ("host", "max", "base")]
     assert len(named) == 129
     for d in named:
         assert cat.unavailable_features(d["name"], data) == d["unavailable-features"], d["name"]
+    with_msr = [d["name"] for d in named if set(d["unavailable-features"]) & set(cat.msr)]
+    assert len(with_msr) == 16, with_msr  # MSR features in the list: before, given by hand
 
 
 def test_definitions_through_qmp_are_the_hosts():
