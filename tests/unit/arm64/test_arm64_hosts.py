@@ -28,6 +28,7 @@ BUILTIN = [
     "qemu-7.2-debian-x86-64",  # captured with the x86_64 7.2 build (issue 11)
     "qemu-7.2-debian-ppc64",  # captured with the ppc64 7.2 build, TCG only (issue 12)
     "qemu-10.0-debian-ppc64",  # captured with the ppc64 10.0 build (bookworm-backports), TCG only
+    "qemu-10.0-debian-x86-64",  # captured with the x86_64 10.0 build (bookworm-backports), KVM + TCG
     # real x86 machines from libvirt's cputestdata, with their CPUID data (issue 11)
     "x86-skylake-sp-5.15",
     "x86-cascadelake-6.1",
