@@ -40,7 +40,11 @@ def query_machines(ctx, args):
         if derived is not None:
             return derived
     if rec is None:
-        return []
+        # neither recorded nor derived (a hand-written or partly imported build): the command
+        # table's answer for what no model answers (logged and counted, an error when strict),
+        # never a silent empty list, which a client would take for "no machine types"
+        table = getattr(ctx.session, "table", None) or inst.table_factory(inst)
+        return table.unmodelled(inst.build.schema.commands["query-machines"], args)
     if "error" in rec:
         raise QMPError(rec["error"].get("desc", ""), rec["error"].get("class", "GenericError"))
     return rec["return"]

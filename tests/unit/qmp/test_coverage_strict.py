@@ -236,3 +236,33 @@ def test_11_1_answers_send_key_and_names_what_is_not_modelled():
         "class": "GenericError",
         "desc": "qmpserver: command 'snapshot-save' is not modelled (its effect is not simulated)",
     }
+
+
+def _without_machines_recording(monkeypatch, inst):
+    """The instance's build as if it had no ``query-machines`` recording (a hand-written build)."""
+    real = inst.build.recorded
+
+    def recorded(name, *a, **kw):
+        return None if name == "query-machines" else real(name, *a, **kw)
+
+    monkeypatch.setattr(inst.build, "recorded", recorded)
+
+
+def test_query_machines_unrecorded_is_not_a_silent_empty_list(monkeypatch, caplog):
+    """A build without a ``query-machines`` recording (and no derivation) answers as a command no
+    model answers: the default logged and counted, and in strict mode the named error; before,
+    it was an unlogged ``[]``, which a client takes for "this QEMU has no machine types"."""
+    inst, s = _session()
+    _without_machines_recording(monkeypatch, inst)
+    with caplog.at_level(logging.WARNING, logger="qmpserver.default"):
+        out = _replies(s, b'{"execute":"query-machines","id":1}')
+    assert out == [{"return": [], "id": 1}]
+    assert inst.command_table.defaulted == {"query-machines": 1}
+    assert any("query-machines" in r.getMessage() for r in caplog.records if r.name == "qmpserver.default")
+
+    inst, s = _session(strict=True)
+    _without_machines_recording(monkeypatch, inst)
+    out = _replies(s, b'{"execute":"query-machines","id":2}')
+    assert out[0]["error"]["desc"] == (
+        "qmpserver: no model and no recording for 'query-machines' (no arguments) on build qemu-7.2-debian"
+    )
