@@ -7,7 +7,9 @@ system's binary, ``qemu-7.2-debian-x86_64``) and Debian's 10.0 from bookworm-bac
 Named models do not depend on the host (an expansion does not filter features), so they are
 compared on any machine.  ``host`` and ``max`` under KVM are the capturing machine's: they are
 compared only when the live binary's ``host`` expansion equals the recorded one (the same host),
-and skipped with that reason elsewhere.  Nothing is recaptured here: the model answers from the
+and skipped with that reason elsewhere; on ANY machine with /dev/kvm the ``*_live_kvm`` tests
+compare them (and the KVM named models) against a profile of this machine recorded for the
+session (``tests/support/livehost.py``).  Nothing is recaptured here: the model answers from the
 committed capture and ``models/x86_64/cpu-rules-<version>.yaml``; the full case sweep is
 ``bench/bench_x86_cpu_sweep.py``.
 """
@@ -21,6 +23,7 @@ import pytest
 
 from qmpserver.vm.config import InstanceConfig
 from tests.support.client import RawClient
+from tests.support.livehost import live_profiles
 from tests.support.mock import MockServer
 from tests.support.peers import REQUIRE, RealQemu, need_binary, need_qemu10
 
@@ -177,6 +180,12 @@ def accels():
     return out
 
 
+@pytest.fixture(scope="session")
+def live_kvm():
+    """This machine's KVM profiles for the session: (root, {build: profile file})."""
+    return live_profiles()
+
+
 @pytest.fixture(scope="module")
 def mock():
     with MockServer() as m:
@@ -187,11 +196,12 @@ def real(accel, profile=PROFILE):
     return RealQemu(("-S", "-nodefaults", "-machine", "none", "-accel", accel), command=[BINARIES[profile]()])
 
 
-def compare(mock, accel, reqs, profile=PROFILE):
+def compare(mock, accel, reqs, profile=PROFILE, spec=None):
+    """Real binary of ``profile``'s build vs qmpserver on ``spec`` (default: ``profile``)."""
     with real(accel, profile) as q:
         theirs = transcript(q.path, reqs)
     _, path = mock.instance(
-        profile, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
+        spec or profile, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
     )
     ours = transcript(path, reqs)
     diffs = [
@@ -219,6 +229,27 @@ def test_named_models_bytes_identical(mock, accel, profile):
     if accel == "kvm":
         # query-cpu-definitions under KVM lists unavailable-features of this machine's CPU
         diffs = [d for d in diffs if not d.startswith('{"execute": "query-cpu-definitions"')]
+    assert not diffs, "%d of %d replies differ:\n%s" % (len(diffs), len(reqs), "\n".join(diffs[:8]))
+
+
+@pytest.mark.realqemu
+@pytest.mark.parametrize("profile", PROFILES)
+def test_named_models_bytes_identical_live_kvm(mock, live_kvm, profile):
+    """Under KVM on THIS machine: qmpserver on the session's live profile (this machine's
+    /dev/kvm data, tests/support/livehost.py, with the build under test) answers every named
+    expansion and ``query-cpu-definitions`` (its ``unavailable-features`` computed from this
+    machine's CPUID) as the real binary does."""
+    reqs = named_requests(profile)
+    diffs, _ = compare(mock, "kvm", reqs, profile, spec=live_kvm[1][profile])
+    assert not diffs, "%d of %d replies differ:\n%s" % (len(diffs), len(reqs), "\n".join(diffs[:8]))
+
+
+@pytest.mark.realqemu
+@pytest.mark.parametrize("profile", PROFILES)
+def test_host_and_max_bytes_identical_live_kvm(mock, live_kvm, profile):
+    """``host`` and ``max`` under KVM on THIS machine, against its live profile."""
+    reqs = hostmax_requests()
+    diffs, _ = compare(mock, "kvm", reqs, profile, spec=live_kvm[1][profile])
     assert not diffs, "%d of %d replies differ:\n%s" % (len(diffs), len(reqs), "\n".join(diffs[:8]))
 
 
