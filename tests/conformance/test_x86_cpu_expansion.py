@@ -240,10 +240,6 @@ def test_named_models_bytes_identical(mock, accel, profile):
 # which /dev/kvm's KVM_GET_SUPPORTED_CPUID (the host file) does not hold; and on an AMD host it
 # reports IA32_ARCH_CAPABILITIES bits the feature-MSR data does not give.
 LIVE_UNMODELLED = {
-    PROFILE: {
-        "level-func7": "7.2: host with migratable=false gives level-func7 0 on this machine, the model 1 "
-        "(cpuid_level_func7 of the unmigratable leaf 7 subleaves: not modelled for this host)",
-    },
     PROFILE_10: {
         f: "10.0 takes %s from the host's own CPUID instruction, which the KVM CPUID host file does not hold"
         % f
