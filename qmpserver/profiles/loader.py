@@ -583,7 +583,10 @@ def compile_host(data: Doc, file: str | None = None) -> Host:
     derived = step(data) if step is not None else {}
     data = dict(data)
     data["derived"] = derived
-    return Host(data["name"], data, data.get("_path", ""))
+    # the host's file (a named host's, else the file that holds it inline): files it names by
+    # name relative to its root (x86_64's x86_cpuid) are looked up there first
+    origin = file if file and os.path.isabs(file) else ""
+    return Host(data["name"], data, data.get("_path") or origin)
 
 
 def resolve_spec(spec: str, roots: Iterable[str]) -> str:

@@ -7,7 +7,9 @@ system's binary, ``qemu-7.2-debian-x86_64``) and Debian's 10.0 from bookworm-bac
 Named models do not depend on the host (an expansion does not filter features), so they are
 compared on any machine.  ``host`` and ``max`` under KVM are the capturing machine's: they are
 compared only when the live binary's ``host`` expansion equals the recorded one (the same host),
-and skipped with that reason elsewhere.  Nothing is recaptured here: the model answers from the
+and elsewhere (and the KVM named models on a machine of another vendor) against a profile of
+THIS machine recorded for the session (``tests/support/livehost.py``), so that the KVM half
+runs on any machine with /dev/kvm.  Nothing is recaptured here: the model answers from the
 committed capture and ``models/x86_64/cpu-rules-<version>.yaml``; the full case sweep is
 ``bench/bench_x86_cpu_sweep.py``.
 """
@@ -21,6 +23,7 @@ import pytest
 
 from qmpserver.vm.config import InstanceConfig
 from tests.support.client import RawClient
+from tests.support.livehost import live_profiles
 from tests.support.mock import MockServer
 from tests.support.peers import REQUIRE, RealQemu, need_binary, need_qemu10
 
@@ -187,11 +190,12 @@ def real(accel, profile=PROFILE):
     return RealQemu(("-S", "-nodefaults", "-machine", "none", "-accel", accel), command=[BINARIES[profile]()])
 
 
-def compare(mock, accel, reqs, profile=PROFILE):
+def compare(mock, accel, reqs, profile=PROFILE, spec=None):
+    """Real binary of ``profile``'s build vs qmpserver on ``spec`` (default: ``profile``)."""
     with real(accel, profile) as q:
         theirs = transcript(q.path, reqs)
     _, path = mock.instance(
-        profile, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
+        spec or profile, config=InstanceConfig(accel=[accel], machine={"type": "none"}, start_paused=True)
     )
     ours = transcript(path, reqs)
     diffs = [
@@ -206,20 +210,90 @@ def compare(mock, accel, reqs, profile=PROFILE):
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("accel", accels())
 def test_named_models_bytes_identical(mock, accel, profile):
-    if accel == "kvm":
-        live, captured = live_vendor(), profile_vendor(profile)
-        if live != captured:
-            # host_cpu_instance_init: under KVM a named model takes the host's vendor
-            pytest.skip(
-                "this machine's CPU is %s, the captured host's %s: KVM named models carry the host's vendor"
-                % (live, captured)
-            )
+    if accel == "kvm" and live_vendor() != profile_vendor(profile):
+        # host_cpu_instance_init: under KVM a named model takes the host's vendor, so on
+        # another machine than the capture's the comparison is on this machine's profile
+        named_models_live_kvm(mock, live_profiles()[1][profile], profile)
+        return
     reqs = named_requests(profile)
     diffs, _ = compare(mock, accel, reqs, profile)
     if accel == "kvm":
         # query-cpu-definitions under KVM lists unavailable-features of this machine's CPU
         diffs = [d for d in diffs if not d.startswith('{"execute": "query-cpu-definitions"')]
     assert not diffs, "%d of %d replies differ:\n%s" % (len(diffs), len(reqs), "\n".join(diffs[:8]))
+
+
+# What the live comparison shows qmpserver does not model (per build: the expansion property
+# or unavailable feature -> why).  These are compared apart from the rest; a difference in them
+# xfails the test naming them, any other difference fails it.
+# 10.0 reads some host CPUID bits with the CPUID instruction itself (host_cpuid in
+# kvm_arch_get_supported_cpuid: ERMS/FSRM of leaf 7, 0x80000007 EBX's overflow-recov/succor),
+# which /dev/kvm's KVM_GET_SUPPORTED_CPUID (the host file) does not hold; and on an AMD host it
+# reports IA32_ARCH_CAPABILITIES bits the feature-MSR data does not give.
+LIVE_UNMODELLED = {
+    PROFILE_10: {
+        f: "10.0 takes %s from the host's own CPUID instruction, which the KVM CPUID host file does not hold"
+        % f
+        for f in ("erms", "fsrm", "overflow-recov", "succor")
+    },
+}
+LIVE_UNMODELLED_DEFS = {
+    PROFILE_10: "10.0's query-cpu-definitions unavailable-features under KVM differ on this machine: erms/fsrm "
+    "(host CPUID instruction) and the IA32_ARCH_CAPABILITIES bits (mds-no, rdctl-no, skip-l1dfl-vmentry, "
+    "pschange-mc-no, bhi-no, fbsdp-no, pbrsb-no, psdp-no, sbdr-ssdp-no) 10.0 derives on this host",
+}
+
+
+def _split_known(diff_pairs, known):
+    """(unexplained diffs, explained property names) of (request, real, ours) triples."""
+    other, explained = [], set()
+    for r, a, b in diff_pairs:
+        ja, jb = json.loads(a), json.loads(b)
+        pa = ((ja.get("return") or {}).get("model") or {}).get("props") or {}
+        pb = ((jb.get("return") or {}).get("model") or {}).get("props") or {}
+        keys = {k for k in set(pa) | set(pb) if pa.get(k) != pb.get(k)}
+        rest_a = {k: v for k, v in pa.items() if k not in known}
+        rest_b = {k: v for k, v in pb.items() if k not in known}
+        if keys and keys <= set(known) and rest_a == rest_b and set(ja) == set(jb):
+            explained |= keys
+        else:
+            other.append("%s\n  real %s\n  ours %s" % (json.dumps(r), a[:300], b[:300]))
+    return other, explained
+
+
+def compare_live(mock, reqs, profile, spec):
+    with real("kvm", profile) as q:
+        theirs = transcript(q.path, reqs)
+    _, path = mock.instance(
+        spec, config=InstanceConfig(accel=["kvm"], machine={"type": "none"}, start_paused=True)
+    )
+    ours = transcript(path, reqs)
+    return [(r, a.decode(), b.decode()) for r, a, b in zip(reqs, theirs, ours) if a != b]
+
+
+def named_models_live_kvm(mock, spec, profile):
+    """Under KVM on THIS machine: qmpserver on the session's live profile ``spec`` (this
+    machine's /dev/kvm data, tests/support/livehost.py, with the build under test) answers every
+    named expansion and ``query-cpu-definitions`` (its ``unavailable-features`` computed from
+    this machine's CPUID) as the real binary does."""
+    reqs = named_requests(profile)
+    pairs = compare_live(mock, reqs, profile, spec)
+    defs = [p for p in pairs if p[0]["execute"] == "query-cpu-definitions"]
+    other, _ = _split_known([p for p in pairs if p not in defs], {})
+    assert not other, "%d of %d replies differ:\n%s" % (len(other), len(reqs), "\n".join(other[:8]))
+    if defs:
+        assert profile in LIVE_UNMODELLED_DEFS, "query-cpu-definitions differs:\n%s" % (defs[0],)
+        pytest.xfail(LIVE_UNMODELLED_DEFS[profile])
+
+
+def host_and_max_live_kvm(mock, spec, profile):
+    """``host`` and ``max`` under KVM on THIS machine, against its live profile ``spec``."""
+    reqs = hostmax_requests()
+    known = LIVE_UNMODELLED.get(profile, {})
+    other, explained = _split_known(compare_live(mock, reqs, profile, spec), known)
+    assert not other, "%d of %d replies differ:\n%s" % (len(other), len(reqs), "\n".join(other[:8]))
+    if explained:
+        pytest.xfail("; ".join(sorted({known[k] for k in explained})))
 
 
 @pytest.mark.realqemu
@@ -229,7 +303,10 @@ def test_host_and_max_bytes_identical(mock, accel, profile):
     reqs = hostmax_requests()
     diffs, theirs = compare(mock, accel, reqs, profile)
     if accel == "kvm" and diffs and any(d.startswith(json.dumps(reqs[0])) for d in diffs):
-        pytest.skip("this machine's CPU is not the captured host's: KVM host/max are that host's")
+        # this machine's CPU is not the captured host's (KVM host/max are that host's): the
+        # comparison is on this machine's profile
+        host_and_max_live_kvm(mock, live_profiles()[1][profile], profile)
+        return
     assert not diffs, "%d of %d replies differ:\n%s" % (len(diffs), len(reqs), "\n".join(diffs[:8]))
 
 

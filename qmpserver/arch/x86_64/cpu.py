@@ -321,7 +321,8 @@ class Catalog:
         from . import hostcpu
 
         cpuid = self.rules["cpuid"]
-        on = hostcpu.host_model(host, cpuid, "on", props.get("migratable", True) is not False)
+        migratable = props.get("migratable", True) is not False
+        on = hostcpu.host_model(host, cpuid, "on", migratable)
         for f in cpuid:
             for k in self.aliases.get(f, (f,)):
                 if k in props:
@@ -359,6 +360,8 @@ class Catalog:
                         ", ".join(unnamed),
                         ".".join(map(str, self.build.version)),
                     )
+        if props.get("full-cpuid-auto-level", True) and "level-func7" in props:
+            props["level-func7"] = self.host_level_func7(host, on, migratable)
         props["lmce"] = bool(host.get("lmce"))
         l0, l1, x0 = hostcpu.leaf(host, 0), hostcpu.leaf(host, 1), hostcpu.leaf(host, 0x80000000)
         sig = l1["EAX"]
@@ -374,6 +377,29 @@ class Catalog:
             props[k] = l0["EAX"]
         for k in ("xlevel", "min-xlevel"):
             props[k] = x0["EAX"]
+
+    def host_level_func7(self, host: dict[str, Any], on: set[str], migratable: bool) -> int:
+        """``level-func7`` of ``host``/``max`` under KVM: ``cpuid_min_level_func7`` of
+        ``x86_cpu_expand_features`` (full-cpuid-auto-level), the highest subleaf of leaf 7 whose
+        feature word (of this build's ``feature-words``) is not empty.  With ``migratable=off``
+        a word takes every bit KVM reports, named or not (``x86_cpu_get_supported_feature_word``
+        keeps only the named migratable bits when migratable).  Measured with 7.2: on an Intel
+        host whose KVM lists a leaf 7.1 EAX bit 7.2 has no name for, 1 with migratable=off and 0
+        without; on an AMD host whose KVM lists no leaf 7.1 bit, 0 both ways."""
+        from . import hostcpu
+
+        cpuid = self.rules["cpuid"]
+        level = 0
+        for fn, idx, reg in self.rules["feature-words"]:
+            if fn != 7 or not idx or idx <= level:
+                continue
+            if migratable:
+                has = any(f in on for f, loc in cpuid.items() if (loc[0], loc[1], loc[2]) == (7, idx, reg))
+            else:
+                has = hostcpu.leaf(host, 7, idx)[reg] != 0
+            if has:
+                level = idx
+        return level
 
     def msr_keys(self) -> list[str]:
         """The features of a static expansion held in MSRs: neither a static property nor

@@ -89,7 +89,17 @@ def kernel_reports_tsc_deadline(release: str) -> bool:
     return (major, minor) >= TSC_DEADLINE_REPORTED_SINCE
 
 
-def load_host(name: str) -> dict[str, Any]:
+def load_host(name: str, host_path: str = "") -> dict[str, Any]:
+    """A ``models/x86_64/hosts`` CPUID file by name.  A host profile read from another root
+    (``--profile-dir``, ``QMPSERVER_PROFILE_PATH``, a profile given as a file: ROOT/hosts/H.yaml,
+    inline in ROOT/profiles/P.yaml, or ROOT/H.yaml) finds it first in that root's ``x86_64/hosts/``, then among the built-ins:
+    a machine's own capture can live next to the host file that names it."""
+    if host_path:
+        here = os.path.dirname(os.path.abspath(host_path))
+        root = os.path.dirname(here) if os.path.basename(here) in ("hosts", "profiles") else here
+        local = os.path.join(root, "x86_64", "hosts", name + ".yaml")
+        if os.path.isfile(local):
+            return read_yaml(local)
     return read_yaml(os.path.join(MODELS_DIR, "x86_64", "hosts", name + ".yaml"))
 
 
@@ -101,7 +111,7 @@ def for_host(host: Any) -> dict[str, Any] | None:
         return None
     cache = host.__dict__.setdefault("_x86_cpuid", {})
     if name not in cache:
-        cache[name] = load_host(name)
+        cache[name] = load_host(name, getattr(host, "path", "") or "")
     return cache[name]
 
 

@@ -47,10 +47,9 @@ ABORT_LINES = ("failed to set MSR", "kvm_buf_set_msrs: Assertion")
 # what the model does not know, said here and on the launcher's log: bits a named model sets
 # that have no feature name (IA32_VMX_EPT_VPID_CAP bit 14, EPT write-back memory type)
 UNNAMED_BITS = {"skylake-vmx-kvm": ["host doesn't support requested feature: MSR(48CH) [bit 14]"]}
-# the host expansion with migratable=off: level-func7 keeps the capture's value (1 on the
-# Intel capture host, 0 on this machine with no CPUID leaf 7 subleaf 1 feature; QEMU's rule
-# for it is not modelled)
-HOST_EXPLAINED = {"migratable-off": {"level-func7"}}
+# what the host expansion may differ in from the real binary's here (none: level-func7 with
+# migratable=off, once the capture's value, is Catalog.host_level_func7's rule)
+HOST_EXPLAINED: dict[str, set[str]] = {}
 
 
 def _env():
