@@ -17,6 +17,7 @@ printed lines); they read through the engine's reader, whose ``bytes(n)`` and
 from __future__ import annotations
 
 import importlib
+import json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,3 +94,26 @@ def read_blob(r: Any, vmsd: str, field: str) -> bytes:
     body: bytes = r.bytes(n)
     r.check(vmsd, field)
     return body
+
+
+def cpu_common(r: Any, inc: Incoming) -> Refusal | None:
+    """The ``cpu_common`` section every target registers before each vCPU's ``cpu``
+    (vmstate_cpu_common v1: halted, interrupt_request, both u32): read, nothing to check."""
+    r.bytes(8)
+    r.check("cpu_common", "interrupt_request")
+    return None
+
+
+def blob(d: dict[str, Any]) -> bytes:
+    """A dict as a be32-counted JSON payload (the counterpart of :func:`read_json`)."""
+    body = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
+    return be32(len(body)) + body
+
+
+def read_json(r: Any, vmsd: str, field: str) -> dict[str, Any]:
+    """A :func:`blob` payload read back; anything but a JSON object reads as ``{}``."""
+    try:
+        d = json.loads(read_blob(r, vmsd, field))
+    except ValueError:
+        d = None
+    return d if isinstance(d, dict) else {}

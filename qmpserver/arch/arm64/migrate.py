@@ -32,7 +32,7 @@ registers).
 
 from __future__ import annotations
 
-from ..migrate import Incoming, Refusal
+from ..migrate import Incoming, Refusal, cpu_common
 from . import kvm
 from . import sysreg as sr
 
@@ -559,13 +559,6 @@ def vcpu_count(inst: Any) -> int:
     return int((inst.machine.smp or {}).get("cpus") or 1)
 
 
-def _cpu_common(r: Any, inc: Incoming) -> Refusal | None:
-    """vmstate_cpu_common v1: halted, interrupt_request (both u32)."""
-    r.bytes(8)
-    r.check(CPU_COMMON_IDSTR, "interrupt_request")
-    return None
-
-
 def _read_cpregs(r: Any) -> tuple[int, list[int], list[int]]:
     """The cpreg arrays of vmstate_arm_cpu: (count as sent, indexes, values)."""
     import struct
@@ -662,7 +655,7 @@ class Machine:
         limits = self.limits() if self.vcpus else []
         out: dict[tuple[str, int], tuple[int, Callable[[Any, Incoming], Refusal | None]]] = {}
         for i in range(self.vcpus):
-            out[(CPU_COMMON_IDSTR, i)] = (1, _cpu_common)
+            out[(CPU_COMMON_IDSTR, i)] = (1, cpu_common)
             out[("cpu", i)] = (CPU_VERSION, lambda r, inc: self._cpu(r, inc, limits))
         if self.gic:
             out[(GIC_IDSTR.get(self.gic, "arm_gicv3"), 0)] = (1, lambda r, inc: None)

@@ -41,10 +41,20 @@ guest at all.  That refusal is read from QEMU's code and the host facts, not rec
 
 from __future__ import annotations
 
-import json
 import math
 
-from ..migrate import EINVAL, ENOENT, FOOTER, Incoming, NotModelled, Refusal, be32, read_blob
+from ..migrate import (
+    EINVAL,
+    ENOENT,
+    FOOTER,
+    Incoming,
+    NotModelled,
+    Refusal,
+    be32,
+    blob,
+    cpu_common,
+    read_json,
+)
 from . import spapr
 
 TYPE_CHECKING = False
@@ -145,11 +155,11 @@ class Machine:
         out: list[tuple[str, int, int, bytes]] = []
         if self.xive:
             out.append(("spapr-xive", 0, 1, be32(self.vcpus) + bytes(XIVE_BYTES_PER_VCPU * self.vcpus)))
-        cpu = _blob({"pvr": family(self.model), "model": self.model, "lpcr-gtse": bool(self.ov5.get("gtse"))})
+        cpu = blob({"pvr": family(self.model), "model": self.model, "lpcr-gtse": bool(self.ov5.get("gtse"))})
         for i in range(self.vcpus):
             out.append(("cpu_common", i, 1, bytes(8)))
             out.append(("cpu", i, CPU_VERSION, cpu))
-        out.append(("spapr", 0, SPAPR_VERSION, _blob({"caps": self.sent_caps(), "ov5": self.ov5})))
+        out.append(("spapr", 0, SPAPR_VERSION, blob({"caps": self.sent_caps(), "ov5": self.ov5})))
         return out
 
     # --- destination ----------------------------------------------------------------------
@@ -159,7 +169,7 @@ class Machine:
         if self.xive:
             out[("spapr-xive", 0)] = (1, self._xive)
         for i in range(self.vcpus):
-            out[("cpu_common", i)] = (1, _cpu_common)
+            out[("cpu_common", i)] = (1, cpu_common)
             out[("cpu", i)] = (CPU_VERSION, self._cpu)
         out[("spapr", 0)] = (SPAPR_VERSION, self._spapr)
         return out
@@ -179,7 +189,7 @@ class Machine:
         return None
 
     def _cpu(self, r: Any, inc: Incoming) -> Refusal | None:
-        d = _load(read_blob(r, "cpu", "env.spr"))
+        d = read_json(r, "cpu", "env.spr")
         if d.get("pvr") != family(self.model):
             return Refusal(
                 1,
@@ -190,7 +200,7 @@ class Machine:
         return None
 
     def _spapr(self, r: Any, inc: Incoming) -> Refusal | None:
-        d = _load(read_blob(r, "spapr", "caps"))
+        d = read_json(r, "spapr", "caps")
         incoming = d.get("caps") or {}
         known = {mig_name(c): c for c in self.order}
         unknown = [n for n in incoming if n not in known]
@@ -238,22 +248,3 @@ class Machine:
                     ],
                 )
         return None
-
-
-def _cpu_common(r: Any, inc: Incoming) -> Refusal | None:
-    r.bytes(8)
-    r.check("cpu_common", "interrupt_request")
-    return None
-
-
-def _blob(d: dict[str, Any]) -> bytes:
-    body = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
-    return be32(len(body)) + body
-
-
-def _load(body: bytes) -> dict[str, Any]:
-    try:
-        d = json.loads(body)
-    except ValueError:
-        d = None
-    return d if isinstance(d, dict) else {}

@@ -40,10 +40,8 @@ drop invtsc while ``migratable=on`` (their default), so only an explicit ``+invt
 
 from __future__ import annotations
 
-import json
-
 from ...log import get as get_logger
-from ..migrate import EINVAL, Incoming, NotModelled, Refusal, be32, read_blob
+from ..migrate import EINVAL, Incoming, NotModelled, Refusal, blob, cpu_common, read_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -117,7 +115,7 @@ class Machine:
         self.tsc_known = self.user_tsc_khz is not None or not self.kvm or host_khz is not None
 
     def sections(self) -> list[tuple[str, int, int, bytes]]:
-        cpu = _blob({"model": self.model, "tsc-khz": self.tsc_khz, "tsc-known": self.tsc_known})
+        cpu = blob({"model": self.model, "tsc-khz": self.tsc_khz, "tsc-known": self.tsc_known})
         out: list[tuple[str, int, int, bytes]] = []
         for i in range(self.vcpus):
             out.append(("cpu_common", i, 1, bytes(8)))
@@ -129,14 +127,14 @@ class Machine:
     def loaders(self) -> dict[tuple[str, int], tuple[int, Callable[[Any, Incoming], Refusal | None]]]:
         out: dict[tuple[str, int], tuple[int, Callable[[Any, Incoming], Refusal | None]]] = {}
         for i in range(self.vcpus):
-            out[("cpu_common", i)] = (1, _cpu_common)
+            out[("cpu_common", i)] = (1, cpu_common)
             out[("cpu", i)] = (CPU_VERSION, self._cpu)
         if self.kvm:
             out[("kvmclock", 0)] = (1, _kvmclock)
         return out
 
     def _cpu(self, r: Any, inc: Incoming) -> Refusal | None:
-        d = _load(read_blob(r, "cpu", "env.tsc_khz"))
+        d = read_json(r, "cpu", "env.tsc_khz")
         src = d.get("tsc-khz")
         if self.user_tsc_khz is not None:
             if src and src != self.user_tsc_khz:
@@ -154,26 +152,7 @@ class Machine:
         return None
 
 
-def _cpu_common(r: Any, inc: Incoming) -> Refusal | None:
-    r.bytes(8)
-    r.check("cpu_common", "interrupt_request")
-    return None
-
-
 def _kvmclock(r: Any, inc: Incoming) -> Refusal | None:
     r.bytes(9)  # clock (u64), clock_is_reliable (bool)
     r.check("kvmclock", "clock")
     return None
-
-
-def _blob(d: dict[str, Any]) -> bytes:
-    body = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
-    return be32(len(body)) + body
-
-
-def _load(body: bytes) -> dict[str, Any]:
-    try:
-        d = json.loads(body)
-    except ValueError:
-        d = None
-    return d if isinstance(d, dict) else {}
