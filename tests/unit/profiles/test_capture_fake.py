@@ -270,3 +270,26 @@ def test_tcg_capture_ends_in_a_profile_that_starts(fake_qemu, tmp_path, capsys):
     assert "return" in version, version
     assert version["return"].get("qemu") == {"major": 9, "minor": 0, "micro": 0}, version
     assert version["return"]["package"] == "fake-1"
+
+
+@pytest.mark.parametrize("ref", ["no-equals-sign", "=text without a name", "name=", " = "])
+def test_capture_ref_garbage_is_one_line_and_exit_1(fake_qemu, tmp_path, capsys, ref):
+    """`--ref NAME=TEXT` that is not NAME=TEXT: one labelled line, exit 1, nothing written."""
+    exe = fake_qemu()
+    out = tmp_path / "models"
+    assert (
+        C.main(["--emulator", exe, "--accel", "tcg", "-o", str(out), "--name", "t", "-q", "--ref", ref]) == 1
+    )
+    err = capsys.readouterr().err
+    assert err.endswith("error: --ref %r: expected NAME=TEXT\n" % ref), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_capture_ref_lands_in_the_build_sources(fake_qemu, tmp_path):
+    exe = fake_qemu()
+    out = tmp_path / "models"
+    argv = ["--emulator", exe, "--accel", "tcg", "-o", str(out), "--name", "t", "-q", "--ref", "why=a reason"]
+    assert C.main(argv) == 0
+    build = yaml.safe_load((out / "builds" / "t" / "build.yaml").read_text())
+    assert build["sources"]["refs"]["why"] == "a reason"
