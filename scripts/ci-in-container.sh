@@ -2,12 +2,16 @@
 # Run `.ci/run` the way CI does, on a machine where nothing was installed by hand: inside a
 # clean Debian bookworm container, on a fresh clone of a commit, with ../shared beside it.
 #
-#   scripts/ci-in-container.sh [--rev REV] [--keep] [--shell] [-- PYTEST-ARGS...]
+#   scripts/ci-in-container.sh [--rev REV] [--keep] [--shell] [--preinstall PKGS] [-- PYTEST-ARGS...]
 #
 # --rev REV   the commit to clone (default HEAD of this checkout; uncommitted changes are
 #             not part of it, exactly as in CI)
 # --keep      keep the work directory (clone, logs, nested container storage) afterwards
 # --shell     open a shell in the container after the run (needs a terminal)
+# --preinstall PKGS
+#             apt-get install these Debian packages (with their recommends) before .ci/run: a CI
+#             image that comes with more than minbase (one had libvirt's lxc/vbox/xen drivers,
+#             qemu-block-extra and the EFI firmware, and every oracle test failed on them)
 #
 # 1. A base image `localhost/qmpserver-ci-base:bookworm`, made once with
 #    `debootstrap --variant=minbase --include=ca-certificates,git,python3 bookworm` and
@@ -35,7 +39,7 @@ ROOT="$(dirname "$HERE")"
 SHARED="$(cd "$ROOT/.." && pwd)/shared"
 BASE="${QMPSERVER_CI_BASE:-localhost/qmpserver-ci-base:bookworm}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-REV=HEAD; KEEP=0; SHELL_AFTER=0
+REV=HEAD; KEEP=0; SHELL_AFTER=0; PREINSTALL=""
 PYTEST_ARGS=()
 
 while [ $# -gt 0 ]; do
@@ -43,8 +47,9 @@ while [ $# -gt 0 ]; do
         --rev) REV="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --shell) SHELL_AFTER=1; shift ;;
+        --preinstall) PREINSTALL="$2"; shift 2 ;;
         --) shift; PYTEST_ARGS=("$@"); break ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "ci-in-container.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -102,6 +107,10 @@ PREP=true
 if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
     RUN+=(-v /usr/local/share/ca-certificates:/ci/extra-ca:ro)
     PREP='mkdir -p /usr/local/share/ca-certificates && cp /ci/extra-ca/*.crt /usr/local/share/ca-certificates/ && cat /ci/extra-ca/*.crt >> /etc/ssl/certs/ca-certificates.crt'
+fi
+if [ -n "$PREINSTALL" ]; then
+    case "$PREINSTALL" in *[!a-z0-9.+\ -]*) say "--preinstall: Debian package names only"; exit 2 ;; esac
+    PREP="$PREP && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PREINSTALL >/dev/null"
 fi
 INNER="$PREP"' && bash .ci/run "$@" </dev/null; rc=$?; echo "ci-in-container: .ci/run exited $rc" >&2; exit $rc'
 if [ "$SHELL_AFTER" = 1 ]; then

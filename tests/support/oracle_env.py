@@ -11,6 +11,7 @@ skips, outside CI) with one line naming the differing packages instead of a long
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,39 @@ def require_recorded_packages(build_dir: Path = DEBIAN_72, what: str = "this ora
     if REQUIRE:
         pytest.fail(msg, pytrace=False)
     pytest.skip(msg)
+
+
+def extra_packages(build_dirs: list[Path], installed: dict[str, str] | None = None) -> list[str]:
+    """Installed packages an oracle can see that none of `build_dirs` was recorded with (sorted).
+
+    These are what make every oracle test fail on a machine that came with more than the
+    recorded set (a CI image was seen with libvirt's lxc/vbox/xen drivers, libvirt-l10n,
+    qemu-block-extra and the EFI firmware preinstalled: the firmware alone changes libvirt's
+    domcapabilities).  ``scripts/test.sh`` removes them under ``QMPSERVER_REQUIRE_REAL_PEERS=1``
+    and names them otherwise.
+    """
+    recorded: set[str] = set()
+    for build in build_dirs:
+        recorded |= set(recorded_packages(Path(build)))
+    if installed is None:
+        installed = installed_packages(PACKAGE_PATTERNS)
+    return sorted(set(installed) - recorded - set(UNSEEN_BY_ORACLES))
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tests.support.oracle_env extras BUILD_DIR...``: print extra_packages(), one per line."""
+    if len(argv) < 2 or argv[0] != "extras":
+        print("usage: python -m tests.support.oracle_env extras BUILD_DIR...", file=sys.stderr)
+        return 2
+    dirs = [Path(a).parent if a.endswith(".yaml") else Path(a) for a in argv[1:]]
+    for d in dirs:
+        if not (d / "build.yaml").is_file():
+            print(f"oracle_env: {d}/build.yaml: no such file", file=sys.stderr)
+            return 1
+    for pkg in extra_packages(dirs):
+        print(pkg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

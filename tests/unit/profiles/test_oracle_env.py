@@ -55,3 +55,34 @@ def test_packages_no_oracle_sees_are_not_compared():
     assert O.package_differences(rec, {**rec, "qemu-utils": "1:7.2"}) == []
     assert O.package_differences({**rec, "qemu-utils": "1:7.2"}, rec) == []
     assert O.package_differences(rec, {**rec, "qemu-block-extra": "1:7.2"}) != []
+
+
+def test_extras_are_what_no_oracle_build_recorded(tmp_path):
+    """What test.sh removes in CI: installed, oracle-visible, recorded by none of the builds."""
+    for name, pkgs in (("a", {"qemu-system-arm": "1"}), ("b", {"qemu-system-gui": "1"})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "build.yaml").write_text(yaml.safe_dump({"sources": {"packages": pkgs}}))
+    installed = {
+        "qemu-system-arm": "2",  # another version: a difference, but not an extra
+        "qemu-system-gui": "1",  # recorded by b only: not an extra
+        "qemu-utils": "1",  # seen by no oracle
+        "qemu-efi-aarch64": "1",
+        "libvirt-daemon-driver-lxc": "1",
+    }
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    assert O.extra_packages(dirs, installed) == ["libvirt-daemon-driver-lxc", "qemu-efi-aarch64"]
+    assert O.extra_packages(dirs[:1], installed) == [
+        "libvirt-daemon-driver-lxc",
+        "qemu-efi-aarch64",
+        "qemu-system-gui",
+    ]
+
+
+def test_extras_cli(tmp_path, capsys, monkeypatch):
+    (tmp_path / "build.yaml").write_text(yaml.safe_dump({"sources": {"packages": {"qemu-system-arm": "1"}}}))
+    monkeypatch.setattr(O, "installed_packages", lambda patterns: {"qemu-block-extra": "1"})
+    assert O.main(["extras", str(tmp_path / "build.yaml")]) == 0
+    assert capsys.readouterr().out == "qemu-block-extra\n"
+    assert O.main(["extras", str(tmp_path / "missing")]) == 1
+    assert "missing/build.yaml: no such file" in capsys.readouterr().err
+    assert O.main([]) == 2
