@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
         --shell) SHELL_AFTER=1; shift ;;
         --preinstall) PREINSTALL="$2"; shift 2 ;;
         --) shift; PYTEST_ARGS=("$@"); break ;;
-        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "ci-in-container.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
