@@ -14,9 +14,9 @@ The launcher, ``qmpserver serve``, the HTTP API and the pytest plugin all call
 3. ``configure_accelerators`` (:mod:`vm.machine`, or the launcher's
    reporting through :meth:`StartupIO.configure_accelerators`);
 4. machine creation: board init (:func:`vm.virt.board_init`: GIC, vCPU
-   limit, TrustZone/EL2 under KVM, MTE), the CPU (per target,
-   :data:`CPU_STARTUP`: :mod:`arch.arm64.startup`, :mod:`arch.x86_64.startup`
-   with x86's ``kernel-irqchip``), ``-incoming`` listening
+   limit, TrustZone/EL2 under KVM, MTE), the CPU (the target's ``cpu_startup``
+   in :data:`arch.targets.TARGETS`: :mod:`arch.arm64.startup`, :mod:`arch.x86_64.startup`
+   with x86's ``kernel-irqchip``, :mod:`arch.ppc64.board`), ``-incoming`` listening
    (:mod:`commands.migration`);
 5. backends: chardevs (launcher sockets), ``-blockdev``, ``-object``,
    ``-netdev``, monitors, the RAM backend, ``-device``, ``-add-fd``;
@@ -33,9 +33,7 @@ the phases settle lands in the instance's typed state (``machine``,
 
 from __future__ import annotations
 
-from .arch.arm64 import abi as arm64_abi
-from .arch.arm64 import startup as arm64_startup
-from .arch.ppc64 import spapr as ppc64_spapr
+from .arch import targets
 from .commands import block, device, fd, netdev, objects, registry
 from .commands.migration import start_incoming
 from .errors import QMPError, StartupError
@@ -51,9 +49,6 @@ from .vm.state import Memory
 TYPE_CHECKING = False  # typing is not imported on the launcher's path
 if TYPE_CHECKING:
     from typing import Any
-
-# the per-target guest-ABI description (arch/<target>/abi.py; ppc64: the pseries caps)
-ABI_DESCRIBERS = {"aarch64": arm64_abi.describe, "ppc64": ppc64_spapr.describe}
 
 INCOMING_SCHEMES = ("tcp:", "rdma:", "unix:", "exec:", "fd:")
 
@@ -191,11 +186,11 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     ms.accel = accel
     # 4. machine init (board, then the CPU it creates)
     virt.board_init(inst, ms)
-    validate = CPU_STARTUP.get(build.target)
+    validate = targets.part(build.target, "cpu_startup", "validate")
     if validate is not None:
         validate(inst, ms)
-    modelled = MODELLED_BOARDS.get(build.target)
-    if canonical != "none" and not (modelled is not None and modelled(canonical)):
+    is_board = targets.part(build.target, "board", "is_board")
+    if canonical != "none" and not (is_board is not None and is_board(canonical)):
         log.warning(
             "machine %s of target %s is not modelled: a running instance's answers beyond the "
             "build's recordings (memory size, CPUs, PCI, chardevs ...) are generic, not QEMU's",
@@ -205,52 +200,13 @@ def create_machine(inst: Instance, io: StartupIO) -> MachineState:
     return ms
 
 
-# The per-target start-up step of the CPU (machine init creates it): -cpu, its features, the
-# target's warnings and errors (arch/<target>/startup.py)
-def _x86(name: str) -> Any:
-    """arch/x86_64/startup.py's ``name``, imported on first use (not on aarch64's path)."""
-
-    def call(*args: Any) -> Any:
-        from .arch.x86_64 import startup as x86_startup
-
-        return getattr(x86_startup, name)(*args)
-
-    return call
-
-
-def _ppc64(name: str) -> Any:
-    """arch/ppc64/board.py's ``name``, imported on first use (not on other targets' paths)."""
-
-    def call(*args: Any) -> Any:
-        from .arch.ppc64 import board as ppc64_board
-
-        return getattr(ppc64_board, name)(*args)
-
-    return call
-
-
-CPU_STARTUP = {
-    "aarch64": arm64_startup.validate,
-    "x86_64": _x86("validate"),
-    "ppc64": _ppc64("validate"),
-}
-
-# Boards whose running state is modelled, per target: the Arm virt machine, the x86 pc/q35
-# machines, ppc64 pseries.  Any other board (Arm boards other than virt, x86 isapc/microvm,
-# ppc64 powernv/mac99 ...) starts, and its QMP answers come from the recordings where they exist
-# and from generic state elsewhere, which a warning says once per instance: a generic answer must
-# not pass for the board's.
-MODELLED_BOARDS = {"aarch64": virt.is_virt, "x86_64": _x86("is_pc_board"), "ppc64": _ppc64("is_board")}
-
-# The machine class's default RAM size (``mc->default_ram_size``) where it is not 128 MiB:
-# per target, a function of the machine type answering None for the other boards
-DEFAULT_RAM_SIZES = {"ppc64": _ppc64("default_ram_size")}
+# QEMU's machine class default (``mc->default_ram_size``) unless the target's board says otherwise
 DEFAULT_RAM_SIZE = 128 << 20
 
 
 def default_ram_size(build: Any, machine_type: str | None) -> int:
     """The RAM size of ``machine_type`` when ``-m`` gives none (QEMU's ``set_memory_options``)."""
-    fn = DEFAULT_RAM_SIZES.get(build.target)
+    fn = targets.part(build.target, "board", "default_ram_size")
     got = fn(machine_type) if fn is not None else None
     return int(got) if got is not None else DEFAULT_RAM_SIZE
 
@@ -321,7 +277,7 @@ def creation_done(inst: Instance, io: StartupIO) -> None:
                 io.warn(inst, "global %s.%s has invalid class name" % (drv, prop))
     for w in netdev.net_check_clients(inst):
         io.warn(inst, w)
-    describe = ABI_DESCRIBERS.get(inst.build.target)
+    describe = targets.part(inst.build.target, "abi", "describe")
     fields = describe(inst) if describe is not None else {"cpu_model": inst.machine.cpu_model}
     inst.abi = GuestABI(inst.build.target, inst.machine.type, inst.accel, **fields)
 

@@ -7,7 +7,8 @@ guest-ABI section in QEMU's registration order, each with its vmstate
 version -- and what a destination of that configuration registers to load
 them (``loaders``), with the checks QEMU's ``post_load`` hooks make.  The
 engine (:mod:`qmpserver.migration.engine`) owns the framing and knows no
-target; :data:`MODELS` chooses the model.
+target; the target's ``migration`` part in :data:`qmpserver.arch.targets.TARGETS`
+names the model.
 
 The models work on plain bytes and return :class:`Refusal` (QEMU's errno and
 printed lines); they read through the engine's reader, whose ``bytes(n)`` and
@@ -16,20 +17,13 @@ printed lines); they read through the engine's reader, whose ``bytes(n)`` and
 
 from __future__ import annotations
 
-import importlib
 import json
+
+from . import targets
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-# target -> the module holding its Machine (imported on first use: the launcher's
-# path to its greeting does not pay for the models it will not run)
-MODELS = {
-    "aarch64": "qmpserver.arch.arm64.migrate",
-    "ppc64": "qmpserver.arch.ppc64.migrate",
-    "x86_64": "qmpserver.arch.x86_64.migrate",
-}
 
 EINVAL, EPERM, ENOENT = 22, 1, 2
 # Refusal.case of a section whose payload did not end where the destination's own state
@@ -67,18 +61,16 @@ class Incoming:
 
 def machine_for(inst: Any) -> Any:
     """The target's ``Machine`` for a started instance, or :class:`NotModelled`."""
-    name = MODELS.get(inst.build.target)
-    if name is None:
+    cls: Any = targets.part(inst.build.target, "migration", "Machine")
+    if cls is None:
         raise NotModelled("qmpserver: live migration is not modelled for target %s" % inst.build.target)
-    cls: Any = importlib.import_module(name).Machine
     return cls(inst)
 
 
 def blockers(inst: Any) -> list[str]:
     """Migration blockers the target's devices register at start-up (the model's
     ``blockers(inst)``, e.g. x86's invtsc), oldest first."""
-    name = MODELS.get(inst.build.target)
-    fn = getattr(importlib.import_module(name), "blockers", None) if name else None
+    fn = targets.part(inst.build.target, "migration", "blockers")
     got: list[str] = fn(inst) if fn is not None else []
     return got
 

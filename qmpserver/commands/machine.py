@@ -117,47 +117,13 @@ def _machine_info(inst):
     return next((m for m in inst.build.machines() if m.get("name") == inst.machine.type), {})
 
 
-class _BoardCPUs:
-    """A modelled board's answers: ``props(i)``, ``qom_path(i)``, ``hotpluggable()`` of its
-    vCPUs and, where the board models its PCI buses, ``query_pci()``."""
-
-    def __init__(self, props, qom_path, hotpluggable, query_pci=None):
-        self.props, self.qom_path, self.hotpluggable = props, qom_path, hotpluggable
-        self.query_pci = query_pci
-
-
-def _x86_board(inst):
-    from ..arch.x86_64 import startup as x86
-
-    if not x86.is_pc_board(inst.machine.type):
-        return None
-    return _BoardCPUs(
-        lambda i: x86.cpu_props(inst.machine.smp, i), x86.cpu_qom_path, lambda: x86.hotpluggable_cpus(inst)
-    )
-
-
-def _ppc64_board(inst):
-    from ..arch.ppc64 import board as ppc
-
-    if not ppc.is_board(inst.machine.type):
-        return None
-    return _BoardCPUs(
-        lambda i: ppc.cpu_props(inst, i),
-        lambda i: ppc.cpu_qom_path(inst, i),
-        lambda: ppc.hotpluggable_cpus(inst),
-        lambda: ppc.query_pci(inst),
-    )
-
-
-# The boards modelling their vCPUs, per target (x86 pc/q35: arch/x86_64/startup.py; ppc64
-# pseries: arch/ppc64/board.py); each loader answers None for the target's other boards
-BOARD_CPUS = {"x86_64": _x86_board, "ppc64": _ppc64_board}
-
-
 def _board_cpus(inst):
-    """The instance's board vCPU model (:class:`_BoardCPUs`), or None."""
-    loader = BOARD_CPUS.get(inst.build.target)
-    return loader(inst) if loader is not None else None
+    """The instance's board vCPU model (:class:`qmpserver.arch.targets.BoardCPUs`), or None
+    (the target's ``board`` part: x86 pc/q35, ppc64 pseries)."""
+    from ..arch import targets
+
+    fn = targets.part(inst.build.target, "board", "board_cpus")
+    return fn(inst) if fn is not None else None
 
 
 @command("query-hotpluggable-cpus")

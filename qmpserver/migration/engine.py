@@ -12,7 +12,7 @@ snapshots taken on the instance's own thread, so the channel threads of
 The per-target part -- the RAM blocks under QEMU's names, the device
 sections and their versions, what a destination's ``post_load`` hooks and
 KVM accept -- is the ``Machine`` of ``arch/<target>/migrate.py``, chosen by
-:data:`qmpserver.arch.migrate.MODELS`; the engine holds only QEMU's framing.
+the ``migration`` part of :data:`qmpserver.arch.targets.TARGETS`; the engine holds only QEMU's framing.
 Targets without a model cannot migrate and say so (:class:`NotModelled`).
 """
 

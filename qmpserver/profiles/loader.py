@@ -15,8 +15,9 @@ read by :mod:`qmpserver.models`; ``extends`` cycles are detected.
 The compile pipeline, in order: resolve the profile and its host and build
 (``extends``, inline parts; JSON Schema of every file), check the host with its
 architecture's semantic rules, derive the host's facts, load the build's schema
-and recorded replies, derive the build's facts.  The per-architecture checks and
-derivations are the rows of :mod:`qmpserver.arch.steps`.  It runs once per set of
+and recorded replies, derive the build's facts.  The host checks and derivations are
+the rows of :mod:`qmpserver.arch.steps` (per host architecture); the build's are the
+``derive`` part of its target (:data:`qmpserver.arch.targets.TARGETS`).  It runs once per set of
 source files: :func:`load_profile` keeps the result in the compile cache of
 :mod:`qmpserver.models`, and a start-up only loads that pickle.
 """
@@ -531,7 +532,9 @@ def compile_build(data: Doc, deps: set[str]) -> Build:
     build = Build(name, data, schema, replies, quirks, path)
     if data.get("replies"):
         build.qom_orders = qom_orders(doc, build)
-    step = _steps().BUILD_STEPS.get(build.target)
+    from ..arch import targets
+
+    step = targets.part(build.target, "derive", "build_derived")
     build.derived = step(build, deps) if step is not None else {}
     return build
 

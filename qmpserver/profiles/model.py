@@ -46,7 +46,7 @@ class Build:
         self.path = path
         self._replies_ = replies  # key -> {accel|None: entry}
         self._bulk = None
-        self.derived: dict = {}  # the target's compile step (qmpserver.arch.steps)
+        self.derived: dict = {}  # the target's derive part (qmpserver.arch.targets)
         self.qom_orders: dict = {}  # machine type -> recorded qom-list /machine names (loader)
         # small tables start-up needs, computed at compile time (not from the bulk)
         self._machines = {}

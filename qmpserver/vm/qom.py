@@ -9,7 +9,7 @@ path matched anywhere (``Path 'x' is ambiguous`` when it matches twice).
 
 from __future__ import annotations
 
-from ..arch.arm64 import startup as arm64_startup
+from ..arch import targets
 from ..errors import DEVICE_NOT_FOUND, QMPError
 from . import virt
 
@@ -170,12 +170,10 @@ class QomTree:
 
 
 def _cpu_objects(instance: Instance, t: QomTree) -> None:
-    if instance.build.target == "aarch64":
-        arm64_startup.add_cpu_objects(instance, t, QomObject)
-    elif instance.build.target == "x86_64":
-        from ..arch.x86_64 import startup as x86_startup
-
-        x86_startup.add_cpu_objects(instance, t, QomObject)
+    """The vCPU objects under /machine, by the target's ``cpu_startup`` (arch/targets.py)."""
+    add = targets.part(instance.build.target, "cpu_startup", "add_cpu_objects")
+    if add is not None:
+        add(instance, t, QomObject)
 
 
 def add_chardev(t: QomTree, label: str, cd: Any) -> None:

@@ -103,6 +103,11 @@ def is_virt(machine_type: str | None) -> bool:
     return bool(machine_type) and (machine_type == "virt" or bool(VIRT_RE.match(machine_type or "")))
 
 
+# aarch64's modelled board (arch/targets.py, part "board"): the virt machine, whose unset
+# /machine values are _DEFAULTS (read in _initial for every target's virt)
+is_board = is_virt
+
+
 def _fail(instance: Any, message: str) -> NoReturn:
     raise StartupError(message, list(instance.config.warnings))
 
@@ -493,35 +498,26 @@ def _initial(instance: Any, name: str, typ: str) -> Any:
         return not _option_given(instance, "nographic")
     if name in _DEFAULTS and is_virt(ms.type):
         return _DEFAULTS[name]
-    board = BOARD_DEFAULTS.get(instance.build.target)
-    if board is not None:
-        import importlib
+    from ..arch import targets
 
-        v = getattr(importlib.import_module(board[0]), board[1])(instance, name)
+    board_default = targets.part(instance.build.target, "board", "machine_default")
+    if board_default is not None:
+        v = board_default(instance, name)
         if v is not None:
             return v
-    from ..arch.targets import ZERO_FILLED_MACHINE_TARGETS, machine_rules
-
-    rules = machine_rules(instance.build.target)
+    rules = targets.machine_rules(instance.build.target)
     if rules is not None:
         got = rules.qom_value(instance, name)
         if got is not rules.NOT_MINE:
             return got
 
-    if instance.build.target not in ZERO_FILLED_MACHINE_TARGETS:
+    if not targets.target(instance.build.target).zero_filled_machine:
         return _UNMODELLED
     return _TYPE_ZERO.get(typ, "" if typ.startswith("link<") else None)
 
 
-# per target, (module, function(instance, property) -> measured value or None): the
-# values of the board's /machine properties nobody set
-BOARD_DEFAULTS = {
-    "x86_64": ("qmpserver.arch.x86_64.startup", "machine_default"),
-    "ppc64": ("qmpserver.arch.ppc64.board", "machine_default"),
-}
-
-# the value of a /machine property nothing resolves on a target outside
-# ZERO_FILLED_MACHINE_TARGETS: reading it is an error (_unmodelled), setting it stores the value
+# the value of a /machine property nothing resolves on a target whose row in arch/targets.py
+# is not zero_filled_machine: reading it is an error (_unmodelled), setting it stores the value
 _UNMODELLED = object()
 
 

@@ -149,6 +149,21 @@ def cpu_qom_path(instance: Any, index: int) -> str:
     return "/machine/unattached/device[%d]/thread[%d]" % (core, index % threads)
 
 
+def board_cpus(instance: Any) -> Any:
+    """pseries' vCPUs (spapr cores) and PCI bus for query-cpus-fast, query-hotpluggable-cpus
+    and query-pci (arch/targets.py, part ``board``), None on ppc64's other boards."""
+    if not is_board(instance.machine.type):
+        return None
+    from ..targets import BoardCPUs
+
+    return BoardCPUs(
+        lambda i: cpu_props(instance, i),
+        lambda i: cpu_qom_path(instance, i),
+        lambda: hotpluggable_cpus(instance),
+        lambda: query_pci(instance),
+    )
+
+
 def hotpluggable_cpus(instance: Any) -> list[dict[str, Any]]:
     """``query-hotpluggable-cpus``: every possible core, last first."""
     smp = instance.machine.smp

@@ -1,4 +1,4 @@
-"""CPU-model commands of a ppc64 build (:data:`qmpserver.arch.targets.CPU_MODEL_MODULES`).
+"""CPU-model commands of a ppc64 build (the ``cpu_models`` part of :data:`qmpserver.arch.targets.TARGETS`).
 
 Under TCG the build's recording answers.  Under KVM on a POWER host (a ppc64 host file), no
 answer was recorded (the builds were captured under TCG on x86), so ``query-cpu-definitions``

@@ -80,7 +80,7 @@ INT_TYPES = {
 SIGNED_TYPES = {"int": "int64", "int32": "int32_t"}
 
 
-def is_pc_board(machine_type: str | None) -> bool:
+def is_board(machine_type: str | None) -> bool:
     """``pc-i440fx-*`` and ``pc-q35-*`` (what ``pc``/``q35`` resolve to): modelled boards."""
     return bool(machine_type) and str(machine_type).startswith(BOARD_PREFIXES)
 
@@ -570,7 +570,7 @@ def expansion_depends_on_instance(instance: Any, name: str) -> bool:
     if x is not None and (x.plus or x.minus or (x.globals and x.model == name)):
         return True
     ms = instance.machine
-    if instance.accel != "kvm" or ms is None or not is_pc_board(ms.type):
+    if instance.accel != "kvm" or ms is None or not is_board(ms.type):
         return False
     try:
         return irqchip(instance, ms) != DEFAULT_KERNEL_IRQCHIP
@@ -585,7 +585,7 @@ def irqchip_features(instance: Any, cat: cpu.Catalog, name: str, props: dict[str
     model loses its default ``x2apic`` without an in-kernel irqchip and gains
     ``kvm-msi-ext-dest-id`` with ``split``, unless the query sets them (``user``)."""
     ms = instance.machine
-    if instance.accel != "kvm" or ms is None or not is_pc_board(ms.type):
+    if instance.accel != "kvm" or ms is None or not is_board(ms.type):
         return
     chip = irqchip(instance, ms)
     if chip == DEFAULT_KERNEL_IRQCHIP:
@@ -651,6 +651,17 @@ def cpu_props(smp: dict[str, Any], index: int) -> dict[str, int]:
     if smp.get("dies", 1) <= 1:
         del ids["die-id"]
     return ids
+
+
+def board_cpus(instance: Any) -> Any:
+    """pc/q35's vCPUs for query-cpus-fast / query-hotpluggable-cpus (arch/targets.py,
+    part ``board``), None on the other x86 boards."""
+    if not is_board(instance.machine.type):
+        return None
+    from ..targets import BoardCPUs
+
+    smp = instance.machine.smp
+    return BoardCPUs(lambda i: cpu_props(smp, i), cpu_qom_path, lambda: hotpluggable_cpus(instance))
 
 
 def hotpluggable_cpus(instance: Any) -> list[dict[str, Any]]:
