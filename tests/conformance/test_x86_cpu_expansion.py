@@ -235,12 +235,39 @@ LIVE_UNMODELLED = {
         f: "10.0 takes %s from the host's own CPUID instruction, which the KVM CPUID host file does not hold"
         % f
         for f in ("erms", "fsrm", "overflow-recov", "succor")
+    }
+    | {
+        f: "10.0's rules have no measured MSR table (its TCG gives no IA32_ARCH_CAPABILITIES warning to "
+        "measure the bits with), so a host's raw feature MSRs are not read: %s is the capture host's" % f
+        for f in (
+            "rdctl-no",
+            "ibrs-all",
+            "rsba",
+            "skip-l1dfl-vmentry",
+            "ssb-no",
+            "mds-no",
+            "pschange-mc-no",
+            "tsx-ctrl",
+            "taa-no",
+            "sbdr-ssdp-no",
+            "fbsdp-no",
+            "psdp-no",
+            "fb-clear",
+            "pbrsb-no",
+            "bhi-no",
+            "gds-no",
+            "rfds-no",
+            "rfds-clear",
+        )
     },
 }
 LIVE_UNMODELLED_DEFS = {
     PROFILE_10: "10.0's query-cpu-definitions unavailable-features under KVM differ on this machine: erms/fsrm "
-    "(host CPUID instruction) and the IA32_ARCH_CAPABILITIES bits (mds-no, rdctl-no, skip-l1dfl-vmentry, "
-    "pschange-mc-no, bhi-no, fbsdp-no, pbrsb-no, psdp-no, sbdr-ssdp-no) 10.0 derives on this host",
+    "(host CPUID instruction), the IA32_ARCH_CAPABILITIES bits (mds-no, rdctl-no, skip-l1dfl-vmentry, "
+    "pschange-mc-no, bhi-no, fbsdp-no, pbrsb-no, psdp-no, sbdr-ssdp-no) 10.0 derives on this host, and on an "
+    "Intel host with CPUID leaf 0x24 GraniteRapids-v2's avx10/avx10-128/-256/-512 (10.0's AVX10 version check); "
+    "under TCG the capture host's recording is replayed, though 10.0's TCG answer depends on the machine too "
+    "(YongFeng's pku listed twice on the AMD capture host, once on an Intel one)",
 }
 
 
@@ -257,7 +284,11 @@ def _split_known(diff_pairs, known):
         if keys and keys <= set(known) and rest_a == rest_b and set(ja) == set(jb):
             explained |= keys
         else:
-            other.append("%s\n  real %s\n  ours %s" % (json.dumps(r), a[:300], b[:300]))
+            shown = {k: (pa.get(k), pb.get(k)) for k in sorted(keys)[:12]}
+            other.append(
+                "%s\n  props differing (real, ours): %s\n  real %s\n  ours %s"
+                % (json.dumps(r), shown, a[:300], b[:300])
+            )
     return other, explained
 
 

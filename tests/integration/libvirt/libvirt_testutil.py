@@ -76,16 +76,19 @@ def world_dir(prefix="qmps-lv") -> str:
     return d
 
 
-def install_launcher(profile: str, directory: str, name="qemu-system-aarch64") -> str:
+def install_launcher(profile: str, directory: str, name="qemu-system-aarch64", profile_dirs=()) -> str:
     """``qmpserver install-launcher`` into ``directory``; copies the package when the
-    source tree is not readable by other users."""
+    source tree is not readable by other users.  ``profile_dirs``: more profile roots (a
+    profile whose host lives beside it, such as tests/support/livehost.py's)."""
     from qmpserver.launcher.install import _package_root, _world_usable, choose_python, install
 
     copy = not _world_usable(os.path.join(_package_root(), "qmpserver", "__init__.py"), need_exec=False)
     py, _note = choose_python()
     if not _world_usable(py):
         raise RuntimeError("no Python interpreter reachable by libvirt's QEMU user (%s)" % py)
-    exe, _changed, _notes = install(profile, directory, name=name, copy_package=copy)
+    exe, _changed, _notes = install(
+        profile, directory, name=name, copy_package=copy, profile_dirs=profile_dirs
+    )
     return exe
 
 

@@ -169,10 +169,18 @@ def live_matches(ours) -> bool:
     cpuid = cpu.load_rules(cpu.RULES_FILES[(7, 2)])["cpuid"]
     # the feature MSRs too, when the file has them (not the microcode revision, 0x8b)
     msrs = [{k: v for k, v in (h.get("feature-msrs") or {}).items() if k != "0x8b"} for h in (live, ours)]
-    return (hostcpu.reported(live, cpuid), live["kvm-caps"]) == (
+    return (hostcpu.reported(live, cpuid), live["kvm-caps"], _max_leaves(live)) == (
         hostcpu.reported(ours, cpuid),
         ours["kvm-caps"],
+        _max_leaves(ours),
     ) and ("feature-msrs" not in ours or msrs[0] == msrs[1])
+
+
+def _max_leaves(h):
+    """The highest basic and extended leaves KVM reports (CPUID 0 and 0x80000000 EAX): ``-cpu
+    host``'s ``level`` / ``xlevel``. A kernel update moved them on a machine whose feature bits
+    stayed the capture host's (6.18.44 build v1272: 0x1c; v1300: 0x24)."""
+    return sorted((e[0], e[3]) for e in h["supported"] if e[0] in (0, 0x80000000) and e[1] == 0)
 
 
 def _same_host(tmp_path):
