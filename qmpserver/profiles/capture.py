@@ -12,10 +12,15 @@ that only make sense with a real machine (``qom-get /machine gic-version``, ``qu
 
 Writes ``<o>/builds/<name>/`` (build.yaml, schema.json, replies.json) and, when KVM was in use,
 ``<o>/hosts/<host name>.yaml`` and ``<o>/profiles/<name>.yaml`` with what QEMU (and this machine's
-uname/sysfs) revealed about the host.  Format: docs/capture-and-import.md.
+uname/sysfs) revealed about the host.  Format: docs/capture-and-import.md.  An x86_64 capture
+under KVM also records the host's KVM CPUID data from ``/dev/kvm``
+(:mod:`qmpserver.arch.x86_64.kvmprobe`) into ``<o>/x86_64/hosts/<host name>.yaml``, which the
+host file names (``x86_cpuid``): ``-cpu host``, ``unavailable-features`` and start-up
+filtering are then computed for this machine (docs/x86-cpu-models.md).
 
 Self-contained: plain sockets and ``json`` to talk to QEMU; of qmpserver only the file writer
-shared with :mod:`qmpserver.profiles.replies` and the request keys of :mod:`qmpserver.models`.
+shared with :mod:`qmpserver.profiles.replies`, the request keys of :mod:`qmpserver.models` and
+the ``/dev/kvm`` probe of :mod:`qmpserver.arch.x86_64.kvmprobe`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from qmpserver.arch.x86_64 import kvmprobe
 from qmpserver.models import reply_key
 from qmpserver.profiles.replies import (
     HV_PROPS,
@@ -56,6 +62,7 @@ from qmpserver.profiles.replies import (
     profile_document,
     version_of,
     write_build,
+    write_text,
     write_yaml,
 )
 
@@ -588,10 +595,13 @@ def run_capture(
     timeout: float = 30.0,
     quiet: bool = True,
     on_identity: Callable[[Any, Any], None] | None = None,
+    kvm_cpuid: bool = True,
 ) -> dict:
     """Record `binary`; returns everything needed to write the build (see write_capture).
 
-    `on_identity(version, target)`: see :func:`probe`; called once, in the first pass."""
+    `on_identity(version, target)`: see :func:`probe`; called once, in the first pass.
+    `kvm_cpuid`: after the first pass, read this machine's KVM CPUID data (:func:`host_cpuid`;
+    False for a build-only capture, which writes no host)."""
     if accel not in ("kvm", "tcg"):
         raise CaptureError(f"--accel must be kvm or tcg, not {accel!r}")
     banner = check_emulator(binary)
@@ -600,6 +610,8 @@ def run_capture(
     launches: dict[str, str] = {}
     warnings: list[str] = []
     first: dict | None = None
+    cpuid: kvmprobe.Probe | None = None
+    cpuid_note: str | None = None
     plan = ["kvm:tcg"] if accel == "kvm" else ["tcg"]
     i = 0
     while i < len(plan):
@@ -615,6 +627,8 @@ def run_capture(
         launches[f"probe-{pass_accel}"] = _template(d.argv, d.dir)
         if first is None:
             first = found
+            if kvm_cpuid:
+                cpuid, cpuid_note = host_cpuid(_arch(found["target"]), accel, pass_accel)
             types = _names(find_return(rec.records, "qom-list-types"))
             if pass_accel != "tcg" and "tcg-accel" in types:
                 plan.append("tcg")
@@ -640,7 +654,34 @@ def run_capture(
         "instances": instances,
         "launches": launches,
         "warnings": warnings,
+        "kvm_cpuid": cpuid,
+        "kvm_cpuid_note": cpuid_note,
     }
+
+
+def host_cpuid(
+    target: str | None, requested: str, pass_accel: str
+) -> tuple[kvmprobe.Probe | None, str | None]:
+    """(this machine's KVM CPUID data, None) when the capture ran an x86_64 target under KVM on
+    an x86_64 machine, else (None, why not) -- the why is None for another target, whose host
+    the CPUID data does not describe.  The data is read right after the KVM pass's probe, from
+    the same ``/dev/kvm`` QEMU used; a failing ioctl is a :class:`CaptureError`."""
+    local = _local_arch()
+    if target != "x86_64":
+        return None, None
+    if local != "x86_64":
+        return None, f"this machine is {local}; KVM runs x86_64 guests on x86_64 hosts only"
+    if requested != "kvm":
+        return None, "--accel tcg; the host's CPUID data matters under KVM only"
+    why = kvmprobe.unavailable()
+    if why:
+        return None, why
+    if pass_accel != "kvm":
+        return None, f"QEMU's probe ran {pass_accel}, not kvm"
+    try:
+        return kvmprobe.probe(), None
+    except kvmprobe.KvmProbeError as exc:
+        raise CaptureError(f"recording the host's KVM CPUID data: {exc}") from None
 
 
 def find_return(records: list[Record], execute: str) -> Any:
@@ -877,18 +918,24 @@ def capture_name(
     return name, version, target
 
 
-def output_paths(root: Path, name: str, target: str, build_only: bool = False) -> dict[str, Path]:
+def output_paths(
+    root: Path, name: str, target: str, build_only: bool = False, accel: str = "kvm"
+) -> dict[str, Path]:
     """What a capture of `target` named `name` writes under `root`, by kind.
 
     Always the build; unless `build_only`, the host (this machine) and a profile pairing the two
     whenever the host format can describe them: this machine's architecture among HOST_ARCHES
-    and the target among HOST_TARGETS.
+    and the target among HOST_TARGETS; with them, for an x86_64 target on an x86_64 machine
+    under `accel` kvm, the host's KVM CPUID file (``x86_64/hosts/<host>.yaml``, written when
+    ``/dev/kvm`` could be read: :func:`host_cpuid`).
     """
     root = Path(root)
     paths = {"build": root / "builds" / name}
     if not build_only and _local_arch() in HOST_ARCHES and target in HOST_TARGETS:
         paths["host"] = root / "hosts" / f"{host_name(name)}.yaml"
         paths["profile"] = root / "profiles" / f"{name}.yaml"
+        if accel == "kvm" and target == "x86_64" and _local_arch() == "x86_64":
+            paths["x86_cpuid"] = root / "x86_64" / "hosts" / f"{host_name(name)}.yaml"
     return paths
 
 
@@ -978,12 +1025,17 @@ def write_capture(
         f"Recorded from a real QEMU {major_minor} by qmpserver.profiles.capture; "
         f"regenerate with the command in sources.refs.capture, do not edit by hand."
     )
-    paths = output_paths(Path(out), name, target, build_only)
+    requested = result.get("requested", "kvm")
+    paths = output_paths(Path(out), name, target, build_only, requested)
+    cpuid: kvmprobe.Probe | None = result.get("kvm_cpuid") if "host" in paths else None
+    if cpuid is None:
+        paths.pop("x86_cpuid", None)
     host_doc = prof_doc = None
     if "host" in paths:
         host_doc, prof_doc = _host_and_profile(
-            name, version, summary, target, accels[0], result.get("requested", "kvm"), entries, refs, day
+            name, version, summary, target, accels[0], requested, entries, refs, day
         )
+        _add_cpuid(host_doc, cpuid, result.get("kvm_cpuid_note"), command, day)
     refuse_existing(paths, force)
     try:
         write_build(
@@ -997,6 +1049,10 @@ def write_capture(
             header=hdr,
             instances=result["instances"],
         )
+        if cpuid is not None and host_doc:
+            capture = f"{command}, {day}, on {os.uname().nodename or '?'}"
+            text = kvmprobe.render(cpuid, host_doc["name"], "qmpserver.profiles.capture", capture)
+            write_text(paths["x86_cpuid"], text, force=force)
         if host_doc:
             write_yaml(paths["host"], host_doc, hdr, force=force)
             write_yaml(paths["profile"], prof_doc, hdr, force=force)  # type: ignore[arg-type]  # set with host_doc
@@ -1004,6 +1060,37 @@ def write_capture(
         raise CaptureError(str(exc)) from None
     result["entries"] = entries
     return paths
+
+
+def _add_cpuid(
+    host_doc: dict, cpuid: kvmprobe.Probe | None, note: str | None, command: str, day: str
+) -> None:
+    """Name the host's KVM CPUID file (``x86_cpuid``, written beside it as
+    ``x86_64/hosts/<host>.yaml``) and take ``kvm.api_version``/``kvm.caps`` from the same
+    ``/dev/kvm`` reading, with their source; without the data, say why in ``sources.notes``."""
+    sources = host_doc["sources"]
+    if cpuid is None:
+        if note:
+            sources.setdefault("notes", {})["x86_cpuid"] = f"not recorded: {note}"
+        return
+    measured = kvmprobe.host_kvm(cpuid)
+    host_doc["kvm"] = {**measured, **{k: v for k, v in host_doc["kvm"].items() if k not in measured}}
+    ref = "kvm-cpuid"
+    sources["refs"][ref] = (
+        f"{kvmprobe.IOCTLS}, read by qmpserver.profiles.capture ({command}) on the capturing machine "
+        f"right after QEMU's KVM probe, kernel {cpuid.release}, {day}; x86_64/hosts/{host_doc['name']}.yaml"
+    )
+    for f in ("kvm.api_version", "kvm.caps", "x86_cpuid"):
+        sources["fields"][f] = ref
+    for k in [k for k in sources["fields"] if k.startswith("kvm.caps.")]:
+        sources["fields"][k] = ref
+    doc = {}
+    for k, v in host_doc.items():
+        if k == "sources":
+            doc["x86_cpuid"] = host_doc["name"]
+        doc[k] = v
+    host_doc.clear()
+    host_doc.update(doc)
 
 
 def _host_and_profile(
@@ -1073,8 +1160,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         "--output",
         required=True,
         type=Path,
-        help="models-style root to write into: builds/NAME/, hosts/NAME.yaml (this machine) "
-        "and profiles/NAME.yaml (the two together)",
+        help="models-style root to write into: builds/NAME/, hosts/NAME.yaml (this machine), "
+        "profiles/NAME.yaml (the two together) and, for x86_64 under KVM, x86_64/hosts/NAME.yaml "
+        "(this machine's KVM CPUID data, read from /dev/kvm)",
     )
     ap.add_argument("--name", help="build, host and profile name (default: qemu-<version>-<target>)")
     ap.add_argument("--summary", help="one-line summary (default from dpkg, else the version)")
@@ -1115,10 +1203,18 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
 
     def check_outputs(version: Any, target: Any) -> None:
         name, _, arch = capture_name(version, target, args.emulator, args.name)
-        refuse_existing(output_paths(args.output, name, arch, args.build_only), args.force)
+        refuse_existing(output_paths(args.output, name, arch, args.build_only, args.accel), args.force)
 
     try:
-        result = run_capture(args.emulator, args.accel, args.machine, args.timeout, args.quiet, check_outputs)
+        result = run_capture(
+            args.emulator,
+            args.accel,
+            args.machine,
+            args.timeout,
+            args.quiet,
+            check_outputs,
+            kvm_cpuid=not args.build_only,
+        )
         paths = write_capture(
             result,
             args.output,
@@ -1139,6 +1235,11 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         return 1
     for w in result["warnings"]:
         print(f"{prog}: warning: {w}", file=sys.stderr)
+    if result["kvm_cpuid_note"] and "host" in paths:
+        print(
+            f"{prog}: note: the host's x86 KVM CPUID data was not recorded: {result['kvm_cpuid_note']}",
+            file=sys.stderr,
+        )
     n = len(result["entries"])
     for kind, p in paths.items():
         size = sum(f.stat().st_size for f in p.iterdir()) if p.is_dir() else p.stat().st_size

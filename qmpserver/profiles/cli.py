@@ -76,7 +76,9 @@ def add_parser(sub):
         help="record a real QEMU binary into a build, the host it ran on and a profile",
         description="Record a real QEMU binary the way libvirt probes it into a build "
         "(builds/NAME/), the host it ran on (hosts/NAME.yaml) and a profile of the two "
-        "(profiles/NAME.yaml), so that --profile can use what was just captured.",
+        "(profiles/NAME.yaml), so that --profile can use what was just captured; an x86_64 "
+        "capture under KVM also records the host's KVM CPUID data from /dev/kvm "
+        "(x86_64/hosts/NAME.yaml), from which the profile's 'host' CPU model is computed.",
     )
     capture.add_arguments(ca)
     ca.set_defaults(func=cmd_capture)

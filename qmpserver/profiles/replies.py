@@ -385,11 +385,17 @@ def _dump_yaml(doc: dict, header: str | None) -> str:
 
 
 def write_yaml(path: Path, doc: dict, header: str | None = None, force: bool = False) -> Path:
+    return write_text(path, _dump_yaml(doc, header), force)
+
+
+def write_text(path: Path, text: str, force: bool = False) -> Path:
+    """Write `text` to `path` atomically (creating its folder), refusing to replace a file
+    unless `force`."""
     path = Path(path)
     if path.exists() and not force:
         raise FormatError(f"{path} already exists (use --force to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, _dump_yaml(doc, header))
+    _atomic_write(path, text)
     return path
 
 

@@ -2,14 +2,15 @@
 
 The committed x86_64 capture profiles (``qemu-7.2-debian-x86_64``, ``qemu-10.0-debian-x86_64``)
 describe the machine each was captured on; on any other machine real QEMU's ``-cpu host``,
-KVM-vendor named models and start-up warnings are this machine's.  :func:`live_profiles` records
-this machine's KVM facts the way ``models/x86_64/hosts/capture-amd-epyc-6.18.yaml`` was recorded
-(``tools/capture_x86_kvm_cpuid.py``: KVM_GET_SUPPORTED_CPUID, the feature MSRs ... from
-``/dev/kvm``), writes a host file naming them (the layout of
-``models/hosts/x86-capture-amd-epyc-6.18.yaml``) and one profile per build under test (the
-layout of ``models/profiles/x86-capture-amd-epyc-6.18.yaml``) into a temporary profile root:
+KVM-vendor named models and start-up warnings are this machine's.  :func:`live_profiles` reads
+this machine's KVM facts with :mod:`qmpserver.arch.x86_64.kvmprobe` (the probe
+``qmpserver profiles capture --accel kvm`` and ``tools/capture_x86_kvm_cpuid.py`` use:
+KVM_GET_SUPPORTED_CPUID, the feature MSRs ... from ``/dev/kvm``) and writes, into a temporary
+profile root, its CPUID file, a host file naming it (``x86_cpuid``, ``kvm`` from the same
+reading, as a capture writes them) and one profile per committed build under test (a capture
+would record a new build; these tests judge the committed ones):
 
-    ROOT/x86_64/hosts/live-kvm.yaml     the tool's output
+    ROOT/x86_64/hosts/live-kvm.yaml     the probe's CPUID file
     ROOT/hosts/live-kvm.yaml            kind: host, x86_cpuid: live-kvm
     ROOT/profiles/live-kvm-<build>.yaml kind: profile, host: live-kvm, build: <build>
 
@@ -21,80 +22,61 @@ under ``models/``; the root is removed when the test session ends.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import functools
 import json
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import tempfile
+import time
 
 import pytest
 
+from qmpserver.arch.x86_64 import kvmprobe
+
 from .peers import REQUIRE
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.path.join(REPO, "tools", "capture_x86_kvm_cpuid.py")
 HOST = "live-kvm"
 # the builds the x86_64 differential tests run (profile name -> its build)
 BUILDS = {
     "qemu-7.2-debian-x86_64": "qemu-7.2-debian-x86_64",
     "qemu-10.0-debian-x86_64": "qemu-10.0-debian-x86_64",
 }
-KVM_GET_API_VERSION = 0xAE00  # _IO(KVMIO, 0x00)
-# the caps the host files of models/hosts carry (the tool also records KVM_CAP_X86_DISABLE_EXITS)
-HOST_CAPS = ("KVM_CAP_IRQCHIP", "KVM_CAP_TSC_DEADLINE_TIMER", "KVM_CAP_SPLIT_IRQCHIP", "KVM_CAP_X2APIC_API")
 
 
 def kvm_usable() -> bool:
-    return platform.machine() == "x86_64" and os.access("/dev/kvm", os.R_OK | os.W_OK)
+    return kvmprobe.unavailable() is None
 
 
 def live_name(build: str) -> str:
     return "live-kvm-" + build
 
 
-def _api_version() -> int:
-    fd = os.open("/dev/kvm", os.O_RDWR)
-    try:
-        return fcntl.ioctl(fd, KVM_GET_API_VERSION, 0)
-    finally:
-        os.close(fd)
-
-
 def write_live_root(root: str) -> dict[str, str]:
     """Capture this machine's KVM facts into ``root``; {build: profile file}."""
+    cap = kvmprobe.probe()
     cpuid_file = os.path.join(root, "x86_64", "hosts", HOST + ".yaml")
-    subprocess.run(
-        [sys.executable, TOOL, "-o", cpuid_file, "--name", HOST], check=True, capture_output=True, text=True
-    )
-    import yaml
-
-    with open(cpuid_file, encoding="utf-8") as f:
-        cap = yaml.safe_load(f)
-    cpu = dict(cap["cpu"], count=os.cpu_count() or 1)
+    how = "qmpserver.arch.x86_64.kvmprobe (tests/support/livehost.py)"
+    os.makedirs(os.path.dirname(cpuid_file), exist_ok=True)
+    with open(cpuid_file, "w", encoding="utf-8") as f:
+        f.write(kvmprobe.render(cap, HOST, how, "%s, %s" % (how, time.strftime("%Y-%m-%d"))))
+    cpu = dict(cap.cpu, count=os.cpu_count() or 1)
     host = {
         "kind": "host",
         "name": HOST,
         "summary": "this machine under KVM (%s family %s model %s, Linux %s), recorded from /dev/kvm by "
         "tests/support/livehost.py for this test session"
-        % (cpu.get("vendor"), cpu.get("family"), cpu.get("model"), cap["kernel"]["release"]),
+        % (cpu.get("vendor"), cpu.get("family"), cpu.get("model"), cap.release),
         "arch": "x86_64",
         "targets": {"x86_64": {"accels": ["kvm", "tcg"]}},
         "cpu": cpu,
-        "kernel": cap["kernel"],
-        "kvm": {
-            "present": True,
-            "api_version": _api_version(),
-            "caps": {k: cap["kvm-caps"][k] for k in HOST_CAPS if k in cap["kvm-caps"]},
-        },
+        "kernel": {"release": cap.release},
+        "kvm": kvmprobe.host_kvm(cap),
         "x86_cpuid": HOST,
         "sources": {
             "refs": {
-                "capture": "python3 tools/capture_x86_kvm_cpuid.py -o %s --name %s (tests/support/livehost.py), "
-                "/proc/cpuinfo, uname -r, os.cpu_count(), KVM_GET_API_VERSION" % (cpuid_file, HOST)
+                "capture": "%s into %s, /proc/cpuinfo, uname -r, os.cpu_count(), KVM_GET_API_VERSION, on %s"
+                % (how, cpuid_file, platform.node() or "?")
             },
             "fields": {"cpu": "capture", "kernel": "capture", "kvm": "capture", "x86_cpuid": "capture"},
         },
@@ -122,14 +104,15 @@ def write_live_root(root: str) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def _live_root() -> tuple[str, dict[str, str]] | str:
-    if not kvm_usable():
-        return "this machine has no usable /dev/kvm (x86_64)"
+    why = kvmprobe.unavailable()
+    if why:
+        return "this machine has no usable /dev/kvm (x86_64): %s" % why
     root = tempfile.mkdtemp(prefix="qs-livekvm-", dir="/tmp")
     atexit.register(shutil.rmtree, root, True)
     try:
         return root, write_live_root(root)
-    except (OSError, subprocess.CalledProcessError) as e:
-        return "capturing this machine's KVM data failed: %s" % (getattr(e, "stderr", None) or e)
+    except (OSError, kvmprobe.KvmProbeError) as e:
+        return "capturing this machine's KVM data failed: %s" % e
 
 
 def live_profiles() -> tuple[str, dict[str, str]]:

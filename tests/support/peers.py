@@ -29,6 +29,17 @@ def need_binary(name: str) -> str:
     return path
 
 
+def need_kvm() -> None:
+    """This machine's /dev/kvm, usable for x86_64 guests (x86_64, readable and writable)."""
+    from qmpserver.arch.x86_64 import kvmprobe
+
+    why = kvmprobe.unavailable()
+    if why:
+        if REQUIRE:
+            pytest.fail("KVM is required: %s (QMPSERVER_REQUIRE_REAL_PEERS=1)" % why)
+        pytest.skip("no usable KVM: %s" % why)
+
+
 QEMU10_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".cache", "qemu-10.0"
 )

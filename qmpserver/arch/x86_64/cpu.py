@@ -270,9 +270,19 @@ class Catalog:
                     if k not in user:
                         props[k] = True
 
-    def expand_features(self, name: str, props: dict[str, Any], user: dict[str, Any]) -> None:
+    def expand_features(
+        self,
+        name: str,
+        props: dict[str, Any],
+        user: dict[str, Any],
+        levels: tuple[int, int, int] | None = None,
+        func7: int = 0,
+    ) -> None:
         """x86_cpu_expand_features on the property values: prerequisites, KVM paravirt
-        leaves, CPUID minimum levels."""
+        leaves, CPUID minimum levels.  ``levels`` (min-level, min-xlevel, min-xlevel2) are the
+        model's own, when not the rules' ``model-levels`` (``host``/``max`` on a host with CPUID
+        data: :meth:`host_levels`); ``func7`` is the ``level-func7`` that bits no feature names
+        already need (``host``/``max`` with ``migratable=off``)."""
         for f, deps in self.depends.items():
             if not props.get(f):
                 for d in deps:
@@ -283,14 +293,14 @@ class Catalog:
                 props[f] = False
         if not user:
             return
-        model_levels = self.rules["model-levels"][self.accel].get(name)
+        model_levels = levels or self.rules["model-levels"][self.accel].get(name)
         if model_levels is None:
             raise Missing("the x86 CPU rules have no CPUID levels of model %s under %s" % (name, self.accel))
         mins = {
             "min-level": model_levels[0],
             "min-xlevel": model_levels[1],
             "min-xlevel2": model_levels[2],
-            "level-func7": 0,
+            "level-func7": func7,
         }
         for k in mins:
             if k in user:
@@ -377,6 +387,22 @@ class Catalog:
             props[k] = l0["EAX"]
         for k in ("xlevel", "min-xlevel"):
             props[k] = x0["EAX"]
+
+    @staticmethod
+    def host_levels(host: dict[str, Any]) -> tuple[int, int, int]:
+        """The minimum CPUID levels of ``host``/``max`` under KVM (``kvm_cpu_max_instance_init``:
+        what ``KVM_GET_SUPPORTED_CPUID`` gives as EAX of leaves 0, 0x80000000 and 0xC0000000),
+        from which ``x86_cpu_expand_features`` raises the levels when properties are given.
+        Measured with 7.2 on an Intel machine whose KVM lists leaf 0 EAX 0x24 and 0x80000000
+        EAX 0x80000008: ``host,avx2=off`` has ``level``/``min-level`` 36 and ``xlevel``/
+        ``min-xlevel`` 0x80000008 (tests/unit/profiles/test_capture_x86_kvm.py)."""
+        from . import hostcpu
+
+        return (
+            hostcpu.leaf(host, 0)["EAX"],
+            hostcpu.leaf(host, 0x80000000)["EAX"],
+            hostcpu.leaf(host, 0xC0000000)["EAX"],
+        )
 
     def host_level_func7(self, host: dict[str, Any], on: set[str], migratable: bool) -> int:
         """``level-func7`` of ``host``/``max`` under KVM: ``cpuid_min_level_func7`` of
@@ -517,8 +543,13 @@ class Catalog:
         # recording without it
         extra = {k: v for k, v in recorded.items() if RECORDED_DEFAULTS.get(k) is not v}
         props = self.recorded_full(name, extra)
+        levels, func7 = None, 0
         if host is not None and name in ("host", "max") and self.accel == "kvm":
             self.host_props(props, host)
+            levels = self.host_levels(host)
+            if props.get("migratable", True) is False:
+                # the words take every bit KVM reports, named or not (host_level_func7)
+                func7 = self.host_level_func7(host, set(), False)
         elif host is not None and name != "base" and self.accel == "kvm":
             # x86_cpu_load_model: with the host's CPUID (KVM) a named model takes the host's
             # vendor (the capture's KVM overlay has the capture host's; measured on an AMD
@@ -530,7 +561,7 @@ class Catalog:
                 continue
             self.set_prop(name, props, key, given[key], user)
         self.restore(name, props, user)
-        self.expand_features(name, props, user)
+        self.expand_features(name, props, user, levels, func7)
         if kind == "static":
             return self.static_of(props)
         return {"model": {"name": name, "props": props}}
