@@ -6,8 +6,9 @@ traffic under a heading that stays in place while the traffic scrolls, with
 "stop" (DELETE) and "emit" (event injection: the answer says how many clients
 received it); the script reads ``/api/v1/instances`` (the ``guest-abi``
 from ``/api/v1/instances/{id}``) and the WebSocket ``/api/v1/ws``.
-Migration: the host-pair matrix of ``/api/v1/migration/matrix`` (polled with
-a progress bar while the server computes it) and, for a clicked pair, the
+Migration: the host-pair matrix of ``/api/v1/migration/matrix`` for the target
+picked in a selector (polled with a progress bar while the server computes it;
+its ``notes`` under the summary) and, for a clicked pair, the
 plan of ``/api/v1/migration/plan``.  ``/#view=migration`` opens the second.
 
 The page holds no data.  With a bearer token, open it as ``/#token=TOKEN`` (kept in
