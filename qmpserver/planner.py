@@ -28,15 +28,13 @@ import re
 import shutil
 import tempfile
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import QMPError, StartupError
 from .qmp.session import Session
 from .startup import start
 from .vm.abi import diff as abi_diff
 from .vm.config import InstanceConfig
-
-_VIRT = re.compile(r"^virt-(\d+)\.(\d+)$")
 
 
 class _Client:
@@ -85,15 +83,6 @@ def _kvm_ok(profile: Any) -> bool:
     host = profile.host
     accel = (profile.defaults or {}).get("accel", "kvm")
     return accel == "kvm" and host.kvm_present and host.arch_can_run_kvm(profile.build.target)
-
-
-def _versioned_virt(build: Any) -> set[tuple[int, int]]:
-    out = set()
-    for m in build.machines():
-        g = _VIRT.match(m.get("name", ""))
-        if g:
-            out.add((int(g.group(1)), int(g.group(2))))
-    return out
 
 
 def _mte_level(profile: Any) -> int:
@@ -397,7 +386,7 @@ def candidates(a: Any, b: Any, notes: list[str], blockers: list[str]) -> list[di
     if a.build.target != "aarch64":
         blockers.append("qmpserver: migration planning is not modelled for target %s" % a.build.target)
         return []
-    common = _versioned_virt(a.build) & _versioned_virt(b.build)
+    common = _versioned(a.build, "virt-") & _versioned(b.build, "virt-")
     if not common:
         blockers.append(
             "no versioned virt machine type in both builds (%s, %s)" % (a.build.name, b.build.name)
@@ -525,37 +514,108 @@ def format_plan(p: dict[str, Any]) -> str:
 # --- the host-pair matrix -----------------------------------------------------------------------
 
 
-def passthrough_config(a: Any, b: Any) -> dict[str, Any] | None:
-    """``-cpu host`` (TCG: ``cortex-a57``) on the newest versioned virt both builds
-    have, every other property at its default; None when no machine type is common."""
-    common = _versioned_virt(a.build) & _versioned_virt(b.build)
+class MatrixTarget(NamedTuple):
+    """What the host-pair matrix of one QEMU target runs (:data:`MATRIX_TARGETS`)."""
+
+    machine_prefix: str  # the versioned machine types: PREFIX + "X.Y"
+    tcg_cpu: str | None  # -cpu under TCG; None: the machine type's default-cpu-type
+    preferred_build: str | None  # one_per_host takes this build's profile of a host when there is one
+    passthrough_note: str | None = None  # what a migratable passthrough cell does not prove
+
+
+#: one row per target the matrix covers.  aarch64: ``virt``, ``cortex-a57`` under TCG (virt's
+#: default CPU, cortex-a15, is 32-bit); ppc64: ``pseries`` and, under TCG, the CPU the machine type
+#: itself defaults to (power9_v2.0 for pseries-7.2); x86_64: ``q35`` (``qemu64`` under TCG, its
+#: default).  The preferred builds carry qmpserver's proposals (aarch64: every Arm one;
+#: ppc64: ``spapr-gtse``); x86_64 has none.
+MATRIX_TARGETS: dict[str, MatrixTarget] = {
+    "aarch64": MatrixTarget("virt-", "cortex-a57", "qmpserver"),
+    "ppc64": MatrixTarget("pseries-", None, "qmpserver-ppc64"),
+    "x86_64": MatrixTarget(
+        "pc-q35-",
+        None,
+        None,
+        "x86_64: the stream carries no CPUID (arch/x86_64/migrate.py), so a migratable -cpu host cell "
+        "says the migration completes, not that the guest keeps its CPU: after it, the guest runs with "
+        "the destination host's CPUID. A plan (config=planned) proposes a named model both hosts provide "
+        "in full instead",
+    ),
+}
+
+
+def _default_cpu(build: Any, machine: str) -> str | None:
+    """The CPU model a machine type starts without ``-cpu``: its ``default-cpu-type``
+    (``query-machines``) less the ``-<target>-cpu`` QOM suffix, e.g. ``qemu64-x86_64-cpu``."""
+    for m in build.machines():
+        if m.get("name") == machine:
+            qom = str(m.get("default-cpu-type") or "")
+            if qom.endswith("-cpu") and "-" in qom[: -len("-cpu")]:
+                return qom[: -len("-cpu")].rsplit("-", 1)[0]
+    return None
+
+
+def _matrix_row(target: str) -> MatrixTarget:
+    row = MATRIX_TARGETS.get(target)
+    if row is None:
+        raise ValueError(
+            "no host-pair matrix for target %r (one of: %s)" % (target, ", ".join(sorted(MATRIX_TARGETS)))
+        )
+    return row
+
+
+def _passthrough(a: Any, b: Any) -> tuple[dict[str, Any] | None, str]:
+    """:func:`passthrough_config` and, when there is none, why (a matrix cell's blocker)."""
+    row = _matrix_row(a.build.target)
+    common = _versioned(a.build, row.machine_prefix) & _versioned(b.build, row.machine_prefix)
     if not common:
-        return None
+        return None, "no common versioned machine type"
+    machine = "%s%d.%d" % ((row.machine_prefix,) + max(common))
     kvm = _kvm_ok(a) and _kvm_ok(b)
-    return {
-        "machine": {"type": "virt-%d.%d" % max(common)},
-        "accel": "kvm" if kvm else "tcg",
-        "cpu": "host" if kvm else "cortex-a57",
-    }
+    cpu = "host" if kvm else (row.tcg_cpu or _default_cpu(a.build, machine))
+    if cpu is None:
+        return None, "qmpserver: build %s does not say the default CPU of %s (query-machines)" % (
+            a.build.name,
+            machine,
+        )
+    return {"machine": {"type": machine}, "accel": "kvm" if kvm else "tcg", "cpu": cpu}, ""
 
 
-def one_per_host(profiles: list[Any]) -> list[Any]:
-    """One profile per aarch64 host, the qmpserver build's when there is one (the
-    matrix is about hosts; a build only changes which proposals exist)."""
+def passthrough_config(a: Any, b: Any) -> dict[str, Any] | None:
+    """``-cpu host`` (TCG: the target's :data:`MATRIX_TARGETS` CPU) on the newest versioned
+    machine type of the target both builds have, every other property at its default; None
+    when no machine type is common.  ValueError for a target with no matrix row."""
+    return _passthrough(a, b)[0]
+
+
+def one_per_host(profiles: list[Any], target: str = "aarch64") -> list[Any]:
+    """One profile per host of ``target`` (the host's own architecture: no TCG profiles on a
+    foreign host), the target's preferred build's when there is one (the matrix is about
+    hosts; a build only changes which proposals exist).  ValueError for a target with no
+    :data:`MATRIX_TARGETS` row."""
+    preferred = _matrix_row(target).preferred_build
     best: dict[str, Any] = {}
     for p in profiles:
-        if p.build.target != "aarch64" or p.host.arch != "aarch64":
+        if p.build.target != target or p.host.arch != target:
             continue
         cur = best.get(p.host.name)
-        if cur is None or (cur.build.name != "qmpserver" and p.build.name == "qmpserver"):
+        if cur is None or (cur.build.name != preferred and p.build.name == preferred):
             best[p.host.name] = p
     return [best[k] for k in sorted(best)]
 
 
-def matrix(profiles: list[Any], config: str = "passthrough", progress: Any = None) -> dict[str, Any]:
-    """Every ordered pair of ``profiles``: migratable or not and the first blocker.
-    ``config``: ``passthrough`` (one migration per pair) or ``planned`` (a plan each).
-    ``progress(done, total)`` is called after each pair."""
+def matrix(
+    profiles: list[Any], config: str = "passthrough", progress: Any = None, target: str = "aarch64"
+) -> dict[str, Any]:
+    """Every ordered pair of ``profiles`` (all of ``target``: :func:`one_per_host`):
+    migratable or not and the first blocker.  ``config``: ``passthrough`` (one migration per
+    pair, :func:`passthrough_config`) or ``planned`` (a plan each).  ``progress(done, total)``
+    is called after each pair.  The target's :data:`MATRIX_TARGETS` note, if any, is the
+    result's ``notes`` (what a migratable cell does not prove).  ValueError for a target with
+    no row or a profile of another target."""
+    row = _matrix_row(target)
+    for p in profiles:
+        if p.build.target != target:
+            raise ValueError("profile %s runs target %s, not %s" % (p.name, p.build.target, target))
     cells: list[dict[str, Any]] = []
     total = len(profiles) * (len(profiles) - 1)
     for a in profiles:
@@ -571,19 +631,17 @@ def matrix(profiles: list[Any], config: str = "passthrough", progress: Any = Non
                 cell["first-blocker"] = p["blockers"][0] if p["blockers"] else None
                 cell["qemu-args"] = (p["configuration"] or {}).get("qemu-args")
             else:
-                cfg = passthrough_config(a, b)
+                cfg, why = _passthrough(a, b)
                 if cfg is None or (cfg["accel"] == "tcg") != (not _kvm_ok(a) and not _kvm_ok(b)):
                     cell["migratable"] = False
-                    cell["first-blocker"] = (
-                        "no common versioned machine type" if cfg is None else "a KVM and a TCG host"
-                    )
+                    cell["first-blocker"] = why if cfg is None else "a KVM and a TCG host"
                 else:
                     t = Trial(a, b, cfg, "%s -> %s" % (a.name, b.name))
                     cell["migratable"] = t.result == "completed"
                     cell["first-blocker"] = None if cell["migratable"] else (t.reasons or [t.result])[0]
                     cell["qemu-args"] = _fmt_cfg(cfg)
             cells.append(cell)
-    return {
+    out: dict[str, Any] = {
         "config": config,
         "profiles": [
             {"name": p.name, "host": p.host.name, "summary": p.summary or p.host.data.get("summary", "")}
@@ -591,3 +649,7 @@ def matrix(profiles: list[Any], config: str = "passthrough", progress: Any = Non
         ],
         "cells": cells,
     }
+    note = row.passthrough_note if config == "passthrough" else None
+    if note:
+        out["notes"] = [note]
+    return out

@@ -519,25 +519,25 @@ def _mtime(path):
 
 
 async def migration_matrix(request):
-    """Every ordered pair of hosts (one profile each) for a configuration.
+    """Every ordered pair of hosts of a target (one profile each) for a configuration.
 
     A matrix runs one migration (``passthrough``) or one plan (``planned``) per
     pair: seconds, not milliseconds.  The first request starts it in a worker
     thread and answers 202 with the progress; later requests answer 202 until
-    it is done, then 200 with the matrix.  Cached per configuration and set of
-    profiles (profiles of the store can change)."""
+    it is done, then 200 with the matrix.  Cached per target, configuration and set
+    of profiles (profiles of the store can change)."""
     import asyncio
 
     from ..planner import matrix, one_per_host
 
     c = control(request)
-    config = request[PARAMS]["config"]
+    config, target = request[PARAMS]["config"], request[PARAMS]["target"]
     rows = [r for r in await off_loop(c.store.list, "profile") if r["valid"]]
-    key = (config, tuple((r["name"], r["path"], _mtime(r["path"])) for r in rows))
+    key = (target, config, tuple((r["name"], r["path"], _mtime(r["path"])) for r in rows))
     jobs = c.__dict__.setdefault("_matrix_jobs", {})
     job = jobs.get(key)
     if job is None:
-        for k in [k for k in jobs if k[0] == config]:
+        for k in [k for k in jobs if k[:2] == (target, config)]:
             del jobs[k]  # a profile changed: the old matrix is stale
         job = jobs[key] = {"done": 0, "total": None, "result": None, "error": None}
 
@@ -552,10 +552,10 @@ async def migration_matrix(request):
                     profiles.append(c.profile(r["name"]))
                 except Exception:  # a stored profile that no longer compiles is listed as invalid elsewhere
                     continue
-            chosen = one_per_host(profiles)
+            chosen = one_per_host(profiles, target)
             job["total"] = len(chosen) * (len(chosen) - 1)
             try:
-                job["result"] = matrix(chosen, config, progress)
+                job["result"] = matrix(chosen, config, progress, target)
             except Exception as e:  # reported to the client, not swallowed
                 job["error"] = "%s: %s" % (type(e).__name__, e)
             job["done"] = job["total"]

@@ -6,8 +6,9 @@ traffic under a heading that stays in place while the traffic scrolls, with
 "stop" (DELETE) and "emit" (event injection: the answer says how many clients
 received it); the script reads ``/api/v1/instances`` (the ``guest-abi``
 from ``/api/v1/instances/{id}``) and the WebSocket ``/api/v1/ws``.
-Migration: the host-pair matrix of ``/api/v1/migration/matrix`` (polled with
-a progress bar while the server computes it) and, for a clicked pair, the
+Migration: the host-pair matrix of ``/api/v1/migration/matrix`` for the target
+picked in a selector (polled with a progress bar while the server computes it;
+its ``notes`` under the summary) and, for a clicked pair, the
 plan of ``/api/v1/migration/plan``.  ``/#view=migration`` opens the second.
 
 The page holds no data.  With a bearer token, open it as ``/#token=TOKEN`` (kept in
@@ -77,7 +78,7 @@ PAGE = r"""<!DOCTYPE html>
   #mig-progress-box { padding:.4em 1em; display:flex; gap:.8em; align-items:center; }
   #mig-progress { width:16em; accent-color:var(--in); }
   #mig-error, .error { color:var(--err); padding:.4em 1em; white-space:pre-wrap; }
-  #mig-summary { padding:0 1em .4em; color:var(--dim); }
+  #mig-summary, #mig-notes { padding:0 1em .4em; color:var(--dim); }
   #matrix { width:auto; border-collapse:separate; border-spacing:3px; margin:0 1em; }
   #matrix th, #matrix td { border:0; padding:0; }
   #matrix th { position:static; background:none; font-weight:500; }
@@ -156,6 +157,12 @@ PAGE = r"""<!DOCTYPE html>
   <section>
     <h2>Migration between hosts</h2>
     <div class="tools">
+      <label>hosts
+        <select id="mig-target">
+          <option value="aarch64">aarch64 (virt)</option>
+          <option value="ppc64">ppc64 (pseries)</option>
+          <option value="x86_64">x86_64 (q35)</option>
+        </select></label>
       <label>configuration
         <select id="mig-config">
           <option value="passthrough">passthrough: the same command line, -cpu host</option>
@@ -166,6 +173,7 @@ PAGE = r"""<!DOCTYPE html>
     <div id="mig-progress-box" hidden><progress id="mig-progress" value="0" max="1"></progress><span id="mig-progress-text"></span></div>
     <div id="mig-error" hidden></div>
     <div id="mig-summary"></div>
+    <div id="mig-notes"></div>
     <table id="matrix"></table>
     <div class="legend" id="mig-legend" hidden>
       <span><span class="swatch" style="background:#1d6b38"></span>migratable</span>
@@ -445,11 +453,11 @@ async function errorText(r) {
 
 // 202 + Retry-After while the server computes (seconds): poll, with a progress bar, until 200
 async function loadMatrix() {
-  const gen = ++mig.gen, config = $("#mig-config").value;
+  const gen = ++mig.gen, config = $("#mig-config").value, target = $("#mig-target").value;
   migError("");
   while (gen === mig.gen && view === "migration") {
     let r;
-    try { r = await fetch("/api/v1/migration/matrix?config=" + encodeURIComponent(config), {headers}); }
+    try { r = await fetch("/api/v1/migration/matrix?config=" + encodeURIComponent(config) + "&target=" + encodeURIComponent(target), {headers}); }
     catch (e) { migError(String(e) + " — retrying"); await sleep(2000); continue; }
     if (gen !== mig.gen) return;
     if (r.status === 202) {
@@ -458,8 +466,8 @@ async function loadMatrix() {
       mig.polls++;
       $("#mig-progress-box").hidden = false;
       $("#mig-progress").max = Math.max(p.total, 1); $("#mig-progress").value = p.done;
-      $("#mig-progress-text").textContent = "computing the " + p.config + " matrix: " + p.done + " of " + p.total + " pairs";
-      if (!mig.matrix || mig.matrix.config !== config) $("#mig-summary").textContent = "";
+      $("#mig-progress-text").textContent = "computing the " + target + " " + p.config + " matrix: " + p.done + " of " + p.total + " pairs";
+      if (!mig.matrix || mig.matrix.config !== config || mig.target !== target) { $("#mig-summary").textContent = ""; $("#mig-notes").textContent = ""; }
       const after = parseFloat(r.headers.get("Retry-After"));
       await sleep(1000 * (after > 0 ? Math.min(after, 10) : 1));
       continue;
@@ -467,7 +475,7 @@ async function loadMatrix() {
     $("#mig-progress-box").hidden = true;
     if (!r.ok) { migError(await errorText(r)); return; }
     const m = await r.json();
-    if (gen === mig.gen) renderMatrix(m);
+    if (gen === mig.gen) { mig.target = target; renderMatrix(m); }
     return;
   }
 }
@@ -511,6 +519,7 @@ function renderMatrix(m) {
   t.appendChild(tb);
   const ok = m.cells.filter(c => c.migratable).length;
   $("#mig-summary").textContent = m.config + ": " + ok + " of " + m.cells.length + " ordered pairs of " + names.length + " hosts migratable";
+  $("#mig-notes").textContent = (m.notes || []).join(" ");
   $("#mig-legend").hidden = false;
 }
 
@@ -611,7 +620,7 @@ async function copyText(pre, btn) {
 }
 
 for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => show(b.dataset.view));
-$("#mig-config").addEventListener("change", () => { $("#matrix").textContent = ""; $("#mig-legend").hidden = true; loadMatrix(); });
+for (const s of ["#mig-config", "#mig-target"]) $(s).addEventListener("change", () => { $("#matrix").textContent = ""; $("#mig-legend").hidden = true; loadMatrix(); });
 $("#both-ways").addEventListener("change", () => { if (mig.pair) loadPlan(mig.pair[0], mig.pair[1]); });
 const matrixTable = $("#matrix");
 matrixTable.addEventListener("mouseover", (ev) => showTip(ev.target.closest("td.cell")));

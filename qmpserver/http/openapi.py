@@ -582,6 +582,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "config": {"type": "string"},
             "profiles": {"type": "array", "items": {"type": "object"}},
+            "notes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "what a migratable cell does not prove for this target (x86_64 "
+                "passthrough: the guest's CPUID is not carried); absent when there is nothing to say",
+            },
             "cells": {
                 "type": "array",
                 "items": {

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from ..planner import MATRIX_TARGETS
 from .openapi import SCHEMAS, _err, _json, _ref
 
 MAX_ID = 10**18 - 1  # 18 ASCII digits (validate.MAX_INT_DIGITS)
@@ -87,6 +88,12 @@ DEST_Q = Param("destination", "query", {"type": "string", "minLength": 1}, requi
 BOTH_Q = Param("both-ways", "query", {"type": "boolean", "default": False})
 CONFIG_Q = Param(
     "config", "query", {"type": "string", "enum": ["passthrough", "planned"], "default": "passthrough"}
+)
+TARGET_Q = Param(
+    "target",
+    "query",
+    {"type": "string", "enum": sorted(MATRIX_TARGETS), "default": "aarch64"},
+    description="the QEMU target whose hosts the matrix covers",
 )
 
 NOT_FOUND = _err("no such instance")
@@ -401,9 +408,9 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/migration/matrix",
         "migration_matrix",
         "migrationMatrix",
-        "Every ordered pair of hosts (one profile each): migratable or not, the first blocker. "
-        "The first request starts the computation: 202 with the progress until it is done, then 200",
-        params=(CONFIG_Q,),
+        "Every ordered pair of hosts of a target (one profile each): migratable or not, the first "
+        "blocker. The first request starts the computation: 202 with the progress until it is done, then 200",
+        params=(CONFIG_Q, TARGET_Q),
         responses={
             "200": _json(_ref("MigrationMatrix")),
             "202": _json(_ref("MigrationMatrixProgress")),

@@ -805,7 +805,58 @@ def test_migration_plan_and_matrix(api):
         c for c in m["cells"] if c["source"] == "graviton3-v1-6.1" and c["destination"] == "graviton4-v2-6.12"
     )
     assert cell["migratable"] is False and cell["first-blocker"].startswith("MIDR_EL1")
+    assert "notes" not in m
     assert api("GET", "/api/v1/migration/matrix?config=nope")[0] == 400
+
+
+def _matrix(api, query):
+    code, _, m = api("GET", "/api/v1/migration/matrix" + query)
+    deadline = time.monotonic() + 120
+    while code == 202 and time.monotonic() < deadline:
+        assert m["state"] == "computing"
+        time.sleep(0.2)
+        code, _, m = api("GET", "/api/v1/migration/matrix" + query)
+    assert code == 200, m
+    return m
+
+
+def test_migration_matrix_of_each_target(api):
+    # ppc64: the POWER hosts (the spapr-gtse proposal build's profile of the GTSE-off L1)
+    m = _matrix(api, "?target=ppc64")
+    assert m["config"] == "passthrough" and "notes" not in m
+    names = [x["name"] for x in m["profiles"]]
+    assert names == [
+        "power10-powervm-6.10",
+        "power8-bare-metal-5.15",
+        "power9-bare-metal-5.14",
+        "power9-nested-l1-gtse-off-proposal",
+    ]
+    cells = {(c["source"], c["destination"]): c for c in m["cells"]}
+    assert [k for k, c in cells.items() if c["migratable"]] == [
+        ("power9-nested-l1-gtse-off-proposal", "power9-bare-metal-5.14")
+    ]
+    assert cells[("power9-bare-metal-5.14", "power9-nested-l1-gtse-off-proposal")][
+        "first-blocker"
+    ].startswith("the guest was told GTSE=1")
+    # cached per target and configuration: the planned ppc64 matrix is its own job
+    code, _, p = api("GET", "/api/v1/migration/matrix?target=ppc64&config=planned")
+    assert code in (200, 202) and p["config"] == "planned"
+    assert _matrix(api, "?config=planned&target=ppc64")["config"] == "planned"
+    assert api("GET", "/api/v1/migration/matrix?target=ppc64")[0] == 200  # still cached
+    # x86_64: every pair of KVM hosts migrates with -cpu host, and the notes say what that does not prove
+    m = _matrix(api, "?target=x86_64")
+    assert len(m["profiles"]) >= 9 and all(c["migratable"] for c in m["cells"])
+    assert m["notes"][0].startswith("x86_64: the stream carries no CPUID")
+    # aarch64 is the default
+    names = [x["name"] for x in _matrix(api, "?target=aarch64")["profiles"]]
+    assert names == [x["name"] for x in _matrix(api, "")["profiles"]] and "graviton3-v1-6.1" in names
+
+
+@pytest.mark.parametrize("target", ["nope", "", "X86_64", "x86-64", "ppc64le", "aarch64%00"])
+def test_migration_matrix_bad_target(api, target):
+    code, _, err = api("GET", "/api/v1/migration/matrix?target=" + target)
+    assert code == 400 and err["error"]["class"] == "BadRequest", err
+    assert err["error"]["message"] == "target: expected one of aarch64, ppc64, x86_64", err
 
 
 def test_one_instance_carries_its_guest_abi(api, make, srv):

@@ -536,6 +536,37 @@ def test_dashboard_migration_matrix_and_plan(dash):
             0,
             "passthrough",
         ]
+        # the target selector: the ppc64 hosts' matrix, then x86_64's with its note
+        for target in ("ppc64", "x86_64"):
+            await br.evaluate(
+                "(() => { const s = document.querySelector('#mig-target'); s.value = %s;"
+                " s.dispatchEvent(new Event('change')); })()" % json.dumps(target)
+            )
+            code, _, tm = await asyncio.get_running_loop().run_in_executor(
+                None, api, "GET", "/api/v1/migration/matrix?target=" + target
+            )
+            while code == 202:
+                await asyncio.sleep(0.3)
+                code, _, tm = await asyncio.get_running_loop().run_in_executor(
+                    None, api, "GET", "/api/v1/migration/matrix?target=" + target
+                )
+            n = len(tm["profiles"])
+            await br.wait_for(
+                "document.querySelectorAll('#matrix td.cell').length == %d"
+                " && document.querySelector('#matrix th.row')?.textContent == %s"
+                % (n * n, json.dumps(tm["profiles"][0]["name"])),
+                timeout=120,
+            )
+            classes = await br.evaluate(
+                "[...document.querySelectorAll('#matrix td.migratable, #matrix td.blocked')]"
+                ".map(c => [c.dataset.source, c.dataset.destination, c.classList.contains('migratable')])"
+            )
+            assert sorted(map(tuple, classes)) == sorted(
+                (c["source"], c["destination"], c["migratable"]) for c in tm["cells"]
+            )
+            notes = await br.evaluate("document.querySelector('#mig-notes').textContent")
+            assert notes == " ".join(tm.get("notes", []))
+            assert bool(notes) == (target == "x86_64")
 
     run_page(binary, dash.url + "/#token=dashboard-token", check)
 
