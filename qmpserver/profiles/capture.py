@@ -774,32 +774,11 @@ def local_host_facts(
     return arch, facts, src, refs
 
 
-# /proc/cpuinfo keys of the first processor -> host-format cpu fields (schemas/host.schema.json)
-CPUINFO_KEYS = {
-    "vendor_id": ("vendor", str),
-    "model name": ("model_name", str),
-    "cpu family": ("family", int),
-    "model": ("model", int),
-    "stepping": ("stepping", int),
-}
-
-
 def _x86_cpuinfo(path: str) -> dict[str, Any]:
-    """The first processor's identity in /proc/cpuinfo ({} when unreadable)."""
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return {}
-    out: dict[str, Any] = {}
-    for line in text.split("\n\n", 1)[0].splitlines():
-        key, sep, value = line.partition(":")
-        field = CPUINFO_KEYS.get(key.strip())
-        if sep and field and field[0] not in out:
-            try:
-                out[field[0]] = field[1](value.strip())
-            except ValueError:
-                continue
-    return out
+    """The first processor's identity in /proc/cpuinfo ({} when unreadable): kvmprobe's reading."""
+    from ..arch.x86_64 import kvmprobe
+
+    return kvmprobe.cpuinfo(path)
 
 
 def _dpkg_owner(binary: str) -> tuple[str, str] | None:
